@@ -1,0 +1,2 @@
+//! The `inq` command-line tool.
+fn main() {}

@@ -1,0 +1,324 @@
+//! The integer arithmetic of `docs/numerics.md` as small pure functions.
+//!
+//! Every other implementation (the reference in [`crate::reference`], the hardware plan, the
+//! simulator and the generated RTL) derives its constants from these functions, so the rules
+//! are written once.
+
+use crate::format::{ActFormat, WeightTensor};
+
+/// Number of exponent levels of a `bits`-bit code: `2^(bits-2)`.
+pub fn levels(bits: u32) -> u32 {
+    1u32 << (bits - 2)
+}
+
+/// `n2 = n1 + 1 - 2^(b-2)`: the smallest exponent of the level set (INQ Eq. 3).
+pub fn n2_from_n1(n1: i32, bits: u32) -> i32 {
+    n1 + 1 - levels(bits) as i32
+}
+
+/// A decoded weight code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// The weight 0.
+    Zero,
+    /// `sign · 2^(n2 + index)`; `negative` is the sign.
+    Pow2 {
+        /// True for a negative weight.
+        negative: bool,
+        /// Exponent index `k` in `0..2^(b-2)`: the left shift applied to the activation.
+        index: u32,
+    },
+}
+
+/// Why a code is not a valid `bits`-bit weight code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeError {
+    /// The code has bits set above bit `b-1`.
+    TooWide,
+    /// The non-zero flag is clear but other bits are set.
+    DirtyZero,
+}
+
+/// Decodes one code (layout in [`WeightTensor`]).
+pub fn decode(code: u8, bits: u32) -> Result<Weight, CodeError> {
+    let code = u32::from(code);
+    if code >> bits != 0 {
+        return Err(CodeError::TooWide);
+    }
+    let nz = (code >> (bits - 1)) & 1;
+    if nz == 0 {
+        return if code == 0 {
+            Ok(Weight::Zero)
+        } else {
+            Err(CodeError::DirtyZero)
+        };
+    }
+    let negative = (code >> (bits - 2)) & 1 == 1;
+    let index = code & (levels(bits) - 1);
+    Ok(Weight::Pow2 { negative, index })
+}
+
+/// Encodes a weight as a `bits`-bit code. `index` must be below `2^(bits-2)`.
+pub fn encode(w: Weight, bits: u32) -> u8 {
+    match w {
+        Weight::Zero => 0,
+        Weight::Pow2 { negative, index } => {
+            debug_assert!(index < levels(bits));
+            ((1u32 << (bits - 1)) | (u32::from(negative) << (bits - 2)) | index) as u8
+        }
+    }
+}
+
+/// The signed integer weight at the channel's accumulator scale: `±2^index` or 0.
+pub fn weight_int(w: Weight) -> i64 {
+    match w {
+        Weight::Zero => 0,
+        Weight::Pow2 { negative, index } => {
+            let m = 1i64 << index;
+            if negative {
+                -m
+            } else {
+                m
+            }
+        }
+    }
+}
+
+/// The product of an activation and a weight, computed as the hardware does: a left shift by
+/// the exponent index and a conditional negation. No multiplication.
+pub fn product(x: i64, w: Weight) -> i64 {
+    match w {
+        Weight::Zero => 0,
+        Weight::Pow2 { negative, index } => {
+            let s = x << index;
+            if negative {
+                -s
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// `n1` of output channel `c` (a one-element `n1` applies to every channel).
+pub fn n1_of(w: &WeightTensor, c: usize) -> i32 {
+    if w.n1.len() == 1 {
+        w.n1[0]
+    } else {
+        w.n1[c]
+    }
+}
+
+/// `n2` of output channel `c`.
+pub fn n2_of(w: &WeightTensor, c: usize) -> i32 {
+    n2_from_n1(n1_of(w, c), w.bits)
+}
+
+/// The smallest `n2` over all `out` channels.
+pub fn n2_min(w: &WeightTensor, out: usize) -> i32 {
+    (0..out).map(|c| n2_of(w, c)).min().unwrap_or(0)
+}
+
+/// Scale exponent of channel `c`'s accumulator: `in.exp + n2_c`.
+pub fn acc_exp(input: ActFormat, w: &WeightTensor, c: usize) -> i32 {
+    input.exp + n2_of(w, c)
+}
+
+/// Requantization shift of channel `c`: `r_c = out.exp - (in.exp + n2_c)`. Positive means an
+/// arithmetic right shift with rounding, zero or negative a left shift.
+pub fn requant_shift(input: ActFormat, w: &WeightTensor, c: usize, output: ActFormat) -> i32 {
+    output.exp - acc_exp(input, w, c)
+}
+
+/// Arithmetic right shift by `r > 0` with round-half-up (towards +∞ on ties):
+/// `(v + 2^(r-1)) >> r`. For `r <= 0` a left shift by `-r`.
+pub fn shift_round(v: i64, r: i32) -> i64 {
+    if r > 0 {
+        let r = r as u32;
+        if r >= 63 {
+            // Every representable value rounds to 0 or -1 ... except that +2^(r-1) does not
+            // fit; values are bounded far below that by validation.
+            return if v < 0 { -1 } else { 0 };
+        }
+        (v + (1i64 << (r - 1))) >> r
+    } else {
+        v << (-r) as u32
+    }
+}
+
+/// Clamps to the format's range, with ReLU first if `relu`.
+pub fn saturate(v: i64, relu: bool, f: ActFormat) -> i64 {
+    let v = if relu { v.max(0) } else { v };
+    v.clamp(f.min(), f.max())
+}
+
+/// Full requantization of one accumulator value: shift with rounding, ReLU, saturate.
+pub fn requantize(acc: i64, r: i32, relu: bool, f: ActFormat) -> i64 {
+    saturate(shift_round(acc, r), relu, f)
+}
+
+/// The worst-case bound `B_c = |bias_c| + max|x| · Σ_i 2^k_i` over the non-zero weights of
+/// output channel `c`; every accumulator value of the channel satisfies `|acc| ≤ B_c`.
+/// `row` are the channel's codes, `pad_value` is included in `max|x|`.
+pub fn acc_bound_row(row: &[u8], bits: u32, bias: i64, x_max_abs: i64) -> i128 {
+    let mut sum: i128 = 0;
+    for &code in row {
+        if let Ok(Weight::Pow2 { index, .. }) = decode(code, bits) {
+            sum += 1i128 << index;
+        }
+    }
+    i128::from(bias).abs() + i128::from(x_max_abs) * sum
+}
+
+/// Bits of a two's-complement integer that holds every value in `[-b, b]`.
+pub fn signed_width_for(b: i128) -> u32 {
+    // smallest w with 2^(w-1) - 1 >= b
+    let mut w = 1u32;
+    while w < 127 && ((1i128 << (w - 1)) - 1) < b {
+        w += 1;
+    }
+    w
+}
+
+/// `ceil(log2(n))` for a power of two `n`, or `None` if `n` is not a power of two.
+pub fn log2_exact(n: usize) -> Option<u32> {
+    if n.is_power_of_two() {
+        Some(n.trailing_zeros())
+    } else {
+        None
+    }
+}
+
+/// Argmax with ties broken towards the lowest index.
+pub fn argmax(v: &[i64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_set_matches_paper() {
+        // b=5: 8 exponents; b=3, n1=-1 gives n2=-2; b=2 ternary n2 = n1.
+        assert_eq!(levels(5), 8);
+        assert_eq!(n2_from_n1(-1, 3), -2);
+        assert_eq!(n2_from_n1(-3, 2), -3);
+        assert_eq!(n2_from_n1(0, 5), -7);
+    }
+
+    #[test]
+    fn code_layout() {
+        // 5-bit: nz=1, sign=1, index=3 -> 0b11011
+        assert_eq!(
+            decode(0b11011, 5),
+            Ok(Weight::Pow2 {
+                negative: true,
+                index: 3
+            })
+        );
+        assert_eq!(decode(0, 5), Ok(Weight::Zero));
+        assert_eq!(decode(0b00001, 5), Err(CodeError::DirtyZero));
+        assert_eq!(decode(0b100000, 5), Err(CodeError::TooWide));
+        // 2-bit ternary: 0, 2 (+), 3 (-); 1 invalid.
+        assert_eq!(
+            decode(2, 2),
+            Ok(Weight::Pow2 {
+                negative: false,
+                index: 0
+            })
+        );
+        assert_eq!(
+            decode(3, 2),
+            Ok(Weight::Pow2 {
+                negative: true,
+                index: 0
+            })
+        );
+        assert_eq!(decode(1, 2), Err(CodeError::DirtyZero));
+        for bits in 2..=8 {
+            for code in 0..=255u8 {
+                if let Ok(w) = decode(code, bits) {
+                    assert_eq!(encode(w, bits), code);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn product_is_shift_and_negate() {
+        let w = Weight::Pow2 {
+            negative: true,
+            index: 3,
+        };
+        assert_eq!(product(5, w), -40);
+        assert_eq!(product(-7, w), 56);
+        assert_eq!(product(9, Weight::Zero), 0);
+        assert_eq!(weight_int(w), -8);
+    }
+
+    #[test]
+    fn rounding_is_half_up() {
+        assert_eq!(shift_round(5, 1), 3); // 2.5 -> 3
+        assert_eq!(shift_round(-5, 1), -2); // -2.5 -> -2
+        assert_eq!(shift_round(-6, 2), -1); // -1.5 -> -1
+        assert_eq!(shift_round(6, 2), 2); // 1.5 -> 2
+        assert_eq!(shift_round(7, 2), 2); // 1.75 -> 2
+        assert_eq!(shift_round(-7, 2), -2); // -1.75 -> -2
+        assert_eq!(shift_round(3, 0), 3);
+        assert_eq!(shift_round(3, -2), 12);
+    }
+
+    #[test]
+    fn saturation_and_relu() {
+        let u8f = ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        };
+        let s4 = ActFormat {
+            bits: 4,
+            signed: true,
+            exp: 0,
+        };
+        assert_eq!(saturate(300, true, u8f), 255);
+        assert_eq!(saturate(-3, true, u8f), 0);
+        assert_eq!(saturate(-30, false, s4), -8);
+        assert_eq!(saturate(30, false, s4), 7);
+        assert_eq!(requantize(1000, 2, true, u8f), 250);
+        assert_eq!(requantize(1022, 2, true, u8f), 255);
+    }
+
+    #[test]
+    fn bound_and_width() {
+        // codes: +2^0, -2^2, 0  (bits 4: levels 4, index in 0..4)
+        let row = [
+            encode(
+                Weight::Pow2 {
+                    negative: false,
+                    index: 0,
+                },
+                4,
+            ),
+            encode(
+                Weight::Pow2 {
+                    negative: true,
+                    index: 2,
+                },
+                4,
+            ),
+            0,
+        ];
+        assert_eq!(acc_bound_row(&row, 4, -3, 255), 3 + 255 * 5);
+        assert_eq!(signed_width_for(127), 8);
+        assert_eq!(signed_width_for(128), 9);
+        assert_eq!(signed_width_for(0), 1);
+        assert_eq!(argmax(&[1, 5, 5, 2]), 1);
+    }
+}
