@@ -6,3 +6,4 @@
 //! [`inq_model::QuantModel`].
 
 pub mod data;
+pub mod graph;
