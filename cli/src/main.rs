@@ -1,2 +1,61 @@
-//! The `inq` command-line tool.
-fn main() {}
+//! # inq — the command-line tool
+//!
+//! One binary for the whole flow: `train` a float CNN, `quantize` it with INQ, `eval` its
+//! accuracy, `gen`erate Verilog, `sim`ulate the design cycle by cycle, `verify` the RTL under
+//! Verilator, `report` area and throughput, and `flow` for all of it in one command.
+//! Every subcommand prints a human summary, or with `--json` one JSON object on stdout.
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Turn a trained CNN into multiplier-free hardware (INQ: weights ±2^e or 0).
+#[derive(Parser, Debug)]
+#[command(name = "inq", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train the built-in LeNet-class float CNN and export it as ONNX.
+    Train(commands::NotYet),
+    /// Quantize a float ONNX model with INQ into the quantized-model format.
+    Quantize(commands::NotYet),
+    /// Accuracy of a quantized model (integer reference) or a float ONNX model.
+    Eval(commands::eval::EvalArgs),
+    /// Generate Verilog for a quantized model.
+    Gen(commands::NotYet),
+    /// Cycle-accurate simulation of a generated design.
+    Sim(commands::NotYet),
+    /// Prove a generated design equal to the integer reference under Verilator.
+    Verify(commands::NotYet),
+    /// Area (analytic and yosys) and throughput of a generated design.
+    Report(commands::NotYet),
+    /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
+    Flow(commands::NotYet),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => a.fail("train", 3),
+        Command::Quantize(a) => a.fail("quantize", 3),
+        Command::Eval(a) => commands::eval::run(&a),
+        Command::Gen(a) => a.fail("gen", 4),
+        Command::Sim(a) => a.fail("sim", 6),
+        Command::Verify(a) => a.fail("verify", 5),
+        Command::Report(a) => a.fail("report", 7),
+        Command::Flow(a) => a.fail("flow", 7),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,7 +1,63 @@
 //! # inq-hdl — the hardware plan
 //!
-//! From a quantized model and folding choices this crate builds a `Design`: a streaming
-//! pipeline of one engine per layer (sliding-window units, PE × SIMD shift-add matrix-vector
-//! units with per-lane weight ROMs, requantize/ReLU/saturate stages, pooling units, FIFOs, and
-//! an output stage). The design is pure data: every width, memory depth and schedule is stated
-//! and derived from the model, and no text (Verilog) is produced here.
+//! From a quantized model and folding choices this crate builds a [`Design`]: a streaming
+//! pipeline of one engine per layer (sliding-window matrix-vector units of PE × SIMD
+//! shift-add lanes with per-PE weight ROMs and a requantize/ReLU/saturate stage, pooling
+//! units, FIFOs, and an output stage with the argmax). The design is pure data
+//! (serde-serializable, stored in `manifest.json`): every width, memory depth and schedule is
+//! derived from the model, and no Verilog is produced here. The cycle-exact behaviour of every
+//! engine is specified in `docs/hardware.md`.
+//!
+//! Entry point: [`plan`]`(&model, &FoldingRequest)`.
+
+pub mod design;
+pub mod folding;
+pub mod plan;
+pub mod resources;
+
+pub use design::*;
+pub use folding::{Folding, FoldingRequest, LayerFolding};
+pub use plan::{mvu_cycles, plan};
+
+use thiserror::Error;
+
+/// Why a design could not be planned.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum PlanError {
+    /// The model is invalid.
+    #[error(transparent)]
+    Model(#[from] inq_model::ModelError),
+    /// A folding file could not be read or parsed.
+    #[error("{origin}: bad folding file: {message}")]
+    FoldingFile {
+        /// The file.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A folding entry does not name a conv/dense layer.
+    #[error("folding entry [[layer]] #{entry}: {message}")]
+    UnknownLayer {
+        /// Entry number (0-based).
+        entry: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// PE/SIMD illegal for a layer.
+    #[error("illegal folding for {layer}: {message}")]
+    IllegalFolding {
+        /// The layer (index, name, op).
+        layer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A throughput target or lane budget cannot be met.
+    #[error("folding target cannot be met: {message}")]
+    Target {
+        /// Why.
+        message: String,
+    },
+    /// An internal inconsistency (a bug).
+    #[error("internal planner error: {0}")]
+    Internal(String),
+}

@@ -1,10 +1,15 @@
 //! Datasets: IDX image/label files (gzipped or not), as shipped by the Debian package
-//! `dataset-fashion-mnist`.
+//! `dataset-fashion-mnist`, and NumPy `.npy` image/label pairs; input normalization
+//! ([`Normalization`] parsing from a command-line string and application to raw pixels).
+//!
+//! [`load`] reads one split of "a dataset folder" in either form (file names in its doc).
 
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+use crate::graph::Normalization;
 
 /// Where the Debian package `dataset-fashion-mnist` installs its IDX files.
 pub const DEFAULT_DATA_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -45,6 +50,24 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+    /// A folder holds the split in none of the accepted forms.
+    #[error("{dir}: no {split} split found; looked for {accepted}")]
+    NoDataset {
+        /// The folder.
+        dir: String,
+        /// `train` or `test`.
+        split: String,
+        /// The accepted file names.
+        accepted: String,
+    },
+    /// A normalization string or value is not valid.
+    #[error("normalization `{text}`: {message}")]
+    Normalization {
+        /// The text (or a rendering of the value).
+        text: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Which half of the dataset.
@@ -63,11 +86,20 @@ impl Split {
             Split::Test => "t10k",
         }
     }
+    /// `train` or `test` (the `.npy` spelling).
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
 }
 
-/// A set of single-channel 8-bit images with labels.
+/// A set of 8-bit images (`channels × rows × cols`, channel-major) with labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {
+    /// Channels per image (1 for IDX files).
+    pub channels: usize,
     /// Image rows.
     pub rows: usize,
     /// Image columns.
@@ -87,16 +119,24 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
-    /// The pixels of image `i`.
+    /// Pixels per image: `channels · rows · cols`.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.rows * self.cols
+    }
+    /// `[channels, rows, cols]` of one image.
+    pub fn image_shape(&self) -> [usize; 3] {
+        [self.channels, self.rows, self.cols]
+    }
+    /// The pixels of image `i` (channel-major: `[C, H, W]` row-major).
     pub fn image(&self, i: usize) -> &[u8] {
-        let n = self.rows * self.cols;
+        let n = self.image_len();
         &self.pixels[i * n..(i + 1) * n]
     }
     /// Keeps only the first `n` images.
     pub fn truncate(&mut self, n: usize) {
         if n < self.len() {
             self.labels.truncate(n);
-            self.pixels.truncate(n * self.rows * self.cols);
+            self.pixels.truncate(n * self.image_len());
         }
     }
 }
@@ -150,6 +190,7 @@ pub fn load_idx(dir: &Path, split: Split) -> Result<Dataset, DataError> {
         });
     }
     Ok(Dataset {
+        channels: 1,
         rows: idims[1],
         cols: idims[2],
         pixels,
@@ -224,6 +265,496 @@ pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
         )));
     }
     Ok((dims, body.to_vec()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dataset folders: IDX or NumPy.
+
+/// The `.npy` file-name pairs [`load`] accepts, `{s}` standing for `train` or `test`.
+pub const NPY_NAMES: [(&str, &str); 3] = [
+    ("{s}_images.npy", "{s}_labels.npy"),
+    ("{s}-images.npy", "{s}-labels.npy"),
+    ("x_{s}.npy", "y_{s}.npy"),
+];
+
+/// Loads one split of a dataset folder. Accepted forms, tried in this order:
+///
+/// 1. IDX: `train-images-idx3-ubyte` + `train-labels-idx1-ubyte` (test split: `t10k-…`), each
+///    optionally gzipped (`.gz`), as in the Fashion-MNIST/MNIST distributions;
+/// 2. NumPy: `train_images.npy` + `train_labels.npy`, or `train-images.npy` +
+///    `train-labels.npy`, or `x_train.npy` + `y_train.npy` (test split: `test` instead of
+///    `train`); see [`load_npy`] for the accepted contents.
+pub fn load(dir: &Path, split: Split) -> Result<Dataset, DataError> {
+    let idx_images = format!("{}-images-idx3-ubyte", split.prefix());
+    let idx_labels = format!("{}-labels-idx1-ubyte", split.prefix());
+    let has = |stem: &str| dir.join(stem).exists() || dir.join(format!("{stem}.gz")).exists();
+    if has(&idx_images) || has(&idx_labels) {
+        return load_idx(dir, split);
+    }
+    let s = split.name();
+    for (im, lb) in NPY_NAMES {
+        let (im, lb) = (im.replace("{s}", s), lb.replace("{s}", s));
+        if dir.join(&im).exists() || dir.join(&lb).exists() {
+            return load_npy(&dir.join(im), &dir.join(lb));
+        }
+    }
+    let mut accepted = vec![format!("{idx_images}[.gz] + {idx_labels}[.gz]")];
+    accepted.extend(
+        NPY_NAMES
+            .iter()
+            .map(|(a, b)| format!("{} + {}", a.replace("{s}", s), b.replace("{s}", s))),
+    );
+    Err(DataError::NoDataset {
+        dir: dir.display().to_string(),
+        split: s.to_string(),
+        accepted: accepted.join(", or "),
+    })
+}
+
+/// Element type of a `.npy` array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpyType {
+    /// `u1`
+    U8,
+    /// `i1`
+    I8,
+    /// `<u2`
+    U16,
+    /// `<i2`
+    I16,
+    /// `<u4`
+    U32,
+    /// `<i4`
+    I32,
+    /// `<u8`
+    U64,
+    /// `<i8`
+    I64,
+    /// `<f4`
+    F32,
+    /// `<f8`
+    F64,
+}
+
+impl NpyType {
+    fn parse(descr: &str) -> Option<Self> {
+        let (order, code) = descr.split_at(descr.len().min(1));
+        let code = match order {
+            "<" | "|" | "=" => code,
+            ">" if matches!(code, "u1" | "i1") => code,
+            ">" => return None,
+            _ => descr,
+        };
+        Some(match code {
+            "u1" | "B" => NpyType::U8,
+            "i1" | "b" => NpyType::I8,
+            "u2" => NpyType::U16,
+            "i2" => NpyType::I16,
+            "u4" => NpyType::U32,
+            "i4" => NpyType::I32,
+            "u8" => NpyType::U64,
+            "i8" => NpyType::I64,
+            "f4" => NpyType::F32,
+            "f8" => NpyType::F64,
+            _ => return None,
+        })
+    }
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            NpyType::U8 | NpyType::I8 => 1,
+            NpyType::U16 | NpyType::I16 => 2,
+            NpyType::U32 | NpyType::I32 | NpyType::F32 => 4,
+            NpyType::U64 | NpyType::I64 | NpyType::F64 => 8,
+        }
+    }
+    fn is_float(self) -> bool {
+        matches!(self, NpyType::F32 | NpyType::F64)
+    }
+}
+
+/// A NumPy array read by [`read_npy`]: shape, element type and little-endian raw data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    /// The array's shape (C order).
+    pub shape: Vec<usize>,
+    /// Element type.
+    pub dtype: NpyType,
+    /// The elements' bytes, little-endian, C order.
+    pub data: Vec<u8>,
+}
+
+impl NpyArray {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dtype.size()
+    }
+    /// True when the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    /// Element `i` as `f64` (exact for every type except 64-bit integers above 2^53).
+    pub fn get_f64(&self, i: usize) -> f64 {
+        let n = self.dtype.size();
+        let b = &self.data[i * n..(i + 1) * n];
+        match self.dtype {
+            NpyType::U8 => f64::from(b[0]),
+            NpyType::I8 => f64::from(b[0] as i8),
+            NpyType::U16 => f64::from(u16::from_le_bytes([b[0], b[1]])),
+            NpyType::I16 => f64::from(i16::from_le_bytes([b[0], b[1]])),
+            NpyType::U32 => f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            NpyType::I32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            NpyType::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            NpyType::U64 => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64,
+            NpyType::I64 => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64,
+            NpyType::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
+
+/// Reads a `.npy` file (format versions 1–3, C order, little-endian or byte-sized elements of
+/// the types in [`NpyType`]).
+pub fn read_npy(path: &Path) -> Result<NpyArray, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    parse_npy(&bytes).map_err(|message| DataError::Format {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
+fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file (bad magic string)".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err("truncated .npy header".into());
+            }
+            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        }
+        v => return Err(format!(".npy format version {v} is not supported (1, 2 or 3)")),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or_else(|| "truncated .npy header".to_string())?;
+    let header = std::str::from_utf8(header).map_err(|_| "the .npy header is not text".to_string())?;
+    let descr = header_value(header, "descr")
+        .and_then(|v| {
+            let v = v.trim();
+            v.strip_prefix('\'')
+                .and_then(|v| v.split('\'').next())
+                .or_else(|| v.strip_prefix('"').and_then(|v| v.split('"').next()))
+        })
+        .ok_or_else(|| format!("no 'descr' in the .npy header {header:?}"))?;
+    let dtype = NpyType::parse(descr).ok_or_else(|| {
+        format!("element type '{descr}' is not supported (uint8/int8..int64/float32/float64, little-endian)")
+    })?;
+    let fortran = header_value(header, "fortran_order").map(|v| v.trim_start().starts_with("True"));
+    if fortran == Some(true) {
+        return Err("Fortran-order arrays are not supported (save with np.ascontiguousarray)".into());
+    }
+    let shape_text = header_value(header, "shape")
+        .and_then(|v| v.trim_start().strip_prefix('('))
+        .and_then(|v| v.split(')').next())
+        .ok_or_else(|| format!("no 'shape' in the .npy header {header:?}"))?;
+    let shape = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.trim_end_matches('L').parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("bad shape ({shape_text}) in the .npy header"))?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|n| n.checked_mul(dtype.size()))
+        .ok_or_else(|| format!("shape {shape:?} overflows"))?;
+    let body = &bytes[start + header_len..];
+    if body.len() < count {
+        return Err(format!(
+            "truncated: shape {shape:?} of '{descr}' needs {count} bytes of data but only {} follow",
+            body.len()
+        ));
+    }
+    if body.len() > count {
+        return Err(format!(
+            "{} unexpected bytes after the data (shape {shape:?}, '{descr}')",
+            body.len() - count
+        ));
+    }
+    Ok(NpyArray {
+        shape,
+        dtype,
+        data: body.to_vec(),
+    })
+}
+
+/// The text after `'key':` in a `.npy` header dictionary.
+fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let pos = header
+        .find(&format!("'{key}'"))
+        .or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = &header[pos + key.len() + 2..];
+    let colon = rest.find(':')?;
+    Some(&rest[colon + 1..])
+}
+
+/// Loads an image/label pair of `.npy` files.
+///
+/// Images: shape `[N, H, W]` (one channel) or `[N, C, H, W]`, of `uint8` (raw pixels) or
+/// `float32`/`float64` holding 8-bit pixel values: either integers in `0..=255`, or — when
+/// every value is at most 1 — values `k/255` (converted back to `k`; within 1e-3). Anything
+/// else is an error, since the whole tool chain works on 8-bit raw pixels. Labels: shape `[N]`
+/// or `[N, 1]`, any integer type, values in `0..=255`.
+pub fn load_npy(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
+    let fmt = |p: &Path, m: String| DataError::Format {
+        path: p.display().to_string(),
+        message: m,
+    };
+    let im = read_npy(images)?;
+    let lb = read_npy(labels)?;
+    let (n, channels, rows, cols) = match im.shape[..] {
+        [n, h, w] => (n, 1, h, w),
+        [n, c, h, w] => (n, c, h, w),
+        _ => {
+            return Err(fmt(
+                images,
+                format!("images must have shape [N, H, W] or [N, C, H, W]; found {:?}", im.shape),
+            ))
+        }
+    };
+    let nl = match lb.shape[..] {
+        [n] | [n, 1] => n,
+        _ => {
+            return Err(fmt(
+                labels,
+                format!("labels must have shape [N] or [N, 1]; found {:?}", lb.shape),
+            ))
+        }
+    };
+    if nl != n {
+        return Err(fmt(
+            labels,
+            format!("{nl} labels but {} has {n} images", images.display()),
+        ));
+    }
+    if lb.dtype.is_float() {
+        return Err(fmt(labels, format!("labels must be integers, found {:?}", lb.dtype)));
+    }
+    let labels_u8 = (0..lb.len())
+        .map(|i| {
+            let v = lb.get_f64(i);
+            if (0.0..=255.0).contains(&v) {
+                Ok(v as u8)
+            } else {
+                Err(fmt(labels, format!("label {v} at index {i} outside 0..=255")))
+            }
+        })
+        .collect::<Result<Vec<u8>, _>>()?;
+    let pixels = match im.dtype {
+        NpyType::U8 => im.data,
+        t if t.is_float() => {
+            let vals: Vec<f64> = (0..im.len()).map(|i| im.get_f64(i)).collect();
+            let max = vals.iter().fold(0.0f64, |a, &v| a.max(v));
+            let unit = max <= 1.0;
+            vals.iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let p = if unit { v * 255.0 } else { v };
+                    let r = p.round();
+                    if (0.0..=255.0).contains(&r) && (p - r).abs() <= 1e-3 {
+                        Ok(r as u8)
+                    } else {
+                        Err(fmt(
+                            images,
+                            format!(
+                                "float pixel {v} at index {i} is not an 8-bit value ({}); \
+                                 images must hold 0..=255 or k/255",
+                                if unit { "k/255" } else { "0..=255" }
+                            ),
+                        ))
+                    }
+                })
+                .collect::<Result<Vec<u8>, _>>()?
+        }
+        t => {
+            return Err(fmt(
+                images,
+                format!("images must be uint8, float32 or float64; found {t:?}"),
+            ))
+        }
+    };
+    Ok(Dataset {
+        channels,
+        rows,
+        cols,
+        pixels,
+        labels: labels_u8,
+    })
+}
+
+/// Writes a `.npy` (version 1.0) file atomically: `descr` is e.g. `"|u1"` or `"<f4"` and
+/// `data` the elements' little-endian bytes in C order.
+pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<(), DataError> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    inq_model::write_atomic(path, &out).map_err(|e| DataError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalization.
+
+fn parse_number(t: &str) -> Option<f32> {
+    let t = t.trim();
+    match t.split_once('/') {
+        Some((a, b)) => {
+            let (a, b) = (a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?);
+            (b != 0.0).then(|| (a / b) as f32)
+        }
+        None => t.parse::<f32>().ok(),
+    }
+}
+
+/// Checks that a normalization fits `channels` input channels: `scale` finite and positive,
+/// `mean` and `std` with 1 or `channels` entries, every `std` finite and positive.
+pub fn check_normalization(n: &Normalization, channels: usize) -> Result<(), DataError> {
+    let err = |m: String| DataError::Normalization {
+        text: n.to_string(),
+        message: m,
+    };
+    if !(n.scale.is_finite() && n.scale > 0.0) {
+        return Err(err(format!("scale {} must be finite and positive", n.scale)));
+    }
+    for (what, v) in [("mean", &n.mean), ("std", &n.std)] {
+        if v.len() != 1 && v.len() != channels {
+            return Err(err(format!(
+                "{what} has {} values; the input has {channels} channel(s) (give 1 or {channels})",
+                v.len()
+            )));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(err(format!("{what} values must be finite")));
+        }
+    }
+    if n.std.iter().any(|&s| s <= 0.0) {
+        return Err(err("std values must be positive".into()));
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for Normalization {
+    /// The form [`Normalization::parse`] reads, e.g. `scale=0.003921569,mean=0.286,std=0.353`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[f32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(":");
+        write!(f, "scale={},mean={},std={}", self.scale, list(&self.mean), list(&self.std))
+    }
+}
+
+impl Normalization {
+    /// Parses a command-line normalization: comma-separated `key=value` items with keys
+    /// `scale`, `mean`, `std`; a value is a number or a fraction (`1/255`); `mean` and `std`
+    /// take one value for all channels or one per channel separated by `:`
+    /// (`mean=0.485:0.456:0.406`). Omitted keys keep the defaults (`scale=1/255`, `mean=0`,
+    /// `std=1`). Examples: `"mean=0.2860,std=0.3530"`, `"scale=1/255"`, `"scale=1"`.
+    pub fn parse(text: &str) -> Result<Self, DataError> {
+        let err = |m: String| DataError::Normalization {
+            text: text.to_string(),
+            message: m,
+        };
+        let mut n = Normalization::default();
+        if text.trim().is_empty() {
+            return Err(err("empty; expected e.g. mean=0.2860,std=0.3530".into()));
+        }
+        let mut seen = Vec::new();
+        for item in text.split(',') {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| err(format!("`{}` is not key=value", item.trim())))?;
+            let key = key.trim();
+            if seen.contains(&key) {
+                return Err(err(format!("`{key}` given twice")));
+            }
+            seen.push(key);
+            let values = value
+                .split(':')
+                .map(|v| parse_number(v).ok_or_else(|| err(format!("`{}` is not a number", v.trim()))))
+                .collect::<Result<Vec<f32>, _>>()?;
+            match key {
+                "scale" => {
+                    if values.len() != 1 {
+                        return Err(err("scale takes one value".into()));
+                    }
+                    n.scale = values[0];
+                }
+                "mean" => n.mean = values,
+                "std" => n.std = values,
+                _ => {
+                    return Err(err(format!(
+                        "unknown key `{key}` (expected scale, mean or std)"
+                    )))
+                }
+            }
+        }
+        check_normalization(&n, n.mean.len().max(n.std.len())).map_err(|e| match e {
+            DataError::Normalization { message, .. } => err(message),
+            other => other,
+        })?;
+        if n.mean.len() != 1 && n.std.len() != 1 && n.mean.len() != n.std.len() {
+            return Err(err(format!(
+                "mean has {} values but std has {}",
+                n.mean.len(),
+                n.std.len()
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Normalizes raw 8-bit pixels of one image (`channels` planes, channel-major):
+    /// `x = (p · scale − mean[c]) / std[c]`, into `out` (cleared first). A one-entry
+    /// `mean`/`std` applies to every channel; a missing entry counts as 0 / 1 (use
+    /// [`check_normalization`] to reject such a mismatch up front).
+    pub fn apply_into(&self, pixels: &[u8], channels: usize, out: &mut Vec<f32>) {
+        out.clear();
+        let plane = pixels.len() / channels.max(1);
+        let pick = |v: &[f32], c: usize, d: f32| {
+            if v.len() == 1 {
+                v[0]
+            } else {
+                v.get(c).copied().unwrap_or(d)
+            }
+        };
+        for (c, chunk) in pixels.chunks(plane.max(1)).enumerate() {
+            let (m, s) = (pick(&self.mean, c, 0.0), pick(&self.std, c, 1.0));
+            out.extend(chunk.iter().map(|&p| (f32::from(p) * self.scale - m) / s));
+        }
+    }
+
+    /// [`Normalization::apply_into`] returning a new vector.
+    pub fn apply(&self, pixels: &[u8], channels: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(pixels.len());
+        self.apply_into(pixels, channels, &mut out);
+        out
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 pub mod error;
 pub mod format;
 pub mod numerics;
+pub mod random;
 pub mod reference;
 pub mod validate;
 

@@ -1,0 +1,110 @@
+//! End-to-end tests of the `inq` binary.
+
+use inq_model::random::{build, LayerSpec, RandomSpec};
+use inq_model::ActFormat;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn inq(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_inq")).args(args).output().expect("run inq")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("inq-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut v = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(data);
+    std::fs::write(path, v).unwrap();
+}
+
+/// A 20-image 8×8 dataset and a random model for it.
+fn fixture(name: &str) -> (PathBuf, PathBuf) {
+    let dir = tmpdir(name);
+    let pixels: Vec<u8> = (0..20 * 64).map(|i| ((i * 37) % 256) as u8).collect();
+    let labels: Vec<u8> = (0..20).map(|i| (i % 3) as u8).collect();
+    write_idx(&dir.join("t10k-images-idx3-ubyte"), &[20, 8, 8], &pixels);
+    write_idx(&dir.join("t10k-labels-idx1-ubyte"), &[20], &labels);
+    let spec = RandomSpec {
+        input: [1, 8, 8],
+        input_format: ActFormat { bits: 8, signed: false, exp: 0 },
+        layers: vec![
+            LayerSpec::Conv { out: 2, k: 3, stride: 1, pad: 1, bits: 4, act_bits: 8, relu: true, per_channel: false },
+            LayerSpec::MaxPool(2),
+            LayerSpec::Flatten,
+            LayerSpec::Dense { out: 3, bits: 3, act_bits: 8, relu: false, per_channel: true },
+        ],
+    };
+    let m = build(&spec, 7).unwrap();
+    let mp = dir.join("model.json");
+    m.save(&mp).unwrap();
+    (dir, mp)
+}
+
+#[test]
+fn help_lists_the_eight_subcommands() {
+    let out = inq(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["train", "quantize", "eval", "gen", "sim", "verify", "report", "flow"] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(cmd)), "--help lacks {cmd}:\n{text}");
+    }
+}
+
+#[test]
+fn eval_reports_integer_accuracy_as_json() {
+    let (dir, mp) = fixture("eval");
+    let out = inq(&["eval", mp.to_str().unwrap(), "--data", dir.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"], 20);
+    let acc = v["integer_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    // the same figure computed here with the reference
+    let m = inq_model::QuantModel::load(&mp).unwrap();
+    let r = inq_model::Reference::new(&m).unwrap();
+    let pixels: Vec<u8> = (0..20 * 64).map(|i| ((i * 37) % 256) as u8).collect();
+    let correct = (0..20)
+        .filter(|&i| {
+            let x: Vec<i64> = pixels[i * 64..(i + 1) * 64].iter().map(|&p| p as i64).collect();
+            r.run(&x).unwrap().argmax == i % 3
+        })
+        .count();
+    assert_eq!(acc, correct as f64 / 20.0);
+    let out = inq(&["eval", mp.to_str().unwrap(), "--data", dir.to_str().unwrap(), "--limit", "5", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"], 5);
+}
+
+#[test]
+fn eval_rejects_a_bad_model_naming_file_and_field() {
+    let (dir, mp) = fixture("bad");
+    let text = std::fs::read_to_string(&mp).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["layers"][0]["weights"]["codes"][3] = serde_json::json!(255);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, v.to_string()).unwrap();
+    let out = inq(&["eval", bad.to_str().unwrap(), "--data", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json") && err.contains("layers[0].weights.codes[3]"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn eval_reports_missing_data_files() {
+    let (dir, mp) = fixture("nodata");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = inq(&["eval", mp.to_str().unwrap(), "--data", empty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("t10k-images-idx3-ubyte"), "{err}");
+}

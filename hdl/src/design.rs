@@ -1,0 +1,411 @@
+//! The `Design` data structure: every engine, width, memory and schedule of a generated
+//! pipeline. Pure data (serde), the contract between the planner, the code generator and the
+//! simulator. Semantics: `docs/hardware.md`.
+
+use serde::{Deserialize, Serialize};
+
+/// The value of [`Design::format`].
+pub const DESIGN_FORMAT: &str = "inq-design";
+/// The version of the design structure this build writes.
+pub const DESIGN_VERSION: u32 = 1;
+
+/// A complete streaming pipeline (`docs/hardware.md` §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Design {
+    /// Always [`DESIGN_FORMAT`].
+    pub format: String,
+    /// Always [`DESIGN_VERSION`].
+    pub version: u32,
+    /// Name of the model the design was planned from (raw; sanitize before use in RTL).
+    pub model_name: String,
+    /// `QuantModel::hash()` of that model.
+    pub model_hash: String,
+    /// Name of the top module (always `inq_top`).
+    pub top: String,
+    /// The input stream.
+    pub input: InputStream,
+    /// The engines in stream order.
+    pub engines: Vec<Engine>,
+    /// The FIFOs: index 0 is `fifo_in` (before engine 0), index `e+1` follows engine `e`.
+    pub fifos: Vec<FifoSpec>,
+    /// The output stage.
+    pub output: OutputStage,
+    /// One observable stream per model layer (`docs/hardware.md` §2, "taps").
+    pub taps: Vec<Tap>,
+}
+
+/// The top-level input stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputStream {
+    /// `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// Element width in bits (`IN_W`).
+    pub width: u32,
+    /// Two's complement (`true`) or unsigned.
+    pub signed: bool,
+}
+
+/// A FIFO between two pipeline stages (`docs/hardware.md` §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FifoSpec {
+    /// Element width.
+    pub width: u32,
+    /// Capacity in elements (a power of two, at least 2).
+    pub depth: usize,
+}
+
+/// The output stage (`docs/hardware.md` §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputStage {
+    /// Number of logits per image.
+    pub count: usize,
+    /// Logit width (`OUT_W`, signed).
+    pub width: u32,
+    /// Width of `m_axis_tuser` (`IDX_W`).
+    pub idx_width: u32,
+}
+
+/// A stream that can be observed in the generated top.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tap {
+    /// Model layer index.
+    pub layer: usize,
+    /// Model layer name (raw).
+    pub name: String,
+    /// The stream: `None` for the input stream after `fifo_in`, `Some(e)` for engine `e`'s
+    /// output (a flatten layer aliases the stream before it).
+    pub engine: Option<usize>,
+    /// Element width.
+    pub width: u32,
+    /// Signedness.
+    pub signed: bool,
+    /// The model's tensor shape after this layer (`[C,H,W]` or `[N]`).
+    pub shape: Vec<usize>,
+    /// Elements per image.
+    pub elements_per_image: usize,
+}
+
+/// One engine of the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engine {
+    /// Model layer index this engine implements.
+    pub layer: usize,
+    /// Model layer name (raw; never inserted into RTL unsanitized).
+    pub name: String,
+    /// Model op (`conv`, `dense`, `max_pool`, `avg_pool`, `global_avg_pool`).
+    pub op: String,
+    /// Geometry of the sliding window.
+    pub geom: Geometry,
+    /// Input element width and signedness.
+    pub in_width: u32,
+    /// Input signedness.
+    pub in_signed: bool,
+    /// Output element width.
+    pub out_width: u32,
+    /// Output signedness.
+    pub out_signed: bool,
+    /// What the engine computes.
+    pub kind: EngineKind,
+    /// Analytic busy cycles per image (see [`Engine::cycles_per_image`] computation in
+    /// `docs/hardware.md` §4/§5; the exact cycle behaviour is the state machine).
+    pub cycles_per_image: u64,
+    /// Analytic resource count.
+    pub resources: Resources,
+}
+
+/// Sliding-window geometry shared by MVU and pooling engines. A dense layer is a 1×1 window on
+/// a `[N,1,1]` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Geometry {
+    /// Input channels `C`.
+    pub c: usize,
+    /// Input height `H`.
+    pub h: usize,
+    /// Input width `W`.
+    pub w: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Vertical stride.
+    pub sh: usize,
+    /// Horizontal stride.
+    pub sw: usize,
+    /// Padding `[top, left, bottom, right]`.
+    pub pad: [usize; 4],
+    /// Output channels.
+    pub oc: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+    /// Line-buffer rows `NR = min(kh + sh, H)`.
+    pub nr: usize,
+}
+
+impl Geometry {
+    /// Line-buffer elements `NR·W·C`.
+    pub fn lb_elements(&self) -> usize {
+        self.nr * self.w * self.c
+    }
+    /// Input elements per image.
+    pub fn in_elements(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    /// Output elements per image.
+    pub fn out_elements(&self) -> usize {
+        self.oc * self.oh * self.ow
+    }
+}
+
+/// The kind-specific part of an engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineKind {
+    /// Matrix-vector unit (conv or dense), `docs/hardware.md` §4.
+    Mvu(Mvu),
+    /// Pooling unit, `docs/hardware.md` §5.
+    Pool(Pool),
+}
+
+/// What an MVU emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum MvuOutput {
+    /// Requantized activations.
+    Act {
+        /// Width.
+        bits: u32,
+        /// Signedness.
+        signed: bool,
+        /// ReLU before saturation.
+        relu: bool,
+    },
+    /// Logits at `ACC_W + max left shift` bits.
+    Logits,
+}
+
+/// A matrix-vector unit of `PE × SIMD` shift-add lanes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mvu {
+    /// Value of padded window positions.
+    pub pad_value: i64,
+    /// Processing elements (output channels in parallel); divides `OC`.
+    pub pe: usize,
+    /// Lanes per PE (window elements in parallel); divides `C`.
+    pub simd: usize,
+    /// Neuron folds `OC / PE`.
+    pub nf: usize,
+    /// Synapse folds `K / SIMD`.
+    pub sf: usize,
+    /// Weight code width `b`.
+    pub code_bits: u32,
+    /// Largest exponent index used by a non-zero weight (0 if none).
+    pub k_max: u32,
+    /// Product width `A + k_max + 1`.
+    pub product_width: u32,
+    /// Accumulator width from the worst-case bound.
+    pub acc_width: u32,
+    /// Internal width of the requantizer (`ACC_W + 1 + max left shift`).
+    pub requant_width: u32,
+    /// Output mode.
+    pub output: MvuOutput,
+    /// Per output channel bias at accumulator scale.
+    pub bias: Vec<i64>,
+    /// Per output channel shift `r` (positive: rounding right shift; ≤ 0: left shift).
+    pub shift: Vec<i32>,
+    /// Weight codes, index `(p · (NF·SF) + addr) · SIMD + s` for PE `p`, ROM word `addr =
+    /// nf·SF + sf`, lane `s` (see [`Mvu::code`]).
+    pub weights: Vec<u8>,
+}
+
+impl Mvu {
+    /// ROM depth per PE (`NF·SF`).
+    pub fn rom_depth(&self) -> usize {
+        self.nf * self.sf
+    }
+    /// ROM word width per PE (`SIMD·b`).
+    pub fn rom_width(&self) -> u32 {
+        self.simd as u32 * self.code_bits
+    }
+    /// The code of lane `s` of PE `p` at ROM word `addr`.
+    pub fn code(&self, p: usize, addr: usize, s: usize) -> u8 {
+        self.weights[(p * self.rom_depth() + addr) * self.simd + s]
+    }
+    /// Shift-add lanes `PE·SIMD`.
+    pub fn lanes(&self) -> usize {
+        self.pe * self.simd
+    }
+}
+
+/// Pooling mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolMode {
+    /// Maximum over the window.
+    Max,
+    /// Rounded average over a power-of-two window.
+    Avg,
+}
+
+/// A pooling unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Max or average.
+    pub mode: PoolMode,
+    /// `log2(kh·kw)` (average only; 0 for max).
+    pub shift: u32,
+    /// Width of the window sum (`A + shift + 1`, average only).
+    pub sum_width: u32,
+}
+
+/// Count of adders of one width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdderCount {
+    /// Bits.
+    pub width: u32,
+    /// How many.
+    pub count: u64,
+}
+
+/// Analytic resource count of one engine (`docs/hardware.md` §9).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// Adders/subtractors by width.
+    pub adders: Vec<AdderCount>,
+    /// Flip-flop bits (including a line buffer held in registers).
+    pub ff_bits: u64,
+    /// ROM bits (weights, bias and shift tables).
+    pub rom_bits: u64,
+    /// ROM bits expected in block RAM (ROMs larger than 1024 bits).
+    pub bram_bits: u64,
+    /// Estimated Xilinx 6-input LUTs.
+    pub luts: u64,
+}
+
+impl Design {
+    /// The worst engine's busy cycles per image: the pipeline's initiation interval estimate.
+    pub fn interval_cycles(&self) -> u64 {
+        self.engines
+            .iter()
+            .map(|e| e.cycles_per_image)
+            .chain(std::iter::once(
+                (self.input.shape[0] * self.input.shape[1] * self.input.shape[2]) as u64,
+            ))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Rough estimate of the cycles from the first input element to the first logit: for each
+    /// engine, the input elements it must receive before its first output (rows needed by the
+    /// first output row, or the whole vector for a dense layer) plus one fold, plus one cycle
+    /// per FIFO.
+    pub fn latency_estimate(&self) -> u64 {
+        let mut lat = 0u64;
+        for e in &self.engines {
+            let g = &e.geom;
+            let rows = (g.kh.saturating_sub(g.pad[0])).clamp(1, g.h);
+            let first = (rows - 1) * g.w * g.c + g.c * g.kw.saturating_sub(g.pad[1]).max(1);
+            let fold = match &e.kind {
+                EngineKind::Mvu(m) => m.sf as u64 + 1,
+                EngineKind::Pool(_) => 1,
+            };
+            lat += first.min(g.in_elements()) as u64 + fold + 1;
+        }
+        lat + self.output.count as u64
+    }
+
+    /// Total shift-add lanes.
+    pub fn total_lanes(&self) -> usize {
+        self.engines
+            .iter()
+            .map(|e| match &e.kind {
+                EngineKind::Mvu(m) => m.lanes(),
+                EngineKind::Pool(_) => 0,
+            })
+            .sum()
+    }
+
+    /// Sum of every engine's resources (adders merged by width).
+    pub fn total_resources(&self) -> Resources {
+        let mut t = Resources::default();
+        for e in &self.engines {
+            crate::resources::add_into(&mut t, &e.resources);
+        }
+        t
+    }
+
+    /// A readable plan table (one row per engine) and the expected throughput at `clock_mhz`.
+    pub fn summary_table(&self, clock_mhz: f64) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:>3} {:<16} {:<16} {:<18} {:>9} {:>12} {:>6} {:>10} {:>6} {:>9}",
+            "#", "layer", "op", "shape in→out", "PE×SIMD", "cycles/img", "lanes", "ROM bits", "acc", "LUT est"
+        );
+        for (i, e) in self.engines.iter().enumerate() {
+            let g = &e.geom;
+            let (fold, lanes, acc) = match &e.kind {
+                EngineKind::Mvu(m) => (
+                    format!("{}×{}", m.pe, m.simd),
+                    m.lanes().to_string(),
+                    m.acc_width.to_string(),
+                ),
+                EngineKind::Pool(_) => ("-".into(), "-".into(), "-".into()),
+            };
+            let shape = format!("{}x{}x{}→{}x{}x{}", g.c, g.h, g.w, g.oc, g.oh, g.ow);
+            let name: String = e
+                .name
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .take(16)
+                .collect();
+            let _ = writeln!(
+                s,
+                "{:>3} {:<16} {:<16} {:<18} {:>9} {:>12} {:>6} {:>10} {:>6} {:>9}",
+                i,
+                name,
+                e.op,
+                shape,
+                fold,
+                e.cycles_per_image,
+                lanes,
+                e.resources.rom_bits,
+                acc,
+                e.resources.luts
+            );
+        }
+        let t = self.total_resources();
+        let interval = self.interval_cycles().max(1);
+        let fps = clock_mhz * 1e6 / interval as f64;
+        let _ = writeln!(
+            s,
+            "total: {} lanes, {} ROM bits ({} in block RAM), {} FF bits, ~{} LUTs",
+            self.total_lanes(),
+            t.rom_bits,
+            t.bram_bits,
+            t.ff_bits,
+            t.luts
+        );
+        let _ = writeln!(
+            s,
+            "interval {} cycles/image → {:.1} images/s at {} MHz (latency ≈ {} cycles)",
+            interval,
+            fps,
+            clock_mhz,
+            self.latency_estimate()
+        );
+        s
+    }
+
+    /// JSON text of the design.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// Parses a design from JSON text (as stored in `manifest.json` under `"design"`).
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}

@@ -1,0 +1,595 @@
+//! From a `QuantModel` and a `FoldingRequest` to a `Design`.
+
+use inq_model::numerics::{self, Weight};
+use inq_model::{ActFormat, Layer, Output, QuantModel};
+
+use crate::design::*;
+use crate::folding::{Folding, FoldingRequest};
+use crate::resources::{clog2, mvu_resources, pool_resources};
+use crate::PlanError;
+
+/// A layer that becomes an engine, before folding.
+#[derive(Debug, Clone)]
+struct Slot {
+    layer: usize,
+    geom: Geometry,
+    is_mvu: bool,
+}
+
+/// Describes layer `i` for error messages.
+fn layer_label(model: &QuantModel, i: usize) -> String {
+    let name: String = model.layers[i]
+        .name()
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!("layers[{i}] \"{name}\" ({})", model.layers[i].op())
+}
+
+fn next_pow2(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// Busy cycles per image of an MVU with this folding (`docs/hardware.md` §4, consequences).
+pub fn mvu_cycles(g: &Geometry, pe: usize, simd: usize) -> u64 {
+    let nf = (g.oc / pe.max(1)) as u64;
+    let sf = ((g.kh * g.kw * g.c) / simd.max(1)) as u64;
+    let comp = (g.oh * g.ow) as u64 * (nf * sf).max(g.oc as u64);
+    window_cycles(g, comp)
+}
+
+/// Busy cycles of an engine whose compute part takes `comp` cycles per image.
+fn window_cycles(g: &Geometry, comp: u64) -> u64 {
+    let input = g.in_elements() as u64;
+    if g.nr == g.h {
+        // The buffer holds the whole image: the next image waits for this one's compute.
+        let rows = (g.kh.saturating_sub(g.pad[0])).clamp(1, g.h);
+        let first = (rows * g.w * g.c) as u64;
+        input.max(first + comp)
+    } else {
+        input.max(comp)
+    }
+}
+
+fn divisors(n: usize) -> Vec<usize> {
+    (1..=n).filter(|d| n % d == 0).collect()
+}
+
+/// The legal `(PE, SIMD)` of an MVU with the fewest lanes whose cycles are at most `t`
+/// (ties: fewer cycles, then smaller SIMD).
+fn min_lanes_for(g: &Geometry, t: u64) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, u64, usize, usize)> = None;
+    for pe in divisors(g.oc) {
+        for simd in divisors(g.c) {
+            let cyc = mvu_cycles(g, pe, simd);
+            if cyc > t {
+                continue;
+            }
+            let key = (pe * simd, cyc, simd, pe);
+            if best.is_none_or(|b| key < b) {
+                best = Some(key);
+            }
+        }
+    }
+    best.map(|(_, _, simd, pe)| (pe, simd))
+}
+
+fn check_fold(model: &QuantModel, s: &Slot, pe: usize, simd: usize) -> Result<(), PlanError> {
+    let g = &s.geom;
+    let dense = matches!(model.layers[s.layer], Layer::Dense(_));
+    let err = |message: String| PlanError::IllegalFolding {
+        layer: layer_label(model, s.layer),
+        message,
+    };
+    if pe == 0 || simd == 0 {
+        return Err(err("PE and SIMD must be at least 1".into()));
+    }
+    if g.oc % pe != 0 {
+        return Err(err(format!(
+            "PE {pe} does not divide the {} output {}",
+            g.oc,
+            if dense { "features" } else { "channels" }
+        )));
+    }
+    if g.c % simd != 0 {
+        return Err(err(if dense {
+            format!("SIMD {simd} does not divide the {} input features", g.c)
+        } else {
+            format!(
+                "SIMD {simd} does not divide the {} input channels (this version requires SIMD | C so that the lanes of a fold share one window position; fan-in K = {})",
+                g.c,
+                g.c * g.kh * g.kw
+            )
+        }));
+    }
+    Ok(())
+}
+
+fn choose_folding(
+    model: &QuantModel,
+    slots: &[Slot],
+    req: &FoldingRequest,
+) -> Result<Vec<(usize, usize)>, PlanError> {
+    let mvus: Vec<&Slot> = slots.iter().filter(|s| s.is_mvu).collect();
+    match req {
+        FoldingRequest::Minimal => Ok(vec![(1, 1); mvus.len()]),
+        FoldingRequest::Explicit(f) => explicit(model, &mvus, f),
+        FoldingRequest::Throughput { fps, clock_mhz } => {
+            if !(fps.is_finite() && *fps > 0.0 && clock_mhz.is_finite() && *clock_mhz > 0.0) {
+                return Err(PlanError::Target {
+                    message: format!("fps {fps} and clock {clock_mhz} MHz must be positive"),
+                });
+            }
+            let t = (clock_mhz * 1e6 / fps).floor() as u64;
+            let floor = stream_floor(slots);
+            if t < floor {
+                return Err(PlanError::Target {
+                    message: format!(
+                        "{fps} images/s at {clock_mhz} MHz needs ≤ {t} cycles per image, but the streams (one element per beat) need at least {floor} cycles: at most {:.1} images/s at this clock",
+                        clock_mhz * 1e6 / floor as f64
+                    ),
+                });
+            }
+            mvus.iter()
+                .map(|s| {
+                    min_lanes_for(&s.geom, t).ok_or_else(|| PlanError::Target {
+                        message: format!(
+                            "{} cannot reach {t} cycles per image with any folding",
+                            layer_label(model, s.layer)
+                        ),
+                    })
+                })
+                .collect()
+        }
+        FoldingRequest::LaneBudget(budget) => {
+            if *budget < mvus.len() {
+                return Err(PlanError::Target {
+                    message: format!(
+                        "lane budget {budget} is below the minimum of one lane per conv/dense layer ({})",
+                        mvus.len()
+                    ),
+                });
+            }
+            let hi = mvus
+                .iter()
+                .map(|s| mvu_cycles(&s.geom, 1, 1))
+                .chain(std::iter::once(stream_floor(slots)))
+                .max()
+                .unwrap_or(1);
+            let lanes_at = |t: u64| -> Option<usize> {
+                mvus.iter()
+                    .map(|s| min_lanes_for(&s.geom, t).map(|(p, q)| p * q))
+                    .sum::<Option<usize>>()
+            };
+            // smallest t whose minimal lane total fits the budget (monotone in t).
+            let (mut lo, mut hi) = (stream_floor(slots), hi);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                match lanes_at(mid) {
+                    Some(l) if l <= *budget => hi = mid,
+                    _ => lo = mid + 1,
+                }
+            }
+            Ok(mvus
+                .iter()
+                .map(|s| min_lanes_for(&s.geom, lo).unwrap_or((1, 1)))
+                .collect())
+        }
+    }
+}
+
+/// The lower bound on cycles per image set by the one-element-per-beat streams.
+fn stream_floor(slots: &[Slot]) -> u64 {
+    slots
+        .iter()
+        .map(|s| {
+            let g = &s.geom;
+            let base = g.in_elements().max(g.out_elements()) as u64;
+            if s.is_mvu {
+                window_cycles(g, (g.oh * g.ow * g.oc) as u64).max(base)
+            } else {
+                window_cycles(g, g.out_elements() as u64).max(base)
+            }
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+fn explicit(model: &QuantModel, mvus: &[&Slot], f: &Folding) -> Result<Vec<(usize, usize)>, PlanError> {
+    let mut out = vec![(1usize, 1usize); mvus.len()];
+    let mut seen = vec![false; mvus.len()];
+    for (n, entry) in f.layer.iter().enumerate() {
+        let idx = match (&entry.name, entry.index) {
+            (Some(name), None) => model
+                .layers
+                .iter()
+                .position(|l| l.name() == name)
+                .ok_or_else(|| PlanError::UnknownLayer {
+                    entry: n,
+                    message: format!("no layer named \"{}\"", name.escape_debug()),
+                })?,
+            (None, Some(i)) => {
+                if i >= model.layers.len() {
+                    return Err(PlanError::UnknownLayer {
+                        entry: n,
+                        message: format!("index {i} but the model has {} layers", model.layers.len()),
+                    });
+                }
+                i
+            }
+            _ => {
+                return Err(PlanError::UnknownLayer {
+                    entry: n,
+                    message: "give exactly one of `name` and `index`".into(),
+                })
+            }
+        };
+        let Some(k) = mvus.iter().position(|s| s.layer == idx) else {
+            return Err(PlanError::UnknownLayer {
+                entry: n,
+                message: format!("{} is not a conv or dense layer", layer_label(model, idx)),
+            });
+        };
+        if seen[k] {
+            return Err(PlanError::UnknownLayer {
+                entry: n,
+                message: format!("{} is folded twice", layer_label(model, idx)),
+            });
+        }
+        seen[k] = true;
+        check_fold(model, mvus[k], entry.pe, entry.simd)?;
+        out[k] = (entry.pe, entry.simd);
+    }
+    Ok(out)
+}
+
+fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option<Geometry> {
+    let g = match layer {
+        Layer::Conv(l) => {
+            let (c, h, w) = (shape_in[0], shape_in[1], shape_in[2]);
+            Geometry {
+                c,
+                h,
+                w,
+                kh: l.kernel[0],
+                kw: l.kernel[1],
+                sh: l.stride[0],
+                sw: l.stride[1],
+                pad: l.pad,
+                oc: l.out_channels,
+                oh: shape_out[1],
+                ow: shape_out[2],
+                nr: (l.kernel[0] + l.stride[0]).min(h),
+            }
+        }
+        Layer::Dense(l) => Geometry {
+            c: l.in_features,
+            h: 1,
+            w: 1,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            pad: [0; 4],
+            oc: l.out_features,
+            oh: 1,
+            ow: 1,
+            nr: 1,
+        },
+        Layer::MaxPool(p) | Layer::AvgPool(p) => {
+            let (c, h, w) = (shape_in[0], shape_in[1], shape_in[2]);
+            Geometry {
+                c,
+                h,
+                w,
+                kh: p.kernel[0],
+                kw: p.kernel[1],
+                sh: p.stride[0],
+                sw: p.stride[1],
+                pad: [0; 4],
+                oc: c,
+                oh: shape_out[1],
+                ow: shape_out[2],
+                nr: (p.kernel[0] + p.stride[0]).min(h),
+            }
+        }
+        Layer::GlobalAvgPool(_) => {
+            let (c, h, w) = (shape_in[0], shape_in[1], shape_in[2]);
+            Geometry {
+                c,
+                h,
+                w,
+                kh: h,
+                kw: w,
+                sh: h,
+                sw: w,
+                pad: [0; 4],
+                oc: c,
+                oh: 1,
+                ow: 1,
+                nr: h,
+            }
+        }
+        Layer::Flatten(_) => return None,
+    };
+    Some(g)
+}
+
+/// Plans the hardware for a (valid) model.
+pub fn plan(model: &QuantModel, req: &FoldingRequest) -> Result<Design, PlanError> {
+    inq_model::validate::validate(model)?;
+    let shapes = inq_model::validate::shapes(model)?;
+    let mut slots = Vec::new();
+    for (i, layer) in model.layers.iter().enumerate() {
+        if let Some(g) = geometry_of(layer, &shapes[i], &shapes[i + 1]) {
+            slots.push(Slot {
+                layer: i,
+                geom: g,
+                is_mvu: matches!(layer, Layer::Conv(_) | Layer::Dense(_)),
+            });
+        }
+    }
+    let folds = choose_folding(model, &slots, req)?;
+    let mvu_slots: Vec<&Slot> = slots.iter().filter(|s| s.is_mvu).collect();
+    for (s, &(pe, simd)) in mvu_slots.iter().zip(&folds) {
+        check_fold(model, s, pe, simd)?;
+    }
+
+    let in_fmt0 = model.input.format;
+    let mut fmt: ActFormat = in_fmt0;
+    // Shape of the map a vector stream was flattened from (for the dense permutation).
+    let mut flat_from: Option<[usize; 3]> = None;
+    let mut engines: Vec<Engine> = Vec::new();
+    let mut taps: Vec<Tap> = Vec::new();
+    let mut cur_width = in_fmt0.bits;
+    let mut cur_signed = in_fmt0.signed;
+    let mut fold_iter = folds.iter();
+    let mut slot_iter = slots.iter();
+    for (i, layer) in model.layers.iter().enumerate() {
+        let shape_in = &shapes[i];
+        match layer {
+            Layer::Flatten(_) => {
+                if shape_in.len() == 3 && flat_from.is_none() {
+                    flat_from = Some([shape_in[0], shape_in[1], shape_in[2]]);
+                }
+            }
+            _ => {
+                let slot = slot_iter.next().ok_or_else(|| PlanError::Internal("slot count".into()))?;
+                let g = slot.geom;
+                let engine = match layer {
+                    Layer::Conv(_) | Layer::Dense(_) => {
+                        let &(pe, simd) = fold_iter
+                            .next()
+                            .ok_or_else(|| PlanError::Internal("fold count".into()))?;
+                        let perm = if matches!(layer, Layer::Dense(_)) { flat_from } else { None };
+                        build_mvu(model, i, g, fmt, pe, simd, perm)?
+                    }
+                    Layer::MaxPool(_) | Layer::AvgPool(_) | Layer::GlobalAvgPool(_) => {
+                        build_pool(model, i, g, fmt)
+                    }
+                    Layer::Flatten(_) => {
+                        return Err(PlanError::Internal("flatten has no engine".into()))
+                    }
+                };
+                let out_act = match layer {
+                    Layer::Conv(l) => l.output.act(),
+                    Layer::Dense(l) => l.output.act(),
+                    _ => None,
+                };
+                if let Some(f) = out_act {
+                    fmt = f;
+                }
+                flat_from = None;
+                cur_width = engine.out_width;
+                cur_signed = engine.out_signed;
+                engines.push(engine);
+            }
+        }
+        let shape_out = shapes[i + 1].clone();
+        taps.push(Tap {
+            layer: i,
+            name: layer.name().to_string(),
+            engine: if engines.is_empty() { None } else { Some(engines.len() - 1) },
+            width: cur_width,
+            signed: cur_signed,
+            elements_per_image: shape_out.iter().product(),
+            shape: shape_out,
+        });
+    }
+    let last = engines.last().ok_or_else(|| PlanError::Internal("no engine".into()))?;
+    let count = last.geom.out_elements();
+    let output = OutputStage {
+        count,
+        width: last.out_width,
+        idx_width: clog2(count as u64),
+    };
+    let mut fifos = vec![FifoSpec {
+        width: in_fmt0.bits,
+        depth: 2,
+    }];
+    for e in &engines {
+        let pe = match &e.kind {
+            EngineKind::Mvu(m) => m.pe,
+            EngineKind::Pool(_) => 1,
+        };
+        fifos.push(FifoSpec {
+            width: e.out_width,
+            depth: next_pow2(pe).max(2),
+        });
+    }
+    Ok(Design {
+        format: DESIGN_FORMAT.to_string(),
+        version: DESIGN_VERSION,
+        model_name: model.name.clone(),
+        model_hash: model.hash(),
+        top: "inq_top".to_string(),
+        input: InputStream {
+            shape: model.input.shape,
+            width: in_fmt0.bits,
+            signed: in_fmt0.signed,
+        },
+        engines,
+        fifos,
+        output,
+        taps,
+    })
+}
+
+fn build_pool(model: &QuantModel, i: usize, g: Geometry, fmt: ActFormat) -> Engine {
+    let layer = &model.layers[i];
+    let mode = if matches!(layer, Layer::MaxPool(_)) {
+        PoolMode::Max
+    } else {
+        PoolMode::Avg
+    };
+    let shift = match mode {
+        PoolMode::Max => 0,
+        PoolMode::Avg => numerics::log2_exact(g.kh * g.kw).unwrap_or(0),
+    };
+    let pool = Pool {
+        mode,
+        shift,
+        sum_width: fmt.bits + shift + 1,
+    };
+    let resources = pool_resources(&g, &pool, fmt.bits);
+    Engine {
+        layer: i,
+        name: layer.name().to_string(),
+        op: layer.op().to_string(),
+        geom: g,
+        in_width: fmt.bits,
+        in_signed: fmt.signed,
+        out_width: fmt.bits,
+        out_signed: fmt.signed,
+        kind: EngineKind::Pool(pool),
+        cycles_per_image: window_cycles(&g, g.out_elements() as u64),
+        resources,
+    }
+}
+
+fn build_mvu(
+    model: &QuantModel,
+    i: usize,
+    g: Geometry,
+    in_fmt: ActFormat,
+    pe: usize,
+    simd: usize,
+    perm: Option<[usize; 3]>,
+) -> Result<Engine, PlanError> {
+    let layer = &model.layers[i];
+    let (wt, bias, relu, output, pad_value) = match layer {
+        Layer::Conv(l) => (&l.weights, &l.bias, l.relu, l.output, l.pad_value),
+        Layer::Dense(l) => (&l.weights, &l.bias, l.relu, l.output, 0),
+        _ => return Err(PlanError::Internal("not an MVU layer".into())),
+    };
+    let k = g.kh * g.kw * g.c;
+    let nf = g.oc / pe;
+    let sf = k / simd;
+    let b = wt.bits;
+    // model index of window index j (ky, kx, c order) for output o.
+    let model_index = |o: usize, j: usize| -> usize {
+        match layer {
+            Layer::Conv(_) => {
+                let c = j % g.c;
+                let kk = j / g.c;
+                let (ky, kx) = (kk / g.kw, kk % g.kw);
+                ((o * g.c + c) * g.kh + ky) * g.kw + kx
+            }
+            _ => {
+                let f = match perm {
+                    Some([pc, ph, pw]) => {
+                        // stream position j = (y·W + x)·C + c  →  feature (c·H + y)·W + x
+                        let c = j % pc;
+                        let yx = j / pc;
+                        let (y, x) = (yx / pw, yx % pw);
+                        (c * ph + y) * pw + x
+                    }
+                    None => j,
+                };
+                o * g.c + f
+            }
+        }
+    };
+    let mut weights = vec![0u8; g.oc * k];
+    let mut k_max = 0u32;
+    for p in 0..pe {
+        for nfi in 0..nf {
+            let o = nfi * pe + p;
+            for sfi in 0..sf {
+                for s in 0..simd {
+                    let j = sfi * simd + s;
+                    let code = *wt.codes.get(model_index(o, j)).ok_or_else(|| {
+                        PlanError::Internal(format!("weight index out of range in {}", layer_label(model, i)))
+                    })?;
+                    if let Ok(Weight::Pow2 { index, .. }) = numerics::decode(code, b) {
+                        k_max = k_max.max(index);
+                    }
+                    weights[(p * nf * sf + nfi * sf + sfi) * simd + s] = code;
+                }
+            }
+        }
+    }
+    let x_max = in_fmt.max_abs().max(pad_value.abs());
+    let mut acc_width = 1u32;
+    for o in 0..g.oc {
+        let row = &wt.codes[o * k..(o + 1) * k];
+        let bound = numerics::acc_bound_row(row, b, bias[o], x_max);
+        acc_width = acc_width.max(numerics::signed_width_for(bound));
+    }
+    let (mvu_out, shift, out_width, out_signed, left_max) = match output {
+        Output::Act { .. } => {
+            let of = output.act().ok_or_else(|| PlanError::Internal("act".into()))?;
+            let shift: Vec<i32> = (0..g.oc)
+                .map(|c| numerics::requant_shift(in_fmt, wt, c, of))
+                .collect();
+            let left = shift.iter().map(|&r| (-r).max(0)).max().unwrap_or(0) as u32;
+            (
+                MvuOutput::Act {
+                    bits: of.bits,
+                    signed: of.signed,
+                    relu,
+                },
+                shift,
+                of.bits,
+                of.signed,
+                left,
+            )
+        }
+        Output::Logits => {
+            let n2min = numerics::n2_min(wt, g.oc);
+            let shift: Vec<i32> = (0..g.oc).map(|c| -(numerics::n2_of(wt, c) - n2min)).collect();
+            let left = shift.iter().map(|&r| -r).max().unwrap_or(0) as u32;
+            (MvuOutput::Logits, shift, acc_width + left, true, left)
+        }
+    };
+    let mvu = Mvu {
+        pad_value,
+        pe,
+        simd,
+        nf,
+        sf,
+        code_bits: b,
+        k_max,
+        product_width: in_fmt.bits + k_max + 1,
+        acc_width,
+        requant_width: acc_width + 1 + left_max,
+        output: mvu_out,
+        bias: bias.clone(),
+        shift,
+        weights,
+    };
+    let resources = mvu_resources(&g, &mvu, in_fmt.bits, out_width);
+    Ok(Engine {
+        layer: i,
+        name: layer.name().to_string(),
+        op: layer.op().to_string(),
+        geom: g,
+        in_width: in_fmt.bits,
+        in_signed: in_fmt.signed,
+        out_width,
+        out_signed,
+        kind: EngineKind::Mvu(mvu),
+        cycles_per_image: mvu_cycles(&g, pe, simd),
+        resources,
+    })
+}

@@ -1,0 +1,237 @@
+//! Random valid models for tests across the workspace (property tests of the reference, the
+//! hardware plan, the simulator and the RTL).
+//!
+//! A [`RandomSpec`] is plain data (so a property-test strategy can generate and shrink it);
+//! [`build`] turns it into a valid [`QuantModel`] with weights drawn from a seeded generator.
+
+use crate::error::ModelError;
+use crate::format::{
+    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
+    WeightTensor,
+};
+use crate::numerics::{self, Weight};
+
+/// One layer of a random model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerSpec {
+    /// Conv with ReLU (unsigned output) or without (signed output).
+    Conv {
+        /// Output channels.
+        out: usize,
+        /// Square kernel size.
+        k: usize,
+        /// Stride (both axes).
+        stride: usize,
+        /// Padding on every side (must be < k).
+        pad: usize,
+        /// Code bits 2..=8.
+        bits: u32,
+        /// Output activation bits.
+        act_bits: u32,
+        /// ReLU (unsigned output) or not (signed).
+        relu: bool,
+        /// One n1 per output channel.
+        per_channel: bool,
+    },
+    /// Max pool, square window, stride = window.
+    MaxPool(usize),
+    /// Average pool, square power-of-two window (1 or 2 or 4), stride = window.
+    AvgPool(usize),
+    /// Global average pool (needs a power-of-two plane).
+    GlobalAvgPool,
+    /// Flatten.
+    Flatten,
+    /// Dense (inserting a flatten is the caller's job).
+    Dense {
+        /// Output features.
+        out: usize,
+        /// Code bits.
+        bits: u32,
+        /// Output activation bits.
+        act_bits: u32,
+        /// ReLU or not.
+        relu: bool,
+        /// One n1 per output channel.
+        per_channel: bool,
+    },
+}
+
+/// A whole random model: input and layers. The last layer must be `Conv` or `Dense`; it is
+/// turned into a logits layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RandomSpec {
+    /// Input `[C, H, W]`.
+    pub input: [usize; 3],
+    /// Input format.
+    pub input_format: ActFormat,
+    /// Layers.
+    pub layers: Vec<LayerSpec>,
+}
+
+/// SplitMix64: a small, well-known seeded generator.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = (hi - lo + 1) as u64;
+        lo + (self.next_u64() % span) as i64
+    }
+}
+
+fn random_weights(rng: &mut SplitMix64, bits: u32, out: usize, row: usize, per_channel: bool) -> WeightTensor {
+    // n2 in -6..=0, so that exponents stay moderate at every code width.
+    let top = numerics::levels(bits) as i64 - 1;
+    let n1: Vec<i32> = if per_channel {
+        (0..out).map(|_| (rng.range(-6, 0) + top) as i32).collect()
+    } else {
+        vec![(rng.range(-6, 0) + top) as i32]
+    };
+    // At 7 and 8 bits the level set spans 32 and 64 exponents; real layers use a few of them,
+    // and using all would exceed the 48-bit accumulator limit. Draw from the lowest 10.
+    let levels = (numerics::levels(bits) as i64).min(10);
+    let codes = (0..out * row)
+        .map(|_| {
+            if rng.range(0, 3) == 0 {
+                0
+            } else {
+                numerics::encode(
+                    Weight::Pow2 {
+                        negative: rng.range(0, 1) == 1,
+                        index: rng.range(0, levels - 1) as u32,
+                    },
+                    bits,
+                )
+            }
+        })
+        .collect();
+    WeightTensor { bits, n1, codes }
+}
+
+/// Picks an output exponent so that the largest accumulator of the layer maps a little above
+/// the output range (values saturate sometimes, and usually do not).
+fn output_exp(w: &WeightTensor, bias: &[i64], out: usize, row: usize, x: ActFormat, y_bits: u32, rng: &mut SplitMix64) -> i32 {
+    let bound = (0..out)
+        .map(|c| numerics::acc_bound_row(&w.codes[c * row..(c + 1) * row], w.bits, bias[c], x.max_abs().max(1)))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let log_b = 128 - (bound as u128).leading_zeros() as i32;
+    // typical values are ~sqrt of the bound's worst case: aim the output range near there.
+    let r = (log_b - y_bits as i32) / 2 + rng.range(0, 2) as i32;
+    r.max(0) + x.exp + numerics::n2_min(w, out)
+}
+
+/// Builds a valid model from a spec and a seed.
+pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
+    let mut rng = SplitMix64(seed);
+    let [c0, h0, w0] = spec.input;
+    let mut shape = vec![c0, h0, w0];
+    let mut fmt = spec.input_format;
+    let mut layers = Vec::new();
+    let n = spec.layers.len();
+    for (i, ls) in spec.layers.iter().enumerate() {
+        let last = i + 1 == n;
+        let name = format!("l{i}");
+        match *ls {
+            LayerSpec::Conv { out, k, stride, pad, bits, act_bits, relu, per_channel } => {
+                let cin = shape[0];
+                let row = cin * k * k;
+                let weights = random_weights(&mut rng, bits, out, row, per_channel);
+                let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
+                let (output, relu, nf) = if last {
+                    (Output::Logits, false, None)
+                } else {
+                    let exp = output_exp(&weights, &bias, out, row, fmt, act_bits, &mut rng);
+                    let f = ActFormat { bits: act_bits, signed: !relu, exp };
+                    (Output::from_act(f), relu, Some(f))
+                };
+                let oh = (shape[1] + 2 * pad - k) / stride + 1;
+                let ow = (shape[2] + 2 * pad - k) / stride + 1;
+                layers.push(Layer::Conv(ConvLayer {
+                    name,
+                    in_channels: cin,
+                    out_channels: out,
+                    kernel: [k, k],
+                    stride: [stride, stride],
+                    pad: [pad; 4],
+                    pad_value: 0,
+                    weights,
+                    bias,
+                    relu,
+                    output,
+                }));
+                shape = vec![out, oh, ow];
+                if let Some(f) = nf {
+                    fmt = f;
+                }
+            }
+            LayerSpec::Dense { out, bits, act_bits, relu, per_channel } => {
+                let row = shape[0];
+                let weights = random_weights(&mut rng, bits, out, row, per_channel);
+                let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
+                let (output, relu, nf) = if last {
+                    (Output::Logits, false, None)
+                } else {
+                    let exp = output_exp(&weights, &bias, out, row, fmt, act_bits, &mut rng);
+                    let f = ActFormat { bits: act_bits, signed: !relu, exp };
+                    (Output::from_act(f), relu, Some(f))
+                };
+                layers.push(Layer::Dense(DenseLayer {
+                    name,
+                    in_features: row,
+                    out_features: out,
+                    weights,
+                    bias,
+                    relu,
+                    output,
+                }));
+                shape = vec![out];
+                if let Some(f) = nf {
+                    fmt = f;
+                }
+            }
+            LayerSpec::MaxPool(k) | LayerSpec::AvgPool(k) => {
+                let p = PoolLayer { name, kernel: [k, k], stride: [k, k] };
+                shape = vec![shape[0], (shape[1] - k) / k + 1, (shape[2] - k) / k + 1];
+                layers.push(if matches!(ls, LayerSpec::MaxPool(_)) {
+                    Layer::MaxPool(p)
+                } else {
+                    Layer::AvgPool(p)
+                });
+            }
+            LayerSpec::GlobalAvgPool => {
+                shape = vec![shape[0], 1, 1];
+                layers.push(Layer::GlobalAvgPool(NamedLayer { name }));
+            }
+            LayerSpec::Flatten => {
+                shape = vec![shape.iter().product()];
+                layers.push(Layer::Flatten(NamedLayer { name }));
+            }
+        }
+    }
+    let m = QuantModel::new(
+        format!("random_{seed:x}"),
+        InputSpec { shape: spec.input, format: spec.input_format, mapping: "random test input".into() },
+        layers,
+    );
+    crate::validate::validate(&m)?;
+    Ok(m)
+}
+
+/// A random input tensor for `model` (values spread over the whole input range).
+pub fn random_input(model: &QuantModel, seed: u64) -> Vec<i64> {
+    let mut rng = SplitMix64(seed ^ 0x5EED);
+    let [c, h, w] = model.input.shape;
+    let f = model.input.format;
+    (0..c * h * w).map(|_| rng.range(f.min(), f.max())).collect()
+}

@@ -1,0 +1,770 @@
+//! Running a design under Verilator and checking it against the integer reference.
+
+use crate::error::TbError;
+use crate::layout::{chw_to_hwc, tap_order};
+use crate::manifest::{Design, Tap};
+use crate::protocol::{
+    sign_extend, InputStart, OutputRecord, Records, ResetRecord, DEFAULT_RESET_CYCLES,
+};
+use crate::stalls::StallGen;
+use crate::verilator::{build, BuildInfo, BuildOptions};
+use inq_model::{Reference, Tensor};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Options of [`verify`] (and [`simulate`]).
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Probability per cycle of an input `tvalid` gap and (independently drawn) of
+    /// `m_axis_tready` low, in `0.0..1.0` (see [`crate::stalls`]).
+    pub stall_rate: f64,
+    /// Stall generator seed.
+    pub seed: u64,
+    /// Write a VCD of the whole run here (builds and caches the `--trace` variant).
+    pub trace_vcd: Option<PathBuf>,
+    /// Mid-run reset after this many complete images, then restart from that image (see
+    /// [`crate::protocol`]); must be in `1..images`.
+    pub reset_after: Option<usize>,
+    /// Length of the mid-run reset in cycles (at least 1).
+    pub reset_cycles: u32,
+    /// Ground-truth labels, one per image, for [`VerifyReport::accuracy`].
+    pub labels: Option<Vec<usize>>,
+    /// Give up after this many cycles without any stream transfer.
+    pub idle_limit: u64,
+    /// At most this many entries in [`VerifyReport::mismatches`] (the count is always exact).
+    pub max_mismatches: usize,
+    /// On a mismatch, rerun with the manifest taps recorded to name the first differing layer.
+    pub locate_first_bad_layer: bool,
+    /// Keep the run files (stimulus, records) in this folder instead of a deleted temp folder.
+    pub work_dir: Option<PathBuf>,
+    /// Verilator cache folder (default [`crate::verilator::cache_root`]).
+    pub cache_dir: Option<PathBuf>,
+    /// The Verilator executable (default: `verilator` on `search_path`).
+    pub verilator: Option<PathBuf>,
+    /// `PATH`-style list searched for `verilator` (default: the process `PATH`).
+    pub search_path: Option<OsString>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            stall_rate: 0.0,
+            seed: 1,
+            trace_vcd: None,
+            reset_after: None,
+            reset_cycles: DEFAULT_RESET_CYCLES,
+            labels: None,
+            idle_limit: 5_000_000,
+            max_mismatches: 100,
+            locate_first_bad_layer: true,
+            work_dir: None,
+            cache_dir: None,
+            verilator: None,
+            search_path: None,
+        }
+    }
+}
+
+impl VerifyOptions {
+    fn build_options(&self, trace: bool) -> BuildOptions {
+        BuildOptions {
+            trace,
+            cache_dir: self.cache_dir.clone(),
+            verilator: self.verilator.clone(),
+            search_path: self.search_path.clone(),
+        }
+    }
+}
+
+/// What differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MismatchKind {
+    /// A logit value (`m_axis_tdata`).
+    Logit,
+    /// The argmax (`m_axis_tuser` on the image's last word).
+    Argmax,
+    /// `m_axis_tlast` (expected 1 on the last word of each image, 0 elsewhere).
+    Tlast,
+}
+
+/// One output word that differs from the reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// Image index.
+    pub image: usize,
+    /// Output word (logit index) within the image.
+    pub word: usize,
+    /// What differs.
+    pub kind: MismatchKind,
+    /// Reference value.
+    pub expected: i64,
+    /// Value the RTL produced.
+    pub actual: i64,
+}
+
+/// The first layer whose output stream differs from the reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerDiff {
+    /// Model layer index.
+    pub layer: usize,
+    /// Layer name.
+    pub name: String,
+    /// Layer op (`conv`, `dense`, ...).
+    pub op: String,
+    /// Index into the manifest's `taps`, or `None` for the output stream.
+    pub tap: Option<usize>,
+    /// First differing image.
+    pub image: usize,
+    /// First differing element of that image (stream order).
+    pub element: usize,
+    /// Reference value.
+    pub expected: i64,
+    /// Observed value (`None`: the stream ended early).
+    pub actual: Option<i64>,
+}
+
+/// The result of [`verify`]. Serialized keys include exactly `images`, `mismatches`,
+/// `accuracy`, `total_cycles`, `latency_cycles`, `interval_cycles`, plus the extra keys below.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Images checked.
+    pub images: usize,
+    /// Differing output words (at most `max_mismatches`; see `mismatch_count`).
+    pub mismatches: Vec<Mismatch>,
+    /// Fraction of images whose RTL argmax equals the label (if labels were given).
+    pub accuracy: Option<f64>,
+    /// Cycles from reset release to the last output word: its cycle + 1 (see
+    /// [`crate::protocol`]).
+    pub total_cycles: u64,
+    /// First image: cycle of its last output word − cycle of its first input beat.
+    pub latency_cycles: u64,
+    /// Steady-state cycles per image: mean difference between consecutive images' last-output
+    /// cycles over the second half of the run (pairs spanning a mid-run reset excluded);
+    /// `None` with fewer than two images.
+    pub interval_cycles: Option<f64>,
+    /// No mismatch.
+    pub passed: bool,
+    /// Total number of differing words.
+    pub mismatch_count: usize,
+    /// Mean latency over all images.
+    pub latency_cycles_mean: f64,
+    /// Largest latency over all images.
+    pub latency_cycles_max: u64,
+    /// Fraction of images whose reference argmax equals the label.
+    pub reference_accuracy: Option<f64>,
+    /// On mismatch: the first layer whose stream differs (needs taps).
+    pub first_bad_layer: Option<LayerDiff>,
+    /// On mismatch: a sentence locating the fault (or saying why it cannot).
+    pub diagnosis: Option<String>,
+    /// Top module.
+    pub top: String,
+    /// The manifest's design hash.
+    pub design_hash: String,
+    /// Stall rate used.
+    pub stall_rate: f64,
+    /// Seed used.
+    pub seed: u64,
+    /// Mid-run reset point used.
+    pub reset_after: Option<usize>,
+    /// The Verilator build.
+    pub build: BuildInfo,
+    /// Wall-clock seconds of the simulation run.
+    pub sim_seconds: f64,
+    /// Every output word with its cycle.
+    pub outputs: Vec<OutputRecord>,
+    /// First-input-beat cycles (see [`Records::input_starts`]).
+    pub input_starts: Vec<InputStart>,
+    /// Mid-run resets.
+    pub resets: Vec<ResetRecord>,
+}
+
+/// One transfer on a tap stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapBeat {
+    /// Cycle of the transfer.
+    pub cycle: u64,
+    /// Value (sign-extended if the tap is signed).
+    pub value: i64,
+}
+
+/// The outcome of one Verilator run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimRun {
+    /// The protocol records.
+    pub records: Records,
+    /// Per manifest tap: its transfers for the first `tap_images` images (after a mid-run
+    /// reset, the restarted images replace the discarded ones).
+    pub taps: Vec<Vec<TapBeat>>,
+    /// The build used.
+    pub build: BuildInfo,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+}
+
+/// Low-level run settings of [`simulate`].
+#[derive(Debug, Clone)]
+pub struct SimSettings {
+    /// Stall threshold ([`StallGen::threshold_for`]).
+    pub threshold: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Mid-run reset point.
+    pub reset_after: Option<usize>,
+    /// Mid-run reset length.
+    pub reset_cycles: u32,
+    /// Idle limit.
+    pub idle_limit: u64,
+    /// Record taps for this many images.
+    pub tap_images: usize,
+    /// VCD output.
+    pub vcd: Option<PathBuf>,
+}
+
+static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+struct WorkDir {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl WorkDir {
+    fn new(keep: Option<&Path>) -> Result<Self, TbError> {
+        let (path, remove) = match keep {
+            Some(p) => (p.to_path_buf(), false),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "inq-tb-{}-{}",
+                    std::process::id(),
+                    RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
+                )),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&path).map_err(|e| TbError::io(&path, e))?;
+        Ok(WorkDir { path, remove })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Converts images (model CHW order) to the input beat stream (HWC order, `IN_W`-bit
+/// patterns), checking each value against the model's input format.
+pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>, TbError> {
+    let shape = design.model.input.shape;
+    let e = design.elements_per_image();
+    let f = design.model.input.format;
+    let mask = if f.bits >= 64 { u64::MAX } else { (1u64 << f.bits) - 1 };
+    let mut beats = Vec::with_capacity(images.len() * e);
+    for (i, img) in images.iter().enumerate() {
+        if img.len() != e {
+            return Err(TbError::Input(format!(
+                "image {i} has {} values; the design's input {:?} needs {e}",
+                img.len(),
+                shape
+            )));
+        }
+        if let Some((j, v)) = img.iter().enumerate().find(|(_, &v)| v < f.min() || v > f.max()) {
+            return Err(TbError::Input(format!(
+                "image {i}, element {j}: value {v} outside the input format's range {}..={}",
+                f.min(),
+                f.max()
+            )));
+        }
+        beats.extend(chw_to_hwc(img, shape).into_iter().map(|v| (v as u64) & mask));
+    }
+    Ok(beats)
+}
+
+/// Builds (or reuses) the design's model and runs it once on `beats` (HWC bit patterns, whole
+/// images). Lower level than [`verify`]: no reference, no comparison.
+pub fn simulate(
+    design: &Design,
+    beats: &[u64],
+    settings: &SimSettings,
+    build_opts: &BuildOptions,
+    work_dir: Option<&Path>,
+) -> Result<SimRun, TbError> {
+    let e = design.elements_per_image();
+    if beats.is_empty() || beats.len() % e != 0 {
+        return Err(TbError::Input(format!(
+            "{} input beats is not a positive whole number of {e}-element images",
+            beats.len()
+        )));
+    }
+    let build_info = build(design, build_opts)?;
+    let wd = WorkDir::new(work_dir)?;
+    let stim = wd.path.join("stimulus.bin");
+    let bytes: Vec<u8> = beats.iter().flat_map(|b| b.to_le_bytes()).collect();
+    std::fs::write(&stim, bytes).map_err(|er| TbError::io(&stim, er))?;
+    let rec = wd.path.join("records.txt");
+    let mut cmd = Command::new(&build_info.binary);
+    cmd.current_dir(design.rtl_dir())
+        .arg("--in")
+        .arg(&stim)
+        .arg("--out")
+        .arg(&rec)
+        .args(["--seed", &settings.seed.to_string()])
+        .args(["--threshold", &settings.threshold.to_string()])
+        .args(["--idle-limit", &settings.idle_limit.max(1).to_string()])
+        .args(["--tap-images", &settings.tap_images.to_string()]);
+    if let Some(k) = settings.reset_after {
+        cmd.args(["--reset-after", &k.to_string()])
+            .args(["--reset-cycles", &settings.reset_cycles.to_string()]);
+    }
+    if let Some(v) = &settings.vcd {
+        let abs = if v.is_absolute() {
+            v.clone()
+        } else {
+            std::env::current_dir().map(|d| d.join(v)).unwrap_or_else(|_| v.clone())
+        };
+        cmd.arg("--vcd").arg(abs);
+    }
+    let t0 = Instant::now();
+    let out = cmd.output().map_err(|er| TbError::io(&build_info.binary, er))?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let top = design.manifest.top.clone();
+    let expected_words = (beats.len() / e * design.manifest.outputs) as u64;
+    if !out.status.success() {
+        if out.status.code() == Some(3) {
+            let text = std::fs::read_to_string(&rec).unwrap_or_default();
+            let (cycle, words) = text
+                .lines()
+                .rev()
+                .find_map(|l| {
+                    let mut it = l.strip_prefix("X ")?.split_whitespace();
+                    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+                })
+                .unwrap_or((0, 0));
+            return Err(TbError::Timeout {
+                top,
+                cycle,
+                idle_limit: settings.idle_limit,
+                words,
+                expected: expected_words,
+            });
+        }
+        return Err(TbError::Sim {
+            top,
+            status: out.status.to_string(),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    let (records, taps) = parse_records(design, &rec)?;
+    if records.outputs.len() as u64 != expected_words || records.total_cycles == 0 {
+        return Err(TbError::Records {
+            path: rec.display().to_string(),
+            line: 0,
+            message: format!(
+                "run ended with {} of {expected_words} output words",
+                records.outputs.len()
+            ),
+        });
+    }
+    Ok(SimRun {
+        records,
+        taps,
+        build: build_info,
+        seconds,
+    })
+}
+
+/// Parses the harness's record file (format in `templates/harness.cpp`).
+fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBeat>>), TbError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TbError::io(path, e))?;
+    let m = &design.manifest;
+    let n = m.outputs;
+    let mut r = Records::default();
+    let mut taps: Vec<Vec<TapBeat>> = vec![Vec::new(); m.taps.len()];
+    for (ln, line) in text.lines().enumerate() {
+        let bad = |msg: &str| TbError::Records {
+            path: path.display().to_string(),
+            line: ln + 1,
+            message: format!("{msg}: `{line}`"),
+        };
+        let mut it = line.split_whitespace();
+        let tag = it.next().unwrap_or("");
+        let nums: Vec<u64> = it
+            .map(|s| s.parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("non-numeric field"))?;
+        let want = match tag {
+            "I" | "T" => 2 + usize::from(tag == "T"),
+            "O" => 4,
+            "R" => 3,
+            "E" | "X" => 1 + usize::from(tag == "X"),
+            _ => return Err(bad("unknown record type")),
+        };
+        if nums.len() != want {
+            return Err(bad("wrong number of fields"));
+        }
+        match tag {
+            "I" => r.input_starts.push(InputStart {
+                image: nums[0] as usize,
+                cycle: nums[1],
+            }),
+            "O" => {
+                let w = r.outputs.len();
+                r.outputs.push(OutputRecord {
+                    image: w / n,
+                    word: w % n,
+                    value: sign_extend(nums[1], m.ports.out_width),
+                    cycle: nums[0],
+                    tlast: nums[2] != 0,
+                    tuser: nums[3],
+                });
+            }
+            "T" => {
+                let t: &Tap = m.taps.get(nums[0] as usize).ok_or_else(|| bad("unknown tap"))?;
+                let value = if t.signed {
+                    sign_extend(nums[2], t.width)
+                } else {
+                    nums[2] as i64
+                };
+                taps[nums[0] as usize].push(TapBeat {
+                    cycle: nums[1],
+                    value,
+                });
+            }
+            "R" => {
+                let k = nums[2] as usize;
+                r.resets.push(ResetRecord {
+                    first_cycle: nums[0],
+                    cycles: nums[1] as u32,
+                    restart_image: k,
+                });
+                for (t, beats) in m.taps.iter().zip(taps.iter_mut()) {
+                    beats.truncate(k * t.elements_per_image);
+                }
+            }
+            "E" => r.total_cycles = nums[0],
+            _ => return Err(bad("timeout record in a completed run")),
+        }
+    }
+    Ok((r, taps))
+}
+
+/// Runs `images` (each `C·H·W` integers in the model's CHW order) through the design in
+/// `design_dir` under Verilator and compares every output word, bit for bit, with the integer
+/// reference of `design_dir/model.json`.
+///
+/// A functional difference is reported in [`VerifyReport::mismatches`] (with
+/// [`VerifyReport::first_bad_layer`] when the manifest has taps); `Err` means the check could
+/// not be carried out (no Verilator, bad folder, build failure, timeout, ...).
+pub fn verify(
+    design_dir: &Path,
+    images: &[Vec<i64>],
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, TbError> {
+    let design = Design::load(design_dir)?;
+    verify_design(&design, images, opts)
+}
+
+/// [`verify`] on an already loaded design.
+pub fn verify_design(
+    design: &Design,
+    images: &[Vec<i64>],
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, TbError> {
+    if images.is_empty() {
+        return Err(TbError::Input("no images to verify".into()));
+    }
+    let threshold = StallGen::threshold_for(opts.stall_rate).ok_or_else(|| {
+        TbError::Input(format!("stall rate {} outside 0.0..1.0", opts.stall_rate))
+    })?;
+    if let Some(k) = opts.reset_after {
+        if k == 0 || k >= images.len() {
+            return Err(TbError::Input(format!(
+                "reset_after {k} must be in 1..{} (images after the reset are needed)",
+                images.len()
+            )));
+        }
+        if opts.reset_cycles == 0 {
+            return Err(TbError::Input("reset_cycles must be at least 1".into()));
+        }
+    }
+    if let Some(l) = &opts.labels {
+        if l.len() != images.len() {
+            return Err(TbError::Input(format!(
+                "{} labels for {} images",
+                l.len(),
+                images.len()
+            )));
+        }
+    }
+    let beats = images_to_beats(design, images)?;
+    let reference = Reference::new(&design.model)?;
+    let mut expected = Vec::with_capacity(images.len());
+    for (i, img) in images.iter().enumerate() {
+        let out = reference
+            .run(img)
+            .map_err(|e| TbError::Input(format!("image {i}: {e}")))?;
+        expected.push((out.logits, out.argmax));
+    }
+    let mut settings = SimSettings {
+        threshold,
+        seed: opts.seed,
+        reset_after: opts.reset_after,
+        reset_cycles: opts.reset_cycles,
+        idle_limit: opts.idle_limit,
+        tap_images: 0,
+        vcd: opts.trace_vcd.clone(),
+    };
+    let run = simulate(
+        design,
+        &beats,
+        &settings,
+        &opts.build_options(opts.trace_vcd.is_some()),
+        opts.work_dir.as_deref(),
+    )?;
+    let n = design.manifest.outputs;
+    let mut mismatches = Vec::new();
+    let mut count = 0usize;
+    let mut push = |m: Mismatch| {
+        count += 1;
+        if mismatches.len() < opts.max_mismatches {
+            mismatches.push(m);
+        }
+    };
+    for o in &run.records.outputs {
+        let (logits, argmax) = &expected[o.image];
+        let exp = logits[o.word];
+        if o.value != exp {
+            push(Mismatch {
+                image: o.image,
+                word: o.word,
+                kind: MismatchKind::Logit,
+                expected: exp,
+                actual: o.value,
+            });
+        }
+        let last = o.word + 1 == n;
+        if o.tlast != last {
+            push(Mismatch {
+                image: o.image,
+                word: o.word,
+                kind: MismatchKind::Tlast,
+                expected: i64::from(last),
+                actual: i64::from(o.tlast),
+            });
+        }
+        if last && o.tuser != *argmax as u64 {
+            push(Mismatch {
+                image: o.image,
+                word: o.word,
+                kind: MismatchKind::Argmax,
+                expected: *argmax as i64,
+                actual: o.tuser as i64,
+            });
+        }
+    }
+    let hw_argmax: Vec<u64> = run
+        .records
+        .outputs
+        .iter()
+        .filter(|o| o.word + 1 == n)
+        .map(|o| o.tuser)
+        .collect();
+    let accuracy = opts.labels.as_ref().map(|l| {
+        let ok = l.iter().zip(&hw_argmax).filter(|(a, b)| **a as u64 == **b).count();
+        ok as f64 / l.len() as f64
+    });
+    let reference_accuracy = opts.labels.as_ref().map(|l| {
+        let ok = l.iter().zip(&expected).filter(|(a, (_, b))| *a == b).count();
+        ok as f64 / l.len() as f64
+    });
+    let timing = timing(&run.records, images.len(), n);
+
+    let (first_bad_layer, diagnosis) = match mismatches.first() {
+        None => (None, None),
+        Some(_) if design.manifest.taps.is_empty() => (
+            None,
+            Some(
+                "the manifest lists no taps: the first differing layer cannot be named".to_string(),
+            ),
+        ),
+        Some(_) if !opts.locate_first_bad_layer => (None, None),
+        Some(first) => {
+            let b = first.image;
+            settings.tap_images = b + 1;
+            settings.vcd = None;
+            let tapped = simulate(
+                design,
+                &beats,
+                &settings,
+                &opts.build_options(false),
+                opts.work_dir.as_deref(),
+            )?;
+            let (d, s) = locate(design, &reference, images, &tapped, first)?;
+            (Some(d), Some(s))
+        }
+    };
+
+    Ok(VerifyReport {
+        images: images.len(),
+        passed: count == 0,
+        mismatch_count: count,
+        mismatches,
+        accuracy,
+        reference_accuracy,
+        total_cycles: run.records.total_cycles,
+        latency_cycles: timing.first_latency,
+        latency_cycles_mean: timing.mean_latency,
+        latency_cycles_max: timing.max_latency,
+        interval_cycles: timing.interval,
+        first_bad_layer,
+        diagnosis,
+        top: design.manifest.top.clone(),
+        design_hash: design.manifest.design_hash.clone(),
+        stall_rate: opts.stall_rate,
+        seed: opts.seed,
+        reset_after: opts.reset_after,
+        build: run.build,
+        sim_seconds: run.seconds,
+        outputs: run.records.outputs,
+        input_starts: run.records.input_starts,
+        resets: run.records.resets,
+    })
+}
+
+/// Latency and interval figures derived from records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    /// Latency of image 0.
+    pub first_latency: u64,
+    /// Mean latency.
+    pub mean_latency: f64,
+    /// Largest latency.
+    pub max_latency: u64,
+    /// Steady-state interval (see [`VerifyReport::interval_cycles`]).
+    pub interval: Option<f64>,
+}
+
+/// Computes latency (per image: last output cycle − latest first-input-beat cycle) and the
+/// steady-state interval from complete records of `images` images with `n` words each.
+pub fn timing(r: &Records, images: usize, n: usize) -> Timing {
+    let mut last_out = vec![0u64; images];
+    for o in r.outputs.iter().filter(|o| o.word + 1 == n && o.image < images) {
+        last_out[o.image] = o.cycle;
+    }
+    let mut first_in = vec![0u64; images];
+    for s in r.input_starts.iter().filter(|s| s.image < images) {
+        first_in[s.image] = s.cycle; // later entries (restarts) win
+    }
+    let lat: Vec<u64> = (0..images)
+        .map(|i| last_out[i].saturating_sub(first_in[i]))
+        .collect();
+    let restart: Vec<usize> = r.resets.iter().map(|x| x.restart_image).collect();
+    let pairs: Vec<u64> = ((images / 2).max(1)..images)
+        .filter(|i| !restart.contains(i))
+        .map(|i| last_out[i] - last_out[i - 1])
+        .collect();
+    Timing {
+        first_latency: lat.first().copied().unwrap_or(0),
+        mean_latency: lat.iter().sum::<u64>() as f64 / images.max(1) as f64,
+        max_latency: lat.iter().copied().max().unwrap_or(0),
+        interval: if pairs.is_empty() {
+            None
+        } else {
+            Some(pairs.iter().sum::<u64>() as f64 / pairs.len() as f64)
+        },
+    }
+}
+
+/// Names the first layer whose stream differs, from a run with taps recorded for images
+/// `0..=first.image`.
+fn locate(
+    design: &Design,
+    reference: &Reference<'_>,
+    images: &[Vec<i64>],
+    run: &SimRun,
+    first: &Mismatch,
+) -> Result<(LayerDiff, String), TbError> {
+    let model = &design.model;
+    let b = first.image;
+    let mut order: Vec<usize> = (0..design.manifest.taps.len()).collect();
+    order.sort_by_key(|&i| design.manifest.taps[i].layer);
+    let mut per_image = Vec::with_capacity(b + 1);
+    for img in &images[..=b] {
+        let out = reference.run(img)?;
+        let input = Tensor {
+            shape: model.input.shape.to_vec(),
+            data: img.clone(),
+        };
+        per_image.push((input, out.layers));
+    }
+    for &ti in &order {
+        let tap = &design.manifest.taps[ti];
+        let got = &run.taps[ti];
+        for (img, (input, layers)) in per_image.iter().enumerate() {
+            let exp = tap_order(model, input, layers, tap.layer, &tap.order).unwrap_or_default();
+            for (j, &e) in exp.iter().enumerate() {
+                let actual = got.get(img * tap.elements_per_image + j).map(|t| t.value);
+                if actual != Some(e) {
+                    let layer = &model.layers[tap.layer];
+                    let d = LayerDiff {
+                        layer: tap.layer,
+                        name: layer.name().to_string(),
+                        op: layer.op().to_string(),
+                        tap: Some(ti),
+                        image: img,
+                        element: j,
+                        expected: e,
+                        actual,
+                    };
+                    let got_s = actual.map_or("nothing (stream ended)".to_string(), |v| v.to_string());
+                    let s = format!(
+                        "first differing stream: layer {} `{}` ({}) at tap `{}`, image {img}, \
+                         element {j} (stream order {}): expected {e}, got {got_s}",
+                        tap.layer,
+                        layer.name(),
+                        layer.op(),
+                        tap.tdata,
+                        tap.order
+                    );
+                    return Ok((d, s));
+                }
+            }
+        }
+    }
+    let li = model.layers.len() - 1;
+    let layer = &model.layers[li];
+    let tapped: Vec<String> = order
+        .iter()
+        .map(|&i| design.manifest.taps[i].layer.to_string())
+        .collect();
+    let d = LayerDiff {
+        layer: li,
+        name: layer.name().to_string(),
+        op: layer.op().to_string(),
+        tap: None,
+        image: first.image,
+        element: first.word,
+        expected: first.expected,
+        actual: Some(first.actual),
+    };
+    let s = format!(
+        "every tapped stream (layers {}) matches the reference up to image {b}; the first \
+         difference is on the output stream: final layer {li} `{}` ({}) or a layer after the \
+         last tap, image {}, word {}: expected {}, got {} ({:?})",
+        tapped.join(", "),
+        layer.name(),
+        layer.op(),
+        first.image,
+        first.word,
+        first.expected,
+        first.actual,
+        first.kind
+    );
+    Ok((d, s))
+}
