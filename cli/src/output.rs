@@ -3,7 +3,11 @@
 use serde::Serialize;
 
 /// Prints `value` as one JSON object on stdout when `json`, else the human `summary`.
-pub fn emit<T: Serialize>(json: bool, value: &T, summary: impl FnOnce() -> String) -> anyhow::Result<()> {
+pub fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    summary: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(value)?);
     } else {

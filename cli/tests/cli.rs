@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn inq(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inq")).args(args).output().expect("run inq")
+    Command::new(env!("CARGO_BIN_EXE_inq"))
+        .args(args)
+        .output()
+        .expect("run inq")
 }
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -34,12 +37,31 @@ fn fixture(name: &str) -> (PathBuf, PathBuf) {
     write_idx(&dir.join("t10k-labels-idx1-ubyte"), &[20], &labels);
     let spec = RandomSpec {
         input: [1, 8, 8],
-        input_format: ActFormat { bits: 8, signed: false, exp: 0 },
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        },
         layers: vec![
-            LayerSpec::Conv { out: 2, k: 3, stride: 1, pad: 1, bits: 4, act_bits: 8, relu: true, per_channel: false },
+            LayerSpec::Conv {
+                out: 2,
+                k: 3,
+                stride: 1,
+                pad: 1,
+                bits: 4,
+                act_bits: 8,
+                relu: true,
+                per_channel: false,
+            },
             LayerSpec::MaxPool(2),
             LayerSpec::Flatten,
-            LayerSpec::Dense { out: 3, bits: 3, act_bits: 8, relu: false, per_channel: true },
+            LayerSpec::Dense {
+                out: 3,
+                bits: 3,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
         ],
     };
     let m = build(&spec, 7).unwrap();
@@ -53,16 +75,31 @@ fn help_lists_the_eight_subcommands() {
     let out = inq(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["train", "quantize", "eval", "gen", "sim", "verify", "report", "flow"] {
-        assert!(text.lines().any(|l| l.trim_start().starts_with(cmd)), "--help lacks {cmd}:\n{text}");
+    for cmd in [
+        "train", "quantize", "eval", "gen", "sim", "verify", "report", "flow",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "--help lacks {cmd}:\n{text}"
+        );
     }
 }
 
 #[test]
 fn eval_reports_integer_accuracy_as_json() {
     let (dir, mp) = fixture("eval");
-    let out = inq(&["eval", mp.to_str().unwrap(), "--data", dir.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = inq(&[
+        "eval",
+        mp.to_str().unwrap(),
+        "--data",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["images"], 20);
     let acc = v["integer_accuracy"].as_f64().unwrap();
@@ -73,12 +110,23 @@ fn eval_reports_integer_accuracy_as_json() {
     let pixels: Vec<u8> = (0..20 * 64).map(|i| ((i * 37) % 256) as u8).collect();
     let correct = (0..20)
         .filter(|&i| {
-            let x: Vec<i64> = pixels[i * 64..(i + 1) * 64].iter().map(|&p| p as i64).collect();
+            let x: Vec<i64> = pixels[i * 64..(i + 1) * 64]
+                .iter()
+                .map(|&p| p as i64)
+                .collect();
             r.run(&x).unwrap().argmax == i % 3
         })
         .count();
     assert_eq!(acc, correct as f64 / 20.0);
-    let out = inq(&["eval", mp.to_str().unwrap(), "--data", dir.to_str().unwrap(), "--limit", "5", "--json"]);
+    let out = inq(&[
+        "eval",
+        mp.to_str().unwrap(),
+        "--data",
+        dir.to_str().unwrap(),
+        "--limit",
+        "5",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["images"], 5);
 }
@@ -91,10 +139,18 @@ fn eval_rejects_a_bad_model_naming_file_and_field() {
     v["layers"][0]["weights"]["codes"][3] = serde_json::json!(255);
     let bad = dir.join("bad.json");
     std::fs::write(&bad, v.to_string()).unwrap();
-    let out = inq(&["eval", bad.to_str().unwrap(), "--data", dir.to_str().unwrap()]);
+    let out = inq(&[
+        "eval",
+        bad.to_str().unwrap(),
+        "--data",
+        dir.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("layers[0].weights.codes[3]"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("layers[0].weights.codes[3]"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -103,7 +159,12 @@ fn eval_reports_missing_data_files() {
     let (dir, mp) = fixture("nodata");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = inq(&["eval", mp.to_str().unwrap(), "--data", empty.to_str().unwrap()]);
+    let out = inq(&[
+        "eval",
+        mp.to_str().unwrap(),
+        "--data",
+        empty.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("t10k-images-idx3-ubyte"), "{err}");

@@ -88,7 +88,13 @@ impl SplitMix64 {
     }
 }
 
-fn random_weights(rng: &mut SplitMix64, bits: u32, out: usize, row: usize, per_channel: bool) -> WeightTensor {
+fn random_weights(
+    rng: &mut SplitMix64,
+    bits: u32,
+    out: usize,
+    row: usize,
+    per_channel: bool,
+) -> WeightTensor {
     // n2 in -6..=0, so that exponents stay moderate at every code width.
     let top = numerics::levels(bits) as i64 - 1;
     let n1: Vec<i32> = if per_channel {
@@ -119,9 +125,24 @@ fn random_weights(rng: &mut SplitMix64, bits: u32, out: usize, row: usize, per_c
 
 /// Picks an output exponent so that the largest accumulator of the layer maps a little above
 /// the output range (values saturate sometimes, and usually do not).
-fn output_exp(w: &WeightTensor, bias: &[i64], out: usize, row: usize, x: ActFormat, y_bits: u32, rng: &mut SplitMix64) -> i32 {
+fn output_exp(
+    w: &WeightTensor,
+    bias: &[i64],
+    out: usize,
+    row: usize,
+    x: ActFormat,
+    y_bits: u32,
+    rng: &mut SplitMix64,
+) -> i32 {
     let bound = (0..out)
-        .map(|c| numerics::acc_bound_row(&w.codes[c * row..(c + 1) * row], w.bits, bias[c], x.max_abs().max(1)))
+        .map(|c| {
+            numerics::acc_bound_row(
+                &w.codes[c * row..(c + 1) * row],
+                w.bits,
+                bias[c],
+                x.max_abs().max(1),
+            )
+        })
         .max()
         .unwrap_or(1)
         .max(1);
@@ -143,7 +164,16 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
         let last = i + 1 == n;
         let name = format!("l{i}");
         match *ls {
-            LayerSpec::Conv { out, k, stride, pad, bits, act_bits, relu, per_channel } => {
+            LayerSpec::Conv {
+                out,
+                k,
+                stride,
+                pad,
+                bits,
+                act_bits,
+                relu,
+                per_channel,
+            } => {
                 let cin = shape[0];
                 let row = cin * k * k;
                 let weights = random_weights(&mut rng, bits, out, row, per_channel);
@@ -152,7 +182,11 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
                     (Output::Logits, false, None)
                 } else {
                     let exp = output_exp(&weights, &bias, out, row, fmt, act_bits, &mut rng);
-                    let f = ActFormat { bits: act_bits, signed: !relu, exp };
+                    let f = ActFormat {
+                        bits: act_bits,
+                        signed: !relu,
+                        exp,
+                    };
                     (Output::from_act(f), relu, Some(f))
                 };
                 let oh = (shape[1] + 2 * pad - k) / stride + 1;
@@ -175,7 +209,13 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
                     fmt = f;
                 }
             }
-            LayerSpec::Dense { out, bits, act_bits, relu, per_channel } => {
+            LayerSpec::Dense {
+                out,
+                bits,
+                act_bits,
+                relu,
+                per_channel,
+            } => {
                 let row = shape[0];
                 let weights = random_weights(&mut rng, bits, out, row, per_channel);
                 let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
@@ -183,7 +223,11 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
                     (Output::Logits, false, None)
                 } else {
                     let exp = output_exp(&weights, &bias, out, row, fmt, act_bits, &mut rng);
-                    let f = ActFormat { bits: act_bits, signed: !relu, exp };
+                    let f = ActFormat {
+                        bits: act_bits,
+                        signed: !relu,
+                        exp,
+                    };
                     (Output::from_act(f), relu, Some(f))
                 };
                 layers.push(Layer::Dense(DenseLayer {
@@ -201,7 +245,11 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
                 }
             }
             LayerSpec::MaxPool(k) | LayerSpec::AvgPool(k) => {
-                let p = PoolLayer { name, kernel: [k, k], stride: [k, k] };
+                let p = PoolLayer {
+                    name,
+                    kernel: [k, k],
+                    stride: [k, k],
+                };
                 shape = vec![shape[0], (shape[1] - k) / k + 1, (shape[2] - k) / k + 1];
                 layers.push(if matches!(ls, LayerSpec::MaxPool(_)) {
                     Layer::MaxPool(p)
@@ -221,7 +269,11 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
     }
     let m = QuantModel::new(
         format!("random_{seed:x}"),
-        InputSpec { shape: spec.input, format: spec.input_format, mapping: "random test input".into() },
+        InputSpec {
+            shape: spec.input,
+            format: spec.input_format,
+            mapping: "random test input".into(),
+        },
         layers,
     );
     crate::validate::validate(&m)?;
@@ -233,5 +285,7 @@ pub fn random_input(model: &QuantModel, seed: u64) -> Vec<i64> {
     let mut rng = SplitMix64(seed ^ 0x5EED);
     let [c, h, w] = model.input.shape;
     let f = model.input.format;
-    (0..c * h * w).map(|_| rng.range(f.min(), f.max())).collect()
+    (0..c * h * w)
+        .map(|_| rng.range(f.min(), f.max()))
+        .collect()
 }

@@ -187,8 +187,15 @@ fn conv(l: &ConvLayer, dec: &[Weight], t: &Tensor, in_fmt: ActFormat) -> Tensor 
                         }
                     }
                 }
-                data[(o * oh + y) * ow + x] =
-                    finish(acc, o, &l.weights, l.out_channels, l.relu, &l.output, in_fmt);
+                data[(o * oh + y) * ow + x] = finish(
+                    acc,
+                    o,
+                    &l.weights,
+                    l.out_channels,
+                    l.relu,
+                    &l.output,
+                    in_fmt,
+                );
             }
         }
     }
@@ -206,7 +213,15 @@ fn dense(l: &DenseLayer, dec: &[Weight], t: &Tensor, in_fmt: ActFormat) -> Tenso
                 .iter()
                 .zip(&t.data)
                 .fold(l.bias[o], |a, (&wt, &x)| a + numerics::product(x, wt));
-            finish(acc, o, &l.weights, l.out_features, l.relu, &l.output, in_fmt)
+            finish(
+                acc,
+                o,
+                &l.weights,
+                l.out_features,
+                l.relu,
+                &l.output,
+                in_fmt,
+            )
         })
         .collect();
     Tensor {

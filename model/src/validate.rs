@@ -3,7 +3,9 @@
 //! Each failure is a [`ModelError::Invalid`] naming the offending field by path.
 
 use crate::error::ModelError;
-use crate::format::{ActFormat, Layer, Output, QuantModel, WeightTensor, FORMAT_NAME, FORMAT_VERSION};
+use crate::format::{
+    ActFormat, Layer, Output, QuantModel, WeightTensor, FORMAT_NAME, FORMAT_VERSION,
+};
 use crate::numerics;
 
 /// Largest activation width the format allows.
@@ -34,7 +36,12 @@ fn check_act(field: &str, f: ActFormat) -> Result<(), ModelError> {
     Ok(())
 }
 
-fn check_weights(field: &str, w: &WeightTensor, out: usize, count: usize) -> Result<(), ModelError> {
+fn check_weights(
+    field: &str,
+    w: &WeightTensor,
+    out: usize,
+    count: usize,
+) -> Result<(), ModelError> {
     if !(2..=8).contains(&w.bits) {
         return Err(inv(
             format!("{field}.bits"),
@@ -44,7 +51,10 @@ fn check_weights(field: &str, w: &WeightTensor, out: usize, count: usize) -> Res
     if w.n1.len() != 1 && w.n1.len() != out {
         return Err(inv(
             format!("{field}.n1"),
-            format!("has {} entries; expected 1 or {out} (one per output channel)", w.n1.len()),
+            format!(
+                "has {} entries; expected 1 or {out} (one per output channel)",
+                w.n1.len()
+            ),
         ));
     }
     for (i, &n1) in w.n1.iter().enumerate() {
@@ -58,7 +68,10 @@ fn check_weights(field: &str, w: &WeightTensor, out: usize, count: usize) -> Res
     if w.codes.len() != count {
         return Err(inv(
             format!("{field}.codes"),
-            format!("has {} codes; the layer's weight shape needs {count}", w.codes.len()),
+            format!(
+                "has {} codes; the layer's weight shape needs {count}",
+                w.codes.len()
+            ),
         ));
     }
     for (i, &c) in w.codes.iter().enumerate() {
@@ -92,7 +105,10 @@ fn check_output(
                 ));
             }
             if relu {
-                return Err(inv(format!("{field}.relu"), "a logits output cannot have ReLU"));
+                return Err(inv(
+                    format!("{field}.relu"),
+                    "a logits output cannot have ReLU",
+                ));
             }
             Ok(None)
         }
@@ -132,9 +148,9 @@ fn check_acc(
     output: Option<ActFormat>,
 ) -> Result<(), ModelError> {
     let n2min = numerics::n2_min(w, out);
-    for c in 0..out {
+    for (c, &b) in bias.iter().enumerate().take(out) {
         let row = &w.codes[c * row_len..(c + 1) * row_len];
-        let bound = numerics::acc_bound_row(row, w.bits, bias[c], x_max_abs);
+        let bound = numerics::acc_bound_row(row, w.bits, b, x_max_abs);
         let mut width = numerics::signed_width_for(bound);
         match output {
             Some(f) => {
@@ -166,7 +182,10 @@ fn check_acc(
 /// Validates a whole model.
 pub fn validate(m: &QuantModel) -> Result<(), ModelError> {
     if m.format != FORMAT_NAME {
-        return Err(inv("format", format!("expected \"{FORMAT_NAME}\", found \"{}\"", m.format)));
+        return Err(inv(
+            "format",
+            format!("expected \"{FORMAT_NAME}\", found \"{}\"", m.format),
+        ));
     }
     if m.version != FORMAT_VERSION {
         return Err(inv(
@@ -207,7 +226,10 @@ pub fn shapes(m: &QuantModel) -> Result<Vec<Vec<usize>>, ModelError> {
                 if l.in_channels != c {
                     return Err(inv(
                         format!("{field}.in_channels"),
-                        format!("is {} but the incoming tensor has {c} channels", l.in_channels),
+                        format!(
+                            "is {} but the incoming tensor has {c} channels",
+                            l.in_channels
+                        ),
                     ));
                 }
                 if l.out_channels == 0 {
@@ -223,7 +245,10 @@ pub fn shapes(m: &QuantModel) -> Result<Vec<Vec<usize>>, ModelError> {
                 }
                 let [pt, pl, pb, pr] = l.pad;
                 if pt >= kh || pb >= kh || pl >= kw || pr >= kw {
-                    return Err(inv(format!("{field}.pad"), "padding must be smaller than the kernel"));
+                    return Err(inv(
+                        format!("{field}.pad"),
+                        "padding must be smaller than the kernel",
+                    ));
                 }
                 let hp = h + pt + pb;
                 let wp = w + pl + pr;
@@ -240,7 +265,12 @@ pub fn shapes(m: &QuantModel) -> Result<Vec<Vec<usize>>, ModelError> {
                     ));
                 }
                 let count = l.out_channels * c * kh * kw;
-                check_weights(&format!("{field}.weights"), &l.weights, l.out_channels, count)?;
+                check_weights(
+                    &format!("{field}.weights"),
+                    &l.weights,
+                    l.out_channels,
+                    count,
+                )?;
                 if l.bias.len() != l.out_channels {
                     return Err(inv(
                         format!("{field}.bias"),
@@ -249,28 +279,47 @@ pub fn shapes(m: &QuantModel) -> Result<Vec<Vec<usize>>, ModelError> {
                 }
                 let of = check_output(&field, &l.output, l.relu, is_last)?;
                 let x_max = in_fmt.max_abs().max(l.pad_value.abs());
-                check_acc(&field, &l.weights, &l.bias, l.out_channels, c * kh * kw, x_max, in_fmt, of)?;
+                check_acc(
+                    &field,
+                    &l.weights,
+                    &l.bias,
+                    l.out_channels,
+                    c * kh * kw,
+                    x_max,
+                    in_fmt,
+                    of,
+                )?;
                 shape = vec![l.out_channels, (hp - kh) / sh + 1, (wp - kw) / sw + 1];
                 fmt = of;
             }
             Layer::Dense(l) => {
                 if shape.len() != 1 {
                     return Err(inv(
-                        format!("{field}"),
-                        format!("dense layer needs a vector input; got shape {shape:?} (add a flatten)"),
+                        field.clone(),
+                        format!(
+                            "dense layer needs a vector input; got shape {shape:?} (add a flatten)"
+                        ),
                     ));
                 }
                 if l.in_features != shape[0] {
                     return Err(inv(
                         format!("{field}.in_features"),
-                        format!("is {} but the incoming vector has {} elements", l.in_features, shape[0]),
+                        format!(
+                            "is {} but the incoming vector has {} elements",
+                            l.in_features, shape[0]
+                        ),
                     ));
                 }
                 if l.out_features == 0 {
                     return Err(inv(format!("{field}.out_features"), "must be at least 1"));
                 }
                 let count = l.out_features * l.in_features;
-                check_weights(&format!("{field}.weights"), &l.weights, l.out_features, count)?;
+                check_weights(
+                    &format!("{field}.weights"),
+                    &l.weights,
+                    l.out_features,
+                    count,
+                )?;
                 if l.bias.len() != l.out_features {
                     return Err(inv(
                         format!("{field}.bias"),
@@ -296,7 +345,10 @@ pub fn shapes(m: &QuantModel) -> Result<Vec<Vec<usize>>, ModelError> {
                 let [kh, kw] = p.kernel;
                 let [sh, sw] = p.stride;
                 if kh == 0 || kw == 0 || sh == 0 || sw == 0 {
-                    return Err(inv(format!("{field}.kernel"), "kernel and stride must be at least 1"));
+                    return Err(inv(
+                        format!("{field}.kernel"),
+                        "kernel and stride must be at least 1",
+                    ));
                 }
                 if kh > h || kw > w {
                     return Err(inv(
@@ -327,7 +379,10 @@ pub fn shapes(m: &QuantModel) -> Result<Vec<Vec<usize>>, ModelError> {
             }
         }
         if is_last && fmt.is_some() {
-            return Err(inv(field, "the final layer must be a conv or dense layer with a logits output"));
+            return Err(inv(
+                field,
+                "the final layer must be a conv or dense layer with a logits output",
+            ));
         }
         out.push(shape.clone());
     }

@@ -5,9 +5,17 @@ use inq_model::*;
 
 fn reject(m: &QuantModel, field: &str, words: &str) {
     let text = serde_json::to_string(m).unwrap();
-    let err = QuantModel::from_json_str(&text, "bad.json").unwrap_err().to_string();
-    assert!(err.contains("bad.json"), "error does not name the file: {err}");
-    assert!(err.contains(&format!("`{field}`")), "error does not name `{field}`: {err}");
+    let err = QuantModel::from_json_str(&text, "bad.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad.json"),
+        "error does not name the file: {err}"
+    );
+    assert!(
+        err.contains(&format!("`{field}`")),
+        "error does not name `{field}`: {err}"
+    );
     assert!(err.contains(words), "error does not say '{words}': {err}");
 }
 
@@ -15,7 +23,9 @@ fn reject(m: &QuantModel, field: &str, words: &str) {
 fn round_trip_is_exact() {
     let mut m = common::tiny();
     m.provenance.source = "unit test".into();
-    m.provenance.settings.insert("bits".into(), serde_json::json!(4));
+    m.provenance
+        .settings
+        .insert("bits".into(), serde_json::json!(4));
     m.provenance.metrics.insert("integer_accuracy".into(), 0.5);
     let dir = std::env::temp_dir().join(format!("inq-model-rt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -25,9 +35,15 @@ fn round_trip_is_exact() {
     assert_eq!(back, m);
     assert_eq!(back.hash(), m.hash());
     // and the text itself is stable
-    assert_eq!(back.to_json_string().unwrap(), std::fs::read_to_string(&p).unwrap());
+    assert_eq!(
+        back.to_json_string().unwrap(),
+        std::fs::read_to_string(&p).unwrap()
+    );
     // no temp files left behind
-    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -84,7 +100,11 @@ fn rejects_broken_shape_chain() {
     if let Layer::Dense(d) = &mut m.layers[3] {
         d.in_features = 3;
     }
-    reject(&m, "layers[3].in_features", "incoming vector has 2 elements");
+    reject(
+        &m,
+        "layers[3].in_features",
+        "incoming vector has 2 elements",
+    );
     let mut m = common::tiny();
     m.layers.remove(2); // no flatten before dense
     reject(&m, "layers[2]", "needs a vector input");
@@ -92,7 +112,11 @@ fn rejects_broken_shape_chain() {
     if let Layer::Conv(c) = &mut m.layers[0] {
         c.in_channels = 3;
     }
-    reject(&m, "layers[0].in_channels", "incoming tensor has 1 channels");
+    reject(
+        &m,
+        "layers[0].in_channels",
+        "incoming tensor has 1 channels",
+    );
     let mut m = common::tiny();
     if let Layer::MaxPool(p) = &mut m.layers[1] {
         p.kernel = [3, 3];
@@ -105,10 +129,17 @@ fn rejects_unknown_version_and_format() {
     let m = common::tiny();
     let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
     v["version"] = serde_json::json!(2);
-    let err = QuantModel::from_json_str(&v.to_string(), "v2.json").unwrap_err().to_string();
-    assert!(err.contains("`version`") && err.contains("unsupported format version 2"), "{err}");
+    let err = QuantModel::from_json_str(&v.to_string(), "v2.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`version`") && err.contains("unsupported format version 2"),
+        "{err}"
+    );
     v["format"] = serde_json::json!("onnx");
-    let err = QuantModel::from_json_str(&v.to_string(), "f.json").unwrap_err().to_string();
+    let err = QuantModel::from_json_str(&v.to_string(), "f.json")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`format`"), "{err}");
 }
 
@@ -117,11 +148,17 @@ fn rejects_unknown_field_and_bad_json() {
     let m = common::tiny();
     let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
     v["layers"][0]["dilation"] = serde_json::json!(2);
-    let err = QuantModel::from_json_str(&v.to_string(), "u.json").unwrap_err().to_string();
+    let err = QuantModel::from_json_str(&v.to_string(), "u.json")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("u.json") && err.contains("dilation"), "{err}");
-    let err = QuantModel::from_json_str("{\"format\": ", "t.json").unwrap_err().to_string();
+    let err = QuantModel::from_json_str("{\"format\": ", "t.json")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("t.json"), "{err}");
-    let err = QuantModel::load(std::path::Path::new("/nonexistent/m.json")).unwrap_err().to_string();
+    let err = QuantModel::load(std::path::Path::new("/nonexistent/m.json"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("/nonexistent/m.json"), "{err}");
 }
 
@@ -129,12 +166,24 @@ fn rejects_unknown_field_and_bad_json() {
 fn rejects_inconsistent_formats() {
     let mut m = common::tiny();
     if let Layer::Conv(c) = &mut m.layers[0] {
-        c.output = Output::Act { bits: 8, signed: true, exp: -1 };
+        c.output = Output::Act {
+            bits: 8,
+            signed: true,
+            exp: -1,
+        };
     }
-    reject(&m, "layers[0].output.signed", "ReLU layer must have an unsigned output");
+    reject(
+        &m,
+        "layers[0].output.signed",
+        "ReLU layer must have an unsigned output",
+    );
     let mut m = common::tiny();
     if let Layer::Dense(d) = &mut m.layers[3] {
-        d.output = Output::Act { bits: 8, signed: true, exp: 0 };
+        d.output = Output::Act {
+            bits: 8,
+            signed: true,
+            exp: 0,
+        };
     }
     reject(&m, "layers[3].output", "final layer must output logits");
     let mut m = common::tiny();
@@ -145,7 +194,11 @@ fn rejects_inconsistent_formats() {
     reject(&m, "layers[0].output", "only allowed on the final layer");
     let mut m = common::tiny();
     if let Layer::Conv(c) = &mut m.layers[0] {
-        c.output = Output::Act { bits: 17, signed: false, exp: -1 };
+        c.output = Output::Act {
+            bits: 17,
+            signed: false,
+            exp: -1,
+        };
     }
     reject(&m, "layers[0].output.bits", "outside 2..=16");
     let mut m = common::tiny();
@@ -157,7 +210,11 @@ fn rejects_inconsistent_formats() {
     if let Layer::Conv(c) = &mut m.layers[0] {
         c.pad_value = 300;
     }
-    reject(&m, "layers[0].pad_value", "outside the input format's range");
+    reject(
+        &m,
+        "layers[0].pad_value",
+        "outside the input format's range",
+    );
 }
 
 #[test]
@@ -167,6 +224,10 @@ fn rejects_non_power_of_two_average() {
         c.kernel = [1, 1];
         c.weights.codes.truncate(2);
     }
-    m.layers[1] = Layer::AvgPool(PoolLayer { name: "avg".into(), kernel: [1, 3], stride: [3, 3] });
+    m.layers[1] = Layer::AvgPool(PoolLayer {
+        name: "avg".into(),
+        kernel: [1, 3],
+        stride: [3, 3],
+    });
     reject(&m, "layers[1].kernel", "power of two");
 }

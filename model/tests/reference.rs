@@ -15,7 +15,7 @@ fn hand_computed_tiny_network() {
     assert_eq!(out.layers[0].data, vec![1, 1, 2, 3, 1, 2, 4, 6]);
     assert_eq!(out.layers[1].data, vec![3, 6]); // max pool
     assert_eq!(out.layers[2].shape, vec![2]); // flatten
-    // dense ch0 (n2=-1): 1 + 2·3 − 6 = 1; ch1 (n2=0): −2 + 6 = 4, aligned << 1 = 8
+                                              // dense ch0 (n2=-1): 1 + 2·3 − 6 = 1; ch1 (n2=0): −2 + 6 = 4, aligned << 1 = 8
     assert_eq!(out.logits, vec![1, 8]);
     assert_eq!(out.argmax, 1);
 }
@@ -49,27 +49,59 @@ fn logits_are_aligned() {
     assert_eq!(out.logits[1], acc1 << 1);
 }
 
-fn single_dense_after(prefix: Vec<Layer>, input: [usize; 3], f: ActFormat, in_features: usize) -> QuantModel {
+fn single_dense_after(
+    prefix: Vec<Layer>,
+    input: [usize; 3],
+    f: ActFormat,
+    in_features: usize,
+) -> QuantModel {
     let mut layers = prefix;
-    layers.push(Layer::Flatten(NamedLayer { name: "flat".into() }));
+    layers.push(Layer::Flatten(NamedLayer {
+        name: "flat".into(),
+    }));
     layers.push(Layer::Dense(DenseLayer {
         name: "fc".into(),
         in_features,
         out_features: 1,
-        weights: WeightTensor { bits: 2, n1: vec![0], codes: vec![pos(0, 2); in_features] },
+        weights: WeightTensor {
+            bits: 2,
+            n1: vec![0],
+            codes: vec![pos(0, 2); in_features],
+        },
         bias: vec![0],
         relu: false,
         output: Output::Logits,
     }));
-    QuantModel::new("t", InputSpec { shape: input, format: f, mapping: String::new() }, layers)
+    QuantModel::new(
+        "t",
+        InputSpec {
+            shape: input,
+            format: f,
+            mapping: String::new(),
+        },
+        layers,
+    )
 }
 
 #[test]
 fn hand_computed_average_pool_rounds_half_up() {
-    let s8 = ActFormat { bits: 8, signed: true, exp: 0 };
-    let avg = Layer::AvgPool(PoolLayer { name: "avg".into(), kernel: [2, 2], stride: [2, 2] });
+    let s8 = ActFormat {
+        bits: 8,
+        signed: true,
+        exp: 0,
+    };
+    let avg = Layer::AvgPool(PoolLayer {
+        name: "avg".into(),
+        kernel: [2, 2],
+        stride: [2, 2],
+    });
     let m = single_dense_after(vec![avg], [1, 2, 2], s8, 1);
-    for (x, want) in [([1, 2, 3, -1], 1), ([1, 1, 1, -2], 0), ([2, 2, 2, 0], 2), ([-2, -2, -2, 0], -1)] {
+    for (x, want) in [
+        ([1, 2, 3, -1], 1),
+        ([1, 1, 1, -2], 0),
+        ([2, 2, 2, 0], 2),
+        ([-2, -2, -2, 0], -1),
+    ] {
         assert_eq!(run(&m, &x).unwrap().logits, vec![want], "avg of {x:?}");
     }
     let gap = Layer::GlobalAvgPool(NamedLayer { name: "gap".into() });
@@ -79,8 +111,16 @@ fn hand_computed_average_pool_rounds_half_up() {
 
 #[test]
 fn hand_computed_max_pool_on_signed_and_stride() {
-    let s8 = ActFormat { bits: 8, signed: true, exp: 0 };
-    let mp = Layer::MaxPool(PoolLayer { name: "mp".into(), kernel: [1, 2], stride: [1, 1] });
+    let s8 = ActFormat {
+        bits: 8,
+        signed: true,
+        exp: 0,
+    };
+    let mp = Layer::MaxPool(PoolLayer {
+        name: "mp".into(),
+        kernel: [1, 2],
+        stride: [1, 1],
+    });
     // 1×1×3 → windows [a,b], [b,c]
     let m = single_dense_after(vec![mp], [1, 1, 3], s8, 2);
     let out = run(&m, &[-5, -7, -1]).unwrap();
@@ -99,14 +139,22 @@ fn pad_value_is_used_for_padding() {
         stride: [1, 1],
         pad: [1, 1, 1, 1],
         pad_value: 2,
-        weights: WeightTensor { bits: 2, n1: vec![0], codes: vec![pos(0, 2); 9] },
+        weights: WeightTensor {
+            bits: 2,
+            n1: vec![0],
+            codes: vec![pos(0, 2); 9],
+        },
         bias: vec![0],
         relu: false,
         output: Output::Logits,
     };
     let m = QuantModel::new(
         "pad",
-        InputSpec { shape: [1, 1, 1], format: u8fmt(), mapping: String::new() },
+        InputSpec {
+            shape: [1, 1, 1],
+            format: u8fmt(),
+            mapping: String::new(),
+        },
         vec![Layer::Conv(conv)],
     );
     assert_eq!(run(&m, &[5]).unwrap().logits, vec![21]);
@@ -123,24 +171,37 @@ fn conv_stride_and_asymmetric_padding() {
         stride: [2, 2],
         pad: [1, 1, 0, 0],
         pad_value: 0,
-        weights: WeightTensor { bits: 2, n1: vec![0], codes: vec![0, 0, 0, pos(0, 2)] },
+        weights: WeightTensor {
+            bits: 2,
+            n1: vec![0],
+            codes: vec![0, 0, 0, pos(0, 2)],
+        },
         bias: vec![0],
         relu: false,
         output: Output::Logits,
     };
     let m = QuantModel::new(
         "s",
-        InputSpec { shape: [1, 3, 3], format: u8fmt(), mapping: String::new() },
+        InputSpec {
+            shape: [1, 3, 3],
+            format: u8fmt(),
+            mapping: String::new(),
+        },
         vec![Layer::Conv(conv)],
     );
     // taps at padded (1,1),(1,3),(3,1),(3,3) → input (0,0),(0,2),(2,0),(2,2)
-    assert_eq!(run(&m, &[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap().logits, vec![1, 3, 7, 9]);
+    assert_eq!(
+        run(&m, &[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap().logits,
+        vec![1, 3, 7, 9]
+    );
 }
 
 #[test]
 fn input_out_of_range_is_an_error() {
     let m = common::tiny();
-    let e = run(&m, &[256, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap_err().to_string();
+    let e = run(&m, &[256, 0, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("256") && e.contains("index 0"), "{e}");
     let e = run(&m, &[0; 8]).unwrap_err().to_string();
     assert!(e.contains("8 values"), "{e}");
@@ -174,11 +235,22 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
             v
         }
     };
-    let finish = |acc: i128, w: &WeightTensor, c: usize, out: usize, relu: bool, o: &Output, fin: ActFormat| -> i128 {
+    let finish = |acc: i128,
+                  w: &WeightTensor,
+                  c: usize,
+                  out: usize,
+                  relu: bool,
+                  o: &Output,
+                  fin: ActFormat|
+     -> i128 {
         match o.act() {
             Some(f) => {
                 let r = f.exp - (fin.exp + nm::n2_of(w, c));
-                let v = if r > 0 { (acc + pow2(r - 1)).div_euclid(pow2(r)) } else { acc * pow2(-r) };
+                let v = if r > 0 {
+                    (acc + pow2(r - 1)).div_euclid(pow2(r))
+                } else {
+                    acc * pow2(-r)
+                };
                 let v = if relu { v.max(0) } else { v };
                 v.clamp(f.min() as i128, f.max() as i128)
             }
@@ -199,7 +271,10 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                 for oc in 0..l.out_channels {
                     let row = c * kh * kw;
                     let bound = l.bias[oc].abs() as i128
-                        + xmax * (0..row).map(|i| wint(&l.weights, oc * row + i).abs()).sum::<i128>();
+                        + xmax
+                            * (0..row)
+                                .map(|i| wint(&l.weights, oc * row + i).abs())
+                                .sum::<i128>();
                     for y in 0..oh {
                         for x in 0..ow {
                             let mut acc = l.bias[oc] as i128;
@@ -208,16 +283,24 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                                     for kx in 0..kw {
                                         let iy = (y * sh + ky) as i64 - pt as i64;
                                         let ix = (x * sw + kx) as i64 - pl as i64;
-                                        let v = if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                                            l.pad_value as i128
-                                        } else {
-                                            t[(ci * h + iy as usize) * w + ix as usize]
-                                        };
-                                        acc += v * wint(&l.weights, oc * row + (ci * kh + ky) * kw + kx);
+                                        let v =
+                                            if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64
+                                            {
+                                                l.pad_value as i128
+                                            } else {
+                                                t[(ci * h + iy as usize) * w + ix as usize]
+                                            };
+                                        acc += v * wint(
+                                            &l.weights,
+                                            oc * row + (ci * kh + ky) * kw + kx,
+                                        );
                                     }
                                 }
                             }
-                            assert!(acc.abs() <= bound, "accumulator {acc} exceeds bound {bound}");
+                            assert!(
+                                acc.abs() <= bound,
+                                "accumulator {acc} exceeds bound {bound}"
+                            );
                             o[(oc * oh + y) * ow + x] =
                                 finish(acc, &l.weights, oc, l.out_channels, l.relu, &l.output, fmt);
                         }
@@ -235,10 +318,18 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                 t = (0..l.out_features)
                     .map(|oc| {
                         let bound = l.bias[oc].abs() as i128
-                            + xmax * (0..n).map(|i| wint(&l.weights, oc * n + i).abs()).sum::<i128>();
+                            + xmax
+                                * (0..n)
+                                    .map(|i| wint(&l.weights, oc * n + i).abs())
+                                    .sum::<i128>();
                         let acc = l.bias[oc] as i128
-                            + (0..n).map(|i| t[i] * wint(&l.weights, oc * n + i)).sum::<i128>();
-                        assert!(acc.abs() <= bound, "accumulator {acc} exceeds bound {bound}");
+                            + (0..n)
+                                .map(|i| t[i] * wint(&l.weights, oc * n + i))
+                                .sum::<i128>();
+                        assert!(
+                            acc.abs() <= bound,
+                            "accumulator {acc} exceeds bound {bound}"
+                        );
                         finish(acc, &l.weights, oc, l.out_features, l.relu, &l.output, fmt)
                     })
                     .collect();
@@ -289,32 +380,56 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
 }
 
 fn conv_spec(last: bool) -> impl Strategy<Value = LayerSpec> {
-    (1usize..4, 1usize..4, 1usize..3, 0usize..2, 2u32..=8, 2u32..=8, any::<bool>(), any::<bool>()).prop_map(
-        move |(out, k, stride, pad, bits, act_bits, relu, per_channel)| LayerSpec::Conv {
-            out,
-            k,
-            stride,
-            pad: pad.min(k - 1),
-            bits,
-            act_bits,
-            relu: relu || last,
-            per_channel,
-        },
+    (
+        1usize..4,
+        1usize..4,
+        1usize..3,
+        0usize..2,
+        2u32..=8,
+        2u32..=8,
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            move |(out, k, stride, pad, bits, act_bits, relu, per_channel)| LayerSpec::Conv {
+                out,
+                k,
+                stride,
+                pad: pad.min(k - 1),
+                bits,
+                act_bits,
+                relu: relu || last,
+                per_channel,
+            },
+        )
 }
 
 fn dense_spec() -> impl Strategy<Value = LayerSpec> {
-    (1usize..6, 2u32..=8, 2u32..=8, any::<bool>(), any::<bool>()).prop_map(|(out, bits, act_bits, relu, per_channel)| {
-        LayerSpec::Dense { out, bits, act_bits, relu, per_channel }
-    })
+    (1usize..6, 2u32..=8, 2u32..=8, any::<bool>(), any::<bool>()).prop_map(
+        |(out, bits, act_bits, relu, per_channel)| LayerSpec::Dense {
+            out,
+            bits,
+            act_bits,
+            relu,
+            per_channel,
+        },
+    )
 }
 
 /// Random small networks: conv blocks with optional pooling, then flatten + dense layers (or a
 /// final conv).
 fn spec() -> impl Strategy<Value = RandomSpec> {
     let fmt = prop_oneof![
-        Just(ActFormat { bits: 8, signed: false, exp: 0 }),
-        (2u32..=8, -3i32..3).prop_map(|(bits, exp)| ActFormat { bits, signed: true, exp }),
+        Just(ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0
+        }),
+        (2u32..=8, -3i32..3).prop_map(|(bits, exp)| ActFormat {
+            bits,
+            signed: true,
+            exp
+        }),
     ];
     (
         1usize..3,
@@ -362,7 +477,11 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
                 layers.push(LayerSpec::Flatten);
                 layers.extend(denses);
             }
-            RandomSpec { input: [c, h, w], input_format, layers }
+            RandomSpec {
+                input: [c, h, w],
+                input_format,
+                layers,
+            }
         })
 }
 

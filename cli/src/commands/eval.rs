@@ -53,7 +53,10 @@ pub fn integer_accuracy(model: &QuantModel, ds: &Dataset) -> anyhow::Result<f64>
     }
     let reference = Reference::new(model)?;
     let n = ds.len();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(n.max(1));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(n.max(1));
     let correct = std::thread::scope(|s| -> anyhow::Result<usize> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -75,7 +78,9 @@ pub fn integer_accuracy(model: &QuantModel, ds: &Dataset) -> anyhow::Result<f64>
             .collect();
         let mut total = 0;
         for h in handles {
-            total += h.join().map_err(|_| anyhow::anyhow!("evaluation thread panicked"))??;
+            total += h
+                .join()
+                .map_err(|_| anyhow::anyhow!("evaluation thread panicked"))??;
         }
         Ok(total)
     })?;
@@ -87,7 +92,8 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let model = QuantModel::load(&a.model)?;
     let dir = data::resolve_dir(a.data.as_deref())?;
-    let mut ds = data::load_idx(&dir, Split::Test).with_context(|| format!("loading the test split from {}", dir.display()))?;
+    let mut ds = data::load_idx(&dir, Split::Test)
+        .with_context(|| format!("loading the test split from {}", dir.display()))?;
     if let Some(n) = a.limit {
         ds.truncate(n);
     }

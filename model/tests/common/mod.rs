@@ -6,15 +6,31 @@ use inq_model::*;
 
 /// `+2^k` as a code of `bits`.
 pub fn pos(k: u32, bits: u32) -> u8 {
-    encode(Weight::Pow2 { negative: false, index: k }, bits)
+    encode(
+        Weight::Pow2 {
+            negative: false,
+            index: k,
+        },
+        bits,
+    )
 }
 /// `-2^k` as a code of `bits`.
 pub fn neg(k: u32, bits: u32) -> u8 {
-    encode(Weight::Pow2 { negative: true, index: k }, bits)
+    encode(
+        Weight::Pow2 {
+            negative: true,
+            index: k,
+        },
+        bits,
+    )
 }
 
 pub fn u8fmt() -> ActFormat {
-    ActFormat { bits: 8, signed: false, exp: 0 }
+    ActFormat {
+        bits: 8,
+        signed: false,
+        exp: 0,
+    }
 }
 
 /// input 1×3×3 u8 → conv 1→2 (2×2, stride 1, no pad, relu, out u8 exp -1) → maxpool 2
@@ -33,12 +49,25 @@ pub fn tiny() -> QuantModel {
             bits,
             n1: vec![0, -1],
             // ch0 (index units): +1 +2 / 0 -1 ; ch1: +8 0 / 0 +1
-            codes: vec![pos(0, bits), pos(1, bits), 0, neg(0, bits), pos(3, bits), 0, 0, pos(0, bits)],
+            codes: vec![
+                pos(0, bits),
+                pos(1, bits),
+                0,
+                neg(0, bits),
+                pos(3, bits),
+                0,
+                0,
+                pos(0, bits),
+            ],
         },
         bias: vec![3, -5],
         relu: true,
         // r0 = -1 - (0 + -3) = 2, r1 = -1 - (0 + -4) = 3
-        output: Output::Act { bits: 8, signed: false, exp: -1 },
+        output: Output::Act {
+            bits: 8,
+            signed: false,
+            exp: -1,
+        },
     };
     let dense = DenseLayer {
         name: "fc".into(),
@@ -55,11 +84,21 @@ pub fn tiny() -> QuantModel {
     };
     QuantModel::new(
         "tiny",
-        InputSpec { shape: [1, 3, 3], format: u8fmt(), mapping: String::new() },
+        InputSpec {
+            shape: [1, 3, 3],
+            format: u8fmt(),
+            mapping: String::new(),
+        },
         vec![
             Layer::Conv(conv),
-            Layer::MaxPool(PoolLayer { name: "pool".into(), kernel: [2, 2], stride: [2, 2] }),
-            Layer::Flatten(NamedLayer { name: "flat".into() }),
+            Layer::MaxPool(PoolLayer {
+                name: "pool".into(),
+                kernel: [2, 2],
+                stride: [2, 2],
+            }),
+            Layer::Flatten(NamedLayer {
+                name: "flat".into(),
+            }),
             Layer::Dense(dense),
         ],
     )

@@ -1,0 +1,508 @@
+//! Runs yosys on a generated design and reads back its cell statistics, per instance of the
+//! top module (one instance per engine) and in total.
+//!
+//! Three flows are supported: generic `synth` (technology-independent gates), `synth_ice40`
+//! and `synth_xilinx` (with or without DSP inference). The script elaborates the top,
+//! optionally black-boxes every top-level instance not asked for (so a long synthesis can be
+//! limited to chosen engines), synthesizes, and writes `stat -json`; a `dump` of the top's
+//! cells maps instance names to (parameterized) module names.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use thiserror::Error;
+
+/// Errors running yosys.
+#[derive(Debug, Error)]
+pub enum YosysError {
+    /// yosys is not installed.
+    #[error(
+        "yosys was not found on PATH: install the Debian package `yosys` (apt-get install yosys)"
+    )]
+    Missing,
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The message.
+        message: String,
+    },
+    /// yosys failed.
+    #[error("yosys {flow} failed on {dir}: {message}")]
+    Failed {
+        /// The flow.
+        flow: String,
+        /// The run folder.
+        dir: String,
+        /// The last lines of its log.
+        message: String,
+    },
+    /// An instance named in `only` does not exist in the top.
+    #[error("no engine instance `{0}` in the top module (known: {1})")]
+    UnknownInstance(String, String),
+}
+
+/// Which synthesis flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flow {
+    /// Technology-independent `synth`.
+    Generic,
+    /// Lattice iCE40 (`synth_ice40`).
+    Ice40,
+    /// Xilinx 7-series (`synth_xilinx`), DSP48 inference on.
+    Xilinx,
+    /// Xilinx 7-series with `-nodsp`: multipliers built from LUTs.
+    XilinxNoDsp,
+}
+
+impl Flow {
+    /// The yosys command.
+    pub fn command(self, top: &str) -> String {
+        match self {
+            Flow::Generic => format!("synth -top {top}"),
+            Flow::Ice40 => format!("synth_ice40 -top {top}"),
+            Flow::Xilinx => format!("synth_xilinx -top {top}"),
+            Flow::XilinxNoDsp => format!("synth_xilinx -nodsp -top {top}"),
+        }
+    }
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::Generic => "generic",
+            Flow::Ice40 => "ice40",
+            Flow::Xilinx => "xilinx",
+            Flow::XilinxNoDsp => "xilinx_nodsp",
+        }
+    }
+}
+
+/// Resource counts in one flow's vocabulary (unused categories stay 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Look-up tables (any size for Xilinx, LUT4 for iCE40; 0 for generic).
+    pub luts: u64,
+    /// Flip-flops.
+    pub ffs: u64,
+    /// Carry cells (CARRY4/CARRY8, SB_CARRY).
+    pub carry: u64,
+    /// Block RAM in 18 Kib units (Xilinx) or 4 Kib blocks (iCE40).
+    pub bram: u64,
+    /// DSP blocks.
+    pub dsp: u64,
+    /// LUT-based RAM / shift registers.
+    pub lutram: u64,
+    /// Generic gates (generic flow only).
+    pub gates: u64,
+    /// Multiplier, divider or modulo cells left in the netlist (must be 0 for shift-add
+    /// designs in the generic flow).
+    pub arith_cells: u64,
+    /// Latches.
+    pub latches: u64,
+    /// Every cell.
+    pub cells: u64,
+}
+
+impl Resources {
+    fn add_cell(&mut self, ty: &str, n: u64, flow: Flow) {
+        let t = ty.trim_start_matches('\\');
+        self.cells += n;
+        if t.contains("_DLATCH")
+            || t.starts_with("$dlatch")
+            || t.starts_with("LD") && flow != Flow::Generic
+        {
+            self.latches += n;
+        }
+        if matches!(
+            t,
+            "$mul" | "$div" | "$mod" | "$divfloor" | "$modfloor" | "$pow" | "$__mul" | "$macc"
+        ) {
+            self.arith_cells += n;
+        }
+        match flow {
+            Flow::Generic => {
+                if t.starts_with("$_DFF")
+                    || t.starts_with("$_SDFF")
+                    || t.starts_with("$_DFFE")
+                    || t.starts_with("$_ALDFF")
+                {
+                    self.ffs += n;
+                } else if t.starts_with("$_") {
+                    self.gates += n;
+                }
+            }
+            Flow::Ice40 => match t {
+                "SB_LUT4" => self.luts += n,
+                "SB_CARRY" => self.carry += n,
+                "SB_RAM40_4K" => self.bram += n,
+                "SB_MAC16" => self.dsp += n,
+                _ if t.starts_with("SB_DFF") => self.ffs += n,
+                _ => {}
+            },
+            Flow::Xilinx | Flow::XilinxNoDsp => match t {
+                "CARRY4" | "CARRY8" => self.carry += n,
+                "RAMB18E1" | "RAMB18E2" => self.bram += n,
+                "RAMB36E1" | "RAMB36E2" => self.bram += 2 * n,
+                _ if t.starts_with("DSP48") => self.dsp += n,
+                _ if t.starts_with("LUT") => self.luts += n,
+                _ if t.starts_with("FD") => self.ffs += n,
+                _ if t.starts_with("RAM") || t.starts_with("SRL") => self.lutram += n,
+                _ => {}
+            },
+        }
+    }
+
+    fn add(&mut self, o: &Resources, times: u64) {
+        self.luts += o.luts * times;
+        self.ffs += o.ffs * times;
+        self.carry += o.carry * times;
+        self.bram += o.bram * times;
+        self.dsp += o.dsp * times;
+        self.lutram += o.lutram * times;
+        self.gates += o.gates * times;
+        self.arith_cells += o.arith_cells * times;
+        self.latches += o.latches * times;
+        self.cells += o.cells * times;
+    }
+}
+
+/// The result of one synthesis run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SynthReport {
+    /// The flow.
+    pub flow: Flow,
+    /// The top module.
+    pub top: String,
+    /// Everything in the design, instances expanded (black-boxed instances count 0).
+    pub total: Resources,
+    /// Per top-level instance: (module name, resources of that instance and its sub-modules).
+    pub instances: BTreeMap<String, InstanceResources>,
+    /// Cells of the top module itself (I/O buffers, glue).
+    pub top_only: Resources,
+    /// Instances that were black-boxed (not synthesized) on request.
+    pub skipped: Vec<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Resources of one top-level instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceResources {
+    /// Its module (yosys name, `$paramod…` for parameterized modules).
+    pub module: String,
+    /// Its resources.
+    pub resources: Resources,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Default)]
+pub struct SynthOptions {
+    /// Only synthesize these top-level instances (others are black-boxed); all when `None`.
+    pub only: Option<Vec<String>>,
+    /// Where to keep the script, log and statistics (default: a temp folder).
+    pub work_dir: Option<PathBuf>,
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> YosysError + '_ {
+    move |e| YosysError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn yosys_quote(s: &str) -> String {
+    // File names come from the manifest; yosys reads them as one word.
+    s.replace([' ', ';'], "_")
+}
+
+/// Checks that yosys is on PATH.
+pub fn available() -> bool {
+    Command::new("yosys")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Synthesizes `files` (paths relative to `run_dir`, where `$readmemh` files are found) with
+/// top module `top` in `flow`. `progress` receives one line per yosys pass as it starts.
+pub fn synthesize(
+    run_dir: &Path,
+    files: &[String],
+    top: &str,
+    flow: Flow,
+    opts: &SynthOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<SynthReport, YosysError> {
+    if !available() {
+        return Err(YosysError::Missing);
+    }
+    let t0 = Instant::now();
+    let work = match &opts.work_dir {
+        Some(w) => w.clone(),
+        None => std::env::temp_dir().join(format!(
+            "inq-yosys-{}-{}-{}",
+            std::process::id(),
+            flow.name(),
+            t0.elapsed().as_nanos()
+        )),
+    };
+    std::fs::create_dir_all(&work).map_err(io_err(&work))?;
+    let cells_path = work.join("top_cells.il");
+    let stat_path = work.join("stat.json");
+    let read: Vec<String> = files
+        .iter()
+        .map(|f| format!("read_verilog {}", yosys_quote(f)))
+        .collect();
+
+    // Pass 1 (only when limiting): elaborate to learn instance → module names.
+    let mut skipped = Vec::new();
+    let mut blackbox = String::new();
+    if let Some(only) = &opts.only {
+        let script = format!(
+            "{}\nhierarchy -top {top}\ntee -q -o {} dump {top}/c:*\n",
+            read.join("\n"),
+            cells_path.display()
+        );
+        run(run_dir, &work, "elaborate", &script, flow, &mut progress)?;
+        let map = parse_cells(&read_file(&cells_path)?);
+        for name in only {
+            if !map.contains_key(name) {
+                return Err(YosysError::UnknownInstance(
+                    name.clone(),
+                    map.keys().cloned().collect::<Vec<_>>().join(", "),
+                ));
+            }
+        }
+        let kept_modules: Vec<&String> = only.iter().filter_map(|k| map.get(k)).collect();
+        let mut boxed: Vec<&String> = Vec::new();
+        for (inst, module) in &map {
+            if only.contains(inst) || kept_modules.contains(&module) || !is_submodule(module) {
+                continue;
+            }
+            skipped.push(inst.clone());
+            if !boxed.contains(&module) {
+                boxed.push(module);
+                blackbox.push_str(&format!("blackbox {}\n", module.trim_start_matches('\\')));
+            }
+        }
+    }
+    let script = format!(
+        "{}\nhierarchy -top {top}\n{blackbox}{}\ntee -q -o {} dump {top}/c:*\ntee -q -o {} stat -json\n",
+        read.join("\n"),
+        flow.command(top),
+        cells_path.display(),
+        stat_path.display()
+    );
+    run(run_dir, &work, flow.name(), &script, flow, &mut progress)?;
+    let cells = parse_cells(&read_file(&cells_path)?);
+    let stat: serde_json::Value =
+        serde_json::from_str(&read_file(&stat_path)?).map_err(|e| YosysError::Io {
+            path: stat_path.display().to_string(),
+            message: e.to_string(),
+        })?;
+    let modules = stat_modules(&stat);
+    let mut memo = BTreeMap::new();
+    let top_key = format!("\\{top}");
+    let total = expand(&top_key, &modules, flow, &mut memo);
+    let mut top_only = Resources::default();
+    if let Some(own) = modules.get(&top_key) {
+        for (ty, n) in own {
+            if !modules.contains_key(ty) {
+                top_only.add_cell(ty, *n, flow);
+            }
+        }
+    }
+    let instances = cells
+        .into_iter()
+        .filter(|(_, m)| modules.contains_key(m))
+        .map(|(inst, module)| {
+            let resources = expand(&module, &modules, flow, &mut memo);
+            (inst, InstanceResources { module, resources })
+        })
+        .collect();
+    if opts.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(SynthReport {
+        flow,
+        top: top.to_string(),
+        total,
+        instances,
+        top_only,
+        skipped,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// True for cells that are user modules (not yosys internal cells or vendor primitives, which
+/// are never instantiated by the generator's top).
+fn is_submodule(module: &str) -> bool {
+    module.starts_with("$paramod")
+        || (module.starts_with('\\')
+            && module
+                .chars()
+                .nth(1)
+                .is_some_and(|c| c.is_ascii_lowercase()))
+}
+
+fn read_file(p: &Path) -> Result<String, YosysError> {
+    std::fs::read_to_string(p).map_err(io_err(p))
+}
+
+fn run(
+    run_dir: &Path,
+    work: &Path,
+    stage: &str,
+    script: &str,
+    flow: Flow,
+    progress: &mut impl FnMut(&str),
+) -> Result<(), YosysError> {
+    let script_path = work.join(format!("{stage}.ys"));
+    std::fs::write(&script_path, script).map_err(io_err(&script_path))?;
+    let log_path = work.join(format!("{stage}.log"));
+    let mut child = Command::new("yosys")
+        .arg("-s")
+        .arg(&script_path)
+        .current_dir(run_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|_| YosysError::Missing)?;
+    let mut log = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            // "2.3. Executing PROC pass ..." — report passes up to the second level.
+            if let Some(rest) = line.split_once(". Executing ") {
+                if rest.0.matches('.').count() <= 1 {
+                    progress(&format!(
+                        "{}: {}",
+                        flow.name(),
+                        rest.1.trim_end_matches('.')
+                    ));
+                }
+            }
+            log.push(line);
+        }
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    let status = child.wait().map_err(io_err(&script_path))?;
+    let _ = std::fs::write(&log_path, log.join("\n"));
+    if !status.success() {
+        let tail: Vec<&str> = log
+            .iter()
+            .rev()
+            .take(8)
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(YosysError::Failed {
+            flow: flow.name().into(),
+            dir: run_dir.display().to_string(),
+            message: format!("{}\n{}", tail.join("\n"), err.trim()),
+        });
+    }
+    Ok(())
+}
+
+/// Parses `dump` output: `cell <type> <name>` lines → instance name → module name.
+fn parse_cells(il: &str) -> BTreeMap<String, String> {
+    il.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("cell ")?;
+            let (ty, name) = rest.rsplit_once(' ')?;
+            Some((name.trim_start_matches('\\').to_string(), ty.to_string()))
+        })
+        .collect()
+}
+
+/// `stat -json` → module name → cell type → count.
+fn stat_modules(stat: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    if let Some(mods) = stat.get("modules").and_then(|m| m.as_object()) {
+        for (name, m) in mods {
+            let cells = m
+                .get("num_cells_by_type")
+                .and_then(|c| c.as_object())
+                .map(|c| {
+                    c.iter()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.insert(name.clone(), cells);
+        }
+    }
+    out
+}
+
+fn expand(
+    module: &str,
+    modules: &BTreeMap<String, BTreeMap<String, u64>>,
+    flow: Flow,
+    memo: &mut BTreeMap<String, Resources>,
+) -> Resources {
+    if let Some(r) = memo.get(module) {
+        return r.clone();
+    }
+    let mut r = Resources::default();
+    if let Some(cells) = modules.get(module) {
+        for (ty, &n) in cells {
+            let sub_key = if modules.contains_key(ty) {
+                Some(ty.clone())
+            } else if modules.contains_key(&format!("\\{ty}")) {
+                Some(format!("\\{ty}"))
+            } else {
+                None
+            };
+            match sub_key {
+                Some(k) => {
+                    let sub = expand(&k, modules, flow, memo);
+                    r.add(&sub, n);
+                }
+                None => r.add_cell(ty, n, flow),
+            }
+        }
+    }
+    memo.insert(module.to_string(), r.clone());
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dump_cells() {
+        let il = "module \\top\n  cell \\IBUF $iopadmap$top.a\n  cell $paramod\\sub\\W=s32'1000 \\u_e0\nend\n";
+        let m = parse_cells(il);
+        assert_eq!(
+            m.get("u_e0").map(String::as_str),
+            Some("$paramod\\sub\\W=s32'1000")
+        );
+        assert_eq!(m.get("$iopadmap$top.a").map(String::as_str), Some("\\IBUF"));
+    }
+
+    #[test]
+    fn expands_hierarchy_and_categorizes() {
+        let stat = serde_json::json!({"modules": {
+            "\\top": {"num_cells_by_type": {"\\sub": 2, "IBUF": 3}},
+            "\\sub": {"num_cells_by_type": {"LUT6": 4, "FDRE": 2, "CARRY4": 1, "RAMB36E1": 1, "DSP48E1": 1}}
+        }});
+        let mods = stat_modules(&stat);
+        let mut memo = BTreeMap::new();
+        let r = expand("\\top", &mods, Flow::Xilinx, &mut memo);
+        assert_eq!((r.luts, r.ffs, r.carry, r.bram, r.dsp), (8, 4, 2, 4, 2));
+        assert_eq!(r.cells, 2 * 9 + 3);
+    }
+}

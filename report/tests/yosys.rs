@@ -1,0 +1,87 @@
+//! yosys runs on a small hand-written design: per-instance statistics and engine limiting.
+
+use inq_report::yosys::{available, synthesize, Flow, SynthOptions};
+use std::path::Path;
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+#[test]
+fn per_instance_statistics_in_every_flow() {
+    if !available() {
+        eprintln!("SKIPPED: yosys not installed (apt-get install yosys); CI runs this test");
+        return;
+    }
+    let files = vec!["two_adders.v".to_string()];
+    let mut lines = 0;
+    let x = synthesize(
+        fixtures(),
+        &files,
+        "toy_top",
+        Flow::Xilinx,
+        &SynthOptions::default(),
+        |_| lines += 1,
+    )
+    .unwrap();
+    assert!(lines > 3, "progress lines: {lines}");
+    assert_eq!(x.instances.len(), 2);
+    let e0 = &x.instances["u_e0"].resources; // 8-bit adder, 9 output flops
+    let e1 = &x.instances["u_e1"].resources; // 4-bit adder, 5 output flops
+    assert_eq!((e0.ffs, e1.ffs), (9, 5));
+    assert!(
+        e0.luts >= 8 && e1.luts >= 4 && e0.carry >= 2,
+        "{e0:?} {e1:?}"
+    );
+    assert_eq!(x.total.ffs, 14);
+    assert_eq!(x.total.luts, e0.luts + e1.luts);
+    let i = synthesize(
+        fixtures(),
+        &files,
+        "toy_top",
+        Flow::Ice40,
+        &SynthOptions::default(),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(i.total.ffs, 14);
+    assert!(i.total.luts > 0);
+    let g = synthesize(
+        fixtures(),
+        &files,
+        "toy_top",
+        Flow::Generic,
+        &SynthOptions::default(),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        (g.total.ffs, g.total.arith_cells, g.total.latches),
+        (14, 0, 0)
+    );
+    assert!(g.total.gates > 0);
+}
+
+#[test]
+fn limiting_to_one_engine_black_boxes_the_others() {
+    if !available() {
+        eprintln!("SKIPPED: yosys not installed (apt-get install yosys); CI runs this test");
+        return;
+    }
+    let files = vec!["two_adders.v".to_string()];
+    let opts = SynthOptions {
+        only: Some(vec!["u_e1".into()]),
+        work_dir: None,
+    };
+    let r = synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &opts, |_| {}).unwrap();
+    assert_eq!(r.skipped, vec!["u_e0".to_string()]);
+    assert_eq!(r.total.ffs, 5);
+    let bad = SynthOptions {
+        only: Some(vec!["nope".into()]),
+        work_dir: None,
+    };
+    let e = synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &bad, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope") && e.contains("u_e0"), "{e}");
+}
