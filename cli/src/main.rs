@@ -28,11 +28,11 @@ enum Command {
     /// Accuracy of a quantized model (integer reference) or a float ONNX model.
     Eval(commands::eval::EvalArgs),
     /// Generate Verilog for a quantized model.
-    Gen(commands::NotYet),
+    Gen(commands::gen::GenArgs),
     /// Cycle-accurate simulation of a generated design.
     Sim(commands::NotYet),
     /// Prove a generated design equal to the integer reference under Verilator.
-    Verify(commands::NotYet),
+    Verify(commands::verify::VerifyArgs),
     /// Area (analytic and yosys) and throughput of a generated design.
     Report(commands::NotYet),
     /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
@@ -45,9 +45,9 @@ fn main() -> ExitCode {
         Command::Train(a) => a.fail("train", 3),
         Command::Quantize(a) => a.fail("quantize", 3),
         Command::Eval(a) => commands::eval::run(&a),
-        Command::Gen(a) => a.fail("gen", 4),
+        Command::Gen(a) => commands::gen::run(&a),
         Command::Sim(a) => a.fail("sim", 6),
-        Command::Verify(a) => a.fail("verify", 5),
+        Command::Verify(a) => commands::verify::run(&a),
         Command::Report(a) => a.fail("report", 7),
         Command::Flow(a) => a.fail("flow", 7),
     };

@@ -106,8 +106,8 @@ pub struct Engine {
     pub out_signed: bool,
     /// What the engine computes.
     pub kind: EngineKind,
-    /// Analytic busy cycles per image (see [`Engine::cycles_per_image`] computation in
-    /// `docs/hardware.md` §4/§5; the exact cycle behaviour is the state machine).
+    /// Analytic estimate of the busy cycles per image (`docs/hardware.md` §9); the exact cycle
+    /// behaviour is the state machine of §4/§5.
     pub cycles_per_image: u64,
     /// Analytic resource count.
     pub resources: Resources,
@@ -204,9 +204,9 @@ pub struct Mvu {
     pub k_max: u32,
     /// Product width `A + k_max + 1`.
     pub product_width: u32,
-    /// Accumulator width from the worst-case bound.
+    /// Accumulator width: `max(signed_width_for(worst-case bound), product_width + 1)`.
     pub acc_width: u32,
-    /// Internal width of the requantizer (`ACC_W + 1 + max left shift`).
+    /// Internal width of the requantizer: `max(ACC_W + 1 + max left shift, OUT_W + 1)`.
     pub requant_width: u32,
     /// Output mode.
     pub output: MvuOutput,
@@ -273,7 +273,7 @@ pub struct AdderCount {
 pub struct Resources {
     /// Adders/subtractors by width.
     pub adders: Vec<AdderCount>,
-    /// Flip-flop bits (including a line buffer held in registers).
+    /// Flip-flop bits (registers; line buffers are counted as distributed RAM in `luts`).
     pub ff_bits: u64,
     /// ROM bits (weights, bias and shift tables).
     pub rom_bits: u64,
@@ -342,7 +342,16 @@ impl Design {
         let _ = writeln!(
             s,
             "{:>3} {:<16} {:<16} {:<18} {:>9} {:>12} {:>6} {:>10} {:>6} {:>9}",
-            "#", "layer", "op", "shape in→out", "PE×SIMD", "cycles/img", "lanes", "ROM bits", "acc", "LUT est"
+            "#",
+            "layer",
+            "op",
+            "shape in→out",
+            "PE×SIMD",
+            "cycles/img",
+            "lanes",
+            "ROM bits",
+            "acc",
+            "LUT est"
         );
         for (i, e) in self.engines.iter().enumerate() {
             let g = &e.geom;

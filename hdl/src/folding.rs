@@ -56,7 +56,10 @@ impl Folding {
             origin: origin.clone(),
             message: e.to_string(),
         })?;
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
             Self::from_json_str(&text, &origin)
         } else {
             Self::from_toml_str(&text, &origin)

@@ -52,7 +52,7 @@ fn window_cycles(g: &Geometry, comp: u64) -> u64 {
 }
 
 fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n % d == 0).collect()
+    (1..=n).filter(|&d| n.is_multiple_of(d)).collect()
 }
 
 /// The legal `(PE, SIMD)` of an MVU with the fewest lanes whose cycles are at most `t`
@@ -84,14 +84,14 @@ fn check_fold(model: &QuantModel, s: &Slot, pe: usize, simd: usize) -> Result<()
     if pe == 0 || simd == 0 {
         return Err(err("PE and SIMD must be at least 1".into()));
     }
-    if g.oc % pe != 0 {
+    if !g.oc.is_multiple_of(pe) {
         return Err(err(format!(
             "PE {pe} does not divide the {} output {}",
             g.oc,
             if dense { "features" } else { "channels" }
         )));
     }
-    if g.c % simd != 0 {
+    if !g.c.is_multiple_of(simd) {
         return Err(err(if dense {
             format!("SIMD {simd} does not divide the {} input features", g.c)
         } else {
@@ -195,7 +195,11 @@ fn stream_floor(slots: &[Slot]) -> u64 {
         .unwrap_or(1)
 }
 
-fn explicit(model: &QuantModel, mvus: &[&Slot], f: &Folding) -> Result<Vec<(usize, usize)>, PlanError> {
+fn explicit(
+    model: &QuantModel,
+    mvus: &[&Slot],
+    f: &Folding,
+) -> Result<Vec<(usize, usize)>, PlanError> {
     let mut out = vec![(1usize, 1usize); mvus.len()];
     let mut seen = vec![false; mvus.len()];
     for (n, entry) in f.layer.iter().enumerate() {
@@ -212,7 +216,10 @@ fn explicit(model: &QuantModel, mvus: &[&Slot], f: &Folding) -> Result<Vec<(usiz
                 if i >= model.layers.len() {
                     return Err(PlanError::UnknownLayer {
                         entry: n,
-                        message: format!("index {i} but the model has {} layers", model.layers.len()),
+                        message: format!(
+                            "index {i} but the model has {} layers",
+                            model.layers.len()
+                        ),
                     });
                 }
                 i
@@ -354,14 +361,20 @@ pub fn plan(model: &QuantModel, req: &FoldingRequest) -> Result<Design, PlanErro
                 }
             }
             _ => {
-                let slot = slot_iter.next().ok_or_else(|| PlanError::Internal("slot count".into()))?;
+                let slot = slot_iter
+                    .next()
+                    .ok_or_else(|| PlanError::Internal("slot count".into()))?;
                 let g = slot.geom;
                 let engine = match layer {
                     Layer::Conv(_) | Layer::Dense(_) => {
                         let &(pe, simd) = fold_iter
                             .next()
                             .ok_or_else(|| PlanError::Internal("fold count".into()))?;
-                        let perm = if matches!(layer, Layer::Dense(_)) { flat_from } else { None };
+                        let perm = if matches!(layer, Layer::Dense(_)) {
+                            flat_from
+                        } else {
+                            None
+                        };
                         build_mvu(model, i, g, fmt, pe, simd, perm)?
                     }
                     Layer::MaxPool(_) | Layer::AvgPool(_) | Layer::GlobalAvgPool(_) => {
@@ -389,14 +402,20 @@ pub fn plan(model: &QuantModel, req: &FoldingRequest) -> Result<Design, PlanErro
         taps.push(Tap {
             layer: i,
             name: layer.name().to_string(),
-            engine: if engines.is_empty() { None } else { Some(engines.len() - 1) },
+            engine: if engines.is_empty() {
+                None
+            } else {
+                Some(engines.len() - 1)
+            },
             width: cur_width,
             signed: cur_signed,
             elements_per_image: shape_out.iter().product(),
             shape: shape_out,
         });
     }
-    let last = engines.last().ok_or_else(|| PlanError::Internal("no engine".into()))?;
+    let last = engines
+        .last()
+        .ok_or_else(|| PlanError::Internal("no engine".into()))?;
     let count = last.geom.out_elements();
     let output = OutputStage {
         count,
@@ -519,7 +538,10 @@ fn build_mvu(
                 for s in 0..simd {
                     let j = sfi * simd + s;
                     let code = *wt.codes.get(model_index(o, j)).ok_or_else(|| {
-                        PlanError::Internal(format!("weight index out of range in {}", layer_label(model, i)))
+                        PlanError::Internal(format!(
+                            "weight index out of range in {}",
+                            layer_label(model, i)
+                        ))
                     })?;
                     if let Ok(Weight::Pow2 { index, .. }) = numerics::decode(code, b) {
                         k_max = k_max.max(index);
@@ -531,14 +553,19 @@ fn build_mvu(
     }
     let x_max = in_fmt.max_abs().max(pad_value.abs());
     let mut acc_width = 1u32;
-    for o in 0..g.oc {
-        let row = &wt.codes[o * k..(o + 1) * k];
-        let bound = numerics::acc_bound_row(row, b, bias[o], x_max);
+    for (row, &bo) in wt.codes.chunks(k.max(1)).zip(bias.iter()) {
+        let bound = numerics::acc_bound_row(row, b, bo, x_max);
         acc_width = acc_width.max(numerics::signed_width_for(bound));
     }
+    // The RTL sign-extends products into the accumulator: keep it strictly wider than a product
+    // (only matters when the weights are tiny or all zero).
+    let product_width = in_fmt.bits + k_max + 1;
+    acc_width = acc_width.max(product_width + 1);
     let (mvu_out, shift, out_width, out_signed, left_max) = match output {
         Output::Act { .. } => {
-            let of = output.act().ok_or_else(|| PlanError::Internal("act".into()))?;
+            let of = output
+                .act()
+                .ok_or_else(|| PlanError::Internal("act".into()))?;
             let shift: Vec<i32> = (0..g.oc)
                 .map(|c| numerics::requant_shift(in_fmt, wt, c, of))
                 .collect();
@@ -557,7 +584,9 @@ fn build_mvu(
         }
         Output::Logits => {
             let n2min = numerics::n2_min(wt, g.oc);
-            let shift: Vec<i32> = (0..g.oc).map(|c| -(numerics::n2_of(wt, c) - n2min)).collect();
+            let shift: Vec<i32> = (0..g.oc)
+                .map(|c| -(numerics::n2_of(wt, c) - n2min))
+                .collect();
             let left = shift.iter().map(|&r| -r).max().unwrap_or(0) as u32;
             (MvuOutput::Logits, shift, acc_width + left, true, left)
         }
@@ -570,9 +599,10 @@ fn build_mvu(
         sf,
         code_bits: b,
         k_max,
-        product_width: in_fmt.bits + k_max + 1,
+        product_width,
         acc_width,
-        requant_width: acc_width + 1 + left_max,
+        // room for the rounding add and left shifts, and at least one bit above the output
+        requant_width: (acc_width + 1 + left_max).max(out_width + 1),
         output: mvu_out,
         bias: bias.clone(),
         shift,

@@ -18,6 +18,12 @@ fn ceil_div(a: u64, b: u64) -> u64 {
     a.div_ceil(b)
 }
 
+/// LUTs of a line buffer of `depth` words of `bits` bits with `ports` asynchronous read ports,
+/// held in distributed RAM (one 64×1 LUT RAM per bit, per 64 words and per read port).
+fn lutram_luts(depth: u64, bits: u64, ports: u64) -> u64 {
+    ports * bits * ceil_div(depth, 64)
+}
+
 /// LUTs of an `n`:1 multiplexer of `bits` bits.
 fn mux_luts(n: u64, bits: u64) -> u64 {
     if n <= 1 {
@@ -71,8 +77,7 @@ pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Re
     push_adders(&mut r.adders, m.acc_width, 1);
     push_adders(&mut r.adders, m.requant_width, 1);
     let lb = g.lb_elements() as u64;
-    r.ff_bits = lb * a
-        + 2 * m.pe as u64 * acc
+    r.ff_bits = 2 * m.pe as u64 * acc
         + u64::from(out_width)
         + 1
         + lanes * u64::from(m.code_bits)
@@ -90,12 +95,11 @@ pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Re
         luts += m.pe as u64 * u64::from(m.rom_width()) * ceil_div(m.rom_depth() as u64, 64);
     }
     luts += (acc + 8) * ceil_div(g.oc as u64, 64);
-    // per lane: window mux, pad mux, barrel shifter, negate + zero gating.
+    // line buffer: one read port per SIMD lane (shared by the PEs), plus the pad mux.
+    luts += lutram_luts(lb, a, m.simd as u64) + m.simd as u64 * a;
+    // per lane: barrel shifter, negate + zero gating.
     let shift_stages = u64::from(clog2(u64::from(m.k_max) + 1));
-    let lane_luts = mux_luts(lb, a) + a + p * ceil_div(shift_stages, 2) + p;
-    // SIMD lanes of a PE read the same window positions: the window mux is per SIMD lane,
-    // shared by the PEs.
-    luts += m.simd as u64 * mux_luts(lb, a) + lanes * (lane_luts - mux_luts(lb, a));
+    luts += lanes * (p * ceil_div(shift_stages, 2) + p);
     luts += lanes * acc; // adder tree + accumulate
     luts += m.pe as u64 * acc; // obuf load mux
     luts += mux_luts(m.pe as u64, acc); // obuf read mux
@@ -115,7 +119,7 @@ pub fn pool_resources(g: &Geometry, pool: &Pool, width: u32) -> Resources {
     let a = u64::from(width);
     let taps = (g.kh * g.kw) as u64;
     let lb = g.lb_elements() as u64;
-    let mut luts = taps * mux_luts(lb, a);
+    let mut luts = lutram_luts(lb, a, taps);
     match pool.mode {
         PoolMode::Max => {
             // comparator + select per reduction step
@@ -127,7 +131,7 @@ pub fn pool_resources(g: &Geometry, pool: &Pool, width: u32) -> Resources {
             luts += taps * u64::from(pool.sum_width);
         }
     }
-    r.ff_bits = lb * a + a + 1 + control_ff_bits(g);
+    r.ff_bits = a + 1 + control_ff_bits(g);
     luts += 100;
     r.luts = luts;
     r

@@ -715,10 +715,6 @@ impl Normalization {
                 }
             }
         }
-        check_normalization(&n, n.mean.len().max(n.std.len())).map_err(|e| match e {
-            DataError::Normalization { message, .. } => err(message),
-            other => other,
-        })?;
         if n.mean.len() != 1 && n.std.len() != 1 && n.mean.len() != n.std.len() {
             return Err(err(format!(
                 "mean has {} values but std has {}",
@@ -726,6 +722,10 @@ impl Normalization {
                 n.std.len()
             )));
         }
+        check_normalization(&n, n.mean.len().max(n.std.len())).map_err(|e| match e {
+            DataError::Normalization { message, .. } => err(message),
+            other => other,
+        })?;
         Ok(n)
     }
 
@@ -793,5 +793,137 @@ mod tests {
         let e = load_idx(&dir, Split::Train).unwrap_err().to_string();
         assert!(e.contains("train-images-idx3-ubyte"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod npy_tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("inq-npy-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn pix(i: usize, j: usize) -> u8 {
+        ((7 * i + 3 * j) % 256) as u8
+    }
+
+    #[test]
+    fn loads_numpy_written_files_in_both_naming_forms() {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/npy");
+        let test = load(&d, Split::Test).unwrap();
+        assert_eq!(test.image_shape(), [1, 4, 5]);
+        assert_eq!(test.labels, vec![4, 0, 9]);
+        for i in 0..3 {
+            let want: Vec<u8> = (0..20).map(|j| pix(i, j)).collect();
+            assert_eq!(test.image(i), &want[..]);
+        }
+        let train = load(&d, Split::Train).unwrap();
+        assert_eq!(train.image_shape(), [1, 4, 5]);
+        assert_eq!(train.labels, vec![1, 2]);
+        assert_eq!(train.image(1), &(0..20).map(|j| pix(1, j)).collect::<Vec<_>>()[..]);
+    }
+
+    #[test]
+    fn npy_errors_name_the_file_and_the_problem() {
+        let d = dir("err");
+        let im = d.join("test_images.npy");
+        let lb = d.join("test_labels.npy");
+        write_npy(&im, "|u1", &[2, 1, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        write_npy(&lb, "<i4", &[2], &[3, 0, 0, 0, 9, 0, 0, 0]).unwrap();
+        let ds = load(&d, Split::Test).unwrap();
+        assert_eq!((ds.channels, ds.rows, ds.cols, ds.labels.clone()), (1, 2, 2, vec![3, 9]));
+
+        // Multi-channel float images in 0..=255.
+        let vals: Vec<u8> = [0f32, 10., 255., 7., 1., 2., 3., 4.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        write_npy(&im, "<f4", &[1, 2, 2, 2], &vals[..32]).unwrap();
+        write_npy(&lb, "|u1", &[1, 1], &[5]).unwrap();
+        let ds = load(&d, Split::Test).unwrap();
+        assert_eq!((ds.channels, ds.pixels.clone()), (2, vec![0, 10, 255, 7, 1, 2, 3, 4]));
+
+        // A float that is no 8-bit pixel.
+        let vals: Vec<u8> = [0f32, 10.5, 2., 7.].iter().flat_map(|v| v.to_le_bytes()).collect();
+        write_npy(&im, "<f4", &[1, 2, 2], &vals).unwrap();
+        let e = load(&d, Split::Test).unwrap_err().to_string();
+        assert!(e.contains("test_images.npy") && e.contains("10.5") && e.contains("index 1"), "{e}");
+
+        // Truncated data.
+        write_npy(&im, "|u1", &[2, 2, 2], &[1, 2, 3]).unwrap();
+        let e = load(&d, Split::Test).unwrap_err().to_string();
+        assert!(e.contains("test_images.npy") && e.contains("truncated"), "{e}");
+        // Trailing bytes.
+        write_npy(&im, "|u1", &[1, 2, 2], &[1, 2, 3, 4, 5]).unwrap();
+        let e = load(&d, Split::Test).unwrap_err().to_string();
+        assert!(e.contains("unexpected bytes"), "{e}");
+        // Count mismatch.
+        write_npy(&im, "|u1", &[2, 2, 2], &[0; 8]).unwrap();
+        let e = load(&d, Split::Test).unwrap_err().to_string();
+        assert!(e.contains("test_labels.npy") && e.contains("1 labels but"), "{e}");
+        // Label out of range, float labels, bad rank, unsupported types, Fortran order.
+        write_npy(&lb, "<i8", &[2], &[44, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap();
+        let e = load(&d, Split::Test).unwrap_err().to_string();
+        assert!(e.contains("label 300") || e.contains("label -1"), "{e}");
+        write_npy(&lb, "<f4", &[2], &[0; 8]).unwrap();
+        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("integers"));
+        write_npy(&lb, "|u1", &[2], &[0, 1]).unwrap();
+        write_npy(&im, "|u1", &[8], &[0; 8]).unwrap();
+        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("[N, H, W]"));
+        write_npy(&im, ">f4", &[2, 1, 1], &[0; 8]).unwrap();
+        assert!(load(&d, Split::Test).unwrap_err().to_string().contains(">f4"));
+        let mut raw = std::fs::read(&lb).unwrap();
+        let at = raw.windows(5).position(|w| w == b"False").unwrap();
+        raw[at..at + 5].copy_from_slice(b"True ");
+        std::fs::write(&lb, &raw).unwrap();
+        write_npy(&im, "|u1", &[2, 1, 1], &[0; 2]).unwrap();
+        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("Fortran"));
+        std::fs::write(&im, b"not numpy at all").unwrap();
+        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("magic"));
+        std::fs::remove_dir_all(&d).unwrap();
+
+        let empty = dir("empty");
+        let e = load(&empty, Split::Train).unwrap_err().to_string();
+        assert!(
+            e.contains("no train split") && e.contains("train-images-idx3-ubyte") && e.contains("x_train.npy"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
+
+    #[test]
+    fn normalization_parse_display_and_apply() {
+        let n = Normalization::parse("mean=0.2860,std=0.3530").unwrap();
+        assert_eq!((n.scale, n.mean.clone(), n.std.clone()), (1.0 / 255.0, vec![0.286], vec![0.353]));
+        assert_eq!(Normalization::parse(&n.to_string()).unwrap(), n);
+        let n = Normalization::parse("scale=1/255").unwrap();
+        assert_eq!(n, Normalization::default());
+        let n = Normalization::parse(" scale = 1 , mean=0.5:1.5:2.5, std=2 ").unwrap();
+        assert_eq!((n.scale, n.mean.len(), n.std.clone()), (1.0, 3, vec![2.0]));
+        assert_eq!(Normalization::parse(&n.to_string()).unwrap(), n);
+        for (bad, why) in [
+            ("", "empty"),
+            ("mean", "key=value"),
+            ("mean=abc", "not a number"),
+            ("foo=1", "unknown key"),
+            ("std=0", "positive"),
+            ("scale=1/0", "not a number"),
+            ("scale=1:2", "one value"),
+            ("mean=1:2,std=1:2:3", "mean has 2 values but std has 3"),
+            ("mean=1,mean=2", "twice"),
+        ] {
+            let e = Normalization::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains(&format!("`{bad}`")), "{bad}: {e}");
+        }
+        // Per-channel application on a 2-channel 1×2 image.
+        let n = Normalization { scale: 1.0 / 255.0, mean: vec![0.5, 0.0], std: vec![0.5, 2.0] };
+        let x = n.apply(&[0, 255, 255, 0], 2);
+        assert_eq!(x, vec![-1.0, 1.0, 0.5, 0.0]);
+        assert!(check_normalization(&n, 2).is_ok());
+        let e = check_normalization(&n, 3).unwrap_err().to_string();
+        assert!(e.contains("3 channel"), "{e}");
     }
 }

@@ -240,7 +240,7 @@ impl<'m> Forward<'m> {
     /// after another.
     pub fn run_batch(&self, inputs: &[f32]) -> Result<Vec<f32>, ForwardError> {
         let n = self.input_len();
-        if n == 0 || inputs.len() % n != 0 {
+        if n == 0 || !inputs.len().is_multiple_of(n) {
             return Err(ForwardError::Input {
                 message: format!(
                     "batch has {} values, not a multiple of the input size {n}",
@@ -431,7 +431,7 @@ pub fn predict(model: &FloatModel, data: &Dataset) -> Result<Vec<usize>, Forward
 #[derive(Default)]
 struct Scratch {
     padded: Vec<f32>,
-    wide: Vec<f32>,
+    col: Vec<f32>,
 }
 
 struct ConvGeom {
@@ -464,55 +464,83 @@ fn conv2d(g: &ConvGeom, input: &[f32], weight: &[f32], bias: &[f32], out: &mut V
         }
         &s.padded
     };
+    // im2col: row k = (ci, ky, kx) of `col` holds that tap for every output position, padded
+    // to a multiple of 8 positions; then out = W · col + bias with a 4×8 register block.
+    let k = c * kh * kw;
+    let p = oh * ow;
+    let pp = p.div_ceil(8) * 8;
+    s.col.clear();
+    s.col.resize(k * pp, 0.0);
+    for ci in 0..c {
+        let plane = &inp[ci * hp * wp..(ci + 1) * hp * wp];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = &mut s.col[((ci * kh + ky) * kw + kx) * pp..][..p];
+                for y in 0..oh {
+                    let src = &plane[(y * sh + ky) * wp + kx..];
+                    let dst = &mut row[y * ow..(y + 1) * ow];
+                    if sw == 1 {
+                        dst.copy_from_slice(&src[..ow]);
+                    } else {
+                        for (x, d) in dst.iter_mut().enumerate() {
+                            *d = src[x * sw];
+                        }
+                    }
+                }
+            }
+        }
+    }
     out.clear();
-    out.resize(g.out_channels * oh * ow, 0.0);
-    if sh == 1 && sw == 1 {
-        // Compute each output plane on the padded width `wp` (columns ow.. are discarded), so
-        // that one weight sweeps one contiguous run of `len` values.
-        let len = (oh - 1) * wp + ow;
-        s.wide.resize(oh * wp, 0.0);
-        for o in 0..g.out_channels {
-            let acc = &mut s.wide[..len];
-            acc.fill(bias[o]);
-            for ci in 0..c {
-                let plane = &inp[ci * hp * wp..(ci + 1) * hp * wp];
-                let wk = &weight[(o * c + ci) * kh * kw..(o * c + ci + 1) * kh * kw];
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        let wv = wk[ky * kw + kx];
-                        let src = &plane[ky * wp + kx..ky * wp + kx + len];
-                        for (a, &x) in acc.iter_mut().zip(src) {
-                            *a += wv * x;
+    out.resize(g.out_channels * p, 0.0);
+    gemm_bias(weight, g.out_channels, k, &s.col, pp, bias, p, out);
+}
+
+/// `out[o][q] = bias[o] + Σ_k w[o][k] · col[k][q]` for `q < p`; `col` rows are `pp` long
+/// (`pp` a multiple of 8).
+#[allow(clippy::too_many_arguments)]
+fn gemm_bias(w: &[f32], o: usize, k: usize, col: &[f32], pp: usize, bias: &[f32], p: usize, out: &mut [f32]) {
+    let mut oi = 0;
+    while oi < o {
+        let rows = (o - oi).min(4);
+        for pb in (0..pp).step_by(8) {
+            let mut acc = [[0.0f32; 8]; 4];
+            if rows == 4 {
+                let (w0, w1, w2, w3) = (
+                    &w[oi * k..(oi + 1) * k],
+                    &w[(oi + 1) * k..(oi + 2) * k],
+                    &w[(oi + 2) * k..(oi + 3) * k],
+                    &w[(oi + 3) * k..(oi + 4) * k],
+                );
+                for kk in 0..k {
+                    let cv = &col[kk * pp + pb..kk * pp + pb + 8];
+                    let (x0, x1, x2, x3) = (w0[kk], w1[kk], w2[kk], w3[kk]);
+                    for j in 0..8 {
+                        acc[0][j] += x0 * cv[j];
+                        acc[1][j] += x1 * cv[j];
+                        acc[2][j] += x2 * cv[j];
+                        acc[3][j] += x3 * cv[j];
+                    }
+                }
+            } else {
+                for (r, a) in acc.iter_mut().enumerate().take(rows) {
+                    let wr = &w[(oi + r) * k..(oi + r + 1) * k];
+                    for (kk, &x) in wr.iter().enumerate() {
+                        let cv = &col[kk * pp + pb..kk * pp + pb + 8];
+                        for j in 0..8 {
+                            a[j] += x * cv[j];
                         }
                     }
                 }
             }
-            let dst = &mut out[o * oh * ow..(o + 1) * oh * ow];
-            for y in 0..oh {
-                dst[y * ow..(y + 1) * ow].copy_from_slice(&s.wide[y * wp..y * wp + ow]);
-            }
-        }
-    } else {
-        for o in 0..g.out_channels {
-            let dst = &mut out[o * oh * ow..(o + 1) * oh * ow];
-            dst.fill(bias[o]);
-            for ci in 0..c {
-                let plane = &inp[ci * hp * wp..(ci + 1) * hp * wp];
-                let wk = &weight[(o * c + ci) * kh * kw..(o * c + ci + 1) * kh * kw];
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        let wv = wk[ky * kw + kx];
-                        for y in 0..oh {
-                            let row = &plane[(y * sh + ky) * wp..];
-                            let drow = &mut dst[y * ow..(y + 1) * ow];
-                            for (x, d) in drow.iter_mut().enumerate() {
-                                *d += wv * row[x * sw + kx];
-                            }
-                        }
-                    }
+            let n = (p - pb.min(p)).min(8);
+            for (r, a) in acc.iter().enumerate().take(rows) {
+                let dst = &mut out[(oi + r) * p + pb..(oi + r) * p + pb + n];
+                for (d, &v) in dst.iter_mut().zip(a) {
+                    *d = v + bias[oi + r];
                 }
             }
         }
+        oi += rows;
     }
 }
 

@@ -8,3 +8,4 @@
 pub mod data;
 pub mod graph;
 pub mod forward;
+pub mod onnx;

@@ -2,4 +2,349 @@
 //!
 //! Simulates the generated micro-architecture cycle by cycle from the `inq_hdl::Design`
 //! (never from Verilog text): every engine's state machine, line buffer, ROM read, lane,
-//! accumulator, FIFO and ready/valid handshake, bit-exact and cycle-exact with the RTL.
+//! accumulator, FIFO and ready/valid handshake, bit-exact and cycle-exact with the RTL as
+//! specified in `docs/hardware.md` (the two-phase model of its §1: all combinational signals
+//! are evaluated from the registers and the top-level inputs, then all registers update).
+//! The arithmetic is `inq_model::numerics`.
+//!
+//! * [`simulate`] streams images through a [`Machine`] exactly as the Verilator harness does
+//!   ([`protocol`]: cycle numbering, seeded [`stalls`] on both sides, optional mid-run reset)
+//!   and returns a serde-serializable [`SimReport`]: every output word with its cycle,
+//!   latency, interval, per-engine busy/stalled/idle cycles, FIFO peaks, images/s.
+//! * [`check_against_reference`] compares the words bit for bit with
+//!   [`inq_model::Reference`]; [`verify`] does both.
+//! * [`Machine`] is the clocked model itself (`ports()` before an edge, `step()` for the
+//!   edge), for callers with their own driver, e.g. the co-simulation tests of
+//!   `inq-testbenches`, which can run their `protocol::Driver` against it.
+//! * [`SimOptions::vcd`] writes a VCD waveform ([`trace`] describes its signals).
+//! * [`load_design`] reads a design from a generated folder or a JSON file.
+
+mod engines;
+pub mod error;
+pub mod load;
+pub mod machine;
+pub mod protocol;
+pub mod report;
+pub mod stalls;
+pub mod trace;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use inq_hdl::Design;
+use inq_model::QuantModel;
+
+pub use error::SimError;
+pub use load::{load_design, LoadedDesign};
+pub use machine::{Activity, EngineProbe, Machine, PortInputs, PortOutputs};
+pub use protocol::{Driver, DriverConfig, OutputRecord, Records, DEFAULT_RESET_CYCLES};
+pub use report::{
+    check_against_reference, timing, EngineReport, FifoReport, Mismatch, MismatchKind,
+    SimReport, TapBeat, Timing,
+};
+pub use stalls::StallGen;
+
+use protocol::DutOutputs;
+
+/// Options of [`simulate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOptions {
+    /// Probability per cycle of an input `tvalid` gap and (independently drawn) of
+    /// `m_axis_tready` low, in `0.0..1.0` (see [`stalls`]).
+    pub stall_rate: f64,
+    /// Stall generator seed.
+    pub seed: u64,
+    /// Write a VCD waveform of the whole run here.
+    pub vcd: Option<PathBuf>,
+    /// Stop with [`SimError::CycleLimit`] after this many cycles.
+    pub max_cycles: Option<u64>,
+    /// Stop with [`SimError::Timeout`] after this many cycles without any stream transfer.
+    pub idle_limit: u64,
+    /// Mid-run reset after this many complete images, then restart from that image (see
+    /// [`protocol`]); must be in `1..images`.
+    pub reset_after: Option<usize>,
+    /// Length of the mid-run reset in cycles (at least 1).
+    pub reset_cycles: u32,
+    /// Ground-truth labels, one per image, for [`SimReport::accuracy`].
+    pub labels: Option<Vec<usize>>,
+    /// Clock for [`SimReport::images_per_second`] in MHz.
+    pub clock_mhz: f64,
+    /// Record the transfers of every `Design.taps` stream for this many images.
+    pub tap_images: usize,
+    /// At most this many entries in [`SimReport::mismatches`] (the count is always exact).
+    pub max_mismatches: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            stall_rate: 0.0,
+            seed: 1,
+            vcd: None,
+            max_cycles: None,
+            idle_limit: 5_000_000,
+            reset_after: None,
+            reset_cycles: DEFAULT_RESET_CYCLES,
+            labels: None,
+            clock_mhz: 100.0,
+            tap_images: 0,
+            max_mismatches: 100,
+        }
+    }
+}
+
+/// Converts images (model CHW order) into the input beat stream (HWC order, `IN_W`-bit
+/// patterns), checking each value against the design's input format.
+pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>, SimError> {
+    let [c, h, w] = design.input.shape;
+    let e = c * h * w;
+    let (lo, hi) = machine::range_of(design.input.width, design.input.signed);
+    let mask = if design.input.width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << design.input.width) - 1
+    };
+    let mut beats = Vec::with_capacity(images.len() * e);
+    for (i, img) in images.iter().enumerate() {
+        if img.len() != e {
+            return Err(SimError::Input(format!(
+                "image {i} has {} values; the design's input {c}×{h}×{w} needs {e}",
+                img.len()
+            )));
+        }
+        if let Some((j, v)) = img.iter().enumerate().find(|(_, &v)| v < lo || v > hi) {
+            return Err(SimError::Input(format!(
+                "image {i}, element {j}: value {v} outside the input format's range {lo}..={hi}"
+            )));
+        }
+        for y in 0..h {
+            for x in 0..w {
+                for ch in 0..c {
+                    beats.push((img[(ch * h + y) * w + x] as u64) & mask);
+                }
+            }
+        }
+    }
+    Ok(beats)
+}
+
+/// Simulates `images` (each `C·H·W` integers in the model's CHW order) through `design`,
+/// driven exactly like the Verilator harness (see [`protocol`]).
+///
+/// The outputs are not compared with anything: see [`check_against_reference`] and
+/// [`verify`].
+pub fn simulate(design: &Design, images: &[Vec<i64>], opts: &SimOptions) -> Result<SimReport, SimError> {
+    if images.is_empty() {
+        return Err(SimError::Input("no images to simulate".into()));
+    }
+    let threshold = StallGen::threshold_for(opts.stall_rate)
+        .ok_or_else(|| SimError::Options(format!("stall rate {} outside 0.0..1.0", opts.stall_rate)))?;
+    if let Some(k) = opts.reset_after {
+        if k == 0 || k >= images.len() {
+            return Err(SimError::Options(format!(
+                "reset_after {k} must be in 1..{} (images after the reset are needed)",
+                images.len()
+            )));
+        }
+        if opts.reset_cycles == 0 {
+            return Err(SimError::Options("reset_cycles must be at least 1".into()));
+        }
+    }
+    if let Some(l) = &opts.labels {
+        if l.len() != images.len() {
+            return Err(SimError::Options(format!("{} labels for {} images", l.len(), images.len())));
+        }
+    }
+    if !(opts.clock_mhz.is_finite() && opts.clock_mhz > 0.0) {
+        return Err(SimError::Options(format!("clock {} MHz must be positive", opts.clock_mhz)));
+    }
+    let mut m = Machine::new(design)?;
+    let beats = images_to_beats(design, images)?;
+    let e = beats.len() / images.len();
+    let n = design.output.count;
+    let expected = images.len() * n;
+    let mut driver = Driver::new(
+        DriverConfig {
+            elements_per_image: e,
+            outputs_per_image: n,
+            out_width: design.output.width,
+            seed: opts.seed,
+            threshold,
+            reset_after: opts.reset_after,
+            reset_cycles: opts.reset_cycles,
+            idle_limit: opts.idle_limit.max(1),
+        },
+        beats,
+    );
+    let mut tracer = match &opts.vcd {
+        Some(p) => Some(trace::Tracer::create(p, design)?),
+        None => None,
+    };
+    let tap_streams: Vec<(Option<usize>, usize)> = design
+        .taps
+        .iter()
+        .map(|t| (t.engine, opts.tap_images.saturating_mul(t.elements_per_image)))
+        .collect();
+    let mut taps: Vec<Vec<TapBeat>> = if opts.tap_images > 0 {
+        vec![Vec::new(); design.taps.len()]
+    } else {
+        Vec::new()
+    };
+    let max_cycles = opts.max_cycles.unwrap_or(u64::MAX);
+    let t0 = Instant::now();
+    while !driver.done() {
+        let cycle = driver.cycle();
+        if driver.timed_out() {
+            return Err(SimError::Timeout {
+                cycle,
+                idle_limit: opts.idle_limit.max(1),
+                words: driver.words(),
+                expected,
+            });
+        }
+        if cycle >= max_cycles {
+            return Err(SimError::CycleLimit {
+                max_cycles,
+                words: driver.words(),
+                expected,
+            });
+        }
+        let d = driver.drive();
+        let p = m.ports();
+        let inp = PortInputs {
+            rst: d.rst,
+            s_tvalid: d.s_tvalid,
+            s_tdata: d.s_tdata,
+            s_tlast: d.s_tlast,
+            m_tready: d.m_tready,
+        };
+        if let Some(t) = tracer.as_mut() {
+            t.cycle(&m, &p, &inp, cycle)?;
+        }
+        if !taps.is_empty() && !d.rst {
+            for ((stream, cap), beats) in tap_streams.iter().zip(taps.iter_mut()) {
+                let (v, r, data) = m.stream(*stream);
+                if v && r && beats.len() < *cap {
+                    beats.push(TapBeat { cycle, value: data });
+                }
+            }
+        }
+        let resets_before = driver.records().resets.len();
+        driver.edge(&DutOutputs {
+            s_tready: p.s_tready,
+            m_tvalid: p.m_tvalid,
+            m_tdata: p.m_tdata_raw,
+            m_tlast: p.m_tlast,
+            m_tuser: p.m_tuser,
+        });
+        m.step(&inp);
+        if !taps.is_empty() && driver.records().resets.len() != resets_before {
+            if let Some(k) = opts.reset_after {
+                for (t, beats) in design.taps.iter().zip(taps.iter_mut()) {
+                    beats.truncate(k.saturating_mul(t.elements_per_image));
+                }
+            }
+        }
+    }
+    let sim_seconds = t0.elapsed().as_secs_f64();
+    let cycles = driver.cycle();
+    if let Some(t) = tracer.take() {
+        t.finish(&m, cycles)?;
+    }
+    let records = driver.into_records();
+    let tm = timing(&records, images.len(), n);
+    let predictions: Vec<u64> = records
+        .outputs
+        .iter()
+        .filter(|o| o.word + 1 == n)
+        .map(|o| o.tuser)
+        .collect();
+    let accuracy = opts.labels.as_ref().map(|l| {
+        let ok = predictions
+            .iter()
+            .zip(l)
+            .filter(|(&p, &y)| p == y as u64)
+            .count();
+        ok as f64 / images.len() as f64
+    });
+    let f = opts.clock_mhz * 1e6;
+    let images_per_second = match tm.interval {
+        Some(i) if i > 0.0 => f / i,
+        _ => images.len() as f64 * f / records.total_cycles.max(1) as f64,
+    };
+    Ok(SimReport {
+        images: images.len(),
+        mismatches: Vec::new(),
+        accuracy,
+        total_cycles: records.total_cycles,
+        latency_cycles: tm.first_latency,
+        interval_cycles: tm.interval,
+        checked: false,
+        mismatch_count: 0,
+        latency_cycles_mean: tm.mean_latency,
+        latency_cycles_max: tm.max_latency,
+        reference_accuracy: None,
+        clock_mhz: opts.clock_mhz,
+        images_per_second,
+        stall_rate: opts.stall_rate,
+        seed: opts.seed,
+        reset_after: opts.reset_after,
+        reset_cycles: m.reset_cycles(),
+        engines: design
+            .engines
+            .iter()
+            .enumerate()
+            .map(|(i, en)| EngineReport {
+                engine: i,
+                layer: en.layer,
+                name: en.name.clone(),
+                op: en.op.clone(),
+                planned_cycles_per_image: en.cycles_per_image,
+                activity: m.activity(i).unwrap_or_default(),
+            })
+            .collect(),
+        fifos: design
+            .fifos
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FifoReport {
+                fifo: i,
+                depth: f.depth,
+                peak: m.fifo_peak(i).unwrap_or(0),
+            })
+            .collect(),
+        predictions,
+        outputs: records.outputs,
+        input_starts: records.input_starts,
+        resets: records.resets,
+        taps,
+        sim_seconds,
+        cycles_per_second: cycles as f64 / sim_seconds.max(1e-9),
+    })
+}
+
+/// [`simulate`] and [`check_against_reference`] in one call, after checking that `design` was
+/// planned from `model` (`Design::model_hash == QuantModel::hash()`).
+pub fn verify(
+    model: &QuantModel,
+    design: &Design,
+    images: &[Vec<i64>],
+    opts: &SimOptions,
+) -> Result<SimReport, SimError> {
+    let hash = model.hash();
+    if design.model_hash != hash {
+        return Err(SimError::Model(format!(
+            "the design was planned from model {} but this model hashes to {hash}",
+            design.model_hash
+        )));
+    }
+    let mut report = simulate(design, images, opts)?;
+    check_against_reference(
+        model,
+        images,
+        &mut report,
+        opts.labels.as_deref(),
+        opts.max_mismatches,
+    )?;
+    Ok(report)
+}

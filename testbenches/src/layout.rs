@@ -59,7 +59,11 @@ pub fn tap_order(
             [c, h, w] => Some(chw_to_hwc(&t.data, [*c, *h, *w])),
             [_] => {
                 if let Some(Layer::Flatten(_)) = model.layers.get(layer) {
-                    let prev = if layer == 0 { input } else { &layers[layer - 1] };
+                    let prev = if layer == 0 {
+                        input
+                    } else {
+                        &layers[layer - 1]
+                    };
                     if let [c, h, w] = prev.shape.as_slice() {
                         return Some(chw_to_hwc(&prev.data, [*c, *h, *w]));
                     }
@@ -89,5 +93,41 @@ mod tests {
             }
         }
         assert_eq!(hwc_to_chw(&hwc, [c, h, w]), chw);
+    }
+
+    #[test]
+    fn flatten_tap_keeps_the_hwc_order_of_its_input() {
+        use inq_model::{ActFormat, InputSpec, NamedLayer};
+        let model = QuantModel::new(
+            "t",
+            InputSpec {
+                shape: [2, 1, 2],
+                format: ActFormat {
+                    bits: 8,
+                    signed: false,
+                    exp: 0,
+                },
+                mapping: String::new(),
+            },
+            vec![Layer::Flatten(NamedLayer { name: "f".into() })],
+        );
+        let input = Tensor {
+            shape: vec![2, 1, 2],
+            data: vec![1, 2, 3, 4],
+        };
+        let layers = vec![Tensor {
+            shape: vec![4],
+            data: vec![1, 2, 3, 4],
+        }];
+        assert_eq!(
+            tap_order(&model, &input, &layers, 0, "hwc"),
+            Some(vec![1, 3, 2, 4])
+        );
+        assert_eq!(
+            tap_order(&model, &input, &layers, 0, "chw"),
+            Some(vec![1, 2, 3, 4])
+        );
+        assert_eq!(tap_order(&model, &input, &layers, 0, "xyz"), None);
+        assert_eq!(tap_order(&model, &input, &layers, 1, "hwc"), None);
     }
 }

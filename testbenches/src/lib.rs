@@ -4,7 +4,7 @@
 //! ports under seeded back-pressure, and compares every output word (and the cycle it appears
 //! in) against the integer reference.
 //!
-//! * [`verify`] — the entry point: loads `DIR/manifest.json` and `DIR/model.json`, builds (or
+//! * [`verify()`] — the entry point: loads `DIR/manifest.json` and `DIR/model.json`, builds (or
 //!   reuses from the cache) a Verilator model with a C++ driver generated from the manifest,
 //!   runs the images, checks every logit bit for bit, the argmax (`tuser`) and `tlast`, and
 //!   returns a serde-serializable [`VerifyReport`] with cycle counts, latency, interval and

@@ -141,12 +141,11 @@ impl Design {
     pub fn load(dir: &Path) -> Result<Design, TbError> {
         let mpath = dir.join("manifest.json");
         let text = std::fs::read_to_string(&mpath).map_err(|e| TbError::io(&mpath, e))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| TbError::Manifest {
-                path: mpath.display().to_string(),
-                field: "(schema)".into(),
-                message: e.to_string(),
-            })?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| TbError::Manifest {
+            path: mpath.display().to_string(),
+            field: "(schema)".into(),
+            message: e.to_string(),
+        })?;
         let model = QuantModel::load(&dir.join("model.json"))?;
         check(&manifest, &model, dir, &mpath)?;
         Ok(Design {
@@ -174,16 +173,25 @@ fn check(m: &Manifest, model: &QuantModel, dir: &Path, mpath: &Path) -> Result<(
         message,
     };
     if m.format != MANIFEST_FORMAT {
-        return Err(bad("format", format!("expected \"{MANIFEST_FORMAT}\", found \"{}\"", m.format)));
+        return Err(bad(
+            "format",
+            format!("expected \"{MANIFEST_FORMAT}\", found \"{}\"", m.format),
+        ));
     }
     if m.version != MANIFEST_VERSION {
         return Err(bad(
             "version",
-            format!("unsupported version {}; this build reads {MANIFEST_VERSION}", m.version),
+            format!(
+                "unsupported version {}; this build reads {MANIFEST_VERSION}",
+                m.version
+            ),
         ));
     }
     if !is_ident(&m.top) {
-        return Err(bad("top", format!("`{}` is not a plain Verilog identifier", m.top)));
+        return Err(bad(
+            "top",
+            format!("`{}` is not a plain Verilog identifier", m.top),
+        ));
     }
     if m.rtl_files.is_empty() {
         return Err(bad("rtl_files", "lists no files".into()));
@@ -214,43 +222,71 @@ fn check(m: &Manifest, model: &QuantModel, dir: &Path, mpath: &Path) -> Result<(
     if p.in_width != f.bits {
         return Err(bad(
             "ports.in_width",
-            format!("is {} but the model's input has {} bits", p.in_width, f.bits),
+            format!(
+                "is {} but the model's input has {} bits",
+                p.in_width, f.bits
+            ),
         ));
     }
     if p.in_signed != f.signed {
         return Err(bad(
             "ports.in_signed",
-            format!("is {} but the model's input signedness is {}", p.in_signed, f.signed),
+            format!(
+                "is {} but the model's input signedness is {}",
+                p.in_signed, f.signed
+            ),
         ));
     }
     if !(1..=64).contains(&p.out_width) {
-        return Err(bad("ports.out_width", format!("{} outside 1..=64", p.out_width)));
+        return Err(bad(
+            "ports.out_width",
+            format!("{} outside 1..=64", p.out_width),
+        ));
     }
     if !(1..=64).contains(&p.argmax_width) {
-        return Err(bad("ports.argmax_width", format!("{} outside 1..=64", p.argmax_width)));
+        return Err(bad(
+            "ports.argmax_width",
+            format!("{} outside 1..=64", p.argmax_width),
+        ));
     }
     if m.input.shape != model.input.shape {
         return Err(bad(
             "input.shape",
-            format!("{:?} but the model's input is {:?}", m.input.shape, model.input.shape),
+            format!(
+                "{:?} but the model's input is {:?}",
+                m.input.shape, model.input.shape
+            ),
         ));
     }
     let [c, h, w] = m.input.shape;
     if m.input.elements != c * h * w {
-        return Err(bad("input.elements", format!("{} but C·H·W = {}", m.input.elements, c * h * w)));
+        return Err(bad(
+            "input.elements",
+            format!("{} but C·H·W = {}", m.input.elements, c * h * w),
+        ));
     }
     if m.input.order != "hwc" {
-        return Err(bad("input.order", format!("\"{}\"; only \"hwc\" is defined", m.input.order)));
+        return Err(bad(
+            "input.order",
+            format!("\"{}\"; only \"hwc\" is defined", m.input.order),
+        ));
     }
     let shapes = model.shapes();
     let n: usize = shapes.last().map(|s| s.iter().product()).unwrap_or(0);
     if m.outputs != n {
-        return Err(bad("outputs", format!("{} but the model has {n} logits", m.outputs)));
+        return Err(bad(
+            "outputs",
+            format!("{} but the model has {n} logits", m.outputs),
+        ));
     }
     if p.argmax_width < 64 && (1u128 << p.argmax_width) < n as u128 {
         return Err(bad(
             "ports.argmax_width",
-            format!("{} bits cannot hold argmax indices up to {}", p.argmax_width, n - 1),
+            format!(
+                "{} bits cannot hold argmax indices up to {}",
+                p.argmax_width,
+                n - 1
+            ),
         ));
     }
     for (i, t) in m.taps.iter().enumerate() {
@@ -258,14 +294,21 @@ fn check(m: &Manifest, model: &QuantModel, dir: &Path, mpath: &Path) -> Result<(
         let Some(shape) = shapes.get(t.layer + 1) else {
             return Err(bad(
                 &fld("layer"),
-                format!("{} but the model has {} layers", t.layer, model.layers.len()),
+                format!(
+                    "{} but the model has {} layers",
+                    t.layer,
+                    model.layers.len()
+                ),
             ));
         };
         let size: usize = shape.iter().product();
         if t.elements_per_image != size {
             return Err(bad(
                 &fld("elements_per_image"),
-                format!("{} but layer {} outputs {size} elements", t.elements_per_image, t.layer),
+                format!(
+                    "{} but layer {} outputs {size} elements",
+                    t.elements_per_image, t.layer
+                ),
             ));
         }
         if !(1..=64).contains(&t.width) {
@@ -274,7 +317,11 @@ fn check(m: &Manifest, model: &QuantModel, dir: &Path, mpath: &Path) -> Result<(
         if !matches!(t.order.as_str(), "hwc" | "chw" | "c_major") {
             return Err(bad(&fld("order"), format!("unknown order \"{}\"", t.order)));
         }
-        for (k, s) in [("tdata", &t.tdata), ("tvalid", &t.tvalid), ("tready", &t.tready)] {
+        for (k, s) in [
+            ("tdata", &t.tdata),
+            ("tvalid", &t.tvalid),
+            ("tready", &t.tready),
+        ] {
             if s.is_empty() || !s.split('.').all(is_ident) {
                 return Err(bad(
                     &fld(k),

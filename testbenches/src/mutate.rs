@@ -1,5 +1,5 @@
 //! Fault injection for tests: copy a design folder and corrupt one weight or one constant, so
-//! that a test can show [`crate::verify`] detects (and localizes) the fault.
+//! that a test can show [`crate::verify()`] detects (and localizes) the fault.
 
 use crate::error::TbError;
 use crate::manifest::Manifest;
@@ -63,7 +63,9 @@ pub fn corrupt_hex_word(
         let mut new_line = String::new();
         let mut rest = code;
         while !rest.is_empty() {
-            let start = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
+            let start = rest
+                .find(|c: char| !c.is_whitespace())
+                .unwrap_or(rest.len());
             new_line.push_str(&rest[..start]);
             rest = &rest[start..];
             if rest.is_empty() {
@@ -168,4 +170,50 @@ pub fn refresh_design_hash(dir: &Path) -> Result<(), TbError> {
     let out = serde_json::to_string_pretty(&value).map_err(|e| bad(e.to_string()))?;
     inq_model::write_atomic(&mpath, out.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrupts_the_nth_data_word_skipping_addresses_and_comments() {
+        let dir = std::env::temp_dir().join(format!("inq-tb-mutate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("rtl")).unwrap();
+        std::fs::write(dir.join("rtl/a.v"), "module a; endmodule\n").unwrap();
+        std::fs::write(
+            dir.join("rtl/w.hex"),
+            "// header 12 34\n@0 0a 0b\n@10\n  1f // 7\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("manifest.json"),
+            r#"{"format":"inq-design-manifest","version":1,"top":"a","rtl_files":["rtl/a.v"],
+               "hex_files":["rtl/w.hex"],"design_hash":"old","extra":{"kept":true},
+               "ports":{"in_width":8,"in_signed":false,"out_width":8,"argmax_width":1},
+               "input":{"shape":[1,1,1],"elements":1},"outputs":2}"#,
+        )
+        .unwrap();
+        let c = corrupt_hex_word(&dir, "rtl/w.hex", 2, 0x10).unwrap();
+        assert_eq!(
+            c,
+            HexCorruption {
+                line: 4,
+                old: 0x1f,
+                new: 0x0f
+            }
+        );
+        let text = std::fs::read_to_string(dir.join("rtl/w.hex")).unwrap();
+        assert_eq!(text, "// header 12 34\n@0 0a 0b\n@10\n  0f // 7\n");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_ne!(v["design_hash"], "old");
+        assert_eq!(v["extra"]["kept"], true);
+        assert!(corrupt_hex_word(&dir, "rtl/w.hex", 3, 1).is_err());
+        assert!(corrupt_hex_word(&dir, "rtl/w.hex", 0, 0x100).is_err());
+        assert!(replace_once(&dir, "rtl/a.v", "nothing", "x").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

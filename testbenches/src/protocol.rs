@@ -288,7 +288,7 @@ impl Driver {
         let e = self.cfg.elements_per_image;
         let n = self.cfg.outputs_per_image;
         if fires.input {
-            if self.next_beat % e == 0 {
+            if self.next_beat.is_multiple_of(e) {
                 self.records.input_starts.push(InputStart {
                     image: self.next_beat / e,
                     cycle,

@@ -246,6 +246,8 @@ impl WorkDir {
             ),
         };
         std::fs::create_dir_all(&path).map_err(|e| TbError::io(&path, e))?;
+        // The binary runs in the design's rtl/ folder: pass it absolute paths.
+        let path = path.canonicalize().map_err(|e| TbError::io(&path, e))?;
         Ok(WorkDir { path, remove })
     }
 }
@@ -264,7 +266,11 @@ pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>,
     let shape = design.model.input.shape;
     let e = design.elements_per_image();
     let f = design.model.input.format;
-    let mask = if f.bits >= 64 { u64::MAX } else { (1u64 << f.bits) - 1 };
+    let mask = if f.bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << f.bits) - 1
+    };
     let mut beats = Vec::with_capacity(images.len() * e);
     for (i, img) in images.iter().enumerate() {
         if img.len() != e {
@@ -274,14 +280,22 @@ pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>,
                 shape
             )));
         }
-        if let Some((j, v)) = img.iter().enumerate().find(|(_, &v)| v < f.min() || v > f.max()) {
+        if let Some((j, v)) = img
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| v < f.min() || v > f.max())
+        {
             return Err(TbError::Input(format!(
                 "image {i}, element {j}: value {v} outside the input format's range {}..={}",
                 f.min(),
                 f.max()
             )));
         }
-        beats.extend(chw_to_hwc(img, shape).into_iter().map(|v| (v as u64) & mask));
+        beats.extend(
+            chw_to_hwc(img, shape)
+                .into_iter()
+                .map(|v| (v as u64) & mask),
+        );
     }
     Ok(beats)
 }
@@ -296,7 +310,7 @@ pub fn simulate(
     work_dir: Option<&Path>,
 ) -> Result<SimRun, TbError> {
     let e = design.elements_per_image();
-    if beats.is_empty() || beats.len() % e != 0 {
+    if beats.is_empty() || !beats.len().is_multiple_of(e) {
         return Err(TbError::Input(format!(
             "{} input beats is not a positive whole number of {e}-element images",
             beats.len()
@@ -326,12 +340,16 @@ pub fn simulate(
         let abs = if v.is_absolute() {
             v.clone()
         } else {
-            std::env::current_dir().map(|d| d.join(v)).unwrap_or_else(|_| v.clone())
+            std::env::current_dir()
+                .map(|d| d.join(v))
+                .unwrap_or_else(|_| v.clone())
         };
         cmd.arg("--vcd").arg(abs);
     }
     let t0 = Instant::now();
-    let out = cmd.output().map_err(|er| TbError::io(&build_info.binary, er))?;
+    let out = cmd
+        .output()
+        .map_err(|er| TbError::io(&build_info.binary, er))?;
     let seconds = t0.elapsed().as_secs_f64();
     let top = design.manifest.top.clone();
     let expected_words = (beats.len() / e * design.manifest.outputs) as u64;
@@ -425,7 +443,10 @@ fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBe
                 });
             }
             "T" => {
-                let t: &Tap = m.taps.get(nums[0] as usize).ok_or_else(|| bad("unknown tap"))?;
+                let t: &Tap = m
+                    .taps
+                    .get(nums[0] as usize)
+                    .ok_or_else(|| bad("unknown tap"))?;
                 let value = if t.signed {
                     sign_extend(nums[2], t.width)
                 } else {
@@ -576,11 +597,19 @@ pub fn verify_design(
         .map(|o| o.tuser)
         .collect();
     let accuracy = opts.labels.as_ref().map(|l| {
-        let ok = l.iter().zip(&hw_argmax).filter(|(a, b)| **a as u64 == **b).count();
+        let ok = l
+            .iter()
+            .zip(&hw_argmax)
+            .filter(|(a, b)| **a as u64 == **b)
+            .count();
         ok as f64 / l.len() as f64
     });
     let reference_accuracy = opts.labels.as_ref().map(|l| {
-        let ok = l.iter().zip(&expected).filter(|(a, (_, b))| *a == b).count();
+        let ok = l
+            .iter()
+            .zip(&expected)
+            .filter(|(a, (_, b))| *a == b)
+            .count();
         ok as f64 / l.len() as f64
     });
     let timing = timing(&run.records, images.len(), n);
@@ -654,7 +683,11 @@ pub struct Timing {
 /// steady-state interval from complete records of `images` images with `n` words each.
 pub fn timing(r: &Records, images: usize, n: usize) -> Timing {
     let mut last_out = vec![0u64; images];
-    for o in r.outputs.iter().filter(|o| o.word + 1 == n && o.image < images) {
+    for o in r
+        .outputs
+        .iter()
+        .filter(|o| o.word + 1 == n && o.image < images)
+    {
         last_out[o.image] = o.cycle;
     }
     let mut first_in = vec![0u64; images];
@@ -722,7 +755,8 @@ fn locate(
                         expected: e,
                         actual,
                     };
-                    let got_s = actual.map_or("nothing (stream ended)".to_string(), |v| v.to_string());
+                    let got_s =
+                        actual.map_or("nothing (stream ended)".to_string(), |v| v.to_string());
                     let s = format!(
                         "first differing stream: layer {} `{}` ({}) at tap `{}`, image {img}, \
                          element {j} (stream order {}): expected {e}, got {got_s}",

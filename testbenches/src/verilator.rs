@@ -110,7 +110,11 @@ pub fn cache_root(explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(p) = env("INQ_CACHE_DIR") {
         return p.join("verilator");
     }
@@ -298,7 +302,10 @@ pub fn cache_key(design: &Design, trace: bool) -> Result<String, TbError> {
     h.update(taps_config(design).as_bytes());
     for f in rtl_sources(design)? {
         let bytes = std::fs::read(&f).map_err(|e| TbError::io(&f, e))?;
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         h.update(format!("\n--file {name} {}--\n", bytes.len()).as_bytes());
         h.update(&bytes);
     }
@@ -322,7 +329,11 @@ pub fn build(design: &Design, opts: &BuildOptions) -> Result<BuildInfo, TbError>
     let key = cache_key(design, opts.trace)?;
     let root = cache_root(opts.cache_dir.as_deref());
     let top = &design.manifest.top;
-    let entry = root.join(format!("{top}-{}{}", &key[..24], if opts.trace { "-trace" } else { "" }));
+    let entry = root.join(format!(
+        "{top}-{}{}",
+        &key[..24],
+        if opts.trace { "-trace" } else { "" }
+    ));
     let info = |e: EntryInfo, hit: bool| BuildInfo {
         binary: entry.join("harness"),
         cache_entry: entry.clone(),
@@ -347,7 +358,11 @@ pub fn build(design: &Design, opts: &BuildOptions) -> Result<BuildInfo, TbError>
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let tmp = root.join(format!(".tmp-{}-{}-{nanos}", &key[..16], std::process::id()));
+    let tmp = root.join(format!(
+        ".tmp-{}-{}-{nanos}",
+        &key[..16],
+        std::process::id()
+    ));
     std::fs::create_dir_all(&tmp).map_err(|e| TbError::io(&tmp, e))?;
     let write = |name: &str, text: &str| -> Result<PathBuf, TbError> {
         let p = tmp.join(name);
@@ -442,15 +457,18 @@ mod tests {
 
     #[test]
     fn member_names_follow_verilator() {
-        assert_eq!(root_member("top", "u_a.m_tdata"), "top__DOT__u_a__DOT__m_tdata");
+        assert_eq!(
+            root_member("top", "u_a.m_tdata"),
+            "top__DOT__u_a__DOT__m_tdata"
+        );
         assert_eq!(root_member("top", "top.sig"), "top__DOT__sig");
         assert_eq!(mangle_ident("a__b"), "a___05Fb");
     }
 
     #[test]
     fn missing_verilator_names_the_package() {
-        let e = locate_verilator(None, Some(std::ffi::OsStr::new("/nonexistent-inq-dir")))
-            .unwrap_err();
+        let e =
+            locate_verilator(None, Some(std::ffi::OsStr::new("/nonexistent-inq-dir"))).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("Debian package `verilator`"), "{msg}");
         assert!(msg.contains("/nonexistent-inq-dir"), "{msg}");

@@ -20,7 +20,11 @@ fn records_of(r: &VerifyReport) -> Records {
 }
 
 fn check_passed(r: &VerifyReport, images: usize) {
-    assert!(r.passed, "mismatches: {:?}\n{:?}", r.mismatches, r.diagnosis);
+    assert!(
+        r.passed,
+        "mismatches: {:?}\n{:?}",
+        r.mismatches, r.diagnosis
+    );
     assert_eq!(r.mismatch_count, 0);
     assert!(r.mismatches.is_empty());
     assert_eq!(r.images, images);
@@ -31,7 +35,10 @@ fn check_passed(r: &VerifyReport, images: usize) {
 #[test]
 fn fixture_is_consistent() {
     let d = Design::load(&toy_dir()).unwrap();
-    assert_eq!(d.manifest.design_hash, content_hash(&d.dir, &d.manifest).unwrap());
+    assert_eq!(
+        d.manifest.design_hash,
+        content_hash(&d.dir, &d.manifest).unwrap()
+    );
     assert_eq!(d.manifest.outputs, 3);
 }
 
@@ -68,10 +75,13 @@ fn no_stalls_back_to_back_matches_reference_and_rust_driver() {
     // The same run through the Rust protocol driver and a Rust model of the toy RTL gives
     // identical records, cycle for cycle.
     assert_eq!(records_of(&r), run_model(&imgs, o.seed, 0.0, None));
-    // The toy's steady state: the conv engine needs 8 cycles per image, the dense engine
-    // blocks it for 3 more while emitting: one image every 11 cycles.
-    assert_eq!(r.interval_cycles, Some(11.0));
-    assert_eq!(r.latency_cycles, 12);
+    // Image 0 by hand: beats at cycles 0,1; conv emits 2,3; beats 4,5; conv emits 6,7 (the
+    // dense engine takes its 4th beat at 7); logits at 8,9,10 -> latency 10 - 0.
+    assert_eq!(r.latency_cycles, 10);
+    // Steady state: the conv engine needs 4 cycles per pixel (8 per image); while the dense
+    // engine emits its 3 logits the conv engine can collect the next pixel (2 cycles) but then
+    // waits 1 cycle to emit: one image every 9 cycles.
+    assert_eq!(r.interval_cycles, Some(9.0));
     // Report keys required by the interface.
     let v = serde_json::to_value(&r).unwrap();
     for k in [
@@ -103,12 +113,23 @@ fn random_stalls_two_seeds() {
         };
         let r = verify(&toy_dir(), &imgs, &o).unwrap();
         check_passed(&r, 40);
-        assert!(r.total_cycles > base.total_cycles, "stalls must cost cycles");
-        assert_eq!(records_of(&r), run_model(&imgs, seed, 0.3, None), "seed {seed}");
+        assert!(
+            r.total_cycles > base.total_cycles,
+            "stalls must cost cycles"
+        );
+        assert_eq!(
+            records_of(&r),
+            run_model(&imgs, seed, 0.3, None),
+            "seed {seed}"
+        );
         runs.push(r);
     }
     let cycles = |r: &VerifyReport| r.outputs.iter().map(|o| o.cycle).collect::<Vec<_>>();
-    assert_ne!(cycles(&runs[0]), cycles(&runs[1]), "different seeds, different timing");
+    assert_ne!(
+        cycles(&runs[0]),
+        cycles(&runs[1]),
+        "different seeds, different timing"
+    );
     // Deterministic per seed.
     let again = verify(
         &toy_dir(),
@@ -141,7 +162,11 @@ fn mid_run_reset_restarts_and_stays_correct() {
         assert_eq!(r.resets.len(), 1);
         let reset = &r.resets[0];
         assert_eq!(reset.restart_image, 7);
-        let last_before = r.outputs.iter().find(|x| x.image == 6 && x.word == 2).unwrap();
+        let last_before = r
+            .outputs
+            .iter()
+            .find(|x| x.image == 6 && x.word == 2)
+            .unwrap();
         assert_eq!(reset.first_cycle, last_before.cycle + 1);
         let restart = r.input_starts.iter().rev().find(|s| s.image == 7).unwrap();
         assert!(restart.cycle >= reset.first_cycle + u64::from(reset.cycles));
@@ -160,12 +185,21 @@ fn second_run_is_a_cache_hit() {
         ..BuildOptions::default()
     };
     let first = inq_testbenches::build(&d, &bo).unwrap();
-    let mtime = std::fs::metadata(&first.binary).unwrap().modified().unwrap();
+    let mtime = std::fs::metadata(&first.binary)
+        .unwrap()
+        .modified()
+        .unwrap();
     let r = verify(&toy_dir(), &images(5, 4), &opts()).unwrap();
     check_passed(&r, 5);
     assert!(r.build.cache_hit, "second use must not rebuild");
     assert_eq!(r.build.binary, first.binary);
-    assert_eq!(std::fs::metadata(&r.build.binary).unwrap().modified().unwrap(), mtime);
+    assert_eq!(
+        std::fs::metadata(&r.build.binary)
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
 }
 
 #[test]
@@ -182,16 +216,25 @@ fn corrupted_rom_word_is_detected_and_localized() {
     let orig = Design::load(&toy_dir()).unwrap();
     assert_ne!(mutant.manifest.design_hash, orig.manifest.design_hash);
     // Only the ROM changed: the compiled model is reused ($readmemh runs at simulation time).
-    assert_eq!(cache_key(&mutant, false).unwrap(), cache_key(&orig, false).unwrap());
+    assert_eq!(
+        cache_key(&mutant, false).unwrap(),
+        cache_key(&orig, false).unwrap()
+    );
     let r = verify(&dir, &images(12, 5), &opts()).unwrap();
     assert!(!r.passed);
     assert!(r.mismatch_count > 0);
     // Only logit 0 depends on the corrupted weight.
-    assert!(r.mismatches.iter().all(|m| m.word == 0 || m.kind != inq_testbenches::MismatchKind::Logit));
+    assert!(r
+        .mismatches
+        .iter()
+        .all(|m| m.word == 0 || m.kind != inq_testbenches::MismatchKind::Logit));
     let bad = r.first_bad_layer.clone().unwrap();
     assert_eq!(bad.layer, 2, "{:?}", r.diagnosis);
     assert_eq!(bad.name, "fc");
-    assert_eq!(bad.tap, None, "the conv tap matches; the output stream differs");
+    assert_eq!(
+        bad.tap, None,
+        "the conv tap matches; the output stream differs"
+    );
     assert!(r.diagnosis.unwrap().contains("layers 0"));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -204,11 +247,22 @@ fn corrupted_rtl_constant_is_localized_to_the_conv_layer() {
     let dir = scratch("rtl-mutant");
     copy_design(&toy_dir(), &dir).unwrap();
     // conv0 output 0: weight +2^1 on channel 0 becomes +2^0.
-    replace_once(&dir, "rtl/toy_conv.v", "{3'b000, x0, 1'b0}", "{4'b0000, x0}").unwrap();
+    replace_once(
+        &dir,
+        "rtl/toy_conv.v",
+        "{3'b000, x0, 1'b0}",
+        "{4'b0000, x0}",
+    )
+    .unwrap();
     let r = verify(&dir, &images(12, 6), &opts()).unwrap();
     assert!(!r.passed);
     let bad = r.first_bad_layer.clone().unwrap();
-    assert_eq!((bad.layer, bad.tap, bad.name.as_str()), (0, Some(0), "conv0"), "{:?}", r.diagnosis);
+    assert_eq!(
+        (bad.layer, bad.tap, bad.name.as_str()),
+        (0, Some(0), "conv0"),
+        "{:?}",
+        r.diagnosis
+    );
     assert!(bad.actual != Some(bad.expected));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -220,7 +274,13 @@ fn mismatch_without_taps_says_so() {
     }
     let dir = scratch("no-taps");
     copy_design(&toy_dir(), &dir).unwrap();
-    replace_once(&dir, "manifest.json", "\"taps\": [", "\"taps\": [], \"unused_taps\": [").unwrap();
+    replace_once(
+        &dir,
+        "manifest.json",
+        "\"taps\": [",
+        "\"taps\": [], \"unused_taps\": [",
+    )
+    .unwrap();
     corrupt_hex_word(&dir, "rtl/toy_fc.hex", 4, 0b010).unwrap();
     let r = verify(&dir, &images(8, 7), &opts()).unwrap();
     assert!(!r.passed);
@@ -248,6 +308,61 @@ fn vcd_trace_is_written() {
     let text = std::fs::read_to_string(&vcd).unwrap();
     assert!(text.contains("$enddefinitions"));
     assert!(text.contains("m_axis_tdata"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A relative path (from the current directory) to `name` in the temp folder.
+fn relative_temp(name: &str) -> std::path::PathBuf {
+    let cwd = std::env::current_dir().unwrap();
+    let mut p = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        p.push("..");
+    }
+    let tmp = std::env::temp_dir().canonicalize().unwrap();
+    p.push(tmp.strip_prefix("/").unwrap_or(&tmp));
+    p.push(name);
+    assert!(p.is_relative());
+    p
+}
+
+#[test]
+fn deadlocked_design_times_out() {
+    if !have_verilator("timeout") {
+        return;
+    }
+    let dir = scratch("deadlock");
+    copy_design(&toy_dir(), &dir).unwrap();
+    // The dense engine never offers its logits.
+    replace_once(
+        &dir,
+        "rtl/toy_fc.v",
+        "assign m_tvalid = emit;",
+        "assign m_tvalid = 1'b0;",
+    )
+    .unwrap();
+    let o = VerifyOptions {
+        idle_limit: 500,
+        // A relative work folder (the binary runs in rtl/: paths must be made absolute).
+        work_dir: Some(relative_temp(&format!(
+            "inq-tb-work-{}",
+            std::process::id()
+        ))),
+        ..opts()
+    };
+    match verify(&dir, &images(3, 10), &o).unwrap_err() {
+        TbError::Timeout {
+            words,
+            expected,
+            idle_limit,
+            cycle,
+            ..
+        } => {
+            assert_eq!((words, expected, idle_limit), (0, 9, 500));
+            assert!(cycle >= 500);
+        }
+        e => panic!("{e}"),
+    }
+    let _ = std::fs::remove_dir_all(o.work_dir.unwrap());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -279,8 +394,13 @@ fn bad_folders_and_options_are_rejected() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     copy_design(&toy_dir(), &dir).unwrap();
-    replace_once(&dir, "manifest.json", "\"elements_per_image\": 4", "\"elements_per_image\": 5")
-        .unwrap();
+    replace_once(
+        &dir,
+        "manifest.json",
+        "\"elements_per_image\": 4",
+        "\"elements_per_image\": 5",
+    )
+    .unwrap();
     match Design::load(&dir).unwrap_err() {
         TbError::Manifest { field, .. } => assert_eq!(field, "taps[0].elements_per_image"),
         e => panic!("{e}"),
@@ -302,12 +422,18 @@ fn bad_folders_and_options_are_rejected() {
         stall_rate: 1.0,
         ..o.clone()
     };
-    assert!(matches!(verify(&toy_dir(), &images(2, 1), &bad_rate), Err(TbError::Input(_))));
+    assert!(matches!(
+        verify(&toy_dir(), &images(2, 1), &bad_rate),
+        Err(TbError::Input(_))
+    ));
     let bad_reset = VerifyOptions {
         reset_after: Some(2),
         ..o.clone()
     };
-    assert!(matches!(verify(&toy_dir(), &images(2, 1), &bad_reset), Err(TbError::Input(_))));
+    assert!(matches!(
+        verify(&toy_dir(), &images(2, 1), &bad_reset),
+        Err(TbError::Input(_))
+    ));
     let e = verify(&toy_dir(), &[vec![0, 0, 256, 0]], &o).unwrap_err();
     assert!(e.to_string().contains("image 0, element 2"), "{e}");
     let e = verify(&toy_dir(), &[vec![0, 0, 0]], &o).unwrap_err();

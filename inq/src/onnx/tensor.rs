@@ -261,7 +261,7 @@ pub(crate) fn reshape_dims(dims: &[usize], target: &[i64], allowzero: bool) -> R
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {dims:?} to {target:?}"));
         }
         out[i] = total / known;

@@ -144,7 +144,11 @@ impl ToyModel {
             if conv_valid {
                 for k in 0..3 {
                     let p = prod(conv_data, ROM[old.cnt * 3 + k]);
-                    self.acc[k] = if old.cnt == 0 { FC_BIAS[k] + p } else { old.acc[k] + p };
+                    self.acc[k] = if old.cnt == 0 {
+                        FC_BIAS[k] + p
+                    } else {
+                        old.acc[k] + p
+                    };
                 }
                 if old.cnt == 3 {
                     self.f_emit = true;
@@ -166,12 +170,7 @@ impl ToyModel {
 
 /// Runs the Rust toy model against the Rust protocol driver: what the cycle-accurate
 /// simulator would do.
-pub fn run_model(
-    images: &[Vec<i64>],
-    seed: u64,
-    rate: f64,
-    reset_after: Option<usize>,
-) -> Records {
+pub fn run_model(images: &[Vec<i64>], seed: u64, rate: f64, reset_after: Option<usize>) -> Records {
     let beats: Vec<u64> = images
         .iter()
         .flat_map(|i| inq_testbenches::layout::chw_to_hwc(i, [2, 1, 2]))
@@ -190,7 +189,11 @@ pub fn run_model(
     let mut d = Driver::new(cfg, beats);
     let mut m = ToyModel::default();
     while !d.done() {
-        assert!(!d.timed_out(), "toy model deadlocked at cycle {}", d.cycle());
+        assert!(
+            !d.timed_out(),
+            "toy model deadlocked at cycle {}",
+            d.cycle()
+        );
         let drv = d.drive();
         let out = m.outputs();
         d.edge(&out);

@@ -1,0 +1,53 @@
+// @{ header }@
+// inq_fifo: synchronous FIFO (docs/hardware.md section 3). D must be a power of two >= 2.
+module inq_fifo #(
+  parameter integer W = 8,
+  parameter integer D = 2
+) (
+  input  wire         clk,
+  input  wire         rst,
+  input  wire [W-1:0] s_data,
+  input  wire         s_valid,
+  output wire         s_ready,
+  output wire [W-1:0] m_data,
+  output wire         m_valid,
+  input  wire         m_ready
+);
+  localparam integer AW  = $clog2(D);
+  localparam integer CNW = $clog2(D + 1);
+  localparam integer DC_I = D;
+  localparam [CNW-1:0] DC = DC_I[CNW-1:0];
+
+  reg [W-1:0]   mem [0:D-1];
+  reg [AW-1:0]  rd;
+  reg [AW-1:0]  wr;
+  reg [CNW-1:0] count;
+
+  wire s_fire = (s_valid & s_ready);
+  wire m_fire = (m_valid & m_ready);
+
+  assign s_ready = (count != DC);
+  assign m_valid = (count != {CNW{1'b0}});
+  assign m_data  = mem[rd];
+
+  always @(posedge clk) begin
+    if (rst) begin
+      rd    <= {AW{1'b0}};
+      wr    <= {AW{1'b0}};
+      count <= {CNW{1'b0}};
+    end else begin
+      if (s_fire) begin
+        mem[wr] <= s_data;
+        wr      <= (wr + 1'b1);
+      end
+      if (m_fire) begin
+        rd <= (rd + 1'b1);
+      end
+      if (s_fire & (~m_fire)) begin
+        count <= (count + 1'b1);
+      end else if ((~s_fire) & m_fire) begin
+        count <= (count - 1'b1);
+      end
+    end
+  end
+endmodule

@@ -1,0 +1,395 @@
+// @{ header }@
+// inq_mvu: sliding-window matrix-vector unit of PE x SIMD shift-add lanes with requantization
+// (docs/hardware.md section 4). Conv layers, and dense layers as a 1x1 conv on a [N,1,1] map.
+// No multiplier: products are (x << k) with a conditional negate. Multiplications below
+// appear only in constant (localparam / genvar) expressions.
+module inq_mvu #(
+  parameter integer C          = 1,
+  parameter integer H          = 1,
+  parameter integer W          = 1,
+  parameter integer KH         = 1,
+  parameter integer KW         = 1,
+  parameter integer SH         = 1,
+  parameter integer SW         = 1,
+  parameter integer PT         = 0,
+  parameter integer PL         = 0,
+  parameter integer OC         = 1,
+  parameter integer OH         = 1,
+  parameter integer OW         = 1,
+  parameter integer NR         = 1,
+  parameter integer PE         = 1,
+  parameter integer SIMD       = 1,
+  parameter integer A          = 8,
+  parameter integer IN_SIGNED  = 0,
+  parameter integer PAD        = 0,
+  parameter integer CB         = 4,
+  parameter integer PW         = 9,
+  parameter integer ACC_W      = 16,
+  parameter integer RW         = 17,
+  parameter integer OUT_W      = 8,
+  parameter integer LOGITS     = 0,
+  parameter integer OUT_SIGNED = 0,
+  parameter integer WAW        = 1,
+  parameter         BIAS_FILE  = "bias.hex",
+  parameter         SHIFT_FILE = "shift.hex"
+) (
+  input  wire                   clk,
+  input  wire                   rst,
+  input  wire [A-1:0]           in_data,
+  input  wire                   in_valid,
+  output wire                   in_ready,
+  output reg  [OUT_W-1:0]       out_data,
+  output reg                    out_valid,
+  input  wire                   out_ready,
+  output wire [WAW-1:0]         w_addr_next,
+  input  wire [PE*SIMD*CB-1:0]  w_data
+);
+  // ---- derived constants ----
+  localparam integer NF     = OC / PE;
+  localparam integer SF     = (KH * KW * C) / SIMD;
+  localparam integer CS     = C / SIMD;
+  localparam integer ROWLEN = W * C;
+  localparam integer LB     = NR * ROWLEN;
+  localparam integer LBD    = (LB < 2) ? 2 : LB;
+  localparam integer LBW    = $clog2(LBD);
+  localparam integer TBD    = (OC < 2) ? 2 : OC;
+  localparam integer CHW    = $clog2(TBD);
+  localparam integer IYW    = $clog2(H + 1);
+  localparam integer IEW    = $clog2(ROWLEN + 1);
+  localparam integer CW     = $clog2(H + PT + KH + NR + SH + W + PL + KW + SW + 4) + 2;
+  localparam integer SFW    = $clog2(SF + 1);
+  localparam integer NFW    = $clog2(NF + 1);
+  localparam integer OXW    = $clog2(OW + 1);
+  localparam integer OYW    = $clog2(OH + 1);
+  localparam integer KYW    = $clog2(KH + 1);
+  localparam integer KXW    = $clog2(KW + 1);
+  localparam integer ICW    = $clog2(CS + 1);
+  localparam integer PNW    = $clog2(PE + 1);
+
+  localparam integer H_C_I = H;
+  localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
+  localparam integer ROW_LAST_I = ROWLEN - 1;
+  localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
+  localparam integer LB_LAST_I = LB - 1;
+  localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
+  localparam integer LB_X_I = LB;
+  localparam [LBW:0] LB_X = LB_X_I[LBW:0];
+  localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
+  localparam integer ROWLEN_L_I = ROWLEN;
+  localparam [LBW-1:0] ROWLEN_L = ROWLEN_L_I[LBW-1:0];
+
+  localparam integer ROWLEN_X_I = ROWLEN;
+  localparam [LBW:0] ROWLEN_X = ROWLEN_X_I[LBW:0];
+  localparam integer RBSTEP_I = (SH % NR) * ROWLEN;
+  localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
+  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * ROWLEN;
+  localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
+  localparam integer C_C_I = C;
+  localparam [LBW-1:0] C_C = C_C_I[LBW-1:0];
+  localparam integer SWC_I = SW * C;
+  localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
+  localparam integer SIMD_C_I = SIMD;
+  localparam [LBW-1:0] SIMD_C = SIMD_C_I[LBW-1:0];
+  localparam integer PLC_I = PL * C;
+  localparam [LBW-1:0] PLC = PLC_I[LBW-1:0];
+  localparam integer SH_C_I = SH;
+  localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
+  localparam integer SW_C_I = SW;
+  localparam [CW-1:0] SW_C = SW_C_I[CW-1:0];
+  localparam integer KH_C_I = KH;
+  localparam [CW-1:0] KH_C = KH_C_I[CW-1:0];
+  localparam integer PT_C_I = PT;
+  localparam [CW-1:0] PT_C = PT_C_I[CW-1:0];
+  localparam integer PL_C_I = PL;
+  localparam [CW-1:0] PL_C = PL_C_I[CW-1:0];
+  localparam integer NR_C_I = NR;
+  localparam [CW-1:0] NR_C = NR_C_I[CW-1:0];
+  localparam integer H_W_I = H;
+  localparam [CW-1:0] H_W = H_W_I[CW-1:0];
+  localparam integer W_W_I = W;
+  localparam [CW-1:0] W_W = W_W_I[CW-1:0];
+  localparam integer SF_LAST_I = SF - 1;
+  localparam [SFW-1:0] SF_LAST = SF_LAST_I[SFW-1:0];
+  localparam integer NF_LAST_I = NF - 1;
+  localparam [NFW-1:0] NF_LAST = NF_LAST_I[NFW-1:0];
+  localparam integer OW_LAST_I = OW - 1;
+  localparam [OXW-1:0] OW_LAST = OW_LAST_I[OXW-1:0];
+  localparam integer OH_LAST_I = OH - 1;
+  localparam [OYW-1:0] OH_LAST = OH_LAST_I[OYW-1:0];
+  localparam integer KW_LAST_I = KW - 1;
+  localparam [KXW-1:0] KW_LAST = KW_LAST_I[KXW-1:0];
+  localparam integer CS_LAST_I = CS - 1;
+  localparam [ICW-1:0] CS_LAST = CS_LAST_I[ICW-1:0];
+  localparam integer OC_LAST_I = OC - 1;
+  localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
+  localparam integer PE_C_I = PE;
+  localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
+  localparam integer PAD_C_I = PAD;
+  localparam [A-1:0] PAD_C = PAD_C_I[A-1:0];
+
+  // ---- registers (reset values: docs/hardware.md section 4) ----
+  reg [IYW-1:0] iy;
+  reg [IEW-1:0] ie;
+  reg [LBW-1:0] wp;
+  reg           cdone;
+  reg [OYW-1:0] oy;
+  reg [OXW-1:0] ox;
+  reg [NFW-1:0] nf;
+  reg [SFW-1:0] sf;
+  reg [KYW-1:0] ky;
+  reg [KXW-1:0] kx;
+  reg [ICW-1:0] icf;
+  reg [CW-1:0]  lop;   // oy * SH (padded row coordinate of the window top)
+  reg [CW-1:0]  oxs;   // ox * SW (padded column coordinate of the window left)
+  reg [LBW-1:0] rb0;   // line-buffer base of the window's first row
+  reg [LBW-1:0] rb;    // line-buffer base of row ky
+  reg [LBW-1:0] oxc;   // ox * SW * C
+  reg [LBW-1:0] kxc;   // kx * C
+  reg [LBW-1:0] co;    // icf * SIMD
+  reg [WAW-1:0] waddr; // nf * SF + sf
+  reg [PE*ACC_W-1:0] acc;
+  reg [PE*ACC_W-1:0] obuf;
+  reg [PNW-1:0] pending;
+  reg [CHW-1:0] ch;
+
+  reg [A-1:0]      lb    [0:LBD-1];
+  reg [ACC_W-1:0]  bias_t  [0:TBD-1];
+  reg [7:0]        shift_t [0:TBD-1];
+  initial begin
+    $readmemh(BIAS_FILE, bias_t);
+    $readmemh(SHIFT_FILE, shift_t);
+  end
+
+  // ---- scheduling (docs/hardware.md section 4, combinational signals) ----
+  wire [CW-1:0] iyx   = {{(CW-IYW){1'b0}}, iy};
+  wire [CW-1:0] lo_mx = ((lop > PT_C) ? lop : PT_C);
+  wire          in_room = ((iyx + PT_C) < (lo_mx + NR_C));
+  assign in_ready     = ((iy != H_C) & (cdone | in_room));
+  wire          in_fire = (in_valid & in_ready);
+  wire          rows_ok = ((iy == H_C) | ((iyx + PT_C) >= (lop + KH_C)));
+  wire          emit_go = ((~out_valid) | out_ready);
+  wire          last_sf = (sf == SF_LAST);
+  wire          first_sf = (sf == {SFW{1'b0}});
+  wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
+  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+  wire          end_pix = (last_sf & (nf == NF_LAST));
+  wire          end_row = (end_pix & (ox == OW_LAST));
+  wire          last_fire = (fire & end_row & (oy == OH_LAST));
+  wire          img_wrap = ((iy == H_C) & (cdone | last_fire));
+  wire          emit = (emit_go & (pending != {PNW{1'b0}}));
+
+  // ---- window read: SIMD lanes share (ky, kx) ----
+  wire [CW-1:0]  iyp = (lop + {{(CW-KYW){1'b0}}, ky});
+  wire [CW-1:0]  ixp = (oxs + {{(CW-KXW){1'b0}}, kx});
+  // (iyp - PT) < H is false for iyp < PT as well: the difference wraps to a value >= H.
+  wire [CW-1:0]  iyr = (iyp - PT_C);
+  wire [CW-1:0]  ixr = (ixp - PL_C);
+  wire           inwin = ((iyr < H_W) & (ixr < W_W));
+  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
+  wire [SIMD*A-1:0] xv;
+  genvar s, p;
+  generate
+    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+      localparam integer SOFF_I = s;
+      localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+      wire [LBW-1:0] la = (rbase + SOFF);
+      assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
+    end
+  endgenerate
+
+  // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
+  wire [PE*ACC_W-1:0] nxt;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_pe
+      wire [SIMD*ACC_W-1:0] pv;
+      for (s = 0; s < SIMD; s = s + 1) begin : g_mul
+        wire [CB-1:0] code = w_data[(p*SIMD + s)*CB +: CB];
+        wire [A-1:0]  x    = xv[s*A +: A];
+        wire [PW-1:0] xe   = {{(PW-A){((IN_SIGNED != 0) ? x[A-1] : 1'b0)}}, x};
+        wire [PW-1:0] sh;
+        if (CB > 2) begin : g_sh
+          assign sh = (xe << code[CB-3:0]);
+        end else begin : g_nosh
+          assign sh = xe;
+        end
+        wire [PW-1:0] pr = (code[CB-1] ? (code[CB-2] ? (~sh + 1'b1) : sh) : {PW{1'b0}});
+        assign pv[s*ACC_W +: ACC_W] = {{(ACC_W-PW){pr[PW-1]}}, pr};
+      end
+      reg [ACC_W-1:0] sum;
+      integer i;
+      always @(*) begin
+        sum = {ACC_W{1'b0}};
+        for (i = 0; i < SIMD; i = i + 1) begin
+          sum = (sum + pv[i*ACC_W +: ACC_W]);
+        end
+      end
+      wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc[p*ACC_W +: ACC_W]);
+      assign nxt[p*ACC_W +: ACC_W] = (base + sum);
+    end
+  endgenerate
+
+  // ---- requantization of the element being emitted ----
+  wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
+  wire [ACC_W-1:0] v    = (head + bias_t[ch]);
+  wire [7:0]       r    = shift_t[ch];
+  wire [RW-1:0]    ve   = {{(RW-ACC_W){v[ACC_W-1]}}, v};
+  wire             rpos = ((~r[7]) & (r != 8'd0));
+  wire [7:0]       rm1  = (r - 8'd1);
+  wire [7:0]       rneg = ((~r) + 8'd1);
+  wire [RW-1:0]    rnd  = ({{(RW-1){1'b0}}, 1'b1} << rm1);
+  wire [RW-1:0]    tr   = ($signed(ve + rnd) >>> r);
+  wire [RW-1:0]    tl   = (ve << rneg);
+  wire [RW-1:0]    t    = (rpos ? tr : tl);
+  wire [OUT_W-1:0] q;
+  generate
+    if (LOGITS != 0) begin : g_logits
+      /* verilator lint_off UNUSED */
+      // Justification: logits keep the low OUT_W bits of the RW-bit value; the top bits are
+      // sign copies (RW >= OUT_W + 1 by construction).
+      wire [RW-1:0] t_all = t;
+      /* verilator lint_on UNUSED */
+      assign q = t_all[OUT_W-1:0];
+    end else if (OUT_SIGNED != 0) begin : g_signed
+      wire [RW-OUT_W:0] hs = t[RW-1:OUT_W-1];
+      wire ok = ((&hs) | (~(|hs)));
+      assign q = (ok ? t[OUT_W-1:0] : (t[RW-1] ? {1'b1, {(OUT_W-1){1'b0}}} : {1'b0, {(OUT_W-1){1'b1}}}));
+    end else begin : g_unsigned
+      wire neg = t[RW-1];
+      wire [RW-OUT_W-1:0] hi = t[RW-1:OUT_W];
+      wire big = (|hi);
+      // An unsigned output implies ReLU (validated by inq-model): negative values clamp to 0.
+      assign q = (neg ? {OUT_W{1'b0}} : (big ? {OUT_W{1'b1}} : t[OUT_W-1:0]));
+    end
+  endgenerate
+
+  // ---- line-buffer row bases, advanced modulo LB ----
+  wire [LBW:0]   rb_sum  = ({1'b0, rb} + ROWLEN_X);
+  wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
+  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
+  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+
+  // ---- next ROM address ----
+  wire [WAW-1:0] waddr_n = (fire ? (end_pix ? {WAW{1'b0}} : (waddr + 1'b1)) : waddr);
+  assign w_addr_next = (rst ? {WAW{1'b0}} : waddr_n);
+
+  // ---- register updates ----
+  always @(posedge clk) begin
+    if (rst) begin
+      iy <= {IYW{1'b0}};
+      ie <= {IEW{1'b0}};
+      wp <= {LBW{1'b0}};
+      cdone <= 1'b0;
+      oy <= {OYW{1'b0}};
+      ox <= {OXW{1'b0}};
+      nf <= {NFW{1'b0}};
+      sf <= {SFW{1'b0}};
+      ky <= {KYW{1'b0}};
+      kx <= {KXW{1'b0}};
+      icf <= {ICW{1'b0}};
+      lop <= {CW{1'b0}};
+      oxs <= {CW{1'b0}};
+      rb0 <= RB0_INIT;
+      rb <= RB0_INIT;
+      oxc <= {LBW{1'b0}};
+      kxc <= {LBW{1'b0}};
+      co <= {LBW{1'b0}};
+      waddr <= {WAW{1'b0}};
+      pending <= {PNW{1'b0}};
+      ch <= {CHW{1'b0}};
+      out_valid <= 1'b0;
+      out_data <= {OUT_W{1'b0}};
+    end else begin
+      // input side
+      if (in_fire) begin
+        lb[wp] <= in_data;
+        wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
+        if (ie == ROW_LAST) begin
+          ie <= {IEW{1'b0}};
+          iy <= (iy + 1'b1);
+        end else begin
+          ie <= (ie + 1'b1);
+        end
+      end
+      if (img_wrap) begin
+        iy <= {IYW{1'b0}};
+        ie <= {IEW{1'b0}};
+        wp <= {LBW{1'b0}};
+        cdone <= 1'b0;
+      end else if (last_fire) begin
+        cdone <= 1'b1;
+      end
+      // compute side
+      waddr <= waddr_n;
+      if (fire) begin
+        acc <= nxt;
+        if (!last_sf) begin
+          sf <= (sf + 1'b1);
+          if (icf == CS_LAST) begin
+            icf <= {ICW{1'b0}};
+            co <= {LBW{1'b0}};
+            if (kx == KW_LAST) begin
+              kx <= {KXW{1'b0}};
+              kxc <= {LBW{1'b0}};
+              ky <= (ky + 1'b1);
+              rb <= rb_up;
+            end else begin
+              kx <= (kx + 1'b1);
+              kxc <= (kxc + C_C);
+            end
+          end else begin
+            icf <= (icf + 1'b1);
+            co <= (co + SIMD_C);
+          end
+        end else begin
+          sf <= {SFW{1'b0}};
+          icf <= {ICW{1'b0}};
+          co <= {LBW{1'b0}};
+          kx <= {KXW{1'b0}};
+          kxc <= {LBW{1'b0}};
+          ky <= {KYW{1'b0}};
+          rb <= rb0;
+          if (nf != NF_LAST) begin
+            nf <= (nf + 1'b1);
+          end else begin
+            nf <= {NFW{1'b0}};
+            if (ox != OW_LAST) begin
+              ox <= (ox + 1'b1);
+              oxs <= (oxs + SW_C);
+              oxc <= (oxc + SWC);
+            end else begin
+              ox <= {OXW{1'b0}};
+              oxs <= {CW{1'b0}};
+              oxc <= {LBW{1'b0}};
+              if (oy != OH_LAST) begin
+                oy <= (oy + 1'b1);
+                lop <= (lop + SH_C);
+                rb0 <= rb0_up;
+                rb <= rb0_up;
+              end else begin
+                oy <= {OYW{1'b0}};
+                lop <= {CW{1'b0}};
+                rb0 <= RB0_INIT;
+                rb <= RB0_INIT;
+              end
+            end
+          end
+        end
+      end
+      // emission side
+      if (emit_go) begin
+        out_valid <= (pending != {PNW{1'b0}});
+      end
+      if (emit) begin
+        out_data <= q;
+        ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
+      end
+      if (fire & last_sf) begin
+        obuf <= nxt;
+        pending <= PE_C;
+      end else if (emit) begin
+        obuf <= (obuf >> ACC_W);
+        pending <= (pending - 1'b1);
+      end
+    end
+  end
+endmodule

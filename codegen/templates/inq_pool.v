@@ -1,0 +1,216 @@
+// @{ header }@
+// inq_pool: sliding-window max / average pooling (docs/hardware.md section 5). All KH x KW
+// window elements are read in the same cycle; one output element per cycle at most.
+module inq_pool #(
+  parameter integer C         = 1,
+  parameter integer H         = 2,
+  parameter integer W         = 2,
+  parameter integer KH        = 2,
+  parameter integer KW        = 2,
+  parameter integer SH        = 2,
+  parameter integer SW        = 2,
+  parameter integer OH        = 1,
+  parameter integer OW        = 1,
+  parameter integer NR        = 2,
+  parameter integer A         = 8,
+  parameter integer IN_SIGNED = 0,
+  parameter integer AVG       = 0,
+  parameter integer S         = 0,
+  parameter integer SUMW      = 9
+) (
+  input  wire         clk,
+  input  wire         rst,
+  input  wire [A-1:0] in_data,
+  input  wire         in_valid,
+  output wire         in_ready,
+  output reg  [A-1:0] out_data,
+  output reg          out_valid,
+  input  wire         out_ready
+);
+  localparam integer ROWLEN = W * C;
+  localparam integer LB     = NR * ROWLEN;
+  localparam integer LBD    = (LB < 2) ? 2 : LB;
+  localparam integer LBW    = $clog2(LBD);
+  localparam integer IYW    = $clog2(H + 1);
+  localparam integer IEW    = $clog2(ROWLEN + 1);
+  localparam integer CW     = $clog2(H + KH + NR + SH + 4) + 2;
+  localparam integer OXW    = $clog2(OW + 1);
+  localparam integer OYW    = $clog2(OH + 1);
+  localparam integer CCW    = $clog2(C + 1);
+  localparam integer T      = KH * KW;
+
+  localparam integer H_C_I = H;
+  localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
+  localparam integer ROW_LAST_I = ROWLEN - 1;
+  localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
+  localparam integer LB_LAST_I = LB - 1;
+  localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
+  localparam integer LB_X_I = LB;
+  localparam [LBW:0]   LB_X = LB_X_I[LBW:0];
+  localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
+  localparam integer RBSTEP_I = (SH % NR) * ROWLEN;
+  localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
+  localparam integer SWC_I = SW * C;
+  localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
+  localparam integer SH_C_I = SH;
+  localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
+  localparam integer KH_C_I = KH;
+  localparam [CW-1:0] KH_C = KH_C_I[CW-1:0];
+  localparam integer NR_C_I = NR;
+  localparam [CW-1:0] NR_C = NR_C_I[CW-1:0];
+  localparam integer OW_LAST_I = OW - 1;
+  localparam [OXW-1:0] OW_LAST = OW_LAST_I[OXW-1:0];
+  localparam integer OH_LAST_I = OH - 1;
+  localparam [OYW-1:0] OH_LAST = OH_LAST_I[OYW-1:0];
+  localparam integer C_LAST_I = C - 1;
+  localparam [CCW-1:0] C_LAST = C_LAST_I[CCW-1:0];
+
+  reg [IYW-1:0] iy;
+  reg [IEW-1:0] ie;
+  reg [LBW-1:0] wp;
+  reg           cdone;
+  reg [OYW-1:0] oy;
+  reg [OXW-1:0] ox;
+  reg [CCW-1:0] c;
+  reg [CW-1:0]  lop;  // oy * SH
+  reg [LBW-1:0] rb0;  // line-buffer base of the window's first row
+  reg [LBW-1:0] oxc;  // ox * SW * C
+  reg [LBW-1:0] cco;  // c
+  reg [A-1:0]   lb [0:LBD-1];
+
+  wire [CW-1:0] iyx     = {{(CW-IYW){1'b0}}, iy};
+  wire          in_room = (iyx < (lop + NR_C));
+  assign in_ready       = ((iy != H_C) & (cdone | in_room));
+  wire          in_fire = (in_valid & in_ready);
+  wire          rows_ok = (iyx >= (lop + KH_C));
+  wire          emit_go = ((~out_valid) | out_ready);
+  wire          fire    = ((~cdone) & rows_ok & emit_go);
+  wire          end_pix = (c == C_LAST);
+  wire          end_row = (end_pix & (ox == OW_LAST));
+  wire          last_fire = (fire & end_row & (oy == OH_LAST));
+  wire          img_wrap  = ((iy == H_C) & (cdone | last_fire));
+
+  // window taps
+  wire [T*A-1:0] tv;
+  genvar ky, kx;
+  generate
+    for (ky = 0; ky < KH; ky = ky + 1) begin : g_row
+      localparam integer KOFF_I = ky * ROWLEN;
+      localparam [LBW:0] KOFF_X = KOFF_I[LBW:0];
+      localparam [LBW-1:0] KOFF = KOFF_I[LBW-1:0];
+      wire [LBW:0]   rsum = ({1'b0, rb0} + KOFF_X);
+      wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0 + KOFF) - LB_L) : (rb0 + KOFF));
+      for (kx = 0; kx < KW; kx = kx + 1) begin : g_col
+        localparam integer XOFF_I = kx * C;
+        localparam [LBW-1:0] XOFF = XOFF_I[LBW-1:0];
+        wire [LBW-1:0] la = (((rbk + oxc) + XOFF) + cco);
+        assign tv[(ky*KW + kx)*A +: A] = lb[la];
+      end
+    end
+  endgenerate
+
+  reg [A-1:0] res;
+  generate
+    if (AVG == 0) begin : g_max
+      integer i;
+      reg [A-1:0] m;
+      always @(*) begin
+        m = tv[A-1:0];
+        for (i = 1; i < T; i = i + 1) begin
+          if (IN_SIGNED != 0) begin
+            if ($signed(tv[i*A +: A]) > $signed(m)) m = tv[i*A +: A];
+          end else begin
+            if (tv[i*A +: A] > m) m = tv[i*A +: A];
+          end
+        end
+        res = m;
+      end
+    end else begin : g_avg
+      integer i;
+      reg [SUMW-1:0] sum;
+      wire [SUMW-1:0] one = {{(SUMW-1){1'b0}}, 1'b1};
+      wire [SUMW-1:0] rnd = ((S == 0) ? {SUMW{1'b0}} : (one << (S - 1)));
+      /* verilator lint_off UNUSED */
+      // Justification: the rounded average of A-bit values fits A bits; the upper bits of
+      // the SUMW-bit shifted sum are sign copies.
+      wire [SUMW-1:0] avg = ($signed(sum + rnd) >>> S);
+      /* verilator lint_on UNUSED */
+      always @(*) begin
+        sum = {SUMW{1'b0}};
+        for (i = 0; i < T; i = i + 1) begin
+          sum = (sum + {{(SUMW-A){((IN_SIGNED != 0) ? tv[i*A + A - 1] : 1'b0)}}, tv[i*A +: A]});
+        end
+        res = avg[A-1:0];
+      end
+    end
+  endgenerate
+
+  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
+  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+
+  always @(posedge clk) begin
+    if (rst) begin
+      iy <= {IYW{1'b0}};
+      ie <= {IEW{1'b0}};
+      wp <= {LBW{1'b0}};
+      cdone <= 1'b0;
+      oy <= {OYW{1'b0}};
+      ox <= {OXW{1'b0}};
+      c <= {CCW{1'b0}};
+      lop <= {CW{1'b0}};
+      rb0 <= {LBW{1'b0}};
+      oxc <= {LBW{1'b0}};
+      cco <= {LBW{1'b0}};
+      out_valid <= 1'b0;
+      out_data <= {A{1'b0}};
+    end else begin
+      if (in_fire) begin
+        lb[wp] <= in_data;
+        wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
+        if (ie == ROW_LAST) begin
+          ie <= {IEW{1'b0}};
+          iy <= (iy + 1'b1);
+        end else begin
+          ie <= (ie + 1'b1);
+        end
+      end
+      if (img_wrap) begin
+        iy <= {IYW{1'b0}};
+        ie <= {IEW{1'b0}};
+        wp <= {LBW{1'b0}};
+        cdone <= 1'b0;
+      end else if (last_fire) begin
+        cdone <= 1'b1;
+      end
+      if (emit_go) begin
+        out_valid <= fire;
+      end
+      if (fire) begin
+        out_data <= res;
+        if (!end_pix) begin
+          c <= (c + 1'b1);
+          cco <= (cco + 1'b1);
+        end else begin
+          c <= {CCW{1'b0}};
+          cco <= {LBW{1'b0}};
+          if (ox != OW_LAST) begin
+            ox <= (ox + 1'b1);
+            oxc <= (oxc + SWC);
+          end else begin
+            ox <= {OXW{1'b0}};
+            oxc <= {LBW{1'b0}};
+            if (oy != OH_LAST) begin
+              oy <= (oy + 1'b1);
+              lop <= (lop + SH_C);
+              rb0 <= rb0_up;
+            end else begin
+              oy <= {OYW{1'b0}};
+              lop <= {CW{1'b0}};
+              rb0 <= {LBW{1'b0}};
+            end
+          end
+        end
+      end
+    end
+  end
+endmodule

@@ -1,0 +1,335 @@
+//! Shared helpers of the codegen tests: model builders, tool detection, design generation.
+#![allow(dead_code)]
+
+use inq_model::numerics::{self, Weight};
+use inq_model::{
+    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
+    WeightTensor,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+}
+
+pub fn codes(rng: &mut Rng, n: usize, bits: u32, zero_pct: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            if rng.below(100) < zero_pct {
+                0
+            } else {
+                numerics::encode(
+                    Weight::Pow2 {
+                        negative: rng.below(2) == 1,
+                        index: rng.below(u64::from(numerics::levels(bits))) as u32,
+                    },
+                    bits,
+                )
+            }
+        })
+        .collect()
+}
+
+pub fn act(bits: u32, signed: bool, exp: i32) -> ActFormat {
+    ActFormat { bits, signed, exp }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn conv(
+    rng: &mut Rng,
+    name: &str,
+    ic: usize,
+    oc: usize,
+    k: usize,
+    stride: usize,
+    pad: [usize; 4],
+    pad_value: i64,
+    bits: u32,
+    n1: Vec<i32>,
+    relu: bool,
+    output: Output,
+) -> Layer {
+    let n = oc * ic * k * k;
+    Layer::Conv(ConvLayer {
+        name: name.into(),
+        in_channels: ic,
+        out_channels: oc,
+        kernel: [k, k],
+        stride: [stride, stride],
+        pad,
+        pad_value,
+        weights: WeightTensor {
+            bits,
+            n1,
+            codes: codes(rng, n, bits, 30),
+        },
+        bias: (0..oc).map(|_| rng.range(-300, 300)).collect(),
+        relu,
+        output,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn dense(
+    rng: &mut Rng,
+    name: &str,
+    inf: usize,
+    outf: usize,
+    bits: u32,
+    n1: Vec<i32>,
+    relu: bool,
+    output: Output,
+) -> Layer {
+    Layer::Dense(DenseLayer {
+        name: name.into(),
+        in_features: inf,
+        out_features: outf,
+        weights: WeightTensor {
+            bits,
+            n1,
+            codes: codes(rng, inf * outf, bits, 30),
+        },
+        bias: (0..outf).map(|_| rng.range(-500, 500)).collect(),
+        relu,
+        output,
+    })
+}
+
+pub fn pool(name: &str, k: usize) -> PoolLayer {
+    PoolLayer {
+        name: name.into(),
+        kernel: [k, k],
+        stride: [k, k],
+    }
+}
+
+pub fn named(name: &str) -> NamedLayer {
+    NamedLayer { name: name.into() }
+}
+
+/// conv 1→2 3×3 pad 1 on 8×8 (u8), maxpool 2, flatten, dense 32→3 logits.
+pub fn tiny_model(seed: u64) -> QuantModel {
+    let mut r = Rng::new(seed);
+    let layers = vec![
+        conv(
+            &mut r,
+            "conv1",
+            1,
+            2,
+            3,
+            1,
+            [1, 1, 1, 1],
+            0,
+            4,
+            vec![-1, 0],
+            true,
+            Output::from_act(act(8, false, -5)),
+        ),
+        Layer::MaxPool(pool("pool1", 2)),
+        Layer::Flatten(named("flatten")),
+        dense(
+            &mut r,
+            "fc",
+            32,
+            3,
+            5,
+            vec![-1, -2, 0],
+            false,
+            Output::Logits,
+        ),
+    ];
+    QuantModel::new(
+        "tiny",
+        InputSpec {
+            shape: [1, 8, 8],
+            format: act(8, false, -8),
+            mapping: String::new(),
+        },
+        layers,
+    )
+}
+
+/// Signed activations, stride 2, asymmetric padding with a pad value, average pooling, global
+/// average pooling, a dense chain. Folding given separately.
+pub fn mixed_model(seed: u64) -> QuantModel {
+    let mut r = Rng::new(seed);
+    let layers = vec![
+        conv(
+            &mut r,
+            "c1 stride2",
+            2,
+            4,
+            3,
+            2,
+            [1, 1, 0, 0],
+            -3,
+            4,
+            vec![-1],
+            false,
+            Output::from_act(act(6, true, -4)),
+        ),
+        // [4,3,3]
+        conv(
+            &mut r,
+            "c2",
+            4,
+            4,
+            2,
+            1,
+            [0, 0, 1, 1],
+            0,
+            3,
+            vec![-1, -2, -1, 0],
+            false,
+            Output::from_act(act(7, true, -4)),
+        ),
+        // [4,3,3] -> avgpool needs pow2 window: 1x... use 2x2 stride 1? pool layers stride k only here
+        Layer::AvgPool(PoolLayer {
+            name: "ap".into(),
+            kernel: [2, 2],
+            stride: [1, 1],
+        }),
+        // [4,2,2]
+        Layer::GlobalAvgPool(named("gap")),
+        Layer::Flatten(named("flat")),
+        dense(
+            &mut r,
+            "d1",
+            4,
+            6,
+            4,
+            vec![0],
+            true,
+            Output::from_act(act(5, false, -3)),
+        ),
+        dense(&mut r, "d2", 6, 5, 2, vec![-1], false, Output::Logits),
+    ];
+    QuantModel::new(
+        "mixed",
+        InputSpec {
+            shape: [2, 6, 6],
+            format: act(8, true, -7),
+            mapping: String::new(),
+        },
+        layers,
+    )
+}
+
+/// The LeNet-shaped model of the brief.
+pub fn lenet_model(seed: u64) -> QuantModel {
+    let mut r = Rng::new(seed);
+    let layers = vec![
+        conv(
+            &mut r,
+            "conv1",
+            1,
+            16,
+            3,
+            1,
+            [1; 4],
+            0,
+            5,
+            vec![-1],
+            true,
+            Output::from_act(act(8, false, -4)),
+        ),
+        Layer::MaxPool(pool("pool1", 2)),
+        conv(
+            &mut r,
+            "conv2",
+            16,
+            32,
+            3,
+            1,
+            [1; 4],
+            0,
+            5,
+            vec![-2],
+            true,
+            Output::from_act(act(8, false, -4)),
+        ),
+        Layer::MaxPool(pool("pool2", 2)),
+        Layer::Flatten(named("flatten")),
+        dense(
+            &mut r,
+            "fc1",
+            1568,
+            128,
+            5,
+            vec![-4],
+            true,
+            Output::from_act(act(8, false, -3)),
+        ),
+        dense(&mut r, "fc2", 128, 10, 5, vec![-2], false, Output::Logits),
+    ];
+    QuantModel::new(
+        "lenet",
+        InputSpec {
+            shape: [1, 28, 28],
+            format: act(8, false, -8),
+            mapping: String::new(),
+        },
+        layers,
+    )
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg(match tool {
+            "yosys" | "iverilog" => "-V",
+            _ => "--version",
+        })
+        .output()
+        .map(|o| o.status.success() || !o.stdout.is_empty())
+        .unwrap_or(false)
+}
+
+/// A fresh folder under the target dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let base = option_env!("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let d = base.join(format!("inq-codegen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn gen(model: &QuantModel, req: &inq_hdl::FoldingRequest, dir: &Path) -> inq_codegen::Manifest {
+    let design = inq_hdl::plan(model, req).expect("plan");
+    inq_codegen::generate(&design, model, dir, &inq_codegen::GenOptions::default())
+        .expect("generate")
+}
+
+pub fn rtl_files(m: &inq_codegen::Manifest) -> Vec<String> {
+    m.rtl_files
+        .iter()
+        .map(|f| f.trim_start_matches("rtl/").to_string())
+        .collect()
+}
+
+pub fn run(cmd: &mut Command) -> (bool, String, String) {
+    let o = cmd.output().expect("spawn");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
