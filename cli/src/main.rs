@@ -30,11 +30,11 @@ enum Command {
     /// Generate Verilog for a quantized model.
     Gen(commands::gen::GenArgs),
     /// Cycle-accurate simulation of a generated design.
-    Sim(commands::NotYet),
+    Sim(commands::sim::SimArgs),
     /// Prove a generated design equal to the integer reference under Verilator.
     Verify(commands::verify::VerifyArgs),
     /// Area (analytic and yosys) and throughput of a generated design.
-    Report(commands::NotYet),
+    Report(commands::report::ReportArgs),
     /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
     Flow(commands::NotYet),
 }
@@ -46,9 +46,9 @@ fn main() -> ExitCode {
         Command::Quantize(a) => a.fail("quantize", 3),
         Command::Eval(a) => commands::eval::run(&a),
         Command::Gen(a) => commands::gen::run(&a),
-        Command::Sim(a) => a.fail("sim", 6),
+        Command::Sim(a) => commands::sim::run(&a),
         Command::Verify(a) => commands::verify::run(&a),
-        Command::Report(a) => a.fail("report", 7),
+        Command::Report(a) => commands::report::run(&a),
         Command::Flow(a) => a.fail("flow", 7),
     };
     match result {

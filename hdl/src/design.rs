@@ -139,7 +139,8 @@ pub struct Geometry {
     pub oh: usize,
     /// Output width.
     pub ow: usize,
-    /// Line-buffer rows `NR = min(kh + sh, H)`.
+    /// Line-buffer rows `NR = kh + sh` (room for the next rows, or the next image, while the
+    /// current window is computed; `docs/hardware.md` §4).
     pub nr: usize,
 }
 

@@ -266,7 +266,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
                 oc: l.out_channels,
                 oh: shape_out[1],
                 ow: shape_out[2],
-                nr: (l.kernel[0] + l.stride[0]).min(h),
+                nr: l.kernel[0] + l.stride[0],
             }
         }
         Layer::Dense(l) => Geometry {
@@ -281,7 +281,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
             oc: l.out_features,
             oh: 1,
             ow: 1,
-            nr: 1,
+            nr: 2,
         },
         Layer::MaxPool(p) | Layer::AvgPool(p) => {
             let (c, h, w) = (shape_in[0], shape_in[1], shape_in[2]);
@@ -297,7 +297,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
                 oc: c,
                 oh: shape_out[1],
                 ow: shape_out[2],
-                nr: (p.kernel[0] + p.stride[0]).min(h),
+                nr: p.kernel[0] + p.stride[0],
             }
         }
         Layer::GlobalAvgPool(_) => {
@@ -314,7 +314,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
                 oc: c,
                 oh: 1,
                 ow: 1,
-                nr: h,
+                nr: 2 * h,
             }
         }
         Layer::Flatten(_) => return None,

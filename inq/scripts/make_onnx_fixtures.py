@@ -306,6 +306,24 @@ def reshape_zero_squeeze():
     save_valid("reshape_zero", m, (1, 6, 6))
 
 
+def autopad_forms():
+    """auto_pad=SAME_LOWER with stride 2 (odd total padding goes first), auto_pad=VALID, and a
+    MaxPool with auto_pad=SAME_UPPER that needs no padding."""
+    inits = [init("c1.weight", w(3, 2, 3, 3)), init("c1.bias", w(3)),
+             init("c2.weight", w(4, 3, 2, 2)), init("c2.bias", w(4)),
+             init("fc.weight", w(2, 4)), init("fc.bias", w(2))]
+    nodes = [
+        helper.make_node("Conv", ["input", "c1.weight", "c1.bias"], ["a"], name="same_lower", auto_pad="SAME_LOWER", strides=[2, 2]),
+        helper.make_node("Relu", ["a"], ["b"], name="relu"),
+        helper.make_node("MaxPool", ["b"], ["c"], name="pool_same", auto_pad="SAME_UPPER", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["c", "c2.weight", "c2.bias"], ["d"], name="valid", auto_pad="VALID"),
+        helper.make_node("Flatten", ["d"], ["e"], name="flatten"),
+        helper.make_node("Gemm", ["e", "fc.weight", "fc.bias"], ["output"], name="fc", transB=1),
+    ]
+    m = model("autopad", nodes, inits, ["N", 2, 8, 7], ["N", 2], 13)
+    save_valid("autopad_forms", m, (2, 8, 7))
+
+
 # ---------------------------------------------------------------------------------------------
 # Error models.
 
@@ -395,6 +413,21 @@ def errors():
     m = model("err", nodes, inits, [1, 1, 3, 3], [2, 2], 13)
     save_error("err_gemm_transa", m, ["'gemmA'", "#2", "Gemm", "transA"])
 
+    # Half-precision weights.
+    inits = [numpy_helper.from_array(w(2, 1, 3, 3).astype(np.float16), "conv.weight")]
+    nodes = [helper.make_node("Cast", ["input"], ["h"], name="to_half", to=TensorProto.FLOAT16),
+             helper.make_node("Conv", ["h", "conv.weight"], ["output"], name="half_conv")]
+    g = helper.make_graph(nodes, "err", [value("input", ["N", 1, 4, 4])],
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT16, ["N", 2, 2, 2])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    save_error("err_cast_fp16", m, ["'to_half'", "#0", "Cast", "not supported"])
+    nodes = [helper.make_node("Conv", ["input", "conv.weight"], ["output"], name="half_w")]
+    g = helper.make_graph(nodes, "err", [value("input", ["N", 1, 4, 4])], [value("output", ["N", 2, 2, 2])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    save_error("err_fp16_weight", m, ["'half_w'", "#0", "Conv", "FLOAT16", "conv.weight"], check=False)
+
 
 def npy_dataset():
     """A tiny dataset folder written by numpy itself, for data::load's .npy path: the test
@@ -421,6 +454,7 @@ def main():
     tf2onnx_style()
     reshape_forms()
     reshape_zero_squeeze()
+    autopad_forms()
     errors()
     files = [os.path.join(r, f) for r, _, fs in os.walk(OUT) for f in fs]
     total = sum(os.path.getsize(f) for f in files)

@@ -148,7 +148,9 @@ pub fn resolve_dir(dir: Option<&Path>) -> Result<PathBuf, DataError> {
         Some(d) => Ok(d.to_path_buf()),
         None => {
             let d = PathBuf::from(DEFAULT_DATA_DIR);
-            if d.join("t10k-labels-idx1-ubyte.gz").exists() || d.join("t10k-labels-idx1-ubyte").exists() {
+            if d.join("t10k-labels-idx1-ubyte.gz").exists()
+                || d.join("t10k-labels-idx1-ubyte").exists()
+            {
                 Ok(d)
             } else {
                 Err(DataError::DefaultMissing {
@@ -169,7 +171,10 @@ pub fn load_idx(dir: &Path, split: Split) -> Result<Dataset, DataError> {
     if idims.len() != 3 {
         return Err(DataError::Format {
             path: images_path.display().to_string(),
-            message: format!("expected 3 dimensions (images, rows, cols), found {}", idims.len()),
+            message: format!(
+                "expected 3 dimensions (images, rows, cols), found {}",
+                idims.len()
+            ),
         });
     }
     if ldims.len() != 1 {
@@ -248,9 +253,19 @@ pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
         return Err(fmt("truncated IDX header".into()));
     }
     let dims: Vec<usize> = (0..nd)
-        .map(|i| u32::from_be_bytes([bytes[4 + 4 * i], bytes[5 + 4 * i], bytes[6 + 4 * i], bytes[7 + 4 * i]]) as usize)
+        .map(|i| {
+            u32::from_be_bytes([
+                bytes[4 + 4 * i],
+                bytes[5 + 4 * i],
+                bytes[6 + 4 * i],
+                bytes[7 + 4 * i],
+            ]) as usize
+        })
         .collect();
-    let n: usize = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| fmt("dimensions overflow".into()))?;
+    let n: usize = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| fmt("dimensions overflow".into()))?;
     let body = &bytes[4 + 4 * nd..];
     if body.len() < n {
         return Err(fmt(format!(
@@ -405,8 +420,12 @@ impl NpyArray {
             NpyType::U32 => f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             NpyType::I32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             NpyType::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            NpyType::U64 => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64,
-            NpyType::I64 => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64,
+            NpyType::U64 => {
+                u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64
+            }
+            NpyType::I64 => {
+                i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64
+            }
             NpyType::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
         }
     }
@@ -435,14 +454,22 @@ fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
             if bytes.len() < 12 {
                 return Err("truncated .npy header".into());
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
-        v => return Err(format!(".npy format version {v} is not supported (1, 2 or 3)")),
+        v => {
+            return Err(format!(
+                ".npy format version {v} is not supported (1, 2 or 3)"
+            ))
+        }
     };
     let header = bytes
         .get(start..start + header_len)
         .ok_or_else(|| "truncated .npy header".to_string())?;
-    let header = std::str::from_utf8(header).map_err(|_| "the .npy header is not text".to_string())?;
+    let header =
+        std::str::from_utf8(header).map_err(|_| "the .npy header is not text".to_string())?;
     let descr = header_value(header, "descr")
         .and_then(|v| {
             let v = v.trim();
@@ -456,7 +483,9 @@ fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
     })?;
     let fortran = header_value(header, "fortran_order").map(|v| v.trim_start().starts_with("True"));
     if fortran == Some(true) {
-        return Err("Fortran-order arrays are not supported (save with np.ascontiguousarray)".into());
+        return Err(
+            "Fortran-order arrays are not supported (save with np.ascontiguousarray)".into(),
+        );
     }
     let shape_text = header_value(header, "shape")
         .and_then(|v| v.trim_start().strip_prefix('('))
@@ -524,7 +553,10 @@ pub fn load_npy(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
         _ => {
             return Err(fmt(
                 images,
-                format!("images must have shape [N, H, W] or [N, C, H, W]; found {:?}", im.shape),
+                format!(
+                    "images must have shape [N, H, W] or [N, C, H, W]; found {:?}",
+                    im.shape
+                ),
             ))
         }
     };
@@ -544,7 +576,10 @@ pub fn load_npy(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
         ));
     }
     if lb.dtype.is_float() {
-        return Err(fmt(labels, format!("labels must be integers, found {:?}", lb.dtype)));
+        return Err(fmt(
+            labels,
+            format!("labels must be integers, found {:?}", lb.dtype),
+        ));
     }
     let labels_u8 = (0..lb.len())
         .map(|i| {
@@ -552,7 +587,10 @@ pub fn load_npy(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
             if (0.0..=255.0).contains(&v) {
                 Ok(v as u8)
             } else {
-                Err(fmt(labels, format!("label {v} at index {i} outside 0..=255")))
+                Err(fmt(
+                    labels,
+                    format!("label {v} at index {i} outside 0..=255"),
+                ))
             }
         })
         .collect::<Result<Vec<u8>, _>>()?;
@@ -643,7 +681,10 @@ pub fn check_normalization(n: &Normalization, channels: usize) -> Result<(), Dat
         message: m,
     };
     if !(n.scale.is_finite() && n.scale > 0.0) {
-        return Err(err(format!("scale {} must be finite and positive", n.scale)));
+        return Err(err(format!(
+            "scale {} must be finite and positive",
+            n.scale
+        )));
     }
     for (what, v) in [("mean", &n.mean), ("std", &n.std)] {
         if v.len() != 1 && v.len() != channels {
@@ -665,8 +706,19 @@ pub fn check_normalization(n: &Normalization, channels: usize) -> Result<(), Dat
 impl std::fmt::Display for Normalization {
     /// The form [`Normalization::parse`] reads, e.g. `scale=0.003921569,mean=0.286,std=0.353`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[f32]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(":");
-        write!(f, "scale={},mean={},std={}", self.scale, list(&self.mean), list(&self.std))
+        let list = |v: &[f32]| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        };
+        write!(
+            f,
+            "scale={},mean={},std={}",
+            self.scale,
+            list(&self.mean),
+            list(&self.std)
+        )
     }
 }
 
@@ -697,7 +749,9 @@ impl Normalization {
             seen.push(key);
             let values = value
                 .split(':')
-                .map(|v| parse_number(v).ok_or_else(|| err(format!("`{}` is not a number", v.trim()))))
+                .map(|v| {
+                    parse_number(v).ok_or_else(|| err(format!("`{}` is not a number", v.trim())))
+                })
                 .collect::<Result<Vec<f32>, _>>()?;
             match key {
                 "scale" => {
@@ -774,7 +828,11 @@ mod tests {
     fn reads_plain_and_gzip_and_rejects_truncation() {
         let dir = std::env::temp_dir().join(format!("inq-idx-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8])).unwrap();
+        std::fs::write(
+            dir.join("t10k-images-idx3-ubyte"),
+            idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]),
+        )
+        .unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &idx(&[2], &[3, 9])).unwrap();
         std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gz.finish().unwrap()).unwrap();
@@ -783,11 +841,22 @@ mod tests {
         assert_eq!(d.image(1), &[5, 6, 7, 8]);
         assert_eq!(d.labels, vec![3, 9]);
 
-        std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(&[2, 2, 2], &[1, 2, 3])).unwrap();
+        std::fs::write(
+            dir.join("t10k-images-idx3-ubyte"),
+            idx(&[2, 2, 2], &[1, 2, 3]),
+        )
+        .unwrap();
         let e = load_idx(&dir, Split::Test).unwrap_err().to_string();
-        assert!(e.contains("t10k-images-idx3-ubyte") && e.contains("truncated"), "{e}");
+        assert!(
+            e.contains("t10k-images-idx3-ubyte") && e.contains("truncated"),
+            "{e}"
+        );
 
-        std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(&[3, 1, 1], &[1, 2, 3])).unwrap();
+        std::fs::write(
+            dir.join("t10k-images-idx3-ubyte"),
+            idx(&[3, 1, 1], &[1, 2, 3]),
+        )
+        .unwrap();
         let e = load_idx(&dir, Split::Test).unwrap_err().to_string();
         assert!(e.contains("2 labels but"), "{e}");
         let e = load_idx(&dir, Split::Train).unwrap_err().to_string();
@@ -823,7 +892,10 @@ mod npy_tests {
         let train = load(&d, Split::Train).unwrap();
         assert_eq!(train.image_shape(), [1, 4, 5]);
         assert_eq!(train.labels, vec![1, 2]);
-        assert_eq!(train.image(1), &(0..20).map(|j| pix(1, j)).collect::<Vec<_>>()[..]);
+        assert_eq!(
+            train.image(1),
+            &(0..20).map(|j| pix(1, j)).collect::<Vec<_>>()[..]
+        );
     }
 
     #[test]
@@ -834,7 +906,10 @@ mod npy_tests {
         write_npy(&im, "|u1", &[2, 1, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         write_npy(&lb, "<i4", &[2], &[3, 0, 0, 0, 9, 0, 0, 0]).unwrap();
         let ds = load(&d, Split::Test).unwrap();
-        assert_eq!((ds.channels, ds.rows, ds.cols, ds.labels.clone()), (1, 2, 2, vec![3, 9]));
+        assert_eq!(
+            (ds.channels, ds.rows, ds.cols, ds.labels.clone()),
+            (1, 2, 2, vec![3, 9])
+        );
 
         // Multi-channel float images in 0..=255.
         let vals: Vec<u8> = [0f32, 10., 255., 7., 1., 2., 3., 4.]
@@ -844,18 +919,30 @@ mod npy_tests {
         write_npy(&im, "<f4", &[1, 2, 2, 2], &vals[..32]).unwrap();
         write_npy(&lb, "|u1", &[1, 1], &[5]).unwrap();
         let ds = load(&d, Split::Test).unwrap();
-        assert_eq!((ds.channels, ds.pixels.clone()), (2, vec![0, 10, 255, 7, 1, 2, 3, 4]));
+        assert_eq!(
+            (ds.channels, ds.pixels.clone()),
+            (2, vec![0, 10, 255, 7, 1, 2, 3, 4])
+        );
 
         // A float that is no 8-bit pixel.
-        let vals: Vec<u8> = [0f32, 10.5, 2., 7.].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let vals: Vec<u8> = [0f32, 10.5, 2., 7.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         write_npy(&im, "<f4", &[1, 2, 2], &vals).unwrap();
         let e = load(&d, Split::Test).unwrap_err().to_string();
-        assert!(e.contains("test_images.npy") && e.contains("10.5") && e.contains("index 1"), "{e}");
+        assert!(
+            e.contains("test_images.npy") && e.contains("10.5") && e.contains("index 1"),
+            "{e}"
+        );
 
         // Truncated data.
         write_npy(&im, "|u1", &[2, 2, 2], &[1, 2, 3]).unwrap();
         let e = load(&d, Split::Test).unwrap_err().to_string();
-        assert!(e.contains("test_images.npy") && e.contains("truncated"), "{e}");
+        assert!(
+            e.contains("test_images.npy") && e.contains("truncated"),
+            "{e}"
+        );
         // Trailing bytes.
         write_npy(&im, "|u1", &[1, 2, 2], &[1, 2, 3, 4, 5]).unwrap();
         let e = load(&d, Split::Test).unwrap_err().to_string();
@@ -863,32 +950,60 @@ mod npy_tests {
         // Count mismatch.
         write_npy(&im, "|u1", &[2, 2, 2], &[0; 8]).unwrap();
         let e = load(&d, Split::Test).unwrap_err().to_string();
-        assert!(e.contains("test_labels.npy") && e.contains("1 labels but"), "{e}");
+        assert!(
+            e.contains("test_labels.npy") && e.contains("1 labels but"),
+            "{e}"
+        );
         // Label out of range, float labels, bad rank, unsupported types, Fortran order.
-        write_npy(&lb, "<i8", &[2], &[44, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap();
+        write_npy(
+            &lb,
+            "<i8",
+            &[2],
+            &[
+                44, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        )
+        .unwrap();
         let e = load(&d, Split::Test).unwrap_err().to_string();
         assert!(e.contains("label 300") || e.contains("label -1"), "{e}");
         write_npy(&lb, "<f4", &[2], &[0; 8]).unwrap();
-        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("integers"));
+        assert!(load(&d, Split::Test)
+            .unwrap_err()
+            .to_string()
+            .contains("integers"));
         write_npy(&lb, "|u1", &[2], &[0, 1]).unwrap();
         write_npy(&im, "|u1", &[8], &[0; 8]).unwrap();
-        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("[N, H, W]"));
+        assert!(load(&d, Split::Test)
+            .unwrap_err()
+            .to_string()
+            .contains("[N, H, W]"));
         write_npy(&im, ">f4", &[2, 1, 1], &[0; 8]).unwrap();
-        assert!(load(&d, Split::Test).unwrap_err().to_string().contains(">f4"));
+        assert!(load(&d, Split::Test)
+            .unwrap_err()
+            .to_string()
+            .contains(">f4"));
         let mut raw = std::fs::read(&lb).unwrap();
         let at = raw.windows(5).position(|w| w == b"False").unwrap();
         raw[at..at + 5].copy_from_slice(b"True ");
         std::fs::write(&lb, &raw).unwrap();
         write_npy(&im, "|u1", &[2, 1, 1], &[0; 2]).unwrap();
-        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("Fortran"));
+        assert!(load(&d, Split::Test)
+            .unwrap_err()
+            .to_string()
+            .contains("Fortran"));
         std::fs::write(&im, b"not numpy at all").unwrap();
-        assert!(load(&d, Split::Test).unwrap_err().to_string().contains("magic"));
+        assert!(load(&d, Split::Test)
+            .unwrap_err()
+            .to_string()
+            .contains("magic"));
         std::fs::remove_dir_all(&d).unwrap();
 
         let empty = dir("empty");
         let e = load(&empty, Split::Train).unwrap_err().to_string();
         assert!(
-            e.contains("no train split") && e.contains("train-images-idx3-ubyte") && e.contains("x_train.npy"),
+            e.contains("no train split")
+                && e.contains("train-images-idx3-ubyte")
+                && e.contains("x_train.npy"),
             "{e}"
         );
         std::fs::remove_dir_all(&empty).unwrap();
@@ -897,7 +1012,10 @@ mod npy_tests {
     #[test]
     fn normalization_parse_display_and_apply() {
         let n = Normalization::parse("mean=0.2860,std=0.3530").unwrap();
-        assert_eq!((n.scale, n.mean.clone(), n.std.clone()), (1.0 / 255.0, vec![0.286], vec![0.353]));
+        assert_eq!(
+            (n.scale, n.mean.clone(), n.std.clone()),
+            (1.0 / 255.0, vec![0.286], vec![0.353])
+        );
         assert_eq!(Normalization::parse(&n.to_string()).unwrap(), n);
         let n = Normalization::parse("scale=1/255").unwrap();
         assert_eq!(n, Normalization::default());
@@ -916,10 +1034,17 @@ mod npy_tests {
             ("mean=1,mean=2", "twice"),
         ] {
             let e = Normalization::parse(bad).unwrap_err().to_string();
-            assert!(e.contains(why) && e.contains(&format!("`{bad}`")), "{bad}: {e}");
+            assert!(
+                e.contains(why) && e.contains(&format!("`{bad}`")),
+                "{bad}: {e}"
+            );
         }
         // Per-channel application on a 2-channel 1×2 image.
-        let n = Normalization { scale: 1.0 / 255.0, mean: vec![0.5, 0.0], std: vec![0.5, 2.0] };
+        let n = Normalization {
+            scale: 1.0 / 255.0,
+            mean: vec![0.5, 0.0],
+            std: vec![0.5, 2.0],
+        };
         let x = n.apply(&[0, 255, 255, 0], 2);
         assert_eq!(x, vec![-1.0, 1.0, 0.5, 0.0]);
         assert!(check_normalization(&n, 2).is_ok());

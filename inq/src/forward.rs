@@ -91,7 +91,9 @@ pub fn shapes(model: &FloatModel) -> Result<Vec<Vec<usize>>, ForwardError> {
                     )));
                 }
                 if *kh == 0 || *kw == 0 || *sh == 0 || *sw == 0 || *out_channels == 0 {
-                    return Err(err("kernel, stride and out_channels must be at least 1".into()));
+                    return Err(err(
+                        "kernel, stride and out_channels must be at least 1".into()
+                    ));
                 }
                 if weight.len() != out_channels * c * kh * kw {
                     return Err(err(format!(
@@ -303,12 +305,22 @@ impl<'m> Forward<'m> {
                     next.clear();
                     next.extend(cur.iter().map(|&v| if v > 0.0 { v } else { 0.0 }));
                 }
-                FloatLayer::MaxPool { kernel, stride, .. } => {
-                    pool(&cur, [shape[0], shape[1], shape[2]], *kernel, *stride, true, &mut next)
-                }
-                FloatLayer::AvgPool { kernel, stride, .. } => {
-                    pool(&cur, [shape[0], shape[1], shape[2]], *kernel, *stride, false, &mut next)
-                }
+                FloatLayer::MaxPool { kernel, stride, .. } => pool(
+                    &cur,
+                    [shape[0], shape[1], shape[2]],
+                    *kernel,
+                    *stride,
+                    true,
+                    &mut next,
+                ),
+                FloatLayer::AvgPool { kernel, stride, .. } => pool(
+                    &cur,
+                    [shape[0], shape[1], shape[2]],
+                    *kernel,
+                    *stride,
+                    false,
+                    &mut next,
+                ),
                 FloatLayer::GlobalAvgPool { .. } => {
                     let (h, w) = (shape[1], shape[2]);
                     pool(&cur, [shape[0], h, w], [h, w], [h, w], false, &mut next)
@@ -396,11 +408,11 @@ pub fn predict(model: &FloatModel, data: &Dataset) -> Result<Vec<usize>, Forward
             ),
         });
     }
-    crate::data::check_normalization(&model.normalization, model.input_shape[0]).map_err(
-        |e| ForwardError::Input {
+    crate::data::check_normalization(&model.normalization, model.input_shape[0]).map_err(|e| {
+        ForwardError::Input {
             message: e.to_string(),
-        },
-    )?;
+        }
+    })?;
     let n = data.len();
     let threads = std::thread::available_parallelism()
         .map(|t| t.get())
@@ -442,7 +454,14 @@ struct ConvGeom {
     pad: [usize; 4],
 }
 
-fn conv2d(g: &ConvGeom, input: &[f32], weight: &[f32], bias: &[f32], out: &mut Vec<f32>, s: &mut Scratch) {
+fn conv2d(
+    g: &ConvGeom,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    out: &mut Vec<f32>,
+    s: &mut Scratch,
+) {
     let [c, h, w] = g.in_shape;
     let [kh, kw] = g.kernel;
     let [sh, sw] = g.stride;
@@ -498,7 +517,16 @@ fn conv2d(g: &ConvGeom, input: &[f32], weight: &[f32], bias: &[f32], out: &mut V
 /// `out[o][q] = bias[o] + Σ_k w[o][k] · col[k][q]` for `q < p`; `col` rows are `pp` long
 /// (`pp` a multiple of 8).
 #[allow(clippy::too_many_arguments)]
-fn gemm_bias(w: &[f32], o: usize, k: usize, col: &[f32], pp: usize, bias: &[f32], p: usize, out: &mut [f32]) {
+fn gemm_bias(
+    w: &[f32],
+    o: usize,
+    k: usize,
+    col: &[f32],
+    pp: usize,
+    bias: &[f32],
+    p: usize,
+    out: &mut [f32],
+) {
     let mut oi = 0;
     while oi < o {
         let rows = (o - oi).min(4);
@@ -640,7 +668,9 @@ mod tests {
     }
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -677,7 +707,10 @@ mod tests {
             let got = forward(&m, &x).unwrap();
             assert_eq!(got.len(), want.len());
             for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() < 1e-5, "{a} vs {b} ({stride:?} {pad:?} {k:?})");
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{a} vs {b} ({stride:?} {pad:?} {k:?})"
+                );
             }
         }
     }
@@ -722,7 +755,10 @@ mod tests {
         );
         m2.layers[0] = FloatLayer::GlobalAvgPool { name: "g".into() };
         let e = forward(&m2, &x).unwrap_err().to_string();
-        assert!(e.contains("layer 3 (d)") && e.contains("in_features is 4"), "{e}");
+        assert!(
+            e.contains("layer 3 (d)") && e.contains("in_features is 4"),
+            "{e}"
+        );
         let e = forward(&m, &x[1..]).unwrap_err().to_string();
         assert!(e.contains("15 values"), "{e}");
         let batch: Vec<f32> = x.iter().chain(x.iter()).copied().collect();

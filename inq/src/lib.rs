@@ -6,6 +6,9 @@
 //! [`inq_model::QuantModel`].
 
 pub mod data;
-pub mod graph;
 pub mod forward;
+pub mod graph;
 pub mod onnx;
+pub mod train;
+pub mod calib;
+pub mod quantize;

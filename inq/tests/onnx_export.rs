@@ -17,7 +17,10 @@ use serde_json::json;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn f(&mut self) -> f32 {
@@ -55,8 +58,14 @@ fn float_model() -> FloatModel {
                 weight: r.fs(4 * 2 * 9, 0.4),
                 bias: r.fs(4, 0.1),
             },
-            FloatLayer::Relu { name: "relu1".into() },
-            FloatLayer::MaxPool { name: "pool1".into(), kernel: [2, 2], stride: [2, 2] },
+            FloatLayer::Relu {
+                name: "relu1".into(),
+            },
+            FloatLayer::MaxPool {
+                name: "pool1".into(),
+                kernel: [2, 2],
+                stride: [2, 2],
+            },
             FloatLayer::Conv {
                 name: "conv2".into(),
                 in_channels: 4,
@@ -67,9 +76,17 @@ fn float_model() -> FloatModel {
                 weight: r.fs(6 * 4 * 6, 0.4),
                 bias: r.fs(6, 0.1),
             },
-            FloatLayer::Relu { name: "relu2".into() },
-            FloatLayer::AvgPool { name: "pool2".into(), kernel: [2, 1], stride: [2, 1] },
-            FloatLayer::Flatten { name: "flatten".into() },
+            FloatLayer::Relu {
+                name: "relu2".into(),
+            },
+            FloatLayer::AvgPool {
+                name: "pool2".into(),
+                kernel: [2, 1],
+                stride: [2, 1],
+            },
+            FloatLayer::Flatten {
+                name: "flatten".into(),
+            },
             FloatLayer::Dense {
                 name: "fc1".into(),
                 in_features: 24,
@@ -77,7 +94,9 @@ fn float_model() -> FloatModel {
                 weight: r.fs(7 * 24, 0.3),
                 bias: r.fs(7, 0.1),
             },
-            FloatLayer::Relu { name: "relu3".into() },
+            FloatLayer::Relu {
+                name: "relu3".into(),
+            },
             FloatLayer::Dense {
                 name: "fc2".into(),
                 in_features: 7,
@@ -109,7 +128,12 @@ fn ort_check(model: &Path, case: &serde_json::Value, dir: &Path) -> Option<(bool
     let case_path = dir.join("case.json");
     std::fs::write(&case_path, case.to_string()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_onnx.py");
-    let out = Command::new("python3").arg(script).arg(model).arg(&case_path).output().unwrap();
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(model)
+        .arg(&case_path)
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -124,7 +148,10 @@ fn float_export_round_trips_and_runs_in_onnxruntime() {
     let dir = tmp_dir("float");
     let path = dir.join("model.onnx");
     onnx::export_float(&m, &path).unwrap();
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 
     let back = onnx::import_full(&path).unwrap();
@@ -159,11 +186,11 @@ fn export_rejects_inconsistent_models() {
 fn codes(r: &mut Lcg, n: usize, bits: u32) -> Vec<u8> {
     (0..n)
         .map(|_| {
-            if r.next() % 4 == 0 {
+            if r.next().is_multiple_of(4) {
                 0
             } else {
                 let w = numerics::Weight::Pow2 {
-                    negative: r.next() % 2 == 0,
+                    negative: r.next().is_multiple_of(2),
                     index: (r.next() % u64::from(numerics::levels(bits))) as u32,
                 };
                 numerics::encode(w, bits)
@@ -174,7 +201,11 @@ fn codes(r: &mut Lcg, n: usize, bits: u32) -> Vec<u8> {
 
 fn quant_model() -> QuantModel {
     let mut r = Lcg(3);
-    let u8f = ActFormat { bits: 8, signed: false, exp: 0 };
+    let u8f = ActFormat {
+        bits: 8,
+        signed: false,
+        exp: 0,
+    };
     let layers = vec![
         Layer::Conv(ConvLayer {
             name: "conv1".into(),
@@ -184,13 +215,29 @@ fn quant_model() -> QuantModel {
             stride: [1, 1],
             pad: [1, 1, 1, 1],
             pad_value: 3,
-            weights: WeightTensor { bits: 4, n1: vec![-1, -2, 0, -1], codes: codes(&mut r, 4 * 9, 4) },
+            weights: WeightTensor {
+                bits: 4,
+                n1: vec![-1, -2, 0, -1],
+                codes: codes(&mut r, 4 * 9, 4),
+            },
             bias: vec![5, -12, 100, 0],
             relu: true,
-            output: Output::Act { bits: 8, signed: false, exp: -1 },
+            output: Output::Act {
+                bits: 8,
+                signed: false,
+                exp: -1,
+            },
         }),
-        Layer::MaxPool(PoolLayer { name: "pool1".into(), kernel: [2, 2], stride: [2, 2] }),
-        Layer::AvgPool(PoolLayer { name: "pool2".into(), kernel: [2, 2], stride: [2, 2] }),
+        Layer::MaxPool(PoolLayer {
+            name: "pool1".into(),
+            kernel: [2, 2],
+            stride: [2, 2],
+        }),
+        Layer::AvgPool(PoolLayer {
+            name: "pool2".into(),
+            kernel: [2, 2],
+            stride: [2, 2],
+        }),
         Layer::Conv(ConvLayer {
             name: "conv2".into(),
             in_channels: 4,
@@ -199,27 +246,49 @@ fn quant_model() -> QuantModel {
             stride: [1, 1],
             pad: [0, 0, 0, 0],
             pad_value: 0,
-            weights: WeightTensor { bits: 3, n1: vec![-1], codes: codes(&mut r, 3 * 4, 3) },
+            weights: WeightTensor {
+                bits: 3,
+                n1: vec![-1],
+                codes: codes(&mut r, 3 * 4, 3),
+            },
             bias: vec![1, 2, -3],
             relu: false,
-            output: Output::Act { bits: 4, signed: true, exp: 1 },
+            output: Output::Act {
+                bits: 4,
+                signed: true,
+                exp: 1,
+            },
         }),
         Layer::GlobalAvgPool(NamedLayer { name: "gap".into() }),
-        Layer::Flatten(NamedLayer { name: "flatten".into() }),
+        Layer::Flatten(NamedLayer {
+            name: "flatten".into(),
+        }),
         Layer::Dense(DenseLayer {
             name: "fc1".into(),
             in_features: 3,
             out_features: 5,
-            weights: WeightTensor { bits: 5, n1: vec![-1], codes: codes(&mut r, 15, 5) },
+            weights: WeightTensor {
+                bits: 5,
+                n1: vec![-1],
+                codes: codes(&mut r, 15, 5),
+            },
             bias: vec![7, -7, 0, 33, -64],
             relu: true,
-            output: Output::Act { bits: 6, signed: false, exp: -2 },
+            output: Output::Act {
+                bits: 6,
+                signed: false,
+                exp: -2,
+            },
         }),
         Layer::Dense(DenseLayer {
             name: "fc2".into(),
             in_features: 5,
             out_features: 3,
-            weights: WeightTensor { bits: 4, n1: vec![0, -2, -1], codes: codes(&mut r, 15, 4) },
+            weights: WeightTensor {
+                bits: 4,
+                n1: vec![0, -2, -1],
+                codes: codes(&mut r, 15, 4),
+            },
             bias: vec![10, -20, 3],
             relu: false,
             output: Output::Logits,
@@ -227,7 +296,11 @@ fn quant_model() -> QuantModel {
     ];
     QuantModel::new(
         "q",
-        InputSpec { shape: [1, 8, 8], format: u8f, mapping: "raw pixels".into() },
+        InputSpec {
+            shape: [1, 8, 8],
+            format: u8f,
+            mapping: "raw pixels".into(),
+        },
         layers,
     )
 }
@@ -257,7 +330,10 @@ fn quantized_export_matches_the_integer_reference_in_onnxruntime() {
                       "rtol": 0.0, "atol": 0.0,
                       "output_scale": 2f64.powi(-info.logits_exp)});
     if let Some((ok, text)) = ort_check(&path, &case, &dir) {
-        assert!(ok, "onnxruntime disagrees with the integer reference: {text}");
+        assert!(
+            ok,
+            "onnxruntime disagrees with the integer reference: {text}"
+        );
         eprintln!("{text}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -267,7 +343,11 @@ fn quantized_export_matches_the_integer_reference_in_onnxruntime() {
 fn quantized_export_uses_16_bit_qdq_for_wide_formats() {
     let mut m = quant_model();
     if let Layer::Conv(c) = &mut m.layers[0] {
-        c.output = Output::Act { bits: 12, signed: false, exp: -3 };
+        c.output = Output::Act {
+            bits: 12,
+            signed: false,
+            exp: -3,
+        };
     }
     let reference = inq_model::Reference::new(&m).unwrap();
     let (proto, info) = onnx::quantized_model_proto(&m).unwrap();
@@ -288,7 +368,10 @@ fn quantized_export_uses_16_bit_qdq_for_wide_formats() {
                       "rtol": 0.0, "atol": 0.0,
                       "output_scale": 2f64.powi(-info.logits_exp)});
     if let Some((ok, text)) = ort_check(&path, &case, &dir) {
-        assert!(ok, "onnxruntime disagrees with the integer reference: {text}");
+        assert!(
+            ok,
+            "onnxruntime disagrees with the integer reference: {text}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

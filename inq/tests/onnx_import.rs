@@ -20,7 +20,11 @@ fn case(name: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn softmax(v: &[f32]) -> Vec<f32> {
@@ -88,21 +92,33 @@ fn classic_exporter_with_bn_folding_dropout_and_gemm_forms() {
             "dense"
         ]
     );
-    assert!(imp.notes.iter().any(|n| n.contains("folded BatchNormalization")
-        && n.contains("Conv_0")
-        && n.contains("0.001")));
+    assert!(imp
+        .notes
+        .iter()
+        .any(|n| n.contains("folded BatchNormalization")
+            && n.contains("Conv_0")
+            && n.contains("0.001")));
     assert_eq!(imp.normalization, None);
     assert_eq!(imp.model.normalization, Normalization::default());
     assert_eq!(imp.opset, 11);
     // Pads [top, left, bottom, right] come through in that order.
-    assert!(matches!(&imp.model.layers[3], FloatLayer::Conv { pad: [1, 0, 1, 2], name, .. } if name == "Conv_4"));
+    assert!(
+        matches!(&imp.model.layers[3], FloatLayer::Conv { pad: [1, 0, 1, 2], name, .. } if name == "Conv_4")
+    );
 }
 
 #[test]
 fn classic_exporter_view_with_dynamic_batch_and_final_softmax() {
     let imp = check_valid("classic_view_softmax");
-    assert_eq!(kinds(&imp.model.layers), ["conv", "relu", "flatten", "dense"]);
-    assert!(imp.notes.iter().any(|n| n.contains("Softmax")), "{:?}", imp.notes);
+    assert_eq!(
+        kinds(&imp.model.layers),
+        ["conv", "relu", "flatten", "dense"]
+    );
+    assert!(
+        imp.notes.iter().any(|n| n.contains("Softmax")),
+        "{:?}",
+        imp.notes
+    );
 }
 
 #[test]
@@ -114,8 +130,18 @@ fn same_padding_global_pool_and_metadata_normalization() {
     assert!((n.scale - 1.0 / 255.0).abs() < 1e-9);
     assert_eq!(imp.model.normalization, n);
     // 7×8 input, 3×3 kernel, stride 2, SAME_UPPER: output 4×4, total pads 2 and 1.
-    assert!(matches!(&imp.model.layers[0], FloatLayer::Conv { pad: [1, 0, 1, 1], stride: [2, 2], .. }));
-    assert_eq!(kinds(&imp.model.layers), ["conv", "relu", "gap", "flatten", "dense"]);
+    assert!(matches!(
+        &imp.model.layers[0],
+        FloatLayer::Conv {
+            pad: [1, 0, 1, 1],
+            stride: [2, 2],
+            ..
+        }
+    ));
+    assert_eq!(
+        kinds(&imp.model.layers),
+        ["conv", "relu", "gap", "flatten", "dense"]
+    );
 }
 
 #[test]
@@ -140,7 +166,10 @@ fn tf2onnx_conv_add_bias_reshape_matmul() {
 #[test]
 fn reshape_and_flatten_forms() {
     let imp = check_valid("reshape_forms");
-    assert_eq!(kinds(&imp.model.layers), ["conv", "relu", "flatten", "dense"]);
+    assert_eq!(
+        kinds(&imp.model.layers),
+        ["conv", "relu", "flatten", "dense"]
+    );
     let imp = check_valid("reshape_zero");
     assert_eq!(kinds(&imp.model.layers), ["conv", "flatten", "dense"]);
     let imp = check_valid("reduce_squeeze");
@@ -179,14 +208,23 @@ fn every_fixture_is_covered_and_every_error_names_the_node() {
             }
         }
     }
-    assert!(valid >= 8 && errors >= 12, "{valid} valid, {errors} error fixtures");
+    assert!(
+        valid >= 8 && errors >= 12,
+        "{valid} valid, {errors} error fixtures"
+    );
 }
 
 #[test]
 fn node_errors_carry_structured_fields() {
     let e = onnx::import(&fixtures().join("err_group2.onnx")).unwrap_err();
     match e {
-        OnnxError::Node { node, index, op, message, .. } => {
+        OnnxError::Node {
+            node,
+            index,
+            op,
+            message,
+            ..
+        } => {
             assert_eq!((node.as_str(), index, op.as_str()), ("dwconv", 0, "Conv"));
             assert!(message.contains("group=2"), "{message}");
         }
@@ -195,16 +233,29 @@ fn node_errors_carry_structured_fields() {
     let e = onnx::import(Path::new("/nonexistent/model.onnx")).unwrap_err();
     assert!(matches!(e, OnnxError::Io { .. }));
     let e = onnx::import_bytes(b"\xff\xff\xff garbage", "junk").unwrap_err();
-    assert!(e.to_string().starts_with("junk: not a valid ONNX model"), "{e}");
+    assert!(
+        e.to_string().starts_with("junk: not a valid ONNX model"),
+        "{e}"
+    );
 }
 
 #[test]
 fn forward_batch_agrees_with_single_runs() {
     let imp = check_valid("classic_bn_gemm");
     let c = case("classic_bn_gemm");
-    let xs: Vec<f32> = c["inputs"].as_array().unwrap().iter().flat_map(floats).collect();
+    let xs: Vec<f32> = c["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(floats)
+        .collect();
     let batch = forward::forward_batch(&imp.model, &xs).unwrap();
-    let want: Vec<f32> = c["outputs"].as_array().unwrap().iter().flat_map(floats).collect();
+    let want: Vec<f32> = c["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(floats)
+        .collect();
     assert_eq!(batch.len(), want.len());
     for (a, b) in batch.iter().zip(&want) {
         assert!((a - b).abs() <= 1e-5 + 1e-4 * b.abs());

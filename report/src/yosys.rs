@@ -256,7 +256,7 @@ pub fn synthesize(
     let stat_path = work.join("stat.json");
     let read: Vec<String> = files
         .iter()
-        .map(|f| format!("read_verilog {}", yosys_quote(f)))
+        .map(|f| format!("read_verilog -defer {}", yosys_quote(f)))
         .collect();
 
     // Pass 1 (only when limiting): elaborate to learn instance → module names.

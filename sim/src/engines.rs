@@ -61,10 +61,18 @@ impl Fifo {
         let s_fire = s_valid && self.count != self.depth;
         if s_fire {
             self.mem[self.wr] = s_data;
-            self.wr = if self.wr + 1 == self.depth { 0 } else { self.wr + 1 };
+            self.wr = if self.wr + 1 == self.depth {
+                0
+            } else {
+                self.wr + 1
+            };
         }
         if m_fire {
-            self.rd = if self.rd + 1 == self.depth { 0 } else { self.rd + 1 };
+            self.rd = if self.rd + 1 == self.depth {
+                0
+            } else {
+                self.rd + 1
+            };
         }
         self.count = self.count + usize::from(s_fire) - usize::from(m_fire);
         if self.count > self.peak {
@@ -80,7 +88,8 @@ impl Fifo {
 }
 
 /// The input side shared by both engine kinds (§4 "Input side"): rows received, element in
-/// row, line-buffer write address, `cdone`.
+/// row, line-buffer write address, `cdone`, `ahead`, and the line-buffer slot of the compute
+/// image's first row (`base`, a function of the RTL's `rb0`).
 #[derive(Debug, Clone)]
 pub(crate) struct InSide {
     /// `H`.
@@ -93,6 +102,12 @@ pub(crate) struct InSide {
     pub ie: usize,
     pub wp: usize,
     pub cdone: bool,
+    /// The input side is in the image after the compute side's (§4).
+    pub ahead: bool,
+    /// Line-buffer slot (row, `0..NR`) of row 0 of the image being computed.
+    pub base: usize,
+    /// `NR`.
+    pub nr: usize,
     pub lb: Vec<i64>,
 }
 
@@ -106,6 +121,9 @@ impl InSide {
             ie: 0,
             wp: 0,
             cdone: false,
+            ahead: false,
+            base: 0,
+            nr,
             lb: vec![0; nr * wc],
         }
     }
@@ -113,7 +131,25 @@ impl InSide {
     /// comb `in_ready` for the current `lim`.
     #[inline(always)]
     fn in_ready(&self, lim: isize) -> bool {
-        self.iy < self.h && (self.cdone || (self.iy as isize) < lim)
+        self.iy < self.h
+            && if self.ahead {
+                ((self.iy + self.h) as isize) < lim
+            } else {
+                self.cdone || (self.iy as isize) < lim
+            }
+    }
+
+    /// `ahead || iy >= need` (the caller adds `!cdone`).
+    #[inline(always)]
+    fn rows_ok(&self, need: isize) -> bool {
+        self.ahead || (self.iy as isize) >= need
+    }
+
+    /// `img_wrap` as far as it does not depend on `last_fire`: the input side leaves a
+    /// complete image this cycle whatever the compute side does.
+    #[inline(always)]
+    fn wraps(&self) -> bool {
+        self.iy == self.h && !self.ahead
     }
 
     /// The input-side edge (`iy` is the pre-edge value captured by the caller).
@@ -121,7 +157,11 @@ impl InSide {
     fn update(&mut self, in_fire: bool, in_data: i64, iy_old: usize, last_fire: bool) {
         if in_fire {
             self.lb[self.wp] = in_data;
-            self.wp = if self.wp + 1 == self.lb_len { 0 } else { self.wp + 1 };
+            self.wp = if self.wp + 1 == self.lb_len {
+                0
+            } else {
+                self.wp + 1
+            };
             if self.ie + 1 == self.wc {
                 self.ie = 0;
                 self.iy += 1;
@@ -129,14 +169,22 @@ impl InSide {
                 self.ie += 1;
             }
         }
-        if iy_old == self.h && (self.cdone || last_fire) {
+        if last_fire {
+            // the compute side moves to the next image: its row 0 follows this image's rows
+            self.base = (self.base + self.h) % self.nr;
+        }
+        if iy_old == self.h && (!self.ahead || last_fire) {
             // img_wrap (in_fire is impossible in this cycle: in_ready = 0 when iy == H).
             self.iy = 0;
             self.ie = 0;
-            self.wp = 0;
+            self.ahead = self.ahead || !(self.cdone || last_fire);
             self.cdone = false;
         } else if last_fire {
-            self.cdone = true;
+            if self.ahead {
+                self.ahead = false;
+            } else {
+                self.cdone = true;
+            }
         }
     }
 
@@ -145,6 +193,8 @@ impl InSide {
         self.ie = 0;
         self.wp = 0;
         self.cdone = false;
+        self.ahead = false;
+        self.base = 0;
     }
 }
 
@@ -153,6 +203,38 @@ impl InSide {
 pub(crate) enum OutMode {
     Act { fmt: ActFormat, relu: bool },
     Logits,
+}
+
+/// A decoded weight in branch-free form: `product(x) = (((x << k) & nz) ^ neg) − neg`, i.e.
+/// `x << k`, negated when `neg = −1`, zero when `nz = 0`; equal to
+/// [`numerics::product`]`(x, w)` for every decoded `w` (tested exhaustively below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lane {
+    k: u32,
+    neg: i64,
+    nz: i64,
+}
+
+impl Lane {
+    pub fn from_weight(w: Weight) -> Self {
+        match w {
+            Weight::Zero => Lane {
+                k: 0,
+                neg: 0,
+                nz: 0,
+            },
+            Weight::Pow2 { negative, index } => Lane {
+                k: index,
+                neg: if negative { -1 } else { 0 },
+                nz: -1,
+            },
+        }
+    }
+
+    #[inline(always)]
+    pub fn product(self, x: i64) -> i64 {
+        (((x << self.k) & self.nz) ^ self.neg).wrapping_sub(self.neg)
+    }
 }
 
 /// One synapse fold's window position: `(ky, kx)` and the first channel `icf·SIMD`.
@@ -184,11 +266,19 @@ pub(crate) struct Mvu {
     pub sfn: usize,
     pub sf_tab: Vec<SfEntry>,
     /// Decoded weights, index `((nf·SF + sf)·PE + p)·SIMD + s`.
-    pub weights: Vec<Weight>,
+    pub weights: Vec<Lane>,
     pub bias: Vec<i64>,
     pub shift: Vec<i32>,
     pub mode: OutMode,
     pad_lanes: Vec<i64>,
+    // functions of `oy` (and `ox`), cached when it changes
+    lo: isize,
+    need: isize,
+    lim: isize,
+    /// per `ky`: line-buffer offset of input row `lo + ky`, or -1 when it is padding
+    rowbase: Vec<isize>,
+    /// `ox·sw − pl`
+    x0: isize,
     // registers
     pub inp: InSide,
     pub oy: usize,
@@ -232,7 +322,7 @@ impl Mvu {
                 }
             })
             .collect();
-        Mvu {
+        let mut m = Mvu {
             c: g.c,
             w: g.w,
             kh: g.kh as isize,
@@ -249,11 +339,16 @@ impl Mvu {
             nfn,
             sfn,
             sf_tab,
-            weights: p.weights,
+            weights: p.weights.into_iter().map(Lane::from_weight).collect(),
             bias: p.bias,
             shift: p.shift,
             mode: p.mode,
             pad_lanes: vec![p.pad_value; p.simd],
+            lo: 0,
+            need: 0,
+            lim: 0,
+            rowbase: vec![-1; g.kh],
+            x0: 0,
             inp: InSide::new(g.h, g.w * g.c, g.nr),
             oy: 0,
             ox: 0,
@@ -266,31 +361,42 @@ impl Mvu {
             out_valid: false,
             out_data: 0,
             counters: Counters::default(),
+        };
+        m.set_oy(0);
+        m.set_ox(0);
+        m
+    }
+
+    /// Sets `oy` and the values derived from it.
+    fn set_oy(&mut self, oy: usize) {
+        self.oy = oy;
+        let lo = (oy * self.sh) as isize - self.pt;
+        let h = self.inp.h as isize;
+        self.lo = lo;
+        self.need = h.min(lo + self.kh);
+        self.lim = self.nr as isize + lo.max(0);
+        let row_len = (self.w * self.c) as isize;
+        let base = self.inp.base as isize;
+        for (ky, rb) in self.rowbase.iter_mut().enumerate() {
+            let r = lo + ky as isize;
+            *rb = if r < 0 || r >= h {
+                -1
+            } else {
+                ((base + r) % self.nr as isize) * row_len
+            };
         }
     }
 
-    /// comb `lo = oy·sh − pt`.
-    #[inline(always)]
-    pub fn lo(&self) -> isize {
-        (self.oy * self.sh) as isize - self.pt
+    /// Sets `ox` and `x0 = ox·sw − pl`.
+    fn set_ox(&mut self, ox: usize) {
+        self.ox = ox;
+        self.x0 = (ox * self.sw) as isize - self.pl;
     }
 
-    /// comb `need = min(H, lo + kh)`.
-    #[inline(always)]
-    pub fn need(&self) -> isize {
-        (self.inp.h as isize).min(self.lo() + self.kh)
-    }
-
-    /// comb `lim = NR + max(0, lo)`.
-    #[inline(always)]
-    pub fn lim(&self) -> isize {
-        self.nr as isize + self.lo().max(0)
-    }
-
-    /// comb `in_ready`.
+    /// comb `in_ready` (`lim = NR + max(0, lo)`, `lo = oy·sh − pt`).
     #[inline(always)]
     pub fn in_ready(&self) -> bool {
-        self.inp.in_ready(self.lim())
+        self.inp.in_ready(self.lim)
     }
 
     /// comb `fire` given the downstream `out_ready`.
@@ -301,10 +407,10 @@ impl Mvu {
         self.avail() && (self.sf + 1 != self.sfn || obuf_free)
     }
 
-    /// `!cdone && iy >= need`: the engine has the rows for its next compute cycle.
+    /// `!cdone && (ahead || iy >= need)`: the engine has the rows for its next compute cycle.
     #[inline(always)]
     pub fn avail(&self) -> bool {
-        !self.inp.cdone && (self.inp.iy as isize) >= self.need()
+        !self.inp.cdone && self.inp.rows_ok(self.need)
     }
 
     /// `requant(v, ch)`.
@@ -321,14 +427,12 @@ impl Mvu {
     #[inline(always)]
     pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> bool {
         let iy_old = self.inp.iy;
-        let lo = self.lo();
-        let in_fire = in_valid && self.inp.in_ready(self.nr as isize + lo.max(0));
+        let in_fire = in_valid && self.inp.in_ready(self.lim);
         let emit_go = !self.out_valid || out_ready;
         let last_sf = self.sf + 1 == self.sfn;
         let pending = self.pending;
         let obuf_free = pending == 0 || (pending == 1 && emit_go);
-        let avail = !self.inp.cdone
-            && (iy_old as isize) >= (self.inp.h as isize).min(lo + self.kh);
+        let avail = self.avail();
         let fire = avail && (!last_sf || obuf_free);
         if fire {
             self.counters.busy += 1;
@@ -336,6 +440,11 @@ impl Mvu {
             self.counters.stalled += 1;
         } else {
             self.counters.idle += 1;
+        }
+        // Nothing changes this cycle: no transfer in, no compute, no emission, no wrap.
+        let emit_work = emit_go && (pending != 0 || self.out_valid);
+        if !(in_fire || fire || emit_work || self.inp.wraps()) {
+            return false;
         }
 
         // Emission side (reads the pre-edge obuf and pending).
@@ -353,7 +462,7 @@ impl Mvu {
         // Compute side.
         let mut last_fire = false;
         if fire {
-            self.compute(lo, last_sf);
+            self.compute(last_sf);
             if last_sf {
                 self.pending = self.pe;
             }
@@ -367,13 +476,12 @@ impl Mvu {
                 } else {
                     self.nf = 0;
                     if self.ox + 1 != self.ow {
-                        self.ox += 1;
+                        self.set_ox(self.ox + 1);
                     } else {
-                        self.ox = 0;
+                        self.set_ox(0);
                         if self.oy + 1 != self.oh {
-                            self.oy += 1;
+                            self.set_oy(self.oy + 1);
                         } else {
-                            self.oy = 0;
                             last_fire = true;
                         }
                     }
@@ -382,30 +490,83 @@ impl Mvu {
         }
 
         self.inp.update(in_fire, in_data, iy_old, last_fire);
+        if last_fire {
+            // after the input side moved `base` to the next image
+            self.set_oy(0);
+        }
         in_fire
+    }
+
+    /// How this engine would behave at the next edge if its neighbours' signals stayed
+    /// constant: [`Quiet::Frozen`] (no register but the counters changes), [`Quiet::Folding`]
+    /// (only `acc`/`sf` advance, for the returned number of cycles at most), or `None`.
+    #[inline]
+    pub fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        let in_fire = in_valid && self.in_ready();
+        let emit_go = !self.out_valid || out_ready;
+        let emit_work = emit_go && (self.pending != 0 || self.out_valid);
+        if in_fire || emit_work || self.inp.wraps() {
+            return None;
+        }
+        let avail = self.avail();
+        let last_sf = self.sf + 1 == self.sfn;
+        if !avail {
+            return Some(Quiet::Frozen { stalled: false });
+        }
+        if last_sf {
+            // fire needs obuf_free; with no emission work, pending == 0 unless blocked.
+            let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
+            return if obuf_free {
+                None
+            } else {
+                Some(Quiet::Frozen { stalled: true })
+            };
+        }
+        Some(Quiet::Folding(self.sfn - 1 - self.sf))
+    }
+
+    /// Applies `k` cycles of [`Quiet::Folding`]: `k` non-final synapse folds.
+    #[inline]
+    pub fn fold_burst(&mut self, k: usize) {
+        for _ in 0..k {
+            self.compute(false);
+            self.sf += 1;
+        }
+        self.counters.busy += k as u64;
     }
 
     /// `acc[p] ← (sf == 0 ? 0 : acc[p]) + S_p`, and `obuf` on the last fold.
     #[inline(always)]
-    fn compute(&mut self, lo: isize, last_sf: bool) {
+    fn compute(&mut self, last_sf: bool) {
         let e = self.sf_tab[self.sf];
-        let iy2 = lo + e.ky;
-        let ix2 = (self.ox * self.sw) as isize - self.pl + e.kx;
+        let rb = self.rowbase[e.ky as usize];
+        let ix2 = self.x0 + e.kx;
         let simd = self.simd;
-        let x: &[i64] = if iy2 < 0 || iy2 >= self.inp.h as isize || ix2 < 0 || ix2 >= self.w as isize
-        {
+        let x: &[i64] = if rb < 0 || ix2 < 0 || ix2 >= self.w as isize {
             &self.pad_lanes
         } else {
-            let base = (((iy2 as usize) % self.nr) * self.w + ix2 as usize) * self.c + e.coff;
+            let base = rb as usize + ix2 as usize * self.c + e.coff;
             &self.inp.lb[base..base + simd]
         };
         let addr = self.nf * self.sfn + self.sf;
         let wrow = &self.weights[addr * self.pe * simd..(addr + 1) * self.pe * simd];
         let first = self.sf == 0;
+        if simd == 1 {
+            let xv = x[0];
+            for (p, &w) in wrow.iter().enumerate() {
+                let s_p = w.product(xv);
+                let a = if first { s_p } else { self.acc[p] + s_p };
+                self.acc[p] = a;
+                if last_sf {
+                    self.obuf[p] = a;
+                }
+            }
+            return;
+        }
         for (p, wp) in wrow.chunks_exact(simd).enumerate() {
             let mut s_p = 0i64;
             for (&xv, &wv) in x.iter().zip(wp) {
-                s_p += numerics::product(xv, wv);
+                s_p += wv.product(xv);
             }
             let a = if first { s_p } else { self.acc[p] + s_p };
             self.acc[p] = a;
@@ -417,8 +578,8 @@ impl Mvu {
 
     pub fn reset(&mut self) {
         self.inp.reset();
-        self.oy = 0;
-        self.ox = 0;
+        self.set_oy(0);
+        self.set_ox(0);
         self.nf = 0;
         self.sf = 0;
         self.pending = 0;
@@ -448,6 +609,8 @@ pub(crate) struct Pool {
     pub ow: usize,
     pub nr: usize,
     pub kind: PoolKind,
+    /// `oy·sh`, cached
+    lo: usize,
     pub inp: InSide,
     pub oy: usize,
     pub ox: usize,
@@ -470,6 +633,7 @@ impl Pool {
             ow: g.ow,
             nr: g.nr,
             kind,
+            lo: 0,
             inp: InSide::new(g.h, g.w * g.c, g.nr),
             oy: 0,
             ox: 0,
@@ -483,7 +647,12 @@ impl Pool {
     /// comb `lo = oy·sh`.
     #[inline(always)]
     pub fn lo(&self) -> usize {
-        self.oy * self.sh
+        self.lo
+    }
+
+    fn set_oy(&mut self, oy: usize) {
+        self.oy = oy;
+        self.lo = oy * self.sh;
     }
 
     /// comb `in_ready`.
@@ -492,10 +661,10 @@ impl Pool {
         self.inp.in_ready((self.nr + self.lo()) as isize)
     }
 
-    /// `!cdone && iy >= need`.
+    /// `!cdone && (ahead || iy >= need)`.
     #[inline(always)]
     pub fn avail(&self) -> bool {
-        !self.inp.cdone && self.inp.iy >= self.lo() + self.kh
+        !self.inp.cdone && self.inp.rows_ok((self.lo() + self.kh) as isize)
     }
 
     /// comb `fire` given the downstream `out_ready`.
@@ -504,14 +673,27 @@ impl Pool {
         self.avail() && (!self.out_valid || out_ready)
     }
 
+    /// See [`Mvu::quiet`]: a pooling unit is either frozen or busy with its stream.
+    #[inline]
+    pub fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        let in_fire = in_valid && self.in_ready();
+        let emit_go = !self.out_valid || out_ready;
+        let avail = self.avail();
+        if in_fire || (avail && emit_go) || (emit_go && self.out_valid) || self.inp.wraps() {
+            return None;
+        }
+        Some(Quiet::Frozen { stalled: avail })
+    }
+
     fn window(&self) -> i64 {
         let lo = self.lo();
         let lb = &self.inp.lb;
         let x0 = self.ox * self.sw;
         let mut max = i64::MIN;
         let mut sum = 0i64;
+        let base = self.inp.base;
         for ky in 0..self.kh {
-            let row = ((lo + ky) % self.nr) * self.w;
+            let row = ((base + lo + ky) % self.nr) * self.w;
             for kx in 0..self.kw {
                 let v = lb[(row + x0 + kx) * self.c + self.ch];
                 max = max.max(v);
@@ -539,6 +721,9 @@ impl Pool {
         } else {
             self.counters.idle += 1;
         }
+        if !(in_fire || fire || (emit_go && self.out_valid) || self.inp.wraps()) {
+            return false;
+        }
         if emit_go {
             self.out_valid = fire;
         }
@@ -554,9 +739,9 @@ impl Pool {
                 } else {
                     self.ox = 0;
                     if self.oy + 1 != self.oh {
-                        self.oy += 1;
+                        self.set_oy(self.oy + 1);
                     } else {
-                        self.oy = 0;
+                        self.set_oy(0);
                         last_fire = true;
                     }
                 }
@@ -568,12 +753,22 @@ impl Pool {
 
     pub fn reset(&mut self) {
         self.inp.reset();
-        self.oy = 0;
+        self.set_oy(0);
         self.ox = 0;
         self.ch = 0;
         self.out_valid = false;
         self.out_data = 0;
     }
+}
+
+/// An engine whose next edges are predictable while its neighbours stay unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quiet {
+    /// Nothing but the activity counters changes (`stalled` or idle).
+    Frozen { stalled: bool },
+    /// An MVU in the middle of a neuron fold: it fires, without touching any stream, for at
+    /// most this many cycles.
+    Folding(usize),
 }
 
 /// One engine.
@@ -620,6 +815,38 @@ impl Engine {
         match self {
             Engine::Mvu(m) => m.reset(),
             Engine::Pool(p) => p.reset(),
+        }
+    }
+
+    #[inline]
+    pub fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        match self {
+            Engine::Mvu(m) => m.quiet(in_valid, out_ready),
+            Engine::Pool(p) => p.quiet(in_valid, out_ready),
+        }
+    }
+
+    /// Applies `k` quiet cycles of the given kind.
+    #[inline]
+    pub fn apply_quiet(&mut self, q: Quiet, k: usize) {
+        let k64 = k as u64;
+        match (self, q) {
+            (Engine::Mvu(m), Quiet::Folding(_)) => m.fold_burst(k),
+            (Engine::Mvu(m), Quiet::Frozen { stalled }) => {
+                if stalled {
+                    m.counters.stalled += k64
+                } else {
+                    m.counters.idle += k64
+                }
+            }
+            (Engine::Pool(p), Quiet::Frozen { stalled }) => {
+                if stalled {
+                    p.counters.stalled += k64
+                } else {
+                    p.counters.idle += k64
+                }
+            }
+            (Engine::Pool(_), Quiet::Folding(_)) => {}
         }
     }
 
@@ -677,7 +904,11 @@ impl OutStage {
                 self.best = data;
                 self.best_idx = self.idx;
             }
-            self.idx = if self.idx + 1 == self.n { 0 } else { self.idx + 1 };
+            self.idx = if self.idx + 1 == self.n {
+                0
+            } else {
+                self.idx + 1
+            };
         }
     }
 
@@ -685,5 +916,34 @@ impl OutStage {
         self.idx = 0;
         self.best = 0;
         self.best_idx = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_product_equals_numerics_product() {
+        // (validation keeps every product far below 2^62)
+        let xs: Vec<i64> = (-300..=300).chain([1 << 20, -(1 << 20)]).collect();
+        for bits in 2..=8u32 {
+            for code in 0..=255u8 {
+                let Ok(w) = numerics::decode(code, bits) else {
+                    continue;
+                };
+                if matches!(w, Weight::Pow2 { index, .. } if index > 40) {
+                    continue;
+                }
+                let lane = Lane::from_weight(w);
+                for &x in &xs {
+                    assert_eq!(
+                        lane.product(x),
+                        numerics::product(x, w),
+                        "code {code} bits {bits} x {x}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -39,7 +39,7 @@ pub use load::{load_design, LoadedDesign};
 pub use machine::{Activity, EngineProbe, Machine, PortInputs, PortOutputs};
 pub use protocol::{Driver, DriverConfig, OutputRecord, Records, DEFAULT_RESET_CYCLES};
 pub use report::{
-    check_against_reference, timing, EngineReport, FifoReport, Mismatch, MismatchKind,
+    check_against_reference, chw_to_hwc, timing, EngineReport, FifoReport, Mismatch, MismatchKind,
     SimReport, TapBeat, Timing,
 };
 pub use stalls::StallGen;
@@ -73,6 +73,11 @@ pub struct SimOptions {
     pub tap_images: usize,
     /// At most this many entries in [`SimReport::mismatches`] (the count is always exact).
     pub max_mismatches: usize,
+    /// Apply runs of *quiet* cycles at once (see [`Machine::quiet_cycles`]): cycles in which
+    /// no stream transfer happens and every engine is either frozen or an MVU in the middle of
+    /// a neuron fold. The result is identical to stepping every cycle (the tests check this);
+    /// `false` steps every cycle. Ignored (every cycle stepped) when writing a VCD.
+    pub fast_forward: bool,
 }
 
 impl Default for SimOptions {
@@ -89,6 +94,7 @@ impl Default for SimOptions {
             clock_mhz: 100.0,
             tap_images: 0,
             max_mismatches: 100,
+            fast_forward: true,
         }
     }
 }
@@ -117,13 +123,11 @@ pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>,
                 "image {i}, element {j}: value {v} outside the input format's range {lo}..={hi}"
             )));
         }
-        for y in 0..h {
-            for x in 0..w {
-                for ch in 0..c {
-                    beats.push((img[(ch * h + y) * w + x] as u64) & mask);
-                }
-            }
-        }
+        beats.extend(
+            report::chw_to_hwc(img, [c, h, w])
+                .into_iter()
+                .map(|v| (v as u64) & mask),
+        );
     }
     Ok(beats)
 }
@@ -133,12 +137,17 @@ pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>,
 ///
 /// The outputs are not compared with anything: see [`check_against_reference`] and
 /// [`verify`].
-pub fn simulate(design: &Design, images: &[Vec<i64>], opts: &SimOptions) -> Result<SimReport, SimError> {
+pub fn simulate(
+    design: &Design,
+    images: &[Vec<i64>],
+    opts: &SimOptions,
+) -> Result<SimReport, SimError> {
     if images.is_empty() {
         return Err(SimError::Input("no images to simulate".into()));
     }
-    let threshold = StallGen::threshold_for(opts.stall_rate)
-        .ok_or_else(|| SimError::Options(format!("stall rate {} outside 0.0..1.0", opts.stall_rate)))?;
+    let threshold = StallGen::threshold_for(opts.stall_rate).ok_or_else(|| {
+        SimError::Options(format!("stall rate {} outside 0.0..1.0", opts.stall_rate))
+    })?;
     if let Some(k) = opts.reset_after {
         if k == 0 || k >= images.len() {
             return Err(SimError::Options(format!(
@@ -152,11 +161,18 @@ pub fn simulate(design: &Design, images: &[Vec<i64>], opts: &SimOptions) -> Resu
     }
     if let Some(l) = &opts.labels {
         if l.len() != images.len() {
-            return Err(SimError::Options(format!("{} labels for {} images", l.len(), images.len())));
+            return Err(SimError::Options(format!(
+                "{} labels for {} images",
+                l.len(),
+                images.len()
+            )));
         }
     }
     if !(opts.clock_mhz.is_finite() && opts.clock_mhz > 0.0) {
-        return Err(SimError::Options(format!("clock {} MHz must be positive", opts.clock_mhz)));
+        return Err(SimError::Options(format!(
+            "clock {} MHz must be positive",
+            opts.clock_mhz
+        )));
     }
     let mut m = Machine::new(design)?;
     let beats = images_to_beats(design, images)?;
@@ -183,7 +199,12 @@ pub fn simulate(design: &Design, images: &[Vec<i64>], opts: &SimOptions) -> Resu
     let tap_streams: Vec<(Option<usize>, usize)> = design
         .taps
         .iter()
-        .map(|t| (t.engine, opts.tap_images.saturating_mul(t.elements_per_image)))
+        .map(|t| {
+            (
+                t.engine,
+                opts.tap_images.saturating_mul(t.elements_per_image),
+            )
+        })
         .collect();
     let mut taps: Vec<Vec<TapBeat>> = if opts.tap_images > 0 {
         vec![Vec::new(); design.taps.len()]
@@ -191,9 +212,29 @@ pub fn simulate(design: &Design, images: &[Vec<i64>], opts: &SimOptions) -> Resu
         Vec::new()
     };
     let max_cycles = opts.max_cycles.unwrap_or(u64::MAX);
+    let fast_forward = opts.fast_forward && tracer.is_none();
+    // after a failed look for quiet cycles, wait this long before the next one
+    let mut backoff = 0u32;
+    let mut fails = 0u32;
     let t0 = Instant::now();
     while !driver.done() {
         let cycle = driver.cycle();
+        if fast_forward {
+            if backoff > 0 {
+                backoff -= 1;
+            } else if let Some(lim) = driver.skippable() {
+                let max_k = lim.min(max_cycles.saturating_sub(cycle)).min(1 << 30) as usize;
+                let k = m.quiet_cycles(max_k, driver.input_exhausted());
+                if k > 0 {
+                    m.skip_quiet(k);
+                    driver.skip(k as u64);
+                    fails = 0;
+                    continue;
+                }
+                fails = (fails + 1).min(8);
+                backoff = fails;
+            }
+        }
         if driver.timed_out() {
             return Err(SimError::Timeout {
                 cycle,

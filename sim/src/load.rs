@@ -79,8 +79,8 @@ pub fn load_design(path: &Path) -> Result<LoadedDesign, SimError> {
         })
     } else {
         let text = read(path)?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| SimError::io(path, format!("not JSON: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| SimError::io(path, format!("not JSON: {e}")))?;
         let clock_mhz = v.get("clock_mhz").and_then(|c| c.as_f64());
         let design = match v.get("design") {
             Some(d) => design_from_value(d.clone(), path)?,

@@ -4,7 +4,7 @@ use inq_hdl::{Design, EngineKind, MvuOutput, PoolMode, DESIGN_FORMAT, DESIGN_VER
 use inq_model::numerics::{self, Weight};
 use inq_model::ActFormat;
 
-use crate::engines::{Engine, Fifo, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind};
+use crate::engines::{Engine, Fifo, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind, Quiet};
 use crate::protocol::Fires;
 use crate::SimError;
 
@@ -44,7 +44,7 @@ pub struct PortOutputs {
 /// Busy, stalled and idle cycles of one engine (cycles with `rst = 0` only).
 ///
 /// * **busy**: the engine's compute `fire` is high (an MVU lane cycle, a pooling output);
-/// * **stalled**: it has the input rows for its next compute step (`!cdone && iy >= need`)
+/// * **stalled**: it has the input rows for its next compute step (`!cdone && (ahead || iy >= need)`)
 ///   but cannot fire: an MVU at its last synapse fold whose `obuf` is not free, or a pooling
 ///   unit whose output register is blocked (back-pressure from downstream);
 /// * **idle**: anything else: waiting for input rows, or finished with the image's compute
@@ -70,6 +70,8 @@ pub struct EngineProbe {
     pub wp: u64,
     /// `cdone`.
     pub cdone: bool,
+    /// `ahead` (the input side is one image ahead of the compute side).
+    pub ahead: bool,
     /// Output row (`oy`).
     pub oy: u64,
     /// Output column (`ox`).
@@ -115,7 +117,11 @@ fn sign_extend(raw: u64, width: u32) -> i64 {
 
 /// Smallest and largest value of a `bits`-bit stream.
 pub(crate) fn range_of(bits: u32, signed: bool) -> (i64, i64) {
-    let f = ActFormat { bits, signed, exp: 0 };
+    let f = ActFormat {
+        bits,
+        signed,
+        exp: 0,
+    };
     (f.min(), f.max())
 }
 
@@ -131,6 +137,7 @@ pub struct Machine {
     out_width: u32,
     idx_mask: u64,
     reset_cycles: u64,
+    quiet: Vec<Quiet>,
 }
 
 impl Machine {
@@ -153,7 +160,9 @@ impl Machine {
                                     numerics::decode(code, m.code_bits).map_err(|err| {
                                         SimError::design(
                                             format!("engines[{ei}].weights"),
-                                            format!("code {code} of PE {p}, word {addr}, lane {s}: {err:?}"),
+                                            format!(
+                                            "code {code} of PE {p}, word {addr}, lane {s}: {err:?}"
+                                        ),
                                         )
                                     })?;
                             }
@@ -161,7 +170,11 @@ impl Machine {
                     }
                     let mode = match m.output {
                         MvuOutput::Act { bits, signed, relu } => OutMode::Act {
-                            fmt: ActFormat { bits, signed, exp: 0 },
+                            fmt: ActFormat {
+                                bits,
+                                signed,
+                                exp: 0,
+                            },
                             relu,
                         },
                         MvuOutput::Logits => OutMode::Logits,
@@ -202,6 +215,7 @@ impl Machine {
             out_width: design.output.width,
             idx_mask: mask(design.output.idx_width),
             reset_cycles: 0,
+            quiet: Vec::with_capacity(design.engines.len()),
         })
     }
 
@@ -240,7 +254,10 @@ impl Machine {
         // old s_ready of the FIFO after the engine being updated
         let mut down_ready = self.fifos[n].s_ready();
         {
-            let (sv, sd) = (self.engines[n - 1].out_valid(), self.engines[n - 1].out_data());
+            let (sv, sd) = (
+                self.engines[n - 1].out_valid(),
+                self.engines[n - 1].out_data(),
+            );
             self.fifos[n].update(sv, sd, m_fire);
         }
         let mut s_fire = false;
@@ -258,7 +275,10 @@ impl Machine {
                 s_fire = inp.s_tvalid && s_ready;
                 (inp.s_tvalid, v)
             } else {
-                (self.engines[i - 1].out_valid(), self.engines[i - 1].out_data())
+                (
+                    self.engines[i - 1].out_valid(),
+                    self.engines[i - 1].out_data(),
+                )
             };
             let in_fire = self.engines[i].update(m_valid, m_data, down_ready);
             self.fifos[i].update(sv, sd, in_fire);
@@ -268,6 +288,53 @@ impl Machine {
             input: s_fire,
             output: m_fire,
         }
+    }
+
+    /// The number of upcoming cycles (at most `max`) that are *quiet*, provided no top-level
+    /// transfer can happen in them: every engine either changes nothing but its activity
+    /// counters, or is an MVU in the middle of a neuron fold (it fires without touching any
+    /// stream). Nothing crosses an engine boundary in such cycles, so they can be applied at
+    /// once by [`Machine::skip_quiet`] with exactly the effect of stepping them one by one.
+    ///
+    /// The caller must guarantee that no top-level transfer happens in these cycles: `rst` is
+    /// 0, and `s_axis_tvalid` is 0 or `s_axis_tready` is 0 (then fifo_in stays full), and
+    /// `m_axis_tvalid` is 0 — this function returns 0 unless `fifo_in` is full or
+    /// `input_idle`, and `m_axis_tvalid` is 0. Returns 0 if no engine is folding (an idle
+    /// machine is never skipped).
+    pub fn quiet_cycles(&mut self, max: usize, input_idle: bool) -> usize {
+        let n = self.engines.len();
+        let input_may_fire = !input_idle && self.fifos[0].s_ready();
+        if self.fifos[n].m_valid() || input_may_fire || max < 2 {
+            return 0;
+        }
+        self.quiet.clear();
+        let mut k = usize::MAX;
+        for i in 0..n {
+            let in_valid = self.fifos[i].m_valid();
+            let out_ready = self.fifos[i + 1].s_ready();
+            match self.engines[i].quiet(in_valid, out_ready) {
+                None => return 0,
+                Some(q) => {
+                    if let Quiet::Folding(r) = q {
+                        k = k.min(r);
+                    }
+                    self.quiet.push(q);
+                }
+            }
+        }
+        if k == usize::MAX {
+            return 0;
+        }
+        k.min(max)
+    }
+
+    /// Applies `k` quiet cycles found by [`Machine::quiet_cycles`] (call it right before,
+    /// with no change to the machine in between).
+    pub fn skip_quiet(&mut self, k: usize) {
+        for (e, &q) in self.engines.iter_mut().zip(&self.quiet) {
+            e.apply_quiet(q, k);
+        }
+        self.quiet.clear();
     }
 
     /// A cycle with `rst = 1`: every control register takes its reset value.
@@ -341,6 +408,7 @@ impl Machine {
             ie: ins.ie as u64,
             wp: ins.wp as u64,
             cdone: ins.cdone,
+            ahead: ins.ahead,
             in_valid: self.fifos[e].m_valid(),
             in_ready: en.in_ready(),
             out_valid: en.out_valid(),
@@ -369,7 +437,11 @@ impl Machine {
     }
 }
 
-fn check(ok: bool, field: impl FnOnce() -> String, message: impl FnOnce() -> String) -> Result<(), SimError> {
+fn check(
+    ok: bool,
+    field: impl FnOnce() -> String,
+    message: impl FnOnce() -> String,
+) -> Result<(), SimError> {
     if ok {
         Ok(())
     } else {
@@ -380,18 +452,53 @@ fn check(ok: bool, field: impl FnOnce() -> String, message: impl FnOnce() -> Str
 /// Checks every field the simulator relies on, so that no user-supplied design can make it
 /// panic or compute with overflowing integers.
 pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
-    check(d.format == DESIGN_FORMAT, || "format".into(), || format!("expected \"{DESIGN_FORMAT}\", found {:?}", d.format))?;
-    check(d.version == DESIGN_VERSION, || "version".into(), || format!("unsupported version {}; this build reads {DESIGN_VERSION}", d.version))?;
+    check(
+        d.format == DESIGN_FORMAT,
+        || "format".into(),
+        || format!("expected \"{DESIGN_FORMAT}\", found {:?}", d.format),
+    )?;
+    check(
+        d.version == DESIGN_VERSION,
+        || "version".into(),
+        || {
+            format!(
+                "unsupported version {}; this build reads {DESIGN_VERSION}",
+                d.version
+            )
+        },
+    )?;
     let n = d.engines.len();
     check(n > 0, || "engines".into(), || "no engine".into())?;
-    check(d.fifos.len() == n + 1, || "fifos".into(), || format!("{} FIFOs for {n} engines (need engines + 1)", d.fifos.len()))?;
+    check(
+        d.fifos.len() == n + 1,
+        || "fifos".into(),
+        || format!("{} FIFOs for {n} engines (need engines + 1)", d.fifos.len()),
+    )?;
     for (i, f) in d.fifos.iter().enumerate() {
-        check(f.depth >= 1 && f.depth <= 1 << 20, || format!("fifos[{i}].depth"), || format!("depth {} outside 1..=2^20", f.depth))?;
+        check(
+            f.depth >= 1 && f.depth <= 1 << 20,
+            || format!("fifos[{i}].depth"),
+            || format!("depth {} outside 1..=2^20", f.depth),
+        )?;
     }
     let [c0, h0, w0] = d.input.shape;
-    check(c0 > 0 && h0 > 0 && w0 > 0, || "input.shape".into(), || format!("{:?} has a zero dimension", d.input.shape))?;
-    check((1..=63).contains(&d.input.width), || "input.width".into(), || format!("width {} outside 1..=63", d.input.width))?;
-    check(c0.checked_mul(h0).and_then(|x| x.checked_mul(w0)).is_some_and(|x| x <= 1 << 32), || "input.shape".into(), || "too many elements".into())?;
+    check(
+        c0 > 0 && h0 > 0 && w0 > 0,
+        || "input.shape".into(),
+        || format!("{:?} has a zero dimension", d.input.shape),
+    )?;
+    check(
+        (1..=63).contains(&d.input.width),
+        || "input.width".into(),
+        || format!("width {} outside 1..=63", d.input.width),
+    )?;
+    check(
+        c0.checked_mul(h0)
+            .and_then(|x| x.checked_mul(w0))
+            .is_some_and(|x| x <= 1 << 32),
+        || "input.shape".into(),
+        || "too many elements".into(),
+    )?;
 
     // (shape, width, signed) of the stream entering each engine
     let mut shape = [c0, h0, w0];
@@ -400,34 +507,141 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
     for (ei, e) in d.engines.iter().enumerate() {
         let f = |name: &str| format!("engines[{ei}].{name}");
         let g = &e.geom;
-        for (v, name) in [(g.c, "c"), (g.h, "h"), (g.w, "w"), (g.kh, "kh"), (g.kw, "kw"), (g.sh, "sh"), (g.sw, "sw"), (g.oc, "oc"), (g.oh, "oh"), (g.ow, "ow"), (g.nr, "nr")] {
-            check(v > 0 && v <= 1 << 24, || f(&format!("geom.{name}")), || format!("{v} outside 1..=2^24"))?;
+        for (v, name) in [
+            (g.c, "c"),
+            (g.h, "h"),
+            (g.w, "w"),
+            (g.kh, "kh"),
+            (g.kw, "kw"),
+            (g.sh, "sh"),
+            (g.sw, "sw"),
+            (g.oc, "oc"),
+            (g.oh, "oh"),
+            (g.ow, "ow"),
+            (g.nr, "nr"),
+        ] {
+            check(
+                v > 0 && v <= 1 << 24,
+                || f(&format!("geom.{name}")),
+                || format!("{v} outside 1..=2^24"),
+            )?;
         }
         let [pt, pl, pb, pr] = g.pad;
-        check(g.pad.iter().all(|&p| p <= 1 << 24), || f("geom.pad"), || "padding too large".into())?;
+        check(
+            g.pad.iter().all(|&p| p <= 1 << 24),
+            || f("geom.pad"),
+            || "padding too large".into(),
+        )?;
         let same = [g.c, g.h, g.w] == shape;
         let flat = g.h == 1 && g.w == 1 && g.c == shape[0] * shape[1] * shape[2];
-        check(same || flat, || f("geom"), || format!("input {}×{}×{} does not match the incoming stream {:?}", g.c, g.h, g.w, shape))?;
-        check(e.in_width == width && e.in_signed == signed, || f("in_width"), || format!("input {} bits signed={} but the incoming stream has {width} bits signed={signed}", e.in_width, e.in_signed))?;
-        check(g.h + pt + pb >= g.kh && g.w + pl + pr >= g.kw, || f("geom"), || "kernel larger than the padded input".into())?;
-        check((g.h + pt + pb - g.kh) / g.sh + 1 == g.oh && (g.w + pl + pr - g.kw) / g.sw + 1 == g.ow, || f("geom"), || format!("output {}×{} does not follow from the input, kernel, stride and padding", g.oh, g.ow))?;
-        check(g.nr <= g.h && g.nr >= g.kh.min(g.h), || f("geom.nr"), || format!("NR {} must lie in min(kh, H)..=H = {}..={}", g.nr, g.kh.min(g.h), g.h))?;
-        check(g.lb_elements() <= 1 << 26, || f("geom"), || "line buffer too large".into())?;
-        check((1..=63).contains(&e.out_width), || f("out_width"), || format!("width {} outside 1..=63", e.out_width))?;
+        check(
+            same || flat,
+            || f("geom"),
+            || {
+                format!(
+                    "input {}×{}×{} does not match the incoming stream {:?}",
+                    g.c, g.h, g.w, shape
+                )
+            },
+        )?;
+        check(
+            e.in_width == width && e.in_signed == signed,
+            || f("in_width"),
+            || {
+                format!("input {} bits signed={} but the incoming stream has {width} bits signed={signed}", e.in_width, e.in_signed)
+            },
+        )?;
+        check(
+            g.h + pt + pb >= g.kh && g.w + pl + pr >= g.kw,
+            || f("geom"),
+            || "kernel larger than the padded input".into(),
+        )?;
+        check(
+            (g.h + pt + pb - g.kh) / g.sh + 1 == g.oh && (g.w + pl + pr - g.kw) / g.sw + 1 == g.ow,
+            || f("geom"),
+            || {
+                format!(
+                    "output {}×{} does not follow from the input, kernel, stride and padding",
+                    g.oh, g.ow
+                )
+            },
+        )?;
+        check(
+            g.nr <= g.kh + g.sh && g.nr >= g.kh.min(g.h),
+            || f("geom.nr"),
+            || {
+                format!(
+                    "NR {} must lie in min(kh, H)..=kh+sh = {}..={}",
+                    g.nr,
+                    g.kh.min(g.h),
+                    g.kh + g.sh
+                )
+            },
+        )?;
+        check(
+            g.lb_elements() <= 1 << 26,
+            || f("geom"),
+            || "line buffer too large".into(),
+        )?;
+        check(
+            (1..=63).contains(&e.out_width),
+            || f("out_width"),
+            || format!("width {} outside 1..=63", e.out_width),
+        )?;
         let (xmin, xmax) = range_of(e.in_width, e.in_signed);
         match &e.kind {
             EngineKind::Mvu(m) => {
-                check(m.pe > 0 && g.oc % m.pe == 0, || f("pe"), || format!("PE {} does not divide OC {}", m.pe, g.oc))?;
-                check(m.simd > 0 && g.c % m.simd == 0, || f("simd"), || format!("SIMD {} does not divide C {}", m.simd, g.c))?;
+                check(
+                    m.pe > 0 && g.oc % m.pe == 0,
+                    || f("pe"),
+                    || format!("PE {} does not divide OC {}", m.pe, g.oc),
+                )?;
+                check(
+                    m.simd > 0 && g.c % m.simd == 0,
+                    || f("simd"),
+                    || format!("SIMD {} does not divide C {}", m.simd, g.c),
+                )?;
                 let k = g.kh * g.kw * g.c;
-                check(m.nf == g.oc / m.pe, || f("nf"), || format!("NF {} != OC/PE", m.nf))?;
-                check(m.sf == k / m.simd, || f("sf"), || format!("SF {} != K/SIMD", m.sf))?;
-                check((2..=8).contains(&m.code_bits), || f("code_bits"), || format!("{} outside 2..=8", m.code_bits))?;
-                check(m.weights.len() == g.oc * k, || f("weights"), || format!("{} codes, need OC·K = {}", m.weights.len(), g.oc * k))?;
-                check(m.bias.len() == g.oc, || f("bias"), || format!("{} entries, need OC = {}", m.bias.len(), g.oc))?;
-                check(m.shift.len() == g.oc, || f("shift"), || format!("{} entries, need OC = {}", m.shift.len(), g.oc))?;
-                check((xmin..=xmax).contains(&m.pad_value), || f("pad_value"), || format!("{} outside the input range {xmin}..={xmax}", m.pad_value))?;
-                check((1..=62).contains(&m.acc_width), || f("acc_width"), || format!("{} outside 1..=62", m.acc_width))?;
+                check(
+                    m.nf == g.oc / m.pe,
+                    || f("nf"),
+                    || format!("NF {} != OC/PE", m.nf),
+                )?;
+                check(
+                    m.sf == k / m.simd,
+                    || f("sf"),
+                    || format!("SF {} != K/SIMD", m.sf),
+                )?;
+                check(
+                    (2..=8).contains(&m.code_bits),
+                    || f("code_bits"),
+                    || format!("{} outside 2..=8", m.code_bits),
+                )?;
+                check(
+                    m.weights.len() == g.oc * k,
+                    || f("weights"),
+                    || format!("{} codes, need OC·K = {}", m.weights.len(), g.oc * k),
+                )?;
+                check(
+                    m.bias.len() == g.oc,
+                    || f("bias"),
+                    || format!("{} entries, need OC = {}", m.bias.len(), g.oc),
+                )?;
+                check(
+                    m.shift.len() == g.oc,
+                    || f("shift"),
+                    || format!("{} entries, need OC = {}", m.shift.len(), g.oc),
+                )?;
+                check(
+                    (xmin..=xmax).contains(&m.pad_value),
+                    || f("pad_value"),
+                    || format!("{} outside the input range {xmin}..={xmax}", m.pad_value),
+                )?;
+                check(
+                    (1..=62).contains(&m.acc_width),
+                    || f("acc_width"),
+                    || format!("{} outside 1..=62", m.acc_width),
+                )?;
                 // The accumulator bound (§6): every partial sum fits ACC_W, so i64 arithmetic
                 // is exact and equals the RTL's.
                 let x_abs = i128::from(xmax.max(-xmin).max(m.pad_value.abs()));
@@ -441,50 +655,136 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
                             match numerics::decode(code, m.code_bits) {
                                 Ok(Weight::Pow2 { index, .. }) => sum += 1i128 << index,
                                 Ok(Weight::Zero) => {}
-                                Err(err) => return Err(SimError::design(f("weights"), format!("code {code} of output channel {o}: {err:?}"))),
+                                Err(err) => {
+                                    return Err(SimError::design(
+                                        f("weights"),
+                                        format!("code {code} of output channel {o}: {err:?}"),
+                                    ))
+                                }
                             }
                         }
                     }
                     let bound = i128::from(m.bias[o]).abs() + x_abs * sum;
                     let need = numerics::signed_width_for(bound);
-                    check(need <= m.acc_width, || f("acc_width"), || format!("output channel {o} needs {need} accumulator bits (worst-case bound {bound}), ACC_W is {}", m.acc_width))?;
+                    check(
+                        need <= m.acc_width,
+                        || f("acc_width"),
+                        || {
+                            format!("output channel {o} needs {need} accumulator bits (worst-case bound {bound}), ACC_W is {}", m.acc_width)
+                        },
+                    )?;
                 }
                 match m.output {
-                    MvuOutput::Act { bits, signed: s, .. } => {
-                        check(e.out_width == bits && e.out_signed == s, || f("out_width"), || "output width/signedness differ from the output format".into())?;
+                    MvuOutput::Act {
+                        bits, signed: s, ..
+                    } => {
+                        check(
+                            e.out_width == bits && e.out_signed == s,
+                            || f("out_width"),
+                            || "output width/signedness differ from the output format".into(),
+                        )?;
                         for (o, &r) in m.shift.iter().enumerate() {
-                            check(r >= -62 && r <= 62 && m.acc_width as i64 + i64::from((-r).max(0)) <= 62, || f("shift"), || format!("shift {r} of channel {o} out of range"))?;
+                            check(
+                                (-62..=62).contains(&r)
+                                    && m.acc_width as i64 + i64::from((-r).max(0)) <= 62,
+                                || f("shift"),
+                                || format!("shift {r} of channel {o} out of range"),
+                            )?;
                         }
                     }
                     MvuOutput::Logits => {
                         for (o, &r) in m.shift.iter().enumerate() {
-                            check(r <= 0 && m.acc_width as i64 - i64::from(r) <= i64::from(e.out_width), || f("shift"), || format!("logit shift {r} of channel {o} must be ≤ 0 and fit OUT_W {}", e.out_width))?;
+                            check(
+                                r <= 0
+                                    && m.acc_width as i64 - i64::from(r) <= i64::from(e.out_width),
+                                || f("shift"),
+                                || {
+                                    format!("logit shift {r} of channel {o} must be ≤ 0 and fit OUT_W {}", e.out_width)
+                                },
+                            )?;
                         }
-                        check(e.out_signed, || f("out_signed"), || "logits are signed".into())?;
-                        check(ei + 1 == n, || f("kind"), || "only the last engine may emit logits".into())?;
+                        check(
+                            e.out_signed,
+                            || f("out_signed"),
+                            || "logits are signed".into(),
+                        )?;
+                        check(
+                            ei + 1 == n,
+                            || f("kind"),
+                            || "only the last engine may emit logits".into(),
+                        )?;
                     }
                 }
             }
             EngineKind::Pool(p) => {
-                check(g.pad == [0; 4], || f("geom.pad"), || "pooling has no padding".into())?;
-                check(g.oc == g.c, || f("geom.oc"), || "pooling keeps the channel count".into())?;
-                check(e.out_width == e.in_width && e.out_signed == e.in_signed, || f("out_width"), || "pooling keeps the input format".into())?;
+                check(
+                    g.pad == [0; 4],
+                    || f("geom.pad"),
+                    || "pooling has no padding".into(),
+                )?;
+                check(
+                    g.oc == g.c,
+                    || f("geom.oc"),
+                    || "pooling keeps the channel count".into(),
+                )?;
+                check(
+                    e.out_width == e.in_width && e.out_signed == e.in_signed,
+                    || f("out_width"),
+                    || "pooling keeps the input format".into(),
+                )?;
                 if p.mode == PoolMode::Avg {
-                    check(numerics::log2_exact(g.kh * g.kw) == Some(p.shift), || f("shift"), || format!("shift {} != log2(kh·kw) (the window must hold a power of two elements)", p.shift))?;
+                    check(
+                        numerics::log2_exact(g.kh * g.kw) == Some(p.shift),
+                        || f("shift"),
+                        || {
+                            format!("shift {} != log2(kh·kw) (the window must hold a power of two elements)", p.shift)
+                        },
+                    )?;
                 }
             }
         }
         shape = [g.oc, g.oh, g.ow];
         width = e.out_width;
         signed = e.out_signed;
-        check(d.fifos[ei + 1].width == e.out_width, || format!("fifos[{}].width", ei + 1), || "differs from the engine's output width".into())?;
+        check(
+            d.fifos[ei + 1].width == e.out_width,
+            || format!("fifos[{}].width", ei + 1),
+            || "differs from the engine's output width".into(),
+        )?;
     }
     let last = &d.engines[n - 1];
-    check(d.output.count == last.geom.out_elements() && d.output.count > 0, || "output.count".into(), || format!("{} but the last engine emits {}", d.output.count, last.geom.out_elements()))?;
-    check(d.output.width == last.out_width, || "output.width".into(), || format!("{} but the last engine emits {} bits", d.output.width, last.out_width))?;
-    check((1..=64).contains(&d.output.idx_width), || "output.idx_width".into(), || "outside 1..=64".into())?;
+    check(
+        d.output.count == last.geom.out_elements() && d.output.count > 0,
+        || "output.count".into(),
+        || {
+            format!(
+                "{} but the last engine emits {}",
+                d.output.count,
+                last.geom.out_elements()
+            )
+        },
+    )?;
+    check(
+        d.output.width == last.out_width,
+        || "output.width".into(),
+        || {
+            format!(
+                "{} but the last engine emits {} bits",
+                d.output.width, last.out_width
+            )
+        },
+    )?;
+    check(
+        (1..=64).contains(&d.output.idx_width),
+        || "output.idx_width".into(),
+        || "outside 1..=64".into(),
+    )?;
     for (i, t) in d.taps.iter().enumerate() {
-        check(t.engine.is_none_or(|e| e < n), || format!("taps[{i}].engine"), || "no such engine".into())?;
+        check(
+            t.engine.is_none_or(|e| e < n),
+            || format!("taps[{i}].engine"),
+            || "no such engine".into(),
+        )?;
     }
     Ok(())
 }

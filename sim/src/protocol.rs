@@ -24,7 +24,7 @@
 //! # Input side (source)
 //!
 //! The images' elements are streamed as one sequence of beats (each image in HWC order, see
-//! [`crate::layout`]), back to back. In a cycle where no beat is presented yet and beats
+//! [`crate::chw_to_hwc`]), back to back. In a cycle where no beat is presented yet and beats
 //! remain, the source presents the next beat (`tvalid = 1`, `tdata`, `tlast` on the last
 //! element of an image) unless the cycle's `input_gap` is true. A presented beat stays
 //! presented, unchanged, until it is transferred (`input_gap` is then ignored). With stall rate
@@ -243,7 +243,13 @@ impl Driver {
 
     /// Draws this cycle's stalls and returns the inputs to apply before the edge.
     pub fn drive(&mut self) -> Drive {
-        let st = self.gen.cycle();
+        // With a zero threshold no draw can stall and the generator's state is never
+        // observed, so the draws are skipped (same decisions, faster).
+        let st = if self.gen.threshold() == 0 {
+            CycleStalls::default()
+        } else {
+            self.gen.cycle()
+        };
         let d = if self.reset_left > 0 {
             self.holding = false;
             Drive {
@@ -329,6 +335,44 @@ impl Driver {
             self.last_activity = cycle;
         }
         fires
+    }
+
+    /// Whether the source will present no beat in any future cycle before the next output
+    /// transfer (all beats sent, none held, no reset pending).
+    pub fn input_exhausted(&self) -> bool {
+        !self.holding && self.next_beat >= self.beats.len() && self.reset_left == 0
+    }
+
+    /// Cycles that may be skipped with [`Driver::skip`] without passing the idle limit:
+    /// `None` while a reset is in progress.
+    pub fn skippable(&self) -> Option<u64> {
+        if self.reset_left > 0 {
+            return None;
+        }
+        let idle = self.cycle.saturating_sub(self.last_activity);
+        Some(self.cfg.idle_limit.saturating_sub(idle + 1))
+    }
+
+    /// Advances `k` cycles in which the caller guarantees that no transfer happens and `rst`
+    /// is 0: exactly the effect of `k` pairs of [`Driver::drive`] and [`Driver::edge`] with
+    /// no fire (the stall draws are made, a beat may start being presented).
+    pub fn skip(&mut self, k: u64) {
+        if self.gen.threshold() == 0 {
+            if k > 0 && self.next_beat < self.beats.len() {
+                self.holding = true;
+            }
+        } else {
+            for _ in 0..k {
+                let st = self.gen.cycle();
+                if !self.holding && self.next_beat < self.beats.len() && !st.input_gap {
+                    self.holding = true;
+                }
+            }
+        }
+        if k > 0 {
+            self.last_drive = None;
+        }
+        self.cycle += k;
     }
 
     /// The records so far.

@@ -158,7 +158,11 @@ pub struct Timing {
 /// same definition as `inq_testbenches::verify::timing`).
 pub fn timing(r: &Records, images: usize, n: usize) -> Timing {
     let mut last_out = vec![0u64; images];
-    for o in r.outputs.iter().filter(|o| o.word + 1 == n && o.image < images) {
+    for o in r
+        .outputs
+        .iter()
+        .filter(|o| o.word + 1 == n && o.image < images)
+    {
         last_out[o.image] = o.cycle;
     }
     let mut first_in = vec![0u64; images];
@@ -185,9 +189,26 @@ pub fn timing(r: &Records, images: usize, n: usize) -> Timing {
     }
 }
 
+/// Reorders a C-major `[C, H, W]` tensor into HWC stream order (element `(c, y, x)` at
+/// `(y·W + x)·C + c`).
+pub fn chw_to_hwc<T: Copy>(data: &[T], [c, h, w]: [usize; 3]) -> Vec<T> {
+    let mut out = Vec::with_capacity(data.len());
+    for y in 0..h {
+        for x in 0..w {
+            for ch in 0..c {
+                out.push(data[(ch * h + y) * w + x]);
+            }
+        }
+    }
+    out
+}
+
 /// Compares every simulated output word of `report` bit for bit with the integer reference of
 /// `model` on the same `images` (CHW order): each logit, `tlast` (1 exactly on the last word of
-/// an image) and the argmax in `tuser` on the last word. Fills `mismatches` (at most
+/// an image) and the argmax in `tuser` on the last word. When the model's last layer is a
+/// convolution with a spatial extent (`[C,H,W]` logits, `H·W > 1`), the hardware emits them in
+/// stream (HWC) order, so the reference logits are compared in that order and the expected
+/// argmax is the stream position of the largest (lowest position on ties). Fills `mismatches` (at most
 /// `max_mismatches` entries), `mismatch_count`, `checked`, and `reference_accuracy` when
 /// `labels` are given.
 pub fn check_against_reference(
@@ -215,6 +236,8 @@ pub fn check_against_reference(
     }
     let reference = Reference::new(model)?;
     let n = report.outputs.len() / images.len().max(1);
+    // A final conv with a spatial extent emits its `[C,H,W]` logits in stream (HWC) order.
+    let final_shape = model.shapes().last().cloned().unwrap_or_default();
     let mut mismatches = Vec::new();
     let mut count = 0usize;
     let mut push = |m: Mismatch| {
@@ -225,11 +248,18 @@ pub fn check_against_reference(
     };
     let mut ref_correct = 0usize;
     for (i, img) in images.iter().enumerate() {
-        let out = reference.run(img)?;
+        let mut out = reference.run(img)?;
         if let Some(l) = labels {
             ref_correct += usize::from(out.argmax == l[i]);
         }
-        let words = &report.outputs[(i * n).min(report.outputs.len())..((i + 1) * n).min(report.outputs.len())];
+        if let [c, h, w] = final_shape[..] {
+            if h * w > 1 && out.logits.len() == c * h * w {
+                out.logits = chw_to_hwc(&out.logits, [c, h, w]);
+                out.argmax = inq_model::numerics::argmax(&out.logits);
+            }
+        }
+        let words = &report.outputs
+            [(i * n).min(report.outputs.len())..((i + 1) * n).min(report.outputs.len())];
         if out.logits.len() != n || words.len() != n {
             return Err(SimError::Model(format!(
                 "image {i}: the reference has {} logits, the simulation {} words per image",

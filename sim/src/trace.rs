@@ -8,7 +8,7 @@
 //! precede time 0 and are not shown (the registers start at their reset values).
 //!
 //! Signals: top ports in scope `inq_top`; `fifo<i>.count`; per engine `e<e>_<op>` scope:
-//! `iy ie wp cdone oy ox nf sf pending ch in_valid in_ready fire out_valid out_ready
+//! `iy ie wp cdone ahead oy ox nf sf pending ch in_valid in_ready fire out_valid out_ready
 //! out_data` (see [`crate::EngineProbe`]).
 
 use std::io::BufWriter;
@@ -51,9 +51,23 @@ pub(crate) struct Tracer {
     cycle_sig: usize,
 }
 
-const ENGINE_SIGS: [&str; 15] = [
-    "iy", "ie", "wp", "cdone", "oy", "ox", "nf", "sf", "pending", "ch", "in_valid", "in_ready",
-    "fire", "out_valid", "out_ready",
+const ENGINE_SIGS: [&str; 16] = [
+    "iy",
+    "ie",
+    "wp",
+    "cdone",
+    "ahead",
+    "oy",
+    "ox",
+    "nf",
+    "sf",
+    "pending",
+    "ch",
+    "in_valid",
+    "in_ready",
+    "fire",
+    "out_valid",
+    "out_ready",
 ];
 
 impl Tracer {
@@ -104,6 +118,7 @@ impl Tracer {
                 clog2((g.w * g.c) as u64 + 1),
                 clog2(g.lb_elements() as u64 + 1),
                 1,
+                1,
                 clog2(g.oh as u64 + 1),
                 clog2(g.ow as u64 + 1),
                 clog2(g.oc as u64 + 1),
@@ -142,7 +157,11 @@ impl Tracer {
 
     fn set(&mut self, i: usize, v: u64) -> std::io::Result<()> {
         let s = &mut self.sigs[i];
-        let v = if s.width >= 64 { v } else { v & ((1u64 << s.width) - 1) };
+        let v = if s.width >= 64 {
+            v
+        } else {
+            v & ((1u64 << s.width) - 1)
+        };
         if s.last == Some(v) {
             return Ok(());
         }
@@ -152,8 +171,16 @@ impl Tracer {
                 .change_scalar(s.id, if v != 0 { Value::V1 } else { Value::V0 })
         } else {
             let width = s.width;
-            self.w
-                .change_vector(s.id, (0..width).rev().map(|b| if (v >> b) & 1 == 1 { Value::V1 } else { Value::V0 }))
+            self.w.change_vector(
+                s.id,
+                (0..width).rev().map(|b| {
+                    if (v >> b) & 1 == 1 {
+                        Value::V1
+                    } else {
+                        Value::V0
+                    }
+                }),
+            )
         }
     }
 
@@ -175,6 +202,7 @@ impl Tracer {
                 p.ie,
                 p.wp,
                 u64::from(p.cdone),
+                u64::from(p.ahead),
                 p.oy,
                 p.ox,
                 p.nf,
@@ -198,11 +226,24 @@ impl Tracer {
 
     /// Dumps cycle `cycle`: the register-derived signals (valid since the previous edge) and
     /// the inputs driven for this cycle.
-    pub fn cycle(&mut self, m: &Machine, ports: &PortOutputs, inp: &PortInputs, cycle: u64) -> Result<(), SimError> {
-        self.cycle_io(m, ports, inp, cycle).map_err(|e| SimError::io(&self.tmp, e))
+    pub fn cycle(
+        &mut self,
+        m: &Machine,
+        ports: &PortOutputs,
+        inp: &PortInputs,
+        cycle: u64,
+    ) -> Result<(), SimError> {
+        self.cycle_io(m, ports, inp, cycle)
+            .map_err(|e| SimError::io(&self.tmp, e))
     }
 
-    fn cycle_io(&mut self, m: &Machine, ports: &PortOutputs, inp: &PortInputs, cycle: u64) -> std::io::Result<()> {
+    fn cycle_io(
+        &mut self,
+        m: &Machine,
+        ports: &PortOutputs,
+        inp: &PortInputs,
+        cycle: u64,
+    ) -> std::io::Result<()> {
         if cycle > 0 {
             self.w.timestamp(10 * cycle - 5)?;
             self.set(self.clk, 1)?;
@@ -228,10 +269,13 @@ impl Tracer {
         let tmp = self.tmp.clone();
         let io = |e: std::io::Error| SimError::io(&tmp, e);
         let ports = m.ports();
-        self.w.timestamp(10 * cycles + 5).map_err(io)?;
+        // the last edge (cycle `cycles − 1`) is at 10·cycles − 5
+        self.w
+            .timestamp((10 * cycles).saturating_sub(5))
+            .map_err(io)?;
         self.set(self.clk, 1).map_err(io)?;
         self.registers(m, &ports, cycles).map_err(io)?;
-        self.w.timestamp(10 * cycles + 10).map_err(io)?;
+        self.w.timestamp(10 * cycles).map_err(io)?;
         self.set(self.clk, 0).map_err(io)?;
         self.w.flush().map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(|e| SimError::io(&self.path, e))
@@ -240,7 +284,11 @@ impl Tracer {
 }
 
 /// Adds `fifo<i>_count` wires; returns the index of the first.
-fn sigs_len<F>(w: &mut vcd::Writer<BufWriter<std::fs::File>>, add: &mut F, design: &Design) -> Result<usize, SimError>
+fn sigs_len<F>(
+    w: &mut vcd::Writer<BufWriter<std::fs::File>>,
+    add: &mut F,
+    design: &Design,
+) -> Result<usize, SimError>
 where
     F: FnMut(&mut vcd::Writer<BufWriter<std::fs::File>>, u32, &str) -> Result<usize, SimError>,
 {

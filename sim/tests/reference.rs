@@ -15,11 +15,17 @@ fn random_models_match_reference_every_folding() {
             for (fname, req) in foldings(&m) {
                 let d = design(&m, &req);
                 for rate in [0.0, 0.3] {
-                    let opts = SimOptions { stall_rate: rate, seed: seed + 10, ..SimOptions::default() };
-                    let r = verify(&m, &d, &imgs, &opts).unwrap_or_else(|e| panic!("{name}/{fname}: {e}"));
+                    let opts = SimOptions {
+                        stall_rate: rate,
+                        seed: seed + 10,
+                        ..SimOptions::default()
+                    };
+                    let r = verify(&m, &d, &imgs, &opts)
+                        .unwrap_or_else(|e| panic!("{name}/{fname}: {e}"));
                     assert!(r.checked);
                     assert_eq!(
-                        r.mismatch_count, 0,
+                        r.mismatch_count,
+                        0,
                         "{name} seed {seed} folding {fname} rate {rate}: {:?}",
                         &r.mismatches[..r.mismatches.len().min(5)]
                     );
@@ -37,11 +43,20 @@ fn stalls_change_cycles_not_values_and_runs_are_deterministic() {
     let d = design(&m, &foldings(&m)[2].1);
     let imgs = images(&m, 4, 7);
     let base = simulate(&d, &imgs, &SimOptions::default()).unwrap();
-    let values = |r: &inq_sim::SimReport| r.outputs.iter().map(|o| (o.value, o.tlast, o.tuser)).collect::<Vec<_>>();
+    let values = |r: &inq_sim::SimReport| {
+        r.outputs
+            .iter()
+            .map(|o| (o.value, o.tlast, o.tuser))
+            .collect::<Vec<_>>()
+    };
     let cycles = |r: &inq_sim::SimReport| r.outputs.iter().map(|o| o.cycle).collect::<Vec<_>>();
     let mut seen = Vec::new();
     for seed in [1u64, 2, 3] {
-        let o = SimOptions { stall_rate: 0.4, seed, ..SimOptions::default() };
+        let o = SimOptions {
+            stall_rate: 0.4,
+            seed,
+            ..SimOptions::default()
+        };
         let a = simulate(&d, &imgs, &o).unwrap();
         let b = simulate(&d, &imgs, &o).unwrap();
         assert_eq!(values(&a), values(&base));
@@ -59,7 +74,13 @@ fn mid_run_reset_restarts_and_keeps_values() {
         let m = model(&spec, 3);
         let d = design(&m, &foldings(&m)[2].1);
         let imgs = images(&m, 4, 3);
-        let o = SimOptions { stall_rate: 0.2, seed: 5, reset_after: Some(2), reset_cycles: 3, ..SimOptions::default() };
+        let o = SimOptions {
+            stall_rate: 0.2,
+            seed: 5,
+            reset_after: Some(2),
+            reset_cycles: 3,
+            ..SimOptions::default()
+        };
         let r = verify(&m, &d, &imgs, &o).unwrap();
         assert_eq!(r.mismatch_count, 0, "{name}: {:?}", r.mismatches);
         assert_eq!(r.resets.len(), 1);

@@ -23,10 +23,12 @@ pub mod error;
 pub mod layout;
 pub mod manifest;
 pub mod mutate;
-pub mod protocol;
-pub mod stalls;
 pub mod verify;
 pub mod verilator;
+
+/// The stimulus protocol and stall generator are the simulator's: one definition drives both
+/// the Rust simulator and (transliterated) the C++ harness.
+pub use inq_sim::{protocol, stalls};
 
 pub use error::TbError;
 pub use manifest::{Design, Manifest, Tap};

@@ -2,6 +2,8 @@
 
 pub mod eval;
 pub mod gen;
+pub mod report;
+pub mod sim;
 pub mod verify;
 
 use anyhow::Context;

@@ -7,9 +7,9 @@ use inq_model::{numerics, ActFormat, Layer, Output, QuantModel};
 use prost::Message;
 
 use super::proto::{
-    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto, AttributeProto,
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use super::tensor::{f32_tensor, i64_tensor, zero_point};
 use super::{OnnxError, NORMALIZATION_KEY};
@@ -37,7 +37,13 @@ fn attr_ints(name: &str, v: &[usize]) -> AttributeProto {
     }
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+fn node(
+    op: &str,
+    name: &str,
+    inputs: &[&str],
+    output: &str,
+    attribute: Vec<AttributeProto>,
+) -> NodeProto {
     NodeProto {
         op_type: Some(op.into()),
         name: Some(name.into()),
@@ -78,7 +84,12 @@ fn meta(key: &str, value: String) -> StringStringEntryProto {
     }
 }
 
-fn model_proto(graph: GraphProto, opset: i64, ir: i64, metadata: Vec<StringStringEntryProto>) -> ModelProto {
+fn model_proto(
+    graph: GraphProto,
+    opset: i64,
+    ir: i64,
+    metadata: Vec<StringStringEntryProto>,
+) -> ModelProto {
     ModelProto {
         ir_version: Some(ir),
         opset_import: vec![OperatorSetIdProto {
@@ -106,7 +117,11 @@ fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     names
         .enumerate()
         .map(|(i, n)| {
-            let mut s = if n.is_empty() { format!("layer{i}") } else { n.to_string() };
+            let mut s = if n.is_empty() {
+                format!("layer{i}")
+            } else {
+                n.to_string()
+            };
             if !seen.insert(s.clone()) {
                 s = format!("{s}_{i}");
                 seen.insert(s.clone());
@@ -121,7 +136,9 @@ fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 /// named after the layers, weights as float initializers `<layer>.weight`/`<layer>.bias`,
 /// and the normalization as metadata [`NORMALIZATION_KEY`].
 pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
-    let shapes = crate::forward::shapes(m).map_err(|e| OnnxError::Export { message: e.to_string() })?;
+    let shapes = crate::forward::shapes(m).map_err(|e| OnnxError::Export {
+        message: e.to_string(),
+    })?;
     if m.layers.is_empty() {
         return Err(OnnxError::Export {
             message: "the model has no layers".into(),
@@ -133,7 +150,11 @@ pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
     let mut prev = "input".to_string();
     let last = m.layers.len() - 1;
     for (i, (layer, name)) in m.layers.iter().zip(&names).enumerate() {
-        let out = if i == last { "output".to_string() } else { format!("{name}_out") };
+        let out = if i == last {
+            "output".to_string()
+        } else {
+            format!("{name}_out")
+        };
         let n = match layer {
             FloatLayer::Conv {
                 in_channels,
@@ -146,14 +167,22 @@ pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
                 ..
             } => {
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
-                inits.push(f32_tensor(&wn, &[*out_channels, *in_channels, kernel[0], kernel[1]], weight));
+                inits.push(f32_tensor(
+                    &wn,
+                    &[*out_channels, *in_channels, kernel[0], kernel[1]],
+                    weight,
+                ));
                 inits.push(f32_tensor(&bn, &[*out_channels], bias));
                 node(
                     "Conv",
                     name,
                     &[&prev, &wn, &bn],
                     &out,
-                    vec![attr_ints("kernel_shape", kernel), attr_ints("strides", stride), attr_ints("pads", pad)],
+                    vec![
+                        attr_ints("kernel_shape", kernel),
+                        attr_ints("strides", stride),
+                        attr_ints("pads", pad),
+                    ],
                 )
             }
             FloatLayer::Dense {
@@ -166,7 +195,13 @@ pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
                 inits.push(f32_tensor(&wn, &[*out_features, *in_features], weight));
                 inits.push(f32_tensor(&bn, &[*out_features], bias));
-                node("Gemm", name, &[&prev, &wn, &bn], &out, vec![attr_int("transB", 1)])
+                node(
+                    "Gemm",
+                    name,
+                    &[&prev, &wn, &bn],
+                    &out,
+                    vec![attr_int("transB", 1)],
+                )
             }
             FloatLayer::Relu { .. } => node("Relu", name, &[&prev], &out, vec![]),
             FloatLayer::MaxPool { kernel, stride, .. } => node(
@@ -174,31 +209,52 @@ pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
                 name,
                 &[&prev],
                 &out,
-                vec![attr_ints("kernel_shape", kernel), attr_ints("strides", stride)],
+                vec![
+                    attr_ints("kernel_shape", kernel),
+                    attr_ints("strides", stride),
+                ],
             ),
             FloatLayer::AvgPool { kernel, stride, .. } => node(
                 "AveragePool",
                 name,
                 &[&prev],
                 &out,
-                vec![attr_ints("kernel_shape", kernel), attr_ints("strides", stride)],
+                vec![
+                    attr_ints("kernel_shape", kernel),
+                    attr_ints("strides", stride),
+                ],
             ),
-            FloatLayer::GlobalAvgPool { .. } => node("GlobalAveragePool", name, &[&prev], &out, vec![]),
-            FloatLayer::Flatten { .. } => node("Flatten", name, &[&prev], &out, vec![attr_int("axis", 1)]),
+            FloatLayer::GlobalAvgPool { .. } => {
+                node("GlobalAveragePool", name, &[&prev], &out, vec![])
+            }
+            FloatLayer::Flatten { .. } => {
+                node("Flatten", name, &[&prev], &out, vec![attr_int("axis", 1)])
+            }
         };
         nodes.push(n);
         prev = out;
     }
-    let norm = serde_json::to_string(&m.normalization).map_err(|e| OnnxError::Export { message: e.to_string() })?;
+    let norm = serde_json::to_string(&m.normalization).map_err(|e| OnnxError::Export {
+        message: e.to_string(),
+    })?;
     let graph = GraphProto {
         name: Some(m.name.clone()),
         node: nodes,
         initializer: inits,
         input: vec![value_info("input", "N", &m.input_shape)],
-        output: vec![value_info("output", "N", shapes.last().map(|s| &s[..]).unwrap_or(&[]))],
+        output: vec![value_info(
+            "output",
+            "N",
+            shapes.last().map(|s| &s[..]).unwrap_or(&[]),
+        )],
         ..Default::default()
     };
-    Ok(model_proto(graph, 13, 7, vec![meta(NORMALIZATION_KEY, norm)]))
+    Ok(model_proto(
+        graph,
+        13,
+        7,
+        vec![meta(NORMALIZATION_KEY, norm)],
+    ))
 }
 
 /// Writes a float model as ONNX (see [`float_model_proto`]), atomically.
@@ -248,7 +304,8 @@ impl QBuilder {
         if tie != 0.0 {
             let t = self.scalar(&format!("{name}.tie"), tie as f32);
             let out = self.fresh(&format!("{name}_tie"));
-            self.nodes.push(node("Add", &out, &[&cur, &t], &out, vec![]));
+            self.nodes
+                .push(node("Add", &out, &[&cur, &t], &out, vec![]));
             cur = out;
         }
         let (dt, cbits) = match (f.bits <= 8, f.signed) {
@@ -262,16 +319,24 @@ impl QBuilder {
             let lo = self.scalar(&format!("{name}.min"), (f.min() as f64 * s) as f32);
             let hi = self.scalar(&format!("{name}.max"), (f.max() as f64 * s) as f32);
             let out = self.fresh(&format!("{name}_clip"));
-            self.nodes.push(node("Clip", &out, &[&cur, &lo, &hi], &out, vec![]));
+            self.nodes
+                .push(node("Clip", &out, &[&cur, &lo, &hi], &out, vec![]));
             cur = out;
         }
         let scale = self.scalar(&format!("{name}.scale"), s as f32);
         let zp = self.fresh(&format!("{name}.zero_point"));
         self.inits.push(zero_point(&zp, dt));
         let q = self.fresh(&format!("{name}_q"));
-        self.nodes.push(node("QuantizeLinear", &q, &[&cur, &scale, &zp], &q, vec![]));
+        self.nodes
+            .push(node("QuantizeLinear", &q, &[&cur, &scale, &zp], &q, vec![]));
         let dq = self.fresh(&format!("{name}_dq"));
-        self.nodes.push(node("DequantizeLinear", &dq, &[&q, &scale, &zp], &dq, vec![]));
+        self.nodes.push(node(
+            "DequantizeLinear",
+            &dq,
+            &[&q, &scale, &zp],
+            &dq,
+            vec![],
+        ));
         if f.bits > 8 {
             self.opset = 21;
         }
@@ -345,7 +410,9 @@ fn float_params(
 /// arithmetic is exact — i.e. while every accumulator (and bias) stays below 2^24 in units of
 /// its finest scale. Larger accumulators round in f32 and may differ by an LSB.
 pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportInfo), OnnxError> {
-    let shapes = inq_model::validate::shapes(m).map_err(|e| OnnxError::Export { message: e.to_string() })?;
+    let shapes = inq_model::validate::shapes(m).map_err(|e| OnnxError::Export {
+        message: e.to_string(),
+    })?;
     let mut b = QBuilder {
         nodes: Vec::new(),
         inits: Vec::new(),
@@ -360,18 +427,31 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
         let in_shape = &shapes[i];
         match layer {
             Layer::Conv(l) => {
-                let (weight, bias) = float_params(&l.weights, &l.bias, l.out_channels, fmt, &l.output);
+                let (weight, bias) =
+                    float_params(&l.weights, &l.bias, l.out_channels, fmt, &l.output);
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
-                b.inits.push(f32_tensor(&wn, &[l.out_channels, l.in_channels, l.kernel[0], l.kernel[1]], &weight));
+                b.inits.push(f32_tensor(
+                    &wn,
+                    &[l.out_channels, l.in_channels, l.kernel[0], l.kernel[1]],
+                    &weight,
+                ));
                 b.inits.push(f32_tensor(&bn, &[l.out_channels], &bias));
                 let mut pads = l.pad;
                 if l.pad_value != 0 && l.pad != [0; 4] {
                     let [pt, pl, pbm, pr] = l.pad;
                     let pn = format!("{name}.pads");
-                    b.inits.push(i64_tensor(&pn, &[8], &[0, 0, pt as i64, pl as i64, 0, 0, pbm as i64, pr as i64]));
-                    let vn = b.scalar(&format!("{name}.pad_value"), (l.pad_value as f64 * pow2(fmt.exp)) as f32);
+                    b.inits.push(i64_tensor(
+                        &pn,
+                        &[8],
+                        &[0, 0, pt as i64, pl as i64, 0, 0, pbm as i64, pr as i64],
+                    ));
+                    let vn = b.scalar(
+                        &format!("{name}.pad_value"),
+                        (l.pad_value as f64 * pow2(fmt.exp)) as f32,
+                    );
                     let out = format!("{name}_pad");
-                    b.nodes.push(node("Pad", &out, &[&cur, &pn, &vn], &out, vec![]));
+                    b.nodes
+                        .push(node("Pad", &out, &[&cur, &pn, &vn], &out, vec![]));
                     cur = out;
                     pads = [0; 4];
                 }
@@ -381,7 +461,11 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                     name,
                     &[&cur, &wn, &bn],
                     &out,
-                    vec![attr_ints("kernel_shape", &l.kernel), attr_ints("strides", &l.stride), attr_ints("pads", &pads)],
+                    vec![
+                        attr_ints("kernel_shape", &l.kernel),
+                        attr_ints("strides", &l.stride),
+                        attr_ints("pads", &pads),
+                    ],
                 ));
                 cur = out;
                 match l.output.act() {
@@ -393,12 +477,20 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                 }
             }
             Layer::Dense(l) => {
-                let (weight, bias) = float_params(&l.weights, &l.bias, l.out_features, fmt, &l.output);
+                let (weight, bias) =
+                    float_params(&l.weights, &l.bias, l.out_features, fmt, &l.output);
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
-                b.inits.push(f32_tensor(&wn, &[l.out_features, l.in_features], &weight));
+                b.inits
+                    .push(f32_tensor(&wn, &[l.out_features, l.in_features], &weight));
                 b.inits.push(f32_tensor(&bn, &[l.out_features], &bias));
                 let out = format!("{name}_acc");
-                b.nodes.push(node("Gemm", name, &[&cur, &wn, &bn], &out, vec![attr_int("transB", 1)]));
+                b.nodes.push(node(
+                    "Gemm",
+                    name,
+                    &[&cur, &wn, &bn],
+                    &out,
+                    vec![attr_int("transB", 1)],
+                ));
                 cur = out;
                 match l.output.act() {
                     Some(of) => {
@@ -415,7 +507,10 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                     name,
                     &[&cur],
                     &out,
-                    vec![attr_ints("kernel_shape", &p.kernel), attr_ints("strides", &p.stride)],
+                    vec![
+                        attr_ints("kernel_shape", &p.kernel),
+                        attr_ints("strides", &p.stride),
+                    ],
                 ));
                 cur = out;
             }
@@ -426,29 +521,49 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                     name,
                     &[&cur],
                     &out,
-                    vec![attr_ints("kernel_shape", &p.kernel), attr_ints("strides", &p.stride)],
+                    vec![
+                        attr_ints("kernel_shape", &p.kernel),
+                        attr_ints("strides", &p.stride),
+                    ],
                 ));
                 let shift = numerics::log2_exact(p.kernel[0] * p.kernel[1]).unwrap_or(0) as i32;
-                let tie = if shift > 0 { pow2(fmt.exp - shift - 1) } else { 0.0 };
+                let tie = if shift > 0 {
+                    pow2(fmt.exp - shift - 1)
+                } else {
+                    0.0
+                };
                 cur = b.qdq(name, &out, fmt, tie);
             }
             Layer::GlobalAvgPool(_) => {
                 let out = format!("{name}_mean");
-                b.nodes.push(node("GlobalAveragePool", name, &[&cur], &out, vec![]));
-                let area = in_shape.get(1).copied().unwrap_or(1) * in_shape.get(2).copied().unwrap_or(1);
+                b.nodes
+                    .push(node("GlobalAveragePool", name, &[&cur], &out, vec![]));
+                let area =
+                    in_shape.get(1).copied().unwrap_or(1) * in_shape.get(2).copied().unwrap_or(1);
                 let shift = numerics::log2_exact(area).unwrap_or(0) as i32;
-                let tie = if shift > 0 { pow2(fmt.exp - shift - 1) } else { 0.0 };
+                let tie = if shift > 0 {
+                    pow2(fmt.exp - shift - 1)
+                } else {
+                    0.0
+                };
                 cur = b.qdq(name, &out, fmt, tie);
             }
             Layer::Flatten(_) => {
                 let out = format!("{name}_out");
-                b.nodes.push(node("Flatten", name, &[&cur], &out, vec![attr_int("axis", 1)]));
+                b.nodes.push(node(
+                    "Flatten",
+                    name,
+                    &[&cur],
+                    &out,
+                    vec![attr_int("axis", 1)],
+                ));
                 cur = out;
             }
         }
     }
     // Rename the last tensor to `logits`.
-    b.nodes.push(node("Identity", "logits", &[&cur], "logits", vec![]));
+    b.nodes
+        .push(node("Identity", "logits", &[&cur], "logits", vec![]));
     let info = QuantExportInfo {
         logits_exp,
         input_exp: m.input.format.exp,
@@ -459,7 +574,11 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
         node: b.nodes,
         initializer: b.inits,
         input: vec![value_info("input", "N", &m.input.shape)],
-        output: vec![value_info("logits", "N", shapes.last().map(|s| &s[..]).unwrap_or(&[]))],
+        output: vec![value_info(
+            "logits",
+            "N",
+            shapes.last().map(|s| &s[..]).unwrap_or(&[]),
+        )],
         ..Default::default()
     };
     let metadata = vec![

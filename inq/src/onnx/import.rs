@@ -5,7 +5,9 @@ use std::path::Path;
 
 use prost::Message;
 
-use super::proto::{attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto};
+use super::proto::{
+    attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto, TensorProto,
+};
 use super::tensor::{self, Data, Sym, Value};
 use super::{OnnxError, NORMALIZATION_KEY, SUPPORTED_OPSETS};
 use crate::graph::{FloatLayer, FloatModel, Normalization};
@@ -149,11 +151,16 @@ pub fn import_bytes(bytes: &[u8], origin: &str) -> Result<Imported, OnnxError> {
             return Err(merr(format!(
                 "the graph has {} inputs ({}) besides initializers; exactly one is supported",
                 inputs.len(),
-                inputs.iter().map(|v| format!("'{}'", v.name())).collect::<Vec<_>>().join(", ")
+                inputs
+                    .iter()
+                    .map(|v| format!("'{}'", v.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     };
-    let (batch, chw) = input_shape(input).map_err(|m| merr(format!("input '{}': {m}", input.name())))?;
+    let (batch, chw) =
+        input_shape(input).map_err(|m| merr(format!("input '{}': {m}", input.name())))?;
     imp.batch = batch;
     if let Some(n) = &normalization {
         crate::data::check_normalization(n, chw[0])
@@ -236,7 +243,12 @@ fn input_shape(v: &super::proto::ValueInfoProto) -> Result<(Sym, [usize; 3]), St
                     i + 1
                 ))
             }
-            None => return Err(format!("dimension {} is unknown; C, H and W must be fixed", i + 1)),
+            None => {
+                return Err(format!(
+                    "dimension {} is unknown; C, H and W must be fixed",
+                    i + 1
+                ))
+            }
         };
     }
     Ok((batch, chw))
@@ -343,7 +355,11 @@ impl<'a> Importer<'a> {
                     format!(
                         "attribute '{}' is not supported (supported: {})",
                         a.name(),
-                        if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+                        if allowed.is_empty() {
+                            "none".to_string()
+                        } else {
+                            allowed.join(", ")
+                        }
                     ),
                 ));
             }
@@ -351,7 +367,12 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn attr(&self, i: usize, name: &str, ty: AttributeType) -> Result<Option<&'a AttributeProto>, OnnxError> {
+    fn attr(
+        &self,
+        i: usize,
+        name: &str,
+        ty: AttributeType,
+    ) -> Result<Option<&'a AttributeProto>, OnnxError> {
         match self.nodes[i].attribute.iter().find(|a| a.name() == name) {
             None => Ok(None),
             Some(a) if !a.ref_attr_name().is_empty() => Err(self.err(
@@ -371,15 +392,23 @@ impl<'a> Importer<'a> {
     }
 
     fn attr_i(&self, i: usize, name: &str, default: i64) -> Result<i64, OnnxError> {
-        Ok(self.attr(i, name, AttributeType::Int)?.map(|a| a.i()).unwrap_or(default))
+        Ok(self
+            .attr(i, name, AttributeType::Int)?
+            .map(|a| a.i())
+            .unwrap_or(default))
     }
 
     fn attr_f(&self, i: usize, name: &str, default: f32) -> Result<f32, OnnxError> {
-        Ok(self.attr(i, name, AttributeType::Float)?.map(|a| a.f()).unwrap_or(default))
+        Ok(self
+            .attr(i, name, AttributeType::Float)?
+            .map(|a| a.f())
+            .unwrap_or(default))
     }
 
     fn attr_ints(&self, i: usize, name: &str) -> Result<Option<Vec<i64>>, OnnxError> {
-        Ok(self.attr(i, name, AttributeType::Ints)?.map(|a| a.ints.clone()))
+        Ok(self
+            .attr(i, name, AttributeType::Ints)?
+            .map(|a| a.ints.clone()))
     }
 
     fn attr_s(&self, i: usize, name: &str) -> Result<Option<String>, OnnxError> {
@@ -408,20 +437,31 @@ impl<'a> Importer<'a> {
             tensor::decode(t).map_err(|m| self.err(user, format!("initializer '{name}' {m}")))?
         } else if let Some(&p) = self.producer.get(name) {
             if depth > 64 {
-                return Err(self.err(user, format!("input '{name}': constant expression too deep")));
+                return Err(self.err(
+                    user,
+                    format!("input '{name}': constant expression too deep"),
+                ));
             }
-            let pos = self.nodes[p].output.iter().position(|o| o == name).unwrap_or(0);
+            let pos = self.nodes[p]
+                .output
+                .iter()
+                .position(|o| o == name)
+                .unwrap_or(0);
             if pos != 0 {
                 return Err(self.err(
                     p,
-                    format!("only the first output can be evaluated as a constant (used: '{name}')"),
+                    format!(
+                        "only the first output can be evaluated as a constant (used: '{name}')"
+                    ),
                 ));
             }
             self.eval(p, depth + 1)?
         } else {
             return Err(self.err(
                 user,
-                format!("input '{name}' is neither an initializer, a graph input nor a node output"),
+                format!(
+                    "input '{name}' is neither an initializer, a graph input nor a node output"
+                ),
             ));
         };
         self.memo.insert(name.to_string(), v.clone());
@@ -435,7 +475,13 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn req_input(&mut self, i: usize, k: usize, what: &str, depth: usize) -> Result<Value, OnnxError> {
+    fn req_input(
+        &mut self,
+        i: usize,
+        k: usize,
+        what: &str,
+        depth: usize,
+    ) -> Result<Value, OnnxError> {
         self.input(i, k, depth)?
             .ok_or_else(|| self.err(i, format!("input #{k} ({what}) is missing")))
     }
@@ -450,16 +496,36 @@ impl<'a> Importer<'a> {
         let e = |s: &Self, m: String| s.err(i, m);
         let v = match op {
             "Constant" => {
-                self.check_attrs(i, &["value", "value_float", "value_floats", "value_int", "value_ints"])?;
+                self.check_attrs(
+                    i,
+                    &[
+                        "value",
+                        "value_float",
+                        "value_floats",
+                        "value_int",
+                        "value_ints",
+                    ],
+                )?;
                 if let Some(a) = self.attr(i, "value", AttributeType::Tensor)? {
-                    let t = a.t.as_ref().ok_or_else(|| e(self, "'value' has no tensor".into()))?;
+                    let t =
+                        a.t.as_ref()
+                            .ok_or_else(|| e(self, "'value' has no tensor".into()))?;
                     tensor::decode(t).map_err(|m| e(self, format!("value {m}")))?
                 } else if let Some(a) = self.attr(i, "value_float", AttributeType::Float)? {
-                    Value { dims: vec![], data: Data::F32(vec![a.f()]) }
+                    Value {
+                        dims: vec![],
+                        data: Data::F32(vec![a.f()]),
+                    }
                 } else if let Some(a) = self.attr(i, "value_floats", AttributeType::Floats)? {
-                    Value { dims: vec![a.floats.len()], data: Data::F32(a.floats.clone()) }
+                    Value {
+                        dims: vec![a.floats.len()],
+                        data: Data::F32(a.floats.clone()),
+                    }
                 } else if let Some(a) = self.attr(i, "value_int", AttributeType::Int)? {
-                    Value { dims: vec![], data: Data::Int(vec![Sym::Val(a.i())]) }
+                    Value {
+                        dims: vec![],
+                        data: Data::Int(vec![Sym::Val(a.i())]),
+                    }
                 } else if let Some(a) = self.attr(i, "value_ints", AttributeType::Ints)? {
                     Value {
                         dims: vec![a.ints.len()],
@@ -479,7 +545,10 @@ impl<'a> Importer<'a> {
                         v.dims.iter().map(|&d| Sym::Val(d as i64)).collect()
                     }
                 };
-                let all = Value { dims: vec![full.len()], data: Data::Int(full) };
+                let all = Value {
+                    dims: vec![full.len()],
+                    data: Data::Int(full),
+                };
                 let start = self.attr_i(i, "start", 0)?;
                 let end = self.attr_i(i, "end", i64::MAX)?;
                 tensor::slice1(&all, start, end).map_err(|m| e(self, m))?
@@ -540,22 +609,43 @@ impl<'a> Importer<'a> {
                 let shape = self.req_input(i, 1, "shape", depth)?;
                 let target = shape.ints().map_err(|m| e(self, format!("shape {m}")))?;
                 let allowzero = self.attr_i(i, "allowzero", 0)? != 0;
-                let dims = tensor::reshape_dims(&data.dims, &target, allowzero).map_err(|m| e(self, m))?;
-                Value { dims, data: data.data }
+                let dims =
+                    tensor::reshape_dims(&data.dims, &target, allowzero).map_err(|m| e(self, m))?;
+                Value {
+                    dims,
+                    data: data.data,
+                }
             }
             "Slice" => {
                 self.check_attrs(i, &[])?;
                 let data = self.req_input(i, 0, "data", depth)?;
-                let starts = self.req_input(i, 1, "starts", depth)?.ints().map_err(|m| e(self, m))?;
-                let ends = self.req_input(i, 2, "ends", depth)?.ints().map_err(|m| e(self, m))?;
-                let axes = self.input(i, 3, depth)?.map(|v| v.ints()).transpose().map_err(|m| e(self, m))?;
-                let steps = self.input(i, 4, depth)?.map(|v| v.ints()).transpose().map_err(|m| e(self, m))?;
+                let starts = self
+                    .req_input(i, 1, "starts", depth)?
+                    .ints()
+                    .map_err(|m| e(self, m))?;
+                let ends = self
+                    .req_input(i, 2, "ends", depth)?
+                    .ints()
+                    .map_err(|m| e(self, m))?;
+                let axes = self
+                    .input(i, 3, depth)?
+                    .map(|v| v.ints())
+                    .transpose()
+                    .map_err(|m| e(self, m))?;
+                let steps = self
+                    .input(i, 4, depth)?
+                    .map(|v| v.ints())
+                    .transpose()
+                    .map_err(|m| e(self, m))?;
                 if starts.len() != 1
                     || ends.len() != 1
                     || axes.as_ref().is_some_and(|a| a[..] != [0] && a[..] != [-1])
                     || steps.as_ref().is_some_and(|s| s[..] != [1])
                 {
-                    return Err(e(self, "only a 1-D slice with step 1 is supported on constants".into()));
+                    return Err(e(
+                        self,
+                        "only a 1-D slice with step 1 is supported on constants".into(),
+                    ));
                 }
                 tensor::slice1(&data, starts[0], ends[0]).map_err(|m| e(self, m))?
             }
@@ -577,7 +667,9 @@ impl<'a> Importer<'a> {
         match self.input(i, k, 0)? {
             None => Ok(None),
             Some(v) => {
-                let f = v.f32().map_err(|m| self.err(i, format!("input #{k} ({what}) {m}")))?;
+                let f = v
+                    .f32()
+                    .map_err(|m| self.err(i, format!("input #{k} ({what}) {m}")))?;
                 Ok(Some((v.dims.clone(), f.to_vec())))
             }
         }
@@ -619,10 +711,16 @@ impl<'a> Importer<'a> {
             }
         }
         loop {
-            let cons = self.consumers.get(cur_name.as_str()).cloned().unwrap_or_default();
+            let cons = self
+                .consumers
+                .get(cur_name.as_str())
+                .cloned()
+                .unwrap_or_default();
             let mut next = Vec::new();
             for c in cons {
-                if self.nodes[c].op_type() == "Shape" && matches!(self.nodes[c].domain(), "" | "ai.onnx") {
+                if self.nodes[c].op_type() == "Shape"
+                    && matches!(self.nodes[c].domain(), "" | "ai.onnx")
+                {
                     let s = self.full_shape(cur);
                     self.shape_of.insert(c, s);
                 } else {
@@ -720,9 +818,13 @@ impl<'a> Importer<'a> {
                 self.check_attrs(i, &["ratio", "seed"])?;
                 self.data_first(i, pos)?;
                 if let Some(t) = self.input(i, 2, 0)? {
-                    let v = t.ints().map_err(|m| self.err(i, format!("training_mode {m}")))?;
+                    let v = t
+                        .ints()
+                        .map_err(|m| self.err(i, format!("training_mode {m}")))?;
                     if v.iter().any(|&x| x != 0) {
-                        return Err(self.err(i, "training_mode=true is not supported (inference only)"));
+                        return Err(
+                            self.err(i, "training_mode=true is not supported (inference only)")
+                        );
                     }
                 }
                 Ok(cur)
@@ -757,7 +859,13 @@ impl<'a> Importer<'a> {
                 }
                 let name = self.layer_name(i);
                 self.push(
-                    FloatLayer::Dense { name, in_features: n, out_features: m, weight, bias: vec![0.0; m] },
+                    FloatLayer::Dense {
+                        name,
+                        in_features: n,
+                        out_features: m,
+                        weight,
+                        bias: vec![0.0; m],
+                    },
                     true,
                 );
                 Ok(Cur::Vec(m))
@@ -779,7 +887,10 @@ impl<'a> Importer<'a> {
                         None => vec![],
                     },
                 };
-                let mut ax: Vec<i64> = axes.iter().map(|&a| if a < 0 { a + 4 } else { a }).collect();
+                let mut ax: Vec<i64> = axes
+                    .iter()
+                    .map(|&a| if a < 0 { a + 4 } else { a })
+                    .collect();
                 ax.sort_unstable();
                 if ax != [2, 3] || !matches!(cur, Cur::Map(_)) {
                     return Err(self.err(
@@ -805,7 +916,12 @@ impl<'a> Importer<'a> {
                     Cur::Vec(_) => 2,
                 };
                 if axis != 1 && axis != 1 - rank {
-                    return Err(self.err(i, format!("axis={axis} is not supported (only axis=1: keep the batch dimension)")));
+                    return Err(self.err(
+                        i,
+                        format!(
+                            "axis={axis} is not supported (only axis=1: keep the batch dimension)"
+                        ),
+                    ));
                 }
                 self.flatten(i, cur)
             }
@@ -821,17 +937,26 @@ impl<'a> Importer<'a> {
                     Sym::Val(b) => b,
                     Sym::Batch => 1,
                 };
-                let t: Vec<i64> = syms.iter().map(|s| match s { Sym::Val(v) => *v, Sym::Batch => b }).collect();
+                let t: Vec<i64> = syms
+                    .iter()
+                    .map(|s| match s {
+                        Sym::Val(v) => *v,
+                        Sym::Batch => b,
+                    })
+                    .collect();
                 let allowzero = self.attr_i(i, "allowzero", 0)? != 0;
                 let b = b as usize;
                 let in_dims: Vec<usize> = match cur {
                     Cur::Map([c, h, w]) => vec![b, c, h, w],
                     Cur::Vec(n) => vec![b, n],
                 };
-                let got = tensor::reshape_dims(&in_dims, &t, allowzero).map_err(|m| self.err(i, m))?;
+                let got =
+                    tensor::reshape_dims(&in_dims, &t, allowzero).map_err(|m| self.err(i, m))?;
                 let f: usize = in_dims[1..].iter().product();
                 if got == in_dims {
-                    self.notes.push(format!("Reshape node #{i} to {t:?} changes nothing; skipped"));
+                    self.notes.push(format!(
+                        "Reshape node #{i} to {t:?} changes nothing; skipped"
+                    ));
                     Ok(cur)
                 } else if got == [b, f] {
                     self.flatten(i, cur)
@@ -916,21 +1041,37 @@ impl<'a> Importer<'a> {
     fn spatial(&self, i: usize, name: &str, default: [usize; 2]) -> Result<[usize; 2], OnnxError> {
         match self.attr_ints(i, name)? {
             None => Ok(default),
-            Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 1) => Ok([v[0] as usize, v[1] as usize]),
-            Some(v) => Err(self.err(i, format!("{name}={v:?} is not supported (two positive values needed)"))),
+            Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 1) => {
+                Ok([v[0] as usize, v[1] as usize])
+            }
+            Some(v) => Err(self.err(
+                i,
+                format!("{name}={v:?} is not supported (two positive values needed)"),
+            )),
         }
     }
 
     /// Padding from `pads`/`auto_pad`, `[top, left, bottom, right]`.
-    fn padding(&self, i: usize, hw: [usize; 2], kernel: [usize; 2], stride: [usize; 2]) -> Result<[usize; 4], OnnxError> {
-        let auto = self.attr_s(i, "auto_pad")?.unwrap_or_else(|| "NOTSET".into());
+    fn padding(
+        &self,
+        i: usize,
+        hw: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> Result<[usize; 4], OnnxError> {
+        let auto = self
+            .attr_s(i, "auto_pad")?
+            .unwrap_or_else(|| "NOTSET".into());
         match auto.as_str() {
             "NOTSET" | "" => match self.attr_ints(i, "pads")? {
                 None => Ok([0; 4]),
                 Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
                     Ok([p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize])
                 }
-                Some(p) => Err(self.err(i, format!("pads={p:?} is not supported (4 non-negative values needed)"))),
+                Some(p) => Err(self.err(
+                    i,
+                    format!("pads={p:?} is not supported (4 non-negative values needed)"),
+                )),
             },
             "VALID" => Ok([0; 4]),
             "SAME_UPPER" | "SAME_LOWER" => {
@@ -940,7 +1081,11 @@ impl<'a> Importer<'a> {
                     let out = hw[d].div_ceil(stride[d]);
                     let total = ((out - 1) * stride[d] + kernel[d]).saturating_sub(hw[d]);
                     let small = total / 2;
-                    let (b, e) = if auto == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                    let (b, e) = if auto == "SAME_UPPER" {
+                        (small, total - small)
+                    } else {
+                        (total - small, small)
+                    };
                     begin[d] = b;
                     end[d] = e;
                 }
@@ -951,7 +1096,17 @@ impl<'a> Importer<'a> {
     }
 
     fn conv(&mut self, i: usize, pos: usize, cur: Cur) -> Result<Cur, OnnxError> {
-        self.check_attrs(i, &["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"])?;
+        self.check_attrs(
+            i,
+            &[
+                "auto_pad",
+                "dilations",
+                "group",
+                "kernel_shape",
+                "pads",
+                "strides",
+            ],
+        )?;
         self.data_first(i, pos)?;
         let [c, h, w] = self.map(i, cur)?;
         let group = self.attr_i(i, "group", 1)?;
@@ -967,25 +1122,39 @@ impl<'a> Importer<'a> {
             .weights(i, 1, "W")?
             .ok_or_else(|| self.err(i, "input #1 (W) is missing"))?;
         if wd.len() != 4 {
-            return Err(self.err(i, format!("weight shape {wd:?}: only 2-D convolution ([out, in, kh, kw]) is supported")));
+            return Err(self.err(
+                i,
+                format!(
+                    "weight shape {wd:?}: only 2-D convolution ([out, in, kh, kw]) is supported"
+                ),
+            ));
         }
         let (o, kh, kw) = (wd[0], wd[2], wd[3]);
         if wd[1] != c {
             return Err(self.err(
                 i,
-                format!("weight shape {wd:?} expects {} input channels but the incoming tensor has {c}", wd[1]),
+                format!(
+                    "weight shape {wd:?} expects {} input channels but the incoming tensor has {c}",
+                    wd[1]
+                ),
             ));
         }
         if let Some(k) = self.attr_ints(i, "kernel_shape")? {
             if k.len() != 2 || k[0] as usize != kh || k[1] as usize != kw {
-                return Err(self.err(i, format!("kernel_shape={k:?} does not match the weight shape {wd:?}")));
+                return Err(self.err(
+                    i,
+                    format!("kernel_shape={k:?} does not match the weight shape {wd:?}"),
+                ));
             }
         }
         let stride = self.spatial(i, "strides", [1, 1])?;
         let pad = self.padding(i, [h, w], [kh, kw], stride)?;
         let (hp, wp) = (h + pad[0] + pad[2], w + pad[1] + pad[3]);
         if hp < kh || wp < kw || kh == 0 || kw == 0 || o == 0 {
-            return Err(self.err(i, format!("kernel {kh}×{kw} does not fit the padded input {hp}×{wp}")));
+            return Err(self.err(
+                i,
+                format!("kernel {kh}×{kw} does not fit the padded input {hp}×{wp}"),
+            ));
         }
         let bias = match self.weights(i, 2, "B")? {
             None => vec![0.0; o],
@@ -1009,7 +1178,11 @@ impl<'a> Importer<'a> {
             },
             true,
         );
-        Ok(Cur::Map([o, (hp - kh) / stride[0] + 1, (wp - kw) / stride[1] + 1]))
+        Ok(Cur::Map([
+            o,
+            (hp - kh) / stride[0] + 1,
+            (wp - kw) / stride[1] + 1,
+        ]))
     }
 
     fn gemm(&mut self, i: usize, pos: usize, cur: Cur) -> Result<Cur, OnnxError> {
@@ -1042,7 +1215,11 @@ impl<'a> Importer<'a> {
         let mut weight = vec![0.0f32; m * n];
         for o in 0..m {
             for r in 0..n {
-                let v = if trans_b == 1 { b[o * n + r] } else { b[r * m + o] };
+                let v = if trans_b == 1 {
+                    b[o * n + r]
+                } else {
+                    b[r * m + o]
+                };
                 weight[o * n + r] = alpha * v;
             }
         }
@@ -1054,13 +1231,25 @@ impl<'a> Importer<'a> {
                 } else if cv.len() == m && (cd.len() == 1 || (cd.len() == 2 && cd[0] == 1)) {
                     cv
                 } else {
-                    return Err(self.err(i, format!("C has shape {cd:?}; expected [{m}], [1, {m}] or a scalar")));
+                    return Err(self.err(
+                        i,
+                        format!("C has shape {cd:?}; expected [{m}], [1, {m}] or a scalar"),
+                    ));
                 };
                 per.iter().map(|&x| beta * x).collect()
             }
         };
         let name = self.layer_name(i);
-        self.push(FloatLayer::Dense { name, in_features: n, out_features: m, weight, bias }, true);
+        self.push(
+            FloatLayer::Dense {
+                name,
+                in_features: n,
+                out_features: m,
+                weight,
+                bias,
+            },
+            true,
+        );
         Ok(Cur::Vec(m))
     }
 
@@ -1080,7 +1269,10 @@ impl<'a> Importer<'a> {
             ));
         }
         let (channels, ok) = match cur {
-            Cur::Vec(m) => (m, v.len() == 1 || (v.len() == m && dims.iter().rev().skip(1).all(|&d| d == 1))),
+            Cur::Vec(m) => (
+                m,
+                v.len() == 1 || (v.len() == m && dims.iter().rev().skip(1).all(|&d| d == 1)),
+            ),
             Cur::Map([c, _, _]) => (
                 c,
                 v.len() == 1
@@ -1137,41 +1329,80 @@ impl<'a> Importer<'a> {
             ));
         }
         let (gamma, beta, mean, var) = (&p[0], &p[1], &p[2], &p[3]);
-        if let Some(k) = var.iter().position(|&v| f64::from(v) + eps <= 0.0 || !v.is_finite()) {
+        if let Some(k) = var
+            .iter()
+            .position(|&v| f64::from(v) + eps <= 0.0 || !v.is_finite())
+        {
             return Err(self.err(i, format!("var[{k}] + epsilon is not positive")));
         }
         let scale: Vec<f64> = (0..c)
             .map(|k| f64::from(gamma[k]) / (f64::from(var[k]) + eps).sqrt())
             .collect();
         match self.layers.last_mut() {
-            Some(FloatLayer::Conv { weight, bias, .. }) | Some(FloatLayer::Dense { weight, bias, .. }) => {
+            Some(FloatLayer::Conv { weight, bias, .. })
+            | Some(FloatLayer::Dense { weight, bias, .. }) => {
                 let per = weight.len() / c;
                 for k in 0..c {
                     for w in &mut weight[k * per..(k + 1) * per] {
                         *w = (f64::from(*w) * scale[k]) as f32;
                     }
-                    bias[k] = ((f64::from(bias[k]) - f64::from(mean[k])) * scale[k] + f64::from(beta[k])) as f32;
+                    bias[k] = ((f64::from(bias[k]) - f64::from(mean[k])) * scale[k]
+                        + f64::from(beta[k])) as f32;
                 }
             }
             _ => return Err(self.err(i, "internal: no layer to fold into")),
         }
-        let into = self.layers.last().map(crate::forward::layer_name).unwrap_or_default().to_string();
+        let into = self
+            .layers
+            .last()
+            .map(crate::forward::layer_name)
+            .unwrap_or_default()
+            .to_string();
         let bn = self.nodes[i].name().to_string();
-        self.notes.push(format!("folded BatchNormalization '{bn}' (#{i}, epsilon {eps32}) into '{into}'"));
+        self.notes.push(format!(
+            "folded BatchNormalization '{bn}' (#{i}, epsilon {eps32}) into '{into}'"
+        ));
         Ok(cur)
     }
 
     fn pool(&mut self, i: usize, pos: usize, cur: Cur, max: bool) -> Result<Cur, OnnxError> {
         if max {
-            self.check_attrs(i, &["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"])?;
+            self.check_attrs(
+                i,
+                &[
+                    "auto_pad",
+                    "ceil_mode",
+                    "dilations",
+                    "kernel_shape",
+                    "pads",
+                    "storage_order",
+                    "strides",
+                ],
+            )?;
         } else {
-            self.check_attrs(i, &["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"])?;
+            self.check_attrs(
+                i,
+                &[
+                    "auto_pad",
+                    "ceil_mode",
+                    "count_include_pad",
+                    "dilations",
+                    "kernel_shape",
+                    "pads",
+                    "strides",
+                ],
+            )?;
         }
         self.data_first(i, pos)?;
         let [c, h, w] = self.map(i, cur)?;
         let kernel = match self.attr_ints(i, "kernel_shape")? {
             Some(k) if k.len() == 2 && k.iter().all(|&x| x >= 1) => [k[0] as usize, k[1] as usize],
-            other => return Err(self.err(i, format!("kernel_shape={other:?}: two positive values needed"))),
+            other => {
+                return Err(self.err(
+                    i,
+                    format!("kernel_shape={other:?}: two positive values needed"),
+                ))
+            }
         };
         let stride = self.spatial(i, "strides", [1, 1])?;
         if let Some(d) = self.attr_ints(i, "dilations")? {
@@ -1181,15 +1412,27 @@ impl<'a> Importer<'a> {
         }
         let pad = self.padding(i, [h, w], kernel, stride)?;
         if pad != [0; 4] {
-            return Err(self.err(i, format!("padding {pad:?} is not supported for pooling (only none)")));
+            return Err(self.err(
+                i,
+                format!("padding {pad:?} is not supported for pooling (only none)"),
+            ));
         }
         if kernel[0] > h || kernel[1] > w {
-            return Err(self.err(i, format!("window {}×{} larger than the input {h}×{w}", kernel[0], kernel[1])));
+            return Err(self.err(
+                i,
+                format!(
+                    "window {}×{} larger than the input {h}×{w}",
+                    kernel[0], kernel[1]
+                ),
+            ));
         }
         if self.attr_i(i, "ceil_mode", 0)? != 0 {
             let changes = (h - kernel[0]) % stride[0] != 0 || (w - kernel[1]) % stride[1] != 0;
             if changes {
-                return Err(self.err(i, "ceil_mode=1 is not supported where it changes the output size"));
+                return Err(self.err(
+                    i,
+                    "ceil_mode=1 is not supported where it changes the output size",
+                ));
             }
         }
         if !max && !(kernel[0] * kernel[1]).is_power_of_two() {
@@ -1205,11 +1448,23 @@ impl<'a> Importer<'a> {
         }
         let name = self.layer_name(i);
         let layer = if max {
-            FloatLayer::MaxPool { name, kernel, stride }
+            FloatLayer::MaxPool {
+                name,
+                kernel,
+                stride,
+            }
         } else {
-            FloatLayer::AvgPool { name, kernel, stride }
+            FloatLayer::AvgPool {
+                name,
+                kernel,
+                stride,
+            }
         };
         self.push(layer, false);
-        Ok(Cur::Map([c, (h - kernel[0]) / stride[0] + 1, (w - kernel[1]) / stride[1] + 1]))
+        Ok(Cur::Map([
+            c,
+            (h - kernel[0]) / stride[0] + 1,
+            (w - kernel[1]) / stride[1] + 1,
+        ]))
     }
 }

@@ -90,9 +90,11 @@ fn chunks<const N: usize>(raw: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
 /// Decodes a `TensorProto`. Errors say what is unsupported (without the tensor's name).
 pub(crate) fn decode(t: &TensorProto) -> Result<Value, String> {
     if t.data_location == Some(1) || !t.external_data.is_empty() {
-        return Err("external data (tensor stored in a separate file) is not supported; \
+        return Err(
+            "external data (tensor stored in a separate file) is not supported; \
                     save the model with all tensors inside the .onnx file"
-            .into());
+                .into(),
+        );
     }
     if t.segment.is_some() {
         return Err("segmented tensors are not supported".into());
@@ -114,26 +116,42 @@ pub(crate) fn decode(t: &TensorProto) -> Result<Value, String> {
             None => t.float_data.clone(),
         }),
         Ok(DataType::Double) => Data::F32(match raw {
-            Some(r) => chunks::<8>(r).map(|b| f64::from_le_bytes(b) as f32).collect(),
+            Some(r) => chunks::<8>(r)
+                .map(|b| f64::from_le_bytes(b) as f32)
+                .collect(),
             None => t.double_data.iter().map(|&v| v as f32).collect(),
         }),
         Ok(DataType::Int64) => Data::Int(match raw {
-            Some(r) => chunks::<8>(r).map(|b| Sym::Val(i64::from_le_bytes(b))).collect(),
+            Some(r) => chunks::<8>(r)
+                .map(|b| Sym::Val(i64::from_le_bytes(b)))
+                .collect(),
             None => t.int64_data.iter().map(|&v| Sym::Val(v)).collect(),
         }),
         Ok(DataType::Int32) => Data::Int(match raw {
             Some(r) => chunks::<4>(r)
                 .map(|b| Sym::Val(i64::from(i32::from_le_bytes(b))))
                 .collect(),
-            None => t.int32_data.iter().map(|&v| Sym::Val(i64::from(v))).collect(),
+            None => t
+                .int32_data
+                .iter()
+                .map(|&v| Sym::Val(i64::from(v)))
+                .collect(),
         }),
         Ok(DataType::Uint8 | DataType::Bool) => Data::Int(match raw {
             Some(r) => r.iter().map(|&b| Sym::Val(i64::from(b))).collect(),
-            None => t.int32_data.iter().map(|&v| Sym::Val(i64::from(v))).collect(),
+            None => t
+                .int32_data
+                .iter()
+                .map(|&v| Sym::Val(i64::from(v)))
+                .collect(),
         }),
         Ok(DataType::Int8) => Data::Int(match raw {
             Some(r) => r.iter().map(|&b| Sym::Val(i64::from(b as i8))).collect(),
-            None => t.int32_data.iter().map(|&v| Sym::Val(i64::from(v))).collect(),
+            None => t
+                .int32_data
+                .iter()
+                .map(|&v| Sym::Val(i64::from(v)))
+                .collect(),
         }),
         _ => {
             return Err(format!(
@@ -212,7 +230,10 @@ fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
 pub(crate) fn transpose(v: &Value, perm: Option<&[i64]>) -> Result<Value, String> {
     let rank = v.dims.len();
     let perm: Vec<usize> = match perm {
-        Some(p) => p.iter().map(|&a| norm_axis(a, rank)).collect::<Result<_, _>>()?,
+        Some(p) => p
+            .iter()
+            .map(|&a| norm_axis(a, rank))
+            .collect::<Result<_, _>>()?,
         None => (0..rank).rev().collect(),
     };
     let mut check = perm.clone();
@@ -226,7 +247,13 @@ pub(crate) fn transpose(v: &Value, perm: Option<&[i64]>) -> Result<Value, String
     let mut idx = Vec::with_capacity(n);
     let mut coord = vec![0usize; rank];
     for _ in 0..n {
-        idx.push(coord.iter().zip(&perm).map(|(&c, &p)| c * in_strides[p]).sum());
+        idx.push(
+            coord
+                .iter()
+                .zip(&perm)
+                .map(|(&c, &p)| c * in_strides[p])
+                .sum(),
+        );
         for d in (0..rank).rev() {
             coord[d] += 1;
             if coord[d] < out_dims[d] {
@@ -239,7 +266,11 @@ pub(crate) fn transpose(v: &Value, perm: Option<&[i64]>) -> Result<Value, String
 }
 
 /// Resolves an ONNX `Reshape` target (`0` copies, `-1` infers) for an input of `dims`.
-pub(crate) fn reshape_dims(dims: &[usize], target: &[i64], allowzero: bool) -> Result<Vec<usize>, String> {
+pub(crate) fn reshape_dims(
+    dims: &[usize],
+    target: &[i64],
+    allowzero: bool,
+) -> Result<Vec<usize>, String> {
     let total: usize = dims.iter().product();
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
@@ -250,11 +281,9 @@ pub(crate) fn reshape_dims(dims: &[usize], target: &[i64], allowzero: bool) -> R
                 out.push(1);
             }
             -1 => return Err(format!("shape {target:?} has more than one -1")),
-            0 if !allowzero => out.push(
-                *dims
-                    .get(i)
-                    .ok_or_else(|| format!("shape {target:?} copies dimension {i} (0) that the input {dims:?} lacks"))?,
-            ),
+            0 if !allowzero => out.push(*dims.get(i).ok_or_else(|| {
+                format!("shape {target:?} copies dimension {i} (0) that the input {dims:?} lacks")
+            })?),
             t if t >= 0 => out.push(t as usize),
             t => return Err(format!("invalid dimension {t} in shape {target:?}")),
         }
@@ -266,7 +295,9 @@ pub(crate) fn reshape_dims(dims: &[usize], target: &[i64], allowzero: bool) -> R
         }
         out[i] = total / known;
     } else if known != total {
-        return Err(format!("cannot reshape {dims:?} ({total} elements) to {target:?}"));
+        return Err(format!(
+            "cannot reshape {dims:?} ({total} elements) to {target:?}"
+        ));
     }
     Ok(out)
 }
@@ -278,9 +309,15 @@ pub(crate) fn concat(vals: &[Value], axis: i64) -> Result<Value, String> {
     let ax = norm_axis(axis, rank)?;
     for v in vals {
         if v.dims.len() != rank
-            || v.dims.iter().enumerate().any(|(i, &d)| i != ax && d != first.dims[i])
+            || v.dims
+                .iter()
+                .enumerate()
+                .any(|(i, &d)| i != ax && d != first.dims[i])
         {
-            return Err(format!("inputs of shapes {:?} and {:?} do not concatenate", first.dims, v.dims));
+            return Err(format!(
+                "inputs of shapes {:?} and {:?} do not concatenate",
+                first.dims, v.dims
+            ));
         }
     }
     let outer: usize = first.dims[..ax].iter().product();
@@ -301,7 +338,11 @@ pub(crate) fn concat(vals: &[Value], axis: i64) -> Result<Value, String> {
     }
     Ok(Value {
         dims,
-        data: if float { Data::F32(fdata) } else { Data::Int(idata) },
+        data: if float {
+            Data::F32(fdata)
+        } else {
+            Data::Int(idata)
+        },
     })
 }
 
@@ -333,7 +374,10 @@ pub(crate) fn gather(v: &Value, indices: &Value, axis: i64) -> Result<Value, Str
 /// `Unsqueeze` at `axes` (positions in the output).
 pub(crate) fn unsqueeze(v: &Value, axes: &[i64]) -> Result<Value, String> {
     let out_rank = v.dims.len() + axes.len();
-    let mut ax: Vec<usize> = axes.iter().map(|&a| norm_axis(a, out_rank)).collect::<Result<_, _>>()?;
+    let mut ax: Vec<usize> = axes
+        .iter()
+        .map(|&a| norm_axis(a, out_rank))
+        .collect::<Result<_, _>>()?;
     ax.sort_unstable();
     ax.dedup();
     if ax.len() != axes.len() {
@@ -353,7 +397,10 @@ pub(crate) fn unsqueeze(v: &Value, axes: &[i64]) -> Result<Value, String> {
 pub(crate) fn squeeze(v: &Value, axes: Option<&[i64]>) -> Result<Value, String> {
     let rank = v.dims.len();
     let ax: Vec<usize> = match axes {
-        Some(a) => a.iter().map(|&x| norm_axis(x, rank)).collect::<Result<_, _>>()?,
+        Some(a) => a
+            .iter()
+            .map(|&x| norm_axis(x, rank))
+            .collect::<Result<_, _>>()?,
         None => (0..rank).filter(|&i| v.dims[i] == 1).collect(),
     };
     if let Some(&a) = ax.iter().find(|&&a| v.dims[a] != 1) {
@@ -375,7 +422,10 @@ pub(crate) fn squeeze(v: &Value, axes: Option<&[i64]>) -> Result<Value, String> 
 /// `Slice` of a 1-D tensor (steps of 1 only).
 pub(crate) fn slice1(v: &Value, start: i64, end: i64) -> Result<Value, String> {
     if v.dims.len() != 1 {
-        return Err(format!("slicing a tensor of rank {} is not supported (rank 1 only)", v.dims.len()));
+        return Err(format!(
+            "slicing a tensor of rank {} is not supported (rank 1 only)",
+            v.dims.len()
+        ));
     }
     let n = v.dims[0] as i64;
     let clampi = |x: i64| if x < 0 { (x + n).max(0) } else { x.min(n) };
@@ -396,7 +446,12 @@ pub(crate) fn cast(v: &Value, to: i64) -> Result<Value, String> {
         (Ok(DataType::Int64 | DataType::Int32), Data::F32(d)) => {
             Data::Int(d.iter().map(|&x| Sym::Val(x.trunc() as i64)).collect())
         }
-        _ => return Err(format!("cast to {} is not supported", dtype_name(to as i32))),
+        _ => {
+            return Err(format!(
+                "cast to {} is not supported",
+                dtype_name(to as i32)
+            ))
+        }
     };
     Ok(Value {
         dims: v.dims.clone(),
@@ -428,8 +483,14 @@ mod tests {
 
     #[test]
     fn reshape_gather_concat() {
-        assert_eq!(reshape_dims(&[1, 4, 2, 2], &[0, -1], false).unwrap(), vec![1, 16]);
-        assert_eq!(reshape_dims(&[1, 4, 2, 2], &[-1, 16], false).unwrap(), vec![1, 16]);
+        assert_eq!(
+            reshape_dims(&[1, 4, 2, 2], &[0, -1], false).unwrap(),
+            vec![1, 16]
+        );
+        assert_eq!(
+            reshape_dims(&[1, 4, 2, 2], &[-1, 16], false).unwrap(),
+            vec![1, 16]
+        );
         assert!(reshape_dims(&[1, 4, 2, 2], &[-1, 5], false).is_err());
         let shape = Value {
             dims: vec![4],
@@ -448,6 +509,9 @@ mod tests {
         };
         let c = concat(&[u, m1], 0).unwrap();
         assert_eq!(c.syms().unwrap(), &[Sym::Batch, Sym::Val(-1)]);
-        assert_eq!(slice1(&shape, 1, 100).unwrap().ints().unwrap(), vec![4, 2, 2]);
+        assert_eq!(
+            slice1(&shape, 1, 100).unwrap().ints().unwrap(),
+            vec![4, 2, 2]
+        );
     }
 }

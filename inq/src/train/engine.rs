@@ -7,6 +7,7 @@
 
 use candle_core::{DType, Device, Tensor, Var, D};
 
+use super::ops::{Im2Col, MaxPool, Window};
 use super::TrainError;
 use crate::graph::{FloatLayer, FloatModel};
 
@@ -199,25 +200,15 @@ impl Net {
         let mut x = x;
         for op in &self.ops[from..upto] {
             x = match op {
-                Op::Conv { p, out, inc: _, k: _, stride, pad } => {
+                Op::Conv { p, out, inc: _, k, stride, pad } => {
                     let (w, b) = &vars[*p];
-                    let sym = pad[0] == pad[2] && pad[1] == pad[3] && pad[0] == pad[1] && stride[0] == stride[1];
-                    let y = if sym {
-                        x.conv2d(w, pad[0], stride[0], 1, 1)?
-                    } else {
-                        let xp = x.pad_with_zeros(2, pad[0], pad[2])?.pad_with_zeros(3, pad[1], pad[3])?;
-                        if stride[0] == stride[1] {
-                            xp.conv2d(w, 0, stride[0], 1, 1)?
-                        } else {
-                            let y = xp.conv2d(w, 0, 1, 1, 1)?;
-                            let (_, _, oh, ow) = y.dims4()?;
-                            let rows: Vec<u32> = (0..oh).step_by(stride[0]).map(|v| v as u32).collect();
-                            let cols: Vec<u32> = (0..ow).step_by(stride[1]).map(|v| v as u32).collect();
-                            let ri = Tensor::new(rows.as_slice(), y.device())?;
-                            let ci = Tensor::new(cols.as_slice(), y.device())?;
-                            y.index_select(&ri, 2)?.index_select(&ci, 3)?
-                        }
-                    };
+                    let (n, c, h, wd) = x.dims4()?;
+                    let g = Window { c, h, w: wd, k: *k, s: *stride, pad: *pad };
+                    let (oh, ow) = (g.oh(), g.ow());
+                    let cols = x.contiguous()?.apply_op1(Im2Col(g))?;
+                    let wm = w.reshape((*out, g.ckk()))?;
+                    let y = cols.matmul(&wm.t()?)?;
+                    let y = y.reshape((n, oh * ow, *out))?.transpose(1, 2)?.contiguous()?.reshape((n, *out, oh, ow))?;
                     y.broadcast_add(&b.reshape((1, *out, 1, 1))?)?
                 }
                 Op::Dense { p, .. } => {
@@ -225,7 +216,10 @@ impl Net {
                     x.matmul(&w.t()?)?.broadcast_add(b)?
                 }
                 Op::Relu => x.relu()?,
-                Op::MaxPool { k, s } => x.max_pool2d_with_stride((k[0], k[1]), (s[0], s[1]))?,
+                Op::MaxPool { k, s } => {
+                    let (_, c, h, w) = x.dims4()?;
+                    x.contiguous()?.apply_op1(MaxPool(Window { c, h, w, k: *k, s: *s, pad: [0; 4] }))?
+                }
                 Op::AvgPool { k, s } => x.avg_pool2d_with_stride((k[0], k[1]), (s[0], s[1]))?,
                 Op::GlobalAvgPool => x.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?,
                 Op::Flatten => x.flatten_from(1)?,

@@ -6,15 +6,34 @@ use inq_model::random::{build, random_input, LayerSpec, RandomSpec};
 use inq_model::{ActFormat, Layer, QuantModel};
 
 pub fn u8_input() -> ActFormat {
-    ActFormat { bits: 8, signed: false, exp: -8 }
+    ActFormat {
+        bits: 8,
+        signed: false,
+        exp: -8,
+    }
 }
 
 pub fn conv(out: usize, k: usize, stride: usize, pad: usize, relu: bool) -> LayerSpec {
-    LayerSpec::Conv { out, k, stride, pad, bits: 4, act_bits: 6, relu, per_channel: true }
+    LayerSpec::Conv {
+        out,
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 6,
+        relu,
+        per_channel: true,
+    }
 }
 
 pub fn dense(out: usize, relu: bool) -> LayerSpec {
-    LayerSpec::Dense { out, bits: 5, act_bits: 8, relu, per_channel: false }
+    LayerSpec::Dense {
+        out,
+        bits: 5,
+        act_bits: 8,
+        relu,
+        per_channel: false,
+    }
 }
 
 /// A small set of model shapes covering every engine kind and option.
@@ -38,7 +57,11 @@ pub fn specs() -> Vec<(&'static str, RandomSpec)> {
             "stride2_avgpool_gap",
             RandomSpec {
                 input: [3, 9, 9],
-                input_format: ActFormat { bits: 6, signed: true, exp: -4 },
+                input_format: ActFormat {
+                    bits: 6,
+                    signed: true,
+                    exp: -4,
+                },
                 layers: vec![
                     conv(4, 3, 2, 1, true),
                     LayerSpec::AvgPool(1),
@@ -89,7 +112,10 @@ pub fn mvu_layers(m: &QuantModel) -> Vec<(usize, usize, usize)> {
 }
 
 fn largest_divisor_at_most(n: usize, cap: usize) -> usize {
-    (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+    (1..=cap.min(n))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }
 
 /// Named foldings: minimal, full (PE = OC, SIMD = C), and a mixed one.
@@ -101,7 +127,12 @@ pub fn foldings(m: &QuantModel) -> Vec<(&'static str, FoldingRequest)> {
                 .enumerate()
                 .map(|(k, (i, oc, c))| {
                     let (pe, simd) = f(k, oc, c);
-                    LayerFolding { name: None, index: Some(i), pe, simd }
+                    LayerFolding {
+                        name: None,
+                        index: Some(i),
+                        pe,
+                        simd,
+                    }
                 })
                 .collect(),
         })
@@ -131,5 +162,7 @@ pub fn design(m: &QuantModel, req: &FoldingRequest) -> Design {
 }
 
 pub fn images(m: &QuantModel, n: usize, seed: u64) -> Vec<Vec<i64>> {
-    (0..n).map(|i| random_input(m, seed.wrapping_mul(1000) + i as u64)).collect()
+    (0..n)
+        .map(|i| random_input(m, seed.wrapping_mul(1000) + i as u64))
+        .collect()
 }

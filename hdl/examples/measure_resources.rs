@@ -1,0 +1,194 @@
+//! Re-measures the calibration designs of the resource model with yosys `synth_xilinx` and
+//! writes `hdl/tests/data/resources_xilinx.json` (`docs/hardware.md` §10):
+//!
+//! `cargo run -p inq-hdl --example measure_resources -- hdl/tests/data/resources_xilinx.json [CASE...]`
+//!
+//! Each case is planned, generated with `inq-codegen` into a temporary folder and synthesized
+//! whole (`synth_xilinx -top inq_top`, hierarchy kept, so every top-level instance has its own
+//! cell counts). Cases not named keep their previous entry in the file. Prints the estimate
+//! beside the measurement for every engine.
+
+#[path = "../tests/common/resource_cases.rs"]
+mod resource_cases;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use inq_report::yosys::{self, Flow, SynthOptions};
+use resource_cases::*;
+
+type Modules = BTreeMap<String, Cells>;
+
+fn stat_modules(stat: &serde_json::Value) -> Modules {
+    let mut out = BTreeMap::new();
+    if let Some(mods) = stat.get("modules").and_then(|m| m.as_object()) {
+        for (name, m) in mods {
+            let cells = m
+                .get("num_cells_by_type")
+                .and_then(|c| c.as_object())
+                .map(|c| {
+                    c.iter()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.insert(name.clone(), cells);
+        }
+    }
+    out
+}
+
+/// Primitive cells of `module`, sub-modules expanded.
+fn expand(module: &str, mods: &Modules, into: &mut Cells, times: u64) {
+    let Some(cells) = mods.get(module) else {
+        return;
+    };
+    for (ty, &n) in cells {
+        let sub = if mods.contains_key(ty) {
+            Some(ty.clone())
+        } else if mods.contains_key(&format!("\\{ty}")) {
+            Some(format!("\\{ty}"))
+        } else {
+            None
+        };
+        match sub {
+            Some(s) => expand(&s, mods, into, times * n),
+            None => *into.entry(ty.trim_start_matches('\\').to_string()).or_default() += times * n,
+        }
+    }
+}
+
+fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
+    let design = case.design();
+    let tmp = std::env::temp_dir().join(format!("inq-measure-{}-{}", std::process::id(), case.name));
+    let out = tmp.join("design");
+    let manifest = inq_codegen::generate(&design, &case.model, &out, &Default::default())?;
+    let run_dir = out.join(&manifest.run_dir);
+    let files: Vec<String> = manifest
+        .rtl_files
+        .iter()
+        .map(|f| f.strip_prefix("rtl/").unwrap_or(f).to_string())
+        .collect();
+    let work = tmp.join("yosys");
+    let rep = yosys::synthesize(
+        &run_dir,
+        &files,
+        &manifest.top,
+        Flow::Xilinx,
+        &SynthOptions {
+            only: None,
+            work_dir: Some(work.clone()),
+        },
+        |_| {},
+    )?;
+    let stat: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("stat.json"))?)?;
+    let mods = stat_modules(&stat);
+    let mut per_inst: BTreeMap<String, Cells> = BTreeMap::new();
+    for (inst, ir) in &rep.instances {
+        let mut c = Cells::new();
+        expand(&ir.module, &mods, &mut c, 1);
+        per_inst.insert(inst.clone(), c);
+    }
+    let mut engines = Vec::new();
+    for ed in &manifest.engines {
+        let mut cells = Cells::new();
+        let rom_prefix = format!("{}_rom", ed.instance);
+        let names: Vec<String> = per_inst
+            .keys()
+            .filter(|k| {
+                **k == ed.instance
+                    || k.strip_prefix(&rom_prefix)
+                        .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+            })
+            .cloned()
+            .collect();
+        for n in names {
+            if let Some(c) = per_inst.remove(&n) {
+                for (t, v) in c {
+                    *cells.entry(t).or_default() += v;
+                }
+            }
+        }
+        engines.push(MeasuredEngine {
+            index: ed.index,
+            instance: ed.instance.clone(),
+            cells,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(MeasuredCase {
+        name: case.name.to_string(),
+        design_hash: manifest.design_hash,
+        seconds: (rep.seconds * 10.0).round() / 10.0,
+        engines,
+        other: per_inst,
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let out = args
+        .next()
+        .ok_or("usage: measure_resources OUT.json [CASE...]")?;
+    let wanted: Vec<String> = args.collect();
+    let version = std::process::Command::new("yosys").arg("-V").output()?;
+    let mut data = match std::fs::read_to_string(&out) {
+        Ok(t) => serde_json::from_str::<Measurements>(&t)?,
+        Err(_) => Measurements {
+            yosys: String::new(),
+            command: String::new(),
+            cases: Vec::new(),
+        },
+    };
+    data.yosys = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    data.command = "read_verilog -defer <rtl_files>; hierarchy -top inq_top; synth_xilinx -top inq_top; stat -json (run in the design's rtl folder)".into();
+    for case in cases() {
+        if !wanted.is_empty() && !wanted.iter().any(|w| w == case.name) {
+            continue;
+        }
+        eprintln!("{}: synthesizing ...", case.name);
+        let m = measure(&case)?;
+        let design = case.design();
+        let mut tot_m = Summary::default();
+        for (e, me) in design.engines.iter().zip(&m.engines) {
+            let s = summarize(&me.cells);
+            tot_m.add(&s);
+            eprintln!(
+                "  e{} {:<10} est {:>6} LUTs | yosys {:>6} logic + {:>5} ram = {:>6} ({:+.0}%), ff {} est {}, carry4 {}, bram18 {}",
+                e.index_label(),
+                e.op,
+                e.resources.luts,
+                s.logic_luts,
+                s.lutram_luts,
+                s.luts(),
+                100.0 * rel_err(e.resources.luts, s.luts()),
+                s.ffs,
+                e.resources.ff_bits,
+                s.carry4,
+                s.bram18
+            );
+        }
+        eprintln!("  engines total {} LUTs ({:.0} s)", tot_m.luts(), m.seconds);
+        data.cases.retain(|c| c.name != m.name);
+        data.cases.push(m);
+        let order: Vec<&str> = cases().iter().map(|c| c.name).collect();
+        data.cases
+            .sort_by_key(|c| order.iter().position(|n| *n == c.name).unwrap_or(usize::MAX));
+        let text = serde_json::to_string_pretty(&data)? + "\n";
+        let tmp = format!("{out}.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, Path::new(&out))?;
+    }
+    Ok(())
+}
+
+trait Label {
+    fn index_label(&self) -> String;
+}
+
+impl Label for inq_hdl::Engine {
+    fn index_label(&self) -> String {
+        format!("{}", self.layer)
+    }
+}

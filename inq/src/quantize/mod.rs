@@ -1,0 +1,551 @@
+//! Incremental Network Quantization (Zhou et al., ICLR 2017) and integerization to an
+//! [`inq_model::QuantModel`].
+//!
+//! [`inq`] runs the paper's loop on a [`FloatModel`]: at each step of the accumulated-portion
+//! schedule, a partition ([`Strategy`]) picks more weights of every conv/dense layer, quantizes
+//! them to the layer's level set (Eq. 2–4, with clamping past the top level, [`levels`]) and
+//! freezes them; the rest is re-trained with masked SGD (frozen weights, their momentum and
+//! their weight decay never move), the learning-rate schedule restarting every step. Biases are
+//! never quantized as weights. A checkpoint is written after every step; `resume` continues
+//! from it.
+//!
+//! [`integerize`] then turns the fully quantized float model into the integer model format:
+//! weight codes, the input normalization folded into the first layer, calibrated power-of-two
+//! activation scales ([`crate::calib`]) and integer biases. [`quantize`] does all of it and
+//! measures float, INQ-float and integer accuracies.
+
+pub mod checkpoint;
+pub mod integerize;
+pub mod levels;
+pub mod partition;
+pub mod plot;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::calib::Calibration;
+use crate::data::Dataset;
+use crate::graph::{FloatLayer, FloatModel};
+use crate::train::rng::SplitMix64;
+use crate::train::{self, params_of, store_params, Mask, TrainConfig, TrainError};
+pub use integerize::{evaluate_integer, integerize, IntConfig};
+pub use levels::Levels;
+pub use partition::Strategy;
+
+/// Errors of quantization.
+#[derive(Debug, Error)]
+pub enum QuantError {
+    /// Training or evaluation failed.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// The model cannot be quantized as asked.
+    #[error("model: {node}: {message}")]
+    Model {
+        /// The offending node or field.
+        node: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The configuration is invalid.
+    #[error("quantization configuration: {0}")]
+    Config(String),
+    /// A checkpoint could not be read, written or used.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The integer model failed validation or the reference run.
+    #[error(transparent)]
+    Format(#[from] inq_model::ModelError),
+    /// Writing an output file (plot, log) failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The paper's accumulated portions for a bit width (ResNet-18 schedules; 5 bits and more use
+/// the VGG/ResNet 5-bit schedule).
+pub fn default_schedule(bits: u32) -> Vec<f64> {
+    match bits {
+        0..=2 => vec![0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 1.0],
+        3 => vec![0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0],
+        4 => vec![0.3, 0.5, 0.8, 0.9, 0.95, 1.0],
+        _ => vec![0.5, 0.75, 0.875, 1.0],
+    }
+}
+
+/// Settings of an INQ run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InqConfig {
+    /// Weight code width `b` (2..=8) for every conv/dense layer.
+    pub bits: u32,
+    /// Per-layer override of `bits`, by layer name.
+    pub layer_bits: BTreeMap<String, u32>,
+    /// Accumulated portions; `None` = [`default_schedule`] of the smallest bit width used.
+    pub schedule: Option<Vec<f64>>,
+    /// Partition strategy.
+    pub strategy: Strategy,
+    /// Choice of `n1`.
+    pub levels: Levels,
+    /// Re-training epochs after each step (the last step, where no weight is left to train,
+    /// re-trains only when `final_epochs > 0`).
+    pub epochs_per_step: usize,
+    /// Bias-only re-training epochs after the last step (all weights frozen).
+    pub final_epochs: usize,
+    /// Optimizer settings for the re-training; `epochs` is ignored, `seed` drives shuffling and
+    /// random partitions, the learning-rate schedule restarts at every step.
+    pub train: TrainConfig,
+    /// Checkpoint file written after every step (`None`: no checkpoint).
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` if it exists (and matches this configuration).
+    pub resume: bool,
+    /// Stop after this many steps (the checkpoint allows resuming later); `None` runs the whole
+    /// schedule.
+    pub stop_after: Option<usize>,
+}
+
+impl Default for InqConfig {
+    fn default() -> Self {
+        InqConfig {
+            bits: 5,
+            layer_bits: BTreeMap::new(),
+            schedule: None,
+            strategy: Strategy::Pruning,
+            levels: Levels::Paper,
+            epochs_per_step: 2,
+            final_epochs: 0,
+            train: TrainConfig { lr: 0.005, schedule: train::LrSchedule::Cosine { min_factor: 0.0 }, ..TrainConfig::default() },
+            checkpoint: None,
+            resume: false,
+            stop_after: None,
+        }
+    }
+}
+
+/// One weighted layer's quantization state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerQuant {
+    /// Index in [`FloatModel::layers`].
+    pub layer: usize,
+    /// Layer name.
+    pub name: String,
+    /// Code width.
+    pub bits: u32,
+    /// Largest exponent: one entry, or one per output channel.
+    pub n1: Vec<i32>,
+    /// Output channels (rows of the weight matrix).
+    pub out: usize,
+    /// Multiplier from stored float weights to the quantized domain, per weight element row
+    /// position (`gain[i % gain.len()]` … see [`LayerQuant::gain_at`]); all ones except for the
+    /// first layer, where the input normalization is folded in.
+    pub gain: Vec<f32>,
+    /// Elements per input channel group of `gain` (conv: `kh·kw`; dense after flatten: `H·W`).
+    pub gain_group: usize,
+}
+
+impl LayerQuant {
+    /// The multiplier of weight element `i` (row-major over `[out, in, …]`).
+    pub fn gain_at(&self, i: usize) -> f32 {
+        if self.gain.len() <= 1 {
+            return self.gain.first().copied().unwrap_or(1.0);
+        }
+        let row = self.row_len();
+        let c = (i % row) / self.gain_group.max(1);
+        self.gain.get(c).copied().unwrap_or(1.0)
+    }
+    fn row_len(&self) -> usize {
+        self.gain.len() * self.gain_group.max(1)
+    }
+}
+
+/// Log of one INQ step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    /// Step index (0-based).
+    pub step: usize,
+    /// Accumulated portion of quantized weights after the step.
+    pub portion: f64,
+    /// Mean training loss of the step's last re-training epoch (None without re-training).
+    pub train_loss: Option<f64>,
+    /// Training accuracy of the last re-training epoch.
+    pub train_accuracy: Option<f64>,
+    /// Test accuracy after the step (if a test set was given).
+    pub test_accuracy: Option<f64>,
+    /// Test loss after the step.
+    pub test_loss: Option<f64>,
+    /// Wall-clock seconds of the step.
+    pub seconds: f64,
+}
+
+/// The log of an INQ run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InqLog {
+    /// Test accuracy of the float model before quantization.
+    pub float_accuracy: Option<f64>,
+    /// One entry per completed step.
+    pub steps: Vec<StepLog>,
+}
+
+/// The result of an INQ run: every conv/dense weight is a level `±2^k` or 0 (in the quantized
+/// domain, i.e. after multiplying by [`LayerQuant::gain_at`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InqResult {
+    /// The quantized float model (normalization unchanged).
+    pub model: FloatModel,
+    /// Quantization state of each conv/dense layer, in layer order.
+    pub layers: Vec<LayerQuant>,
+    /// Frozen masks (all true at the end).
+    pub frozen: Mask,
+    /// Per-step log.
+    pub log: InqLog,
+    /// The schedule that was used.
+    pub schedule: Vec<f64>,
+}
+
+/// Index of the first conv/dense layer and the elements per input channel of its weights
+/// (the group size used to fold per-channel normalization).
+fn first_layer_gain(model: &FloatModel) -> Result<Option<(usize, Vec<f32>, usize)>, QuantError> {
+    let [c, h, w] = model.input_shape;
+    let n = &model.normalization;
+    let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v.get(i).copied().unwrap_or(1.0) };
+    let gains: Vec<f32> = (0..c).map(|i| n.scale / pick(&n.std, i)).collect();
+    for (i, l) in model.layers.iter().enumerate() {
+        match l {
+            FloatLayer::Conv { kernel, .. } => return Ok(Some((i, gains, kernel[0] * kernel[1]))),
+            FloatLayer::Dense { .. } => return Ok(Some((i, gains, h * w))),
+            FloatLayer::Flatten { .. } => {}
+            other => {
+                return Err(QuantError::Model {
+                    node: format!("layers[{i}] ({})", layer_name(other)),
+                    message: "the input normalization is folded into the first conv/dense layer, so only a flatten may precede it".into(),
+                })
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The name of a float layer.
+pub fn layer_name(l: &FloatLayer) -> &str {
+    match l {
+        FloatLayer::Conv { name, .. }
+        | FloatLayer::Dense { name, .. }
+        | FloatLayer::Relu { name }
+        | FloatLayer::MaxPool { name, .. }
+        | FloatLayer::AvgPool { name, .. }
+        | FloatLayer::GlobalAvgPool { name }
+        | FloatLayer::Flatten { name } => name,
+    }
+}
+
+fn weight_layers(model: &FloatModel) -> Vec<(usize, String, usize, &Vec<f32>)> {
+    model
+        .layers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| match l {
+            FloatLayer::Conv { name, out_channels, weight, .. } => Some((i, name.clone(), *out_channels, weight)),
+            FloatLayer::Dense { name, out_features, weight, .. } => Some((i, name.clone(), *out_features, weight)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Chooses bit widths, gains and `n1` for every conv/dense layer from the (pre-trained)
+/// weights.
+pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant>, QuantError> {
+    let first = first_layer_gain(model)?;
+    let mut out = Vec::new();
+    for name in cfg.layer_bits.keys() {
+        if !weight_layers(model).iter().any(|(_, n, _, _)| n == name) {
+            return Err(QuantError::Config(format!("per-layer bits given for `{name}`, which is not a conv/dense layer of the model")));
+        }
+    }
+    for (i, name, o, w) in weight_layers(model) {
+        let bits = cfg.layer_bits.get(&name).copied().unwrap_or(cfg.bits);
+        if !(2..=8).contains(&bits) {
+            return Err(QuantError::Config(format!("layer {name}: weight bits {bits} outside 2..=8")));
+        }
+        let (gain, gain_group) = match &first {
+            Some((fi, g, grp)) if *fi == i => (g.clone(), *grp),
+            _ => (vec![1.0], 1),
+        };
+        let mut lq = LayerQuant { layer: i, name, bits, n1: Vec::new(), out: o, gain, gain_group };
+        if lq.gain.len() > 1 && lq.row_len() != w.len() / o.max(1) {
+            return Err(QuantError::Model {
+                node: lq.name.clone(),
+                message: format!("weight rows of {} elements do not match {} input channels", w.len() / o.max(1), lq.gain.len()),
+            });
+        }
+        let eff: Vec<f32> = w.iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
+        if eff.iter().any(|v| !v.is_finite()) {
+            return Err(QuantError::Model { node: lq.name.clone(), message: "weights contain NaN or infinity".into() });
+        }
+        lq.n1 = levels::choose_n1(&eff, o, bits, cfg.levels);
+        out.push(lq);
+    }
+    if out.is_empty() {
+        return Err(QuantError::Model { node: "layers".into(), message: "no conv or dense layer to quantize".into() });
+    }
+    Ok(out)
+}
+
+/// Quantizes weight `k` of a layer in place: `w ← Q(w·g)/g`.
+fn quantize_weight(lq: &LayerQuant, weights: &mut [f32], k: usize) {
+    let row = weights.len() / lq.out.max(1);
+    let c = k / row.max(1);
+    let g = lq.gain_at(k);
+    let q = levels::quantize_value(weights[k] * g, levels::n1_at(&lq.n1, c), lq.bits);
+    weights[k] = q / g;
+}
+
+fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
+    if s.is_empty() {
+        return Err(QuantError::Config("the schedule of accumulated portions is empty".into()));
+    }
+    let mut prev = 0.0;
+    for &p in s {
+        if !(p > prev && p <= 1.0) {
+            return Err(QuantError::Config(format!(
+                "accumulated portions must increase strictly within (0, 1]: {s:?}"
+            )));
+        }
+        prev = p;
+    }
+    if (s[s.len() - 1] - 1.0).abs() > 0.0 {
+        return Err(QuantError::Config(format!("the last accumulated portion must be 1: {s:?}")));
+    }
+    Ok(())
+}
+
+/// The state before the first step: layer plan (`n1` from the pre-trained weights), nothing
+/// frozen, the schedule resolved.
+pub fn inq_start(model: &FloatModel, cfg: &InqConfig) -> Result<InqResult, QuantError> {
+    let layers = plan_layers(model, cfg)?;
+    let min_bits = layers.iter().map(|l| l.bits).min().unwrap_or(cfg.bits);
+    let schedule = cfg.schedule.clone().unwrap_or_else(|| default_schedule(min_bits));
+    validate_schedule(&schedule)?;
+    Ok(InqResult {
+        model: model.clone(),
+        frozen: layers.iter().map(|l| vec![false; weight_len(model, l.layer)]).collect(),
+        layers,
+        log: InqLog::default(),
+        schedule,
+    })
+}
+
+/// One INQ step: grow the frozen set of every layer to `round(portion·n)` weights (chosen by
+/// the strategy among the unfrozen ones), quantize the newly frozen weights with Eq. 4
+/// (clamped), then re-train the rest with masked SGD (fresh momentum, learning-rate schedule
+/// restarted). The step index seeds shuffling and random partitions.
+pub fn inq_step(
+    state: &mut InqResult,
+    step: usize,
+    train_data: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &InqConfig,
+) -> Result<StepLog, QuantError> {
+    let t0 = Instant::now();
+    let portion = *state.schedule.get(step).ok_or_else(|| QuantError::Config(format!("step {step} is past the schedule")))?;
+    let mut params = params_of(&state.model);
+    for (li, lq) in state.layers.iter().enumerate() {
+        let p = &mut params[li];
+        let target = partition::target_count(portion, p.weight.len());
+        let mut rng = SplitMix64::derive(cfg.train.seed, &[0x9a27, step as u64, li as u64]);
+        // Rank by magnitude in the quantized domain (the gain is per input channel).
+        let eff: Vec<f32> = p.weight.iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
+        let chosen = partition::choose(&eff, &state.frozen[li], target, cfg.strategy, &mut rng);
+        for k in chosen {
+            quantize_weight(lq, &mut p.weight, k);
+            state.frozen[li][k] = true;
+        }
+    }
+    store_params(&mut state.model, &params);
+    let last = step + 1 == state.schedule.len();
+    let epochs = if last { cfg.final_epochs } else { cfg.epochs_per_step };
+    let mut tl = None;
+    if epochs > 0 {
+        let tc = TrainConfig { epochs, ..cfg.train.clone() };
+        let log = train::train_masked(&mut state.model, train_data, &tc, Some(&state.frozen), &[step as u64 + 1], &mut |_| {})?;
+        tl = log.epochs.last().cloned();
+    }
+    let ev = match test {
+        Some(t) => Some(train::evaluate(&state.model, t)?),
+        None => None,
+    };
+    let sl = StepLog {
+        step,
+        portion,
+        train_loss: tl.as_ref().map(|e| e.loss),
+        train_accuracy: tl.as_ref().map(|e| e.train_accuracy),
+        test_accuracy: ev.map(|e| e.accuracy),
+        test_loss: ev.map(|e| e.loss),
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    state.log.steps.push(sl.clone());
+    Ok(sl)
+}
+
+/// Runs INQ on `model` (not modified) with re-training on `train_data`; `test` (optional) is
+/// evaluated before the first step and after every step. `progress` receives each step's log.
+/// Writes `cfg.checkpoint` after every step; with `cfg.resume` continues from it.
+pub fn inq(
+    model: &FloatModel,
+    train_data: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &InqConfig,
+    progress: &mut dyn FnMut(&StepLog),
+) -> Result<InqResult, QuantError> {
+    let mut state = inq_start(model, cfg)?;
+    let fingerprint = checkpoint::fingerprint(model, cfg, &state.schedule);
+    let mut start = 0;
+    if cfg.resume {
+        if let Some(path) = &cfg.checkpoint {
+            if path.exists() {
+                let ck = checkpoint::load(path)?;
+                if ck.fingerprint != fingerprint {
+                    return Err(QuantError::Checkpoint {
+                        path: path.display().to_string(),
+                        message: "was written for a different model or configuration (bits, schedule, strategy, levels, seed or training settings differ); delete it or drop --resume".into(),
+                    });
+                }
+                start = ck.steps_done;
+                state = ck.state;
+                for s in &state.log.steps {
+                    progress(s);
+                }
+            }
+        }
+    }
+    if start == 0 && state.log.float_accuracy.is_none() {
+        if let Some(t) = test {
+            state.log.float_accuracy = Some(train::evaluate(model, t)?.accuracy);
+        }
+    }
+    let end = cfg.stop_after.map_or(state.schedule.len(), |n| n.min(state.schedule.len()));
+    for step in start..end {
+        let sl = inq_step(&mut state, step, train_data, test, cfg)?;
+        progress(&sl);
+        if let Some(path) = &cfg.checkpoint {
+            checkpoint::save(path, &checkpoint::Checkpoint { fingerprint: fingerprint.clone(), steps_done: step + 1, state: state.clone() })?;
+        }
+    }
+    Ok(state)
+}
+
+fn weight_len(model: &FloatModel, layer: usize) -> usize {
+    match model.layers.get(layer) {
+        Some(FloatLayer::Conv { weight, .. } | FloatLayer::Dense { weight, .. }) => weight.len(),
+        _ => 0,
+    }
+}
+
+/// Everything [`quantize`] produces.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The integer model (validated, with provenance and metrics).
+    pub quant: inq_model::QuantModel,
+    /// The INQ result (quantized float model, log).
+    pub inq: InqResult,
+    /// Test accuracy of the original float model.
+    pub float_accuracy: Option<f64>,
+    /// Test accuracy of the quantized model with float activations.
+    pub inq_float_accuracy: Option<f64>,
+    /// Test accuracy of the integer model (reference arithmetic).
+    pub integer_accuracy: Option<f64>,
+}
+
+/// Full pipeline: [`inq`], [`integerize`] (calibrating on the training data), accuracies on
+/// `test` and provenance. `source` names the float model (path) for the provenance.
+pub fn quantize(
+    model: &FloatModel,
+    train_data: &Dataset,
+    test: Option<&Dataset>,
+    cfg: &InqConfig,
+    int_cfg: &IntConfig,
+    source: &str,
+    progress: &mut dyn FnMut(&StepLog),
+) -> Result<Outcome, QuantError> {
+    let res = inq(model, train_data, test, cfg, progress)?;
+    let mut quant = integerize(&res, train_data, int_cfg)?;
+    let float_accuracy = res.log.float_accuracy;
+    let (mut inq_float_accuracy, mut integer_accuracy) = (None, None);
+    if let Some(t) = test {
+        inq_float_accuracy = Some(train::evaluate(&res.model, t)?.accuracy);
+        integer_accuracy = Some(evaluate_integer(&quant, t)?);
+    }
+    let p = &mut quant.provenance;
+    p.source = source.to_string();
+    p.tool = format!("inq-quant {}", env!("CARGO_PKG_VERSION"));
+    let set = &mut p.settings;
+    let j = serde_json::to_value;
+    let mut put = |k: &str, v: Result<serde_json::Value, serde_json::Error>| {
+        if let Ok(v) = v {
+            set.insert(k.to_string(), v);
+        }
+    };
+    put("method", Ok("INQ (Zhou et al. 2017)".into()));
+    put("bits", j(cfg.bits));
+    put("layer_bits", j(res.layers.iter().map(|l| (l.name.clone(), l.bits)).collect::<BTreeMap<_, _>>()));
+    put("schedule", j(&res.schedule));
+    put("strategy", j(cfg.strategy.name()));
+    put("levels", j(cfg.levels.name()));
+    put("seed", j(cfg.train.seed));
+    put("epochs_per_step", j(cfg.epochs_per_step));
+    put("final_epochs", j(cfg.final_epochs));
+    put("lr", j(cfg.train.lr));
+    put("lr_schedule", j(&cfg.train.schedule));
+    put("momentum", j(cfg.train.momentum));
+    put("weight_decay", j(cfg.train.weight_decay));
+    put("batch_size", j(cfg.train.batch_size));
+    put("act_bits", j(int_cfg.act_bits));
+    put("calibration", j(int_cfg.calibration.name()));
+    put("calib_images", j(int_cfg.calib_images));
+    put("train_images", j(train_data.len()));
+    let m = &mut p.metrics;
+    for (k, v) in [("float_accuracy", float_accuracy), ("inq_float_accuracy", inq_float_accuracy), ("integer_accuracy", integer_accuracy)] {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    }
+    if let Some(t) = test {
+        m.insert("test_images".into(), t.len() as f64);
+    }
+    Ok(Outcome { quant, inq: res, float_accuracy, inq_float_accuracy, integer_accuracy })
+}
+
+/// Writes the outcome beside `out` (the model file path): the model itself, `<stem>.log.json`
+/// (per-step log and accuracies), `<stem>.hist.svg` (weight histograms before/after per layer)
+/// and `<stem>.steps.svg` (accuracy per step). Returns the written paths.
+pub fn write_outputs(out: &Path, original: &FloatModel, outcome: &Outcome) -> Result<Vec<PathBuf>, QuantError> {
+    outcome.quant.save(out)?;
+    let stem = out.with_extension("");
+    let side = |suffix: &str| PathBuf::from(format!("{}.{suffix}", stem.display()));
+    let log_path = side("log.json");
+    let log = serde_json::json!({
+        "float_accuracy": outcome.float_accuracy,
+        "inq_float_accuracy": outcome.inq_float_accuracy,
+        "integer_accuracy": outcome.integer_accuracy,
+        "schedule": outcome.inq.schedule,
+        "steps": outcome.inq.log.steps,
+        "layers": outcome.inq.layers.iter().map(|l| serde_json::json!({"name": l.name, "bits": l.bits, "n1": l.n1})).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&log).map_err(|e| QuantError::Io { path: log_path.display().to_string(), message: e.to_string() })?;
+    inq_model::write_atomic(&log_path, text.as_bytes())?;
+    let hist = side("hist.svg");
+    plot::weight_histograms(&hist, original, &outcome.inq)?;
+    let steps = side("steps.svg");
+    plot::step_accuracy(&steps, &outcome.inq.log)?;
+    Ok(vec![out.to_path_buf(), log_path, hist, steps])
+}

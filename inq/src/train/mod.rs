@@ -1,0 +1,367 @@
+//! CPU float training of a [`FloatModel`] with autodiff (candle), SGD with momentum and weight
+//! decay, learning-rate schedules, seeded shuffling and an optional update mask (used by INQ so
+//! that frozen weights never move).
+//!
+//! Inputs are the dataset's raw 8-bit pixels, normalized with [`FloatModel::normalization`].
+//! The loop is deterministic for a given seed: shuffling uses [`rng::SplitMix64`] and the
+//! kernels do not depend on thread scheduling.
+
+pub mod engine;
+pub mod ops;
+pub mod rng;
+pub mod schedule;
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::data::Dataset;
+use crate::graph::{FloatLayer, FloatModel, Normalization};
+pub use engine::{params_of, store_params, LayerParams, Net, Params};
+use rng::SplitMix64;
+pub use schedule::LrSchedule;
+
+/// Errors of training and evaluation.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// The model cannot be run (shapes, sizes, normalization).
+    #[error("model: {node}: {message}")]
+    Model {
+        /// The offending node or field.
+        node: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The dataset does not fit the model.
+    #[error("dataset: {0}")]
+    Data(String),
+    /// The configuration is invalid.
+    #[error("training configuration: {0}")]
+    Config(String),
+    /// The tensor library failed.
+    #[error("tensor engine: {0}")]
+    Engine(String),
+    /// The loss became NaN or infinite.
+    #[error("training diverged (loss {loss}) at epoch {epoch}; lower the learning rate")]
+    Diverged {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// The loss value.
+        loss: f64,
+    },
+}
+
+/// Settings of one training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Number of passes over the data.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// L2 weight decay (applied to weights, not biases).
+    pub weight_decay: f64,
+    /// Learning-rate schedule over the run.
+    pub schedule: LrSchedule,
+    /// Seed for shuffling.
+    pub seed: u64,
+    /// Hide the progress bar.
+    pub quiet: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 64,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            schedule: LrSchedule::default(),
+            seed: 1,
+            quiet: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn check(&self) -> Result<(), TrainError> {
+        if self.batch_size == 0 {
+            return Err(TrainError::Config("batch size must be at least 1".into()));
+        }
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return Err(TrainError::Config(format!("learning rate {} must be finite and non-negative", self.lr)));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(TrainError::Config(format!("momentum {} must be in [0, 1)", self.momentum)));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(TrainError::Config(format!("weight decay {} must be finite and non-negative", self.weight_decay)));
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// Epoch index (0-based) within the run.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub loss: f64,
+    /// Training accuracy over the epoch (fraction, measured during training).
+    pub train_accuracy: f64,
+    /// Learning rate at the start of the epoch.
+    pub lr: f64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// The result of a training run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainLog {
+    /// One entry per epoch.
+    pub epochs: Vec<EpochLog>,
+}
+
+/// Per-parameter update mask: `true` = frozen (never updated). One entry per layer in
+/// [`Params`] order, each as long as the layer's weights. Biases are never frozen.
+pub type Mask = Vec<Vec<bool>>;
+
+/// The built-in LeNet baseline: conv 1→16 3×3 pad 1, ReLU, maxpool 2; conv 16→32 3×3 pad 1,
+/// ReLU, maxpool 2; flatten; dense 1568→128, ReLU; dense 128→10 (for 28×28 single-channel
+/// input; other shapes adapt the first dense layer). He-initialized from `seed`;
+/// normalization `x = pixel/255` (mean 0, std 1).
+pub fn lenet(input_shape: [usize; 3], seed: u64) -> FloatModel {
+    let [c, h, w] = input_shape;
+    let mut rng = SplitMix64::derive(seed, &[0x1e7e7]);
+    let mut he = |n: usize, fan_in: usize| -> Vec<f32> {
+        let s = (2.0 / fan_in as f64).sqrt();
+        (0..n).map(|_| (rng.normal() * s) as f32).collect()
+    };
+    let flat = 32 * (h / 2 / 2) * (w / 2 / 2);
+    let conv = |name: &str, i: usize, o: usize, weight: Vec<f32>| FloatLayer::Conv {
+        name: name.into(),
+        in_channels: i,
+        out_channels: o,
+        kernel: [3, 3],
+        stride: [1, 1],
+        pad: [1, 1, 1, 1],
+        weight,
+        bias: vec![0.0; o],
+    };
+    let pool = |name: &str| FloatLayer::MaxPool { name: name.into(), kernel: [2, 2], stride: [2, 2] };
+    let relu = |name: &str| FloatLayer::Relu { name: name.into() };
+    FloatModel {
+        name: "lenet".into(),
+        input_shape,
+        normalization: Normalization { scale: 1.0 / 255.0, mean: vec![0.0], std: vec![1.0] },
+        layers: vec![
+            conv("conv1", c, 16, he(16 * c * 9, c * 9)),
+            relu("relu1"),
+            pool("pool1"),
+            conv("conv2", 16, 32, he(32 * 16 * 9, 16 * 9)),
+            relu("relu2"),
+            pool("pool2"),
+            FloatLayer::Flatten { name: "flatten".into() },
+            FloatLayer::Dense { name: "fc1".into(), in_features: flat, out_features: 128, weight: he(128 * flat, flat), bias: vec![0.0; 128] },
+            relu("relu3"),
+            FloatLayer::Dense { name: "fc2".into(), in_features: 128, out_features: 10, weight: he(1280, 128), bias: vec![0.0; 10] },
+        ],
+    }
+}
+
+fn check_data(net: &Net, data: &Dataset) -> Result<(), TrainError> {
+    let [c, h, w] = net.input_shape;
+    if c != 1 || data.rows != h || data.cols != w {
+        return Err(TrainError::Data(format!(
+            "images are 1×{}×{} but the model expects {c}×{h}×{w}",
+            data.rows, data.cols
+        )));
+    }
+    if let Some(&l) = data.labels.iter().find(|&&l| usize::from(l) >= net.classes) {
+        return Err(TrainError::Data(format!("label {l} but the model has only {} outputs", net.classes)));
+    }
+    Ok(())
+}
+
+fn bar(total: u64, quiet: bool, what: &str) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:>14} [{bar:30}] {pos}/{len} images ({per_sec}, ETA {eta})",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    b.set_style(style);
+    b.set_message(what.to_string());
+    b
+}
+
+/// SGD with momentum and weight decay on host tensors.
+#[derive(Debug, Clone)]
+pub(crate) struct Sgd {
+    velocity: Params,
+}
+
+impl Sgd {
+    pub(crate) fn new(params: &Params) -> Self {
+        let velocity = params
+            .iter()
+            .map(|p| LayerParams { layer: p.layer, weight: vec![0.0; p.weight.len()], bias: vec![0.0; p.bias.len()] })
+            .collect();
+        Sgd { velocity }
+    }
+
+    /// `v ← μv + (g + λw)`, `w ← w − γv`, skipping frozen weights entirely (their velocity
+    /// stays 0 and the weight is not written).
+    pub(crate) fn step(&mut self, params: &mut Params, grads: &Params, lr: f32, mu: f32, wd: f32, mask: Option<&Mask>) {
+        for (li, ((p, g), v)) in params.iter_mut().zip(grads).zip(&mut self.velocity).enumerate() {
+            let m = mask.and_then(|m| m.get(li));
+            for i in 0..p.weight.len() {
+                if m.is_some_and(|m| m[i]) {
+                    continue;
+                }
+                let d = g.weight[i] + wd * p.weight[i];
+                v.weight[i] = mu * v.weight[i] + d;
+                p.weight[i] -= lr * v.weight[i];
+            }
+            for i in 0..p.bias.len() {
+                v.bias[i] = mu * v.bias[i] + g.bias[i];
+                p.bias[i] -= lr * v.bias[i];
+            }
+        }
+    }
+}
+
+/// Trains `model` in place on `data`. `progress` is called after every epoch.
+pub fn train(
+    model: &mut FloatModel,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(&EpochLog),
+) -> Result<TrainLog, TrainError> {
+    train_masked(model, data, cfg, None, &[], progress)
+}
+
+/// [`train`] with an update mask (frozen weights never move) and extra seed parts (so that
+/// every INQ step shuffles differently but reproducibly).
+pub fn train_masked(
+    model: &mut FloatModel,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    mask: Option<&Mask>,
+    seed_parts: &[u64],
+    progress: &mut dyn FnMut(&EpochLog),
+) -> Result<TrainLog, TrainError> {
+    cfg.check()?;
+    let net = Net::new(model)?;
+    check_data(&net, data)?;
+    if data.is_empty() {
+        return Err(TrainError::Data("no training images".into()));
+    }
+    let mut params = params_of(model);
+    if let Some(m) = mask {
+        if m.len() != params.len() || m.iter().zip(&params).any(|(m, p)| m.len() != p.weight.len()) {
+            return Err(TrainError::Config("the update mask does not match the model's weights".into()));
+        }
+    }
+    let mut sgd = Sgd::new(&params);
+    let n = data.len();
+    let px = data.rows * data.cols;
+    let bs = cfg.batch_size.min(n);
+    let batches = n.div_ceil(bs);
+    let total_batches = (batches * cfg.epochs).max(1);
+    let mut log = TrainLog::default();
+    let mut x = Vec::new();
+    let mut pix = Vec::with_capacity(bs * px);
+    let mut lab = Vec::with_capacity(bs);
+    for epoch in 0..cfg.epochs {
+        let t0 = Instant::now();
+        let mut parts = seed_parts.to_vec();
+        parts.push(epoch as u64);
+        let order = SplitMix64::derive(cfg.seed, &parts).permutation(n);
+        let pb = bar(n as u64, cfg.quiet, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let (mut loss_sum, mut correct) = (0f64, 0usize);
+        let lr0 = cfg.schedule.rate(cfg.lr, epoch, (epoch * batches) as f64 / total_batches as f64);
+        for b in 0..batches {
+            let idx = &order[b * bs..((b + 1) * bs).min(n)];
+            pix.clear();
+            lab.clear();
+            for &i in idx {
+                pix.extend_from_slice(data.image(i));
+                lab.push(data.labels[i]);
+            }
+            net.normalize(&pix, &mut x);
+            let (loss, c, grads) = net.loss_and_grads(&params, &x, &lab)?;
+            if !loss.is_finite() {
+                return Err(TrainError::Diverged { epoch, loss });
+            }
+            loss_sum += loss * idx.len() as f64;
+            correct += c;
+            let lr = cfg.schedule.rate(cfg.lr, epoch, (epoch * batches + b) as f64 / total_batches as f64);
+            sgd.step(&mut params, &grads, lr as f32, cfg.momentum as f32, cfg.weight_decay as f32, mask);
+            pb.inc(idx.len() as u64);
+        }
+        pb.finish_and_clear();
+        let e = EpochLog {
+            epoch,
+            loss: loss_sum / n as f64,
+            train_accuracy: correct as f64 / n as f64,
+            lr: lr0,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        progress(&e);
+        log.epochs.push(e);
+    }
+    store_params(model, &params);
+    Ok(log)
+}
+
+/// Accuracy and mean loss of a float model on a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Eval {
+    /// Fraction of correct top-1 predictions.
+    pub accuracy: f64,
+    /// Mean cross-entropy.
+    pub loss: f64,
+}
+
+/// Evaluates a float model (batched, float activations).
+pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> {
+    let net = Net::new(model)?;
+    check_data(&net, data)?;
+    let params = params_of(model);
+    let n = data.len();
+    let bs = 500;
+    let (mut correct, mut loss) = (0usize, 0f64);
+    let mut x = Vec::new();
+    for start in (0..n).step_by(bs) {
+        let end = (start + bs).min(n);
+        net.normalize(&data.pixels[start * data.rows * data.cols..end * data.rows * data.cols], &mut x);
+        let logits = net.logits(&params, &x)?;
+        for (row, &l) in logits.chunks(net.classes).zip(&data.labels[start..end]) {
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let lse = f64::from(m) + row.iter().map(|&v| f64::from(v - m).exp()).sum::<f64>().ln();
+            loss += lse - f64::from(row[usize::from(l)]);
+            let mut best = 0;
+            for (i, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = i;
+                }
+            }
+            correct += usize::from(best == usize::from(l));
+        }
+    }
+    if n == 0 {
+        return Err(TrainError::Data("no evaluation images".into()));
+    }
+    Ok(Eval { accuracy: correct as f64 / n as f64, loss: loss / n as f64 })
+}

@@ -1,0 +1,226 @@
+//! Co-simulation of generated designs: the integer reference, the cycle-accurate simulator and
+//! the RTL under Verilator must agree on every output word *and* the cycle it appears in, with
+//! and without stalls. Property tests draw random small models and foldings; a mutation test
+//! shows the check can fail.
+
+mod common;
+
+use inq_hdl::{Folding, FoldingRequest, LayerFolding};
+use inq_model::random::{build, random_input, LayerSpec, RandomSpec};
+use inq_model::{ActFormat, Layer, QuantModel};
+use inq_sim::{SimOptions, SimReport};
+use inq_testbenches::{verify, VerifyReport};
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Plans and generates `model` into a fresh folder.
+fn generate(model: &QuantModel, req: &FoldingRequest, name: &str) -> (PathBuf, inq_hdl::Design) {
+    let dir = common::scratch(name);
+    let design = inq_hdl::plan(model, req).expect("plan");
+    inq_codegen::generate(&design, model, &dir, &inq_codegen::GenOptions::default()).expect("generate");
+    (dir, design)
+}
+
+/// Runs the simulator and Verilator on the same images and stalls; returns a description of
+/// the first disagreement, if any.
+fn cosim(dir: &Path, design: &inq_hdl::Design, model: &QuantModel, images: &[Vec<i64>], stall_rate: f64, seed: u64) -> Result<(SimReport, VerifyReport), String> {
+    let sim = inq_sim::verify(model, design, images, &SimOptions { stall_rate, seed, ..Default::default() })
+        .map_err(|e| format!("simulator: {e}"))?;
+    let rtl = verify(dir, images, &inq_testbenches::VerifyOptions { stall_rate, seed, ..common::opts() })
+        .map_err(|e| format!("verilator: {e}"))?;
+    if sim.mismatch_count > 0 {
+        return Err(format!("simulator differs from the reference: {:?}", &sim.mismatches[..sim.mismatches.len().min(3)]));
+    }
+    if !rtl.passed {
+        return Err(format!(
+            "RTL differs from the reference: {:?} {}",
+            &rtl.mismatches[..rtl.mismatches.len().min(3)],
+            rtl.diagnosis.clone().unwrap_or_default()
+        ));
+    }
+    for (i, (s, r)) in sim.input_starts.iter().zip(&rtl.input_starts).enumerate() {
+        if s != r {
+            return Err(format!("input start {i}: s_axis first beat of image {} at cycle {} in the simulator, {} in Verilator", r.image, s.cycle, r.cycle));
+        }
+    }
+    for (s, r) in sim.outputs.iter().zip(&rtl.outputs) {
+        if s != r {
+            return Err(format!(
+                "first disagreement at cycle {} (Verilator) / {} (simulator): m_axis word {} of image {}: \
+                 Verilator tdata={} tlast={} tuser={}, simulator tdata={} tlast={} tuser={}",
+                r.cycle, s.cycle, r.word, r.image, r.value, r.tlast, r.tuser, s.value, s.tlast, s.tuser
+            ));
+        }
+    }
+    if sim.outputs.len() != rtl.outputs.len() || sim.total_cycles != rtl.total_cycles {
+        return Err(format!(
+            "simulator: {} words in {} cycles, Verilator: {} words in {} cycles",
+            sim.outputs.len(),
+            sim.total_cycles,
+            rtl.outputs.len(),
+            rtl.total_cycles
+        ));
+    }
+    Ok((sim, rtl))
+}
+
+fn lenet_like(seed: u64) -> QuantModel {
+    let conv = |out, bits| LayerSpec::Conv { out, k: 3, stride: 1, pad: 1, bits, act_bits: 8, relu: true, per_channel: true };
+    let spec = RandomSpec {
+        input: [1, 12, 12],
+        input_format: ActFormat { bits: 8, signed: false, exp: 0 },
+        layers: vec![
+            conv(4, 5),
+            LayerSpec::MaxPool(2),
+            conv(8, 3),
+            LayerSpec::MaxPool(2),
+            LayerSpec::Flatten,
+            LayerSpec::Dense { out: 16, bits: 4, act_bits: 6, relu: true, per_channel: false },
+            LayerSpec::Dense { out: 10, bits: 2, act_bits: 8, relu: false, per_channel: true },
+        ],
+    };
+    build(&spec, seed).expect("valid random model")
+}
+
+#[test]
+fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
+    if !common::have_verilator("small_lenet_sim_equals_verilator_with_and_without_stalls") {
+        return;
+    }
+    let model = lenet_like(5);
+    let images: Vec<Vec<i64>> = (0..40).map(|i| random_input(&model, i)).collect();
+    let fold = FoldingRequest::Explicit(Folding {
+        layer: vec![
+            LayerFolding { name: None, index: Some(0), pe: 2, simd: 1 },
+            LayerFolding { name: None, index: Some(2), pe: 4, simd: 2 },
+            LayerFolding { name: None, index: Some(5), pe: 4, simd: 8 },
+        ],
+    });
+    for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
+        let (dir, design) = generate(&model, &req, &format!("lenet-{name}"));
+        for (rate, seed) in [(0.0, 1), (0.25, 7), (0.6, 9)] {
+            let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed).unwrap_or_else(|e| panic!("{name}, stall rate {rate}: {e}"));
+            assert_eq!(sim.outputs.len(), 40 * 10);
+            assert_eq!(sim.latency_cycles, rtl.latency_cycles);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn mutated_weight_rom_is_caught() {
+    if !common::have_verilator("mutated_weight_rom_is_caught") {
+        return;
+    }
+    let model = lenet_like(6);
+    let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 100 + i)).collect();
+    let (dir, design) = generate(&model, &FoldingRequest::Minimal, "mutate");
+    cosim(&dir, &design, &model, &images, 0.1, 3).expect("the unmodified design passes");
+    // Flip the sign bit of one code in the second conv's ROM (word 5 of PE 0).
+    let hex = design
+        .engines
+        .iter()
+        .position(|e| e.layer == 2)
+        .map(|e| format!("rtl/e{e}_w_pe0.hex"))
+        .expect("engine of layer 2");
+    let bits = match &model.layers[2] {
+        Layer::Conv(c) => c.weights.bits,
+        _ => unreachable!(),
+    };
+    inq_testbenches::mutate::corrupt_hex_word(&dir, &hex, 5, 1 << (bits - 2)).expect("corrupt");
+    let rtl = verify(&dir, &images, &common::opts()).expect("runs");
+    assert!(!rtl.passed, "a corrupted weight went unnoticed");
+    let bad = rtl.first_bad_layer.expect("a first bad layer is named");
+    assert_eq!(bad.layer, 2, "the corruption is in layer 2: {bad:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn conv_spec() -> impl Strategy<Value = LayerSpec> {
+    (1usize..4, 1usize..4, 1usize..3, 0usize..2, 2u32..=8, 2u32..=8, any::<bool>(), any::<bool>()).prop_map(
+        |(out, k, stride, pad, bits, act_bits, relu, per_channel)| LayerSpec::Conv {
+            out,
+            k,
+            stride,
+            pad: pad.min(k - 1),
+            bits,
+            act_bits,
+            relu,
+            per_channel,
+        },
+    )
+}
+
+/// Random small networks from the supported layer set.
+fn spec() -> impl Strategy<Value = RandomSpec> {
+    let fmt = prop_oneof![
+        Just(ActFormat { bits: 8, signed: false, exp: 0 }),
+        (2u32..=8, -2i32..2).prop_map(|(bits, exp)| ActFormat { bits, signed: true, exp }),
+    ];
+    (
+        1usize..3,
+        3usize..7,
+        3usize..7,
+        fmt,
+        prop::collection::vec((conv_spec(), 0u8..4), 0..3),
+        prop::collection::vec((1usize..6, 2u32..=8, 2u32..=8, any::<bool>()), 1..3),
+    )
+        .prop_map(|(c, h, w, input_format, convs, denses)| {
+            let mut layers = Vec::new();
+            let (mut hh, mut ww) = (h, w);
+            for (cs, pool) in convs {
+                if let LayerSpec::Conv { k, stride, pad, .. } = cs {
+                    if hh + 2 * pad < k || ww + 2 * pad < k {
+                        continue;
+                    }
+                    hh = (hh + 2 * pad - k) / stride + 1;
+                    ww = (ww + 2 * pad - k) / stride + 1;
+                }
+                layers.push(cs);
+                if hh >= 2 && ww >= 2 && pool > 0 {
+                    layers.push(if pool == 1 { LayerSpec::MaxPool(2) } else { LayerSpec::AvgPool(2) });
+                    hh /= 2;
+                    ww /= 2;
+                }
+            }
+            layers.push(LayerSpec::Flatten);
+            for (out, bits, act_bits, relu) in denses {
+                layers.push(LayerSpec::Dense { out, bits, act_bits, relu, per_channel: true });
+            }
+            RandomSpec { input: [c, h, w], input_format, layers }
+        })
+}
+
+/// Largest divisor of `n` not above `cap`.
+fn divisor(n: usize, cap: usize) -> usize {
+    (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+}
+
+proptest! {
+    // Every case builds a new Verilator model (~10 s): keep the count small.
+    #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 40, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)]) {
+        if inq_testbenches::verilator::locate_verilator(None, None).is_err() {
+            eprintln!("skipping random_models_reference_sim_and_rtl_agree: verilator not installed");
+            return Ok(());
+        }
+        let model = build(&s, seed).expect("valid random model");
+        // Fold every weighted layer with the largest legal PE/SIMD not above the drawn ones.
+        let shapes = model.shapes();
+        let mut layer = Vec::new();
+        for (i, l) in model.layers.iter().enumerate() {
+            let (oc, c) = match l {
+                Layer::Conv(cv) => (cv.out_channels, cv.in_channels),
+                Layer::Dense(d) => (d.out_features, shapes[i][0]),
+                _ => continue,
+            };
+            layer.push(LayerFolding { name: None, index: Some(i), pe: divisor(oc, pe), simd: divisor(c, simd) });
+        }
+        let (dir, design) = generate(&model, &FoldingRequest::Explicit(Folding { layer }), &format!("prop-{seed:x}"));
+        let images: Vec<Vec<i64>> = (0..6).map(|i| random_input(&model, seed ^ i)).collect();
+        let result = cosim(&dir, &design, &model, &images, stall, seed);
+        let _ = std::fs::remove_dir_all(&dir);
+        prop_assert!(result.is_ok(), "{}", result.err().unwrap_or_default());
+    }
+}
