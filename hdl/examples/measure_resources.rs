@@ -116,7 +116,11 @@ fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
             cells,
         });
     }
-    let _ = std::fs::remove_dir_all(&tmp);
+    if std::env::var_os("INQ_MEASURE_KEEP").is_some() {
+        eprintln!("  kept {}", tmp.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
     Ok(MeasuredCase {
         name: case.name.to_string(),
         design_hash: manifest.design_hash,

@@ -17,19 +17,47 @@ use std::path::{Path, PathBuf};
 fn generate(model: &QuantModel, req: &FoldingRequest, name: &str) -> (PathBuf, inq_hdl::Design) {
     let dir = common::scratch(name);
     let design = inq_hdl::plan(model, req).expect("plan");
-    inq_codegen::generate(&design, model, &dir, &inq_codegen::GenOptions::default()).expect("generate");
+    inq_codegen::generate(&design, model, &dir, &inq_codegen::GenOptions::default())
+        .expect("generate");
     (dir, design)
 }
 
 /// Runs the simulator and Verilator on the same images and stalls; returns a description of
 /// the first disagreement, if any.
-fn cosim(dir: &Path, design: &inq_hdl::Design, model: &QuantModel, images: &[Vec<i64>], stall_rate: f64, seed: u64) -> Result<(SimReport, VerifyReport), String> {
-    let sim = inq_sim::verify(model, design, images, &SimOptions { stall_rate, seed, ..Default::default() })
-        .map_err(|e| format!("simulator: {e}"))?;
-    let rtl = verify(dir, images, &inq_testbenches::VerifyOptions { stall_rate, seed, ..common::opts() })
-        .map_err(|e| format!("verilator: {e}"))?;
+fn cosim(
+    dir: &Path,
+    design: &inq_hdl::Design,
+    model: &QuantModel,
+    images: &[Vec<i64>],
+    stall_rate: f64,
+    seed: u64,
+) -> Result<(SimReport, VerifyReport), String> {
+    let sim = inq_sim::verify(
+        model,
+        design,
+        images,
+        &SimOptions {
+            stall_rate,
+            seed,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("simulator: {e}"))?;
+    let rtl = verify(
+        dir,
+        images,
+        &inq_testbenches::VerifyOptions {
+            stall_rate,
+            seed,
+            ..common::opts()
+        },
+    )
+    .map_err(|e| format!("verilator: {e}"))?;
     if sim.mismatch_count > 0 {
-        return Err(format!("simulator differs from the reference: {:?}", &sim.mismatches[..sim.mismatches.len().min(3)]));
+        return Err(format!(
+            "simulator differs from the reference: {:?}",
+            &sim.mismatches[..sim.mismatches.len().min(3)]
+        ));
     }
     if !rtl.passed {
         return Err(format!(
@@ -65,18 +93,43 @@ fn cosim(dir: &Path, design: &inq_hdl::Design, model: &QuantModel, images: &[Vec
 }
 
 fn lenet_like(seed: u64) -> QuantModel {
-    let conv = |out, bits| LayerSpec::Conv { out, k: 3, stride: 1, pad: 1, bits, act_bits: 8, relu: true, per_channel: true };
+    let conv = |out, bits| LayerSpec::Conv {
+        out,
+        k: 3,
+        stride: 1,
+        pad: 1,
+        bits,
+        act_bits: 8,
+        relu: true,
+        per_channel: true,
+    };
     let spec = RandomSpec {
         input: [1, 12, 12],
-        input_format: ActFormat { bits: 8, signed: false, exp: 0 },
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        },
         layers: vec![
             conv(4, 5),
             LayerSpec::MaxPool(2),
             conv(8, 3),
             LayerSpec::MaxPool(2),
             LayerSpec::Flatten,
-            LayerSpec::Dense { out: 16, bits: 4, act_bits: 6, relu: true, per_channel: false },
-            LayerSpec::Dense { out: 10, bits: 2, act_bits: 8, relu: false, per_channel: true },
+            LayerSpec::Dense {
+                out: 16,
+                bits: 4,
+                act_bits: 6,
+                relu: true,
+                per_channel: false,
+            },
+            LayerSpec::Dense {
+                out: 10,
+                bits: 2,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
         ],
     };
     build(&spec, seed).expect("valid random model")
@@ -91,15 +144,31 @@ fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
     let images: Vec<Vec<i64>> = (0..40).map(|i| random_input(&model, i)).collect();
     let fold = FoldingRequest::Explicit(Folding {
         layer: vec![
-            LayerFolding { name: None, index: Some(0), pe: 2, simd: 1 },
-            LayerFolding { name: None, index: Some(2), pe: 4, simd: 2 },
-            LayerFolding { name: None, index: Some(5), pe: 4, simd: 8 },
+            LayerFolding {
+                name: None,
+                index: Some(0),
+                pe: 2,
+                simd: 1,
+            },
+            LayerFolding {
+                name: None,
+                index: Some(2),
+                pe: 4,
+                simd: 2,
+            },
+            LayerFolding {
+                name: None,
+                index: Some(5),
+                pe: 4,
+                simd: 8,
+            },
         ],
     });
     for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
         let (dir, design) = generate(&model, &req, &format!("lenet-{name}"));
         for (rate, seed) in [(0.0, 1), (0.25, 7), (0.6, 9)] {
-            let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed).unwrap_or_else(|e| panic!("{name}, stall rate {rate}: {e}"));
+            let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed)
+                .unwrap_or_else(|e| panic!("{name}, stall rate {rate}: {e}"));
             assert_eq!(sim.outputs.len(), 40 * 10);
             assert_eq!(sim.latency_cycles, rtl.latency_cycles);
         }
@@ -116,7 +185,8 @@ fn mutated_weight_rom_is_caught() {
     let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 100 + i)).collect();
     let (dir, design) = generate(&model, &FoldingRequest::Minimal, "mutate");
     cosim(&dir, &design, &model, &images, 0.1, 3).expect("the unmodified design passes");
-    // Flip the sign bit of one code in the second conv's ROM (word 5 of PE 0).
+    // Flip the non-zero flag of the first code in the second conv's ROM (PE 0, word 0): a zero
+    // weight becomes +2^n2, a non-zero one disappears.
     let hex = design
         .engines
         .iter()
@@ -127,7 +197,7 @@ fn mutated_weight_rom_is_caught() {
         Layer::Conv(c) => c.weights.bits,
         _ => unreachable!(),
     };
-    inq_testbenches::mutate::corrupt_hex_word(&dir, &hex, 5, 1 << (bits - 2)).expect("corrupt");
+    inq_testbenches::mutate::corrupt_hex_word(&dir, &hex, 0, 1 << (bits - 1)).expect("corrupt");
     let rtl = verify(&dir, &images, &common::opts()).expect("runs");
     assert!(!rtl.passed, "a corrupted weight went unnoticed");
     let bad = rtl.first_bad_layer.expect("a first bad layer is named");
@@ -136,25 +206,43 @@ fn mutated_weight_rom_is_caught() {
 }
 
 fn conv_spec() -> impl Strategy<Value = LayerSpec> {
-    (1usize..4, 1usize..4, 1usize..3, 0usize..2, 2u32..=8, 2u32..=8, any::<bool>(), any::<bool>()).prop_map(
-        |(out, k, stride, pad, bits, act_bits, relu, per_channel)| LayerSpec::Conv {
-            out,
-            k,
-            stride,
-            pad: pad.min(k - 1),
-            bits,
-            act_bits,
-            relu,
-            per_channel,
-        },
+    (
+        1usize..4,
+        1usize..4,
+        1usize..3,
+        0usize..2,
+        2u32..=8,
+        2u32..=8,
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(out, k, stride, pad, bits, act_bits, relu, per_channel)| LayerSpec::Conv {
+                out,
+                k,
+                stride,
+                pad: pad.min(k - 1),
+                bits,
+                act_bits,
+                relu,
+                per_channel,
+            },
+        )
 }
 
 /// Random small networks from the supported layer set.
 fn spec() -> impl Strategy<Value = RandomSpec> {
     let fmt = prop_oneof![
-        Just(ActFormat { bits: 8, signed: false, exp: 0 }),
-        (2u32..=8, -2i32..2).prop_map(|(bits, exp)| ActFormat { bits, signed: true, exp }),
+        Just(ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0
+        }),
+        (2u32..=8, -2i32..2).prop_map(|(bits, exp)| ActFormat {
+            bits,
+            signed: true,
+            exp
+        }),
     ];
     (
         1usize..3,
@@ -177,16 +265,30 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
                 }
                 layers.push(cs);
                 if hh >= 2 && ww >= 2 && pool > 0 {
-                    layers.push(if pool == 1 { LayerSpec::MaxPool(2) } else { LayerSpec::AvgPool(2) });
+                    layers.push(if pool == 1 {
+                        LayerSpec::MaxPool(2)
+                    } else {
+                        LayerSpec::AvgPool(2)
+                    });
                     hh /= 2;
                     ww /= 2;
                 }
             }
             layers.push(LayerSpec::Flatten);
             for (out, bits, act_bits, relu) in denses {
-                layers.push(LayerSpec::Dense { out, bits, act_bits, relu, per_channel: true });
+                layers.push(LayerSpec::Dense {
+                    out,
+                    bits,
+                    act_bits,
+                    relu,
+                    per_channel: true,
+                });
             }
-            RandomSpec { input: [c, h, w], input_format, layers }
+            RandomSpec {
+                input: [c, h, w],
+                input_format,
+                layers,
+            }
         })
 }
 

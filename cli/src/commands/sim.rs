@@ -27,7 +27,10 @@ pub struct SimArgs {
 pub fn simulate(a: &SimArgs) -> anyhow::Result<SimReport> {
     let loaded = load_design(&a.dir)?;
     let model = loaded.model.as_ref().with_context(|| {
-        format!("{}: no model.json beside the design, so outputs cannot be checked", a.dir.display())
+        format!(
+            "{}: no model.json beside the design, so outputs cannot be checked",
+            a.dir.display()
+        )
     })?;
     let (images, labels) = a.images.load()?;
     let opts = SimOptions {
@@ -60,9 +63,15 @@ pub fn summary(r: &SimReport, plan_interval: Option<u64>) -> String {
         r.clock_mhz
     );
     if let (Some(p), Some(i)) = (plan_interval, r.interval_cycles) {
-        s += &format!("plan predicted {p} cycles/image ({:+.1}%)\n", 100.0 * (i - p as f64) / p as f64);
+        s += &format!(
+            "plan predicted {p} cycles/image ({:+.1}%)\n",
+            100.0 * (i - p as f64) / p as f64
+        );
     }
-    s += &format!("{:>3} {:<16} {:>12} {:>12} {:>12} {:>12} {:>7}\n", "#", "engine", "planned/img", "busy", "stalled", "idle", "util");
+    s += &format!(
+        "{:>3} {:<16} {:>12} {:>12} {:>12} {:>12} {:>7}\n",
+        "#", "engine", "planned/img", "busy", "stalled", "idle", "util"
+    );
     for e in &r.engines {
         let a = &e.activity;
         let total = (a.busy + a.stalled + a.idle).max(1);
@@ -77,9 +86,17 @@ pub fn summary(r: &SimReport, plan_interval: Option<u64>) -> String {
             100.0 * a.busy as f64 / total as f64
         );
     }
-    let peaks: Vec<String> = r.fifos.iter().map(|f| format!("{}/{}", f.peak, f.depth)).collect();
+    let peaks: Vec<String> = r
+        .fifos
+        .iter()
+        .map(|f| format!("{}/{}", f.peak, f.depth))
+        .collect();
     s += &format!("FIFO peak occupancy (peak/depth): {}\n", peaks.join(" "));
-    s += &format!("simulated {:.1} M cycles/s ({:.2} s)", r.cycles_per_second / 1e6, r.sim_seconds);
+    s += &format!(
+        "simulated {:.1} M cycles/s ({:.2} s)",
+        r.cycles_per_second / 1e6,
+        r.sim_seconds
+    );
     s
 }
 
@@ -89,7 +106,10 @@ pub fn run(a: &SimArgs) -> anyhow::Result<()> {
     let plan = load_design(&a.dir).ok().map(|l| l.design.interval_cycles());
     crate::output::emit(a.json, &r, || summary(&r, plan))?;
     if r.mismatch_count > 0 {
-        anyhow::bail!("simulation FAILED: {} output words differ from the integer reference", r.mismatch_count);
+        anyhow::bail!(
+            "simulation FAILED: {} output words differ from the integer reference",
+            r.mismatch_count
+        );
     }
     Ok(())
 }
