@@ -136,6 +136,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("usage: measure_resources OUT.json [CASE...]")?;
     let wanted: Vec<String> = args.collect();
+    if wanted.first().map(String::as_str) == Some("--gen") {
+        // measure_resources OUT_DIR --gen CASE: only generate the design folder.
+        for case in cases() {
+            if wanted[1..].iter().any(|w| w == case.name) {
+                inq_codegen::generate(&case.design(), &case.model, Path::new(&out).join(case.name).as_path(), &Default::default())?;
+            }
+        }
+        return Ok(());
+    }
+    if wanted.first().map(String::as_str) == Some("--compare") {
+        let data: Measurements = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+        for case in cases() {
+            let Some(m) = data.cases.iter().find(|c| c.name == case.name) else {
+                continue;
+            };
+            let design = case.design();
+            println!("{}", case.name);
+            for (e, me) in design.engines.iter().zip(&m.engines) {
+                let s = summarize(&me.cells);
+                let fold = match &e.kind {
+                    inq_hdl::EngineKind::Mvu(mv) => format!(
+                        "pe{} simd{} nf{} sf{} acc{} pw{} rw{} cb{} kmax{}",
+                        mv.pe, mv.simd, mv.nf, mv.sf, mv.acc_width, mv.product_width, mv.requant_width, mv.code_bits, mv.k_max
+                    ),
+                    inq_hdl::EngineKind::Pool(_) => String::new(),
+                };
+                println!(
+                    "  {:<16} {:>6} | {:>6} logic {:>5} ram {:>4} carry {:>4} muxf {:>5} ff {:>3} bram | lb {}x{} a{} {}",
+                    e.op, e.resources.luts, s.logic_luts, s.lutram_luts, s.carry4, s.muxf, s.ffs, s.bram18,
+                    e.geom.lb_elements(), e.in_width, e.in_width, fold
+                );
+            }
+        }
+        return Ok(());
+    }
     let version = std::process::Command::new("yosys").arg("-V").output()?;
     let mut data = match std::fs::read_to_string(&out) {
         Ok(t) => serde_json::from_str::<Measurements>(&t)?,

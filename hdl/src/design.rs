@@ -139,8 +139,8 @@ pub struct Geometry {
     pub oh: usize,
     /// Output width.
     pub ow: usize,
-    /// Line-buffer rows `NR = kh + sh` (room for the next rows, or the next image, while the
-    /// current window is computed; `docs/hardware.md` §4).
+    /// Line-buffer rows `NR` (`inq_hdl::line_buffer_rows`: at least `kh + sh`, and room for the
+    /// next image's first rows while the last output row is computed; `docs/hardware.md` §4).
     pub nr: usize,
 }
 

@@ -17,7 +17,7 @@ pub mod resources;
 
 pub use design::*;
 pub use folding::{Folding, FoldingRequest, LayerFolding};
-pub use plan::{mvu_cycles, plan};
+pub use plan::{engine_cycles, line_buffer_rows, mvu_cycles, plan, pool_cycles};
 
 use thiserror::Error;
 

@@ -30,25 +30,108 @@ fn next_pow2(n: usize) -> usize {
     n.max(1).next_power_of_two()
 }
 
-/// Busy cycles per image of an MVU with this folding (`docs/hardware.md` §4, consequences).
+/// Cycles per image of an MVU with this folding in isolation (input offered at one element per
+/// cycle, output never blocked): [`engine_cycles`] with `OW·NF·max(SF, PE)` compute cycles
+/// per output row (a fold takes `max(SF, PE)` cycles: its `PE` results leave one per cycle).
 pub fn mvu_cycles(g: &Geometry, pe: usize, simd: usize) -> u64 {
     let nf = (g.oc / pe.max(1)) as u64;
     let sf = ((g.kh * g.kw * g.c) / simd.max(1)) as u64;
-    let comp = (g.oh * g.ow) as u64 * (nf * sf).max(g.oc as u64);
-    window_cycles(g, comp)
+    let row = g.ow as u64 * nf * sf.max(pe as u64);
+    engine_cycles(g, row)
 }
 
-/// Busy cycles of an engine whose compute part takes `comp` cycles per image.
-fn window_cycles(g: &Geometry, comp: u64) -> u64 {
-    let input = g.in_elements() as u64;
-    if g.nr == g.h {
-        // The buffer holds the whole image: the next image waits for this one's compute.
-        let rows = (g.kh.saturating_sub(g.pad[0])).clamp(1, g.h);
-        let first = (rows * g.w * g.c) as u64;
-        input.max(first + comp)
-    } else {
-        input.max(comp)
+/// Cycles per image of a pooling unit in isolation: `OW·C` cycles per output row.
+pub fn pool_cycles(g: &Geometry) -> u64 {
+    engine_cycles(g, (g.ow * g.c) as u64)
+}
+
+/// Steady-state cycles per image of a sliding-window engine (`docs/hardware.md` §4/§5, §9)
+/// whose compute side needs `row_cycles` back-to-back fire cycles per output row, when its
+/// input is offered at one element per cycle and its output is never blocked.
+///
+/// A row-level event model of the state machine, exact at row granularity: input row `r` of
+/// image `k` (global row `G = k·H + r`) is received in `W·C` consecutive cycles once
+/// `in_ready` allows it, i.e. once `G < kc·H + min(NR + max(0, lo), 2H)` for the compute
+/// side's image `kc` and output row (`lo = oy·sh − pt`); after an image's last element the
+/// input side spends one cycle in `iy = H` (`img_wrap`). Output row `oy` starts when its
+/// `need = min(H, lo + kh)` rows are complete and the previous row's last fire is done. The
+/// result is the mean distance of the last fires of images 3..6 of a free-running engine
+/// (the schedule is periodic by then). It covers the input bound `C·H·W + 1`, the compute
+/// bound `OH·row_cycles`, and the waits between them (rows the line buffer cannot accept
+/// ahead, the compute's lag behind the last input row).
+pub fn engine_cycles(g: &Geometry, row_cycles: u64) -> u64 {
+    const IMAGES: usize = 6;
+    const MEASURED: usize = 3;
+    let h = g.h.max(1) as i64;
+    let oh = g.oh.max(1);
+    let wc = (g.w * g.c).max(1) as u64;
+    let nr = g.nr.max(1) as i64;
+    let lo = |oy: usize| (oy * g.sh) as i64 - g.pad[0] as i64;
+    let need = |oy: usize| h.min(lo(oy) + g.kh as i64).max(1);
+    // in_ready bound on the global row while the compute side is at (kc, oy)
+    let limit = |kc: usize, oy: usize| kc as i64 * h + (nr + lo(oy).max(0)).min(2 * h);
+    // completion edge of every input row received so far
+    let mut row_done: Vec<u64> = Vec::with_capacity(IMAGES * g.h);
+    // compute side: (image, row) of the next output row, cycle its state became visible
+    let (mut kc, mut oy, mut c_free) = (0usize, 0usize, 0u64);
+    // threshold changes: (cycle from which it applies, limit)
+    let mut limits: Vec<(u64, i64)> = vec![(0, limit(0, 0))];
+    let mut in_free = 0u64; // first cycle the next input row may start
+    let mut last_fire: Vec<u64> = Vec::with_capacity(IMAGES);
+    let total_rows = IMAGES as i64 * h;
+    while last_fire.len() < IMAGES {
+        let next_g = row_done.len() as i64;
+        let cur_limit = limits.last().map_or(0, |l| l.1);
+        if next_g < total_rows && next_g < cur_limit {
+            // the input row can be scheduled: it waits for the first limit above it
+            let unblock = limits
+                .iter()
+                .find(|l| l.1 > next_g)
+                .map_or(0, |l| l.0);
+            let start = in_free.max(unblock);
+            let done = start + wc - 1;
+            row_done.push(done);
+            in_free = if (next_g + 1) % h == 0 { done + 2 } else { done + 1 };
+            continue;
+        }
+        // schedule the next output row (its rows are all scheduled: NR ≥ min(kh, H))
+        let needed = kc as i64 * h + need(oy) - 1;
+        let ready = row_done
+            .get(needed.max(0) as usize)
+            .map_or(u64::MAX, |&t| t + 1);
+        if ready == u64::MAX {
+            // cannot happen for a valid geometry; fall back to the closed form
+            return (g.in_elements() as u64 + 1).max(oh as u64 * row_cycles);
+        }
+        let start = c_free.max(ready);
+        let fire_end = start + row_cycles.max(1) - 1;
+        c_free = fire_end + 1;
+        if oy + 1 == oh {
+            last_fire.push(fire_end);
+            kc += 1;
+            oy = 0;
+        } else {
+            oy += 1;
+        }
+        limits.push((c_free, limit(kc, oy)));
     }
+    let n = last_fire.len();
+    (last_fire[n - 1] - last_fire[n - 1 - MEASURED]).div_ceil(MEASURED as u64)
+}
+
+/// Line-buffer rows of a sliding-window engine (`docs/hardware.md` §4): `NR = max(kh + sh,
+/// held + max(need0, min(sh, H)))`. `kh + sh` rows let the next output row's rows arrive while
+/// the current one is computed; `held = H − max(0, lo_last)` rows (`lo_last = (OH−1)·sh − pt`)
+/// stay in the buffer during the image's last output row, and the next image's first output
+/// row needs `need0 = min(H, kh − pt)` rows, so with this many rows they (and at least one
+/// stride of rows) can be received during the last output row, and an engine never waits at
+/// the image boundary for rows its producer could have delivered earlier. A dense layer gets
+/// 2 (a double buffer), a global pooling `2H`.
+pub fn line_buffer_rows(h: usize, kh: usize, sh: usize, pt: usize, oh: usize) -> usize {
+    let lo_last = ((oh.max(1) - 1) * sh) as i64 - pt as i64;
+    let held = (h as i64 - lo_last.max(0)).max(0) as usize;
+    let need0 = kh.saturating_sub(pt).clamp(1, h.max(1));
+    (kh + sh).max(held + need0.max(sh.min(h)))
 }
 
 fn divisors(n: usize) -> Vec<usize> {
@@ -125,7 +208,7 @@ fn choose_folding(
             if t < floor {
                 return Err(PlanError::Target {
                     message: format!(
-                        "{fps} images/s at {clock_mhz} MHz needs ≤ {t} cycles per image, but the streams (one element per beat) need at least {floor} cycles: at most {:.1} images/s at this clock",
+                        "{fps} images/s at {clock_mhz} MHz needs ≤ {t} cycles per image, but even the fastest folding (one element per beat on every stream) needs {floor} cycles: at most {:.1} images/s at this clock",
                         clock_mhz * 1e6 / floor as f64
                     ),
                 });
@@ -178,17 +261,17 @@ fn choose_folding(
     }
 }
 
-/// The lower bound on cycles per image set by the one-element-per-beat streams.
+/// The lower bound on cycles per image: every engine at its fastest legal folding
+/// (`PE = OC`, `SIMD = C`), which includes the one-element-per-beat streams.
 fn stream_floor(slots: &[Slot]) -> u64 {
     slots
         .iter()
         .map(|s| {
             let g = &s.geom;
-            let base = g.in_elements().max(g.out_elements()) as u64;
             if s.is_mvu {
-                window_cycles(g, (g.oh * g.ow * g.oc) as u64).max(base)
+                mvu_cycles(g, g.oc, g.c)
             } else {
-                window_cycles(g, g.out_elements() as u64).max(base)
+                pool_cycles(g)
             }
         })
         .max()
@@ -266,7 +349,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
                 oc: l.out_channels,
                 oh: shape_out[1],
                 ow: shape_out[2],
-                nr: l.kernel[0] + l.stride[0],
+                nr: line_buffer_rows(h, l.kernel[0], l.stride[0], l.pad[0], shape_out[1]),
             }
         }
         Layer::Dense(l) => Geometry {
@@ -281,7 +364,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
             oc: l.out_features,
             oh: 1,
             ow: 1,
-            nr: 2,
+            nr: line_buffer_rows(1, 1, 1, 0, 1),
         },
         Layer::MaxPool(p) | Layer::AvgPool(p) => {
             let (c, h, w) = (shape_in[0], shape_in[1], shape_in[2]);
@@ -297,7 +380,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
                 oc: c,
                 oh: shape_out[1],
                 ow: shape_out[2],
-                nr: p.kernel[0] + p.stride[0],
+                nr: line_buffer_rows(h, p.kernel[0], p.stride[0], 0, shape_out[1]),
             }
         }
         Layer::GlobalAvgPool(_) => {
@@ -314,7 +397,7 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
                 oc: c,
                 oh: 1,
                 ow: 1,
-                nr: 2 * h,
+                nr: line_buffer_rows(h, h, h, 0, 1),
             }
         }
         Layer::Flatten(_) => return None,
@@ -481,7 +564,7 @@ fn build_pool(model: &QuantModel, i: usize, g: Geometry, fmt: ActFormat) -> Engi
         out_width: fmt.bits,
         out_signed: fmt.signed,
         kind: EngineKind::Pool(pool),
-        cycles_per_image: window_cycles(&g, g.out_elements() as u64),
+        cycles_per_image: pool_cycles(&g),
         resources,
     }
 }

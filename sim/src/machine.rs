@@ -567,16 +567,9 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
             },
         )?;
         check(
-            g.nr <= g.kh + g.sh && g.nr >= g.kh.min(g.h),
+            g.nr >= g.kh.min(g.h),
             || f("geom.nr"),
-            || {
-                format!(
-                    "NR {} must lie in min(kh, H)..=kh+sh = {}..={}",
-                    g.nr,
-                    g.kh.min(g.h),
-                    g.kh + g.sh
-                )
-            },
+            || format!("NR {} is below min(kh, H) = {}", g.nr, g.kh.min(g.h)),
         )?;
         check(
             g.lb_elements() <= 1 << 26,

@@ -1,7 +1,8 @@
 //! The plan's pipeline interval (`Design::interval_cycles`, from the per-engine
 //! `cycles_per_image`) is within 2% of the steady-state interval the simulator measures, for
 //! the LeNet-shaped model at minimal folding, several lane budgets and throughput targets, and
-//! for small random models at explicit, budgeted and targeted foldings.
+//! for small random models at explicit, budgeted and targeted foldings; automatic folding
+//! meets its target in simulation.
 
 mod common;
 
@@ -54,7 +55,7 @@ fn extra_specs() -> Vec<(&'static str, RandomSpec)> {
         (
             "stride2_k5",
             RandomSpec {
-                input: [2, 14, 14],
+                input: [2, 16, 16],
                 input_format: u8_input(),
                 layers: vec![
                     conv(8, 5, 2, 2, true),
@@ -68,37 +69,199 @@ fn extra_specs() -> Vec<(&'static str, RandomSpec)> {
     ]
 }
 
+/// A random small model shape from `seed` (convs with any kernel/stride/padding, pools with
+/// remainders, global pooling, dense chains); `None` when the drawn shape is invalid.
+fn random_spec(seed: u64) -> Option<RandomSpec> {
+    let mut r = inq_model::random::SplitMix64(seed);
+    let mut pick = |n: u64| (r.next_u64() % n) as usize;
+    let c0 = 1 + pick(3);
+    let h0 = 4 + pick(11);
+    let mut shape = [c0, h0, h0];
+    let mut layers = Vec::new();
+    let n_conv = 1 + pick(3);
+    for _ in 0..n_conv {
+        let k: usize = [1, 2, 3, 3, 5][pick(5)];
+        let s = 1 + pick(2);
+        let p = pick(k as u64);
+        let out = 1 + pick(8);
+        if shape[1] + 2 * p < k {
+            break;
+        }
+        let oh = (shape[1] + 2 * p - k) / s + 1;
+        layers.push(conv(out, k, s, p, pick(3) != 0));
+        shape = [out, oh, oh];
+        match pick(4) {
+            0 if shape[1] >= 2 => {
+                let kk = 2 + pick(2).min(shape[1] - 2);
+                layers.push(LayerSpec::MaxPool(kk));
+                shape[1] /= kk;
+                shape[2] /= kk;
+            }
+            1 if shape[1] >= 2 => {
+                layers.push(LayerSpec::AvgPool(2));
+                shape[1] /= 2;
+                shape[2] /= 2;
+            }
+            _ => {}
+        }
+    }
+    if shape[1].is_power_of_two() && pick(3) == 0 {
+        layers.push(LayerSpec::GlobalAvgPool);
+    }
+    layers.push(LayerSpec::Flatten);
+    for _ in 0..pick(3) {
+        layers.push(dense(2 + pick(20), true));
+    }
+    layers.push(dense(2 + pick(6), false));
+    let spec = RandomSpec {
+        input: [c0, h0, h0],
+        input_format: u8_input(),
+        layers,
+    };
+    inq_model::random::build(&spec, seed).ok().map(|_| spec)
+}
+
+
+fn lenet() -> QuantModel {
+    let conv = |out| LayerSpec::Conv {
+        out,
+        k: 3,
+        stride: 1,
+        pad: 1,
+        bits: 5,
+        act_bits: 8,
+        relu: true,
+        per_channel: true,
+    };
+    let dense = |out, relu| LayerSpec::Dense {
+        out,
+        bits: 5,
+        act_bits: 8,
+        relu,
+        per_channel: true,
+    };
+    model(
+        &RandomSpec {
+            input: [1, 28, 28],
+            input_format: u8_input(),
+            layers: vec![
+                conv(16),
+                LayerSpec::MaxPool(2),
+                conv(32),
+                LayerSpec::MaxPool(2),
+                LayerSpec::Flatten,
+                dense(128, true),
+                dense(10, false),
+            ],
+        },
+        3,
+    )
+}
+
+fn check(name: &str, m: &QuantModel, req: &FoldingRequest, n: usize, tol: f64) -> (f64, f64) {
+    let (got, p, lanes) = measure(m, req, n).unwrap_or_else(|| panic!("{name}: plan failed"));
+    let err = (got - p) / p;
+    eprintln!(
+        "{name}: lanes {lanes} plan {p} sim {got} ({:+.2}%)",
+        err * 100.0
+    );
+    assert!(
+        err.abs() <= tol,
+        "{name}: plan {p} vs simulated {got} ({:+.2}%)",
+        err * 100.0
+    );
+    (got, p)
+}
+
+/// LeNet at minimal folding, lane budgets 16/64/256/1024 and throughput targets; a target is
+/// met in simulation.
 #[test]
-fn explore() {
+fn lenet_plan_matches_simulation() {
+    let m = lenet();
+    let n = 3;
+    check("lenet minimal", &m, &FoldingRequest::Minimal, n, 0.02);
+    for b in [16, 64, 256, 1024] {
+        check(&format!("lenet lanes{b}"), &m, &FoldingRequest::LaneBudget(b), n, 0.02);
+    }
+    for fps in [1_000.0, 3_000.0, 7_000.0] {
+        let (got, _) = check(
+            &format!("lenet fps{fps}"),
+            &m,
+            &FoldingRequest::Throughput {
+                fps,
+                clock_mhz: 100.0,
+            },
+            n,
+            0.02,
+        );
+        assert!(got <= 100e6 / fps, "fps {fps}: simulated {got} cycles/image");
+    }
+}
+
+/// Small models of every engine kind at explicit, budgeted and targeted foldings.
+#[test]
+fn small_models_plan_matches_simulation() {
     let mut all = specs();
     all.extend(extra_specs());
-    let mut worst = 0.0f64;
     for (name, spec) in &all {
         let m = model(spec, 7);
         let mut reqs: Vec<(String, FoldingRequest)> = foldings(&m)
             .into_iter()
             .map(|(n, r)| (n.to_string(), r))
             .collect();
-        for b in [4usize, 8, 16, 32, 64, 128] {
+        for b in [4usize, 8, 16, 64] {
             reqs.push((format!("lanes{b}"), FoldingRequest::LaneBudget(b)));
         }
-        for f in [2_000.0, 10_000.0, 50_000.0, 200_000.0] {
+        for fps in [10_000.0, 50_000.0, 200_000.0] {
             reqs.push((
-                format!("fps{f}"),
+                format!("fps{fps}"),
                 FoldingRequest::Throughput {
-                    fps: f,
+                    fps,
                     clock_mhz: 100.0,
                 },
             ));
         }
         for (rn, req) in &reqs {
-            let Some((got, p, lanes)) = measure(&m, req, 8) else {
-                continue;
-            };
-            let err = (got - p) / p;
-            worst = worst.max(err.abs());
-            println!("{name:>22} {rn:>10} lanes {lanes:>4} plan {p:>8} sim {got:>10.1} err {:+.2}%", err * 100.0);
+            if plan(&m, req).is_err() {
+                continue; // a target beyond the fastest folding
+            }
+            let (got, _) = check(&format!("{name} {rn}"), &m, req, 6, 0.02);
+            if let FoldingRequest::Throughput { fps, clock_mhz } = req {
+                assert!(got <= clock_mhz * 1e6 / fps, "{name} {rn}: {got}");
+            }
         }
     }
-    println!("worst {:.2}%", worst * 100.0);
+}
+
+/// Random shapes (any kernel, stride and padding, pooling remainders, global pooling, dense
+/// chains): at least 97% of the cases within 2%, none beyond 5%. The exceptions are
+/// producer/consumer rate mismatches inside an image (e.g. a conv with padding 2 feeding on a
+/// conv with stride 2) and 1-cycle roundings of 30-cycle intervals.
+#[test]
+fn random_models_plan_matches_simulation() {
+    let (mut n, mut bad, mut worst) = (0usize, 0usize, 0.0f64);
+    for seed in 0..120u64 {
+        let Some(spec) = random_spec(seed) else {
+            continue;
+        };
+        let m = model(&spec, seed);
+        let mut reqs: Vec<FoldingRequest> = foldings(&m).into_iter().map(|(_, r)| r).collect();
+        reqs.push(FoldingRequest::LaneBudget(16));
+        for req in &reqs {
+            let Some((got, p, _)) = measure(&m, req, 5) else {
+                continue;
+            };
+            let err = ((got - p) / p).abs();
+            n += 1;
+            if err > 0.02 {
+                bad += 1;
+                eprintln!("seed {seed}: plan {p} sim {got} ({:.2}%)", err * 100.0);
+            }
+            worst = worst.max(err);
+        }
+    }
+    eprintln!("{n} cases, {bad} beyond 2%, worst {:.2}%", worst * 100.0);
+    assert!(n >= 200, "{n} cases");
+    assert!(bad * 100 <= 3 * n, "{bad} of {n} beyond 2%");
+    assert!(worst <= 0.05, "worst {:.2}%", worst * 100.0);
 }

@@ -27,7 +27,6 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::calib::Calibration;
 use crate::data::Dataset;
 use crate::graph::{FloatLayer, FloatModel};
 use crate::train::rng::SplitMix64;
@@ -489,30 +488,27 @@ pub fn quantize(
     p.source = source.to_string();
     p.tool = format!("inq-quant {}", env!("CARGO_PKG_VERSION"));
     let set = &mut p.settings;
-    let j = serde_json::to_value;
-    let mut put = |k: &str, v: Result<serde_json::Value, serde_json::Error>| {
-        if let Ok(v) = v {
-            set.insert(k.to_string(), v);
-        }
+    let mut put = |k: &str, v: serde_json::Value| {
+        set.insert(k.to_string(), v);
     };
-    put("method", Ok("INQ (Zhou et al. 2017)".into()));
-    put("bits", j(cfg.bits));
-    put("layer_bits", j(res.layers.iter().map(|l| (l.name.clone(), l.bits)).collect::<BTreeMap<_, _>>()));
-    put("schedule", j(&res.schedule));
-    put("strategy", j(cfg.strategy.name()));
-    put("levels", j(cfg.levels.name()));
-    put("seed", j(cfg.train.seed));
-    put("epochs_per_step", j(cfg.epochs_per_step));
-    put("final_epochs", j(cfg.final_epochs));
-    put("lr", j(cfg.train.lr));
-    put("lr_schedule", j(&cfg.train.schedule));
-    put("momentum", j(cfg.train.momentum));
-    put("weight_decay", j(cfg.train.weight_decay));
-    put("batch_size", j(cfg.train.batch_size));
-    put("act_bits", j(int_cfg.act_bits));
-    put("calibration", j(int_cfg.calibration.name()));
-    put("calib_images", j(int_cfg.calib_images));
-    put("train_images", j(train_data.len()));
+    put("method", "INQ (Zhou et al. 2017)".into());
+    put("bits", serde_json::json!(cfg.bits));
+    put("layer_bits", serde_json::json!(res.layers.iter().map(|l| (l.name.clone(), l.bits)).collect::<BTreeMap<_, _>>()));
+    put("schedule", serde_json::json!(&res.schedule));
+    put("strategy", serde_json::json!(cfg.strategy.name()));
+    put("levels", serde_json::json!(cfg.levels.name()));
+    put("seed", serde_json::json!(cfg.train.seed));
+    put("epochs_per_step", serde_json::json!(cfg.epochs_per_step));
+    put("final_epochs", serde_json::json!(cfg.final_epochs));
+    put("lr", serde_json::json!(cfg.train.lr));
+    put("lr_schedule", serde_json::json!(&cfg.train.schedule));
+    put("momentum", serde_json::json!(cfg.train.momentum));
+    put("weight_decay", serde_json::json!(cfg.train.weight_decay));
+    put("batch_size", serde_json::json!(cfg.train.batch_size));
+    put("act_bits", serde_json::json!(int_cfg.act_bits));
+    put("calibration", serde_json::json!(int_cfg.calibration.name()));
+    put("calib_images", serde_json::json!(int_cfg.calib_images));
+    put("train_images", serde_json::json!(train_data.len()));
     let m = &mut p.metrics;
     for (k, v) in [("float_accuracy", float_accuracy), ("inq_float_accuracy", inq_float_accuracy), ("integer_accuracy", integer_accuracy)] {
         if let Some(v) = v {

@@ -298,7 +298,7 @@ impl Net {
     /// returns the output and its shape.
     pub fn run_range(&self, params: &Params, x: &[f32], in_shape: &[usize], from: usize, upto: usize) -> Result<(Vec<f32>, Vec<usize>), TrainError> {
         let shapes = self.shapes(params);
-        let run = || -> candle_core::Result<Vec<f32>> {
+        let run = || -> candle_core::Result<(Vec<f32>, Vec<usize>)> {
             let mut tv = Vec::with_capacity(params.len());
             for (p, (ws, bn)) in params.iter().zip(&shapes) {
                 tv.push((

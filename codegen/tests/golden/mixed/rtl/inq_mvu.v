@@ -84,6 +84,9 @@ module inq_mvu #(
   localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
   localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * ROWLEN;
   localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
+  // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
+  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * ROWLEN;
+  localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
   localparam integer C_C_I = C;
   localparam [LBW-1:0] C_C = C_C_I[LBW-1:0];
   localparam integer SWC_I = SW * C;
@@ -132,6 +135,7 @@ module inq_mvu #(
   reg [IEW-1:0] ie;
   reg [LBW-1:0] wp;
   reg           cdone;
+  reg           ahead;
   reg [OYW-1:0] oy;
   reg [OXW-1:0] ox;
   reg [NFW-1:0] nf;
@@ -164,9 +168,10 @@ module inq_mvu #(
   wire [CW-1:0] iyx   = {{(CW-IYW){1'b0}}, iy};
   wire [CW-1:0] lo_mx = ((lop > PT_C) ? lop : PT_C);
   wire          in_room = ((iyx + PT_C) < (lo_mx + NR_C));
-  assign in_ready     = ((iy != H_C) & (cdone | in_room));
+  wire          in_next = (((iyx + H_W) + PT_C) < (lo_mx + NR_C));
+  assign in_ready     = ((iy != H_C) & (ahead ? in_next : (cdone | in_room)));
   wire          in_fire = (in_valid & in_ready);
-  wire          rows_ok = ((iy == H_C) | ((iyx + PT_C) >= (lop + KH_C)));
+  wire          rows_ok = (ahead | (iy == H_C) | ((iyx + PT_C) >= (lop + KH_C)));
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
   wire          first_sf = (sf == {SFW{1'b0}});
@@ -175,7 +180,7 @@ module inq_mvu #(
   wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
-  wire          img_wrap = ((iy == H_C) & (cdone | last_fire));
+  wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
   wire          emit = (emit_go & (pending != {PNW{1'b0}}));
 
   // ---- window read: SIMD lanes share (ky, kx) ----
@@ -267,6 +272,8 @@ module inq_mvu #(
   wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
   wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
   wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
+  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
 
   // ---- next ROM address ----
   wire [WAW-1:0] waddr_n = (fire ? (end_pix ? {WAW{1'b0}} : (waddr + 1'b1)) : waddr);
@@ -279,6 +286,7 @@ module inq_mvu #(
       ie <= {IEW{1'b0}};
       wp <= {LBW{1'b0}};
       cdone <= 1'b0;
+      ahead <= 1'b0;
       oy <= {OYW{1'b0}};
       ox <= {OXW{1'b0}};
       nf <= {NFW{1'b0}};
@@ -313,10 +321,14 @@ module inq_mvu #(
       if (img_wrap) begin
         iy <= {IYW{1'b0}};
         ie <= {IEW{1'b0}};
-        wp <= {LBW{1'b0}};
         cdone <= 1'b0;
+        ahead <= (ahead | (~(cdone | last_fire)));
       end else if (last_fire) begin
-        cdone <= 1'b1;
+        if (ahead) begin
+          ahead <= 1'b0;
+        end else begin
+          cdone <= 1'b1;
+        end
       end
       // compute side
       waddr <= waddr_n;
@@ -368,8 +380,8 @@ module inq_mvu #(
               end else begin
                 oy <= {OYW{1'b0}};
                 lop <= {CW{1'b0}};
-                rb0 <= RB0_INIT;
-                rb <= RB0_INIT;
+                rb0 <= rb0_nxt;
+                rb <= rb0_nxt;
               end
             end
           end

@@ -50,6 +50,11 @@ module inq_pool #(
   localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
   localparam integer RBSTEP_I = (SH % NR) * ROWLEN;
   localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
+  // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
+  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * ROWLEN;
+  localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
+  localparam integer H_W_I = H;
+  localparam [CW-1:0] H_W = H_W_I[CW-1:0];
   localparam integer SWC_I = SW * C;
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
@@ -69,6 +74,7 @@ module inq_pool #(
   reg [IEW-1:0] ie;
   reg [LBW-1:0] wp;
   reg           cdone;
+  reg           ahead;
   reg [OYW-1:0] oy;
   reg [OXW-1:0] ox;
   reg [CCW-1:0] c;
@@ -80,15 +86,16 @@ module inq_pool #(
 
   wire [CW-1:0] iyx     = {{(CW-IYW){1'b0}}, iy};
   wire          in_room = (iyx < (lop + NR_C));
-  assign in_ready       = ((iy != H_C) & (cdone | in_room));
+  wire          in_next = ((iyx + H_W) < (lop + NR_C));
+  assign in_ready       = ((iy != H_C) & (ahead ? in_next : (cdone | in_room)));
   wire          in_fire = (in_valid & in_ready);
-  wire          rows_ok = (iyx >= (lop + KH_C));
+  wire          rows_ok = (ahead | (iyx >= (lop + KH_C)));
   wire          emit_go = ((~out_valid) | out_ready);
   wire          fire    = ((~cdone) & rows_ok & emit_go);
   wire          end_pix = (c == C_LAST);
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
-  wire          img_wrap  = ((iy == H_C) & (cdone | last_fire));
+  wire          img_wrap  = ((iy == H_C) & ((~ahead) | last_fire));
 
   // window taps
   wire [T*A-1:0] tv;
@@ -147,6 +154,8 @@ module inq_pool #(
 
   wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
   wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
+  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
 
   always @(posedge clk) begin
     if (rst) begin
@@ -154,6 +163,7 @@ module inq_pool #(
       ie <= {IEW{1'b0}};
       wp <= {LBW{1'b0}};
       cdone <= 1'b0;
+      ahead <= 1'b0;
       oy <= {OYW{1'b0}};
       ox <= {OXW{1'b0}};
       c <= {CCW{1'b0}};
@@ -177,10 +187,14 @@ module inq_pool #(
       if (img_wrap) begin
         iy <= {IYW{1'b0}};
         ie <= {IEW{1'b0}};
-        wp <= {LBW{1'b0}};
         cdone <= 1'b0;
+        ahead <= (ahead | (~(cdone | last_fire)));
       end else if (last_fire) begin
-        cdone <= 1'b1;
+        if (ahead) begin
+          ahead <= 1'b0;
+        end else begin
+          cdone <= 1'b1;
+        end
       end
       if (emit_go) begin
         out_valid <= fire;
@@ -206,7 +220,7 @@ module inq_pool #(
             end else begin
               oy <= {OYW{1'b0}};
               lop <= {CW{1'b0}};
-              rb0 <= {LBW{1'b0}};
+              rb0 <= rb0_nxt;
             end
           end
         end

@@ -325,7 +325,7 @@ module inq_top (
 
     .OW(1),
 
-    .NR(2),
+    .NR(4),
 
     .IN_SIGNED(1),
 
@@ -385,7 +385,7 @@ module inq_top (
 
     .OW(1),
 
-    .NR(1),
+    .NR(2),
 
     .PE(1),
 
@@ -483,7 +483,7 @@ module inq_top (
 
     .OW(1),
 
-    .NR(1),
+    .NR(2),
 
     .PE(5),
 

@@ -221,7 +221,7 @@ module inq_top (
 
     .OW(1),
 
-    .NR(1),
+    .NR(2),
 
     .PE(1),
 
