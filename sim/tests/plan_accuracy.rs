@@ -234,13 +234,14 @@ fn small_models_plan_matches_simulation() {
 }
 
 /// Random shapes (any kernel, stride and padding, pooling remainders, global pooling, dense
-/// chains): at least 97% of the cases within 2%, none beyond 5%. The exceptions are
-/// producer/consumer rate mismatches inside an image (e.g. a conv with padding 2 feeding on a
-/// conv with stride 2) and 1-cycle roundings of 30-cycle intervals.
+/// chains), 1 200 cases: at least 99% within 2%, none beyond 4% (measured: 6 beyond 2%, worst
+/// 3.6%). The exceptions are producer/consumer rate mismatches inside an image that the
+/// per-engine model does not see (e.g. a 5×5 conv with padding 4 and stride 2 feeding a conv
+/// with padding 2) and 1–2-cycle differences on 30–80-cycle intervals.
 #[test]
 fn random_models_plan_matches_simulation() {
     let (mut n, mut bad, mut worst) = (0usize, 0usize, 0.0f64);
-    for seed in 0..120u64 {
+    for seed in 0..300u64 {
         let Some(spec) = random_spec(seed) else {
             continue;
         };
@@ -261,7 +262,7 @@ fn random_models_plan_matches_simulation() {
         }
     }
     eprintln!("{n} cases, {bad} beyond 2%, worst {:.2}%", worst * 100.0);
-    assert!(n >= 200, "{n} cases");
-    assert!(bad * 100 <= 3 * n, "{bad} of {n} beyond 2%");
-    assert!(worst <= 0.05, "worst {:.2}%", worst * 100.0);
+    assert!(n >= 500, "{n} cases");
+    assert!(bad * 100 <= n, "{bad} of {n} beyond 2%");
+    assert!(worst <= 0.04, "worst {:.2}%", worst * 100.0);
 }

@@ -58,38 +58,42 @@ fn tiny_dense() -> QuantModel {
     )
 }
 
-/// Hand-derived from docs/hardware.md §2–§7 and the harness protocol:
+/// Hand-derived from docs/hardware.md §2–§7 and the harness protocol. The dense layer has a
+/// double line buffer (`NR = 2`): it receives the next vector while it computes this one.
 /// cycle 0: beat 0 enters fifo_in; 1: beat 1 enters fifo_in, the MVU takes beat 0;
-/// 2: the MVU takes beat 1 (iy = H); 3: fire sf 0; 4: fire sf 1 (obuf, pending = 1, last_fire
-/// and img_wrap); 5: out_valid/out_data registered; 6: written into fifo_1; 7: m_axis
-/// transfer. Image 1's first beat enters fifo_in at 2 and its second at 3 (the MVU, at
-/// iy = H, takes nothing until its wrap at edge 4), so fifo_in is full at cycle 4 and image 2's
-/// first beat waits until cycle 6 (the MVU drains one element at edge 5, `s_ready` is a
-/// register function, so it rises only in cycle 6). Interval C + NF·SF = 4.
+/// 2: the MVU takes beat 1 (iy = H), image 1's beat 0 enters fifo_in; 3: `img_wrap` with
+/// `ahead ← 1` (the input side moves to image 1) and fire sf 0, image 1's beat 1 enters fifo_in
+/// (now full); 4: fire sf 1 (`last_fire`, obuf, pending = 1, `ahead ← 0`) while the MVU takes
+/// image 1's beat 0 (`iy + H < NR`); 5: out_valid/out_data registered, the MVU takes image 1's
+/// beat 1, image 2's first beat enters fifo_in; 6: the logit is written into fifo_1, `img_wrap`
+/// and fire sf 0 of image 1; 7: m_axis transfer. Interval `C·H·W + 1 = 3` (the input side
+/// spends one cycle in `iy = H`), the compute (`NF·SF = 2`) is hidden. Before the double
+/// buffer (`NR = 1`) the interval was `C + NF·SF = 4`.
 #[test]
 fn hand_derived_trace_of_a_dense_layer() {
     let m = tiny_dense();
     let d = design(&m, &FoldingRequest::Minimal);
     assert_eq!(d.engines.len(), 1);
-    assert_eq!(d.engines[0].cycles_per_image, 4);
+    assert_eq!(d.engines[0].geom.nr, 2);
+    assert_eq!(d.engines[0].cycles_per_image, 3);
     let imgs = vec![vec![10, 3], vec![0, 1], vec![7, 7]];
     let r = verify(&m, &d, &imgs, &SimOptions::default()).unwrap();
     assert_eq!(r.mismatch_count, 0);
     let got: Vec<(i64, u64)> = r.outputs.iter().map(|o| (o.value, o.cycle)).collect();
     // logits: 5 + x0 - 2·x1
-    assert_eq!(got, vec![(9, 7), (3, 11), (-2, 15)]);
+    assert_eq!(got, vec![(9, 7), (3, 10), (-2, 13)]);
     assert_eq!(
         r.input_starts.iter().map(|s| s.cycle).collect::<Vec<_>>(),
-        vec![0, 2, 6]
+        vec![0, 2, 5]
     );
-    assert_eq!(r.total_cycles, 16);
+    assert_eq!(r.total_cycles, 14);
     assert_eq!(r.latency_cycles, 7);
-    assert_eq!(r.interval_cycles, Some(4.0));
+    assert_eq!(r.interval_cycles, Some(3.0));
     // The MVU: 2 compute cycles per image, never blocked by the output.
     let a = r.engines[0].activity;
     assert_eq!(a.busy, 6);
     assert_eq!(a.stalled, 0);
-    assert_eq!(a.busy + a.stalled + a.idle, 16);
+    assert_eq!(a.busy + a.stalled + a.idle, 14);
     assert_eq!(r.fifos[0].peak, 2);
     assert_eq!(r.fifos[1].peak, 1);
 }
@@ -212,13 +216,13 @@ fn steady_state_interval_matches_plan_for_a_single_bottleneck() {
     }
 }
 
-/// An input-bound engine whose buffer holds less than the image (`NR < H`) cannot overlap the
-/// compute of its last output row with the next image's input (`img_wrap` needs `last_fire`),
-/// so its interval is `C·H·W + (last row's compute)`, more than the plan's
-/// `max(input, compute)` estimate: here 768 + 8 pixels · max(SF, PE) = 768 + 8·9 = 840 versus
-/// 768 planned (+9.4%).
+/// An input-bound engine whose buffer holds less than the image (`NR < H`) overlaps the compute
+/// of its last output row with the next image's first rows (`ahead`, §4), so its interval is
+/// its input, `C·H·W + 1 = 769` (one cycle in `iy = H` per image), as planned. Before the
+/// line buffer was shared across images (`img_wrap` needed `last_fire`) it was
+/// `768 + 8 pixels · max(SF, PE) = 840`.
 #[test]
-fn input_bound_engine_pays_for_its_last_output_row() {
+fn input_bound_engine_overlaps_its_last_output_row_with_the_next_image() {
     let spec = RandomSpec {
         input: [3, 16, 16],
         input_format: u8_input(),
@@ -231,8 +235,8 @@ fn input_bound_engine_pays_for_its_last_output_row() {
     };
     let m = model(&spec, 11);
     let d = design(&m, &explicit(&[(0, 4, 3), (3, 2, 4)]));
-    assert_eq!(d.interval_cycles(), 768);
+    assert_eq!(d.interval_cycles(), 769);
     let r = verify(&m, &d, &images(&m, 6, 11), &SimOptions::default()).unwrap();
     assert_eq!(r.mismatch_count, 0);
-    assert_eq!(r.interval_cycles, Some(840.0));
+    assert_eq!(r.interval_cycles, Some(769.0));
 }

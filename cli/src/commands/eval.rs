@@ -11,8 +11,12 @@ use std::time::Instant;
 /// Arguments of `inq eval`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// A quantized model (`.json`, inq-quantized-model format).
+    /// A quantized model (`.json`, inq-quantized-model format) or a float ONNX model (`.onnx`).
     pub model: PathBuf,
+    /// Input normalization of a float ONNX model, e.g. `mean=0.2860,std=0.3530` or
+    /// `scale=1/255` (default: the one recorded in the file, else x/255).
+    #[arg(long)]
+    pub norm: Option<String>,
     /// Folder of IDX files (default: the Debian package dataset-fashion-mnist).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -31,8 +35,13 @@ pub struct EvalReport {
     pub model: String,
     /// Images evaluated.
     pub images: usize,
-    /// Accuracy of the integer reference (fraction in 0..1).
-    pub integer_accuracy: f64,
+    /// Accuracy of the float model (ONNX: the model itself; quantized: power-of-two weights
+    /// with float activations), fraction in 0..1, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub float_accuracy: Option<f64>,
+    /// Accuracy of the integer reference (quantized models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integer_accuracy: Option<f64>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -41,12 +50,13 @@ pub struct EvalReport {
 pub fn integer_accuracy(model: &QuantModel, ds: &Dataset) -> anyhow::Result<f64> {
     let [c, h, w] = model.input.shape;
     let f = model.input.format;
-    if c != 1 || h != ds.rows || w != ds.cols || f.bits != 8 || f.signed {
+    if c != ds.channels || h != ds.rows || w != ds.cols || f.bits != 8 || f.signed {
         bail!(
-            "model `{}` expects input {c}×{h}×{w} of {}-bit {} integers; the dataset has 1×{}×{} 8-bit pixels",
+            "model `{}` expects input {c}×{h}×{w} of {}-bit {} integers; the dataset has {}×{}×{} 8-bit pixels",
             model.name,
             f.bits,
             if f.signed { "signed" } else { "unsigned" },
+            ds.channels,
             ds.rows,
             ds.cols
         );
@@ -87,28 +97,76 @@ pub fn integer_accuracy(model: &QuantModel, ds: &Dataset) -> anyhow::Result<f64>
     Ok(correct as f64 / n.max(1) as f64)
 }
 
+/// True when `path` holds a float ONNX model rather than a quantized-model JSON file.
+pub fn is_onnx(path: &std::path::Path) -> bool {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    {
+        return true;
+    }
+    std::fs::read(path)
+        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) != Some(&b'{'))
+        .unwrap_or(false)
+}
+
+/// Loads a float ONNX model with its normalization (command line, then file, then x/255).
+pub fn load_float(
+    path: &std::path::Path,
+    norm: Option<&str>,
+) -> anyhow::Result<inq_quant::graph::FloatModel> {
+    let imp = inq_quant::onnx::import_full(path)?;
+    for n in &imp.notes {
+        eprintln!("note: {n}");
+    }
+    let mut model = imp.model;
+    model.normalization = match norm {
+        Some(s) => {
+            inq_quant::graph::Normalization::parse(s).with_context(|| format!("--norm {s}"))?
+        }
+        None => imp.normalization.unwrap_or_default(),
+    };
+    Ok(model)
+}
+
 /// Runs `inq eval`.
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let model = QuantModel::load(&a.model)?;
     let dir = data::resolve_dir(a.data.as_deref())?;
-    let mut ds = data::load_idx(&dir, Split::Test)
+    let mut ds = data::load(&dir, Split::Test)
         .with_context(|| format!("loading the test split from {}", dir.display()))?;
     if let Some(n) = a.limit {
         ds.truncate(n);
     }
-    let acc = integer_accuracy(&model, &ds)?;
+    let (float_accuracy, integer_accuracy) = if is_onnx(&a.model) {
+        let model = load_float(&a.model, a.norm.as_deref())?;
+        (
+            Some(inq_quant::forward::accuracy(&model, &ds)?.fraction()),
+            None,
+        )
+    } else {
+        let model = QuantModel::load(&a.model)?;
+        (None, Some(integer_accuracy(&model, &ds)?))
+    };
     let report = EvalReport {
         model: a.model.display().to_string(),
         images: ds.len(),
-        integer_accuracy: acc,
+        float_accuracy,
+        integer_accuracy,
         seconds: t0.elapsed().as_secs_f64(),
     };
     crate::output::emit(a.json, &report, || {
+        let mut parts = Vec::new();
+        if let Some(f) = report.float_accuracy {
+            parts.push(format!("float accuracy {:.2}%", 100.0 * f));
+        }
+        if let Some(i) = report.integer_accuracy {
+            parts.push(format!("integer accuracy {:.2}%", 100.0 * i));
+        }
         format!(
-            "{}: integer accuracy {:.2}% on {} test images ({:.1} s)",
+            "{}: {} on {} test images ({:.1} s)",
             report.model,
-            100.0 * report.integer_accuracy,
+            parts.join(", "),
             report.images,
             report.seconds
         )

@@ -6,6 +6,7 @@
 //! weights never move" an exact, easily tested property.
 
 use candle_core::{DType, Device, Tensor, Var, D};
+use rayon::prelude::*;
 
 use super::ops::{Im2Col, MaxPool, Window};
 use super::TrainError;
@@ -79,6 +80,34 @@ pub struct Net {
     offset: Vec<f32>,
 }
 
+/// Splits `0..n` into at most `threads` contiguous shards of at least 8 items (fixed for a
+/// given `n` and thread count).
+fn shard_ranges(n: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let k = threads.clamp(1, (n / 8).max(1));
+    let base = n / k;
+    let extra = n % k;
+    let mut out = Vec::with_capacity(k);
+    let mut start = 0;
+    for i in 0..k {
+        let len = base + usize::from(i < extra);
+        out.push(start..start + len);
+        start += len;
+    }
+    out
+}
+
+/// Makes candle's element-wise kernels single-threaded (parallelism comes from sharding the
+/// batch across rayon threads instead; candle's spinning barrier pool degrades badly when the
+/// cores are shared). Respects a `CANDLE_NUM_THREADS` set by the user.
+fn init_candle_threads() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+            std::env::set_var("CANDLE_NUM_THREADS", "1");
+        }
+    });
+}
+
 fn ce(e: candle_core::Error) -> TrainError {
     TrainError::Engine(e.to_string())
 }
@@ -86,6 +115,7 @@ fn ce(e: candle_core::Error) -> TrainError {
 impl Net {
     /// Checks the model's shapes and builds the op list.
     pub fn new(model: &FloatModel) -> Result<Net, TrainError> {
+        init_candle_threads();
         let [c0, h0, w0] = model.input_shape;
         let shape_err = |i: usize, name: &str, msg: String| TrainError::Model {
             node: format!("layers[{i}] ({name})"),
@@ -247,7 +277,47 @@ impl Net {
 
     /// One mini-batch: mean cross-entropy loss, number of correct predictions and the
     /// gradients of the mean loss with respect to every parameter (same layout as `params`).
+    ///
+    /// The batch is split into fixed shards (one per rayon thread, at most 8 images each
+    /// minimum) that run forward and backward in parallel, each single-threaded inside candle;
+    /// the shard gradients are combined in shard order, so the result does not depend on
+    /// scheduling.
     pub fn loss_and_grads(&self, params: &Params, x: &[f32], labels: &[u8]) -> Result<(f64, usize, Params), TrainError> {
+        let n = labels.len();
+        let per = x.len() / n.max(1);
+        let shards = shard_ranges(n, rayon::current_num_threads());
+        let results: Vec<Result<(f64, usize, Params), TrainError>> = shards
+            .par_iter()
+            .map(|r| self.shard_loss_and_grads(params, &x[r.start * per..r.end * per], &labels[r.clone()]))
+            .collect();
+        let mut total_loss = 0f64;
+        let mut correct = 0;
+        let mut grads: Option<Params> = None;
+        for (r, res) in shards.iter().zip(results) {
+            let (l, c, g) = res?;
+            let wgt = r.len() as f32 / n as f32;
+            total_loss += l * r.len() as f64 / n as f64;
+            correct += c;
+            match &mut grads {
+                None => {
+                    let mut g = g;
+                    for p in &mut g {
+                        p.weight.iter_mut().chain(p.bias.iter_mut()).for_each(|v| *v *= wgt);
+                    }
+                    grads = Some(g);
+                }
+                Some(acc) => {
+                    for (a, b) in acc.iter_mut().zip(&g) {
+                        a.weight.iter_mut().zip(&b.weight).for_each(|(a, b)| *a += wgt * b);
+                        a.bias.iter_mut().zip(&b.bias).for_each(|(a, b)| *a += wgt * b);
+                    }
+                }
+            }
+        }
+        Ok((total_loss, correct, grads.unwrap_or_default()))
+    }
+
+    fn shard_loss_and_grads(&self, params: &Params, x: &[f32], labels: &[u8]) -> Result<(f64, usize, Params), TrainError> {
         let shapes = self.shapes(params);
         let mut tvars = Vec::with_capacity(params.len());
         let mut vars = Vec::with_capacity(params.len());
@@ -284,7 +354,18 @@ impl Net {
 
     /// Logits (`n × classes`, row-major) of a normalized batch.
     pub fn logits(&self, params: &Params, x: &[f32]) -> Result<Vec<f32>, TrainError> {
-        self.run_upto(params, x, self.ops.len())
+        let [c, h, w] = self.input_shape;
+        let per = c * h * w;
+        let n = x.len() / per.max(1);
+        let parts: Vec<Result<Vec<f32>, TrainError>> = shard_ranges(n, rayon::current_num_threads())
+            .par_iter()
+            .map(|r| self.run_upto(params, &x[r.start * per..r.end * per], self.ops.len()))
+            .collect();
+        let mut out = Vec::with_capacity(n * self.classes);
+        for p in parts {
+            out.extend(p?);
+        }
+        Ok(out)
     }
 
     /// The output of the first `upto` ops (flattened per image) of a normalized batch.

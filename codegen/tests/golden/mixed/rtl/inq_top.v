@@ -279,7 +279,7 @@ module inq_top (
 
     .OW(2),
 
-    .NR(3),
+    .NR(4),
 
     .IN_SIGNED(1),
 
