@@ -84,14 +84,15 @@ pub fn engine_cycles(g: &Geometry, row_cycles: u64) -> u64 {
         let cur_limit = limits.last().map_or(0, |l| l.1);
         if next_g < total_rows && next_g < cur_limit {
             // the input row can be scheduled: it waits for the first limit above it
-            let unblock = limits
-                .iter()
-                .find(|l| l.1 > next_g)
-                .map_or(0, |l| l.0);
+            let unblock = limits.iter().find(|l| l.1 > next_g).map_or(0, |l| l.0);
             let start = in_free.max(unblock);
             let done = start + wc - 1;
             row_done.push(done);
-            in_free = if (next_g + 1) % h == 0 { done + 2 } else { done + 1 };
+            in_free = if (next_g + 1) % h == 0 {
+                done + 2
+            } else {
+                done + 1
+            };
             continue;
         }
         // schedule the next output row (its rows are all scheduled: NR ≥ min(kh, H))

@@ -11,7 +11,9 @@ use inq_sim::{simulate, SimOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).ok_or("usage: plan_vs_sim MODEL.json [images] [request...]")?;
+    let path = args
+        .get(1)
+        .ok_or("usage: plan_vs_sim MODEL.json [images] [request...]")?;
     let model = QuantModel::load(std::path::Path::new(path))?;
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(4);
     let mut reqs: Vec<String> = args.iter().skip(3).cloned().collect();

@@ -16,7 +16,11 @@ use inq_sim::{simulate, SimOptions};
 fn measure(m: &QuantModel, req: &FoldingRequest, n: usize) -> Option<(f64, f64, usize)> {
     let d = plan(m, req).ok()?;
     let r = simulate(&d, &images(m, n, 5), &SimOptions::default()).expect("simulate");
-    Some((r.interval_cycles.unwrap(), d.interval_cycles() as f64, d.total_lanes()))
+    Some((
+        r.interval_cycles.unwrap(),
+        d.interval_cycles() as f64,
+        d.total_lanes(),
+    ))
 }
 
 fn extra_specs() -> Vec<(&'static str, RandomSpec)> {
@@ -121,7 +125,6 @@ fn random_spec(seed: u64) -> Option<RandomSpec> {
     inq_model::random::build(&spec, seed).ok().map(|_| spec)
 }
 
-
 fn lenet() -> QuantModel {
     let conv = |out| LayerSpec::Conv {
         out,
@@ -181,7 +184,13 @@ fn lenet_plan_matches_simulation() {
     let n = 3;
     check("lenet minimal", &m, &FoldingRequest::Minimal, n, 0.02);
     for b in [16, 64, 256, 1024] {
-        check(&format!("lenet lanes{b}"), &m, &FoldingRequest::LaneBudget(b), n, 0.02);
+        check(
+            &format!("lenet lanes{b}"),
+            &m,
+            &FoldingRequest::LaneBudget(b),
+            n,
+            0.02,
+        );
     }
     for fps in [1_000.0, 3_000.0, 7_000.0] {
         let (got, _) = check(
@@ -194,7 +203,10 @@ fn lenet_plan_matches_simulation() {
             n,
             0.02,
         );
-        assert!(got <= 100e6 / fps, "fps {fps}: simulated {got} cycles/image");
+        assert!(
+            got <= 100e6 / fps,
+            "fps {fps}: simulated {got} cycles/image"
+        );
     }
 }
 

@@ -236,10 +236,9 @@ impl Net {
                     let g = Window { c, h, w: wd, k: *k, s: *stride, pad: *pad };
                     let (oh, ow) = (g.oh(), g.ow());
                     let cols = x.contiguous()?.apply_op1(Im2Col(g))?;
-                    let wm = w.reshape((*out, g.ckk()))?;
+                    let wm = Tensor::cat(&[&w.reshape((*out, g.ckk()))?, &b.reshape((*out, 1))?], 1)?;
                     let y = cols.matmul(&wm.t()?)?;
-                    let y = y.reshape((n, oh * ow, *out))?.transpose(1, 2)?.contiguous()?.reshape((n, *out, oh, ow))?;
-                    y.broadcast_add(&b.reshape((1, *out, 1, 1))?)?
+                    y.reshape((n, oh * ow, *out))?.transpose(1, 2)?.contiguous()?.reshape((n, *out, oh, ow))?
                 }
                 Op::Dense { p, .. } => {
                     let (w, b) = &vars[*p];

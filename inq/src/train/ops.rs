@@ -58,16 +58,19 @@ impl Window {
     }
 }
 
-/// `[N, C, H, W]` → `[N·OH·OW, C·kh·kw]`: each row holds one receptive field (zero padding).
+/// `[N, C, H, W]` → `[N·OH·OW, C·kh·kw + 1]`: each row holds one receptive field (zero
+/// padding) followed by a constant 1, so that the bias joins the weight matrix and its gradient
+/// comes out of the same matrix product.
 #[derive(Debug, Clone, Copy)]
 pub struct Im2Col(pub Window);
 
 fn im2col_image(g: &Window, img: &[f32], out: &mut [f32]) {
-    let (oh, ow, ckk) = (g.oh(), g.ow(), g.ckk());
+    let (oh, ow, ckk) = (g.oh(), g.ow(), g.ckk() + 1);
     let [kh, kw] = g.k;
     for y in 0..oh {
         for x in 0..ow {
             let row = &mut out[(y * ow + x) * ckk..(y * ow + x + 1) * ckk];
+            row[ckk - 1] = 1.0;
             let mut j = 0;
             for ci in 0..g.c {
                 let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
@@ -86,7 +89,7 @@ fn im2col_image(g: &Window, img: &[f32], out: &mut [f32]) {
 }
 
 fn col2im_image(g: &Window, cols: &[f32], out: &mut [f32]) {
-    let (oh, ow, ckk) = (g.oh(), g.ow(), g.ckk());
+    let (oh, ow, ckk) = (g.oh(), g.ow(), g.ckk() + 1);
     let [kh, kw] = g.k;
     out.fill(0.0);
     for y in 0..oh {
@@ -118,19 +121,19 @@ impl CustomOp1 for Im2Col {
         let chw = g.c * g.h * g.w;
         let n = x.len() / chw.max(1);
         let rows = g.oh() * g.ow();
-        let per = rows * g.ckk();
+        let per = rows * (g.ckk() + 1);
         let mut out = vec![0f32; n * per];
         out.par_chunks_mut(per.max(1))
             .zip(x.par_chunks(chw.max(1)))
             .for_each(|(o, img)| im2col_image(g, img, o));
-        Ok((CpuStorage::F32(out), Shape::from((n * rows, g.ckk()))))
+        Ok((CpuStorage::F32(out), Shape::from((n * rows, g.ckk() + 1))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let g = self.0;
         let grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let chw = g.c * g.h * g.w;
-        let per = g.oh() * g.ow() * g.ckk();
+        let per = g.oh() * g.ow() * (g.ckk() + 1);
         let n = grad.len() / per.max(1);
         let mut out = vec![0f32; n * chw];
         out.par_chunks_mut(chw.max(1))
