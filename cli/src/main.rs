@@ -22,9 +22,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Train the built-in LeNet-class float CNN and export it as ONNX.
-    Train(commands::NotYet),
+    Train(commands::train::TrainArgs),
     /// Quantize a float ONNX model with INQ into the quantized-model format.
-    Quantize(commands::NotYet),
+    Quantize(commands::quantize::QuantizeArgs),
     /// Accuracy of a quantized model (integer reference) or a float ONNX model.
     Eval(commands::eval::EvalArgs),
     /// Generate Verilog for a quantized model.
@@ -42,8 +42,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(a) => a.fail("train", 3),
-        Command::Quantize(a) => a.fail("quantize", 3),
+        Command::Train(a) => commands::train::run(&a),
+        Command::Quantize(a) => commands::quantize::run(&a),
         Command::Eval(a) => commands::eval::run(&a),
         Command::Gen(a) => commands::gen::run(&a),
         Command::Sim(a) => commands::sim::run(&a),

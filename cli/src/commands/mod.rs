@@ -2,8 +2,10 @@
 
 pub mod eval;
 pub mod gen;
+pub mod quantize;
 pub mod report;
 pub mod sim;
+pub mod train;
 pub mod verify;
 
 use anyhow::Context;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use inq_hdl::{Design, FoldingRequest};
+use inq_hdl::{Design, Folding, FoldingRequest, LayerFolding};
 use inq_model::random::{build, LayerSpec, RandomSpec};
 use inq_model::{ActFormat, QuantModel};
 use serde::{Deserialize, Serialize};
@@ -133,6 +133,20 @@ pub fn small_c() -> QuantModel {
     build(&spec, 13).expect("small C")
 }
 
+fn explicit(folds: &[(usize, usize, usize)]) -> FoldingRequest {
+    FoldingRequest::Explicit(Folding {
+        layer: folds
+            .iter()
+            .map(|&(index, pe, simd)| LayerFolding {
+                name: None,
+                index: Some(index),
+                pe,
+                simd,
+            })
+            .collect(),
+    })
+}
+
 /// Every calibration design, smallest first.
 pub fn cases() -> Vec<Case> {
     vec![
@@ -145,6 +159,11 @@ pub fn cases() -> Vec<Case> {
             name: "small_a_lanes16",
             model: small_a(),
             folding: FoldingRequest::LaneBudget(16),
+        },
+        Case {
+            name: "small_a_simd",
+            model: small_a(),
+            folding: explicit(&[(0, 2, 1), (2, 1, 8), (4, 2, 8)]),
         },
         Case {
             name: "small_b_minimal",
@@ -170,6 +189,11 @@ pub fn cases() -> Vec<Case> {
             name: "lenet_lanes64",
             model: lenet(3),
             folding: FoldingRequest::LaneBudget(64),
+        },
+        Case {
+            name: "lenet_explicit",
+            model: lenet(3),
+            folding: explicit(&[(0, 4, 1), (2, 8, 4), (5, 8, 8), (6, 2, 8)]),
         },
         Case {
             name: "lenet_lanes256",
