@@ -36,7 +36,7 @@ enum Command {
     /// Area (analytic and yosys) and throughput of a generated design.
     Report(commands::report::ReportArgs),
     /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
-    Flow(commands::NotYet),
+    Flow(Box<commands::flow::FlowArgs>),
 }
 
 fn main() -> ExitCode {
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => commands::sim::run(&a),
         Command::Verify(a) => commands::verify::run(&a),
         Command::Report(a) => commands::report::run(&a),
-        Command::Flow(a) => a.fail("flow", 7),
+        Command::Flow(a) => commands::flow::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

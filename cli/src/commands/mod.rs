@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod eval;
+pub mod flow;
 pub mod gen;
 pub mod quantize;
 pub mod report;
@@ -51,29 +52,4 @@ pub struct StallArgs {
     /// Seed of the stall pattern.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-/// Arguments of a subcommand that is not built yet: accepted and ignored, so that the command
-/// can say so clearly instead of failing on its arguments.
-#[derive(Args, Debug)]
-pub struct NotYet {
-    /// Print one JSON object instead of the human summary.
-    #[arg(long)]
-    json: bool,
-    /// Anything else.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
-
-impl NotYet {
-    /// Fails with a message naming the subcommand and the issue that builds it.
-    pub fn fail(&self, name: &str, issue: u32) -> anyhow::Result<()> {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::json!({"command": name, "error": "not built yet", "issue": issue})
-            );
-        }
-        anyhow::bail!("`inq {name}` is not built yet (tracked in issue #{issue})")
-    }
 }
