@@ -14,7 +14,11 @@ use std::time::Instant;
 pub const DEFAULT_MODEL: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../models/fashion_lenet.onnx");
 
-/// Arguments of `inq flow`.
+/// The lane budget of the default design when no folding is given.
+pub const DEFAULT_LANES: usize = 64;
+
+/// Arguments of `inq flow` (without a folding option the design gets a budget of
+/// [`DEFAULT_LANES`] shift-add lanes).
 #[derive(Args, Debug, Clone)]
 pub struct FlowArgs {
     /// Float ONNX model to start from (default: the committed Fashion-MNIST LeNet).
@@ -205,7 +209,11 @@ pub fn run(a: &FlowArgs) -> anyhow::Result<()> {
     // 3. gen
     let ddir = a.out.join("design");
     st.start("gen", "planning and writing Verilog");
-    let (g, design) = super::gen::generate(&qpath, &ddir, &a.fold, a.clock_mhz)?;
+    let mut fold = a.fold.clone();
+    if fold.fold.is_none() && fold.lanes.is_none() && fold.target_fps.is_none() {
+        fold.lanes = Some(DEFAULT_LANES);
+    }
+    let (g, design) = super::gen::generate(&qpath, &ddir, &fold, a.clock_mhz)?;
     s.design = ddir.display().to_string();
     s.plan_interval_cycles = design.interval_cycles();
     st.done(&format!(
