@@ -1,12 +1,17 @@
 //! Re-measures the calibration designs of the resource model with yosys `synth_xilinx` and
 //! writes `hdl/tests/data/resources_xilinx.json` (`docs/hardware.md` §10):
 //!
-//! `cargo run -p inq-hdl --example measure_resources -- hdl/tests/data/resources_xilinx.json [CASE...]`
+//! * `cargo run -p inq-hdl --example measure_resources -- hdl/tests/data/resources_xilinx.json [CASE...]`
+//!   synthesizes every case (or the named ones; the others keep their entry in the file) and
+//!   prints the estimate beside the measurement (~12 min for all on 2 cores).
+//! * `... -- FILE --compare` prints the estimate beside the committed measurement, engine by
+//!   engine (no yosys; `INQ_TERMS=1` adds the terms of every estimate).
+//! * `... -- DIR --gen CASE...` only generates the design folders `DIR/CASE`.
 //!
-//! Each case is planned, generated with `inq-codegen` into a temporary folder and synthesized
-//! whole (`synth_xilinx -top inq_top`, hierarchy kept, so every top-level instance has its own
-//! cell counts). Cases not named keep their previous entry in the file. Prints the estimate
-//! beside the measurement for every engine.
+//! Each case is planned, generated with `inq-codegen` into a temporary folder (kept when
+//! `INQ_MEASURE_KEEP` is set) and synthesized whole (`synth_xilinx -top inq_top`, hierarchy
+//! kept, so every top-level instance has its own cell counts); an engine's cells are those of
+//! its instance and of its weight-ROM instances `<instance>_rom<p>`.
 
 #[path = "../tests/common/resource_cases.rs"]
 mod resource_cases;
@@ -53,14 +58,19 @@ fn expand(module: &str, mods: &Modules, into: &mut Cells, times: u64) {
         };
         match sub {
             Some(s) => expand(&s, mods, into, times * n),
-            None => *into.entry(ty.trim_start_matches('\\').to_string()).or_default() += times * n,
+            None => {
+                *into
+                    .entry(ty.trim_start_matches('\\').to_string())
+                    .or_default() += times * n
+            }
         }
     }
 }
 
 fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
     let design = case.design();
-    let tmp = std::env::temp_dir().join(format!("inq-measure-{}-{}", std::process::id(), case.name));
+    let tmp =
+        std::env::temp_dir().join(format!("inq-measure-{}-{}", std::process::id(), case.name));
     let out = tmp.join("design");
     let manifest = inq_codegen::generate(&design, &case.model, &out, &Default::default())?;
     let run_dir = out.join(&manifest.run_dir);
@@ -140,35 +150,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // measure_resources OUT_DIR --gen CASE: only generate the design folder.
         for case in cases() {
             if wanted[1..].iter().any(|w| w == case.name) {
-                inq_codegen::generate(&case.design(), &case.model, Path::new(&out).join(case.name).as_path(), &Default::default())?;
+                inq_codegen::generate(
+                    &case.design(),
+                    &case.model,
+                    Path::new(&out).join(case.name).as_path(),
+                    &Default::default(),
+                )?;
             }
         }
         return Ok(());
     }
     if wanted.first().map(String::as_str) == Some("--compare") {
         let data: Measurements = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
-        for case in cases() {
-            let Some(m) = data.cases.iter().find(|c| c.name == case.name) else {
-                continue;
-            };
-            let design = case.design();
-            println!("{}", case.name);
-            for (e, me) in design.engines.iter().zip(&m.engines) {
-                let s = summarize(&me.cells);
-                let fold = match &e.kind {
-                    inq_hdl::EngineKind::Mvu(mv) => format!(
-                        "pe{} simd{} nf{} sf{} acc{} pw{} rw{} cb{} kmax{}",
-                        mv.pe, mv.simd, mv.nf, mv.sf, mv.acc_width, mv.product_width, mv.requant_width, mv.code_bits, mv.k_max
-                    ),
-                    inq_hdl::EngineKind::Pool(_) => String::new(),
-                };
-                println!(
-                    "  {:<16} {:>6} | {:>6} logic {:>5} ram {:>4} carry {:>4} muxf {:>5} ff {:>3} bram | lb {}x{} a{} {}",
-                    e.op, e.resources.luts, s.logic_luts, s.lutram_luts, s.carry4, s.muxf, s.ffs, s.bram18,
-                    e.geom.lb_elements(), e.in_width, e.in_width, fold
-                );
-            }
-        }
+        compare(&data);
         return Ok(());
     }
     let version = std::process::Command::new("yosys").arg("-V").output()?;
@@ -195,7 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tot_m.add(&s);
             eprintln!(
                 "  e{} {:<10} est {:>6} LUTs | yosys {:>6} logic + {:>5} ram = {:>6} ({:+.0}%), ff {} est {}, carry4 {}, bram18 {}",
-                e.index_label(),
+                me.index,
                 e.op,
                 e.resources.luts,
                 s.logic_luts,
@@ -212,8 +206,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.cases.retain(|c| c.name != m.name);
         data.cases.push(m);
         let order: Vec<&str> = cases().iter().map(|c| c.name).collect();
-        data.cases
-            .sort_by_key(|c| order.iter().position(|n| *n == c.name).unwrap_or(usize::MAX));
+        data.cases.sort_by_key(|c| {
+            order
+                .iter()
+                .position(|n| *n == c.name)
+                .unwrap_or(usize::MAX)
+        });
         let text = serde_json::to_string_pretty(&data)? + "\n";
         let tmp = format!("{out}.tmp");
         std::fs::write(&tmp, text)?;
@@ -222,12 +220,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-trait Label {
-    fn index_label(&self) -> String;
-}
-
-impl Label for inq_hdl::Engine {
-    fn index_label(&self) -> String {
-        format!("{}", self.layer)
+/// Prints the estimate beside the measurement, engine by engine and in total.
+fn compare(data: &Measurements) {
+    for case in cases() {
+        let Some(m) = data.cases.iter().find(|c| c.name == case.name) else {
+            continue;
+        };
+        let design = case.design();
+        println!("{}", case.name);
+        let (mut est, mut meas) = (0u64, 0u64);
+        for (e, me) in design.engines.iter().zip(&m.engines) {
+            let s = summarize(&me.cells);
+            let r = &e.resources;
+            est += r.luts;
+            meas += s.luts();
+            let fold = match &e.kind {
+                inq_hdl::EngineKind::Mvu(mv) => format!("{}x{}", mv.pe, mv.simd),
+                inq_hdl::EngineKind::Pool(_) => "-".into(),
+            };
+            println!(
+                "  e{:<2} {:<16} {:>6} | LUT est {:>6} = {:>6} + {:>5} ram | yosys {:>6} = {:>6} + {:>5} ram ({:+4.0}%) | FF {:>5} / {:>5} | CARRY4 {:>4} / {:>4} | BRAM18 {:>3} / {:>3}",
+                me.index,
+                e.op,
+                fold,
+                r.luts,
+                r.luts - r.lutram_luts,
+                r.lutram_luts,
+                s.luts(),
+                s.logic_luts,
+                s.lutram_luts,
+                100.0 * rel_err(r.luts, s.luts()),
+                r.ff_bits,
+                s.ffs,
+                r.carry4,
+                s.carry4,
+                r.bram18,
+                s.bram18
+            );
+            if std::env::var_os("INQ_TERMS").is_some() {
+                for t in inq_hdl::resources::engine_terms(e) {
+                    println!(
+                        "        {:>6} {:>6} {:>5} {}",
+                        t.luts, t.lutram_luts, t.ffs, t.name
+                    );
+                }
+            }
+        }
+        let mut other = Summary::default();
+        for c in m.other.values() {
+            other.add(&summarize(c));
+        }
+        let all = inq_hdl::resources::design_resources(&design);
+        println!(
+            "  engines: est {} vs {} ({:+.1}%); whole design: est {} vs {} ({:+.1}%)",
+            est,
+            meas,
+            100.0 * rel_err(est, meas),
+            all.luts,
+            meas + other.luts(),
+            100.0 * rel_err(all.luts, meas + other.luts())
+        );
     }
 }

@@ -269,19 +269,34 @@ pub struct AdderCount {
     pub count: u64,
 }
 
-/// Analytic resource count of one engine (`docs/hardware.md` §9).
+/// Analytic resource count of one engine, in Xilinx 7-series terms as yosys `synth_xilinx`
+/// maps the generated RTL (`docs/hardware.md` §10, `crate::resources`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Resources {
     /// Adders/subtractors by width.
     pub adders: Vec<AdderCount>,
-    /// Flip-flop bits (registers; line buffers are counted as distributed RAM in `luts`).
+    /// Flip-flop bits (registers, including ROM output registers of ROMs in logic; line
+    /// buffers are distributed RAM, counted in `lutram_luts`).
     pub ff_bits: u64,
     /// ROM bits (weights, bias and shift tables).
     pub rom_bits: u64,
-    /// ROM bits expected in block RAM (ROMs larger than 1024 bits).
+    /// ROM bits expected in block RAM.
     pub bram_bits: u64,
-    /// Estimated Xilinx 6-input LUTs.
+    /// Estimated 6-LUT sites: logic LUTs (LUT1–LUT6) plus the LUTs used as distributed RAM
+    /// (`lutram_luts`, 4 per RAM64M/RAM32M).
     pub luts: u64,
+    /// The part of `luts` used as distributed RAM (line buffers, FIFO storage).
+    #[serde(default)]
+    pub lutram_luts: u64,
+    /// CARRY4 cells (adders, counters and comparators on carry chains).
+    #[serde(default)]
+    pub carry4: u64,
+    /// Block RAM in RAMB18 units (a RAMB36 counts 2).
+    #[serde(default)]
+    pub bram18: u64,
+    /// DSP blocks (always 0: the datapath is shift-add only).
+    #[serde(default)]
+    pub dsp: u64,
 }
 
 impl Design {

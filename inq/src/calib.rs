@@ -74,7 +74,7 @@ pub fn exp_max(values: &[f32], bits: u32, signed: bool) -> i32 {
         let v = f64::from(v);
         m.max(if v < 0.0 { v / lo * hi } else { v })
     });
-    if !(m > 0.0) || !m.is_finite() {
+    if m.is_nan() || m <= 0.0 || !m.is_finite() {
         return 0;
     }
     let mut e = (m / hi).log2().ceil() as i32;

@@ -201,7 +201,8 @@ pub struct InstanceResources {
 /// Options of a run.
 #[derive(Debug, Clone, Default)]
 pub struct SynthOptions {
-    /// Only synthesize these top-level instances (others are black-boxed); all when `None`.
+    /// Only synthesize these top-level instances and their `<name>_…` companions (others are
+    /// black-boxed); all when `None`.
     pub only: Option<Vec<String>>,
     /// Where to keep the script, log and statistics (default: a temp folder).
     pub work_dir: Option<PathBuf>,
@@ -270,18 +271,31 @@ pub fn synthesize(
         );
         run(run_dir, &work, "elaborate", &script, flow, &mut progress)?;
         let map = parse_cells(&read_file(&cells_path)?);
+        // A requested name selects that instance and its sub-instances `<name>_…` (an engine
+        // and its weight ROMs).
+        let selected = |inst: &str| {
+            only.iter()
+                .any(|k| inst == k || inst.starts_with(&format!("{k}_")))
+        };
         for name in only {
-            if !map.contains_key(name) {
+            if !map
+                .keys()
+                .any(|inst| inst == name || inst.starts_with(&format!("{name}_")))
+            {
                 return Err(YosysError::UnknownInstance(
                     name.clone(),
                     map.keys().cloned().collect::<Vec<_>>().join(", "),
                 ));
             }
         }
-        let kept_modules: Vec<&String> = only.iter().filter_map(|k| map.get(k)).collect();
+        let kept_modules: Vec<&String> = map
+            .iter()
+            .filter(|(i, _)| selected(i))
+            .map(|(_, m)| m)
+            .collect();
         let mut boxed: Vec<&String> = Vec::new();
         for (inst, module) in &map {
-            if only.contains(inst) || kept_modules.contains(&module) || !is_submodule(module) {
+            if selected(inst) || kept_modules.contains(&module) || !is_submodule(module) {
                 continue;
             }
             skipped.push(inst.clone());

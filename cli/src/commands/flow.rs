@@ -314,7 +314,7 @@ pub fn run(a: &FlowArgs) -> anyhow::Result<()> {
     let report_table = match &rep {
         Ok(r) => {
             if let Some(x) = r.synth.first() {
-                s.luts = Some(x.total.luts);
+                s.luts = Some(super::report::xilinx_luts(&x.total));
                 s.ffs = Some(x.total.ffs);
                 s.bram = Some(x.total.bram);
                 s.mul_cells = Some(x.total.dsp + x.total.arith_cells);

@@ -65,7 +65,8 @@ pub struct Report {
     pub analytic_total: inq_hdl::Resources,
     /// Synthesis per flow (totals, top-level glue, seconds).
     pub synth: Vec<SynthReport>,
-    /// Analytic LUTs vs `synth_xilinx` LUTs over the synthesized engines.
+    /// Analytic LUTs vs `synth_xilinx` LUTs (logic + 4 per LUT-RAM cell): the whole design when
+    /// every engine was synthesized, else over the synthesized engines.
     pub lut_error: Option<f64>,
 }
 
@@ -124,17 +125,29 @@ pub fn build(
     let mut rows = Vec::new();
     let (mut est_sum, mut syn_sum) = (0u64, 0u64);
     for e in &manifest.engines {
+        // An engine is its instance plus its weight-ROM instances `<instance>_rom<p>`.
+        let rom_prefix = format!("{}_rom", e.instance);
         let mut per_flow = std::collections::BTreeMap::new();
         for r in &synth {
-            if let Some(i) = r.instances.get(&e.instance) {
-                per_flow.insert(r.flow.name().to_string(), i.resources.clone());
+            let mut sum: Option<Resources> = None;
+            for (name, i) in &r.instances {
+                if *name == e.instance || name.starts_with(&rom_prefix) {
+                    add(sum.get_or_insert_with(Resources::default), &i.resources);
+                }
+            }
+            if let Some(x) = sum {
+                per_flow.insert(r.flow.name().to_string(), x);
             }
         }
-        let lut_error = per_flow.get("xilinx").filter(|x| x.luts > 0).map(|x| {
-            est_sum += e.resources.luts;
-            syn_sum += x.luts;
-            (e.resources.luts as f64 - x.luts as f64) / x.luts as f64
-        });
+        let lut_error = per_flow
+            .get("xilinx")
+            .map(xilinx_luts)
+            .filter(|&l| l > 0)
+            .map(|l| {
+                est_sum += e.resources.luts;
+                syn_sum += l;
+                (e.resources.luts as f64 - l as f64) / l as f64
+            });
         rows.push(EngineRow {
             index: e.index,
             name: e.name.clone(),
@@ -146,10 +159,15 @@ pub fn build(
             lut_error,
         });
     }
-    let mut analytic_total = inq_hdl::Resources::default();
-    for e in &manifest.engines {
-        inq_hdl::resources::add_into(&mut analytic_total, &e.resources);
-    }
+    let analytic_total = inq_hdl::resources::design_resources(&manifest.design);
+    // Whole design: every engine, FIFO and the output stage, against the synthesized total.
+    let total_error = synth
+        .iter()
+        .find(|r| r.flow == Flow::Xilinx || r.flow == Flow::XilinxNoDsp)
+        .filter(|r| r.skipped.is_empty())
+        .map(|r| xilinx_luts(&r.total))
+        .filter(|&l| l > 0)
+        .map(|l| (analytic_total.luts as f64 - l as f64) / l as f64);
     Ok(Report {
         dir: dir.display().to_string(),
         clock_mhz: manifest.clock_mhz,
@@ -159,10 +177,28 @@ pub fn build(
         engines: rows,
         analytic_total,
         synth,
-        lut_error: (syn_sum > 0).then(|| (est_sum as f64 - syn_sum as f64) / syn_sum as f64),
+        lut_error: total_error
+            .or((syn_sum > 0).then(|| (est_sum as f64 - syn_sum as f64) / syn_sum as f64)),
     })
 }
 
+/// LUTs as the resource model counts them: logic LUTs plus 4 per LUT-RAM cell (RAM64M/RAM32M).
+pub fn xilinx_luts(r: &Resources) -> u64 {
+    r.luts + 4 * r.lutram
+}
+
+fn add(t: &mut Resources, r: &Resources) {
+    t.luts += r.luts;
+    t.ffs += r.ffs;
+    t.carry += r.carry;
+    t.bram += r.bram;
+    t.dsp += r.dsp;
+    t.lutram += r.lutram;
+    t.gates += r.gates;
+    t.arith_cells += r.arith_cells;
+    t.latches += r.latches;
+    t.cells += r.cells;
+}
 /// The human table of a report.
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
@@ -192,7 +228,7 @@ pub fn table(r: &Report) -> String {
             let cell = e
                 .synth
                 .get(*f)
-                .map(|x| format!("{}/{}/{}/{}", x.luts, x.ffs, x.bram, x.dsp))
+                .map(|x| format!("{}/{}/{}/{}", xilinx_luts(x), x.ffs, x.bram, x.dsp))
                 .unwrap_or_else(|| "-".into());
             let _ = write!(s, " {cell:>22}");
         }

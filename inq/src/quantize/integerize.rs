@@ -242,10 +242,10 @@ pub fn integerize(res: &InqResult, calib: &Dataset, cfg: &IntConfig) -> Result<Q
     let net = Net::new(&res.model)?;
     let params = params_of(&res.model);
     let [c, h, w] = res.model.input_shape;
-    if cal.rows != h || cal.cols != w || c != 1 {
+    if cal.image_shape() != res.model.input_shape {
         return Err(QuantError::Train(train::TrainError::Data(format!(
-            "calibration images are 1×{}×{}, the model expects {c}×{h}×{w}",
-            cal.rows, cal.cols
+            "calibration images are {}×{}×{}, the model expects {c}×{h}×{w}",
+            cal.channels, cal.rows, cal.cols
         ))));
     }
     // Sequential calibration with fake-quantized activations.
@@ -306,10 +306,10 @@ pub fn integerize(res: &InqResult, calib: &Dataset, cfg: &IntConfig) -> Result<Q
 pub fn evaluate_integer(model: &QuantModel, data: &Dataset) -> Result<f64, QuantError> {
     let r = Reference::new(model)?;
     let [c, h, w] = model.input.shape;
-    if c != 1 || data.rows != h || data.cols != w {
+    if data.image_shape() != model.input.shape {
         return Err(QuantError::Train(train::TrainError::Data(format!(
-            "images are 1×{}×{} but the model expects {c}×{h}×{w}",
-            data.rows, data.cols
+            "images are {}×{}×{} but the model expects {c}×{h}×{w}",
+            data.channels, data.rows, data.cols
         ))));
     }
     if data.is_empty() {

@@ -61,7 +61,7 @@ pub fn n1_paper(weights: &[f32]) -> i32 {
 
 /// Eq. 2 for a given `s = max|W|`.
 pub fn n1_of_max(s: f64) -> i32 {
-    if !(s > 0.0) || !s.is_finite() {
+    if s.is_nan() || s <= 0.0 || !s.is_finite() {
         return N1_OF_ZERO;
     }
     let v = 4.0 * s / 3.0;
@@ -94,7 +94,7 @@ pub fn pow2(e: i32) -> f64 {
 pub fn level_exponent(w: f32, n1: i32, bits: u32) -> Option<i32> {
     let a = f64::from(w).abs();
     let n2 = n2_of(n1, bits);
-    if !(a >= pow2(n2 - 1)) {
+    if a.is_nan() || a < pow2(n2 - 1) {
         // Also catches NaN.
         return None;
     }
@@ -167,7 +167,7 @@ pub fn n1_min_error(weights: &[f32], bits: u32) -> i32 {
 /// The `n1` values of a weight tensor with `out` output channels (rows of `weights.len()/out`
 /// elements): one entry, or one per output channel.
 pub fn choose_n1(weights: &[f32], out: usize, bits: u32, levels: Levels) -> Vec<i32> {
-    let row = if out == 0 { 0 } else { weights.len() / out };
+    let row = weights.len().checked_div(out).unwrap_or(0);
     let rows = || weights.chunks(row.max(1)).take(out);
     match levels {
         Levels::Paper => vec![n1_paper(weights)],

@@ -178,10 +178,10 @@ pub fn lenet(input_shape: [usize; 3], seed: u64) -> FloatModel {
 
 fn check_data(net: &Net, data: &Dataset) -> Result<(), TrainError> {
     let [c, h, w] = net.input_shape;
-    if c != 1 || data.rows != h || data.cols != w {
+    if data.image_shape() != net.input_shape {
         return Err(TrainError::Data(format!(
-            "images are 1×{}×{} but the model expects {c}×{h}×{w}",
-            data.rows, data.cols
+            "images are {}×{}×{} but the model expects {c}×{h}×{w}",
+            data.channels, data.rows, data.cols
         )));
     }
     if let Some(&l) = data.labels.iter().find(|&&l| usize::from(l) >= net.classes) {
@@ -275,7 +275,7 @@ pub fn train_masked(
     }
     let mut sgd = Sgd::new(&params);
     let n = data.len();
-    let px = data.rows * data.cols;
+    let px = data.image_len();
     let bs = cfg.batch_size.min(n);
     let batches = n.div_ceil(bs);
     let total_batches = (batches * cfg.epochs).max(1);
@@ -345,7 +345,7 @@ pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> 
     let mut x = Vec::new();
     for start in (0..n).step_by(bs) {
         let end = (start + bs).min(n);
-        net.normalize(&data.pixels[start * data.rows * data.cols..end * data.rows * data.cols], &mut x);
+        net.normalize(&data.pixels[start * data.image_len()..end * data.image_len()], &mut x);
         let logits = net.logits(&params, &x)?;
         for (row, &l) in logits.chunks(net.classes).zip(&data.labels[start..end]) {
             let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));

@@ -1,0 +1,317 @@
+//! INQ invariants on tiny models and synthetic data (fast), plus a short end-to-end run on a
+//! Fashion-MNIST subset.
+
+use inq_model::numerics::{self, Weight};
+use inq_model::{Layer, QuantModel};
+use inq_quant::data::Dataset;
+use inq_quant::graph::{FloatLayer, FloatModel, Normalization};
+use inq_quant::quantize::levels::{self, n1_at, n2_of};
+use inq_quant::quantize::partition::{self, Strategy};
+use inq_quant::quantize::{self, checkpoint, InqConfig, IntConfig, Levels};
+use inq_quant::train::rng::SplitMix64;
+use inq_quant::train::{self, LrSchedule, TrainConfig};
+
+/// 3 classes of 8×8 images: a bright horizontal bar, a vertical bar, or a diagonal, at random
+/// positions with noise.
+fn synthetic(n: usize, seed: u64) -> Dataset {
+    let mut rng = SplitMix64::new(seed);
+    let mut pixels = Vec::with_capacity(n * 64);
+    let mut labels = Vec::with_capacity(n);
+    for _ in 0..n {
+        let class = rng.below(3) as u8;
+        let pos = rng.below(6) as usize + 1;
+        for y in 0..8 {
+            for x in 0..8 {
+                let on = match class {
+                    0 => y == pos,
+                    1 => x == pos,
+                    _ => (x + 8 - y) % 8 == pos,
+                };
+                let noise = rng.below(60) as u8;
+                pixels.push(if on { 190 + noise } else { noise });
+            }
+        }
+        labels.push(class);
+    }
+    Dataset { channels: 1, rows: 8, cols: 8, pixels, labels }
+}
+
+fn tiny(seed: u64) -> FloatModel {
+    let mut rng = SplitMix64::new(seed);
+    let mut he = |n: usize, fan: usize| -> Vec<f32> { (0..n).map(|_| (rng.normal() * (2.0 / fan as f64).sqrt()) as f32).collect() };
+    FloatModel {
+        name: "tiny".into(),
+        input_shape: [1, 8, 8],
+        normalization: Normalization { scale: 1.0 / 255.0, mean: vec![0.0], std: vec![1.0] },
+        layers: vec![
+            FloatLayer::Conv { name: "c1".into(), in_channels: 1, out_channels: 4, kernel: [3, 3], stride: [1, 1], pad: [1, 1, 1, 1], weight: he(36, 9), bias: vec![0.01, -0.02, 0.03, 0.0] },
+            FloatLayer::Relu { name: "r1".into() },
+            FloatLayer::MaxPool { name: "p1".into(), kernel: [2, 2], stride: [2, 2] },
+            FloatLayer::Flatten { name: "f".into() },
+            FloatLayer::Dense { name: "d1".into(), in_features: 64, out_features: 16, weight: he(1024, 64), bias: vec![0.0; 16] },
+            FloatLayer::Relu { name: "r2".into() },
+            FloatLayer::Dense { name: "d2".into(), in_features: 16, out_features: 3, weight: he(48, 16), bias: vec![0.0; 3] },
+        ],
+    }
+}
+
+fn quick_train() -> TrainConfig {
+    TrainConfig { epochs: 1, batch_size: 16, lr: 0.02, schedule: LrSchedule::Constant, quiet: true, seed: 5, ..TrainConfig::default() }
+}
+
+fn pretrained() -> (FloatModel, Dataset) {
+    let data = synthetic(400, 11);
+    let mut m = tiny(3);
+    let cfg = TrainConfig { epochs: 3, lr: 0.05, ..quick_train() };
+    train::train(&mut m, &data, &cfg, &mut |_| {}).unwrap();
+    (m, data)
+}
+
+fn weights(m: &FloatModel) -> Vec<Vec<f32>> {
+    train::params_of(m).into_iter().map(|p| p.weight).collect()
+}
+fn biases(m: &FloatModel) -> Vec<Vec<f32>> {
+    train::params_of(m).into_iter().map(|p| p.bias).collect()
+}
+
+#[test]
+fn training_learns_and_is_deterministic() {
+    let data = synthetic(300, 1);
+    let test = synthetic(150, 2);
+    let mut a = tiny(3);
+    let mut b = tiny(3);
+    let cfg = TrainConfig { epochs: 4, lr: 0.05, ..quick_train() };
+    let la = train::train(&mut a, &data, &cfg, &mut |_| {}).unwrap();
+    train::train(&mut b, &data, &cfg, &mut |_| {}).unwrap();
+    assert_eq!(a, b, "same seed must give bit-identical weights");
+    assert!(la.epochs[3].loss < la.epochs[0].loss, "{la:?}");
+    let acc = train::evaluate(&a, &test).unwrap().accuracy;
+    assert!(acc > 0.8, "accuracy {acc}");
+}
+
+#[test]
+fn masked_sgd_never_moves_frozen_weights() {
+    let data = synthetic(200, 4);
+    let mut m = tiny(9);
+    let before = weights(&m);
+    let mask: Vec<Vec<bool>> = before.iter().map(|w| (0..w.len()).map(|i| i % 3 == 0).collect()).collect();
+    let cfg = TrainConfig { epochs: 2, weight_decay: 0.01, momentum: 0.9, ..quick_train() };
+    train::train_masked(&mut m, &data, &cfg, Some(&mask), &[], &mut |_| {}).unwrap();
+    let after = weights(&m);
+    let mut moved = 0;
+    for ((b, a), mk) in before.iter().zip(&after).zip(&mask) {
+        for i in 0..b.len() {
+            if mk[i] {
+                assert_eq!(b[i].to_bits(), a[i].to_bits(), "frozen weight {i} moved");
+            } else if b[i] != a[i] {
+                moved += 1;
+            }
+        }
+    }
+    assert!(moved > 100, "free weights should train ({moved} moved)");
+}
+
+#[test]
+fn eq2_eq3_eq4_hand_computed() {
+    // Layer with max |w| = 0.9: 4·0.9/3 = 1.2 → n1 = 0; 4 bits → n2 = 0 + 1 - 4 = -3.
+    let w = [0.9f32, -0.05, 0.3, 0.0624, 0.0626, 2.0];
+    assert_eq!(levels::n1_paper(&w[..5]), 0);
+    assert_eq!(n2_of(0, 4), -3);
+    // Levels {1, 0.5, 0.25, 0.125}; zero below 0.0625.
+    let q: Vec<f32> = w.iter().map(|&v| levels::quantize_value(v, 0, 4)).collect();
+    assert_eq!(q, vec![1.0, 0.0, 0.25, 0.0, 0.125, 1.0]); // 2.0 clamps to 2^n1 = 1, not 0
+    // 0.3: between 0.25 and 0.5, threshold 0.375 → 0.25.  0.9 ≥ 0.75 → 1.
+    assert_eq!(levels::quantize_value(-0.375, 0, 4), -0.5);
+    // 2-bit is ternary {0, ±2^n1}.
+    assert_eq!(levels::quantize_value(0.3, -1, 2), 0.5);
+    assert_eq!(levels::quantize_value(0.24, -1, 2), 0.0);
+    assert_eq!(levels::quantize_value(7.0, -1, 2), 0.5);
+}
+
+#[test]
+fn partition_portions_exact_for_both_strategies() {
+    let w: Vec<f32> = (0..997).map(|i| ((i * 389) % 997) as f32 / 997.0 - 0.5).collect();
+    for s in [Strategy::Pruning, Strategy::Random] {
+        let mut frozen = vec![false; w.len()];
+        let mut rng = SplitMix64::new(1);
+        for p in quantize::default_schedule(3) {
+            let t = partition::target_count(p, w.len());
+            for i in partition::choose(&w, &frozen, t, s, &mut rng) {
+                frozen[i] = true;
+            }
+            let n = frozen.iter().filter(|&&f| f).count();
+            assert_eq!(n, if p >= 1.0 { 997 } else { (p * 997.0).round() as usize }, "{s:?} at {p}");
+        }
+    }
+}
+
+#[test]
+fn inq_steps_grow_frozen_set_keep_frozen_bits_and_biases_float() {
+    let (m, data) = pretrained();
+    let cfg = InqConfig { bits: 4, epochs_per_step: 1, train: quick_train(), ..InqConfig::default() };
+    let mut st = quantize::inq_start(&m, &cfg).unwrap();
+    let mut prev_frozen = st.frozen.clone();
+    let mut prev_w = weights(&st.model);
+    for step in 0..st.schedule.len() {
+        quantize::inq_step(&mut st, step, &data, None, &cfg).unwrap();
+        let w = weights(&st.model);
+        for li in 0..w.len() {
+            let lq = &st.layers[li];
+            let row = w[li].len() / lq.out;
+            for i in 0..w[li].len() {
+                assert!(!prev_frozen[li][i] || st.frozen[li][i], "frozen set shrank");
+                if prev_frozen[li][i] {
+                    assert_eq!(prev_w[li][i].to_bits(), w[li][i].to_bits(), "frozen weight changed");
+                }
+                if st.frozen[li][i] {
+                    let eff = w[li][i] * lq.gain_at(i);
+                    let q = levels::quantize_value(eff, n1_at(&lq.n1, i / row), lq.bits);
+                    assert!((eff - q).abs() <= q.abs() * 1e-6, "frozen weight {eff} not on a level ({q})");
+                }
+            }
+            let frac = st.frozen[li].iter().filter(|&&f| f).count() as f64 / w[li].len() as f64;
+            assert!((frac - st.schedule[step]).abs() < 0.01 + 1.0 / w[li].len() as f64);
+        }
+        prev_frozen = st.frozen.clone();
+        prev_w = w;
+    }
+    assert!(st.frozen.iter().all(|m| m.iter().all(|&f| f)));
+    // Biases are trained as floats, never snapped to powers of two.
+    let b = biases(&st.model);
+    let non_pow2 = b.iter().flatten().filter(|&&v| v != 0.0 && (v.abs().log2().fract() != 0.0)).count();
+    assert!(non_pow2 > 5, "biases look power-of-two quantized");
+}
+
+#[test]
+fn quantization_does_not_touch_biases_and_clamps_grown_weights() {
+    let (m, data) = pretrained();
+    let cfg = InqConfig { bits: 3, epochs_per_step: 0, schedule: Some(vec![1.0]), train: quick_train(), ..InqConfig::default() };
+    let mut st = quantize::inq_start(&m, &cfg).unwrap();
+    // A weight grows far past the top level after n1 was fixed.
+    let n1 = st.layers[1].n1[0];
+    if let FloatLayer::Dense { weight, .. } = &mut st.model.layers[4] {
+        weight[7] = 50.0 * 2f32.powi(n1);
+        weight[8] = -50.0 * 2f32.powi(n1);
+    }
+    quantize::inq_step(&mut st, 0, &data, None, &cfg).unwrap();
+    if let FloatLayer::Dense { weight, .. } = &st.model.layers[4] {
+        assert_eq!(weight[7], 2f32.powi(n1));
+        assert_eq!(weight[8], -(2f32.powi(n1)));
+    }
+    assert_eq!(biases(&st.model), biases(&m), "biases must stay as they were");
+}
+
+fn check_codes_exact(q: &QuantModel, res: &quantize::InqResult) {
+    let mut li = 0;
+    for l in &q.layers {
+        let (wt, out) = match l {
+            Layer::Conv(c) => (&c.weights, c.out_channels),
+            Layer::Dense(d) => (&d.weights, d.out_features),
+            _ => continue,
+        };
+        let lq = &res.layers[li];
+        let fw = &weights(&res.model)[li];
+        let row = wt.codes.len() / out;
+        for (i, &code) in wt.codes.iter().enumerate() {
+            let n2 = numerics::n2_of(wt, i / row);
+            let v = match numerics::decode(code, wt.bits).unwrap() {
+                Weight::Zero => 0.0,
+                Weight::Pow2 { negative, index } => {
+                    let m = 2f64.powi(n2 + index as i32);
+                    if negative { -m } else { m }
+                }
+            };
+            let eff = f64::from(fw[i] * lq.gain_at(i));
+            assert!((v - eff).abs() <= v.abs() * 1e-6, "code {code} decodes to {v}, float weight {eff}");
+        }
+        li += 1;
+    }
+}
+
+#[test]
+fn end_to_end_tiny_integerizes_validates_and_matches() {
+    let (m, data) = pretrained();
+    let test = synthetic(200, 77);
+    for levels in [Levels::Paper, Levels::MinErrorPerChannel] {
+        let cfg = InqConfig { bits: 5, levels, epochs_per_step: 1, train: quick_train(), ..InqConfig::default() };
+        let ic = IntConfig { calib_images: 200, ..IntConfig::default() };
+        let o = quantize::quantize(&m, &data, Some(&test), &cfg, &ic, "tiny", &mut |_| {}).unwrap();
+        let text = o.quant.to_json_string().unwrap();
+        let back = QuantModel::from_json_str(&text, "roundtrip").unwrap();
+        assert_eq!(back, o.quant);
+        check_codes_exact(&o.quant, &o.inq);
+        let (f, i) = (o.inq_float_accuracy.unwrap(), o.integer_accuracy.unwrap());
+        assert!(f > 0.8, "inq float accuracy {f}");
+        assert!(i >= f - 0.03, "integer {i} vs float-activation {f}");
+        assert_eq!(o.quant.provenance.metrics["integer_accuracy"], i);
+        assert_eq!(o.quant.provenance.settings["levels"], serde_json::json!(levels.name()));
+        if levels == Levels::MinErrorPerChannel {
+            assert!(o.quant.layers.iter().any(|l| matches!(l, Layer::Dense(d) if d.weights.n1.len() == d.out_features)));
+        }
+    }
+}
+
+#[test]
+fn resume_matches_uninterrupted_run() {
+    let (m, data) = pretrained();
+    let dir = std::env::temp_dir().join(format!("inq-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = InqConfig { bits: 4, epochs_per_step: 1, strategy: Strategy::Random, train: quick_train(), ..InqConfig::default() };
+    let full = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(dir.join("a.ckpt")), ..base.clone() }, &mut |_| {}).unwrap();
+    let ck = dir.join("b.ckpt");
+    let part = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(ck.clone()), stop_after: Some(2), ..base.clone() }, &mut |_| {}).unwrap();
+    assert_eq!(part.log.steps.len(), 2);
+    assert_eq!(checkpoint::load(&ck).unwrap().steps_done, 2);
+    let resumed = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(ck.clone()), resume: true, ..base.clone() }, &mut |_| {}).unwrap();
+    assert_eq!(resumed.model, full.model, "resumed run differs from the uninterrupted one");
+    assert_eq!(resumed.frozen, full.frozen);
+    // A different configuration refuses the checkpoint.
+    let e = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(ck), resume: true, bits: 5, ..base }, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("different model or configuration"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn outputs_and_plots_are_written() {
+    let (m, data) = pretrained();
+    let dir = std::env::temp_dir().join(format!("inq-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = InqConfig { bits: 5, epochs_per_step: 1, train: quick_train(), ..InqConfig::default() };
+    let o = quantize::quantize(&m, &data, Some(&data), &cfg, &IntConfig { calib_images: 100, ..IntConfig::default() }, "tiny", &mut |_| {}).unwrap();
+    let files = quantize::write_outputs(&dir.join("q.json"), &m, &o).unwrap();
+    for f in &files {
+        let t = std::fs::read_to_string(f).unwrap();
+        assert!(!t.is_empty(), "{}", f.display());
+        if f.extension().is_some_and(|e| e == "svg") {
+            assert!(t.contains("<svg"), "{}", f.display());
+        }
+    }
+    QuantModel::load(&files[0]).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fashion_subset_end_to_end() {
+    let dir = match inq_quant::data::resolve_dir(None) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            return;
+        }
+    };
+    let mut tr = inq_quant::data::load_idx(&dir, inq_quant::data::Split::Train).unwrap();
+    let mut te = inq_quant::data::load_idx(&dir, inq_quant::data::Split::Test).unwrap();
+    tr.truncate(2000);
+    te.truncate(500);
+    let mut m = train::lenet([1, 28, 28], 1);
+    let tc = TrainConfig { epochs: 2, quiet: true, ..TrainConfig::default() };
+    train::train(&mut m, &tr, &tc, &mut |_| {}).unwrap();
+    let cfg = InqConfig { bits: 5, epochs_per_step: 1, train: TrainConfig { quiet: true, lr: 0.005, ..TrainConfig::default() }, ..InqConfig::default() };
+    let ic = IntConfig { calib_images: 500, ..IntConfig::default() };
+    let o = quantize::quantize(&m, &tr, Some(&te), &cfg, &ic, "lenet", &mut |_| {}).unwrap();
+    QuantModel::from_json_str(&o.quant.to_json_string().unwrap(), "fashion").unwrap();
+    let (fl, f, i) = (o.float_accuracy.unwrap(), o.inq_float_accuracy.unwrap(), o.integer_accuracy.unwrap());
+    eprintln!("fashion subset: float {fl:.3} inq-float {f:.3} integer {i:.3}");
+    assert!(fl > 0.6 && f > 0.6, "float {fl}, inq-float {f}");
+    assert!((i - f).abs() <= 0.02, "integer {i} vs float-activation {f}");
+}
