@@ -19,25 +19,38 @@ use inq_quant::quantize::{self, InqConfig, IntConfig, Levels, Strategy};
 use inq_quant::train::{self, LrSchedule, TrainConfig};
 
 fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` do nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("fashion_pipeline: measurement driver, run it with `cargo bench`; nothing to test");
         return Ok(());
     }
     let dir = resolve_dir(None)?;
     let mode: String = env("INQ_MODE", "epoch".to_string());
     let mut train_set = load_idx(&dir, Split::Train)?;
     let test_set = load_idx(&dir, Split::Test)?;
-    let out = PathBuf::from(env("INQ_OUT", concat!(env!("CARGO_MANIFEST_DIR"), "/../models/fashion_lenet.onnx").to_string()));
+    let out = PathBuf::from(env(
+        "INQ_OUT",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../models/fashion_lenet.onnx").to_string(),
+    ));
     let seed: u64 = env("INQ_SEED", 1);
     match mode.as_str() {
         "epoch" => {
             let n: usize = env("INQ_IMAGES", 6000);
             train_set.truncate(n);
             let mut m = train::lenet([1, 28, 28], seed);
-            let cfg = TrainConfig { epochs: 1, quiet: true, seed, ..TrainConfig::default() };
+            let cfg = TrainConfig {
+                epochs: 1,
+                quiet: true,
+                seed,
+                ..TrainConfig::default()
+            };
             let t = Instant::now();
             let log = train::train(&mut m, &train_set, &cfg, &mut |_| {})?;
             let s = t.elapsed().as_secs_f64();
@@ -52,13 +65,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let epochs: usize = env("INQ_EPOCHS", 12);
             let lr: f64 = env("INQ_LR", 0.05);
             let mut m = train::lenet([1, 28, 28], seed);
-            let cfg = TrainConfig { epochs, lr, seed, schedule: LrSchedule::Cosine { min_factor: 0.0 }, ..TrainConfig::default() };
+            let cfg = TrainConfig {
+                epochs,
+                lr,
+                seed,
+                schedule: LrSchedule::Cosine { min_factor: 0.0 },
+                ..TrainConfig::default()
+            };
             let t = Instant::now();
             train::train(&mut m, &train_set, &cfg, &mut |e| {
-                println!("epoch {} loss {:.4} train acc {:.4} lr {:.4} {:.1}s", e.epoch + 1, e.loss, e.train_accuracy, e.lr, e.seconds)
+                println!(
+                    "epoch {} loss {:.4} train acc {:.4} lr {:.4} {:.1}s",
+                    e.epoch + 1,
+                    e.loss,
+                    e.train_accuracy,
+                    e.lr,
+                    e.seconds
+                )
             })?;
             let ev = train::evaluate(&m, &test_set)?;
-            println!("float test accuracy {:.4} (loss {:.4}) after {:.0} s", ev.accuracy, ev.loss, t.elapsed().as_secs_f64());
+            println!(
+                "float test accuracy {:.4} (loss {:.4}) after {:.0} s",
+                ev.accuracy,
+                ev.loss,
+                t.elapsed().as_secs_f64()
+            );
             inq_quant::onnx::export_float(&m, &out)?;
             println!("saved {}", out.display());
         }
@@ -80,19 +111,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     strategy,
                     epochs_per_step: eps,
                     final_epochs,
-                    train: TrainConfig { lr, seed, quiet: true, schedule: LrSchedule::Cosine { min_factor: 0.0 }, ..TrainConfig::default() },
+                    train: TrainConfig {
+                        lr,
+                        seed,
+                        quiet: true,
+                        schedule: LrSchedule::Cosine { min_factor: 0.0 },
+                        ..TrainConfig::default()
+                    },
                     checkpoint: Some(dest.with_extension("ckpt.json")),
                     resume: env("INQ_RESUME", 0) == 1,
                     ..InqConfig::default()
                 };
-                let int_cfg = IntConfig { calibration, ..IntConfig::default() };
+                let int_cfg = IntConfig {
+                    calibration,
+                    ..IntConfig::default()
+                };
                 let t = Instant::now();
-                let o = quantize::quantize(&model, &train_set, Some(&test_set), &cfg, &int_cfg, &out.display().to_string(), &mut |s| {
-                    println!(
+                let o = quantize::quantize(
+                    &model,
+                    &train_set,
+                    Some(&test_set),
+                    &cfg,
+                    &int_cfg,
+                    &out.display().to_string(),
+                    &mut |s| {
+                        println!(
                         "  {bits}-bit step {} portion {:.3}: train loss {:?} test acc {:?} ({:.0} s)",
                         s.step, s.portion, s.train_loss, s.test_accuracy, s.seconds
                     )
-                })?;
+                    },
+                )?;
                 let files = quantize::write_outputs(&dest, &model, &o)?;
                 println!(
                     "RESULT bits={bits} levels={} calib={} eps={eps}: float {:.4} inq-float {:.4} integer {:.4} ({:.0} s) -> {:?}",

@@ -39,7 +39,10 @@ impl std::str::FromStr for Calibration {
 /// Integer range of a `bits`-bit format.
 pub fn range(bits: u32, signed: bool) -> (f64, f64) {
     if signed {
-        (-(2f64.powi(bits as i32 - 1)), 2f64.powi(bits as i32 - 1) - 1.0)
+        (
+            -(2f64.powi(bits as i32 - 1)),
+            2f64.powi(bits as i32 - 1) - 1.0,
+        )
     } else {
         (0.0, 2f64.powi(bits as i32) - 1.0)
     }

@@ -33,36 +33,87 @@ fn synthetic(n: usize, seed: u64) -> Dataset {
         }
         labels.push(class);
     }
-    Dataset { channels: 1, rows: 8, cols: 8, pixels, labels }
+    Dataset {
+        channels: 1,
+        rows: 8,
+        cols: 8,
+        pixels,
+        labels,
+    }
 }
 
 fn tiny(seed: u64) -> FloatModel {
     let mut rng = SplitMix64::new(seed);
-    let mut he = |n: usize, fan: usize| -> Vec<f32> { (0..n).map(|_| (rng.normal() * (2.0 / fan as f64).sqrt()) as f32).collect() };
+    let mut he = |n: usize, fan: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| (rng.normal() * (2.0 / fan as f64).sqrt()) as f32)
+            .collect()
+    };
     FloatModel {
         name: "tiny".into(),
         input_shape: [1, 8, 8],
-        normalization: Normalization { scale: 1.0 / 255.0, mean: vec![0.0], std: vec![1.0] },
+        normalization: Normalization {
+            scale: 1.0 / 255.0,
+            mean: vec![0.0],
+            std: vec![1.0],
+        },
         layers: vec![
-            FloatLayer::Conv { name: "c1".into(), in_channels: 1, out_channels: 4, kernel: [3, 3], stride: [1, 1], pad: [1, 1, 1, 1], weight: he(36, 9), bias: vec![0.01, -0.02, 0.03, 0.0] },
+            FloatLayer::Conv {
+                name: "c1".into(),
+                in_channels: 1,
+                out_channels: 4,
+                kernel: [3, 3],
+                stride: [1, 1],
+                pad: [1, 1, 1, 1],
+                weight: he(36, 9),
+                bias: vec![0.01, -0.02, 0.03, 0.0],
+            },
             FloatLayer::Relu { name: "r1".into() },
-            FloatLayer::MaxPool { name: "p1".into(), kernel: [2, 2], stride: [2, 2] },
+            FloatLayer::MaxPool {
+                name: "p1".into(),
+                kernel: [2, 2],
+                stride: [2, 2],
+            },
             FloatLayer::Flatten { name: "f".into() },
-            FloatLayer::Dense { name: "d1".into(), in_features: 64, out_features: 16, weight: he(1024, 64), bias: vec![0.0; 16] },
+            FloatLayer::Dense {
+                name: "d1".into(),
+                in_features: 64,
+                out_features: 16,
+                weight: he(1024, 64),
+                bias: vec![0.0; 16],
+            },
             FloatLayer::Relu { name: "r2".into() },
-            FloatLayer::Dense { name: "d2".into(), in_features: 16, out_features: 3, weight: he(48, 16), bias: vec![0.0; 3] },
+            FloatLayer::Dense {
+                name: "d2".into(),
+                in_features: 16,
+                out_features: 3,
+                weight: he(48, 16),
+                bias: vec![0.0; 3],
+            },
         ],
     }
 }
 
 fn quick_train() -> TrainConfig {
-    TrainConfig { epochs: 1, batch_size: 16, lr: 0.02, schedule: LrSchedule::Constant, quiet: true, seed: 5, ..TrainConfig::default() }
+    TrainConfig {
+        epochs: 1,
+        batch_size: 16,
+        lr: 0.02,
+        schedule: LrSchedule::Constant,
+        quiet: true,
+        seed: 5,
+        ..TrainConfig::default()
+    }
 }
 
 fn pretrained() -> (FloatModel, Dataset) {
     let data = synthetic(400, 11);
     let mut m = tiny(3);
-    let cfg = TrainConfig { epochs: 3, lr: 0.05, ..quick_train() };
+    let cfg = TrainConfig {
+        epochs: 3,
+        lr: 0.05,
+        ..quick_train()
+    };
     train::train(&mut m, &data, &cfg, &mut |_| {}).unwrap();
     (m, data)
 }
@@ -80,7 +131,11 @@ fn training_learns_and_is_deterministic() {
     let test = synthetic(150, 2);
     let mut a = tiny(3);
     let mut b = tiny(3);
-    let cfg = TrainConfig { epochs: 4, lr: 0.05, ..quick_train() };
+    let cfg = TrainConfig {
+        epochs: 4,
+        lr: 0.05,
+        ..quick_train()
+    };
     let la = train::train(&mut a, &data, &cfg, &mut |_| {}).unwrap();
     train::train(&mut b, &data, &cfg, &mut |_| {}).unwrap();
     assert_eq!(a, b, "same seed must give bit-identical weights");
@@ -94,8 +149,16 @@ fn masked_sgd_never_moves_frozen_weights() {
     let data = synthetic(200, 4);
     let mut m = tiny(9);
     let before = weights(&m);
-    let mask: Vec<Vec<bool>> = before.iter().map(|w| (0..w.len()).map(|i| i % 3 == 0).collect()).collect();
-    let cfg = TrainConfig { epochs: 2, weight_decay: 0.01, momentum: 0.9, ..quick_train() };
+    let mask: Vec<Vec<bool>> = before
+        .iter()
+        .map(|w| (0..w.len()).map(|i| i % 3 == 0).collect())
+        .collect();
+    let cfg = TrainConfig {
+        epochs: 2,
+        weight_decay: 0.01,
+        momentum: 0.9,
+        ..quick_train()
+    };
     train::train_masked(&mut m, &data, &cfg, Some(&mask), &[], &mut |_| {}).unwrap();
     let after = weights(&m);
     let mut moved = 0;
@@ -120,7 +183,7 @@ fn eq2_eq3_eq4_hand_computed() {
     // Levels {1, 0.5, 0.25, 0.125}; zero below 0.0625.
     let q: Vec<f32> = w.iter().map(|&v| levels::quantize_value(v, 0, 4)).collect();
     assert_eq!(q, vec![1.0, 0.0, 0.25, 0.0, 0.125, 1.0]); // 2.0 clamps to 2^n1 = 1, not 0
-    // 0.3: between 0.25 and 0.5, threshold 0.375 → 0.25.  0.9 ≥ 0.75 → 1.
+                                                          // 0.3: between 0.25 and 0.5, threshold 0.375 → 0.25.  0.9 ≥ 0.75 → 1.
     assert_eq!(levels::quantize_value(-0.375, 0, 4), -0.5);
     // 2-bit is ternary {0, ±2^n1}.
     assert_eq!(levels::quantize_value(0.3, -1, 2), 0.5);
@@ -130,7 +193,9 @@ fn eq2_eq3_eq4_hand_computed() {
 
 #[test]
 fn partition_portions_exact_for_both_strategies() {
-    let w: Vec<f32> = (0..997).map(|i| ((i * 389) % 997) as f32 / 997.0 - 0.5).collect();
+    let w: Vec<f32> = (0..997)
+        .map(|i| ((i * 389) % 997) as f32 / 997.0 - 0.5)
+        .collect();
     for s in [Strategy::Pruning, Strategy::Random] {
         let mut frozen = vec![false; w.len()];
         let mut rng = SplitMix64::new(1);
@@ -140,7 +205,15 @@ fn partition_portions_exact_for_both_strategies() {
                 frozen[i] = true;
             }
             let n = frozen.iter().filter(|&&f| f).count();
-            assert_eq!(n, if p >= 1.0 { 997 } else { (p * 997.0).round() as usize }, "{s:?} at {p}");
+            assert_eq!(
+                n,
+                if p >= 1.0 {
+                    997
+                } else {
+                    (p * 997.0).round() as usize
+                },
+                "{s:?} at {p}"
+            );
         }
     }
 }
@@ -148,7 +221,12 @@ fn partition_portions_exact_for_both_strategies() {
 #[test]
 fn inq_steps_grow_frozen_set_keep_frozen_bits_and_biases_float() {
     let (m, data) = pretrained();
-    let cfg = InqConfig { bits: 4, epochs_per_step: 1, train: quick_train(), ..InqConfig::default() };
+    let cfg = InqConfig {
+        bits: 4,
+        epochs_per_step: 1,
+        train: quick_train(),
+        ..InqConfig::default()
+    };
     let mut st = quantize::inq_start(&m, &cfg).unwrap();
     let mut prev_frozen = st.frozen.clone();
     let mut prev_w = weights(&st.model);
@@ -161,12 +239,19 @@ fn inq_steps_grow_frozen_set_keep_frozen_bits_and_biases_float() {
             for i in 0..w[li].len() {
                 assert!(!prev_frozen[li][i] || st.frozen[li][i], "frozen set shrank");
                 if prev_frozen[li][i] {
-                    assert_eq!(prev_w[li][i].to_bits(), w[li][i].to_bits(), "frozen weight changed");
+                    assert_eq!(
+                        prev_w[li][i].to_bits(),
+                        w[li][i].to_bits(),
+                        "frozen weight changed"
+                    );
                 }
                 if st.frozen[li][i] {
                     let eff = w[li][i] * lq.gain_at(i);
                     let q = levels::quantize_value(eff, n1_at(&lq.n1, i / row), lq.bits);
-                    assert!((eff - q).abs() <= q.abs() * 1e-6, "frozen weight {eff} not on a level ({q})");
+                    assert!(
+                        (eff - q).abs() <= q.abs() * 1e-6,
+                        "frozen weight {eff} not on a level ({q})"
+                    );
                 }
             }
             let frac = st.frozen[li].iter().filter(|&&f| f).count() as f64 / w[li].len() as f64;
@@ -178,14 +263,24 @@ fn inq_steps_grow_frozen_set_keep_frozen_bits_and_biases_float() {
     assert!(st.frozen.iter().all(|m| m.iter().all(|&f| f)));
     // Biases are trained as floats, never snapped to powers of two.
     let b = biases(&st.model);
-    let non_pow2 = b.iter().flatten().filter(|&&v| v != 0.0 && (v.abs().log2().fract() != 0.0)).count();
+    let non_pow2 = b
+        .iter()
+        .flatten()
+        .filter(|&&v| v != 0.0 && (v.abs().log2().fract() != 0.0))
+        .count();
     assert!(non_pow2 > 5, "biases look power-of-two quantized");
 }
 
 #[test]
 fn quantization_does_not_touch_biases_and_clamps_grown_weights() {
     let (m, data) = pretrained();
-    let cfg = InqConfig { bits: 3, epochs_per_step: 0, schedule: Some(vec![1.0]), train: quick_train(), ..InqConfig::default() };
+    let cfg = InqConfig {
+        bits: 3,
+        epochs_per_step: 0,
+        schedule: Some(vec![1.0]),
+        train: quick_train(),
+        ..InqConfig::default()
+    };
     let mut st = quantize::inq_start(&m, &cfg).unwrap();
     // A weight grows far past the top level after n1 was fixed.
     let n1 = st.layers[1].n1[0];
@@ -198,7 +293,11 @@ fn quantization_does_not_touch_biases_and_clamps_grown_weights() {
         assert_eq!(weight[7], 2f32.powi(n1));
         assert_eq!(weight[8], -(2f32.powi(n1)));
     }
-    assert_eq!(biases(&st.model), biases(&m), "biases must stay as they were");
+    assert_eq!(
+        biases(&st.model),
+        biases(&m),
+        "biases must stay as they were"
+    );
 }
 
 fn check_codes_exact(q: &QuantModel, res: &quantize::InqResult) {
@@ -218,11 +317,18 @@ fn check_codes_exact(q: &QuantModel, res: &quantize::InqResult) {
                 Weight::Zero => 0.0,
                 Weight::Pow2 { negative, index } => {
                     let m = 2f64.powi(n2 + index as i32);
-                    if negative { -m } else { m }
+                    if negative {
+                        -m
+                    } else {
+                        m
+                    }
                 }
             };
             let eff = f64::from(fw[i] * lq.gain_at(i));
-            assert!((v - eff).abs() <= v.abs() * 1e-6, "code {code} decodes to {v}, float weight {eff}");
+            assert!(
+                (v - eff).abs() <= v.abs() * 1e-6,
+                "code {code} decodes to {v}, float weight {eff}"
+            );
         }
         li += 1;
     }
@@ -233,8 +339,17 @@ fn end_to_end_tiny_integerizes_validates_and_matches() {
     let (m, data) = pretrained();
     let test = synthetic(200, 77);
     for levels in [Levels::Paper, Levels::MinErrorPerChannel] {
-        let cfg = InqConfig { bits: 5, levels, epochs_per_step: 1, train: quick_train(), ..InqConfig::default() };
-        let ic = IntConfig { calib_images: 200, ..IntConfig::default() };
+        let cfg = InqConfig {
+            bits: 5,
+            levels,
+            epochs_per_step: 1,
+            train: quick_train(),
+            ..InqConfig::default()
+        };
+        let ic = IntConfig {
+            calib_images: 200,
+            ..IntConfig::default()
+        };
         let o = quantize::quantize(&m, &data, Some(&test), &cfg, &ic, "tiny", &mut |_| {}).unwrap();
         let text = o.quant.to_json_string().unwrap();
         let back = QuantModel::from_json_str(&text, "roundtrip").unwrap();
@@ -244,9 +359,16 @@ fn end_to_end_tiny_integerizes_validates_and_matches() {
         assert!(f > 0.8, "inq float accuracy {f}");
         assert!(i >= f - 0.03, "integer {i} vs float-activation {f}");
         assert_eq!(o.quant.provenance.metrics["integer_accuracy"], i);
-        assert_eq!(o.quant.provenance.settings["levels"], serde_json::json!(levels.name()));
+        assert_eq!(
+            o.quant.provenance.settings["levels"],
+            serde_json::json!(levels.name())
+        );
         if levels == Levels::MinErrorPerChannel {
-            assert!(o.quant.layers.iter().any(|l| matches!(l, Layer::Dense(d) if d.weights.n1.len() == d.out_features)));
+            assert!(o
+                .quant
+                .layers
+                .iter()
+                .any(|l| matches!(l, Layer::Dense(d) if d.weights.n1.len() == d.out_features)));
         }
     }
 }
@@ -256,18 +378,74 @@ fn resume_matches_uninterrupted_run() {
     let (m, data) = pretrained();
     let dir = std::env::temp_dir().join(format!("inq-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let base = InqConfig { bits: 4, epochs_per_step: 1, strategy: Strategy::Random, train: quick_train(), ..InqConfig::default() };
-    let full = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(dir.join("a.ckpt")), ..base.clone() }, &mut |_| {}).unwrap();
+    let base = InqConfig {
+        bits: 4,
+        epochs_per_step: 1,
+        strategy: Strategy::Random,
+        train: quick_train(),
+        ..InqConfig::default()
+    };
+    let full = quantize::inq(
+        &m,
+        &data,
+        None,
+        &InqConfig {
+            checkpoint: Some(dir.join("a.ckpt")),
+            ..base.clone()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
     let ck = dir.join("b.ckpt");
-    let part = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(ck.clone()), stop_after: Some(2), ..base.clone() }, &mut |_| {}).unwrap();
+    let part = quantize::inq(
+        &m,
+        &data,
+        None,
+        &InqConfig {
+            checkpoint: Some(ck.clone()),
+            stop_after: Some(2),
+            ..base.clone()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(part.log.steps.len(), 2);
     assert_eq!(checkpoint::load(&ck).unwrap().steps_done, 2);
-    let resumed = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(ck.clone()), resume: true, ..base.clone() }, &mut |_| {}).unwrap();
-    assert_eq!(resumed.model, full.model, "resumed run differs from the uninterrupted one");
+    let resumed = quantize::inq(
+        &m,
+        &data,
+        None,
+        &InqConfig {
+            checkpoint: Some(ck.clone()),
+            resume: true,
+            ..base.clone()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        resumed.model, full.model,
+        "resumed run differs from the uninterrupted one"
+    );
     assert_eq!(resumed.frozen, full.frozen);
     // A different configuration refuses the checkpoint.
-    let e = quantize::inq(&m, &data, None, &InqConfig { checkpoint: Some(ck), resume: true, bits: 5, ..base }, &mut |_| {}).unwrap_err();
-    assert!(e.to_string().contains("different model or configuration"), "{e}");
+    let e = quantize::inq(
+        &m,
+        &data,
+        None,
+        &InqConfig {
+            checkpoint: Some(ck),
+            resume: true,
+            bits: 5,
+            ..base
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("different model or configuration"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -276,8 +454,25 @@ fn outputs_and_plots_are_written() {
     let (m, data) = pretrained();
     let dir = std::env::temp_dir().join(format!("inq-out-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let cfg = InqConfig { bits: 5, epochs_per_step: 1, train: quick_train(), ..InqConfig::default() };
-    let o = quantize::quantize(&m, &data, Some(&data), &cfg, &IntConfig { calib_images: 100, ..IntConfig::default() }, "tiny", &mut |_| {}).unwrap();
+    let cfg = InqConfig {
+        bits: 5,
+        epochs_per_step: 1,
+        train: quick_train(),
+        ..InqConfig::default()
+    };
+    let o = quantize::quantize(
+        &m,
+        &data,
+        Some(&data),
+        &cfg,
+        &IntConfig {
+            calib_images: 100,
+            ..IntConfig::default()
+        },
+        "tiny",
+        &mut |_| {},
+    )
+    .unwrap();
     let files = quantize::write_outputs(&dir.join("q.json"), &m, &o).unwrap();
     for f in &files {
         let t = std::fs::read_to_string(f).unwrap();
@@ -304,13 +499,33 @@ fn fashion_subset_end_to_end() {
     tr.truncate(2000);
     te.truncate(500);
     let mut m = train::lenet([1, 28, 28], 1);
-    let tc = TrainConfig { epochs: 2, quiet: true, ..TrainConfig::default() };
+    let tc = TrainConfig {
+        epochs: 2,
+        quiet: true,
+        ..TrainConfig::default()
+    };
     train::train(&mut m, &tr, &tc, &mut |_| {}).unwrap();
-    let cfg = InqConfig { bits: 5, epochs_per_step: 1, train: TrainConfig { quiet: true, lr: 0.005, ..TrainConfig::default() }, ..InqConfig::default() };
-    let ic = IntConfig { calib_images: 500, ..IntConfig::default() };
+    let cfg = InqConfig {
+        bits: 5,
+        epochs_per_step: 1,
+        train: TrainConfig {
+            quiet: true,
+            lr: 0.005,
+            ..TrainConfig::default()
+        },
+        ..InqConfig::default()
+    };
+    let ic = IntConfig {
+        calib_images: 500,
+        ..IntConfig::default()
+    };
     let o = quantize::quantize(&m, &tr, Some(&te), &cfg, &ic, "lenet", &mut |_| {}).unwrap();
     QuantModel::from_json_str(&o.quant.to_json_string().unwrap(), "fashion").unwrap();
-    let (fl, f, i) = (o.float_accuracy.unwrap(), o.inq_float_accuracy.unwrap(), o.integer_accuracy.unwrap());
+    let (fl, f, i) = (
+        o.float_accuracy.unwrap(),
+        o.inq_float_accuracy.unwrap(),
+        o.integer_accuracy.unwrap(),
+    );
     eprintln!("fashion subset: float {fl:.3} inq-float {f:.3} integer {i:.3}");
     assert!(fl > 0.6 && f > 0.6, "float {fl}, inq-float {f}");
     assert!((i - f).abs() <= 0.02, "integer {i} vs float-activation {f}");

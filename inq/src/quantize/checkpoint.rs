@@ -63,7 +63,10 @@ pub fn fingerprint(model: &FloatModel, cfg: &InqConfig, schedule: &[f64]) -> Str
 }
 
 fn err(path: &Path, m: impl Into<String>) -> QuantError {
-    QuantError::Checkpoint { path: path.display().to_string(), message: m.into() }
+    QuantError::Checkpoint {
+        path: path.display().to_string(),
+        message: m.into(),
+    }
 }
 
 /// Writes a checkpoint atomically.
@@ -79,9 +82,21 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), QuantError> {
             bias.clear();
         }
     }
-    let frozen = state.frozen.iter().map(|m| m.iter().map(|&f| if f { '1' } else { '0' }).collect()).collect();
+    let frozen = state
+        .frozen
+        .iter()
+        .map(|m| m.iter().map(|&f| if f { '1' } else { '0' }).collect())
+        .collect();
     state.frozen.clear();
-    let file = File { format: CHECKPOINT_FORMAT.into(), fingerprint: ck.fingerprint.clone(), steps_done: ck.steps_done, state, weight_bits, bias_bits, frozen };
+    let file = File {
+        format: CHECKPOINT_FORMAT.into(),
+        fingerprint: ck.fingerprint.clone(),
+        steps_done: ck.steps_done,
+        state,
+        weight_bits,
+        bias_bits,
+        frozen,
+    };
     let text = serde_json::to_string(&file).map_err(|e| err(path, e.to_string()))?;
     inq_model::write_atomic(path, text.as_bytes()).map_err(|e| err(path, e.to_string()))
 }
@@ -89,9 +104,13 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), QuantError> {
 /// Reads a checkpoint.
 pub fn load(path: &Path) -> Result<Checkpoint, QuantError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(path, e.to_string()))?;
-    let file: File = serde_json::from_str(&text).map_err(|e| err(path, format!("not a valid checkpoint: {e}")))?;
+    let file: File = serde_json::from_str(&text)
+        .map_err(|e| err(path, format!("not a valid checkpoint: {e}")))?;
     if file.format != CHECKPOINT_FORMAT {
-        return Err(err(path, format!("format `{}` is not `{CHECKPOINT_FORMAT}`", file.format)));
+        return Err(err(
+            path,
+            format!("format `{}` is not `{CHECKPOINT_FORMAT}`", file.format),
+        ));
     }
     let mut state = file.state;
     let mut wi = file.weight_bits.into_iter();
@@ -105,12 +124,20 @@ pub fn load(path: &Path) -> Result<Checkpoint, QuantError> {
             *bias = b.into_iter().map(f32::from_bits).collect();
         }
     }
-    state.frozen = file.frozen.iter().map(|s| s.chars().map(|c| c == '1').collect()).collect();
+    state.frozen = file
+        .frozen
+        .iter()
+        .map(|s| s.chars().map(|c| c == '1').collect())
+        .collect();
     if state.frozen.len() != state.layers.len() {
         return Err(err(path, "frozen masks do not match the layers"));
     }
     if let Err(e) = crate::train::Net::new(&state.model) {
         return Err(err(path, format!("stored model is inconsistent: {e}")));
     }
-    Ok(Checkpoint { fingerprint: file.fingerprint, steps_done: file.steps_done, state })
+    Ok(Checkpoint {
+        fingerprint: file.fingerprint,
+        steps_done: file.steps_done,
+        state,
+    })
 }

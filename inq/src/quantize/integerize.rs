@@ -15,8 +15,8 @@
 //! * The final layer emits logits.
 
 use inq_model::{
-    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel, Reference,
-    WeightTensor,
+    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
+    Reference, WeightTensor,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,13 @@ pub struct IntConfig {
 
 impl Default for IntConfig {
     fn default() -> Self {
-        IntConfig { act_bits: 8, calibration: Calibration::Mse, calib_images: 1000, refine: true, refine_tolerance: 0.003 }
+        IntConfig {
+            act_bits: 8,
+            calibration: Calibration::Mse,
+            calib_images: 1000,
+            refine: true,
+            refine_tolerance: 0.003,
+        }
     }
 }
 
@@ -55,7 +61,13 @@ impl Default for IntConfig {
 #[derive(Debug, Clone)]
 enum Step {
     /// A conv/dense layer covering float layers `from..to` (ReLU fused), with its INQ index.
-    Weighted { from: usize, to: usize, q: usize, relu: bool, last: bool },
+    Weighted {
+        from: usize,
+        to: usize,
+        q: usize,
+        relu: bool,
+        last: bool,
+    },
     /// A parameter-free layer.
     Plain { at: usize },
 }
@@ -78,14 +90,22 @@ fn plan(res: &InqResult) -> Result<Vec<Step>, QuantError> {
                     });
                 }
                 let to = if relu { i + 2 } else { i + 1 };
-                steps.push(Step::Weighted { from: i, to, q, relu, last });
+                steps.push(Step::Weighted {
+                    from: i,
+                    to,
+                    q,
+                    relu,
+                    last,
+                });
                 q += 1;
                 i = to;
             }
             FloatLayer::Relu { name } => {
                 return Err(QuantError::Model {
                     node: format!("layers[{i}] ({name})"),
-                    message: "a ReLU must directly follow a conv or dense layer to be fused into it".into(),
+                    message:
+                        "a ReLU must directly follow a conv or dense layer to be fused into it"
+                            .into(),
                 })
             }
             _ => {
@@ -102,17 +122,31 @@ fn plan(res: &InqResult) -> Result<Vec<Step>, QuantError> {
 fn folded(res: &InqResult, q: usize) -> (Vec<f32>, Vec<f64>, i64) {
     let lq = &res.layers[q];
     let (w, b) = match &res.model.layers[lq.layer] {
-        FloatLayer::Conv { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } => (weight, bias),
+        FloatLayer::Conv { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } => {
+            (weight, bias)
+        }
         _ => unreachable!("plan_layers only records conv/dense layers"),
     };
-    let eff: Vec<f32> = w.iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
+    let eff: Vec<f32> = w
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| v * lq.gain_at(k))
+        .collect();
     let mut bias: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
     let mut pad = 0;
     if q == 0 {
         let n = &res.model.normalization;
         let c = lq.gain.len();
-        let mean_of = |i: usize| if n.mean.len() == 1 { n.mean[0] } else { n.mean.get(i).copied().unwrap_or(0.0) };
-        let shift: Vec<f64> = (0..c).map(|i| f64::from(mean_of(i)) / f64::from(n.scale)).collect();
+        let mean_of = |i: usize| {
+            if n.mean.len() == 1 {
+                n.mean[0]
+            } else {
+                n.mean.get(i).copied().unwrap_or(0.0)
+            }
+        };
+        let shift: Vec<f64> = (0..c)
+            .map(|i| f64::from(mean_of(i)) / f64::from(n.scale))
+            .collect();
         let avg = shift.iter().sum::<f64>() / c.max(1) as f64;
         pad = avg.round() as i64;
         let row = eff.len() / lq.out.max(1);
@@ -133,13 +167,24 @@ fn levels_exact(w: f32, n1: i32, bits: u32) -> f32 {
 
 /// Builds the integer model for given activation exponents (one per non-final weighted
 /// layer).
-fn build(res: &InqResult, steps: &[Step], exps: &[i32], act_bits: u32) -> Result<QuantModel, QuantError> {
+fn build(
+    res: &InqResult,
+    steps: &[Step],
+    exps: &[i32],
+    act_bits: u32,
+) -> Result<QuantModel, QuantError> {
     let mut layers = Vec::new();
     let mut in_exp = 0i32;
     let mut ai = 0;
     for s in steps {
         match *s {
-            Step::Weighted { from, q, relu, last, .. } => {
+            Step::Weighted {
+                from,
+                q,
+                relu,
+                last,
+                ..
+            } => {
                 let lq = &res.layers[q];
                 let (eff, bias_f, pad) = folded(res, q);
                 let row = eff.len() / lq.out.max(1);
@@ -156,17 +201,32 @@ fn build(res: &InqResult, steps: &[Step], exps: &[i32], act_bits: u32) -> Result
                         (b * 2f64.powi(-e)).round() as i64
                     })
                     .collect();
-                let weights = WeightTensor { bits: lq.bits, n1: lq.n1.clone(), codes };
+                let weights = WeightTensor {
+                    bits: lq.bits,
+                    n1: lq.n1.clone(),
+                    codes,
+                };
                 let output = if last {
                     Output::Logits
                 } else {
                     let e = exps[ai];
                     ai += 1;
-                    Output::Act { bits: act_bits, signed: !relu, exp: e }
+                    Output::Act {
+                        bits: act_bits,
+                        signed: !relu,
+                        exp: e,
+                    }
                 };
                 let name = layer_name(&res.model.layers[from]).to_string();
                 layers.push(match &res.model.layers[from] {
-                    FloatLayer::Conv { in_channels, out_channels, kernel, stride, pad: p, .. } => Layer::Conv(ConvLayer {
+                    FloatLayer::Conv {
+                        in_channels,
+                        out_channels,
+                        kernel,
+                        stride,
+                        pad: p,
+                        ..
+                    } => Layer::Conv(ConvLayer {
                         name,
                         in_channels: *in_channels,
                         out_channels: *out_channels,
@@ -179,7 +239,11 @@ fn build(res: &InqResult, steps: &[Step], exps: &[i32], act_bits: u32) -> Result
                         relu,
                         output,
                     }),
-                    FloatLayer::Dense { in_features, out_features, .. } => Layer::Dense(DenseLayer {
+                    FloatLayer::Dense {
+                        in_features,
+                        out_features,
+                        ..
+                    } => Layer::Dense(DenseLayer {
                         name,
                         in_features: *in_features,
                         out_features: *out_features,
@@ -198,8 +262,16 @@ fn build(res: &InqResult, steps: &[Step], exps: &[i32], act_bits: u32) -> Result
                 let l = &res.model.layers[at];
                 let name = layer_name(l).to_string();
                 layers.push(match l {
-                    FloatLayer::MaxPool { kernel, stride, .. } => Layer::MaxPool(PoolLayer { name, kernel: *kernel, stride: *stride }),
-                    FloatLayer::AvgPool { kernel, stride, .. } => Layer::AvgPool(PoolLayer { name, kernel: *kernel, stride: *stride }),
+                    FloatLayer::MaxPool { kernel, stride, .. } => Layer::MaxPool(PoolLayer {
+                        name,
+                        kernel: *kernel,
+                        stride: *stride,
+                    }),
+                    FloatLayer::AvgPool { kernel, stride, .. } => Layer::AvgPool(PoolLayer {
+                        name,
+                        kernel: *kernel,
+                        stride: *stride,
+                    }),
                     FloatLayer::GlobalAvgPool { .. } => Layer::GlobalAvgPool(NamedLayer { name }),
                     FloatLayer::Flatten { .. } => Layer::Flatten(NamedLayer { name }),
                     _ => unreachable!("plan keeps only parameter-free layers here"),
@@ -210,7 +282,11 @@ fn build(res: &InqResult, steps: &[Step], exps: &[i32], act_bits: u32) -> Result
     let n = &res.model.normalization;
     let input = InputSpec {
         shape: res.model.input_shape,
-        format: ActFormat { bits: 8, signed: false, exp: 0 },
+        format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        },
         mapping: format!(
             "raw 8-bit pixels; normalization (p*{} - mean{:?})/std{:?} folded into the first layer",
             n.scale, n.mean, n.std
@@ -230,12 +306,21 @@ fn subset(data: &Dataset, n: usize) -> Dataset {
 /// Calibrates activation exponents on the first `calib_images` images of `calib`, builds and
 /// validates the integer model, and refines the exponents if the integer accuracy on those
 /// images lags the float-activation accuracy (see [`IntConfig`]).
-pub fn integerize(res: &InqResult, calib: &Dataset, cfg: &IntConfig) -> Result<QuantModel, QuantError> {
+pub fn integerize(
+    res: &InqResult,
+    calib: &Dataset,
+    cfg: &IntConfig,
+) -> Result<QuantModel, QuantError> {
     if !(2..=16).contains(&cfg.act_bits) {
-        return Err(QuantError::Config(format!("activation bits {} outside 2..=16", cfg.act_bits)));
+        return Err(QuantError::Config(format!(
+            "activation bits {} outside 2..=16",
+            cfg.act_bits
+        )));
     }
     if calib.is_empty() || cfg.calib_images == 0 {
-        return Err(QuantError::Config("calibration needs at least one image".into()));
+        return Err(QuantError::Config(
+            "calibration needs at least one image".into(),
+        ));
     }
     let steps = plan(res)?;
     let cal = subset(calib, cfg.calib_images);
@@ -255,14 +340,23 @@ pub fn integerize(res: &InqResult, calib: &Dataset, cfg: &IntConfig) -> Result<Q
     let mut exps = Vec::new();
     for s in &steps {
         match *s {
-            Step::Weighted { from, to, relu, last, .. } => {
+            Step::Weighted {
+                from,
+                to,
+                relu,
+                last,
+                ..
+            } => {
                 if last {
                     break;
                 }
                 let (y, sh) = net.run_range(&params, &x, &shape, from, to)?;
                 let e = calib::choose_exp(&y, cfg.act_bits, !relu, cfg.calibration);
                 exps.push(e);
-                x = y.iter().map(|&v| calib::fake_quant(v, e, cfg.act_bits, !relu)).collect();
+                x = y
+                    .iter()
+                    .map(|&v| calib::fake_quant(v, e, cfg.act_bits, !relu))
+                    .collect();
                 shape = sh;
             }
             Step::Plain { at } => {
@@ -286,7 +380,9 @@ pub fn integerize(res: &InqResult, calib: &Dataset, cfg: &IntConfig) -> Result<Q
                     for d in [-1, 1] {
                         let mut e2 = exps.clone();
                         e2[i] += d;
-                        let Ok(m2) = build(res, &steps, &e2, cfg.act_bits) else { continue };
+                        let Ok(m2) = build(res, &steps, &e2, cfg.act_bits) else {
+                            continue;
+                        };
                         let a = evaluate_integer(&m2, &cal)?;
                         if a > best {
                             best = a;
@@ -313,13 +409,16 @@ pub fn evaluate_integer(model: &QuantModel, data: &Dataset) -> Result<f64, Quant
         ))));
     }
     if data.is_empty() {
-        return Err(QuantError::Train(train::TrainError::Data("no evaluation images".into())));
+        return Err(QuantError::Train(train::TrainError::Data(
+            "no evaluation images".into(),
+        )));
     }
     let correct: Result<usize, inq_model::ModelError> = (0..data.len())
         .into_par_iter()
         .map(|i| {
             let input: Vec<i64> = data.image(i).iter().map(|&p| i64::from(p)).collect();
-            r.run(&input).map(|o| usize::from(o.argmax == usize::from(data.labels[i])))
+            r.run(&input)
+                .map(|o| usize::from(o.argmax == usize::from(data.labels[i])))
         })
         .sum();
     Ok(correct? as f64 / data.len() as f64)

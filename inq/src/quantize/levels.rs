@@ -220,7 +220,9 @@ mod tests {
 
     #[test]
     fn min_error_not_worse_than_paper() {
-        let w: Vec<f32> = (0..200).map(|i| ((i * 37 % 101) as f32 - 50.0) / 300.0).collect();
+        let w: Vec<f32> = (0..200)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 300.0)
+            .collect();
         for bits in 2..=6 {
             let a = quant_error(&w, n1_paper(&w), bits);
             let b = quant_error(&w, n1_min_error(&w, bits), bits);

@@ -124,7 +124,11 @@ impl Default for InqConfig {
             levels: Levels::Paper,
             epochs_per_step: 2,
             final_epochs: 0,
-            train: TrainConfig { lr: 0.005, schedule: train::LrSchedule::Cosine { min_factor: 0.0 }, ..TrainConfig::default() },
+            train: TrainConfig {
+                lr: 0.005,
+                schedule: train::LrSchedule::Cosine { min_factor: 0.0 },
+                ..TrainConfig::default()
+            },
             checkpoint: None,
             resume: false,
             stop_after: None,
@@ -217,7 +221,13 @@ pub struct InqResult {
 fn first_layer_gain(model: &FloatModel) -> Result<Option<(usize, Vec<f32>, usize)>, QuantError> {
     let [c, h, w] = model.input_shape;
     let n = &model.normalization;
-    let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v.get(i).copied().unwrap_or(1.0) };
+    let pick = |v: &[f32], i: usize| {
+        if v.len() == 1 {
+            v[0]
+        } else {
+            v.get(i).copied().unwrap_or(1.0)
+        }
+    };
     let gains: Vec<f32> = (0..c).map(|i| n.scale / pick(&n.std, i)).collect();
     for (i, l) in model.layers.iter().enumerate() {
         match l {
@@ -254,8 +264,18 @@ fn weight_layers(model: &FloatModel) -> Vec<(usize, String, usize, &Vec<f32>)> {
         .iter()
         .enumerate()
         .filter_map(|(i, l)| match l {
-            FloatLayer::Conv { name, out_channels, weight, .. } => Some((i, name.clone(), *out_channels, weight)),
-            FloatLayer::Dense { name, out_features, weight, .. } => Some((i, name.clone(), *out_features, weight)),
+            FloatLayer::Conv {
+                name,
+                out_channels,
+                weight,
+                ..
+            } => Some((i, name.clone(), *out_channels, weight)),
+            FloatLayer::Dense {
+                name,
+                out_features,
+                weight,
+                ..
+            } => Some((i, name.clone(), *out_features, weight)),
             _ => None,
         })
         .collect()
@@ -268,34 +288,60 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
     let mut out = Vec::new();
     for name in cfg.layer_bits.keys() {
         if !weight_layers(model).iter().any(|(_, n, _, _)| n == name) {
-            return Err(QuantError::Config(format!("per-layer bits given for `{name}`, which is not a conv/dense layer of the model")));
+            return Err(QuantError::Config(format!(
+                "per-layer bits given for `{name}`, which is not a conv/dense layer of the model"
+            )));
         }
     }
     for (i, name, o, w) in weight_layers(model) {
         let bits = cfg.layer_bits.get(&name).copied().unwrap_or(cfg.bits);
         if !(2..=8).contains(&bits) {
-            return Err(QuantError::Config(format!("layer {name}: weight bits {bits} outside 2..=8")));
+            return Err(QuantError::Config(format!(
+                "layer {name}: weight bits {bits} outside 2..=8"
+            )));
         }
         let (gain, gain_group) = match &first {
             Some((fi, g, grp)) if *fi == i => (g.clone(), *grp),
             _ => (vec![1.0], 1),
         };
-        let mut lq = LayerQuant { layer: i, name, bits, n1: Vec::new(), out: o, gain, gain_group };
+        let mut lq = LayerQuant {
+            layer: i,
+            name,
+            bits,
+            n1: Vec::new(),
+            out: o,
+            gain,
+            gain_group,
+        };
         if lq.gain.len() > 1 && lq.row_len() != w.len() / o.max(1) {
             return Err(QuantError::Model {
                 node: lq.name.clone(),
-                message: format!("weight rows of {} elements do not match {} input channels", w.len() / o.max(1), lq.gain.len()),
+                message: format!(
+                    "weight rows of {} elements do not match {} input channels",
+                    w.len() / o.max(1),
+                    lq.gain.len()
+                ),
             });
         }
-        let eff: Vec<f32> = w.iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
+        let eff: Vec<f32> = w
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| v * lq.gain_at(k))
+            .collect();
         if eff.iter().any(|v| !v.is_finite()) {
-            return Err(QuantError::Model { node: lq.name.clone(), message: "weights contain NaN or infinity".into() });
+            return Err(QuantError::Model {
+                node: lq.name.clone(),
+                message: "weights contain NaN or infinity".into(),
+            });
         }
         lq.n1 = levels::choose_n1(&eff, o, bits, cfg.levels);
         out.push(lq);
     }
     if out.is_empty() {
-        return Err(QuantError::Model { node: "layers".into(), message: "no conv or dense layer to quantize".into() });
+        return Err(QuantError::Model {
+            node: "layers".into(),
+            message: "no conv or dense layer to quantize".into(),
+        });
     }
     Ok(out)
 }
@@ -311,7 +357,9 @@ fn quantize_weight(lq: &LayerQuant, weights: &mut [f32], k: usize) {
 
 fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
     if s.is_empty() {
-        return Err(QuantError::Config("the schedule of accumulated portions is empty".into()));
+        return Err(QuantError::Config(
+            "the schedule of accumulated portions is empty".into(),
+        ));
     }
     let mut prev = 0.0;
     for &p in s {
@@ -323,7 +371,9 @@ fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
         prev = p;
     }
     if (s[s.len() - 1] - 1.0).abs() > 0.0 {
-        return Err(QuantError::Config(format!("the last accumulated portion must be 1: {s:?}")));
+        return Err(QuantError::Config(format!(
+            "the last accumulated portion must be 1: {s:?}"
+        )));
     }
     Ok(())
 }
@@ -333,11 +383,17 @@ fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
 pub fn inq_start(model: &FloatModel, cfg: &InqConfig) -> Result<InqResult, QuantError> {
     let layers = plan_layers(model, cfg)?;
     let min_bits = layers.iter().map(|l| l.bits).min().unwrap_or(cfg.bits);
-    let schedule = cfg.schedule.clone().unwrap_or_else(|| default_schedule(min_bits));
+    let schedule = cfg
+        .schedule
+        .clone()
+        .unwrap_or_else(|| default_schedule(min_bits));
     validate_schedule(&schedule)?;
     Ok(InqResult {
         model: model.clone(),
-        frozen: layers.iter().map(|l| vec![false; weight_len(model, l.layer)]).collect(),
+        frozen: layers
+            .iter()
+            .map(|l| vec![false; weight_len(model, l.layer)])
+            .collect(),
         layers,
         log: InqLog::default(),
         schedule,
@@ -356,14 +412,22 @@ pub fn inq_step(
     cfg: &InqConfig,
 ) -> Result<StepLog, QuantError> {
     let t0 = Instant::now();
-    let portion = *state.schedule.get(step).ok_or_else(|| QuantError::Config(format!("step {step} is past the schedule")))?;
+    let portion = *state
+        .schedule
+        .get(step)
+        .ok_or_else(|| QuantError::Config(format!("step {step} is past the schedule")))?;
     let mut params = params_of(&state.model);
     for (li, lq) in state.layers.iter().enumerate() {
         let p = &mut params[li];
         let target = partition::target_count(portion, p.weight.len());
         let mut rng = SplitMix64::derive(cfg.train.seed, &[0x9a27, step as u64, li as u64]);
         // Rank by magnitude in the quantized domain (the gain is per input channel).
-        let eff: Vec<f32> = p.weight.iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
+        let eff: Vec<f32> = p
+            .weight
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| v * lq.gain_at(k))
+            .collect();
         let chosen = partition::choose(&eff, &state.frozen[li], target, cfg.strategy, &mut rng);
         for k in chosen {
             quantize_weight(lq, &mut p.weight, k);
@@ -372,11 +436,25 @@ pub fn inq_step(
     }
     store_params(&mut state.model, &params);
     let last = step + 1 == state.schedule.len();
-    let epochs = if last { cfg.final_epochs } else { cfg.epochs_per_step };
+    let epochs = if last {
+        cfg.final_epochs
+    } else {
+        cfg.epochs_per_step
+    };
     let mut tl = None;
     if epochs > 0 {
-        let tc = TrainConfig { epochs, ..cfg.train.clone() };
-        let log = train::train_masked(&mut state.model, train_data, &tc, Some(&state.frozen), &[step as u64 + 1], &mut |_| {})?;
+        let tc = TrainConfig {
+            epochs,
+            ..cfg.train.clone()
+        };
+        let log = train::train_masked(
+            &mut state.model,
+            train_data,
+            &tc,
+            Some(&state.frozen),
+            &[step as u64 + 1],
+            &mut |_| {},
+        )?;
         tl = log.epochs.last().cloned();
     }
     let ev = match test {
@@ -432,12 +510,21 @@ pub fn inq(
             state.log.float_accuracy = Some(train::evaluate(model, t)?.accuracy);
         }
     }
-    let end = cfg.stop_after.map_or(state.schedule.len(), |n| n.min(state.schedule.len()));
+    let end = cfg
+        .stop_after
+        .map_or(state.schedule.len(), |n| n.min(state.schedule.len()));
     for step in start..end {
         let sl = inq_step(&mut state, step, train_data, test, cfg)?;
         progress(&sl);
         if let Some(path) = &cfg.checkpoint {
-            checkpoint::save(path, &checkpoint::Checkpoint { fingerprint: fingerprint.clone(), steps_done: step + 1, state: state.clone() })?;
+            checkpoint::save(
+                path,
+                &checkpoint::Checkpoint {
+                    fingerprint: fingerprint.clone(),
+                    steps_done: step + 1,
+                    state: state.clone(),
+                },
+            )?;
         }
     }
     Ok(state)
@@ -493,7 +580,14 @@ pub fn quantize(
     };
     put("method", "INQ (Zhou et al. 2017)".into());
     put("bits", serde_json::json!(cfg.bits));
-    put("layer_bits", serde_json::json!(res.layers.iter().map(|l| (l.name.clone(), l.bits)).collect::<BTreeMap<_, _>>()));
+    put(
+        "layer_bits",
+        serde_json::json!(res
+            .layers
+            .iter()
+            .map(|l| (l.name.clone(), l.bits))
+            .collect::<BTreeMap<_, _>>()),
+    );
     put("schedule", serde_json::json!(&res.schedule));
     put("strategy", serde_json::json!(cfg.strategy.name()));
     put("levels", serde_json::json!(cfg.levels.name()));
@@ -510,7 +604,11 @@ pub fn quantize(
     put("calib_images", serde_json::json!(int_cfg.calib_images));
     put("train_images", serde_json::json!(train_data.len()));
     let m = &mut p.metrics;
-    for (k, v) in [("float_accuracy", float_accuracy), ("inq_float_accuracy", inq_float_accuracy), ("integer_accuracy", integer_accuracy)] {
+    for (k, v) in [
+        ("float_accuracy", float_accuracy),
+        ("inq_float_accuracy", inq_float_accuracy),
+        ("integer_accuracy", integer_accuracy),
+    ] {
         if let Some(v) = v {
             m.insert(k.into(), v);
         }
@@ -518,13 +616,23 @@ pub fn quantize(
     if let Some(t) = test {
         m.insert("test_images".into(), t.len() as f64);
     }
-    Ok(Outcome { quant, inq: res, float_accuracy, inq_float_accuracy, integer_accuracy })
+    Ok(Outcome {
+        quant,
+        inq: res,
+        float_accuracy,
+        inq_float_accuracy,
+        integer_accuracy,
+    })
 }
 
 /// Writes the outcome beside `out` (the model file path): the model itself, `<stem>.log.json`
 /// (per-step log and accuracies), `<stem>.hist.svg` (weight histograms before/after per layer)
 /// and `<stem>.steps.svg` (accuracy per step). Returns the written paths.
-pub fn write_outputs(out: &Path, original: &FloatModel, outcome: &Outcome) -> Result<Vec<PathBuf>, QuantError> {
+pub fn write_outputs(
+    out: &Path,
+    original: &FloatModel,
+    outcome: &Outcome,
+) -> Result<Vec<PathBuf>, QuantError> {
     outcome.quant.save(out)?;
     let stem = out.with_extension("");
     let side = |suffix: &str| PathBuf::from(format!("{}.{suffix}", stem.display()));
@@ -537,7 +645,10 @@ pub fn write_outputs(out: &Path, original: &FloatModel, outcome: &Outcome) -> Re
         "steps": outcome.inq.log.steps,
         "layers": outcome.inq.layers.iter().map(|l| serde_json::json!({"name": l.name, "bits": l.bits, "n1": l.n1})).collect::<Vec<_>>(),
     });
-    let text = serde_json::to_string_pretty(&log).map_err(|e| QuantError::Io { path: log_path.display().to_string(), message: e.to_string() })?;
+    let text = serde_json::to_string_pretty(&log).map_err(|e| QuantError::Io {
+        path: log_path.display().to_string(),
+        message: e.to_string(),
+    })?;
     inq_model::write_atomic(&log_path, text.as_bytes())?;
     let hist = side("hist.svg");
     plot::weight_histograms(&hist, original, &outcome.inq)?;

@@ -31,7 +31,9 @@ impl std::str::FromStr for Strategy {
         match s {
             "pruning" | "pruning-inspired" => Ok(Strategy::Pruning),
             "random" => Ok(Strategy::Random),
-            _ => Err(format!("unknown partition strategy `{s}` (expected pruning or random)")),
+            _ => Err(format!(
+                "unknown partition strategy `{s}` (expected pruning or random)"
+            )),
         }
     }
 }
@@ -93,7 +95,9 @@ mod tests {
 
     #[test]
     fn portions_are_exact_and_pruning_takes_largest() {
-        let w: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let w: Vec<f32> = (0..1000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
         for strategy in [Strategy::Pruning, Strategy::Random] {
             let mut frozen = vec![false; w.len()];
             let mut rng = SplitMix64::new(3);
@@ -110,8 +114,14 @@ mod tests {
                 assert!(n >= prev);
                 prev = n;
                 if strategy == Strategy::Pruning {
-                    let min_frozen = (0..w.len()).filter(|&i| frozen[i]).map(|i| w[i].abs()).fold(f32::MAX, f32::min);
-                    let max_free = (0..w.len()).filter(|&i| !frozen[i]).map(|i| w[i].abs()).fold(0.0, f32::max);
+                    let min_frozen = (0..w.len())
+                        .filter(|&i| frozen[i])
+                        .map(|i| w[i].abs())
+                        .fold(f32::MAX, f32::min);
+                    let max_free = (0..w.len())
+                        .filter(|&i| !frozen[i])
+                        .map(|i| w[i].abs())
+                        .fold(0.0, f32::max);
                     assert!(min_frozen >= max_free);
                 }
             }

@@ -9,7 +9,10 @@ use super::{InqLog, InqResult, QuantError};
 use crate::graph::{FloatLayer, FloatModel};
 
 fn perr(path: &Path, e: impl std::fmt::Display) -> QuantError {
-    QuantError::Io { path: path.display().to_string(), message: format!("plot: {e}") }
+    QuantError::Io {
+        path: path.display().to_string(),
+        message: format!("plot: {e}"),
+    }
 }
 
 /// Histogram counts of `values` over `bins` equal bins on `[lo, hi]`.
@@ -35,28 +38,62 @@ fn weights_of(model: &FloatModel, layer: usize) -> Vec<f32> {
 
 /// One row per conv/dense layer: the original weights (left) and the quantized weights (right),
 /// both in the quantized domain (first layer multiplied by its normalization gain).
-pub fn weight_histograms(path: &Path, original: &FloatModel, res: &InqResult) -> Result<(), QuantError> {
+pub fn weight_histograms(
+    path: &Path,
+    original: &FloatModel,
+    res: &InqResult,
+) -> Result<(), QuantError> {
     let rows = res.layers.len().max(1);
     let root = SVGBackend::new(path, (1000, 260 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| perr(path, e))?;
     let areas = root.split_evenly((rows, 2));
     for (i, lq) in res.layers.iter().enumerate() {
-        let before: Vec<f32> = weights_of(original, lq.layer).iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
-        let after: Vec<f32> = weights_of(&res.model, lq.layer).iter().enumerate().map(|(k, &v)| v * lq.gain_at(k)).collect();
-        let m = before.iter().chain(&after).fold(0f32, |m, &v| m.max(v.abs())).max(1e-6) * 1.05;
-        for (j, (vals, what, color)) in [(&before, "float", BLUE), (&after, "INQ", RED)].into_iter().enumerate() {
+        let before: Vec<f32> = weights_of(original, lq.layer)
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| v * lq.gain_at(k))
+            .collect();
+        let after: Vec<f32> = weights_of(&res.model, lq.layer)
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| v * lq.gain_at(k))
+            .collect();
+        let m = before
+            .iter()
+            .chain(&after)
+            .fold(0f32, |m, &v| m.max(v.abs()))
+            .max(1e-6)
+            * 1.05;
+        for (j, (vals, what, color)) in [(&before, "float", BLUE), (&after, "INQ", RED)]
+            .into_iter()
+            .enumerate()
+        {
             let bins = 120;
             let h = histogram(vals, -m, m, bins);
             let top = h.iter().copied().max().unwrap_or(1).max(1);
             let area = &areas[2 * i + j];
             let mut chart = ChartBuilder::on(area)
-                .caption(format!("{} {what} ({} bits, n1 {:?})", lq.name, lq.bits, lq.n1.iter().take(4).collect::<Vec<_>>()), ("sans-serif", 14))
+                .caption(
+                    format!(
+                        "{} {what} ({} bits, n1 {:?})",
+                        lq.name,
+                        lq.bits,
+                        lq.n1.iter().take(4).collect::<Vec<_>>()
+                    ),
+                    ("sans-serif", 14),
+                )
                 .margin(8)
                 .x_label_area_size(24)
                 .y_label_area_size(44)
                 .build_cartesian_2d(-m..m, 0u32..top + top / 10 + 1)
                 .map_err(|e| perr(path, e))?;
-            chart.configure_mesh().disable_mesh().x_labels(7).y_labels(4).draw().map_err(|e| perr(path, e))?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(7)
+                .y_labels(4)
+                .draw()
+                .map_err(|e| perr(path, e))?;
             let w = 2.0 * m / bins as f32;
             chart
                 .draw_series(h.iter().enumerate().filter(|(_, &c)| c > 0).map(|(b, &c)| {
@@ -74,8 +111,16 @@ pub fn weight_histograms(path: &Path, original: &FloatModel, res: &InqResult) ->
 pub fn step_accuracy(path: &Path, log: &InqLog) -> Result<(), QuantError> {
     let root = SVGBackend::new(path, (720, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| perr(path, e))?;
-    let pts: Vec<(f64, f64)> = log.steps.iter().filter_map(|s| s.test_accuracy.map(|a| (s.portion * 100.0, a * 100.0))).collect();
-    let all: Vec<f64> = pts.iter().map(|p| p.1).chain(log.float_accuracy.map(|a| a * 100.0)).collect();
+    let pts: Vec<(f64, f64)> = log
+        .steps
+        .iter()
+        .filter_map(|s| s.test_accuracy.map(|a| (s.portion * 100.0, a * 100.0)))
+        .collect();
+    let all: Vec<f64> = pts
+        .iter()
+        .map(|p| p.1)
+        .chain(log.float_accuracy.map(|a| a * 100.0))
+        .collect();
     let (lo, hi) = if all.is_empty() {
         (0.0, 100.0)
     } else {
@@ -98,7 +143,10 @@ pub fn step_accuracy(path: &Path, log: &InqLog) -> Result<(), QuantError> {
         .map_err(|e| perr(path, e))?;
     if let Some(f) = log.float_accuracy {
         chart
-            .draw_series(LineSeries::new(vec![(0.0, f * 100.0), (100.0, f * 100.0)], BLUE.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                vec![(0.0, f * 100.0), (100.0, f * 100.0)],
+                BLUE.stroke_width(1),
+            ))
             .map_err(|e| perr(path, e))?
             .label("float")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE));
@@ -108,7 +156,14 @@ pub fn step_accuracy(path: &Path, log: &InqLog) -> Result<(), QuantError> {
         .map_err(|e| perr(path, e))?
         .label("INQ")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
-    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, RED.filled()))).map_err(|e| perr(path, e))?;
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| perr(path, e))?;
+    chart
+        .draw_series(pts.iter().map(|&p| Circle::new(p, 3, RED.filled())))
+        .map_err(|e| perr(path, e))?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(|e| perr(path, e))?;
     root.present().map_err(|e| perr(path, e))
 }

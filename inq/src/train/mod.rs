@@ -95,13 +95,22 @@ impl TrainConfig {
             return Err(TrainError::Config("batch size must be at least 1".into()));
         }
         if !(self.lr.is_finite() && self.lr >= 0.0) {
-            return Err(TrainError::Config(format!("learning rate {} must be finite and non-negative", self.lr)));
+            return Err(TrainError::Config(format!(
+                "learning rate {} must be finite and non-negative",
+                self.lr
+            )));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(TrainError::Config(format!("momentum {} must be in [0, 1)", self.momentum)));
+            return Err(TrainError::Config(format!(
+                "momentum {} must be in [0, 1)",
+                self.momentum
+            )));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(TrainError::Config(format!("weight decay {} must be finite and non-negative", self.weight_decay)));
+            return Err(TrainError::Config(format!(
+                "weight decay {} must be finite and non-negative",
+                self.weight_decay
+            )));
         }
         Ok(())
     }
@@ -155,12 +164,20 @@ pub fn lenet(input_shape: [usize; 3], seed: u64) -> FloatModel {
         weight,
         bias: vec![0.0; o],
     };
-    let pool = |name: &str| FloatLayer::MaxPool { name: name.into(), kernel: [2, 2], stride: [2, 2] };
+    let pool = |name: &str| FloatLayer::MaxPool {
+        name: name.into(),
+        kernel: [2, 2],
+        stride: [2, 2],
+    };
     let relu = |name: &str| FloatLayer::Relu { name: name.into() };
     FloatModel {
         name: "lenet".into(),
         input_shape,
-        normalization: Normalization { scale: 1.0 / 255.0, mean: vec![0.0], std: vec![1.0] },
+        normalization: Normalization {
+            scale: 1.0 / 255.0,
+            mean: vec![0.0],
+            std: vec![1.0],
+        },
         layers: vec![
             conv("conv1", c, 16, he(16 * c * 9, c * 9)),
             relu("relu1"),
@@ -168,10 +185,24 @@ pub fn lenet(input_shape: [usize; 3], seed: u64) -> FloatModel {
             conv("conv2", 16, 32, he(32 * 16 * 9, 16 * 9)),
             relu("relu2"),
             pool("pool2"),
-            FloatLayer::Flatten { name: "flatten".into() },
-            FloatLayer::Dense { name: "fc1".into(), in_features: flat, out_features: 128, weight: he(128 * flat, flat), bias: vec![0.0; 128] },
+            FloatLayer::Flatten {
+                name: "flatten".into(),
+            },
+            FloatLayer::Dense {
+                name: "fc1".into(),
+                in_features: flat,
+                out_features: 128,
+                weight: he(128 * flat, flat),
+                bias: vec![0.0; 128],
+            },
             relu("relu3"),
-            FloatLayer::Dense { name: "fc2".into(), in_features: 128, out_features: 10, weight: he(1280, 128), bias: vec![0.0; 10] },
+            FloatLayer::Dense {
+                name: "fc2".into(),
+                in_features: 128,
+                out_features: 10,
+                weight: he(1280, 128),
+                bias: vec![0.0; 10],
+            },
         ],
     }
 }
@@ -185,7 +216,10 @@ fn check_data(net: &Net, data: &Dataset) -> Result<(), TrainError> {
         )));
     }
     if let Some(&l) = data.labels.iter().find(|&&l| usize::from(l) >= net.classes) {
-        return Err(TrainError::Data(format!("label {l} but the model has only {} outputs", net.classes)));
+        return Err(TrainError::Data(format!(
+            "label {l} but the model has only {} outputs",
+            net.classes
+        )));
     }
     Ok(())
 }
@@ -215,15 +249,32 @@ impl Sgd {
     pub(crate) fn new(params: &Params) -> Self {
         let velocity = params
             .iter()
-            .map(|p| LayerParams { layer: p.layer, weight: vec![0.0; p.weight.len()], bias: vec![0.0; p.bias.len()] })
+            .map(|p| LayerParams {
+                layer: p.layer,
+                weight: vec![0.0; p.weight.len()],
+                bias: vec![0.0; p.bias.len()],
+            })
             .collect();
         Sgd { velocity }
     }
 
     /// `v ← μv + (g + λw)`, `w ← w − γv`, skipping frozen weights entirely (their velocity
     /// stays 0 and the weight is not written).
-    pub(crate) fn step(&mut self, params: &mut Params, grads: &Params, lr: f32, mu: f32, wd: f32, mask: Option<&Mask>) {
-        for (li, ((p, g), v)) in params.iter_mut().zip(grads).zip(&mut self.velocity).enumerate() {
+    pub(crate) fn step(
+        &mut self,
+        params: &mut Params,
+        grads: &Params,
+        lr: f32,
+        mu: f32,
+        wd: f32,
+        mask: Option<&Mask>,
+    ) {
+        for (li, ((p, g), v)) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut self.velocity)
+            .enumerate()
+        {
             let m = mask.and_then(|m| m.get(li));
             for i in 0..p.weight.len() {
                 if m.is_some_and(|m| m[i]) {
@@ -269,8 +320,14 @@ pub fn train_masked(
     }
     let mut params = params_of(model);
     if let Some(m) = mask {
-        if m.len() != params.len() || m.iter().zip(&params).any(|(m, p)| m.len() != p.weight.len()) {
-            return Err(TrainError::Config("the update mask does not match the model's weights".into()));
+        if m.len() != params.len()
+            || m.iter()
+                .zip(&params)
+                .any(|(m, p)| m.len() != p.weight.len())
+        {
+            return Err(TrainError::Config(
+                "the update mask does not match the model's weights".into(),
+            ));
         }
     }
     let mut sgd = Sgd::new(&params);
@@ -288,9 +345,17 @@ pub fn train_masked(
         let mut parts = seed_parts.to_vec();
         parts.push(epoch as u64);
         let order = SplitMix64::derive(cfg.seed, &parts).permutation(n);
-        let pb = bar(n as u64, cfg.quiet, &format!("epoch {}/{}", epoch + 1, cfg.epochs));
+        let pb = bar(
+            n as u64,
+            cfg.quiet,
+            &format!("epoch {}/{}", epoch + 1, cfg.epochs),
+        );
         let (mut loss_sum, mut correct) = (0f64, 0usize);
-        let lr0 = cfg.schedule.rate(cfg.lr, epoch, (epoch * batches) as f64 / total_batches as f64);
+        let lr0 = cfg.schedule.rate(
+            cfg.lr,
+            epoch,
+            (epoch * batches) as f64 / total_batches as f64,
+        );
         for b in 0..batches {
             let idx = &order[b * bs..((b + 1) * bs).min(n)];
             pix.clear();
@@ -306,8 +371,19 @@ pub fn train_masked(
             }
             loss_sum += loss * idx.len() as f64;
             correct += c;
-            let lr = cfg.schedule.rate(cfg.lr, epoch, (epoch * batches + b) as f64 / total_batches as f64);
-            sgd.step(&mut params, &grads, lr as f32, cfg.momentum as f32, cfg.weight_decay as f32, mask);
+            let lr = cfg.schedule.rate(
+                cfg.lr,
+                epoch,
+                (epoch * batches + b) as f64 / total_batches as f64,
+            );
+            sgd.step(
+                &mut params,
+                &grads,
+                lr as f32,
+                cfg.momentum as f32,
+                cfg.weight_decay as f32,
+                mask,
+            );
             pb.inc(idx.len() as u64);
         }
         pb.finish_and_clear();
@@ -345,11 +421,19 @@ pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> 
     let mut x = Vec::new();
     for start in (0..n).step_by(bs) {
         let end = (start + bs).min(n);
-        net.normalize(&data.pixels[start * data.image_len()..end * data.image_len()], &mut x);
+        net.normalize(
+            &data.pixels[start * data.image_len()..end * data.image_len()],
+            &mut x,
+        );
         let logits = net.logits(&params, &x)?;
         for (row, &l) in logits.chunks(net.classes).zip(&data.labels[start..end]) {
             let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let lse = f64::from(m) + row.iter().map(|&v| f64::from(v - m).exp()).sum::<f64>().ln();
+            let lse = f64::from(m)
+                + row
+                    .iter()
+                    .map(|&v| f64::from(v - m).exp())
+                    .sum::<f64>()
+                    .ln();
             loss += lse - f64::from(row[usize::from(l)]);
             let mut best = 0;
             for (i, &v) in row.iter().enumerate() {
@@ -363,5 +447,8 @@ pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> 
     if n == 0 {
         return Err(TrainError::Data("no evaluation images".into()));
     }
-    Ok(Eval { accuracy: correct as f64 / n as f64, loss: loss / n as f64 })
+    Ok(Eval {
+        accuracy: correct as f64 / n as f64,
+        loss: loss / n as f64,
+    })
 }

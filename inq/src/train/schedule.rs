@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn schedules() {
-        let s = LrSchedule::Step { every: 2, gamma: 0.5 };
+        let s = LrSchedule::Step {
+            every: 2,
+            gamma: 0.5,
+        };
         assert_eq!(s.rate(0.1, 0, 0.0), 0.1);
         assert_eq!(s.rate(0.1, 1, 0.3), 0.1);
         assert_eq!(s.rate(0.1, 2, 0.6), 0.05);
@@ -79,6 +82,12 @@ mod tests {
         assert!((c.rate(0.1, 0, 0.0) - 0.1).abs() < 1e-12);
         assert!((c.rate(0.1, 0, 0.5) - 0.05).abs() < 1e-12);
         assert!(c.rate(0.1, 0, 1.0).abs() < 1e-12);
-        assert_eq!("step:3:0.2".parse::<LrSchedule>(), Ok(LrSchedule::Step { every: 3, gamma: 0.2 }));
+        assert_eq!(
+            "step:3:0.2".parse::<LrSchedule>(),
+            Ok(LrSchedule::Step {
+                every: 3,
+                gamma: 0.2
+            })
+        );
     }
 }
