@@ -28,7 +28,9 @@ fn env<T: std::str::FromStr>(k: &str, d: T) -> T {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` passes `--bench`; under `cargo test --all-targets` do nothing.
     if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("fashion_pipeline: measurement driver, run it with `cargo bench`; nothing to test");
+        eprintln!(
+            "fashion_pipeline: measurement driver, run it with `cargo bench`; nothing to test"
+        );
         return Ok(());
     }
     let dir = resolve_dir(None)?;

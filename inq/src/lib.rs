@@ -5,10 +5,10 @@
 //! which turns every conv/dense weight into `±2^e` or `0` and writes an
 //! [`inq_model::QuantModel`].
 
+pub mod calib;
 pub mod data;
 pub mod forward;
 pub mod graph;
 pub mod onnx;
-pub mod train;
-pub mod calib;
 pub mod quantize;
+pub mod train;

@@ -13,19 +13,33 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = PathBuf::from(args.first().ok_or("usage: speed DIR [IMAGES] [STALL_RATE]")?);
+    let dir = PathBuf::from(
+        args.first()
+            .ok_or("usage: speed DIR [IMAGES] [STALL_RATE]")?,
+    );
     let count: usize = args.get(1).map_or(Ok(100), |s| s.parse())?;
     let rate: f64 = args.get(2).map_or(Ok(0.0), |s| s.parse())?;
     let loaded = load_design(&dir)?;
     let model = loaded.model.ok_or("no model.json in the design folder")?;
-    let images: Vec<Vec<i64>> = (0..count as u64).map(|i| inq_model::random::random_input(&model, i)).collect();
-    let vopts = VerifyOptions { stall_rate: rate, seed: 1, ..Default::default() };
+    let images: Vec<Vec<i64>> = (0..count as u64)
+        .map(|i| inq_model::random::random_input(&model, i))
+        .collect();
+    let vopts = VerifyOptions {
+        stall_rate: rate,
+        seed: 1,
+        ..Default::default()
+    };
     // Build (or load from cache) first, so that the timed run is simulation only.
     verify(&dir, &images[..1], &vopts)?;
     let rtl = verify(&dir, &images, &vopts)?;
     let mut best = None;
     for fast_forward in [false, true] {
-        let sopts = SimOptions { stall_rate: rate, seed: 1, fast_forward, ..Default::default() };
+        let sopts = SimOptions {
+            stall_rate: rate,
+            seed: 1,
+            fast_forward,
+            ..Default::default()
+        };
         let sim = inq_sim::simulate(&loaded.design, &images, &sopts)?;
         if sim.outputs != rtl.outputs {
             return Err("simulator and Verilator disagree; run the co-simulation tests".into());
