@@ -7,6 +7,7 @@
 
 pub mod calib;
 pub mod data;
+pub mod dequant;
 pub mod forward;
 pub mod graph;
 pub mod onnx;

@@ -146,7 +146,11 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         )
     } else {
         let model = QuantModel::load(&a.model)?;
-        (None, Some(integer_accuracy(&model, &ds)?))
+        let float = inq_quant::dequant::float_view(&model)
+            .ok()
+            .map(|f| inq_quant::forward::accuracy(&f, &ds).map(|a| a.fraction()))
+            .transpose()?;
+        (float, Some(integer_accuracy(&model, &ds)?))
     };
     let report = EvalReport {
         model: a.model.display().to_string(),
@@ -158,7 +162,12 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     crate::output::emit(a.json, &report, || {
         let mut parts = Vec::new();
         if let Some(f) = report.float_accuracy {
-            parts.push(format!("float accuracy {:.2}%", 100.0 * f));
+            let what = if report.integer_accuracy.is_some() {
+                "float-activation accuracy"
+            } else {
+                "float accuracy"
+            };
+            parts.push(format!("{what} {:.2}%", 100.0 * f));
         }
         if let Some(i) = report.integer_accuracy {
             parts.push(format!("integer accuracy {:.2}%", 100.0 * i));

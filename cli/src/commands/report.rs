@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 pub struct ReportArgs {
     /// A folder written by `inq gen`.
     pub dir: PathBuf,
-    /// Synthesis flows to run, comma separated: generic, ice40, xilinx, xilinx-nodsp.
-    #[arg(long, value_delimiter = ',', default_value = "xilinx,ice40,generic")]
+    /// Synthesis flows to run, comma separated: xilinx, ice40, xilinx-nodsp, generic (generic maps
+    /// large ROMs to logic and is slow on big designs).
+    #[arg(long, value_delimiter = ',', default_value = "xilinx,ice40")]
     pub flows: Vec<String>,
     /// Synthesize only these engines (instance names or engine indices, comma separated);
     /// the others are black-boxed.
