@@ -294,7 +294,10 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
 
 /// Largest divisor of `n` not above `cap`.
 fn divisor(n: usize, cap: usize) -> usize {
-    (1..=cap.min(n)).rev().find(|d| n.is_multiple_of(*d)).unwrap_or(1)
+    (1..=cap.min(n))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }
 
 proptest! {
