@@ -415,7 +415,7 @@ impl Design {
         );
         let _ = writeln!(
             s,
-            "interval {} cycles/image → {:.1} images/s at {} MHz (latency ≈ {} cycles)",
+            "interval {} cycles/image → {:.1} images/s at {} MHz (latency: a rough lower bound of {} cycles; `inq sim` measures it)",
             interval,
             fps,
             clock_mhz,
