@@ -19,7 +19,6 @@
 //! * [`SimOptions::vcd`] writes a VCD waveform ([`trace`] describes its signals).
 //! * [`load_design`] reads a design from a generated folder or a JSON file.
 
-mod decoupled;
 mod engines;
 pub mod error;
 pub mod load;
@@ -177,7 +176,6 @@ pub fn simulate(
     }
     let mut m = Machine::new(design)?;
     let beats = images_to_beats(design, images)?;
-    let values: Vec<i64> = beats.iter().map(|&b| m.input_value(b)).collect();
     let e = beats.len() / images.len();
     let n = design.output.count;
     let expected = images.len() * n;
@@ -215,48 +213,6 @@ pub fn simulate(
     };
     let max_cycles = opts.max_cycles.unwrap_or(u64::MAX);
     let fast_forward = opts.fast_forward && tracer.is_none();
-    if fast_forward && opts.reset_after.is_none() {
-        // The decoupled run (see `decoupled`); `None` when the run ends in an error, which
-        // the lockstep loop below then reports exactly.
-        let t0 = Instant::now();
-        let spec = decoupled::RunSpec {
-            values: &values,
-            elements_per_image: e,
-            outputs_per_image: n,
-            images: images.len(),
-            seed: opts.seed,
-            threshold,
-            max_cycles,
-            idle_limit: opts.idle_limit.max(1),
-            taps: if opts.tap_images > 0 { &tap_streams } else { &[] },
-        };
-        let dbg_r = decoupled::run(m.clone(), &spec);
-        if let Some(out) = dbg_r {
-            let sim_seconds = t0.elapsed().as_secs_f64();
-            let activity = out
-                .counters
-                .iter()
-                .map(|c| Activity {
-                    busy: c.busy,
-                    stalled: c.stalled,
-                    idle: c.idle,
-                })
-                .collect();
-            return Ok(build_report(
-                design,
-                images.len(),
-                opts,
-                out.records,
-                Finish {
-                    activity,
-                    peaks: out.peaks,
-                    taps: out.taps,
-                    reset_cycles: 0,
-                    sim_seconds,
-                },
-            ));
-        }
-    }
     // after a failed look for quiet cycles, wait this long before the next one
     let mut backoff = 0u32;
     let mut fails = 0u32;
@@ -336,46 +292,8 @@ pub fn simulate(
     if let Some(t) = tracer.take() {
         t.finish(&m, cycles)?;
     }
-    let engines = m.engine_count();
-    let finish = Finish {
-        activity: (0..engines)
-            .map(|i| m.activity(i).unwrap_or_default())
-            .collect(),
-        peaks: (0..design.fifos.len())
-            .map(|i| m.fifo_peak(i).unwrap_or(0))
-            .collect(),
-        taps,
-        reset_cycles: m.reset_cycles(),
-        sim_seconds,
-    };
-    Ok(build_report(
-        design,
-        images.len(),
-        opts,
-        driver.into_records(),
-        finish,
-    ))
-}
-
-/// What a run leaves besides its [`Records`].
-struct Finish {
-    activity: Vec<Activity>,
-    peaks: Vec<usize>,
-    taps: Vec<Vec<TapBeat>>,
-    reset_cycles: u64,
-    sim_seconds: f64,
-}
-
-/// The report of a completed run.
-fn build_report(
-    design: &Design,
-    image_count: usize,
-    opts: &SimOptions,
-    records: Records,
-    finish: Finish,
-) -> SimReport {
-    let n = design.output.count;
-    let tm = timing(&records, image_count, n);
+    let records = driver.into_records();
+    let tm = timing(&records, images.len(), n);
     let predictions: Vec<u64> = records
         .outputs
         .iter()
@@ -388,17 +306,15 @@ fn build_report(
             .zip(l)
             .filter(|(&p, &y)| p == y as u64)
             .count();
-        ok as f64 / image_count as f64
+        ok as f64 / images.len() as f64
     });
     let f = opts.clock_mhz * 1e6;
     let images_per_second = match tm.interval {
         Some(i) if i > 0.0 => f / i,
-        _ => image_count as f64 * f / records.total_cycles.max(1) as f64,
+        _ => images.len() as f64 * f / records.total_cycles.max(1) as f64,
     };
-    // the run ends with the edge of the last output word
-    let cycles = records.total_cycles;
-    SimReport {
-        images: image_count,
+    Ok(SimReport {
+        images: images.len(),
         mismatches: Vec::new(),
         accuracy,
         total_cycles: records.total_cycles,
@@ -414,7 +330,7 @@ fn build_report(
         stall_rate: opts.stall_rate,
         seed: opts.seed,
         reset_after: opts.reset_after,
-        reset_cycles: finish.reset_cycles,
+        reset_cycles: m.reset_cycles(),
         engines: design
             .engines
             .iter()
@@ -425,7 +341,7 @@ fn build_report(
                 name: en.name.clone(),
                 op: en.op.clone(),
                 planned_cycles_per_image: en.cycles_per_image,
-                activity: finish.activity.get(i).copied().unwrap_or_default(),
+                activity: m.activity(i).unwrap_or_default(),
             })
             .collect(),
         fifos: design
@@ -435,17 +351,17 @@ fn build_report(
             .map(|(i, f)| FifoReport {
                 fifo: i,
                 depth: f.depth,
-                peak: finish.peaks.get(i).copied().unwrap_or(0),
+                peak: m.fifo_peak(i).unwrap_or(0),
             })
             .collect(),
         predictions,
         outputs: records.outputs,
         input_starts: records.input_starts,
         resets: records.resets,
-        taps: finish.taps,
-        sim_seconds: finish.sim_seconds,
-        cycles_per_second: cycles as f64 / finish.sim_seconds.max(1e-9),
-    }
+        taps,
+        sim_seconds,
+        cycles_per_second: cycles as f64 / sim_seconds.max(1e-9),
+    })
 }
 
 /// [`simulate`] and [`check_against_reference`] in one call, after checking that `design` was

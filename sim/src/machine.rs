@@ -125,18 +125,6 @@ pub(crate) fn range_of(bits: u32, signed: bool) -> (i64, i64) {
     (f.min(), f.max())
 }
 
-/// A [`Machine`]'s modules, for the decoupled run.
-pub(crate) struct Parts {
-    pub engines: Vec<Engine>,
-    /// FIFO depths (index 0 is `fifo_in`).
-    pub depths: Vec<usize>,
-    pub out: OutStage,
-    /// `OUT_W` bits.
-    pub out_mask: u64,
-    pub out_width: u32,
-    pub idx_mask: u64,
-}
-
 /// The clocked model of a whole `Design`: FIFOs, engines and the output stage. Registers
 /// start at their reset values (the initial reset of the harness is therefore a no-op).
 #[derive(Debug, Clone)]
@@ -161,16 +149,14 @@ impl Machine {
             let g = e.geom;
             engines.push(match &e.kind {
                 EngineKind::Mvu(m) => {
-                    // ROM order (p, (nf, sf), s) → simulation order ((nf, p), (sf, s)): one
-                    // row of K weights per output channel, in window order.
+                    // ROM order (p, nf, sf, s) → simulation order ((nf, sf), p, s).
                     let rom = m.rom_depth();
                     let mut weights = vec![Weight::Zero; m.weights.len()];
                     for p in 0..m.pe {
                         for addr in 0..rom {
-                            let (nf, sf) = (addr / m.sf.max(1), addr % m.sf.max(1));
                             for s in 0..m.simd {
                                 let code = m.weights[(p * rom + addr) * m.simd + s];
-                                weights[((nf * m.pe + p) * m.sf + sf) * m.simd + s] =
+                                weights[(addr * m.pe + p) * m.simd + s] =
                                     numerics::decode(code, m.code_bits).map_err(|err| {
                                         SimError::design(
                                             format!("engines[{ei}].weights"),
@@ -294,7 +280,7 @@ impl Machine {
                     self.engines[i - 1].out_data(),
                 )
             };
-            let (in_fire, _) = self.engines[i].update(m_valid, m_data, down_ready);
+            let in_fire = self.engines[i].update(m_valid, m_data, down_ready);
             self.fifos[i].update(sv, sd, in_fire);
             down_ready = s_ready;
         }
@@ -361,27 +347,6 @@ impl Machine {
         }
         self.out.reset();
         self.reset_cycles += 1;
-    }
-
-    /// Takes the machine apart for [`crate::decoupled::run`].
-    pub(crate) fn into_parts(self) -> Parts {
-        Parts {
-            engines: self.engines,
-            depths: self.fifos.iter().map(|f| f.depth).collect(),
-            out: self.out,
-            out_mask: mask(self.out_width),
-            out_width: self.out_width,
-            idx_mask: self.idx_mask,
-        }
-    }
-
-    /// The value an `IN_W`-bit input pattern stands for (as `step` reads `s_axis_tdata`).
-    pub(crate) fn input_value(&self, raw: u64) -> i64 {
-        if self.in_signed {
-            sign_extend(raw, self.in_width)
-        } else {
-            (raw & mask(self.in_width)) as i64
-        }
     }
 
     /// Number of engines.
@@ -681,12 +646,6 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
                         for s in 0..m.simd {
                             let code = m.weights[(p * rom + nf * m.sf + sf) * m.simd + s];
                             match numerics::decode(code, m.code_bits) {
-                                Ok(Weight::Pow2 { index, .. }) if index >= 62 => {
-                                    return Err(SimError::design(
-                                        f("weights"),
-                                        format!("code {code} of output channel {o}: 2^{index} does not fit 62 accumulator bits"),
-                                    ))
-                                }
                                 Ok(Weight::Pow2 { index, .. }) => sum += 1i128 << index,
                                 Ok(Weight::Zero) => {}
                                 Err(err) => {
