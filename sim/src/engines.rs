@@ -13,6 +13,35 @@ pub(crate) struct Counters {
     pub idle: u64,
 }
 
+impl Counters {
+    /// Adds `k` cycles of the given kind.
+    #[inline(always)]
+    pub fn add(&mut self, kind: Kind, k: u64) {
+        match kind {
+            Kind::Busy => self.busy += k,
+            Kind::Stalled => self.stalled += k,
+            Kind::Idle => self.idle += k,
+        }
+    }
+
+    /// Removes `k` cycles of the given kind (the decoupled run's end-of-run correction).
+    pub fn sub(&mut self, kind: Kind, k: u64) {
+        match kind {
+            Kind::Busy => self.busy -= k,
+            Kind::Stalled => self.stalled -= k,
+            Kind::Idle => self.idle -= k,
+        }
+    }
+}
+
+/// How an engine spent one cycle (see [`crate::Activity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Busy,
+    Stalled,
+    Idle,
+}
+
 /// `inq_fifo #(W, D)` (§3).
 #[derive(Debug, Clone)]
 pub(crate) struct Fifo {
@@ -188,6 +217,27 @@ impl InSide {
         }
     }
 
+    /// `update(true, data, iy, false)` for an `in_fire` without `img_wrap` or `last_fire`
+    /// (`in_ready` implies `iy < H`). Returns whether the row is complete.
+    #[inline(always)]
+    fn absorb(&mut self, data: i64) -> bool {
+        debug_assert!(self.iy < self.h);
+        self.lb[self.wp] = data;
+        self.wp = if self.wp + 1 == self.lb_len {
+            0
+        } else {
+            self.wp + 1
+        };
+        if self.ie + 1 == self.wc {
+            self.ie = 0;
+            self.iy += 1;
+            true
+        } else {
+            self.ie += 1;
+            false
+        }
+    }
+
     fn reset(&mut self) {
         self.iy = 0;
         self.ie = 0;
@@ -205,53 +255,126 @@ pub(crate) enum OutMode {
     Logits,
 }
 
-/// A decoded weight in branch-free form: `product(x) = (((x << k) & nz) ^ neg) − neg`, i.e.
-/// `x << k`, negated when `neg = −1`, zero when `nz = 0`; equal to
-/// [`numerics::product`]`(x, w)` for every decoded `w` (tested exhaustively below).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Lane {
-    k: u32,
-    neg: i64,
-    nz: i64,
-}
-
-impl Lane {
-    pub fn from_weight(w: Weight) -> Self {
-        match w {
-            Weight::Zero => Lane {
-                k: 0,
-                neg: 0,
-                nz: 0,
-            },
-            Weight::Pow2 { negative, index } => Lane {
-                k: index,
-                neg: if negative { -1 } else { 0 },
-                nz: -1,
-            },
+/// A decoded weight as the integer it multiplies by: `±2^k`, or 0. `x · multiplier(w)` equals
+/// [`numerics::product`]`(x, w)` whenever the product fits an `i64` (the design validation
+/// guarantees that every partial sum fits `ACC_W ≤ 62` bits; tested below).
+pub(crate) fn multiplier(w: Weight) -> i64 {
+    match w {
+        Weight::Zero => 0,
+        Weight::Pow2 { negative, index } => {
+            let m = 1i64 << index.min(62);
+            if negative {
+                -m
+            } else {
+                m
+            }
         }
     }
+}
 
+/// An MVU's weights as multipliers ([`multiplier`]), in the narrowest integer type in which
+/// every dot product is exact: `i32` when `ACC_W ≤ 32` (every partial sum, and hence every
+/// product and every multiplier met with a non-zero input bound, fits; a lane value that does
+/// not fit only ever meets a zero multiplier, and wrapping arithmetic keeps that product 0),
+/// `i64` otherwise (`ACC_W ≤ 62`).
+#[derive(Debug, Clone)]
+pub(crate) enum Mults {
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+/// `Σ w[j]·x[j]` in wrapping `i64` arithmetic, exact when every partial sum fits (§6 bound);
+/// the order of the additions then does not matter.
+#[inline(always)]
+fn dot_body<T>(w: &[T], x: &[T]) -> T
+where
+    T: Copy + Default + WrappingOps,
+{
+    const L: usize = 16;
+    let mut a = [T::default(); L];
+    let (wc, xc) = (w.chunks_exact(L), x.chunks_exact(L));
+    let (wr, xr) = (wc.remainder(), xc.remainder());
+    for (wl, xl) in wc.zip(xc) {
+        for l in 0..L {
+            a[l] = a[l].wadd(wl[l].wmul(xl[l]));
+        }
+    }
+    let mut s = T::default();
+    for v in a {
+        s = s.wadd(v);
+    }
+    for (&wv, &xv) in wr.iter().zip(xr) {
+        s = s.wadd(wv.wmul(xv));
+    }
+    s
+}
+
+/// Wrapping `+` and `·` for [`dot_body`].
+trait WrappingOps {
+    fn wadd(self, o: Self) -> Self;
+    fn wmul(self, o: Self) -> Self;
+}
+
+impl WrappingOps for i32 {
     #[inline(always)]
-    pub fn product(self, x: i64) -> i64 {
-        (((x << self.k) & self.nz) ^ self.neg).wrapping_sub(self.neg)
+    fn wadd(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    #[inline(always)]
+    fn wmul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
     }
 }
 
-/// One synapse fold's window position: `(ky, kx)` and the first channel `icf·SIMD`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SfEntry {
-    pub ky: isize,
-    pub kx: isize,
-    pub coff: usize,
+impl WrappingOps for i64 {
+    #[inline(always)]
+    fn wadd(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    #[inline(always)]
+    fn wmul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_avx2<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
+    dot_body(w, x)
+}
+
+/// `Σ w[j]·x[j]` (see [`dot_body`]), vectorized with AVX2 where the CPU has it (and the
+/// vectors are long enough for it to pay).
+#[inline]
+fn dot<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if w.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `dot_avx2` only requires AVX2, which the running CPU has (checked above).
+        return unsafe { dot_avx2(w, x) };
+    }
+    dot_body(w, x)
 }
 
 /// `inq_mvu` (§4).
+///
+/// **Lazy arithmetic.** The lanes' partial sums `acc` are not observable (only `obuf`, through
+/// the output stream), so the simulator does not accumulate them cycle by cycle: the cycle of
+/// the *last* synapse fold of a neuron fold computes the whole dot products
+/// `obuf[p] = Σ_j W[nf·PE + p][j] · x_j` over the window at once, and the other `SF − 1`
+/// cycles of the fold only advance `sf`. This is exact because the window of an output pixel
+/// cannot change while the pixel is computed: the input side writes only rows `< lim =
+/// NR + max(0, lo)` of the compute image (rows `≥ need`, since `iy ≥ need` while computing)
+/// or next-image rows `H + r < lim`, and the rows of `[max(0, lo), max(0, lo) + NR)` occupy
+/// distinct slots, while the window's rows lie in `[max(0, lo), need)`. So the values every
+/// synapse fold of the pixel would have read are still in the line buffer at its last fold.
+/// The window is gathered once per pixel (`win`, valid while `(oy, ox)` stays).
 #[derive(Debug, Clone)]
 pub(crate) struct Mvu {
     // parameters
     pub c: usize,
     pub w: usize,
     pub kh: isize,
+    pub kw: usize,
     pub sh: usize,
     pub sw: usize,
     pub pt: isize,
@@ -261,16 +384,17 @@ pub(crate) struct Mvu {
     pub ow: usize,
     pub nr: usize,
     pub pe: usize,
-    pub simd: usize,
     pub nfn: usize,
     pub sfn: usize,
-    pub sf_tab: Vec<SfEntry>,
-    /// Decoded weights, index `((nf·SF + sf)·PE + p)·SIMD + s`.
-    pub weights: Vec<Lane>,
+    /// `K = kh·kw·C`.
+    pub k: usize,
+    /// Weights as multipliers, index `(nf·PE + p)·K + j` with the window index
+    /// `j = (ky·kw + kx)·C + c = sf·SIMD + s`: one contiguous row per output channel.
+    pub wmul: Mults,
     pub bias: Vec<i64>,
     pub shift: Vec<i32>,
     pub mode: OutMode,
-    pad_lanes: Vec<i64>,
+    pad_value: i64,
     // functions of `oy` (and `ox`), cached when it changes
     lo: isize,
     need: isize,
@@ -279,13 +403,17 @@ pub(crate) struct Mvu {
     rowbase: Vec<isize>,
     /// `ox·sw − pl`
     x0: isize,
+    /// The window of the current pixel in window order (valid when `win_valid`).
+    win: Vec<i64>,
+    /// `win` as `i32` (with [`Mults::I32`]).
+    win32: Vec<i32>,
+    win_valid: bool,
     // registers
     pub inp: InSide,
     pub oy: usize,
     pub ox: usize,
     pub nf: usize,
     pub sf: usize,
-    pub acc: Vec<i64>,
     pub obuf: Vec<i64>,
     pub pending: usize,
     pub ch: usize,
@@ -300,7 +428,8 @@ pub(crate) struct MvuParams {
     pub pe: usize,
     pub simd: usize,
     pub pad_value: i64,
-    pub weights: Vec<Weight>,
+    /// Weights as [`multiplier`]s in [`Mvu::wmul`] order (`I32` only if `ACC_W ≤ 32`).
+    pub weights: Mults,
     pub bias: Vec<i64>,
     pub shift: Vec<i32>,
     pub mode: OutMode,
@@ -309,23 +438,12 @@ pub(crate) struct MvuParams {
 impl Mvu {
     pub fn new(p: MvuParams) -> Self {
         let g = p.geom;
-        let nfn = g.oc / p.pe;
-        let sfn = g.kh * g.kw * g.c / p.simd;
-        let cf = g.c / p.simd;
-        let sf_tab = (0..sfn)
-            .map(|sf| {
-                let kk = sf / cf;
-                SfEntry {
-                    ky: (kk / g.kw) as isize,
-                    kx: (kk % g.kw) as isize,
-                    coff: (sf % cf) * p.simd,
-                }
-            })
-            .collect();
+        let k = g.kh * g.kw * g.c;
         let mut m = Mvu {
             c: g.c,
             w: g.w,
             kh: g.kh as isize,
+            kw: g.kw,
             sh: g.sh,
             sw: g.sw,
             pt: g.pad[0] as isize,
@@ -335,26 +453,27 @@ impl Mvu {
             ow: g.ow,
             nr: g.nr,
             pe: p.pe,
-            simd: p.simd,
-            nfn,
-            sfn,
-            sf_tab,
-            weights: p.weights.into_iter().map(Lane::from_weight).collect(),
+            nfn: g.oc / p.pe,
+            sfn: k / p.simd,
+            k,
+            wmul: p.weights,
             bias: p.bias,
             shift: p.shift,
             mode: p.mode,
-            pad_lanes: vec![p.pad_value; p.simd],
+            pad_value: p.pad_value,
             lo: 0,
             need: 0,
             lim: 0,
             rowbase: vec![-1; g.kh],
             x0: 0,
+            win: vec![0; k],
+            win32: vec![0; k],
+            win_valid: false,
             inp: InSide::new(g.h, g.w * g.c, g.nr),
             oy: 0,
             ox: 0,
             nf: 0,
             sf: 0,
-            acc: vec![0; p.pe],
             obuf: vec![0; p.pe],
             pending: 0,
             ch: 0,
@@ -370,6 +489,7 @@ impl Mvu {
     /// Sets `oy` and the values derived from it.
     fn set_oy(&mut self, oy: usize) {
         self.oy = oy;
+        self.win_valid = false;
         let lo = (oy * self.sh) as isize - self.pt;
         let h = self.inp.h as isize;
         self.lo = lo;
@@ -390,6 +510,7 @@ impl Mvu {
     /// Sets `ox` and `x0 = ox·sw − pl`.
     fn set_ox(&mut self, ox: usize) {
         self.ox = ox;
+        self.win_valid = false;
         self.x0 = (ox * self.sw) as isize - self.pl;
     }
 
@@ -423,9 +544,9 @@ impl Mvu {
         }
     }
 
-    /// One rising edge. Returns `in_fire`.
+    /// One rising edge. Returns `in_fire` and how the cycle counts.
     #[inline(always)]
-    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> bool {
+    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
         let iy_old = self.inp.iy;
         let in_fire = in_valid && self.inp.in_ready(self.lim);
         let emit_go = !self.out_valid || out_ready;
@@ -434,17 +555,18 @@ impl Mvu {
         let obuf_free = pending == 0 || (pending == 1 && emit_go);
         let avail = self.avail();
         let fire = avail && (!last_sf || obuf_free);
-        if fire {
-            self.counters.busy += 1;
+        let kind = if fire {
+            Kind::Busy
         } else if avail {
-            self.counters.stalled += 1;
+            Kind::Stalled
         } else {
-            self.counters.idle += 1;
-        }
+            Kind::Idle
+        };
+        self.counters.add(kind, 1);
         // Nothing changes this cycle: no transfer in, no compute, no emission, no wrap.
         let emit_work = emit_go && (pending != 0 || self.out_valid);
         if !(in_fire || fire || emit_work || self.inp.wraps()) {
-            return false;
+            return (false, kind);
         }
 
         // Emission side (reads the pre-edge obuf and pending).
@@ -462,14 +584,12 @@ impl Mvu {
         // Compute side.
         let mut last_fire = false;
         if fire {
-            self.compute(last_sf);
-            if last_sf {
-                self.pending = self.pe;
-            }
             // advance sf, nf, ox, oy
             if !last_sf {
                 self.sf += 1;
             } else {
+                self.finish_fold();
+                self.pending = self.pe;
                 self.sf = 0;
                 if self.nf + 1 != self.nfn {
                     self.nf += 1;
@@ -494,12 +614,13 @@ impl Mvu {
             // after the input side moved `base` to the next image
             self.set_oy(0);
         }
-        in_fire
+        (in_fire, kind)
     }
 
     /// How this engine would behave at the next edge if its neighbours' signals stayed
     /// constant: [`Quiet::Frozen`] (no register but the counters changes), [`Quiet::Folding`]
-    /// (only `acc`/`sf` advance, for the returned number of cycles at most), or `None`.
+    /// (only `sf` advances, for the returned number of cycles at most), or `None`. In both
+    /// quiet states `in_ready` stays constant.
     #[inline]
     pub fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
         let in_fire = in_valid && self.in_ready();
@@ -525,55 +646,71 @@ impl Mvu {
         Some(Quiet::Folding(self.sfn - 1 - self.sf))
     }
 
-    /// Applies `k` cycles of [`Quiet::Folding`]: `k` non-final synapse folds.
+    /// Applies `k` cycles of [`Quiet::Folding`]: `k` non-final synapse folds (with the lazy
+    /// arithmetic, only `sf` moves).
     #[inline]
     pub fn fold_burst(&mut self, k: usize) {
-        for _ in 0..k {
-            self.compute(false);
-            self.sf += 1;
-        }
+        self.sf += k;
         self.counters.busy += k as u64;
     }
 
-    /// `acc[p] ← (sf == 0 ? 0 : acc[p]) + S_p`, and `obuf` on the last fold.
-    #[inline(always)]
-    fn compute(&mut self, last_sf: bool) {
-        let e = self.sf_tab[self.sf];
-        let rb = self.rowbase[e.ky as usize];
-        let ix2 = self.x0 + e.kx;
-        let simd = self.simd;
-        let x: &[i64] = if rb < 0 || ix2 < 0 || ix2 >= self.w as isize {
-            &self.pad_lanes
-        } else {
-            let base = rb as usize + ix2 as usize * self.c + e.coff;
-            &self.inp.lb[base..base + simd]
-        };
-        let addr = self.nf * self.sfn + self.sf;
-        let wrow = &self.weights[addr * self.pe * simd..(addr + 1) * self.pe * simd];
-        let first = self.sf == 0;
-        if simd == 1 {
-            let xv = x[0];
-            for (p, &w) in wrow.iter().enumerate() {
-                let s_p = w.product(xv);
-                let a = if first { s_p } else { self.acc[p] + s_p };
-                self.acc[p] = a;
-                if last_sf {
-                    self.obuf[p] = a;
+    /// The last synapse fold of neuron fold `nf`: `obuf[p] ← S_p` summed over the whole
+    /// window (see the type's documentation).
+    #[inline]
+    fn finish_fold(&mut self) {
+        if !self.win_valid {
+            self.gather();
+        }
+        let k = self.k;
+        let range = self.nf * self.pe * k..(self.nf + 1) * self.pe * k;
+        match &self.wmul {
+            Mults::I32(w) => {
+                for (o, row) in self.obuf.iter_mut().zip(w[range].chunks_exact(k)) {
+                    *o = i64::from(dot(row, &self.win32));
                 }
             }
-            return;
-        }
-        for (p, wp) in wrow.chunks_exact(simd).enumerate() {
-            let mut s_p = 0i64;
-            for (&xv, &wv) in x.iter().zip(wp) {
-                s_p += wv.product(xv);
-            }
-            let a = if first { s_p } else { self.acc[p] + s_p };
-            self.acc[p] = a;
-            if last_sf {
-                self.obuf[p] = a;
+            Mults::I64(w) => {
+                for (o, row) in self.obuf.iter_mut().zip(w[range].chunks_exact(k)) {
+                    *o = dot(row, &self.win);
+                }
             }
         }
+    }
+
+    /// Copies the current pixel's window (lane values `x_j`, `pad_value` outside the map)
+    /// into `win`.
+    fn gather(&mut self) {
+        let c = self.c;
+        let kwc = self.kw * c;
+        let w = self.w as isize;
+        for (ky, &rb) in self.rowbase.iter().enumerate() {
+            let dst = &mut self.win[ky * kwc..(ky + 1) * kwc];
+            if rb < 0 {
+                dst.fill(self.pad_value);
+                continue;
+            }
+            if self.x0 >= 0 && self.x0 + (self.kw as isize) <= w {
+                let src = rb as usize + self.x0 as usize * c;
+                dst.copy_from_slice(&self.inp.lb[src..src + kwc]);
+                continue;
+            }
+            for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
+                let ix = self.x0 + kx as isize;
+                if ix < 0 || ix >= w {
+                    d.fill(self.pad_value);
+                } else {
+                    let src = rb as usize + ix as usize * c;
+                    d.copy_from_slice(&self.inp.lb[src..src + c]);
+                }
+            }
+        }
+        if matches!(self.wmul, Mults::I32(_)) {
+            // wrapping: see `Mults`
+            for (d, &v) in self.win32.iter_mut().zip(&self.win) {
+                *d = v as i32;
+            }
+        }
+        self.win_valid = true;
     }
 
     pub fn reset(&mut self) {
@@ -611,6 +748,8 @@ pub(crate) struct Pool {
     pub kind: PoolKind,
     /// `oy·sh`, cached
     lo: usize,
+    /// per `ky`: line-buffer offset of the window's row `lo + ky` (cached with `oy`)
+    rowoff: Vec<usize>,
     pub inp: InSide,
     pub oy: usize,
     pub ox: usize,
@@ -634,6 +773,7 @@ impl Pool {
             nr: g.nr,
             kind,
             lo: 0,
+            rowoff: (0..g.kh).map(|ky| (ky % g.nr) * g.w * g.c).collect(),
             inp: InSide::new(g.h, g.w * g.c, g.nr),
             oy: 0,
             ox: 0,
@@ -650,9 +790,14 @@ impl Pool {
         self.lo
     }
 
+    /// Sets `oy` and the values derived from it (after any change of `inp.base`).
     fn set_oy(&mut self, oy: usize) {
         self.oy = oy;
         self.lo = oy * self.sh;
+        let (base, wc) = (self.inp.base + self.lo, self.w * self.c);
+        for (ky, r) in self.rowoff.iter_mut().enumerate() {
+            *r = ((base + ky) % self.nr) * wc;
+        }
     }
 
     /// comb `in_ready`.
@@ -686,16 +831,13 @@ impl Pool {
     }
 
     fn window(&self) -> i64 {
-        let lo = self.lo();
         let lb = &self.inp.lb;
-        let x0 = self.ox * self.sw;
+        let first = self.ox * self.sw * self.c + self.ch;
         let mut max = i64::MIN;
         let mut sum = 0i64;
-        let base = self.inp.base;
-        for ky in 0..self.kh {
-            let row = ((base + lo + ky) % self.nr) * self.w;
+        for &row in &self.rowoff {
             for kx in 0..self.kw {
-                let v = lb[(row + x0 + kx) * self.c + self.ch];
+                let v = lb[row + first + kx * self.c];
                 max = max.max(v);
                 sum += v;
             }
@@ -706,23 +848,24 @@ impl Pool {
         }
     }
 
-    /// One rising edge. Returns `in_fire`.
+    /// One rising edge. Returns `in_fire` and how the cycle counts.
     #[inline(always)]
-    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> bool {
+    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
         let iy_old = self.inp.iy;
         let in_fire = in_valid && self.in_ready();
         let emit_go = !self.out_valid || out_ready;
         let avail = self.avail();
         let fire = avail && emit_go;
-        if fire {
-            self.counters.busy += 1;
+        let kind = if fire {
+            Kind::Busy
         } else if avail {
-            self.counters.stalled += 1;
+            Kind::Stalled
         } else {
-            self.counters.idle += 1;
-        }
+            Kind::Idle
+        };
+        self.counters.add(kind, 1);
         if !(in_fire || fire || (emit_go && self.out_valid) || self.inp.wraps()) {
-            return false;
+            return (false, kind);
         }
         if emit_go {
             self.out_valid = fire;
@@ -741,14 +884,17 @@ impl Pool {
                     if self.oy + 1 != self.oh {
                         self.set_oy(self.oy + 1);
                     } else {
-                        self.set_oy(0);
                         last_fire = true;
                     }
                 }
             }
         }
         self.inp.update(in_fire, in_data, iy_old, last_fire);
-        in_fire
+        if last_fire {
+            // after the input side moved `base` to the next image
+            self.set_oy(0);
+        }
+        (in_fire, kind)
     }
 
     pub fn reset(&mut self) {
@@ -769,6 +915,143 @@ pub(crate) enum Quiet {
     /// An MVU in the middle of a neuron fold: it fires, without touching any stream, for at
     /// most this many cycles.
     Folding(usize),
+}
+
+impl Quiet {
+    /// How the quiet cycles count in [`Counters`].
+    #[inline]
+    pub fn kind(self) -> Kind {
+        match self {
+            Quiet::Folding(_) => Kind::Busy,
+            Quiet::Frozen { stalled: true } => Kind::Stalled,
+            Quiet::Frozen { stalled: false } => Kind::Idle,
+        }
+    }
+}
+
+/// What the decoupled run needs of an engine kind (statically dispatched there).
+pub(crate) trait Stage {
+    /// comb `in_ready`.
+    fn in_ready(&self) -> bool;
+    /// `out_valid`.
+    fn out_valid(&self) -> bool;
+    /// `out_data`.
+    fn out_data(&self) -> i64;
+    /// See [`Mvu::quiet`].
+    fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet>;
+    /// Applies `k` quiet cycles.
+    fn apply_quiet(&mut self, q: Quiet, k: usize);
+    /// One rising edge: `(in_fire, kind of the cycle)`.
+    fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind);
+    /// The input side of an edge with `in_fire` in a cycle that is otherwise quiet
+    /// (`quiet(false, ..)` is `Some`, applied separately). Returns whether `iy` moved (a row
+    /// is complete), after which the engine must be looked at again.
+    fn absorb(&mut self, data: i64) -> bool;
+    /// The number of upcoming edges that, without an input transfer and with the output never
+    /// blocked, only emit (a word enters or leaves the output register at each) and fold or
+    /// wait: `update(false, _, true)` applied to each changes nothing else until the last of
+    /// them. 0 when the output side is idle.
+    fn burst_len(&self) -> usize;
+    /// Input elements until the current row is complete (`W·C − ie`).
+    fn row_left(&self) -> usize;
+}
+
+impl Stage for Mvu {
+    #[inline(always)]
+    fn in_ready(&self) -> bool {
+        Mvu::in_ready(self)
+    }
+    #[inline(always)]
+    fn out_valid(&self) -> bool {
+        self.out_valid
+    }
+    #[inline(always)]
+    fn out_data(&self) -> i64 {
+        self.out_data
+    }
+    #[inline(always)]
+    fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        Mvu::quiet(self, in_valid, out_ready)
+    }
+    #[inline(always)]
+    fn apply_quiet(&mut self, q: Quiet, k: usize) {
+        match q {
+            Quiet::Folding(_) => self.fold_burst(k),
+            q => self.counters.add(q.kind(), k as u64),
+        }
+    }
+    #[inline(always)]
+    fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
+        Mvu::update(self, in_valid, in_data, out_ready)
+    }
+    #[inline(always)]
+    fn absorb(&mut self, data: i64) -> bool {
+        self.inp.absorb(data)
+    }
+    #[inline(always)]
+    fn row_left(&self) -> usize {
+        self.inp.wc - self.inp.ie
+    }
+    #[inline(always)]
+    fn burst_len(&self) -> usize {
+        if !(self.out_valid || self.pending != 0) || self.inp.wraps() {
+            return 0;
+        }
+        if !self.avail() {
+            usize::MAX // the emission ends by itself
+        } else if self.sf + 1 != self.sfn {
+            self.sfn - 1 - self.sf // non-final synapse folds
+        } else {
+            // stalled on `obuf` while `pending >= 2`; it fires at `pending == 1`
+            self.pending.saturating_sub(1)
+        }
+    }
+}
+
+impl Stage for Pool {
+    #[inline(always)]
+    fn in_ready(&self) -> bool {
+        Pool::in_ready(self)
+    }
+    #[inline(always)]
+    fn out_valid(&self) -> bool {
+        self.out_valid
+    }
+    #[inline(always)]
+    fn out_data(&self) -> i64 {
+        self.out_data
+    }
+    #[inline(always)]
+    fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        Pool::quiet(self, in_valid, out_ready)
+    }
+    #[inline(always)]
+    fn apply_quiet(&mut self, q: Quiet, k: usize) {
+        self.counters.add(q.kind(), k as u64);
+    }
+    #[inline(always)]
+    fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
+        Pool::update(self, in_valid, in_data, out_ready)
+    }
+    #[inline(always)]
+    fn absorb(&mut self, data: i64) -> bool {
+        self.inp.absorb(data)
+    }
+    #[inline(always)]
+    fn row_left(&self) -> usize {
+        self.inp.wc - self.inp.ie
+    }
+    #[inline(always)]
+    fn burst_len(&self) -> usize {
+        if self.inp.wraps() {
+            0
+        } else if self.avail() {
+            // the fires left in this output row (the last one moves `oy`, maybe `last_fire`)
+            (self.ow - self.ox) * self.c - self.ch
+        } else {
+            usize::from(self.out_valid)
+        }
+    }
 }
 
 /// One engine.
@@ -803,8 +1086,9 @@ impl Engine {
         }
     }
 
+    /// One rising edge: `(in_fire, kind of the cycle)`.
     #[inline(always)]
-    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> bool {
+    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
         match self {
             Engine::Mvu(m) => m.update(in_valid, in_data, out_ready),
             Engine::Pool(p) => p.update(in_valid, in_data, out_ready),
@@ -829,24 +1113,9 @@ impl Engine {
     /// Applies `k` quiet cycles of the given kind.
     #[inline]
     pub fn apply_quiet(&mut self, q: Quiet, k: usize) {
-        let k64 = k as u64;
-        match (self, q) {
-            (Engine::Mvu(m), Quiet::Folding(_)) => m.fold_burst(k),
-            (Engine::Mvu(m), Quiet::Frozen { stalled }) => {
-                if stalled {
-                    m.counters.stalled += k64
-                } else {
-                    m.counters.idle += k64
-                }
-            }
-            (Engine::Pool(p), Quiet::Frozen { stalled }) => {
-                if stalled {
-                    p.counters.stalled += k64
-                } else {
-                    p.counters.idle += k64
-                }
-            }
-            (Engine::Pool(_), Quiet::Folding(_)) => {}
+        match self {
+            Engine::Mvu(m) => Stage::apply_quiet(m.as_mut(), q, k),
+            Engine::Pool(p) => Stage::apply_quiet(p.as_mut(), q, k),
         }
     }
 
@@ -924,7 +1193,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lane_product_equals_numerics_product() {
+    fn multiplier_equals_numerics_product() {
         // (validation keeps every product far below 2^62)
         let xs: Vec<i64> = (-300..=300).chain([1 << 20, -(1 << 20)]).collect();
         for bits in 2..=8u32 {
@@ -935,15 +1204,29 @@ mod tests {
                 if matches!(w, Weight::Pow2 { index, .. } if index > 40) {
                     continue;
                 }
-                let lane = Lane::from_weight(w);
+                let m = multiplier(w);
                 for &x in &xs {
                     assert_eq!(
-                        lane.product(x),
+                        x * m,
                         numerics::product(x, w),
                         "code {code} bits {bits} x {x}"
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn dot_equals_naive_sum() {
+        for n in 0..70usize {
+            let w: Vec<i64> = (0..n as i64).map(|i| (i * 7 % 5) - 2).collect();
+            let x: Vec<i64> = (0..n as i64).map(|i| i * i - 20).collect();
+            let naive: i64 = w.iter().zip(&x).map(|(a, b)| a * b).sum();
+            assert_eq!(dot(&w, &x), naive, "n {n}");
+            let w32: Vec<i32> = w.iter().map(|&v| v as i32).collect();
+            let x32: Vec<i32> = x.iter().map(|&v| v as i32).collect();
+            assert_eq!(i64::from(dot(&w32, &x32)), naive, "n {n}");
+            assert_eq!(i64::from(dot_body(&w32, &x32)), naive, "n {n}");
         }
     }
 }

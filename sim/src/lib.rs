@@ -17,8 +17,13 @@
 //!   edge), for callers with their own driver, e.g. the co-simulation tests of
 //!   `inq-testbenches`, which can run their `protocol::Driver` against it.
 //! * [`SimOptions::vcd`] writes a VCD waveform ([`trace`] describes its signals).
+//! * Speed: by default [`simulate`] runs *decoupled* (every pipeline stage with its own clock,
+//!   see [`SimOptions::fast_forward`]) and never accumulates lane by lane (an MVU computes a
+//!   neuron fold's dot products at its last synapse fold, see `src/engines.rs`); both are
+//!   exact, and [`Machine::step`] remains the cycle-by-cycle reference.
 //! * [`load_design`] reads a design from a generated folder or a JSON file.
 
+mod decoupled;
 mod engines;
 pub mod error;
 pub mod load;
@@ -73,10 +78,15 @@ pub struct SimOptions {
     pub tap_images: usize,
     /// At most this many entries in [`SimReport::mismatches`] (the count is always exact).
     pub max_mismatches: usize,
-    /// Apply runs of *quiet* cycles at once (see [`Machine::quiet_cycles`]): cycles in which
-    /// no stream transfer happens and every engine is either frozen or an MVU in the middle of
-    /// a neuron fold. The result is identical to stepping every cycle (the tests check this);
-    /// `false` steps every cycle. Ignored (every cycle stepped) when writing a VCD.
+    /// Simulate event-driven instead of stepping every cycle of the whole [`Machine`]: the
+    /// *decoupled run* (each engine, the source and the sink with its own clock, synchronised
+    /// through time-stamped FIFOs; runs of cycles in which an engine only folds, waits, takes
+    /// input or emits applied at once; see `src/decoupled.rs`), or with a mid-run reset the
+    /// lockstep run with runs of globally quiet cycles applied at once
+    /// ([`Machine::quiet_cycles`]). The report is identical to stepping every cycle (the tests
+    /// check this; runs that end in a timeout or the cycle limit are re-run lockstep to report
+    /// it exactly). `false` steps every cycle. Ignored (every cycle stepped) when writing a
+    /// VCD.
     pub fast_forward: bool,
 }
 
@@ -176,6 +186,7 @@ pub fn simulate(
     }
     let mut m = Machine::new(design)?;
     let beats = images_to_beats(design, images)?;
+    let values: Vec<i64> = beats.iter().map(|&b| m.input_value(b)).collect();
     let e = beats.len() / images.len();
     let n = design.output.count;
     let expected = images.len() * n;
@@ -213,6 +224,53 @@ pub fn simulate(
     };
     let max_cycles = opts.max_cycles.unwrap_or(u64::MAX);
     let fast_forward = opts.fast_forward && tracer.is_none();
+    if fast_forward && opts.reset_after.is_none() {
+        // The decoupled run (see `decoupled`); `None` when the run ends in an error, which
+        // the lockstep loop below then reports exactly.
+        let t0 = Instant::now();
+        let spec = decoupled::RunSpec {
+            values: &values,
+            elements_per_image: e,
+            outputs_per_image: n,
+            images: images.len(),
+            seed: opts.seed,
+            threshold,
+            max_cycles,
+            idle_limit: opts.idle_limit.max(1),
+            taps: if opts.tap_images > 0 {
+                &tap_streams
+            } else {
+                &[]
+            },
+        };
+        if let Some(out) = decoupled::run(m, &spec) {
+            let sim_seconds = t0.elapsed().as_secs_f64();
+            let activity = out
+                .counters
+                .iter()
+                .map(|c| Activity {
+                    busy: c.busy,
+                    stalled: c.stalled,
+                    idle: c.idle,
+                })
+                .collect();
+            return Ok(build_report(
+                design,
+                images.len(),
+                opts,
+                out.records,
+                Finish {
+                    activity,
+                    peaks: out.peaks,
+                    taps: out.taps,
+                    reset_cycles: 0,
+                    sim_seconds,
+                },
+            ));
+        }
+        // the lockstep run reports how it fails, from the start
+        m = Machine::new(design)?;
+    }
     // after a failed look for quiet cycles, wait this long before the next one
     let mut backoff = 0u32;
     let mut fails = 0u32;
@@ -292,8 +350,46 @@ pub fn simulate(
     if let Some(t) = tracer.take() {
         t.finish(&m, cycles)?;
     }
-    let records = driver.into_records();
-    let tm = timing(&records, images.len(), n);
+    let engines = m.engine_count();
+    let finish = Finish {
+        activity: (0..engines)
+            .map(|i| m.activity(i).unwrap_or_default())
+            .collect(),
+        peaks: (0..design.fifos.len())
+            .map(|i| m.fifo_peak(i).unwrap_or(0))
+            .collect(),
+        taps,
+        reset_cycles: m.reset_cycles(),
+        sim_seconds,
+    };
+    Ok(build_report(
+        design,
+        images.len(),
+        opts,
+        driver.into_records(),
+        finish,
+    ))
+}
+
+/// What a run leaves besides its [`Records`].
+struct Finish {
+    activity: Vec<Activity>,
+    peaks: Vec<usize>,
+    taps: Vec<Vec<TapBeat>>,
+    reset_cycles: u64,
+    sim_seconds: f64,
+}
+
+/// The report of a completed run.
+fn build_report(
+    design: &Design,
+    image_count: usize,
+    opts: &SimOptions,
+    records: Records,
+    finish: Finish,
+) -> SimReport {
+    let n = design.output.count;
+    let tm = timing(&records, image_count, n);
     let predictions: Vec<u64> = records
         .outputs
         .iter()
@@ -306,15 +402,17 @@ pub fn simulate(
             .zip(l)
             .filter(|(&p, &y)| p == y as u64)
             .count();
-        ok as f64 / images.len() as f64
+        ok as f64 / image_count as f64
     });
     let f = opts.clock_mhz * 1e6;
     let images_per_second = match tm.interval {
         Some(i) if i > 0.0 => f / i,
-        _ => images.len() as f64 * f / records.total_cycles.max(1) as f64,
+        _ => image_count as f64 * f / records.total_cycles.max(1) as f64,
     };
-    Ok(SimReport {
-        images: images.len(),
+    // the run ends with the edge of the last output word
+    let cycles = records.total_cycles;
+    SimReport {
+        images: image_count,
         mismatches: Vec::new(),
         accuracy,
         total_cycles: records.total_cycles,
@@ -330,7 +428,7 @@ pub fn simulate(
         stall_rate: opts.stall_rate,
         seed: opts.seed,
         reset_after: opts.reset_after,
-        reset_cycles: m.reset_cycles(),
+        reset_cycles: finish.reset_cycles,
         engines: design
             .engines
             .iter()
@@ -341,7 +439,7 @@ pub fn simulate(
                 name: en.name.clone(),
                 op: en.op.clone(),
                 planned_cycles_per_image: en.cycles_per_image,
-                activity: m.activity(i).unwrap_or_default(),
+                activity: finish.activity.get(i).copied().unwrap_or_default(),
             })
             .collect(),
         fifos: design
@@ -351,17 +449,17 @@ pub fn simulate(
             .map(|(i, f)| FifoReport {
                 fifo: i,
                 depth: f.depth,
-                peak: m.fifo_peak(i).unwrap_or(0),
+                peak: finish.peaks.get(i).copied().unwrap_or(0),
             })
             .collect(),
         predictions,
         outputs: records.outputs,
         input_starts: records.input_starts,
         resets: records.resets,
-        taps,
-        sim_seconds,
-        cycles_per_second: cycles as f64 / sim_seconds.max(1e-9),
-    })
+        taps: finish.taps,
+        sim_seconds: finish.sim_seconds,
+        cycles_per_second: cycles as f64 / finish.sim_seconds.max(1e-9),
+    }
 }
 
 /// [`simulate`] and [`check_against_reference`] in one call, after checking that `design` was

@@ -4,7 +4,9 @@ use inq_hdl::{Design, EngineKind, MvuOutput, PoolMode, DESIGN_FORMAT, DESIGN_VER
 use inq_model::numerics::{self, Weight};
 use inq_model::ActFormat;
 
-use crate::engines::{Engine, Fifo, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind, Quiet};
+use crate::engines::{
+    multiplier, Engine, Fifo, Mults, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind, Quiet,
+};
 use crate::protocol::Fires;
 use crate::SimError;
 
@@ -125,6 +127,18 @@ pub(crate) fn range_of(bits: u32, signed: bool) -> (i64, i64) {
     (f.min(), f.max())
 }
 
+/// A [`Machine`]'s modules, for the decoupled run.
+pub(crate) struct Parts {
+    pub engines: Vec<Engine>,
+    /// FIFO depths (index 0 is `fifo_in`).
+    pub depths: Vec<usize>,
+    pub out: OutStage,
+    /// `OUT_W` bits.
+    pub out_mask: u64,
+    pub out_width: u32,
+    pub idx_mask: u64,
+}
+
 /// The clocked model of a whole `Design`: FIFOs, engines and the output stage. Registers
 /// start at their reset values (the initial reset of the harness is therefore a no-op).
 #[derive(Debug, Clone)]
@@ -145,29 +159,40 @@ impl Machine {
     pub fn new(design: &Design) -> Result<Self, SimError> {
         validate(design)?;
         let mut engines = Vec::with_capacity(design.engines.len());
-        for (ei, e) in design.engines.iter().enumerate() {
+        for e in &design.engines {
             let g = e.geom;
             engines.push(match &e.kind {
                 EngineKind::Mvu(m) => {
-                    // ROM order (p, nf, sf, s) → simulation order ((nf, sf), p, s).
+                    // ROM order (p, (nf, sf), s) → simulation order ((nf, p), (sf, s)): one
+                    // row of K multipliers per output channel, in window order. (`validate`
+                    // checked every code.)
+                    let table: Vec<i64> = decode_table(m.code_bits)
+                        .into_iter()
+                        .map(|w| w.map_or(0, multiplier))
+                        .collect();
                     let rom = m.rom_depth();
-                    let mut weights = vec![Weight::Zero; m.weights.len()];
-                    for p in 0..m.pe {
-                        for addr in 0..rom {
-                            for s in 0..m.simd {
-                                let code = m.weights[(p * rom + addr) * m.simd + s];
-                                weights[(addr * m.pe + p) * m.simd + s] =
-                                    numerics::decode(code, m.code_bits).map_err(|err| {
-                                        SimError::design(
-                                            format!("engines[{ei}].weights"),
-                                            format!(
-                                            "code {code} of PE {p}, word {addr}, lane {s}: {err:?}"
-                                        ),
-                                        )
-                                    })?;
+                    let k = m.sf * m.simd;
+                    let reorder = |put: &mut dyn FnMut(usize, i64)| {
+                        for p in 0..m.pe {
+                            for nf in 0..m.nf {
+                                let src = &m.weights[(p * rom + nf * m.sf) * m.simd..][..k];
+                                let base = (nf * m.pe + p) * k;
+                                for (j, &code) in src.iter().enumerate() {
+                                    put(base + j, table[usize::from(code)]);
+                                }
                             }
                         }
-                    }
+                    };
+                    let weights = if m.acc_width <= 32 {
+                        let mut w = vec![0i32; m.weights.len()];
+                        // exact or irrelevant: see `Mults`
+                        reorder(&mut |i, v| w[i] = v as i32);
+                        Mults::I32(w)
+                    } else {
+                        let mut w = vec![0i64; m.weights.len()];
+                        reorder(&mut |i, v| w[i] = v);
+                        Mults::I64(w)
+                    };
                     let mode = match m.output {
                         MvuOutput::Act { bits, signed, relu } => OutMode::Act {
                             fmt: ActFormat {
@@ -280,7 +305,7 @@ impl Machine {
                     self.engines[i - 1].out_data(),
                 )
             };
-            let in_fire = self.engines[i].update(m_valid, m_data, down_ready);
+            let (in_fire, _) = self.engines[i].update(m_valid, m_data, down_ready);
             self.fifos[i].update(sv, sd, in_fire);
             down_ready = s_ready;
         }
@@ -347,6 +372,27 @@ impl Machine {
         }
         self.out.reset();
         self.reset_cycles += 1;
+    }
+
+    /// Takes the machine apart for [`crate::decoupled::run`].
+    pub(crate) fn into_parts(self) -> Parts {
+        Parts {
+            engines: self.engines,
+            depths: self.fifos.iter().map(|f| f.depth).collect(),
+            out: self.out,
+            out_mask: mask(self.out_width),
+            out_width: self.out_width,
+            idx_mask: self.idx_mask,
+        }
+    }
+
+    /// The value an `IN_W`-bit input pattern stands for (as `step` reads `s_axis_tdata`).
+    pub(crate) fn input_value(&self, raw: u64) -> i64 {
+        if self.in_signed {
+            sign_extend(raw, self.in_width)
+        } else {
+            (raw & mask(self.in_width)) as i64
+        }
     }
 
     /// Number of engines.
@@ -435,6 +481,13 @@ impl Machine {
         }
         Some(p)
     }
+}
+
+/// `numerics::decode(code, bits)` for every `u8` code (`None`: not a valid code).
+fn decode_table(bits: u32) -> Vec<Option<Weight>> {
+    (0..=255u8)
+        .map(|code| numerics::decode(code, bits).ok())
+        .collect()
 }
 
 fn check(
@@ -639,25 +692,44 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
                 // is exact and equals the RTL's.
                 let x_abs = i128::from(xmax.max(-xmin).max(m.pad_value.abs()));
                 let rom = m.nf * m.sf;
+                let table = decode_table(m.code_bits);
+                // Σ 2^index over a channel's weights, per code
+                let magnitude: Vec<i128> = table
+                    .iter()
+                    .map(|w| match w {
+                        Some(Weight::Pow2 { index, .. }) => 1i128 << (*index).min(126),
+                        _ => 0,
+                    })
+                    .collect();
                 for o in 0..g.oc {
                     let (p, nf) = (o % m.pe, o / m.pe);
+                    let codes = &m.weights[(p * rom + nf * m.sf) * m.simd..][..m.sf * m.simd];
                     let mut sum: i128 = 0;
-                    for sf in 0..m.sf {
-                        for s in 0..m.simd {
-                            let code = m.weights[(p * rom + nf * m.sf + sf) * m.simd + s];
-                            match numerics::decode(code, m.code_bits) {
-                                Ok(Weight::Pow2 { index, .. }) => sum += 1i128 << index,
-                                Ok(Weight::Zero) => {}
-                                Err(err) => {
-                                    return Err(SimError::design(
-                                        f("weights"),
-                                        format!("code {code} of output channel {o}: {err:?}"),
-                                    ))
-                                }
+                    for (j, &code) in codes.iter().enumerate() {
+                        match table[usize::from(code)] {
+                            Some(Weight::Pow2 { index, .. }) if index >= 62 => {
+                                return Err(SimError::design(
+                                    f("weights"),
+                                    format!("code {code} of output channel {o}: 2^{index} does not fit 62 accumulator bits"),
+                                ))
+                            }
+                            Some(_) => sum = sum.saturating_add(magnitude[usize::from(code)]),
+                            None => {
+                                let err = numerics::decode(code, m.code_bits).err();
+                                return Err(SimError::design(
+                                    f("weights"),
+                                    format!(
+                                        "code {code} of output channel {o} (PE {p}, word {}, lane {}): {err:?}",
+                                        nf * m.sf + j / m.simd,
+                                        j % m.simd
+                                    ),
+                                ));
                             }
                         }
                     }
-                    let bound = i128::from(m.bias[o]).abs() + x_abs * sum;
+                    let bound = i128::from(m.bias[o])
+                        .abs()
+                        .saturating_add(x_abs.saturating_mul(sum));
                     let need = numerics::signed_width_for(bound);
                     check(
                         need <= m.acc_width,

@@ -97,8 +97,60 @@ impl StallGen {
     }
 }
 
+/// Random access to the stall decisions of any cycle: SplitMix64 is a counter-based generator
+/// (the `n`-th output is a function of `seed + n·GAMMA`), so cycle `c`'s input draw is output
+/// `2c + 1` and its output draw output `2c + 2` of [`StallGen`] — the same decisions as
+/// calling [`StallGen::cycle`] `c + 1` times, without the calls before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StallsAt {
+    seed: u64,
+    threshold: u64,
+}
+
+impl StallsAt {
+    pub fn new(seed: u64, threshold: u64) -> Self {
+        StallsAt { seed, threshold }
+    }
+
+    #[inline(always)]
+    fn draw(&self, n: u64) -> bool {
+        if self.threshold == 0 {
+            return false;
+        }
+        let mut z = self.seed.wrapping_add(n.wrapping_mul(GOLDEN_GAMMA));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) < self.threshold
+    }
+
+    /// `input_gap` of cycle `c`.
+    #[inline(always)]
+    pub fn input_gap(&self, c: u64) -> bool {
+        self.draw(2 * c + 1)
+    }
+
+    /// `output_stall` of cycle `c`.
+    #[inline(always)]
+    pub fn output_stall(&self, c: u64) -> bool {
+        self.draw(2 * c + 2)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn random_access_equals_sequence() {
+        for rate in [0.0, 0.1, 0.5] {
+            let mut g = StallGen::new(4242, rate).unwrap();
+            let at = StallsAt::new(4242, g.threshold());
+            for c in 0..1000 {
+                let s = g.cycle();
+                assert_eq!(s.input_gap, at.input_gap(c), "rate {rate} cycle {c}");
+                assert_eq!(s.output_stall, at.output_stall(c), "rate {rate} cycle {c}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
