@@ -199,6 +199,12 @@ pub fn run(a: &FlowArgs) -> anyhow::Result<()> {
     let test = inq_quant::data::load(&dir, inq_quant::data::Split::Test)?;
     let acc = super::eval::integer_accuracy(&model, &test)?;
     s.integer_accuracy = Some(acc);
+    if s.inq_float_accuracy.is_none() {
+        // Power-of-two weights with float activations, from the quantized model itself.
+        if let Ok(f) = inq_quant::dequant::float_view(&model) {
+            s.inq_float_accuracy = Some(inq_quant::forward::accuracy(&f, &test)?.fraction());
+        }
+    }
     s.eval_images = test.len();
     st.done(&format!(
         "integer accuracy {} on {} images",
