@@ -666,53 +666,9 @@ pub fn verify_design(
     })
 }
 
-/// Latency and interval figures derived from records.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timing {
-    /// Latency of image 0.
-    pub first_latency: u64,
-    /// Mean latency.
-    pub mean_latency: f64,
-    /// Largest latency.
-    pub max_latency: u64,
-    /// Steady-state interval (see [`VerifyReport::interval_cycles`]).
-    pub interval: Option<f64>,
-}
-
-/// Computes latency (per image: last output cycle − latest first-input-beat cycle) and the
-/// steady-state interval from complete records of `images` images with `n` words each.
-pub fn timing(r: &Records, images: usize, n: usize) -> Timing {
-    let mut last_out = vec![0u64; images];
-    for o in r
-        .outputs
-        .iter()
-        .filter(|o| o.word + 1 == n && o.image < images)
-    {
-        last_out[o.image] = o.cycle;
-    }
-    let mut first_in = vec![0u64; images];
-    for s in r.input_starts.iter().filter(|s| s.image < images) {
-        first_in[s.image] = s.cycle; // later entries (restarts) win
-    }
-    let lat: Vec<u64> = (0..images)
-        .map(|i| last_out[i].saturating_sub(first_in[i]))
-        .collect();
-    let restart: Vec<usize> = r.resets.iter().map(|x| x.restart_image).collect();
-    let pairs: Vec<u64> = ((images / 2).max(1)..images)
-        .filter(|i| !restart.contains(i))
-        .map(|i| last_out[i] - last_out[i - 1])
-        .collect();
-    Timing {
-        first_latency: lat.first().copied().unwrap_or(0),
-        mean_latency: lat.iter().sum::<u64>() as f64 / images.max(1) as f64,
-        max_latency: lat.iter().copied().max().unwrap_or(0),
-        interval: if pairs.is_empty() {
-            None
-        } else {
-            Some(pairs.iter().sum::<u64>() as f64 / pairs.len() as f64)
-        },
-    }
-}
+/// Latency and interval from records: the simulator's definition, so that `inq verify` and
+/// `inq sim` report the same figures for the same records.
+pub use inq_sim::{timing, Timing};
 
 /// Names the first layer whose stream differs, from a run with taps recorded for images
 /// `0..=first.image`.
