@@ -289,3 +289,44 @@ pub fn random_input(model: &QuantModel, seed: u64) -> Vec<i64> {
         .map(|_| rng.range(f.min(), f.max()))
         .collect()
 }
+
+/// The LeNet-class shape of the built-in model (conv 1→16 3×3 pad 1, ReLU, maxpool 2; conv
+/// 16→32 3×3 pad 1, ReLU, maxpool 2; flatten; dense 1568→128, ReLU; dense 128→10), 5-bit
+/// weights, 8-bit activations, 8-bit unsigned input with exponent `input_exp`; conv layers have
+/// per-channel level sets, dense layers when `dense_per_channel`.
+pub fn lenet_spec(input_exp: i32, dense_per_channel: bool) -> RandomSpec {
+    let conv = |out| LayerSpec::Conv {
+        out,
+        k: 3,
+        stride: 1,
+        pad: 1,
+        bits: 5,
+        act_bits: 8,
+        relu: true,
+        per_channel: true,
+    };
+    let dense = |out, relu| LayerSpec::Dense {
+        out,
+        bits: 5,
+        act_bits: 8,
+        relu,
+        per_channel: dense_per_channel,
+    };
+    RandomSpec {
+        input: [1, 28, 28],
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: input_exp,
+        },
+        layers: vec![
+            conv(16),
+            LayerSpec::MaxPool(2),
+            conv(32),
+            LayerSpec::MaxPool(2),
+            LayerSpec::Flatten,
+            dense(128, true),
+            dense(10, false),
+        ],
+    }
+}

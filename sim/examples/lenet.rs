@@ -3,8 +3,7 @@
 //! `cargo run --release -p inq-sim --example lenet -- [minimal|lanesN] [images] [stall_rate]`
 
 use inq_hdl::{plan, FoldingRequest};
-use inq_model::random::{build, random_input, LayerSpec, RandomSpec};
-use inq_model::ActFormat;
+use inq_model::random::{build, lenet_spec, random_input};
 use inq_sim::{verify, SimOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,45 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fold = args.get(1).map(String::as_str).unwrap_or("minimal");
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(2);
     let rate: f64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(0.0);
-    let conv = |out| LayerSpec::Conv {
-        out,
-        k: 3,
-        stride: 1,
-        pad: 1,
-        bits: 5,
-        act_bits: 8,
-        relu: true,
-        per_channel: true,
-    };
-    let spec = RandomSpec {
-        input: [1, 28, 28],
-        input_format: ActFormat {
-            bits: 8,
-            signed: false,
-            exp: -8,
-        },
-        layers: vec![
-            conv(16),
-            LayerSpec::MaxPool(2),
-            conv(32),
-            LayerSpec::MaxPool(2),
-            LayerSpec::Flatten,
-            LayerSpec::Dense {
-                out: 128,
-                bits: 5,
-                act_bits: 8,
-                relu: true,
-                per_channel: false,
-            },
-            LayerSpec::Dense {
-                out: 10,
-                bits: 5,
-                act_bits: 8,
-                relu: false,
-                per_channel: false,
-            },
-        ],
-    };
+    let spec = lenet_spec(-8, false);
     let model = build(&spec, 42)?;
     let req = match fold.strip_prefix("lanes") {
         Some(k) => FoldingRequest::LaneBudget(k.parse()?),

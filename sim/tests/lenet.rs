@@ -2,50 +2,11 @@
 //! interval compared with the plan.
 
 use inq_hdl::{plan, FoldingRequest};
-use inq_model::random::{build, random_input, LayerSpec, RandomSpec};
-use inq_model::ActFormat;
+use inq_model::random::{build, lenet_spec, random_input};
 use inq_sim::{verify, SimOptions};
 
 fn lenet() -> inq_model::QuantModel {
-    let conv = |out| LayerSpec::Conv {
-        out,
-        k: 3,
-        stride: 1,
-        pad: 1,
-        bits: 5,
-        act_bits: 8,
-        relu: true,
-        per_channel: true,
-    };
-    let spec = RandomSpec {
-        input: [1, 28, 28],
-        input_format: ActFormat {
-            bits: 8,
-            signed: false,
-            exp: -8,
-        },
-        layers: vec![
-            conv(16),
-            LayerSpec::MaxPool(2),
-            conv(32),
-            LayerSpec::MaxPool(2),
-            LayerSpec::Flatten,
-            LayerSpec::Dense {
-                out: 128,
-                bits: 5,
-                act_bits: 8,
-                relu: true,
-                per_channel: false,
-            },
-            LayerSpec::Dense {
-                out: 10,
-                bits: 5,
-                act_bits: 8,
-                relu: false,
-                per_channel: false,
-            },
-        ],
-    };
+    let spec = lenet_spec(-8, false);
     build(&spec, 42).unwrap()
 }
 
