@@ -2,7 +2,7 @@
 //!
 //! One binary for the whole flow: `train` a float CNN, `quantize` it with INQ, `eval` its
 //! accuracy, `gen`erate Verilog, `sim`ulate the design cycle by cycle, `verify` the RTL under
-//! Verilator, `report` area and throughput, and `flow` for all of it in one command.
+//! Verilator, `report` area and throughput, `explore` the design space, and `flow` for all of it in one command.
 //! Every subcommand prints a human summary, or with `--json` one JSON object on stdout.
 
 mod commands;
@@ -35,6 +35,8 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Area (analytic and yosys) and throughput of a generated design.
     Report(commands::report::ReportArgs),
+    /// Design-space exploration: sweep lanes (and weight bits), tables and a Pareto plot.
+    Explore(Box<commands::explore::ExploreArgs>),
     /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
     Flow(Box<commands::flow::FlowArgs>),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => commands::sim::run(&a),
         Command::Verify(a) => commands::verify::run(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Explore(a) => commands::explore::run(&a),
         Command::Flow(a) => commands::flow::run(&a),
     };
     match result {

@@ -71,12 +71,12 @@ fn fixture(name: &str) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn help_lists_the_eight_subcommands() {
+fn help_lists_the_nine_subcommands() {
     let out = inq(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "train", "quantize", "eval", "gen", "sim", "verify", "report", "flow",
+        "train", "quantize", "eval", "gen", "sim", "verify", "report", "explore", "flow",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
@@ -299,4 +299,92 @@ fn gen_rejects_illegal_folding_and_leaves_no_folder() {
     );
     assert!(err.contains('3'), "{err}");
     assert!(!out_dir.exists(), "a failed gen left {}", out_dir.display());
+}
+
+#[test]
+fn explore_sweeps_lanes_and_writes_tables_and_plot() {
+    let (dir, mp) = fixture("explore");
+    let out_dir = dir.join("ex");
+    let synth = if have("yosys") { "pareto" } else { "none" };
+    let out = inq(&[
+        "explore",
+        mp.to_str().unwrap(),
+        "--data",
+        dir.to_str().unwrap(),
+        "--lanes",
+        "1,2,100",
+        "--synth",
+        synth,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json_of(&out);
+    let points = v["points"].as_array().unwrap();
+    // Budgets 1 and 2 both give the minimal design (2 lanes): reported once.
+    let lanes: Vec<u64> = points
+        .iter()
+        .map(|p| p["lanes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lanes.first(), Some(&2), "{lanes:?}");
+    let mut sorted = lanes.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), lanes.len(), "duplicate foldings: {lanes:?}");
+    for p in points {
+        let plan = p["plan_interval_cycles"].as_f64().unwrap();
+        assert_eq!(p["sim_interval_cycles"].as_f64(), Some(plan), "{p}");
+        assert!(
+            (p["accuracy"].as_f64().unwrap() - v["points"][0]["accuracy"].as_f64().unwrap()).abs()
+                < 1e-12
+        );
+    }
+    // More lanes never slow the design down, and the fastest point is on the front.
+    let ips: Vec<f64> = points
+        .iter()
+        .map(|p| p["images_per_second"].as_f64().unwrap())
+        .collect();
+    assert!(ips.windows(2).all(|w| w[1] >= w[0]), "{ips:?}");
+    let best = points
+        .iter()
+        .max_by(|a, b| {
+            a["images_per_second"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["images_per_second"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(best["pareto"], true);
+    if synth == "pareto" {
+        for p in points {
+            assert_eq!(
+                p["pareto"] == true,
+                p["yosys_luts"].as_u64().is_some(),
+                "{p}"
+            );
+        }
+    }
+    let csv = std::fs::read_to_string(out_dir.join("explore.csv")).unwrap();
+    assert_eq!(csv.lines().count(), points.len() + 1);
+    let md = std::fs::read_to_string(out_dir.join("explore.md")).unwrap();
+    assert!(md.contains("| model | bits | lanes |"));
+    let svg = std::fs::read_to_string(out_dir.join("pareto.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("circle"),
+        "{}",
+        &svg[..svg.len().min(200)]
+    );
+    // A zero budget is a clear error.
+    let bad = inq(&[
+        "explore",
+        mp.to_str().unwrap(),
+        "--data",
+        dir.to_str().unwrap(),
+        "--lanes",
+        "0",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--lanes"));
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod eval;
+pub mod explore;
 pub mod flow;
 pub mod gen;
 pub mod quantize;
