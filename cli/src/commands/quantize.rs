@@ -69,9 +69,14 @@ pub struct QuantOptions {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// Continue from the checkpoint beside the output, if there is one.
+    /// Continue from the checkpoint beside the output, if there is one. With the checkpoint of
+    /// a finished run (kept by `--keep-checkpoint`) nothing is re-trained: only the
+    /// integerization runs again, e.g. with other `--act-bits`.
     #[arg(long)]
     pub resume: bool,
+    /// Keep the checkpoint (`<out>.checkpoint.json`) after a successful run.
+    #[arg(long)]
+    pub keep_checkpoint: bool,
     /// Input normalization of the float model (default: recorded in the file, else x/255).
     #[arg(long)]
     pub norm: Option<String>,
@@ -194,7 +199,9 @@ pub fn quantize(
         },
     )?;
     let files = quantize::write_outputs(out, &float, &outcome)?;
-    let _ = std::fs::remove_file(&checkpoint);
+    if !q.keep_checkpoint {
+        let _ = std::fs::remove_file(&checkpoint);
+    }
     Ok(QuantizeReport {
         out: out.display().to_string(),
         files: files
