@@ -95,7 +95,7 @@ pub struct Point {
     pub yosys_bram: Option<u64>,
     /// Integer-reference accuracy (fraction).
     pub accuracy: f64,
-    /// On the Pareto front of images/s against analytic LUTs (over all models).
+    /// On the Pareto front of (images/s, analytic LUTs, accuracy) over all models.
     pub pareto: bool,
 }
 
@@ -173,19 +173,19 @@ fn max_bits(m: &QuantModel) -> u32 {
         .unwrap_or(0)
 }
 
-/// Marks the points no other point dominates (at least as fast with at most as many LUTs,
-/// strictly better in one).
+/// Marks the points no other point dominates: at least as fast, at most as many LUTs and at
+/// least as accurate, and strictly better in one of the three (so a cheaper design with fewer
+/// weight bits does not hide a more accurate one).
 fn mark_pareto(points: &mut [Point]) {
-    let keys: Vec<(f64, u64)> = points
+    let keys: Vec<(f64, u64, f64)> = points
         .iter()
-        .map(|p| (p.images_per_second, p.est_luts))
+        .map(|p| (p.images_per_second, p.est_luts, p.accuracy))
         .collect();
     for (i, p) in points.iter_mut().enumerate() {
-        let (f, l) = keys[i];
-        p.pareto = !keys
-            .iter()
-            .enumerate()
-            .any(|(j, &(g, m))| j != i && g >= f && m <= l && (g > f || m < l));
+        let (f, l, a) = keys[i];
+        p.pareto = !keys.iter().enumerate().any(|(j, &(g, m, b))| {
+            j != i && g >= f && m <= l && b >= a && (g > f || m < l || b > a)
+        });
     }
 }
 
