@@ -530,3 +530,27 @@ fn fashion_subset_end_to_end() {
     assert!(fl > 0.6 && f > 0.6, "float {fl}, inq-float {f}");
     assert!((i - f).abs() <= 0.02, "integer {i} vs float-activation {f}");
 }
+
+/// 8-bit codes span 2^63 between their top and bottom level: refused before any training, with
+/// the layer named and a width that fits suggested; 6-bit codes pass the check.
+#[test]
+fn code_spans_beyond_the_accumulator_are_refused_up_front() {
+    let m = tiny(3);
+    let data = synthetic(16, 5);
+    let cfg = InqConfig {
+        bits: 8,
+        epochs_per_step: 1,
+        train: quick_train(),
+        ..InqConfig::default()
+    };
+    let ic = IntConfig::default();
+    let err = quantize::quantize(&m, &data, None, &cfg, &ic, "tiny", &mut |_| {})
+        .err()
+        .expect("8-bit codes must be refused");
+    let msg = err.to_string();
+    assert!(msg.contains("8-bit power-of-two codes span 2^63"), "{msg}");
+    assert!(msg.contains("--layer-bits"), "{msg}");
+    assert!(msg.contains("at most 7 bits"), "{msg}");
+    let ok = InqConfig { bits: 6, ..cfg };
+    quantize::check_code_span(&m, &ok, &ic).unwrap();
+}

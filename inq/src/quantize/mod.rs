@@ -281,6 +281,39 @@ fn weight_layers(model: &FloatModel) -> Vec<(usize, String, usize, &Vec<f32>)> {
         .collect()
 }
 
+/// Refuses, before any training, weight widths whose level set cannot fit the integer format: a
+/// `b`-bit code spans `2^(b-2) - 1` binary orders of magnitude between its largest and smallest
+/// non-zero weight, so one product of an activation with the top level already needs
+/// `act_bits + 2^(b-2)` bits at the accumulator's scale (8-bit codes: 8 + 64 bits, above the
+/// format's 48-bit limit). Wider layers with 7-bit codes may still exceed the limit once their
+/// fan-in is added; the final validation names the channel.
+pub fn check_code_span(
+    model: &FloatModel,
+    cfg: &InqConfig,
+    int_cfg: &IntConfig,
+) -> Result<(), QuantError> {
+    let limit = inq_model::validate::MAX_ACC_BITS;
+    for (_, name, _, _) in weight_layers(model) {
+        let bits = cfg.layer_bits.get(&name).copied().unwrap_or(cfg.bits);
+        if !(2..=8).contains(&bits) {
+            continue; // reported by plan_layers
+        }
+        let span = inq_model::numerics::levels(bits) - 1;
+        let act = int_cfg.act_bits.max(8);
+        let need = act + span + 1;
+        if need > limit {
+            let max_bits = (2..=8u32)
+                .filter(|&b| act + inq_model::numerics::levels(b) <= limit)
+                .max()
+                .unwrap_or(2);
+            return Err(QuantError::Config(format!(
+                "layer {name}: {bits}-bit power-of-two codes span 2^{span} between the largest and the smallest non-zero weight, so one product with a {act}-bit activation needs a {need}-bit accumulator; the integer format allows {limit} bits. Use at most {max_bits} bits for this layer (--bits or --layer-bits {name}=B)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Chooses bit widths, gains and `n1` for every conv/dense layer from the (pre-trained)
 /// weights.
 pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant>, QuantError> {
@@ -563,6 +596,7 @@ pub fn quantize(
     source: &str,
     progress: &mut dyn FnMut(&StepLog),
 ) -> Result<Outcome, QuantError> {
+    check_code_span(model, cfg, int_cfg)?;
     let res = inq(model, train_data, test, cfg, progress)?;
     let mut quant = integerize(&res, train_data, int_cfg)?;
     let float_accuracy = res.log.float_accuracy;
