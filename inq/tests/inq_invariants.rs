@@ -545,8 +545,7 @@ fn code_spans_beyond_the_accumulator_are_refused_up_front() {
     };
     let ic = IntConfig::default();
     let err = quantize::quantize(&m, &data, None, &cfg, &ic, "tiny", &mut |_| {})
-        .err()
-        .expect("8-bit codes must be refused");
+        .expect_err("8-bit codes must be refused");
     let msg = err.to_string();
     assert!(msg.contains("8-bit power-of-two codes span 2^63"), "{msg}");
     assert!(msg.contains("--layer-bits"), "{msg}");
