@@ -45,6 +45,7 @@ fn lenet() -> QuantModel {
             pad: [1; 4],
             pad_value: 0,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 5,
                 n1: vec![-1],
                 codes: codes(oc * ic * 9, 5, seed),
@@ -60,6 +61,7 @@ fn lenet() -> QuantModel {
             in_features: i,
             out_features: o,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 5,
                 n1: vec![-3],
                 codes: codes(i * o, 5, 99),
