@@ -35,6 +35,9 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Area (analytic and yosys) and throughput of a generated design.
     Report(commands::report::ReportArgs),
+    /// Two designs side by side (e.g. shift-add vs the int8 multiplier baseline): throughput,
+    /// synthesized area with and without DSPs, LUTs per lane, integer accuracy.
+    Compare(commands::compare::CompareArgs),
     /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
     Flow(Box<commands::flow::FlowArgs>),
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => commands::sim::run(&a),
         Command::Verify(a) => commands::verify::run(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Compare(a) => commands::compare::run(&a),
         Command::Flow(a) => commands::flow::run(&a),
     };
     match result {

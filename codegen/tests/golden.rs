@@ -65,7 +65,11 @@ fn golden_tiny() {
 
 #[test]
 fn golden_tiny_int() {
-    check_golden("tiny_int", &int_model(&tiny_model(1), 1), &FoldingRequest::Minimal);
+    check_golden(
+        "tiny_int",
+        &int_model(&tiny_model(1), 1),
+        &FoldingRequest::Minimal,
+    );
 }
 
 #[test]

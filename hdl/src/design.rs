@@ -386,9 +386,11 @@ impl Design {
 
     /// The MAC kind of the design's MVUs (`Multiply` if any MVU multiplies).
     pub fn mac(&self) -> MacKind {
-        if self.engines.iter().any(|e| {
-            matches!(&e.kind, EngineKind::Mvu(m) if m.mac == MacKind::Multiply)
-        }) {
+        if self
+            .engines
+            .iter()
+            .any(|e| matches!(&e.kind, EngineKind::Mvu(m) if m.mac == MacKind::Multiply))
+        {
             MacKind::Multiply
         } else {
             MacKind::Shift

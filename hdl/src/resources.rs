@@ -51,7 +51,10 @@ pub const SOFT_MUL_LUTS_PER_PP_BIT: f64 = 1.0;
 
 /// Logic LUTs of one `x_bits × w_bits` signed soft multiplier (`synth_xilinx -nodsp`).
 pub fn soft_mul_luts(x_bits: u32, w_bits: u32) -> u64 {
-    scale(u64::from(x_bits) * u64::from(w_bits), SOFT_MUL_LUTS_PER_PP_BIT)
+    scale(
+        u64::from(x_bits) * u64::from(w_bits),
+        SOFT_MUL_LUTS_PER_PP_BIT,
+    )
 }
 
 /// Logic LUTs per bit of MVU control register (increment / wrap / compare logic, the window

@@ -18,9 +18,9 @@ pub fn tensor_pow2_to_int(w: &WeightTensor, field: &str) -> Result<WeightTensor,
     let mut k_max = 0u32;
     let mut decoded = Vec::with_capacity(w.codes.len());
     for (i, &c) in w.codes.iter().enumerate() {
-        let d = w.decode(c).map_err(|e| {
-            ModelError::invalid(format!("{field}.codes[{i}]"), format!("{e:?}"))
-        })?;
+        let d = w
+            .decode(c)
+            .map_err(|e| ModelError::invalid(format!("{field}.codes[{i}]"), format!("{e:?}")))?;
         if let Weight::Pow2 { index, .. } = d {
             k_max = k_max.max(index);
         }
@@ -52,6 +52,9 @@ pub fn tensor_pow2_to_int(w: &WeightTensor, field: &str) -> Result<WeightTensor,
 /// Converts every conv/dense layer of `model` to uniform integer weights losslessly
 /// ([`tensor_pow2_to_int`]); the result is validated.
 pub fn pow2_to_int(model: &QuantModel) -> Result<QuantModel, ModelError> {
+    if model_weight_kind(model) == Some(WeightKind::Int) {
+        return Ok(model.clone());
+    }
     let mut m = model.clone();
     for (i, l) in m.layers.iter_mut().enumerate() {
         let w = match l {

@@ -351,7 +351,10 @@ mod tests {
         }
         assert_eq!(product(-5, Weight::Int(-7)), 35);
         assert_eq!(n2_from_n1_kind(k, 0, 8), -6);
-        assert_eq!(acc_bound_row_kind(k, &[0x81, 3, 0], 8, -2, 10), 2 + 10 * 130);
+        assert_eq!(
+            acc_bound_row_kind(k, &[0x81, 3, 0], 8, -2, 10),
+            2 + 10 * 130
+        );
     }
 
     #[test]

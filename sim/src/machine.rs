@@ -2,8 +2,8 @@
 
 use inq_hdl::{Design, EngineKind, MvuOutput, PoolMode, DESIGN_FORMAT, DESIGN_VERSION};
 use inq_model::numerics::{self, Weight};
-use inq_model::WeightKind;
 use inq_model::ActFormat;
+use inq_model::WeightKind;
 
 use crate::engines::{
     multiplier, Engine, Fifo, Mults, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind, Quiet,
