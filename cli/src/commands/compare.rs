@@ -177,11 +177,14 @@ fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
 }
 
+/// One row of the table: a label and how to print it for one design.
+type Row = (&'static str, Box<dyn Fn(&Side) -> String>);
+
 /// The human table.
 pub fn table(c: &Comparison) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let rows: Vec<(&str, Box<dyn Fn(&Side) -> String>)> = vec![
+    let rows: Vec<Row> = vec![
         ("design", Box::new(|x: &Side| x.dir.clone())),
         ("MAC", Box::new(|x: &Side| x.mac.clone())),
         ("lanes", Box::new(|x: &Side| x.lanes.to_string())),

@@ -838,3 +838,23 @@ pub fn quantize_uniform(
         integer_accuracy,
     })
 }
+
+#[cfg(test)]
+mod uniform_tests {
+    use super::*;
+
+    #[test]
+    fn uniform_step_is_the_finest_without_clipping() {
+        // max 1.0 at 8 bits: 2^-6 gives 64 levels, 2^-7 would need 128 > 127.
+        assert_eq!(uniform_n2(1.0, 8), -6);
+        assert_eq!(uniform_n2(0.99, 8), -7); // 0.99·128 = 126.7 → 127
+        assert_eq!(uniform_q(0.99, -7, 8), 127);
+        assert_eq!(uniform_q(-5.0, -7, 8), -127);
+        assert_eq!(uniform_q(0.3, -2, 3), 1);
+        for s in [0.001f64, 0.37, 3.0, 100.0] {
+            let n2 = uniform_n2(s, 8);
+            assert!((s / 2f64.powi(n2)).round() <= 127.0);
+            assert!((s / 2f64.powi(n2 - 1)).round() > 127.0);
+        }
+    }
+}
