@@ -45,16 +45,17 @@ pub const LANE_LUTS_PER_SHIFTED_BIT: f64 = 1.25;
 /// (the sign-extended product into the PE's adder chain), fitted.
 pub const MUL_LANE_LUTS_PER_ACC_BIT: f64 = 1.0;
 
-/// Logic LUTs per partial-product bit (`(A+1)·b`: the RTL sign-extends the `A`-bit activation
-/// by one bit) of a soft multiplier (`synth_xilinx -nodsp`), fitted.
-pub const SOFT_MUL_LUTS_PER_PP_BIT: f64 = 1.0;
+/// Soft-multiplier LUTs per `x_bits · w_bits²` (`synth_xilinx -nodsp`, yosys 0.23), fitted on
+/// the measured difference between the `-nodsp` and the DSP netlists of multiplier engines
+/// (`docs/hardware.md` §10): the cost grows faster than the partial-product count, 1.6 LUTs
+/// per partial-product bit at 4-bit weights, 3.3 at 8-bit weights.
+pub const SOFT_MUL_LUTS_PER_X_W2: f64 = 0.4;
 
-/// Logic LUTs of one `x_bits × w_bits` signed soft multiplier (`synth_xilinx -nodsp`).
+/// Logic LUTs one `x_bits × w_bits` signed multiplier costs as logic instead of a DSP
+/// (`synth_xilinx -nodsp`; `x_bits = A + 1`, the RTL extends the activation by one bit).
 pub fn soft_mul_luts(x_bits: u32, w_bits: u32) -> u64 {
-    scale(
-        u64::from(x_bits) * u64::from(w_bits),
-        SOFT_MUL_LUTS_PER_PP_BIT,
-    )
+    let w = u64::from(w_bits);
+    scale(u64::from(x_bits) * w * w, SOFT_MUL_LUTS_PER_X_W2)
 }
 
 /// Logic LUTs per bit of MVU control register (increment / wrap / compare logic, the window
