@@ -2,7 +2,8 @@
 //!
 //! One binary for the whole flow: `train` a float CNN, `quantize` it with INQ, `eval` its
 //! accuracy, `gen`erate Verilog, `sim`ulate the design cycle by cycle, `verify` the RTL under
-//! Verilator, `report` area and throughput, `explore` the design space, and `flow` for all of it in one command.
+//! Verilator, `report` area and throughput, `compare` two designs, `explore` the design space,
+//! and `flow` for all of it in one command.
 //! Every subcommand prints a human summary, or with `--json` one JSON object on stdout.
 
 mod commands;
@@ -37,6 +38,9 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// Design-space exploration: sweep lanes (and weight bits), tables and a Pareto plot.
     Explore(Box<commands::explore::ExploreArgs>),
+    /// Two designs side by side (e.g. shift-add vs the int8 multiplier baseline): throughput,
+    /// synthesized area with and without DSPs, LUTs per lane, integer accuracy.
+    Compare(commands::compare::CompareArgs),
     /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
     Flow(Box<commands::flow::FlowArgs>),
 }
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(&a),
         Command::Report(a) => commands::report::run(&a),
         Command::Explore(a) => commands::explore::run(&a),
+        Command::Compare(a) => commands::compare::run(&a),
         Command::Flow(a) => commands::flow::run(&a),
     };
     match result {

@@ -71,12 +71,12 @@ fn fixture(name: &str) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn help_lists_the_nine_subcommands() {
+fn help_lists_the_ten_subcommands() {
     let out = inq(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "train", "quantize", "eval", "gen", "sim", "verify", "report", "explore", "flow",
+        "train", "quantize", "eval", "gen", "sim", "verify", "report", "explore", "compare", "flow",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),

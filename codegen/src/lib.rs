@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use askama::Template;
-use inq_hdl::{Design, EngineKind, MvuOutput, PoolMode};
+use inq_hdl::{Design, EngineKind, MacKind, MvuOutput, PoolMode};
 use inq_model::QuantModel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -599,6 +599,9 @@ fn render_all(
                     ("BIAS_FILE", format!("\"e{ei}_bias.hex\"")),
                     ("SHIFT_FILE", format!("\"e{ei}_shift.hex\"")),
                 ]);
+                if m.mac == MacKind::Multiply {
+                    params.push(("MUL", "1".into()));
+                }
                 // tables
                 let tbd = g.oc.max(2);
                 let mut bias_txt = String::new();

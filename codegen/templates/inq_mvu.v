@@ -1,8 +1,9 @@
 // @{ header }@
-// inq_mvu: sliding-window matrix-vector unit of PE x SIMD shift-add lanes with requantization
+// inq_mvu: sliding-window matrix-vector unit of PE x SIMD lanes with requantization
 // (docs/hardware.md section 4). Conv layers, and dense layers as a 1x1 conv on a [N,1,1] map.
-// No multiplier: products are (x << k) with a conditional negate. Multiplications below
-// appear only in constant (localparam / genvar) expressions.
+// MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
+// below appear only in constant (localparam / genvar) expressions. MUL = 1 (the int8
+// baseline): the weight code is a CB-bit two's-complement integer and each lane multiplies.
 module inq_mvu #(
   parameter integer C          = 1,
   parameter integer H          = 1,
@@ -30,6 +31,7 @@ module inq_mvu #(
   parameter integer LOGITS     = 0,
   parameter integer OUT_SIGNED = 0,
   parameter integer WAW        = 1,
+  parameter integer MUL        = 0,
   parameter         BIAS_FILE  = "bias.hex",
   parameter         SHIFT_FILE = "shift.hex"
 ) (
@@ -210,14 +212,24 @@ module inq_mvu #(
       for (s = 0; s < SIMD; s = s + 1) begin : g_mul
         wire [CB-1:0] code = w_data[(p*SIMD + s)*CB +: CB];
         wire [A-1:0]  x    = xv[s*A +: A];
-        wire [PW-1:0] xe   = {{(PW-A){((IN_SIGNED != 0) ? x[A-1] : 1'b0)}}, x};
-        wire [PW-1:0] sh;
-        if (CB > 2) begin : g_sh
-          assign sh = (xe << code[CB-3:0]);
-        end else begin : g_nosh
-          assign sh = xe;
+        wire [PW-1:0] pr;
+        if (MUL != 0) begin : g_int
+          // PW = A + CB: the signed product of the (A+1)-bit extended activation and the
+          // CB-bit weight always fits.
+          wire signed [A:0]    xs = {((IN_SIGNED != 0) ? x[A-1] : 1'b0), x};
+          wire signed [CB-1:0] ws = code;
+          wire signed [PW-1:0] ps = (xs * ws);
+          assign pr = ps;
+        end else begin : g_pow2
+          wire [PW-1:0] xe = {{(PW-A){((IN_SIGNED != 0) ? x[A-1] : 1'b0)}}, x};
+          wire [PW-1:0] sh;
+          if (CB > 2) begin : g_sh
+            assign sh = (xe << code[CB-3:0]);
+          end else begin : g_nosh
+            assign sh = xe;
+          end
+          assign pr = (code[CB-1] ? (code[CB-2] ? (~sh + 1'b1) : sh) : {PW{1'b0}});
         end
-        wire [PW-1:0] pr = (code[CB-1] ? (code[CB-2] ? (~sh + 1'b1) : sh) : {PW{1'b0}});
         assign pv[s*ACC_W +: ACC_W] = {{(ACC_W-PW){pr[PW-1]}}, pr};
       end
       reg [ACC_W-1:0] sum;

@@ -64,6 +64,15 @@ fn golden_tiny() {
 }
 
 #[test]
+fn golden_tiny_int() {
+    check_golden(
+        "tiny_int",
+        &int_model(&tiny_model(1), 1),
+        &FoldingRequest::Minimal,
+    );
+}
+
+#[test]
 fn golden_mixed() {
     let req = FoldingRequest::Explicit(Folding {
         layer: vec![

@@ -40,6 +40,21 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             ]),
         ),
         ("mixed_min", mixed_model(4), FoldingRequest::Minimal),
+        (
+            "tiny_int_fold",
+            int_model(&tiny_model(5), 5),
+            fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
+        ),
+        (
+            "mixed_int",
+            int_model(&mixed_model(6), 6),
+            fold(&[
+                ("c1 stride2", 2, 2),
+                ("c2", 4, 2),
+                ("d1", 3, 2),
+                ("d2", 5, 6),
+            ]),
+        ),
     ]
 }
 
@@ -74,9 +89,13 @@ fn yosys_coarse(dir: &std::path::Path, m: &inq_codegen::Manifest, full: bool) ->
         &out[out.len().saturating_sub(4000)..]
     );
     let stat = &out[out.rfind("Printing statistics").unwrap_or(0)..];
+    let multiply = m.design.mac() == inq_hdl::MacKind::Multiply;
     for bad in [
         "$mul", "$div", "$mod", "$pow", "$macc", "$dlatch", "$_DLATCH", "$sdlatch",
     ] {
+        if multiply && (bad == "$mul" || bad == "$macc") {
+            continue;
+        }
         assert!(
             !stat.contains(bad),
             "{bad} cell in {}:\n{stat}",
@@ -89,6 +108,29 @@ fn yosys_coarse(dir: &std::path::Path, m: &inq_codegen::Manifest, full: bool) ->
         dir.display()
     );
     stat.to_string()
+}
+
+/// The int8 baseline's lanes must be real multipliers: `$mul` cells after elaboration, and no
+/// latch.
+fn yosys_has_mul(dir: &std::path::Path, m: &inq_codegen::Manifest) {
+    let files = rtl_files(m).join(" ");
+    let script =
+        format!("read_verilog -defer {files}; hierarchy -check -top inq_top; proc; opt; stat");
+    let (ok, out, err) = run(Command::new("yosys")
+        .current_dir(dir.join("rtl"))
+        .args(["-p", &script]));
+    assert!(ok, "yosys failed in {}:\n{err}", dir.display());
+    let stat = &out[out.rfind("Printing statistics").unwrap_or(0)..];
+    assert!(
+        stat.contains("$mul"),
+        "no $mul cell in {}:\n{stat}",
+        dir.display()
+    );
+    assert!(
+        !out.contains("Latch inferred"),
+        "latch inferred in {}",
+        dir.display()
+    );
 }
 
 #[test]
@@ -105,6 +147,9 @@ fn lint_synth_compile_small_designs() {
             eprintln!("skipping verilator lint: verilator not installed");
         }
         if have_y {
+            if m.design.mac() == inq_hdl::MacKind::Multiply {
+                yosys_has_mul(&dir, &m);
+            }
             yosys_coarse(&dir, &m, true);
         } else {
             eprintln!("skipping yosys: yosys not installed");
@@ -363,6 +408,29 @@ fn tiny_design_matches_reference_in_icarus() {
         &fold(&[("conv1", 2, 1), ("fc", 3, 4)]),
         3,
         2,
+    );
+}
+
+#[test]
+fn int_designs_match_reference_in_icarus() {
+    functional(
+        "fn_tiny_int",
+        &int_model(&tiny_model(15), 15),
+        &fold(&[("conv1", 2, 1), ("fc", 3, 4)]),
+        3,
+        5,
+    );
+    functional(
+        "fn_mixed_int",
+        &int_model(&mixed_model(16), 16),
+        &fold(&[
+            ("c1 stride2", 2, 2),
+            ("c2", 4, 2),
+            ("d1", 3, 2),
+            ("d2", 5, 6),
+        ]),
+        2,
+        6,
     );
 }
 

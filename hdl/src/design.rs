@@ -186,9 +186,53 @@ pub enum MvuOutput {
     Logits,
 }
 
-/// A matrix-vector unit of `PE × SIMD` shift-add lanes.
+/// How an MVU lane multiplies an activation by a weight (derived from the layer's
+/// [`inq_model::WeightKind`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MacKind {
+    /// INQ codes: `±(x << k)` or 0, no multiplier (the default).
+    #[default]
+    Shift,
+    /// Uniform integer codes: a signed multiplier `x · q` per lane.
+    Multiply,
+}
+
+impl MacKind {
+    /// True for [`MacKind::Shift`] (omitted from the JSON so shift-add designs serialize as
+    /// before).
+    pub fn is_shift(&self) -> bool {
+        matches!(self, MacKind::Shift)
+    }
+    /// The MAC kind of weights of the given kind.
+    pub fn of(kind: inq_model::WeightKind) -> Self {
+        match kind {
+            inq_model::WeightKind::Pow2 => MacKind::Shift,
+            inq_model::WeightKind::Int => MacKind::Multiply,
+        }
+    }
+    /// The weight kind this MAC consumes.
+    pub fn weight_kind(&self) -> inq_model::WeightKind {
+        match self {
+            MacKind::Shift => inq_model::WeightKind::Pow2,
+            MacKind::Multiply => inq_model::WeightKind::Int,
+        }
+    }
+    /// `shift` or `multiply`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MacKind::Shift => "shift",
+            MacKind::Multiply => "multiply",
+        }
+    }
+}
+
+/// A matrix-vector unit of `PE × SIMD` lanes (shift-add or multiplier lanes, [`MacKind`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mvu {
+    /// Shift-add or multiplier lanes.
+    #[serde(default, skip_serializing_if = "MacKind::is_shift")]
+    pub mac: MacKind,
     /// Value of padded window positions.
     pub pad_value: i64,
     /// Processing elements (output channels in parallel); divides `OC`.
@@ -201,9 +245,10 @@ pub struct Mvu {
     pub sf: usize,
     /// Weight code width `b`.
     pub code_bits: u32,
-    /// Largest exponent index used by a non-zero weight (0 if none).
+    /// Largest exponent index used by a non-zero weight (0 if none, and for multiplier lanes).
     pub k_max: u32,
-    /// Product width `A + k_max + 1`.
+    /// Product width: `A + k_max + 1` for shift-add lanes, `A + b` for multiplier lanes
+    /// (signed product of an `A`-bit activation and a `b`-bit two's-complement weight).
     pub product_width: u32,
     /// Accumulator width: `max(signed_width_for(worst-case bound), product_width + 1)`.
     pub acc_width: u32,
@@ -294,9 +339,17 @@ pub struct Resources {
     /// Block RAM in RAMB18 units (a RAMB36 counts 2).
     #[serde(default)]
     pub bram18: u64,
-    /// DSP blocks (always 0: the datapath is shift-add only).
+    /// DSP blocks (0 for shift-add lanes; one per multiplier lane when DSPs are allowed).
     #[serde(default)]
     pub dsp: u64,
+    /// Logic LUTs the multipliers counted in `dsp` cost instead when DSPs are not allowed
+    /// (`synth_xilinx -nodsp`): the no-DSP estimate is `luts + soft_mul_luts`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub soft_mul_luts: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Design {
@@ -331,7 +384,20 @@ impl Design {
         lat + self.output.count as u64
     }
 
-    /// Total shift-add lanes.
+    /// The MAC kind of the design's MVUs (`Multiply` if any MVU multiplies).
+    pub fn mac(&self) -> MacKind {
+        if self
+            .engines
+            .iter()
+            .any(|e| matches!(&e.kind, EngineKind::Mvu(m) if m.mac == MacKind::Multiply))
+        {
+            MacKind::Multiply
+        } else {
+            MacKind::Shift
+        }
+    }
+
+    /// Total lanes (shift-add or multiplier).
     pub fn total_lanes(&self) -> usize {
         self.engines
             .iter()

@@ -627,7 +627,7 @@ fn build_mvu(
                             layer_label(model, i)
                         ))
                     })?;
-                    if let Ok(Weight::Pow2 { index, .. }) = numerics::decode(code, b) {
+                    if let Ok(Weight::Pow2 { index, .. }) = wt.decode(code) {
                         k_max = k_max.max(index);
                     }
                     weights[(p * nf * sf + nfi * sf + sfi) * simd + s] = code;
@@ -638,12 +638,16 @@ fn build_mvu(
     let x_max = in_fmt.max_abs().max(pad_value.abs());
     let mut acc_width = 1u32;
     for (row, &bo) in wt.codes.chunks(k.max(1)).zip(bias.iter()) {
-        let bound = numerics::acc_bound_row(row, b, bo, x_max);
+        let bound = numerics::acc_bound_row_kind(wt.kind, row, b, bo, x_max);
         acc_width = acc_width.max(numerics::signed_width_for(bound));
     }
     // The RTL sign-extends products into the accumulator: keep it strictly wider than a product
     // (only matters when the weights are tiny or all zero).
-    let product_width = in_fmt.bits + k_max + 1;
+    let mac = MacKind::of(wt.kind);
+    let product_width = match mac {
+        MacKind::Shift => in_fmt.bits + k_max + 1,
+        MacKind::Multiply => in_fmt.bits + b,
+    };
     acc_width = acc_width.max(product_width + 1);
     let (mvu_out, shift, out_width, out_signed, left_max) = match output {
         Output::Act { .. } => {
@@ -676,6 +680,7 @@ fn build_mvu(
         }
     };
     let mvu = Mvu {
+        mac,
         pad_value,
         pe,
         simd,

@@ -26,7 +26,7 @@
 //! `hdl/tests/resources_model.rs` keeps the estimate within 25 % of them.
 
 use crate::design::{
-    AdderCount, Design, Engine, EngineKind, Geometry, Mvu, Pool, PoolMode, Resources,
+    AdderCount, Design, Engine, EngineKind, Geometry, MacKind, Mvu, Pool, PoolMode, Resources,
 };
 
 /// Kept for compatibility: ROMs up to this many bits always stay in logic (yosys never puts
@@ -40,6 +40,23 @@ pub const LANE_LUTS_PER_ACC_BIT: f64 = 1.4;
 /// Logic LUTs per input bit and shift position of one lane (`A·(k_max+1)`: the shift
 /// multiplexer and the conditional negate after it), fitted.
 pub const LANE_LUTS_PER_SHIFTED_BIT: f64 = 1.25;
+
+/// Logic LUTs per accumulator bit of one multiplier lane when its multiplier is a DSP block
+/// (the sign-extended product into the PE's adder chain), fitted.
+pub const MUL_LANE_LUTS_PER_ACC_BIT: f64 = 1.0;
+
+/// Soft-multiplier LUTs per `x_bits · w_bits²` (`synth_xilinx -nodsp`, yosys 0.23), fitted on
+/// the measured difference between the `-nodsp` and the DSP netlists of multiplier engines
+/// (`docs/hardware.md` §10): the cost grows faster than the partial-product count, 1.6 LUTs
+/// per partial-product bit at 4-bit weights, 3.3 at 8-bit weights.
+pub const SOFT_MUL_LUTS_PER_X_W2: f64 = 0.4;
+
+/// Logic LUTs one `x_bits × w_bits` signed multiplier costs as logic instead of a DSP
+/// (`synth_xilinx -nodsp`; `x_bits = A + 1`, the RTL extends the activation by one bit).
+pub fn soft_mul_luts(x_bits: u32, w_bits: u32) -> u64 {
+    let w = u64::from(w_bits);
+    scale(u64::from(x_bits) * w * w, SOFT_MUL_LUTS_PER_X_W2)
+}
 
 /// Logic LUTs per bit of MVU control register (increment / wrap / compare logic, the window
 /// address arithmetic built on the counters, the requantizer's barrel shifters), fitted.
@@ -180,6 +197,7 @@ pub fn add_into(t: &mut Resources, r: &Resources) {
     t.carry4 += r.carry4;
     t.bram18 += r.bram18;
     t.dsp += r.dsp;
+    t.soft_mul_luts += r.soft_mul_luts;
 }
 
 /// One named term of an estimate (for explanations and the documentation).
@@ -290,16 +308,30 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         carry4: simd * ceil_div(lbw, 4),
     });
 
-    // lanes: the product `±(x << k)` (every input bit at every shift used, then the
-    // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
-    let shifted_bits = a * (u64::from(m.k_max) + 1);
-    t.push(term(
-        "lanes (shift / negate products and adder chains)",
-        scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
-            + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
-        0,
-        lanes * ceil_div(acc, 4),
-    ));
+    match m.mac {
+        MacKind::Shift => {
+            // lanes: the product `±(x << k)` (every input bit at every shift used, then the
+            // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
+            let shifted_bits = a * (u64::from(m.k_max) + 1);
+            t.push(term(
+                "lanes (shift / negate products and adder chains)",
+                scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
+                    + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
+                0,
+                lanes * ceil_div(acc, 4),
+            ));
+        }
+        MacKind::Multiply => {
+            // lanes: one DSP multiplier each (counted in `dsp`), the product sign-extended
+            // into its ACC_W-bit adder of the PE's chain.
+            t.push(term(
+                "lanes (DSP multipliers and adder chains)",
+                scale(lanes * acc, MUL_LANE_LUTS_PER_ACC_BIT),
+                0,
+                lanes * ceil_div(acc, 4),
+            ));
+        }
+    }
     // per PE: acc and obuf registers, obuf load/shift multiplexer.
     t.push(term(
         "accumulators and output buffers",
@@ -347,6 +379,10 @@ pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Re
     if rom_in_bram(depth, rom_w) {
         r.bram_bits = rom_per_pe * m.pe as u64;
         r.bram18 = m.pe as u64 * rom_bram18(depth, rom_w);
+    }
+    if m.mac == MacKind::Multiply {
+        r.dsp = lanes;
+        r.soft_mul_luts = lanes * soft_mul_luts(in_width + 1, m.code_bits);
     }
     finish(&mvu_terms(g, m, in_width, out_width), r)
 }

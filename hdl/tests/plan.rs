@@ -45,6 +45,7 @@ fn lenet() -> QuantModel {
             pad: [1; 4],
             pad_value: 0,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 5,
                 n1: vec![-1],
                 codes: codes(oc * ic * 9, 5, seed),
@@ -60,6 +61,7 @@ fn lenet() -> QuantModel {
             in_features: i,
             out_features: o,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 5,
                 n1: vec![-3],
                 codes: codes(i * o, 5, 99),
@@ -266,4 +268,36 @@ fn design_round_trips_through_json() {
     assert_eq!(d, back);
     let table = d.summary_table(100.0);
     assert!(table.contains("conv2") && table.contains("4×2") && table.contains("images/s"));
+}
+
+#[test]
+fn multiplier_design_has_the_shift_add_schedule() {
+    use inq_hdl::MacKind;
+    let spec = inq_model::random::lenet_spec(-8, false);
+    let shift_model = inq_model::random::build(&spec, 3).unwrap();
+    let int_model =
+        inq_model::random::build_with_kind(&spec, 3, inq_model::WeightKind::Int).unwrap();
+    for req in [FoldingRequest::Minimal, FoldingRequest::LaneBudget(64)] {
+        let s = plan(&shift_model, &req).unwrap();
+        let m = plan(&int_model, &req).unwrap();
+        assert_eq!(s.mac(), MacKind::Shift);
+        assert_eq!(m.mac(), MacKind::Multiply);
+        assert_eq!(s.interval_cycles(), m.interval_cycles());
+        assert_eq!(s.total_lanes(), m.total_lanes());
+        for (es, em) in s.engines.iter().zip(&m.engines) {
+            assert_eq!(es.cycles_per_image, em.cycles_per_image);
+            if let (EngineKind::Mvu(ms), EngineKind::Mvu(mm)) = (&es.kind, &em.kind) {
+                assert_eq!((ms.pe, ms.simd), (mm.pe, mm.simd));
+                assert_eq!(mm.product_width, em.in_width + mm.code_bits);
+                assert_eq!(es.resources.dsp, 0);
+                assert_eq!(em.resources.dsp, mm.lanes() as u64);
+                assert!(em.resources.soft_mul_luts > 0);
+                assert!(mm.acc_width > mm.product_width);
+            }
+        }
+        // the JSON of a shift-add design has no `mac` field; a multiplier design round-trips
+        assert!(!s.to_json().unwrap().contains("\"mac\""));
+        let back = inq_hdl::Design::from_json(&m.to_json().unwrap()).unwrap();
+        assert_eq!(back, m);
+    }
 }

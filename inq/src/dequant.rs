@@ -3,7 +3,7 @@
 //! activations" accuracy of a quantized-model file.
 //!
 //! Scales follow `docs/numerics.md`: a weight code `(s, k)` of output channel `c` is
-//! `(−1)^s · 2^(n2_c + k)`; an integer bias is at the accumulator scale `2^(e_x + n2_c)` where
+//! `(−1)^s · 2^(n2_c + k)` (a uniform integer code `q` is `q · 2^(n2_c)`); an integer bias is at the accumulator scale `2^(e_x + n2_c)` where
 //! `e_x` is the exponent of the layer's input format. The network input is the raw integer
 //! input times `2^(input.exp)` (normalization was folded into the first layer).
 
@@ -25,16 +25,10 @@ fn weights(w: &WeightTensor, out: usize) -> Vec<f32> {
     w.codes
         .iter()
         .enumerate()
-        .map(|(i, &code)| match numerics::decode(code, w.bits) {
-            Ok(Weight::Pow2 { negative, index }) => {
-                let v = 2f64.powi(numerics::n2_of(w, i / row) + index as i32) as f32;
-                if negative {
-                    -v
-                } else {
-                    v
-                }
-            }
-            _ => 0.0,
+        .map(|(i, &code)| {
+            // ±2^k (INQ) or q (uniform integer), in units of 2^n2_c
+            let q = numerics::weight_int(w.decode(code).unwrap_or(Weight::Zero));
+            (q as f64 * 2f64.powi(numerics::n2_of(w, i / row))) as f32
         })
         .collect()
 }

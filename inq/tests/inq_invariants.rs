@@ -323,6 +323,7 @@ fn check_codes_exact(q: &QuantModel, res: &quantize::InqResult) {
                         m
                     }
                 }
+                Weight::Int(q) => q as f64 * 2f64.powi(n2),
             };
             let eff = f64::from(fw[i] * lq.gain_at(i));
             assert!(

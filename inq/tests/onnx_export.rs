@@ -216,6 +216,7 @@ fn quant_model() -> QuantModel {
             pad: [1, 1, 1, 1],
             pad_value: 3,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 4,
                 n1: vec![-1, -2, 0, -1],
                 codes: codes(&mut r, 4 * 9, 4),
@@ -247,6 +248,7 @@ fn quant_model() -> QuantModel {
             pad: [0, 0, 0, 0],
             pad_value: 0,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 3,
                 n1: vec![-1],
                 codes: codes(&mut r, 3 * 4, 3),
@@ -268,6 +270,7 @@ fn quant_model() -> QuantModel {
             in_features: 3,
             out_features: 5,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 5,
                 n1: vec![-1],
                 codes: codes(&mut r, 15, 5),
@@ -285,6 +288,7 @@ fn quant_model() -> QuantModel {
             in_features: 5,
             out_features: 3,
             weights: WeightTensor {
+                kind: Default::default(),
                 bits: 4,
                 n1: vec![0, -2, -1],
                 codes: codes(&mut r, 15, 4),

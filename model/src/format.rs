@@ -66,14 +66,50 @@ pub struct InputSpec {
     pub mapping: String,
 }
 
-/// The weights of a conv or dense layer as INQ codes.
+/// How the codes of a [`WeightTensor`] encode weights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightKind {
+    /// INQ codes: `0` or `±2^(n2_c + k)`; the hardware multiplies with a shift (the default,
+    /// and the only kind of files written before the field existed).
+    #[default]
+    Pow2,
+    /// Uniform integers: the code is a `b`-bit two's-complement integer `q` in
+    /// `[-(2^(b-1)-1), 2^(b-1)-1]` (the most negative value is rejected, so the range is
+    /// symmetric) standing for `q · 2^(n2_c)` with `n2_c = n1_c - (b - 2)`; the hardware
+    /// multiplies with a real multiplier.
+    Int,
+}
+
+impl WeightKind {
+    /// True for [`WeightKind::Pow2`] (used to omit the default from the JSON).
+    pub fn is_pow2(&self) -> bool {
+        matches!(self, WeightKind::Pow2)
+    }
+    /// The name used in files and on the command line (`pow2`, `int`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            WeightKind::Pow2 => "pow2",
+            WeightKind::Int => "int",
+        }
+    }
+}
+
+/// The weights of a conv or dense layer as codes.
 ///
-/// Code layout for `bits = b` (see `docs/numerics.md`): bit `b-1` is the non-zero flag, bit
-/// `b-2` the sign (1 = negative), bits `b-3..0` the exponent index `k`. Code `0` is the weight
-/// 0. A non-zero code stands for `±2^(n2_c + k)` where `n2_c = n1_c + 1 - 2^(b-2)`.
+/// Code layout for `bits = b` and `kind = pow2` (the default; see `docs/numerics.md`): bit
+/// `b-1` is the non-zero flag, bit `b-2` the sign (1 = negative), bits `b-3..0` the exponent
+/// index `k`. Code `0` is the weight 0. A non-zero code stands for `±2^(n2_c + k)` where
+/// `n2_c = n1_c + 1 - 2^(b-2)`.
+///
+/// For `kind = int` the code is the low `b` bits of a two's-complement integer `q`
+/// (`|q| ≤ 2^(b-1) - 1`) standing for `q · 2^(n2_c)` where `n2_c = n1_c - (b - 2)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WeightTensor {
+    /// How the codes encode weights (absent in the file: [`WeightKind::Pow2`]).
+    #[serde(default, skip_serializing_if = "WeightKind::is_pow2")]
+    pub kind: WeightKind,
     /// Code width `b` in bits, 2..=8.
     pub bits: u32,
     /// Largest exponent of the level set: one entry for the whole layer, or one per output
@@ -82,6 +118,13 @@ pub struct WeightTensor {
     /// The codes in row-major order of the layer's weight shape (`[out, in, kh, kw]` for conv,
     /// `[out, in]` for dense).
     pub codes: Vec<u8>,
+}
+
+impl WeightTensor {
+    /// Decodes one code of this tensor (kind-aware, see [`crate::numerics::decode_kind`]).
+    pub fn decode(&self, code: u8) -> Result<crate::numerics::Weight, crate::numerics::CodeError> {
+        crate::numerics::decode_kind(self.kind, code, self.bits)
+    }
 }
 
 /// A convolution layer with fused bias, requantization and optional ReLU.

@@ -14,6 +14,7 @@
 //! accumulator bounds) live in [`numerics`] so that every consumer derives its constants from
 //! one place.
 
+pub mod convert;
 pub mod error;
 pub mod format;
 pub mod numerics;
@@ -24,6 +25,6 @@ pub mod validate;
 pub use error::ModelError;
 pub use format::{
     write_atomic, ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output,
-    PoolLayer, Provenance, QuantModel, WeightTensor, FORMAT_NAME, FORMAT_VERSION,
+    PoolLayer, Provenance, QuantModel, WeightKind, WeightTensor, FORMAT_NAME, FORMAT_VERSION,
 };
 pub use reference::{run, Reference, RunOutput, Tensor};

@@ -4,7 +4,7 @@
 //! simulator and the generated RTL) derives its constants from these functions, so the rules
 //! are written once.
 
-use crate::format::{ActFormat, WeightTensor};
+use crate::format::{ActFormat, WeightKind, WeightTensor};
 
 /// Number of exponent levels of a `bits`-bit code: `2^(bits-2)`.
 pub fn levels(bits: u32) -> u32 {
@@ -16,11 +16,29 @@ pub fn n2_from_n1(n1: i32, bits: u32) -> i32 {
     n1 + 1 - levels(bits) as i32
 }
 
+/// `n2` of a tensor of the given kind: [`n2_from_n1`] for INQ codes, `n1 - (b - 2)` for
+/// uniform integers (so that `2^n1 ≤ (2^(b-1)-1)·2^n2 < 2^(n1+1)`: `n1` stays the exponent of
+/// the largest representable magnitude, rounded down).
+pub fn n2_from_n1_kind(kind: WeightKind, n1: i32, bits: u32) -> i32 {
+    match kind {
+        WeightKind::Pow2 => n2_from_n1(n1, bits),
+        WeightKind::Int => n1 - (bits as i32 - 2),
+    }
+}
+
+/// Largest magnitude `2^(b-1) - 1` of a `bits`-bit uniform integer weight.
+pub fn int_max(bits: u32) -> i64 {
+    (1i64 << (bits - 1)) - 1
+}
+
 /// A decoded weight code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Weight {
     /// The weight 0.
     Zero,
+    /// A non-zero uniform integer `q` (`|q| ≤ 2^(b-1) - 1`) at the channel's accumulator scale
+    /// ([`WeightKind::Int`]).
+    Int(i64),
     /// `sign · 2^(n2 + index)`; `negative` is the sign.
     Pow2 {
         /// True for a negative weight.
@@ -37,9 +55,38 @@ pub enum CodeError {
     TooWide,
     /// The non-zero flag is clear but other bits are set.
     DirtyZero,
+    /// A uniform integer code holds the most negative value `-2^(b-1)` (the range is
+    /// symmetric).
+    MostNegative,
 }
 
-/// Decodes one code (layout in [`WeightTensor`]).
+/// Decodes one code of a tensor of the given kind (layouts in [`WeightTensor`]).
+pub fn decode_kind(kind: WeightKind, code: u8, bits: u32) -> Result<Weight, CodeError> {
+    match kind {
+        WeightKind::Pow2 => decode(code, bits),
+        WeightKind::Int => {
+            let c = i64::from(code);
+            if c >> bits != 0 {
+                return Err(CodeError::TooWide);
+            }
+            let q = if c >> (bits - 1) & 1 == 1 {
+                c - (1i64 << bits)
+            } else {
+                c
+            };
+            if q == -(1i64 << (bits - 1)) {
+                Err(CodeError::MostNegative)
+            } else if q == 0 {
+                Ok(Weight::Zero)
+            } else {
+                Ok(Weight::Int(q))
+            }
+        }
+    }
+}
+
+/// Decodes one INQ code (layout in [`WeightTensor`], kind `pow2`). A code of a uniform-integer
+/// tensor must go through [`decode_kind`] (or [`WeightTensor::decode`]).
 pub fn decode(code: u8, bits: u32) -> Result<Weight, CodeError> {
     let code = u32::from(code);
     if code >> bits != 0 {
@@ -58,10 +105,15 @@ pub fn decode(code: u8, bits: u32) -> Result<Weight, CodeError> {
     Ok(Weight::Pow2 { negative, index })
 }
 
-/// Encodes a weight as a `bits`-bit code. `index` must be below `2^(bits-2)`.
+/// Encodes a weight as a `bits`-bit code. `index` must be below `2^(bits-2)`; an `Int` must
+/// satisfy `|q| ≤ 2^(bits-1) - 1` (its code is the low `bits` bits of `q`).
 pub fn encode(w: Weight, bits: u32) -> u8 {
     match w {
         Weight::Zero => 0,
+        Weight::Int(q) => {
+            debug_assert!(q.abs() <= int_max(bits));
+            (q & ((1i64 << bits) - 1)) as u8
+        }
         Weight::Pow2 { negative, index } => {
             debug_assert!(index < levels(bits));
             ((1u32 << (bits - 1)) | (u32::from(negative) << (bits - 2)) | index) as u8
@@ -69,10 +121,11 @@ pub fn encode(w: Weight, bits: u32) -> u8 {
     }
 }
 
-/// The signed integer weight at the channel's accumulator scale: `±2^index` or 0.
+/// The signed integer weight at the channel's accumulator scale: `±2^index`, `q` or 0.
 pub fn weight_int(w: Weight) -> i64 {
     match w {
         Weight::Zero => 0,
+        Weight::Int(q) => q,
         Weight::Pow2 { negative, index } => {
             let m = 1i64 << index;
             if negative {
@@ -84,11 +137,13 @@ pub fn weight_int(w: Weight) -> i64 {
     }
 }
 
-/// The product of an activation and a weight, computed as the hardware does: a left shift by
-/// the exponent index and a conditional negation. No multiplication.
+/// The product of an activation and a weight, computed as the hardware does: for an INQ weight
+/// a left shift by the exponent index and a conditional negation (no multiplication); for a
+/// uniform integer weight a multiplication `x · q`.
 pub fn product(x: i64, w: Weight) -> i64 {
     match w {
         Weight::Zero => 0,
+        Weight::Int(q) => x * q,
         Weight::Pow2 { negative, index } => {
             let s = x << index;
             if negative {
@@ -109,9 +164,9 @@ pub fn n1_of(w: &WeightTensor, c: usize) -> i32 {
     }
 }
 
-/// `n2` of output channel `c`.
+/// `n2` of output channel `c` (the exponent of one unit of the integer weight, for either kind).
 pub fn n2_of(w: &WeightTensor, c: usize) -> i32 {
-    n2_from_n1(n1_of(w, c), w.bits)
+    n2_from_n1_kind(w.kind, n1_of(w, c), w.bits)
 }
 
 /// The smallest `n2` over all `out` channels.
@@ -157,14 +212,28 @@ pub fn requantize(acc: i64, r: i32, relu: bool, f: ActFormat) -> i64 {
     saturate(shift_round(acc, r), relu, f)
 }
 
-/// The worst-case bound `B_c = |bias_c| + max|x| · Σ_i 2^k_i` over the non-zero weights of
-/// output channel `c`; every accumulator value of the channel satisfies `|acc| ≤ B_c`.
-/// `row` are the channel's codes, `pad_value` is included in `max|x|`.
+/// The worst-case bound `B_c = |bias_c| + max|x| · Σ_i |w_i|` over the weights of output
+/// channel `c` (`|w_i| = 2^k_i` for INQ codes, `|q_i|` for uniform integers); every
+/// accumulator value of the channel satisfies `|acc| ≤ B_c`. `row` are the channel's codes of
+/// INQ kind, `pad_value` is included in `max|x|`.
 pub fn acc_bound_row(row: &[u8], bits: u32, bias: i64, x_max_abs: i64) -> i128 {
+    acc_bound_row_kind(WeightKind::Pow2, row, bits, bias, x_max_abs)
+}
+
+/// [`acc_bound_row`] for codes of either kind.
+pub fn acc_bound_row_kind(
+    kind: WeightKind,
+    row: &[u8],
+    bits: u32,
+    bias: i64,
+    x_max_abs: i64,
+) -> i128 {
     let mut sum: i128 = 0;
     for &code in row {
-        if let Ok(Weight::Pow2 { index, .. }) = decode(code, bits) {
-            sum += 1i128 << index;
+        match decode_kind(kind, code, bits) {
+            Ok(Weight::Pow2 { index, .. }) => sum += 1i128 << index.min(126),
+            Ok(Weight::Int(q)) => sum += i128::from(q.abs()),
+            _ => {}
         }
     }
     i128::from(bias).abs() + i128::from(x_max_abs) * sum
@@ -261,6 +330,31 @@ mod tests {
         assert_eq!(product(-7, w), 56);
         assert_eq!(product(9, Weight::Zero), 0);
         assert_eq!(weight_int(w), -8);
+    }
+
+    #[test]
+    fn int_codes() {
+        let k = WeightKind::Int;
+        assert_eq!(decode_kind(k, 0, 8), Ok(Weight::Zero));
+        assert_eq!(decode_kind(k, 127, 8), Ok(Weight::Int(127)));
+        assert_eq!(decode_kind(k, 0x81, 8), Ok(Weight::Int(-127)));
+        assert_eq!(decode_kind(k, 0x80, 8), Err(CodeError::MostNegative));
+        assert_eq!(decode_kind(k, 0b111, 3), Ok(Weight::Int(-1)));
+        assert_eq!(decode_kind(k, 0b1000, 3), Err(CodeError::TooWide));
+        for bits in 2..=8 {
+            for code in 0..=255u8 {
+                if let Ok(w) = decode_kind(k, code, bits) {
+                    assert_eq!(encode(w, bits), code);
+                    assert!(weight_int(w).abs() <= int_max(bits));
+                }
+            }
+        }
+        assert_eq!(product(-5, Weight::Int(-7)), 35);
+        assert_eq!(n2_from_n1_kind(k, 0, 8), -6);
+        assert_eq!(
+            acc_bound_row_kind(k, &[0x81, 3, 0], 8, -2, 10),
+            2 + 10 * 130
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::error::ModelError;
 use crate::format::{
     ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
-    WeightTensor,
+    WeightKind, WeightTensor,
 };
 use crate::numerics::{self, Weight};
 
@@ -90,11 +90,34 @@ impl SplitMix64 {
 
 fn random_weights(
     rng: &mut SplitMix64,
+    kind: WeightKind,
     bits: u32,
     out: usize,
     row: usize,
     per_channel: bool,
 ) -> WeightTensor {
+    if kind == WeightKind::Int {
+        // n2 in -6..=0 as for INQ codes; q uniform over the symmetric range, a quarter zeros.
+        let n1: Vec<i32> = (0..if per_channel { out } else { 1 })
+            .map(|_| (rng.range(-6, 0) + bits as i64 - 2) as i32)
+            .collect();
+        let m = numerics::int_max(bits);
+        let codes = (0..out * row)
+            .map(|_| {
+                if rng.range(0, 3) == 0 {
+                    0
+                } else {
+                    numerics::encode(Weight::Int(rng.range(-m, m)), bits)
+                }
+            })
+            .collect();
+        return WeightTensor {
+            kind,
+            bits,
+            n1,
+            codes,
+        };
+    }
     // n2 in -6..=0, so that exponents stay moderate at every code width.
     let top = numerics::levels(bits) as i64 - 1;
     let n1: Vec<i32> = if per_channel {
@@ -120,7 +143,12 @@ fn random_weights(
             }
         })
         .collect();
-    WeightTensor { bits, n1, codes }
+    WeightTensor {
+        kind,
+        bits,
+        n1,
+        codes,
+    }
 }
 
 /// Picks an output exponent so that the largest accumulator of the layer maps a little above
@@ -136,7 +164,8 @@ fn output_exp(
 ) -> i32 {
     let bound = (0..out)
         .map(|c| {
-            numerics::acc_bound_row(
+            numerics::acc_bound_row_kind(
+                w.kind,
                 &w.codes[c * row..(c + 1) * row],
                 w.bits,
                 bias[c],
@@ -152,8 +181,18 @@ fn output_exp(
     r.max(0) + x.exp + numerics::n2_min(w, out)
 }
 
-/// Builds a valid model from a spec and a seed.
+/// Builds a valid model from a spec and a seed (INQ weights).
 pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
+    build_with_kind(spec, seed, WeightKind::Pow2)
+}
+
+/// Builds a valid model from a spec and a seed with weights of the given kind (uniform
+/// integers use the full symmetric range of each layer's `bits`).
+pub fn build_with_kind(
+    spec: &RandomSpec,
+    seed: u64,
+    kind: WeightKind,
+) -> Result<QuantModel, ModelError> {
     let mut rng = SplitMix64(seed);
     let [c0, h0, w0] = spec.input;
     let mut shape = vec![c0, h0, w0];
@@ -176,7 +215,7 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
             } => {
                 let cin = shape[0];
                 let row = cin * k * k;
-                let weights = random_weights(&mut rng, bits, out, row, per_channel);
+                let weights = random_weights(&mut rng, kind, bits, out, row, per_channel);
                 let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
                 let (output, relu, nf) = if last {
                     (Output::Logits, false, None)
@@ -217,7 +256,7 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
                 per_channel,
             } => {
                 let row = shape[0];
-                let weights = random_weights(&mut rng, bits, out, row, per_channel);
+                let weights = random_weights(&mut rng, kind, bits, out, row, per_channel);
                 let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
                 let (output, relu, nf) = if last {
                     (Output::Logits, false, None)

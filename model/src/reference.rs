@@ -6,7 +6,7 @@
 //! are [`numerics::product`] (shift and conditional negate), averages are shifts.
 
 use crate::error::ModelError;
-use crate::format::{ActFormat, ConvLayer, DenseLayer, Layer, PoolLayer, QuantModel};
+use crate::format::{ActFormat, ConvLayer, DenseLayer, Layer, PoolLayer, QuantModel, WeightTensor};
 use crate::numerics::{self, Weight};
 
 /// A tensor of integers: `shape` is `[C, H, W]` or `[N]`, `data` row-major (C-major).
@@ -45,8 +45,8 @@ impl<'m> Reference<'m> {
             .layers
             .iter()
             .map(|l| match l {
-                Layer::Conv(c) => decode_all(&c.weights.codes, c.weights.bits),
-                Layer::Dense(d) => decode_all(&d.weights.codes, d.weights.bits),
+                Layer::Conv(c) => decode_all(&c.weights),
+                Layer::Dense(d) => decode_all(&d.weights),
                 _ => Vec::new(),
             })
             .collect();
@@ -134,10 +134,10 @@ pub fn run(model: &QuantModel, input: &[i64]) -> Result<RunOutput, ModelError> {
     Reference::new(model)?.run(input)
 }
 
-fn decode_all(codes: &[u8], bits: u32) -> Vec<Weight> {
-    codes
+fn decode_all(w: &WeightTensor) -> Vec<Weight> {
+    w.codes
         .iter()
-        .map(|&c| numerics::decode(c, bits).unwrap_or(Weight::Zero))
+        .map(|&c| w.decode(c).unwrap_or(Weight::Zero))
         .collect()
 }
 

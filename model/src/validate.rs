@@ -75,11 +75,16 @@ fn check_weights(
         ));
     }
     for (i, &c) in w.codes.iter().enumerate() {
-        if let Err(e) = numerics::decode(c, w.bits) {
+        if let Err(e) = w.decode(c) {
             let why = match e {
                 numerics::CodeError::TooWide => format!("code {c} does not fit {} bits", w.bits),
                 numerics::CodeError::DirtyZero => format!(
                     "code {c} has the non-zero flag clear but other bits set (only 0 encodes zero)"
+                ),
+                numerics::CodeError::MostNegative => format!(
+                    "code {c} is the most negative {}-bit integer; uniform integer weights are symmetric (|q| <= {})",
+                    w.bits,
+                    numerics::int_max(w.bits)
                 ),
             };
             return Err(inv(format!("{field}.codes[{i}]"), why));
@@ -150,7 +155,7 @@ fn check_acc(
     let n2min = numerics::n2_min(w, out);
     for (c, &b) in bias.iter().enumerate().take(out) {
         let row = &w.codes[c * row_len..(c + 1) * row_len];
-        let bound = numerics::acc_bound_row(row, w.bits, b, x_max_abs);
+        let bound = numerics::acc_bound_row_kind(w.kind, row, w.bits, b, x_max_abs);
         let mut width = numerics::signed_width_for(bound);
         match output {
             Some(f) => {

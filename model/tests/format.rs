@@ -231,3 +231,21 @@ fn rejects_non_power_of_two_average() {
     });
     reject(&m, "layers[1].kernel", "power of two");
 }
+
+#[test]
+fn int_weights_round_trip_and_reject_the_most_negative_code() {
+    let spec = random::lenet_spec(-8, true);
+    let m = random::build_with_kind(&spec, 2, WeightKind::Int).unwrap();
+    let text = m.to_json_string().unwrap();
+    assert!(text.contains("\"kind\":\"int\""));
+    let back = QuantModel::from_json_str(&text, "int.json").unwrap();
+    assert_eq!(back, m);
+    // a pow2 model serializes without the field (old files and hashes unchanged)
+    let p = common::tiny();
+    assert!(!p.to_json_string().unwrap().contains("\"kind\":\"pow2\""));
+    let mut bad = m.clone();
+    if let Layer::Conv(c) = &mut bad.layers[0] {
+        c.weights.codes[3] = 1 << (c.weights.bits - 1);
+    }
+    reject(&bad, "layers[0].weights.codes[3]", "most negative");
+}

@@ -64,6 +64,7 @@ fn single_dense_after(
         in_features,
         out_features: 1,
         weights: WeightTensor {
+            kind: Default::default(),
             bits: 2,
             n1: vec![0],
             codes: vec![pos(0, 2); in_features],
@@ -140,6 +141,7 @@ fn pad_value_is_used_for_padding() {
         pad: [1, 1, 1, 1],
         pad_value: 2,
         weights: WeightTensor {
+            kind: Default::default(),
             bits: 2,
             n1: vec![0],
             codes: vec![pos(0, 2); 9],
@@ -172,6 +174,7 @@ fn conv_stride_and_asymmetric_padding() {
         pad: [1, 1, 0, 0],
         pad_value: 0,
         weights: WeightTensor {
+            kind: Default::default(),
             bits: 2,
             n1: vec![0],
             codes: vec![0, 0, 0, pos(0, 2)],

@@ -255,12 +255,13 @@ pub(crate) enum OutMode {
     Logits,
 }
 
-/// A decoded weight as the integer it multiplies by: `±2^k`, or 0. `x · multiplier(w)` equals
+/// A decoded weight as the integer it multiplies by: `±2^k`, `q`, or 0. `x · multiplier(w)` equals
 /// [`numerics::product`]`(x, w)` whenever the product fits an `i64` (the design validation
 /// guarantees that every partial sum fits `ACC_W ≤ 62` bits; tested below).
 pub(crate) fn multiplier(w: Weight) -> i64 {
     match w {
         Weight::Zero => 0,
+        Weight::Int(q) => q,
         Weight::Pow2 { negative, index } => {
             let m = 1i64 << index.min(62);
             if negative {

@@ -3,6 +3,7 @@
 use inq_hdl::{Design, EngineKind, MvuOutput, PoolMode, DESIGN_FORMAT, DESIGN_VERSION};
 use inq_model::numerics::{self, Weight};
 use inq_model::ActFormat;
+use inq_model::WeightKind;
 
 use crate::engines::{
     multiplier, Engine, Fifo, Mults, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind, Quiet,
@@ -166,7 +167,7 @@ impl Machine {
                     // ROM order (p, (nf, sf), s) → simulation order ((nf, p), (sf, s)): one
                     // row of K multipliers per output channel, in window order. (`validate`
                     // checked every code.)
-                    let table: Vec<i64> = decode_table(m.code_bits)
+                    let table: Vec<i64> = decode_table(m.mac.weight_kind(), m.code_bits)
                         .into_iter()
                         .map(|w| w.map_or(0, multiplier))
                         .collect();
@@ -483,10 +484,10 @@ impl Machine {
     }
 }
 
-/// `numerics::decode(code, bits)` for every `u8` code (`None`: not a valid code).
-fn decode_table(bits: u32) -> Vec<Option<Weight>> {
+/// `numerics::decode_kind(kind, code, bits)` for every `u8` code (`None`: not a valid code).
+fn decode_table(kind: WeightKind, bits: u32) -> Vec<Option<Weight>> {
     (0..=255u8)
-        .map(|code| numerics::decode(code, bits).ok())
+        .map(|code| numerics::decode_kind(kind, code, bits).ok())
         .collect()
 }
 
@@ -692,12 +693,13 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
                 // is exact and equals the RTL's.
                 let x_abs = i128::from(xmax.max(-xmin).max(m.pad_value.abs()));
                 let rom = m.nf * m.sf;
-                let table = decode_table(m.code_bits);
-                // Σ 2^index over a channel's weights, per code
+                let table = decode_table(m.mac.weight_kind(), m.code_bits);
+                // Σ |weight| over a channel's weights, per code
                 let magnitude: Vec<i128> = table
                     .iter()
                     .map(|w| match w {
                         Some(Weight::Pow2 { index, .. }) => 1i128 << (*index).min(126),
+                        Some(Weight::Int(q)) => i128::from(q.abs()),
                         _ => 0,
                     })
                     .collect();
@@ -715,7 +717,7 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
                             }
                             Some(_) => sum = sum.saturating_add(magnitude[usize::from(code)]),
                             None => {
-                                let err = numerics::decode(code, m.code_bits).err();
+                                let err = numerics::decode_kind(m.mac.weight_kind(), code, m.code_bits).err();
                                 return Err(SimError::design(
                                     f("weights"),
                                     format!(

@@ -46,6 +46,7 @@ fn tiny_dense() -> QuantModel {
                 in_features: 2,
                 out_features: 1,
                 weights: WeightTensor {
+                    kind: Default::default(),
                     bits: 3,
                     n1: vec![1],
                     codes: vec![one, neg2],

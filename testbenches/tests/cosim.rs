@@ -6,7 +6,7 @@
 mod common;
 
 use inq_hdl::{Folding, FoldingRequest, LayerFolding};
-use inq_model::random::{build, random_input, LayerSpec, RandomSpec};
+use inq_model::random::{build, build_with_kind, random_input, LayerSpec, RandomSpec};
 use inq_model::{ActFormat, Layer, QuantModel};
 use inq_sim::{SimOptions, SimReport};
 use inq_testbenches::{verify, VerifyReport};
@@ -93,6 +93,21 @@ fn cosim(
 }
 
 fn lenet_like(seed: u64) -> QuantModel {
+    build(&lenet_like_spec([5, 3, 4, 2]), seed).expect("valid random model")
+}
+
+/// The LeNet-like shape with uniform integer weights of the given widths (the int8 multiplier
+/// baseline).
+fn lenet_like_int(seed: u64) -> QuantModel {
+    build_with_kind(
+        &lenet_like_spec([8, 6, 8, 3]),
+        seed,
+        inq_model::WeightKind::Int,
+    )
+    .expect("valid random int model")
+}
+
+fn lenet_like_spec(bits: [u32; 4]) -> RandomSpec {
     let conv = |out, bits| LayerSpec::Conv {
         out,
         k: 3,
@@ -103,7 +118,7 @@ fn lenet_like(seed: u64) -> QuantModel {
         relu: true,
         per_channel: true,
     };
-    let spec = RandomSpec {
+    RandomSpec {
         input: [1, 12, 12],
         input_format: ActFormat {
             bits: 8,
@@ -111,28 +126,66 @@ fn lenet_like(seed: u64) -> QuantModel {
             exp: 0,
         },
         layers: vec![
-            conv(4, 5),
+            conv(4, bits[0]),
             LayerSpec::MaxPool(2),
-            conv(8, 3),
+            conv(8, bits[1]),
             LayerSpec::MaxPool(2),
             LayerSpec::Flatten,
             LayerSpec::Dense {
                 out: 16,
-                bits: 4,
+                bits: bits[2],
                 act_bits: 6,
                 relu: true,
                 per_channel: false,
             },
             LayerSpec::Dense {
                 out: 10,
-                bits: 2,
+                bits: bits[3],
                 act_bits: 8,
                 relu: false,
                 per_channel: true,
             },
         ],
-    };
-    build(&spec, seed).expect("valid random model")
+    }
+}
+
+#[test]
+fn int_weight_lenet_sim_equals_verilator() {
+    if !common::have_verilator("int_weight_lenet_sim_equals_verilator") {
+        return;
+    }
+    let model = lenet_like_int(8);
+    let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 300 + i)).collect();
+    let fold = FoldingRequest::Explicit(Folding {
+        layer: vec![
+            LayerFolding {
+                name: None,
+                index: Some(2),
+                pe: 4,
+                simd: 2,
+            },
+            LayerFolding {
+                name: None,
+                index: Some(5),
+                pe: 2,
+                simd: 8,
+            },
+        ],
+    });
+    for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
+        let (dir, design) = generate(&model, &req, &format!("lenet-int-{name}"));
+        assert_eq!(design.mac(), inq_hdl::MacKind::Multiply);
+        // equal throughput: the schedule is the shift-add design's for the same folding
+        let shift = inq_hdl::plan(&lenet_like(8), &req).expect("plan");
+        assert_eq!(design.interval_cycles(), shift.interval_cycles());
+        for (rate, seed) in [(0.0, 1), (0.3, 5)] {
+            let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed)
+                .unwrap_or_else(|e| panic!("int {name}, stall rate {rate}: {e}"));
+            assert_eq!(sim.outputs.len(), 20 * 10);
+            assert_eq!(sim.latency_cycles, rtl.latency_cycles);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]

@@ -11,8 +11,11 @@ use std::time::Instant;
 /// Arguments of `inq gen`.
 #[derive(Args, Debug, Clone)]
 pub struct GenArgs {
-    /// The quantized model (`.json`).
+    /// The quantized model (`.json`); with `--mac multiply` also a float `.onnx` model, which is
+    /// quantized uniformly to `--weight-bits` first.
     pub model: PathBuf,
+    #[command(flatten)]
+    pub mac: MacArgs,
     /// Output folder (replaced atomically).
     #[arg(long, default_value = "out/design")]
     pub out: PathBuf,
@@ -24,6 +27,74 @@ pub struct GenArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Which MAC datapath to generate.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MacArgs {
+    /// `shift` (default: INQ power-of-two weights, shift-add lanes) or `multiply` (the int8
+    /// baseline: uniform integer weights, one multiplier per lane). With `multiply`, a
+    /// quantized `.json` INQ model is converted losslessly to integer weights; a float `.onnx`
+    /// is quantized uniformly (needs the training images for activation calibration).
+    #[arg(long, default_value = "shift")]
+    pub mac: String,
+    /// Weight bits of the uniform quantization of a float `.onnx` model (`--mac multiply`).
+    #[arg(long, default_value_t = 8)]
+    pub weight_bits: u32,
+    /// Folder of IDX files for the calibration of a float model (default: the Debian package
+    /// dataset-fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Loads the model `inq gen` builds hardware for, per `--mac`.
+pub fn load_for_mac(path: &Path, mac: &MacArgs) -> anyhow::Result<QuantModel> {
+    let is_onnx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    match mac.mac.as_str() {
+        "shift" => {
+            if is_onnx {
+                anyhow::bail!(
+                    "{}: a float model needs quantizing first (`inq quantize`), or use --mac multiply for the uniform int baseline",
+                    path.display()
+                );
+            }
+            let model = QuantModel::load(path)?;
+            if inq_model::convert::model_weight_kind(&model) != Some(inq_model::WeightKind::Pow2) {
+                anyhow::bail!(
+                    "{}: the model has uniform integer weights; shift-add lanes need INQ power-of-two weights (use --mac multiply)",
+                    path.display()
+                );
+            }
+            Ok(model)
+        }
+        "multiply" => {
+            if is_onnx {
+                let float = super::eval::load_float(path, None)?;
+                let dir = inq_quant::data::resolve_dir(mac.data.as_deref())?;
+                let train = inq_quant::data::load(&dir, inq_quant::data::Split::Train)
+                    .with_context(|| {
+                        format!("loading the training split from {}", dir.display())
+                    })?;
+                let out = inq_quant::quantize::quantize_uniform(
+                    &float,
+                    mac.weight_bits,
+                    &train,
+                    None,
+                    &inq_quant::quantize::IntConfig::default(),
+                    &path.display().to_string(),
+                )
+                .with_context(|| format!("uniform quantization of {}", path.display()))?;
+                Ok(out.quant)
+            } else {
+                let model = QuantModel::load(path)?;
+                Ok(inq_model::convert::pow2_to_int(&model)
+                    .with_context(|| format!("converting {} to integer weights", path.display()))?)
+            }
+        }
+        other => anyhow::bail!("--mac `{other}`: use shift or multiply"),
+    }
 }
 
 /// How to fold the layers (at most one of these; default: one lane per layer).
@@ -73,8 +144,30 @@ pub fn generate(
     fold: &FoldArgs,
     clock_mhz: f64,
 ) -> anyhow::Result<(GenReport, inq_hdl::Design)> {
+    generate_mac(model_path, &MacArgs::default_shift(), out, fold, clock_mhz)
+}
+
+impl MacArgs {
+    /// `--mac shift` with the defaults.
+    pub fn default_shift() -> Self {
+        MacArgs {
+            mac: "shift".into(),
+            weight_bits: 8,
+            data: None,
+        }
+    }
+}
+
+/// [`generate`] with a MAC choice ([`load_for_mac`]).
+pub fn generate_mac(
+    model_path: &Path,
+    mac: &MacArgs,
+    out: &Path,
+    fold: &FoldArgs,
+    clock_mhz: f64,
+) -> anyhow::Result<(GenReport, inq_hdl::Design)> {
     let t0 = Instant::now();
-    let model = QuantModel::load(model_path)?;
+    let model = load_for_mac(model_path, mac)?;
     let design = inq_hdl::plan(&model, &fold.request(clock_mhz)?)
         .with_context(|| format!("planning hardware for {}", model_path.display()))?;
     let manifest =
@@ -92,7 +185,7 @@ pub fn generate(
 
 /// Runs `inq gen`.
 pub fn run(a: &GenArgs) -> anyhow::Result<()> {
-    let (report, design) = generate(&a.model, &a.out, &a.fold, a.clock_mhz)?;
+    let (report, design) = generate_mac(&a.model, &a.mac, &a.out, &a.fold, a.clock_mhz)?;
     crate::output::emit(a.json, &report, || {
         format!(
             "{}\nwrote {} ({} files) in {:.2} s",

@@ -24,9 +24,79 @@ pub struct QuantizeArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub q: QuantOptions,
+    /// `inq` (default: Incremental Network Quantization to power-of-two weights) or `uniform`
+    /// (the multiplier baseline: post-training per-channel symmetric integers of
+    /// `--weight-bits` with power-of-two scales, no re-training).
+    #[arg(long, default_value = "inq")]
+    pub method: String,
+    /// Weight bits of `--method uniform`.
+    #[arg(long, default_value_t = 8)]
+    pub weight_bits: u32,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `inq quantize --method uniform` reports.
+#[derive(Serialize, Debug)]
+pub struct UniformReport {
+    /// The quantized model written.
+    pub out: String,
+    /// Weight bits.
+    pub weight_bits: u32,
+    /// Test images evaluated.
+    pub images: usize,
+    /// Accuracy of the float model.
+    pub float_accuracy: Option<f64>,
+    /// Accuracy with the quantized weights and float activations.
+    pub weights_only_accuracy: Option<f64>,
+    /// Accuracy of the integer reference.
+    pub integer_accuracy: Option<f64>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Uniform post-training quantization of `model_path` into `out`.
+pub fn quantize_uniform(
+    model_path: &Path,
+    data_dir: Option<&Path>,
+    out: &Path,
+    q: &QuantOptions,
+    bits: u32,
+) -> anyhow::Result<UniformReport> {
+    let t0 = Instant::now();
+    let float = super::eval::load_float(model_path, q.norm.as_deref())?;
+    let dir = data::resolve_dir(data_dir)?;
+    let train_ds = data::load(&dir, Split::Train)
+        .with_context(|| format!("loading the training split from {}", dir.display()))?;
+    let mut test = data::load(&dir, Split::Test)
+        .with_context(|| format!("loading the test split from {}", dir.display()))?;
+    if let Some(n) = q.test_limit {
+        test.truncate(n);
+    }
+    let (_, int) = q.configs(&out.with_extension("checkpoint.json"))?;
+    let o = quantize::quantize_uniform(
+        &float,
+        bits,
+        &train_ds,
+        Some(&test),
+        &int,
+        &model_path.display().to_string(),
+    )?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    o.quant.save(out)?;
+    Ok(UniformReport {
+        out: out.display().to_string(),
+        weight_bits: bits,
+        images: test.len(),
+        float_accuracy: o.float_accuracy,
+        weights_only_accuracy: o.weights_only_accuracy,
+        integer_accuracy: o.integer_accuracy,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }
 
 /// INQ settings shared by `inq quantize` and `inq flow`.
@@ -240,6 +310,25 @@ pub fn summary(r: &QuantizeReport, bits: u32) -> String {
 
 /// Runs `inq quantize`.
 pub fn run(a: &QuantizeArgs) -> anyhow::Result<()> {
+    match a.method.as_str() {
+        "inq" => {}
+        "uniform" => {
+            let r = quantize_uniform(&a.model, a.data.as_deref(), &a.out, &a.q, a.weight_bits)?;
+            return crate::output::emit(a.json, &r, || {
+                format!(
+                    "{}-bit uniform on {} test images: float {}, quantized weights (float activations) {}, integer {}\nwrote {} ({:.0} s)",
+                    r.weight_bits,
+                    r.images,
+                    pct(r.float_accuracy),
+                    pct(r.weights_only_accuracy),
+                    pct(r.integer_accuracy),
+                    r.out,
+                    r.seconds
+                )
+            });
+        }
+        other => anyhow::bail!("--method `{other}`: use inq or uniform"),
+    }
     let r = quantize(&a.model, a.data.as_deref(), &a.out, &a.q, a.json)?;
     crate::output::emit(a.json, &r, || summary(&r, a.q.bits))
 }

@@ -27,7 +27,7 @@ pub struct ReportArgs {
 }
 
 /// One engine's figures.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, serde::Deserialize, Debug, Clone)]
 pub struct EngineRow {
     /// Engine index.
     pub index: usize,
@@ -48,7 +48,7 @@ pub struct EngineRow {
 }
 
 /// What `inq report` prints.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, serde::Deserialize, Debug)]
 pub struct Report {
     /// The design folder.
     pub dir: String,

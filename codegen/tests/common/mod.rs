@@ -76,6 +76,7 @@ pub fn conv(
         pad,
         pad_value,
         weights: WeightTensor {
+            kind: Default::default(),
             bits,
             n1,
             codes: codes(rng, n, bits, 30),
@@ -102,6 +103,7 @@ pub fn dense(
         in_features: inf,
         out_features: outf,
         weights: WeightTensor {
+            kind: Default::default(),
             bits,
             n1,
             codes: codes(rng, inf * outf, bits, 30),
@@ -332,4 +334,39 @@ pub fn run(cmd: &mut Command) -> (bool, String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// `m` with every conv/dense weight tensor replaced by random uniform integer codes of the
+/// same width and the same per-channel scale `n2` (so shifts and biases keep their meaning).
+pub fn int_model(m: &QuantModel, seed: u64) -> QuantModel {
+    let mut r = Rng::new(seed ^ 0x1A7);
+    let mut m = m.clone();
+    for l in &mut m.layers {
+        let w = match l {
+            Layer::Conv(c) => &mut c.weights,
+            Layer::Dense(d) => &mut d.weights,
+            _ => continue,
+        };
+        let bits = w.bits;
+        let n2: Vec<i32> = (0..w.n1.len()).map(|c| numerics::n2_of(w, c)).collect();
+        w.kind = inq_model::WeightKind::Int;
+        w.n1 = n2.iter().map(|&n| n + bits as i32 - 2).collect();
+        let q = numerics::int_max(bits);
+        for c in w.codes.iter_mut() {
+            *c = if r.below(4) == 0 {
+                0
+            } else {
+                numerics::encode(
+                    match r.range(-q, q) {
+                        0 => Weight::Zero,
+                        v => Weight::Int(v),
+                    },
+                    bits,
+                )
+            };
+        }
+    }
+    m.name = format!("{}_int", m.name);
+    inq_model::validate::validate(&m).expect("int model valid");
+    m
 }

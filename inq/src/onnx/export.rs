@@ -359,17 +359,9 @@ fn float_params(
     for (c, &bias_c) in bias.iter().enumerate().take(out) {
         let n2 = numerics::n2_of(w, c);
         for &code in &w.codes[c * per..(c + 1) * per] {
-            let v = match numerics::decode(code, w.bits) {
-                Ok(numerics::Weight::Pow2 { negative, index }) => {
-                    let m = pow2(n2 + index as i32);
-                    if negative {
-                        -m
-                    } else {
-                        m
-                    }
-                }
-                _ => 0.0,
-            };
+            // ±2^k (INQ) or q (uniform integer), in units of 2^n2_c
+            let q = numerics::weight_int(w.decode(code).unwrap_or(numerics::Weight::Zero));
+            let v = q as f64 * pow2(n2);
             weight.push(v as f32);
         }
         let acc_exp = in_fmt.exp + n2;

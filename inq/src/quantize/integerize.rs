@@ -21,7 +21,6 @@ use inq_model::{
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::levels::{encode_value, n1_at, n2_of};
 use super::{layer_name, InqResult, QuantError};
 use crate::calib::{self, Calibration};
 use crate::data::Dataset;
@@ -153,16 +152,12 @@ fn folded(res: &InqResult, q: usize) -> (Vec<f32>, Vec<f64>, i64) {
         for (o, b) in bias.iter_mut().enumerate() {
             for k in 0..row {
                 let ch = k / lq.gain_group.max(1);
-                let qv = f64::from(levels_exact(eff[o * row + k], n1_at(&lq.n1, o), lq.bits));
+                let qv = f64::from(lq.quantize_value(eff[o * row + k], o));
                 *b -= qv * shift.get(ch).copied().unwrap_or(0.0);
             }
         }
     }
     (eff, bias, pad)
-}
-
-fn levels_exact(w: f32, n1: i32, bits: u32) -> f32 {
-    super::levels::quantize_value(w, n1, bits)
 }
 
 /// Builds the integer model for given activation exponents (one per non-final weighted
@@ -191,17 +186,18 @@ fn build(
                 let codes: Vec<u8> = eff
                     .iter()
                     .enumerate()
-                    .map(|(k, &v)| encode_value(v, n1_at(&lq.n1, k / row.max(1)), lq.bits))
+                    .map(|(k, &v)| lq.encode_value(v, k / row.max(1)))
                     .collect();
                 let bias: Vec<i64> = bias_f
                     .iter()
                     .enumerate()
                     .map(|(o, &b)| {
-                        let e = in_exp + n2_of(n1_at(&lq.n1, o), lq.bits);
+                        let e = in_exp + lq.n2(o);
                         (b * 2f64.powi(-e)).round() as i64
                     })
                     .collect();
                 let weights = WeightTensor {
+                    kind: lq.kind,
                     bits: lq.bits,
                     n1: lq.n1.clone(),
                     codes,

@@ -31,6 +31,7 @@ use crate::data::Dataset;
 use crate::graph::{FloatLayer, FloatModel};
 use crate::train::rng::SplitMix64;
 use crate::train::{self, params_of, store_params, Mask, TrainConfig, TrainError};
+use inq_model::WeightKind;
 pub use integerize::{evaluate_integer, integerize, IntConfig};
 pub use levels::Levels;
 pub use partition::Strategy;
@@ -155,6 +156,9 @@ pub struct LayerQuant {
     pub gain: Vec<f32>,
     /// Elements per input channel group of `gain` (conv: `kh·kw`; dense after flatten: `H·W`).
     pub gain_group: usize,
+    /// INQ level set (`pow2`, the default) or uniform integers ([`uniform`]).
+    #[serde(default)]
+    pub kind: WeightKind,
 }
 
 impl LayerQuant {
@@ -169,6 +173,31 @@ impl LayerQuant {
     }
     fn row_len(&self) -> usize {
         self.gain.len() * self.gain_group.max(1)
+    }
+    /// `n2` of output channel `c` (kind-aware).
+    pub fn n2(&self, c: usize) -> i32 {
+        inq_model::numerics::n2_from_n1_kind(self.kind, levels::n1_at(&self.n1, c), self.bits)
+    }
+    /// The nearest representable value of `w` (already multiplied by the gain) in channel
+    /// `c`'s set: Eq. 4 for INQ levels, `clamp(round(w / 2^n2)) · 2^n2` for uniform integers.
+    pub fn quantize_value(&self, w: f32, c: usize) -> f32 {
+        match self.kind {
+            WeightKind::Pow2 => levels::quantize_value(w, levels::n1_at(&self.n1, c), self.bits),
+            WeightKind::Int => {
+                let s = levels::pow2(self.n2(c));
+                (uniform_q(w, self.n2(c), self.bits) as f64 * s) as f32
+            }
+        }
+    }
+    /// The code of `w` (a value of channel `c`'s set; other values are rounded first).
+    pub fn encode_value(&self, w: f32, c: usize) -> u8 {
+        match self.kind {
+            WeightKind::Pow2 => levels::encode_value(w, levels::n1_at(&self.n1, c), self.bits),
+            WeightKind::Int => match uniform_q(w, self.n2(c), self.bits) {
+                0 => 0,
+                q => inq_model::numerics::encode(inq_model::numerics::Weight::Int(q), self.bits),
+            },
+        }
     }
 }
 
@@ -345,6 +374,7 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
             out: o,
             gain,
             gain_group,
+            kind: WeightKind::Pow2,
         };
         if lq.gain.len() > 1 && lq.row_len() != w.len() / o.max(1) {
             return Err(QuantError::Model {
@@ -384,8 +414,88 @@ fn quantize_weight(lq: &LayerQuant, weights: &mut [f32], k: usize) {
     let row = weights.len() / lq.out.max(1);
     let c = k / row.max(1);
     let g = lq.gain_at(k);
-    let q = levels::quantize_value(weights[k] * g, levels::n1_at(&lq.n1, c), lq.bits);
+    let q = lq.quantize_value(weights[k] * g, c);
     weights[k] = q / g;
+}
+
+/// `clamp(round(w / 2^n2), ±(2^(b-1)-1))` (ties away from zero).
+fn uniform_q(w: f32, n2: i32, bits: u32) -> i64 {
+    let m = inq_model::numerics::int_max(bits);
+    let v = (f64::from(w) / levels::pow2(n2)).round();
+    if v.is_nan() {
+        0
+    } else {
+        (v as i64).clamp(-m, m)
+    }
+}
+
+/// The smallest `n2` with `round(s / 2^n2) ≤ 2^(b-1) - 1` for `s = max|w|` of a channel: the
+/// finest power-of-two step that represents the channel's largest weight without clipping.
+pub fn uniform_n2(s: f64, bits: u32) -> i32 {
+    let m = inq_model::numerics::int_max(bits) as f64;
+    if s.is_nan() || s <= 0.0 || !s.is_finite() {
+        return levels::N1_OF_ZERO - (bits as i32 - 2);
+    }
+    let mut n2 = (s / m).log2().ceil() as i32 - 1;
+    while (s / levels::pow2(n2)).round() > m {
+        n2 += 1;
+    }
+    n2.clamp(-60, 60)
+}
+
+/// Post-training uniform quantization (the multiplier baseline): every conv/dense weight
+/// (times its gain, i.e. with the first layer's input normalization folded in) becomes a
+/// `bits`-bit symmetric integer `q` with one power-of-two scale `2^(n2_c)` per output channel
+/// ([`uniform_n2`]), `n1_c = n2_c + bits - 2`. Returns the state [`integerize`] consumes (the
+/// float model with its weights replaced by the quantized values), so biases, activation
+/// calibration and the integer format are exactly those of the INQ path.
+pub fn uniform(model: &FloatModel, bits: u32) -> Result<InqResult, QuantError> {
+    if !(2..=8).contains(&bits) {
+        return Err(QuantError::Config(format!(
+            "uniform weight bits {bits} outside 2..=8"
+        )));
+    }
+    let cfg = InqConfig {
+        bits,
+        levels: Levels::PerChannel,
+        ..InqConfig::default()
+    };
+    let mut layers = plan_layers(model, &cfg)?;
+    let mut out = model.clone();
+    let mut frozen = Vec::new();
+    for lq in &mut layers {
+        lq.kind = WeightKind::Int;
+        let w = match &mut out.layers[lq.layer] {
+            FloatLayer::Conv { weight, .. } | FloatLayer::Dense { weight, .. } => weight,
+            _ => {
+                return Err(QuantError::Model {
+                    node: lq.name.clone(),
+                    message: "not a conv/dense layer".into(),
+                })
+            }
+        };
+        let row = w.len() / lq.out.max(1);
+        lq.n1 = (0..lq.out)
+            .map(|c| {
+                let s = (0..row).fold(0f64, |m, j| {
+                    let k = c * row + j;
+                    m.max(f64::from(w[k] * lq.gain_at(k)).abs())
+                });
+                uniform_n2(s, bits) + bits as i32 - 2
+            })
+            .collect();
+        for k in 0..w.len() {
+            quantize_weight(lq, w, k);
+        }
+        frozen.push(vec![true; w.len()]);
+    }
+    Ok(InqResult {
+        model: out,
+        layers,
+        frozen,
+        log: InqLog::default(),
+        schedule: vec![1.0],
+    })
 }
 
 fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
@@ -689,4 +799,96 @@ pub fn write_outputs(
     let steps = side("steps.svg");
     plot::step_accuracy(&steps, &outcome.inq.log)?;
     Ok(vec![out.to_path_buf(), log_path, hist, steps])
+}
+
+/// Result of [`quantize_uniform`].
+#[derive(Debug, Clone)]
+pub struct UniformOutcome {
+    /// The integer model (uniform integer weights).
+    pub quant: inq_model::QuantModel,
+    /// Test accuracy of the float model.
+    pub float_accuracy: Option<f64>,
+    /// Test accuracy with the quantized weights and float activations.
+    pub weights_only_accuracy: Option<f64>,
+    /// Test accuracy of the integer model (reference arithmetic).
+    pub integer_accuracy: Option<f64>,
+}
+
+/// The multiplier baseline: [`uniform`] post-training quantization of `model` to `bits`-bit
+/// per-output-channel symmetric integers with power-of-two scales, then [`integerize`]
+/// (activation calibration on `calib`, exactly as the INQ path), accuracies on `test` and
+/// provenance. No re-training.
+pub fn quantize_uniform(
+    model: &FloatModel,
+    bits: u32,
+    calib: &Dataset,
+    test: Option<&Dataset>,
+    int_cfg: &IntConfig,
+    source: &str,
+) -> Result<UniformOutcome, QuantError> {
+    let res = uniform(model, bits)?;
+    let mut quant = integerize(&res, calib, int_cfg)?;
+    let (mut float_accuracy, mut weights_only_accuracy, mut integer_accuracy) = (None, None, None);
+    if let Some(t) = test {
+        float_accuracy = Some(train::evaluate(model, t)?.accuracy);
+        weights_only_accuracy = Some(train::evaluate(&res.model, t)?.accuracy);
+        integer_accuracy = Some(evaluate_integer(&quant, t)?);
+    }
+    let p = &mut quant.provenance;
+    p.source = source.to_string();
+    p.tool = format!("inq-quant {}", env!("CARGO_PKG_VERSION"));
+    let set = &mut p.settings;
+    set.insert(
+        "method".into(),
+        "uniform post-training (per-channel symmetric, power-of-two scales)".into(),
+    );
+    set.insert("weight_kind".into(), "int".into());
+    set.insert("bits".into(), serde_json::json!(bits));
+    set.insert("act_bits".into(), serde_json::json!(int_cfg.act_bits));
+    set.insert(
+        "calibration".into(),
+        serde_json::json!(int_cfg.calibration.name()),
+    );
+    set.insert(
+        "calib_images".into(),
+        serde_json::json!(int_cfg.calib_images),
+    );
+    for (k, v) in [
+        ("float_accuracy", float_accuracy),
+        ("weights_only_accuracy", weights_only_accuracy),
+        ("integer_accuracy", integer_accuracy),
+    ] {
+        if let Some(v) = v {
+            p.metrics.insert(k.into(), v);
+        }
+    }
+    if let Some(t) = test {
+        p.metrics.insert("test_images".into(), t.len() as f64);
+    }
+    Ok(UniformOutcome {
+        quant,
+        float_accuracy,
+        weights_only_accuracy,
+        integer_accuracy,
+    })
+}
+
+#[cfg(test)]
+mod uniform_tests {
+    use super::*;
+
+    #[test]
+    fn uniform_step_is_the_finest_without_clipping() {
+        // max 1.0 at 8 bits: 2^-6 gives 64 levels, 2^-7 would need 128 > 127.
+        assert_eq!(uniform_n2(1.0, 8), -6);
+        assert_eq!(uniform_n2(0.99, 8), -7); // 0.99·128 = 126.7 → 127
+        assert_eq!(uniform_q(0.99, -7, 8), 127);
+        assert_eq!(uniform_q(-5.0, -7, 8), -127);
+        assert_eq!(uniform_q(0.3, -2, 3), 1);
+        for s in [0.001f64, 0.37, 3.0, 100.0] {
+            let n2 = uniform_n2(s, 8);
+            assert!((s / 2f64.powi(n2)).round() <= 127.0);
+            assert!((s / 2f64.powi(n2 - 1)).round() > 127.0);
+        }
+    }
 }

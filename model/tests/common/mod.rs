@@ -46,6 +46,7 @@ pub fn tiny() -> QuantModel {
         pad: [0, 0, 0, 0],
         pad_value: 0,
         weights: WeightTensor {
+            kind: Default::default(),
             bits,
             n1: vec![0, -1],
             // ch0 (index units): +1 +2 / 0 -1 ; ch1: +8 0 / 0 +1
@@ -74,6 +75,7 @@ pub fn tiny() -> QuantModel {
         in_features: 2,
         out_features: 2,
         weights: WeightTensor {
+            kind: Default::default(),
             bits: 3, // 2 levels; ch0 n1 = 0 -> n2 = -1; ch1 n1 = 1 -> n2 = 0
             n1: vec![0, 1],
             codes: vec![pos(1, 3), neg(0, 3), 0, pos(0, 3)],
