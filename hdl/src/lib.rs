@@ -17,7 +17,7 @@ pub mod resources;
 
 pub use design::*;
 pub use folding::{Folding, FoldingRequest, LayerFolding};
-pub use plan::{engine_cycles, line_buffer_rows, mvu_cycles, plan, pool_cycles};
+pub use plan::{engine_cycles, line_buffer_rows, mvu_cycles, plan, plan_unrolled, pool_cycles};
 
 use thiserror::Error;
 
@@ -49,6 +49,13 @@ pub enum PlanError {
         /// The layer (index, name, op).
         layer: String,
         /// What is wrong.
+        message: String,
+    },
+    /// A layer requested fully unrolled cannot be (unknown name, not a conv/dense layer, a
+    /// kernel larger than 1×1, or a conflicting folding file entry).
+    #[error("cannot unroll: {message}")]
+    Unroll {
+        /// What is wrong (names the layer).
         message: String,
     },
     /// A throughput target or lane budget cannot be met.

@@ -262,7 +262,7 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         + vclog2((g.c / m.simd.max(1)) as u64 + 1)
         + 2 * cw
         + 3 * lbw
-        + vclog2(depth)
+        + if m.is_constant() { 0 } else { vclog2(depth) }
         + vclog2(pe + 1)
         + vclog2(oc.max(2));
     t.push(term(
@@ -290,23 +290,48 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         carry4: simd * ceil_div(lbw, 4),
     });
 
-    // lanes: the product `±(x << k)` (every input bit at every shift used, then the
-    // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
-    let shifted_bits = a * (u64::from(m.k_max) + 1);
-    t.push(term(
-        "lanes (shift / negate products and adder chains)",
-        scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
-            + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
-        0,
-        lanes * ceil_div(acc, 4),
-    ));
-    // per PE: acc and obuf registers, obuf load/shift multiplexer.
-    t.push(term(
-        "accumulators and output buffers",
-        pe * acc,
-        2 * pe * acc,
-        0,
-    ));
+    if m.is_constant() {
+        // constant weights: the products are wiring, zero weights vanish; what remains is one
+        // adder tree per PE over its non-zero terms (carry-chain adders of the tree's widths,
+        // one LUT per bit) and the obuf registers (no accumulator: NF·SF = 1).
+        let (mut bits, mut carry) = (0u64, 0u64);
+        for p in 0..m.pe {
+            let tree = m.adder_tree(p, in_width);
+            for n in &tree.nodes {
+                bits += u64::from(n.width);
+                carry += ceil_div(u64::from(n.width), 4);
+            }
+            if tree.root_negated {
+                bits += acc;
+                carry += ceil_div(acc, 4);
+            }
+        }
+        t.push(term(
+            "constant-weight adder trees (non-zero terms only)",
+            bits,
+            0,
+            carry,
+        ));
+        t.push(term("output buffers", pe * acc, pe * acc, 0));
+    } else {
+        // lanes: the product `±(x << k)` (every input bit at every shift used, then the
+        // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
+        let shifted_bits = a * (u64::from(m.k_max) + 1);
+        t.push(term(
+            "lanes (shift / negate products and adder chains)",
+            scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
+                + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
+            0,
+            lanes * ceil_div(acc, 4),
+        ));
+        // per PE: acc and obuf registers, obuf load/shift multiplexer.
+        t.push(term(
+            "accumulators and output buffers",
+            pe * acc,
+            2 * pe * acc,
+            0,
+        ));
+    }
 
     // bias and shift tables: asynchronous ROMs read at `ch` (logic).
     t.push(term(
@@ -316,8 +341,8 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         0,
     ));
 
-    // weight ROMs: one per PE, synchronous read.
-    if !rom_in_bram(depth, rom_w) {
+    // weight ROMs: one per PE, synchronous read (none for constant weights).
+    if !m.is_constant() && !rom_in_bram(depth, rom_w) {
         t.push(term(
             "weight ROMs (logic)",
             pe * rom_logic_luts(depth, rom_w),
@@ -328,11 +353,29 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
     t
 }
 
-/// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs).
+/// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs, or its
+/// specialised constant-weight module: `rom_bits` then counts only the bias/shift tables).
 pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Resources {
     let mut r = Resources::default();
     let lanes = (m.pe * m.simd) as u64;
     let acc = u64::from(m.acc_width);
+    let table_bits = g.oc as u64 * (acc + 8);
+    if m.is_constant() {
+        // constant weights: only the adder trees over the non-zero terms; no weight ROM.
+        for p in 0..m.pe {
+            let tree = m.adder_tree(p, in_width);
+            for n in &tree.nodes {
+                push_adders(&mut r.adders, n.width, 1);
+            }
+            if tree.root_negated {
+                push_adders(&mut r.adders, m.acc_width, 1);
+            }
+        }
+        push_adders(&mut r.adders, m.acc_width, 1);
+        push_adders(&mut r.adders, m.requant_width, 1);
+        r.rom_bits = table_bits;
+        return finish(&mvu_terms(g, m, in_width, out_width), r);
+    }
     // lanes: conditional negate (one subtractor each); adder chain per PE.
     push_adders(&mut r.adders, m.product_width, lanes);
     push_adders(&mut r.adders, m.acc_width, lanes);
@@ -342,7 +385,6 @@ pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Re
     let depth = (m.rom_depth() as u64).max(2);
     let rom_w = u64::from(m.rom_width());
     let rom_per_pe = m.rom_depth() as u64 * rom_w;
-    let table_bits = g.oc as u64 * (acc + 8);
     r.rom_bits = rom_per_pe * m.pe as u64 + table_bits;
     if rom_in_bram(depth, rom_w) {
         r.bram_bits = rom_per_pe * m.pe as u64;
