@@ -194,9 +194,48 @@
   wire [CW-1:0]  iyr = (iyp - PT_C);
   wire [CW-1:0]  ixr = (ixp - PL_C);
   wire           inwin = ((iyr < H_W) & (ixr < W_W));
-  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
+@% if constant %@  // Constant-weight engine (docs/hardware.md section 4.1): kxc and co stay 0 (SF = 1, 1x1
+  // window) and rb is always slot sl * ROWLEN for some sl < NR, so each lane reads every slot at
+  // a fixed offset (plus oxc when OW > 1) and selects by hit: a dense layer's reads become
+  // fixed line-buffer words and an NR:1 multiplexer instead of a full address decoder.
+  /* verilator lint_off UNUSED */
+  // Justification: kxc and co are always 0 here (see above); the read omits them.
+  wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
+  /* verilator lint_on UNUSED */
+  wire [LBW-1:0] cbase = (((OW == 1) ? {LBW{1'b0}} : oxc) - PLC);
+  wire [NR-1:0] hit;   // hit[sl]: rb is slot sl
   wire [SIMD*A-1:0] xv;
-  genvar s@% if !constant %@, p@% endif %@;
+  genvar s, sl;
+  generate
+    for (sl = 0; sl < NR; sl = sl + 1) begin : g_hit
+      localparam integer RBR_I = sl * ROWLEN;
+      localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
+      assign hit[sl] = (rb == RBR);
+    end
+    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+      localparam integer SOFF_I = s;
+      localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+      wire [NR*A-1:0] cand;
+      for (sl = 0; sl < NR; sl = sl + 1) begin : g_slot
+        localparam integer RBR_I = sl * ROWLEN;
+        localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
+        wire [LBW-1:0] la = ((RBR + cbase) + SOFF);
+        assign cand[sl*A +: A] = lb[la];
+      end
+      reg [A-1:0] xsel;
+      integer i;
+      always @(*) begin
+        xsel = {A{1'b0}};
+        for (i = 0; i < NR; i = i + 1) begin
+          xsel = (xsel | ({A{hit[i]}} & cand[i*A +: A]));
+        end
+      end
+      assign xv[s*A +: A] = (inwin ? xsel : PAD_C);
+    end
+  endgenerate
+@% else %@  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
+  wire [SIMD*A-1:0] xv;
+  genvar s, p;
   generate
     for (s = 0; s < SIMD; s = s + 1) begin : g_lane
       localparam integer SOFF_I = s;
@@ -205,7 +244,7 @@
       assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
     end
   endgenerate
-
+@% endif %@
 @% if constant %@  // ---- constant-weight products (wiring) and per-PE adder trees ----
   wire [PE*ACC_W-1:0] nxt;
 @% if unused_lanes %@  /* verilator lint_off UNUSED */

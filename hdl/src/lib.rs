@@ -8,7 +8,12 @@
 //! derived from the model, and no Verilog is produced here. The cycle-exact behaviour of every
 //! engine is specified in `docs/hardware.md`.
 //!
-//! Entry point: [`plan`]`(&model, &FoldingRequest)`.
+//! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and 1×1
+//! convolutions) gets constant weights ([`WeightStorage::Constant`]): no ROM, each product is
+//! wiring and zero weights vanish ([`Mvu::adder_tree`]).
+//!
+//! Entry points: [`plan`]`(&model, &FoldingRequest)`, and [`plan_unrolled`] to fully unroll
+//! named layers.
 
 pub mod design;
 pub mod folding;

@@ -254,17 +254,22 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
 
     // control registers: common part, sf/nf/ky/kx/icf loop counters, lop/oxs window
     // coordinates, rb/kxc/co buffer offsets, waddr, pending, ch.
-    let ctrl_bits = common_ctrl_bits(g)
-        + vclog2(m.sf as u64 + 1)
-        + vclog2(m.nf as u64 + 1)
-        + vclog2(g.kh as u64 + 1)
-        + vclog2(g.kw as u64 + 1)
-        + vclog2((g.c / m.simd.max(1)) as u64 + 1)
-        + 2 * cw
-        + 3 * lbw
-        + if m.is_constant() { 0 } else { vclog2(depth) }
-        + vclog2(pe + 1)
-        + vclog2(oc.max(2));
+    // A constant-weight engine (NF = SF = 1, 1×1 window) keeps sf, nf, ky, kx, icf, kxc and
+    // co at 0 (yosys removes them as constant registers) and has no waddr.
+    let ctrl_bits = if m.is_constant() {
+        common_ctrl_bits(g) + 2 * cw + lbw + vclog2(pe + 1)
+    } else {
+        common_ctrl_bits(g)
+            + vclog2(m.sf as u64 + 1)
+            + vclog2(m.nf as u64 + 1)
+            + vclog2(g.kh as u64 + 1)
+            + vclog2(g.kw as u64 + 1)
+            + vclog2((g.c / m.simd.max(1)) as u64 + 1)
+            + 2 * cw
+            + 3 * lbw
+            + vclog2(depth)
+            + vclog2(pe + 1)
+    } + vclog2(oc.max(2));
     t.push(term(
         "control (counters, window addressing, handshakes, requantizer shifts)",
         scale(ctrl_bits, CTRL_LUTS_PER_BIT),
@@ -281,14 +286,27 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
 
     // line buffer: one read port per SIMD lane (`lb[rbase + s]`, address adder), padding
     // multiplexer.
-    let lb = lutram(g.lb_elements() as u64, a, simd);
-    t.push(Term {
-        name: "line buffer (distributed RAM, read muxes)",
-        luts: lb.logic_luts + simd * (lbw + a),
-        lutram_luts: lb.sites(),
-        ffs: 0,
-        carry4: simd * ceil_div(lbw, 4),
-    });
+    if m.is_constant() && g.ow == 1 {
+        // constant-weight engine on a one-column map (dense): every lane reads fixed words
+        // (one per slot, selected by the row base), so yosys keeps the buffer in flip-flops
+        // with a write-enable decoder per word and an NR:1 select (with the pad mux) per bit.
+        let words = (g.lb_elements() as u64).max(2);
+        t.push(term(
+            "line buffer (flip-flops, fixed-word reads)",
+            words * ceil_div(lbw, 4) + simd * a * mux_luts(g.nr as u64).max(1),
+            words * a,
+            0,
+        ));
+    } else {
+        let lb = lutram(g.lb_elements() as u64, a, simd);
+        t.push(Term {
+            name: "line buffer (distributed RAM, read muxes)",
+            luts: lb.logic_luts + simd * (lbw + a),
+            lutram_luts: lb.sites(),
+            ffs: 0,
+            carry4: simd * ceil_div(lbw, 4),
+        });
+    }
 
     if m.is_constant() {
         // constant weights: the products are wiring, zero weights vanish; what remains is one
@@ -296,15 +314,9 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         // one LUT per bit) and the obuf registers (no accumulator: NF·SF = 1).
         let (mut bits, mut carry) = (0u64, 0u64);
         for p in 0..m.pe {
-            let tree = m.adder_tree(p, in_width);
-            for n in &tree.nodes {
-                bits += u64::from(n.width);
-                carry += ceil_div(u64::from(n.width), 4);
-            }
-            if tree.root_negated {
-                bits += acc;
-                carry += ceil_div(acc, 4);
-            }
+            let (b, c) = tree_cost(&m.adder_tree(p, in_width), acc);
+            bits += b;
+            carry += c;
         }
         t.push(term(
             "constant-weight adder trees (non-zero terms only)",
@@ -351,6 +363,31 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         ));
     }
     t
+}
+
+/// LUTs and CARRY4 cells of a constant-weight adder tree: one LUT per result bit on a carry
+/// chain, except the low bits where one operand is known zero (a term `x << k` has `k` zero
+/// low bits), which are the other operand's bits wired through; plus the final negation.
+pub fn tree_cost(tree: &crate::design::AdderTree, acc_width: u64) -> (u64, u64) {
+    use crate::design::TreeOperand;
+    let mut zeros: Vec<u32> = Vec::with_capacity(tree.nodes.len());
+    let (mut luts, mut carry) = (0u64, 0u64);
+    for n in &tree.nodes {
+        let z = |op: TreeOperand| match op {
+            TreeOperand::Term(i) => tree.terms[i].shift,
+            TreeOperand::Node(j) => zeros[j],
+        };
+        let (za, zb) = (z(n.a), z(n.b));
+        let active = u64::from(n.width.saturating_sub(za.max(zb)));
+        luts += active;
+        carry += ceil_div(active, 4);
+        zeros.push(za.min(zb));
+    }
+    if tree.root_negated {
+        luts += acc_width;
+        carry += ceil_div(acc_width, 4);
+    }
+    (luts, carry)
 }
 
 /// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs, or its
