@@ -256,6 +256,152 @@ struct RomT<'a> {
 #[template(path = "inq_mvu.v", escape = "none")]
 struct MvuT<'a> {
     header: &'a str,
+    /// `inq_mvu`, or the per-engine module of a constant-weight engine.
+    module_name: String,
+    /// Fully unrolled: constant weights, no ROM ports (`pes` holds the datapath).
+    constant: bool,
+    /// Some window element feeds no term (its weight is zero in every PE).
+    unused_lanes: bool,
+    pes: Vec<ConstPeV>,
+}
+
+/// One constant product of a constant-weight MVU (`inq_mvu.v`, constant mode).
+struct ConstTermV {
+    name: String,
+    width: u32,
+    expr: String,
+    comment: String,
+}
+
+/// One adder of a PE's tree.
+struct ConstNodeV {
+    name: String,
+    width: u32,
+    expr: String,
+}
+
+/// One PE of a constant-weight MVU.
+struct ConstPeV {
+    index: usize,
+    zeros: usize,
+    terms: Vec<ConstTermV>,
+    nodes: Vec<ConstNodeV>,
+    hi: u32,
+    lo: u32,
+    result: String,
+}
+
+/// `name` (`from` bits) sign-extended to `to` bits.
+fn sext(name: &str, from: u32, to: u32) -> String {
+    if from >= to {
+        name.to_string()
+    } else if to - from == 1 {
+        format!("{{{name}[{}], {name}}}", from - 1)
+    } else {
+        format!("{{{{{}{{{name}[{}]}}}}, {name}}}", to - from, from - 1)
+    }
+}
+
+/// The constant-mode template data of MVU engine `ei` (`docs/hardware.md` §4.1): per PE, its
+/// non-zero terms as wiring and its adder tree.
+fn const_mvu<'a>(
+    ei: usize,
+    m: &inq_hdl::Mvu,
+    in_width: u32,
+    in_signed: bool,
+    header: &'a str,
+) -> Result<MvuT<'a>, CodegenError> {
+    use inq_hdl::TreeOperand;
+    let a = in_width;
+    let accw = m.acc_width;
+    let mut used = vec![false; m.simd];
+    let mut pes = Vec::with_capacity(m.pe);
+    for p in 0..m.pe {
+        let tree = m.adder_tree(p, a);
+        let mut terms = Vec::with_capacity(tree.terms.len());
+        for (i, (t, &w)) in tree.terms.iter().zip(&tree.term_widths).enumerate() {
+            if w != a + t.shift + 1 {
+                return Err(CodegenError::Mismatch(format!(
+                    "engine {ei}: a product of shift {} does not fit the {accw}-bit accumulator",
+                    t.shift
+                )));
+            }
+            used[t.lane] = true;
+            let lo = t.lane as u32 * a;
+            let x = format!("xv[{}:{lo}]", lo + a - 1);
+            let ext = if in_signed {
+                format!("xv[{}]", lo + a - 1)
+            } else {
+                "1'b0".to_string()
+            };
+            let expr = if t.shift == 0 {
+                format!("{{{ext}, {x}}}")
+            } else {
+                format!("{{{ext}, {x}, {}'b0}}", t.shift)
+            };
+            terms.push(ConstTermV {
+                name: format!("p{p}_t{i}"),
+                width: w,
+                expr,
+                comment: format!(
+                    "{}x[{}] << {}",
+                    if t.negative { "-" } else { "+" },
+                    t.lane,
+                    t.shift
+                ),
+            });
+        }
+        let width_of = |op: TreeOperand| match op {
+            TreeOperand::Term(i) => tree.term_widths[i],
+            TreeOperand::Node(j) => tree.nodes[j].width,
+        };
+        let name_of = |op: TreeOperand| match op {
+            TreeOperand::Term(i) => format!("p{p}_t{i}"),
+            TreeOperand::Node(j) => format!("p{p}_n{j}"),
+        };
+        let nodes = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(j, n)| ConstNodeV {
+                name: format!("p{p}_n{j}"),
+                width: n.width,
+                expr: format!(
+                    "({} {} {})",
+                    sext(&name_of(n.a), width_of(n.a), n.width),
+                    if n.subtract { "-" } else { "+" },
+                    sext(&name_of(n.b), width_of(n.b), n.width)
+                ),
+            })
+            .collect();
+        let result = match tree.root {
+            None => format!("{{{accw}{{1'b0}}}}"),
+            Some(r) => {
+                let v = sext(&name_of(r), width_of(r), accw);
+                if tree.root_negated {
+                    format!("({{{accw}{{1'b0}}}} - {v})")
+                } else {
+                    v
+                }
+            }
+        };
+        pes.push(ConstPeV {
+            index: p,
+            zeros: m.simd - tree.terms.len(),
+            terms,
+            nodes,
+            hi: (p as u32 + 1) * accw - 1,
+            lo: p as u32 * accw,
+            result,
+        });
+    }
+    Ok(MvuT {
+        header,
+        module_name: format!("inq_mvu_e{ei}"),
+        constant: true,
+        unused_lanes: used.iter().any(|u| !u),
+        pes,
+    })
 }
 
 #[derive(Template)]
@@ -303,8 +449,8 @@ struct RomV {
 struct EngV {
     index: usize,
     inst: String,
-    module: &'static str,
-    is_mvu: bool,
+    module: String,
+    has_rom: bool,
     params: Vec<(&'static str, String)>,
     in_w: u32,
     out_w: u32,
@@ -518,8 +664,30 @@ fn render_all(
         });
         rtl.push(OutFile {
             rel: "rtl/inq_mvu.v".into(),
-            contents: render(&MvuT { header: h }, "inq_mvu.v")?.into_bytes(),
+            contents: render(
+                &MvuT {
+                    header: h,
+                    module_name: "inq_mvu".into(),
+                    constant: false,
+                    unused_lanes: false,
+                    pes: Vec::new(),
+                },
+                "inq_mvu.v",
+            )?
+            .into_bytes(),
         });
+    }
+    // constant-weight engines: one specialised module each
+    for (ei, e) in design.engines.iter().enumerate() {
+        if let EngineKind::Mvu(m) = &e.kind {
+            if m.is_constant() {
+                let t = const_mvu(ei, m, e.in_width, e.in_signed, h)?;
+                rtl.push(OutFile {
+                    rel: format!("rtl/inq_mvu_e{ei}.v"),
+                    contents: render(&t, "inq_mvu.v")?.into_bytes(),
+                });
+            }
+        }
     }
     if has_pool {
         rtl.push(OutFile {
@@ -569,11 +737,12 @@ fn render_all(
             ("SH", g.sh.to_string()),
             ("SW", g.sw.to_string()),
         ];
-        let (module, is_mvu, waw, wdw, roms, pe, simd, accw) = match &e.kind {
+        let (module, has_rom, waw, wdw, roms, pe, simd, accw) = match &e.kind {
             EngineKind::Mvu(m) => {
                 let depth = m.rom_depth().max(2);
                 let waw = clog2(depth);
                 let dw = m.rom_width();
+                let constant = m.is_constant();
                 params.extend([
                     ("PT", g.pad[0].to_string()),
                     ("PL", g.pad[1].to_string()),
@@ -602,6 +771,10 @@ fn render_all(
                 if m.mac == MacKind::Multiply {
                     params.push(("MUL", "1".into()));
                 }
+                if constant {
+                    // the specialised module has no ROM port; widths and signs are wired in
+                    params.retain(|(k, _)| !matches!(*k, "CB" | "PW" | "WAW" | "IN_SIGNED"));
+                }
                 // tables
                 let tbd = g.oc.max(2);
                 let mut bias_txt = String::new();
@@ -624,7 +797,7 @@ fn render_all(
                 });
                 let mut roms = Vec::new();
                 let cb = m.code_bits as usize;
-                for p in 0..m.pe {
+                for p in (0..m.pe).filter(|_| !constant) {
                     let mut txt = String::with_capacity(depth * (dw as usize / 4 + 2));
                     for addr in 0..depth {
                         let mut bits = vec![false; dw as usize];
@@ -654,8 +827,12 @@ fn render_all(
                     });
                 }
                 (
-                    "inq_mvu",
-                    true,
+                    if constant {
+                        format!("inq_mvu_e{ei}")
+                    } else {
+                        "inq_mvu".to_string()
+                    },
+                    !constant,
                     waw,
                     dw * m.pe as u32,
                     roms,
@@ -674,14 +851,14 @@ fn render_all(
                     ("S", pl.shift.to_string()),
                     ("SUMW", pl.sum_width.to_string()),
                 ]);
-                ("inq_pool", false, 1, 1, Vec::new(), 1, 1, None)
+                ("inq_pool".to_string(), false, 1, 1, Vec::new(), 1, 1, None)
             }
         };
         engine_descs.push(EngineDesc {
             index: ei,
             layer: e.layer,
             name: e.name.clone(),
-            module: module.to_string(),
+            module: module.clone(),
             instance: inst.clone(),
             pe,
             simd,
@@ -695,7 +872,7 @@ fn render_all(
             index: ei,
             inst,
             module,
-            is_mvu,
+            has_rom,
             params,
             in_w: e.in_width,
             out_w: e.out_width,

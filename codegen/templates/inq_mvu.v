@@ -4,7 +4,11 @@
 // MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
 // below appear only in constant (localparam / genvar) expressions. MUL = 1 (the int8
 // baseline): the weight code is a CB-bit two's-complement integer and each lane multiplies.
-module inq_mvu #(
+@% if constant %@// This instance is fully unrolled (NF = SF = 1, docs/hardware.md section 4.1): every
+// weight is a constant, each product is wiring (the input shifted by concatenating zeros),
+// zero weights emit no term, and each PE sums its terms in an adder tree (a negative weight's
+// term is subtracted). There is no weight ROM and no accumulator register.
+@% endif %@module @{ module_name }@ #(
   parameter integer C          = 1,
   parameter integer H          = 1,
   parameter integer W          = 1,
@@ -21,18 +25,18 @@ module inq_mvu #(
   parameter integer PE         = 1,
   parameter integer SIMD       = 1,
   parameter integer A          = 8,
-  parameter integer IN_SIGNED  = 0,
-  parameter integer PAD        = 0,
-  parameter integer CB         = 4,
+@% if !constant %@  parameter integer IN_SIGNED  = 0,
+@% endif %@  parameter integer PAD        = 0,
+@% if !constant %@  parameter integer CB         = 4,
   parameter integer PW         = 9,
-  parameter integer ACC_W      = 16,
+@% endif %@  parameter integer ACC_W      = 16,
   parameter integer RW         = 17,
   parameter integer OUT_W      = 8,
   parameter integer LOGITS     = 0,
   parameter integer OUT_SIGNED = 0,
-  parameter integer WAW        = 1,
+@% if !constant %@  parameter integer WAW        = 1,
   parameter integer MUL        = 0,
-  parameter         BIAS_FILE  = "bias.hex",
+@% endif %@  parameter         BIAS_FILE  = "bias.hex",
   parameter         SHIFT_FILE = "shift.hex"
 ) (
   input  wire                   clk,
@@ -42,9 +46,9 @@ module inq_mvu #(
   output wire                   in_ready,
   output reg  [OUT_W-1:0]       out_data,
   output reg                    out_valid,
-  input  wire                   out_ready,
+  input  wire                   out_ready@% if !constant %@,
   output wire [WAW-1:0]         w_addr_next,
-  input  wire [PE*SIMD*CB-1:0]  w_data
+  input  wire [PE*SIMD*CB-1:0]  w_data@% endif %@
 );
   // ---- derived constants ----
   localparam integer NF     = OC / PE;
@@ -152,9 +156,9 @@ module inq_mvu #(
   reg [LBW-1:0] oxc;   // ox * SW * C
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
-  reg [WAW-1:0] waddr; // nf * SF + sf
+@% if !constant %@  reg [WAW-1:0] waddr; // nf * SF + sf
   reg [PE*ACC_W-1:0] acc;
-  reg [PE*ACC_W-1:0] obuf;
+@% endif %@  reg [PE*ACC_W-1:0] obuf;
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
@@ -176,8 +180,8 @@ module inq_mvu #(
   wire          rows_ok = (ahead | (iy == H_C) | ((iyx + PT_C) >= (lop + KH_C)));
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
-  wire          first_sf = (sf == {SFW{1'b0}});
-  wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
+@% if !constant %@  wire          first_sf = (sf == {SFW{1'b0}});
+@% endif %@  wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
   wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
@@ -192,7 +196,46 @@ module inq_mvu #(
   wire [CW-1:0]  iyr = (iyp - PT_C);
   wire [CW-1:0]  ixr = (ixp - PL_C);
   wire           inwin = ((iyr < H_W) & (ixr < W_W));
-  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
+@% if constant %@  // Constant-weight engine (docs/hardware.md section 4.1): kxc and co stay 0 (SF = 1, 1x1
+  // window) and rb is always slot sl * ROWLEN for some sl < NR, so each lane reads every slot at
+  // a fixed offset (plus oxc when OW > 1) and selects by hit: a dense layer's reads become
+  // fixed line-buffer words and an NR:1 multiplexer instead of a full address decoder.
+  /* verilator lint_off UNUSED */
+  // Justification: kxc and co are always 0 here (see above); the read omits them.
+  wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
+  /* verilator lint_on UNUSED */
+  wire [LBW-1:0] cbase = (((OW == 1) ? {LBW{1'b0}} : oxc) - PLC);
+  wire [NR-1:0] hit;   // hit[sl]: rb is slot sl
+  wire [SIMD*A-1:0] xv;
+  genvar s, sl;
+  generate
+    for (sl = 0; sl < NR; sl = sl + 1) begin : g_hit
+      localparam integer RBR_I = sl * ROWLEN;
+      localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
+      assign hit[sl] = (rb == RBR);
+    end
+    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
+      localparam integer SOFF_I = s;
+      localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+      wire [NR*A-1:0] cand;
+      for (sl = 0; sl < NR; sl = sl + 1) begin : g_slot
+        localparam integer RBR_I = sl * ROWLEN;
+        localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
+        wire [LBW-1:0] la = ((RBR + cbase) + SOFF);
+        assign cand[sl*A +: A] = lb[la];
+      end
+      reg [A-1:0] xsel;
+      integer i;
+      always @(*) begin
+        xsel = {A{1'b0}};
+        for (i = 0; i < NR; i = i + 1) begin
+          xsel = (xsel | ({A{hit[i]}} & cand[i*A +: A]));
+        end
+      end
+      assign xv[s*A +: A] = (inwin ? xsel : PAD_C);
+    end
+  endgenerate
+@% else %@  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
   wire [SIMD*A-1:0] xv;
   genvar s, p;
   generate
@@ -203,8 +246,19 @@ module inq_mvu #(
       assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
     end
   endgenerate
-
-  // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
+@% endif %@
+@% if constant %@  // ---- constant-weight products (wiring) and per-PE adder trees ----
+  wire [PE*ACC_W-1:0] nxt;
+@% if unused_lanes %@  /* verilator lint_off UNUSED */
+  // Justification: window elements whose weight is zero in every PE feed no term.
+  wire [SIMD*A-1:0] xv_all = xv;
+  /* verilator lint_on UNUSED */
+@% endif %@@% for pe in pes %@  // PE @{ pe.index }@: @{ pe.terms.len() }@ non-zero terms, @{ pe.zeros }@ zero weights (no hardware)
+@% for t in pe.terms %@  wire [@{ t.width - 1 }@:0] @{ t.name }@ = @{ t.expr }@; // @{ t.comment }@
+@% endfor %@@% for n in pe.nodes %@  wire [@{ n.width - 1 }@:0] @{ n.name }@ = @{ n.expr }@;
+@% endfor %@  assign nxt[@{ pe.hi }@:@{ pe.lo }@] = @{ pe.result }@;
+@% endfor %@
+@% else %@  // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
   wire [PE*ACC_W-1:0] nxt;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
@@ -245,7 +299,7 @@ module inq_mvu #(
     end
   endgenerate
 
-  // ---- requantization of the element being emitted ----
+@% endif %@  // ---- requantization of the element being emitted ----
   wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
   wire [ACC_W-1:0] v    = (head + bias_t[ch]);
   wire [7:0]       r    = shift_t[ch];
@@ -287,11 +341,11 @@ module inq_mvu #(
   wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
   wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
 
-  // ---- next ROM address ----
+@% if !constant %@  // ---- next ROM address ----
   wire [WAW-1:0] waddr_n = (fire ? (end_pix ? {WAW{1'b0}} : (waddr + 1'b1)) : waddr);
   assign w_addr_next = (rst ? {WAW{1'b0}} : waddr_n);
 
-  // ---- register updates ----
+@% endif %@  // ---- register updates ----
   always @(posedge clk) begin
     if (rst) begin
       iy <= {IYW{1'b0}};
@@ -313,8 +367,8 @@ module inq_mvu #(
       oxc <= {LBW{1'b0}};
       kxc <= {LBW{1'b0}};
       co <= {LBW{1'b0}};
-      waddr <= {WAW{1'b0}};
-      pending <= {PNW{1'b0}};
+@% if !constant %@      waddr <= {WAW{1'b0}};
+@% endif %@      pending <= {PNW{1'b0}};
       ch <= {CHW{1'b0}};
       out_valid <= 1'b0;
       out_data <= {OUT_W{1'b0}};
@@ -343,10 +397,10 @@ module inq_mvu #(
         end
       end
       // compute side
-      waddr <= waddr_n;
-      if (fire) begin
-        acc <= nxt;
-        if (!last_sf) begin
+@% if !constant %@      waddr <= waddr_n;
+@% endif %@      if (fire) begin
+@% if !constant %@        acc <= nxt;
+@% endif %@        if (!last_sf) begin
           sf <= (sf + 1'b1);
           if (icf == CS_LAST) begin
             icf <= {ICW{1'b0}};

@@ -34,7 +34,7 @@ module inq_top (
 @% for e in engines %@
 
   // engine @{ e.index }@
-@% if e.is_mvu %@
+@% if e.has_rom %@
   wire [@{ e.waw - 1 }@:0] @{ e.inst }@_waddr;
   wire [@{ e.wdw - 1 }@:0] @{ e.inst }@_wdata;
 @% for r in e.roms %@
@@ -51,7 +51,7 @@ module inq_top (
   ) @{ e.inst }@ (
     .clk(clk), .rst(rst),
     .in_data(@{ e.src }@_tdata), .in_valid(@{ e.src }@_tvalid), .in_ready(@{ e.src }@_tready),
-@% if e.is_mvu %@
+@% if e.has_rom %@
     .w_addr_next(@{ e.inst }@_waddr), .w_data(@{ e.inst }@_wdata),
 @% endif %@
     .out_data(@{ e.dst }@_tdata), .out_valid(@{ e.dst }@_tvalid), .out_ready(@{ e.dst }@_tready)

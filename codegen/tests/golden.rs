@@ -24,8 +24,19 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
 }
 
 fn check_golden(name: &str, model: &inq_model::QuantModel, req: &FoldingRequest) {
+    check_golden_with(name, model, req, &[]);
+}
+
+fn check_golden_with(
+    name: &str,
+    model: &inq_model::QuantModel,
+    req: &FoldingRequest,
+    unroll: &[String],
+) {
     let dir = scratch(&format!("golden-{name}")).join("out");
-    gen(model, req, &dir);
+    let design = inq_hdl::plan_unrolled(model, req, unroll).expect("plan");
+    inq_codegen::generate(&design, model, &dir, &inq_codegen::GenOptions::default())
+        .expect("generate");
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
@@ -91,6 +102,20 @@ fn golden_mixed() {
         ],
     });
     check_golden("mixed", &mixed_model(3), &req);
+}
+
+#[test]
+fn golden_unrolled() {
+    // d1 (4→6) fully unrolled by a folding entry, d2 (6→5) by `plan_unrolled`
+    let req = FoldingRequest::Explicit(Folding {
+        layer: vec![LayerFolding {
+            name: Some("d1".into()),
+            index: None,
+            pe: 6,
+            simd: 4,
+        }],
+    });
+    check_golden_with("unrolled", &mixed_model(3), &req, &["d2".to_string()]);
 }
 
 #[test]
@@ -224,4 +249,108 @@ fn manifest_keys_and_atomic_replace() {
     let other = tiny_model(9);
     let d = inq_hdl::plan(&m, &FoldingRequest::Minimal).unwrap();
     assert!(inq_codegen::generate(&d, &other, &dir, &inq_codegen::GenOptions::default()).is_err());
+}
+
+#[test]
+fn unrolled_engine_emits_no_term_for_zero_weights() {
+    // tiny: fc is 32 → 3 after a [2,4,4] map; make output 1 all-zero and output 0 a single
+    // non-zero weight, output 2 keeps its random codes (about 30 % zero)
+    let mut m = tiny_model(9);
+    let fc = m.layers.len() - 1;
+    if let inq_model::Layer::Dense(d) = &mut m.layers[fc] {
+        for f in 0..32 {
+            d.weights.codes[32 + f] = 0;
+            if f != 5 {
+                d.weights.codes[f] = 0;
+            }
+        }
+        if d.weights.codes[5] == 0 {
+            d.weights.codes[5] = 1 << (d.weights.bits - 1);
+        }
+    }
+    let codes = match &m.layers[fc] {
+        inq_model::Layer::Dense(d) => d.weights.codes.clone(),
+        _ => unreachable!(),
+    };
+    let dir = scratch("zero-terms").join("out");
+    let design =
+        inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["fc".to_string()]).expect("plan");
+    let manifest = inq_codegen::generate(&design, &m, &dir, &inq_codegen::GenOptions::default())
+        .expect("generate");
+    let ei = design.engines.len() - 1;
+    let text = std::fs::read_to_string(dir.join(format!("rtl/inq_mvu_e{ei}.v"))).unwrap();
+    // (PE, lane) of every emitted term, from the `// ±x[lane] << k` comments
+    let mut got = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if let (Some(rest), Some(c)) = (l.strip_prefix("wire ["), l.find("// ")) {
+            let name = rest.split_whitespace().nth(1).unwrap_or("");
+            if let Some((p, _)) = name.strip_prefix('p').and_then(|n| n.split_once("_t")) {
+                let lane: usize = l[c + 6..].split(']').next().unwrap().parse().unwrap();
+                got.push((p.parse::<usize>().unwrap(), lane));
+            }
+        }
+    }
+    // expected from the model: stream position j = (y·4 + x)·2 + c is feature (c·4 + y)·4 + x
+    let mut want = Vec::new();
+    for o in 0..3 {
+        for j in 0..32 {
+            let (c, yx) = (j % 2, j / 2);
+            let f = (c * 4 + yx / 4) * 4 + yx % 4;
+            if codes[o * 32 + f] != 0 {
+                want.push((o, j));
+            }
+        }
+    }
+    assert_eq!(got, want, "terms emitted = non-zero weights");
+    assert!(
+        text.contains("PE 1: 0 non-zero terms, 32 zero weights"),
+        "an all-zero PE has no terms"
+    );
+    assert!(!manifest
+        .hex_files
+        .iter()
+        .any(|f| f.contains(&format!("e{ei}_w"))));
+    if have("verilator") {
+        let (ok, out, err) = run(std::process::Command::new("verilator")
+            .current_dir(dir.join("rtl"))
+            .args(["--lint-only", "-Wall", "--top-module", "inq_top"])
+            .args(rtl_files(&manifest)));
+        assert!(ok && err.trim().is_empty(), "{out}{err}");
+    } else {
+        eprintln!("skipping verilator lint: verilator not installed");
+    }
+}
+
+#[test]
+fn unroll_errors_name_the_layer() {
+    let m = tiny_model(1);
+    let e = inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["conv1".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conv1") && e.contains("3×3"), "{e}");
+    let e = inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["pool1".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pool1") && e.contains("not a conv or dense"),
+        "{e}"
+    );
+    let e = inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["nope".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope") && e.contains("\"fc\""), "{e}");
+    // a folding entry contradicting the unroll request
+    let req = FoldingRequest::Explicit(Folding {
+        layer: vec![LayerFolding {
+            name: Some("fc".into()),
+            index: None,
+            pe: 1,
+            simd: 4,
+        }],
+    });
+    let e = inq_hdl::plan_unrolled(&m, &req, &["fc".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fc") && e.contains("3×32"), "{e}");
 }

@@ -55,6 +55,13 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
                 ("d2", 5, 6),
             ]),
         ),
+        // fully unrolled (constant-weight) dense layers: unsigned input (fc), signed input (d1)
+        ("tiny_unrolled", tiny_model(2), fold(&[("fc", 3, 32)])),
+        (
+            "mixed_unrolled",
+            mixed_model(5),
+            fold(&[("c2", 4, 2), ("d1", 6, 4), ("d2", 5, 6)]),
+        ),
     ]
 }
 
@@ -431,6 +438,24 @@ fn int_designs_match_reference_in_icarus() {
         ]),
         2,
         6,
+    );
+}
+
+#[test]
+fn unrolled_designs_match_reference_in_icarus() {
+    functional(
+        "fn_tiny_unrolled",
+        &tiny_model(14),
+        &fold(&[("conv1", 2, 1), ("fc", 3, 32)]),
+        3,
+        4,
+    );
+    functional(
+        "fn_mixed_unrolled",
+        &mixed_model(15),
+        &fold(&[("c1 stride2", 2, 2), ("d1", 6, 4), ("d2", 5, 6)]),
+        3,
+        5,
     );
 }
 

@@ -2,6 +2,7 @@
 //! pipeline. Pure data (serde), the contract between the planner, the code generator and the
 //! simulator. Semantics: `docs/hardware.md`.
 
+use inq_model::numerics::{self, Weight};
 use serde::{Deserialize, Serialize};
 
 /// The value of [`Design::format`].
@@ -261,8 +262,37 @@ pub struct Mvu {
     /// Per output channel shift `r` (positive: rounding right shift; ≤ 0: left shift).
     pub shift: Vec<i32>,
     /// Weight codes, index `(p · (NF·SF) + addr) · SIMD + s` for PE `p`, ROM word `addr =
-    /// nf·SF + sf`, lane `s` (see [`Mvu::code`]).
+    /// nf·SF + sf`, lane `s` (see [`Mvu::code`]). Kept for constant-weight engines too (one
+    /// word per PE): the simulator and the code generator read the weights from here.
     pub weights: Vec<u8>,
+    /// Where the weights live: per-PE ROMs, or constants wired into the datapath when the
+    /// folding makes every lane's weight constant (`NF·SF = 1`, `docs/hardware.md` §4.1).
+    #[serde(default)]
+    pub weight_storage: WeightStorage,
+}
+
+/// Where an MVU's weights live (`docs/hardware.md` §4.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightStorage {
+    /// One synchronous-read ROM per PE (`inq_rom`), `NF·SF` words of `SIMD·b` bits.
+    #[default]
+    Rom,
+    /// Fully unrolled (`NF·SF = 1`): every lane's weight is a compile-time constant, so each
+    /// product is wiring (a constant shift, a subtraction for a negative weight), zero weights
+    /// have no hardware, and there is no ROM.
+    Constant,
+}
+
+/// One non-zero product of a constant-weight PE: `sign · (x_lane << shift)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConstTerm {
+    /// The lane (window element) it multiplies.
+    pub lane: usize,
+    /// The left shift: the weight's exponent index (`|w| = 2^(n2 + shift)`).
+    pub shift: u32,
+    /// Whether the weight is negative (the term is subtracted).
+    pub negative: bool,
 }
 
 impl Mvu {
@@ -281,6 +311,134 @@ impl Mvu {
     /// Shift-add lanes `PE·SIMD`.
     pub fn lanes(&self) -> usize {
         self.pe * self.simd
+    }
+    /// Whether the weights are constants wired into the datapath (no ROM).
+    pub fn is_constant(&self) -> bool {
+        self.weight_storage == WeightStorage::Constant
+    }
+    /// The adder tree of PE `p` of a constant-weight engine (ROM word 0) for `in_width`-bit
+    /// inputs.
+    pub fn adder_tree(&self, p: usize, in_width: u32) -> AdderTree {
+        AdderTree::build(self.terms(p, 0), in_width, self.acc_width)
+    }
+    /// The non-zero products of PE `p` at ROM word `addr` (for a constant-weight engine,
+    /// `addr = 0`), in lane order: zero weights give no term.
+    pub fn terms(&self, p: usize, addr: usize) -> Vec<ConstTerm> {
+        (0..self.simd)
+            .filter_map(
+                |s| match numerics::decode(self.code(p, addr, s), self.code_bits) {
+                    Ok(Weight::Pow2 { negative, index }) => Some(ConstTerm {
+                        lane: s,
+                        shift: index,
+                        negative,
+                    }),
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+}
+
+/// An operand of a constant-weight adder tree ([`AdderTree`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeOperand {
+    /// Term `i` of [`AdderTree::terms`]: `x_lane << shift` zero/sign-extended to
+    /// `in_width + shift + 1` bits (pure wiring; its sign is applied by the adder using it).
+    Term(usize),
+    /// The result of node `i` of [`AdderTree::nodes`].
+    Node(usize),
+}
+
+/// One adder (or subtractor) of an [`AdderTree`]: `a + b` or `a − b`, operands sign-extended
+/// to `width` bits (wrapping at the accumulator width, like the accumulator itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeNode {
+    /// First operand (the minuend of a subtraction).
+    pub a: TreeOperand,
+    /// Second operand.
+    pub b: TreeOperand,
+    /// `a − b` instead of `a + b`.
+    pub subtract: bool,
+    /// Result width: one bit more than the wider operand, at most `ACC_W`.
+    pub width: u32,
+}
+
+/// The adder tree computing one PE's dot product from constant weights: the non-zero terms
+/// (zero weights have none), a balanced tree of adders/subtractors over them (a negative term
+/// is subtracted, never negated on its own), and the root, negated once more if it is the
+/// negative of the sum (only when every term of its subtree combination is negative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdderTree {
+    /// The non-zero products in lane order.
+    pub terms: Vec<ConstTerm>,
+    /// Width of each term operand (`in_width + shift + 1`, at most `ACC_W`).
+    pub term_widths: Vec<u32>,
+    /// The adders, in dependency order (a node only uses earlier nodes).
+    pub nodes: Vec<TreeNode>,
+    /// The root (`None`: every weight is zero and the sum is 0).
+    pub root: Option<TreeOperand>,
+    /// The root holds the negated sum: the result is `0 − root`.
+    pub root_negated: bool,
+}
+
+impl AdderTree {
+    /// Builds the tree of the `terms` of one PE for `in_width`-bit inputs and an `acc_width`
+    /// accumulator.
+    pub fn build(terms: Vec<ConstTerm>, in_width: u32, acc_width: u32) -> Self {
+        let term_widths: Vec<u32> = terms
+            .iter()
+            .map(|t| (in_width + t.shift + 1).min(acc_width))
+            .collect();
+        // (operand, holds the negated value, width)
+        let mut level: Vec<(TreeOperand, bool, u32)> = terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (TreeOperand::Term(i), t.negative, term_widths[i]))
+            .collect();
+        let mut nodes = Vec::new();
+        while level.len() > 1 {
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            for pair in level.chunks(2) {
+                match pair {
+                    [(a, na, wa), (b, nb, wb)] => {
+                        let width = ((*wa).max(*wb) + 1).min(acc_width);
+                        // +a+b, +a−b, +b−a, −(a+b)
+                        let (x, y, subtract, neg) = match (na, nb) {
+                            (false, false) => (*a, *b, false, false),
+                            (false, true) => (*a, *b, true, false),
+                            (true, false) => (*b, *a, true, false),
+                            (true, true) => (*a, *b, false, true),
+                        };
+                        nodes.push(TreeNode {
+                            a: x,
+                            b: y,
+                            subtract,
+                            width,
+                        });
+                        next.push((TreeOperand::Node(nodes.len() - 1), neg, width));
+                    }
+                    [one] => next.push(*one),
+                    _ => {}
+                }
+            }
+            level = next;
+        }
+        let (root, root_negated) = match level.first() {
+            Some(&(op, neg, _)) => (Some(op), neg),
+            None => (None, false),
+        };
+        AdderTree {
+            terms,
+            term_widths,
+            nodes,
+            root,
+            root_negated,
+        }
+    }
+
+    /// Adders and subtractors of the tree, including the final negation if any.
+    pub fn adder_count(&self) -> usize {
+        self.nodes.len() + usize::from(self.root_negated)
     }
 }
 

@@ -8,7 +8,12 @@
 //! derived from the model, and no Verilog is produced here. The cycle-exact behaviour of every
 //! engine is specified in `docs/hardware.md`.
 //!
-//! Entry point: [`plan`]`(&model, &FoldingRequest)`.
+//! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and 1×1
+//! convolutions) gets constant weights ([`WeightStorage::Constant`]): no ROM, each product is
+//! wiring and zero weights vanish ([`Mvu::adder_tree`]).
+//!
+//! Entry points: [`plan`]`(&model, &FoldingRequest)`, and [`plan_unrolled`] to fully unroll
+//! named layers.
 
 pub mod design;
 pub mod folding;
@@ -17,7 +22,7 @@ pub mod resources;
 
 pub use design::*;
 pub use folding::{Folding, FoldingRequest, LayerFolding};
-pub use plan::{engine_cycles, line_buffer_rows, mvu_cycles, plan, pool_cycles};
+pub use plan::{engine_cycles, line_buffer_rows, mvu_cycles, plan, plan_unrolled, pool_cycles};
 
 use thiserror::Error;
 
@@ -49,6 +54,13 @@ pub enum PlanError {
         /// The layer (index, name, op).
         layer: String,
         /// What is wrong.
+        message: String,
+    },
+    /// A layer requested fully unrolled cannot be (unknown name, not a conv/dense layer, a
+    /// kernel larger than 1×1, or a conflicting folding file entry).
+    #[error("cannot unroll: {message}")]
+    Unroll {
+        /// What is wrong (names the layer).
         message: String,
     },
     /// A throughput target or lane budget cannot be met.

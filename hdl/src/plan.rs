@@ -189,15 +189,132 @@ fn check_fold(model: &QuantModel, s: &Slot, pe: usize, simd: usize) -> Result<()
     Ok(())
 }
 
+/// The fully unrolled folding `(PE, SIMD) = (OC, K·K·C)` of an MVU, or why this version
+/// cannot unroll it: a constant-weight engine needs `NF·SF = 1`, and since the lanes of a fold
+/// share one kernel position (`SIMD | C`), only dense layers and 1×1 convolutions qualify.
+fn unrolled_fold(model: &QuantModel, s: &Slot) -> Result<(usize, usize), PlanError> {
+    let g = &s.geom;
+    if g.kh * g.kw != 1 {
+        return Err(PlanError::IllegalFolding {
+            layer: layer_label(model, s.layer),
+            message: format!(
+                "cannot be fully unrolled: its {}×{} kernel would need SIMD = K·K·C = {} lanes spanning several kernel positions, but the lanes of a fold share one kernel position (SIMD | C = {}); only dense layers and 1×1 convolutions can have constant weights",
+                g.kh,
+                g.kw,
+                g.kh * g.kw * g.c,
+                g.c
+            ),
+        });
+    }
+    Ok((g.oc, g.c))
+}
+
+/// Index into `mvus` of the layer called `name` (a layer name, or a model layer index).
+fn find_mvu(model: &QuantModel, mvus: &[&Slot], name: &str) -> Result<usize, PlanError> {
+    let idx = model
+        .layers
+        .iter()
+        .position(|l| l.name() == name)
+        .or_else(|| {
+            name.parse::<usize>()
+                .ok()
+                .filter(|&i| i < model.layers.len())
+        });
+    let names = || {
+        mvus.iter()
+            .map(|s| format!("\"{}\"", model.layers[s.layer].name().escape_debug()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(idx) = idx else {
+        return Err(PlanError::Unroll {
+            message: format!(
+                "no layer named \"{}\" (conv/dense layers: {})",
+                name.escape_debug(),
+                names()
+            ),
+        });
+    };
+    mvus.iter()
+        .position(|s| s.layer == idx)
+        .ok_or_else(|| PlanError::Unroll {
+            message: format!(
+                "{} is not a conv or dense layer (conv/dense layers: {})",
+                layer_label(model, idx),
+                names()
+            ),
+        })
+}
+
 fn choose_folding(
     model: &QuantModel,
     slots: &[Slot],
     req: &FoldingRequest,
+    unroll: &[String],
 ) -> Result<Vec<(usize, usize)>, PlanError> {
     let mvus: Vec<&Slot> = slots.iter().filter(|s| s.is_mvu).collect();
+    // layers pinned to their fully unrolled folding
+    let mut pinned: Vec<Option<(usize, usize)>> = vec![None; mvus.len()];
+    for name in unroll {
+        let k = find_mvu(model, &mvus, name)?;
+        pinned[k] = Some(unrolled_fold(model, mvus[k])?);
+    }
+    let mut folds = choose_free(model, slots, &mvus, &pinned, req)?;
+    for (k, p) in pinned.iter().enumerate() {
+        if let Some(f) = p {
+            if let FoldingRequest::Explicit(ex) = req {
+                // an explicit entry for an unrolled layer must agree with it
+                if folds[k] != *f && explicitly_listed(model, ex, mvus[k].layer) {
+                    return Err(PlanError::Unroll {
+                        message: format!(
+                            "{} is both unrolled (PE×SIMD = {}×{}) and folded as {}×{} in the folding file",
+                            layer_label(model, mvus[k].layer),
+                            f.0,
+                            f.1,
+                            folds[k].0,
+                            folds[k].1
+                        ),
+                    });
+                }
+            }
+            folds[k] = *f;
+        }
+    }
+    Ok(folds)
+}
+
+fn explicitly_listed(model: &QuantModel, f: &Folding, layer: usize) -> bool {
+    f.layer
+        .iter()
+        .any(|e| e.index == Some(layer) || e.name.as_deref() == Some(model.layers[layer].name()))
+}
+
+/// The folding of every MVU chosen by `req`; a `pinned` layer's folding is fixed (it is not
+/// counted against a lane budget, and a throughput target only applies to the others).
+fn choose_free(
+    model: &QuantModel,
+    slots: &[Slot],
+    mvus: &[&Slot],
+    pinned: &[Option<(usize, usize)>],
+    req: &FoldingRequest,
+) -> Result<Vec<(usize, usize)>, PlanError> {
+    // the layers the request chooses for (pinned ones keep their folding)
+    let free: Vec<&Slot> = mvus
+        .iter()
+        .zip(pinned)
+        .filter(|(_, p)| p.is_none())
+        .map(|(s, _)| *s)
+        .collect();
+    let merge = |chosen: Vec<(usize, usize)>| -> Vec<(usize, usize)> {
+        let mut it = chosen.into_iter();
+        pinned
+            .iter()
+            .map(|p| p.unwrap_or_else(|| it.next().unwrap_or((1, 1))))
+            .collect()
+    };
     match req {
         FoldingRequest::Minimal => Ok(vec![(1, 1); mvus.len()]),
-        FoldingRequest::Explicit(f) => explicit(model, &mvus, f),
+        FoldingRequest::Explicit(f) => explicit(model, mvus, f),
         FoldingRequest::Throughput { fps, clock_mhz } => {
             if !(fps.is_finite() && *fps > 0.0 && clock_mhz.is_finite() && *clock_mhz > 0.0) {
                 return Err(PlanError::Target {
@@ -214,7 +331,8 @@ fn choose_folding(
                     ),
                 });
             }
-            mvus.iter()
+            let chosen = free
+                .iter()
                 .map(|s| {
                     min_lanes_for(&s.geom, t).ok_or_else(|| PlanError::Target {
                         message: format!(
@@ -223,25 +341,27 @@ fn choose_folding(
                         ),
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(merge(chosen))
         }
         FoldingRequest::LaneBudget(budget) => {
-            if *budget < mvus.len() {
+            if *budget < free.len() {
                 return Err(PlanError::Target {
                     message: format!(
-                        "lane budget {budget} is below the minimum of one lane per conv/dense layer ({})",
-                        mvus.len()
+                        "lane budget {budget} is below the minimum of one lane per conv/dense layer ({}{})",
+                        free.len(),
+                        if free.len() < mvus.len() { ", not counting the unrolled layers" } else { "" }
                     ),
                 });
             }
-            let hi = mvus
+            let hi = free
                 .iter()
                 .map(|s| mvu_cycles(&s.geom, 1, 1))
                 .chain(std::iter::once(stream_floor(slots)))
                 .max()
                 .unwrap_or(1);
             let lanes_at = |t: u64| -> Option<usize> {
-                mvus.iter()
+                free.iter()
                     .map(|s| min_lanes_for(&s.geom, t).map(|(p, q)| p * q))
                     .sum::<Option<usize>>()
             };
@@ -254,10 +374,11 @@ fn choose_folding(
                     _ => lo = mid + 1,
                 }
             }
-            Ok(mvus
-                .iter()
-                .map(|s| min_lanes_for(&s.geom, lo).unwrap_or((1, 1)))
-                .collect())
+            Ok(merge(
+                free.iter()
+                    .map(|s| min_lanes_for(&s.geom, lo).unwrap_or((1, 1)))
+                    .collect(),
+            ))
         }
     }
 }
@@ -408,6 +529,24 @@ fn geometry_of(layer: &Layer, shape_in: &[usize], shape_out: &[usize]) -> Option
 
 /// Plans the hardware for a (valid) model.
 pub fn plan(model: &QuantModel, req: &FoldingRequest) -> Result<Design, PlanError> {
+    plan_unrolled(model, req, &[])
+}
+
+/// Plans the hardware with the conv/dense layers named in `unroll` (layer names, or model
+/// layer indices as decimal text) fully unrolled: `PE = OC`, `SIMD = C`, so `NF·SF = 1` and
+/// their weights become constants wired into the datapath ([`WeightStorage::Constant`],
+/// `docs/hardware.md` §4.1). Only dense layers and 1×1 convolutions can be unrolled (the lanes
+/// of a fold share one kernel position). The other layers are folded by `req`: a lane budget
+/// counts only them, a throughput target applies to them, and an explicit folding file may
+/// list an unrolled layer only with the same `PE`/`SIMD`.
+///
+/// Any MVU whose folding has `NF·SF = 1` (whether from `unroll`, a folding file or a target)
+/// gets constant weights.
+pub fn plan_unrolled(
+    model: &QuantModel,
+    req: &FoldingRequest,
+    unroll: &[String],
+) -> Result<Design, PlanError> {
     inq_model::validate::validate(model)?;
     let shapes = inq_model::validate::shapes(model)?;
     let mut slots = Vec::new();
@@ -420,7 +559,7 @@ pub fn plan(model: &QuantModel, req: &FoldingRequest) -> Result<Design, PlanErro
             });
         }
     }
-    let folds = choose_folding(model, &slots, req)?;
+    let folds = choose_folding(model, &slots, req, unroll)?;
     let mvu_slots: Vec<&Slot> = slots.iter().filter(|s| s.is_mvu).collect();
     for (s, &(pe, simd)) in mvu_slots.iter().zip(&folds) {
         check_fold(model, s, pe, simd)?;
@@ -696,6 +835,13 @@ fn build_mvu(
         bias: bias.clone(),
         shift,
         weights,
+        // constant weights are wired shifts: shift-add lanes only (a multiplier design keeps
+        // its one-word ROMs when fully unrolled)
+        weight_storage: if nf * sf == 1 && mac == MacKind::Shift {
+            WeightStorage::Constant
+        } else {
+            WeightStorage::Rom
+        },
     };
     let resources = mvu_resources(&g, &mvu, in_fmt.bits, out_width);
     Ok(Engine {

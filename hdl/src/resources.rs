@@ -272,17 +272,22 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
 
     // control registers: common part, sf/nf/ky/kx/icf loop counters, lop/oxs window
     // coordinates, rb/kxc/co buffer offsets, waddr, pending, ch.
-    let ctrl_bits = common_ctrl_bits(g)
-        + vclog2(m.sf as u64 + 1)
-        + vclog2(m.nf as u64 + 1)
-        + vclog2(g.kh as u64 + 1)
-        + vclog2(g.kw as u64 + 1)
-        + vclog2((g.c / m.simd.max(1)) as u64 + 1)
-        + 2 * cw
-        + 3 * lbw
-        + vclog2(depth)
-        + vclog2(pe + 1)
-        + vclog2(oc.max(2));
+    // A constant-weight engine (NF = SF = 1, 1×1 window) keeps sf, nf, ky, kx, icf, kxc and
+    // co at 0 (yosys removes them as constant registers) and has no waddr.
+    let ctrl_bits = if m.is_constant() {
+        common_ctrl_bits(g) + 2 * cw + lbw + vclog2(pe + 1)
+    } else {
+        common_ctrl_bits(g)
+            + vclog2(m.sf as u64 + 1)
+            + vclog2(m.nf as u64 + 1)
+            + vclog2(g.kh as u64 + 1)
+            + vclog2(g.kw as u64 + 1)
+            + vclog2((g.c / m.simd.max(1)) as u64 + 1)
+            + 2 * cw
+            + 3 * lbw
+            + vclog2(depth)
+            + vclog2(pe + 1)
+    } + vclog2(oc.max(2));
     t.push(term(
         "control (counters, window addressing, handshakes, requantizer shifts)",
         scale(ctrl_bits, CTRL_LUTS_PER_BIT),
@@ -299,46 +304,78 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
 
     // line buffer: one read port per SIMD lane (`lb[rbase + s]`, address adder), padding
     // multiplexer.
-    let lb = lutram(g.lb_elements() as u64, a, simd);
-    t.push(Term {
-        name: "line buffer (distributed RAM, read muxes)",
-        luts: lb.logic_luts + simd * (lbw + a),
-        lutram_luts: lb.sites(),
-        ffs: 0,
-        carry4: simd * ceil_div(lbw, 4),
-    });
-
-    match m.mac {
-        MacKind::Shift => {
-            // lanes: the product `±(x << k)` (every input bit at every shift used, then the
-            // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
-            let shifted_bits = a * (u64::from(m.k_max) + 1);
-            t.push(term(
-                "lanes (shift / negate products and adder chains)",
-                scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
-                    + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
-                0,
-                lanes * ceil_div(acc, 4),
-            ));
-        }
-        MacKind::Multiply => {
-            // lanes: one DSP multiplier each (counted in `dsp`), the product sign-extended
-            // into its ACC_W-bit adder of the PE's chain.
-            t.push(term(
-                "lanes (DSP multipliers and adder chains)",
-                scale(lanes * acc, MUL_LANE_LUTS_PER_ACC_BIT),
-                0,
-                lanes * ceil_div(acc, 4),
-            ));
-        }
+    if m.is_constant() && g.ow == 1 {
+        // constant-weight engine on a one-column map (dense): every lane reads fixed words
+        // (one per slot, selected by the row base), so yosys keeps the buffer in flip-flops
+        // with a write-enable decoder per word and an NR:1 select (with the pad mux) per bit.
+        let words = (g.lb_elements() as u64).max(2);
+        t.push(term(
+            "line buffer (flip-flops, fixed-word reads)",
+            words * ceil_div(lbw, 4) + simd * a * mux_luts(g.nr as u64).max(1),
+            words * a,
+            0,
+        ));
+    } else {
+        let lb = lutram(g.lb_elements() as u64, a, simd);
+        t.push(Term {
+            name: "line buffer (distributed RAM, read muxes)",
+            luts: lb.logic_luts + simd * (lbw + a),
+            lutram_luts: lb.sites(),
+            ffs: 0,
+            carry4: simd * ceil_div(lbw, 4),
+        });
     }
-    // per PE: acc and obuf registers, obuf load/shift multiplexer.
-    t.push(term(
-        "accumulators and output buffers",
-        pe * acc,
-        2 * pe * acc,
-        0,
-    ));
+
+    if m.is_constant() {
+        // constant weights: the products are wiring, zero weights vanish; what remains is one
+        // adder tree per PE over its non-zero terms (carry-chain adders of the tree's widths,
+        // one LUT per bit) and the obuf registers (no accumulator: NF·SF = 1).
+        let (mut bits, mut carry) = (0u64, 0u64);
+        for p in 0..m.pe {
+            let (b, c) = tree_cost(&m.adder_tree(p, in_width), acc);
+            bits += b;
+            carry += c;
+        }
+        t.push(term(
+            "constant-weight adder trees (non-zero terms only)",
+            bits,
+            0,
+            carry,
+        ));
+        t.push(term("output buffers", pe * acc, pe * acc, 0));
+    } else {
+        match m.mac {
+            MacKind::Shift => {
+                // lanes: the product `±(x << k)` (every input bit at every shift used, then the
+                // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
+                let shifted_bits = a * (u64::from(m.k_max) + 1);
+                t.push(term(
+                    "lanes (shift / negate products and adder chains)",
+                    scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
+                        + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
+                    0,
+                    lanes * ceil_div(acc, 4),
+                ));
+            }
+            MacKind::Multiply => {
+                // lanes: one DSP multiplier each (counted in `dsp`), the product sign-extended
+                // into its ACC_W-bit adder of the PE's chain.
+                t.push(term(
+                    "lanes (DSP multipliers and adder chains)",
+                    scale(lanes * acc, MUL_LANE_LUTS_PER_ACC_BIT),
+                    0,
+                    lanes * ceil_div(acc, 4),
+                ));
+            }
+        }
+        // per PE: acc and obuf registers, obuf load/shift multiplexer.
+        t.push(term(
+            "accumulators and output buffers",
+            pe * acc,
+            2 * pe * acc,
+            0,
+        ));
+    }
 
     // bias and shift tables: asynchronous ROMs read at `ch` (logic).
     t.push(term(
@@ -348,8 +385,8 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
         0,
     ));
 
-    // weight ROMs: one per PE, synchronous read.
-    if !rom_in_bram(depth, rom_w) {
+    // weight ROMs: one per PE, synchronous read (none for constant weights).
+    if !m.is_constant() && !rom_in_bram(depth, rom_w) {
         t.push(term(
             "weight ROMs (logic)",
             pe * rom_logic_luts(depth, rom_w),
@@ -360,11 +397,54 @@ pub fn mvu_terms(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Vec<Te
     t
 }
 
-/// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs).
+/// LUTs and CARRY4 cells of a constant-weight adder tree: one LUT per result bit on a carry
+/// chain, except the low bits where one operand is known zero (a term `x << k` has `k` zero
+/// low bits), which are the other operand's bits wired through; plus the final negation.
+pub fn tree_cost(tree: &crate::design::AdderTree, acc_width: u64) -> (u64, u64) {
+    use crate::design::TreeOperand;
+    let mut zeros: Vec<u32> = Vec::with_capacity(tree.nodes.len());
+    let (mut luts, mut carry) = (0u64, 0u64);
+    for n in &tree.nodes {
+        let z = |op: TreeOperand| match op {
+            TreeOperand::Term(i) => tree.terms[i].shift,
+            TreeOperand::Node(j) => zeros[j],
+        };
+        let (za, zb) = (z(n.a), z(n.b));
+        let active = u64::from(n.width.saturating_sub(za.max(zb)));
+        luts += active;
+        carry += ceil_div(active, 4);
+        zeros.push(za.min(zb));
+    }
+    if tree.root_negated {
+        luts += acc_width;
+        carry += ceil_div(acc_width, 4);
+    }
+    (luts, carry)
+}
+
+/// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs, or its
+/// specialised constant-weight module: `rom_bits` then counts only the bias/shift tables).
 pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Resources {
     let mut r = Resources::default();
     let lanes = (m.pe * m.simd) as u64;
     let acc = u64::from(m.acc_width);
+    let table_bits = g.oc as u64 * (acc + 8);
+    if m.is_constant() {
+        // constant weights: only the adder trees over the non-zero terms; no weight ROM.
+        for p in 0..m.pe {
+            let tree = m.adder_tree(p, in_width);
+            for n in &tree.nodes {
+                push_adders(&mut r.adders, n.width, 1);
+            }
+            if tree.root_negated {
+                push_adders(&mut r.adders, m.acc_width, 1);
+            }
+        }
+        push_adders(&mut r.adders, m.acc_width, 1);
+        push_adders(&mut r.adders, m.requant_width, 1);
+        r.rom_bits = table_bits;
+        return finish(&mvu_terms(g, m, in_width, out_width), r);
+    }
     // lanes: conditional negate (one subtractor each); adder chain per PE.
     push_adders(&mut r.adders, m.product_width, lanes);
     push_adders(&mut r.adders, m.acc_width, lanes);
@@ -374,7 +454,6 @@ pub fn mvu_resources(g: &Geometry, m: &Mvu, in_width: u32, out_width: u32) -> Re
     let depth = (m.rom_depth() as u64).max(2);
     let rom_w = u64::from(m.rom_width());
     let rom_per_pe = m.rom_depth() as u64 * rom_w;
-    let table_bits = g.oc as u64 * (acc + 8);
     r.rom_bits = rom_per_pe * m.pe as u64 + table_bits;
     if rom_in_bram(depth, rom_w) {
         r.bram_bits = rom_per_pe * m.pe as u64;

@@ -301,3 +301,136 @@ fn multiplier_design_has_the_shift_add_schedule() {
         assert_eq!(back, m);
     }
 }
+
+#[test]
+fn unrolled_layers_get_constant_weights() {
+    use inq_hdl::{plan_unrolled, WeightStorage};
+    let m = lenet();
+    let storage = |d: &inq_hdl::Design, layer: usize| {
+        d.engines
+            .iter()
+            .find(|e| e.layer == layer)
+            .and_then(|e| match &e.kind {
+                EngineKind::Mvu(mv) => Some((mv.pe, mv.simd, mv.weight_storage)),
+                _ => None,
+            })
+            .unwrap()
+    };
+    // --unroll fc2 with a lane budget: the budget is for the other layers
+    let d = plan_unrolled(&m, &FoldingRequest::LaneBudget(64), &["fc2".into()]).unwrap();
+    assert_eq!(storage(&d, 6), (10, 128, WeightStorage::Constant));
+    assert_eq!(storage(&d, 5).2, WeightStorage::Rom);
+    let others: usize = d
+        .engines
+        .iter()
+        .filter(|e| e.layer != 6)
+        .map(|e| match &e.kind {
+            EngineKind::Mvu(mv) => mv.lanes(),
+            _ => 0,
+        })
+        .sum();
+    assert!(others <= 64, "{others} lanes outside fc2");
+    let fc2 = d.engines.iter().find(|e| e.layer == 6).unwrap();
+    assert_eq!(
+        fc2.cycles_per_image,
+        inq_hdl::mvu_cycles(&fc2.geom, 10, 128)
+    );
+    // no weight ROM bits for it: only the bias/shift tables
+    let acc = match &fc2.kind {
+        EngineKind::Mvu(mv) => u64::from(mv.acc_width),
+        _ => unreachable!(),
+    };
+    assert_eq!(fc2.resources.rom_bits, 10 * (acc + 8));
+    // the same through an explicit folding entry covering the whole layer; index too
+    let f = Folding {
+        layer: vec![LayerFolding {
+            name: Some("fc2".into()),
+            index: None,
+            pe: 10,
+            simd: 128,
+        }],
+    };
+    let d2 = plan(&m, &FoldingRequest::Explicit(f.clone())).unwrap();
+    assert_eq!(storage(&d2, 6).2, WeightStorage::Constant);
+    let d3 = plan_unrolled(&m, &FoldingRequest::Explicit(f), &["6".into()]).unwrap();
+    assert_eq!(d2, d3);
+    // a 3×3 conv cannot be unrolled; the error names it
+    let e = plan_unrolled(&m, &FoldingRequest::Minimal, &["conv1".into()]).unwrap_err();
+    assert!(matches!(e, PlanError::IllegalFolding { .. }), "{e}");
+    assert!(e.to_string().contains("conv1"), "{e}");
+    // serde: the storage survives the round trip, and an old design without it reads as ROM
+    let back = inq_hdl::Design::from_json(&d.to_json().unwrap()).unwrap();
+    assert_eq!(back, d);
+    let old = d2
+        .to_json()
+        .unwrap()
+        .replace(",\"weight_storage\":\"constant\"", "");
+    let old = inq_hdl::Design::from_json(&old).unwrap();
+    assert_eq!(storage(&old, 6).2, WeightStorage::Rom);
+}
+
+#[test]
+fn adder_tree_computes_the_dot_product_without_zero_terms() {
+    use inq_hdl::{AdderTree, ConstTerm, TreeOperand};
+    let mut x = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for n in 0..40usize {
+        let terms: Vec<ConstTerm> = (0..n)
+            .map(|lane| ConstTerm {
+                lane,
+                shift: (next() % 6) as u32,
+                negative: next() % 3 == 0,
+            })
+            .collect();
+        let acc = 8 + 6 + 1 + 7;
+        let tree = AdderTree::build(terms.clone(), 8, acc);
+        assert_eq!(tree.terms.len(), n);
+        assert_eq!(
+            tree.adder_count(),
+            n.saturating_sub(1) + usize::from(tree.root_negated)
+        );
+        let xs: Vec<i64> = (0..n).map(|_| (next() % 256) as i64 - 128).collect();
+        let want: i64 = terms
+            .iter()
+            .map(|t| {
+                let v = xs[t.lane] << t.shift;
+                if t.negative {
+                    -v
+                } else {
+                    v
+                }
+            })
+            .sum();
+        // evaluate at each node's width (two's complement wrap), as the RTL does
+        let wrap = |v: i64, w: u32| {
+            let m = 1i64 << w;
+            let r = v.rem_euclid(m);
+            if r >= m / 2 {
+                r - m
+            } else {
+                r
+            }
+        };
+        let mut vals: Vec<i64> = Vec::new();
+        for node in &tree.nodes {
+            let get = |op: TreeOperand, vals: &[i64]| match op {
+                TreeOperand::Term(i) => xs[tree.terms[i].lane] << tree.terms[i].shift,
+                TreeOperand::Node(j) => vals[j],
+            };
+            let (a, b) = (get(node.a, &vals), get(node.b, &vals));
+            vals.push(wrap(if node.subtract { a - b } else { a + b }, node.width));
+        }
+        let got = match tree.root {
+            None => 0,
+            Some(TreeOperand::Term(i)) => xs[tree.terms[i].lane] << tree.terms[i].shift,
+            Some(TreeOperand::Node(j)) => vals[j],
+        };
+        let got = wrap(if tree.root_negated { -got } else { got }, acc);
+        assert_eq!(got, want, "{n} terms");
+    }
+}

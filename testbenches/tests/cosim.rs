@@ -229,6 +229,116 @@ fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
     }
 }
 
+/// A small model whose 1×1 conv and both dense layers can be fully unrolled; signed input.
+fn unrollable(seed: u64) -> QuantModel {
+    let spec = RandomSpec {
+        input: [2, 6, 6],
+        input_format: ActFormat {
+            bits: 6,
+            signed: true,
+            exp: 0,
+        },
+        layers: vec![
+            LayerSpec::Conv {
+                out: 4,
+                k: 3,
+                stride: 1,
+                pad: 1,
+                bits: 4,
+                act_bits: 6,
+                relu: false,
+                per_channel: true,
+            },
+            LayerSpec::MaxPool(2),
+            LayerSpec::Conv {
+                out: 6,
+                k: 1,
+                stride: 1,
+                pad: 0,
+                bits: 5,
+                act_bits: 7,
+                relu: true,
+                per_channel: true,
+            },
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 12,
+                bits: 4,
+                act_bits: 6,
+                relu: true,
+                per_channel: false,
+            },
+            LayerSpec::Dense {
+                out: 5,
+                bits: 3,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
+        ],
+    };
+    build(&spec, seed).expect("valid random model")
+}
+
+#[test]
+fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
+    if !common::have_verilator("unrolled_engines_sim_equals_verilator_with_and_without_stalls") {
+        return;
+    }
+    let model = unrollable(21);
+    let images: Vec<Vec<i64>> = (0..30).map(|i| random_input(&model, 300 + i)).collect();
+    // the 1×1 conv (layer 2) and the last dense by name, the first dense by a folding entry
+    // covering the whole layer (PE × SIMD = 12 × 54)
+    let fc1 = model.layers[4].name().to_string();
+    let req = FoldingRequest::Explicit(Folding {
+        layer: vec![
+            LayerFolding {
+                name: None,
+                index: Some(0),
+                pe: 2,
+                simd: 2,
+            },
+            LayerFolding {
+                name: Some(fc1),
+                index: None,
+                pe: 12,
+                simd: 54,
+            },
+        ],
+    });
+    let unroll = vec![
+        model.layers[2].name().to_string(),
+        model.layers[5].name().to_string(),
+    ];
+    let dir = common::scratch("unrolled");
+    let design = inq_hdl::plan_unrolled(&model, &req, &unroll).expect("plan");
+    let constant: Vec<usize> = design
+        .engines
+        .iter()
+        .filter(|e| matches!(&e.kind, inq_hdl::EngineKind::Mvu(m) if m.is_constant()))
+        .map(|e| e.layer)
+        .collect();
+    assert_eq!(constant, vec![2, 4, 5], "constant-weight engines");
+    let manifest =
+        inq_codegen::generate(&design, &model, &dir, &inq_codegen::GenOptions::default())
+            .expect("generate");
+    assert!(
+        manifest
+            .hex_files
+            .iter()
+            .all(|f| !f.contains("e2_w") && !f.contains("e3_w") && !f.contains("e4_w")),
+        "no weight ROM for a constant-weight engine: {:?}",
+        manifest.hex_files
+    );
+    for (rate, seed) in [(0.0, 1), (0.3, 7), (0.6, 9)] {
+        let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed)
+            .unwrap_or_else(|e| panic!("stall rate {rate}: {e}"));
+        assert_eq!(sim.outputs.len(), 30 * 5);
+        assert_eq!(sim.latency_cycles, rtl.latency_cycles);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn mutated_weight_rom_is_caught() {
     if !common::have_verilator("mutated_weight_rom_is_caught") {

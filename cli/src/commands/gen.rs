@@ -109,6 +109,12 @@ pub struct FoldArgs {
     /// Smallest design reaching this many images per second at --clock-mhz.
     #[arg(long)]
     pub target_fps: Option<f64>,
+    /// Fully unroll these conv/dense layers (comma-separated layer names as in a folding
+    /// file): PE × SIMD = the whole layer, constant weights wired into the datapath, no ROM.
+    /// Only dense layers and 1×1 convolutions. Combines with the options above (a lane budget
+    /// or throughput target then applies to the other layers).
+    #[arg(long, value_delimiter = ',')]
+    pub unroll: Vec<String>,
 }
 
 impl FoldArgs {
@@ -168,7 +174,7 @@ pub fn generate_mac(
 ) -> anyhow::Result<(GenReport, inq_hdl::Design)> {
     let t0 = Instant::now();
     let model = load_for_mac(model_path, mac)?;
-    let design = inq_hdl::plan(&model, &fold.request(clock_mhz)?)
+    let design = inq_hdl::plan_unrolled(&model, &fold.request(clock_mhz)?, &fold.unroll)
         .with_context(|| format!("planning hardware for {}", model_path.display()))?;
     let manifest =
         inq_codegen::generate(&design, &model, out, &inq_codegen::GenOptions { clock_mhz })
