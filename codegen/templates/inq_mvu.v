@@ -1,13 +1,15 @@
 // @{ header }@
 // inq_mvu: sliding-window matrix-vector unit of PE x SIMD lanes with requantization
 // (docs/hardware.md section 4). Conv layers, and dense layers as a 1x1 conv on a [N,1,1] map.
-// MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
-// below appear only in constant (localparam / genvar) expressions. MUL = 1 (the int8
-// baseline): the weight code is a CB-bit two's-complement integer and each lane multiplies.
-@% if constant %@// This instance is fully unrolled (NF = SF = 1, docs/hardware.md section 4.1): every
+@% if constant %@// No multiplier: products are (x << k) with a conditional negate. Multiplications below
+// appear only in constant (localparam / genvar) expressions.
+// This instance is fully unrolled (NF = SF = 1, docs/hardware.md section 4.1): every
 // weight is a constant, each product is wiring (the input shifted by concatenating zeros),
 // zero weights emit no term, and each PE sums its terms in an adder tree (a negative weight's
 // term is subtracted). There is no weight ROM and no accumulator register.
+@% else %@// MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
+// below appear only in constant (localparam / genvar) expressions. MUL = 1 (the int8
+// baseline): the weight code is a CB-bit two's-complement integer and each lane multiplies.
 @% endif %@module @{ module_name }@ #(
   parameter integer C          = 1,
   parameter integer H          = 1,
