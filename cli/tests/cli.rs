@@ -388,3 +388,81 @@ fn explore_sweeps_lanes_and_writes_tables_and_plot() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--lanes"));
 }
+
+#[test]
+fn multiplier_baseline_gen_sim_and_compare() {
+    let (dir, mp) = fixture("mac");
+    let data = dir.to_str().unwrap();
+    let shift = dir.join("shift");
+    let mul = dir.join("mul");
+    let g1 = json_of(&inq(&[
+        "gen",
+        mp.to_str().unwrap(),
+        "--lanes",
+        "4",
+        "--out",
+        shift.to_str().unwrap(),
+        "--json",
+    ]));
+    // The INQ model converted losslessly to integer weights, one multiplier per lane.
+    let g2 = json_of(&inq(&[
+        "gen",
+        mp.to_str().unwrap(),
+        "--mac",
+        "multiply",
+        "--lanes",
+        "4",
+        "--out",
+        mul.to_str().unwrap(),
+        "--json",
+    ]));
+    let interval = |g: &serde_json::Value| g["manifest"]["performance"]["interval_cycles"].clone();
+    assert_eq!(interval(&g1), interval(&g2), "equal folding, equal cycles");
+    let rtl = std::fs::read_to_string(mul.join("rtl/inq_top.v")).unwrap();
+    assert!(
+        rtl.contains(".MUL("),
+        "multiplier lanes requested in the top"
+    );
+    // The simulator checks the multiplier design against the integer reference.
+    let s = json_of(&inq(&[
+        "sim",
+        mul.to_str().unwrap(),
+        "--data",
+        data,
+        "--json",
+    ]));
+    assert_eq!(s["mismatch_count"], 0);
+    assert_eq!(s["images"], 20);
+    // Side by side: same throughput, DSPs only on the multiplier side, same accuracy (the
+    // conversion is exact).
+    if have("yosys") {
+        let c = json_of(&inq(&[
+            "compare",
+            shift.to_str().unwrap(),
+            mul.to_str().unwrap(),
+            "--flows",
+            "xilinx",
+            "--data",
+            data,
+            "--json",
+        ]));
+        let (a, b) = (&c["a"], &c["b"]);
+        assert_eq!(a["mac"], "shift");
+        assert_eq!(b["mac"], "multiply");
+        assert_eq!(a["images_per_second"], b["images_per_second"]);
+        assert_eq!(a["accuracy"], b["accuracy"]);
+        assert_eq!(a["xilinx"]["dsp"], 0);
+        assert!(b["xilinx"]["dsp"].as_u64().unwrap() > 0, "{c}");
+    }
+    // `--mac shift` refuses an integer-weight model with a clear error.
+    let int_model = mul.join("model.json");
+    let bad = inq(&[
+        "gen",
+        int_model.to_str().unwrap(),
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("multiply"), "{err}");
+}
