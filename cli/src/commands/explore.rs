@@ -149,6 +149,7 @@ fn models(a: &ExploreArgs, quiet: bool) -> anyhow::Result<Vec<(String, QuantMode
                 q.bits = bits;
                 q.levels = a.levels.clone();
                 q.epochs_per_step = a.epochs_per_step;
+                q.test_limit = a.limit;
                 super::quantize::quantize(path, a.data.as_deref(), &file, &q, quiet)?;
                 out.push((label, QuantModel::load(&file)?));
             }
