@@ -434,3 +434,27 @@ fn adder_tree_computes_the_dot_product_without_zero_terms() {
         assert_eq!(got, want, "{n} terms");
     }
 }
+
+/// Constant weights are wired shifts: a multiplier design folded with one weight word per lane
+/// keeps its ROMs (and its multipliers).
+#[test]
+fn multiplier_designs_keep_roms_when_unrolled() {
+    use inq_hdl::{plan_unrolled, MacKind, WeightStorage};
+    let spec = inq_model::random::lenet_spec(-8, false);
+    let int_model =
+        inq_model::random::build_with_kind(&spec, 5, inq_model::WeightKind::Int).unwrap();
+    let last = int_model.layers.len() - 1;
+    let d = plan_unrolled(
+        &int_model,
+        &FoldingRequest::LaneBudget(64),
+        &[last.to_string()],
+    )
+    .unwrap();
+    let e = d.engines.iter().find(|e| e.layer == last).unwrap();
+    let EngineKind::Mvu(m) = &e.kind else {
+        panic!("the last layer is dense")
+    };
+    assert_eq!(m.nf * m.sf, 1);
+    assert_eq!(m.mac, MacKind::Multiply);
+    assert_eq!(m.weight_storage, WeightStorage::Rom);
+}
