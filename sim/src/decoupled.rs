@@ -1033,33 +1033,7 @@ mod tests {
 
     #[test]
     fn lenet_shaped_decoupled_equals_lockstep() {
-        let conv = |out| LayerSpec::Conv {
-            out,
-            k: 3,
-            stride: 1,
-            pad: 1,
-            bits: 5,
-            act_bits: 8,
-            relu: true,
-            per_channel: true,
-        };
-        let spec = RandomSpec {
-            input: [1, 28, 28],
-            input_format: ActFormat {
-                bits: 8,
-                signed: false,
-                exp: -8,
-            },
-            layers: vec![
-                conv(16),
-                LayerSpec::MaxPool(2),
-                conv(32),
-                LayerSpec::MaxPool(2),
-                LayerSpec::Flatten,
-                dense(128, true),
-                dense(10, false),
-            ],
-        };
+        let spec = inq_model::random::lenet_spec(-8, false);
         let m = match build(&spec, 3) {
             Ok(m) => m,
             Err(e) => panic!("{e}"),

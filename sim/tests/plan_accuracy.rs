@@ -126,39 +126,7 @@ fn random_spec(seed: u64) -> Option<RandomSpec> {
 }
 
 fn lenet() -> QuantModel {
-    let conv = |out| LayerSpec::Conv {
-        out,
-        k: 3,
-        stride: 1,
-        pad: 1,
-        bits: 5,
-        act_bits: 8,
-        relu: true,
-        per_channel: true,
-    };
-    let dense = |out, relu| LayerSpec::Dense {
-        out,
-        bits: 5,
-        act_bits: 8,
-        relu,
-        per_channel: true,
-    };
-    model(
-        &RandomSpec {
-            input: [1, 28, 28],
-            input_format: u8_input(),
-            layers: vec![
-                conv(16),
-                LayerSpec::MaxPool(2),
-                conv(32),
-                LayerSpec::MaxPool(2),
-                LayerSpec::Flatten,
-                dense(128, true),
-                dense(10, false),
-            ],
-        },
-        3,
-    )
+    model(&inq_model::random::lenet_spec(u8_input().exp, true), 3)
 }
 
 fn check(name: &str, m: &QuantModel, req: &FoldingRequest, n: usize, tol: f64) -> (f64, f64) {
