@@ -22,51 +22,6 @@ use std::path::Path;
 use inq_report::yosys::{self, Flow, SynthOptions};
 use resource_cases::*;
 
-type Modules = BTreeMap<String, Cells>;
-
-fn stat_modules(stat: &serde_json::Value) -> Modules {
-    let mut out = BTreeMap::new();
-    if let Some(mods) = stat.get("modules").and_then(|m| m.as_object()) {
-        for (name, m) in mods {
-            let cells = m
-                .get("num_cells_by_type")
-                .and_then(|c| c.as_object())
-                .map(|c| {
-                    c.iter()
-                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.insert(name.clone(), cells);
-        }
-    }
-    out
-}
-
-/// Primitive cells of `module`, sub-modules expanded.
-fn expand(module: &str, mods: &Modules, into: &mut Cells, times: u64) {
-    let Some(cells) = mods.get(module) else {
-        return;
-    };
-    for (ty, &n) in cells {
-        let sub = if mods.contains_key(ty) {
-            Some(ty.clone())
-        } else if mods.contains_key(&format!("\\{ty}")) {
-            Some(format!("\\{ty}"))
-        } else {
-            None
-        };
-        match sub {
-            Some(s) => expand(&s, mods, into, times * n),
-            None => {
-                *into
-                    .entry(ty.trim_start_matches('\\').to_string())
-                    .or_default() += times * n
-            }
-        }
-    }
-}
-
 fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
     let design = case.design();
     let tmp =
@@ -93,13 +48,12 @@ fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
     )?;
     let stat: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("stat.json"))?)?;
-    let mods = stat_modules(&stat);
-    let mut per_inst: BTreeMap<String, Cells> = BTreeMap::new();
-    for (inst, ir) in &rep.instances {
-        let mut c = Cells::new();
-        expand(&ir.module, &mods, &mut c, 1);
-        per_inst.insert(inst.clone(), c);
-    }
+    let mods = yosys::stat_modules(&stat);
+    let mut per_inst: BTreeMap<String, Cells> = rep
+        .instances
+        .iter()
+        .map(|(inst, ir)| (inst.clone(), yosys::primitive_cells(&ir.module, &mods)))
+        .collect();
     let mut engines = Vec::new();
     for ed in &manifest.engines {
         let mut cells = Cells::new();

@@ -156,7 +156,8 @@ impl Resources {
         }
     }
 
-    fn add(&mut self, o: &Resources, times: u64) {
+    /// Adds `times` copies of `o` (e.g. the engines of a design, or instances of a module).
+    pub fn add(&mut self, o: &Resources, times: u64) {
         self.luts += o.luts * times;
         self.ffs += o.ffs * times;
         self.carry += o.carry * times;
@@ -440,8 +441,11 @@ fn parse_cells(il: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Cell counts of every module of a netlist: module name → cell type → count.
+pub type Modules = BTreeMap<String, BTreeMap<String, u64>>;
+
 /// `stat -json` → module name → cell type → count.
-fn stat_modules(stat: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, u64>> {
+pub fn stat_modules(stat: &serde_json::Value) -> Modules {
     let mut out = BTreeMap::new();
     if let Some(mods) = stat.get("modules").and_then(|m| m.as_object()) {
         for (name, m) in mods {
@@ -460,9 +464,36 @@ fn stat_modules(stat: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, u
     out
 }
 
+/// The primitive cells of `module` with its sub-modules expanded (each counted as often as it
+/// is instantiated); cell type names without yosys's leading `\`.
+pub fn primitive_cells(module: &str, modules: &Modules) -> BTreeMap<String, u64> {
+    fn walk(module: &str, modules: &Modules, times: u64, into: &mut BTreeMap<String, u64>) {
+        let Some(cells) = modules.get(module) else {
+            return;
+        };
+        for (ty, &n) in cells {
+            let escaped = format!("\\{ty}");
+            if modules.contains_key(ty) {
+                walk(ty, modules, times * n, into);
+            } else if modules.contains_key(&escaped) {
+                walk(&escaped, modules, times * n, into);
+            } else {
+                *into
+                    .entry(ty.trim_start_matches('\\').to_string())
+                    .or_default() += times * n;
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(module, modules, 1, &mut out);
+    out
+}
+
+/// The resources of `module` (sub-modules expanded), categorized for `flow`; memoized per
+/// module.
 fn expand(
     module: &str,
-    modules: &BTreeMap<String, BTreeMap<String, u64>>,
+    modules: &Modules,
     flow: Flow,
     memo: &mut BTreeMap<String, Resources>,
 ) -> Resources {
@@ -470,23 +501,8 @@ fn expand(
         return r.clone();
     }
     let mut r = Resources::default();
-    if let Some(cells) = modules.get(module) {
-        for (ty, &n) in cells {
-            let sub_key = if modules.contains_key(ty) {
-                Some(ty.clone())
-            } else if modules.contains_key(&format!("\\{ty}")) {
-                Some(format!("\\{ty}"))
-            } else {
-                None
-            };
-            match sub_key {
-                Some(k) => {
-                    let sub = expand(&k, modules, flow, memo);
-                    r.add(&sub, n);
-                }
-                None => r.add_cell(ty, n, flow),
-            }
-        }
+    for (ty, n) in primitive_cells(module, modules) {
+        r.add_cell(&ty, n, flow);
     }
     memo.insert(module.to_string(), r.clone());
     r

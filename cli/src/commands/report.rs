@@ -135,7 +135,8 @@ pub fn build(
             let mut sum: Option<Resources> = None;
             for (name, i) in &r.instances {
                 if *name == e.instance || name.starts_with(&rom_prefix) {
-                    add(sum.get_or_insert_with(Resources::default), &i.resources);
+                    sum.get_or_insert_with(Resources::default)
+                        .add(&i.resources, 1);
                 }
             }
             if let Some(x) = sum {
@@ -202,18 +203,6 @@ pub fn xilinx_luts(r: &Resources) -> u64 {
     r.luts + 4 * r.lutram
 }
 
-fn add(t: &mut Resources, r: &Resources) {
-    t.luts += r.luts;
-    t.ffs += r.ffs;
-    t.carry += r.carry;
-    t.bram += r.bram;
-    t.dsp += r.dsp;
-    t.lutram += r.lutram;
-    t.gates += r.gates;
-    t.arith_cells += r.arith_cells;
-    t.latches += r.latches;
-    t.cells += r.cells;
-}
 /// The human table of a report.
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
