@@ -9,7 +9,7 @@
 
 use crate::graph::{FloatLayer, FloatModel, Normalization};
 use inq_model::numerics::{self, Weight};
-use inq_model::{Layer, QuantModel, WeightTensor};
+use inq_model::{Layer, Output, QuantModel, WeightTensor};
 use thiserror::Error;
 
 /// Why a quantized model has no exact float view.
@@ -40,6 +40,19 @@ fn bias(w: &WeightTensor, b: &[i64], in_exp: i32) -> Vec<f32> {
         .collect()
 }
 
+/// The ReLU after a conv/dense layer (when it has one), and the exponent of its output
+/// activations for the next layer's bias.
+fn activation(layers: &mut Vec<FloatLayer>, name: &str, relu: bool, out: &Output, e_x: &mut i32) {
+    if relu {
+        layers.push(FloatLayer::Relu {
+            name: format!("{name}_relu"),
+        });
+    }
+    if let Some(f) = out.act() {
+        *e_x = f.exp;
+    }
+}
+
 /// The float view of `m`.
 pub fn float_view(m: &QuantModel) -> Result<FloatModel, DequantError> {
     let mut layers = Vec::new();
@@ -60,14 +73,7 @@ pub fn float_view(m: &QuantModel) -> Result<FloatModel, DequantError> {
                     weight: weights(&c.weights, c.out_channels),
                     bias: bias(&c.weights, &c.bias, e_x),
                 });
-                if c.relu {
-                    layers.push(FloatLayer::Relu {
-                        name: format!("{}_relu", c.name),
-                    });
-                }
-                if let Some(f) = c.output.act() {
-                    e_x = f.exp;
-                }
+                activation(&mut layers, &c.name, c.relu, &c.output, &mut e_x);
             }
             Layer::Dense(d) => {
                 layers.push(FloatLayer::Dense {
@@ -77,14 +83,7 @@ pub fn float_view(m: &QuantModel) -> Result<FloatModel, DequantError> {
                     weight: weights(&d.weights, d.out_features),
                     bias: bias(&d.weights, &d.bias, e_x),
                 });
-                if d.relu {
-                    layers.push(FloatLayer::Relu {
-                        name: format!("{}_relu", d.name),
-                    });
-                }
-                if let Some(f) = d.output.act() {
-                    e_x = f.exp;
-                }
+                activation(&mut layers, &d.name, d.relu, &d.output, &mut e_x);
             }
             Layer::MaxPool(p) => layers.push(FloatLayer::MaxPool {
                 name: p.name.clone(),
