@@ -6,20 +6,9 @@
 
 use inq_model::{Layer, QuantModel, Tensor};
 
-/// Reorders a C-major `[C, H, W]` tensor into HWC stream order.
-///
-/// `data.len()` must be `c·h·w`.
-pub fn chw_to_hwc<T: Copy>(data: &[T], [c, h, w]: [usize; 3]) -> Vec<T> {
-    let mut out = Vec::with_capacity(data.len());
-    for y in 0..h {
-        for x in 0..w {
-            for ch in 0..c {
-                out.push(data[(ch * h + y) * w + x]);
-            }
-        }
-    }
-    out
-}
+/// Reorders a C-major `[C, H, W]` tensor into HWC stream order (the simulator's definition,
+/// re-exported: the harness must feed the RTL exactly what the simulator feeds its model).
+pub use inq_sim::chw_to_hwc;
 
 /// Reorders an HWC stream back into C-major order (inverse of [`chw_to_hwc`]).
 pub fn hwc_to_chw<T: Copy + Default>(data: &[T], [c, h, w]: [usize; 3]) -> Vec<T> {
