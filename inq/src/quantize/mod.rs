@@ -274,18 +274,8 @@ fn first_layer_gain(model: &FloatModel) -> Result<Option<(usize, Vec<f32>, usize
     Ok(None)
 }
 
-/// The name of a float layer.
-pub fn layer_name(l: &FloatLayer) -> &str {
-    match l {
-        FloatLayer::Conv { name, .. }
-        | FloatLayer::Dense { name, .. }
-        | FloatLayer::Relu { name }
-        | FloatLayer::MaxPool { name, .. }
-        | FloatLayer::AvgPool { name, .. }
-        | FloatLayer::GlobalAvgPool { name }
-        | FloatLayer::Flatten { name } => name,
-    }
-}
+/// The name of a float layer (defined once, in [`crate::forward`]).
+pub use crate::forward::layer_name;
 
 fn weight_layers(model: &FloatModel) -> Vec<(usize, String, usize, &Vec<f32>)> {
     model
