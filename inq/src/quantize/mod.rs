@@ -115,6 +115,13 @@ pub struct InqConfig {
     pub stop_after: Option<usize>,
 }
 
+impl InqConfig {
+    /// The weight bit width of layer `name`: its `layer_bits` entry, else `bits`.
+    pub fn bits_of(&self, name: &str) -> u32 {
+        self.layer_bits.get(name).copied().unwrap_or(self.bits)
+    }
+}
+
 impl Default for InqConfig {
     fn default() -> Self {
         InqConfig {
@@ -313,7 +320,7 @@ pub fn check_code_span(
 ) -> Result<(), QuantError> {
     let limit = inq_model::validate::MAX_ACC_BITS;
     for (_, name, _, _) in weight_layers(model) {
-        let bits = cfg.layer_bits.get(&name).copied().unwrap_or(cfg.bits);
+        let bits = cfg.bits_of(&name);
         if !(2..=8).contains(&bits) {
             continue; // reported by plan_layers
         }
@@ -346,7 +353,7 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
         }
     }
     for (i, name, o, w) in weight_layers(model) {
-        let bits = cfg.layer_bits.get(&name).copied().unwrap_or(cfg.bits);
+        let bits = cfg.bits_of(&name);
         if !(2..=8).contains(&bits) {
             return Err(QuantError::Config(format!(
                 "layer {name}: weight bits {bits} outside 2..=8"
