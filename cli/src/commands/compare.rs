@@ -98,20 +98,14 @@ fn load_report(p: &Path, flows: &[String], quiet: bool) -> anyhow::Result<Report
     }
 }
 
-fn side(r: &Report, data: &(Vec<Vec<i64>>, Vec<usize>)) -> anyhow::Result<Side> {
+fn side(r: &Report, test: &inq_quant::data::Dataset) -> anyhow::Result<Side> {
     let dir = Path::new(&r.dir);
     let loaded = inq_sim::load_design(dir)?;
     let model = loaded
         .model
         .as_ref()
         .with_context(|| format!("no model.json in {}", dir.display()))?;
-    let reference = inq_model::Reference::new(model)?;
-    let mut correct = 0usize;
-    for (x, &y) in data.0.iter().zip(&data.1) {
-        if reference.run(x)?.argmax == y {
-            correct += 1;
-        }
-    }
+    let accuracy = super::eval::integer_accuracy(model, test)?;
     let totals = |flow: Flow| {
         r.synth.iter().find(|s| s.flow == flow).map(|s| Totals {
             luts: xilinx_luts(&s.total),
@@ -121,27 +115,21 @@ fn side(r: &Report, data: &(Vec<Vec<i64>>, Vec<usize>)) -> anyhow::Result<Side> 
             dsp: s.total.dsp,
         })
     };
+    let is_mvu = |index: usize| {
+        matches!(
+            loaded.design.engines.get(index).map(|d| &d.kind),
+            Some(inq_hdl::EngineKind::Mvu(_))
+        )
+    };
     let mvu_lanes: usize = r
         .engines
         .iter()
-        .filter(|e| {
-            loaded
-                .design
-                .engines
-                .get(e.index)
-                .is_some_and(|d| matches!(d.kind, inq_hdl::EngineKind::Mvu(_)))
-        })
+        .filter(|e| is_mvu(e.index))
         .map(|e| e.lanes)
         .sum();
     let per_lane = |flow: &str| -> Option<f64> {
         let mut sum = 0u64;
-        for e in &r.engines {
-            if !matches!(
-                loaded.design.engines.get(e.index).map(|d| &d.kind),
-                Some(inq_hdl::EngineKind::Mvu(_))
-            ) {
-                continue;
-            }
+        for e in r.engines.iter().filter(|e| is_mvu(e.index)) {
             sum += xilinx_luts(e.synth.get(flow)?);
         }
         (mvu_lanes > 0).then(|| sum as f64 / mvu_lanes as f64)
@@ -157,19 +145,19 @@ fn side(r: &Report, data: &(Vec<Vec<i64>>, Vec<usize>)) -> anyhow::Result<Side> 
         xilinx_nodsp: totals(Flow::XilinxNoDsp),
         mvu_luts_per_lane: per_lane(Flow::Xilinx.name()),
         mvu_luts_per_lane_nodsp: per_lane(Flow::XilinxNoDsp.name()),
-        accuracy: correct as f64 / data.1.len().max(1) as f64,
-        images: data.1.len(),
+        accuracy,
+        images: test.len(),
     })
 }
 
 /// Builds the comparison.
 pub fn build(a: &CompareArgs) -> anyhow::Result<Comparison> {
-    let data = a.images.load()?;
+    let test = a.images.dataset()?;
     let ra = load_report(&a.a, &a.flows, a.json)?;
     let rb = load_report(&a.b, &a.flows, a.json)?;
     Ok(Comparison {
-        a: side(&ra, &data)?,
-        b: side(&rb, &data)?,
+        a: side(&ra, &test)?,
+        b: side(&rb, &test)?,
     })
 }
 

@@ -202,12 +202,11 @@ pub fn explore(a: &ExploreArgs, mut log: impl FnMut(&str)) -> anyhow::Result<Exp
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let models = models(a, a.json)?;
-    let dir = inq_quant::data::resolve_dir(a.data.as_deref())?;
-    let mut test = inq_quant::data::load(&dir, inq_quant::data::Split::Test)
-        .with_context(|| format!("loading the test split from {}", dir.display()))?;
-    if let Some(n) = a.limit {
-        test.truncate(n);
+    let test = super::ImageArgs {
+        data: a.data.clone(),
+        limit: a.limit,
     }
+    .dataset()?;
     let mut points = Vec::new();
     let mut designs = Vec::new();
     for (label, model) in &models {

@@ -28,14 +28,20 @@ pub struct ImageArgs {
 }
 
 impl ImageArgs {
-    /// The test images as integers in CHW order, and their labels.
-    pub fn load(&self) -> anyhow::Result<(Vec<Vec<i64>>, Vec<usize>)> {
+    /// The test split (IDX or npy), truncated to `--limit`.
+    pub fn dataset(&self) -> anyhow::Result<data::Dataset> {
         let dir = data::resolve_dir(self.data.as_deref())?;
-        let mut ds = data::load_idx(&dir, Split::Test)
+        let mut ds = data::load(&dir, Split::Test)
             .with_context(|| format!("loading the test split from {}", dir.display()))?;
         if let Some(n) = self.limit {
             ds.truncate(n);
         }
+        Ok(ds)
+    }
+
+    /// The test images as integers in CHW order, and their labels.
+    pub fn load(&self) -> anyhow::Result<(Vec<Vec<i64>>, Vec<usize>)> {
+        let ds = self.dataset()?;
         let images = (0..ds.len())
             .map(|i| ds.image(i).iter().map(|&p| i64::from(p)).collect())
             .collect();
