@@ -14,6 +14,21 @@ use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Plans and generates `model` into a fresh folder.
+/// An explicit folding from `(layer index, PE, SIMD)` entries.
+fn fold_at(entries: &[(usize, usize, usize)]) -> FoldingRequest {
+    FoldingRequest::Explicit(Folding {
+        layer: entries
+            .iter()
+            .map(|&(i, pe, simd)| LayerFolding {
+                name: None,
+                index: Some(i),
+                pe,
+                simd,
+            })
+            .collect(),
+    })
+}
+
 fn generate(model: &QuantModel, req: &FoldingRequest, name: &str) -> (PathBuf, inq_hdl::Design) {
     let dir = common::scratch(name);
     let design = inq_hdl::plan(model, req).expect("plan");
@@ -156,22 +171,7 @@ fn int_weight_lenet_sim_equals_verilator() {
     }
     let model = lenet_like_int(8);
     let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 300 + i)).collect();
-    let fold = FoldingRequest::Explicit(Folding {
-        layer: vec![
-            LayerFolding {
-                name: None,
-                index: Some(2),
-                pe: 4,
-                simd: 2,
-            },
-            LayerFolding {
-                name: None,
-                index: Some(5),
-                pe: 2,
-                simd: 8,
-            },
-        ],
-    });
+    let fold = fold_at(&[(2, 4, 2), (5, 2, 8)]);
     for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
         let (dir, design) = generate(&model, &req, &format!("lenet-int-{name}"));
         assert_eq!(design.mac(), inq_hdl::MacKind::Multiply);
@@ -195,28 +195,7 @@ fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
     }
     let model = lenet_like(5);
     let images: Vec<Vec<i64>> = (0..40).map(|i| random_input(&model, i)).collect();
-    let fold = FoldingRequest::Explicit(Folding {
-        layer: vec![
-            LayerFolding {
-                name: None,
-                index: Some(0),
-                pe: 2,
-                simd: 1,
-            },
-            LayerFolding {
-                name: None,
-                index: Some(2),
-                pe: 4,
-                simd: 2,
-            },
-            LayerFolding {
-                name: None,
-                index: Some(5),
-                pe: 4,
-                simd: 8,
-            },
-        ],
-    });
+    let fold = fold_at(&[(0, 2, 1), (2, 4, 2), (5, 4, 8)]);
     for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
         let (dir, design) = generate(&model, &req, &format!("lenet-{name}"));
         for (rate, seed) in [(0.0, 1), (0.25, 7), (0.6, 9)] {
