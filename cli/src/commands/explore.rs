@@ -367,7 +367,7 @@ pub fn csv_text(points: &[Point]) -> String {
 /// The markdown table.
 pub fn markdown(points: &[Point], images: usize, clock_mhz: f64) -> String {
     let mut s = format!(
-        "Design points (accuracy: integer reference on {images} test images; images/s at {clock_mhz} MHz from the plan, confirmed by the simulator; LUT est = analytic, yosys = synth_xilinx LUT + 4·LUTRAM; * = Pareto front)\n\n| model | bits | lanes | folding (PE×SIMD) | cycles/image | images/s | LUT est | LUT yosys | FF yosys | BRAM18 yosys | accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "Design points (accuracy: integer reference on {images} test images; images/s at {clock_mhz} MHz from the plan, confirmed by the simulator; LUT est = analytic, yosys = synth_xilinx LUT + 4·LUTRAM; * = Pareto front of images/s, LUTs and accuracy)\n\n| model | bits | lanes | folding (PE×SIMD) | cycles/image | images/s | LUT est | LUT yosys | FF yosys | BRAM18 yosys | accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for p in points {
         let _ = writeln!(
