@@ -1,10 +1,13 @@
 //! Fashion-MNIST driver for measurements recorded in `docs/training.md` (not a criterion
 //! bench; `harness = false`). Modes, chosen with the environment variable `INQ_MODE`:
 //!
-//! * `epoch` (default): time one float epoch of the built-in LeNet on `INQ_IMAGES` training
-//!   images (default 6000) and extrapolate to 60 000.
-//! * `float`: train LeNet on the full training split for `INQ_EPOCHS` epochs (default 12) and
-//!   save it to `INQ_OUT` (default `models/fashion_lenet.onnx`, via `onnx::export_float`).
+//! * `epoch` (default): time one float epoch of `INQ_ARCH` (default LeNet) on `INQ_IMAGES`
+//!   training images (default 6000) and extrapolate to 60 000.
+//! * `float`: train the architecture `INQ_ARCH` (`lenet`, the default, or `resnet8`) on the
+//!   full training split (or the first `INQ_IMAGES`) for `INQ_EPOCHS` epochs (default 12),
+//!   printing the test accuracy after every epoch, and save it to `INQ_OUT` (default
+//!   `models/fashion_lenet.onnx`, via `onnx::export_float`; BatchNorm is exported as
+//!   BatchNormalization nodes, which the importer folds).
 //! * `inq`: load `INQ_OUT`, run INQ for each bit width in `INQ_BITS` (default `5,4,3,2`) and
 //!   write `<dir>/fashion_lenet_<b>bit.json` plus logs and plots; prints a table row each.
 //!
@@ -46,7 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "epoch" => {
             let n: usize = env("INQ_IMAGES", 6000);
             train_set.truncate(n);
-            let mut m = train::lenet([1, 28, 28], seed);
+            let arch: train::Arch = env("INQ_ARCH", train::Arch::Lenet);
+            let mut m = train::build_arch(arch, [1, 28, 28], 10, seed);
             let cfg = TrainConfig {
                 epochs: 1,
                 quiet: true,
@@ -66,7 +70,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "float" => {
             let epochs: usize = env("INQ_EPOCHS", 12);
             let lr: f64 = env("INQ_LR", 0.05);
-            let mut m = train::lenet([1, 28, 28], seed);
+            let arch: train::Arch = env("INQ_ARCH", train::Arch::Lenet);
+            if let Ok(n) = std::env::var("INQ_IMAGES") {
+                train_set.truncate(n.parse()?);
+            }
+            let mut m = train::build_arch(arch, [1, 28, 28], 10, seed);
             let cfg = TrainConfig {
                 epochs,
                 lr,
@@ -75,16 +83,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..TrainConfig::default()
             };
             let t = Instant::now();
-            train::train(&mut m, &train_set, &cfg, &mut |e| {
-                println!(
-                    "epoch {} loss {:.4} train acc {:.4} lr {:.4} {:.1}s",
-                    e.epoch + 1,
-                    e.loss,
-                    e.train_accuracy,
-                    e.lr,
-                    e.seconds
-                )
-            })?;
+            let each: usize = env("INQ_EVAL_EVERY", 1);
+            if each == 0 {
+                train::train(&mut m, &train_set, &cfg, &mut |e| {
+                    println!(
+                        "epoch {} loss {:.4} train acc {:.4} lr {:.4} {:.1}s",
+                        e.epoch + 1,
+                        e.loss,
+                        e.train_accuracy,
+                        e.lr,
+                        e.seconds
+                    )
+                })?;
+            } else {
+                let t1 = Instant::now();
+                train::train_observed(&mut m, &train_set, &cfg, &mut |e, snap| {
+                    let acc = train::evaluate(snap, &test_set)
+                        .map(|ev| ev.accuracy)
+                        .unwrap_or(f64::NAN);
+                    println!(
+                        "epoch {} loss {:.4} train acc {:.4} lr {:.4} {:.1}s test {:.4} ({:.0} s so far)",
+                        e.epoch + 1,
+                        e.loss,
+                        e.train_accuracy,
+                        e.lr,
+                        e.seconds,
+                        acc,
+                        t1.elapsed().as_secs_f64()
+                    )
+                })?;
+            }
             let ev = train::evaluate(&m, &test_set)?;
             println!(
                 "float test accuracy {:.4} (loss {:.4}) after {:.0} s",

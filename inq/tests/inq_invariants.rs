@@ -2,9 +2,12 @@
 //! Fashion-MNIST subset.
 
 use inq_model::numerics::{self, Weight};
-use inq_model::{Layer, QuantModel};
+use inq_model::{Op, QuantModel};
 use inq_quant::data::Dataset;
-use inq_quant::graph::{FloatLayer, FloatModel, Normalization};
+use inq_quant::graph::{
+    Add, BatchNorm, Conv, Dense, Flatten, FloatModel, FloatOp, GlobalAvgPool, MaxPool, Node,
+    Normalization, Relu, Window,
+};
 use inq_quant::quantize::levels::{self, n1_at, n2_of};
 use inq_quant::quantize::partition::{self, Strategy};
 use inq_quant::quantize::{self, checkpoint, InqConfig, IntConfig, Levels};
@@ -49,48 +52,119 @@ fn tiny(seed: u64) -> FloatModel {
             .map(|_| (rng.normal() * (2.0 / fan as f64).sqrt()) as f32)
             .collect()
     };
-    FloatModel {
-        name: "tiny".into(),
-        input_shape: [1, 8, 8],
-        normalization: Normalization {
+    let mut c1 = Conv::new(1, 4, [3, 3], [1, 1], [1, 1, 1, 1], he(36, 9));
+    c1.bias = vec![0.01, -0.02, 0.03, 0.0];
+    let d1 = Dense {
+        in_features: 64,
+        out_features: 16,
+        weight: he(1024, 64),
+        bias: vec![0.0; 16],
+    };
+    let d2 = Dense {
+        in_features: 16,
+        out_features: 3,
+        weight: he(48, 16),
+        bias: vec![0.0; 3],
+    };
+    FloatModel::chain(
+        "tiny",
+        [1, 8, 8],
+        Normalization {
             scale: 1.0 / 255.0,
             mean: vec![0.0],
             std: vec![1.0],
         },
-        layers: vec![
-            FloatLayer::Conv {
-                name: "c1".into(),
-                in_channels: 1,
-                out_channels: 4,
-                kernel: [3, 3],
-                stride: [1, 1],
-                pad: [1, 1, 1, 1],
-                weight: he(36, 9),
-                bias: vec![0.01, -0.02, 0.03, 0.0],
-            },
-            FloatLayer::Relu { name: "r1".into() },
-            FloatLayer::MaxPool {
-                name: "p1".into(),
-                kernel: [2, 2],
-                stride: [2, 2],
-            },
-            FloatLayer::Flatten { name: "f".into() },
-            FloatLayer::Dense {
-                name: "d1".into(),
-                in_features: 64,
-                out_features: 16,
-                weight: he(1024, 64),
-                bias: vec![0.0; 16],
-            },
-            FloatLayer::Relu { name: "r2".into() },
-            FloatLayer::Dense {
-                name: "d2".into(),
-                in_features: 16,
-                out_features: 3,
-                weight: he(48, 16),
-                bias: vec![0.0; 3],
-            },
+        vec![
+            ("c1".into(), c1.into()),
+            ("r1".into(), Relu {}.into()),
+            (
+                "p1".into(),
+                MaxPool(Window {
+                    kernel: [2, 2],
+                    stride: [2, 2],
+                })
+                .into(),
+            ),
+            ("f".into(), Flatten {}.into()),
+            ("d1".into(), d1.into()),
+            ("r2".into(), Relu {}.into()),
+            ("d2".into(), d2.into()),
         ],
+    )
+}
+
+/// A small residual network: stem conv + BN + ReLU, a block whose input fans out to a strided
+/// conv path (with BN) and a 1×1 stride-2 projection (with BN), add + ReLU, a depthwise conv,
+/// global average pool over 3×3 (a non-power-of-two plane), dense. Mean-shifted normalization
+/// so that the folding into the nodes reading the input is exercised.
+fn tiny_residual(seed: u64) -> FloatModel {
+    let mut rng = SplitMix64::new(seed);
+    let mut he = |n: usize, fan: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| (rng.normal() * (2.0 / fan as f64).sqrt()) as f32)
+            .collect()
+    };
+    let stem = Conv::new(1, 4, [3, 3], [1, 1], [1, 1, 1, 1], he(36, 9));
+    let c1 = Conv::new(4, 6, [3, 3], [2, 2], [1, 1, 1, 1], he(6 * 36, 36));
+    let c2 = Conv::new(6, 6, [3, 3], [1, 1], [1, 1, 1, 1], he(6 * 54, 54));
+    let proj = Conv::new(4, 6, [1, 1], [2, 2], [0; 4], he(24, 4));
+    let mut dw = Conv::new(6, 6, [3, 3], [1, 1], [1, 1, 1, 1], he(54, 9));
+    dw.group = 6;
+    let fc = Dense {
+        in_features: 6,
+        out_features: 3,
+        weight: he(18, 6),
+        bias: vec![0.0; 3],
+    };
+    let mut m = FloatModel::new(
+        "tiny_residual",
+        [1, 6, 6],
+        Normalization {
+            scale: 1.0 / 255.0,
+            mean: vec![0.25],
+            std: vec![0.5],
+        },
+        vec![
+            Node::new("stem", &["input"], stem),
+            Node::new("stem_bn", &["stem"], BatchNorm::new(4)),
+            Node::new("stem_relu", &["stem_bn"], Relu {}),
+            Node::new("c1", &["stem_relu"], c1),
+            Node::new("bn1", &["c1"], BatchNorm::new(6)),
+            Node::new("relu1", &["bn1"], Relu {}),
+            Node::new("c2", &["relu1"], c2),
+            Node::new("bn2", &["c2"], BatchNorm::new(6)),
+            Node::new("proj", &["stem_relu"], proj),
+            Node::new("proj_bn", &["proj"], BatchNorm::new(6)),
+            Node::new("add", &["bn2", "proj_bn"], Add {}),
+            Node::new("relu", &["add"], Relu {}),
+            Node::new("dw", &["relu"], dw),
+            Node::new("dw_relu", &["dw"], Relu {}),
+            Node::new("gap", &["dw_relu"], GlobalAvgPool {}),
+            Node::new("flatten", &["gap"], Flatten {}),
+            Node::new("fc", &["flatten"], fc),
+        ],
+        "fc",
+    );
+    m.name = "tiny_residual".into();
+    m
+}
+
+/// 3 classes of 6×6 images (the synthetic bars cropped).
+fn synthetic6(n: usize, seed: u64) -> Dataset {
+    let d = synthetic(n, seed);
+    let mut pixels = Vec::with_capacity(n * 36);
+    for i in 0..n {
+        let img = d.image(i);
+        for y in 1..7 {
+            pixels.extend_from_slice(&img[y * 8 + 1..y * 8 + 7]);
+        }
+    }
+    Dataset {
+        channels: 1,
+        rows: 6,
+        cols: 6,
+        pixels,
+        labels: d.labels,
     }
 }
 
@@ -119,7 +193,11 @@ fn pretrained() -> (FloatModel, Dataset) {
 }
 
 fn weights(m: &FloatModel) -> Vec<Vec<f32>> {
-    train::params_of(m).into_iter().map(|p| p.weight).collect()
+    train::params_of(m)
+        .into_iter()
+        .filter(|p| matches!(m.nodes[p.node].op, FloatOp::Conv(_) | FloatOp::Dense(_)))
+        .map(|p| p.weight)
+        .collect()
 }
 fn biases(m: &FloatModel) -> Vec<Vec<f32>> {
     train::params_of(m).into_iter().map(|p| p.bias).collect()
@@ -284,14 +362,14 @@ fn quantization_does_not_touch_biases_and_clamps_grown_weights() {
     let mut st = quantize::inq_start(&m, &cfg).unwrap();
     // A weight grows far past the top level after n1 was fixed.
     let n1 = st.layers[1].n1[0];
-    if let FloatLayer::Dense { weight, .. } = &mut st.model.layers[4] {
-        weight[7] = 50.0 * 2f32.powi(n1);
-        weight[8] = -50.0 * 2f32.powi(n1);
+    if let FloatOp::Dense(d) = &mut st.model.nodes[4].op {
+        d.weight[7] = 50.0 * 2f32.powi(n1);
+        d.weight[8] = -50.0 * 2f32.powi(n1);
     }
     quantize::inq_step(&mut st, 0, &data, None, &cfg).unwrap();
-    if let FloatLayer::Dense { weight, .. } = &st.model.layers[4] {
-        assert_eq!(weight[7], 2f32.powi(n1));
-        assert_eq!(weight[8], -(2f32.powi(n1)));
+    if let FloatOp::Dense(d) = &st.model.nodes[4].op {
+        assert_eq!(d.weight[7], 2f32.powi(n1));
+        assert_eq!(d.weight[8], -(2f32.powi(n1)));
     }
     assert_eq!(
         biases(&st.model),
@@ -302,17 +380,17 @@ fn quantization_does_not_touch_biases_and_clamps_grown_weights() {
 
 fn check_codes_exact(q: &QuantModel, res: &quantize::InqResult) {
     let mut li = 0;
-    for l in &q.layers {
-        let (wt, out) = match l {
-            Layer::Conv(c) => (&c.weights, c.out_channels),
-            Layer::Dense(d) => (&d.weights, d.out_features),
+    for l in &q.nodes {
+        let (wt, out) = match &l.op {
+            Op::Conv(c) => (&c.weights, c.out_channels),
+            Op::Dense(d) => (&d.weights, d.out_features),
             _ => continue,
         };
         let lq = &res.layers[li];
         let fw = &weights(&res.model)[li];
         let row = wt.codes.len() / out;
         for (i, &code) in wt.codes.iter().enumerate() {
-            let n2 = numerics::n2_of(wt, i / row);
+            let n2 = wt.n2_of(i / row);
             let v = match numerics::decode(code, wt.bits).unwrap() {
                 Weight::Zero => 0.0,
                 Weight::Pow2 { negative, index } => {
@@ -367,9 +445,9 @@ fn end_to_end_tiny_integerizes_validates_and_matches() {
         if levels == Levels::MinErrorPerChannel {
             assert!(o
                 .quant
-                .layers
+                .nodes
                 .iter()
-                .any(|l| matches!(l, Layer::Dense(d) if d.weights.n1.len() == d.out_features)));
+                .any(|l| matches!(&l.op, Op::Dense(d) if d.weights.n1.len() == d.out_features)));
         }
     }
 }
@@ -553,4 +631,185 @@ fn code_spans_beyond_the_accumulator_are_refused_up_front() {
     assert!(msg.contains("at most 7 bits"), "{msg}");
     let ok = InqConfig { bits: 6, ..cfg };
     quantize::check_code_span(&m, &ok, &ic).unwrap();
+}
+
+fn residual_pretrained() -> (FloatModel, Dataset) {
+    let data = synthetic6(480, 21);
+    let mut m = tiny_residual(4);
+    let cfg = TrainConfig {
+        epochs: 4,
+        lr: 0.05,
+        ..quick_train()
+    };
+    train::train(&mut m, &data, &cfg, &mut |_| {}).unwrap();
+    (m, data)
+}
+
+/// Training a graph with fan-out, Add, BatchNorm, a depthwise conv and GAP: it learns, is
+/// deterministic, updates the BatchNorm running statistics, and BatchNorm folding preserves
+/// the function.
+#[test]
+fn residual_graph_trains_deterministically_and_folds() {
+    let (a, data) = residual_pretrained();
+    let (b, _) = residual_pretrained();
+    assert_eq!(
+        a, b,
+        "same seed must give bit-identical weights and statistics"
+    );
+    let test = synthetic6(200, 22);
+    let acc = train::evaluate(&a, &test).unwrap().accuracy;
+    assert!(acc > 0.8, "accuracy {acc}");
+    let FloatOp::BatchNorm(bn) = &a.nodes[a.node_index("bn1").unwrap()].op else {
+        panic!()
+    };
+    assert!(bn.mean.iter().any(|&v| v != 0.0) && bn.var.iter().any(|&v| v != 1.0));
+    let folded = inq_quant::graph::fold_batchnorm(&a).unwrap();
+    assert_eq!(folded.nodes.len(), a.nodes.len() - 4);
+    let (fa, ff) = (
+        inq_quant::forward::Forward::new(&a).unwrap(),
+        inq_quant::forward::Forward::new(&folded).unwrap(),
+    );
+    for i in 0..20 {
+        let x = a.normalization.apply(data.image(i), 1);
+        for (p, q) in fa.run(&x).unwrap().iter().zip(ff.run(&x).unwrap()) {
+            assert!((p - q).abs() < 1e-4 * (1.0 + p.abs()), "{p} vs {q}");
+        }
+    }
+    // the float reference and the training engine agree (evaluation mode)
+    let e1 = train::evaluate(&a, &test).unwrap().accuracy;
+    let e2 = inq_quant::forward::accuracy(&a, &test).unwrap().fraction();
+    assert!((e1 - e2).abs() < 0.011, "{e1} vs {e2}");
+}
+
+/// The INQ invariants on a residual graph: frozen sets grow, frozen weights keep their bits and
+/// sit on a level (the first node with its normalization gain, the dense with the global
+/// average pool's gain), biases stay float; the integer model has add nodes with their own
+/// formats and decodes exactly to the INQ weights; the integer accuracy is close to the
+/// float-activation one.
+#[test]
+fn inq_invariants_hold_on_a_residual_graph() {
+    let (m, data) = residual_pretrained();
+    let cfg = InqConfig {
+        bits: 5,
+        epochs_per_step: 1,
+        train: quick_train(),
+        ..InqConfig::default()
+    };
+    let mut st = quantize::inq_start(&m, &cfg).unwrap();
+    assert_eq!(st.layers.len(), 6);
+    assert!(st
+        .model
+        .nodes
+        .iter()
+        .all(|n| !matches!(n.op, FloatOp::BatchNorm(_))));
+    let fc = st.layers.iter().find(|l| l.name == "fc").unwrap();
+    assert!((fc.gain_at(0) - 16.0 / 9.0).abs() < 1e-6, "GAP gain 2^4/9");
+    let stem = st.layers.iter().find(|l| l.name == "stem").unwrap();
+    assert!((stem.gain_at(0) - 1.0 / 255.0 / 0.5).abs() < 1e-9);
+    let mut prev_frozen = st.frozen.clone();
+    let mut prev_w = weights(&st.model);
+    for step in 0..st.schedule.len() {
+        quantize::inq_step(&mut st, step, &data, None, &cfg).unwrap();
+        let w = weights(&st.model);
+        for li in 0..w.len() {
+            let lq = &st.layers[li];
+            let row = w[li].len() / lq.out;
+            for i in 0..w[li].len() {
+                assert!(!prev_frozen[li][i] || st.frozen[li][i], "frozen set shrank");
+                if prev_frozen[li][i] {
+                    assert_eq!(prev_w[li][i].to_bits(), w[li][i].to_bits());
+                }
+                if st.frozen[li][i] {
+                    let eff = w[li][i] * lq.gain_at(i);
+                    let q = levels::quantize_value(eff, n1_at(&lq.n1, i / row), lq.bits);
+                    assert!(
+                        (eff - q).abs() <= q.abs() * 1e-6,
+                        "{}: {eff} vs {q}",
+                        lq.name
+                    );
+                }
+            }
+        }
+        prev_frozen = st.frozen.clone();
+        prev_w = w;
+    }
+    let ic = IntConfig {
+        calib_images: 300,
+        ..IntConfig::default()
+    };
+    let test = synthetic6(200, 23);
+    let o = quantize::quantize(
+        &m,
+        &data,
+        Some(&test),
+        &cfg,
+        &ic,
+        "tiny_residual",
+        &mut |_| {},
+    )
+    .unwrap();
+    let q = &o.quant;
+    QuantModel::from_json_str(&q.to_json_string().unwrap(), "residual").unwrap();
+    check_codes_exact(q, &o.inq);
+    let add = q.nodes.iter().find(|n| n.name == "add").unwrap();
+    assert!(matches!(&add.op, Op::Add(a) if a.relu && a.output.act().is_some_and(|f| !f.signed)));
+    assert_eq!(add.inputs, vec!["c2".to_string(), "proj".to_string()]);
+    assert!(q
+        .nodes
+        .iter()
+        .all(|n| !n.name.contains("relu") && !n.name.contains("bn")));
+    let stem = q.nodes.iter().find(|n| n.name == "stem").unwrap();
+    assert!(matches!(&stem.op, Op::Conv(c) if c.pad_value == 64 && c.relu));
+    let (f, i) = (o.inq_float_accuracy.unwrap(), o.integer_accuracy.unwrap());
+    assert!(f > 0.75, "inq float accuracy {f}");
+    assert!(i >= f - 0.05, "integer {i} vs float-activation {f}");
+    // the stem pads with the pixel value of the mean: no zero-padded float view
+    let e = inq_quant::dequant::float_view(q).unwrap_err().to_string();
+    assert!(e.contains("stem") && e.contains("pad_value 64"), "{e}");
+    // uniform int8 baseline on the same graph
+    let u = quantize::quantize_uniform(&m, 8, &data, Some(&test), &ic, "tiny_residual").unwrap();
+    assert!(u.integer_accuracy.unwrap() >= u.float_accuracy.unwrap() - 0.05);
+}
+
+/// Normalization and GAP-gain folding refuse graphs they cannot fold into, naming the node.
+#[test]
+fn folding_refusals_name_the_node() {
+    let (m, _) = residual_pretrained();
+    let cfg = InqConfig::default();
+    // the input feeding an add directly
+    let conv = Conv::new(1, 1, [3, 3], [1, 1], [1, 1, 1, 1], vec![0.1; 9]);
+    let fc = Dense {
+        in_features: 16,
+        out_features: 2,
+        weight: vec![0.1; 32],
+        bias: vec![0.0; 2],
+    };
+    let bad = FloatModel::new(
+        "skip_input",
+        [1, 4, 4],
+        Normalization::default(),
+        vec![
+            Node::new("c", &["input"], conv),
+            Node::new("sum", &["c", "input"], Add {}),
+            Node::new("f", &["sum"], Flatten {}),
+            Node::new("fc", &["f"], fc),
+        ],
+        "fc",
+    );
+    let e = quantize::inq_start(&bad, &cfg).unwrap_err().to_string();
+    assert!(
+        e.contains("node 'sum' (#1, Add)") && e.contains("reads the model input"),
+        "{e}"
+    );
+    // a ReLU reading a non-power-of-two global average pool
+    let mut bad = m.clone();
+    let g = bad.node_index("gap").unwrap();
+    bad.nodes
+        .insert(g + 1, Node::new("gap_relu", &["gap"], Relu {}));
+    bad.nodes[g + 2].inputs = vec!["gap_relu".into()];
+    let e = quantize::inq_start(&bad, &cfg).unwrap_err().to_string();
+    assert!(
+        e.contains("gap_relu") && e.contains("global average pool 'gap'"),
+        "{e}"
+    );
 }

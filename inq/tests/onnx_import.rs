@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use inq_quant::forward::{self, Forward};
-use inq_quant::graph::{FloatLayer, Normalization};
+use inq_quant::graph::{FloatModel, FloatOp, Normalization};
 use inq_quant::onnx::{self, OnnxError};
 use serde_json::Value;
 
@@ -67,17 +67,20 @@ fn check_valid(name: &str) -> onnx::Imported {
     imp
 }
 
-fn kinds(layers: &[FloatLayer]) -> Vec<&'static str> {
-    layers
+fn kinds(m: &FloatModel) -> Vec<&'static str> {
+    m.nodes
         .iter()
-        .map(|l| match l {
-            FloatLayer::Conv { .. } => "conv",
-            FloatLayer::Dense { .. } => "dense",
-            FloatLayer::Relu { .. } => "relu",
-            FloatLayer::MaxPool { .. } => "maxpool",
-            FloatLayer::AvgPool { .. } => "avgpool",
-            FloatLayer::GlobalAvgPool { .. } => "gap",
-            FloatLayer::Flatten { .. } => "flatten",
+        .map(|n| match &n.op {
+            FloatOp::Conv(c) if c.depthwise() => "dwconv",
+            FloatOp::Conv(_) => "conv",
+            FloatOp::Dense(_) => "dense",
+            FloatOp::Relu(_) => "relu",
+            FloatOp::MaxPool(_) => "maxpool",
+            FloatOp::AvgPool(_) => "avgpool",
+            FloatOp::GlobalAvgPool(_) => "gap",
+            FloatOp::Flatten(_) => "flatten",
+            FloatOp::Add(_) => "add",
+            FloatOp::BatchNorm(_) => "bn",
         })
         .collect()
 }
@@ -86,7 +89,7 @@ fn kinds(layers: &[FloatLayer]) -> Vec<&'static str> {
 fn classic_exporter_with_bn_folding_dropout_and_gemm_forms() {
     let imp = check_valid("classic_bn_gemm");
     assert_eq!(
-        kinds(&imp.model.layers),
+        kinds(&imp.model),
         [
             "conv", "relu", "maxpool", "conv", "relu", "avgpool", "flatten", "dense", "relu",
             "dense"
@@ -103,17 +106,15 @@ fn classic_exporter_with_bn_folding_dropout_and_gemm_forms() {
     assert_eq!(imp.opset, 11);
     // Pads [top, left, bottom, right] come through in that order.
     assert!(
-        matches!(&imp.model.layers[3], FloatLayer::Conv { pad: [1, 0, 1, 2], name, .. } if name == "Conv_4")
+        matches!(&imp.model.nodes[3].op, FloatOp::Conv(c) if c.pad == [1, 0, 1, 2])
+            && imp.model.nodes[3].name == "Conv_4"
     );
 }
 
 #[test]
 fn classic_exporter_view_with_dynamic_batch_and_final_softmax() {
     let imp = check_valid("classic_view_softmax");
-    assert_eq!(
-        kinds(&imp.model.layers),
-        ["conv", "relu", "flatten", "dense"]
-    );
+    assert_eq!(kinds(&imp.model), ["conv", "relu", "flatten", "dense"]);
     assert!(
         imp.notes.iter().any(|n| n.contains("Softmax")),
         "{:?}",
@@ -131,15 +132,11 @@ fn same_padding_global_pool_and_metadata_normalization() {
     assert_eq!(imp.model.normalization, n);
     // 7×8 input, 3×3 kernel, stride 2, SAME_UPPER: output 4×4, total pads 2 and 1.
     assert!(matches!(
-        &imp.model.layers[0],
-        FloatLayer::Conv {
-            pad: [1, 0, 1, 1],
-            stride: [2, 2],
-            ..
-        }
+        &imp.model.nodes[0].op,
+        FloatOp::Conv(c) if c.pad == [1, 0, 1, 1] && c.stride == [2, 2]
     ));
     assert_eq!(
-        kinds(&imp.model.layers),
+        kinds(&imp.model),
         ["conv", "relu", "gap", "flatten", "dense"]
     );
 }
@@ -148,7 +145,7 @@ fn same_padding_global_pool_and_metadata_normalization() {
 fn dynamo_exporter_constants_matmul_add_and_bn1d() {
     let imp = check_valid("dynamo_constants");
     assert_eq!(
-        kinds(&imp.model.layers),
+        kinds(&imp.model),
         ["conv", "relu", "maxpool", "flatten", "dense", "relu", "dense"]
     );
     assert_eq!(imp.model.name, "main_graph");
@@ -158,7 +155,7 @@ fn dynamo_exporter_constants_matmul_add_and_bn1d() {
 fn tf2onnx_conv_add_bias_reshape_matmul() {
     let imp = check_valid("tf2onnx_style");
     assert_eq!(
-        kinds(&imp.model.layers),
+        kinds(&imp.model),
         ["conv", "relu", "maxpool", "flatten", "dense"]
     );
 }
@@ -166,15 +163,12 @@ fn tf2onnx_conv_add_bias_reshape_matmul() {
 #[test]
 fn reshape_and_flatten_forms() {
     let imp = check_valid("reshape_forms");
-    assert_eq!(
-        kinds(&imp.model.layers),
-        ["conv", "relu", "flatten", "dense"]
-    );
+    assert_eq!(kinds(&imp.model), ["conv", "relu", "flatten", "dense"]);
     let imp = check_valid("reshape_zero");
-    assert_eq!(kinds(&imp.model.layers), ["conv", "flatten", "dense"]);
+    assert_eq!(kinds(&imp.model), ["conv", "flatten", "dense"]);
     let imp = check_valid("reduce_squeeze");
     assert_eq!(
-        kinds(&imp.model.layers),
+        kinds(&imp.model),
         ["conv", "relu", "avgpool", "gap", "flatten", "dense"]
     );
 }
@@ -226,7 +220,10 @@ fn node_errors_carry_structured_fields() {
             ..
         } => {
             assert_eq!((node.as_str(), index, op.as_str()), ("dwconv", 0, "Conv"));
-            assert!(message.contains("group=2"), "{message}");
+            assert!(
+                message.contains("group=2") && message.contains("depthwise"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -259,5 +256,70 @@ fn forward_batch_agrees_with_single_runs() {
     assert_eq!(batch.len(), want.len());
     for (a, b) in batch.iter().zip(&want) {
         assert!((a - b).abs() <= 1e-5 + 1e-4 * b.abs());
+    }
+}
+
+/// A residual branch (formerly refused): the input of the block fans out to a conv and the Add.
+#[test]
+fn residual_branch_is_a_graph() {
+    let imp = check_valid("branch_residual");
+    assert_eq!(
+        kinds(&imp.model),
+        ["conv", "relu", "conv", "add", "flatten", "dense"]
+    );
+    let g = imp.model.graph().unwrap();
+    let relu = imp.model.node_index("relu").unwrap();
+    assert_eq!(g.uses[relu].len(), 2, "fan-out of the relu output");
+}
+
+/// Real PyTorch exports (inq/scripts/make_torch_fixtures.py): a residual network with
+/// BatchNorm on both branches (identity and 1×1 stride-2 projection shortcuts) and a
+/// depthwise-separable network, each from the classic and the dynamo exporter.
+#[test]
+fn torch_residual_network_both_exporters() {
+    for name in ["torch_resnet_classic", "torch_resnet_dynamo"] {
+        let imp = check_valid(name);
+        let k = kinds(&imp.model);
+        assert_eq!(
+            k.iter().filter(|&&x| x == "add").count(),
+            2,
+            "{name}: {k:?}"
+        );
+        assert_eq!(
+            k.iter().filter(|&&x| x == "conv").count(),
+            6,
+            "{name}: {k:?}"
+        );
+        assert!(!k.contains(&"bn"), "{name}: BatchNorm must be folded");
+        assert!(k.contains(&"gap"), "{name}: {k:?}");
+        // the projection shortcut: 1×1 stride 2
+        assert!(imp.model.nodes.iter().any(
+            |n| matches!(&n.op, FloatOp::Conv(c) if c.kernel == [1, 1] && c.stride == [2, 2])
+        ));
+        // strided 3×3 conv without pooling
+        assert!(imp.model.nodes.iter().any(
+            |n| matches!(&n.op, FloatOp::Conv(c) if c.kernel == [3, 3] && c.stride == [2, 2])
+        ));
+    }
+    let imp = check_valid("torch_resnet_classic");
+    let folded = imp
+        .notes
+        .iter()
+        .filter(|n| n.contains("folded BatchNormalization"))
+        .count();
+    assert_eq!(folded, 6, "{:?}", imp.notes);
+}
+
+#[test]
+fn torch_depthwise_separable_both_exporters() {
+    for name in ["torch_dwsep_classic", "torch_dwsep_dynamo"] {
+        let imp = check_valid(name);
+        let k = kinds(&imp.model);
+        assert_eq!(
+            k.iter().filter(|&&x| x == "dwconv").count(),
+            2,
+            "{name}: {k:?}"
+        );
+        assert!(k.contains(&"gap") && !k.contains(&"bn"), "{name}: {k:?}");
     }
 }

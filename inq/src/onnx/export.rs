@@ -1,19 +1,18 @@
-//! [`FloatModel`] and [`QuantModel`] → ONNX.
+//! [`FloatModel`] and [`QuantModel`] graphs → ONNX (opset 13; 21 for activation formats
+//! wider than 8 bits). Owns the encoding of constants and one match arm per operator for
+//! each direction; not the import ([`super::import`]).
 
-use std::collections::HashSet;
-use std::path::Path;
-
-use inq_model::{numerics, ActFormat, Layer, Output, QuantModel};
+use inq_model::{numerics, ActFormat, Op, Output, QuantModel, Source};
 use prost::Message;
+use std::path::Path;
 
 use super::proto::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
-use super::tensor::{f32_tensor, i64_tensor, zero_point};
 use super::{OnnxError, NORMALIZATION_KEY};
-use crate::graph::{FloatLayer, FloatModel};
+use crate::graph::{FloatModel, FloatOp};
 
 /// Metadata key of a quantized export holding the exponent `e` of the output: the ONNX
 /// output equals `logits_int · 2^e` (decimal integer).
@@ -24,6 +23,15 @@ fn attr_int(name: &str, v: i64) -> AttributeProto {
         name: Some(name.into()),
         r#type: Some(AttributeType::Int as i32),
         i: Some(v),
+        ..Default::default()
+    }
+}
+
+fn attr_float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(AttributeType::Float as i32),
+        f: Some(v),
         ..Default::default()
     }
 }
@@ -111,128 +119,143 @@ fn write(path: &Path, m: &ModelProto) -> Result<(), OnnxError> {
     })
 }
 
-/// Unique, non-empty node names from layer names (duplicates get `_{index}`).
-fn unique_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    names
-        .enumerate()
-        .map(|(i, n)| {
-            let mut s = if n.is_empty() {
-                format!("layer{i}")
-            } else {
-                n.to_string()
-            };
-            if !seen.insert(s.clone()) {
-                s = format!("{s}_{i}");
-                seen.insert(s.clone());
-            }
-            s
-        })
-        .collect()
+/// A float32 tensor with raw little-endian data.
+pub(crate) fn f32_tensor(name: &str, dims: &[usize], data: &[f32]) -> TensorProto {
+    TensorProto {
+        name: Some(name.to_string()),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: Some(DataType::Float as i32),
+        raw_data: Some(data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ..Default::default()
+    }
 }
 
-/// Builds the ONNX model of a float model: opset 13, input `input` `[N, C, H, W]`, output
-/// `output`, Conv/Gemm(transB=1)/Relu/MaxPool/AveragePool/GlobalAveragePool/Flatten nodes
-/// named after the layers, weights as float initializers `<layer>.weight`/`<layer>.bias`,
+/// An int64 tensor with raw little-endian data.
+pub(crate) fn i64_tensor(name: &str, dims: &[usize], data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: Some(name.to_string()),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: Some(DataType::Int64 as i32),
+        raw_data: Some(data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ..Default::default()
+    }
+}
+
+/// A scalar (rank 0) tensor of an 8/16-bit integer type holding 0 (a zero point).
+pub(crate) fn zero_point(name: &str, dt: DataType) -> TensorProto {
+    let bytes = match dt {
+        DataType::Uint16 | DataType::Int16 => 2,
+        _ => 1,
+    };
+    TensorProto {
+        name: Some(name.to_string()),
+        dims: vec![],
+        data_type: Some(dt as i32),
+        raw_data: Some(vec![0; bytes]),
+        ..Default::default()
+    }
+}
+
+/// Builds the ONNX model of a float model: opset 13, input `[N, C, H, W]` named like the
+/// model input, output `output`, one node per graph node in evaluation order
+/// (Conv with `group`, Gemm(transB=1), Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten,
+/// Add, BatchNormalization) named after it, node `x`'s tensor `x_out`, weights as float
+/// initializers `<node>.weight`/`<node>.bias` (BatchNorm: `.scale`, `.bias`, `.mean`, `.var`),
 /// and the normalization as metadata [`NORMALIZATION_KEY`].
 pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
-    let shapes = crate::forward::shapes(m).map_err(|e| OnnxError::Export {
+    let g = m.graph().map_err(|e| OnnxError::Export {
         message: e.to_string(),
     })?;
-    if m.layers.is_empty() {
-        return Err(OnnxError::Export {
-            message: "the model has no layers".into(),
-        });
-    }
-    let names = unique_names(m.layers.iter().map(crate::forward::layer_name));
+    let tensor = |s: Source| -> String {
+        match s {
+            Source::Input => m.input_name.clone(),
+            Source::Node(j) if j == g.output => "output".to_string(),
+            Source::Node(j) => format!("{}_out", m.nodes[j].name),
+        }
+    };
     let mut nodes = Vec::new();
     let mut inits = Vec::new();
-    let mut prev = "input".to_string();
-    let last = m.layers.len() - 1;
-    for (i, (layer, name)) in m.layers.iter().zip(&names).enumerate() {
-        let out = if i == last {
-            "output".to_string()
-        } else {
-            format!("{name}_out")
-        };
-        let n = match layer {
-            FloatLayer::Conv {
-                in_channels,
-                out_channels,
-                kernel,
-                stride,
-                pad,
-                weight,
-                bias,
-                ..
-            } => {
+    for &i in &g.order {
+        let name = &m.nodes[i].name;
+        let ins: Vec<String> = g.inputs[i].iter().map(|&s| tensor(s)).collect();
+        let x = ins[0].as_str();
+        let out = tensor(Source::Node(i));
+        let n = match &m.nodes[i].op {
+            FloatOp::Conv(c) => {
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
                 inits.push(f32_tensor(
                     &wn,
-                    &[*out_channels, *in_channels, kernel[0], kernel[1]],
-                    weight,
+                    &[c.out_channels, c.group_channels(), c.kernel[0], c.kernel[1]],
+                    &c.weight,
                 ));
-                inits.push(f32_tensor(&bn, &[*out_channels], bias));
-                node(
-                    "Conv",
-                    name,
-                    &[&prev, &wn, &bn],
-                    &out,
-                    vec![
-                        attr_ints("kernel_shape", kernel),
-                        attr_ints("strides", stride),
-                        attr_ints("pads", pad),
-                    ],
-                )
+                inits.push(f32_tensor(&bn, &[c.out_channels], &c.bias));
+                let mut at = vec![
+                    attr_ints("kernel_shape", &c.kernel),
+                    attr_ints("strides", &c.stride),
+                    attr_ints("pads", &c.pad),
+                ];
+                if c.group != 1 {
+                    at.push(attr_int("group", c.group as i64));
+                }
+                node("Conv", name, &[x, &wn, &bn], &out, at)
             }
-            FloatLayer::Dense {
-                in_features,
-                out_features,
-                weight,
-                bias,
-                ..
-            } => {
+            FloatOp::Dense(d) => {
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
-                inits.push(f32_tensor(&wn, &[*out_features, *in_features], weight));
-                inits.push(f32_tensor(&bn, &[*out_features], bias));
+                inits.push(f32_tensor(&wn, &[d.out_features, d.in_features], &d.weight));
+                inits.push(f32_tensor(&bn, &[d.out_features], &d.bias));
                 node(
                     "Gemm",
                     name,
-                    &[&prev, &wn, &bn],
+                    &[x, &wn, &bn],
                     &out,
                     vec![attr_int("transB", 1)],
                 )
             }
-            FloatLayer::Relu { .. } => node("Relu", name, &[&prev], &out, vec![]),
-            FloatLayer::MaxPool { kernel, stride, .. } => node(
+            FloatOp::Relu(_) => node("Relu", name, &[x], &out, vec![]),
+            FloatOp::MaxPool(p) => node(
                 "MaxPool",
                 name,
-                &[&prev],
+                &[x],
                 &out,
                 vec![
-                    attr_ints("kernel_shape", kernel),
-                    attr_ints("strides", stride),
+                    attr_ints("kernel_shape", &p.0.kernel),
+                    attr_ints("strides", &p.0.stride),
                 ],
             ),
-            FloatLayer::AvgPool { kernel, stride, .. } => node(
+            FloatOp::AvgPool(p) => node(
                 "AveragePool",
                 name,
-                &[&prev],
+                &[x],
                 &out,
                 vec![
-                    attr_ints("kernel_shape", kernel),
-                    attr_ints("strides", stride),
+                    attr_ints("kernel_shape", &p.0.kernel),
+                    attr_ints("strides", &p.0.stride),
                 ],
             ),
-            FloatLayer::GlobalAvgPool { .. } => {
-                node("GlobalAveragePool", name, &[&prev], &out, vec![])
-            }
-            FloatLayer::Flatten { .. } => {
-                node("Flatten", name, &[&prev], &out, vec![attr_int("axis", 1)])
+            FloatOp::GlobalAvgPool(_) => node("GlobalAveragePool", name, &[x], &out, vec![]),
+            FloatOp::Flatten(_) => node("Flatten", name, &[x], &out, vec![attr_int("axis", 1)]),
+            FloatOp::Add(_) => node("Add", name, &[x, &ins[1]], &out, vec![]),
+            FloatOp::BatchNorm(b) => {
+                let names: Vec<String> = ["scale", "bias", "mean", "var"]
+                    .iter()
+                    .map(|k| format!("{name}.{k}"))
+                    .collect();
+                for (n, v) in names.iter().zip([&b.gamma, &b.beta, &b.mean, &b.var]) {
+                    inits.push(f32_tensor(n, &[b.channels], v));
+                }
+                node(
+                    "BatchNormalization",
+                    name,
+                    &[x, &names[0], &names[1], &names[2], &names[3]],
+                    &out,
+                    vec![
+                        attr_float("epsilon", b.eps),
+                        attr_float("momentum", 1.0 - b.momentum),
+                    ],
+                )
             }
         };
         nodes.push(n);
-        prev = out;
     }
     let norm = serde_json::to_string(&m.normalization).map_err(|e| OnnxError::Export {
         message: e.to_string(),
@@ -241,12 +264,8 @@ pub fn float_model_proto(m: &FloatModel) -> Result<ModelProto, OnnxError> {
         name: Some(m.name.clone()),
         node: nodes,
         initializer: inits,
-        input: vec![value_info("input", "N", &m.input_shape)],
-        output: vec![value_info(
-            "output",
-            "N",
-            shapes.last().map(|s| &s[..]).unwrap_or(&[]),
-        )],
+        input: vec![value_info(&m.input_name, "N", &m.input_shape)],
+        output: vec![value_info("output", "N", &g.shapes[g.output])],
         ..Default::default()
     };
     Ok(model_proto(
@@ -345,7 +364,7 @@ impl QBuilder {
 }
 
 /// Float weights `±2^(n2_c + k)` and biases `bias_c · 2^(in.exp + n2_c)` (plus the tie
-/// offset where the requantization shift is positive) of a conv/dense layer.
+/// offset where the requantization shift is positive) of a conv/dense node.
 fn float_params(
     w: &inq_model::WeightTensor,
     bias: &[i64],
@@ -357,17 +376,16 @@ fn float_params(
     let mut weight = Vec::with_capacity(w.codes.len());
     let mut b = Vec::with_capacity(out);
     for (c, &bias_c) in bias.iter().enumerate().take(out) {
-        let n2 = numerics::n2_of(w, c);
+        let n2 = w.n2_of(c);
         for &code in &w.codes[c * per..(c + 1) * per] {
             // ±2^k (INQ) or q (uniform integer), in units of 2^n2_c
             let q = numerics::weight_int(w.decode(code).unwrap_or(numerics::Weight::Zero));
-            let v = q as f64 * pow2(n2);
-            weight.push(v as f32);
+            weight.push((q as f64 * pow2(n2)) as f32);
         }
         let acc_exp = in_fmt.exp + n2;
         let mut bv = bias_c as f64 * pow2(acc_exp);
         if let Some(of) = output.act() {
-            if numerics::requant_shift(in_fmt, w, c, of) > 0 {
+            if w.requant_shift(in_fmt, c, of) > 0 {
                 bv += pow2(acc_exp - 1);
             }
         }
@@ -376,33 +394,36 @@ fn float_params(
     (weight, b)
 }
 
-/// Builds a QDQ ONNX model of a quantized model whose float evaluation reproduces the integer
-/// reference ([`inq_model::reference`]).
+/// Builds a QDQ ONNX model of a quantized model graph whose float evaluation reproduces the
+/// integer reference ([`inq_model::reference`]).
 ///
-/// * Input `input` `[N, C, H, W]` holds the real input values `q · 2^input.exp` (for 8-bit
-///   pixels with `exp = 0`, the raw pixels as floats); it passes a QuantizeLinear /
-///   DequantizeLinear pair of the input format.
+/// * Input (named like the model input) `[N, C, H, W]` holds the real input values
+///   `q · 2^input.exp` (for 8-bit pixels with `exp = 0`, the raw pixels as floats); it passes
+///   a QuantizeLinear / DequantizeLinear pair of the input format.
 /// * Conv/dense weights are float initializers holding exactly `±2^(n2_c + k)` or 0; biases
 ///   are `bias_c · 2^(in.exp + n2_c)`. A conv with a non-zero `pad_value` gets an explicit
-///   `Pad` node with that value.
-/// * Each requantized output passes `Clip` (when the format is narrower than its container)
-///   and a QuantizeLinear/DequantizeLinear pair with scale `2^exp`, zero point 0 and type
-///   uint8/int8 (uint16/int16 and opset 21 for formats wider than 8 bits). ReLU is the
-///   unsigned saturation.
-/// * Average pools are followed by a QDQ pair of their (unchanged) format.
+///   `Pad` node with that value; a depthwise conv keeps its `group`.
+/// * Each requantized output (conv, dense, add) passes `Clip` (when the format is narrower
+///   than its container) and a QuantizeLinear/DequantizeLinear pair with scale `2^exp`, zero
+///   point 0 and type uint8/int8 (uint16/int16 and opset 21 for formats wider than 8 bits).
+///   ReLU is the unsigned saturation. An add sums its two dequantized inputs (exact).
+/// * Average pools are followed by a QDQ pair of their (unchanged) format; a global average
+///   pool is `ReduceSum` times `2^-S` (`S = ceil(log2(H·W))`, the integer operator's shift)
+///   and a QDQ pair.
 /// * The output `logits` equals `logits_int · 2^logits_exp` ([`QuantExportInfo`], also in
 ///   metadata [`LOGITS_EXP_KEY`]).
 ///
 /// Rounding: ONNX QuantizeLinear rounds half to even, the reference rounds half up
 /// (`numerics::shift_round`). The exporter adds half an LSB of the source grid (half an
 /// accumulator LSB to each bias whose requantization shift is positive; `2^(exp-shift-1)`
-/// after an average pool) before quantizing. Because every exact value lies on that grid,
-/// the offset turns exact ties into round-up and never moves any other value across a
-/// rounding boundary, so the ONNX model agrees with the reference exactly whenever the f32
-/// arithmetic is exact — i.e. while every accumulator (and bias) stays below 2^24 in units of
-/// its finest scale. Larger accumulators round in f32 and may differ by an LSB.
+/// after a pool; half the finer input LSB before an add's requantization) before quantizing.
+/// Because every exact value lies on that grid, the offset turns exact ties into round-up and
+/// never moves any other value across a rounding boundary, so the ONNX model agrees with the
+/// reference exactly whenever the f32 arithmetic is exact — i.e. while every accumulator (and
+/// bias) stays below 2^24 in units of its finest scale. Larger accumulators round in f32 and
+/// may differ by an LSB.
 pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportInfo), OnnxError> {
-    let shapes = inq_model::validate::shapes(m).map_err(|e| OnnxError::Export {
+    let g = m.graph().map_err(|e| OnnxError::Export {
         message: e.to_string(),
     })?;
     let mut b = QBuilder {
@@ -411,20 +432,30 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
         opset: 13,
         count: 0,
     };
-    let names = unique_names(m.layers.iter().map(|l| l.name()));
-    let mut fmt = m.input.format;
-    let mut cur = b.qdq("input", "input", fmt, 0.0);
-    let mut logits_exp = fmt.exp;
-    for (i, (layer, name)) in m.layers.iter().zip(&names).enumerate() {
-        let in_shape = &shapes[i];
-        match layer {
-            Layer::Conv(l) => {
+    let input_name = m.input.name.clone();
+    let input_q = b.qdq("input", &input_name, m.input.format, 0.0);
+    // the ONNX tensor holding each node's (dequantized) output
+    let mut tensor: Vec<String> = vec![String::new(); m.nodes.len()];
+    let mut logits_exp = m.input.format.exp;
+    for &i in &g.order {
+        let name = m.nodes[i].name.as_str();
+        let src = |s: Source| -> String {
+            match s {
+                Source::Input => input_q.clone(),
+                Source::Node(j) => tensor[j].clone(),
+            }
+        };
+        let mut cur = src(g.inputs[i][0]);
+        let in_info = g.info(g.inputs[i][0]);
+        let fmt = in_info.format.unwrap_or(m.input.format);
+        match &m.nodes[i].op {
+            Op::Conv(l) => {
                 let (weight, bias) =
                     float_params(&l.weights, &l.bias, l.out_channels, fmt, &l.output);
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
                 b.inits.push(f32_tensor(
                     &wn,
-                    &[l.out_channels, l.in_channels, l.kernel[0], l.kernel[1]],
+                    &[l.out_channels, l.group_channels(), l.kernel[0], l.kernel[1]],
                     &weight,
                 ));
                 b.inits.push(f32_tensor(&bn, &[l.out_channels], &bias));
@@ -448,27 +479,23 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                     pads = [0; 4];
                 }
                 let out = format!("{name}_acc");
-                b.nodes.push(node(
-                    "Conv",
-                    name,
-                    &[&cur, &wn, &bn],
-                    &out,
-                    vec![
-                        attr_ints("kernel_shape", &l.kernel),
-                        attr_ints("strides", &l.stride),
-                        attr_ints("pads", &pads),
-                    ],
-                ));
+                let mut at = vec![
+                    attr_ints("kernel_shape", &l.kernel),
+                    attr_ints("strides", &l.stride),
+                    attr_ints("pads", &pads),
+                ];
+                if l.group != 1 {
+                    at.push(attr_int("group", l.group as i64));
+                }
+                b.nodes
+                    .push(node("Conv", name, &[&cur, &wn, &bn], &out, at));
                 cur = out;
                 match l.output.act() {
-                    Some(of) => {
-                        cur = b.qdq(name, &cur, of, 0.0);
-                        fmt = of;
-                    }
-                    None => logits_exp = fmt.exp + numerics::n2_min(&l.weights, l.out_channels),
+                    Some(of) => cur = b.qdq(name, &cur, of, 0.0),
+                    None => logits_exp = fmt.exp + l.weights.n2_min(l.out_channels),
                 }
             }
-            Layer::Dense(l) => {
+            Op::Dense(l) => {
                 let (weight, bias) =
                     float_params(&l.weights, &l.bias, l.out_features, fmt, &l.output);
                 let (wn, bn) = (format!("{name}.weight"), format!("{name}.bias"));
@@ -485,14 +512,24 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                 ));
                 cur = out;
                 match l.output.act() {
-                    Some(of) => {
-                        cur = b.qdq(name, &cur, of, 0.0);
-                        fmt = of;
-                    }
-                    None => logits_exp = fmt.exp + numerics::n2_min(&l.weights, l.out_features),
+                    Some(of) => cur = b.qdq(name, &cur, of, 0.0),
+                    None => logits_exp = fmt.exp + l.weights.n2_min(l.out_features),
                 }
             }
-            Layer::MaxPool(p) => {
+            Op::Add(a) => {
+                let other = src(g.inputs[i][1]);
+                let fb = g.info(g.inputs[i][1]).format.unwrap_or(fmt);
+                let of = a.output.act().ok_or_else(|| OnnxError::Export {
+                    message: format!("add '{name}' has no activation output"),
+                })?;
+                let out = format!("{name}_sum");
+                b.nodes
+                    .push(node("Add", name, &[&cur, &other], &out, vec![]));
+                let e = numerics::add_exp(fmt.exp, fb.exp);
+                let tie = if of.exp > e { pow2(e - 1) } else { 0.0 };
+                cur = b.qdq(name, &out, of, tie);
+            }
+            Op::MaxPool(p) => {
                 let out = format!("{name}_out");
                 b.nodes.push(node(
                     "MaxPool",
@@ -500,13 +537,13 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                     &[&cur],
                     &out,
                     vec![
-                        attr_ints("kernel_shape", &p.kernel),
-                        attr_ints("strides", &p.stride),
+                        attr_ints("kernel_shape", &p.0.kernel),
+                        attr_ints("strides", &p.0.stride),
                     ],
                 ));
                 cur = out;
             }
-            Layer::AvgPool(p) => {
+            Op::AvgPool(p) => {
                 let out = format!("{name}_mean");
                 b.nodes.push(node(
                     "AveragePool",
@@ -514,11 +551,11 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                     &[&cur],
                     &out,
                     vec![
-                        attr_ints("kernel_shape", &p.kernel),
-                        attr_ints("strides", &p.stride),
+                        attr_ints("kernel_shape", &p.0.kernel),
+                        attr_ints("strides", &p.0.stride),
                     ],
                 ));
-                let shift = numerics::log2_exact(p.kernel[0] * p.kernel[1]).unwrap_or(0) as i32;
+                let shift = numerics::log2_exact(p.0.kernel[0] * p.0.kernel[1]).unwrap_or(0) as i32;
                 let tie = if shift > 0 {
                     pow2(fmt.exp - shift - 1)
                 } else {
@@ -526,13 +563,23 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                 };
                 cur = b.qdq(name, &out, fmt, tie);
             }
-            Layer::GlobalAvgPool(_) => {
+            Op::GlobalAvgPool(_) => {
+                let s = &in_info.shape;
+                let area = s.get(1).copied().unwrap_or(1) * s.get(2).copied().unwrap_or(1);
+                let shift = numerics::gap_shift(area) as i32;
+                let axes = format!("{name}.axes");
+                b.inits.push(i64_tensor(&axes, &[2], &[2, 3]));
+                let sum = format!("{name}_sum");
+                b.nodes.push(node(
+                    "ReduceSum",
+                    name,
+                    &[&cur, &axes],
+                    &sum,
+                    vec![attr_int("keepdims", 1)],
+                ));
+                let k = b.scalar(&format!("{name}.inv"), pow2(-shift) as f32);
                 let out = format!("{name}_mean");
-                b.nodes
-                    .push(node("GlobalAveragePool", name, &[&cur], &out, vec![]));
-                let area =
-                    in_shape.get(1).copied().unwrap_or(1) * in_shape.get(2).copied().unwrap_or(1);
-                let shift = numerics::log2_exact(area).unwrap_or(0) as i32;
+                b.nodes.push(node("Mul", &out, &[&sum, &k], &out, vec![]));
                 let tie = if shift > 0 {
                     pow2(fmt.exp - shift - 1)
                 } else {
@@ -540,7 +587,7 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                 };
                 cur = b.qdq(name, &out, fmt, tie);
             }
-            Layer::Flatten(_) => {
+            Op::Flatten(_) => {
                 let out = format!("{name}_out");
                 b.nodes.push(node(
                     "Flatten",
@@ -552,10 +599,16 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
                 cur = out;
             }
         }
+        tensor[i] = cur;
     }
-    // Rename the last tensor to `logits`.
-    b.nodes
-        .push(node("Identity", "logits", &[&cur], "logits", vec![]));
+    // Rename the output tensor to `logits`.
+    b.nodes.push(node(
+        "Identity",
+        "logits",
+        &[&tensor[g.output]],
+        "logits",
+        vec![],
+    ));
     let info = QuantExportInfo {
         logits_exp,
         input_exp: m.input.format.exp,
@@ -565,12 +618,8 @@ pub fn quantized_model_proto(m: &QuantModel) -> Result<(ModelProto, QuantExportI
         name: Some(m.name.clone()),
         node: b.nodes,
         initializer: b.inits,
-        input: vec![value_info("input", "N", &m.input.shape)],
-        output: vec![value_info(
-            "logits",
-            "N",
-            shapes.last().map(|s| &s[..]).unwrap_or(&[]),
-        )],
+        input: vec![value_info(&input_name, "N", &m.input.shape)],
+        output: vec![value_info("logits", "N", &g.infos[g.output].shape)],
         ..Default::default()
     };
     let metadata = vec![

@@ -1,13 +1,18 @@
-//! ONNX import into [`FloatModel`](crate::graph::FloatModel) and ONNX export of float and
-//! INQ-quantized models.
+//! ONNX import into a [`FloatModel`](crate::graph::FloatModel) graph and ONNX export of float
+//! and INQ-quantized models.
 //!
 //! * [`import`] / [`import_full`] read a float model exported by `torch.onnx.export` (the
-//!   classic TorchScript exporter and the newer dynamo exporter), tf2onnx or `onnx.helper`:
-//!   a single chain of Conv, Gemm, MatMul(+Add), Relu, MaxPool, AveragePool,
-//!   GlobalAveragePool, BatchNormalization (folded into the preceding Conv/Gemm/MatMul),
-//!   Flatten, Reshape-as-flatten, Identity and Dropout nodes, weights as initializers or
-//!   Constant nodes. See [`import_full`] for the exact rules. Anything else is an
-//!   [`OnnxError::Node`] naming the node, its index, its op type and what is not supported.
+//!   classic TorchScript exporter and the dynamo exporter), tf2onnx or `onnx.helper`: a graph
+//!   (fan-out and residual `Add`s allowed) of Conv (group 1 or depthwise), Gemm, MatMul(+Add),
+//!   Add, Relu, MaxPool, AveragePool, GlobalAveragePool/ReduceMean, BatchNormalization (folded
+//!   into the preceding Conv/Gemm/MatMul), Flatten, Reshape-as-flatten, Squeeze, Identity and
+//!   Dropout nodes, weights as initializers or Constant nodes. See [`import_full`] for the
+//!   exact rules. Anything else is an [`OnnxError::Node`] naming the file, the node, its index,
+//!   its op type and what is not supported.
+//!
+//! Split by concern: [`attrs`] (attribute access), [`const_eval`] (constant tensors and
+//! expressions), `import` (the walk over the graph), `lower/` (one file per op family,
+//! found by `op_type` in [`lower::TABLE`]), `export`.
 //! * [`export_float`] writes a [`FloatModel`](crate::graph::FloatModel) as an opset-13 ONNX
 //!   file that onnxruntime runs and [`import`] reads back identically.
 //! * [`export_quantized`] writes an [`inq_model::QuantModel`] as a QDQ ONNX file (exact
@@ -18,9 +23,11 @@
 //! Protobuf decoding and encoding use `prost` with types generated at build time from the
 //! committed `proto/onnx.proto` by `protox` (no system `protoc`).
 
+pub(crate) mod attrs;
+pub(crate) mod const_eval;
 mod export;
 mod import;
-mod tensor;
+pub(crate) mod lower;
 
 pub use export::{
     export_float, export_quantized, float_model_proto, quantized_model_proto, QuantExportInfo,
@@ -91,6 +98,16 @@ pub enum OnnxError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// A problem with node `index` of the file being imported (the importer turns it into an
+/// [`OnnxError::Node`] with the file, the node's name and op type).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NodeIssue {
+    /// The node's index in `graph.node`.
+    pub index: usize,
+    /// What is wrong.
+    pub message: String,
 }
 
 fn display_name(name: &str) -> String {

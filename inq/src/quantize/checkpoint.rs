@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{InqConfig, InqResult, QuantError};
-use crate::graph::{FloatLayer, FloatModel};
+use crate::graph::FloatModel;
 
 /// Format tag of checkpoint files.
 pub const CHECKPOINT_FORMAT: &str = "inq-checkpoint-1";
@@ -31,7 +31,7 @@ struct File {
     fingerprint: String,
     steps_done: usize,
     state: InqResult,
-    /// Bit patterns of every conv/dense weight and bias, in layer order.
+    /// Bit patterns of every conv/dense weight and bias, in node order.
     weight_bits: Vec<Vec<u32>>,
     bias_bits: Vec<Vec<u32>>,
     /// Frozen masks as strings of '0'/'1'.
@@ -44,9 +44,10 @@ pub fn fingerprint(model: &FloatModel, cfg: &InqConfig, schedule: &[f64]) -> Str
     let mut h = Sha256::new();
     h.update(serde_json::to_string(&model.normalization).unwrap_or_default());
     h.update(format!("{:?}", model.input_shape));
-    for l in &model.layers {
-        h.update(format!("{l:?}").len().to_le_bytes());
-        if let FloatLayer::Conv { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } = l {
+    for n in &model.nodes {
+        h.update(format!("{n:?}").len().to_le_bytes());
+        h.update(n.name.as_bytes());
+        if let Some((weight, bias)) = n.op.params() {
             for v in weight.iter().chain(bias) {
                 h.update(v.to_bits().to_le_bytes());
             }
@@ -74,8 +75,8 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), QuantError> {
     let mut state = ck.state.clone();
     let mut weight_bits = Vec::new();
     let mut bias_bits = Vec::new();
-    for l in &mut state.model.layers {
-        if let FloatLayer::Conv { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } = l {
+    for n in &mut state.model.nodes {
+        if let Some((weight, bias)) = n.op.params_mut() {
             weight_bits.push(weight.iter().map(|v| v.to_bits()).collect());
             bias_bits.push(bias.iter().map(|v| v.to_bits()).collect());
             weight.clear();
@@ -115,8 +116,8 @@ pub fn load(path: &Path) -> Result<Checkpoint, QuantError> {
     let mut state = file.state;
     let mut wi = file.weight_bits.into_iter();
     let mut bi = file.bias_bits.into_iter();
-    for l in &mut state.model.layers {
-        if let FloatLayer::Conv { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } = l {
+    for n in &mut state.model.nodes {
+        if let Some((weight, bias)) = n.op.params_mut() {
             let (Some(w), Some(b)) = (wi.next(), bi.next()) else {
                 return Err(err(path, "fewer weight tensors than conv/dense layers"));
             };

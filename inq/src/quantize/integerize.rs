@@ -1,31 +1,39 @@
-//! From an INQ result to the integer model format.
+//! From an INQ result (a BatchNorm-free float graph whose conv/dense weights are levels) to
+//! the integer model graph ([`inq_model::QuantModel`], version 2).
 //!
-//! * Weight codes: every conv/dense weight, multiplied by its layer gain (the folded input
-//!   normalization for the first layer), is a level `±2^k` of its channel's set and is stored
-//!   as a code (`numerics::encode`).
+//! * Weight codes: every conv/dense weight, multiplied by its node's gain (the folded input
+//!   normalization or global-average-pool gain, [`super::LayerQuant::gain_at`]), is a level of
+//!   its channel's set and is stored as a code.
 //! * Input: raw 8-bit unsigned pixels, exponent 0. The normalization `(p·scale − mean_c)/std_c`
-//!   is folded into the first layer: `scale/std_c` into its weights (before quantization, so the
-//!   weights stay powers of two), `−Σ w·mean_c/scale` into its bias, and conv padding gets
-//!   `pad_value = round(mean/scale)`. Interior outputs are exact; a padded tap contributes
-//!   `w·(pad_value − mean_c/scale)` more than in the float model (zero for mean 0).
-//! * Activations: `act_bits` fixed point with a calibrated power-of-two scale per tensor,
-//!   unsigned after ReLU, signed otherwise. Calibration runs the float model with the already
-//!   chosen activation formats applied (fake quantization), layer after layer.
+//!   is folded into every node reading the input: `scale/std_c` into its weights (before
+//!   quantization, so they stay powers of two), `−Σ w·mean_c/scale` into its bias, and conv
+//!   padding gets `pad_value = round(mean/scale)`. A node reading the input that is not a
+//!   conv/dense (through a flatten) is refused earlier ([`super::plan_layers`]).
+//! * ReLU is fused into the conv, dense or add node producing its input (which nothing else
+//!   may read); a ReLU anywhere else is refused, naming it.
+//! * Activations: `act_bits` fixed point with a calibrated power-of-two scale for every
+//!   requantizing node (conv, dense, add), unsigned after a fused ReLU, signed otherwise.
+//!   Calibration runs the float graph on the calibration images with the already chosen
+//!   formats applied (fake quantization), node after node in evaluation order. Pools and
+//!   flatten keep their input's format.
 //! * Biases: integers at each channel's accumulator scale `in.exp + n2_c`, rounded to nearest.
-//! * The final layer emits logits.
+//! * The output node (a conv or dense) emits logits.
+//!
+//! Not here: choosing weights ([`super::inq_step`]), the exponent rule ([`crate::calib`]).
 
-use inq_model::{
-    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
-    Reference, WeightTensor,
-};
+use std::collections::HashMap;
+
+use inq_model::ops::{self as qops, Output};
+use inq_model::{ActFormat, InputSpec, Node as QNode, Op, QuantModel, Reference, WeightTensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{layer_name, InqResult, QuantError};
+use super::{InqResult, QuantError};
 use crate::calib::{self, Calibration};
 use crate::data::Dataset;
-use crate::graph::FloatLayer;
-use crate::train::{self, params_of, Net};
+use crate::graph::ops::Scratch;
+use crate::graph::{node_label, FloatModel, FloatOp, Source};
+use crate::train;
 
 /// Settings of integerization.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,76 +64,131 @@ impl Default for IntConfig {
     }
 }
 
-/// One step of the integer plan.
+/// How each float node maps onto the integer graph.
 #[derive(Debug, Clone)]
-enum Step {
-    /// A conv/dense layer covering float layers `from..to` (ReLU fused), with its INQ index.
-    Weighted {
-        from: usize,
-        to: usize,
-        q: usize,
-        relu: bool,
-        last: bool,
-    },
-    /// A parameter-free layer.
-    Plain { at: usize },
+struct Plan {
+    /// Per float node: the integer tensor holding its value (a fused ReLU maps to its
+    /// producer).
+    tensor: Vec<String>,
+    /// Per float node: `Some(relu node)` for a conv/dense/add whose ReLU is fused.
+    relu: Vec<Option<usize>>,
+    /// The requantizing nodes (conv, dense, add except the output), in evaluation order: the
+    /// producer and the float node whose output is calibrated (the fused ReLU, or itself).
+    points: Vec<(usize, usize)>,
+    /// Per float node: the index into [`InqResult::layers`] of a conv/dense.
+    layer: Vec<Option<usize>>,
+    /// Evaluation order.
+    order: Vec<usize>,
+    output: usize,
 }
 
-fn plan(res: &InqResult) -> Result<Vec<Step>, QuantError> {
-    let layers = &res.model.layers;
-    let last_w = res.layers.last().map(|l| l.layer).unwrap_or(0);
-    let mut steps = Vec::new();
-    let mut i = 0;
-    let mut q = 0;
-    while i < layers.len() {
-        match &layers[i] {
-            FloatLayer::Conv { .. } | FloatLayer::Dense { .. } => {
-                let relu = matches!(layers.get(i + 1), Some(FloatLayer::Relu { .. }));
-                let last = i == last_w;
-                if last && (relu || i + 1 != layers.len()) {
-                    return Err(QuantError::Model {
-                        node: format!("layers[{i}] ({})", layer_name(&layers[i])),
-                        message: "the final conv/dense layer must be the last layer and emit logits (no ReLU, pooling or flatten after it)".into(),
-                    });
-                }
-                let to = if relu { i + 2 } else { i + 1 };
-                steps.push(Step::Weighted {
-                    from: i,
-                    to,
-                    q,
-                    relu,
-                    last,
-                });
-                q += 1;
-                i = to;
-            }
-            FloatLayer::Relu { name } => {
-                return Err(QuantError::Model {
-                    node: format!("layers[{i}] ({name})"),
-                    message:
-                        "a ReLU must directly follow a conv or dense layer to be fused into it"
-                            .into(),
-                })
-            }
-            _ => {
-                steps.push(Step::Plain { at: i });
-                i += 1;
-            }
+fn model_err(m: &FloatModel, i: usize, message: impl Into<String>) -> QuantError {
+    QuantError::Model {
+        node: node_label(m, i),
+        message: message.into(),
+    }
+}
+
+fn plan(res: &InqResult) -> Result<Plan, QuantError> {
+    let m = &res.model;
+    let g = m.graph()?;
+    let n = m.nodes.len();
+    let mut layer = vec![None; n];
+    for (k, lq) in res.layers.iter().enumerate() {
+        if let Some(l) = layer.get_mut(lq.layer) {
+            *l = Some(k);
         }
     }
-    Ok(steps)
+    let mut relu = vec![None; n];
+    let mut fused_into = vec![None; n];
+    for i in 0..n {
+        match &m.nodes[i].op {
+            FloatOp::Conv(_) | FloatOp::Dense(_) | FloatOp::Add(_) => {
+                if layer[i].is_none() && !matches!(m.nodes[i].op, FloatOp::Add(_)) {
+                    return Err(model_err(m, i, "has no quantization state"));
+                }
+                let uses = &g.uses[i];
+                let relus: Vec<usize> = uses
+                    .iter()
+                    .map(|u| u.node)
+                    .filter(|&r| matches!(m.nodes[r].op, FloatOp::Relu(_)))
+                    .collect();
+                if let Some(&r) = relus.first() {
+                    if uses.len() != 1 || i == g.output {
+                        return Err(model_err(
+                            m,
+                            r,
+                            format!(
+                                "cannot be fused into '{}': that node's output is also read by another node; a ReLU must be the only reader of the conv, dense or add node it follows",
+                                m.nodes[i].name
+                            ),
+                        ));
+                    }
+                    relu[i] = Some(r);
+                    fused_into[r] = Some(i);
+                }
+            }
+            FloatOp::BatchNorm(_) => {
+                return Err(model_err(
+                    m,
+                    i,
+                    "BatchNorm must be folded before integerization (graph::fold_batchnorm)",
+                ))
+            }
+            _ => {}
+        }
+    }
+    for i in 0..n {
+        if matches!(m.nodes[i].op, FloatOp::Relu(_)) && fused_into[i].is_none() {
+            return Err(model_err(
+                m,
+                i,
+                "a ReLU must directly follow a conv, dense or add node (and be its only reader) to be fused into it",
+            ));
+        }
+    }
+    let out = g.output;
+    if !matches!(m.nodes[out].op, FloatOp::Conv(_) | FloatOp::Dense(_)) {
+        return Err(model_err(
+            m,
+            out,
+            "is the model output; the output must be a conv or dense node emitting logits (no ReLU, pooling or flatten after the last conv/dense)",
+        ));
+    }
+    let tensor: Vec<String> = (0..n)
+        .map(|i| match fused_into[i] {
+            Some(p) => m.nodes[p].name.clone(),
+            None => m.nodes[i].name.clone(),
+        })
+        .collect();
+    let points = g
+        .order
+        .iter()
+        .filter(|&&i| {
+            i != out
+                && matches!(
+                    m.nodes[i].op,
+                    FloatOp::Conv(_) | FloatOp::Dense(_) | FloatOp::Add(_)
+                )
+        })
+        .map(|&i| (i, relu[i].unwrap_or(i)))
+        .collect();
+    Ok(Plan {
+        tensor,
+        relu,
+        points,
+        layer,
+        order: g.order,
+        output: out,
+    })
 }
 
-/// Quantized-domain float weights (`w·gain`, exact levels) and folded float biases of layer
-/// `q`, plus the conv pad value.
-fn folded(res: &InqResult, q: usize) -> (Vec<f32>, Vec<f64>, i64) {
+/// Quantized-domain weights (`w·gain`, exact levels) and the float bias of conv/dense node
+/// `i` (layer `q`), with the input normalization folded in when the node reads the input;
+/// returns the conv pad value too.
+fn folded(res: &InqResult, i: usize, q: usize, reads_input: bool) -> (Vec<f32>, Vec<f64>, i64) {
     let lq = &res.layers[q];
-    let (w, b) = match &res.model.layers[lq.layer] {
-        FloatLayer::Conv { weight, bias, .. } | FloatLayer::Dense { weight, bias, .. } => {
-            (weight, bias)
-        }
-        _ => unreachable!("plan_layers only records conv/dense layers"),
-    };
+    let (w, b) = res.model.nodes[i].op.params().unwrap_or((&[], &[]));
     let eff: Vec<f32> = w
         .iter()
         .enumerate()
@@ -133,25 +196,26 @@ fn folded(res: &InqResult, q: usize) -> (Vec<f32>, Vec<f64>, i64) {
         .collect();
     let mut bias: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
     let mut pad = 0;
-    if q == 0 {
-        let n = &res.model.normalization;
-        let c = lq.gain.len();
+    if reads_input {
+        let nm = &res.model.normalization;
+        let c = res.model.input_shape[0];
         let mean_of = |i: usize| {
-            if n.mean.len() == 1 {
-                n.mean[0]
+            if nm.mean.len() == 1 {
+                nm.mean[0]
             } else {
-                n.mean.get(i).copied().unwrap_or(0.0)
+                nm.mean.get(i).copied().unwrap_or(0.0)
             }
         };
         let shift: Vec<f64> = (0..c)
-            .map(|i| f64::from(mean_of(i)) / f64::from(n.scale))
+            .map(|i| f64::from(mean_of(i)) / f64::from(nm.scale))
             .collect();
         let avg = shift.iter().sum::<f64>() / c.max(1) as f64;
         pad = avg.round() as i64;
         let row = eff.len() / lq.out.max(1);
+        let group = lq.gain_group.max(1);
         for (o, b) in bias.iter_mut().enumerate() {
             for k in 0..row {
-                let ch = k / lq.gain_group.max(1);
+                let ch = if lq.gain_by_row { o } else { k / group };
                 let qv = f64::from(lq.quantize_value(eff[o * row + k], o));
                 *b -= qv * shift.get(ch).copied().unwrap_or(0.0);
             }
@@ -160,34 +224,63 @@ fn folded(res: &InqResult, q: usize) -> (Vec<f32>, Vec<f64>, i64) {
     (eff, bias, pad)
 }
 
-/// Builds the integer model for given activation exponents (one per non-final weighted
-/// layer).
-fn build(
-    res: &InqResult,
-    steps: &[Step],
-    exps: &[i32],
-    act_bits: u32,
-) -> Result<QuantModel, QuantError> {
-    let mut layers = Vec::new();
-    let mut in_exp = 0i32;
-    let mut ai = 0;
-    for s in steps {
-        match *s {
-            Step::Weighted {
-                from,
-                q,
-                relu,
-                last,
-                ..
-            } => {
+/// Builds the integer model for given activation exponents (one per requantizing node, in
+/// [`Plan::points`] order).
+fn build(res: &InqResult, p: &Plan, exps: &[i32], act_bits: u32) -> Result<QuantModel, QuantError> {
+    let m = &res.model;
+    let g = m.graph()?;
+    let exp_of: HashMap<usize, i32> = p
+        .points
+        .iter()
+        .map(|&(i, _)| i)
+        .zip(exps.iter().copied())
+        .collect();
+    let input_fmt = ActFormat {
+        bits: 8,
+        signed: false,
+        exp: 0,
+    };
+    // Output format of every float node (fused ReLUs: their producer's).
+    let mut fmt: Vec<Option<ActFormat>> = vec![None; m.nodes.len()];
+    let src_fmt = |fmt: &[Option<ActFormat>], s: Source| match s {
+        Source::Input => Some(input_fmt),
+        Source::Node(j) => fmt[j],
+    };
+    let mut nodes: Vec<(usize, QNode)> = Vec::new();
+    for &i in &p.order {
+        let node = &m.nodes[i];
+        let ins: Vec<String> = g.inputs[i]
+            .iter()
+            .map(|s| match s {
+                Source::Input => m.input_name.clone(),
+                Source::Node(j) => p.tensor[*j].clone(),
+            })
+            .collect();
+        let in_fmt = src_fmt(&fmt, g.inputs[i][0]);
+        let relu = p.relu[i].is_some();
+        let act = |i: usize| -> Result<Output, QuantError> {
+            let e = *exp_of
+                .get(&i)
+                .ok_or_else(|| model_err(m, i, "no activation exponent (internal)"))?;
+            Ok(Output::Act {
+                bits: act_bits,
+                signed: !relu,
+                exp: e,
+            })
+        };
+        let op = match &node.op {
+            FloatOp::Conv(_) | FloatOp::Dense(_) => {
+                let q = p.layer[i].ok_or_else(|| model_err(m, i, "no quantization state"))?;
                 let lq = &res.layers[q];
-                let (eff, bias_f, pad) = folded(res, q);
+                let reads_input = g.inputs[i][0] == Source::Input;
+                let (eff, bias_f, pad) = folded(res, i, q, reads_input);
                 let row = eff.len() / lq.out.max(1);
                 let codes: Vec<u8> = eff
                     .iter()
                     .enumerate()
                     .map(|(k, &v)| lq.encode_value(v, k / row.max(1)))
                     .collect();
+                let in_exp = in_fmt.map(|f| f.exp).unwrap_or(0);
                 let bias: Vec<i64> = bias_f
                     .iter()
                     .enumerate()
@@ -202,101 +295,168 @@ fn build(
                     n1: lq.n1.clone(),
                     codes,
                 };
-                let output = if last {
+                let output = if i == p.output {
                     Output::Logits
                 } else {
-                    let e = exps[ai];
-                    ai += 1;
-                    Output::Act {
-                        bits: act_bits,
-                        signed: !relu,
-                        exp: e,
-                    }
+                    act(i)?
                 };
-                let name = layer_name(&res.model.layers[from]).to_string();
-                layers.push(match &res.model.layers[from] {
-                    FloatLayer::Conv {
-                        in_channels,
-                        out_channels,
-                        kernel,
-                        stride,
-                        pad: p,
-                        ..
-                    } => Layer::Conv(ConvLayer {
-                        name,
-                        in_channels: *in_channels,
-                        out_channels: *out_channels,
-                        kernel: *kernel,
-                        stride: *stride,
-                        pad: *p,
-                        pad_value: if q == 0 { pad } else { 0 },
+                match &node.op {
+                    FloatOp::Conv(c) => Op::Conv(qops::Conv {
+                        in_channels: c.in_channels,
+                        out_channels: c.out_channels,
+                        kernel: c.kernel,
+                        stride: c.stride,
+                        pad: c.pad,
+                        pad_value: if reads_input { pad } else { 0 },
+                        group: c.group,
                         weights,
                         bias,
                         relu,
                         output,
                     }),
-                    FloatLayer::Dense {
-                        in_features,
-                        out_features,
-                        ..
-                    } => Layer::Dense(DenseLayer {
-                        name,
-                        in_features: *in_features,
-                        out_features: *out_features,
+                    FloatOp::Dense(d) => Op::Dense(qops::Dense {
+                        in_features: d.in_features,
+                        out_features: d.out_features,
                         weights,
                         bias,
                         relu,
                         output,
                     }),
-                    _ => unreachable!("weighted steps are conv/dense"),
-                });
-                if let Some(f) = output.act() {
-                    in_exp = f.exp;
+                    _ => unreachable!("matched above"),
                 }
             }
-            Step::Plain { at } => {
-                let l = &res.model.layers[at];
-                let name = layer_name(l).to_string();
-                layers.push(match l {
-                    FloatLayer::MaxPool { kernel, stride, .. } => Layer::MaxPool(PoolLayer {
-                        name,
-                        kernel: *kernel,
-                        stride: *stride,
-                    }),
-                    FloatLayer::AvgPool { kernel, stride, .. } => Layer::AvgPool(PoolLayer {
-                        name,
-                        kernel: *kernel,
-                        stride: *stride,
-                    }),
-                    FloatLayer::GlobalAvgPool { .. } => Layer::GlobalAvgPool(NamedLayer { name }),
-                    FloatLayer::Flatten { .. } => Layer::Flatten(NamedLayer { name }),
-                    _ => unreachable!("plan keeps only parameter-free layers here"),
-                });
+            FloatOp::Add(_) => Op::Add(qops::Add {
+                relu,
+                output: act(i)?,
+            }),
+            FloatOp::MaxPool(w) => Op::MaxPool(qops::MaxPool(qops::Window {
+                kernel: w.0.kernel,
+                stride: w.0.stride,
+            })),
+            FloatOp::AvgPool(w) => Op::AvgPool(qops::AvgPool(qops::Window {
+                kernel: w.0.kernel,
+                stride: w.0.stride,
+            })),
+            FloatOp::GlobalAvgPool(_) => Op::GlobalAvgPool(qops::GlobalAvgPool {}),
+            FloatOp::Flatten(_) => Op::Flatten(qops::Flatten {}),
+            FloatOp::Relu(_) => {
+                // fused: the producer's tensor and format
+                fmt[i] = in_fmt;
+                continue;
             }
-        }
+            FloatOp::BatchNorm(_) => return Err(model_err(m, i, "BatchNorm left in the graph")),
+        };
+        fmt[i] = match &op {
+            Op::Conv(c) => c.output.act(),
+            Op::Dense(d) => d.output.act(),
+            Op::Add(a) => a.output.act(),
+            _ => in_fmt,
+        };
+        nodes.push((
+            i,
+            QNode {
+                name: node.name.clone(),
+                inputs: ins,
+                op,
+            },
+        ));
     }
-    let n = &res.model.normalization;
+    nodes.sort_by_key(|(i, _)| *i);
+    let nm = &m.normalization;
     let input = InputSpec {
-        shape: res.model.input_shape,
-        format: ActFormat {
-            bits: 8,
-            signed: false,
-            exp: 0,
-        },
+        name: m.input_name.clone(),
+        shape: m.input_shape,
+        format: input_fmt,
         mapping: format!(
-            "raw 8-bit pixels; normalization (p*{} - mean{:?})/std{:?} folded into the first layer",
-            n.scale, n.mean, n.std
+            "raw 8-bit pixels; normalization (p*{} - mean{:?})/std{:?} folded into the nodes reading the input",
+            nm.scale, nm.mean, nm.std
         ),
     };
-    let m = QuantModel::new(res.model.name.clone(), input, layers);
-    inq_model::validate::validate(&m)?;
-    Ok(m)
+    let q = QuantModel::new(
+        m.name.clone(),
+        input,
+        nodes.into_iter().map(|(_, n)| n).collect(),
+        m.nodes[p.output].name.clone(),
+    );
+    inq_model::validate::validate(&q)?;
+    Ok(q)
 }
 
 fn subset(data: &Dataset, n: usize) -> Dataset {
     let mut d = data.clone();
     d.truncate(n);
     d
+}
+
+/// Runs the float graph on every calibration image with fake quantization at the
+/// requantizing nodes; returns the chosen exponents (one per [`Plan::points`] entry).
+fn calibrate(
+    res: &InqResult,
+    p: &Plan,
+    cal: &Dataset,
+    cfg: &IntConfig,
+) -> Result<Vec<i32>, QuantError> {
+    let m = &res.model;
+    let g = m.graph()?;
+    let n = cal.len();
+    let in_len: usize = m.input_shape.iter().product();
+    let mut input = Vec::with_capacity(n * in_len);
+    let mut x = Vec::new();
+    for i in 0..n {
+        m.normalization
+            .apply_into(cal.image(i), cal.channels, &mut x);
+        input.extend_from_slice(&x);
+    }
+    let last_reads = g.last_reads();
+    let point_of: HashMap<usize, (usize, bool)> = p
+        .points
+        .iter()
+        .enumerate()
+        .map(|(k, &(prod, at))| (at, (k, p.relu[prod].is_none())))
+        .collect();
+    let mut exps = vec![0i32; p.points.len()];
+    let mut vals: Vec<Vec<f32>> = vec![Vec::new(); m.nodes.len()];
+    for (pos, &i) in g.order.iter().enumerate() {
+        let shapes: Vec<&[usize]> = g.inputs[i].iter().map(|&s| g.shape(s)).collect();
+        let lens: Vec<usize> = shapes.iter().map(|s| s.iter().product()).collect();
+        let out_len: usize = g.shapes[i].iter().product();
+        let op = m.nodes[i].op.operator();
+        let mut out = vec![0f32; n * out_len];
+        {
+            let srcs: Vec<&[f32]> = g.inputs[i]
+                .iter()
+                .map(|s| match s {
+                    Source::Input => input.as_slice(),
+                    Source::Node(j) => vals[*j].as_slice(),
+                })
+                .collect();
+            out.par_chunks_mut(out_len.max(1))
+                .enumerate()
+                .for_each_init(
+                    || (Scratch::default(), Vec::new()),
+                    |(s, buf), (k, dst)| {
+                        let ins: Vec<&[f32]> = srcs
+                            .iter()
+                            .zip(&lens)
+                            .map(|(v, &l)| &v[k * l..(k + 1) * l])
+                            .collect();
+                        op.forward(&ins, &shapes, buf, s);
+                        dst.copy_from_slice(buf);
+                    },
+                );
+        }
+        if let Some(&(k, signed)) = point_of.get(&i) {
+            let e = calib::choose_exp(&out, cfg.act_bits, signed, cfg.calibration);
+            exps[k] = e;
+            out.par_iter_mut()
+                .for_each(|v| *v = calib::fake_quant(*v, e, cfg.act_bits, signed));
+        }
+        vals[i] = out;
+        for &j in &last_reads[pos] {
+            vals[j] = Vec::new();
+        }
+    }
+    Ok(exps)
 }
 
 /// Calibrates activation exponents on the first `calib_images` images of `calib`, builds and
@@ -318,10 +478,8 @@ pub fn integerize(
             "calibration needs at least one image".into(),
         ));
     }
-    let steps = plan(res)?;
+    let p = plan(res)?;
     let cal = subset(calib, cfg.calib_images);
-    let net = Net::new(&res.model)?;
-    let params = params_of(&res.model);
     let [c, h, w] = res.model.input_shape;
     if cal.image_shape() != res.model.input_shape {
         return Err(QuantError::Train(train::TrainError::Data(format!(
@@ -329,63 +487,29 @@ pub fn integerize(
             cal.channels, cal.rows, cal.cols
         ))));
     }
-    // Sequential calibration with fake-quantized activations.
-    let mut x = Vec::new();
-    net.normalize(&cal.pixels, &mut x);
-    let mut shape = vec![cal.len(), c, h, w];
-    let mut exps = Vec::new();
-    for s in &steps {
-        match *s {
-            Step::Weighted {
-                from,
-                to,
-                relu,
-                last,
-                ..
-            } => {
-                if last {
-                    break;
-                }
-                let (y, sh) = net.run_range(&params, &x, &shape, from, to)?;
-                let e = calib::choose_exp(&y, cfg.act_bits, !relu, cfg.calibration);
-                exps.push(e);
-                x = y
-                    .iter()
-                    .map(|&v| calib::fake_quant(v, e, cfg.act_bits, !relu))
-                    .collect();
-                shape = sh;
-            }
-            Step::Plain { at } => {
-                let (y, sh) = net.run_range(&params, &x, &shape, at, at + 1)?;
-                x = y;
-                shape = sh;
-            }
-        }
-    }
-    let mut model = build(res, &steps, &exps, cfg.act_bits)?;
+    let mut exps = calibrate(res, &p, &cal, cfg)?;
+    let mut model = build(res, &p, &exps, cfg.act_bits)?;
     if cfg.refine && !exps.is_empty() {
         let float_acc = train::evaluate(&res.model, &cal)?.accuracy;
         let mut best = evaluate_integer(&model, &cal)?;
-        if best < float_acc - cfg.refine_tolerance {
-            let mut improved = true;
-            let mut rounds = 0;
-            while improved && rounds < 3 && best < float_acc - cfg.refine_tolerance {
-                improved = false;
-                rounds += 1;
-                for i in 0..exps.len() {
-                    for d in [-1, 1] {
-                        let mut e2 = exps.clone();
-                        e2[i] += d;
-                        let Ok(m2) = build(res, &steps, &e2, cfg.act_bits) else {
-                            continue;
-                        };
-                        let a = evaluate_integer(&m2, &cal)?;
-                        if a > best {
-                            best = a;
-                            exps = e2;
-                            model = m2;
-                            improved = true;
-                        }
+        let mut improved = true;
+        let mut rounds = 0;
+        while improved && rounds < 3 && best < float_acc - cfg.refine_tolerance {
+            improved = false;
+            rounds += 1;
+            for i in 0..exps.len() {
+                for d in [-1, 1] {
+                    let mut e2 = exps.clone();
+                    e2[i] += d;
+                    let Ok(m2) = build(res, &p, &e2, cfg.act_bits) else {
+                        continue;
+                    };
+                    let a = evaluate_integer(&m2, &cal)?;
+                    if a > best {
+                        best = a;
+                        exps = e2;
+                        model = m2;
+                        improved = true;
                     }
                 }
             }

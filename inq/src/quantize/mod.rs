@@ -1,18 +1,24 @@
 //! Incremental Network Quantization (Zhou et al., ICLR 2017) and integerization to an
 //! [`inq_model::QuantModel`].
 //!
-//! [`inq`] runs the paper's loop on a [`FloatModel`]: at each step of the accumulated-portion
-//! schedule, a partition ([`Strategy`]) picks more weights of every conv/dense layer, quantizes
+//! [`inq`] runs the paper's loop on a [`FloatModel`] graph (BatchNorm folded first,
+//! [`crate::graph::fold_batchnorm`]): at each step of the accumulated-portion
+//! schedule, a partition ([`Strategy`]) picks more weights of every conv/dense node, quantizes
 //! them to the layer's level set (Eq. 2–4, with clamping past the top level, [`levels`]) and
 //! freezes them; the rest is re-trained with masked SGD (frozen weights, their momentum and
 //! their weight decay never move), the learning-rate schedule restarting every step. Biases are
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
 //! from it.
 //!
-//! [`integerize`] then turns the fully quantized float model into the integer model format:
-//! weight codes, the input normalization folded into the first layer, calibrated power-of-two
-//! activation scales ([`crate::calib`]) and integer biases. [`quantize`] does all of it and
-//! measures float, INQ-float and integer accuracies.
+//! Two gains are folded into weights before quantization, so that the stored integer weights
+//! are exact powers of two: the input normalization `scale/std_c` (every node reading the
+//! input) and the inverse of the integer global average pool's gain `2^S/(H·W)` (every node
+//! reading a non-power-of-two global average pool, [`inq_model::ops::GlobalAvgPool::gain`]).
+//!
+//! [`integerize`] then turns the fully quantized float graph into the integer model format:
+//! weight codes, normalization folded in, calibrated power-of-two activation scales for every
+//! requantizing node (conv, dense, add; [`crate::calib`]) and integer biases. [`quantize`] does
+//! all of it and measures float, INQ-float and integer accuracies.
 
 pub mod checkpoint;
 pub mod integerize;
@@ -28,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::data::Dataset;
-use crate::graph::{FloatLayer, FloatModel};
+use crate::graph::{fold_batchnorm, FloatModel, FloatOp, GraphError, Source};
 use crate::train::rng::SplitMix64;
 use crate::train::{self, params_of, store_params, Mask, TrainConfig, TrainError};
 use inq_model::WeightKind;
@@ -64,6 +70,9 @@ pub enum QuantError {
     /// The integer model failed validation or the reference run.
     #[error(transparent)]
     Format(#[from] inq_model::ModelError),
+    /// The float model's graph is malformed or a BatchNorm cannot be folded.
+    #[error("model: {0}")]
+    Graph(#[from] GraphError),
     /// Writing an output file (plot, log) failed.
     #[error("{path}: {message}")]
     Io {
@@ -144,10 +153,10 @@ impl Default for InqConfig {
     }
 }
 
-/// One weighted layer's quantization state.
+/// One weighted node's quantization state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerQuant {
-    /// Index in [`FloatModel::layers`].
+    /// Index of the conv/dense node in [`FloatModel::nodes`].
     pub layer: usize,
     /// Layer name.
     pub name: String,
@@ -157,12 +166,17 @@ pub struct LayerQuant {
     pub n1: Vec<i32>,
     /// Output channels (rows of the weight matrix).
     pub out: usize,
-    /// Multiplier from stored float weights to the quantized domain, per weight element row
-    /// position (`gain[i % gain.len()]` … see [`LayerQuant::gain_at`]); all ones except for the
-    /// first layer, where the input normalization is folded in.
+    /// Multiplier from stored float weights to the quantized domain (see
+    /// [`LayerQuant::gain_at`]): one entry for the whole node, or one per input channel (the
+    /// input normalization of nodes reading the input). All ones except where the
+    /// normalization or a global average pool's gain is folded in.
     pub gain: Vec<f32>,
     /// Elements per input channel group of `gain` (conv: `kh·kw`; dense after flatten: `H·W`).
     pub gain_group: usize,
+    /// Per-channel gain indexed by the output channel (depthwise conv: output channel `o`
+    /// reads input channel `o` only).
+    #[serde(default)]
+    pub gain_by_row: bool,
     /// INQ level set (`pow2`, the default) or uniform integers ([`uniform`]).
     #[serde(default)]
     pub kind: WeightKind,
@@ -173,6 +187,10 @@ impl LayerQuant {
     pub fn gain_at(&self, i: usize) -> f32 {
         if self.gain.len() <= 1 {
             return self.gain.first().copied().unwrap_or(1.0);
+        }
+        if self.gain_by_row {
+            let row = self.gain_group.max(1);
+            return self.gain.get(i / row).copied().unwrap_or(1.0);
         }
         let row = self.row_len();
         let c = (i % row) / self.gain_group.max(1);
@@ -240,9 +258,9 @@ pub struct InqLog {
 /// domain, i.e. after multiplying by [`LayerQuant::gain_at`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InqResult {
-    /// The quantized float model (normalization unchanged).
+    /// The quantized float model (BatchNorm folded, normalization unchanged).
     pub model: FloatModel,
-    /// Quantization state of each conv/dense layer, in layer order.
+    /// Quantization state of each conv/dense node, in node order.
     pub layers: Vec<LayerQuant>,
     /// Frozen masks (all true at the end).
     pub frozen: Mask,
@@ -252,56 +270,113 @@ pub struct InqResult {
     pub schedule: Vec<f64>,
 }
 
-/// Index of the first conv/dense layer and the elements per input channel of its weights
-/// (the group size used to fold per-channel normalization).
-fn first_layer_gain(model: &FloatModel) -> Result<Option<(usize, Vec<f32>, usize)>, QuantError> {
-    let [c, h, w] = model.input_shape;
-    let n = &model.normalization;
-    let pick = |v: &[f32], i: usize| {
-        if v.len() == 1 {
-            v[0]
-        } else {
-            v.get(i).copied().unwrap_or(1.0)
-        }
-    };
-    let gains: Vec<f32> = (0..c).map(|i| n.scale / pick(&n.std, i)).collect();
-    for (i, l) in model.layers.iter().enumerate() {
-        match l {
-            FloatLayer::Conv { kernel, .. } => return Ok(Some((i, gains, kernel[0] * kernel[1]))),
-            FloatLayer::Dense { .. } => return Ok(Some((i, gains, h * w))),
-            FloatLayer::Flatten { .. } => {}
-            other => {
-                return Err(QuantError::Model {
-                    node: format!("layers[{i}] ({})", layer_name(other)),
-                    message: "the input normalization is folded into the first conv/dense layer, so only a flatten may precede it".into(),
-                })
-            }
-        }
-    }
-    Ok(None)
+/// Where a gain is folded into a node's weights: per input channel (with the elements per
+/// channel of a weight row, and whether the channel is the row, as in a depthwise conv), or
+/// one value for the whole node.
+#[derive(Debug, Clone, PartialEq)]
+struct Gain {
+    gain: Vec<f32>,
+    group: usize,
+    by_row: bool,
 }
 
-/// The name of a float layer (defined once, in [`crate::forward`]).
-pub use crate::forward::layer_name;
+/// The gains of every conv/dense node (by node index; absent = 1): the input normalization
+/// `scale/std_c` for nodes reading the input (directly, or a dense through a flatten) and
+/// `2^S/(H·W)` for nodes reading a global average pool over a non-power-of-two plane
+/// (directly or through a flatten). Refuses, naming the node, any other reader of the input
+/// or of such a pool.
+fn plan_gains(model: &FloatModel) -> Result<std::collections::HashMap<usize, Gain>, QuantError> {
+    let g = model.graph()?;
+    let [c, h, w] = model.input_shape;
+    let norm: Vec<f32> = model
+        .normalization
+        .affine(c)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    let label = |i: usize| crate::graph::node_label(model, i);
+    // The conv/dense readers of `src` (with whether through a flatten), looking through
+    // flattens; `Err` names a reader that is neither.
+    let readers = |src: Source| -> Result<Vec<(usize, bool)>, usize> {
+        let mut v = Vec::new();
+        for u in g.uses_of(src) {
+            match &model.nodes[u.node].op {
+                FloatOp::Conv(_) | FloatOp::Dense(_) => v.push((u.node, false)),
+                FloatOp::Flatten(_) => {
+                    for u2 in &g.uses[u.node] {
+                        match model.nodes[u2.node].op {
+                            FloatOp::Dense(_) => v.push((u2.node, true)),
+                            _ => return Err(u2.node),
+                        }
+                    }
+                }
+                _ => return Err(u.node),
+            }
+        }
+        Ok(v)
+    };
+    let rs = readers(Source::Input).map_err(|bad| QuantError::Model {
+        node: label(bad),
+        message: format!(
+            "reads the model input '{}'; the input normalization is folded into the conv/dense nodes reading the input (a dense through a flatten), so no other node may read it",
+            model.input_name
+        ),
+    })?;
+    for (r, flat) in rs {
+        let gain = match &model.nodes[r].op {
+            FloatOp::Conv(cv) => Gain {
+                gain: norm.clone(),
+                group: cv.kernel[0] * cv.kernel[1],
+                by_row: cv.depthwise(),
+            },
+            _ => Gain {
+                gain: norm.clone(),
+                group: if flat { h * w } else { 1 },
+                by_row: false,
+            },
+        };
+        out.insert(r, gain);
+    }
+    for (i, n) in model.nodes.iter().enumerate() {
+        if !matches!(n.op, FloatOp::GlobalAvgPool(_)) {
+            continue;
+        }
+        let s = g.shape(g.inputs[i][0]);
+        let plane = s.get(1).copied().unwrap_or(1) * s.get(2).copied().unwrap_or(1);
+        let gain = inq_model::ops::GlobalAvgPool::gain(plane);
+        if gain == 1.0 {
+            continue;
+        }
+        let rs = readers(Source::Node(i)).map_err(|bad| QuantError::Model {
+            node: label(bad),
+            message: format!(
+                "reads the global average pool '{}' over {plane} elements, whose integer form is the mean times {gain} (a division by the next power of two); that gain is folded into the weights of the conv/dense nodes reading the pool (a dense through a flatten), so no other node may read it",
+                n.name
+            ),
+        })?;
+        for (r, _) in rs {
+            out.insert(
+                r,
+                Gain {
+                    gain: vec![(1.0 / gain) as f32],
+                    group: 1,
+                    by_row: false,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
 
 fn weight_layers(model: &FloatModel) -> Vec<(usize, String, usize, &Vec<f32>)> {
     model
-        .layers
+        .nodes
         .iter()
         .enumerate()
-        .filter_map(|(i, l)| match l {
-            FloatLayer::Conv {
-                name,
-                out_channels,
-                weight,
-                ..
-            } => Some((i, name.clone(), *out_channels, weight)),
-            FloatLayer::Dense {
-                name,
-                out_features,
-                weight,
-                ..
-            } => Some((i, name.clone(), *out_features, weight)),
+        .filter_map(|(i, n)| match &n.op {
+            FloatOp::Conv(c) => Some((i, n.name.clone(), c.out_channels, &c.weight)),
+            FloatOp::Dense(d) => Some((i, n.name.clone(), d.out_features, &d.weight)),
             _ => None,
         })
         .collect()
@@ -318,6 +393,7 @@ pub fn check_code_span(
     cfg: &InqConfig,
     int_cfg: &IntConfig,
 ) -> Result<(), QuantError> {
+    let model = &fold_batchnorm(model)?;
     let limit = inq_model::validate::MAX_ACC_BITS;
     for (_, name, _, _) in weight_layers(model) {
         let bits = cfg.bits_of(&name);
@@ -340,10 +416,10 @@ pub fn check_code_span(
     Ok(())
 }
 
-/// Chooses bit widths, gains and `n1` for every conv/dense layer from the (pre-trained)
-/// weights.
+/// Chooses bit widths, gains and `n1` for every conv/dense node from the (pre-trained)
+/// weights of a model without BatchNorm.
 pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant>, QuantError> {
-    let first = first_layer_gain(model)?;
+    let gains = plan_gains(model)?;
     let mut out = Vec::new();
     for name in cfg.layer_bits.keys() {
         if !weight_layers(model).iter().any(|(_, n, _, _)| n == name) {
@@ -359,21 +435,26 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
                 "layer {name}: weight bits {bits} outside 2..=8"
             )));
         }
-        let (gain, gain_group) = match &first {
-            Some((fi, g, grp)) if *fi == i => (g.clone(), *grp),
-            _ => (vec![1.0], 1),
-        };
+        let gn = gains.get(&i).cloned().unwrap_or(Gain {
+            gain: vec![1.0],
+            group: 1,
+            by_row: false,
+        });
         let mut lq = LayerQuant {
             layer: i,
             name,
             bits,
             n1: Vec::new(),
             out: o,
-            gain,
-            gain_group,
+            gain: gn.gain,
+            gain_group: gn.group,
+            gain_by_row: gn.by_row,
             kind: WeightKind::Pow2,
         };
-        if lq.gain.len() > 1 && lq.row_len() != w.len() / o.max(1) {
+        if lq.gain.len() > 1
+            && ((!lq.gain_by_row && lq.row_len() != w.len() / o.max(1))
+                || (lq.gain_by_row && lq.gain.len() * lq.gain_group != w.len()))
+        {
             return Err(QuantError::Model {
                 node: lq.name.clone(),
                 message: format!(
@@ -399,8 +480,8 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
     }
     if out.is_empty() {
         return Err(QuantError::Model {
-            node: "layers".into(),
-            message: "no conv or dense layer to quantize".into(),
+            node: model.name.clone(),
+            message: "no conv or dense node to quantize".into(),
         });
     }
     Ok(out)
@@ -457,13 +538,14 @@ pub fn uniform(model: &FloatModel, bits: u32) -> Result<InqResult, QuantError> {
         levels: Levels::PerChannel,
         ..InqConfig::default()
     };
-    let mut layers = plan_layers(model, &cfg)?;
-    let mut out = model.clone();
+    let mut out = fold_batchnorm(model)?;
+    let mut layers = plan_layers(&out, &cfg)?;
     let mut frozen = Vec::new();
     for lq in &mut layers {
         lq.kind = WeightKind::Int;
-        let w = match &mut out.layers[lq.layer] {
-            FloatLayer::Conv { weight, .. } | FloatLayer::Dense { weight, .. } => weight,
+        let w = match &mut out.nodes[lq.layer].op {
+            FloatOp::Conv(c) => &mut c.weight,
+            FloatOp::Dense(d) => &mut d.weight,
             _ => {
                 return Err(QuantError::Model {
                     node: lq.name.clone(),
@@ -518,9 +600,10 @@ fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
     Ok(())
 }
 
-/// The state before the first step: layer plan (`n1` from the pre-trained weights), nothing
-/// frozen, the schedule resolved.
+/// The state before the first step: BatchNorm folded, layer plan (`n1` from the pre-trained
+/// weights), nothing frozen, the schedule resolved.
 pub fn inq_start(model: &FloatModel, cfg: &InqConfig) -> Result<InqResult, QuantError> {
+    let model = &fold_batchnorm(model)?;
     let layers = plan_layers(model, cfg)?;
     let min_bits = layers.iter().map(|l| l.bits).min().unwrap_or(cfg.bits);
     let schedule = cfg
@@ -557,6 +640,12 @@ pub fn inq_step(
         .get(step)
         .ok_or_else(|| QuantError::Config(format!("step {step} is past the schedule")))?;
     let mut params = params_of(&state.model);
+    if params.len() != state.layers.len() {
+        return Err(QuantError::Config(
+            "the model's parameters do not match the quantization state (BatchNorm left in?)"
+                .into(),
+        ));
+    }
     for (li, lq) in state.layers.iter().enumerate() {
         let p = &mut params[li];
         let target = partition::target_count(portion, p.weight.len());
@@ -670,10 +759,10 @@ pub fn inq(
     Ok(state)
 }
 
-fn weight_len(model: &FloatModel, layer: usize) -> usize {
-    match model.layers.get(layer) {
-        Some(FloatLayer::Conv { weight, .. } | FloatLayer::Dense { weight, .. }) => weight.len(),
-        _ => 0,
+fn weight_len(model: &FloatModel, node: usize) -> usize {
+    match model.nodes.get(node).and_then(|n| n.op.params()) {
+        Some((w, _)) => w.len(),
+        None => 0,
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{InqLog, InqResult, QuantError};
-use crate::graph::{FloatLayer, FloatModel};
+use crate::graph::{fold_batchnorm, FloatModel};
 
 fn perr(path: &Path, e: impl std::fmt::Display) -> QuantError {
     QuantError::Io {
@@ -29,31 +29,36 @@ pub fn histogram(values: &[f32], lo: f32, hi: f32, bins: usize) -> Vec<u32> {
     h
 }
 
-fn weights_of(model: &FloatModel, layer: usize) -> Vec<f32> {
-    match model.layers.get(layer) {
-        Some(FloatLayer::Conv { weight, .. } | FloatLayer::Dense { weight, .. }) => weight.clone(),
-        _ => Vec::new(),
-    }
+/// The weights of the node called `name` (empty if there is none).
+fn weights_of(model: &FloatModel, name: &str) -> Vec<f32> {
+    model
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .and_then(|n| n.op.params())
+        .map(|(w, _)| w.to_vec())
+        .unwrap_or_default()
 }
 
-/// One row per conv/dense layer: the original weights (left) and the quantized weights (right),
-/// both in the quantized domain (first layer multiplied by its normalization gain).
+/// One row per conv/dense node: the original weights (left; BatchNorm folded) and the
+/// quantized weights (right), both in the quantized domain (multiplied by the node's gain).
 pub fn weight_histograms(
     path: &Path,
     original: &FloatModel,
     res: &InqResult,
 ) -> Result<(), QuantError> {
+    let folded = fold_batchnorm(original).unwrap_or_else(|_| original.clone());
     let rows = res.layers.len().max(1);
     let root = SVGBackend::new(path, (1000, 260 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| perr(path, e))?;
     let areas = root.split_evenly((rows, 2));
     for (i, lq) in res.layers.iter().enumerate() {
-        let before: Vec<f32> = weights_of(original, lq.layer)
+        let before: Vec<f32> = weights_of(&folded, &lq.name)
             .iter()
             .enumerate()
             .map(|(k, &v)| v * lq.gain_at(k))
             .collect();
-        let after: Vec<f32> = weights_of(&res.model, lq.layer)
+        let after: Vec<f32> = weights_of(&res.model, &lq.name)
             .iter()
             .enumerate()
             .map(|(k, &v)| v * lq.gain_at(k))

@@ -1,11 +1,13 @@
-//! CPU float training of a [`FloatModel`] with autodiff (candle), SGD with momentum and weight
-//! decay, learning-rate schedules, seeded shuffling and an optional update mask (used by INQ so
-//! that frozen weights never move).
+//! CPU float training of a [`FloatModel`] graph with autodiff (candle), SGD with momentum and
+//! weight decay, learning-rate schedules, seeded shuffling, BatchNorm running statistics and
+//! an optional update mask (used by INQ so that frozen weights never move).
 //!
 //! Inputs are the dataset's raw 8-bit pixels, normalized with [`FloatModel::normalization`].
-//! The loop is deterministic for a given seed: shuffling uses [`rng::SplitMix64`] and the
-//! kernels do not depend on thread scheduling.
+//! The loop is deterministic for a given seed and thread count: shuffling uses
+//! [`rng::SplitMix64`] and the kernels do not depend on thread scheduling. The built-in
+//! architectures are in [`arch`]; the candle graph in [`engine`].
 
+pub mod arch;
 pub mod engine;
 pub mod ops;
 pub mod rng;
@@ -18,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::data::Dataset;
-use crate::graph::{FloatLayer, FloatModel, Normalization};
+use crate::graph::FloatModel;
+pub use arch::{build_arch, lenet, resnet8, Arch};
 pub use engine::{params_of, store_params, LayerParams, Net, Params};
 use rng::SplitMix64;
 pub use schedule::LrSchedule;
@@ -138,74 +141,9 @@ pub struct TrainLog {
     pub epochs: Vec<EpochLog>,
 }
 
-/// Per-parameter update mask: `true` = frozen (never updated). One entry per layer in
-/// [`Params`] order, each as long as the layer's weights. Biases are never frozen.
+/// Per-parameter update mask: `true` = frozen (never updated). One entry per [`Params`]
+/// entry, each as long as its weights. Biases are never frozen.
 pub type Mask = Vec<Vec<bool>>;
-
-/// The built-in LeNet baseline: conv 1→16 3×3 pad 1, ReLU, maxpool 2; conv 16→32 3×3 pad 1,
-/// ReLU, maxpool 2; flatten; dense 1568→128, ReLU; dense 128→10 (for 28×28 single-channel
-/// input; other shapes adapt the first dense layer). He-initialized from `seed`;
-/// normalization `x = pixel/255` (mean 0, std 1).
-pub fn lenet(input_shape: [usize; 3], seed: u64) -> FloatModel {
-    let [c, h, w] = input_shape;
-    let mut rng = SplitMix64::derive(seed, &[0x1e7e7]);
-    let mut he = |n: usize, fan_in: usize| -> Vec<f32> {
-        let s = (2.0 / fan_in as f64).sqrt();
-        (0..n).map(|_| (rng.normal() * s) as f32).collect()
-    };
-    let flat = 32 * (h / 2 / 2) * (w / 2 / 2);
-    let conv = |name: &str, i: usize, o: usize, weight: Vec<f32>| FloatLayer::Conv {
-        name: name.into(),
-        in_channels: i,
-        out_channels: o,
-        kernel: [3, 3],
-        stride: [1, 1],
-        pad: [1, 1, 1, 1],
-        weight,
-        bias: vec![0.0; o],
-    };
-    let pool = |name: &str| FloatLayer::MaxPool {
-        name: name.into(),
-        kernel: [2, 2],
-        stride: [2, 2],
-    };
-    let relu = |name: &str| FloatLayer::Relu { name: name.into() };
-    FloatModel {
-        name: "lenet".into(),
-        input_shape,
-        normalization: Normalization {
-            scale: 1.0 / 255.0,
-            mean: vec![0.0],
-            std: vec![1.0],
-        },
-        layers: vec![
-            conv("conv1", c, 16, he(16 * c * 9, c * 9)),
-            relu("relu1"),
-            pool("pool1"),
-            conv("conv2", 16, 32, he(32 * 16 * 9, 16 * 9)),
-            relu("relu2"),
-            pool("pool2"),
-            FloatLayer::Flatten {
-                name: "flatten".into(),
-            },
-            FloatLayer::Dense {
-                name: "fc1".into(),
-                in_features: flat,
-                out_features: 128,
-                weight: he(128 * flat, flat),
-                bias: vec![0.0; 128],
-            },
-            relu("relu3"),
-            FloatLayer::Dense {
-                name: "fc2".into(),
-                in_features: 128,
-                out_features: 10,
-                weight: he(1280, 128),
-                bias: vec![0.0; 10],
-            },
-        ],
-    }
-}
 
 fn check_data(net: &Net, data: &Dataset) -> Result<(), TrainError> {
     let [c, h, w] = net.input_shape;
@@ -250,7 +188,7 @@ impl Sgd {
         let velocity = params
             .iter()
             .map(|p| LayerParams {
-                layer: p.layer,
+                node: p.node,
                 weight: vec![0.0; p.weight.len()],
                 bias: vec![0.0; p.bias.len()],
             })
@@ -312,6 +250,50 @@ pub fn train_masked(
     seed_parts: &[u64],
     progress: &mut dyn FnMut(&EpochLog),
 ) -> Result<TrainLog, TrainError> {
+    run(
+        model,
+        data,
+        cfg,
+        mask,
+        seed_parts,
+        &mut |e, _| progress(e),
+        false,
+    )
+}
+
+/// [`train`] that also hands `observe` the model as it is after every epoch (parameters and
+/// BatchNorm running statistics), e.g. to measure the test accuracy per epoch. The training
+/// itself is identical to [`train`]'s.
+pub fn train_observed(
+    model: &mut FloatModel,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    observe: &mut dyn FnMut(&EpochLog, &FloatModel),
+) -> Result<TrainLog, TrainError> {
+    run(
+        model,
+        data,
+        cfg,
+        None,
+        &[],
+        &mut |e, m| {
+            if let Some(m) = m {
+                observe(e, m)
+            }
+        },
+        true,
+    )
+}
+
+fn run(
+    model: &mut FloatModel,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    mask: Option<&Mask>,
+    seed_parts: &[u64],
+    progress: &mut dyn FnMut(&EpochLog, Option<&FloatModel>),
+    snapshots: bool,
+) -> Result<TrainLog, TrainError> {
     cfg.check()?;
     let net = Net::new(model)?;
     check_data(&net, data)?;
@@ -330,6 +312,7 @@ pub fn train_masked(
             ));
         }
     }
+    let mut running = engine::running_of(model);
     let mut sgd = Sgd::new(&params);
     let n = data.len();
     let px = data.image_len();
@@ -365,7 +348,10 @@ pub fn train_masked(
                 lab.push(data.labels[i]);
             }
             net.normalize(&pix, &mut x);
-            let (loss, c, grads) = net.loss_and_grads(&params, &x, &lab)?;
+            let (loss, c, grads, stats) = net.loss_and_grads(&params, &x, &lab)?;
+            for (r, s) in running.iter_mut().zip(&stats) {
+                r.update(s);
+            }
             if !loss.is_finite() {
                 return Err(TrainError::Diverged { epoch, loss });
             }
@@ -394,10 +380,18 @@ pub fn train_masked(
             lr: lr0,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        progress(&e);
+        if snapshots {
+            let mut snap = model.clone();
+            store_params(&mut snap, &params);
+            engine::store_running(&mut snap, &running);
+            progress(&e, Some(&snap));
+        } else {
+            progress(&e, None);
+        }
         log.epochs.push(e);
     }
     store_params(model, &params);
+    engine::store_running(model, &running);
     Ok(log)
 }
 
@@ -410,7 +404,8 @@ pub struct Eval {
     pub loss: f64,
 }
 
-/// Evaluates a float model (batched, float activations).
+/// Evaluates a float model (batched, float activations, BatchNorm with its running
+/// statistics).
 pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> {
     let net = Net::new(model)?;
     check_data(&net, data)?;

@@ -1,7 +1,18 @@
-//! Constant tensors: decoding from `TensorProto`, encoding, and the few ops the importer
-//! evaluates on constants (shape arithmetic and weight reshuffles exporters leave behind).
+//! Constant evaluation: decoding `TensorProto`s, the few ops the importer evaluates on
+//! constants (shape arithmetic and weight reshuffles exporters leave behind), and
+//! [`ConstEval`], which computes the value of any tensor that does not depend on the model
+//! input (initializers, `Constant` nodes and expressions of them, `Shape` of a data tensor).
+//!
+//! Owns no lowering: the importer asks it for weights; it refuses tensors on the data path
+//! (those depend on the input) with a message naming the tensor.
 
-use super::proto::{tensor_proto::DataType, TensorProto};
+use std::collections::{HashMap, HashSet};
+
+use super::attrs::Attrs;
+use super::proto::{
+    attribute_proto::AttributeType, tensor_proto::DataType, NodeProto, TensorProto,
+};
+use super::NodeIssue;
 
 /// An integer element that may stand for the (unknown) batch size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,43 +180,6 @@ pub(crate) fn decode(t: &TensorProto) -> Result<Value, String> {
         ));
     }
     Ok(v)
-}
-
-/// A float32 tensor with raw little-endian data.
-pub(crate) fn f32_tensor(name: &str, dims: &[usize], data: &[f32]) -> TensorProto {
-    TensorProto {
-        name: Some(name.to_string()),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: Some(DataType::Float as i32),
-        raw_data: Some(data.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        ..Default::default()
-    }
-}
-
-/// An int64 tensor with raw little-endian data.
-pub(crate) fn i64_tensor(name: &str, dims: &[usize], data: &[i64]) -> TensorProto {
-    TensorProto {
-        name: Some(name.to_string()),
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: Some(DataType::Int64 as i32),
-        raw_data: Some(data.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        ..Default::default()
-    }
-}
-
-/// A scalar (rank 0) tensor of an 8/16-bit integer type holding 0 (a zero point).
-pub(crate) fn zero_point(name: &str, dt: DataType) -> TensorProto {
-    let bytes = match dt {
-        DataType::Uint16 | DataType::Int16 => 2,
-        _ => 1,
-    };
-    TensorProto {
-        name: Some(name.to_string()),
-        dims: vec![],
-        data_type: Some(dt as i32),
-        raw_data: Some(vec![0; bytes]),
-        ..Default::default()
-    }
 }
 
 fn strides(dims: &[usize]) -> Vec<usize> {
@@ -457,6 +431,289 @@ pub(crate) fn cast(v: &Value, to: i64) -> Result<Value, String> {
         dims: v.dims.clone(),
         data,
     })
+}
+
+/// Computes constant tensors on demand (memoized).
+pub(crate) struct ConstEval<'a> {
+    nodes: &'a [NodeProto],
+    init: HashMap<&'a str, &'a TensorProto>,
+    producer: HashMap<&'a str, usize>,
+    memo: HashMap<String, Value>,
+    /// Tensors on the data path (they depend on the model input and are never constants).
+    pub data: HashSet<String>,
+    /// For `Shape` nodes reading a data tensor: the shape of that tensor (batch symbolic).
+    pub shape_of: HashMap<usize, Vec<Sym>>,
+}
+
+fn issue(index: usize, message: impl Into<String>) -> NodeIssue {
+    NodeIssue {
+        index,
+        message: message.into(),
+    }
+}
+
+impl<'a> ConstEval<'a> {
+    /// An evaluator over `nodes` with the given initializers.
+    pub fn new(nodes: &'a [NodeProto], initializers: &'a [TensorProto]) -> Self {
+        let mut producer = HashMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            for o in &n.output {
+                if !o.is_empty() {
+                    producer.insert(o.as_str(), i);
+                }
+            }
+        }
+        ConstEval {
+            nodes,
+            init: initializers.iter().map(|t| (t.name(), t)).collect(),
+            producer,
+            memo: HashMap::new(),
+            data: HashSet::new(),
+            shape_of: HashMap::new(),
+        }
+    }
+
+    /// Whether `name` is an initializer.
+    pub fn is_initializer(&self, name: &str) -> bool {
+        self.init.contains_key(name)
+    }
+
+    /// The constant value of tensor `name`, needed by node `user`.
+    pub fn value(&mut self, name: &str, user: usize, depth: usize) -> Result<Value, NodeIssue> {
+        if let Some(v) = self.memo.get(name) {
+            return Ok(v.clone());
+        }
+        if self.data.contains(name) {
+            return Err(issue(
+                user,
+                format!(
+                    "input '{name}' is an activation on the data path, not a constant; weights, \
+                     shapes and bias addends must be constants"
+                ),
+            ));
+        }
+        let v = if let Some(t) = self.init.get(name) {
+            decode(t).map_err(|m| issue(user, format!("initializer '{name}' {m}")))?
+        } else if let Some(&p) = self.producer.get(name) {
+            if depth > 64 {
+                return Err(issue(
+                    user,
+                    format!("input '{name}': constant expression too deep"),
+                ));
+            }
+            let pos = self.nodes[p]
+                .output
+                .iter()
+                .position(|o| o == name)
+                .unwrap_or(0);
+            if pos != 0 {
+                return Err(issue(
+                    p,
+                    format!(
+                        "only the first output can be evaluated as a constant (used: '{name}')"
+                    ),
+                ));
+            }
+            self.eval(p, depth + 1)?
+        } else {
+            return Err(issue(
+                user,
+                format!(
+                    "input '{name}' is neither an initializer, a graph input nor a node output"
+                ),
+            ));
+        };
+        self.memo.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+
+    /// Input `k` of node `i` as a constant (`None` when absent).
+    pub fn input(&mut self, i: usize, k: usize, depth: usize) -> Result<Option<Value>, NodeIssue> {
+        match self.nodes[i].input.get(k).filter(|s| !s.is_empty()) {
+            Some(name) => Ok(Some(self.value(name, i, depth)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn req_input(
+        &mut self,
+        i: usize,
+        k: usize,
+        what: &str,
+        depth: usize,
+    ) -> Result<Value, NodeIssue> {
+        self.input(i, k, depth)?
+            .ok_or_else(|| issue(i, format!("input #{k} ({what}) is missing")))
+    }
+
+    /// Evaluates node `i` on constant inputs.
+    fn eval(&mut self, i: usize, depth: usize) -> Result<Value, NodeIssue> {
+        let node = &self.nodes[i];
+        let op = node.op_type();
+        if !matches!(node.domain(), "" | "ai.onnx") {
+            return Err(issue(
+                i,
+                format!("domain '{}' is not supported", node.domain()),
+            ));
+        }
+        let at = Attrs::of(node);
+        let e = |m: String| issue(i, m);
+        let v = match op {
+            "Constant" => {
+                at.check(&[
+                    "value",
+                    "value_float",
+                    "value_floats",
+                    "value_int",
+                    "value_ints",
+                ])
+                .map_err(e)?;
+                if let Some(a) = at.get("value", AttributeType::Tensor).map_err(e)? {
+                    let t =
+                        a.t.as_ref()
+                            .ok_or_else(|| e("'value' has no tensor".into()))?;
+                    decode(t).map_err(|m| e(format!("value {m}")))?
+                } else if let Some(a) = at.get("value_float", AttributeType::Float).map_err(e)? {
+                    Value {
+                        dims: vec![],
+                        data: Data::F32(vec![a.f()]),
+                    }
+                } else if let Some(a) = at.get("value_floats", AttributeType::Floats).map_err(e)? {
+                    Value {
+                        dims: vec![a.floats.len()],
+                        data: Data::F32(a.floats.clone()),
+                    }
+                } else if let Some(a) = at.get("value_int", AttributeType::Int).map_err(e)? {
+                    Value {
+                        dims: vec![],
+                        data: Data::Int(vec![Sym::Val(a.i())]),
+                    }
+                } else if let Some(a) = at.get("value_ints", AttributeType::Ints).map_err(e)? {
+                    Value {
+                        dims: vec![a.ints.len()],
+                        data: Data::Int(a.ints.iter().map(|&x| Sym::Val(x)).collect()),
+                    }
+                } else {
+                    return Err(e("no supported value attribute".into()));
+                }
+            }
+            "Identity" | "Dropout" => self.req_input(i, 0, "input", depth)?,
+            "Shape" => {
+                at.check(&["start", "end"]).map_err(e)?;
+                let full: Vec<Sym> = match self.shape_of.get(&i) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let v = self.req_input(i, 0, "data", depth)?;
+                        v.dims.iter().map(|&d| Sym::Val(d as i64)).collect()
+                    }
+                };
+                let all = Value {
+                    dims: vec![full.len()],
+                    data: Data::Int(full),
+                };
+                let start = at.int("start", 0).map_err(e)?;
+                let end = at.int("end", i64::MAX).map_err(e)?;
+                slice1(&all, start, end).map_err(e)?
+            }
+            "Gather" => {
+                at.check(&["axis"]).map_err(e)?;
+                let data = self.req_input(i, 0, "data", depth)?;
+                let idx = self.req_input(i, 1, "indices", depth)?;
+                let axis = at.int("axis", 0).map_err(e)?;
+                gather(&data, &idx, axis).map_err(e)?
+            }
+            "Unsqueeze" | "Squeeze" => {
+                at.check(&["axes"]).map_err(e)?;
+                let data = self.req_input(i, 0, "data", depth)?;
+                let axes = match at.ints("axes").map_err(e)? {
+                    Some(a) => Some(a),
+                    None => match self.input(i, 1, depth)? {
+                        Some(v) => Some(v.ints().map_err(|m| e(format!("axes {m}")))?),
+                        None => None,
+                    },
+                };
+                if op == "Unsqueeze" {
+                    let axes = axes.ok_or_else(|| e("Unsqueeze without axes".into()))?;
+                    unsqueeze(&data, &axes).map_err(e)?
+                } else {
+                    squeeze(&data, axes.as_deref()).map_err(e)?
+                }
+            }
+            "Concat" => {
+                at.check(&["axis"]).map_err(e)?;
+                let axis = at
+                    .get("axis", AttributeType::Int)
+                    .map_err(e)?
+                    .map(|a| a.i())
+                    .ok_or_else(|| e("Concat without axis".into()))?;
+                let mut vals = Vec::new();
+                for k in 0..node.input.len() {
+                    if let Some(v) = self.input(i, k, depth)? {
+                        vals.push(v);
+                    }
+                }
+                concat(&vals, axis).map_err(e)?
+            }
+            "Cast" => {
+                at.check(&["to", "saturate", "round_mode"]).map_err(e)?;
+                let data = self.req_input(i, 0, "input", depth)?;
+                let to = at.int("to", 0).map_err(e)?;
+                cast(&data, to).map_err(e)?
+            }
+            "Transpose" => {
+                at.check(&["perm"]).map_err(e)?;
+                let data = self.req_input(i, 0, "data", depth)?;
+                let perm = at.ints("perm").map_err(e)?;
+                transpose(&data, perm.as_deref()).map_err(e)?
+            }
+            "Reshape" => {
+                at.check(&["allowzero"]).map_err(e)?;
+                let data = self.req_input(i, 0, "data", depth)?;
+                let shape = self.req_input(i, 1, "shape", depth)?;
+                let target = shape.ints().map_err(|m| e(format!("shape {m}")))?;
+                let allowzero = at.int("allowzero", 0).map_err(e)? != 0;
+                let dims = reshape_dims(&data.dims, &target, allowzero).map_err(e)?;
+                Value {
+                    dims,
+                    data: data.data,
+                }
+            }
+            "Slice" => {
+                at.check(&[]).map_err(e)?;
+                let data = self.req_input(i, 0, "data", depth)?;
+                let starts = self.req_input(i, 1, "starts", depth)?.ints().map_err(e)?;
+                let ends = self.req_input(i, 2, "ends", depth)?.ints().map_err(e)?;
+                let axes = self
+                    .input(i, 3, depth)?
+                    .map(|v| v.ints())
+                    .transpose()
+                    .map_err(e)?;
+                let steps = self
+                    .input(i, 4, depth)?
+                    .map(|v| v.ints())
+                    .transpose()
+                    .map_err(e)?;
+                if starts.len() != 1
+                    || ends.len() != 1
+                    || axes.as_ref().is_some_and(|a| a[..] != [0] && a[..] != [-1])
+                    || steps.as_ref().is_some_and(|s| s[..] != [1])
+                {
+                    return Err(e(
+                        "only a 1-D slice with step 1 is supported on constants".into()
+                    ));
+                }
+                slice1(&data, starts[0], ends[0]).map_err(e)?
+            }
+            _ => {
+                return Err(e(format!(
+                    "cannot evaluate op '{op}' on constants (constant expressions may use \
+                     Constant, Identity, Dropout, Shape, Gather, Unsqueeze, Squeeze, Concat, \
+                     Cast, Transpose, Reshape, Slice)"
+                )))
+            }
+        };
+        Ok(v)
+    }
 }
 
 #[cfg(test)]
