@@ -81,6 +81,9 @@ pub fn import_full(path: &Path) -> Result<Imported, OnnxError> {
     Ok(imp)
 }
 
+/// Dimensions and values of a constant float input.
+pub(crate) type Weights = (Vec<usize>, Vec<f32>);
+
 /// The lowering state shared by the walk and the per-op lowerings ([`super::lower`]).
 pub(crate) struct Importer<'a> {
     /// The ONNX nodes.
@@ -166,7 +169,7 @@ impl<'a> Importer<'a> {
         i: usize,
         k: usize,
         what: &str,
-    ) -> Result<Option<(Vec<usize>, Vec<f32>)>, NodeIssue> {
+    ) -> Result<Option<Weights>, NodeIssue> {
         match self.consts.input(i, k, 0)? {
             None => Ok(None),
             Some(v) => {

@@ -138,8 +138,8 @@ fn plan(res: &InqResult) -> Result<Plan, QuantError> {
             _ => {}
         }
     }
-    for i in 0..n {
-        if matches!(m.nodes[i].op, FloatOp::Relu(_)) && fused_into[i].is_none() {
+    for (i, fused) in fused_into.iter().enumerate() {
+        if matches!(m.nodes[i].op, FloatOp::Relu(_)) && fused.is_none() {
             return Err(model_err(
                 m,
                 i,

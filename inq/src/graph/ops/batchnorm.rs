@@ -80,7 +80,7 @@ impl FloatOperator for BatchNorm {
         if let Some(k) = self
             .var
             .iter()
-            .position(|&v| !(f64::from(v) + f64::from(self.eps) > 0.0))
+            .position(|&v| (f64::from(v) + f64::from(self.eps)).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
         {
             return Err(format!("var[{k}] + eps is not positive"));
         }
