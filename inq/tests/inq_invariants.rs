@@ -837,4 +837,12 @@ fn committed_lenet_models_keep_their_accuracy() {
     let q = QuantModel::load(&root.join("fashion_lenet_inq5.json")).unwrap();
     let i = quantize::evaluate_integer(&q, &te).unwrap();
     assert!((i - 0.9191).abs() < 1e-9, "integer LeNet {i}");
+    // the committed ResNet-8 (BatchNormalization nodes, folded on import): 93.16 %
+    let r = inq_quant::onnx::import(&root.join("fashion_resnet8.onnx")).unwrap();
+    let acc = inq_quant::forward::accuracy(&r, &te).unwrap();
+    assert!(
+        (acc.correct as i64 - 9316).abs() <= 2,
+        "ResNet-8 {}",
+        acc.correct
+    );
 }

@@ -11,8 +11,9 @@
 //!   its op type and what is not supported.
 //!
 //! Split by concern: [`attrs`] (attribute access), [`const_eval`] (constant tensors and
-//! expressions), `import` (the walk over the graph), `lower/` (one file per op family,
-//! found by `op_type` in [`lower::TABLE`]), `export`.
+//! expressions), `import` (the walk over the graph), [`state`] (what the walk and the
+//! lowerings share), `lower/` (one file per op family, found by `op_type` in
+//! [`lower::TABLE`]), `export`.
 //! * [`export_float`] writes a [`FloatModel`](crate::graph::FloatModel) as an opset-13 ONNX
 //!   file that onnxruntime runs and [`import`] reads back identically.
 //! * [`export_quantized`] writes an [`inq_model::QuantModel`] as a QDQ ONNX file (exact
@@ -28,6 +29,7 @@ pub(crate) mod const_eval;
 mod export;
 mod import;
 pub(crate) mod lower;
+pub(crate) mod state;
 
 pub use export::{
     export_float, export_quantized, float_model_proto, quantized_model_proto, QuantExportInfo,

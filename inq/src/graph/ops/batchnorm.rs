@@ -77,11 +77,10 @@ impl FloatOperator for BatchNorm {
                 return Err(format!("{what} has {} values; expected {c}", v.len()));
             }
         }
-        if let Some(k) = self
-            .var
-            .iter()
-            .position(|&v| (f64::from(v) + f64::from(self.eps)).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
-        {
+        if let Some(k) = self.var.iter().position(|&v| {
+            (f64::from(v) + f64::from(self.eps)).partial_cmp(&0.0)
+                != Some(std::cmp::Ordering::Greater)
+        }) {
             return Err(format!("var[{k}] + eps is not positive"));
         }
         Ok(inputs[0].to_vec())

@@ -2,7 +2,7 @@
 
 use super::{attrs, data_first, map, Cur, Data};
 use crate::graph::Conv;
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 /// Lowers a `Conv` node.

@@ -2,7 +2,7 @@
 
 use super::{attrs, data_first, vector, Cur, Data};
 use crate::graph::Dense;
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 /// Lowers a `Gemm` node (`transA = 0`, `transB` 0 or 1, `alpha`/`beta` folded).

@@ -3,7 +3,7 @@
 
 use super::{attrs, data_first, fold_target, Data};
 use crate::graph::{Add, FloatOp, Relu};
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 /// Lowers an `Add` node.

@@ -3,7 +3,7 @@
 //!
 //! A lowering gets the importer state, the node's index and its inputs as data tensors
 //! (`None` for constants and absent inputs; constants are read through
-//! [`crate::onnx::import::Importer::weights`]); it adds float nodes (or folds into the previous
+//! [`crate::onnx::state::Importer::weights`]); it adds float nodes (or folds into the previous
 //! one) and returns the data tensor of the node's first output. Adding an op means adding one
 //! line to [`TABLE`] and its function in the family's file.
 
@@ -16,30 +16,9 @@ mod shape;
 mod softmax;
 
 use super::attrs::Attrs;
-use super::import::Importer;
+use super::state::Importer;
+pub(crate) use super::state::{Cur, Data};
 use super::NodeIssue;
-
-/// The tensor flowing along the data path (batch dimension excluded).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Cur {
-    /// `[N, C, H, W]`.
-    Map([usize; 3]),
-    /// `[N, F]`.
-    Vec(usize),
-}
-
-/// A data tensor: the float tensor (node or input name) holding it, its shape, and the float
-/// conv/dense node a following BatchNormalization or bias `Add` may be folded into (set only
-/// while the tensor is that node's output, read by nothing else so far).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Data {
-    /// Float tensor name.
-    pub name: String,
-    /// Shape.
-    pub cur: Cur,
-    /// Index of the float conv/dense node to fold into.
-    pub producer: Option<usize>,
-}
 
 /// A lowering function.
 pub(crate) type Lower = fn(&mut Importer, usize, &[Option<Data>]) -> Result<Data, NodeIssue>;

@@ -2,7 +2,7 @@
 //! of the graph), never kept as a node.
 
 use super::{attrs, fold_target, Cur, Data};
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 /// Lowers (folds) a `BatchNormalization` node.

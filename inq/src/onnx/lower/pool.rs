@@ -3,7 +3,7 @@
 
 use super::{attrs, data_first, map, Cur, Data};
 use crate::graph::{AvgPool, Flatten, GlobalAvgPool, MaxPool, Window};
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 fn pool(imp: &mut Importer, i: usize, ins: &[Option<Data>], max: bool) -> Result<Data, NodeIssue> {

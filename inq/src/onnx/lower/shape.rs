@@ -4,7 +4,7 @@
 use super::{attrs, data_first, Cur, Data};
 use crate::graph::Flatten;
 use crate::onnx::const_eval::{reshape_dims, Sym};
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 fn flatten_data(imp: &mut Importer, i: usize, x: &Data) -> Data {

@@ -2,7 +2,7 @@
 //! (the argmax is unchanged), with a note.
 
 use super::{attrs, vector, Data};
-use crate::onnx::import::Importer;
+use crate::onnx::state::Importer;
 use crate::onnx::NodeIssue;
 
 /// Lowers (drops) a final `Softmax` or `LogSoftmax`.
