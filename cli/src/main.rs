@@ -3,8 +3,9 @@
 //! One binary for the whole flow: `train` a float CNN, `quantize` it with INQ, `eval` its
 //! accuracy, `gen`erate Verilog, `sim`ulate the design cycle by cycle, `verify` the RTL under
 //! Verilator, `report` area and throughput, `compare` two designs, `explore` the design space,
-//! and `flow` for all of it in one command.
-//! Every subcommand prints a human summary, or with `--json` one JSON object on stdout.
+//! and `flow` for all of it in one command. This crate parses arguments and prints; the work
+//! is `inq-flow`'s. Every subcommand prints a human summary, or with `--json` one JSON object
+//! on stdout.
 
 mod commands;
 mod output;
@@ -22,10 +23,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train the built-in LeNet-class float CNN and export it as ONNX.
+    /// Train a built-in float CNN (LeNet or ResNet-8) and export it as ONNX.
     Train(commands::train::TrainArgs),
     /// Quantize a float ONNX model with INQ into the quantized-model format.
-    Quantize(commands::quantize::QuantizeArgs),
+    Quantize(Box<commands::quantize::QuantizeArgs>),
     /// Accuracy of a quantized model (integer reference) or a float ONNX model.
     Eval(commands::eval::EvalArgs),
     /// Generate Verilog for a quantized model.
@@ -41,7 +42,7 @@ enum Command {
     /// Two designs side by side (e.g. shift-add vs the int8 multiplier baseline): throughput,
     /// synthesized area with and without DSPs, LUTs per lane, integer accuracy.
     Compare(commands::compare::CompareArgs),
-    /// The whole flow on the built-in default: quantize, eval, gen, sim, verify, report.
+    /// The whole flow: quantize, eval, gen, sim, verify, report.
     Flow(Box<commands::flow::FlowArgs>),
 }
 

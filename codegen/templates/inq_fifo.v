@@ -1,5 +1,6 @@
 // @{ header }@
-// inq_fifo: synchronous FIFO (docs/hardware.md section 3). D must be a power of two >= 2.
+// inq_fifo: synchronous FIFO of any depth D >= 2 (docs/hardware.md section 3). The read and
+// write pointers wrap by overflow when D is a power of two and explicitly otherwise.
 module inq_fifo #(
   parameter integer W = 8,
   parameter integer D = 2
@@ -17,6 +18,8 @@ module inq_fifo #(
   localparam integer CNW = $clog2(D + 1);
   localparam integer DC_I = D;
   localparam [CNW-1:0] DC = DC_I[CNW-1:0];
+  localparam integer LAST_I = D - 1;
+  localparam [AW-1:0] LAST = LAST_I[AW-1:0];
 
   reg [W-1:0]   mem [0:D-1];
   reg [AW-1:0]  rd;
@@ -30,6 +33,19 @@ module inq_fifo #(
   assign m_valid = (count != {CNW{1'b0}});
   assign m_data  = mem[rd];
 
+  // next pointer values: (p + 1) % D
+  wire [AW-1:0] wr_nxt;
+  wire [AW-1:0] rd_nxt;
+  generate
+    if ((D & (D - 1)) == 0) begin : g_pow2
+      assign wr_nxt = (wr + 1'b1);
+      assign rd_nxt = (rd + 1'b1);
+    end else begin : g_wrap
+      assign wr_nxt = ((wr == LAST) ? {AW{1'b0}} : (wr + 1'b1));
+      assign rd_nxt = ((rd == LAST) ? {AW{1'b0}} : (rd + 1'b1));
+    end
+  endgenerate
+
   always @(posedge clk) begin
     if (rst) begin
       rd    <= {AW{1'b0}};
@@ -38,10 +54,10 @@ module inq_fifo #(
     end else begin
       if (s_fire) begin
         mem[wr] <= s_data;
-        wr      <= (wr + 1'b1);
+        wr      <= wr_nxt;
       end
       if (m_fire) begin
-        rd <= (rd + 1'b1);
+        rd <= rd_nxt;
       end
       if (s_fire & (~m_fire)) begin
         count <= (count + 1'b1);

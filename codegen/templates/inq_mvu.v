@@ -1,6 +1,9 @@
 // @{ header }@
 // inq_mvu: sliding-window matrix-vector unit of PE x SIMD lanes with requantization
 // (docs/hardware.md section 4). Conv layers, and dense layers as a 1x1 conv on a [N,1,1] map.
+// BIAS_FILE and SHIFT_FILE name the per-channel tables (by file name, docs/hardware.md
+// section 8); their defaults are empty so that the module elaborates on its own, and $readmemh
+// is only called for a non-empty name.
 @% if constant %@// No multiplier: products are (x << k) with a conditional negate. Multiplications below
 // appear only in constant (localparam / genvar) expressions.
 // This instance is fully unrolled (NF = SF = 1, docs/hardware.md section 4.1): every
@@ -10,6 +13,8 @@
 @% else %@// MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
 // below appear only in constant (localparam / genvar) expressions. MUL = 1 (the int8
 // baseline): the weight code is a CB-bit two's-complement integer and each lane multiplies.
+// DW = 1: depthwise convolution (docs/hardware.md section 4.2): SIMD = 1, SF = KH*KW, and PE p
+// of neuron fold nf reads channel nf*PE + p (PE line-buffer read ports instead of SIMD).
 @% endif %@module @{ module_name }@ #(
   parameter integer C          = 1,
   parameter integer H          = 1,
@@ -26,7 +31,8 @@
   parameter integer NR         = 1,
   parameter integer PE         = 1,
   parameter integer SIMD       = 1,
-  parameter integer A          = 8,
+@% if !constant %@  parameter integer DW         = 0,
+@% endif %@  parameter integer A          = 8,
 @% if !constant %@  parameter integer IN_SIGNED  = 0,
 @% endif %@  parameter integer PAD        = 0,
 @% if !constant %@  parameter integer CB         = 4,
@@ -38,8 +44,8 @@
   parameter integer OUT_SIGNED = 0,
 @% if !constant %@  parameter integer WAW        = 1,
   parameter integer MUL        = 0,
-@% endif %@  parameter         BIAS_FILE  = "bias.hex",
-  parameter         SHIFT_FILE = "shift.hex"
+@% endif %@  parameter         BIAS_FILE  = "",
+  parameter         SHIFT_FILE = ""
 ) (
   input  wire                   clk,
   input  wire                   rst,
@@ -54,9 +60,13 @@
 );
   // ---- derived constants ----
   localparam integer NF     = OC / PE;
-  localparam integer SF     = (KH * KW * C) / SIMD;
+@% if constant %@  localparam integer SF     = (KH * KW * C) / SIMD;
   localparam integer CS     = C / SIMD;
-  localparam integer ROWLEN = W * C;
+@% else %@  // window lanes (line-buffer read ports): SIMD, or PE for a depthwise engine
+  localparam integer NL     = (DW != 0) ? PE : SIMD;
+  localparam integer SF     = (DW != 0) ? (KH * KW) : ((KH * KW * C) / SIMD);
+  localparam integer CS     = (DW != 0) ? 1 : (C / SIMD);
+@% endif %@  localparam integer ROWLEN = W * C;
   localparam integer LB     = NR * ROWLEN;
   localparam integer LBD    = (LB < 2) ? 2 : LB;
   localparam integer LBW    = $clog2(LBD);
@@ -135,7 +145,8 @@
   localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
   localparam integer PE_C_I = PE;
   localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
-  localparam integer PAD_C_I = PAD;
+@% if !constant %@  localparam [LBW-1:0] PE_L = PE_C_I[LBW-1:0];
+@% endif %@  localparam integer PAD_C_I = PAD;
   localparam [A-1:0] PAD_C = PAD_C_I[A-1:0];
 
   // ---- registers (reset values: docs/hardware.md section 4) ----
@@ -158,7 +169,8 @@
   reg [LBW-1:0] oxc;   // ox * SW * C
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
-@% if !constant %@  reg [WAW-1:0] waddr; // nf * SF + sf
+@% if !constant %@  reg [LBW-1:0] nfc;   // nf * PE (the first channel of a depthwise fold)
+  reg [WAW-1:0] waddr; // nf * SF + sf
   reg [PE*ACC_W-1:0] acc;
 @% endif %@  reg [PE*ACC_W-1:0] obuf;
   reg [PNW-1:0] pending;
@@ -167,10 +179,18 @@
   reg [A-1:0]      lb    [0:LBD-1];
   reg [ACC_W-1:0]  bias_t  [0:TBD-1];
   reg [7:0]        shift_t [0:TBD-1];
-  initial begin
-    $readmemh(BIAS_FILE, bias_t);
-    $readmemh(SHIFT_FILE, shift_t);
-  end
+  generate
+    if (BIAS_FILE != "") begin : g_bias_init
+      initial begin
+        $readmemh(BIAS_FILE, bias_t);
+      end
+    end
+    if (SHIFT_FILE != "") begin : g_shift_init
+      initial begin
+        $readmemh(SHIFT_FILE, shift_t);
+      end
+    end
+  endgenerate
 
   // ---- scheduling (docs/hardware.md section 4, combinational signals) ----
   wire [CW-1:0] iyx   = {{(CW-IYW){1'b0}}, iy};
@@ -238,14 +258,29 @@
     end
   endgenerate
 @% else %@  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
-  wire [SIMD*A-1:0] xv;
+  wire [NL*A-1:0] xv;
   genvar s, p;
   generate
-    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
-      localparam integer SOFF_I = s;
-      localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
-      wire [LBW-1:0] la = (rbase + SOFF);
-      assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
+    if (DW != 0) begin : g_dw
+      // depthwise: lane p reads channel nfc + p at the fold's kernel position
+      wire [LBW-1:0] dbase = (rbase + nfc);
+      for (s = 0; s < NL; s = s + 1) begin : g_lane
+        localparam integer SOFF_I = s;
+        localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+        wire [LBW-1:0] la = (dbase + SOFF);
+        assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
+      end
+    end else begin : g_win
+      /* verilator lint_off UNUSED */
+      // Justification: nfc (the channel base of a depthwise fold) is only read when DW = 1.
+      wire [LBW-1:0] unused_nfc = nfc;
+      /* verilator lint_on UNUSED */
+      for (s = 0; s < NL; s = s + 1) begin : g_lane
+        localparam integer SOFF_I = s;
+        localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+        wire [LBW-1:0] la = (rbase + SOFF);
+        assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
+      end
     end
   endgenerate
 @% endif %@
@@ -267,7 +302,8 @@
       wire [SIMD*ACC_W-1:0] pv;
       for (s = 0; s < SIMD; s = s + 1) begin : g_mul
         wire [CB-1:0] code = w_data[(p*SIMD + s)*CB +: CB];
-        wire [A-1:0]  x    = xv[s*A +: A];
+        // lane s of PE p (depthwise: SIMD = 1 and PE p has its own window lane p)
+        wire [A-1:0]  x    = xv[((DW != 0) ? p : s)*A +: A];
         wire [PW-1:0] pr;
         if (MUL != 0) begin : g_int
           // PW = A + CB: the signed product of the (A+1)-bit extended activation and the
@@ -369,7 +405,8 @@
       oxc <= {LBW{1'b0}};
       kxc <= {LBW{1'b0}};
       co <= {LBW{1'b0}};
-@% if !constant %@      waddr <= {WAW{1'b0}};
+@% if !constant %@      nfc <= {LBW{1'b0}};
+      waddr <= {WAW{1'b0}};
 @% endif %@      pending <= {PNW{1'b0}};
       ch <= {CHW{1'b0}};
       out_valid <= 1'b0;
@@ -430,9 +467,11 @@
           rb <= rb0;
           if (nf != NF_LAST) begin
             nf <= (nf + 1'b1);
-          end else begin
+@% if !constant %@            nfc <= (nfc + PE_L);
+@% endif %@          end else begin
             nf <= {NFW{1'b0}};
-            if (ox != OW_LAST) begin
+@% if !constant %@            nfc <= {LBW{1'b0}};
+@% endif %@            if (ox != OW_LAST) begin
               ox <= (ox + 1'b1);
               oxs <= (oxs + SW_C);
               oxc <= (oxc + SWC);

@@ -1,20 +1,26 @@
 // @{ header }@
 // inq_rom: weight ROM with a registered output. The address is the *next* value of the
 // engine's address register, so q always equals mem[current address] (docs/hardware.md section 4).
+// FILE names the memory image (by file name, docs/hardware.md section 8); the default is empty
+// so that the module elaborates on its own, and $readmemh is only called for a non-empty name.
 module inq_rom #(
   parameter integer DW    = 8,
   parameter integer DEPTH = 2,
   parameter integer AW    = 1,
-  parameter         FILE  = "rom.hex"
+  parameter         FILE  = ""
 ) (
   input  wire          clk,
   input  wire [AW-1:0] addr,
   output reg  [DW-1:0] q
 );
   reg [DW-1:0] mem [0:DEPTH-1];
-  initial begin
-    $readmemh(FILE, mem);
-  end
+  generate
+    if (FILE != "") begin : g_init
+      initial begin
+        $readmemh(FILE, mem);
+      end
+    end
+  endgenerate
   always @(posedge clk) begin
     q <= mem[addr];
   end

@@ -1,32 +1,20 @@
 //! The generated RTL and the cycle-accurate simulator (`inq-sim`) agree cycle by cycle: the
 //! same stimulus (input gaps and output back-pressure from a 16-bit LFSR) is applied to the
 //! Verilog in Icarus and to `inq_sim::Machine`, and the cycle and value of every transfer on
-//! every engine's output stream (tap), on `s_axis` and on `m_axis` must be identical.
-//! Designs cover line buffers that hold the next image while the current one is computed
-//! (`docs/hardware.md` §4: `ahead`), input-bound and compute-bound engines, padding, strides,
-//! odd pooling remainders and double-buffered dense layers.
+//! every tap of the manifest (the input and every node's stream), on `s_axis` and on `m_axis`
+//! must be identical. Designs cover line buffers that hold the next image while the current
+//! one is computed (`docs/hardware.md` §4: `ahead`), input-bound and compute-bound engines,
+//! padding, strides, odd pooling remainders, double-buffered dense layers, global average
+//! pooling, and graph designs: forks with skip FIFOs of any depth, adders, depthwise convs.
 
 mod common;
 
 use common::*;
-use inq_hdl::{Folding, FoldingRequest, LayerFolding};
+use inq_design::Manifest;
+use inq_hdl::FoldingRequest;
 use inq_model::QuantModel;
 use inq_sim::{Machine, PortInputs};
 use std::process::Command;
-
-fn fold(entries: &[(&str, usize, usize)]) -> FoldingRequest {
-    FoldingRequest::Explicit(Folding {
-        layer: entries
-            .iter()
-            .map(|&(n, pe, simd)| LayerFolding {
-                name: Some(n.into()),
-                index: None,
-                pe,
-                simd,
-            })
-            .collect(),
-    })
-}
 
 /// The LFSR of the testbench: `(s_valid gate, m_ready)` of one cycle, after stepping it.
 fn lfsr_step(l: &mut u16, mode: u8) -> (bool, bool) {
@@ -40,18 +28,20 @@ fn lfsr_step(l: &mut u16, mode: u8) -> (bool, bool) {
     }
 }
 
-/// A testbench printing `S cyc`, `T e cyc value` and `O cyc value` for every transfer, where
-/// `cyc` counts rising edges after the reset (the edge of cycle 0 is the first one with
-/// `rst = 0`, as for `Machine::step`).
-fn testbench(m: &inq_codegen::Manifest, n_words: usize, seed: u16, mode: u8, limit: u64) -> String {
+/// A testbench printing `T k cyc value` for every transfer on tap `k` of the manifest, then
+/// `S cyc` and `O cyc value tlast tuser`, where `cyc` counts rising edges after the reset
+/// (the edge of cycle 0 is the first one with `rst = 0`, as for `Machine::step`).
+fn testbench(m: &Manifest, n_words: usize, seed: u16, mode: u8, limit: u64) -> String {
     let mut taps = String::new();
-    for e in 0..m.engines.len() {
+    for (k, t) in m.taps.iter().enumerate() {
         taps.push_str(&format!(
-            "      if (dut.tap{e}_tvalid && dut.tap{e}_tready) $display(\"T {e} %0d %0d\", cyc, {});\n",
-            if m.design.engines[e].out_signed {
-                format!("$signed(dut.tap{e}_tdata)")
+            "      if (dut.{} && dut.{}) $display(\"T {k} %0d %0d\", cyc, {});\n",
+            t.tvalid,
+            t.tready,
+            if t.signed {
+                format!("$signed(dut.{})", t.tdata)
             } else {
-                format!("dut.tap{e}_tdata")
+                format!("dut.{}", t.tdata)
             }
         ));
     }
@@ -134,13 +124,19 @@ fn simulate(d: &inq_hdl::Design, beats: &[u64], seed: u16, mode: u8, n_out: usiz
             s_tlast: false,
             m_tready: mr,
         };
-        for e in 0..d.engines.len() {
-            let (v, r, data) = mach.stream(Some(e));
-            if v && r {
-                lines.push(format!("T {e} {cyc} {data}"));
+        let p = mach.ports();
+        mach.step(&inp);
+        for (k, t) in d.taps.iter().enumerate() {
+            let sig = mach.signals(t.stream).expect("tap stream");
+            let moved = if t.at_fifo_output {
+                sig.popped()
+            } else {
+                sig.pushed()
+            };
+            if let Some(v) = moved {
+                lines.push(format!("T {k} {cyc} {v}"));
             }
         }
-        let p = mach.ports();
         if inp.s_tvalid && p.s_tready {
             lines.push(format!("S {cyc}"));
             idx += 1;
@@ -154,7 +150,6 @@ fn simulate(d: &inq_hdl::Design, beats: &[u64], seed: u16, mode: u8, n_out: usiz
             ));
             outs += 1;
         }
-        mach.step(&inp);
         if outs == n_out {
             break;
         }
@@ -170,6 +165,7 @@ fn compare(name: &str, model: &QuantModel, req: &FoldingRequest, images: usize, 
     let dir = scratch(name).join("out");
     let m = gen(model, req, &dir);
     let d = &m.design;
+    assert_eq!(m.taps.len(), d.taps.len());
     let f = model.input.format;
     let mut rng = Rng::new(images as u64 * 31 + u64::from(mode));
     let imgs: Vec<Vec<i64>> = (0..images)
@@ -238,6 +234,37 @@ fn tiny_design_rtl_and_simulator_agree_cycle_by_cycle() {
     }
 }
 
+/// Residual designs: forks (with skip FIFOs of non-power-of-two depths), adders on an identity
+/// and a projection shortcut (fully unrolled in the folded design), a depthwise conv, a GAP over
+/// a 3×3 plane.
+#[test]
+fn residual_design_rtl_and_simulator_agree_cycle_by_cycle() {
+    for mode in 0..3 {
+        compare(
+            &format!("cyc_residual{mode}"),
+            &residual_model(19),
+            &fold(&[
+                ("l0", 2, 1),
+                ("l2", 4, 1),
+                ("l3", 1, 2),
+                ("l5", 2, 4),
+                ("l6", 6, 2),
+                ("l7", 6, 4),
+                ("l10", 1, 1),
+            ]),
+            3,
+            mode,
+        );
+        compare(
+            &format!("cyc_residual_min{mode}"),
+            &residual_model(20),
+            &FoldingRequest::Minimal,
+            2,
+            mode,
+        );
+    }
+}
+
 #[test]
 fn mixed_design_rtl_and_simulator_agree_cycle_by_cycle() {
     for mode in 0..3 {
@@ -285,9 +312,9 @@ fn remainder_and_overlap_designs_agree_cycle_by_cycle() {
 /// `[1,9,9]` u8 → conv 3×3 no pad (4) → max pool 2 (7 → 3, one row unused) → conv 2×2 no
 /// pad (3) → flatten → dense 12 → 5 logits.
 fn odd_model(seed: u64) -> QuantModel {
-    use inq_model::{InputSpec, Layer, Output};
+    use inq_model::Output;
     let mut r = Rng::new(seed);
-    let layers = vec![
+    let nodes = vec![
         conv(
             &mut r,
             "c1",
@@ -302,7 +329,7 @@ fn odd_model(seed: u64) -> QuantModel {
             true,
             Output::from_act(act(6, false, -4)),
         ),
-        Layer::MaxPool(pool("p1", 2)),
+        max_pool("p1", 2),
         conv(
             &mut r,
             "c2",
@@ -317,16 +344,8 @@ fn odd_model(seed: u64) -> QuantModel {
             false,
             Output::from_act(act(7, true, -4)),
         ),
-        Layer::Flatten(named("flat")),
+        flatten("flat"),
         dense(&mut r, "d1", 12, 5, 4, vec![-1], false, Output::Logits),
     ];
-    QuantModel::new(
-        "odd",
-        InputSpec {
-            shape: [1, 9, 9],
-            format: act(8, false, -8),
-            mapping: String::new(),
-        },
-        layers,
-    )
+    QuantModel::chain("odd", input([1, 9, 9], act(8, false, -8)), nodes)
 }

@@ -1,9 +1,11 @@
 //! Golden-file tests (set INQ_BLESS=1 to rewrite `codegen/tests/golden/`), name sanitization,
-//! manifest contents and atomic replacement of the output folder.
+//! manifest contents and the output-folder rules (atomic replacement of inq's own folders,
+//! user files kept, foreign folders refused).
 
 mod common;
 use common::*;
 use inq_hdl::{Folding, FoldingRequest, LayerFolding};
+use inq_model::Op;
 use std::path::{Path, PathBuf};
 
 fn files_under(root: &Path) -> Vec<PathBuf> {
@@ -63,10 +65,42 @@ fn check_golden_with(
         let b = std::fs::read(golden.join(&f)).unwrap();
         assert!(
             a == b,
-            "{name}: {} differs from the golden copy (INQ_BLESS=1 to update)",
-            f.display()
+            "{name}: {} differs from the golden copy (INQ_BLESS=1 to update):\n{}",
+            f.display(),
+            line_diff(&String::from_utf8_lossy(&b), &String::from_utf8_lossy(&a))
         );
     }
+}
+
+/// The differing lines of `want` (golden) and `got` (generated): every line where they
+/// differ (`-` golden, `+` generated) after a common prefix and before a common suffix,
+/// with two lines of context, at most 40 lines.
+fn line_diff(want: &str, got: &str) -> String {
+    let w: Vec<&str> = want.lines().collect();
+    let g: Vec<&str> = got.lines().collect();
+    let pre = w.iter().zip(&g).take_while(|(a, b)| a == b).count();
+    let suf = w[pre..]
+        .iter()
+        .rev()
+        .zip(g[pre..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out = Vec::new();
+    for (i, l) in w.iter().enumerate().take(pre).skip(pre.saturating_sub(2)) {
+        out.push(format!("  {:>5} {l}", i + 1));
+    }
+    for (i, l) in w.iter().enumerate().take(w.len() - suf).skip(pre) {
+        out.push(format!("- {:>5} {l}", i + 1));
+    }
+    for (i, l) in g.iter().enumerate().take(g.len() - suf).skip(pre) {
+        out.push(format!("+ {:>5} {l}", i + 1));
+    }
+    let n = out.len();
+    if n > 40 {
+        out.truncate(40);
+        out.push(format!("... ({} more lines)", n - 40));
+    }
+    out.join("\n")
 }
 
 #[test]
@@ -118,6 +152,26 @@ fn golden_unrolled() {
     check_golden_with("unrolled", &mixed_model(3), &req, &["d2".to_string()]);
 }
 
+/// A residual network (`residual_model`): depthwise conv with 2 PEs, identity and 1×1
+/// projection shortcuts (the projection fully unrolled: constant weights), forks, adders,
+/// global average pooling over a 3×3 plane.
+#[test]
+fn golden_residual() {
+    check_golden(
+        "residual",
+        &residual_model(3),
+        &fold(&[
+            ("l0", 2, 1),
+            ("l2", 2, 1),
+            ("l3", 2, 2),
+            ("l5", 3, 2),
+            ("l6", 2, 3),
+            ("l7", 6, 4),
+            ("l10", 5, 3),
+        ]),
+    );
+}
+
 #[test]
 fn hostile_names_never_reach_the_rtl() {
     let mut m = tiny_model(5);
@@ -127,18 +181,8 @@ fn hostile_names_never_reach_the_rtl() {
         "$display(\"pwn\")",
         "*/ // \n`define A",
     ];
-    let names: Vec<&mut String> = m
-        .layers
-        .iter_mut()
-        .map(|l| match l {
-            inq_model::Layer::Conv(c) => &mut c.name,
-            inq_model::Layer::Dense(d) => &mut d.name,
-            inq_model::Layer::MaxPool(p) | inq_model::Layer::AvgPool(p) => &mut p.name,
-            inq_model::Layer::GlobalAvgPool(n) | inq_model::Layer::Flatten(n) => &mut n.name,
-        })
-        .collect();
-    for (n, e) in names.into_iter().zip(evil) {
-        *n = e.to_string();
+    for (i, e) in evil.iter().enumerate() {
+        rename(&mut m, i, e);
     }
     m.name = "model */ endmodule `include \"/etc/passwd\"".into();
     let dir = scratch("hostile").join("out");
@@ -190,15 +234,24 @@ fn hostile_names_never_reach_the_rtl() {
 }
 
 #[test]
-fn manifest_keys_and_atomic_replace() {
+fn manifest_keys_and_folder_rules() {
     let m = tiny_model(8);
     let dir = scratch("manifest").join("out");
-    std::fs::create_dir_all(dir.join("rtl")).unwrap();
-    std::fs::write(dir.join("rtl/stale.v"), "stale").unwrap();
+    // an inq folder of another design: its files go, a user's file stays
+    let unrolled =
+        inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["fc".to_string()]).unwrap();
+    inq_codegen::generate(&unrolled, &m, &dir, &inq_codegen::GenOptions::default()).unwrap();
+    assert!(dir.join("rtl/inq_mvu_e2.v").is_file());
+    std::fs::write(dir.join("rtl/notes.txt"), "mine").unwrap();
     let man = gen(&m, &FoldingRequest::Minimal, &dir);
     assert!(
-        !dir.join("rtl/stale.v").exists(),
-        "old folder contents must be replaced"
+        !dir.join("rtl/inq_mvu_e2.v").exists(),
+        "files of the previous design must be replaced"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rtl/notes.txt")).unwrap(),
+        "mine",
+        "a user's file survives a regeneration"
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
@@ -222,14 +275,32 @@ fn manifest_keys_and_atomic_replace() {
         assert!(v.get(k).is_some(), "manifest lacks {k}");
     }
     assert_eq!(v["format"], "inq-design-manifest");
+    assert_eq!(v["version"], 2);
     assert_eq!(v["top"], "inq_top");
     assert_eq!(v["input"]["order"], "hwc");
     assert_eq!(v["ports"]["argmax_width"], 2);
-    assert_eq!(man.taps.len(), m.layers.len());
+    // the input tap (FIFO output of stream 0), then one per node; a flatten aliases its input
+    assert_eq!(man.taps.len(), m.nodes.len() + 1);
+    assert_eq!(man.taps[0].node, None);
+    assert_eq!(man.taps[0].tdata, "q0_tdata");
     assert_eq!(
-        man.taps[2].tdata, man.taps[1].tdata,
+        (man.taps[1].tdata.as_str(), man.taps[1].tvalid.as_str()),
+        ("s1_tdata", "s1_tvalid")
+    );
+    assert_eq!(man.taps[2].tready, "s2_tready");
+    assert_eq!(
+        man.taps[3].tdata, man.taps[2].tdata,
         "flatten aliases the pool stream"
     );
+    let top = std::fs::read_to_string(dir.join("rtl/inq_top.v")).unwrap();
+    for t in &man.taps {
+        for sig in [&t.tdata, &t.tvalid, &t.tready] {
+            assert!(
+                top.contains(&format!(" {sig} /* verilator public_flat_rd */;")),
+                "{sig} is not a public wire of inq_top"
+            );
+        }
+    }
     assert_eq!(man.model_hash, m.hash());
     for f in man.rtl_files.iter().chain(&man.hex_files) {
         assert!(dir.join(f).is_file(), "{f}");
@@ -237,18 +308,50 @@ fn manifest_keys_and_atomic_replace() {
     assert!(dir.join("constraints/top.sdc").is_file() && dir.join("constraints/top.xdc").is_file());
     let sdc = std::fs::read_to_string(dir.join("constraints/top.sdc")).unwrap();
     assert!(sdc.contains("-period 10.000"), "{sdc}");
-    let back = inq_codegen::Manifest::load(&dir.join("manifest.json")).unwrap();
+    // the folder loads and checks (manifest against model.json)
+    let back = inq_design::DesignFolder::load(&dir).unwrap();
+    assert_eq!(back.manifest, man);
     assert_eq!(
-        back.design,
+        back.manifest.design,
         inq_hdl::plan(&m, &FoldingRequest::Minimal).unwrap()
     );
-    // model.json is a loadable copy
-    let copy = inq_model::QuantModel::load(&dir.join("model.json")).unwrap();
-    assert_eq!(copy.hash(), m.hash());
-    // a mismatched model is refused
+    assert_eq!(back.model.hash(), m.hash());
+    // a mismatched model is refused, and the folder is untouched
     let other = tiny_model(9);
     let d = inq_hdl::plan(&m, &FoldingRequest::Minimal).unwrap();
-    assert!(inq_codegen::generate(&d, &other, &dir, &inq_codegen::GenOptions::default()).is_err());
+    let e = inq_codegen::generate(&d, &other, &dir, &inq_codegen::GenOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model hash"), "{e}");
+    assert_eq!(inq_design::read_manifest(&dir).unwrap(), man);
+    // a folder inq did not write is refused; with force only inq's files are added
+    let foreign = scratch("manifest-foreign").join("out");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.v"), "// mine").unwrap();
+    let e = inq_codegen::generate(&d, &m, &foreign, &inq_codegen::GenOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a folder inq wrote"), "{e}");
+    assert!(!foreign.join("manifest.json").exists());
+    let opts = inq_codegen::GenOptions {
+        force: true,
+        ..Default::default()
+    };
+    inq_codegen::generate(&d, &m, &foreign, &opts).unwrap();
+    assert!(foreign.join("manifest.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("keep.v")).unwrap(),
+        "// mine"
+    );
+    // a bad clock is an option error
+    let opts = inq_codegen::GenOptions {
+        clock_mhz: 0.0,
+        ..Default::default()
+    };
+    let e = inq_codegen::generate(&d, &m, &dir, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("clock"), "{e}");
 }
 
 #[test]
@@ -256,8 +359,8 @@ fn unrolled_engine_emits_no_term_for_zero_weights() {
     // tiny: fc is 32 → 3 after a [2,4,4] map; make output 1 all-zero and output 0 a single
     // non-zero weight, output 2 keeps its random codes (about 30 % zero)
     let mut m = tiny_model(9);
-    let fc = m.layers.len() - 1;
-    if let inq_model::Layer::Dense(d) = &mut m.layers[fc] {
+    let fc = m.nodes.len() - 1;
+    if let Op::Dense(d) = &mut m.nodes[fc].op {
         for f in 0..32 {
             d.weights.codes[32 + f] = 0;
             if f != 5 {
@@ -268,8 +371,8 @@ fn unrolled_engine_emits_no_term_for_zero_weights() {
             d.weights.codes[5] = 1 << (d.weights.bits - 1);
         }
     }
-    let codes = match &m.layers[fc] {
-        inq_model::Layer::Dense(d) => d.weights.codes.clone(),
+    let codes = match &m.nodes[fc].op {
+        Op::Dense(d) => d.weights.codes.clone(),
         _ => unreachable!(),
     };
     let dir = scratch("zero-terms").join("out");
@@ -353,4 +456,31 @@ fn unroll_errors_name_the_layer() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("fc") && e.contains("3×32"), "{e}");
+}
+
+#[test]
+fn inconsistent_design_is_refused_before_writing() {
+    let m = tiny_model(8);
+    let good = inq_hdl::plan(&m, &FoldingRequest::Minimal).unwrap();
+    let dir = scratch("inconsistent").join("out");
+    type Corrupt = Box<dyn Fn(&mut inq_hdl::Design)>;
+    let cases: Vec<(&str, Corrupt)> = vec![
+        (
+            "stream 1 enters engine 2",
+            Box::new(|d| d.streams[1].to = inq_hdl::Endpoint::Engine { engine: 2, port: 0 }),
+        ),
+        ("output stage", Box::new(|d| d.output.stream = 0)),
+        ("width", Box::new(|d| d.streams[2].width += 1)),
+        ("depth", Box::new(|d| d.streams[1].depth = 1)),
+        ("tap", Box::new(|d| d.taps[1].stream = 99)),
+    ];
+    for (what, corrupt) in cases {
+        let mut d = good.clone();
+        corrupt(&mut d);
+        let e = inq_codegen::generate(&d, &m, &dir, &inq_codegen::GenOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mismatch"), "{what}: {e}");
+        assert!(!dir.exists(), "{what}: nothing is written");
+    }
 }

@@ -1,25 +1,16 @@
-//! Tool checks of generated designs: Verilator lint, yosys synthesis checks, Icarus compile,
-//! and an Icarus functional run against the integer reference with random stalls.
+//! Tool checks of generated designs: Verilator lint, yosys synthesis checks (plain
+//! `read_verilog`, no `-defer`: every module elaborates on its own), Icarus compile, and Icarus
+//! functional runs against the integer reference with random input gaps and back-pressure.
+//!
+//! The tools are installed on the development machines; a test that cannot find one says so
+//! on stderr (`skipping ...`) and checks the rest.
 
 mod common;
 use common::*;
-use inq_hdl::{Folding, FoldingRequest, LayerFolding};
+use inq_design::Manifest;
+use inq_hdl::FoldingRequest;
 use inq_model::QuantModel;
 use std::process::Command;
-
-fn fold(entries: &[(&str, usize, usize)]) -> FoldingRequest {
-    FoldingRequest::Explicit(Folding {
-        layer: entries
-            .iter()
-            .map(|&(n, pe, simd)| LayerFolding {
-                name: Some(n.into()),
-                index: None,
-                pe,
-                simd,
-            })
-            .collect(),
-    })
-}
 
 fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
     vec![
@@ -40,6 +31,15 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             ]),
         ),
         ("mixed_min", mixed_model(4), FoldingRequest::Minimal),
+        // graph designs: forks, adders, depthwise conv, GAP over a 3×3 plane, skip FIFOs
+        ("residual_min", residual_model(3), FoldingRequest::Minimal),
+        ("residual_fold", residual_model(4), residual_folding()),
+        // multiplier lanes in a depthwise conv (MUL = 1, DW = 1)
+        (
+            "residual_int",
+            int_model(&residual_model(5), 5),
+            residual_folding(),
+        ),
         (
             "tiny_int_fold",
             int_model(&tiny_model(5), 5),
@@ -65,7 +65,21 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
     ]
 }
 
-fn lint(dir: &std::path::Path, m: &inq_codegen::Manifest) {
+/// A folding of `residual_model` with PE > 1 on the depthwise conv and a fully unrolled 1×1
+/// projection shortcut.
+fn residual_folding() -> FoldingRequest {
+    fold(&[
+        ("l0", 2, 1),
+        ("l2", 2, 1),
+        ("l3", 2, 2),
+        ("l5", 3, 2),
+        ("l6", 2, 3),
+        ("l7", 6, 4),
+        ("l10", 5, 3),
+    ])
+}
+
+fn lint(dir: &std::path::Path, m: &Manifest) {
     let (ok, out, err) = run(Command::new("verilator")
         .current_dir(dir.join("rtl"))
         .args(["--lint-only", "-Wall", "--top-module", "inq_top"])
@@ -77,13 +91,13 @@ fn lint(dir: &std::path::Path, m: &inq_codegen::Manifest) {
     );
 }
 
-fn yosys_coarse(dir: &std::path::Path, m: &inq_codegen::Manifest, full: bool) -> String {
+fn yosys_coarse(dir: &std::path::Path, m: &Manifest, full: bool) -> String {
     let files = rtl_files(m).join(" ");
     let script = if full {
-        format!("read_verilog -defer {files}; synth -top inq_top; check -assert; stat")
+        format!("read_verilog {files}; synth -top inq_top; check -assert; stat")
     } else {
         format!(
-            "read_verilog -defer {files}; hierarchy -check -top inq_top; proc; flatten; opt; memory -nomap; opt_clean; check -assert; stat"
+            "read_verilog {files}; hierarchy -check -top inq_top; proc; flatten; opt; memory -nomap; opt_clean; check -assert; stat"
         )
     };
     let (ok, out, err) = run(Command::new("yosys")
@@ -119,10 +133,9 @@ fn yosys_coarse(dir: &std::path::Path, m: &inq_codegen::Manifest, full: bool) ->
 
 /// The int8 baseline's lanes must be real multipliers: `$mul` cells after elaboration, and no
 /// latch.
-fn yosys_has_mul(dir: &std::path::Path, m: &inq_codegen::Manifest) {
+fn yosys_has_mul(dir: &std::path::Path, m: &Manifest) {
     let files = rtl_files(m).join(" ");
-    let script =
-        format!("read_verilog -defer {files}; hierarchy -check -top inq_top; proc; opt; stat");
+    let script = format!("read_verilog {files}; hierarchy -check -top inq_top; proc; opt; stat");
     let (ok, out, err) = run(Command::new("yosys")
         .current_dir(dir.join("rtl"))
         .args(["-p", &script]));
@@ -151,6 +164,7 @@ fn lint_synth_compile_small_designs() {
         if have_v {
             lint(&dir, &m);
         } else {
+            assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
             eprintln!("skipping verilator lint: verilator not installed");
         }
         if have_y {
@@ -159,6 +173,7 @@ fn lint_synth_compile_small_designs() {
             }
             yosys_coarse(&dir, &m, true);
         } else {
+            assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
             eprintln!("skipping yosys: yosys not installed");
         }
         if have_i {
@@ -168,6 +183,7 @@ fn lint_synth_compile_small_designs() {
                 .args(rtl_files(&m)));
             assert!(ok, "iverilog failed for {name}:\n{out}\n{err}");
         } else {
+            assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
             eprintln!("skipping iverilog: iverilog not installed");
         }
     }
@@ -194,6 +210,7 @@ fn lenet_design_checks() {
     if have("verilator") {
         lint(&dir, &m);
     } else {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
         eprintln!("skipping verilator lint: verilator not installed");
     }
     if have("yosys") {
@@ -205,6 +222,7 @@ fn lenet_design_checks() {
             "no adders?\n{stat}"
         );
     } else {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
         eprintln!("skipping yosys: yosys not installed");
     }
     if have("iverilog") {
@@ -216,20 +234,21 @@ fn lenet_design_checks() {
     }
 }
 
-/// Writes a testbench that streams `images` (HWC order) with pseudo-random input gaps and
-/// output back-pressure, and prints every output beat.
-fn testbench(m: &inq_codegen::Manifest, n_words: usize, seed: u16) -> String {
+/// Writes a testbench that streams `n_words` input beats (HWC order) with pseudo-random input
+/// gaps and output back-pressure, and prints every transfer on every tap of the manifest
+/// (`TAP <k> <value>`) and every output beat.
+fn testbench(m: &Manifest, n_words: usize, seed: u16) -> String {
     let mut taps = String::new();
-    for (e, eng) in m.engines.iter().enumerate() {
+    for (k, t) in m.taps.iter().enumerate() {
+        let data = if t.signed {
+            format!("$signed(dut.{})", t.tdata)
+        } else {
+            format!("dut.{}", t.tdata)
+        };
         taps.push_str(&format!(
-            "      if (dut.tap{e}_tvalid && dut.tap{e}_tready) $display(\"TAP {e} %0d\", {});\n",
-            if m.design.engines[e].out_signed {
-                format!("$signed(dut.tap{e}_tdata)")
-            } else {
-                format!("dut.tap{e}_tdata")
-            }
+            "      if (dut.{} && dut.{}) $display(\"TAP {k} %0d\", {data});\n",
+            t.tvalid, t.tready
         ));
-        let _ = eng;
     }
     let iw = m.ports.in_width;
     let ow = m.ports.out_width;
@@ -268,7 +287,7 @@ module tb;
       cyc = cyc + 1;
       lfsr = {{lfsr[14:0], lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10]}};
       s_valid = (idx < {nw}) && (lfsr[0] | lfsr[2]);
-      s_data = mem[idx];
+      s_data = mem[idx < {nw} ? idx : 0];
       m_ready = lfsr[4] | lfsr[7];
       #1;
 {taps}      if (s_valid && s_ready) idx = idx + 1;
@@ -294,9 +313,13 @@ endmodule
     )
 }
 
+/// Generates the design of `model` folded by `req`, streams `images` random images through it
+/// in Icarus with input gaps and back-pressure, and compares every tap of the manifest with
+/// `inq_design::tap_values` of the reference, and every logit, `tlast` and argmax.
 fn functional(name: &str, model: &QuantModel, req: &FoldingRequest, images: usize, seed: u64) {
     if !have("iverilog") {
-        eprintln!("skipping functional run: iverilog not installed");
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+        eprintln!("skipping functional run {name}: iverilog not installed");
         return;
     }
     let dir = scratch(name).join("out");
@@ -306,20 +329,24 @@ fn functional(name: &str, model: &QuantModel, req: &FoldingRequest, images: usiz
     let mut rng = Rng::new(seed);
     let mut words = Vec::new();
     let mut expect = Vec::new();
+    let mut tap_want: Vec<Vec<i64>> = vec![Vec::new(); m.taps.len()];
     let reference = inq_model::Reference::new(model).unwrap();
     for _ in 0..images {
         let chw: Vec<i64> = (0..c * h * w)
             .map(|_| rng.range(f.min(), f.max()))
             .collect();
-        for y in 0..h {
-            for x in 0..w {
-                for ch in 0..c {
-                    let v = chw[(ch * h + y) * w + x];
-                    words.push(format!("{:x}", (v as u64) & ((1u64 << f.bits) - 1)));
-                }
-            }
+        let input = inq_model::Tensor {
+            shape: vec![c, h, w],
+            data: chw.clone(),
+        };
+        for v in inq_design::chw_to_hwc(&chw, [c, h, w]) {
+            words.push(format!("{:x}", (v as u64) & ((1u64 << f.bits) - 1)));
         }
-        expect.push(reference.run(&chw).unwrap());
+        let run = reference.run(&chw).unwrap();
+        for (k, t) in m.taps.iter().enumerate() {
+            tap_want[k].extend(inq_design::tap_values(model, &input, &run, t.node).expect("tap"));
+        }
+        expect.push(run);
     }
     let rtl = dir.join("rtl");
     std::fs::write(rtl.join("tb_in.hex"), words.join("\n") + "\n").unwrap();
@@ -342,34 +369,26 @@ fn functional(name: &str, model: &QuantModel, req: &FoldingRequest, images: usiz
         .map(|l| l.split_whitespace().map(|t| t.parse().unwrap()).collect())
         .collect();
     let n = m.outputs;
-    // every engine's output stream against the reference tensor of its layer (HWC order)
-    for (e, eng) in m.design.engines.iter().enumerate() {
+    // every tap (the input and every node's stream) against the reference, in stream order
+    for (k, t) in m.taps.iter().enumerate() {
         let got: Vec<i64> = out
             .lines()
-            .filter_map(|l| l.strip_prefix(&format!("TAP {e} ")))
+            .filter_map(|l| l.strip_prefix(&format!("TAP {k} ")))
             .map(|t| t.trim().parse().unwrap())
             .collect();
-        let mut want = Vec::new();
-        for x in &expect {
-            let t = &x.layers[eng.layer];
-            if t.shape.len() == 3 {
-                let (tc, th, tw) = (t.shape[0], t.shape[1], t.shape[2]);
-                for yy in 0..th {
-                    for xx in 0..tw {
-                        for cc in 0..tc {
-                            want.push(t.data[(cc * th + yy) * tw + xx]);
-                        }
-                    }
-                }
-            } else {
-                want.extend_from_slice(&t.data);
-            }
-        }
-        assert_eq!(got.len(), want.len(), "{name}: engine {e} element count");
+        let want = &tap_want[k];
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{name}: tap {k} ({:?}, {}) element count",
+            t.name,
+            t.tdata
+        );
         if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
             panic!(
-                "{name}: engine {e} ({}) element {i}: got {} want {}\n got {:?}\nwant {:?}",
-                eng.op,
+                "{name}: tap {k} ({:?}, {}) element {i}: got {} want {}\n got {:?}\nwant {:?}",
+                t.name,
+                t.tdata,
                 got[i],
                 want[i],
                 &got[..got.len().min(40)],
@@ -395,7 +414,8 @@ fn functional(name: &str, model: &QuantModel, req: &FoldingRequest, images: usiz
         );
     }
     eprintln!(
-        "{name}: {images} images OK, last output at cycle {}",
+        "{name}: {images} images OK ({} taps), last output at cycle {}",
+        m.taps.len(),
         beats.last().map(|b| b[3]).unwrap_or(0)
     );
 }
@@ -439,6 +459,13 @@ fn int_designs_match_reference_in_icarus() {
         2,
         6,
     );
+    functional(
+        "fn_residual_int",
+        &int_model(&residual_model(7), 7),
+        &residual_folding(),
+        2,
+        9,
+    );
 }
 
 #[test]
@@ -480,4 +507,431 @@ fn mixed_design_matches_reference_in_icarus() {
         2,
         4,
     );
+}
+
+#[test]
+fn residual_designs_match_reference_in_icarus() {
+    functional(
+        "fn_residual_fold",
+        &residual_model(17),
+        &residual_folding(),
+        3,
+        7,
+    );
+    functional(
+        "fn_residual_min",
+        &residual_model(18),
+        &FoldingRequest::Minimal,
+        2,
+        8,
+    );
+}
+
+/// Every module elaborates on its own (default parameters, no memory file present) and the
+/// whole design from its files read in any order: yosys with plain `read_verilog` (no
+/// `-defer`), Icarus and Verilator, with the file lists reversed.
+#[test]
+fn standalone_rtl_in_any_order() {
+    let (have_v, have_y, have_i) = (have("verilator"), have("yosys"), have("iverilog"));
+    for (name, model, req) in [
+        ("standalone_residual", residual_model(3), residual_folding()),
+        ("standalone_mixed", mixed_model(3), FoldingRequest::Minimal),
+        (
+            "standalone_int",
+            int_model(&tiny_model(5), 5),
+            fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
+        ),
+    ] {
+        let dir = scratch(name).join("out");
+        let m = gen(&model, &req, &dir);
+        let rtl = dir.join("rtl");
+        let mut files = rtl_files(&m);
+        files.reverse();
+        // every module alone (but the top, which instantiates the others), with its default
+        // parameters, in a folder without any memory file
+        let alone = scratch(&format!("{name}-alone"));
+        for f in &files {
+            std::fs::copy(rtl.join(f), alone.join(f)).unwrap();
+            let module = f.trim_end_matches(".v");
+            if have_y && module != "inq_top" {
+                let (ok, out, err) = run(Command::new("yosys").current_dir(&alone).args([
+                    "-p",
+                    &format!(
+                        "read_verilog {f}; hierarchy -check -top {module}; proc; check -assert"
+                    ),
+                ]));
+                assert!(
+                    ok,
+                    "yosys: {f} alone:\n{}\n{err}",
+                    &out[out.len().saturating_sub(3000)..]
+                );
+            }
+            if have_i && module != "inq_top" {
+                let (ok, out, err) = run(Command::new("iverilog").current_dir(&alone).args([
+                    "-g2005",
+                    "-Wall",
+                    "-o",
+                    "/dev/null",
+                    "-s",
+                    module,
+                    f,
+                ]));
+                assert!(ok, "iverilog: {f} alone:\n{out}\n{err}");
+            }
+            std::fs::remove_file(alone.join(f)).unwrap();
+        }
+        if have_y {
+            let mut scripts = vec![format!(
+                "read_verilog {}; hierarchy -check -top inq_top; proc; check -assert; stat",
+                files.join(" ")
+            )];
+            if name == "standalone_residual" {
+                // (the other designs are synthesized by lint_synth_compile_small_designs)
+                scripts.push(format!(
+                    "read_verilog {}; synth -top inq_top; check -assert; stat",
+                    files.join(" ")
+                ));
+            }
+            for script in scripts {
+                let (ok, out, err) = run(Command::new("yosys")
+                    .current_dir(&rtl)
+                    .args(["-p", &script]));
+                assert!(
+                    ok,
+                    "yosys `{script}` in {}:\n{}\n{err}",
+                    rtl.display(),
+                    &out[out.len().saturating_sub(4000)..]
+                );
+                assert!(!out.contains("Can not open file"), "{out}");
+                if !script.contains("synth") {
+                    // the top passes the real file names: the tables and ROMs are initialized
+                    assert!(out.contains("$meminit"), "no memory initialization:\n{out}");
+                }
+            }
+        } else {
+            assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+            eprintln!("skipping yosys: yosys not installed");
+        }
+        if have_i {
+            let (ok, out, err) = run(Command::new("iverilog")
+                .current_dir(&rtl)
+                .args(["-g2005", "-Wall", "-o", "/dev/null", "-s", "inq_top"])
+                .args(&files));
+            assert!(ok, "iverilog {name}:\n{out}\n{err}");
+        } else {
+            assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+            eprintln!("skipping iverilog: iverilog not installed");
+        }
+        if have_v {
+            let (ok, out, err) = run(Command::new("verilator")
+                .current_dir(&rtl)
+                .args(["--lint-only", "-Wall", "--top-module", "inq_top"])
+                .args(&files));
+            assert!(
+                ok && err.trim().is_empty(),
+                "verilator {name}:\n{out}\n{err}"
+            );
+        } else {
+            assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+            eprintln!("skipping verilator lint: verilator not installed");
+        }
+    }
+}
+
+/// `inq_add` alone (its template and the plan's parameters, `inq_hdl::AddUnit::params`)
+/// against `AddArith::apply` of `inq-model`, with input gaps and output back-pressure: right
+/// shifts (also beyond the sum's width), left shifts, no shift, ReLU and signed saturation.
+#[test]
+fn adder_module_matches_numerics() {
+    use inq_hdl::{AddUnit, EngineOp, Io};
+    use inq_model::ops::AddArith;
+    if !have("iverilog") {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+        eprintln!("skipping adder run: iverilog not installed");
+        return;
+    }
+    // a generated design provides the module file
+    let dir = scratch("add_module").join("out");
+    let m = gen(&residual_model(3), &FoldingRequest::Minimal, &dir);
+    assert!(m.rtl_files.iter().any(|f| f == "rtl/inq_add.v"));
+    let module = dir.join("rtl/inq_add.v");
+    let cases = [
+        (act(6, false, -4), act(6, true, -4), act(6, false, -3), true),
+        (act(6, true, -5), act(7, true, -3), act(8, true, -7), false),
+        (act(8, false, -8), act(4, true, -2), act(5, true, -8), false),
+        (act(4, true, -4), act(4, true, -4), act(6, false, 20), true),
+        (act(4, true, -4), act(4, true, -6), act(6, true, 9), false),
+        (
+            act(5, false, -2),
+            act(5, false, -2),
+            act(3, false, -2),
+            true,
+        ),
+    ];
+    for (ci, (fa, fb, fo, relu)) in cases.into_iter().enumerate() {
+        let ar = AddArith::new(fa, fb, fo, relu);
+        let unit = AddUnit::new(1, &ar, fb.bits, fb.signed);
+        let io = Io {
+            in_width: fa.bits,
+            in_signed: fa.signed,
+            out_width: fo.bits,
+            out_signed: fo.signed,
+        };
+        let params: Vec<String> = unit
+            .params(&io)
+            .iter()
+            .map(|p| match &p.value {
+                inq_hdl::ParamValue::Int(v) => format!(".{}({v})", p.name),
+                other => panic!("unexpected adder parameter {other:?}"),
+            })
+            .collect();
+        let mut rng = Rng::new(ci as u64 + 40);
+        let mut pairs = vec![
+            (fa.min(), fb.min()),
+            (fa.max(), fb.max()),
+            (fa.min(), fb.max()),
+            (fa.max(), fb.min()),
+            (0, 0),
+        ];
+        pairs.extend(
+            (0..300).map(|_| (rng.range(fa.min(), fa.max()), rng.range(fb.min(), fb.max()))),
+        );
+        let word = |v: i64, bits: u32| format!("{:x}", (v as u64) & ((1u64 << bits) - 1));
+        let n = pairs.len();
+        let work = scratch(&format!("add_module_{ci}"));
+        std::fs::write(
+            work.join("a.hex"),
+            pairs
+                .iter()
+                .map(|p| word(p.0, fa.bits) + "\n")
+                .collect::<String>(),
+        )
+        .unwrap();
+        std::fs::write(
+            work.join("b.hex"),
+            pairs
+                .iter()
+                .map(|p| word(p.1, fb.bits) + "\n")
+                .collect::<String>(),
+        )
+        .unwrap();
+        let out_fmt = if fo.signed { "$signed(y)" } else { "y" };
+        let tb = format!(
+            r#"`timescale 1ns/1ps
+module tb;
+  reg clk = 1'b0;
+  reg rst = 1'b1;
+  reg [{aw1}:0] am [0:{n1}];
+  reg [{bw1}:0] bm [0:{n1}];
+  integer ia = 0;
+  integer ib = 0;
+  integer outs = 0;
+  integer cyc = 0;
+  reg [15:0] lfsr = 16'h1D0F;
+  reg av = 1'b0;
+  reg bv = 1'b0;
+  reg yr = 1'b0;
+  reg [{aw1}:0] ad = 0;
+  reg [{bw1}:0] bd = 0;
+  wire ar, br, yv;
+  wire [{ow1}:0] y;
+  inq_add #({params}) dut(.clk(clk), .rst(rst),
+    .a_data(ad), .a_valid(av), .a_ready(ar),
+    .b_data(bd), .b_valid(bv), .b_ready(br),
+    .out_data(y), .out_valid(yv), .out_ready(yr));
+  always #5 clk = ~clk;
+  initial begin
+    $readmemh("a.hex", am);
+    $readmemh("b.hex", bm);
+    repeat (3) @(negedge clk);
+    rst = 1'b0;
+  end
+  always @(negedge clk) begin
+    if (!rst) begin
+      cyc = cyc + 1;
+      lfsr = {{lfsr[14:0], lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10]}};
+      av = (ia < {n}) && (lfsr[0] | lfsr[3]);
+      bv = (ib < {n}) && (lfsr[1] | lfsr[5]);
+      yr = lfsr[2] | lfsr[7];
+      ad = am[ia < {n} ? ia : 0];
+      bd = bm[ib < {n} ? ib : 0];
+      #1;
+      if (av && ar) ia = ia + 1;
+      if (bv && br) ib = ib + 1;
+      if (yv && yr) begin
+        $display("Y %0d", {out_fmt});
+        outs = outs + 1;
+        if (outs == {n}) $finish;
+      end
+      if (cyc > 100000) begin $display("TIMEOUT"); $finish; end
+    end
+  end
+endmodule
+"#,
+            aw1 = fa.bits - 1,
+            bw1 = fb.bits - 1,
+            ow1 = fo.bits - 1,
+            n1 = n - 1,
+            params = params.join(", "),
+        );
+        std::fs::write(work.join("tb.v"), tb).unwrap();
+        let (ok, out, err) = run(Command::new("iverilog")
+            .current_dir(&work)
+            .args(["-g2005", "-o", "tb.vvp", "-s", "tb", "tb.v"])
+            .arg(&module));
+        assert!(ok, "iverilog: {out}\n{err}");
+        let (ok, out, err) = run(Command::new("vvp")
+            .current_dir(&work)
+            .args(["-n", "tb.vvp"]));
+        assert!(ok && !out.contains("TIMEOUT"), "vvp: {out}\n{err}");
+        let got: Vec<i64> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Y "))
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        let want: Vec<i64> = pairs.iter().map(|&(a, b)| ar.apply(a, b)).collect();
+        assert_eq!(got, want, "case {ci}: {ar:?}");
+    }
+}
+
+/// `inq_gap` alone (its template and the plan's parameters, `inq_hdl::Gap::params`) against
+/// `numerics::shift_round` of each channel's sum, over several images streamed back to back
+/// with input gaps and output back-pressure: one channel, a one-pixel plane, planes that are
+/// not powers of two, signed and unsigned inputs.
+#[test]
+fn gap_module_matches_numerics() {
+    use inq_hdl::{EngineOp, Gap, Io};
+    use inq_model::numerics;
+    if !have("iverilog") {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+        eprintln!("skipping GAP run: iverilog not installed");
+        return;
+    }
+    let dir = scratch("gap_module").join("out");
+    let m = gen(&residual_model(3), &FoldingRequest::Minimal, &dir);
+    assert!(m.rtl_files.iter().any(|f| f == "rtl/inq_gap.v"));
+    let module = dir.join("rtl/inq_gap.v");
+    // (C, H, W, bits, signed)
+    let cases = [
+        (1, 1, 1, 8, false),
+        (3, 1, 5, 6, true),
+        (4, 3, 3, 7, false),
+        (2, 4, 4, 5, true),
+        (1, 2, 3, 4, true),
+    ];
+    for (ci, (c, h, w, bits, signed)) in cases.into_iter().enumerate() {
+        let fmt = act(bits, signed, 0);
+        let gap = Gap::new(c, h, w, bits);
+        let io = Io {
+            in_width: bits,
+            in_signed: signed,
+            out_width: bits,
+            out_signed: signed,
+        };
+        let mut params: Vec<String> = gap
+            .params(&io)
+            .iter()
+            .map(|p| match &p.value {
+                inq_hdl::ParamValue::Int(v) => format!(".{}({v})", p.name),
+                other => panic!("unexpected GAP parameter {other:?}"),
+            })
+            .collect();
+        params.push(format!(".A({bits})"));
+        let images = 4;
+        let mut rng = Rng::new(ci as u64 + 60);
+        let mut xs = Vec::new();
+        let mut want = Vec::new();
+        for img in 0..images {
+            let vals: Vec<i64> = (0..c * h * w)
+                .map(|i| match (img, i % 3) {
+                    (0, _) => fmt.max(),
+                    (1, _) => fmt.min(),
+                    _ => rng.range(fmt.min(), fmt.max()),
+                })
+                .collect();
+            let s = numerics::gap_shift(h * w) as i32;
+            for ch in 0..c {
+                let sum: i64 = (0..h * w).map(|px| vals[px * c + ch]).sum();
+                want.push(numerics::shift_round(sum, s));
+            }
+            xs.extend(vals);
+        }
+        let n = xs.len();
+        let work = scratch(&format!("gap_module_{ci}"));
+        std::fs::write(
+            work.join("x.hex"),
+            xs.iter()
+                .map(|&v| format!("{:x}\n", (v as u64) & ((1u64 << bits) - 1)))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let out_fmt = if signed { "$signed(y)" } else { "y" };
+        let tb = format!(
+            r#"`timescale 1ns/1ps
+module tb;
+  reg clk = 1'b0;
+  reg rst = 1'b1;
+  reg [{b1}:0] xm [0:{n1}];
+  reg [{b1}:0] xd = 0;
+  reg xv = 1'b0;
+  reg yr = 1'b0;
+  wire xr, yv;
+  wire [{b1}:0] y;
+  integer ix = 0;
+  integer outs = 0;
+  integer cyc = 0;
+  reg [15:0] lfsr = 16'h5A5A;
+  inq_gap #({params}) dut(.clk(clk), .rst(rst),
+    .in_data(xd), .in_valid(xv), .in_ready(xr),
+    .out_data(y), .out_valid(yv), .out_ready(yr));
+  always #5 clk = ~clk;
+  initial begin
+    $readmemh("x.hex", xm);
+    repeat (3) @(negedge clk);
+    rst = 1'b0;
+  end
+  always @(negedge clk) begin
+    if (!rst) begin
+      cyc = cyc + 1;
+      lfsr = {{lfsr[14:0], lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10]}};
+      xv = (ix < {n}) && (lfsr[0] | lfsr[3]);
+      xd = xm[ix < {n} ? ix : 0];
+      yr = lfsr[2] & lfsr[6];
+      #1;
+      if (xv && xr) ix = ix + 1;
+      if (yv && yr) begin
+        $display("Y %0d", {out_fmt});
+        outs = outs + 1;
+        if (outs == {nout}) $finish;
+      end
+      if (cyc > 100000) begin $display("TIMEOUT"); $finish; end
+    end
+  end
+endmodule
+"#,
+            b1 = bits - 1,
+            n1 = n - 1,
+            nout = want.len(),
+            params = params.join(", "),
+        );
+        std::fs::write(work.join("tb.v"), tb).unwrap();
+        let (ok, out, err) = run(Command::new("iverilog")
+            .current_dir(&work)
+            .args(["-g2005", "-o", "tb.vvp", "-s", "tb", "tb.v"])
+            .arg(&module));
+        assert!(ok, "iverilog: {out}\n{err}");
+        let (ok, out, err) = run(Command::new("vvp")
+            .current_dir(&work)
+            .args(["-n", "tb.vvp"]));
+        assert!(ok && !out.contains("TIMEOUT"), "vvp: {out}\n{err}");
+        let got: Vec<i64> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Y "))
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        assert_eq!(
+            got, want,
+            "case {ci}: C={c} H={h} W={w} bits={bits} signed={signed}"
+        );
+    }
 }

@@ -188,10 +188,7 @@ fn compare(data: &Measurements) {
             let r = &e.resources;
             est += r.luts;
             meas += s.luts();
-            let fold = match &e.kind {
-                inq_hdl::EngineKind::Mvu(mv) => format!("{}x{}", mv.pe, mv.simd),
-                inq_hdl::EngineKind::Pool(_) => "-".into(),
-            };
+            let fold = e.op().fold_label();
             println!(
                 "  e{:<2} {:<16} {:>6} | LUT est {:>6} = {:>6} + {:>5} ram | yosys {:>6} = {:>6} + {:>5} ram ({:+4.0}%) | FF {:>5} / {:>5} | CARRY4 {:>4} / {:>4} | BRAM18 {:>3} / {:>3}",
                 me.index,
@@ -212,7 +209,7 @@ fn compare(data: &Measurements) {
                 s.bram18
             );
             if std::env::var_os("INQ_TERMS").is_some() {
-                for t in inq_hdl::resources::engine_terms(e) {
+                for t in e.op().terms(&e.io) {
                     println!(
                         "        {:>6} {:>6} {:>5} {}",
                         t.luts, t.lutram_luts, t.ffs, t.name
@@ -224,7 +221,7 @@ fn compare(data: &Measurements) {
         for c in m.other.values() {
             other.add(&summarize(c));
         }
-        let all = inq_hdl::resources::design_resources(&design);
+        let all = design.design_resources();
         println!(
             "  engines: est {} vs {} ({:+.1}%); whole design: est {} vs {} ({:+.1}%)",
             est,

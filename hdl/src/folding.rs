@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-use crate::PlanError;
+use crate::error::PlanError;
 
 /// One `[[layer]]` entry of a folding file. Exactly one of `name` and `index` selects the
 /// layer (a model layer index, counting every layer including pooling and flatten).
@@ -35,16 +35,30 @@ pub struct Folding {
 impl Folding {
     /// Parses TOML text (`[[layer]]` tables). `origin` names the source in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, PlanError> {
-        toml::from_str(text).map_err(|e| PlanError::FoldingFile {
-            origin: origin.to_string(),
-            message: e.to_string(),
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let (line, col) = match e.span() {
+                Some(sp) => line_col(text, sp.start),
+                None => (0, 0),
+            };
+            PlanError::FoldingFile {
+                origin: if line > 0 {
+                    format!("{origin}:{line}:{col}")
+                } else {
+                    origin.to_string()
+                },
+                message: e.message().trim().to_string(),
+            }
         })
     }
 
     /// Parses JSON text (`{"layer": [{...}]}`).
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self, PlanError> {
         serde_json::from_str(text).map_err(|e| PlanError::FoldingFile {
-            origin: origin.to_string(),
+            origin: if e.line() > 0 {
+                format!("{origin}:{}:{}", e.line(), e.column())
+            } else {
+                origin.to_string()
+            },
             message: e.to_string(),
         })
     }
@@ -65,6 +79,14 @@ impl Folding {
             Self::from_toml_str(&text, &origin)
         }
     }
+}
+
+/// 1-based line and column of byte offset `at` in `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
 
 /// How to choose PE and SIMD of every conv/dense layer.

@@ -1,75 +1,45 @@
 //! # inq-hdl — the hardware plan
 //!
 //! From a quantized model and folding choices this crate builds a [`Design`]: a streaming
-//! pipeline of one engine per layer (sliding-window matrix-vector units of PE × SIMD
-//! shift-add lanes with per-PE weight ROMs and a requantize/ReLU/saturate stage, pooling
-//! units, FIFOs, and an output stage with the argmax). The design is pure data
-//! (serde-serializable, stored in `manifest.json`): every width, memory depth and schedule is
-//! derived from the model, and no Verilog is produced here. The cycle-exact behaviour of every
-//! engine is specified in `docs/hardware.md`.
+//! dataflow graph of engines — sliding-window matrix-vector units of PE × SIMD shift-add
+//! lanes with per-PE weight ROMs and a requantize/ReLU/saturate stage (conv, depthwise conv,
+//! dense), pooling units, global average pooling, elementwise adders, stream forks — joined by
+//! FIFOs, and an output stage with the argmax. The design is pure data (serde-serializable,
+//! stored in `manifest.json`): every width, memory depth, FIFO depth and schedule is derived
+//! from the model here, and no Verilog is produced. The cycle-exact behaviour of every engine
+//! is specified in `docs/hardware.md`.
+//!
+//! * [`ops`]: one file per engine kind (its parameters, cycle model, resource estimate and
+//!   template parameters) behind the [`ops::EngineOp`] trait, and [`ops::lower`] from model
+//!   nodes;
+//! * [`graph`]: the hardware graph (engines, forks, streams, FIFO depths, taps);
+//! * [`plan`]: folding choice and the entry points [`plan`]`(&model, &FoldingRequest)` and
+//!   [`plan_unrolled`];
+//! * [`geometry`], [`resources`]: the sliding-window schedule model and the resource model's
+//!   building blocks.
 //!
 //! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and 1×1
-//! convolutions) gets constant weights ([`WeightStorage::Constant`]): no ROM, each product is
-//! wiring and zero weights vanish ([`Mvu::adder_tree`]).
-//!
-//! Entry points: [`plan`]`(&model, &FoldingRequest)`, and [`plan_unrolled`] to fully unroll
-//! named layers.
+//! convolutions) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
+//! is wiring and zero weights vanish ([`ops::Mvu::adder_tree`]).
 
 pub mod design;
+pub mod error;
 pub mod folding;
+pub mod geometry;
+pub mod graph;
+pub mod ops;
 pub mod plan;
 pub mod resources;
 
-pub use design::*;
+pub use design::{
+    Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
+};
+pub use error::PlanError;
 pub use folding::{Folding, FoldingRequest, LayerFolding};
-pub use plan::{engine_cycles, line_buffer_rows, mvu_cycles, plan, plan_unrolled, pool_cycles};
-
-use thiserror::Error;
-
-/// Why a design could not be planned.
-#[derive(Debug, Error, Clone, PartialEq)]
-pub enum PlanError {
-    /// The model is invalid.
-    #[error(transparent)]
-    Model(#[from] inq_model::ModelError),
-    /// A folding file could not be read or parsed.
-    #[error("{origin}: bad folding file: {message}")]
-    FoldingFile {
-        /// The file.
-        origin: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A folding entry does not name a conv/dense layer.
-    #[error("folding entry [[layer]] #{entry}: {message}")]
-    UnknownLayer {
-        /// Entry number (0-based).
-        entry: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// PE/SIMD illegal for a layer.
-    #[error("illegal folding for {layer}: {message}")]
-    IllegalFolding {
-        /// The layer (index, name, op).
-        layer: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A layer requested fully unrolled cannot be (unknown name, not a conv/dense layer, a
-    /// kernel larger than 1×1, or a conflicting folding file entry).
-    #[error("cannot unroll: {message}")]
-    Unroll {
-        /// What is wrong (names the layer).
-        message: String,
-    },
-    /// A throughput target or lane budget cannot be met.
-    #[error("folding target cannot be met: {message}")]
-    Target {
-        /// Why.
-        message: String,
-    },
-    /// An internal inconsistency (a bug).
-    #[error("internal planner error: {0}")]
-    Internal(String),
-}
+pub use geometry::{engine_cycles, line_buffer_rows, Geometry};
+pub use ops::{
+    AddUnit, AdderTree, ConstTerm, EngineKind, EngineOp, Fork, Gap, Io, MacKind, Mvu, MvuOutput,
+    Param, ParamValue, Pool, PoolMode, TreeNode, TreeOperand, WeightStorage,
+};
+pub use plan::{plan, plan_unrolled};
+pub use resources::{AdderCount, Resources};

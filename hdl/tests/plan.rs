@@ -1,11 +1,10 @@
 //! Planner tests: folding legality, automatic folding, widths, serde round trip.
 
-use inq_hdl::{plan, EngineKind, Folding, FoldingRequest, LayerFolding, PlanError};
+use inq_hdl::ops::mvu::mvu_cycles;
+use inq_hdl::{plan, Endpoint, EngineKind, Folding, FoldingRequest, LayerFolding, PlanError};
 use inq_model::numerics::{self, Weight};
-use inq_model::{
-    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
-    WeightTensor,
-};
+use inq_model::ops::{Conv, Dense, Flatten, MaxPool, Window};
+use inq_model::{ActFormat, InputSpec, Op, Output, QuantModel, WeightTensor};
 
 fn act(bits: u32, signed: bool, exp: i32) -> ActFormat {
     ActFormat { bits, signed, exp }
@@ -36,55 +35,63 @@ fn codes(n: usize, bits: u32, seed: u64) -> Vec<u8> {
 /// LeNet-shaped: conv 1→16, pool, conv 16→32, pool, flatten, dense 1568→128, dense 128→10.
 fn lenet() -> QuantModel {
     let conv = |name: &str, ic: usize, oc: usize, seed: u64| {
-        Layer::Conv(ConvLayer {
-            name: name.into(),
-            in_channels: ic,
-            out_channels: oc,
-            kernel: [3, 3],
-            stride: [1, 1],
-            pad: [1; 4],
-            pad_value: 0,
-            weights: WeightTensor {
-                kind: Default::default(),
-                bits: 5,
-                n1: vec![-1],
-                codes: codes(oc * ic * 9, 5, seed),
-            },
-            bias: vec![7; oc],
-            relu: true,
-            output: Output::from_act(act(8, false, -4)),
-        })
+        (
+            name.to_string(),
+            Op::Conv(Conv {
+                in_channels: ic,
+                out_channels: oc,
+                kernel: [3, 3],
+                stride: [1, 1],
+                pad: [1; 4],
+                pad_value: 0,
+                group: 1,
+                weights: WeightTensor {
+                    kind: Default::default(),
+                    bits: 5,
+                    n1: vec![-1],
+                    codes: codes(oc * ic * 9, 5, seed),
+                },
+                bias: vec![7; oc],
+                relu: true,
+                output: Output::from_act(act(8, false, -4)),
+            }),
+        )
     };
     let dense = |name: &str, i: usize, o: usize, last: bool| {
-        Layer::Dense(DenseLayer {
-            name: name.into(),
-            in_features: i,
-            out_features: o,
-            weights: WeightTensor {
-                kind: Default::default(),
-                bits: 5,
-                n1: vec![-3],
-                codes: codes(i * o, 5, 99),
-            },
-            bias: vec![-5; o],
-            relu: !last,
-            output: if last {
-                Output::Logits
-            } else {
-                Output::from_act(act(8, false, -3))
-            },
-        })
+        (
+            name.to_string(),
+            Op::Dense(Dense {
+                in_features: i,
+                out_features: o,
+                weights: WeightTensor {
+                    kind: Default::default(),
+                    bits: 5,
+                    n1: vec![-3],
+                    codes: codes(i * o, 5, 99),
+                },
+                bias: vec![-5; o],
+                relu: !last,
+                output: if last {
+                    Output::Logits
+                } else {
+                    Output::from_act(act(8, false, -3))
+                },
+            }),
+        )
     };
     let pool = |name: &str| {
-        Layer::MaxPool(PoolLayer {
-            name: name.into(),
-            kernel: [2, 2],
-            stride: [2, 2],
-        })
+        (
+            name.to_string(),
+            Op::MaxPool(MaxPool(Window {
+                kernel: [2, 2],
+                stride: [2, 2],
+            })),
+        )
     };
-    QuantModel::new(
+    QuantModel::chain(
         "lenet",
         InputSpec {
+            name: "input".into(),
             shape: [1, 28, 28],
             format: act(8, false, -8),
             mapping: String::new(),
@@ -94,9 +101,7 @@ fn lenet() -> QuantModel {
             pool("pool1"),
             conv("conv2", 16, 32, 2),
             pool("pool2"),
-            Layer::Flatten(NamedLayer {
-                name: "flatten".into(),
-            }),
+            ("flatten".into(), Op::Flatten(Flatten {})),
             dense("fc1", 1568, 128, false),
             dense("fc2", 128, 10, true),
         ],
@@ -122,7 +127,19 @@ fn minimal_plan_has_derived_widths() {
     let m = lenet();
     let d = plan(&m, &FoldingRequest::Minimal).unwrap();
     assert_eq!(d.engines.len(), 6);
-    assert_eq!(d.fifos.len(), 7);
+    assert_eq!(d.streams.len(), 7);
+    // a chain: engine e reads stream e and writes stream e + 1, depths as before the graphs
+    for (e, en) in d.engines.iter().enumerate() {
+        assert_eq!(en.inputs, [e]);
+        assert_eq!(en.outputs, [e + 1]);
+    }
+    assert_eq!(d.streams[0].from, Endpoint::Input);
+    assert_eq!(d.streams[6].to, Endpoint::Output);
+    assert_eq!(d.output.stream, 6);
+    assert!(d.streams.iter().all(|s| s.depth == 2 && !s.skip));
+    // taps: the input, then every node (the flatten aliases pool2's stream)
+    assert_eq!(d.taps.len(), 8);
+    assert_eq!(d.taps[5].stream, d.taps[4].stream);
     assert_eq!(d.output.count, 10);
     assert_eq!(d.output.idx_width, 4);
     let EngineKind::Mvu(c1) = &d.engines[0].kind else {
@@ -132,7 +149,7 @@ fn minimal_plan_has_derived_widths() {
     assert_eq!(c1.product_width, 8 + c1.k_max + 1);
     // accumulator width from the bound of the worst row
     let mut want = 0;
-    if let Layer::Conv(l) = &m.layers[0] {
+    if let Op::Conv(l) = &m.nodes[0].op {
         for o in 0..16 {
             let b = numerics::acc_bound_row(&l.weights.codes[o * 9..(o + 1) * 9], 5, 7, 255);
             want = want.max(numerics::signed_width_for(b));
@@ -140,12 +157,12 @@ fn minimal_plan_has_derived_widths() {
     }
     assert_eq!(c1.acc_width, want.max(c1.product_width + 1));
     assert_eq!(c1.rom_depth(), 16 * 9);
-    assert_eq!(d.engines[0].geom.nr, 4);
+    assert_eq!(c1.geom.nr, 4);
     // dense after flatten: weights permuted CHW → HWC.
     let EngineKind::Mvu(fc1) = &d.engines[4].kind else {
         panic!()
     };
-    let Layer::Dense(l) = &m.layers[5] else {
+    let Op::Dense(l) = &m.nodes[5].op else {
         panic!()
     };
     // stream position j = (y·7 + x)·32 + c carries feature (c·7 + y)·7 + x
@@ -155,7 +172,7 @@ fn minimal_plan_has_derived_widths() {
         assert_eq!(fc1.code(0, o * 1568 + j, 0), l.weights.codes[o * 1568 + f]);
     }
     // last layer emits logits at ACC_W + max shift.
-    assert_eq!(d.output.width, d.engines[5].out_width);
+    assert_eq!(d.output.width, d.engines[5].io.out_width);
 }
 
 #[test]
@@ -179,7 +196,7 @@ fn illegal_folding_names_the_layer() {
     let e = plan(&m, &explicit(&[("nope", 1, 1)]))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("no layer named"), "{e}");
+    assert!(e.contains("no node named"), "{e}");
     let e = plan(&m, &explicit(&[("conv1", 0, 1)]))
         .unwrap_err()
         .to_string();
@@ -221,10 +238,11 @@ fn throughput_target_is_met_with_minimal_lanes() {
     // every MVU uses the fewest lanes meeting the target: one fewer-lane legal folding misses it
     for e in &d.engines {
         if let EngineKind::Mvu(mv) = &e.kind {
-            for pe in 1..=e.geom.oc {
-                for simd in 1..=e.geom.c {
-                    if e.geom.oc % pe == 0 && e.geom.c % simd == 0 && pe * simd < mv.lanes() {
-                        assert!(inq_hdl::mvu_cycles(&e.geom, pe, simd) > 50_000);
+            let g = &mv.geom;
+            for pe in 1..=g.oc {
+                for simd in 1..=g.c {
+                    if g.oc % pe == 0 && g.c % simd == 0 && pe * simd < mv.lanes() {
+                        assert!(mvu_cycles(g, pe, simd, false) > 50_000);
                     }
                 }
             }
@@ -288,7 +306,7 @@ fn multiplier_design_has_the_shift_add_schedule() {
             assert_eq!(es.cycles_per_image, em.cycles_per_image);
             if let (EngineKind::Mvu(ms), EngineKind::Mvu(mm)) = (&es.kind, &em.kind) {
                 assert_eq!((ms.pe, ms.simd), (mm.pe, mm.simd));
-                assert_eq!(mm.product_width, em.in_width + mm.code_bits);
+                assert_eq!(mm.product_width, em.io.in_width + mm.code_bits);
                 assert_eq!(es.resources.dsp, 0);
                 assert_eq!(em.resources.dsp, mm.lanes() as u64);
                 assert!(em.resources.soft_mul_luts > 0);
@@ -309,7 +327,7 @@ fn unrolled_layers_get_constant_weights() {
     let storage = |d: &inq_hdl::Design, layer: usize| {
         d.engines
             .iter()
-            .find(|e| e.layer == layer)
+            .find(|e| e.node == Some(layer))
             .and_then(|e| match &e.kind {
                 EngineKind::Mvu(mv) => Some((mv.pe, mv.simd, mv.weight_storage)),
                 _ => None,
@@ -323,18 +341,18 @@ fn unrolled_layers_get_constant_weights() {
     let others: usize = d
         .engines
         .iter()
-        .filter(|e| e.layer != 6)
+        .filter(|e| e.node != Some(6))
         .map(|e| match &e.kind {
             EngineKind::Mvu(mv) => mv.lanes(),
             _ => 0,
         })
         .sum();
     assert!(others <= 64, "{others} lanes outside fc2");
-    let fc2 = d.engines.iter().find(|e| e.layer == 6).unwrap();
-    assert_eq!(
-        fc2.cycles_per_image,
-        inq_hdl::mvu_cycles(&fc2.geom, 10, 128)
-    );
+    let fc2 = d.engines.iter().find(|e| e.node == Some(6)).unwrap();
+    let EngineKind::Mvu(fc2m) = &fc2.kind else {
+        panic!()
+    };
+    assert_eq!(fc2.cycles_per_image, mvu_cycles(&fc2m.geom, 10, 128, false));
     // no weight ROM bits for it: only the bias/shift tables
     let acc = match &fc2.kind {
         EngineKind::Mvu(mv) => u64::from(mv.acc_width),
@@ -443,18 +461,218 @@ fn multiplier_designs_keep_roms_when_unrolled() {
     let spec = inq_model::random::lenet_spec(-8, false);
     let int_model =
         inq_model::random::build_with_kind(&spec, 5, inq_model::WeightKind::Int).unwrap();
-    let last = int_model.layers.len() - 1;
+    let last = int_model.nodes.len() - 1;
     let d = plan_unrolled(
         &int_model,
         &FoldingRequest::LaneBudget(64),
         &[last.to_string()],
     )
     .unwrap();
-    let e = d.engines.iter().find(|e| e.layer == last).unwrap();
+    let e = d.engines.iter().find(|e| e.node == Some(last)).unwrap();
     let EngineKind::Mvu(m) = &e.kind else {
         panic!("the last layer is dense")
     };
     assert_eq!(m.nf * m.sf, 1);
     assert_eq!(m.mac, MacKind::Multiply);
     assert_eq!(m.weight_storage, WeightStorage::Rom);
+}
+
+fn resnet_spec() -> inq_model::random::RandomSpec {
+    use inq_model::random::{LayerSpec, RandomSpec};
+    let conv = |out, k, stride, pad, relu| LayerSpec::Conv {
+        out,
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 8,
+        relu,
+        per_channel: true,
+    };
+    RandomSpec {
+        input: [1, 28, 28],
+        input_format: act(8, false, -8),
+        layers: vec![
+            conv(16, 3, 1, 1, true),
+            LayerSpec::Residual {
+                main: vec![conv(16, 3, 1, 1, true), conv(16, 3, 1, 1, false)],
+                shortcut: vec![],
+                act_bits: 8,
+                relu: true,
+            },
+            LayerSpec::Residual {
+                main: vec![conv(32, 3, 2, 1, true), conv(32, 3, 1, 1, false)],
+                shortcut: vec![conv(32, 1, 2, 0, false)],
+                act_bits: 8,
+                relu: true,
+            },
+            LayerSpec::Residual {
+                main: vec![
+                    LayerSpec::Depthwise {
+                        k: 3,
+                        stride: 1,
+                        pad: 1,
+                        bits: 4,
+                        act_bits: 8,
+                        relu: true,
+                    },
+                    conv(32, 1, 1, 0, false),
+                ],
+                shortcut: vec![],
+                act_bits: 8,
+                relu: true,
+            },
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 10,
+                bits: 4,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
+        ],
+    }
+}
+
+#[test]
+fn residual_graph_gets_forks_skip_fifos_and_taps() {
+    let m = inq_model::random::build(&resnet_spec(), 7).unwrap();
+    let d = plan(&m, &FoldingRequest::LaneBudget(64)).unwrap();
+    let forks: Vec<usize> = (0..d.engines.len())
+        .filter(|&e| matches!(d.engines[e].kind, EngineKind::Fork(_)))
+        .collect();
+    assert_eq!(forks.len(), 3, "{}", d.summary_table(100.0));
+    // every engine's streams point back at it; engines come after their producers
+    for (e, en) in d.engines.iter().enumerate() {
+        for (port, &s) in en.inputs.iter().enumerate() {
+            assert_eq!(d.streams[s].to, Endpoint::Engine { engine: e, port });
+            if let Endpoint::Engine { engine, .. } = d.streams[s].from {
+                assert!(engine < e);
+            }
+        }
+        for (port, &s) in en.outputs.iter().enumerate() {
+            assert_eq!(d.streams[s].from, Endpoint::Engine { engine: e, port });
+        }
+    }
+    // the identity shortcut of block 1 must hold what the two 3×3 convs take in before the add
+    // can go on: at least two rows of the 28×28×16 map each
+    let f = forks[0];
+    let depths: Vec<usize> = d.engines[f]
+        .outputs
+        .iter()
+        .map(|&s| d.streams[s].depth)
+        .collect();
+    let skip = *depths.iter().max().unwrap();
+    assert!(skip >= 2 * 2 * 28 * 16, "{depths:?}");
+    assert!(depths.contains(&2), "{depths:?}");
+    assert!(d.streams.iter().filter(|s| s.skip).count() == 6);
+    // a GAP engine over the 14×14 plane (not a power of two), shift 8
+    let gap = d
+        .engines
+        .iter()
+        .find_map(|e| match &e.kind {
+            EngineKind::Gap(g) => Some(g.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((gap.h, gap.w, gap.shift), (14, 14, 8));
+    // the depthwise MVU is folded over channels only
+    let dw = d
+        .engines
+        .iter()
+        .find_map(|e| match &e.kind {
+            EngineKind::Mvu(mv) if mv.depthwise => Some(mv.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(dw.simd, 1);
+    assert_eq!(dw.sf, 9);
+    // the adds read two streams; taps: one per node and the input
+    assert_eq!(d.taps.len(), m.nodes.len() + 1);
+    for e in &d.engines {
+        if let EngineKind::Add(_) = e.kind {
+            assert_eq!(e.inputs.len(), 2);
+        }
+    }
+    // the interval is the slowest engine, within the stream floor
+    assert!(d.interval_cycles() >= 28 * 28 * 16);
+    let back = inq_hdl::Design::from_json(&d.to_json().unwrap()).unwrap();
+    assert_eq!(back, d);
+}
+
+#[test]
+fn depthwise_folding_is_over_channels_only() {
+    let m = inq_model::random::build(&resnet_spec(), 3).unwrap();
+    let name = m
+        .nodes
+        .iter()
+        .find(|n| matches!(&n.op, Op::Conv(c) if c.depthwise()))
+        .unwrap()
+        .name
+        .clone();
+    let e = plan(&m, &explicit(&[(&name, 4, 2)]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&name) && e.contains("SIMD must be 1"), "{e}");
+    let d = plan(&m, &explicit(&[(&name, 8, 1)])).unwrap();
+    let mv = d
+        .engines
+        .iter()
+        .find_map(|e| match &e.kind {
+            EngineKind::Mvu(mv) if mv.depthwise => Some(mv.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((mv.pe, mv.nf, mv.sf), (8, 4, 9));
+    // a throughput target folds it too
+    let d = plan(
+        &m,
+        &FoldingRequest::Throughput {
+            fps: 5000.0,
+            clock_mhz: 100.0,
+        },
+    )
+    .unwrap();
+    assert!(d.interval_cycles() <= 20_000, "{}", d.summary_table(100.0));
+}
+
+#[test]
+fn input_fan_out_gets_a_fork_first() {
+    use inq_model::random::{LayerSpec, RandomSpec};
+    let conv = |out, relu| LayerSpec::Conv {
+        out,
+        k: 3,
+        stride: 1,
+        pad: 1,
+        bits: 4,
+        act_bits: 8,
+        relu,
+        per_channel: false,
+    };
+    let spec = RandomSpec {
+        input: [2, 6, 6],
+        input_format: act(8, true, 0),
+        layers: vec![
+            LayerSpec::Residual {
+                main: vec![conv(2, false)],
+                shortcut: vec![conv(2, false)],
+                act_bits: 8,
+                relu: false,
+            },
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 3,
+                bits: 4,
+                act_bits: 8,
+                relu: false,
+                per_channel: false,
+            },
+        ],
+    };
+    let m = inq_model::random::build(&spec, 1).unwrap();
+    let d = plan(&m, &FoldingRequest::Minimal).unwrap();
+    assert!(matches!(d.engines[0].kind, EngineKind::Fork(_)));
+    assert_eq!(d.engines[0].inputs, [0]);
+    assert_eq!(d.streams[0].from, Endpoint::Input);
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::resource_cases::*;
-use inq_hdl::resources::{self, lutram, mux_luts, rom_in_bram};
+use inq_hdl::resources::{lutram, mux_luts, rom_in_bram};
 
 fn measurements() -> Measurements {
     let path = concat!(
@@ -100,7 +100,7 @@ fn estimate_tracks_synthesis() {
         for c in m.other.values() {
             other.add(&summarize(c));
         }
-        let whole = resources::design_resources(&d).luts;
+        let whole = d.design_resources().luts;
         let whole_meas = meas + other.luts();
         let err = rel_err(whole, whole_meas);
         report.push_str(&format!(
@@ -131,7 +131,7 @@ fn bram_estimate_tracks_synthesis() {
             let s = summarize(&me.cells);
             let pe = match &e.kind {
                 inq_hdl::EngineKind::Mvu(mv) => mv.pe as u64,
-                inq_hdl::EngineKind::Pool(_) => 1,
+                _ => 1,
             };
             assert_eq!(
                 s.bram18 > 0,
@@ -226,7 +226,7 @@ fn more_lanes_cost_more() {
     let mut last = 0;
     for budget in [4, 16, 64, 256, 1024] {
         let d = inq_hdl::plan(&model, &inq_hdl::FoldingRequest::LaneBudget(budget)).unwrap();
-        let luts = resources::design_resources(&d).luts;
+        let luts = d.design_resources().luts;
         assert!(luts >= last, "budget {budget}: {luts} < {last}");
         last = luts;
     }

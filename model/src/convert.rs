@@ -6,8 +6,9 @@
 //! cost of a multiplier datapath at identical accuracy.
 
 use crate::error::ModelError;
-use crate::format::{Layer, QuantModel, WeightKind, WeightTensor};
-use crate::numerics::{self, Weight};
+use crate::format::QuantModel;
+use crate::numerics::{self, Weight, WeightKind};
+use crate::weights::WeightTensor;
 
 /// The uniform-integer form of one INQ tensor: `q = ±2^k`, code width `k_max + 2` (at least 2),
 /// same `n2` per channel. `field` names the tensor in errors.
@@ -36,7 +37,7 @@ pub fn tensor_pow2_to_int(w: &WeightTensor, field: &str) -> Result<WeightTensor,
         ));
     }
     let n1 = (0..w.n1.len())
-        .map(|c| numerics::n2_of(w, c) + bits as i32 - 2)
+        .map(|c| w.n2_of(c) + bits as i32 - 2)
         .collect();
     Ok(WeightTensor {
         kind: WeightKind::Int,
@@ -49,20 +50,17 @@ pub fn tensor_pow2_to_int(w: &WeightTensor, field: &str) -> Result<WeightTensor,
     })
 }
 
-/// Converts every conv/dense layer of `model` to uniform integer weights losslessly
+/// Converts every weighted node of `model` to uniform integer weights losslessly
 /// ([`tensor_pow2_to_int`]); the result is validated.
 pub fn pow2_to_int(model: &QuantModel) -> Result<QuantModel, ModelError> {
     if model_weight_kind(model) == Some(WeightKind::Int) {
         return Ok(model.clone());
     }
     let mut m = model.clone();
-    for (i, l) in m.layers.iter_mut().enumerate() {
-        let w = match l {
-            Layer::Conv(c) => &mut c.weights,
-            Layer::Dense(d) => &mut d.weights,
-            _ => continue,
-        };
-        *w = tensor_pow2_to_int(w, &format!("layers[{i}].weights"))?;
+    for (i, n) in m.nodes.iter_mut().enumerate() {
+        if let Some(w) = n.op.operator_mut().weights_mut() {
+            *w = tensor_pow2_to_int(w, &format!("nodes[{i}].weights"))?;
+        }
     }
     m.provenance.settings.insert(
         "weight_kind".into(),
@@ -72,19 +70,17 @@ pub fn pow2_to_int(model: &QuantModel) -> Result<QuantModel, ModelError> {
     Ok(m)
 }
 
-/// The weight kind of a model's conv/dense layers: `Some(kind)` when every such layer has the
-/// same kind, `None` when they differ or there is none.
+/// The weight kind of a model's weighted nodes: `Some(kind)` when every such node has the same
+/// kind, `None` when they differ or there is none.
 pub fn model_weight_kind(model: &QuantModel) -> Option<WeightKind> {
     let mut kind = None;
-    for l in &model.layers {
-        let k = match l {
-            Layer::Conv(c) => c.weights.kind,
-            Layer::Dense(d) => d.weights.kind,
-            _ => continue,
+    for n in &model.nodes {
+        let Some(w) = n.op.operator().weights() else {
+            continue;
         };
         match kind {
-            None => kind = Some(k),
-            Some(p) if p != k => return None,
+            None => kind = Some(w.kind),
+            Some(p) if p != w.kind => return None,
             _ => {}
         }
     }
@@ -94,8 +90,8 @@ pub fn model_weight_kind(model: &QuantModel) -> Option<WeightKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numerics::ActFormat;
     use crate::random::{build, LayerSpec, RandomSpec};
-    use crate::ActFormat;
 
     #[test]
     fn conversion_is_exact() {
@@ -132,8 +128,8 @@ mod tests {
             let mi = pow2_to_int(&m).unwrap();
             assert_eq!(model_weight_kind(&mi), Some(WeightKind::Int));
             let x = crate::random::random_input(&m, seed);
-            let a = crate::run(&m, &x).unwrap();
-            let b = crate::run(&mi, &x).unwrap();
+            let a = crate::reference::run(&m, &x).unwrap();
+            let b = crate::reference::run(&mi, &x).unwrap();
             assert_eq!(a.logits, b.logits);
         }
     }

@@ -1,10 +1,77 @@
-//! The integer arithmetic of `docs/numerics.md` as small pure functions.
+//! The integer arithmetic of `docs/numerics.md` as small pure functions on plain values.
 //!
-//! Every other implementation (the reference in [`crate::reference`], the hardware plan, the
-//! simulator and the generated RTL) derives its constants from these functions, so the rules
-//! are written once.
+//! Owns the activation format ([`ActFormat`]), the weight-code kinds and layouts
+//! ([`WeightKind`], [`Weight`], [`decode_kind`], [`encode`]), products, rounding, saturation,
+//! the alignment of an elementwise add and the accumulator bounds. It depends on nothing else
+//! in the crate: the weight tensor ([`crate::weights`]), the operators ([`crate::ops`]), the
+//! reference, the hardware plan, the simulator and the generated RTL all derive their
+//! constants from these functions, so each rule is written once.
 
-use crate::format::{ActFormat, WeightKind, WeightTensor};
+use serde::{Deserialize, Serialize};
+
+/// A fixed-point activation format: an integer `q` of `bits` bits stands for `q · 2^exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActFormat {
+    /// Total bit width including the sign bit when `signed`.
+    pub bits: u32,
+    /// Two's-complement signed (`true`) or unsigned (`false`).
+    pub signed: bool,
+    /// Power-of-two scale: the real value is `q · 2^exp`.
+    pub exp: i32,
+}
+
+impl ActFormat {
+    /// Smallest representable integer.
+    pub fn min(&self) -> i64 {
+        if self.signed {
+            -(1i64 << (self.bits - 1))
+        } else {
+            0
+        }
+    }
+    /// Largest representable integer.
+    pub fn max(&self) -> i64 {
+        if self.signed {
+            (1i64 << (self.bits - 1)) - 1
+        } else {
+            (1i64 << self.bits) - 1
+        }
+    }
+    /// Largest magnitude an integer of this format can have (`max(|min|, |max|)`).
+    pub fn max_abs(&self) -> i64 {
+        self.max().max(-self.min())
+    }
+}
+
+/// How the codes of a weight tensor encode weights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightKind {
+    /// INQ codes: `0` or `±2^(n2_c + k)`; the hardware multiplies with a shift (the default,
+    /// and the only kind of files written before the field existed).
+    #[default]
+    Pow2,
+    /// Uniform integers: the code is a `b`-bit two's-complement integer `q` in
+    /// `[-(2^(b-1)-1), 2^(b-1)-1]` (the most negative value is rejected, so the range is
+    /// symmetric) standing for `q · 2^(n2_c)` with `n2_c = n1_c - (b - 2)`; the hardware
+    /// multiplies with a real multiplier.
+    Int,
+}
+
+impl WeightKind {
+    /// True for [`WeightKind::Pow2`] (used to omit the default from the JSON).
+    pub fn is_pow2(&self) -> bool {
+        matches!(self, WeightKind::Pow2)
+    }
+    /// The name used in files and on the command line (`pow2`, `int`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            WeightKind::Pow2 => "pow2",
+            WeightKind::Int => "int",
+        }
+    }
+}
 
 /// Number of exponent levels of a `bits`-bit code: `2^(bits-2)`.
 pub fn levels(bits: u32) -> u32 {
@@ -60,7 +127,7 @@ pub enum CodeError {
     MostNegative,
 }
 
-/// Decodes one code of a tensor of the given kind (layouts in [`WeightTensor`]).
+/// Decodes one code of a tensor of the given kind (layouts in `crate::weights::WeightTensor`).
 pub fn decode_kind(kind: WeightKind, code: u8, bits: u32) -> Result<Weight, CodeError> {
     match kind {
         WeightKind::Pow2 => decode(code, bits),
@@ -85,8 +152,8 @@ pub fn decode_kind(kind: WeightKind, code: u8, bits: u32) -> Result<Weight, Code
     }
 }
 
-/// Decodes one INQ code (layout in [`WeightTensor`], kind `pow2`). A code of a uniform-integer
-/// tensor must go through [`decode_kind`] (or [`WeightTensor::decode`]).
+/// Decodes one INQ code (layout in `crate::weights::WeightTensor`, kind `pow2`). A code of a uniform-integer
+/// tensor must go through [`decode_kind`].
 pub fn decode(code: u8, bits: u32) -> Result<Weight, CodeError> {
     let code = u32::from(code);
     if code >> bits != 0 {
@@ -155,36 +222,6 @@ pub fn product(x: i64, w: Weight) -> i64 {
     }
 }
 
-/// `n1` of output channel `c` (a one-element `n1` applies to every channel).
-pub fn n1_of(w: &WeightTensor, c: usize) -> i32 {
-    if w.n1.len() == 1 {
-        w.n1[0]
-    } else {
-        w.n1[c]
-    }
-}
-
-/// `n2` of output channel `c` (the exponent of one unit of the integer weight, for either kind).
-pub fn n2_of(w: &WeightTensor, c: usize) -> i32 {
-    n2_from_n1_kind(w.kind, n1_of(w, c), w.bits)
-}
-
-/// The smallest `n2` over all `out` channels.
-pub fn n2_min(w: &WeightTensor, out: usize) -> i32 {
-    (0..out).map(|c| n2_of(w, c)).min().unwrap_or(0)
-}
-
-/// Scale exponent of channel `c`'s accumulator: `in.exp + n2_c`.
-pub fn acc_exp(input: ActFormat, w: &WeightTensor, c: usize) -> i32 {
-    input.exp + n2_of(w, c)
-}
-
-/// Requantization shift of channel `c`: `r_c = out.exp - (in.exp + n2_c)`. Positive means an
-/// arithmetic right shift with rounding, zero or negative a left shift.
-pub fn requant_shift(input: ActFormat, w: &WeightTensor, c: usize, output: ActFormat) -> i32 {
-    output.exp - acc_exp(input, w, c)
-}
-
 /// Arithmetic right shift by `r > 0` with round-half-up (towards +∞ on ties):
 /// `(v + 2^(r-1)) >> r`. For `r <= 0` a left shift by `-r`.
 pub fn shift_round(v: i64, r: i32) -> i64 {
@@ -247,6 +284,30 @@ pub fn signed_width_for(b: i128) -> u32 {
         w += 1;
     }
     w
+}
+
+/// The common exponent of an elementwise add of tensors with exponents `ea` and `eb`: the
+/// finer of the two (`docs/numerics.md` § 6a).
+pub fn add_exp(ea: i32, eb: i32) -> i32 {
+    ea.min(eb)
+}
+
+/// The exact sum of `a · 2^ea` and `b · 2^eb` as an integer at the scale `2^add_exp(ea, eb)`:
+/// each operand is shifted left by its distance to the common exponent.
+pub fn add_aligned(a: i64, ea: i32, b: i64, eb: i32) -> i64 {
+    let e = add_exp(ea, eb);
+    (a << (ea - e) as u32) + (b << (eb - e) as u32)
+}
+
+/// Right shift of a global average pool over `n` elements: `ceil(log2(n))` (exact for a
+/// power of two; otherwise the result is the mean times `n / 2^shift`, a gain the quantizer
+/// folds into the consumer's weights, `docs/numerics.md` § 6).
+pub fn gap_shift(n: usize) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        usize::BITS - (n - 1).leading_zeros()
+    }
 }
 
 /// `ceil(log2(n))` for a power of two `n`, or `None` if `n` is not a power of two.
@@ -355,6 +416,19 @@ mod tests {
             acc_bound_row_kind(k, &[0x81, 3, 0], 8, -2, 10),
             2 + 10 * 130
         );
+    }
+
+    #[test]
+    fn add_alignment_and_gap_shift() {
+        // 3·2^-2 + 5·2^-4 = 12·2^-4 + 5·2^-4 = 17·2^-4
+        assert_eq!(add_exp(-2, -4), -4);
+        assert_eq!(add_aligned(3, -2, 5, -4), 17);
+        assert_eq!(add_aligned(-3, 0, 5, 0), 2);
+        assert_eq!(gap_shift(1), 0);
+        assert_eq!(gap_shift(4), 2);
+        assert_eq!(gap_shift(49), 6);
+        assert_eq!(gap_shift(64), 6);
+        assert_eq!(gap_shift(65), 7);
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! Random valid models for tests across the workspace (property tests of the reference, the
 //! hardware plan, the simulator and the RTL).
 //!
-//! A [`RandomSpec`] is plain data (so a property-test strategy can generate and shrink it);
-//! [`build`] turns it into a valid [`QuantModel`] with weights drawn from a seeded generator.
+//! A [`RandomSpec`] is plain data (so a property-test strategy can generate and shrink it): a
+//! sequence of layers, where a [`LayerSpec::Residual`] block forks its input into a main path
+//! and a shortcut (identity or layers of its own) joined by an `add` node. [`build`] turns it
+//! into a valid [`QuantModel`] with weights drawn from a seeded generator.
 
 use crate::error::ModelError;
-use crate::format::{
-    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
-    WeightKind, WeightTensor,
-};
-use crate::numerics::{self, Weight};
+use crate::format::{InputSpec, Node, QuantModel};
+use crate::numerics::{self, ActFormat, Weight, WeightKind};
+use crate::ops::{self, Op, Output};
+use crate::weights::WeightTensor;
 
 /// One layer of a random model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +34,26 @@ pub enum LayerSpec {
         /// One n1 per output channel.
         per_channel: bool,
     },
+    /// Depthwise conv (`group = channels`), channel count kept.
+    Depthwise {
+        /// Square kernel size.
+        k: usize,
+        /// Stride (both axes).
+        stride: usize,
+        /// Padding on every side (must be < k).
+        pad: usize,
+        /// Code bits 2..=8.
+        bits: u32,
+        /// Output activation bits.
+        act_bits: u32,
+        /// ReLU (unsigned output) or not (signed).
+        relu: bool,
+    },
     /// Max pool, square window, stride = window.
     MaxPool(usize),
     /// Average pool, square power-of-two window (1 or 2 or 4), stride = window.
     AvgPool(usize),
-    /// Global average pool (needs a power-of-two plane).
+    /// Global average pool.
     GlobalAvgPool,
     /// Flatten.
     Flatten,
@@ -53,6 +69,18 @@ pub enum LayerSpec {
         relu: bool,
         /// One n1 per output channel.
         per_channel: bool,
+    },
+    /// A residual block: the block input feeds `main` and `shortcut` (empty: the identity),
+    /// whose outputs (same shape) an add node sums into `act_bits` (ReLU: unsigned).
+    Residual {
+        /// The main path.
+        main: Vec<LayerSpec>,
+        /// The shortcut (empty = identity).
+        shortcut: Vec<LayerSpec>,
+        /// Output bits of the add.
+        act_bits: u32,
+        /// ReLU after the add.
+        relu: bool,
     },
 }
 
@@ -88,7 +116,8 @@ impl SplitMix64 {
     }
 }
 
-fn random_weights(
+/// Random codes for `out` channels of `row` weights each.
+pub fn random_weights(
     rng: &mut SplitMix64,
     kind: WeightKind,
     bits: u32,
@@ -178,7 +207,7 @@ fn output_exp(
     let log_b = 128 - (bound as u128).leading_zeros() as i32;
     // typical values are ~sqrt of the bound's worst case: aim the output range near there.
     let r = (log_b - y_bits as i32) / 2 + rng.range(0, 2) as i32;
-    r.max(0) + x.exp + numerics::n2_min(w, out)
+    r.max(0) + x.exp + w.n2_min(out)
 }
 
 /// Builds a valid model from a spec and a seed (INQ weights).
@@ -186,24 +215,59 @@ pub fn build(spec: &RandomSpec, seed: u64) -> Result<QuantModel, ModelError> {
     build_with_kind(spec, seed, WeightKind::Pow2)
 }
 
-/// Builds a valid model from a spec and a seed with weights of the given kind (uniform
-/// integers use the full symmetric range of each layer's `bits`).
-pub fn build_with_kind(
-    spec: &RandomSpec,
-    seed: u64,
+/// What the builder tracks: the name, shape and format of the current tensor.
+#[derive(Debug, Clone)]
+struct Cur {
+    name: String,
+    shape: Vec<usize>,
+    fmt: ActFormat,
+}
+
+struct Builder {
+    rng: SplitMix64,
     kind: WeightKind,
-) -> Result<QuantModel, ModelError> {
-    let mut rng = SplitMix64(seed);
-    let [c0, h0, w0] = spec.input;
-    let mut shape = vec![c0, h0, w0];
-    let mut fmt = spec.input_format;
-    let mut layers = Vec::new();
-    let n = spec.layers.len();
-    for (i, ls) in spec.layers.iter().enumerate() {
-        let last = i + 1 == n;
-        let name = format!("l{i}");
-        match *ls {
-            LayerSpec::Conv {
+    nodes: Vec<Node>,
+    count: usize,
+}
+
+impl Builder {
+    fn fresh(&mut self, base: &str) -> String {
+        self.count += 1;
+        format!("{base}{}", self.count - 1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn act_output(
+        &mut self,
+        w: &WeightTensor,
+        bias: &[i64],
+        out: usize,
+        row: usize,
+        x: ActFormat,
+        act_bits: u32,
+        relu: bool,
+        last: bool,
+    ) -> (Output, bool, Option<ActFormat>) {
+        if last {
+            return (Output::Logits, false, None);
+        }
+        let exp = output_exp(w, bias, out, row, x, act_bits, &mut self.rng);
+        let f = ActFormat {
+            bits: act_bits,
+            signed: !relu,
+            exp,
+        };
+        (Output::from_act(f), relu, Some(f))
+    }
+
+    fn push(&mut self, name: String, input: &str, op: Op) {
+        self.nodes.push(Node::new(name, &[input], op));
+    }
+
+    fn layer(&mut self, ls: &LayerSpec, cur: Cur, last: bool) -> Cur {
+        let name = self.fresh("l");
+        match ls {
+            &LayerSpec::Conv {
                 out,
                 k,
                 stride,
@@ -213,108 +277,217 @@ pub fn build_with_kind(
                 relu,
                 per_channel,
             } => {
-                let cin = shape[0];
+                let cin = cur.shape[0];
                 let row = cin * k * k;
-                let weights = random_weights(&mut rng, kind, bits, out, row, per_channel);
-                let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
-                let (output, relu, nf) = if last {
-                    (Output::Logits, false, None)
-                } else {
-                    let exp = output_exp(&weights, &bias, out, row, fmt, act_bits, &mut rng);
-                    let f = ActFormat {
-                        bits: act_bits,
-                        signed: !relu,
-                        exp,
-                    };
-                    (Output::from_act(f), relu, Some(f))
-                };
-                let oh = (shape[1] + 2 * pad - k) / stride + 1;
-                let ow = (shape[2] + 2 * pad - k) / stride + 1;
-                layers.push(Layer::Conv(ConvLayer {
+                let weights = random_weights(&mut self.rng, self.kind, bits, out, row, per_channel);
+                let bias: Vec<i64> = (0..out).map(|_| self.rng.range(-64, 64)).collect();
+                let (output, relu, nf) =
+                    self.act_output(&weights, &bias, out, row, cur.fmt, act_bits, relu, last);
+                let oh = (cur.shape[1] + 2 * pad).saturating_sub(k) / stride + 1;
+                let ow = (cur.shape[2] + 2 * pad).saturating_sub(k) / stride + 1;
+                self.push(
+                    name.clone(),
+                    &cur.name,
+                    Op::Conv(ops::Conv {
+                        in_channels: cin,
+                        out_channels: out,
+                        kernel: [k, k],
+                        stride: [stride, stride],
+                        pad: [pad; 4],
+                        pad_value: 0,
+                        group: 1,
+                        weights,
+                        bias,
+                        relu,
+                        output,
+                    }),
+                );
+                Cur {
                     name,
-                    in_channels: cin,
-                    out_channels: out,
-                    kernel: [k, k],
-                    stride: [stride, stride],
-                    pad: [pad; 4],
-                    pad_value: 0,
-                    weights,
-                    bias,
-                    relu,
-                    output,
-                }));
-                shape = vec![out, oh, ow];
-                if let Some(f) = nf {
-                    fmt = f;
+                    shape: vec![out, oh, ow],
+                    fmt: nf.unwrap_or(cur.fmt),
                 }
             }
-            LayerSpec::Dense {
+            &LayerSpec::Depthwise {
+                k,
+                stride,
+                pad,
+                bits,
+                act_bits,
+                relu,
+            } => {
+                let c = cur.shape[0];
+                let row = k * k;
+                let weights = random_weights(&mut self.rng, self.kind, bits, c, row, true);
+                let bias: Vec<i64> = (0..c).map(|_| self.rng.range(-64, 64)).collect();
+                let (output, relu, nf) =
+                    self.act_output(&weights, &bias, c, row, cur.fmt, act_bits, relu, last);
+                let oh = (cur.shape[1] + 2 * pad).saturating_sub(k) / stride + 1;
+                let ow = (cur.shape[2] + 2 * pad).saturating_sub(k) / stride + 1;
+                self.push(
+                    name.clone(),
+                    &cur.name,
+                    Op::Conv(ops::Conv {
+                        in_channels: c,
+                        out_channels: c,
+                        kernel: [k, k],
+                        stride: [stride, stride],
+                        pad: [pad; 4],
+                        pad_value: 0,
+                        group: c,
+                        weights,
+                        bias,
+                        relu,
+                        output,
+                    }),
+                );
+                Cur {
+                    name,
+                    shape: vec![c, oh, ow],
+                    fmt: nf.unwrap_or(cur.fmt),
+                }
+            }
+            &LayerSpec::Dense {
                 out,
                 bits,
                 act_bits,
                 relu,
                 per_channel,
             } => {
-                let row = shape[0];
-                let weights = random_weights(&mut rng, kind, bits, out, row, per_channel);
-                let bias: Vec<i64> = (0..out).map(|_| rng.range(-64, 64)).collect();
-                let (output, relu, nf) = if last {
-                    (Output::Logits, false, None)
-                } else {
-                    let exp = output_exp(&weights, &bias, out, row, fmt, act_bits, &mut rng);
-                    let f = ActFormat {
-                        bits: act_bits,
-                        signed: !relu,
-                        exp,
-                    };
-                    (Output::from_act(f), relu, Some(f))
-                };
-                layers.push(Layer::Dense(DenseLayer {
+                let row = cur.shape[0];
+                let weights = random_weights(&mut self.rng, self.kind, bits, out, row, per_channel);
+                let bias: Vec<i64> = (0..out).map(|_| self.rng.range(-64, 64)).collect();
+                let (output, relu, nf) =
+                    self.act_output(&weights, &bias, out, row, cur.fmt, act_bits, relu, last);
+                self.push(
+                    name.clone(),
+                    &cur.name,
+                    Op::Dense(ops::Dense {
+                        in_features: row,
+                        out_features: out,
+                        weights,
+                        bias,
+                        relu,
+                        output,
+                    }),
+                );
+                Cur {
                     name,
-                    in_features: row,
-                    out_features: out,
-                    weights,
-                    bias,
-                    relu,
-                    output,
-                }));
-                shape = vec![out];
-                if let Some(f) = nf {
-                    fmt = f;
+                    shape: vec![out],
+                    fmt: nf.unwrap_or(cur.fmt),
                 }
             }
-            LayerSpec::MaxPool(k) | LayerSpec::AvgPool(k) => {
-                let p = PoolLayer {
-                    name,
+            &LayerSpec::MaxPool(k) | &LayerSpec::AvgPool(k) => {
+                let w = ops::Window {
                     kernel: [k, k],
                     stride: [k, k],
                 };
-                shape = vec![shape[0], (shape[1] - k) / k + 1, (shape[2] - k) / k + 1];
-                layers.push(if matches!(ls, LayerSpec::MaxPool(_)) {
-                    Layer::MaxPool(p)
+                let op = if matches!(ls, LayerSpec::MaxPool(_)) {
+                    Op::MaxPool(ops::MaxPool(w))
                 } else {
-                    Layer::AvgPool(p)
-                });
+                    Op::AvgPool(ops::AvgPool(w))
+                };
+                self.push(name.clone(), &cur.name, op);
+                let (h, wd) = (cur.shape[1], cur.shape.get(2).copied().unwrap_or(1));
+                Cur {
+                    name,
+                    shape: vec![
+                        cur.shape[0],
+                        h.saturating_sub(k) / k + 1,
+                        wd.saturating_sub(k) / k + 1,
+                    ],
+                    fmt: cur.fmt,
+                }
             }
             LayerSpec::GlobalAvgPool => {
-                shape = vec![shape[0], 1, 1];
-                layers.push(Layer::GlobalAvgPool(NamedLayer { name }));
+                self.push(
+                    name.clone(),
+                    &cur.name,
+                    Op::GlobalAvgPool(ops::GlobalAvgPool {}),
+                );
+                Cur {
+                    name,
+                    shape: vec![cur.shape[0], 1, 1],
+                    fmt: cur.fmt,
+                }
             }
             LayerSpec::Flatten => {
-                shape = vec![shape.iter().product()];
-                layers.push(Layer::Flatten(NamedLayer { name }));
+                self.push(name.clone(), &cur.name, Op::Flatten(ops::Flatten {}));
+                Cur {
+                    name,
+                    shape: vec![cur.shape.iter().product()],
+                    fmt: cur.fmt,
+                }
+            }
+            LayerSpec::Residual {
+                main,
+                shortcut,
+                act_bits,
+                relu,
+            } => {
+                let mut a = cur.clone();
+                for l in main {
+                    a = self.layer(l, a, false);
+                }
+                let mut b = cur;
+                for l in shortcut {
+                    b = self.layer(l, b, false);
+                }
+                // an output exponent near the larger input's, so the sum mostly fits
+                let e = a.fmt.exp.max(b.fmt.exp) + self.rng.range(0, 1) as i32;
+                let f = ActFormat {
+                    bits: *act_bits,
+                    signed: !relu,
+                    exp: e,
+                };
+                self.nodes.push(Node::new(
+                    name.clone(),
+                    &[&a.name, &b.name],
+                    Op::Add(ops::Add {
+                        relu: *relu,
+                        output: Output::from_act(f),
+                    }),
+                ));
+                Cur {
+                    name,
+                    shape: a.shape,
+                    fmt: f,
+                }
             }
         }
     }
-    let m = QuantModel::new(
-        format!("random_{seed:x}"),
-        InputSpec {
-            shape: spec.input,
-            format: spec.input_format,
-            mapping: "random test input".into(),
-        },
-        layers,
-    );
+}
+
+/// Builds a valid model from a spec and a seed with weights of the given kind (uniform
+/// integers use the full symmetric range of each layer's `bits`). Errors when the spec's
+/// shapes do not fit (e.g. a residual block whose paths end in different shapes).
+pub fn build_with_kind(
+    spec: &RandomSpec,
+    seed: u64,
+    kind: WeightKind,
+) -> Result<QuantModel, ModelError> {
+    let mut b = Builder {
+        rng: SplitMix64(seed),
+        kind,
+        nodes: Vec::new(),
+        count: 0,
+    };
+    let input = InputSpec {
+        name: crate::format::DEFAULT_INPUT_NAME.to_string(),
+        shape: spec.input,
+        format: spec.input_format,
+        mapping: "random test input".into(),
+    };
+    let mut cur = Cur {
+        name: input.name.clone(),
+        shape: spec.input.to_vec(),
+        fmt: spec.input_format,
+    };
+    let n = spec.layers.len();
+    for (i, ls) in spec.layers.iter().enumerate() {
+        cur = b.layer(ls, cur, i + 1 == n);
+    }
+    let m = QuantModel::new(format!("random_{seed:x}"), input, b.nodes, cur.name);
     crate::validate::validate(&m)?;
     Ok(m)
 }

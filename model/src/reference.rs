@@ -2,55 +2,62 @@
 //! `docs/numerics.md`.
 //!
 //! It runs a validated [`QuantModel`] on one integer input tensor and returns the logits, the
-//! argmax, and every intermediate tensor. It uses no multiplication on data values: products
-//! are [`numerics::product`] (shift and conditional negate), averages are shifts.
+//! argmax, and every node's output tensor. It evaluates the graph in its checked order and
+//! leaves the arithmetic of each node to its operator ([`crate::ops::Operator::eval`]); no
+//! operator multiplies data values: products are [`numerics::product`] (shift and conditional
+//! negate), averages and alignments are shifts.
 
 use crate::error::ModelError;
-use crate::format::{ActFormat, ConvLayer, DenseLayer, Layer, PoolLayer, QuantModel, WeightTensor};
+use crate::format::QuantModel;
+use crate::graph::{Graph, Source};
 use crate::numerics::{self, Weight};
-
-/// A tensor of integers: `shape` is `[C, H, W]` or `[N]`, `data` row-major (C-major).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tensor {
-    /// Shape.
-    pub shape: Vec<usize>,
-    /// Values in row-major order.
-    pub data: Vec<i64>,
-}
+pub use crate::tensor::Tensor;
+use crate::tensor::TensorInfo;
 
 /// The result of running a model on one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutput {
-    /// The final layer's logits (signed, at accumulator width, aligned to the layer's smallest
+    /// The output node's logits (signed, at accumulator width, aligned to the layer's smallest
     /// exponent).
     pub logits: Vec<i64>,
     /// Index of the largest logit (lowest index on ties).
     pub argmax: usize,
-    /// The tensor after every layer, in layer order (the last one holds the logits).
-    pub layers: Vec<Tensor>,
+    /// The output tensor of every node, indexed like [`QuantModel::nodes`].
+    pub nodes: Vec<Tensor>,
 }
 
-/// A model prepared for repeated runs: weights decoded once.
+/// A model prepared for repeated runs: graph checked, weights decoded once.
 #[derive(Debug, Clone)]
 pub struct Reference<'m> {
     model: &'m QuantModel,
+    graph: Graph,
     decoded: Vec<Vec<Weight>>,
 }
 
 impl<'m> Reference<'m> {
-    /// Prepares a (validated) model.
+    /// Prepares a model (validating it).
     pub fn new(model: &'m QuantModel) -> Result<Self, ModelError> {
-        crate::validate::validate(model)?;
+        let graph = crate::validate::validate(model)?;
         let decoded = model
-            .layers
+            .nodes
             .iter()
-            .map(|l| match l {
-                Layer::Conv(c) => decode_all(&c.weights),
-                Layer::Dense(d) => decode_all(&d.weights),
-                _ => Vec::new(),
+            .map(|n| {
+                n.op.operator()
+                    .weights()
+                    .map(|w| w.decode_all())
+                    .unwrap_or_default()
             })
             .collect();
-        Ok(Reference { model, decoded })
+        Ok(Reference {
+            model,
+            graph,
+            decoded,
+        })
+    }
+
+    /// The checked graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// Runs the model on one input (`C·H·W` integers in C-major order).
@@ -80,51 +87,30 @@ impl<'m> Reference<'m> {
                 ),
             });
         }
-        let mut t = Tensor {
+        let x = Tensor {
             shape: vec![c, h, w],
             data: input.to_vec(),
         };
-        let mut fmt = f;
-        let mut layers = Vec::with_capacity(m.layers.len());
-        for (i, layer) in m.layers.iter().enumerate() {
-            let dec = &self.decoded[i];
-            t = match layer {
-                Layer::Conv(l) => conv(l, dec, &t, fmt),
-                Layer::Dense(l) => dense(l, dec, &t, fmt),
-                Layer::MaxPool(p) => pool(p, &t, true),
-                Layer::AvgPool(p) => pool(p, &t, false),
-                Layer::GlobalAvgPool(_) => {
-                    let (h, w) = (t.shape[1], t.shape[2]);
-                    pool(
-                        &PoolLayer {
-                            name: String::new(),
-                            kernel: [h, w],
-                            stride: [h, w],
-                        },
-                        &t,
-                        false,
-                    )
-                }
-                Layer::Flatten(_) => Tensor {
-                    shape: vec![t.data.len()],
-                    data: t.data,
-                },
-            };
-            if let Layer::Conv(ConvLayer { output, .. }) | Layer::Dense(DenseLayer { output, .. }) =
-                layer
-            {
-                if let Some(nf) = output.act() {
-                    fmt = nf;
-                }
-            }
-            layers.push(t.clone());
+        let g = &self.graph;
+        let mut out: Vec<Option<Tensor>> = vec![None; m.nodes.len()];
+        for &i in &g.order {
+            let (ts, infos): (Vec<&Tensor>, Vec<&TensorInfo>) = g.inputs[i]
+                .iter()
+                .map(|s| match s {
+                    Source::Input => (&x, &g.input),
+                    Source::Node(j) => (out[*j].as_ref().expect("evaluation order"), &g.infos[*j]),
+                })
+                .unzip();
+            let t = m.nodes[i].op.operator().eval(&ts, &infos, &self.decoded[i]);
+            out[i] = Some(t);
         }
-        let logits = t.data;
+        let nodes: Vec<Tensor> = out.into_iter().map(|t| t.expect("every node")).collect();
+        let logits = nodes[g.output].data.clone();
         let argmax = numerics::argmax(&logits);
         Ok(RunOutput {
             logits,
             argmax,
-            layers,
+            nodes,
         })
     }
 }
@@ -132,128 +118,4 @@ impl<'m> Reference<'m> {
 /// Runs a model once (convenience wrapper around [`Reference`]).
 pub fn run(model: &QuantModel, input: &[i64]) -> Result<RunOutput, ModelError> {
     Reference::new(model)?.run(input)
-}
-
-fn decode_all(w: &WeightTensor) -> Vec<Weight> {
-    w.codes
-        .iter()
-        .map(|&c| w.decode(c).unwrap_or(Weight::Zero))
-        .collect()
-}
-
-/// Turns channel `c`'s accumulator into the layer's output value.
-fn finish(
-    acc: i64,
-    c: usize,
-    w: &crate::format::WeightTensor,
-    out_count: usize,
-    relu: bool,
-    output: &crate::format::Output,
-    in_fmt: ActFormat,
-) -> i64 {
-    match output.act() {
-        Some(of) => {
-            let r = numerics::requant_shift(in_fmt, w, c, of);
-            numerics::requantize(acc, r, relu, of)
-        }
-        None => acc << (numerics::n2_of(w, c) - numerics::n2_min(w, out_count)) as u32,
-    }
-}
-
-fn conv(l: &ConvLayer, dec: &[Weight], t: &Tensor, in_fmt: ActFormat) -> Tensor {
-    let (c, h, w) = (t.shape[0], t.shape[1], t.shape[2]);
-    let [kh, kw] = l.kernel;
-    let [sh, sw] = l.stride;
-    let [pt, pl, pb, pr] = l.pad;
-    let oh = (h + pt + pb - kh) / sh + 1;
-    let ow = (w + pl + pr - kw) / sw + 1;
-    let mut data = vec![0i64; l.out_channels * oh * ow];
-    for o in 0..l.out_channels {
-        let wrow = &dec[o * c * kh * kw..(o + 1) * c * kh * kw];
-        for y in 0..oh {
-            for x in 0..ow {
-                let mut acc = l.bias[o];
-                for ci in 0..c {
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            let iy = (y * sh + ky) as isize - pt as isize;
-                            let ix = (x * sw + kx) as isize - pl as isize;
-                            let v = if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                l.pad_value
-                            } else {
-                                t.data[(ci * h + iy as usize) * w + ix as usize]
-                            };
-                            acc += numerics::product(v, wrow[(ci * kh + ky) * kw + kx]);
-                        }
-                    }
-                }
-                data[(o * oh + y) * ow + x] = finish(
-                    acc,
-                    o,
-                    &l.weights,
-                    l.out_channels,
-                    l.relu,
-                    &l.output,
-                    in_fmt,
-                );
-            }
-        }
-    }
-    Tensor {
-        shape: vec![l.out_channels, oh, ow],
-        data,
-    }
-}
-
-fn dense(l: &DenseLayer, dec: &[Weight], t: &Tensor, in_fmt: ActFormat) -> Tensor {
-    let n = l.in_features;
-    let data = (0..l.out_features)
-        .map(|o| {
-            let acc = dec[o * n..(o + 1) * n]
-                .iter()
-                .zip(&t.data)
-                .fold(l.bias[o], |a, (&wt, &x)| a + numerics::product(x, wt));
-            finish(
-                acc,
-                o,
-                &l.weights,
-                l.out_features,
-                l.relu,
-                &l.output,
-                in_fmt,
-            )
-        })
-        .collect();
-    Tensor {
-        shape: vec![l.out_features],
-        data,
-    }
-}
-
-fn pool(p: &PoolLayer, t: &Tensor, max: bool) -> Tensor {
-    let (c, h, w) = (t.shape[0], t.shape[1], t.shape[2]);
-    let [kh, kw] = p.kernel;
-    let [sh, sw] = p.stride;
-    let oh = (h - kh) / sh + 1;
-    let ow = (w - kw) / sw + 1;
-    let shift = numerics::log2_exact(kh * kw).unwrap_or(0) as i32;
-    let mut data = Vec::with_capacity(c * oh * ow);
-    for ch in 0..c {
-        for y in 0..oh {
-            for x in 0..ow {
-                let vals = (0..kh).flat_map(|ky| {
-                    (0..kw).map(move |kx| t.data[(ch * h + y * sh + ky) * w + x * sw + kx])
-                });
-                data.push(if max {
-                    vals.max().unwrap_or(0)
-                } else {
-                    numerics::shift_round(vals.sum(), shift)
-                });
-            }
-        }
-    }
-    Tensor {
-        shape: vec![c, oh, ow],
-        data,
-    }
 }

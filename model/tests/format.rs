@@ -51,7 +51,7 @@ fn round_trip_is_exact() {
 #[test]
 fn save_refuses_invalid_model_and_leaves_no_file() {
     let mut m = common::tiny();
-    m.layers.pop();
+    m.nodes.pop();
     let p = std::env::temp_dir().join(format!("inq-model-bad-{}.json", std::process::id()));
     assert!(m.save(&p).is_err());
     assert!(!p.exists());
@@ -60,80 +60,79 @@ fn save_refuses_invalid_model_and_leaves_no_file() {
 #[test]
 fn rejects_too_wide_code() {
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.weights.codes[5] = 0b10000; // bit 4 set in a 4-bit code
-    }
-    reject(&m, "layers[0].weights.codes[5]", "does not fit 4 bits");
+    common::conv(&mut m, "conv").weights.codes[5] = 0b10000; // bit 4 set in a 4-bit code
+    reject(
+        &m,
+        "node \"conv\" (nodes[0]).weights.codes[5]",
+        "does not fit 4 bits",
+    );
 }
 
 #[test]
 fn rejects_dirty_zero_code() {
     let mut m = common::tiny();
-    if let Layer::Dense(d) = &mut m.layers[3] {
-        d.weights.codes[2] = 0b001; // nz clear, index bit set
-    }
-    reject(&m, "layers[3].weights.codes[2]", "non-zero flag clear");
+    common::dense(&mut m, "fc").weights.codes[2] = 0b001; // nz clear, index bit set
+    reject(
+        &m,
+        "node \"fc\" (nodes[3]).weights.codes[2]",
+        "non-zero flag clear",
+    );
 }
 
 #[test]
 fn rejects_wrong_code_count_and_n1() {
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.weights.codes.pop();
-    }
-    reject(&m, "layers[0].weights.codes", "needs 8");
+    common::conv(&mut m, "conv").weights.codes.pop();
+    reject(&m, "node \"conv\" (nodes[0]).weights.codes", "needs 8");
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.weights.n1 = vec![0, 0, 0];
-    }
-    reject(&m, "layers[0].weights.n1", "expected 1 or 2");
+    common::conv(&mut m, "conv").weights.n1 = vec![0, 0, 0];
+    reject(&m, "node \"conv\" (nodes[0]).weights.n1", "expected 1 or 2");
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.weights.bits = 9;
-    }
-    reject(&m, "layers[0].weights.bits", "outside 2..=8");
+    common::conv(&mut m, "conv").weights.bits = 9;
+    reject(&m, "node \"conv\" (nodes[0]).weights.bits", "outside 2..=8");
 }
 
 #[test]
 fn rejects_broken_shape_chain() {
     let mut m = common::tiny();
-    if let Layer::Dense(d) = &mut m.layers[3] {
-        d.in_features = 3;
-    }
+    common::dense(&mut m, "fc").in_features = 3;
     reject(
         &m,
-        "layers[3].in_features",
+        "node \"fc\" (nodes[3]).in_features",
         "incoming vector has 2 elements",
     );
     let mut m = common::tiny();
-    m.layers.remove(2); // no flatten before dense
-    reject(&m, "layers[2]", "needs a vector input");
+    m.nodes.remove(2); // no flatten before dense
+    m.nodes[2].inputs = vec!["pool".into()];
+    reject(&m, "node \"fc\" (nodes[2])", "needs a vector input");
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.in_channels = 3;
-    }
+    common::conv(&mut m, "conv").in_channels = 3;
     reject(
         &m,
-        "layers[0].in_channels",
+        "node \"conv\" (nodes[0]).in_channels",
         "incoming tensor has 1 channels",
     );
     let mut m = common::tiny();
-    if let Layer::MaxPool(p) = &mut m.layers[1] {
-        p.kernel = [3, 3];
+    if let Op::MaxPool(p) = &mut m.nodes[1].op {
+        p.0.kernel = [3, 3];
     }
-    reject(&m, "layers[1].kernel", "larger than the input 2×2");
+    reject(
+        &m,
+        "node \"pool\" (nodes[1]).kernel",
+        "larger than the input 2×2",
+    );
 }
 
 #[test]
 fn rejects_unknown_version_and_format() {
     let m = common::tiny();
     let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
-    v["version"] = serde_json::json!(2);
-    let err = QuantModel::from_json_str(&v.to_string(), "v2.json")
+    v["version"] = serde_json::json!(3);
+    let err = QuantModel::from_json_str(&v.to_string(), "v3.json")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`version`") && err.contains("unsupported format version 2"),
+        err.contains("`version`") && err.contains("unsupported format version 3"),
         "{err}"
     );
     v["format"] = serde_json::json!("onnx");
@@ -147,11 +146,14 @@ fn rejects_unknown_version_and_format() {
 fn rejects_unknown_field_and_bad_json() {
     let m = common::tiny();
     let mut v: serde_json::Value = serde_json::to_value(&m).unwrap();
-    v["layers"][0]["dilation"] = serde_json::json!(2);
+    v["nodes"][0]["dilation"] = serde_json::json!(2);
     let err = QuantModel::from_json_str(&v.to_string(), "u.json")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("u.json") && err.contains("dilation"), "{err}");
+    assert!(
+        err.contains("u.json") && err.contains("dilation") && err.contains("node \"conv\""),
+        "{err}"
+    );
     let err = QuantModel::from_json_str("{\"format\": ", "t.json")
         .unwrap_err()
         .to_string();
@@ -165,54 +167,47 @@ fn rejects_unknown_field_and_bad_json() {
 #[test]
 fn rejects_inconsistent_formats() {
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.output = Output::Act {
-            bits: 8,
-            signed: true,
-            exp: -1,
-        };
-    }
+    common::conv(&mut m, "conv").output = Output::Act {
+        bits: 8,
+        signed: true,
+        exp: -1,
+    };
     reject(
         &m,
-        "layers[0].output.signed",
+        "node \"conv\" (nodes[0]).output.signed",
         "ReLU layer must have an unsigned output",
     );
     let mut m = common::tiny();
-    if let Layer::Dense(d) = &mut m.layers[3] {
-        d.output = Output::Act {
-            bits: 8,
-            signed: true,
-            exp: 0,
-        };
-    }
-    reject(&m, "layers[3].output", "final layer must output logits");
-    let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.output = Output::Logits;
-        c.relu = false;
-    }
-    reject(&m, "layers[0].output", "only allowed on the final layer");
-    let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.output = Output::Act {
-            bits: 17,
-            signed: false,
-            exp: -1,
-        };
-    }
-    reject(&m, "layers[0].output.bits", "outside 2..=16");
-    let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.bias[1] = 1 << 50;
-    }
-    reject(&m, "layers[0].bias[1]", "accumulator");
-    let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.pad_value = 300;
-    }
+    common::dense(&mut m, "fc").output = Output::Act {
+        bits: 8,
+        signed: true,
+        exp: 0,
+    };
     reject(
         &m,
-        "layers[0].pad_value",
+        "output",
+        "must be a conv or dense layer with a logits output",
+    );
+    let mut m = common::tiny();
+    let c = common::conv(&mut m, "conv");
+    c.output = Output::Logits;
+    c.relu = false;
+    reject(&m, "node \"pool\" (nodes[1])", "logits tensor");
+    let mut m = common::tiny();
+    common::conv(&mut m, "conv").output = Output::Act {
+        bits: 17,
+        signed: false,
+        exp: -1,
+    };
+    reject(&m, "node \"conv\" (nodes[0]).output.bits", "outside 2..=16");
+    let mut m = common::tiny();
+    common::conv(&mut m, "conv").bias[1] = 1 << 50;
+    reject(&m, "node \"conv\" (nodes[0]).bias[1]", "accumulator");
+    let mut m = common::tiny();
+    common::conv(&mut m, "conv").pad_value = 300;
+    reject(
+        &m,
+        "node \"conv\" (nodes[0]).pad_value",
         "outside the input format's range",
     );
 }
@@ -220,16 +215,14 @@ fn rejects_inconsistent_formats() {
 #[test]
 fn rejects_non_power_of_two_average() {
     let mut m = common::tiny();
-    if let Layer::Conv(c) = &mut m.layers[0] {
-        c.kernel = [1, 1];
-        c.weights.codes.truncate(2);
-    }
-    m.layers[1] = Layer::AvgPool(PoolLayer {
-        name: "avg".into(),
+    let c = common::conv(&mut m, "conv");
+    c.kernel = [1, 1];
+    c.weights.codes.truncate(2);
+    m.nodes[1].op = Op::AvgPool(inq_model::ops::AvgPool(inq_model::ops::Window {
         kernel: [1, 3],
         stride: [3, 3],
-    });
-    reject(&m, "layers[1].kernel", "power of two");
+    }));
+    reject(&m, "node \"pool\" (nodes[1]).kernel", "power of two");
 }
 
 #[test]
@@ -244,8 +237,12 @@ fn int_weights_round_trip_and_reject_the_most_negative_code() {
     let p = common::tiny();
     assert!(!p.to_json_string().unwrap().contains("\"kind\":\"pow2\""));
     let mut bad = m.clone();
-    if let Layer::Conv(c) = &mut bad.layers[0] {
-        c.weights.codes[3] = 1 << (c.weights.bits - 1);
-    }
-    reject(&bad, "layers[0].weights.codes[3]", "most negative");
+    let first = bad.nodes[0].name.clone();
+    let c = common::conv(&mut bad, &first);
+    c.weights.codes[3] = 1 << (c.weights.bits - 1);
+    reject(
+        &bad,
+        &format!("node \"{first}\" (nodes[0]).weights.codes[3]"),
+        "most negative",
+    );
 }

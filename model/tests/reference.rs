@@ -12,10 +12,10 @@ fn hand_computed_tiny_network() {
     let m = common::tiny();
     // conv ch0: acc = 3 + x00 + 2·x01 − x11, r = 2; ch1: acc = −5 + 8·x00 + x11, r = 3.
     let out = run(&m, &[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap();
-    assert_eq!(out.layers[0].data, vec![1, 1, 2, 3, 1, 2, 4, 6]);
-    assert_eq!(out.layers[1].data, vec![3, 6]); // max pool
-    assert_eq!(out.layers[2].shape, vec![2]); // flatten
-                                              // dense ch0 (n2=-1): 1 + 2·3 − 6 = 1; ch1 (n2=0): −2 + 6 = 4, aligned << 1 = 8
+    assert_eq!(out.nodes[0].data, vec![1, 1, 2, 3, 1, 2, 4, 6]);
+    assert_eq!(out.nodes[1].data, vec![3, 6]); // max pool
+    assert_eq!(out.nodes[2].shape, vec![2]); // flatten
+                                             // dense ch0 (n2=-1): 1 + 2·3 − 6 = 1; ch1 (n2=0): −2 + 6 = 4, aligned << 1 = 8
     assert_eq!(out.logits, vec![1, 8]);
     assert_eq!(out.argmax, 1);
 }
@@ -25,7 +25,7 @@ fn hand_computed_relu_and_rounding() {
     let m = common::tiny();
     let out = run(&m, &[0; 9]).unwrap();
     // ch0: (3+2)>>2 = 1; ch1: (−5+4)>>3 = −1 → ReLU 0
-    assert_eq!(out.layers[0].data, vec![1, 1, 1, 1, 0, 0, 0, 0]);
+    assert_eq!(out.nodes[0].data, vec![1, 1, 1, 1, 0, 0, 0, 0]);
     assert_eq!(out.logits, vec![3, -4]);
     assert_eq!(out.argmax, 0);
 }
@@ -35,7 +35,7 @@ fn hand_computed_saturation() {
     let m = common::tiny();
     let out = run(&m, &[255; 9]).unwrap();
     // ch0: 3 + 255 + 510 − 255 = 513 → (515)>>2 = 128; ch1: −5 + 2040 + 255 = 2290 → 286 → 255
-    assert_eq!(out.layers[1].data, vec![128, 255]);
+    assert_eq!(out.nodes[1].data, vec![128, 255]);
     assert_eq!(out.logits, vec![2, 506]);
 }
 
@@ -50,32 +50,33 @@ fn logits_are_aligned() {
 }
 
 fn single_dense_after(
-    prefix: Vec<Layer>,
+    prefix: Vec<(String, Op)>,
     input: [usize; 3],
     f: ActFormat,
     in_features: usize,
 ) -> QuantModel {
     let mut layers = prefix;
-    layers.push(Layer::Flatten(NamedLayer {
-        name: "flat".into(),
-    }));
-    layers.push(Layer::Dense(DenseLayer {
-        name: "fc".into(),
-        in_features,
-        out_features: 1,
-        weights: WeightTensor {
-            kind: Default::default(),
-            bits: 2,
-            n1: vec![0],
-            codes: vec![pos(0, 2); in_features],
-        },
-        bias: vec![0],
-        relu: false,
-        output: Output::Logits,
-    }));
-    QuantModel::new(
+    layers.push(("flat".into(), Op::Flatten(ops::Flatten {})));
+    layers.push((
+        "fc".into(),
+        Op::Dense(ops::Dense {
+            in_features,
+            out_features: 1,
+            weights: WeightTensor {
+                kind: Default::default(),
+                bits: 2,
+                n1: vec![0],
+                codes: vec![pos(0, 2); in_features],
+            },
+            bias: vec![0],
+            relu: false,
+            output: Output::Logits,
+        }),
+    ));
+    QuantModel::chain(
         "t",
         InputSpec {
+            name: "input".into(),
             shape: input,
             format: f,
             mapping: String::new(),
@@ -91,11 +92,13 @@ fn hand_computed_average_pool_rounds_half_up() {
         signed: true,
         exp: 0,
     };
-    let avg = Layer::AvgPool(PoolLayer {
-        name: "avg".into(),
-        kernel: [2, 2],
-        stride: [2, 2],
-    });
+    let avg = (
+        "avg".to_string(),
+        Op::AvgPool(ops::AvgPool(ops::Window {
+            kernel: [2, 2],
+            stride: [2, 2],
+        })),
+    );
     let m = single_dense_after(vec![avg], [1, 2, 2], s8, 1);
     for (x, want) in [
         ([1, 2, 3, -1], 1),
@@ -105,7 +108,7 @@ fn hand_computed_average_pool_rounds_half_up() {
     ] {
         assert_eq!(run(&m, &x).unwrap().logits, vec![want], "avg of {x:?}");
     }
-    let gap = Layer::GlobalAvgPool(NamedLayer { name: "gap".into() });
+    let gap = ("gap".to_string(), Op::GlobalAvgPool(ops::GlobalAvgPool {}));
     let m = single_dense_after(vec![gap], [1, 2, 2], s8, 1);
     assert_eq!(run(&m, &[-2, -2, -2, 0]).unwrap().logits, vec![-1]);
 }
@@ -117,29 +120,31 @@ fn hand_computed_max_pool_on_signed_and_stride() {
         signed: true,
         exp: 0,
     };
-    let mp = Layer::MaxPool(PoolLayer {
-        name: "mp".into(),
-        kernel: [1, 2],
-        stride: [1, 1],
-    });
+    let mp = (
+        "mp".to_string(),
+        Op::MaxPool(ops::MaxPool(ops::Window {
+            kernel: [1, 2],
+            stride: [1, 1],
+        })),
+    );
     // 1×1×3 → windows [a,b], [b,c]
     let m = single_dense_after(vec![mp], [1, 1, 3], s8, 2);
     let out = run(&m, &[-5, -7, -1]).unwrap();
-    assert_eq!(out.layers[0].data, vec![-5, -1]);
+    assert_eq!(out.nodes[0].data, vec![-5, -1]);
     assert_eq!(out.logits, vec![-6]);
 }
 
 #[test]
 fn pad_value_is_used_for_padding() {
     // 1×1×1 input, conv 3×3 pad 1, all weights +1: acc = 8·pad_value + x
-    let conv = ConvLayer {
-        name: "c".into(),
+    let conv = ops::Conv {
         in_channels: 1,
         out_channels: 1,
         kernel: [3, 3],
         stride: [1, 1],
         pad: [1, 1, 1, 1],
         pad_value: 2,
+        group: 1,
         weights: WeightTensor {
             kind: Default::default(),
             bits: 2,
@@ -150,14 +155,15 @@ fn pad_value_is_used_for_padding() {
         relu: false,
         output: Output::Logits,
     };
-    let m = QuantModel::new(
+    let m = QuantModel::chain(
         "pad",
         InputSpec {
+            name: "input".into(),
             shape: [1, 1, 1],
             format: u8fmt(),
             mapping: String::new(),
         },
-        vec![Layer::Conv(conv)],
+        vec![("c".into(), Op::Conv(conv))],
     );
     assert_eq!(run(&m, &[5]).unwrap().logits, vec![21]);
 }
@@ -165,14 +171,14 @@ fn pad_value_is_used_for_padding() {
 #[test]
 fn conv_stride_and_asymmetric_padding() {
     // 1×3×3 input 1..9, conv 2×2 stride 2, pad top/left 1: output 2×2; weight +1 only at (1,1)
-    let conv = ConvLayer {
-        name: "c".into(),
+    let conv = ops::Conv {
         in_channels: 1,
         out_channels: 1,
         kernel: [2, 2],
         stride: [2, 2],
         pad: [1, 1, 0, 0],
         pad_value: 0,
+        group: 1,
         weights: WeightTensor {
             kind: Default::default(),
             bits: 2,
@@ -183,14 +189,15 @@ fn conv_stride_and_asymmetric_padding() {
         relu: false,
         output: Output::Logits,
     };
-    let m = QuantModel::new(
+    let m = QuantModel::chain(
         "s",
         InputSpec {
+            name: "input".into(),
             shape: [1, 3, 3],
             format: u8fmt(),
             mapping: String::new(),
         },
-        vec![Layer::Conv(conv)],
+        vec![("c".into(), Op::Conv(conv))],
     );
     // taps at padded (1,1),(1,3),(3,1),(3,3) → input (0,0),(0,2),(2,0),(2,2)
     assert_eq!(
@@ -214,16 +221,12 @@ fn input_out_of_range_is_an_error() {
 // Property tests: the reference equals an independent i128 evaluation, and every accumulator
 // stays within the stated bound.
 
-/// Independent evaluation: weights as signed integers multiplied (test code only), floor
-/// division for shifts, i128 throughout. Returns logits and checks every accumulator against
-/// the bound of docs/numerics.md § 4.
+/// Independent evaluation of the graph: weights as signed integers multiplied (test code
+/// only), floor division for shifts, i128 throughout. Returns logits and checks every
+/// accumulator against the bound of docs/numerics.md § 4.
 fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
-    use inq_model::numerics as nm;
     let pow2 = |e: i32| -> i128 { 1i128 << e };
-    let [c0, h0, w0] = m.input.shape;
-    let mut shape = vec![c0, h0, w0];
-    let mut t: Vec<i128> = input.iter().map(|&v| v as i128).collect();
-    let mut fmt = m.input.format;
+    let g = m.graph().unwrap();
     let wint = |w: &WeightTensor, i: usize| -> i128 {
         let code = w.codes[i] as u32;
         if code == 0 {
@@ -238,6 +241,14 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
             v
         }
     };
+    // round half up of v / 2^r (r > 0), or v · 2^-r
+    let shr = |v: i128, r: i32| -> i128 {
+        if r > 0 {
+            (v + pow2(r - 1)).div_euclid(pow2(r))
+        } else {
+            v * pow2(-r)
+        }
+    };
     let finish = |acc: i128,
                   w: &WeightTensor,
                   c: usize,
@@ -248,21 +259,27 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
      -> i128 {
         match o.act() {
             Some(f) => {
-                let r = f.exp - (fin.exp + nm::n2_of(w, c));
-                let v = if r > 0 {
-                    (acc + pow2(r - 1)).div_euclid(pow2(r))
-                } else {
-                    acc * pow2(-r)
-                };
+                let v = shr(acc, f.exp - (fin.exp + w.n2_of(c)));
                 let v = if relu { v.max(0) } else { v };
                 v.clamp(f.min() as i128, f.max() as i128)
             }
-            None => acc * pow2(nm::n2_of(w, c) - nm::n2_min(w, out)),
+            None => acc * pow2(w.n2_of(c) - w.n2_min(out)),
         }
     };
-    for layer in &m.layers {
-        match layer {
-            Layer::Conv(l) => {
+    let x: Vec<i128> = input.iter().map(|&v| v as i128).collect();
+    let mut vals: Vec<Vec<i128>> = vec![Vec::new(); m.nodes.len()];
+    for &i in &g.order {
+        let src = |k: usize| -> (&Vec<i128>, &TensorInfo) {
+            match g.inputs[i][k] {
+                Source::Input => (&x, &g.input),
+                Source::Node(j) => (&vals[j], &g.infos[j]),
+            }
+        };
+        let (t, tin) = src(0);
+        let shape = &tin.shape;
+        let fmt = tin.format.unwrap();
+        let out = match &m.nodes[i].op {
+            Op::Conv(l) => {
                 let (c, h, w) = (shape[0], shape[1], shape[2]);
                 let [kh, kw] = l.kernel;
                 let [sh, sw] = l.stride;
@@ -270,22 +287,25 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                 let oh = (h + pt + pb - kh) / sh + 1;
                 let ow = (w + pl + pr - kw) / sw + 1;
                 let xmax = fmt.max_abs().max(l.pad_value.abs()) as i128;
+                let gc = c / l.group;
+                let row = gc * kh * kw;
                 let mut o = vec![0i128; l.out_channels * oh * ow];
                 for oc in 0..l.out_channels {
-                    let row = c * kh * kw;
                     let bound = l.bias[oc].abs() as i128
                         + xmax
                             * (0..row)
                                 .map(|i| wint(&l.weights, oc * row + i).abs())
                                 .sum::<i128>();
+                    let first = if l.group > 1 { oc } else { 0 };
                     for y in 0..oh {
-                        for x in 0..ow {
+                        for xx in 0..ow {
                             let mut acc = l.bias[oc] as i128;
-                            for ci in 0..c {
+                            for gi in 0..gc {
+                                let ci = first + gi;
                                 for ky in 0..kh {
                                     for kx in 0..kw {
                                         let iy = (y * sh + ky) as i64 - pt as i64;
-                                        let ix = (x * sw + kx) as i64 - pl as i64;
+                                        let ix = (xx * sw + kx) as i64 - pl as i64;
                                         let v =
                                             if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64
                                             {
@@ -295,7 +315,7 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                                             };
                                         acc += v * wint(
                                             &l.weights,
-                                            oc * row + (ci * kh + ky) * kw + kx,
+                                            oc * row + (gi * kh + ky) * kw + kx,
                                         );
                                     }
                                 }
@@ -304,21 +324,17 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                                 acc.abs() <= bound,
                                 "accumulator {acc} exceeds bound {bound}"
                             );
-                            o[(oc * oh + y) * ow + x] =
+                            o[(oc * oh + y) * ow + xx] =
                                 finish(acc, &l.weights, oc, l.out_channels, l.relu, &l.output, fmt);
                         }
                     }
                 }
-                t = o;
-                shape = vec![l.out_channels, oh, ow];
-                if let Some(f) = l.output.act() {
-                    fmt = f;
-                }
+                o
             }
-            Layer::Dense(l) => {
+            Op::Dense(l) => {
                 let n = l.in_features;
                 let xmax = fmt.max_abs() as i128;
-                t = (0..l.out_features)
+                (0..l.out_features)
                     .map(|oc| {
                         let bound = l.bias[oc].abs() as i128
                             + xmax
@@ -335,13 +351,10 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                         );
                         finish(acc, &l.weights, oc, l.out_features, l.relu, &l.output, fmt)
                     })
-                    .collect();
-                shape = vec![l.out_features];
-                if let Some(f) = l.output.act() {
-                    fmt = f;
-                }
+                    .collect()
             }
-            Layer::MaxPool(p) | Layer::AvgPool(p) => {
+            Op::MaxPool(ops::MaxPool(p)) | Op::AvgPool(ops::AvgPool(p)) => {
+                let is_max = matches!(m.nodes[i].op, Op::MaxPool(_));
                 let (c, h, w) = (shape[0], shape[1], shape[2]);
                 let [kh, kw] = p.kernel;
                 let [sh, sw] = p.stride;
@@ -349,37 +362,53 @@ fn wide_eval(m: &QuantModel, input: &[i64]) -> Vec<i128> {
                 let mut o = Vec::new();
                 for ch in 0..c {
                     for y in 0..oh {
-                        for x in 0..ow {
-                            let vals: Vec<i128> = (0..kh)
+                        for xx in 0..ow {
+                            let v: Vec<i128> = (0..kh)
                                 .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
-                                .map(|(ky, kx)| t[(ch * h + y * sh + ky) * w + x * sw + kx])
+                                .map(|(ky, kx)| t[(ch * h + y * sh + ky) * w + xx * sw + kx])
                                 .collect();
-                            o.push(if matches!(layer, Layer::MaxPool(_)) {
-                                *vals.iter().max().unwrap()
+                            o.push(if is_max {
+                                *v.iter().max().unwrap()
                             } else {
-                                let n = vals.len() as i128;
-                                (2 * vals.iter().sum::<i128>() + n).div_euclid(2 * n)
+                                let n = v.len() as i128;
+                                (2 * v.iter().sum::<i128>() + n).div_euclid(2 * n)
                             });
                         }
                     }
                 }
-                t = o;
-                shape = vec![c, oh, ow];
+                o
             }
-            Layer::GlobalAvgPool(_) => {
+            Op::GlobalAvgPool(_) => {
                 let (c, hw) = (shape[0], shape[1] * shape[2]);
-                t = (0..c)
-                    .map(|ch| {
-                        let s: i128 = t[ch * hw..(ch + 1) * hw].iter().sum();
-                        (2 * s + hw as i128).div_euclid(2 * hw as i128)
-                    })
-                    .collect();
-                shape = vec![c, 1, 1];
+                // ceil(log2(hw)), computed by counting
+                let mut s = 0;
+                while (1usize << s) < hw {
+                    s += 1;
+                }
+                (0..c)
+                    .map(|ch| shr(t[ch * hw..(ch + 1) * hw].iter().sum(), s))
+                    .collect()
             }
-            Layer::Flatten(_) => shape = vec![t.len()],
-        }
+            Op::Flatten(_) => t.clone(),
+            Op::Add(a) => {
+                let (u, uin) = src(1);
+                let fb = uin.format.unwrap();
+                let of = a.output.act().unwrap();
+                let e = fmt.exp.min(fb.exp);
+                t.iter()
+                    .zip(u)
+                    .map(|(&p, &q)| {
+                        let s = p * pow2(fmt.exp - e) + q * pow2(fb.exp - e);
+                        let v = shr(s, of.exp - e);
+                        let v = if a.relu { v.max(0) } else { v };
+                        v.clamp(of.min() as i128, of.max() as i128)
+                    })
+                    .collect()
+            }
+        };
+        vals[i] = out;
     }
-    t
+    vals[g.output].clone()
 }
 
 fn conv_spec(last: bool) -> impl Strategy<Value = LayerSpec> {
@@ -439,7 +468,7 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
         4usize..9,
         4usize..9,
         fmt,
-        prop::collection::vec((conv_spec(false), 0u8..3), 0..3),
+        prop::collection::vec((conv_spec(false), 0u8..4), 0..4),
         prop::collection::vec(dense_spec(), 1..3),
         any::<bool>(),
     )
@@ -447,6 +476,34 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
             let mut layers = Vec::new();
             let (mut hh, mut ww) = (h, w);
             for (cs, pool) in convs {
+                if pool == 3 {
+                    // a residual block on the current map: 3×3 (pad 1) main path, identity
+                    // or 1×1 shortcut, or a depthwise main path
+                    let cin = c;
+                    let _ = cin;
+                    if let LayerSpec::Conv {
+                        bits,
+                        act_bits,
+                        relu,
+                        ..
+                    } = cs
+                    {
+                        layers.push(LayerSpec::Residual {
+                            main: vec![LayerSpec::Depthwise {
+                                k: 3,
+                                stride: 1,
+                                pad: 1,
+                                bits,
+                                act_bits,
+                                relu,
+                            }],
+                            shortcut: vec![],
+                            act_bits,
+                            relu: !relu,
+                        });
+                    }
+                    continue;
+                }
                 if let LayerSpec::Conv { k, stride, pad, .. } = cs {
                     if hh + 2 * pad < k || ww + 2 * pad < k {
                         continue;

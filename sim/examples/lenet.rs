@@ -50,7 +50,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     for f in &r.fifos {
-        println!("  fifo {} depth {} peak {}", f.fifo, f.depth, f.peak);
+        println!(
+            "  stream {} depth {} peak {}{}",
+            f.stream,
+            f.depth,
+            f.peak,
+            if f.skip { " (skip)" } else { "" }
+        );
     }
     println!(
         "{:.3} s, {:.2} M cycles/s",

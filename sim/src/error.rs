@@ -48,6 +48,9 @@ pub enum SimError {
     /// The model does not belong to the design, or the reference failed.
     #[error("model: {0}")]
     Model(String),
+    /// A design folder or file could not be loaded.
+    #[error(transparent)]
+    Folder(#[from] inq_design::FolderError),
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     Io {

@@ -12,478 +12,68 @@
 //!   and returns a serde-serializable [`SimReport`]: every output word with its cycle,
 //!   latency, interval, per-engine busy/stalled/idle cycles, FIFO peaks, images/s.
 //! * [`check_against_reference`] compares the words bit for bit with
-//!   [`inq_model::Reference`]; [`verify`] does both.
+//!   [`inq_model::Reference`], and every tap stream of every image with the reference's
+//!   intermediate tensors through per-(tap, image) checksums ([`StreamSum`],
+//!   [`SimOptions::check_streams`]); [`verify`] does both.
 //! * [`Machine`] is the clocked model itself (`ports()` before an edge, `step()` for the
 //!   edge), for callers with their own driver, e.g. the co-simulation tests of
 //!   `inq-testbenches`, which can run their `protocol::Driver` against it.
 //! * [`SimOptions::vcd`] writes a VCD waveform ([`trace`] describes its signals).
 //! * Speed: by default [`simulate`] runs *decoupled* (every pipeline stage with its own clock,
 //!   see [`SimOptions::fast_forward`]) and never accumulates lane by lane (an MVU computes a
-//!   neuron fold's dot products at its last synapse fold, see `src/engines.rs`); both are
+//!   neuron fold's dot products at its last synapse fold, see `src/engines/mvu.rs`); both are
 //!   exact, and [`Machine::step`] remains the cycle-by-cycle reference.
-//! * [`load_design`] reads a design from a generated folder or a JSON file.
+//! * [`fifo_sizing::minimize_skip_fifos`] shrinks the skip FIFOs of a residual design to the
+//!   smallest depths that keep its simulated interval (`docs/hardware.md` §2.2).
+//! * [`load_design`] (from `inq-design`) reads a design from a generated folder or a JSON file.
+//!
+//! The design is a graph (`docs/hardware.md` §2): engines (MVU, pooling, GAP, adder, fork;
+//! one file each under `src/engines/`, one registry in `engines/mod.rs`) joined by streams,
+//! each through its own FIFO.
+//!
+//! # Layout
+//!
+//! The files form layers without import cycles; each depends only on layers below it, and
+//! none imports through this root's re-exports (this file only declares the modules and
+//! re-exports the public API):
+//!
+//! 1. leaves: `error.rs` ([`SimError`]), `activity.rs` ([`Activity`], the activity counters
+//!    and quiet states), `tap.rs` ([`TapBeat`], the stream checksums [`StreamSum`]), `stalls.rs`, then `protocol.rs` (the harness's
+//!    driver and records);
+//! 2. `chan.rs`: the decoupled run's per-module mechanics (time-stamped channels, clocks);
+//! 3. `engines/api.rs`: the engine interface; `engines/inside.rs`: the line-buffer input side;
+//!    `engines/loops.rs`: the generic decoupled loops engines call;
+//! 4. the engine files (`engines/mvu.rs`, `pool.rs`, `gap.rs`, `add.rs`, `fork.rs`; `fifo.rs`,
+//!    `out.rs`) and the registry over them (`engines/mod.rs`);
+//! 5. `machine.rs` (the lockstep [`Machine`]), `report.rs` ([`SimReport`] and the comparison),
+//!    `trace.rs` (VCD);
+//! 6. `decoupled.rs` (the decoupled pipeline run);
+//! 7. `simulation.rs` ([`simulate`], [`verify`], [`SimOptions`]), then `fifo_sizing.rs`.
 
-mod decoupled;
-mod engines;
+mod activity;
+mod chan;
+pub(crate) mod decoupled;
+pub(crate) mod engines;
 pub mod error;
-pub mod load;
+pub mod fifo_sizing;
 pub mod machine;
 pub mod protocol;
 pub mod report;
+mod simulation;
 pub mod stalls;
+mod tap;
 pub mod trace;
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use inq_hdl::Design;
-use inq_model::QuantModel;
-
+pub use activity::Activity;
 pub use error::SimError;
-pub use load::{load_design, LoadedDesign};
-pub use machine::{Activity, EngineProbe, Machine, PortInputs, PortOutputs};
+pub use fifo_sizing::{minimize_skip_fifos, SizedStream, SizingReport};
+pub use inq_design::{chw_to_hwc, load_design, LoadedDesign};
+pub use machine::{EngineProbe, Machine, PortInputs, PortOutputs, StreamSignals};
 pub use protocol::{Driver, DriverConfig, OutputRecord, Records, DEFAULT_RESET_CYCLES};
 pub use report::{
-    check_against_reference, chw_to_hwc, timing, EngineReport, FifoReport, Mismatch, MismatchKind,
-    SimReport, TapBeat, Timing,
+    check_against_reference, timing, EngineReport, FifoReport, Mismatch, MismatchKind, SimReport,
+    TapDiff, Timing,
 };
+pub use simulation::{images_to_beats, simulate, verify, SimOptions};
 pub use stalls::StallGen;
-
-use protocol::DutOutputs;
-
-/// Options of [`simulate`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimOptions {
-    /// Probability per cycle of an input `tvalid` gap and (independently drawn) of
-    /// `m_axis_tready` low, in `0.0..1.0` (see [`stalls`]).
-    pub stall_rate: f64,
-    /// Stall generator seed.
-    pub seed: u64,
-    /// Write a VCD waveform of the whole run here.
-    pub vcd: Option<PathBuf>,
-    /// Stop with [`SimError::CycleLimit`] after this many cycles.
-    pub max_cycles: Option<u64>,
-    /// Stop with [`SimError::Timeout`] after this many cycles without any stream transfer.
-    pub idle_limit: u64,
-    /// Mid-run reset after this many complete images, then restart from that image (see
-    /// [`protocol`]); must be in `1..images`.
-    pub reset_after: Option<usize>,
-    /// Length of the mid-run reset in cycles (at least 1).
-    pub reset_cycles: u32,
-    /// Ground-truth labels, one per image, for [`SimReport::accuracy`].
-    pub labels: Option<Vec<usize>>,
-    /// Clock for [`SimReport::images_per_second`] in MHz.
-    pub clock_mhz: f64,
-    /// Record the transfers of every `Design.taps` stream for this many images.
-    pub tap_images: usize,
-    /// At most this many entries in [`SimReport::mismatches`] (the count is always exact).
-    pub max_mismatches: usize,
-    /// Simulate event-driven instead of stepping every cycle of the whole [`Machine`]: the
-    /// *decoupled run* (each engine, the source and the sink with its own clock, synchronised
-    /// through time-stamped FIFOs; runs of cycles in which an engine only folds, waits, takes
-    /// input or emits applied at once; see `src/decoupled.rs`), or with a mid-run reset the
-    /// lockstep run with runs of globally quiet cycles applied at once
-    /// ([`Machine::quiet_cycles`]). The report is identical to stepping every cycle (the tests
-    /// check this; runs that end in a timeout or the cycle limit are re-run lockstep to report
-    /// it exactly). `false` steps every cycle. Ignored (every cycle stepped) when writing a
-    /// VCD.
-    pub fast_forward: bool,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        SimOptions {
-            stall_rate: 0.0,
-            seed: 1,
-            vcd: None,
-            max_cycles: None,
-            idle_limit: 5_000_000,
-            reset_after: None,
-            reset_cycles: DEFAULT_RESET_CYCLES,
-            labels: None,
-            clock_mhz: 100.0,
-            tap_images: 0,
-            max_mismatches: 100,
-            fast_forward: true,
-        }
-    }
-}
-
-/// Converts images (model CHW order) into the input beat stream (HWC order, `IN_W`-bit
-/// patterns), checking each value against the design's input format.
-pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>, SimError> {
-    let [c, h, w] = design.input.shape;
-    let e = c * h * w;
-    let (lo, hi) = machine::range_of(design.input.width, design.input.signed);
-    let mask = if design.input.width >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << design.input.width) - 1
-    };
-    let mut beats = Vec::with_capacity(images.len() * e);
-    for (i, img) in images.iter().enumerate() {
-        if img.len() != e {
-            return Err(SimError::Input(format!(
-                "image {i} has {} values; the design's input {c}×{h}×{w} needs {e}",
-                img.len()
-            )));
-        }
-        if let Some((j, v)) = img.iter().enumerate().find(|(_, &v)| v < lo || v > hi) {
-            return Err(SimError::Input(format!(
-                "image {i}, element {j}: value {v} outside the input format's range {lo}..={hi}"
-            )));
-        }
-        beats.extend(
-            report::chw_to_hwc(img, [c, h, w])
-                .into_iter()
-                .map(|v| (v as u64) & mask),
-        );
-    }
-    Ok(beats)
-}
-
-/// Simulates `images` (each `C·H·W` integers in the model's CHW order) through `design`,
-/// driven exactly like the Verilator harness (see [`protocol`]).
-///
-/// The outputs are not compared with anything: see [`check_against_reference`] and
-/// [`verify`].
-pub fn simulate(
-    design: &Design,
-    images: &[Vec<i64>],
-    opts: &SimOptions,
-) -> Result<SimReport, SimError> {
-    if images.is_empty() {
-        return Err(SimError::Input("no images to simulate".into()));
-    }
-    let threshold = StallGen::threshold_for(opts.stall_rate).ok_or_else(|| {
-        SimError::Options(format!("stall rate {} outside 0.0..1.0", opts.stall_rate))
-    })?;
-    if let Some(k) = opts.reset_after {
-        if k == 0 || k >= images.len() {
-            return Err(SimError::Options(format!(
-                "reset_after {k} must be in 1..{} (images after the reset are needed)",
-                images.len()
-            )));
-        }
-        if opts.reset_cycles == 0 {
-            return Err(SimError::Options("reset_cycles must be at least 1".into()));
-        }
-    }
-    if let Some(l) = &opts.labels {
-        if l.len() != images.len() {
-            return Err(SimError::Options(format!(
-                "{} labels for {} images",
-                l.len(),
-                images.len()
-            )));
-        }
-    }
-    if !(opts.clock_mhz.is_finite() && opts.clock_mhz > 0.0) {
-        return Err(SimError::Options(format!(
-            "clock {} MHz must be positive",
-            opts.clock_mhz
-        )));
-    }
-    let mut m = Machine::new(design)?;
-    let beats = images_to_beats(design, images)?;
-    let values: Vec<i64> = beats.iter().map(|&b| m.input_value(b)).collect();
-    let e = beats.len() / images.len();
-    let n = design.output.count;
-    let expected = images.len() * n;
-    let mut driver = Driver::new(
-        DriverConfig {
-            elements_per_image: e,
-            outputs_per_image: n,
-            out_width: design.output.width,
-            seed: opts.seed,
-            threshold,
-            reset_after: opts.reset_after,
-            reset_cycles: opts.reset_cycles,
-            idle_limit: opts.idle_limit.max(1),
-        },
-        beats,
-    );
-    let mut tracer = match &opts.vcd {
-        Some(p) => Some(trace::Tracer::create(p, design)?),
-        None => None,
-    };
-    let tap_streams: Vec<(Option<usize>, usize)> = design
-        .taps
-        .iter()
-        .map(|t| {
-            (
-                t.engine,
-                opts.tap_images.saturating_mul(t.elements_per_image),
-            )
-        })
-        .collect();
-    let mut taps: Vec<Vec<TapBeat>> = if opts.tap_images > 0 {
-        vec![Vec::new(); design.taps.len()]
-    } else {
-        Vec::new()
-    };
-    let max_cycles = opts.max_cycles.unwrap_or(u64::MAX);
-    let fast_forward = opts.fast_forward && tracer.is_none();
-    if fast_forward && opts.reset_after.is_none() {
-        // The decoupled run (see `decoupled`); `None` when the run ends in an error, which
-        // the lockstep loop below then reports exactly.
-        let t0 = Instant::now();
-        let spec = decoupled::RunSpec {
-            values: &values,
-            elements_per_image: e,
-            outputs_per_image: n,
-            images: images.len(),
-            seed: opts.seed,
-            threshold,
-            max_cycles,
-            idle_limit: opts.idle_limit.max(1),
-            taps: if opts.tap_images > 0 {
-                &tap_streams
-            } else {
-                &[]
-            },
-        };
-        if let Some(out) = decoupled::run(m, &spec) {
-            let sim_seconds = t0.elapsed().as_secs_f64();
-            let activity = out
-                .counters
-                .iter()
-                .map(|c| Activity {
-                    busy: c.busy,
-                    stalled: c.stalled,
-                    idle: c.idle,
-                })
-                .collect();
-            return Ok(build_report(
-                design,
-                images.len(),
-                opts,
-                out.records,
-                Finish {
-                    activity,
-                    peaks: out.peaks,
-                    taps: out.taps,
-                    reset_cycles: 0,
-                    sim_seconds,
-                },
-            ));
-        }
-        // the lockstep run reports how it fails, from the start
-        m = Machine::new(design)?;
-    }
-    // after a failed look for quiet cycles, wait this long before the next one
-    let mut backoff = 0u32;
-    let mut fails = 0u32;
-    let t0 = Instant::now();
-    while !driver.done() {
-        let cycle = driver.cycle();
-        if fast_forward {
-            if backoff > 0 {
-                backoff -= 1;
-            } else if let Some(lim) = driver.skippable() {
-                let max_k = lim.min(max_cycles.saturating_sub(cycle)).min(1 << 30) as usize;
-                let k = m.quiet_cycles(max_k, driver.input_exhausted());
-                if k > 0 {
-                    m.skip_quiet(k);
-                    driver.skip(k as u64);
-                    fails = 0;
-                    continue;
-                }
-                fails = (fails + 1).min(8);
-                backoff = fails;
-            }
-        }
-        if driver.timed_out() {
-            return Err(SimError::Timeout {
-                cycle,
-                idle_limit: opts.idle_limit.max(1),
-                words: driver.words(),
-                expected,
-            });
-        }
-        if cycle >= max_cycles {
-            return Err(SimError::CycleLimit {
-                max_cycles,
-                words: driver.words(),
-                expected,
-            });
-        }
-        let d = driver.drive();
-        let p = m.ports();
-        let inp = PortInputs {
-            rst: d.rst,
-            s_tvalid: d.s_tvalid,
-            s_tdata: d.s_tdata,
-            s_tlast: d.s_tlast,
-            m_tready: d.m_tready,
-        };
-        if let Some(t) = tracer.as_mut() {
-            t.cycle(&m, &p, &inp, cycle)?;
-        }
-        if !taps.is_empty() && !d.rst {
-            for ((stream, cap), beats) in tap_streams.iter().zip(taps.iter_mut()) {
-                let (v, r, data) = m.stream(*stream);
-                if v && r && beats.len() < *cap {
-                    beats.push(TapBeat { cycle, value: data });
-                }
-            }
-        }
-        let resets_before = driver.records().resets.len();
-        driver.edge(&DutOutputs {
-            s_tready: p.s_tready,
-            m_tvalid: p.m_tvalid,
-            m_tdata: p.m_tdata_raw,
-            m_tlast: p.m_tlast,
-            m_tuser: p.m_tuser,
-        });
-        m.step(&inp);
-        if !taps.is_empty() && driver.records().resets.len() != resets_before {
-            if let Some(k) = opts.reset_after {
-                for (t, beats) in design.taps.iter().zip(taps.iter_mut()) {
-                    beats.truncate(k.saturating_mul(t.elements_per_image));
-                }
-            }
-        }
-    }
-    let sim_seconds = t0.elapsed().as_secs_f64();
-    let cycles = driver.cycle();
-    if let Some(t) = tracer.take() {
-        t.finish(&m, cycles)?;
-    }
-    let engines = m.engine_count();
-    let finish = Finish {
-        activity: (0..engines)
-            .map(|i| m.activity(i).unwrap_or_default())
-            .collect(),
-        peaks: (0..design.fifos.len())
-            .map(|i| m.fifo_peak(i).unwrap_or(0))
-            .collect(),
-        taps,
-        reset_cycles: m.reset_cycles(),
-        sim_seconds,
-    };
-    Ok(build_report(
-        design,
-        images.len(),
-        opts,
-        driver.into_records(),
-        finish,
-    ))
-}
-
-/// What a run leaves besides its [`Records`].
-struct Finish {
-    activity: Vec<Activity>,
-    peaks: Vec<usize>,
-    taps: Vec<Vec<TapBeat>>,
-    reset_cycles: u64,
-    sim_seconds: f64,
-}
-
-/// The report of a completed run.
-fn build_report(
-    design: &Design,
-    image_count: usize,
-    opts: &SimOptions,
-    records: Records,
-    finish: Finish,
-) -> SimReport {
-    let n = design.output.count;
-    let tm = timing(&records, image_count, n);
-    let predictions: Vec<u64> = records
-        .outputs
-        .iter()
-        .filter(|o| o.word + 1 == n)
-        .map(|o| o.tuser)
-        .collect();
-    let accuracy = opts.labels.as_ref().map(|l| {
-        let ok = predictions
-            .iter()
-            .zip(l)
-            .filter(|(&p, &y)| p == y as u64)
-            .count();
-        ok as f64 / image_count as f64
-    });
-    let f = opts.clock_mhz * 1e6;
-    let images_per_second = match tm.interval {
-        Some(i) if i > 0.0 => f / i,
-        _ => image_count as f64 * f / records.total_cycles.max(1) as f64,
-    };
-    // the run ends with the edge of the last output word
-    let cycles = records.total_cycles;
-    SimReport {
-        images: image_count,
-        mismatches: Vec::new(),
-        accuracy,
-        total_cycles: records.total_cycles,
-        latency_cycles: tm.first_latency,
-        interval_cycles: tm.interval,
-        checked: false,
-        mismatch_count: 0,
-        latency_cycles_mean: tm.mean_latency,
-        latency_cycles_max: tm.max_latency,
-        reference_accuracy: None,
-        clock_mhz: opts.clock_mhz,
-        images_per_second,
-        stall_rate: opts.stall_rate,
-        seed: opts.seed,
-        reset_after: opts.reset_after,
-        reset_cycles: finish.reset_cycles,
-        engines: design
-            .engines
-            .iter()
-            .enumerate()
-            .map(|(i, en)| EngineReport {
-                engine: i,
-                layer: en.layer,
-                name: en.name.clone(),
-                op: en.op.clone(),
-                planned_cycles_per_image: en.cycles_per_image,
-                activity: finish.activity.get(i).copied().unwrap_or_default(),
-            })
-            .collect(),
-        fifos: design
-            .fifos
-            .iter()
-            .enumerate()
-            .map(|(i, f)| FifoReport {
-                fifo: i,
-                depth: f.depth,
-                peak: finish.peaks.get(i).copied().unwrap_or(0),
-            })
-            .collect(),
-        predictions,
-        outputs: records.outputs,
-        input_starts: records.input_starts,
-        resets: records.resets,
-        taps: finish.taps,
-        sim_seconds: finish.sim_seconds,
-        cycles_per_second: cycles as f64 / finish.sim_seconds.max(1e-9),
-    }
-}
-
-/// [`simulate`] and [`check_against_reference`] in one call, after checking that `design` was
-/// planned from `model` (`Design::model_hash == QuantModel::hash()`).
-pub fn verify(
-    model: &QuantModel,
-    design: &Design,
-    images: &[Vec<i64>],
-    opts: &SimOptions,
-) -> Result<SimReport, SimError> {
-    let hash = model.hash();
-    if design.model_hash != hash {
-        return Err(SimError::Model(format!(
-            "the design was planned from model {} but this model hashes to {hash}",
-            design.model_hash
-        )));
-    }
-    let mut report = simulate(design, images, opts)?;
-    check_against_reference(
-        model,
-        images,
-        &mut report,
-        opts.labels.as_deref(),
-        opts.max_mismatches,
-    )?;
-    Ok(report)
-}
+pub use tap::{stream_sum_step, StreamMismatch, StreamSum, TapBeat, TapSums, STREAM_SUM_SEED};

@@ -1,15 +1,34 @@
-//! The whole pipeline of `docs/hardware.md` §2 as one clocked machine, built from a `Design`.
+//! The whole pipeline of `docs/hardware.md` §2 as one clocked machine (the *lockstep* run),
+//! built from a `Design` graph: a FIFO per stream, the engines (`src/engines/`), the input
+//! port and the output stage. Also the graph-level checks of a design (`validate`): every
+//! stream's endpoints, widths and element counts, the engine order, sizes; each engine file
+//! checks its own parameters.
+//!
+//! One cycle ([`Machine::step`]) is the two-phase model of §1: the FIFOs' combinational
+//! outputs (`m_valid`, `m_data`, `s_ready`) are taken for every stream, every engine computes
+//! its edge from its input FIFOs' values and its output FIFOs' `s_ready` (which inputs it
+//! reads, what it writes), then every FIFO updates.
+//!
+//! Depends on the engine registry (`engines/mod.rs`), the engine interface (`engines/api.rs`),
+//! the FIFO and output stage (`engines/fifo.rs`, `engines/out.rs`), `protocol.rs` and the
+//! leaves; never on the decoupled run or the report. [`Activity`] is defined in the
+//! `activity` leaf and re-exported here.
+//!
+//! Not here: the engines' state machines and parameter checks (`engines/`), the driver of the
+//! ports (`protocol.rs`), the decoupled run (`decoupled.rs`, which takes a fresh machine
+//! apart, `Machine::into_parts`), the top-level run and the report (`simulation.rs`,
+//! `report.rs`).
 
-use inq_hdl::{Design, EngineKind, MvuOutput, PoolMode, DESIGN_FORMAT, DESIGN_VERSION};
-use inq_model::numerics::{self, Weight};
-use inq_model::ActFormat;
-use inq_model::WeightKind;
+use inq_hdl::{Design, Endpoint, DESIGN_FORMAT, DESIGN_VERSION};
 
-use crate::engines::{
-    multiplier, Engine, Fifo, Mults, Mvu, MvuParams, OutMode, OutStage, Pool, PoolKind, Quiet,
-};
+pub use crate::activity::Activity;
+use crate::activity::{Counters, Quiet};
+use crate::engines;
+use crate::engines::api::{check, Built, Io, PortSpec, SimEngine, MAX_ELEMENTS};
+use crate::engines::fifo::Fifo;
+use crate::engines::out::OutStage;
+use crate::error::SimError;
 use crate::protocol::Fires;
-use crate::SimError;
 
 /// The top-level inputs of one cycle (`rst`, `s_axis_*`, `m_axis_tready`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,64 +63,57 @@ pub struct PortOutputs {
     pub m_tuser: u64,
 }
 
-/// Busy, stalled and idle cycles of one engine (cycles with `rst = 0` only).
-///
-/// * **busy**: the engine's compute `fire` is high (an MVU lane cycle, a pooling output);
-/// * **stalled**: it has the input rows for its next compute step (`!cdone && (ahead || iy >= need)`)
-///   but cannot fire: an MVU at its last synapse fold whose `obuf` is not free, or a pooling
-///   unit whose output register is blocked (back-pressure from downstream);
-/// * **idle**: anything else: waiting for input rows, or finished with the image's compute
-///   and waiting for the rest of its input (`cdone`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Activity {
-    /// Cycles with `fire`.
-    pub busy: u64,
-    /// Cycles blocked by the output side.
-    pub stalled: u64,
-    /// Cycles waiting for input.
-    pub idle: u64,
-}
-
 /// A snapshot of one engine's registers and handshake signals (for waveforms and debugging).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EngineProbe {
-    /// Input rows received (`iy`).
-    pub iy: u64,
-    /// Element in the current row (`ie`).
-    pub ie: u64,
-    /// Line-buffer write address (`wp`).
-    pub wp: u64,
-    /// `cdone`.
-    pub cdone: bool,
-    /// `ahead` (the input side is one image ahead of the compute side).
-    pub ahead: bool,
-    /// Output row (`oy`).
-    pub oy: u64,
-    /// Output column (`ox`).
-    pub ox: u64,
-    /// Neuron fold (`nf`; pooling: 0).
-    pub nf: u64,
-    /// Synapse fold (`sf`; pooling: 0).
-    pub sf: u64,
-    /// `pending` (pooling: 0).
-    pub pending: u64,
-    /// Channel of the next emitted element (`ch`; pooling: `c`).
-    pub ch: u64,
-    /// Input stream `valid` (the preceding FIFO's `m_valid`).
-    pub in_valid: bool,
-    /// comb `in_ready`.
-    pub in_ready: bool,
-    /// comb `fire`.
-    pub fire: bool,
-    /// `out_valid`.
-    pub out_valid: bool,
-    /// Output stream `ready` (the next FIFO's `s_ready`).
-    pub out_ready: bool,
-    /// `out_data`.
-    pub out_data: i64,
+    /// The engine kind's registers and combinational signals, by name (e.g. an MVU's `iy ie
+    /// wp cdone ahead oy ox nf sf pending ch fire out_data`).
+    pub signals: Vec<(&'static str, i64)>,
+    /// Per input port: `(valid, ready)` (the FIFO's `m_valid`, the engine's `in_ready`).
+    pub inputs: Vec<(bool, bool)>,
+    /// Per output port: `(valid, ready)` (the engine's `out_valid`, the FIFO's `s_ready`).
+    pub outputs: Vec<(bool, bool)>,
 }
 
-fn mask(width: u32) -> u64 {
+impl EngineProbe {
+    /// The value of signal `name`.
+    pub fn get(&self, name: &str) -> Option<i64> {
+        self.signals.iter().find(|(n, _)| *n == name).map(|s| s.1)
+    }
+}
+
+/// The handshake signals of one stream in one cycle (the last one [`Machine::step`] or
+/// [`Machine::eval`] computed): the producer side (into the FIFO) and the consumer side (out
+/// of it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamSignals {
+    /// The producer's `valid` (`s<s>_tvalid`).
+    pub s_valid: bool,
+    /// The FIFO's `s_ready` (`s<s>_tready`).
+    pub s_ready: bool,
+    /// The producer's data.
+    pub s_data: i64,
+    /// The FIFO's `m_valid` (`q<s>_tvalid`).
+    pub m_valid: bool,
+    /// The consumer's `ready` (`q<s>_tready`).
+    pub m_ready: bool,
+    /// The FIFO's `m_data`.
+    pub m_data: i64,
+}
+
+impl StreamSignals {
+    /// The element written into the FIFO at the edge, if any.
+    pub fn pushed(&self) -> Option<i64> {
+        (self.s_valid && self.s_ready).then_some(self.s_data)
+    }
+
+    /// The element read from the FIFO at the edge, if any.
+    pub fn popped(&self) -> Option<i64> {
+        (self.m_valid && self.m_ready).then_some(self.m_data)
+    }
+}
+
+pub(crate) fn mask(width: u32) -> u64 {
     if width >= 64 {
         u64::MAX
     } else {
@@ -118,35 +130,94 @@ fn sign_extend(raw: u64, width: u32) -> i64 {
     }
 }
 
-/// Smallest and largest value of a `bits`-bit stream.
-pub(crate) fn range_of(bits: u32, signed: bool) -> (i64, i64) {
-    let f = ActFormat {
-        bits,
-        signed,
-        exp: 0,
-    };
-    (f.min(), f.max())
+/// The module that produces or consumes a stream, for the decoupled run: 0 is the input port
+/// (source), `e + 1` engine `e`, `engines + 1` the output stage (sink).
+fn module_of(ep: Endpoint, engines: usize) -> usize {
+    match ep {
+        Endpoint::Input => 0,
+        Endpoint::Engine { engine, .. } => engine + 1,
+        Endpoint::Output => engines + 1,
+    }
 }
 
-/// A [`Machine`]'s modules, for the decoupled run.
+/// A [`Machine`]'s parts, for the decoupled run.
 pub(crate) struct Parts {
-    pub engines: Vec<Engine>,
-    /// FIFO depths (index 0 is `fifo_in`).
+    pub engines: Vec<Box<dyn SimEngine>>,
+    pub ios: Vec<Io>,
+    pub ins: Vec<Vec<usize>>,
+    pub outs: Vec<Vec<usize>>,
+    /// FIFO depth per stream.
     pub depths: Vec<usize>,
+    /// Per stream: producer and consumer module (see `module_of`).
+    pub producer: Vec<usize>,
+    pub consumer: Vec<usize>,
     pub out: OutStage,
+    pub out_stream: usize,
     /// `OUT_W` bits.
     pub out_mask: u64,
     pub out_width: u32,
     pub idx_mask: u64,
 }
 
-/// The clocked model of a whole `Design`: FIFOs, engines and the output stage. Registers
-/// start at their reset values (the initial reset of the harness is therefore a no-op).
-#[derive(Debug, Clone)]
+/// One engine in the [`Machine`]: its simulator, its wires of the current cycle, the streams
+/// of its input and output ports, its activity.
+#[derive(Debug)]
+struct Slot {
+    eng: Box<dyn SimEngine>,
+    io: Io,
+    ins: Vec<usize>,
+    outs: Vec<usize>,
+    counters: Counters,
+}
+
+impl Slot {
+    /// The neighbour signals from the FIFOs (before their edge).
+    #[inline(always)]
+    fn fill(&mut self, fifos: &[Fifo]) {
+        for (p, &s) in self.ins.iter().enumerate() {
+            let f = &fifos[s];
+            self.io.in_valid[p] = f.m_valid();
+            self.io.in_data[p] = f.m_data();
+        }
+        for (k, &s) in self.outs.iter().enumerate() {
+            self.io.out_ready[k] = fifos[s].s_ready();
+        }
+    }
+
+    /// [`Slot::fill`], and the FIFO signals and the engine's own into `wires`, around `f`.
+    #[inline(always)]
+    fn wire(&mut self, fifos: &[Fifo], wires: &mut [StreamSignals], f: impl FnOnce(&mut Slot)) {
+        self.fill(fifos);
+        f(self);
+        let io = &self.io;
+        for (p, &s) in self.ins.iter().enumerate() {
+            let w = &mut wires[s];
+            w.m_valid = io.in_valid[p];
+            w.m_data = io.in_data[p];
+            w.m_ready = io.in_ready[p];
+        }
+        for (k, &s) in self.outs.iter().enumerate() {
+            let w = &mut wires[s];
+            w.s_ready = io.out_ready[k];
+            w.s_valid = io.out_valid[k];
+            w.s_data = io.out_data[k];
+        }
+    }
+}
+
+/// The clocked model of a whole `Design`: a FIFO per stream, the engines and the output
+/// stage. Registers start at their reset values (the initial reset of the harness is
+/// therefore a no-op).
+#[derive(Debug)]
 pub struct Machine {
-    pub(crate) fifos: Vec<Fifo>,
-    pub(crate) engines: Vec<Engine>,
-    pub(crate) out: OutStage,
+    fifos: Vec<Fifo>,
+    slots: Vec<Slot>,
+    producer: Vec<usize>,
+    consumer: Vec<usize>,
+    out: OutStage,
+    out_stream: usize,
+    /// The signals of every stream in the last evaluated cycle.
+    wires: Vec<StreamSignals>,
     in_width: u32,
     in_signed: bool,
     out_width: u32,
@@ -158,90 +229,38 @@ pub struct Machine {
 impl Machine {
     /// Checks `design` against the hardware contract and builds its machine.
     pub fn new(design: &Design) -> Result<Self, SimError> {
-        validate(design)?;
-        let mut engines = Vec::with_capacity(design.engines.len());
-        for e in &design.engines {
-            let g = e.geom;
-            engines.push(match &e.kind {
-                EngineKind::Mvu(m) => {
-                    // ROM order (p, (nf, sf), s) → simulation order ((nf, p), (sf, s)): one
-                    // row of K multipliers per output channel, in window order. (`validate`
-                    // checked every code.)
-                    let table: Vec<i64> = decode_table(m.mac.weight_kind(), m.code_bits)
-                        .into_iter()
-                        .map(|w| w.map_or(0, multiplier))
-                        .collect();
-                    let rom = m.rom_depth();
-                    let k = m.sf * m.simd;
-                    let reorder = |put: &mut dyn FnMut(usize, i64)| {
-                        for p in 0..m.pe {
-                            for nf in 0..m.nf {
-                                let src = &m.weights[(p * rom + nf * m.sf) * m.simd..][..k];
-                                let base = (nf * m.pe + p) * k;
-                                for (j, &code) in src.iter().enumerate() {
-                                    put(base + j, table[usize::from(code)]);
-                                }
-                            }
-                        }
-                    };
-                    let weights = if m.acc_width <= 32 {
-                        let mut w = vec![0i32; m.weights.len()];
-                        // exact or irrelevant: see `Mults`
-                        reorder(&mut |i, v| w[i] = v as i32);
-                        Mults::I32(w)
-                    } else {
-                        let mut w = vec![0i64; m.weights.len()];
-                        reorder(&mut |i, v| w[i] = v);
-                        Mults::I64(w)
-                    };
-                    let mode = match m.output {
-                        MvuOutput::Act { bits, signed, relu } => OutMode::Act {
-                            fmt: ActFormat {
-                                bits,
-                                signed,
-                                exp: 0,
-                            },
-                            relu,
-                        },
-                        MvuOutput::Logits => OutMode::Logits,
-                    };
-                    Engine::Mvu(Box::new(Mvu::new(MvuParams {
-                        geom: g,
-                        pe: m.pe,
-                        simd: m.simd,
-                        pad_value: m.pad_value,
-                        weights,
-                        bias: m.bias.clone(),
-                        shift: m.shift.clone(),
-                        mode,
-                    })))
-                }
-                EngineKind::Pool(p) => Engine::Pool(Box::new(Pool::new(
-                    g,
-                    match p.mode {
-                        PoolMode::Max => PoolKind::Max,
-                        PoolMode::Avg => PoolKind::Avg {
-                            shift: p.shift as i32,
-                        },
-                    },
-                ))),
-            });
-        }
+        let built = validate(design)?;
+        let ns = design.streams.len();
+        let ne = design.engines.len();
+        let slots = built
+            .into_iter()
+            .zip(&design.engines)
+            .map(|(b, en)| Slot {
+                io: Io::new(b.inputs.len(), b.outputs.len()),
+                eng: b.engine,
+                ins: en.inputs.clone(),
+                outs: en.outputs.clone(),
+                counters: Counters::default(),
+            })
+            .collect();
         Ok(Machine {
-            fifos: design.fifos.iter().map(|f| Fifo::new(f.depth)).collect(),
-            engines,
-            out: OutStage {
-                n: design.output.count,
-                idx: 0,
-                best: 0,
-                best_idx: 0,
-            },
+            fifos: design.streams.iter().map(|s| Fifo::new(s.depth)).collect(),
+            slots,
+            producer: design
+                .streams
+                .iter()
+                .map(|s| module_of(s.from, ne))
+                .collect(),
+            consumer: design.streams.iter().map(|s| module_of(s.to, ne)).collect(),
+            out: OutStage::new(design.output.count),
+            out_stream: design.output.stream,
+            wires: vec![StreamSignals::default(); ns],
             in_width: design.input.width,
             in_signed: design.input.signed,
             out_width: design.output.width,
             idx_mask: mask(design.output.idx_width),
             reset_cycles: 0,
-            quiet: Vec::with_capacity(design.engines.len()),
+            quiet: Vec::with_capacity(ne),
         })
     }
 
@@ -249,16 +268,48 @@ impl Machine {
     #[inline]
     pub fn ports(&self) -> PortOutputs {
         let f0 = &self.fifos[0];
-        let fl = &self.fifos[self.fifos.len() - 1];
-        let data = fl.m_data();
+        let fo = &self.fifos[self.out_stream];
+        let data = fo.m_data();
         PortOutputs {
             s_tready: f0.s_ready(),
-            m_tvalid: fl.m_valid(),
+            m_tvalid: fo.m_valid(),
             m_tdata: data,
             m_tdata_raw: (data as u64) & mask(self.out_width),
             m_tlast: self.out.tlast(),
             m_tuser: (self.out.tuser(data) as u64) & self.idx_mask,
         }
+    }
+
+    /// Phase 1 of a cycle: the FIFOs' outputs, the top-level inputs, and every engine's
+    /// combinational signals into `wires` (and, with `edge`, every engine's register update).
+    fn evaluate(&mut self, inp: &PortInputs, edge: bool) {
+        let input = self.input_value(inp.s_tdata);
+        let fifos = &self.fifos;
+        let w = &mut self.wires;
+        // the input port's side of stream 0 and the output stage's side of its stream
+        w[0].s_valid = inp.s_tvalid;
+        w[0].s_data = input;
+        w[0].s_ready = fifos[0].s_ready();
+        let o = &mut w[self.out_stream];
+        o.m_valid = fifos[self.out_stream].m_valid();
+        o.m_data = fifos[self.out_stream].m_data();
+        o.m_ready = inp.m_tready;
+        for slot in &mut self.slots {
+            if edge {
+                slot.wire(fifos, w, |slot| {
+                    let kind = slot.eng.edge(&mut slot.io);
+                    slot.counters.add(kind, 1);
+                });
+            } else {
+                slot.wire(fifos, w, |slot| slot.eng.comb(&mut slot.io));
+            }
+        }
+    }
+
+    /// The combinational signals of the next cycle with the given inputs, without the edge
+    /// (see [`Machine::signals`], [`Machine::probe`]).
+    pub fn eval(&mut self, inp: &PortInputs) {
+        self.evaluate(inp, false);
     }
 
     /// One rising edge with the given inputs (two-phase model of §1). Returns the top-level
@@ -269,49 +320,15 @@ impl Machine {
             self.reset();
             return Fires::default();
         }
-        let n = self.engines.len();
-        // Sweep from the output end: when a module is updated, every module whose pre-edge
-        // signals it needs has not been updated yet, or those signals were saved first.
-        let (m_fire, m_data) = {
-            let f = &self.fifos[n];
-            (f.m_valid() && inp.m_tready, f.m_data())
-        };
-        self.out.update(m_fire, m_data);
-        // old s_ready of the FIFO after the engine being updated
-        let mut down_ready = self.fifos[n].s_ready();
-        {
-            let (sv, sd) = (
-                self.engines[n - 1].out_valid(),
-                self.engines[n - 1].out_data(),
-            );
-            self.fifos[n].update(sv, sd, m_fire);
-        }
-        let mut s_fire = false;
-        for i in (0..n).rev() {
-            let (m_valid, m_data, s_ready) = {
-                let f = &self.fifos[i];
-                (f.m_valid(), f.m_data(), f.s_ready())
-            };
-            let (sv, sd) = if i == 0 {
-                let v = if self.in_signed {
-                    sign_extend(inp.s_tdata, self.in_width)
-                } else {
-                    (inp.s_tdata & mask(self.in_width)) as i64
-                };
-                s_fire = inp.s_tvalid && s_ready;
-                (inp.s_tvalid, v)
-            } else {
-                (
-                    self.engines[i - 1].out_valid(),
-                    self.engines[i - 1].out_data(),
-                )
-            };
-            let (in_fire, _) = self.engines[i].update(m_valid, m_data, down_ready);
-            self.fifos[i].update(sv, sd, in_fire);
-            down_ready = s_ready;
+        self.evaluate(inp, true);
+        let o = &self.wires[self.out_stream];
+        let m_fire = o.m_valid && o.m_ready;
+        self.out.update(m_fire, o.m_data);
+        for (f, w) in self.fifos.iter_mut().zip(&self.wires) {
+            f.update(w.s_valid, w.s_data, w.m_valid && w.m_ready);
         }
         Fires {
-            input: s_fire,
+            input: self.wires[0].s_valid && self.wires[0].s_ready,
             output: m_fire,
         }
     }
@@ -323,22 +340,20 @@ impl Machine {
     /// once by [`Machine::skip_quiet`] with exactly the effect of stepping them one by one.
     ///
     /// The caller must guarantee that no top-level transfer happens in these cycles: `rst` is
-    /// 0, and `s_axis_tvalid` is 0 or `s_axis_tready` is 0 (then fifo_in stays full), and
-    /// `m_axis_tvalid` is 0 — this function returns 0 unless `fifo_in` is full or
+    /// 0, and `s_axis_tvalid` is 0 or `s_axis_tready` is 0 (then the input FIFO stays full),
+    /// and `m_axis_tvalid` is 0 — this function returns 0 unless the input FIFO is full or
     /// `input_idle`, and `m_axis_tvalid` is 0. Returns 0 if no engine is folding (an idle
     /// machine is never skipped).
     pub fn quiet_cycles(&mut self, max: usize, input_idle: bool) -> usize {
-        let n = self.engines.len();
         let input_may_fire = !input_idle && self.fifos[0].s_ready();
-        if self.fifos[n].m_valid() || input_may_fire || max < 2 {
+        if self.fifos[self.out_stream].m_valid() || input_may_fire || max < 2 {
             return 0;
         }
         self.quiet.clear();
         let mut k = usize::MAX;
-        for i in 0..n {
-            let in_valid = self.fifos[i].m_valid();
-            let out_ready = self.fifos[i + 1].s_ready();
-            match self.engines[i].quiet(in_valid, out_ready) {
+        for slot in &mut self.slots {
+            slot.fill(&self.fifos);
+            match slot.eng.quiet(&slot.io) {
                 None => return 0,
                 Some(q) => {
                     if let Quiet::Folding(r) = q {
@@ -357,8 +372,9 @@ impl Machine {
     /// Applies `k` quiet cycles found by [`Machine::quiet_cycles`] (call it right before,
     /// with no change to the machine in between).
     pub fn skip_quiet(&mut self, k: usize) {
-        for (e, &q) in self.engines.iter_mut().zip(&self.quiet) {
-            e.apply_quiet(q, k);
+        for (slot, &q) in self.slots.iter_mut().zip(&self.quiet) {
+            slot.eng.apply_quiet(q, k);
+            slot.counters.add(q.kind(), k as u64);
         }
         self.quiet.clear();
     }
@@ -368,19 +384,33 @@ impl Machine {
         for f in &mut self.fifos {
             f.reset();
         }
-        for e in &mut self.engines {
-            e.reset();
+        for slot in &mut self.slots {
+            slot.eng.reset();
         }
         self.out.reset();
         self.reset_cycles += 1;
     }
 
-    /// Takes the machine apart for [`crate::decoupled::run`].
+    /// Takes the machine apart for the decoupled run (`decoupled.rs`).
     pub(crate) fn into_parts(self) -> Parts {
+        let (mut engines, mut ios, mut ins, mut outs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for slot in self.slots {
+            engines.push(slot.eng);
+            ios.push(slot.io);
+            ins.push(slot.ins);
+            outs.push(slot.outs);
+        }
         Parts {
-            engines: self.engines,
+            engines,
+            ios,
+            ins,
+            outs,
             depths: self.fifos.iter().map(|f| f.depth).collect(),
+            producer: self.producer,
+            consumer: self.consumer,
             out: self.out,
+            out_stream: self.out_stream,
             out_mask: mask(self.out_width),
             out_width: self.out_width,
             idx_mask: self.idx_mask,
@@ -396,31 +426,29 @@ impl Machine {
         }
     }
 
-    /// Number of engines.
+    /// Number of engines (forks included).
     pub fn engine_count(&self) -> usize {
-        self.engines.len()
+        self.slots.len()
+    }
+
+    /// Number of streams (= FIFOs).
+    pub fn stream_count(&self) -> usize {
+        self.fifos.len()
     }
 
     /// Busy/stalled/idle cycles of engine `e` so far.
     pub fn activity(&self, e: usize) -> Option<Activity> {
-        self.engines.get(e).map(|en| {
-            let c = en.counters();
-            Activity {
-                busy: c.busy,
-                stalled: c.stalled,
-                idle: c.idle,
-            }
-        })
+        self.slots.get(e).map(|s| s.counters.into())
     }
 
-    /// Largest occupancy FIFO `i` reached so far (index 0 is `fifo_in`).
-    pub fn fifo_peak(&self, i: usize) -> Option<usize> {
-        self.fifos.get(i).map(|f| f.peak)
+    /// Largest occupancy the FIFO of stream `s` reached so far.
+    pub fn fifo_peak(&self, s: usize) -> Option<usize> {
+        self.fifos.get(s).map(|f| f.peak)
     }
 
-    /// Current occupancy (`count`) of FIFO `i`.
-    pub fn fifo_count(&self, i: usize) -> Option<usize> {
-        self.fifos.get(i).map(|f| f.count)
+    /// Current occupancy (`count`) of the FIFO of stream `s`.
+    pub fn fifo_count(&self, s: usize) -> Option<usize> {
+        self.fifos.get(s).map(|f| f.count)
     }
 
     /// Cycles spent in reset so far (each [`Machine::reset`] or `step` with `rst`).
@@ -428,84 +456,56 @@ impl Machine {
         self.reset_cycles
     }
 
-    /// The stream of engine `e` before the next edge: `(valid, ready, data)`; a transfer
-    /// happens at the edge if `valid && ready`. `None` is the input stream after `fifo_in`
-    /// (`tapin`).
-    #[inline]
-    pub fn stream(&self, e: Option<usize>) -> (bool, bool, i64) {
-        match e {
-            None => {
-                let f = &self.fifos[0];
-                (f.m_valid(), self.engines[0].in_ready(), f.m_data())
-            }
-            Some(e) => {
-                let en = &self.engines[e];
-                (en.out_valid(), self.fifos[e + 1].s_ready(), en.out_data())
-            }
-        }
+    /// The handshake signals of stream `s` in the last cycle [`Machine::step`] (without
+    /// `rst`) or [`Machine::eval`] computed: a tap on the producer side observes
+    /// [`StreamSignals::pushed`], one at the FIFO output [`StreamSignals::popped`].
+    pub fn signals(&self, s: usize) -> Option<StreamSignals> {
+        self.wires.get(s).copied()
     }
 
-    /// Registers and handshake signals of engine `e` before the next edge.
+    /// Names and widths of engine `e`'s [`EngineProbe::signals`].
+    pub fn probe_signals(&self, e: usize) -> Option<Vec<(&'static str, u32)>> {
+        self.slots.get(e).map(|s| s.eng.probe_signals())
+    }
+
+    /// Registers and handshake signals of engine `e` before the next edge (every engine's
+    /// signals are functions of registers, §1).
     pub fn probe(&self, e: usize) -> Option<EngineProbe> {
-        let en = self.engines.get(e)?;
-        let out_ready = self.fifos[e + 1].s_ready();
-        let ins = en.inside();
-        let mut p = EngineProbe {
-            iy: ins.iy as u64,
-            ie: ins.ie as u64,
-            wp: ins.wp as u64,
-            cdone: ins.cdone,
-            ahead: ins.ahead,
-            in_valid: self.fifos[e].m_valid(),
-            in_ready: en.in_ready(),
-            out_valid: en.out_valid(),
-            out_ready,
-            out_data: en.out_data(),
-            ..EngineProbe::default()
-        };
-        match en {
-            Engine::Mvu(m) => {
-                p.oy = m.oy as u64;
-                p.ox = m.ox as u64;
-                p.nf = m.nf as u64;
-                p.sf = m.sf as u64;
-                p.pending = m.pending as u64;
-                p.ch = m.ch as u64;
-                p.fire = m.fire(out_ready);
-            }
-            Engine::Pool(pl) => {
-                p.oy = pl.oy as u64;
-                p.ox = pl.ox as u64;
-                p.ch = pl.ch as u64;
-                p.fire = pl.fire(out_ready);
-            }
+        let slot = self.slots.get(e)?;
+        let en = &slot.eng;
+        let mut io = slot.io.clone();
+        for (p, &s) in slot.ins.iter().enumerate() {
+            io.in_valid[p] = self.fifos[s].m_valid();
+            io.in_data[p] = self.fifos[s].m_data();
         }
-        Some(p)
-    }
-}
-
-/// `numerics::decode_kind(kind, code, bits)` for every `u8` code (`None`: not a valid code).
-fn decode_table(kind: WeightKind, bits: u32) -> Vec<Option<Weight>> {
-    (0..=255u8)
-        .map(|code| numerics::decode_kind(kind, code, bits).ok())
-        .collect()
-}
-
-fn check(
-    ok: bool,
-    field: impl FnOnce() -> String,
-    message: impl FnOnce() -> String,
-) -> Result<(), SimError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(SimError::design(field(), message()))
+        for (k, &s) in slot.outs.iter().enumerate() {
+            io.out_ready[k] = self.fifos[s].s_ready();
+        }
+        en.comb(&mut io);
+        let mut values = Vec::new();
+        en.probe(&io, &mut values);
+        let names = en.probe_signals();
+        Some(EngineProbe {
+            signals: names.iter().map(|n| n.0).zip(values).collect(),
+            inputs: io
+                .in_valid
+                .iter()
+                .copied()
+                .zip(io.in_ready.iter().copied())
+                .collect(),
+            outputs: io
+                .out_valid
+                .iter()
+                .copied()
+                .zip(io.out_ready.iter().copied())
+                .collect(),
+        })
     }
 }
 
 /// Checks every field the simulator relies on, so that no user-supplied design can make it
-/// panic or compute with overflowing integers.
-pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
+/// panic or compute with overflowing integers, and builds the engines' simulators.
+pub(crate) fn validate(d: &Design) -> Result<Vec<Built>, SimError> {
     check(
         d.format == DESIGN_FORMAT,
         || "format".into(),
@@ -521,20 +521,18 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
             )
         },
     )?;
-    let n = d.engines.len();
-    check(n > 0, || "engines".into(), || "no engine".into())?;
+    let ne = d.engines.len();
+    let ns = d.streams.len();
     check(
-        d.fifos.len() == n + 1,
-        || "fifos".into(),
-        || format!("{} FIFOs for {n} engines (need engines + 1)", d.fifos.len()),
+        ne > 0 && ne <= 1 << 16,
+        || "engines".into(),
+        || format!("{ne} engines, need 1..=65536"),
     )?;
-    for (i, f) in d.fifos.iter().enumerate() {
-        check(
-            f.depth >= 1 && f.depth <= 1 << 20,
-            || format!("fifos[{i}].depth"),
-            || format!("depth {} outside 1..=2^20", f.depth),
-        )?;
-    }
+    check(
+        ns > 0 && ns <= 1 << 20,
+        || "streams".into(),
+        || format!("{ns} streams, need 1..=2^20"),
+    )?;
     let [c0, h0, w0] = d.input.shape;
     check(
         c0 > 0 && h0 > 0 && w0 > 0,
@@ -542,302 +540,219 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
         || format!("{:?} has a zero dimension", d.input.shape),
     )?;
     check(
-        (1..=63).contains(&d.input.width),
+        (1..=62).contains(&d.input.width),
         || "input.width".into(),
-        || format!("width {} outside 1..=63", d.input.width),
+        || format!("width {} outside 1..=62", d.input.width),
     )?;
+    let in_elements = (c0 as u128) * (h0 as u128) * (w0 as u128);
     check(
-        c0.checked_mul(h0)
-            .and_then(|x| x.checked_mul(w0))
-            .is_some_and(|x| x <= 1 << 32),
+        in_elements <= MAX_ELEMENTS as u128,
         || "input.shape".into(),
         || "too many elements".into(),
     )?;
-
-    // (shape, width, signed) of the stream entering each engine
-    let mut shape = [c0, h0, w0];
-    let mut width = d.input.width;
-    let mut signed = d.input.signed;
-    for (ei, e) in d.engines.iter().enumerate() {
-        let f = |name: &str| format!("engines[{ei}].{name}");
-        let g = &e.geom;
-        for (v, name) in [
-            (g.c, "c"),
-            (g.h, "h"),
-            (g.w, "w"),
-            (g.kh, "kh"),
-            (g.kw, "kw"),
-            (g.sh, "sh"),
-            (g.sw, "sw"),
-            (g.oc, "oc"),
-            (g.oh, "oh"),
-            (g.ow, "ow"),
-            (g.nr, "nr"),
-        ] {
-            check(
-                v > 0 && v <= 1 << 24,
-                || f(&format!("geom.{name}")),
-                || format!("{v} outside 1..=2^24"),
-            )?;
-        }
-        let [pt, pl, pb, pr] = g.pad;
+    let mut total_depth = 0usize;
+    for (i, s) in d.streams.iter().enumerate() {
         check(
-            g.pad.iter().all(|&p| p <= 1 << 24),
-            || f("geom.pad"),
-            || "padding too large".into(),
+            (2..=1 << 20).contains(&s.depth),
+            || format!("streams[{i}].depth"),
+            || format!("depth {} outside 2..=2^20", s.depth),
         )?;
-        let same = [g.c, g.h, g.w] == shape;
-        let flat = g.h == 1 && g.w == 1 && g.c == shape[0] * shape[1] * shape[2];
+        total_depth += s.depth;
         check(
-            same || flat,
-            || f("geom"),
-            || {
-                format!(
-                    "input {}×{}×{} does not match the incoming stream {:?}",
-                    g.c, g.h, g.w, shape
-                )
-            },
-        )?;
-        check(
-            e.in_width == width && e.in_signed == signed,
-            || f("in_width"),
-            || {
-                format!("input {} bits signed={} but the incoming stream has {width} bits signed={signed}", e.in_width, e.in_signed)
-            },
-        )?;
-        check(
-            g.h + pt + pb >= g.kh && g.w + pl + pr >= g.kw,
-            || f("geom"),
-            || "kernel larger than the padded input".into(),
-        )?;
-        check(
-            (g.h + pt + pb - g.kh) / g.sh + 1 == g.oh && (g.w + pl + pr - g.kw) / g.sw + 1 == g.ow,
-            || f("geom"),
-            || {
-                format!(
-                    "output {}×{} does not follow from the input, kernel, stride and padding",
-                    g.oh, g.ow
-                )
-            },
-        )?;
-        check(
-            g.nr >= g.kh.min(g.h),
-            || f("geom.nr"),
-            || format!("NR {} is below min(kh, H) = {}", g.nr, g.kh.min(g.h)),
-        )?;
-        check(
-            g.lb_elements() <= 1 << 26,
-            || f("geom"),
-            || "line buffer too large".into(),
-        )?;
-        check(
-            (1..=63).contains(&e.out_width),
-            || f("out_width"),
-            || format!("width {} outside 1..=63", e.out_width),
-        )?;
-        let (xmin, xmax) = range_of(e.in_width, e.in_signed);
-        match &e.kind {
-            EngineKind::Mvu(m) => {
-                check(
-                    m.pe > 0 && g.oc % m.pe == 0,
-                    || f("pe"),
-                    || format!("PE {} does not divide OC {}", m.pe, g.oc),
-                )?;
-                check(
-                    m.simd > 0 && g.c % m.simd == 0,
-                    || f("simd"),
-                    || format!("SIMD {} does not divide C {}", m.simd, g.c),
-                )?;
-                let k = g.kh * g.kw * g.c;
-                check(
-                    m.nf == g.oc / m.pe,
-                    || f("nf"),
-                    || format!("NF {} != OC/PE", m.nf),
-                )?;
-                check(
-                    m.sf == k / m.simd,
-                    || f("sf"),
-                    || format!("SF {} != K/SIMD", m.sf),
-                )?;
-                check(
-                    (2..=8).contains(&m.code_bits),
-                    || f("code_bits"),
-                    || format!("{} outside 2..=8", m.code_bits),
-                )?;
-                check(
-                    m.weights.len() == g.oc * k,
-                    || f("weights"),
-                    || format!("{} codes, need OC·K = {}", m.weights.len(), g.oc * k),
-                )?;
-                check(
-                    m.bias.len() == g.oc,
-                    || f("bias"),
-                    || format!("{} entries, need OC = {}", m.bias.len(), g.oc),
-                )?;
-                check(
-                    m.shift.len() == g.oc,
-                    || f("shift"),
-                    || format!("{} entries, need OC = {}", m.shift.len(), g.oc),
-                )?;
-                check(
-                    (xmin..=xmax).contains(&m.pad_value),
-                    || f("pad_value"),
-                    || format!("{} outside the input range {xmin}..={xmax}", m.pad_value),
-                )?;
-                check(
-                    (1..=62).contains(&m.acc_width),
-                    || f("acc_width"),
-                    || format!("{} outside 1..=62", m.acc_width),
-                )?;
-                // The accumulator bound (§6): every partial sum fits ACC_W, so i64 arithmetic
-                // is exact and equals the RTL's.
-                let x_abs = i128::from(xmax.max(-xmin).max(m.pad_value.abs()));
-                let rom = m.nf * m.sf;
-                let table = decode_table(m.mac.weight_kind(), m.code_bits);
-                // Σ |weight| over a channel's weights, per code
-                let magnitude: Vec<i128> = table
-                    .iter()
-                    .map(|w| match w {
-                        Some(Weight::Pow2 { index, .. }) => 1i128 << (*index).min(126),
-                        Some(Weight::Int(q)) => i128::from(q.abs()),
-                        _ => 0,
-                    })
-                    .collect();
-                for o in 0..g.oc {
-                    let (p, nf) = (o % m.pe, o / m.pe);
-                    let codes = &m.weights[(p * rom + nf * m.sf) * m.simd..][..m.sf * m.simd];
-                    let mut sum: i128 = 0;
-                    for (j, &code) in codes.iter().enumerate() {
-                        match table[usize::from(code)] {
-                            Some(Weight::Pow2 { index, .. }) if index >= 62 => {
-                                return Err(SimError::design(
-                                    f("weights"),
-                                    format!("code {code} of output channel {o}: 2^{index} does not fit 62 accumulator bits"),
-                                ))
-                            }
-                            Some(_) => sum = sum.saturating_add(magnitude[usize::from(code)]),
-                            None => {
-                                let err = numerics::decode_kind(m.mac.weight_kind(), code, m.code_bits).err();
-                                return Err(SimError::design(
-                                    f("weights"),
-                                    format!(
-                                        "code {code} of output channel {o} (PE {p}, word {}, lane {}): {err:?}",
-                                        nf * m.sf + j / m.simd,
-                                        j % m.simd
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                    let bound = i128::from(m.bias[o])
-                        .abs()
-                        .saturating_add(x_abs.saturating_mul(sum));
-                    let need = numerics::signed_width_for(bound);
-                    check(
-                        need <= m.acc_width,
-                        || f("acc_width"),
-                        || {
-                            format!("output channel {o} needs {need} accumulator bits (worst-case bound {bound}), ACC_W is {}", m.acc_width)
-                        },
-                    )?;
-                }
-                match m.output {
-                    MvuOutput::Act {
-                        bits, signed: s, ..
-                    } => {
-                        check(
-                            e.out_width == bits && e.out_signed == s,
-                            || f("out_width"),
-                            || "output width/signedness differ from the output format".into(),
-                        )?;
-                        for (o, &r) in m.shift.iter().enumerate() {
-                            check(
-                                (-62..=62).contains(&r)
-                                    && m.acc_width as i64 + i64::from((-r).max(0)) <= 62,
-                                || f("shift"),
-                                || format!("shift {r} of channel {o} out of range"),
-                            )?;
-                        }
-                    }
-                    MvuOutput::Logits => {
-                        for (o, &r) in m.shift.iter().enumerate() {
-                            check(
-                                r <= 0
-                                    && m.acc_width as i64 - i64::from(r) <= i64::from(e.out_width),
-                                || f("shift"),
-                                || {
-                                    format!("logit shift {r} of channel {o} must be ≤ 0 and fit OUT_W {}", e.out_width)
-                                },
-                            )?;
-                        }
-                        check(
-                            e.out_signed,
-                            || f("out_signed"),
-                            || "logits are signed".into(),
-                        )?;
-                        check(
-                            ei + 1 == n,
-                            || f("kind"),
-                            || "only the last engine may emit logits".into(),
-                        )?;
-                    }
-                }
-            }
-            EngineKind::Pool(p) => {
-                check(
-                    g.pad == [0; 4],
-                    || f("geom.pad"),
-                    || "pooling has no padding".into(),
-                )?;
-                check(
-                    g.oc == g.c,
-                    || f("geom.oc"),
-                    || "pooling keeps the channel count".into(),
-                )?;
-                check(
-                    e.out_width == e.in_width && e.out_signed == e.in_signed,
-                    || f("out_width"),
-                    || "pooling keeps the input format".into(),
-                )?;
-                if p.mode == PoolMode::Avg {
-                    check(
-                        numerics::log2_exact(g.kh * g.kw) == Some(p.shift),
-                        || f("shift"),
-                        || {
-                            format!("shift {} != log2(kh·kw) (the window must hold a power of two elements)", p.shift)
-                        },
-                    )?;
-                }
-            }
-        }
-        shape = [g.oc, g.oh, g.ow];
-        width = e.out_width;
-        signed = e.out_signed;
-        check(
-            d.fifos[ei + 1].width == e.out_width,
-            || format!("fifos[{}].width", ei + 1),
-            || "differs from the engine's output width".into(),
+            (1..=62).contains(&s.width),
+            || format!("streams[{i}].width"),
+            || format!("width {} outside 1..=62", s.width),
         )?;
     }
-    let last = &d.engines[n - 1];
     check(
-        d.output.count == last.geom.out_elements() && d.output.count > 0,
-        || "output.count".into(),
-        || {
-            format!(
-                "{} but the last engine emits {}",
-                d.output.count,
-                last.geom.out_elements()
-            )
-        },
+        total_depth <= 1 << 26,
+        || "streams".into(),
+        || "the FIFOs hold too many elements".into(),
     )?;
+
+    // every engine's own parameters
+    let built: Vec<Built> = (0..ne)
+        .map(|e| engines::build(d, e))
+        .collect::<Result<_, _>>()?;
+
+    // ports ↔ streams, both ways
+    for (e, (en, b)) in d.engines.iter().zip(&built).enumerate() {
+        check(
+            en.inputs.len() == b.inputs.len(),
+            || format!("engines[{e}].inputs"),
+            || {
+                format!(
+                    "{} streams, but a {} engine reads {}",
+                    en.inputs.len(),
+                    en.kind.tag(),
+                    b.inputs.len()
+                )
+            },
+        )?;
+        check(
+            en.outputs.len() == b.outputs.len(),
+            || format!("engines[{e}].outputs"),
+            || {
+                format!(
+                    "{} streams, but this {} engine writes {}",
+                    en.outputs.len(),
+                    en.kind.tag(),
+                    b.outputs.len()
+                )
+            },
+        )?;
+        for (port, &s) in en.inputs.iter().enumerate() {
+            check(
+                d.streams
+                    .get(s)
+                    .is_some_and(|st| st.to == Endpoint::Engine { engine: e, port }),
+                || format!("engines[{e}].inputs[{port}]"),
+                || format!("stream {s} does not end at input port {port} of engine {e}"),
+            )?;
+        }
+        for (port, &s) in en.outputs.iter().enumerate() {
+            check(
+                d.streams
+                    .get(s)
+                    .is_some_and(|st| st.from == Endpoint::Engine { engine: e, port }),
+                || format!("engines[{e}].outputs[{port}]"),
+                || format!("stream {s} does not start at output port {port} of engine {e}"),
+            )?;
+        }
+    }
     check(
-        d.output.width == last.out_width,
-        || "output.width".into(),
+        d.output.stream < ns,
+        || "output.stream".into(),
+        || format!("no stream {}", d.output.stream),
+    )?;
+    let input_spec = PortSpec {
+        width: d.input.width,
+        signed: d.input.signed,
+        elements: in_elements as usize,
+    };
+    for (i, s) in d.streams.iter().enumerate() {
+        let f = |k: &str| format!("streams[{i}].{k}");
+        let producer = match s.from {
+            Endpoint::Input => {
+                check(
+                    i == 0,
+                    || f("from"),
+                    || "only stream 0 leaves the input port".into(),
+                )?;
+                input_spec
+            }
+            Endpoint::Engine { engine, port } => {
+                let spec = built
+                    .get(engine)
+                    .and_then(|b| b.outputs.get(port))
+                    .filter(|_| d.engines[engine].outputs.get(port) == Some(&i));
+                match spec {
+                    Some(p) => *p,
+                    None => {
+                        return Err(SimError::design(
+                            f("from"),
+                            format!(
+                                "engine {engine} has no output port {port} writing this stream"
+                            ),
+                        ))
+                    }
+                }
+            }
+            Endpoint::Output => {
+                return Err(SimError::design(
+                    f("from"),
+                    "a stream cannot start at the output stage",
+                ))
+            }
+        };
+        check(
+            i != 0 || s.from == Endpoint::Input,
+            || f("from"),
+            || "stream 0 must leave the input port".into(),
+        )?;
+        let consumer = match s.to {
+            Endpoint::Engine { engine, port } => {
+                let spec = built
+                    .get(engine)
+                    .and_then(|b| b.inputs.get(port))
+                    .filter(|_| d.engines[engine].inputs.get(port) == Some(&i));
+                let Some(p) = spec else {
+                    return Err(SimError::design(
+                        f("to"),
+                        format!("engine {engine} has no input port {port} reading this stream"),
+                    ));
+                };
+                // the engine order is topological: producers come first
+                if let Endpoint::Engine { engine: from, .. } = s.from {
+                    check(
+                        from < engine,
+                        || f("to"),
+                        || {
+                            format!("engine {engine} reads engine {from}, which is listed after it (the engines must be in topological order)")
+                        },
+                    )?;
+                }
+                *p
+            }
+            Endpoint::Output => {
+                check(
+                    i == d.output.stream,
+                    || f("to"),
+                    || {
+                        format!(
+                            "ends at the output stage, which reads stream {}",
+                            d.output.stream
+                        )
+                    },
+                )?;
+                check(
+                    d.output.count > 0 && d.output.count as u128 <= 1 << 32,
+                    || "output.count".into(),
+                    || format!("{} outside 1..=2^32", d.output.count),
+                )?;
+                PortSpec {
+                    width: d.output.width,
+                    signed: s.signed,
+                    elements: d.output.count,
+                }
+            }
+            Endpoint::Input => {
+                return Err(SimError::design(
+                    f("to"),
+                    "a stream cannot end at the input port",
+                ))
+            }
+        };
+        for (who, p) in [("producer", producer), ("consumer", consumer)] {
+            check(
+                s.width == p.width && s.signed == p.signed,
+                || f("width"),
+                || {
+                    format!(
+                        "{} bits signed={}, but its {who} has {} bits signed={}",
+                        s.width, s.signed, p.width, p.signed
+                    )
+                },
+            )?;
+            check(
+                s.elements_per_image == p.elements,
+                || f("elements_per_image"),
+                || {
+                    format!(
+                        "{}, but its {who} has {} elements per image",
+                        s.elements_per_image, p.elements
+                    )
+                },
+            )?;
+        }
+    }
+    check(
+        d.streams[d.output.stream].to == Endpoint::Output,
+        || "output.stream".into(),
         || {
             format!(
-                "{} but the last engine emits {} bits",
-                d.output.width, last.out_width
+                "stream {} does not end at the output stage",
+                d.output.stream
             )
         },
     )?;
@@ -847,11 +762,17 @@ pub(crate) fn validate(d: &Design) -> Result<(), SimError> {
         || "outside 1..=64".into(),
     )?;
     for (i, t) in d.taps.iter().enumerate() {
+        let s = d.streams.get(t.stream);
         check(
-            t.engine.is_none_or(|e| e < n),
-            || format!("taps[{i}].engine"),
-            || "no such engine".into(),
+            s.is_some(),
+            || format!("taps[{i}].stream"),
+            || format!("no stream {}", t.stream),
+        )?;
+        check(
+            s.is_some_and(|s| s.elements_per_image == t.elements_per_image),
+            || format!("taps[{i}].elements_per_image"),
+            || "differs from its stream's".into(),
         )?;
     }
-    Ok(())
+    Ok(built)
 }

@@ -1,11 +1,22 @@
-//! The simulation report and the bit-exact comparison with the integer reference.
+//! The simulation report ([`SimReport`]: every output word and its cycle, timing, per-engine
+//! activity, per-stream FIFO peaks, taps) and the bit-exact comparison with the integer
+//! reference ([`check_against_reference`]), which on a mismatch names the first tap whose
+//! stream differs.
+//!
+//! Depends on the leaves (`activity.rs`, `tap.rs` whose [`TapBeat`] it re-exports,
+//! `error.rs`) and `protocol.rs` only. Not here: running the simulation (`simulation.rs`), the
+//! reference itself (`inq_model`), the tensors' stream order (`inq_design::layout`).
 
-use inq_model::{QuantModel, Reference};
+use inq_design::tap_values;
+use inq_hdl::{Design, Endpoint};
+use inq_model::{QuantModel, Reference, RunOutput, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::machine::Activity;
+use crate::activity::Activity;
+use crate::error::SimError;
 use crate::protocol::{InputStart, OutputRecord, Records, ResetRecord};
-use crate::SimError;
+pub use crate::tap::TapBeat;
+use crate::tap::{StreamMismatch, StreamSum};
 
 /// What differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,11 +50,11 @@ pub struct Mismatch {
 pub struct EngineReport {
     /// Engine index.
     pub engine: usize,
-    /// Model layer index.
-    pub layer: usize,
-    /// Layer name.
+    /// The model node it implements (`None` for a fork).
+    pub node: Option<usize>,
+    /// Its name.
     pub name: String,
-    /// Layer op.
+    /// The op (`conv`, `dense`, `max_pool`, `avg_pool`, `global_avg_pool`, `add`, `fork`).
     pub op: String,
     /// The plan's analytic busy cycles per image (`Engine::cycles_per_image`).
     pub planned_cycles_per_image: u64,
@@ -53,24 +64,39 @@ pub struct EngineReport {
     pub activity: Activity,
 }
 
-/// Occupancy of one FIFO.
+/// Occupancy of one stream's FIFO.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FifoReport {
-    /// FIFO index (0 is `fifo_in`, `e+1` follows engine `e`).
-    pub fifo: usize,
+    /// Stream index (0 leaves the input port).
+    pub stream: usize,
     /// Capacity.
     pub depth: usize,
     /// Largest occupancy reached.
     pub peak: usize,
+    /// A fork output sized by the skip rule (`docs/hardware.md` §2.2).
+    #[serde(default)]
+    pub skip: bool,
 }
 
-/// One transfer on a tap stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TapBeat {
-    /// Cycle of the transfer.
-    pub cycle: u64,
-    /// Value (signed if the stream is signed).
-    pub value: i64,
+/// The first tap whose stream differs from the reference (see [`check_against_reference`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapDiff {
+    /// Index into `Design.taps`.
+    pub tap: usize,
+    /// Its model node (`None`: the input).
+    pub node: Option<usize>,
+    /// Its name.
+    pub name: String,
+    /// The stream it observes.
+    pub stream: usize,
+    /// Image.
+    pub image: usize,
+    /// Element within the image, in stream (HWC) order.
+    pub element: usize,
+    /// The reference's value.
+    pub expected: i64,
+    /// The simulated value (`None`: the stream ended before it).
+    pub actual: Option<i64>,
 }
 
 /// The result of [`crate::simulate`]. Serialized keys include exactly `images`,
@@ -118,9 +144,9 @@ pub struct SimReport {
     pub reset_after: Option<usize>,
     /// Cycles with `rst = 1` (mid-run resets).
     pub reset_cycles: u64,
-    /// Per-engine activity.
+    /// Per-engine activity (forks included).
     pub engines: Vec<EngineReport>,
-    /// Per-FIFO peak occupancy.
+    /// Per-stream FIFO peak occupancy.
     pub fifos: Vec<FifoReport>,
     /// The simulated argmax (`m_axis_tuser` on the `tlast` beat) of each image.
     pub predictions: Vec<u64>,
@@ -134,6 +160,28 @@ pub struct SimReport {
     /// mid-run reset the restarted images replace the discarded ones). Empty without
     /// `tap_images`.
     pub taps: Vec<Vec<TapBeat>>,
+    /// Per `Design.taps` entry: the checksum of its stream in each image (with
+    /// [`crate::SimOptions::check_streams`]; after a mid-run reset the restarted images
+    /// replace the discarded ones). Not serialized.
+    #[serde(skip)]
+    pub stream_sums: Vec<Vec<StreamSum>>,
+    /// Whether [`check_against_reference`] checked every tap stream of every image against
+    /// the reference (needs `stream_sums`).
+    #[serde(default)]
+    pub streams_checked: bool,
+    /// Number of (tap, image) streams that differ from the reference.
+    #[serde(default)]
+    pub stream_mismatches: usize,
+    /// The first differing (tap, image) stream, by image, then tap in engine order.
+    #[serde(default)]
+    pub first_stream_mismatch: Option<StreamMismatch>,
+    /// After a mismatch: the first tap (in engine order) whose stream differs from the
+    /// reference, if the taps were recorded up to the first differing image.
+    #[serde(default)]
+    pub first_bad: Option<TapDiff>,
+    /// After a mismatch: where the difference starts, in words.
+    #[serde(default)]
+    pub diagnosis: Option<String>,
     /// Wall-clock seconds of the simulation loop.
     pub sim_seconds: f64,
     /// Simulated cycles per wall-clock second.
@@ -189,30 +237,32 @@ pub fn timing(r: &Records, images: usize, n: usize) -> Timing {
     }
 }
 
-/// Reorders a C-major `[C, H, W]` tensor into HWC stream order (element `(c, y, x)` at
-/// `(y·W + x)·C + c`).
-pub fn chw_to_hwc<T: Copy>(data: &[T], [c, h, w]: [usize; 3]) -> Vec<T> {
-    let mut out = Vec::with_capacity(data.len());
-    for y in 0..h {
-        for x in 0..w {
-            for ch in 0..c {
-                out.push(data[(ch * h + y) * w + x]);
-            }
-        }
-    }
-    out
-}
-
 /// Compares every simulated output word of `report` bit for bit with the integer reference of
 /// `model` on the same `images` (CHW order): each logit, `tlast` (1 exactly on the last word of
-/// an image) and the argmax in `tuser` on the last word. When the model's last layer is a
-/// convolution with a spatial extent (`[C,H,W]` logits, `H·W > 1`), the hardware emits them in
-/// stream (HWC) order, so the reference logits are compared in that order and the expected
-/// argmax is the stream position of the largest (lowest position on ties). Fills `mismatches` (at most
+/// an image) and the argmax in `tuser` on the last word. When the model's output is a map with
+/// a spatial extent (`[C,H,W]` logits, `H·W > 1`), the hardware emits it in stream (HWC)
+/// order, so the reference logits are compared in that order and the expected argmax is the
+/// stream position of the largest (lowest position on ties). Fills `mismatches` (at most
 /// `max_mismatches` entries), `mismatch_count`, `checked`, and `reference_accuracy` when
 /// `labels` are given.
+///
+/// With the report's per-image stream checksums ([`SimReport::stream_sums`], recorded with
+/// [`crate::SimOptions::check_streams`]) it also checks every tap stream of every image, element
+/// by element, against the reference's tensor ([`inq_design::tap_values`], stream order):
+/// [`SimReport::streams_checked`], [`SimReport::stream_mismatches`] and
+/// [`SimReport::first_stream_mismatch`]. The run ends with the last output word (and a
+/// mid-run reset ends its first segment), so in the last image before such an end a stream
+/// may stop short by elements nothing consumed before it: there the elements that arrived
+/// must match the reference's first ones; every other image must be complete.
+///
+/// On a mismatch (output word or stream) it also names the first tap of `design` (in engine order: the input first,
+/// then by the engine writing the tap's stream) whose recorded stream differs from the
+/// reference's tensor ([`inq_design::tap_values`]) in the images up to the first differing
+/// one: [`SimReport::first_bad`] and [`SimReport::diagnosis`]. That needs the taps recorded
+/// for those images ([`crate::SimOptions::tap_images`]; [`crate::verify`] re-runs with them).
 pub fn check_against_reference(
     model: &QuantModel,
+    design: &Design,
     images: &[Vec<i64>],
     report: &mut SimReport,
     labels: Option<&[usize]>,
@@ -236,38 +286,56 @@ pub fn check_against_reference(
     }
     let reference = Reference::new(model)?;
     let n = report.outputs.len() / images.len().max(1);
-    // A final conv with a spatial extent emits its `[C,H,W]` logits in stream (HWC) order.
-    let final_shape = model.shapes().last().cloned().unwrap_or_default();
+    // An output map with a spatial extent leaves in stream (HWC) order.
+    let g = reference.graph();
+    let final_shape = g.infos[g.output].shape.clone();
     let mut mismatches = Vec::new();
     let mut count = 0usize;
-    let mut push = |m: Mismatch| {
-        count += 1;
-        if mismatches.len() < max_mismatches {
-            mismatches.push(m);
-        }
-    };
+    let mut first_image: Option<usize> = None;
+    let mut runs: Vec<RunOutput> = Vec::new();
     let mut ref_correct = 0usize;
+    let check_streams = !design.taps.is_empty() && report.stream_sums.len() == design.taps.len();
+    let mut order: Vec<usize> = (0..design.taps.len()).collect();
+    order.sort_by_key(|&t| tap_order(design, t));
+    // the last image before the end of the run or of a segment ended by a mid-run reset
+    let mut may_be_short: Vec<usize> = report
+        .resets
+        .iter()
+        .filter_map(|r| r.restart_image.checked_sub(1))
+        .collect();
+    may_be_short.push(images.len().saturating_sub(1));
+    let [c, h, w] = model.input.shape;
+    let mut stream_bad = 0usize;
+    let mut first_stream: Option<StreamMismatch> = None;
     for (i, img) in images.iter().enumerate() {
-        let mut out = reference.run(img)?;
+        let out = reference.run(img)?;
         if let Some(l) = labels {
             ref_correct += usize::from(out.argmax == l[i]);
         }
+        let (mut logits, mut argmax) = (out.logits.clone(), out.argmax);
         if let [c, h, w] = final_shape[..] {
-            if h * w > 1 && out.logits.len() == c * h * w {
-                out.logits = chw_to_hwc(&out.logits, [c, h, w]);
-                out.argmax = inq_model::numerics::argmax(&out.logits);
+            if h * w > 1 && logits.len() == c * h * w {
+                logits = inq_design::chw_to_hwc(&logits, [c, h, w]);
+                argmax = inq_model::numerics::argmax(&logits);
             }
         }
         let words = &report.outputs
             [(i * n).min(report.outputs.len())..((i + 1) * n).min(report.outputs.len())];
-        if out.logits.len() != n || words.len() != n {
+        if logits.len() != n || words.len() != n {
             return Err(SimError::Model(format!(
                 "image {i}: the reference has {} logits, the simulation {} words per image",
-                out.logits.len(),
+                logits.len(),
                 words.len()
             )));
         }
-        for (w, (rec, &exp)) in words.iter().zip(&out.logits).enumerate() {
+        let before = count;
+        let mut push = |m: Mismatch| {
+            count += 1;
+            if mismatches.len() < max_mismatches {
+                mismatches.push(m);
+            }
+        };
+        for (w, (rec, &exp)) in words.iter().zip(&logits).enumerate() {
             if rec.value != exp {
                 push(Mismatch {
                     image: i,
@@ -287,20 +355,160 @@ pub fn check_against_reference(
                     actual: i64::from(rec.tlast),
                 });
             }
-            if want_last && rec.tuser != out.argmax as u64 {
+            if want_last && rec.tuser != argmax as u64 {
                 push(Mismatch {
                     image: i,
                     word: w,
                     kind: MismatchKind::Argmax,
-                    expected: out.argmax as i64,
+                    expected: argmax as i64,
                     actual: rec.tuser as i64,
                 });
+            }
+        }
+        let streams_before = stream_bad;
+        if check_streams {
+            let input = Tensor {
+                shape: vec![c, h, w],
+                data: img.clone(),
+            };
+            let short = may_be_short.contains(&i);
+            for &ti in &order {
+                let tap = &design.taps[ti];
+                let Some(exp) = tap_values(model, &input, &out, tap.node) else {
+                    continue;
+                };
+                let got = report.stream_sums[ti].get(i).copied().unwrap_or_default();
+                if !got.matches(&exp, short) {
+                    stream_bad += 1;
+                    first_stream.get_or_insert_with(|| StreamMismatch {
+                        tap: ti,
+                        node: tap.node,
+                        name: tap.name.clone(),
+                        image: i,
+                        count: got.count,
+                        expected_count: exp.len() as u64,
+                    });
+                }
+            }
+        }
+        // keep the reference's tensors up to the first differing image (for the taps)
+        if first_image.is_none() {
+            runs.push(out);
+            if count > before || stream_bad > streams_before {
+                first_image = Some(i);
             }
         }
     }
     report.mismatches = mismatches;
     report.mismatch_count = count;
     report.checked = true;
+    report.streams_checked = check_streams;
+    report.stream_mismatches = stream_bad;
+    report.first_stream_mismatch = first_stream;
     report.reference_accuracy = labels.map(|_| ref_correct as f64 / images.len().max(1) as f64);
+    report.first_bad = None;
+    report.diagnosis = None;
+    if let Some(b) = first_image {
+        let (bad, text) = locate(model, design, images, &runs, &report.taps, b);
+        report.first_bad = bad;
+        report.diagnosis = Some(text);
+    }
     Ok(())
+}
+
+/// The engine-order key of a tap: its stream's producer (the input first).
+fn tap_order(design: &Design, tap: usize) -> (usize, usize) {
+    let s = design.taps[tap].stream;
+    let producer = match design.streams.get(s).map(|s| s.from) {
+        Some(Endpoint::Input) => 0,
+        Some(Endpoint::Engine { engine, .. }) => engine + 1,
+        _ => usize::MAX,
+    };
+    (producer, tap)
+}
+
+/// Names the first tap whose stream differs from the reference in images `0..=b`, given the
+/// reference's runs of those images and the recorded taps.
+fn locate(
+    model: &QuantModel,
+    design: &Design,
+    images: &[Vec<i64>],
+    runs: &[RunOutput],
+    taps: &[Vec<TapBeat>],
+    b: usize,
+) -> (Option<TapDiff>, String) {
+    // The run ends with the last output word: in the last image a stream may stop short by
+    // elements nothing consumed before that (e.g. rows a strided conv never reads). Those are
+    // not differences; every earlier image must be complete.
+    let last = b + 1 == images.len();
+    let needed = |epi: usize| if last { b * epi } else { (b + 1) * epi };
+    let complete = taps.len() == design.taps.len()
+        && design
+            .taps
+            .iter()
+            .zip(taps)
+            .all(|(t, beats)| beats.len() >= needed(t.elements_per_image));
+    if design.taps.is_empty() {
+        return (
+            None,
+            "the design lists no taps: the first differing stream cannot be named".into(),
+        );
+    }
+    if !complete || runs.len() <= b {
+        return (
+            None,
+            format!("the taps were not recorded up to image {b}: simulate with tap_images ≥ {} to name the first differing stream", b + 1),
+        );
+    }
+    let mut order: Vec<usize> = (0..design.taps.len()).collect();
+    order.sort_by_key(|&t| tap_order(design, t));
+    let [c, h, w] = model.input.shape;
+    for &ti in &order {
+        let tap = &design.taps[ti];
+        for (img, run) in runs.iter().enumerate().take(b + 1) {
+            let input = Tensor {
+                shape: vec![c, h, w],
+                data: images[img].clone(),
+            };
+            let Some(exp) = tap_values(model, &input, run, tap.node) else {
+                continue;
+            };
+            let got = &taps[ti];
+            for (j, &e) in exp.iter().enumerate() {
+                let actual = got.get(img * tap.elements_per_image + j).map(|t| t.value);
+                if actual.is_none() && img + 1 == images.len() {
+                    break; // the run ended first (see above)
+                }
+                if actual != Some(e) {
+                    let got_s = actual.map_or("nothing".to_string(), |v| v.to_string());
+                    let text = format!(
+                        "first differing stream: tap {ti} `{}` ({}, stream {}), image {img}, element {j} (stream order): expected {e}, got {got_s}",
+                        tap.name.escape_debug(),
+                        match tap.node {
+                            Some(k) => format!("node {k}"),
+                            None => "the input".into(),
+                        },
+                        tap.stream
+                    );
+                    return (
+                        Some(TapDiff {
+                            tap: ti,
+                            node: tap.node,
+                            name: tap.name.clone(),
+                            stream: tap.stream,
+                            image: img,
+                            element: j,
+                            expected: e,
+                            actual,
+                        }),
+                        text,
+                    );
+                }
+            }
+        }
+    }
+    (
+        None,
+        format!("every tap matches the reference up to image {b}; the difference is in the output stage or after the last tap"),
+    )
 }

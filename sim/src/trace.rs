@@ -7,9 +7,14 @@
 //! change at the rising edges, as in a Verilator dump. The harness's initial reset edges
 //! precede time 0 and are not shown (the registers start at their reset values).
 //!
-//! Signals: top ports in scope `inq_top`; `fifo<i>.count`; per engine `e<e>_<op>` scope:
-//! `iy ie wp cdone ahead oy ox nf sf pending ch in_valid in_ready fire out_valid out_ready
-//! out_data` (see [`crate::EngineProbe`]).
+//! Signals, in scope `inq_top`: the top ports; `cycle`; per stream `s` the FIFO occupancy
+//! `fifo<s>_count`, its producer side `s<s>_tvalid/tready/tdata` (not for stream 0, whose
+//! producer side is `s_axis_*`) and its FIFO output `q<s>_tvalid/tready/tdata` (the wire names
+//! of `docs/hardware.md` §2); per engine a scope `e<e>_<op>` with the engine kind's registers
+//! and signals ([`crate::EngineProbe`]: an MVU's `iy ie wp cdone ahead oy ox nf sf pending ch
+//! fire out_data`, a pool's, a GAP unit's `c pix pending ch out_data`, an adder's `take
+//! out_data`, a fork's `fire`). Every signal but the top-level inputs and `q<s>_tready` of the
+//! output stream (`m_axis_tready`) is a function of registers (§1) and changes at the edges.
 
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -17,8 +22,8 @@ use std::path::{Path, PathBuf};
 use inq_hdl::Design;
 use vcd::{IdCode, TimescaleUnit, Value};
 
+use crate::error::SimError;
 use crate::machine::{Machine, PortInputs, PortOutputs};
-use crate::SimError;
 
 fn clog2(n: u64) -> u32 {
     if n <= 2 {
@@ -44,34 +49,18 @@ pub(crate) struct Tracer {
     clk: usize,
     inputs: usize,  // rst, s_tvalid, s_tdata, s_tlast, m_tready
     outputs: usize, // s_tready, m_tvalid, m_tdata, m_tlast, m_tuser
-    fifos: usize,
-    engines: usize,
-    n_fifos: usize,
-    n_engines: usize,
     cycle_sig: usize,
+    /// Per stream: `fifo_count`, then `s_tvalid s_tready s_tdata` (streams ≥ 1), then
+    /// `q_tvalid q_tready q_tdata`.
+    streams: Vec<usize>,
+    out_stream: usize,
+    /// Per engine: index of its first probe signal, and how many.
+    engines: Vec<(usize, usize)>,
+    values: Vec<i64>,
 }
 
-const ENGINE_SIGS: [&str; 16] = [
-    "iy",
-    "ie",
-    "wp",
-    "cdone",
-    "ahead",
-    "oy",
-    "ox",
-    "nf",
-    "sf",
-    "pending",
-    "ch",
-    "in_valid",
-    "in_ready",
-    "fire",
-    "out_valid",
-    "out_ready",
-];
-
 impl Tracer {
-    pub fn create(path: &Path, design: &Design) -> Result<Self, SimError> {
+    pub fn create(path: &Path, design: &Design, m: &Machine) -> Result<Self, SimError> {
         let file_name = path
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -108,33 +97,42 @@ impl Tracer {
         add(&mut w, 1, "m_axis_tlast")?;
         add(&mut w, design.output.idx_width, "m_axis_tuser")?;
         let cycle_sig = add(&mut w, 64, "cycle")?;
-        let fifos = sigs_len(&mut w, &mut add, design)?;
-        let engines = fifos + design.fifos.len();
-        for (e, en) in design.engines.iter().enumerate() {
-            let g = &en.geom;
-            w.add_module(&format!("e{e}_{}", en.op)).map_err(io)?;
-            let widths = [
-                clog2(g.h as u64 + 1),
-                clog2((g.w * g.c) as u64 + 1),
-                clog2(g.lb_elements() as u64 + 1),
-                1,
-                1,
-                clog2(g.oh as u64 + 1),
-                clog2(g.ow as u64 + 1),
-                clog2(g.oc as u64 + 1),
-                clog2((g.kh * g.kw * g.c) as u64 + 1),
-                clog2(g.oc as u64 + 1),
-                clog2(g.oc as u64 + 1),
-                1,
-                1,
-                1,
-                1,
-                1,
-            ];
-            for (name, width) in ENGINE_SIGS.iter().zip(widths) {
-                add(&mut w, width, name)?;
+        let mut streams = Vec::with_capacity(design.streams.len());
+        for (i, st) in design.streams.iter().enumerate() {
+            let first = add(
+                &mut w,
+                clog2(st.depth as u64 + 1),
+                &format!("fifo{i}_count"),
+            )?;
+            if i > 0 {
+                add(&mut w, 1, &format!("s{i}_tvalid"))?;
+                add(&mut w, 1, &format!("s{i}_tready"))?;
+                add(&mut w, st.width, &format!("s{i}_tdata"))?;
             }
-            add(&mut w, en.out_width, "out_data")?;
+            add(&mut w, 1, &format!("q{i}_tvalid"))?;
+            add(&mut w, 1, &format!("q{i}_tready"))?;
+            add(&mut w, st.width, &format!("q{i}_tdata"))?;
+            streams.push(first);
+        }
+        let mut engines = Vec::with_capacity(design.engines.len());
+        for (e, en) in design.engines.iter().enumerate() {
+            let scope: String = format!("e{e}_{}", en.op)
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            w.add_module(&scope).map_err(io)?;
+            let names = m.probe_signals(e).unwrap_or_default();
+            let mut first = None;
+            for (name, width) in &names {
+                let width = if *name == "out_data" {
+                    en.io.out_width
+                } else {
+                    *width
+                };
+                let k = add(&mut w, width, name)?;
+                first.get_or_insert(k);
+            }
+            engines.push((first.unwrap_or(0), names.len()));
             w.upscope().map_err(io)?;
         }
         w.upscope().map_err(io)?;
@@ -147,11 +145,11 @@ impl Tracer {
             clk,
             inputs,
             outputs,
-            fifos,
-            engines,
-            n_fifos: design.fifos.len(),
-            n_engines: design.engines.len(),
             cycle_sig,
+            streams,
+            out_stream: design.output.stream,
+            engines,
+            values: Vec::new(),
         })
     }
 
@@ -192,33 +190,31 @@ impl Tracer {
         self.set(o + 3, u64::from(ports.m_tlast))?;
         self.set(o + 4, ports.m_tuser)?;
         self.set(self.cycle_sig, cycle)?;
-        for i in 0..self.n_fifos {
-            self.set(self.fifos + i, m.fifo_count(i).unwrap_or(0) as u64)?;
+        for i in 0..self.streams.len() {
+            let mut k = self.streams[i];
+            self.set(k, m.fifo_count(i).unwrap_or(0) as u64)?;
+            k += 1;
+            let sig = m.signals(i).unwrap_or_default();
+            if i > 0 {
+                self.set(k, u64::from(sig.s_valid))?;
+                self.set(k + 1, u64::from(sig.s_ready))?;
+                self.set(k + 2, sig.s_data as u64)?;
+                k += 3;
+            }
+            self.set(k, u64::from(sig.m_valid))?;
+            if i != self.out_stream {
+                self.set(k + 1, u64::from(sig.m_ready))?;
+            }
+            self.set(k + 2, sig.m_data as u64)?;
         }
-        for e in 0..self.n_engines {
+        for e in 0..self.engines.len() {
             let Some(p) = m.probe(e) else { continue };
-            let vals = [
-                p.iy,
-                p.ie,
-                p.wp,
-                u64::from(p.cdone),
-                u64::from(p.ahead),
-                p.oy,
-                p.ox,
-                p.nf,
-                p.sf,
-                p.pending,
-                p.ch,
-                u64::from(p.in_valid),
-                u64::from(p.in_ready),
-                u64::from(p.fire),
-                u64::from(p.out_valid),
-                u64::from(p.out_ready),
-                p.out_data as u64,
-            ];
-            let base = self.engines + e * (ENGINE_SIGS.len() + 1);
-            for (k, v) in vals.into_iter().enumerate() {
-                self.set(base + k, v)?;
+            let (first, count) = self.engines[e];
+            self.values.clear();
+            self.values.extend(p.signals.iter().map(|s| s.1));
+            for k in 0..count.min(self.values.len()) {
+                let v = self.values[k];
+                self.set(first + k, v as u64)?;
             }
         }
         Ok(())
@@ -260,7 +256,10 @@ impl Tracer {
         self.set(i + 1, u64::from(inp.s_tvalid))?;
         self.set(i + 2, inp.s_tdata)?;
         self.set(i + 3, u64::from(inp.s_tlast))?;
-        self.set(i + 4, u64::from(inp.m_tready))
+        self.set(i + 4, u64::from(inp.m_tready))?;
+        // `q<out>_tready` is `m_axis_tready`
+        let k = self.streams[self.out_stream] + if self.out_stream > 0 { 4 } else { 1 } + 1;
+        self.set(k, u64::from(inp.m_tready))
     }
 
     /// Writes the state after the last edge (`cycles` edges in all) and renames the file into
@@ -281,23 +280,6 @@ impl Tracer {
         std::fs::rename(&tmp, &self.path).map_err(|e| SimError::io(&self.path, e))
         // Drop then finds no temporary file left to remove.
     }
-}
-
-/// Adds `fifo<i>_count` wires; returns the index of the first.
-fn sigs_len<F>(
-    w: &mut vcd::Writer<BufWriter<std::fs::File>>,
-    add: &mut F,
-    design: &Design,
-) -> Result<usize, SimError>
-where
-    F: FnMut(&mut vcd::Writer<BufWriter<std::fs::File>>, u32, &str) -> Result<usize, SimError>,
-{
-    let mut first = None;
-    for (i, f) in design.fifos.iter().enumerate() {
-        let k = add(w, clog2(f.depth as u64 + 1), &format!("fifo{i}_count"))?;
-        first.get_or_insert(k);
-    }
-    first.ok_or_else(|| SimError::design("fifos", "no FIFO"))
 }
 
 impl Drop for Tracer {

@@ -1,11 +1,13 @@
-//! The LeNet-shaped design of the benchmark: bit-exact with the reference, and its measured
-//! interval compared with the plan.
+//! The LeNet-shaped designs: bit-exact with the reference, and their cycles pinned to the
+//! figures recorded before the move to graph designs (chains behave exactly as before: the
+//! same output cycles, latencies and intervals; `docs/performance.md`).
 
 use inq_hdl::{plan, FoldingRequest};
 use inq_model::random::{build, lenet_spec, random_input};
-use inq_sim::{verify, SimOptions};
+use inq_model::QuantModel;
+use inq_sim::{simulate, verify, SimOptions};
 
-fn lenet() -> inq_model::QuantModel {
+fn lenet() -> QuantModel {
     let spec = lenet_spec(-8, false);
     build(&spec, 42).unwrap()
 }
@@ -24,6 +26,7 @@ fn lenet_lanes64_is_exact_and_its_interval_is_pinned() {
     let r = verify(&m, &d, &imgs, &SimOptions::default()).unwrap();
     assert_eq!(r.mismatch_count, 0, "{:?}", r.mismatches);
     assert_eq!(r.interval_cycles, Some(28_224.0));
+    assert_eq!(r.latency_cycles, 59_185);
     let r2 = verify(
         &m,
         &d,
@@ -36,4 +39,56 @@ fn lenet_lanes64_is_exact_and_its_interval_is_pinned() {
     )
     .unwrap();
     assert_eq!(r2.mismatch_count, 0);
+}
+
+/// The default model (`models/fashion_lenet_inq5.json`, a version-1 chain file) at
+/// `LaneBudget(64)`: 45 lanes, 28 224 cycles per image planned and simulated, first-image
+/// latency 59 185 cycles (59 190 with stall rate 0.1), and the total cycles the chain
+/// simulator recorded for three images.
+#[test]
+fn default_model_cycles_are_unchanged() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fashion_lenet_inq5.json");
+    let m = QuantModel::load(&path).unwrap();
+    let d = plan(&m, &FoldingRequest::LaneBudget(64)).unwrap();
+    assert_eq!(d.total_lanes(), 45);
+    assert_eq!(d.interval_cycles(), 28_224);
+    assert_eq!(d.streams.len(), d.engines.len() + 1, "a chain");
+    let imgs: Vec<Vec<i64>> = (0..3).map(|i| random_input(&m, 100 + i)).collect();
+    let r = verify(&m, &d, &imgs, &SimOptions::default()).unwrap();
+    assert_eq!(r.mismatch_count, 0);
+    assert_eq!(
+        (r.total_cycles, r.latency_cycles, r.interval_cycles),
+        (115_634, 59_185, Some(28_224.0))
+    );
+    let r = simulate(
+        &d,
+        &imgs,
+        &SimOptions {
+            stall_rate: 0.1,
+            seed: 1,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (r.total_cycles, r.latency_cycles, r.interval_cycles),
+        (115_640, 59_190, Some(28_224.5))
+    );
+    // 256 lanes: bound by conv1's output stream (12 544 elements + 1)
+    let d = plan(&m, &FoldingRequest::LaneBudget(256)).unwrap();
+    let r = simulate(
+        &d,
+        &imgs[..2],
+        &SimOptions {
+            stall_rate: 0.1,
+            seed: 2,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (r.total_cycles, r.latency_cycles, r.interval_cycles),
+        (40_501, 27_955, Some(12_545.0))
+    );
 }

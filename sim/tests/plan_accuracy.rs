@@ -1,8 +1,9 @@
 //! The plan's pipeline interval (`Design::interval_cycles`, from the per-engine
 //! `cycles_per_image`) is within 2% of the steady-state interval the simulator measures, for
-//! the LeNet-shaped model at minimal folding, several lane budgets and throughput targets, and
-//! for small random models at explicit, budgeted and targeted foldings; automatic folding
-//! meets its target in simulation.
+//! the LeNet-shaped model at minimal folding, several lane budgets and throughput targets, for
+//! small random models (chains and graphs: residual blocks, depthwise convolutions, GAP) at
+//! explicit, budgeted and targeted foldings, and for the ResNet-8-shaped model; automatic
+//! folding meets its target in simulation.
 
 mod common;
 
@@ -174,6 +175,22 @@ fn lenet_plan_matches_simulation() {
         assert!(
             got <= 100e6 / fps,
             "fps {fps}: simulated {got} cycles/image"
+        );
+    }
+}
+
+/// The ResNet-8-shaped model (three residual blocks, identity and strided 1×1 projection
+/// shortcuts, GAP of 7×7) at several lane budgets, with the planner's (rule) skip-FIFO depths.
+#[test]
+fn resnet8_plan_matches_simulation() {
+    let m = model(&resnet8_spec(), 8);
+    for b in [16, 64, 256] {
+        check(
+            &format!("resnet8 lanes{b}"),
+            &m,
+            &FoldingRequest::LaneBudget(b),
+            3,
+            0.02,
         );
     }
 }

@@ -4,12 +4,11 @@
 mod common;
 
 use common::*;
-use inq_hdl::{Folding, FoldingRequest, LayerFolding};
+use inq_hdl::{EngineKind, Folding, FoldingRequest, LayerFolding};
 use inq_model::numerics::{encode, Weight};
+use inq_model::ops::{Dense, Flatten};
 use inq_model::random::{LayerSpec, RandomSpec};
-use inq_model::{
-    ActFormat, DenseLayer, InputSpec, Layer, NamedLayer, Output, QuantModel, WeightTensor,
-};
+use inq_model::{ActFormat, InputSpec, Op, Output, QuantModel, WeightTensor};
 use inq_sim::{verify, SimOptions};
 
 /// Input [2,1,1] → flatten → dense 2→1 logits, PE = SIMD = 1.
@@ -28,9 +27,10 @@ fn tiny_dense() -> QuantModel {
         },
         3,
     );
-    QuantModel::new(
+    QuantModel::chain(
         "tiny",
         InputSpec {
+            name: "x".into(),
             shape: [2, 1, 1],
             format: ActFormat {
                 bits: 8,
@@ -40,21 +40,23 @@ fn tiny_dense() -> QuantModel {
             mapping: String::new(),
         },
         vec![
-            Layer::Flatten(NamedLayer { name: "f".into() }),
-            Layer::Dense(DenseLayer {
-                name: "d".into(),
-                in_features: 2,
-                out_features: 1,
-                weights: WeightTensor {
-                    kind: Default::default(),
-                    bits: 3,
-                    n1: vec![1],
-                    codes: vec![one, neg2],
-                },
-                bias: vec![5],
-                relu: false,
-                output: Output::Logits,
-            }),
+            ("f".into(), Op::Flatten(Flatten {})),
+            (
+                "d".into(),
+                Op::Dense(Dense {
+                    in_features: 2,
+                    out_features: 1,
+                    weights: WeightTensor {
+                        kind: Default::default(),
+                        bits: 3,
+                        n1: vec![1],
+                        codes: vec![one, neg2],
+                    },
+                    bias: vec![5],
+                    relu: false,
+                    output: Output::Logits,
+                }),
+            ),
         ],
     )
 }
@@ -75,7 +77,10 @@ fn hand_derived_trace_of_a_dense_layer() {
     let m = tiny_dense();
     let d = design(&m, &FoldingRequest::Minimal);
     assert_eq!(d.engines.len(), 1);
-    assert_eq!(d.engines[0].geom.nr, 2);
+    let EngineKind::Mvu(mvu) = &d.engines[0].kind else {
+        panic!("an MVU")
+    };
+    assert_eq!(mvu.geom.nr, 2);
     assert_eq!(d.engines[0].cycles_per_image, 3);
     let imgs = vec![vec![10, 3], vec![0, 1], vec![7, 7]];
     let r = verify(&m, &d, &imgs, &SimOptions::default()).unwrap();
@@ -105,7 +110,7 @@ fn hand_derived_trace_of_a_dense_layer() {
 #[test]
 fn back_pressure_shows_as_stalled_cycles() {
     use inq_sim::{Machine, PortInputs};
-    let (_, spec) = &specs()[2];
+    let (_, spec) = &chain_specs()[2];
     let m = model(spec, 4);
     let d = design(&m, &foldings(&m)[1].1);
     let imgs = images(&m, 10, 4);
@@ -131,9 +136,10 @@ fn back_pressure_shows_as_stalled_cycles() {
         next += usize::from(f.input);
         if cycle == 4_999 {
             let last = d.engines.len() - 1;
+            let out = d.output.stream;
             assert_eq!(
-                mach.fifo_count(last + 1),
-                Some(d.fifos[last + 1].depth),
+                mach.fifo_count(out),
+                Some(d.streams[out].depth),
                 "output FIFO full"
             );
             let a = mach.activity(last).unwrap();

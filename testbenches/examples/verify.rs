@@ -3,7 +3,8 @@
 //!
 //! `cargo run -p inq-testbenches --example verify -- DIR [IMAGES] [STALL_RATE] [SEED] [RESET_AFTER]`
 
-use inq_testbenches::{verify, Design, StallGen, VerifyOptions};
+use inq_design::DesignFolder;
+use inq_testbenches::{verify, StallGen, VerifyOptions};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rate: f64 = args.get(2).map_or(Ok(0.0), |s| s.parse())?;
     let seed: u64 = args.get(3).map_or(Ok(1), |s| s.parse())?;
     let reset_after: Option<usize> = args.get(4).map(|s| s.parse()).transpose()?;
-    let design = Design::load(&dir)?;
+    let design = DesignFolder::load(&dir)?;
     let f = design.model.input.format;
     let mut g = StallGen::with_threshold(seed ^ 0x5eed, 0);
     let span = (f.max() - f.min() + 1) as u64;

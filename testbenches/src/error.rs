@@ -26,17 +26,10 @@ pub enum TbError {
         /// The operating system's message.
         message: String,
     },
-    /// `manifest.json` is missing a key or has a value the harness cannot use.
-    #[error("{path}: manifest field `{field}`: {message}")]
-    Manifest {
-        /// The manifest file.
-        path: String,
-        /// The offending key, e.g. `taps[1].width`.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// `model.json` could not be loaded, or the reference rejected an input.
+    /// The design folder (`manifest.json`, `model.json`) is missing, stale or inconsistent.
+    #[error(transparent)]
+    Folder(#[from] inq_design::FolderError),
+    /// The reference rejected an input, or the model is invalid.
     #[error(transparent)]
     Model(#[from] inq_model::ModelError),
     /// An input image or option does not fit the design.
@@ -93,7 +86,7 @@ pub enum TbError {
 
 impl TbError {
     /// An [`TbError::Io`] for `path`.
-    pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+    pub fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
         TbError::Io {
             path: path.display().to_string(),
             message: e.to_string(),

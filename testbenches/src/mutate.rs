@@ -2,7 +2,7 @@
 //! that a test can show [`crate::verify()`] detects (and localizes) the fault.
 
 use crate::error::TbError;
-use crate::manifest::Manifest;
+use inq_design::Manifest;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -134,40 +134,66 @@ pub fn replace_once(dir: &Path, rel_path: &str, from: &str, to: &str) -> Result<
     refresh_design_hash(dir)
 }
 
-/// The harness's content hash of a design: SHA-256 over, for each file of `rtl_files` then
-/// `hex_files` (manifest order), `"<path>\0<length>\0"` followed by the bytes. (The generator
-/// may use its own recipe for the manifest's `design_hash`; the harness's cache never relies on
-/// either, see [`crate::verilator`].)
+/// The manifest's `design_hash` of a folder's current files, by its definition
+/// ([`Manifest::design_hash`]): SHA-256 over, for each file of `rtl_files` then `hex_files`
+/// (manifest order), its path, a NUL byte, its contents and a NUL byte. (The harness's build
+/// cache does not rely on it, see [`crate::verilator`].)
 pub fn content_hash(dir: &Path, manifest: &Manifest) -> Result<String, TbError> {
+    files_hash(
+        dir,
+        manifest
+            .rtl_files
+            .iter()
+            .chain(&manifest.hex_files)
+            .map(String::as_str),
+    )
+}
+
+fn files_hash<'a>(dir: &Path, files: impl Iterator<Item = &'a str>) -> Result<String, TbError> {
     let mut h = Sha256::new();
-    for f in manifest.rtl_files.iter().chain(&manifest.hex_files) {
+    for f in files {
         let p = dir.join(f);
         let bytes = std::fs::read(&p).map_err(|e| TbError::io(&p, e))?;
-        h.update(format!("{f}\0{}\0", bytes.len()).as_bytes());
+        h.update(f.as_bytes());
+        h.update([0u8]);
         h.update(&bytes);
+        h.update([0u8]);
     }
     Ok(inq_model::format::hex(&h.finalize()))
 }
 
-/// Recomputes `design_hash` of `dir/manifest.json` with [`content_hash`], keeping every other
-/// key as it is.
+/// Recomputes `design_hash` of `dir/manifest.json` ([`content_hash`] of the files its
+/// `rtl_files` and `hex_files` list), keeping every other key as it is. Only those three keys
+/// are read, so a deliberately broken manifest (a test's) can be refreshed too.
 pub fn refresh_design_hash(dir: &Path) -> Result<(), TbError> {
     let mpath = dir.join("manifest.json");
     let text = std::fs::read_to_string(&mpath).map_err(|e| TbError::io(&mpath, e))?;
-    let bad = |m: String| TbError::Manifest {
-        path: mpath.display().to_string(),
-        field: "(schema)".into(),
-        message: m,
+    let bad = |field: &str, m: String| {
+        TbError::Folder(inq_design::FolderError::Manifest {
+            path: mpath.display().to_string(),
+            field: field.into(),
+            message: m,
+        })
     };
     let mut value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let manifest: Manifest =
-        serde_json::from_value(value.clone()).map_err(|e| bad(e.to_string()))?;
-    let hash = content_hash(dir, &manifest)?;
+        serde_json::from_str(&text).map_err(|e| bad("(schema)", e.to_string()))?;
+    let list = |key: &str| -> Result<Vec<String>, TbError> {
+        value
+            .get(key)
+            .and_then(|v| v.as_array())
+            .and_then(|a| {
+                a.iter()
+                    .map(|x| x.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| bad(key, "is not a list of file names".into()))
+    };
+    let files = [list("rtl_files")?, list("hex_files")?].concat();
+    let hash = files_hash(dir, files.iter().map(String::as_str))?;
     if let Some(obj) = value.as_object_mut() {
         obj.insert("design_hash".into(), serde_json::Value::String(hash));
     }
-    let out = serde_json::to_string_pretty(&value).map_err(|e| bad(e.to_string()))?;
+    let out = serde_json::to_string_pretty(&value).map_err(|e| bad("(schema)", e.to_string()))?;
     inq_model::write_atomic(&mpath, out.as_bytes())?;
     Ok(())
 }

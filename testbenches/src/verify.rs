@@ -1,14 +1,14 @@
 //! Running a design under Verilator and checking it against the integer reference.
 
 use crate::error::TbError;
-use crate::layout::{chw_to_hwc, tap_order};
-use crate::manifest::{Design, Tap};
 use crate::protocol::{
     sign_extend, InputStart, OutputRecord, Records, ResetRecord, DEFAULT_RESET_CYCLES,
 };
 use crate::stalls::StallGen;
 use crate::verilator::{build, BuildInfo, BuildOptions};
+use inq_design::{chw_to_hwc, tap_values, DesignFolder, TapDesc};
 use inq_model::{Reference, Tensor};
+use inq_sim::{Mismatch, MismatchKind, StreamMismatch, StreamSum, TapBeat, TapDiff};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -37,8 +37,8 @@ pub struct VerifyOptions {
     pub idle_limit: u64,
     /// At most this many entries in [`VerifyReport::mismatches`] (the count is always exact).
     pub max_mismatches: usize,
-    /// On a mismatch, rerun with the manifest taps recorded to name the first differing layer.
-    pub locate_first_bad_layer: bool,
+    /// On a mismatch, rerun with the manifest taps recorded to name the first differing stream.
+    pub locate_first_bad: bool,
     /// Keep the run files (stimulus, records) in this folder instead of a deleted temp folder.
     pub work_dir: Option<PathBuf>,
     /// Verilator cache folder (default [`crate::verilator::cache_root`]).
@@ -47,6 +47,10 @@ pub struct VerifyOptions {
     pub verilator: Option<PathBuf>,
     /// `PATH`-style list searched for `verilator` (default: the process `PATH`).
     pub search_path: Option<OsString>,
+    /// Check every manifest tap stream of every image, element by element, against the
+    /// reference's tensors (the harness keeps a checksum per tap and image, see
+    /// [`inq_sim::StreamSum`]); `false` checks the output words only.
+    pub check_streams: bool,
 }
 
 impl Default for VerifyOptions {
@@ -60,11 +64,12 @@ impl Default for VerifyOptions {
             labels: None,
             idle_limit: 5_000_000,
             max_mismatches: 100,
-            locate_first_bad_layer: true,
+            locate_first_bad: true,
             work_dir: None,
             cache_dir: None,
             verilator: None,
             search_path: None,
+            check_streams: true,
         }
     }
 }
@@ -78,54 +83,6 @@ impl VerifyOptions {
             search_path: self.search_path.clone(),
         }
     }
-}
-
-/// What differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MismatchKind {
-    /// A logit value (`m_axis_tdata`).
-    Logit,
-    /// The argmax (`m_axis_tuser` on the image's last word).
-    Argmax,
-    /// `m_axis_tlast` (expected 1 on the last word of each image, 0 elsewhere).
-    Tlast,
-}
-
-/// One output word that differs from the reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mismatch {
-    /// Image index.
-    pub image: usize,
-    /// Output word (logit index) within the image.
-    pub word: usize,
-    /// What differs.
-    pub kind: MismatchKind,
-    /// Reference value.
-    pub expected: i64,
-    /// Value the RTL produced.
-    pub actual: i64,
-}
-
-/// The first layer whose output stream differs from the reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerDiff {
-    /// Model layer index.
-    pub layer: usize,
-    /// Layer name.
-    pub name: String,
-    /// Layer op (`conv`, `dense`, ...).
-    pub op: String,
-    /// Index into the manifest's `taps`, or `None` for the output stream.
-    pub tap: Option<usize>,
-    /// First differing image.
-    pub image: usize,
-    /// First differing element of that image (stream order).
-    pub element: usize,
-    /// Reference value.
-    pub expected: i64,
-    /// Observed value (`None`: the stream ended early).
-    pub actual: Option<i64>,
 }
 
 /// The result of [`verify`]. Serialized keys include exactly `images`, `mismatches`,
@@ -147,7 +104,7 @@ pub struct VerifyReport {
     /// cycles over the second half of the run (pairs spanning a mid-run reset excluded);
     /// `None` with fewer than two images.
     pub interval_cycles: Option<f64>,
-    /// No mismatch.
+    /// No differing output word and (when checked) no differing stream.
     pub passed: bool,
     /// Total number of differing words.
     pub mismatch_count: usize,
@@ -157,8 +114,21 @@ pub struct VerifyReport {
     pub latency_cycles_max: u64,
     /// Fraction of images whose reference argmax equals the label.
     pub reference_accuracy: Option<f64>,
-    /// On mismatch: the first layer whose stream differs (needs taps).
-    pub first_bad_layer: Option<LayerDiff>,
+    /// Whether every manifest tap stream of every image was checked against the reference
+    /// ([`VerifyOptions::check_streams`] and a manifest with taps).
+    #[serde(default)]
+    pub streams_checked: bool,
+    /// Number of (tap, image) streams that differ from the reference (a stream of the last
+    /// image before the end of the run or a mid-run reset may stop short: only the elements
+    /// that arrived are compared there).
+    #[serde(default)]
+    pub stream_mismatches: usize,
+    /// The first differing (tap, image) stream, by image, then tap in engine order (`tap`
+    /// indexes the manifest's taps).
+    #[serde(default)]
+    pub first_stream_mismatch: Option<StreamMismatch>,
+    /// On mismatch: the first tap (model node or input) whose stream differs (needs taps).
+    pub first_bad: Option<TapDiff>,
     /// On mismatch: a sentence locating the fault (or saying why it cannot).
     pub diagnosis: Option<String>,
     /// Top module.
@@ -183,15 +153,6 @@ pub struct VerifyReport {
     pub resets: Vec<ResetRecord>,
 }
 
-/// One transfer on a tap stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TapBeat {
-    /// Cycle of the transfer.
-    pub cycle: u64,
-    /// Value (sign-extended if the tap is signed).
-    pub value: i64,
-}
-
 /// The outcome of one Verilator run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimRun {
@@ -200,6 +161,11 @@ pub struct SimRun {
     /// Per manifest tap: its transfers for the first `tap_images` images (after a mid-run
     /// reset, the restarted images replace the discarded ones).
     pub taps: Vec<Vec<TapBeat>>,
+    /// Per manifest tap: the checksum of its stream in each image (runs with the stream check,
+    /// [`simulate_checked`]; empty otherwise). An image whose stream never started has none
+    /// (or a zero count); after a mid-run reset the restarted images replace the discarded
+    /// ones.
+    pub sums: Vec<Vec<StreamSum>>,
     /// The build used.
     pub build: BuildInfo,
     /// Wall-clock seconds of the run.
@@ -262,7 +228,7 @@ impl Drop for WorkDir {
 
 /// Converts images (model CHW order) to the input beat stream (HWC order, `IN_W`-bit
 /// patterns), checking each value against the model's input format.
-pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>, TbError> {
+pub fn images_to_beats(design: &DesignFolder, images: &[Vec<i64>]) -> Result<Vec<u64>, TbError> {
     let shape = design.model.input.shape;
     let e = design.elements_per_image();
     let f = design.model.input.format;
@@ -303,11 +269,24 @@ pub fn images_to_beats(design: &Design, images: &[Vec<i64>]) -> Result<Vec<u64>,
 /// Builds (or reuses) the design's model and runs it once on `beats` (HWC bit patterns, whole
 /// images). Lower level than [`verify`]: no reference, no comparison.
 pub fn simulate(
-    design: &Design,
+    design: &DesignFolder,
     beats: &[u64],
     settings: &SimSettings,
     build_opts: &BuildOptions,
     work_dir: Option<&Path>,
+) -> Result<SimRun, TbError> {
+    simulate_checked(design, beats, settings, build_opts, work_dir, false)
+}
+
+/// [`simulate`], with `check_streams` also the per-image checksum of every manifest tap
+/// stream ([`SimRun::sums`], the harness's `--tap-check`).
+pub fn simulate_checked(
+    design: &DesignFolder,
+    beats: &[u64],
+    settings: &SimSettings,
+    build_opts: &BuildOptions,
+    work_dir: Option<&Path>,
+    check_streams: bool,
 ) -> Result<SimRun, TbError> {
     let e = design.elements_per_image();
     if beats.is_empty() || !beats.len().is_multiple_of(e) {
@@ -332,6 +311,9 @@ pub fn simulate(
         .args(["--threshold", &settings.threshold.to_string()])
         .args(["--idle-limit", &settings.idle_limit.max(1).to_string()])
         .args(["--tap-images", &settings.tap_images.to_string()]);
+    if check_streams && !design.manifest.taps.is_empty() {
+        cmd.args(["--tap-check", "1"]);
+    }
     if let Some(k) = settings.reset_after {
         cmd.args(["--reset-after", &k.to_string()])
             .args(["--reset-cycles", &settings.reset_cycles.to_string()]);
@@ -378,7 +360,7 @@ pub fn simulate(
             message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    let (records, taps) = parse_records(design, &rec)?;
+    let (records, taps, sums) = parse_records(design, &rec)?;
     if records.outputs.len() as u64 != expected_words || records.total_cycles == 0 {
         return Err(TbError::Records {
             path: rec.display().to_string(),
@@ -392,18 +374,24 @@ pub fn simulate(
     Ok(SimRun {
         records,
         taps,
+        sums,
         build: build_info,
         seconds,
     })
 }
 
 /// Parses the harness's record file (format in `templates/harness.cpp`).
-fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBeat>>), TbError> {
+#[allow(clippy::type_complexity)]
+fn parse_records(
+    design: &DesignFolder,
+    path: &Path,
+) -> Result<(Records, Vec<Vec<TapBeat>>, Vec<Vec<StreamSum>>), TbError> {
     let text = std::fs::read_to_string(path).map_err(|e| TbError::io(path, e))?;
     let m = &design.manifest;
     let n = m.outputs;
     let mut r = Records::default();
     let mut taps: Vec<Vec<TapBeat>> = vec![Vec::new(); m.taps.len()];
+    let mut sums: Vec<Vec<StreamSum>> = Vec::new();
     for (ln, line) in text.lines().enumerate() {
         let bad = |msg: &str| TbError::Records {
             path: path.display().to_string(),
@@ -418,6 +406,7 @@ fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBe
             .map_err(|_| bad("non-numeric field"))?;
         let want = match tag {
             "I" | "T" => 2 + usize::from(tag == "T"),
+            "C" => 4,
             "O" => 4,
             "R" => 3,
             "E" | "X" => 1 + usize::from(tag == "X"),
@@ -443,7 +432,7 @@ fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBe
                 });
             }
             "T" => {
-                let t: &Tap = m
+                let t: &TapDesc = m
                     .taps
                     .get(nums[0] as usize)
                     .ok_or_else(|| bad("unknown tap"))?;
@@ -457,6 +446,27 @@ fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBe
                     value,
                 });
             }
+            "C" => {
+                let t = nums[0] as usize;
+                if t >= m.taps.len() {
+                    return Err(bad("unknown tap"));
+                }
+                if sums.is_empty() {
+                    sums = vec![Vec::new(); m.taps.len()];
+                }
+                let img = usize::try_from(nums[1]).map_err(|_| bad("image out of range"))?;
+                if img > 1 << 40 {
+                    return Err(bad("image out of range"));
+                }
+                let s = &mut sums[t];
+                if s.len() <= img {
+                    s.resize(img + 1, StreamSum::default());
+                }
+                s[img] = StreamSum {
+                    count: nums[2],
+                    hash: nums[3],
+                };
+            }
             "R" => {
                 let k = nums[2] as usize;
                 r.resets.push(ResetRecord {
@@ -467,33 +477,41 @@ fn parse_records(design: &Design, path: &Path) -> Result<(Records, Vec<Vec<TapBe
                 for (t, beats) in m.taps.iter().zip(taps.iter_mut()) {
                     beats.truncate(k * t.elements_per_image);
                 }
+                for s in &mut sums {
+                    s.truncate(k);
+                }
             }
             "E" => r.total_cycles = nums[0],
             _ => return Err(bad("timeout record in a completed run")),
         }
     }
-    Ok((r, taps))
+    Ok((r, taps, sums))
 }
 
 /// Runs `images` (each `C·H·W` integers in the model's CHW order) through the design in
 /// `design_dir` under Verilator and compares every output word, bit for bit, with the integer
-/// reference of `design_dir/model.json`.
+/// reference of `design_dir/model.json`, and (with [`VerifyOptions::check_streams`], the
+/// default) every manifest tap stream of every image with the reference's intermediate tensor
+/// ([`inq_design::tap_values`]) through the harness's per-(tap, image) checksums. In the last
+/// image before the end of the run or a mid-run reset a stream may stop short by elements
+/// nothing consumed before that end: there the elements that arrived are compared.
 ///
-/// A functional difference is reported in [`VerifyReport::mismatches`] (with
-/// [`VerifyReport::first_bad_layer`] when the manifest has taps); `Err` means the check could
-/// not be carried out (no Verilator, bad folder, build failure, timeout, ...).
+/// A functional difference is reported in [`VerifyReport::mismatches`] and
+/// [`VerifyReport::stream_mismatches`] (with [`VerifyReport::first_bad`] when the manifest has
+/// taps, from a re-run recording the taps up to the first differing image); `Err` means the
+/// check could not be carried out (no Verilator, bad folder, build failure, timeout, ...).
 pub fn verify(
     design_dir: &Path,
     images: &[Vec<i64>],
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, TbError> {
-    let design = Design::load(design_dir)?;
+    let design = DesignFolder::load(design_dir)?;
     verify_design(&design, images, opts)
 }
 
 /// [`verify`] on an already loaded design.
 pub fn verify_design(
-    design: &Design,
+    design: &DesignFolder,
     images: &[Vec<i64>],
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, TbError> {
@@ -525,13 +543,6 @@ pub fn verify_design(
     }
     let beats = images_to_beats(design, images)?;
     let reference = Reference::new(&design.model)?;
-    let mut expected = Vec::with_capacity(images.len());
-    for (i, img) in images.iter().enumerate() {
-        let out = reference
-            .run(img)
-            .map_err(|e| TbError::Input(format!("image {i}: {e}")))?;
-        expected.push((out.logits, out.argmax));
-    }
     let mut settings = SimSettings {
         threshold,
         seed: opts.seed,
@@ -541,13 +552,80 @@ pub fn verify_design(
         tap_images: 0,
         vcd: opts.trace_vcd.clone(),
     };
-    let run = simulate(
+    let taps = &design.manifest.taps;
+    let check_streams = opts.check_streams && !taps.is_empty();
+    let run = simulate_checked(
         design,
         &beats,
         &settings,
         &opts.build_options(opts.trace_vcd.is_some()),
         opts.work_dir.as_deref(),
+        check_streams,
     )?;
+    // An output map with a spatial extent (`[C,H,W]` logits, `H·W > 1`) leaves in stream
+    // (HWC) order: compare in that order, and the argmax is the stream position of the largest
+    // (as the simulator's `check_against_reference` does).
+    let out_shape = {
+        let g = reference.graph();
+        g.infos[g.output].shape.clone()
+    };
+    // Streams: the taps in engine order; the last image before the end of the run or of the
+    // segment a mid-run reset ends may stop short (see `StreamSum::matches`).
+    let mut order: Vec<usize> = (0..taps.len()).collect();
+    order.sort_by_key(|&i| tap_order(design, &taps[i]));
+    let mut may_be_short: Vec<usize> = run
+        .records
+        .resets
+        .iter()
+        .filter_map(|r| r.restart_image.checked_sub(1))
+        .collect();
+    may_be_short.push(images.len() - 1);
+    let mut stream_mismatches = 0usize;
+    let mut first_stream: Option<StreamMismatch> = None;
+    let mut expected = Vec::with_capacity(images.len());
+    for (i, img) in images.iter().enumerate() {
+        let out = reference
+            .run(img)
+            .map_err(|e| TbError::Input(format!("image {i}: {e}")))?;
+        if check_streams {
+            let input = Tensor {
+                shape: design.model.input.shape.to_vec(),
+                data: img.clone(),
+            };
+            let short = may_be_short.contains(&i);
+            for &ti in &order {
+                let tap = &taps[ti];
+                let Some(exp) = tap_values(&design.model, &input, &out, tap.node) else {
+                    continue;
+                };
+                let got = run
+                    .sums
+                    .get(ti)
+                    .and_then(|s| s.get(i))
+                    .copied()
+                    .unwrap_or_default();
+                if !got.matches(&exp, short) {
+                    stream_mismatches += 1;
+                    first_stream.get_or_insert_with(|| StreamMismatch {
+                        tap: ti,
+                        node: tap.node,
+                        name: tap.name.clone(),
+                        image: i,
+                        count: got.count,
+                        expected_count: exp.len() as u64,
+                    });
+                }
+            }
+        }
+        let (mut logits, mut argmax) = (out.logits, out.argmax);
+        if let [c, h, w] = out_shape[..] {
+            if h * w > 1 && logits.len() == c * h * w {
+                logits = chw_to_hwc(&logits, [c, h, w]);
+                argmax = inq_model::numerics::argmax(&logits);
+            }
+        }
+        expected.push((logits, argmax));
+    }
     let n = design.manifest.outputs;
     let mut mismatches = Vec::new();
     let mut count = 0usize;
@@ -614,17 +692,24 @@ pub fn verify_design(
     });
     let timing = timing(&run.records, images.len(), n);
 
-    let (first_bad_layer, diagnosis) = match mismatches.first() {
+    // the first image with a differing output word or stream
+    let first_image = mismatches
+        .first()
+        .map(|m| m.image)
+        .into_iter()
+        .chain(first_stream.as_ref().map(|m| m.image))
+        .min();
+    let (first_bad, diagnosis) = match first_image {
         None => (None, None),
-        Some(_) if design.manifest.taps.is_empty() => (
+        Some(_) if taps.is_empty() => (
             None,
             Some(
-                "the manifest lists no taps: the first differing layer cannot be named".to_string(),
+                "the manifest lists no taps: the first differing stream cannot be named"
+                    .to_string(),
             ),
         ),
-        Some(_) if !opts.locate_first_bad_layer => (None, None),
-        Some(first) => {
-            let b = first.image;
+        Some(_) if !opts.locate_first_bad => (None, None),
+        Some(b) => {
             settings.tap_images = b + 1;
             settings.vcd = None;
             let tapped = simulate(
@@ -634,15 +719,19 @@ pub fn verify_design(
                 &opts.build_options(false),
                 opts.work_dir.as_deref(),
             )?;
-            let (d, s) = locate(design, &reference, images, &tapped, first)?;
-            (Some(d), Some(s))
+            let first = mismatches.first().filter(|m| m.image == b);
+            let (d, s) = locate(design, &reference, images, &tapped, b, first)?;
+            (d, Some(s))
         }
     };
 
     Ok(VerifyReport {
         images: images.len(),
-        passed: count == 0,
+        passed: count == 0 && stream_mismatches == 0,
         mismatch_count: count,
+        streams_checked: check_streams,
+        stream_mismatches,
+        first_stream_mismatch: first_stream,
         mismatches,
         accuracy,
         reference_accuracy,
@@ -651,7 +740,7 @@ pub fn verify_design(
         latency_cycles_mean: timing.mean_latency,
         latency_cycles_max: timing.max_latency,
         interval_cycles: timing.interval,
-        first_bad_layer,
+        first_bad,
         diagnosis,
         top: design.manifest.top.clone(),
         design_hash: design.manifest.design_hash.clone(),
@@ -670,19 +759,55 @@ pub fn verify_design(
 /// `inq sim` report the same figures for the same records.
 pub use inq_sim::{timing, Timing};
 
-/// Names the first layer whose stream differs, from a run with taps recorded for images
-/// `0..=first.image`.
+/// The `Design.taps` entry a manifest tap observes: the one of the same node (the input's for
+/// `None`). A generated folder lists the design's taps in order; a hand-written manifest may
+/// list fewer (or none), so the match is by node, not by position.
+fn design_tap(design: &DesignFolder, t: &TapDesc) -> Option<usize> {
+    design.design().taps.iter().position(|x| x.node == t.node)
+}
+
+/// The engine-order key of a manifest tap: the producer of the stream it observes (the input
+/// first, then engines in the design's topological order), then the node. Every stream that
+/// depends on a faulty one comes after it in this order, so the first tap that differs is the
+/// stream where the fault starts (or one of several independent faults).
+fn tap_order(design: &DesignFolder, t: &TapDesc) -> (usize, usize) {
+    let d = design.design();
+    let producer = design_tap(design, t)
+        .and_then(|x| d.streams.get(d.taps[x].stream))
+        .map_or(usize::MAX, |s| match s.from {
+            inq_hdl::Endpoint::Input => 0,
+            inq_hdl::Endpoint::Engine { engine, .. } => engine + 1,
+            inq_hdl::Endpoint::Output => usize::MAX,
+        });
+    (producer, t.node.map_or(0, |n| n + 1))
+}
+
+/// `node N `name` (op)`, or `the input`.
+fn node_label(model: &inq_model::QuantModel, node: Option<usize>) -> String {
+    match node.and_then(|n| model.nodes.get(n).map(|x| (n, x))) {
+        Some((n, x)) => format!("node {n} `{}` ({})", x.name, x.op.name()),
+        None => "the input".to_string(),
+    }
+}
+
+/// Names the first tap whose stream differs, from a run with taps recorded for images
+/// `0..=b` (`b`: the first image with a differing output word or stream checksum; `first`:
+/// its first differing output word, if any): the taps in engine order ([`tap_order`]), each
+/// over those images. When every tap matches, the output words are the first difference: they
+/// are the output node's stream if the manifest does not tap that node (named then), else the
+/// fault is in the output stage (nothing is named).
 fn locate(
-    design: &Design,
+    design: &DesignFolder,
     reference: &Reference<'_>,
     images: &[Vec<i64>],
     run: &SimRun,
-    first: &Mismatch,
-) -> Result<(LayerDiff, String), TbError> {
+    b: usize,
+    first: Option<&Mismatch>,
+) -> Result<(Option<TapDiff>, String), TbError> {
     let model = &design.model;
-    let b = first.image;
-    let mut order: Vec<usize> = (0..design.manifest.taps.len()).collect();
-    order.sort_by_key(|&i| design.manifest.taps[i].layer);
+    let taps = &design.manifest.taps;
+    let mut order: Vec<usize> = (0..taps.len()).collect();
+    order.sort_by_key(|&i| tap_order(design, &taps[i]));
     let mut per_image = Vec::with_capacity(b + 1);
     for img in &images[..=b] {
         let out = reference.run(img)?;
@@ -690,22 +815,29 @@ fn locate(
             shape: model.input.shape.to_vec(),
             data: img.clone(),
         };
-        per_image.push((input, out.layers));
+        per_image.push((input, out));
     }
+    let d = design.design();
     for &ti in &order {
-        let tap = &design.manifest.taps[ti];
+        let tap = &taps[ti];
         let got = &run.taps[ti];
-        for (img, (input, layers)) in per_image.iter().enumerate() {
-            let exp = tap_order(model, input, layers, tap.layer, &tap.order).unwrap_or_default();
+        for (img, (input, out)) in per_image.iter().enumerate() {
+            let exp = tap_values(model, input, out, tap.node).unwrap_or_default();
             for (j, &e) in exp.iter().enumerate() {
                 let actual = got.get(img * tap.elements_per_image + j).map(|t| t.value);
+                if actual.is_none() && img + 1 == images.len() {
+                    // The run ends with the last output word: the last image's stream may
+                    // stop short by elements nothing consumed before that.
+                    break;
+                }
                 if actual != Some(e) {
-                    let layer = &model.layers[tap.layer];
-                    let d = LayerDiff {
-                        layer: tap.layer,
-                        name: layer.name().to_string(),
-                        op: layer.op().to_string(),
-                        tap: Some(ti),
+                    let dt = design_tap(design, tap);
+                    let stream = dt.map(|x| d.taps[x].stream);
+                    let diff = TapDiff {
+                        tap: dt.unwrap_or(ti),
+                        node: tap.node,
+                        name: tap.name.clone(),
+                        stream: stream.unwrap_or(usize::MAX),
                         image: img,
                         element: j,
                         expected: e,
@@ -714,47 +846,64 @@ fn locate(
                     let got_s =
                         actual.map_or("nothing (stream ended)".to_string(), |v| v.to_string());
                     let s = format!(
-                        "first differing stream: layer {} `{}` ({}) at tap `{}`, image {img}, \
-                         element {j} (stream order {}): expected {e}, got {got_s}",
-                        tap.layer,
-                        layer.name(),
-                        layer.op(),
+                        "first differing stream: {} at tap `{}`{}, image {img}, element {j} \
+                         (stream order {}): expected {e}, got {got_s}",
+                        node_label(model, tap.node),
                         tap.tdata,
+                        stream.map_or(String::new(), |s| format!(" (stream {s})")),
                         tap.order
                     );
-                    return Ok((d, s));
+                    return Ok((Some(diff), s));
                 }
             }
         }
     }
-    let li = model.layers.len() - 1;
-    let layer = &model.layers[li];
-    let tapped: Vec<String> = order
-        .iter()
-        .map(|&i| design.manifest.taps[i].layer.to_string())
-        .collect();
-    let d = LayerDiff {
-        layer: li,
-        name: layer.name().to_string(),
-        op: layer.op().to_string(),
-        tap: None,
-        image: first.image,
-        element: first.word,
-        expected: first.expected,
-        actual: Some(first.actual),
+    let Some(first) = first else {
+        return Ok((
+            None,
+            format!(
+                "a stream checksum of image {b} differs from the reference, but every tapped \
+                 stream recorded up to image {b} matches it (a mid-run reset may have shifted \
+                 the recorded beats)"
+            ),
+        ));
     };
+    let out_node = model.node_index(&model.output);
+    let out_tapped = taps.iter().any(|t| t.node.is_some() && t.node == out_node);
+    if !out_tapped && first.kind == MismatchKind::Logit {
+        // The output words are the output node's stream (through the output FIFO).
+        let name = out_node.map_or_else(String::new, |n| model.nodes[n].name.clone());
+        let diff = TapDiff {
+            tap: d
+                .taps
+                .iter()
+                .position(|t| t.node.is_some() && t.node == out_node)
+                .unwrap_or(usize::MAX),
+            node: out_node,
+            name,
+            stream: d.output.stream,
+            image: first.image,
+            element: first.word,
+            expected: first.expected,
+            actual: Some(first.actual),
+        };
+        let s = format!(
+            "every tapped stream matches the reference up to image {b}; the first difference is \
+             on the output words, the stream of the untapped output {} (stream {}), image {}, \
+             word {}: expected {}, got {}",
+            node_label(model, out_node),
+            d.output.stream,
+            first.image,
+            first.word,
+            first.expected,
+            first.actual
+        );
+        return Ok((Some(diff), s));
+    }
     let s = format!(
-        "every tapped stream (layers {}) matches the reference up to image {b}; the first \
-         difference is on the output stream: final layer {li} `{}` ({}) or a layer after the \
-         last tap, image {}, word {}: expected {}, got {} ({:?})",
-        tapped.join(", "),
-        layer.name(),
-        layer.op(),
-        first.image,
-        first.word,
-        first.expected,
-        first.actual,
-        first.kind
+        "every tapped stream matches the reference up to image {b}; the difference is in the \
+         output stage (stream {} to m_axis), image {}, word {}: expected {}, got {} ({:?})",
+        d.output.stream, first.image, first.word, first.expected, first.actual, first.kind
     );
-    Ok((d, s))
+    Ok((None, s))
 }

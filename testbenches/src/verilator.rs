@@ -27,8 +27,8 @@
 //! model. A second run with the same design does not rebuild ([`BuildInfo::cache_hit`]).
 
 use crate::error::TbError;
-use crate::manifest::Design;
 use crate::protocol::INITIAL_RESET_CYCLES;
+use inq_design::DesignFolder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
@@ -38,7 +38,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// Version of the harness template and build recipe; part of the cache key.
-pub const HARNESS_VERSION: u32 = 1;
+pub const HARNESS_VERSION: u32 = 2;
 
 /// The C++ driver template.
 pub const HARNESS_TEMPLATE: &str = include_str!("../templates/harness.cpp");
@@ -208,11 +208,12 @@ pub fn root_member(top: &str, hier: &str) -> String {
 }
 
 /// The generated C++ driver for a design.
-pub fn harness_source(design: &Design) -> String {
+pub fn harness_source(design: &DesignFolder) -> String {
     let m = &design.manifest;
     let mut sample = String::new();
     let mut epi = String::new();
     let mut widths = String::new();
+    let mut signed = String::new();
     for (i, t) in m.taps.iter().enumerate() {
         sample.push_str(&format!(
             "        if (R->{v} && R->{r}) {{ tap_fire[{i}] = 1; tap_data[{i}] = (uint64_t)R->{d}; }}  // {name}\n",
@@ -223,6 +224,7 @@ pub fn harness_source(design: &Design) -> String {
         ));
         epi.push_str(&format!("{}ULL, ", t.elements_per_image));
         widths.push_str(&format!("{}, ", t.width));
+        signed.push_str(if t.signed { "true, " } else { "false, " });
     }
     HARNESS_TEMPLATE
         .replace("@TOP@", &m.top)
@@ -236,11 +238,12 @@ pub fn harness_source(design: &Design) -> String {
         .replace("@NTAPS@", &m.taps.len().to_string())
         .replace("@TAP_EPI@", &epi)
         .replace("@TAP_W@", &widths)
+        .replace("@TAP_SIGNED@", &signed)
         .replace("@TAP_SAMPLE@", &sample)
 }
 
 /// The Verilator configuration file making the tap signals readable.
-pub fn taps_config(design: &Design) -> String {
+pub fn taps_config(design: &DesignFolder) -> String {
     let mut leaves: Vec<&str> = design
         .manifest
         .taps
@@ -258,7 +261,7 @@ pub fn taps_config(design: &Design) -> String {
 }
 
 /// RTL sources the compile reads: `rtl_files` in order, then other HDL files in `rtl/`.
-fn rtl_sources(design: &Design) -> Result<Vec<PathBuf>, TbError> {
+fn rtl_sources(design: &DesignFolder) -> Result<Vec<PathBuf>, TbError> {
     let mut files: Vec<PathBuf> = design
         .manifest
         .rtl_files
@@ -292,7 +295,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The cache key of a design's build (see the module documentation).
-pub fn cache_key(design: &Design, trace: bool) -> Result<String, TbError> {
+pub fn cache_key(design: &DesignFolder, trace: bool) -> Result<String, TbError> {
     let mut h = Sha256::new();
     h.update(format!("inq-testbenches harness v{HARNESS_VERSION}\ntrace={trace}\n").as_bytes());
     h.update(VERILATOR_FLAGS.join(" ").as_bytes());
@@ -325,7 +328,7 @@ fn read_entry(entry: &Path) -> Option<EntryInfo> {
 
 /// Returns the simulation binary of `design`, building it with Verilator unless the cache
 /// already holds it.
-pub fn build(design: &Design, opts: &BuildOptions) -> Result<BuildInfo, TbError> {
+pub fn build(design: &DesignFolder, opts: &BuildOptions) -> Result<BuildInfo, TbError> {
     let key = cache_key(design, opts.trace)?;
     let root = cache_root(opts.cache_dir.as_deref());
     let top = &design.manifest.top;

@@ -7,12 +7,18 @@
 // cycle (input first, then output), as in inq_testbenches::stalls.
 //
 // Usage: harness --in STIM.bin --out RECORDS.txt --seed S --threshold T
-//                [--reset-after K --reset-cycles R] [--idle-limit L] [--tap-images M] [--vcd F]
+//                [--reset-after K --reset-cycles R] [--idle-limit L] [--tap-images M]
+//                [--tap-check 1] [--vcd F]
 // STIM.bin: the input beats as little-endian uint64 bit patterns, images back to back (HWC).
 // RECORDS.txt, one record per line:
 //   I <image> <cycle>                 first input beat of an image transferred
 //   O <cycle> <raw> <tlast> <tuser>   output word transferred (raw = OUT_W-bit pattern)
 //   T <tap> <cycle> <raw>             tap transfer (only the first M images' elements per tap)
+//   C <tap> <image> <count> <hash>    with --tap-check: checksum of one tap stream over one image
+//                                     (inq_sim::StreamSum: <count> elements, their sign-extended
+//                                     values hashed in order), printed when the image's stream is
+//                                     complete, and for a stream that stopped short when a mid-run
+//                                     reset or the end of the run cuts it off (before R / E)
 //   R <first_cycle> <cycles> <image>  mid-run reset scheduled; restart from <image>
 //   E <total_cycles>                  run complete
 //   X <cycle> <words>                 timeout (exit status 3)
@@ -38,8 +44,26 @@ static const int INITIAL_RESET = @INITIAL_RESET@;
 static const int NTAPS = @NTAPS@;
 static const uint64_t TAP_EPI[NTAPS + 1] = {@TAP_EPI@0};
 static const unsigned TAP_W[NTAPS + 1] = {@TAP_W@0};
+static const bool TAP_SIGNED[NTAPS + 1] = {@TAP_SIGNED@false};
 
 static inline uint64_t mask(unsigned w) { return w >= 64 ? ~0ULL : ((1ULL << w) - 1); }
+
+// inq_sim::stream_sum_step: element `index` of an image's stream with value `value`.
+static const uint64_t SUM_SEED = 0xcbf29ce484222325ULL;
+static inline uint64_t sum_step(uint64_t hash, uint64_t index, uint64_t value) {
+  uint64_t z = value ^ (index * 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return (hash ^ z) * 0x00000100000001B3ULL;
+}
+
+// A tap's raw TAP_W-bit pattern as the 64-bit pattern of its (sign-extended) value.
+static inline uint64_t tap_value(int t, uint64_t raw) {
+  raw &= mask(TAP_W[t]);
+  if (TAP_SIGNED[t] && TAP_W[t] < 64 && ((raw >> (TAP_W[t] - 1)) & 1)) raw |= ~mask(TAP_W[t]);
+  return raw;
+}
 
 struct SplitMix64 {
   uint64_t state, threshold;
@@ -70,7 +94,7 @@ int main(int argc, char** argv) {
   const char* out_path = nullptr;
   const char* vcd_path = nullptr;
   uint64_t seed = 0, threshold = 0, reset_after = 0, reset_cycles = 0, idle_limit = 1000000,
-           tap_images = 0;
+           tap_images = 0, tap_check = 0;
   for (int i = 1; i < argc; i++) {
     const char* a = argv[i];
     if (a[0] == '+') continue;  // +verilator+ options
@@ -85,6 +109,7 @@ int main(int argc, char** argv) {
     else if (!strcmp(a, "--reset-cycles")) reset_cycles = num(v);
     else if (!strcmp(a, "--idle-limit")) idle_limit = num(v);
     else if (!strcmp(a, "--tap-images")) tap_images = num(v);
+    else if (!strcmp(a, "--tap-check")) tap_check = num(v);
     else die("unknown option ", a);
   }
   if (!in_path || !out_path) die("--in and --out are required", nullptr);
@@ -155,6 +180,18 @@ int main(int argc, char** argv) {
   uint64_t tap_count[NTAPS + 1] = {0};
   uint64_t tap_fire[NTAPS + 1] = {0};
   uint64_t tap_data[NTAPS + 1] = {0};
+  // --tap-check: beats attributed so far (image = beats / TAP_EPI), the current image's hash
+  uint64_t sum_beats[NTAPS + 1] = {0};
+  uint64_t sum_hash[NTAPS + 1] = {0};
+  // Prints the checksum of every tap stream that stopped short of a whole image.
+  auto flush_partial = [&]() {
+    for (int t = 0; t < NTAPS; t++) {
+      const uint64_t n = sum_beats[t] % TAP_EPI[t];
+      if (n)
+        fprintf(out, "C %d %llu %llu %llu\n", t, (unsigned long long)(sum_beats[t] / TAP_EPI[t]),
+                (unsigned long long)n, (unsigned long long)sum_hash[t]);
+    }
+  };
 
   while (words < total_words) {
     if (cycle - last_activity >= idle_limit) {
@@ -196,7 +233,7 @@ int main(int argc, char** argv) {
         o_last = top->m_axis_tlast ? 1 : 0;
         o_user = (uint64_t)top->m_axis_tuser & mask(IDX_W);
       }
-      if (tap_images) {
+      if (tap_images || tap_check) {
 @TAP_SAMPLE@
       }
     }
@@ -221,6 +258,16 @@ int main(int argc, char** argv) {
                   (unsigned long long)(tap_data[t] & mask(TAP_W[t])));
           tap_count[t]++;
         }
+        if (tap_fire[t] && tap_check) {
+          const uint64_t idx = sum_beats[t] % TAP_EPI[t];
+          if (idx == 0) sum_hash[t] = SUM_SEED;
+          sum_hash[t] = sum_step(sum_hash[t], idx, tap_value(t, tap_data[t]));
+          sum_beats[t]++;
+          if (idx + 1 == TAP_EPI[t])
+            fprintf(out, "C %d %llu %llu %llu\n", t,
+                    (unsigned long long)(sum_beats[t] / TAP_EPI[t] - 1),
+                    (unsigned long long)TAP_EPI[t], (unsigned long long)sum_hash[t]);
+        }
         tap_fire[t] = 0;
       }
       if (out_fire) {
@@ -235,11 +282,20 @@ int main(int argc, char** argv) {
           holding = false;
           for (int t = 0; t < NTAPS; t++)
             if (tap_count[t] > reset_after * TAP_EPI[t]) tap_count[t] = reset_after * TAP_EPI[t];
+          if (tap_check) {
+            // streams of image reset_after - 1 that stopped short; later images are re-sent
+            for (int t = 0; t < NTAPS; t++)
+              if (sum_beats[t] > reset_after * TAP_EPI[t]) sum_beats[t] = reset_after * TAP_EPI[t];
+            flush_partial();
+            for (int t = 0; t < NTAPS; t++) sum_beats[t] = reset_after * TAP_EPI[t];
+          }
           fprintf(out, "R %llu %llu %llu\n", (unsigned long long)(cycle + 1),
                   (unsigned long long)reset_cycles, (unsigned long long)reset_after);
         }
-        if (words == total_words)
+        if (words == total_words) {
+          if (tap_check) flush_partial();
           fprintf(out, "E %llu\n", (unsigned long long)(cycle + 1));
+        }
       }
       if (in_fire || out_fire) last_activity = cycle;
     }

@@ -5,106 +5,20 @@
 
 mod common;
 
+use common::{cosim, divisor, fold_at, mvu_nodes, plan_and_generate, require_verilator, Drive};
 use inq_hdl::{Folding, FoldingRequest, LayerFolding};
 use inq_model::random::{build, build_with_kind, random_input, LayerSpec, RandomSpec};
-use inq_model::{ActFormat, Layer, QuantModel};
-use inq_sim::{SimOptions, SimReport};
-use inq_testbenches::{verify, VerifyReport};
+use inq_model::{ActFormat, Op, QuantModel};
+use inq_testbenches::verify;
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 
-/// Plans and generates `model` into a fresh folder.
-/// An explicit folding from `(layer index, PE, SIMD)` entries.
-fn fold_at(entries: &[(usize, usize, usize)]) -> FoldingRequest {
-    FoldingRequest::Explicit(Folding {
-        layer: entries
-            .iter()
-            .map(|&(i, pe, simd)| LayerFolding {
-                name: None,
-                index: Some(i),
-                pe,
-                simd,
-            })
-            .collect(),
-    })
-}
-
-fn generate(model: &QuantModel, req: &FoldingRequest, name: &str) -> (PathBuf, inq_hdl::Design) {
-    let dir = common::scratch(name);
-    let design = inq_hdl::plan(model, req).expect("plan");
-    inq_codegen::generate(&design, model, &dir, &inq_codegen::GenOptions::default())
-        .expect("generate");
-    (dir, design)
-}
-
-/// Runs the simulator and Verilator on the same images and stalls; returns a description of
-/// the first disagreement, if any.
-fn cosim(
-    dir: &Path,
-    design: &inq_hdl::Design,
-    model: &QuantModel,
-    images: &[Vec<i64>],
-    stall_rate: f64,
-    seed: u64,
-) -> Result<(SimReport, VerifyReport), String> {
-    let sim = inq_sim::verify(
-        model,
-        design,
-        images,
-        &SimOptions {
-            stall_rate,
-            seed,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| format!("simulator: {e}"))?;
-    let rtl = verify(
-        dir,
-        images,
-        &inq_testbenches::VerifyOptions {
-            stall_rate,
-            seed,
-            ..common::opts()
-        },
-    )
-    .map_err(|e| format!("verilator: {e}"))?;
-    if sim.mismatch_count > 0 {
-        return Err(format!(
-            "simulator differs from the reference: {:?}",
-            &sim.mismatches[..sim.mismatches.len().min(3)]
-        ));
+/// Stall rate and seed, no reset, no taps.
+fn stalls(stall_rate: f64, seed: u64) -> Drive {
+    Drive {
+        stall_rate,
+        seed,
+        ..Drive::default()
     }
-    if !rtl.passed {
-        return Err(format!(
-            "RTL differs from the reference: {:?} {}",
-            &rtl.mismatches[..rtl.mismatches.len().min(3)],
-            rtl.diagnosis.clone().unwrap_or_default()
-        ));
-    }
-    for (i, (s, r)) in sim.input_starts.iter().zip(&rtl.input_starts).enumerate() {
-        if s != r {
-            return Err(format!("input start {i}: s_axis first beat of image {} at cycle {} in the simulator, {} in Verilator", r.image, s.cycle, r.cycle));
-        }
-    }
-    for (s, r) in sim.outputs.iter().zip(&rtl.outputs) {
-        if s != r {
-            return Err(format!(
-                "first disagreement at cycle {} (Verilator) / {} (simulator): m_axis word {} of image {}: \
-                 Verilator tdata={} tlast={} tuser={}, simulator tdata={} tlast={} tuser={}",
-                r.cycle, s.cycle, r.word, r.image, r.value, r.tlast, r.tuser, s.value, s.tlast, s.tuser
-            ));
-        }
-    }
-    if sim.outputs.len() != rtl.outputs.len() || sim.total_cycles != rtl.total_cycles {
-        return Err(format!(
-            "simulator: {} words in {} cycles, Verilator: {} words in {} cycles",
-            sim.outputs.len(),
-            sim.total_cycles,
-            rtl.outputs.len(),
-            rtl.total_cycles
-        ));
-    }
-    Ok((sim, rtl))
 }
 
 fn lenet_like(seed: u64) -> QuantModel {
@@ -166,21 +80,20 @@ fn lenet_like_spec(bits: [u32; 4]) -> RandomSpec {
 
 #[test]
 fn int_weight_lenet_sim_equals_verilator() {
-    if !common::have_verilator("int_weight_lenet_sim_equals_verilator") {
-        return;
-    }
+    require_verilator();
     let model = lenet_like_int(8);
     let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 300 + i)).collect();
     let fold = fold_at(&[(2, 4, 2), (5, 2, 8)]);
     for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
-        let (dir, design) = generate(&model, &req, &format!("lenet-int-{name}"));
+        let (dir, design) = plan_and_generate(&model, &req, &format!("lenet-int-{name}"));
         assert_eq!(design.mac(), inq_hdl::MacKind::Multiply);
         // equal throughput: the schedule is the shift-add design's for the same folding
         let shift = inq_hdl::plan(&lenet_like(8), &req).expect("plan");
         assert_eq!(design.interval_cycles(), shift.interval_cycles());
         for (rate, seed) in [(0.0, 1), (0.3, 5)] {
-            let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed)
-                .unwrap_or_else(|e| panic!("int {name}, stall rate {rate}: {e}"));
+            let common::Agreed { sim, rtl } =
+                cosim(&dir, &design, &model, &images, &stalls(rate, seed))
+                    .unwrap_or_else(|e| panic!("int {name}, stall rate {rate}: {e}"));
             assert_eq!(sim.outputs.len(), 20 * 10);
             assert_eq!(sim.latency_cycles, rtl.latency_cycles);
         }
@@ -190,17 +103,16 @@ fn int_weight_lenet_sim_equals_verilator() {
 
 #[test]
 fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
-    if !common::have_verilator("small_lenet_sim_equals_verilator_with_and_without_stalls") {
-        return;
-    }
+    require_verilator();
     let model = lenet_like(5);
     let images: Vec<Vec<i64>> = (0..40).map(|i| random_input(&model, i)).collect();
     let fold = fold_at(&[(0, 2, 1), (2, 4, 2), (5, 4, 8)]);
     for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
-        let (dir, design) = generate(&model, &req, &format!("lenet-{name}"));
+        let (dir, design) = plan_and_generate(&model, &req, &format!("lenet-{name}"));
         for (rate, seed) in [(0.0, 1), (0.25, 7), (0.6, 9)] {
-            let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed)
-                .unwrap_or_else(|e| panic!("{name}, stall rate {rate}: {e}"));
+            let common::Agreed { sim, rtl } =
+                cosim(&dir, &design, &model, &images, &stalls(rate, seed))
+                    .unwrap_or_else(|e| panic!("{name}, stall rate {rate}: {e}"));
             assert_eq!(sim.outputs.len(), 40 * 10);
             assert_eq!(sim.latency_cycles, rtl.latency_cycles);
         }
@@ -261,14 +173,12 @@ fn unrollable(seed: u64) -> QuantModel {
 
 #[test]
 fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
-    if !common::have_verilator("unrolled_engines_sim_equals_verilator_with_and_without_stalls") {
-        return;
-    }
+    require_verilator();
     let model = unrollable(21);
     let images: Vec<Vec<i64>> = (0..30).map(|i| random_input(&model, 300 + i)).collect();
     // the 1×1 conv (layer 2) and the last dense by name, the first dense by a folding entry
     // covering the whole layer (PE × SIMD = 12 × 54)
-    let fc1 = model.layers[4].name().to_string();
+    let fc1 = model.nodes[4].name.clone();
     let req = FoldingRequest::Explicit(Folding {
         layer: vec![
             LayerFolding {
@@ -285,17 +195,14 @@ fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
             },
         ],
     });
-    let unroll = vec![
-        model.layers[2].name().to_string(),
-        model.layers[5].name().to_string(),
-    ];
+    let unroll = vec![model.nodes[2].name.clone(), model.nodes[5].name.clone()];
     let dir = common::scratch("unrolled");
     let design = inq_hdl::plan_unrolled(&model, &req, &unroll).expect("plan");
     let constant: Vec<usize> = design
         .engines
         .iter()
         .filter(|e| matches!(&e.kind, inq_hdl::EngineKind::Mvu(m) if m.is_constant()))
-        .map(|e| e.layer)
+        .filter_map(|e| e.node)
         .collect();
     assert_eq!(constant, vec![2, 4, 5], "constant-weight engines");
     let manifest =
@@ -310,8 +217,9 @@ fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
         manifest.hex_files
     );
     for (rate, seed) in [(0.0, 1), (0.3, 7), (0.6, 9)] {
-        let (sim, rtl) = cosim(&dir, &design, &model, &images, rate, seed)
-            .unwrap_or_else(|e| panic!("stall rate {rate}: {e}"));
+        let common::Agreed { sim, rtl } =
+            cosim(&dir, &design, &model, &images, &stalls(rate, seed))
+                .unwrap_or_else(|e| panic!("stall rate {rate}: {e}"));
         assert_eq!(sim.outputs.len(), 30 * 5);
         assert_eq!(sim.latency_cycles, rtl.latency_cycles);
     }
@@ -320,30 +228,28 @@ fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
 
 #[test]
 fn mutated_weight_rom_is_caught() {
-    if !common::have_verilator("mutated_weight_rom_is_caught") {
-        return;
-    }
+    require_verilator();
     let model = lenet_like(6);
     let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 100 + i)).collect();
-    let (dir, design) = generate(&model, &FoldingRequest::Minimal, "mutate");
-    cosim(&dir, &design, &model, &images, 0.1, 3).expect("the unmodified design passes");
+    let (dir, design) = plan_and_generate(&model, &FoldingRequest::Minimal, "mutate");
+    cosim(&dir, &design, &model, &images, &stalls(0.1, 3)).expect("the unmodified design passes");
     // Flip the non-zero flag of the first code in the second conv's ROM (PE 0, word 0): a zero
     // weight becomes +2^n2, a non-zero one disappears.
     let hex = design
         .engines
         .iter()
-        .position(|e| e.layer == 2)
+        .position(|e| e.node == Some(2))
         .map(|e| format!("rtl/e{e}_w_pe0.hex"))
         .expect("engine of layer 2");
-    let bits = match &model.layers[2] {
-        Layer::Conv(c) => c.weights.bits,
+    let bits = match &model.nodes[2].op {
+        Op::Conv(c) => c.weights.bits,
         _ => unreachable!(),
     };
     inq_testbenches::mutate::corrupt_hex_word(&dir, &hex, 0, 1 << (bits - 1)).expect("corrupt");
     let rtl = verify(&dir, &images, &common::opts()).expect("runs");
     assert!(!rtl.passed, "a corrupted weight went unnoticed");
-    let bad = rtl.first_bad_layer.expect("a first bad layer is named");
-    assert_eq!(bad.layer, 2, "the corruption is in layer 2: {bad:?}");
+    let bad = rtl.first_bad.expect("a first differing stream is named");
+    assert_eq!(bad.node, Some(2), "the corruption is in node 2: {bad:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -434,39 +340,22 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
         })
 }
 
-/// Largest divisor of `n` not above `cap`.
-fn divisor(n: usize, cap: usize) -> usize {
-    (1..=cap.min(n))
-        .rev()
-        .find(|d| n.is_multiple_of(*d))
-        .unwrap_or(1)
-}
-
 proptest! {
     // Every case builds a new Verilator model (~10 s): keep the count small.
     #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 40, .. ProptestConfig::default() })]
 
     #[test]
     fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)]) {
-        if inq_testbenches::verilator::locate_verilator(None, None).is_err() {
-            eprintln!("skipping random_models_reference_sim_and_rtl_agree: verilator not installed");
-            return Ok(());
-        }
+        require_verilator();
         let model = build(&s, seed).expect("valid random model");
         // Fold every weighted layer with the largest legal PE/SIMD not above the drawn ones.
-        let shapes = model.shapes();
-        let mut layer = Vec::new();
-        for (i, l) in model.layers.iter().enumerate() {
-            let (oc, c) = match l {
-                Layer::Conv(cv) => (cv.out_channels, cv.in_channels),
-                Layer::Dense(d) => (d.out_features, shapes[i][0]),
-                _ => continue,
-            };
-            layer.push(LayerFolding { name: None, index: Some(i), pe: divisor(oc, pe), simd: divisor(c, simd) });
-        }
-        let (dir, design) = generate(&model, &FoldingRequest::Explicit(Folding { layer }), &format!("prop-{seed:x}"));
+        let entries: Vec<_> = mvu_nodes(&model)
+            .into_iter()
+            .map(|(i, oc, c, _)| (i, divisor(oc, pe), divisor(c, simd)))
+            .collect();
+        let (dir, design) = plan_and_generate(&model, &fold_at(&entries), &format!("prop-{seed:x}"));
         let images: Vec<Vec<i64>> = (0..6).map(|i| random_input(&model, seed ^ i)).collect();
-        let result = cosim(&dir, &design, &model, &images, stall, seed);
+        let result = cosim(&dir, &design, &model, &images, &stalls(stall, seed)).map(|_| ());
         let _ = std::fs::remove_dir_all(&dir);
         prop_assert!(result.is_ok(), "{}", result.err().unwrap_or_default());
     }

@@ -1,6 +1,8 @@
-//! The committed default model's design on real Fashion-MNIST test images: the RTL under
-//! Verilator equals the integer reference for 500 images with back-pressure on both sides, and
-//! the cycle-accurate simulator reproduces every output word at the same cycle.
+//! The committed models' designs on real Fashion-MNIST test images: the RTL under Verilator
+//! equals the integer reference (every output word and every stream) with back-pressure on
+//! both sides, and the cycle-accurate simulator reproduces every output word at the same
+//! cycle: the default LeNet design on 500 images, the 4-bit ResNet-8 design (forks, skip FIFOs
+//! sized by simulation, adders, GAP) on 40.
 //!
 //! Needs the Debian packages `verilator` and `dataset-fashion-mnist` (CI installs both).
 
@@ -20,13 +22,16 @@ const DEFAULT_QUANTIZED: &str = concat!(
 /// The folding of the default design (`inq flow`'s default).
 pub const DEFAULT_LANES: usize = 64;
 
-fn fashion_test_images(n: usize) -> Option<(Vec<Vec<i64>>, Vec<usize>)> {
+/// The first `n` Fashion-MNIST test images and labels. Fails (does not skip) without the
+/// Debian package: `scripts/setup` installs it, CI runs that.
+fn fashion_test_images(n: usize) -> (Vec<Vec<i64>>, Vec<usize>) {
     let dir = Path::new("/usr/share/datasets/fashion-mnist");
     let images = dir.join("t10k-images-idx3-ubyte.gz");
-    if !images.exists() {
-        eprintln!("skipping: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); CI installs it");
-        return None;
-    }
+    assert!(
+        images.exists(),
+        "{} is missing: install the Debian package dataset-fashion-mnist (`scripts/setup`)",
+        images.display()
+    );
     let read = |p: &Path| -> Vec<u8> {
         use std::io::Read;
         let mut out = Vec::new();
@@ -46,21 +51,47 @@ fn fashion_test_images(n: usize) -> Option<(Vec<Vec<i64>>, Vec<usize>)> {
         })
         .collect();
     let labels = (0..n).map(|i| usize::from(lb[8 + i])).collect();
-    Some((imgs, labels))
+    (imgs, labels)
 }
 
 #[test]
 fn default_design_500_images_rtl_equals_reference_and_simulator() {
-    if !common::have_verilator("default_design_500_images_rtl_equals_reference_and_simulator") {
-        return;
+    check_committed(
+        DEFAULT_QUANTIZED,
+        DEFAULT_LANES,
+        false,
+        500,
+        "default-design",
+    );
+}
+
+/// The committed 4-bit ResNet-8 (`models/README.md`).
+const RESNET8_QUANTIZED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../models/fashion_resnet8_inq4.json"
+);
+
+#[test]
+fn resnet8_design_rtl_equals_reference_and_simulator() {
+    // `inq flow --arch resnet8`'s default folding, skip FIFOs sized by simulation
+    check_committed(RESNET8_QUANTIZED, 256, true, 40, "resnet8-design");
+}
+
+/// Plans `model_path` within `lanes` lanes (skip FIFOs minimized by simulation if
+/// `minimize`), generates it, and checks `n` test images at stall rate 0.1: Verilator =
+/// reference (values, every stream, accuracy), simulator = Verilator (every output word's
+/// cycle, input starts, total cycles), plan interval = simulated interval within 2 %.
+fn check_committed(model_path: &str, lanes: usize, minimize: bool, n: usize, name: &str) {
+    common::require_verilator();
+    let (images, labels) = fashion_test_images(n);
+    let model = QuantModel::load(Path::new(model_path)).expect("the committed model loads");
+    let mut design = inq_hdl::plan(&model, &FoldingRequest::LaneBudget(lanes)).expect("plan");
+    if minimize {
+        design = inq_sim::minimize_skip_fifos(&design, 4)
+            .expect("FIFO sizing")
+            .0;
     }
-    let Some((images, labels)) = fashion_test_images(500) else {
-        return;
-    };
-    let model =
-        QuantModel::load(Path::new(DEFAULT_QUANTIZED)).expect("the committed default model loads");
-    let design = inq_hdl::plan(&model, &FoldingRequest::LaneBudget(DEFAULT_LANES)).expect("plan");
-    let dir = common::scratch("default-design");
+    let dir = common::scratch(name);
     inq_codegen::generate(&design, &model, &dir, &inq_codegen::GenOptions::default())
         .expect("generate");
 
@@ -82,7 +113,8 @@ fn default_design_500_images_rtl_equals_reference_and_simulator() {
         &rtl.mismatches[..rtl.mismatches.len().min(5)],
         rtl.diagnosis
     );
-    assert_eq!(rtl.images, 500);
+    assert_eq!(rtl.images, n);
+    assert!(rtl.streams_checked && rtl.stream_mismatches == 0);
 
     // The RTL's accuracy is the integer reference's (what `inq eval` reports).
     let reference = Reference::new(&model).expect("reference");
@@ -91,7 +123,7 @@ fn default_design_500_images_rtl_equals_reference_and_simulator() {
         .zip(&labels)
         .filter(|(x, &l)| reference.run(x).expect("run").argmax == l)
         .count();
-    assert_eq!(rtl.accuracy, Some(correct as f64 / 500.0));
+    assert_eq!(rtl.accuracy, Some(correct as f64 / n as f64));
 
     let sim = inq_sim::verify(
         &model,

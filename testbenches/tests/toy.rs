@@ -1,14 +1,116 @@
 //! The harness on the hand-written toy design (tests/fixtures/toy_design): bit-exact results
 //! under stalls and a mid-run reset, cycle-exact agreement with the Rust protocol driver,
 //! caching, fault detection and localization, VCD tracing, and clear errors.
+//!
+//! The fixture's `manifest.json` is hand-maintained for the toy RTL (top, files, one tap on the
+//! conv output, the measured timing) around the `Design` the planner makes of its model (the
+//! harness reads the design only to order taps by their streams' producers).
+//! `regenerate_toy_manifest` rewrites it after a change of the manifest or design schema:
+//! `cargo test -p inq-testbenches --test toy -- --ignored regenerate_toy_manifest`.
 
 mod common;
 
 use common::*;
-use inq_testbenches::mutate::{content_hash, copy_design, corrupt_hex_word, replace_once};
+use inq_design::{EngineDesc, InputDesc, Manifest, Performance, Ports, TapDesc};
+use inq_testbenches::mutate::{
+    content_hash, copy_design, corrupt_hex_word, refresh_design_hash, replace_once,
+};
 use inq_testbenches::protocol::Records;
 use inq_testbenches::verilator::cache_key;
-use inq_testbenches::{verify, BuildOptions, Design, TbError, VerifyOptions, VerifyReport};
+use inq_testbenches::{verify, BuildOptions, DesignFolder, TbError, VerifyOptions, VerifyReport};
+use std::path::Path;
+
+/// The fixture's manifest as it should be: the hand-written parts, and the planner's design
+/// of the toy model (minimal folding) with the toy's top name.
+fn toy_manifest() -> Manifest {
+    let dir = toy_dir();
+    let model = inq_model::QuantModel::load(&dir.join("model.json")).expect("toy model");
+    let mut design =
+        inq_hdl::plan(&model, &inq_hdl::FoldingRequest::Minimal).expect("plan the toy model");
+    design.top = "toy_top".into();
+    let engine = |i: usize, module: &str, instance: &str| {
+        let e = &design.engines[i];
+        EngineDesc {
+            index: i,
+            node: e.node,
+            name: e.name.clone(),
+            op: e.op.clone(),
+            module: module.into(),
+            instance: instance.into(),
+            pe: 1,
+            simd: 1,
+            in_width: e.io.in_width,
+            out_width: e.io.out_width,
+            acc_width: None,
+            cycles_per_image: e.cycles_per_image,
+            resources: e.resources.clone(),
+        }
+    };
+    let mut m = Manifest {
+        format: inq_design::MANIFEST_FORMAT.into(),
+        version: inq_design::MANIFEST_VERSION,
+        top: "toy_top".into(),
+        rtl_files: ["rtl/toy_conv.v", "rtl/toy_fc.v", "rtl/toy_top.v"]
+            .map(String::from)
+            .to_vec(),
+        hex_files: vec!["rtl/toy_fc.hex".into()],
+        run_dir: "rtl".into(),
+        model_hash: model.hash(),
+        design_hash: String::new(),
+        clock_mhz: 100.0,
+        ports: Ports {
+            in_width: 8,
+            in_signed: false,
+            out_width: 16,
+            argmax_width: 2,
+        },
+        input: InputDesc {
+            shape: [2, 1, 2],
+            order: "hwc".into(),
+            elements: 4,
+        },
+        outputs: 3,
+        taps: vec![TapDesc {
+            node: Some(0),
+            name: "conv0".into(),
+            tdata: "u_conv.m_tdata".into(),
+            tvalid: "u_conv.m_tvalid".into(),
+            tready: "u_conv.m_tready".into(),
+            width: 8,
+            signed: false,
+            elements_per_image: 4,
+            order: "hwc".into(),
+            shape: vec![2, 1, 2],
+        }],
+        engines: vec![engine(0, "toy_conv", "u_conv"), engine(1, "toy_fc", "u_fc")],
+        performance: Performance {
+            interval_cycles: 9,
+            latency_cycles: 10,
+            images_per_second: 100e6 / 9.0,
+        },
+        generator: "hand-written (testbenches/tests/fixtures/toy_design)".into(),
+        design,
+    };
+    m.design_hash = content_hash(&dir, &m).expect("hash the toy files");
+    m
+}
+
+/// Rewrites the fixture's manifest from [`toy_manifest`].
+#[test]
+#[ignore = "rewrites tests/fixtures/toy_design/manifest.json; run by hand after a schema change"]
+fn regenerate_toy_manifest() {
+    let text = serde_json::to_string_pretty(&toy_manifest()).unwrap() + "\n";
+    std::fs::write(toy_dir().join("manifest.json"), text).unwrap();
+}
+
+/// Edits `dir/manifest.json` as JSON.
+fn edit_manifest(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join("manifest.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
 
 fn records_of(r: &VerifyReport) -> Records {
     Records {
@@ -34,19 +136,44 @@ fn check_passed(r: &VerifyReport, images: usize) {
 
 #[test]
 fn fixture_is_consistent() {
-    let d = Design::load(&toy_dir()).unwrap();
+    let d = DesignFolder::load(&toy_dir()).unwrap();
     assert_eq!(
         d.manifest.design_hash,
         content_hash(&d.dir, &d.manifest).unwrap()
     );
     assert_eq!(d.manifest.outputs, 3);
+    // What the harness relies on: everything but the planner's figures (resources, cycles)
+    // and the design's details; of the design, its graph (engines' nodes, streams, taps).
+    let stale = "the fixture's manifest is stale: run `cargo test -p inq-testbenches --test toy \
+                 -- --ignored regenerate_toy_manifest` and review the diff";
+    let want = toy_manifest();
+    let strip = |m: &Manifest| {
+        let mut v = serde_json::to_value(m).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("design");
+        o.remove("engines");
+        v
+    };
+    assert_eq!(strip(&d.manifest), strip(&want), "{stale}");
+    let graph = |x: &inq_hdl::Design| {
+        (
+            x.engines.iter().map(|e| e.node).collect::<Vec<_>>(),
+            x.streams.iter().map(|s| (s.from, s.to)).collect::<Vec<_>>(),
+            x.taps
+                .iter()
+                .map(|t| (t.node, t.stream))
+                .collect::<Vec<_>>(),
+            x.output.stream,
+        )
+    };
+    assert_eq!(graph(d.design()), graph(&want.design), "{stale}");
+    // conv0 → (flatten) → fc: the tapped conv stream is written by engine 0.
+    assert_eq!(graph(d.design()).0, vec![Some(0), Some(2)]);
 }
 
 #[test]
 fn no_stalls_back_to_back_matches_reference_and_rust_driver() {
-    if !have_verilator("no_stalls") {
-        return;
-    }
+    require_verilator();
     let imgs = images(40, 1);
     // Labels: the reference argmax for even images, a wrong class for odd ones.
     let model = inq_model::QuantModel::load(&toy_dir().join("model.json")).unwrap();
@@ -98,9 +225,7 @@ fn no_stalls_back_to_back_matches_reference_and_rust_driver() {
 
 #[test]
 fn random_stalls_two_seeds() {
-    if !have_verilator("random_stalls") {
-        return;
-    }
+    require_verilator();
     let imgs = images(40, 2);
     let base = verify(&toy_dir(), &imgs, &opts()).unwrap();
     check_passed(&base, 40);
@@ -146,9 +271,7 @@ fn random_stalls_two_seeds() {
 
 #[test]
 fn mid_run_reset_restarts_and_stays_correct() {
-    if !have_verilator("mid_run_reset") {
-        return;
-    }
+    require_verilator();
     let imgs = images(20, 3);
     for rate in [0.0, 0.3] {
         let o = VerifyOptions {
@@ -176,10 +299,8 @@ fn mid_run_reset_restarts_and_stays_correct() {
 
 #[test]
 fn second_run_is_a_cache_hit() {
-    if !have_verilator("cache_hit") {
-        return;
-    }
-    let d = Design::load(&toy_dir()).unwrap();
+    require_verilator();
+    let d = DesignFolder::load(&toy_dir()).unwrap();
     let bo = BuildOptions {
         cache_dir: Some(shared_cache()),
         ..BuildOptions::default()
@@ -204,16 +325,14 @@ fn second_run_is_a_cache_hit() {
 
 #[test]
 fn corrupted_rom_word_is_detected_and_localized() {
-    if !have_verilator("rom_mutation") {
-        return;
-    }
+    require_verilator();
     let dir = scratch("rom-mutant");
     copy_design(&toy_dir(), &dir).unwrap();
     // Word 0 of toy_fc.hex is code 5 (+2^1) of logit 0 for stream beat 0: flip its sign bit.
     let c = corrupt_hex_word(&dir, "rtl/toy_fc.hex", 0, 0b010).unwrap();
     assert_eq!((c.line, c.old, c.new), (1, 5, 7));
-    let mutant = Design::load(&dir).unwrap();
-    let orig = Design::load(&toy_dir()).unwrap();
+    let mutant = DesignFolder::load(&dir).unwrap();
+    let orig = DesignFolder::load(&toy_dir()).unwrap();
     assert_ne!(mutant.manifest.design_hash, orig.manifest.design_hash);
     // Only the ROM changed: the compiled model is reused ($readmemh runs at simulation time).
     assert_eq!(
@@ -228,22 +347,25 @@ fn corrupted_rom_word_is_detected_and_localized() {
         .mismatches
         .iter()
         .all(|m| m.word == 0 || m.kind != inq_testbenches::MismatchKind::Logit));
-    let bad = r.first_bad_layer.clone().unwrap();
-    assert_eq!(bad.layer, 2, "{:?}", r.diagnosis);
+    // The conv tap matches; the output words differ, and they are the stream of the untapped
+    // output node `fc` (node 2; node 1 is the flatten).
+    let bad = r.first_bad.clone().unwrap();
+    assert_eq!(bad.node, Some(2), "{:?}", r.diagnosis);
     assert_eq!(bad.name, "fc");
-    assert_eq!(
-        bad.tap, None,
-        "the conv tap matches; the output stream differs"
+    let design = orig.design();
+    assert_eq!(bad.stream, design.output.stream);
+    assert_eq!(design.taps[bad.tap].node, Some(2), "{bad:?}");
+    let diagnosis = r.diagnosis.unwrap();
+    assert!(
+        diagnosis.contains("untapped output node 2 `fc`"),
+        "{diagnosis}"
     );
-    assert!(r.diagnosis.unwrap().contains("layers 0"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn corrupted_rtl_constant_is_localized_to_the_conv_layer() {
-    if !have_verilator("rtl_mutation") {
-        return;
-    }
+    require_verilator();
     let dir = scratch("rtl-mutant");
     copy_design(&toy_dir(), &dir).unwrap();
     // conv0 output 0: weight +2^1 on channel 0 becomes +2^0.
@@ -256,44 +378,39 @@ fn corrupted_rtl_constant_is_localized_to_the_conv_layer() {
     .unwrap();
     let r = verify(&dir, &images(12, 6), &opts()).unwrap();
     assert!(!r.passed);
-    let bad = r.first_bad_layer.clone().unwrap();
+    let bad = r.first_bad.clone().unwrap();
     assert_eq!(
-        (bad.layer, bad.tap, bad.name.as_str()),
-        (0, Some(0), "conv0"),
+        (bad.node, bad.name.as_str()),
+        (Some(0), "conv0"),
         "{:?}",
         r.diagnosis
     );
+    // `tap` and `stream` are the design's: the conv output is stream 1 (stream 0 is the input)
+    let d = DesignFolder::load(&toy_dir()).unwrap();
+    assert_eq!(d.design().taps[bad.tap].node, Some(0));
+    assert_eq!(bad.stream, 1);
     assert!(bad.actual != Some(bad.expected));
+    assert!(r.diagnosis.unwrap().contains("node 0 `conv0` (conv)"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn mismatch_without_taps_says_so() {
-    if !have_verilator("no_taps") {
-        return;
-    }
+    require_verilator();
     let dir = scratch("no-taps");
     copy_design(&toy_dir(), &dir).unwrap();
-    replace_once(
-        &dir,
-        "manifest.json",
-        "\"taps\": [",
-        "\"taps\": [], \"unused_taps\": [",
-    )
-    .unwrap();
+    edit_manifest(&dir, |v| v["taps"] = serde_json::json!([]));
     corrupt_hex_word(&dir, "rtl/toy_fc.hex", 4, 0b010).unwrap();
     let r = verify(&dir, &images(8, 7), &opts()).unwrap();
     assert!(!r.passed);
-    assert!(r.first_bad_layer.is_none());
+    assert!(r.first_bad.is_none());
     assert!(r.diagnosis.unwrap().contains("no taps"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn vcd_trace_is_written() {
-    if !have_verilator("vcd_trace") {
-        return;
-    }
+    require_verilator();
     let dir = scratch("vcd");
     std::fs::create_dir_all(&dir).unwrap();
     let vcd = dir.join("toy.vcd");
@@ -327,9 +444,7 @@ fn relative_temp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn deadlocked_design_times_out() {
-    if !have_verilator("timeout") {
-        return;
-    }
+    require_verilator();
     let dir = scratch("deadlock");
     copy_design(&toy_dir(), &dir).unwrap();
     // The dense engine never offers its logits.
@@ -385,33 +500,47 @@ fn missing_verilator_is_a_clear_error() {
 
 #[test]
 fn bad_folders_and_options_are_rejected() {
+    let field_of = |e: inq_design::FolderError| match e {
+        inq_design::FolderError::Manifest { field, .. } => field,
+        e => panic!("{e}"),
+    };
     let dir = scratch("bad-manifest");
     copy_design(&toy_dir(), &dir).unwrap();
-    replace_once(&dir, "manifest.json", "\"outputs\": 3", "\"outputs\": 4").unwrap();
-    match Design::load(&dir).unwrap_err() {
-        TbError::Manifest { field, .. } => assert_eq!(field, "outputs"),
-        e => panic!("{e}"),
-    }
+    edit_manifest(&dir, |v| v["outputs"] = 4.into());
+    assert_eq!(field_of(DesignFolder::load(&dir).unwrap_err()), "outputs");
     let _ = std::fs::remove_dir_all(&dir);
     copy_design(&toy_dir(), &dir).unwrap();
-    replace_once(
-        &dir,
-        "manifest.json",
-        "\"elements_per_image\": 4",
-        "\"elements_per_image\": 5",
-    )
-    .unwrap();
-    match Design::load(&dir).unwrap_err() {
-        TbError::Manifest { field, .. } => assert_eq!(field, "taps[0].elements_per_image"),
-        e => panic!("{e}"),
-    }
+    edit_manifest(&dir, |v| v["taps"][0]["elements_per_image"] = 5.into());
+    assert_eq!(
+        field_of(DesignFolder::load(&dir).unwrap_err()),
+        "taps[0].elements_per_image"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_design(&toy_dir(), &dir).unwrap();
+    edit_manifest(&dir, |v| v["version"] = 1.into());
+    assert_eq!(field_of(DesignFolder::load(&dir).unwrap_err()), "version");
     let _ = std::fs::remove_dir_all(&dir);
     copy_design(&toy_dir(), &dir).unwrap();
     replace_once(&dir, "model.json", "\"bias\": [3, -5]", "\"bias\": [4, -5]").unwrap();
-    match Design::load(&dir).unwrap_err() {
-        TbError::Manifest { field, .. } => assert_eq!(field, "model_hash"),
-        e => panic!("{e}"),
-    }
+    assert_eq!(
+        field_of(DesignFolder::load(&dir).unwrap_err()),
+        "model_hash"
+    );
+    // the harness reports the folder error as such
+    assert!(matches!(
+        verify(&dir, &images(2, 1), &opts()),
+        Err(TbError::Folder(_))
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    // refreshing the hash keeps a mutated folder consistent with its definition
+    copy_design(&toy_dir(), &dir).unwrap();
+    corrupt_hex_word(&dir, "rtl/toy_fc.hex", 1, 0b001).unwrap();
+    refresh_design_hash(&dir).unwrap();
+    let d = DesignFolder::load(&dir).unwrap();
+    assert_eq!(
+        d.manifest.design_hash,
+        content_hash(&d.dir, &d.manifest).unwrap()
+    );
     let _ = std::fs::remove_dir_all(&dir);
     // Options and images are checked before anything is built.
     let o = VerifyOptions {

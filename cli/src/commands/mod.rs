@@ -1,4 +1,5 @@
-//! One module per subcommand.
+//! One module per subcommand: its arguments (clap) and how its result is printed. The work is
+//! `inq-flow`'s.
 
 pub mod compare;
 pub mod eval;
@@ -12,14 +13,14 @@ pub mod train;
 pub mod verify;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use inq_quant::data::{self, Split};
 use std::path::PathBuf;
 
 /// Which test images to run.
 #[derive(Args, Debug, Clone)]
 pub struct ImageArgs {
-    /// Folder of IDX files (default: the Debian package dataset-fashion-mnist).
+    /// Folder of IDX or npy files (default: the Debian package dataset-fashion-mnist).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Use only the first N test images.
@@ -38,16 +39,6 @@ impl ImageArgs {
         }
         Ok(ds)
     }
-
-    /// The test images as integers in CHW order, and their labels.
-    pub fn load(&self) -> anyhow::Result<(Vec<Vec<i64>>, Vec<usize>)> {
-        let ds = self.dataset()?;
-        let images = (0..ds.len())
-            .map(|i| ds.image(i).iter().map(|&p| i64::from(p)).collect())
-            .collect();
-        let labels = ds.labels.iter().map(|&l| usize::from(l)).collect();
-        Ok((images, labels))
-    }
 }
 
 /// Seeded random back-pressure on both sides of the design.
@@ -60,4 +51,35 @@ pub struct StallArgs {
     /// Seed of the stall pattern.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// A yosys synthesis flow.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowArg {
+    /// Xilinx 7-series (`synth_xilinx`).
+    Xilinx,
+    /// Xilinx 7-series without DSP blocks (`synth_xilinx -nodsp`).
+    XilinxNodsp,
+    /// Lattice iCE40 (`synth_ice40`).
+    Ice40,
+    /// Generic gates (`synth`; slow on large ROMs).
+    Generic,
+}
+
+impl FlowArg {
+    /// The report crate's flow.
+    pub fn flow(self) -> inq_report::yosys::Flow {
+        use inq_report::yosys::Flow;
+        match self {
+            FlowArg::Xilinx => Flow::Xilinx,
+            FlowArg::XilinxNodsp => Flow::XilinxNoDsp,
+            FlowArg::Ice40 => Flow::Ice40,
+            FlowArg::Generic => Flow::Generic,
+        }
+    }
+}
+
+/// The flows of a list of arguments.
+pub fn flows(list: &[FlowArg]) -> Vec<inq_report::yosys::Flow> {
+    list.iter().map(|f| f.flow()).collect()
 }

@@ -1,123 +1,74 @@
-//! `inq quantize`: Incremental Network Quantization of a float ONNX model into the
-//! quantized-model format.
+//! `inq quantize`: Incremental Network Quantization (or the uniform baseline) of a float ONNX
+//! model into the quantized-model format.
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use inq_flow::quantize::{quantize, Method, QuantizeRequest};
 use inq_quant::calib::Calibration;
-use inq_quant::data::{self, Split};
-use inq_quant::quantize::{self, InqConfig, IntConfig, Levels, Strategy};
-use serde::Serialize;
+use inq_quant::quantize::{InqConfig, IntConfig, Levels, Strategy};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-/// Arguments of `inq quantize`.
-#[derive(Args, Debug, Clone)]
-pub struct QuantizeArgs {
-    /// The float model (ONNX).
-    pub model: PathBuf,
-    /// Folder of IDX or npy files (default: the Debian package dataset-fashion-mnist).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Output quantized model (`.json`); the log and plots are written beside it.
-    #[arg(long, default_value = "out/model.json")]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub q: QuantOptions,
-    /// `inq` (default: Incremental Network Quantization to power-of-two weights) or `uniform`
-    /// (the multiplier baseline: post-training per-channel symmetric integers of
-    /// `--weight-bits` with power-of-two scales, no re-training).
-    #[arg(long, default_value = "inq")]
-    pub method: String,
-    /// Weight bits of `--method uniform`.
-    #[arg(long, default_value_t = 8)]
-    pub weight_bits: u32,
-    /// Print one JSON object instead of the human summary.
-    #[arg(long)]
-    pub json: bool,
+/// Which quantization.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodArg {
+    /// Incremental Network Quantization to power-of-two weights.
+    Inq,
+    /// The multiplier baseline: post-training per-channel symmetric integers of
+    /// `--weight-bits` with power-of-two scales, no re-training.
+    Uniform,
 }
 
-/// What `inq quantize --method uniform` reports.
-#[derive(Serialize, Debug)]
-pub struct UniformReport {
-    /// The quantized model written.
-    pub out: String,
-    /// Weight bits.
-    pub weight_bits: u32,
-    /// Test images evaluated.
-    pub images: usize,
-    /// Accuracy of the float model.
-    pub float_accuracy: Option<f64>,
-    /// Accuracy with the quantized weights and float activations.
-    pub weights_only_accuracy: Option<f64>,
-    /// Accuracy of the integer reference.
-    pub integer_accuracy: Option<f64>,
-    /// Wall-clock seconds.
-    pub seconds: f64,
+/// Which weights INQ quantizes first.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyArg {
+    /// Largest magnitude first (the paper's pruning-inspired partition).
+    Pruning,
+    /// A seeded random subset.
+    Random,
 }
 
-/// Uniform post-training quantization of `model_path` into `out`.
-pub fn quantize_uniform(
-    model_path: &Path,
-    data_dir: Option<&Path>,
-    out: &Path,
-    q: &QuantOptions,
-    bits: u32,
-) -> anyhow::Result<UniformReport> {
-    let t0 = Instant::now();
-    let float = super::eval::load_float(model_path, q.norm.as_deref())?;
-    let dir = data::resolve_dir(data_dir)?;
-    let train_ds = data::load(&dir, Split::Train)
-        .with_context(|| format!("loading the training split from {}", dir.display()))?;
-    let mut test = data::load(&dir, Split::Test)
-        .with_context(|| format!("loading the test split from {}", dir.display()))?;
-    if let Some(n) = q.test_limit {
-        test.truncate(n);
-    }
-    let (_, int) = q.configs(&out.with_extension("checkpoint.json"))?;
-    let o = quantize::quantize_uniform(
-        &float,
-        bits,
-        &train_ds,
-        Some(&test),
-        &int,
-        &model_path.display().to_string(),
-    )?;
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    o.quant.save(out)?;
-    Ok(UniformReport {
-        out: out.display().to_string(),
-        weight_bits: bits,
-        images: test.len(),
-        float_accuracy: o.float_accuracy,
-        weights_only_accuracy: o.weights_only_accuracy,
-        integer_accuracy: o.integer_accuracy,
-        seconds: t0.elapsed().as_secs_f64(),
-    })
+/// The level set of each layer.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelsArg {
+    /// The paper's Eq. 2, one `n1` per layer.
+    Paper,
+    /// Eq. 2 per output channel.
+    PerChannel,
+    /// Per layer, the `n1` with the smallest squared quantization error.
+    MinError,
+    /// Per output channel, the `n1` with the smallest squared quantization error.
+    MinErrorPerChannel,
 }
 
-/// INQ settings shared by `inq quantize` and `inq flow`.
+/// Activation scale calibration.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibrationArg {
+    /// The exponent minimizing clipping + rounding error.
+    Mse,
+    /// The smallest exponent without clipping.
+    Max,
+}
+
+/// INQ settings shared by `inq quantize`, `inq flow` and `inq explore`.
 #[derive(Args, Debug, Clone)]
 pub struct QuantOptions {
     /// Weight bits 2..=8 (INQ: one zero flag, one sign bit, 2^(b-2) exponents).
     #[arg(long, default_value_t = 5)]
     pub bits: u32,
-    /// Per-layer bit width, e.g. `--layer-bits conv1=8,fc2=4`.
+    /// Per-node bit width, e.g. `--layer-bits conv1=8,fc2=4`.
     #[arg(long, value_delimiter = ',')]
     pub layer_bits: Vec<String>,
     /// Accumulated portions of quantized weights, e.g. 0.5,0.75,0.875,1 (default: the paper's
     /// schedule for the bit width).
     #[arg(long, value_delimiter = ',')]
     pub schedule: Option<Vec<f64>>,
-    /// Which weights to quantize first: pruning (largest magnitude, the paper's default) or random.
-    #[arg(long, default_value = "pruning")]
-    pub strategy: String,
-    /// Level set: paper (Eq. 2, per layer), per-channel, min-error, min-error-per-channel.
-    #[arg(long, default_value = "min-error-per-channel")]
-    pub levels: String,
+    /// Which weights to quantize first.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Pruning)]
+    pub strategy: StrategyArg,
+    /// Level set.
+    #[arg(long, value_enum, default_value_t = LevelsArg::MinErrorPerChannel)]
+    pub levels: LevelsArg,
     /// Re-training epochs after each INQ step.
     #[arg(long, default_value_t = 2)]
     pub epochs_per_step: usize,
@@ -127,9 +78,9 @@ pub struct QuantOptions {
     /// Activation bits (fixed point with per-tensor power-of-two scales).
     #[arg(long, default_value_t = 8)]
     pub act_bits: u32,
-    /// Activation scale calibration: mse or max.
-    #[arg(long, default_value = "mse")]
-    pub calibration: String,
+    /// Activation scale calibration.
+    #[arg(long, value_enum, default_value_t = CalibrationArg::Mse)]
+    pub calibration: CalibrationArg,
     /// Seed of the shuffling and random partitions.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -150,31 +101,34 @@ pub struct QuantOptions {
     /// Input normalization of the float model (default: recorded in the file, else x/255).
     #[arg(long)]
     pub norm: Option<String>,
-}
-
-/// What `inq quantize` reports.
-#[derive(Serialize, Debug)]
-pub struct QuantizeReport {
-    /// The quantized model written.
-    pub out: String,
-    /// Other files written (log, plots).
-    pub files: Vec<String>,
-    /// Test images evaluated.
-    pub images: usize,
-    /// Accuracy of the float model.
-    pub float_accuracy: Option<f64>,
-    /// Accuracy with power-of-two weights and float activations.
-    pub inq_float_accuracy: Option<f64>,
-    /// Accuracy of the integer reference.
-    pub integer_accuracy: Option<f64>,
-    /// Per INQ step: portion and accuracy.
-    pub steps: Vec<quantize::StepLog>,
-    /// Wall-clock seconds.
-    pub seconds: f64,
+    /// `inq` or `uniform` (the multiplier baseline).
+    #[arg(long, value_enum, default_value_t = MethodArg::Inq)]
+    pub method: MethodArg,
+    /// Weight bits of `--method uniform`.
+    #[arg(long, default_value_t = 8)]
+    pub weight_bits: u32,
 }
 
 impl QuantOptions {
-    fn configs(&self, checkpoint: &Path) -> anyhow::Result<(InqConfig, IntConfig)> {
+    /// The defaults, as `inq quantize` would parse them from no options.
+    pub fn defaults() -> anyhow::Result<Self> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            q: QuantOptions,
+        }
+        Ok(Wrap::try_parse_from(["inq"])?.q)
+    }
+
+    /// The flow library's request (`model`, `out`, `data` to be set by the caller).
+    pub fn request(
+        &self,
+        model: PathBuf,
+        out: PathBuf,
+        data: Option<PathBuf>,
+        quiet: bool,
+    ) -> anyhow::Result<QuantizeRequest> {
         let mut layer_bits = BTreeMap::new();
         for item in &self.layer_bits {
             let (name, b) = item
@@ -186,149 +140,76 @@ impl QuantOptions {
                     .with_context(|| format!("--layer-bits `{item}`: bad bit width"))?,
             );
         }
-        let mut cfg = InqConfig {
+        let mut inq = InqConfig {
             bits: self.bits,
             layer_bits,
             schedule: self.schedule.clone(),
-            strategy: self
-                .strategy
-                .parse::<Strategy>()
-                .map_err(anyhow::Error::msg)
-                .context("--strategy")?,
-            levels: self
-                .levels
-                .parse::<Levels>()
-                .map_err(anyhow::Error::msg)
-                .context("--levels")?,
+            strategy: match self.strategy {
+                StrategyArg::Pruning => Strategy::Pruning,
+                StrategyArg::Random => Strategy::Random,
+            },
+            levels: match self.levels {
+                LevelsArg::Paper => Levels::Paper,
+                LevelsArg::PerChannel => Levels::PerChannel,
+                LevelsArg::MinError => Levels::MinError,
+                LevelsArg::MinErrorPerChannel => Levels::MinErrorPerChannel,
+            },
             epochs_per_step: self.epochs_per_step,
-            checkpoint: Some(checkpoint.to_path_buf()),
             resume: self.resume,
             ..InqConfig::default()
         };
-        cfg.train.lr = self.lr;
-        cfg.train.seed = self.seed;
-        let calibration = match self.calibration.as_str() {
-            "mse" => Calibration::Mse,
-            "max" => Calibration::Max,
-            other => anyhow::bail!("--calibration `{other}`: use mse or max"),
-        };
+        inq.train.lr = self.lr;
+        inq.train.seed = self.seed;
         let int = IntConfig {
             act_bits: self.act_bits,
-            calibration,
+            calibration: match self.calibration {
+                CalibrationArg::Mse => Calibration::Mse,
+                CalibrationArg::Max => Calibration::Max,
+            },
             ..IntConfig::default()
         };
-        Ok((cfg, int))
+        Ok(QuantizeRequest {
+            model,
+            norm: self.norm.clone(),
+            data,
+            out,
+            method: match self.method {
+                MethodArg::Inq => Method::Inq,
+                MethodArg::Uniform => Method::Uniform,
+            },
+            weight_bits: self.weight_bits,
+            inq,
+            int,
+            limit: self.limit,
+            test_limit: self.test_limit,
+            keep_checkpoint: self.keep_checkpoint,
+            quiet,
+        })
     }
 }
 
-/// Quantizes `model_path` into `out`; `quiet` hides progress.
-pub fn quantize(
-    model_path: &Path,
-    data_dir: Option<&Path>,
-    out: &Path,
-    q: &QuantOptions,
-    quiet: bool,
-) -> anyhow::Result<QuantizeReport> {
-    let t0 = Instant::now();
-    let float = super::eval::load_float(model_path, q.norm.as_deref())?;
-    let dir = data::resolve_dir(data_dir)?;
-    let mut train_ds = data::load(&dir, Split::Train)
-        .with_context(|| format!("loading the training split from {}", dir.display()))?;
-    if let Some(n) = q.limit {
-        train_ds.truncate(n);
-    }
-    let mut test = data::load(&dir, Split::Test)
-        .with_context(|| format!("loading the test split from {}", dir.display()))?;
-    if let Some(n) = q.test_limit {
-        test.truncate(n);
-    }
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let checkpoint = out.with_extension("checkpoint.json");
-    let (mut cfg, int) = q.configs(&checkpoint)?;
-    cfg.train.quiet = quiet;
-    let outcome = quantize::quantize(
-        &float,
-        &train_ds,
-        Some(&test),
-        &cfg,
-        &int,
-        &model_path.display().to_string(),
-        &mut |s| {
-            if !quiet {
-                eprintln!(
-                    "INQ step {}: {:.1}% of weights quantized, test accuracy {} ({:.1} s)",
-                    s.step + 1,
-                    100.0 * s.portion,
-                    pct(s.test_accuracy),
-                    s.seconds
-                );
-            }
-        },
-    )?;
-    let files = quantize::write_outputs(out, &float, &outcome)?;
-    if !q.keep_checkpoint {
-        let _ = std::fs::remove_file(&checkpoint);
-    }
-    Ok(QuantizeReport {
-        out: out.display().to_string(),
-        files: files
-            .iter()
-            .skip(1)
-            .map(|p| p.display().to_string())
-            .collect(),
-        images: test.len(),
-        float_accuracy: outcome.float_accuracy,
-        inq_float_accuracy: outcome.inq_float_accuracy,
-        integer_accuracy: outcome.integer_accuracy,
-        steps: outcome.inq.log.steps.clone(),
-        seconds: t0.elapsed().as_secs_f64(),
-    })
-}
-
-fn pct(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.2}%", 100.0 * v))
-        .unwrap_or_else(|| "n/a".into())
-}
-
-/// Human summary of a quantization.
-pub fn summary(r: &QuantizeReport, bits: u32) -> String {
-    format!(
-        "{}-bit INQ on {} test images: float {}, INQ (float activations) {}, integer {}\nwrote {} and {} ({:.0} s)",
-        bits,
-        r.images,
-        pct(r.float_accuracy),
-        pct(r.inq_float_accuracy),
-        pct(r.integer_accuracy),
-        r.out,
-        r.files.join(", "),
-        r.seconds
-    )
+/// Arguments of `inq quantize`.
+#[derive(Args, Debug, Clone)]
+pub struct QuantizeArgs {
+    /// The float model (ONNX).
+    pub model: PathBuf,
+    /// Folder of IDX or npy files (default: the Debian package dataset-fashion-mnist).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output quantized model (`.json`); the log and plots are written beside it.
+    #[arg(long, default_value = "out/model.json")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub q: QuantOptions,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `inq quantize`.
 pub fn run(a: &QuantizeArgs) -> anyhow::Result<()> {
-    match a.method.as_str() {
-        "inq" => {}
-        "uniform" => {
-            let r = quantize_uniform(&a.model, a.data.as_deref(), &a.out, &a.q, a.weight_bits)?;
-            return crate::output::emit(a.json, &r, || {
-                format!(
-                    "{}-bit uniform on {} test images: float {}, quantized weights (float activations) {}, integer {}\nwrote {} ({:.0} s)",
-                    r.weight_bits,
-                    r.images,
-                    pct(r.float_accuracy),
-                    pct(r.weights_only_accuracy),
-                    pct(r.integer_accuracy),
-                    r.out,
-                    r.seconds
-                )
-            });
-        }
-        other => anyhow::bail!("--method `{other}`: use inq or uniform"),
-    }
-    let r = quantize(&a.model, a.data.as_deref(), &a.out, &a.q, a.json)?;
-    crate::output::emit(a.json, &r, || summary(&r, a.q.bits))
+    let req =
+        a.q.request(a.model.clone(), a.out.clone(), a.data.clone(), a.json)?;
+    let r = quantize(&req)?;
+    crate::output::emit(a.json, &r, || r.summary())
 }

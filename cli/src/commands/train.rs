@@ -1,23 +1,54 @@
-//! `inq train`: train the built-in LeNet-class float CNN and export it as ONNX.
+//! `inq train`: train a built-in float CNN and export it as ONNX.
 
-use anyhow::Context;
-use clap::Args;
-use inq_quant::data::{self, Split};
-use inq_quant::train::{self, LrSchedule, TrainConfig};
-use serde::Serialize;
+use clap::{Args, ValueEnum};
+use inq_flow::float::{train, TrainRequest};
+use inq_quant::train::Arch;
 use std::path::PathBuf;
-use std::time::Instant;
+
+/// A built-in architecture.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArchArg {
+    /// conv 16, pool, conv 32, pool, dense 128, dense (the default).
+    #[default]
+    Lenet,
+    /// Stem conv 16; residual stages of 16, 32, 64 channels (stride 2, 1×1 projections);
+    /// global average pool; dense.
+    Resnet8,
+}
+
+impl ArchArg {
+    /// The float side's architecture.
+    pub fn arch(self) -> Arch {
+        match self {
+            ArchArg::Lenet => Arch::Lenet,
+            ArchArg::Resnet8 => Arch::Resnet8,
+        }
+    }
+}
+
+/// A weight initialization.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitArg {
+    /// He-normal, standard deviation √(2/fan_in) (the default).
+    #[default]
+    He,
+    /// PyTorch's default for Conv2d and Linear: uniform ±1/√fan_in (weights and dense biases).
+    Torch,
+}
 
 /// Arguments of `inq train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
+    /// The architecture.
+    #[arg(long, value_enum, default_value_t = ArchArg::Lenet)]
+    pub arch: ArchArg,
     /// Folder of IDX or npy files (default: the Debian package dataset-fashion-mnist).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
-    /// Output ONNX file.
+    /// Output ONNX file (batch normalization folded).
     #[arg(long, default_value = "out/float.onnx")]
     pub out: PathBuf,
     /// Base learning rate (SGD with momentum 0.9, weight decay 5e-4, cosine schedule).
@@ -29,6 +60,9 @@ pub struct TrainArgs {
     /// Seed of the initialization and the shuffling.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Weight initialization.
+    #[arg(long, value_enum, default_value_t = InitArg::He)]
+    pub init: InitArg,
     /// Train on the first N training images only.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -37,76 +71,32 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-/// What `inq train` reports.
-#[derive(Serialize, Debug)]
-pub struct TrainReport {
-    /// The ONNX file written.
-    pub out: String,
-    /// Training images.
-    pub train_images: usize,
-    /// Test accuracy of the trained model (fraction).
-    pub float_accuracy: f64,
-    /// Per-epoch log.
-    pub epochs: Vec<train::EpochLog>,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-}
-
 /// Runs `inq train`.
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
-    let t0 = Instant::now();
-    let dir = data::resolve_dir(a.data.as_deref())?;
-    let mut train_ds = data::load(&dir, Split::Train)
-        .with_context(|| format!("loading the training split from {}", dir.display()))?;
-    if let Some(n) = a.limit {
-        train_ds.truncate(n);
-    }
-    let test = data::load(&dir, Split::Test)
-        .with_context(|| format!("loading the test split from {}", dir.display()))?;
-    let mut model = train::lenet([train_ds.channels, train_ds.rows, train_ds.cols], a.seed);
-    let cfg = TrainConfig {
+    let r = train(&TrainRequest {
+        arch: a.arch.arch(),
+        data: a.data.clone(),
         epochs: a.epochs,
-        batch_size: a.batch_size,
         lr: a.lr,
+        batch_size: a.batch_size,
         seed: a.seed,
-        schedule: LrSchedule::Cosine { min_factor: 0.0 },
+        init: match a.init {
+            InitArg::He => inq_quant::train::WeightInit::He,
+            InitArg::Torch => inq_quant::train::WeightInit::Torch,
+        },
+        limit: a.limit,
+        out: a.out.clone(),
         quiet: a.json,
-        ..TrainConfig::default()
-    };
-    let quiet = a.json;
-    let log = train::train(&mut model, &train_ds, &cfg, &mut |e| {
-        if !quiet {
-            eprintln!(
-                "epoch {:>3}: loss {:.4}, train accuracy {:.2}%, lr {:.4} ({:.1} s)",
-                e.epoch + 1,
-                e.loss,
-                100.0 * e.train_accuracy,
-                e.lr,
-                e.seconds
-            );
-        }
     })?;
-    let float_accuracy = inq_quant::forward::accuracy(&model, &test)?.fraction();
-    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    inq_quant::onnx::export_float(&model, &a.out)?;
-    let report = TrainReport {
-        out: a.out.display().to_string(),
-        train_images: train_ds.len(),
-        float_accuracy,
-        epochs: log.epochs,
-        seconds: t0.elapsed().as_secs_f64(),
-    };
-    crate::output::emit(a.json, &report, || {
+    crate::output::emit(a.json, &r, || {
         format!(
-            "trained LeNet on {} images for {} epochs: test accuracy {:.2}%; wrote {} ({:.0} s)",
-            report.train_images,
+            "trained {} on {} images for {} epochs: test accuracy {:.2}%; wrote {} ({:.0} s)",
+            r.arch,
+            r.train_images,
             a.epochs,
-            100.0 * report.float_accuracy,
-            report.out,
-            report.seconds
+            100.0 * r.float_accuracy,
+            r.out,
+            r.seconds
         )
     })
 }

@@ -1,11 +1,10 @@
 //! Shared helpers of the codegen tests: model builders, tool detection, design generation.
 #![allow(dead_code)]
 
+use inq_design::Manifest;
 use inq_model::numerics::{self, Weight};
-use inq_model::{
-    ActFormat, ConvLayer, DenseLayer, InputSpec, Layer, NamedLayer, Output, PoolLayer, QuantModel,
-    WeightTensor,
-};
+use inq_model::ops;
+use inq_model::{ActFormat, InputSpec, Op, Output, QuantModel, WeightTensor, DEFAULT_INPUT_NAME};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,6 +50,16 @@ pub fn act(bits: u32, signed: bool, exp: i32) -> ActFormat {
     ActFormat { bits, signed, exp }
 }
 
+/// A model input called `input`.
+pub fn input(shape: [usize; 3], format: ActFormat) -> InputSpec {
+    InputSpec {
+        name: DEFAULT_INPUT_NAME.to_string(),
+        shape,
+        format,
+        mapping: String::new(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn conv(
     rng: &mut Rng,
@@ -65,16 +74,16 @@ pub fn conv(
     n1: Vec<i32>,
     relu: bool,
     output: Output,
-) -> Layer {
+) -> (String, Op) {
     let n = oc * ic * k * k;
-    Layer::Conv(ConvLayer {
-        name: name.into(),
+    let op = Op::Conv(ops::Conv {
         in_channels: ic,
         out_channels: oc,
         kernel: [k, k],
         stride: [stride, stride],
         pad,
         pad_value,
+        group: 1,
         weights: WeightTensor {
             kind: Default::default(),
             bits,
@@ -84,7 +93,8 @@ pub fn conv(
         bias: (0..oc).map(|_| rng.range(-300, 300)).collect(),
         relu,
         output,
-    })
+    });
+    (name.into(), op)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -97,9 +107,8 @@ pub fn dense(
     n1: Vec<i32>,
     relu: bool,
     output: Output,
-) -> Layer {
-    Layer::Dense(DenseLayer {
-        name: name.into(),
+) -> (String, Op) {
+    let op = Op::Dense(ops::Dense {
         in_features: inf,
         out_features: outf,
         weights: WeightTensor {
@@ -111,25 +120,29 @@ pub fn dense(
         bias: (0..outf).map(|_| rng.range(-500, 500)).collect(),
         relu,
         output,
-    })
+    });
+    (name.into(), op)
 }
 
-pub fn pool(name: &str, k: usize) -> PoolLayer {
-    PoolLayer {
-        name: name.into(),
+pub fn window(k: usize, stride: usize) -> ops::Window {
+    ops::Window {
         kernel: [k, k],
-        stride: [k, k],
+        stride: [stride, stride],
     }
 }
 
-pub fn named(name: &str) -> NamedLayer {
-    NamedLayer { name: name.into() }
+pub fn max_pool(name: &str, k: usize) -> (String, Op) {
+    (name.into(), Op::MaxPool(ops::MaxPool(window(k, k))))
+}
+
+pub fn flatten(name: &str) -> (String, Op) {
+    (name.into(), Op::Flatten(ops::Flatten {}))
 }
 
 /// conv 1→2 3×3 pad 1 on 8×8 (u8), maxpool 2, flatten, dense 32→3 logits.
 pub fn tiny_model(seed: u64) -> QuantModel {
     let mut r = Rng::new(seed);
-    let layers = vec![
+    let nodes = vec![
         conv(
             &mut r,
             "conv1",
@@ -144,8 +157,8 @@ pub fn tiny_model(seed: u64) -> QuantModel {
             true,
             Output::from_act(act(8, false, -5)),
         ),
-        Layer::MaxPool(pool("pool1", 2)),
-        Layer::Flatten(named("flatten")),
+        max_pool("pool1", 2),
+        flatten("flatten"),
         dense(
             &mut r,
             "fc",
@@ -157,22 +170,14 @@ pub fn tiny_model(seed: u64) -> QuantModel {
             Output::Logits,
         ),
     ];
-    QuantModel::new(
-        "tiny",
-        InputSpec {
-            shape: [1, 8, 8],
-            format: act(8, false, -8),
-            mapping: String::new(),
-        },
-        layers,
-    )
+    QuantModel::chain("tiny", input([1, 8, 8], act(8, false, -8)), nodes)
 }
 
 /// Signed activations, stride 2, asymmetric padding with a pad value, average pooling, global
 /// average pooling, a dense chain. Folding given separately.
 pub fn mixed_model(seed: u64) -> QuantModel {
     let mut r = Rng::new(seed);
-    let layers = vec![
+    let nodes = vec![
         conv(
             &mut r,
             "c1 stride2",
@@ -202,15 +207,11 @@ pub fn mixed_model(seed: u64) -> QuantModel {
             false,
             Output::from_act(act(7, true, -4)),
         ),
-        // [4,3,3] -> avgpool needs pow2 window: 1x... use 2x2 stride 1? pool layers stride k only here
-        Layer::AvgPool(PoolLayer {
-            name: "ap".into(),
-            kernel: [2, 2],
-            stride: [1, 1],
-        }),
+        // [4,3,3] -> 2×2 average pool with stride 1
+        ("ap".into(), Op::AvgPool(ops::AvgPool(window(2, 1)))),
         // [4,2,2]
-        Layer::GlobalAvgPool(named("gap")),
-        Layer::Flatten(named("flat")),
+        ("gap".into(), Op::GlobalAvgPool(ops::GlobalAvgPool {})),
+        flatten("flat"),
         dense(
             &mut r,
             "d1",
@@ -223,21 +224,13 @@ pub fn mixed_model(seed: u64) -> QuantModel {
         ),
         dense(&mut r, "d2", 6, 5, 2, vec![-1], false, Output::Logits),
     ];
-    QuantModel::new(
-        "mixed",
-        InputSpec {
-            shape: [2, 6, 6],
-            format: act(8, true, -7),
-            mapping: String::new(),
-        },
-        layers,
-    )
+    QuantModel::chain("mixed", input([2, 6, 6], act(8, true, -7)), nodes)
 }
 
 /// The LeNet-shaped model of the brief.
 pub fn lenet_model(seed: u64) -> QuantModel {
     let mut r = Rng::new(seed);
-    let layers = vec![
+    let nodes = vec![
         conv(
             &mut r,
             "conv1",
@@ -252,7 +245,7 @@ pub fn lenet_model(seed: u64) -> QuantModel {
             true,
             Output::from_act(act(8, false, -4)),
         ),
-        Layer::MaxPool(pool("pool1", 2)),
+        max_pool("pool1", 2),
         conv(
             &mut r,
             "conv2",
@@ -267,8 +260,8 @@ pub fn lenet_model(seed: u64) -> QuantModel {
             true,
             Output::from_act(act(8, false, -4)),
         ),
-        Layer::MaxPool(pool("pool2", 2)),
-        Layer::Flatten(named("flatten")),
+        max_pool("pool2", 2),
+        flatten("flatten"),
         dense(
             &mut r,
             "fc1",
@@ -281,15 +274,66 @@ pub fn lenet_model(seed: u64) -> QuantModel {
         ),
         dense(&mut r, "fc2", 128, 10, 5, vec![-2], false, Output::Logits),
     ];
-    QuantModel::new(
-        "lenet",
-        InputSpec {
-            shape: [1, 28, 28],
-            format: act(8, false, -8),
-            mapping: String::new(),
-        },
-        layers,
-    )
+    QuantModel::chain("lenet", input([1, 28, 28], act(8, false, -8)), nodes)
+}
+
+/// A small residual network (`inq_model::random`): conv 3×3 → residual block (depthwise 3×3,
+/// 1×1 conv; identity shortcut) → residual block with a stride-2 main path (3×3 conv) and a
+/// stride-2 1×1 projection shortcut → global average pooling over a 3×3 plane (9 elements,
+/// not a power of two) → flatten → dense logits. Node names `l0`, `l1`, ... in build order.
+pub fn residual_model(seed: u64) -> QuantModel {
+    use inq_model::random::{build, LayerSpec, RandomSpec};
+    let conv = |out, k, stride, pad, relu| LayerSpec::Conv {
+        out,
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 6,
+        relu,
+        per_channel: true,
+    };
+    let spec = RandomSpec {
+        input: [2, 6, 6],
+        input_format: act(8, false, -8),
+        layers: vec![
+            conv(4, 3, 1, 1, true),
+            LayerSpec::Residual {
+                main: vec![
+                    LayerSpec::Depthwise {
+                        k: 3,
+                        stride: 1,
+                        pad: 1,
+                        bits: 4,
+                        act_bits: 6,
+                        relu: true,
+                    },
+                    conv(4, 1, 1, 0, false),
+                ],
+                shortcut: vec![],
+                act_bits: 6,
+                relu: true,
+            },
+            LayerSpec::Residual {
+                main: vec![conv(6, 3, 2, 1, true), conv(6, 1, 1, 0, false)],
+                shortcut: vec![conv(6, 1, 2, 0, false)],
+                act_bits: 7,
+                relu: true,
+            },
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 5,
+                bits: 4,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
+        ],
+    };
+    let mut m = build(&spec, seed).expect("residual model");
+    m.name = "residual".into();
+    m
 }
 
 pub fn have(tool: &str) -> bool {
@@ -314,13 +358,28 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-pub fn gen(model: &QuantModel, req: &inq_hdl::FoldingRequest, dir: &Path) -> inq_codegen::Manifest {
+pub fn gen(model: &QuantModel, req: &inq_hdl::FoldingRequest, dir: &Path) -> Manifest {
     let design = inq_hdl::plan(model, req).expect("plan");
     inq_codegen::generate(&design, model, dir, &inq_codegen::GenOptions::default())
         .expect("generate")
 }
 
-pub fn rtl_files(m: &inq_codegen::Manifest) -> Vec<String> {
+/// An explicit folding: `(node name, PE, SIMD)` entries.
+pub fn fold(entries: &[(&str, usize, usize)]) -> inq_hdl::FoldingRequest {
+    inq_hdl::FoldingRequest::Explicit(inq_hdl::Folding {
+        layer: entries
+            .iter()
+            .map(|&(n, pe, simd)| inq_hdl::LayerFolding {
+                name: Some(n.into()),
+                index: None,
+                pe,
+                simd,
+            })
+            .collect(),
+    })
+}
+
+pub fn rtl_files(m: &Manifest) -> Vec<String> {
     m.rtl_files
         .iter()
         .map(|f| f.trim_start_matches("rtl/").to_string())
@@ -341,14 +400,12 @@ pub fn run(cmd: &mut Command) -> (bool, String, String) {
 pub fn int_model(m: &QuantModel, seed: u64) -> QuantModel {
     let mut r = Rng::new(seed ^ 0x1A7);
     let mut m = m.clone();
-    for l in &mut m.layers {
-        let w = match l {
-            Layer::Conv(c) => &mut c.weights,
-            Layer::Dense(d) => &mut d.weights,
-            _ => continue,
+    for n in &mut m.nodes {
+        let Some(w) = n.op.operator_mut().weights_mut() else {
+            continue;
         };
         let bits = w.bits;
-        let n2: Vec<i32> = (0..w.n1.len()).map(|c| numerics::n2_of(w, c)).collect();
+        let n2: Vec<i32> = (0..w.n1.len()).map(|c| w.n2_of(c)).collect();
         w.kind = inq_model::WeightKind::Int;
         w.n1 = n2.iter().map(|&n| n + bits as i32 - 2).collect();
         let q = numerics::int_max(bits);
@@ -369,4 +426,19 @@ pub fn int_model(m: &QuantModel, seed: u64) -> QuantModel {
     m.name = format!("{}_int", m.name);
     inq_model::validate::validate(&m).expect("int model valid");
     m
+}
+
+/// Renames node `i` (and every reference to it).
+pub fn rename(m: &mut QuantModel, i: usize, new: &str) {
+    let old = std::mem::replace(&mut m.nodes[i].name, new.to_string());
+    for n in &mut m.nodes {
+        for x in &mut n.inputs {
+            if *x == old {
+                *x = new.to_string();
+            }
+        }
+    }
+    if m.output == old {
+        m.output = new.to_string();
+    }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{InqConfig, InqResult, QuantError};
+use super::state::{InqConfig, InqResult, QuantError};
 use crate::graph::FloatModel;
 
 /// Format tag of checkpoint files.

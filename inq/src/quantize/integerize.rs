@@ -28,7 +28,7 @@ use inq_model::{ActFormat, InputSpec, Node as QNode, Op, QuantModel, Reference, 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{InqResult, QuantError};
+use super::state::{InqResult, QuantError};
 use crate::calib::{self, Calibration};
 use crate::data::Dataset;
 use crate::graph::ops::Scratch;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{InqLog, InqResult, QuantError};
+use super::state::{InqLog, InqResult, QuantError};
 use crate::graph::{fold_batchnorm, FloatModel};
 
 fn perr(path: &Path, e: impl std::fmt::Display) -> QuantError {

@@ -1,5 +1,6 @@
 //! The built-in float architectures: [`lenet`] (the default) and [`resnet8`], selected by
-//! [`Arch`] through [`build_arch`]. He-initialized from a seed (SplitMix64, so every platform
+//! [`Arch`] through [`build_arch`] ([`build_arch_init`] for PyTorch's initialization,
+//! [`WeightInit`]). He-initialized from a seed (SplitMix64, so every platform
 //! builds the same weights); normalization `x = pixel/255` (mean 0, std 1).
 //!
 //! Owns the layouts only; training them is [`super::train`].
@@ -64,22 +65,70 @@ impl std::str::FromStr for Arch {
     }
 }
 
-/// The model of architecture `arch` for inputs of `input_shape` (`[C, H, W]`) and `classes`
-/// outputs, initialized from `seed`.
-pub fn build_arch(arch: Arch, input_shape: [usize; 3], classes: usize, seed: u64) -> FloatModel {
-    match arch {
-        Arch::Lenet => lenet_classes(input_shape, classes, seed),
-        Arch::Resnet8 => resnet8(input_shape, classes, seed),
+/// How conv and dense weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WeightInit {
+    /// He-normal: standard deviation `√(2/fan_in)`, zero biases (the default).
+    #[default]
+    He,
+    /// PyTorch's default for `Conv2d` and `Linear` (Kaiming-uniform with `a = √5`): weights
+    /// and dense biases uniform in `±1/√fan_in` (standard deviation `1/√(3·fan_in)`), conv
+    /// biases zero (every conv of the built-in layouts is followed by BatchNorm or, in the
+    /// LeNet, a ReLU; PyTorch would draw them too).
+    Torch,
+}
+
+impl WeightInit {
+    /// The name on the command line: `he`, `torch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightInit::He => "he",
+            WeightInit::Torch => "torch",
+        }
     }
 }
 
-struct Init(SplitMix64);
+/// The model of architecture `arch` for inputs of `input_shape` (`[C, H, W]`) and `classes`
+/// outputs, He-initialized from `seed`.
+pub fn build_arch(arch: Arch, input_shape: [usize; 3], classes: usize, seed: u64) -> FloatModel {
+    build_arch_init(arch, input_shape, classes, seed, WeightInit::He)
+}
+
+/// [`build_arch`] with the weight initialization `init`.
+pub fn build_arch_init(
+    arch: Arch,
+    input_shape: [usize; 3],
+    classes: usize,
+    seed: u64,
+    init: WeightInit,
+) -> FloatModel {
+    match arch {
+        Arch::Lenet => lenet_classes(input_shape, classes, seed, init),
+        Arch::Resnet8 => resnet8_init(input_shape, classes, seed, init),
+    }
+}
+
+struct Init(SplitMix64, WeightInit);
 
 impl Init {
-    /// He-normal weights: `n` values with standard deviation `√(2/fan_in)`.
+    /// `n` weights of a layer with `fan_in` inputs per output: He-normal (standard deviation
+    /// `√(2/fan_in)`) or PyTorch's uniform `±1/√fan_in`.
     fn he(&mut self, n: usize, fan_in: usize) -> Vec<f32> {
-        let s = (2.0 / fan_in.max(1) as f64).sqrt();
-        (0..n).map(|_| (self.0.normal() * s) as f32).collect()
+        match self.1 {
+            WeightInit::He => {
+                let s = (2.0 / fan_in.max(1) as f64).sqrt();
+                (0..n).map(|_| (self.0.normal() * s) as f32).collect()
+            }
+            WeightInit::Torch => self.uniform(n, fan_in),
+        }
+    }
+
+    /// `n` values uniform in `±1/√fan_in`.
+    fn uniform(&mut self, n: usize, fan_in: usize) -> Vec<f32> {
+        let b = 1.0 / (fan_in.max(1) as f64).sqrt();
+        (0..n)
+            .map(|_| ((2.0 * self.0.unit() - 1.0) * b) as f32)
+            .collect()
     }
 
     fn conv(&mut self, i: usize, o: usize, k: usize, stride: usize) -> Conv {
@@ -95,11 +144,16 @@ impl Init {
     }
 
     fn dense(&mut self, i: usize, o: usize) -> Dense {
+        let weight = self.he(o * i, i);
+        let bias = match self.1 {
+            WeightInit::He => vec![0.0; o],
+            WeightInit::Torch => self.uniform(o, i),
+        };
         Dense {
             in_features: i,
             out_features: o,
-            weight: self.he(o * i, i),
-            bias: vec![0.0; o],
+            weight,
+            bias,
         }
     }
 }
@@ -109,14 +163,19 @@ impl Init {
 /// input; other shapes adapt the first dense layer). He-initialized from `seed`;
 /// normalization `x = pixel/255` (mean 0, std 1).
 pub fn lenet(input_shape: [usize; 3], seed: u64) -> FloatModel {
-    lenet_classes(input_shape, 10, seed)
+    lenet_classes(input_shape, 10, seed, WeightInit::He)
 }
 
-fn lenet_classes(input_shape: [usize; 3], classes: usize, seed: u64) -> FloatModel {
+fn lenet_classes(
+    input_shape: [usize; 3],
+    classes: usize,
+    seed: u64,
+    init: WeightInit,
+) -> FloatModel {
     let [c, h, w] = input_shape;
     // The same random stream as the chain version of this builder, so seeds reproduce the
     // weights (and results) recorded in docs/training.md.
-    let mut r = Init(SplitMix64::derive(seed, &[0x1e7e7]));
+    let mut r = Init(SplitMix64::derive(seed, &[0x1e7e7]), init);
     let flat = 32 * (h / 2 / 2) * (w / 2 / 2);
     let pool = || -> FloatOp {
         MaxPool(Window {
@@ -156,7 +215,16 @@ fn lenet_classes(input_shape: [usize; 3], classes: usize, seed: u64) -> FloatMod
 /// `classes`. Node names: `stem`, `stem_bn`, `stem_relu`, `s{1,2,3}_{conv1,bn1,relu1,conv2,bn2,
 /// proj,proj_bn,add,relu}`, `gap`, `flatten`, `fc`.
 pub fn resnet8(input_shape: [usize; 3], classes: usize, seed: u64) -> FloatModel {
-    let mut r = Init(SplitMix64::derive(seed, &[0x7e5e8]));
+    resnet8_init(input_shape, classes, seed, WeightInit::He)
+}
+
+fn resnet8_init(
+    input_shape: [usize; 3],
+    classes: usize,
+    seed: u64,
+    init: WeightInit,
+) -> FloatModel {
+    let mut r = Init(SplitMix64::derive(seed, &[0x7e5e8]), init);
     let mut nodes = Vec::new();
     let mut push = |name: &str, inputs: &[&str], op: FloatOp| {
         nodes.push(Node::new(name, inputs, op));

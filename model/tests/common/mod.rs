@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use inq_model::numerics::{encode, Weight};
+use inq_model::ops::{Conv, Dense, Flatten, MaxPool, Window};
 use inq_model::*;
 
 /// `+2^k` as a code of `bits`.
@@ -37,14 +38,14 @@ pub fn u8fmt() -> ActFormat {
 /// → flatten → dense 2→2 logits. Hand-computed results are in tests/reference.rs.
 pub fn tiny() -> QuantModel {
     let bits = 4; // 4 levels: k in 0..4; n1 = 0 -> n2 = -3; n1 = -1 -> n2 = -4
-    let conv = ConvLayer {
-        name: "conv".into(),
+    let conv = Conv {
         in_channels: 1,
         out_channels: 2,
         kernel: [2, 2],
         stride: [1, 1],
         pad: [0, 0, 0, 0],
         pad_value: 0,
+        group: 1,
         weights: WeightTensor {
             kind: Default::default(),
             bits,
@@ -70,8 +71,7 @@ pub fn tiny() -> QuantModel {
             exp: -1,
         },
     };
-    let dense = DenseLayer {
-        name: "fc".into(),
+    let dense = Dense {
         in_features: 2,
         out_features: 2,
         weights: WeightTensor {
@@ -84,24 +84,43 @@ pub fn tiny() -> QuantModel {
         relu: false,
         output: Output::Logits,
     };
-    QuantModel::new(
+    QuantModel::chain(
         "tiny",
         InputSpec {
+            name: "input".into(),
             shape: [1, 3, 3],
             format: u8fmt(),
             mapping: String::new(),
         },
         vec![
-            Layer::Conv(conv),
-            Layer::MaxPool(PoolLayer {
-                name: "pool".into(),
-                kernel: [2, 2],
-                stride: [2, 2],
-            }),
-            Layer::Flatten(NamedLayer {
-                name: "flat".into(),
-            }),
-            Layer::Dense(dense),
+            ("conv".into(), Op::Conv(conv)),
+            (
+                "pool".into(),
+                Op::MaxPool(MaxPool(Window {
+                    kernel: [2, 2],
+                    stride: [2, 2],
+                })),
+            ),
+            ("flat".into(), Op::Flatten(Flatten {})),
+            ("fc".into(), Op::Dense(dense)),
         ],
     )
+}
+
+/// The conv node called `name`.
+pub fn conv<'a>(m: &'a mut QuantModel, name: &str) -> &'a mut Conv {
+    let i = m.node_index(name).expect("node");
+    match &mut m.nodes[i].op {
+        Op::Conv(c) => c,
+        _ => panic!("{name} is not a conv"),
+    }
+}
+
+/// The dense node called `name`.
+pub fn dense<'a>(m: &'a mut QuantModel, name: &str) -> &'a mut Dense {
+    let i = m.node_index(name).expect("node");
+    match &mut m.nodes[i].op {
+        Op::Dense(c) => c,
+        _ => panic!("{name} is not a dense"),
+    }
 }

@@ -1,9 +1,9 @@
-//! Shared helpers: random models, foldings, images.
+//! Shared helpers: random models (chains and graphs), foldings, images.
 #![allow(dead_code)]
 
 use inq_hdl::{plan, Design, Folding, FoldingRequest, LayerFolding};
 use inq_model::random::{build, random_input, LayerSpec, RandomSpec};
-use inq_model::{ActFormat, Layer, QuantModel};
+use inq_model::{ActFormat, Op, QuantModel};
 
 pub fn u8_input() -> ActFormat {
     ActFormat {
@@ -26,6 +26,17 @@ pub fn conv(out: usize, k: usize, stride: usize, pad: usize, relu: bool) -> Laye
     }
 }
 
+pub fn depthwise(k: usize, stride: usize, pad: usize, relu: bool) -> LayerSpec {
+    LayerSpec::Depthwise {
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 6,
+        relu,
+    }
+}
+
 pub fn dense(out: usize, relu: bool) -> LayerSpec {
     LayerSpec::Dense {
         out,
@@ -36,8 +47,18 @@ pub fn dense(out: usize, relu: bool) -> LayerSpec {
     }
 }
 
-/// A small set of model shapes covering every engine kind and option.
-pub fn specs() -> Vec<(&'static str, RandomSpec)> {
+/// A residual block: `main`, `shortcut` (empty: identity), ReLU after the add.
+pub fn residual(main: Vec<LayerSpec>, shortcut: Vec<LayerSpec>) -> LayerSpec {
+    LayerSpec::Residual {
+        main,
+        shortcut,
+        act_bits: 6,
+        relu: true,
+    }
+}
+
+/// Chain-shaped models covering every engine kind and option.
+pub fn chain_specs() -> Vec<(&'static str, RandomSpec)> {
     vec![
         (
             "conv_pool_conv_dense",
@@ -98,14 +119,161 @@ pub fn specs() -> Vec<(&'static str, RandomSpec)> {
     ]
 }
 
-/// Conv/dense layer indices of a model with their (out, in) channel counts.
-pub fn mvu_layers(m: &QuantModel) -> Vec<(usize, usize, usize)> {
-    m.layers
+/// Graph-shaped models: residual blocks with identity and strided 1×1 projection shortcuts,
+/// depthwise convolutions, global average pooling of non-power-of-two planes, a fork of the
+/// input, nested residual blocks.
+pub fn graph_specs() -> Vec<(&'static str, RandomSpec)> {
+    vec![
+        (
+            "residual_identity",
+            RandomSpec {
+                input: [2, 8, 8],
+                input_format: u8_input(),
+                layers: vec![
+                    conv(4, 3, 1, 1, true),
+                    residual(
+                        vec![conv(4, 3, 1, 1, true), conv(4, 3, 1, 1, false)],
+                        vec![],
+                    ),
+                    LayerSpec::MaxPool(2),
+                    LayerSpec::Flatten,
+                    dense(5, false),
+                ],
+            },
+        ),
+        (
+            "residual_projection_gap25",
+            RandomSpec {
+                input: [3, 9, 9],
+                input_format: ActFormat {
+                    bits: 6,
+                    signed: true,
+                    exp: -4,
+                },
+                layers: vec![
+                    conv(4, 3, 1, 1, true),
+                    residual(
+                        vec![conv(8, 3, 2, 1, true), conv(8, 3, 1, 1, false)],
+                        vec![conv(8, 1, 2, 0, false)],
+                    ),
+                    LayerSpec::GlobalAvgPool,
+                    LayerSpec::Flatten,
+                    dense(4, false),
+                ],
+            },
+        ),
+        (
+            "depthwise_separable",
+            RandomSpec {
+                input: [4, 7, 7],
+                input_format: u8_input(),
+                layers: vec![
+                    depthwise(3, 1, 1, true),
+                    conv(6, 1, 1, 0, true),
+                    depthwise(3, 2, 1, true),
+                    LayerSpec::GlobalAvgPool,
+                    LayerSpec::Flatten,
+                    dense(3, false),
+                ],
+            },
+        ),
+        (
+            "input_fanout",
+            RandomSpec {
+                input: [2, 6, 6],
+                input_format: u8_input(),
+                layers: vec![
+                    residual(
+                        vec![conv(2, 3, 1, 1, true), conv(2, 3, 1, 1, false)],
+                        vec![],
+                    ),
+                    conv(3, 3, 1, 0, true),
+                    LayerSpec::Flatten,
+                    dense(4, false),
+                ],
+            },
+        ),
+        (
+            "nested_residual_depthwise",
+            RandomSpec {
+                input: [3, 6, 6],
+                input_format: u8_input(),
+                layers: vec![
+                    conv(4, 1, 1, 0, true),
+                    residual(
+                        vec![
+                            depthwise(3, 1, 1, true),
+                            residual(vec![conv(4, 3, 1, 1, false)], vec![]),
+                        ],
+                        vec![],
+                    ),
+                    residual(
+                        vec![conv(6, 3, 2, 1, true), depthwise(3, 1, 1, false)],
+                        vec![conv(6, 1, 2, 0, false)],
+                    ),
+                    LayerSpec::GlobalAvgPool,
+                    LayerSpec::Flatten,
+                    dense(3, false),
+                ],
+            },
+        ),
+    ]
+}
+
+/// Every spec: chains and graphs.
+pub fn specs() -> Vec<(&'static str, RandomSpec)> {
+    let mut v = chain_specs();
+    v.extend(graph_specs());
+    v
+}
+
+/// The ResNet-8-shaped spec: input [1,28,28] 8-bit; conv 16; residual(16, identity);
+/// residual(32, stride 2, 1×1 projection); residual(64, stride 2, 1×1 projection); GAP (7×7);
+/// flatten; dense 10.
+pub fn resnet8_spec() -> RandomSpec {
+    let c = |out, k, stride, pad, relu| LayerSpec::Conv {
+        out,
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 8,
+        relu,
+        per_channel: true,
+    };
+    let block = |ch: usize, stride: usize| LayerSpec::Residual {
+        main: vec![c(ch, 3, stride, 1, true), c(ch, 3, 1, 1, false)],
+        shortcut: if stride == 1 {
+            vec![]
+        } else {
+            vec![c(ch, 1, stride, 0, false)]
+        },
+        act_bits: 8,
+        relu: true,
+    };
+    RandomSpec {
+        input: [1, 28, 28],
+        input_format: u8_input(),
+        layers: vec![
+            c(16, 3, 1, 1, true),
+            block(16, 1),
+            block(32, 2),
+            block(64, 2),
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Flatten,
+            dense(10, false),
+        ],
+    }
+}
+
+/// Conv/dense nodes of a model: `(node index, out channels, in channels, depthwise)`.
+pub fn mvu_nodes(m: &QuantModel) -> Vec<(usize, usize, usize, bool)> {
+    m.nodes
         .iter()
         .enumerate()
-        .filter_map(|(i, l)| match l {
-            Layer::Conv(c) => Some((i, c.out_channels, c.in_channels)),
-            Layer::Dense(d) => Some((i, d.out_features, d.in_features)),
+        .filter_map(|(i, n)| match &n.op {
+            Op::Conv(c) => Some((i, c.out_channels, c.in_channels, c.depthwise())),
+            Op::Dense(d) => Some((i, d.out_features, d.in_features, false)),
             _ => None,
         })
         .collect()
@@ -118,31 +286,37 @@ fn largest_divisor_at_most(n: usize, cap: usize) -> usize {
         .unwrap_or(1)
 }
 
+/// An explicit folding from `f(k, oc, c) -> (pe, simd)` per conv/dense node (SIMD forced to 1
+/// for depthwise nodes).
+pub fn explicit_by(
+    m: &QuantModel,
+    f: &dyn Fn(usize, usize, usize) -> (usize, usize),
+) -> FoldingRequest {
+    FoldingRequest::Explicit(Folding {
+        layer: mvu_nodes(m)
+            .into_iter()
+            .enumerate()
+            .map(|(k, (i, oc, c, dw))| {
+                let (pe, simd) = f(k, oc, c);
+                LayerFolding {
+                    name: None,
+                    index: Some(i),
+                    pe,
+                    simd: if dw { 1 } else { simd },
+                }
+            })
+            .collect(),
+    })
+}
+
 /// Named foldings: minimal, full (PE = OC, SIMD = C), and a mixed one.
 pub fn foldings(m: &QuantModel) -> Vec<(&'static str, FoldingRequest)> {
-    let mk = |f: &dyn Fn(usize, usize, usize) -> (usize, usize)| {
-        FoldingRequest::Explicit(Folding {
-            layer: mvu_layers(m)
-                .into_iter()
-                .enumerate()
-                .map(|(k, (i, oc, c))| {
-                    let (pe, simd) = f(k, oc, c);
-                    LayerFolding {
-                        name: None,
-                        index: Some(i),
-                        pe,
-                        simd,
-                    }
-                })
-                .collect(),
-        })
-    };
     vec![
         ("minimal", FoldingRequest::Minimal),
-        ("full", mk(&|_, oc, c| (oc, c))),
+        ("full", explicit_by(m, &|_, oc, c| (oc, c))),
         (
             "mixed",
-            mk(&|k, oc, c| {
+            explicit_by(m, &|k, oc, c| {
                 if k % 2 == 0 {
                     (largest_divisor_at_most(oc, 2), 1)
                 } else {
@@ -165,4 +339,11 @@ pub fn images(m: &QuantModel, n: usize, seed: u64) -> Vec<Vec<i64>> {
     (0..n)
         .map(|i| random_input(m, seed.wrapping_mul(1000) + i as u64))
         .collect()
+}
+
+/// A report without its wall-clock figures (for comparing runs).
+pub fn strip(mut r: inq_sim::SimReport) -> inq_sim::SimReport {
+    r.sim_seconds = 0.0;
+    r.cycles_per_second = 0.0;
+    r
 }

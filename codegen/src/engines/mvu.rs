@@ -1,0 +1,327 @@
+//! Matrix-vector units (`inq_mvu`, `docs/hardware.md` §4, §4.1, §4.2): conv, depthwise conv
+//! (parameter `DW`) and dense layers.
+//!
+//! * ROM variant: the shared modules `inq_mvu` and `inq_rom`, one `inq_rom` instance per PE
+//!   (`<instance>_rom<p>`, image `e<i>_w_pe<p>.hex`: `max(2, NF·SF)` words of `SIMD·b` bits)
+//!   on the wires `<instance>_waddr` / `<instance>_wdata`, ports `w_addr_next` / `w_data`.
+//! * Constant weights (§4.1): the per-engine module `inq_mvu_e<i>` rendered from the same
+//!   template in constant mode, each PE's non-zero terms as wiring summed by its adder tree
+//!   ([`inq_hdl::Mvu::adder_tree`]); no ROM.
+//!
+//! Both get the per-channel tables `e<i>_bias.hex` (`ACC_W` bits) and `e<i>_shift.hex`
+//! (8 bits, `min(r, ACC_W)`), `max(2, OC)` words each, named by the plan's `BIAS_FILE` /
+//! `SHIFT_FILE` memory parameters; parameters from the plan plus the input width `A`.
+
+use askama::Template;
+use inq_hdl::{Mvu, TreeOperand};
+
+use super::{
+    int_param, memory_file, param_int, params, simple_instance, single_io, EngineCx, EngineGen,
+    EngineOut, Shared,
+};
+use crate::error::CodegenError;
+use crate::hex::{hex_bits, hex_word, image};
+use crate::parts::{text, Conn, Instance, OutFile, Wire};
+
+#[derive(Template)]
+#[template(path = "inq_mvu.v", escape = "none")]
+struct MvuT<'a> {
+    header: &'a str,
+    /// `inq_mvu`, or the per-engine module of a constant-weight engine.
+    module_name: String,
+    /// Fully unrolled: constant weights, no ROM ports (`pes` holds the datapath).
+    constant: bool,
+    /// Some window element feeds no term (its weight is zero in every PE).
+    unused_lanes: bool,
+    pes: Vec<ConstPeV>,
+}
+
+#[derive(Template)]
+#[template(path = "inq_rom.v", escape = "none")]
+struct RomT<'a> {
+    header: &'a str,
+}
+
+/// One constant product of a constant-weight MVU (`inq_mvu.v`, constant mode).
+struct ConstTermV {
+    name: String,
+    width: u32,
+    expr: String,
+    comment: String,
+}
+
+/// One adder of a PE's tree.
+struct ConstNodeV {
+    name: String,
+    width: u32,
+    expr: String,
+}
+
+/// One PE of a constant-weight MVU.
+struct ConstPeV {
+    index: usize,
+    zeros: usize,
+    terms: Vec<ConstTermV>,
+    nodes: Vec<ConstNodeV>,
+    hi: u32,
+    lo: u32,
+    result: String,
+}
+
+/// `rtl/inq_mvu.v` (the ROM variant, shared by every ROM engine).
+const MODULE: Shared = Shared {
+    file: "inq_mvu.v",
+    render: |header| {
+        text(
+            &MvuT {
+                header,
+                module_name: "inq_mvu".into(),
+                constant: false,
+                unused_lanes: false,
+                pes: Vec::new(),
+            },
+            "inq_mvu.v",
+        )
+    },
+};
+
+/// `rtl/inq_rom.v`.
+const ROM: Shared = Shared {
+    file: "inq_rom.v",
+    render: |header| text(&RomT { header }, "inq_rom.v"),
+};
+
+/// `name` (`from` bits) sign-extended to `to` bits.
+fn sext(name: &str, from: u32, to: u32) -> String {
+    if from >= to {
+        name.to_string()
+    } else if to - from == 1 {
+        format!("{{{name}[{}], {name}}}", from - 1)
+    } else {
+        format!("{{{{{}{{{name}[{}]}}}}, {name}}}", to - from, from - 1)
+    }
+}
+
+/// The constant-mode template data of MVU engine `ei` (`docs/hardware.md` §4.1): per PE, its
+/// non-zero terms as wiring and its adder tree.
+fn const_mvu<'a>(
+    ei: usize,
+    m: &Mvu,
+    in_width: u32,
+    in_signed: bool,
+    header: &'a str,
+) -> Result<MvuT<'a>, CodegenError> {
+    let a = in_width;
+    let accw = m.acc_width;
+    let mut used = vec![false; m.simd];
+    let mut pes = Vec::with_capacity(m.pe);
+    for p in 0..m.pe {
+        let tree = m.adder_tree(p, a);
+        let mut terms = Vec::with_capacity(tree.terms.len());
+        for (i, (t, &w)) in tree.terms.iter().zip(&tree.term_widths).enumerate() {
+            if w != a + t.shift + 1 {
+                return Err(CodegenError::Mismatch(format!(
+                    "engine {ei}: a product of shift {} does not fit the {accw}-bit accumulator",
+                    t.shift
+                )));
+            }
+            used[t.lane] = true;
+            let lo = t.lane as u32 * a;
+            let x = format!("xv[{}:{lo}]", lo + a - 1);
+            let ext = if in_signed {
+                format!("xv[{}]", lo + a - 1)
+            } else {
+                "1'b0".to_string()
+            };
+            let expr = if t.shift == 0 {
+                format!("{{{ext}, {x}}}")
+            } else {
+                format!("{{{ext}, {x}, {}'b0}}", t.shift)
+            };
+            terms.push(ConstTermV {
+                name: format!("p{p}_t{i}"),
+                width: w,
+                expr,
+                comment: format!(
+                    "{}x[{}] << {}",
+                    if t.negative { "-" } else { "+" },
+                    t.lane,
+                    t.shift
+                ),
+            });
+        }
+        let width_of = |op: TreeOperand| match op {
+            TreeOperand::Term(i) => tree.term_widths[i],
+            TreeOperand::Node(j) => tree.nodes[j].width,
+        };
+        let name_of = |op: TreeOperand| match op {
+            TreeOperand::Term(i) => format!("p{p}_t{i}"),
+            TreeOperand::Node(j) => format!("p{p}_n{j}"),
+        };
+        let nodes = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(j, n)| ConstNodeV {
+                name: format!("p{p}_n{j}"),
+                width: n.width,
+                expr: format!(
+                    "({} {} {})",
+                    sext(&name_of(n.a), width_of(n.a), n.width),
+                    if n.subtract { "-" } else { "+" },
+                    sext(&name_of(n.b), width_of(n.b), n.width)
+                ),
+            })
+            .collect();
+        let result = match tree.root {
+            None => format!("{{{accw}{{1'b0}}}}"),
+            Some(r) => {
+                let v = sext(&name_of(r), width_of(r), accw);
+                if tree.root_negated {
+                    format!("({{{accw}{{1'b0}}}} - {v})")
+                } else {
+                    v
+                }
+            }
+        };
+        pes.push(ConstPeV {
+            index: p,
+            zeros: m.simd - tree.terms.len(),
+            terms,
+            nodes,
+            hi: (p as u32 + 1) * accw - 1,
+            lo: p as u32 * accw,
+            result,
+        });
+    }
+    Ok(MvuT {
+        header,
+        module_name: format!("inq_mvu_e{ei}"),
+        constant: true,
+        unused_lanes: used.iter().any(|u| !u),
+        pes,
+    })
+}
+
+/// The bias and shift tables (`max(2, OC)` words; the shift clamped to `ACC_W`, which rounds
+/// every accumulator value to 0 exactly like any larger shift).
+fn tables(ei: usize, m: &Mvu) -> Vec<OutFile> {
+    let depth = m.geom.oc.max(2);
+    let bias = (0..depth).map(|c| hex_word(m.bias.get(c).copied().unwrap_or(0), m.acc_width));
+    let shift = (0..depth).map(|c| {
+        let r = m.shift.get(c).copied().unwrap_or(0);
+        hex_word(i64::from(r.min(m.acc_width as i32)), 8)
+    });
+    vec![
+        OutFile::rtl(&memory_file(ei, "bias"), image(bias)),
+        OutFile::rtl(&memory_file(ei, "shift"), image(shift)),
+    ]
+}
+
+/// The weight ROM image of PE `p`: `depth` words of `SIMD·b` bits, lane `s` in bits
+/// `[s·b +: b]`, zero beyond `NF·SF`.
+fn rom_image(m: &Mvu, p: usize, depth: usize) -> Vec<u8> {
+    let dw = m.rom_width() as usize;
+    let cb = m.code_bits as usize;
+    image((0..depth).map(|addr| {
+        let mut bits = vec![false; dw];
+        if addr < m.rom_depth() {
+            for s in 0..m.simd {
+                let code = m.code(p, addr, s);
+                for b in 0..cb {
+                    bits[s * cb + b] = (code >> b) & 1 == 1;
+                }
+            }
+        }
+        hex_bits(&bits)
+    }))
+}
+
+impl EngineGen for Mvu {
+    fn generate(&self, cx: &EngineCx) -> Result<EngineOut, CodegenError> {
+        let ei = cx.index;
+        let io = cx.engine.io;
+        let mut p = params(cx);
+        p.push(int_param("A", io.in_width));
+        let mut hex = tables(ei, self);
+        if self.is_constant() {
+            let module = format!("inq_mvu_e{ei}");
+            let t = const_mvu(ei, self, io.in_width, io.in_signed, cx.header)?;
+            return Ok(EngineOut {
+                rtl: vec![OutFile::rtl(
+                    &format!("{module}.v"),
+                    text(&t, "inq_mvu.v")?.into_bytes(),
+                )],
+                insts: vec![simple_instance(cx, &module, p)?],
+                module,
+                shared: Vec::new(),
+                hex,
+                wires: Vec::new(),
+            });
+        }
+        let (i, o) = single_io(cx)?;
+        let waw = param_int(cx, &p, "WAW")?;
+        let depth = self.rom_depth().max(2);
+        let dw = self.rom_width();
+        let waddr = format!("{}_waddr", cx.instance);
+        let wdata = format!("{}_wdata", cx.instance);
+        let mut insts = Vec::with_capacity(self.pe + 1);
+        for pe in 0..self.pe {
+            let file = memory_file(ei, &format!("w_pe{pe}"));
+            hex.push(OutFile::rtl(&file, rom_image(self, pe, depth)));
+            insts.push(Instance {
+                module: "inq_rom".into(),
+                name: format!("{}_rom{pe}", cx.instance),
+                params: vec![
+                    int_param("DW", dw),
+                    int_param("DEPTH", depth),
+                    int_param("AW", waw),
+                    int_param("FILE", format!("\"{file}\"")),
+                ],
+                lines: vec![vec![
+                    Conn::new("clk", "clk"),
+                    Conn::new("addr", &waddr),
+                    Conn::new(
+                        "q",
+                        &format!("{wdata}[{}:{}]", (pe as u32 + 1) * dw - 1, pe as u32 * dw),
+                    ),
+                ]],
+            });
+        }
+        insts.push(Instance {
+            module: "inq_mvu".into(),
+            name: cx.instance.clone(),
+            params: p,
+            lines: vec![
+                super::clock(),
+                super::stream("in", i),
+                vec![
+                    Conn::new("w_addr_next", &waddr),
+                    Conn::new("w_data", &wdata),
+                ],
+                super::stream("out", o),
+            ],
+        });
+        Ok(EngineOut {
+            module: "inq_mvu".into(),
+            shared: vec![ROM, MODULE],
+            rtl: Vec::new(),
+            hex,
+            wires: vec![
+                Wire {
+                    name: waddr,
+                    width: waw,
+                },
+                Wire {
+                    name: wdata,
+                    width: dw * self.pe as u32,
+                },
+            ],
+            insts,
+        })
+    }
+
+    fn folding(&self) -> (usize, usize, Option<u32>) {
+        (self.pe, self.simd, Some(self.acc_width))
+    }
+}

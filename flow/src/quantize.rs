@@ -1,0 +1,205 @@
+//! `inq quantize`: INQ (or the uniform baseline) of a float ONNX model into a quantized-model
+//! file, with its accuracies, log and plots beside it. Owns the sequence (data, quantization,
+//! outputs); the method is `inq-quant`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use inq_quant::data::{self, Split};
+use inq_quant::quantize::{self, InqConfig, IntConfig};
+use serde::Serialize;
+
+use crate::error::{stage, Context, FlowError};
+
+/// Which quantization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Incremental Network Quantization to power-of-two weights (the default).
+    #[default]
+    Inq,
+    /// The multiplier baseline: post-training per-channel symmetric integers (no re-training).
+    Uniform,
+}
+
+/// What `inq quantize` does.
+#[derive(Debug, Clone)]
+pub struct QuantizeRequest {
+    /// The float model (ONNX).
+    pub model: PathBuf,
+    /// Its input normalization, if given on the command line (else the file's, else x/255).
+    pub norm: Option<String>,
+    /// Folder of IDX or npy files (default: the Debian dataset package).
+    pub data: Option<PathBuf>,
+    /// The quantized model to write (`.json`); log and plots beside it.
+    pub out: PathBuf,
+    /// INQ or uniform.
+    pub method: Method,
+    /// Weight bits of the uniform method.
+    pub weight_bits: u32,
+    /// INQ settings (the checkpoint path is set beside `out`).
+    pub inq: InqConfig,
+    /// Integerization settings.
+    pub int: IntConfig,
+    /// Re-train on the first N training images only.
+    pub limit: Option<usize>,
+    /// Evaluate on the first N test images only.
+    pub test_limit: Option<usize>,
+    /// Keep the checkpoint after a successful run.
+    pub keep_checkpoint: bool,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// What `inq quantize` reports.
+#[derive(Serialize, Debug, Default)]
+pub struct QuantizeReport {
+    /// The method.
+    pub method: String,
+    /// Weight bits (INQ: the default width; uniform: `weight_bits`).
+    pub bits: u32,
+    /// The quantized model written.
+    pub out: String,
+    /// Other files written (log, plots).
+    pub files: Vec<String>,
+    /// Test images evaluated.
+    pub images: usize,
+    /// Accuracy of the float model.
+    pub float_accuracy: Option<f64>,
+    /// Accuracy with the quantized weights and float activations.
+    pub inq_float_accuracy: Option<f64>,
+    /// Accuracy of the integer reference.
+    pub integer_accuracy: Option<f64>,
+    /// Per INQ step: portion and accuracy.
+    pub steps: Vec<quantize::StepLog>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.2}%", 100.0 * v))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+impl QuantizeReport {
+    /// The human summary.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}-bit {} on {} test images: float {}, quantized weights (float activations) {}, integer {}\nwrote {}{}{} ({:.0} s)",
+            self.bits,
+            if self.method == "inq" { "INQ" } else { "uniform" },
+            self.images,
+            pct(self.float_accuracy),
+            pct(self.inq_float_accuracy),
+            pct(self.integer_accuracy),
+            self.out,
+            if self.files.is_empty() { "" } else { " and " },
+            self.files.join(", "),
+            self.seconds
+        )
+    }
+}
+
+/// Quantizes `req.model` into `req.out`.
+pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
+    let t0 = Instant::now();
+    let float = crate::float::load_float(&req.model, req.norm.as_deref())?;
+    let dir = data::resolve_dir(req.data.as_deref())?;
+    let mut train_ds = data::load(&dir, Split::Train)
+        .ctx(|| format!("loading the training split from {}", dir.display()))?;
+    if let Some(n) = req.limit {
+        train_ds.truncate(n);
+    }
+    let mut test = data::load(&dir, Split::Test)
+        .ctx(|| format!("loading the test split from {}", dir.display()))?;
+    if let Some(n) = req.test_limit {
+        test.truncate(n);
+    }
+    if let Some(parent) = req.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| FlowError::Input(format!("{}: {e}", parent.display())))?;
+    }
+    let source = req.model.display().to_string();
+    match req.method {
+        Method::Uniform => {
+            let o = quantize::quantize_uniform(
+                &float,
+                req.weight_bits,
+                &train_ds,
+                Some(&test),
+                &req.int,
+                &source,
+            )
+            .map_err(stage)
+            .ctx(|| format!("uniform quantization of {source}"))?;
+            o.quant.save(&req.out)?;
+            Ok(QuantizeReport {
+                method: "uniform".into(),
+                bits: req.weight_bits,
+                out: req.out.display().to_string(),
+                files: Vec::new(),
+                images: test.len(),
+                float_accuracy: o.float_accuracy,
+                inq_float_accuracy: o.weights_only_accuracy,
+                integer_accuracy: o.integer_accuracy,
+                steps: Vec::new(),
+                seconds: t0.elapsed().as_secs_f64(),
+            })
+        }
+        Method::Inq => {
+            let checkpoint = checkpoint_path(&req.out);
+            let mut cfg = req.inq.clone();
+            cfg.checkpoint = Some(checkpoint.clone());
+            cfg.train.quiet = req.quiet;
+            let quiet = req.quiet;
+            let outcome = quantize::quantize(
+                &float,
+                &train_ds,
+                Some(&test),
+                &cfg,
+                &req.int,
+                &source,
+                &mut |s| {
+                    if !quiet {
+                        eprintln!(
+                            "INQ step {}: {:.1}% of weights quantized, test accuracy {} ({:.1} s)",
+                            s.step + 1,
+                            100.0 * s.portion,
+                            pct(s.test_accuracy),
+                            s.seconds
+                        );
+                    }
+                },
+            )
+            .map_err(stage)
+            .ctx(|| format!("INQ of {source}"))?;
+            let files = quantize::write_outputs(&req.out, &float, &outcome)
+                .map_err(stage)
+                .ctx(|| format!("writing {}", req.out.display()))?;
+            if !req.keep_checkpoint {
+                let _ = std::fs::remove_file(&checkpoint);
+            }
+            Ok(QuantizeReport {
+                method: "inq".into(),
+                bits: req.inq.bits,
+                out: req.out.display().to_string(),
+                files: files
+                    .iter()
+                    .skip(1)
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                images: test.len(),
+                float_accuracy: outcome.float_accuracy,
+                inq_float_accuracy: outcome.inq_float_accuracy,
+                integer_accuracy: outcome.integer_accuracy,
+                steps: outcome.inq.log.steps.clone(),
+                seconds: t0.elapsed().as_secs_f64(),
+            })
+        }
+    }
+}
+
+/// The checkpoint written beside a quantized model `out`.
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.with_extension("checkpoint.json")
+}

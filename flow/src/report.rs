@@ -1,0 +1,251 @@
+//! `inq report`: a design's resources two ways — the plan's analytic estimate and yosys
+//! synthesis of its RTL — per engine and in total, beside the throughput the simulator
+//! measures. Owns the assembly of the two; yosys itself is `inq-report`, the estimate
+//! `inq-hdl`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use inq_design::DesignFolder;
+use inq_report::yosys::{self, Flow, Resources, SynthOptions, SynthReport};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, FlowError};
+
+/// One engine's figures.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct EngineRow {
+    /// Engine index.
+    pub index: usize,
+    /// Node name (forks: `<node>_fork`).
+    pub name: String,
+    /// Op (`conv`, `add`, `fork`, ...).
+    pub op: String,
+    /// Instance in the top.
+    pub instance: String,
+    /// PE × SIMD (0 without lanes).
+    pub lanes: usize,
+    /// Analytic cycles per image.
+    pub cycles_per_image: u64,
+    /// The plan's estimate.
+    pub analytic: inq_hdl::Resources,
+    /// Synthesis results per flow (absent when the engine was not synthesized).
+    pub synth: BTreeMap<String, Resources>,
+    /// (analytic LUTs − xilinx LUTs) / xilinx LUTs, when synthesized for xilinx.
+    pub lut_error: Option<f64>,
+}
+
+/// What `inq report` prints.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Report {
+    /// The design folder.
+    pub dir: String,
+    /// Clock in MHz.
+    pub clock_mhz: f64,
+    /// Interval (cycles per image, steady state) predicted by the plan.
+    pub plan_interval_cycles: u64,
+    /// Steady-state interval measured by the cycle-accurate simulator (4 images, no stalls).
+    pub interval_cycles: f64,
+    /// First-input-to-last-output latency of the first image, from the simulator.
+    pub latency_cycles: u64,
+    /// Images per second at the clock (simulated interval).
+    pub images_per_second: f64,
+    /// Per engine.
+    pub engines: Vec<EngineRow>,
+    /// Analytic totals (engines, FIFOs and the output stage).
+    pub analytic_total: inq_hdl::Resources,
+    /// Synthesis per flow (totals, top-level glue, seconds).
+    pub synth: Vec<SynthReport>,
+    /// Analytic LUTs vs `synth_xilinx` LUTs (logic + 4 per LUT-RAM cell): the whole design when
+    /// every engine was synthesized, else over the synthesized engines.
+    pub lut_error: Option<f64>,
+}
+
+/// LUTs as the resource model counts them: logic LUTs plus 4 per LUT-RAM cell (RAM64M/RAM32M).
+pub fn xilinx_luts(r: &Resources) -> u64 {
+    r.luts + 4 * r.lutram
+}
+
+/// Builds the report for a design folder; `engines` limits synthesis to these instances (names
+/// or engine indices, the others black-boxed); `progress` gets one line per synthesis pass.
+pub fn build(
+    dir: &Path,
+    flows: &[Flow],
+    engines: Option<&[String]>,
+    mut progress: impl FnMut(&str),
+) -> Result<Report, FlowError> {
+    let folder = DesignFolder::load(dir)?;
+    let manifest = &folder.manifest;
+    let only: Option<Vec<String>> = engines.map(|list| {
+        list.iter()
+            .map(|e| match e.parse::<usize>() {
+                Ok(i) => manifest
+                    .engines
+                    .get(i)
+                    .map(|d| d.instance.clone())
+                    .unwrap_or_else(|| e.clone()),
+                Err(_) => e.clone(),
+            })
+            .collect()
+    });
+    let run_dir = folder.rtl_dir();
+    let files: Vec<String> = manifest
+        .rtl_files
+        .iter()
+        .map(|f| {
+            Path::new(f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.clone())
+        })
+        .collect();
+    let mut synth = Vec::new();
+    for &flow in flows {
+        let opts = SynthOptions {
+            only: only.clone(),
+            work_dir: None,
+        };
+        let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress)
+            .ctx(|| format!("synthesizing {} for {}", dir.display(), flow.name()))?;
+        synth.push(r);
+    }
+    let mut rows = Vec::new();
+    let (mut est_sum, mut syn_sum) = (0u64, 0u64);
+    for e in &manifest.engines {
+        // An engine is its instance plus its weight-ROM instances `<instance>_rom<p>`.
+        let rom_prefix = format!("{}_rom", e.instance);
+        let mut per_flow = BTreeMap::new();
+        for r in &synth {
+            let mut sum: Option<Resources> = None;
+            for (name, i) in &r.instances {
+                if *name == e.instance || name.starts_with(&rom_prefix) {
+                    sum.get_or_insert_with(Resources::default)
+                        .add(&i.resources, 1);
+                }
+            }
+            if let Some(x) = sum {
+                per_flow.insert(r.flow.name().to_string(), x);
+            }
+        }
+        let lut_error = per_flow
+            .get("xilinx")
+            .map(xilinx_luts)
+            .filter(|&l| l > 0)
+            .map(|l| {
+                est_sum += e.resources.luts;
+                syn_sum += l;
+                (e.resources.luts as f64 - l as f64) / l as f64
+            });
+        rows.push(EngineRow {
+            index: e.index,
+            name: e.name.clone(),
+            op: e.op.clone(),
+            instance: e.instance.clone(),
+            lanes: e.pe * e.simd,
+            cycles_per_image: e.cycles_per_image,
+            analytic: e.resources.clone(),
+            synth: per_flow,
+            lut_error,
+        });
+    }
+    let design = folder.design();
+    let analytic_total = design.design_resources();
+    // Whole design: every engine, FIFO and the output stage, against the synthesized total.
+    let total_error = synth
+        .iter()
+        .find(|r| r.flow == Flow::Xilinx || r.flow == Flow::XilinxNoDsp)
+        .filter(|r| r.skipped.is_empty())
+        .map(|r| xilinx_luts(&r.total))
+        .filter(|&l| l > 0)
+        .map(|l| (analytic_total.luts as f64 - l as f64) / l as f64);
+    // Throughput and latency from the simulator (stall-free, four random images).
+    let images: Vec<Vec<i64>> = (0..4)
+        .map(|i| inq_model::random::random_input(&folder.model, i))
+        .collect();
+    let sim = inq_sim::simulate(design, &images, &inq_sim::SimOptions::default())?;
+    let interval = sim.interval_cycles.unwrap_or(sim.total_cycles as f64);
+    Ok(Report {
+        dir: dir.display().to_string(),
+        clock_mhz: manifest.clock_mhz,
+        plan_interval_cycles: manifest.performance.interval_cycles,
+        interval_cycles: interval,
+        latency_cycles: sim.latency_cycles,
+        images_per_second: manifest.clock_mhz * 1e6 / interval.max(1.0),
+        engines: rows,
+        analytic_total,
+        synth,
+        lut_error: total_error
+            .or((syn_sum > 0).then(|| (est_sum as f64 - syn_sum as f64) / syn_sum as f64)),
+    })
+}
+
+/// The human table of a report.
+pub fn table(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let flows: Vec<&str> = r.synth.iter().map(|x| x.flow.name()).collect();
+    let _ = write!(
+        s,
+        "{:>3} {:<14} {:<8} {:>6} {:>11} {:>9} {:>9}",
+        "#", "node", "op", "lanes", "cycles/img", "LUT est", "FF est"
+    );
+    for f in &flows {
+        let _ = write!(s, " {:>22}", format!("{f} LUT/FF/BRAM/DSP"));
+    }
+    let _ = writeln!(s, " {:>8}", "LUT err");
+    for e in &r.engines {
+        let _ = write!(
+            s,
+            "{:>3} {:<14} {:<8} {:>6} {:>11} {:>9} {:>9}",
+            e.index,
+            e.name.chars().take(14).collect::<String>(),
+            e.op.chars().take(8).collect::<String>(),
+            e.lanes,
+            e.cycles_per_image,
+            e.analytic.luts,
+            e.analytic.ff_bits
+        );
+        for f in &flows {
+            let cell = e
+                .synth
+                .get(*f)
+                .map(|x| format!("{}/{}/{}/{}", xilinx_luts(x), x.ffs, x.bram, x.dsp))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(s, " {cell:>22}");
+        }
+        let err = e
+            .lut_error
+            .map(|x| format!("{:+.0}%", 100.0 * x))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(s, " {err:>8}");
+    }
+    for x in &r.synth {
+        let _ = writeln!(
+            s,
+            "{}: total {} LUT, {} FF, {} carry, {} BRAM, {} DSP, {} LUTRAM; {} mul/div cells, {} latches ({:.1} s)",
+            x.flow.name(),
+            x.total.luts,
+            x.total.ffs,
+            x.total.carry,
+            x.total.bram,
+            x.total.dsp,
+            x.total.lutram,
+            x.total.arith_cells,
+            x.total.latches,
+            x.seconds
+        );
+    }
+    if let Some(e) = r.lut_error {
+        let _ = writeln!(
+            s,
+            "analytic LUT estimate vs synth_xilinx: {:+.1}%",
+            100.0 * e
+        );
+    }
+    let _ = write!(
+        s,
+        "throughput (simulated): {:.0} cycles/image (plan {}) → {:.1} images/s at {} MHz; latency {} cycles",
+        r.interval_cycles, r.plan_interval_cycles, r.images_per_second, r.clock_mhz, r.latency_cycles
+    );
+    s
+}

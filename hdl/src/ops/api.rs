@@ -1,0 +1,117 @@
+//! The interface every engine kind implements ([`EngineOp`]) and the small types it speaks
+//! in: the widths of the streams around an engine ([`Io`]) and Verilog parameters
+//! ([`Param`]).
+//!
+//! Owns no engine kind; those live one per file beside this one and are registered in
+//! [`super::EngineKind`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::geometry::Geometry;
+use crate::resources::{Resources, Term};
+
+/// Widths and signedness of the stream an engine reads (its first input) and of the stream
+/// it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Io {
+    /// Input element width.
+    pub in_width: u32,
+    /// Input signedness.
+    pub in_signed: bool,
+    /// Output element width.
+    pub out_width: u32,
+    /// Output signedness.
+    pub out_signed: bool,
+}
+
+/// The value of a Verilog module parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamValue {
+    /// An integer (rendered in decimal).
+    Int(i64),
+    /// A string (rendered quoted).
+    Str(String),
+    /// The name of one of the engine's memory files, by role (`bias`, `shift`): the code
+    /// generator names the file (`e<engine>_<role>.hex`) and renders it quoted.
+    Memory(&'static str),
+}
+
+/// One Verilog module parameter of an engine instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The parameter name in the template.
+    pub name: &'static str,
+    /// Its value.
+    pub value: ParamValue,
+}
+
+impl Param {
+    /// An integer parameter.
+    pub fn int(name: &'static str, v: impl Into<i64>) -> Self {
+        Param {
+            name,
+            value: ParamValue::Int(v.into()),
+        }
+    }
+    /// An integer parameter from a count.
+    pub fn size(name: &'static str, v: usize) -> Self {
+        Param::int(name, v as i64)
+    }
+    /// A flag (0 or 1).
+    pub fn flag(name: &'static str, v: bool) -> Self {
+        Param::int(name, i64::from(v))
+    }
+    /// A memory file parameter.
+    pub fn memory(name: &'static str, role: &'static str) -> Self {
+        Param {
+            name,
+            value: ParamValue::Memory(role),
+        }
+    }
+}
+
+/// One engine kind of the hardware plan: how many streams it reads and writes, its schedule,
+/// its resources and its template parameters (`docs/hardware.md` gives its cycle-exact
+/// behaviour).
+pub trait EngineOp {
+    /// Input streams.
+    fn inputs(&self) -> usize {
+        1
+    }
+    /// Output streams.
+    fn outputs(&self) -> usize {
+        1
+    }
+    /// Shift-add (or multiplier) lanes.
+    fn lanes(&self) -> usize {
+        0
+    }
+    /// `PE×SIMD`, or `-` for engines without lanes.
+    fn fold_label(&self) -> String {
+        "-".into()
+    }
+    /// The sliding-window geometry, for engines with a line buffer.
+    fn geometry(&self) -> Option<&Geometry> {
+        None
+    }
+    /// Elements per image on each input stream.
+    fn in_elements(&self) -> usize;
+    /// Elements per image on each output stream.
+    fn out_elements(&self) -> usize;
+    /// Steady-state cycles per image in isolation: inputs offered at one element per cycle,
+    /// outputs never blocked (`docs/hardware.md` §9).
+    fn cycles_per_image(&self) -> u64;
+    /// How many input elements the engine can hold (line buffer, output registers) before it
+    /// must emit: the "reach" the FIFO rule of `docs/hardware.md` §2.2 adds up.
+    fn held_elements(&self) -> usize;
+    /// Cycles from its first input element to its first output element when fed at one
+    /// element per cycle (a lower bound used for the latency estimate).
+    fn first_output_cycles(&self) -> u64;
+    /// The named terms of the resource estimate (`docs/hardware.md` §10).
+    fn terms(&self, io: &Io) -> Vec<Term>;
+    /// The resource estimate (the terms plus adders, ROM and block-RAM counts).
+    fn resources(&self, io: &Io) -> Resources;
+    /// The Verilog module parameters of the instance (without memory file names, which the
+    /// code generator adds).
+    fn params(&self, io: &Io) -> Vec<Param>;
+}

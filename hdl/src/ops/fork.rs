@@ -1,0 +1,49 @@
+//! The stream fork (`inq_fork`, `docs/hardware.md` §5c): copies one stream to `N` streams.
+//! Purely combinational: an element leaves its input FIFO and enters every output FIFO in the
+//! same cycle, when all of them have room. Inserted by the graph planner wherever a tensor has
+//! more than one reader.
+
+use serde::{Deserialize, Serialize};
+
+use super::api::{EngineOp, Io, Param};
+use crate::resources::{term, Resources, Term};
+
+/// A fork of one stream into `outputs` copies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fork {
+    /// Number of output streams (at least 2).
+    pub outputs: usize,
+    /// Elements per image.
+    pub elements: usize,
+}
+
+impl EngineOp for Fork {
+    fn outputs(&self) -> usize {
+        self.outputs
+    }
+    fn in_elements(&self) -> usize {
+        self.elements
+    }
+    fn out_elements(&self) -> usize {
+        self.elements
+    }
+    fn cycles_per_image(&self) -> u64 {
+        self.elements as u64
+    }
+    fn held_elements(&self) -> usize {
+        0
+    }
+    fn first_output_cycles(&self) -> u64 {
+        0
+    }
+    fn terms(&self, _io: &Io) -> Vec<Term> {
+        // the ready AND and one valid gate per output
+        vec![term("handshake gates", self.outputs as u64 + 1, 0, 0)]
+    }
+    fn resources(&self, io: &Io) -> Resources {
+        crate::resources::finish(&self.terms(io), Resources::default())
+    }
+    fn params(&self, io: &Io) -> Vec<Param> {
+        vec![Param::int("W", io.in_width), Param::size("N", self.outputs)]
+    }
+}

@@ -1,0 +1,746 @@
+//! The matrix-vector unit (`inq_mvu`, `docs/hardware.md` §4): conv (also depthwise) and
+//! dense nodes. Owns the engine's parameters ([`Mvu`]), its planning from a model node
+//! (weight reordering, accumulator and requantizer widths, legal foldings), its cycle model,
+//! its resource estimate and its template parameters.
+
+use inq_model::numerics::{self, ActFormat, Weight};
+use inq_model::ops::Output;
+use serde::{Deserialize, Serialize};
+
+use super::adder_tree::{tree_cost, AdderTree, ConstTerm};
+use super::api::{EngineOp, Io, Param};
+use crate::error::PlanError;
+use crate::geometry::{engine_cycles, Geometry};
+use crate::resources::{
+    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, rom_bram18,
+    rom_in_bram, rom_logic_luts, scale, soft_mul_luts, term, vclog2, Resources, Term,
+    CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT, LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
+};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What an MVU emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum MvuOutput {
+    /// Requantized activations.
+    Act {
+        /// Width.
+        bits: u32,
+        /// Signedness.
+        signed: bool,
+        /// ReLU before saturation.
+        relu: bool,
+    },
+    /// Logits at `ACC_W + max left shift` bits.
+    Logits,
+}
+
+/// How an MVU lane multiplies an activation by a weight (derived from the layer's
+/// [`inq_model::WeightKind`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MacKind {
+    /// INQ codes: `±(x << k)` or 0, no multiplier (the default).
+    #[default]
+    Shift,
+    /// Uniform integer codes: a signed multiplier `x · q` per lane.
+    Multiply,
+}
+
+impl MacKind {
+    /// True for [`MacKind::Shift`] (omitted from the JSON so shift-add designs serialize as
+    /// before).
+    pub fn is_shift(&self) -> bool {
+        matches!(self, MacKind::Shift)
+    }
+    /// The MAC kind of weights of the given kind.
+    pub fn of(kind: inq_model::WeightKind) -> Self {
+        match kind {
+            inq_model::WeightKind::Pow2 => MacKind::Shift,
+            inq_model::WeightKind::Int => MacKind::Multiply,
+        }
+    }
+    /// The weight kind this MAC consumes.
+    pub fn weight_kind(&self) -> inq_model::WeightKind {
+        match self {
+            MacKind::Shift => inq_model::WeightKind::Pow2,
+            MacKind::Multiply => inq_model::WeightKind::Int,
+        }
+    }
+    /// `shift` or `multiply`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MacKind::Shift => "shift",
+            MacKind::Multiply => "multiply",
+        }
+    }
+}
+
+/// A matrix-vector unit of `PE × SIMD` lanes (shift-add or multiplier lanes, [`MacKind`]):
+/// a conv (also depthwise) or dense node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mvu {
+    /// The sliding window (a dense layer is a 1×1 window on a `[N,1,1]` map).
+    pub geom: Geometry,
+    /// Depthwise convolution: output channel `o` reads input channel `o` only; `SIMD = 1`,
+    /// `NF = C/PE`, `SF = kh·kw`, and PE `p` reads channel `nf·PE + p` (`docs/hardware.md`
+    /// §4.2).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub depthwise: bool,
+    /// Shift-add or multiplier lanes.
+    #[serde(default, skip_serializing_if = "MacKind::is_shift")]
+    pub mac: MacKind,
+    /// Value of padded window positions.
+    pub pad_value: i64,
+    /// Processing elements (output channels in parallel); divides `OC`.
+    pub pe: usize,
+    /// Lanes per PE (window elements in parallel); divides `C`.
+    pub simd: usize,
+    /// Neuron folds `OC / PE`.
+    pub nf: usize,
+    /// Synapse folds `K / SIMD` (`K` the window length: `kh·kw·C`, or `kh·kw` depthwise).
+    pub sf: usize,
+    /// Weight code width `b`.
+    pub code_bits: u32,
+    /// Largest exponent index used by a non-zero weight (0 if none, and for multiplier lanes).
+    pub k_max: u32,
+    /// Product width: `A + k_max + 1` for shift-add lanes, `A + b` for multiplier lanes
+    /// (signed product of an `A`-bit activation and a `b`-bit two's-complement weight).
+    pub product_width: u32,
+    /// Accumulator width: `max(signed_width_for(worst-case bound), product_width + 1)`.
+    pub acc_width: u32,
+    /// Internal width of the requantizer: `max(ACC_W + 1 + max left shift, OUT_W + 1)`.
+    pub requant_width: u32,
+    /// Output mode.
+    pub output: MvuOutput,
+    /// Per output channel bias at accumulator scale.
+    pub bias: Vec<i64>,
+    /// Per output channel shift `r` (positive: rounding right shift; ≤ 0: left shift).
+    pub shift: Vec<i32>,
+    /// Weight codes, index `(p · (NF·SF) + addr) · SIMD + s` for PE `p`, ROM word `addr =
+    /// nf·SF + sf`, lane `s` (see [`Mvu::code`]). Kept for constant-weight engines too (one
+    /// word per PE): the simulator and the code generator read the weights from here.
+    pub weights: Vec<u8>,
+    /// Where the weights live: per-PE ROMs, or constants wired into the datapath when the
+    /// folding makes every lane's weight constant (`NF·SF = 1`, `docs/hardware.md` §4.1).
+    #[serde(default)]
+    pub weight_storage: WeightStorage,
+}
+
+/// Where an MVU's weights live (`docs/hardware.md` §4.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightStorage {
+    /// One synchronous-read ROM per PE (`inq_rom`), `NF·SF` words of `SIMD·b` bits.
+    #[default]
+    Rom,
+    /// Fully unrolled (`NF·SF = 1`): every lane's weight is a compile-time constant, so each
+    /// product is wiring (a constant shift, a subtraction for a negative weight), zero weights
+    /// have no hardware, and there is no ROM.
+    Constant,
+}
+
+impl Mvu {
+    /// ROM depth per PE (`NF·SF`).
+    pub fn rom_depth(&self) -> usize {
+        self.nf * self.sf
+    }
+    /// ROM word width per PE (`SIMD·b`).
+    pub fn rom_width(&self) -> u32 {
+        self.simd as u32 * self.code_bits
+    }
+    /// The code of lane `s` of PE `p` at ROM word `addr`.
+    pub fn code(&self, p: usize, addr: usize, s: usize) -> u8 {
+        self.weights[(p * self.rom_depth() + addr) * self.simd + s]
+    }
+    /// Shift-add lanes `PE·SIMD`.
+    pub fn lanes(&self) -> usize {
+        self.pe * self.simd
+    }
+    /// Window elements each output channel sums over: `kh·kw·C`, or `kh·kw` depthwise.
+    pub fn window_len(&self) -> usize {
+        let g = &self.geom;
+        if self.depthwise {
+            g.kh * g.kw
+        } else {
+            g.kh * g.kw * g.c
+        }
+    }
+    /// Line-buffer read ports: `SIMD`, or `PE` for a depthwise engine (each PE reads its own
+    /// channel).
+    pub fn read_ports(&self) -> usize {
+        if self.depthwise {
+            self.pe
+        } else {
+            self.simd
+        }
+    }
+    /// Whether the weights are constants wired into the datapath (no ROM).
+    pub fn is_constant(&self) -> bool {
+        self.weight_storage == WeightStorage::Constant
+    }
+    /// The adder tree of PE `p` of a constant-weight engine (ROM word 0) for `in_width`-bit
+    /// inputs.
+    pub fn adder_tree(&self, p: usize, in_width: u32) -> AdderTree {
+        AdderTree::build(self.terms(p, 0), in_width, self.acc_width)
+    }
+    /// The non-zero products of PE `p` at ROM word `addr` (for a constant-weight engine,
+    /// `addr = 0`), in lane order: zero weights give no term.
+    pub fn terms(&self, p: usize, addr: usize) -> Vec<ConstTerm> {
+        (0..self.simd)
+            .filter_map(
+                |s| match numerics::decode(self.code(p, addr, s), self.code_bits) {
+                    Ok(Weight::Pow2 { negative, index }) => Some(ConstTerm {
+                        lane: s,
+                        shift: index,
+                        negative,
+                    }),
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+}
+
+/// Cycles per image of an MVU with this folding in isolation (input offered at one element per
+/// cycle, output never blocked): [`engine_cycles`] with `OW·NF·max(SF, PE)` compute cycles
+/// per output row (a fold takes `max(SF, PE)` cycles: its `PE` results leave one per cycle).
+/// A depthwise engine has `NF = C/PE`, `SF = kh·kw` (`simd` must be 1).
+pub fn mvu_cycles(g: &Geometry, pe: usize, simd: usize, depthwise: bool) -> u64 {
+    let nf = (g.oc / pe.max(1)) as u64;
+    let k = if depthwise {
+        g.kh * g.kw
+    } else {
+        g.kh * g.kw * g.c
+    };
+    let sf = (k / simd.max(1)) as u64;
+    let row = g.ow as u64 * nf * sf.max(pe as u64);
+    engine_cycles(g, row)
+}
+
+/// The legal `(PE, SIMD)` pairs of an MVU: `PE | OC` and `SIMD | C` (the lanes of a fold
+/// share one window position), or for a depthwise engine `PE | C` and `SIMD = 1`.
+pub fn legal_foldings(g: &Geometry, depthwise: bool) -> Vec<(usize, usize)> {
+    let divisors = |n: usize| (1..=n).filter(move |&d| n.is_multiple_of(d));
+    let simds: Vec<usize> = if depthwise {
+        vec![1]
+    } else {
+        divisors(g.c).collect()
+    };
+    divisors(g.oc)
+        .flat_map(|pe| simds.iter().map(move |&s| (pe, s)))
+        .collect()
+}
+
+/// Why `(pe, simd)` is not a legal folding of this MVU (`label` names the node).
+pub fn check_fold(
+    g: &Geometry,
+    depthwise: bool,
+    dense: bool,
+    label: &str,
+    pe: usize,
+    simd: usize,
+) -> Result<(), PlanError> {
+    let err = |message: String| PlanError::IllegalFolding {
+        layer: label.to_string(),
+        message,
+    };
+    if pe == 0 || simd == 0 {
+        return Err(err("PE and SIMD must be at least 1".into()));
+    }
+    if !g.oc.is_multiple_of(pe) {
+        return Err(err(format!(
+            "PE {pe} does not divide the {} output {}",
+            g.oc,
+            if dense { "features" } else { "channels" }
+        )));
+    }
+    if depthwise {
+        if simd != 1 {
+            return Err(err(format!(
+                "a depthwise convolution is folded over channels only: SIMD must be 1, not {simd} (PE {pe} channels in parallel)"
+            )));
+        }
+        return Ok(());
+    }
+    if !g.c.is_multiple_of(simd) {
+        return Err(err(if dense {
+            format!("SIMD {simd} does not divide the {} input features", g.c)
+        } else {
+            format!(
+                "SIMD {simd} does not divide the {} input channels (this version requires SIMD | C so that the lanes of a fold share one window position; fan-in K = {})",
+                g.c,
+                g.c * g.kh * g.kw
+            )
+        }));
+    }
+    Ok(())
+}
+
+/// The fully unrolled folding `(PE, SIMD) = (OC, C)` of an MVU, or why this version cannot
+/// unroll it: a constant-weight engine needs `NF·SF = 1`, and since the lanes of a fold share
+/// one kernel position (`SIMD | C`), only dense layers and 1×1 convolutions qualify.
+pub fn unrolled_fold(
+    g: &Geometry,
+    depthwise: bool,
+    label: &str,
+) -> Result<(usize, usize), PlanError> {
+    if g.kh * g.kw != 1 || depthwise {
+        return Err(PlanError::IllegalFolding {
+            layer: label.to_string(),
+            message: if depthwise {
+                "cannot be fully unrolled: depthwise convolutions keep their weight ROMs in this version".to_string()
+            } else {
+                format!(
+                    "cannot be fully unrolled: its {}×{} kernel would need SIMD = K·K·C = {} lanes spanning several kernel positions, but the lanes of a fold share one kernel position (SIMD | C = {}); only dense layers and 1×1 convolutions can have constant weights",
+                    g.kh,
+                    g.kw,
+                    g.kh * g.kw * g.c,
+                    g.c
+                )
+            },
+        });
+    }
+    Ok((g.oc, g.c))
+}
+
+/// What [`plan_mvu`] needs of a conv or dense node.
+#[derive(Debug, Clone, Copy)]
+pub struct MvuNode<'a> {
+    /// The weights.
+    pub weights: &'a inq_model::WeightTensor,
+    /// The bias per output channel.
+    pub bias: &'a [i64],
+    /// ReLU before saturation.
+    pub relu: bool,
+    /// What the node emits.
+    pub output: Output,
+    /// Padding value (0 for dense).
+    pub pad_value: i64,
+    /// Depthwise conv.
+    pub depthwise: bool,
+    /// A conv (weights `[out, in/group, kh, kw]`) or a dense node (`[out, in]`).
+    pub conv: bool,
+    /// For a dense node reading a flattened `[C, H, W]` map: that map (its stream is in HWC
+    /// order, so the weights are permuted from the model's CHW flatten order).
+    pub flat_from: Option<[usize; 3]>,
+}
+
+/// Plans an MVU: reorders the weights into ROM order, derives the widths and the
+/// requantization shifts. `label` names the node in errors; the output width is the node's
+/// output format (or the logit width).
+pub fn plan_mvu(
+    n: &MvuNode,
+    g: Geometry,
+    in_fmt: ActFormat,
+    pe: usize,
+    simd: usize,
+    label: &str,
+) -> Result<(Mvu, Io), PlanError> {
+    let wt = n.weights;
+    let k = if n.depthwise {
+        g.kh * g.kw
+    } else {
+        g.kh * g.kw * g.c
+    };
+    let nf = g.oc / pe;
+    let sf = k / simd;
+    let b = wt.bits;
+    // model index of window index j for output o: (ky, kx, c) order, or (ky, kx) depthwise
+    let model_index = |o: usize, j: usize| -> usize {
+        if n.depthwise {
+            o * k + j
+        } else if n.conv {
+            let c = j % g.c;
+            let kk = j / g.c;
+            let (ky, kx) = (kk / g.kw, kk % g.kw);
+            ((o * g.c + c) * g.kh + ky) * g.kw + kx
+        } else {
+            let f = match n.flat_from {
+                Some([pc, ph, pw]) => {
+                    // stream position j = (y·W + x)·C + c  →  feature (c·H + y)·W + x
+                    let c = j % pc;
+                    let yx = j / pc;
+                    let (y, x) = (yx / pw, yx % pw);
+                    (c * ph + y) * pw + x
+                }
+                None => j,
+            };
+            o * g.c + f
+        }
+    };
+    let mut weights = vec![0u8; g.oc * k];
+    let mut k_max = 0u32;
+    for p in 0..pe {
+        for nfi in 0..nf {
+            let o = nfi * pe + p;
+            for sfi in 0..sf {
+                for s in 0..simd {
+                    let j = sfi * simd + s;
+                    let code = *wt.codes.get(model_index(o, j)).ok_or_else(|| {
+                        PlanError::Internal(format!("weight index out of range in {label}"))
+                    })?;
+                    if let Ok(Weight::Pow2 { index, .. }) = wt.decode(code) {
+                        k_max = k_max.max(index);
+                    }
+                    weights[(p * nf * sf + nfi * sf + sfi) * simd + s] = code;
+                }
+            }
+        }
+    }
+    let x_max = in_fmt.max_abs().max(n.pad_value.abs());
+    let mut acc_width = 1u32;
+    for (row, &bo) in wt.codes.chunks(k.max(1)).zip(n.bias.iter()) {
+        let bound = wt.acc_bound(row, bo, x_max);
+        acc_width = acc_width.max(numerics::signed_width_for(bound));
+    }
+    // The RTL sign-extends products into the accumulator: keep it strictly wider than a product
+    // (only matters when the weights are tiny or all zero).
+    let mac = MacKind::of(wt.kind);
+    let product_width = match mac {
+        MacKind::Shift => in_fmt.bits + k_max + 1,
+        MacKind::Multiply => in_fmt.bits + b,
+    };
+    acc_width = acc_width.max(product_width + 1);
+    let (mvu_out, shift, out_width, out_signed, left_max) = match n.output {
+        Output::Act { .. } => {
+            let of = n
+                .output
+                .act()
+                .ok_or_else(|| PlanError::Internal("act".into()))?;
+            let shift: Vec<i32> = (0..g.oc).map(|c| wt.requant_shift(in_fmt, c, of)).collect();
+            let left = shift.iter().map(|&r| (-r).max(0)).max().unwrap_or(0) as u32;
+            (
+                MvuOutput::Act {
+                    bits: of.bits,
+                    signed: of.signed,
+                    relu: n.relu,
+                },
+                shift,
+                of.bits,
+                of.signed,
+                left,
+            )
+        }
+        Output::Logits => {
+            let n2min = wt.n2_min(g.oc);
+            let shift: Vec<i32> = (0..g.oc).map(|c| -(wt.n2_of(c) - n2min)).collect();
+            let left = shift.iter().map(|&r| -r).max().unwrap_or(0) as u32;
+            (MvuOutput::Logits, shift, acc_width + left, true, left)
+        }
+    };
+    let mvu = Mvu {
+        geom: g,
+        depthwise: n.depthwise,
+        mac,
+        pad_value: n.pad_value,
+        pe,
+        simd,
+        nf,
+        sf,
+        code_bits: b,
+        k_max,
+        product_width,
+        acc_width,
+        // room for the rounding add and left shifts, and at least one bit above the output
+        requant_width: (acc_width + 1 + left_max).max(out_width + 1),
+        output: mvu_out,
+        bias: n.bias.to_vec(),
+        shift,
+        weights,
+        // constant weights are wired shifts: shift-add lanes only (a multiplier design keeps
+        // its one-word ROMs when fully unrolled)
+        weight_storage: if nf * sf == 1 && mac == MacKind::Shift && !n.depthwise {
+            WeightStorage::Constant
+        } else {
+            WeightStorage::Rom
+        },
+    };
+    let io = Io {
+        in_width: in_fmt.bits,
+        in_signed: in_fmt.signed,
+        out_width,
+        out_signed,
+    };
+    Ok((mvu, io))
+}
+
+/// The terms of an MVU engine's estimate.
+fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
+    let g = &m.geom;
+    let a = u64::from(in_width);
+    let pe = m.pe as u64;
+    let simd = m.simd as u64;
+    let lanes = pe * simd;
+    let acc = u64::from(m.acc_width);
+    let rw = u64::from(m.requant_width);
+    let ow = u64::from(out_width);
+    let oc = g.oc as u64;
+    let lbw = lb_addr_bits(g);
+    let cw =
+        vclog2((g.h + g.pad[0] + g.kh + g.nr + g.sh + g.w + g.pad[1] + g.kw + g.sw + 4) as u64) + 2;
+    let depth = (m.rom_depth() as u64).max(2);
+    let rom_w = u64::from(m.rom_width());
+    let mut t = Vec::new();
+
+    // control registers: common part, sf/nf/ky/kx/icf loop counters, lop/oxs window
+    // coordinates, rb/kxc/co buffer offsets, waddr, pending, ch.
+    // A constant-weight engine (NF = SF = 1, 1×1 window) keeps sf, nf, ky, kx, icf, kxc and
+    // co at 0 (yosys removes them as constant registers) and has no waddr.
+    let ctrl_bits = if m.is_constant() {
+        common_ctrl_bits(g) + 2 * cw + lbw + vclog2(pe + 1)
+    } else {
+        common_ctrl_bits(g)
+            + vclog2(m.sf as u64 + 1)
+            + vclog2(m.nf as u64 + 1)
+            + vclog2(g.kh as u64 + 1)
+            + vclog2(g.kw as u64 + 1)
+            + vclog2((g.c / m.simd.max(1)) as u64 + 1)
+            + 2 * cw
+            + 3 * lbw
+            + vclog2(depth)
+            + vclog2(pe + 1)
+    } + vclog2(oc.max(2));
+    t.push(term(
+        "control (counters, window addressing, handshakes, requantizer shifts)",
+        scale(ctrl_bits, CTRL_LUTS_PER_BIT),
+        ctrl_bits + ow,
+        ceil_div(ctrl_bits, 2),
+    ));
+    // requantizer: bias add, rounding add, shift select / saturation.
+    t.push(term(
+        "requantizer adders",
+        acc + 2 * rw,
+        0,
+        ceil_div(acc, 4) + ceil_div(rw, 4),
+    ));
+
+    // line buffer: one read port per SIMD lane (`lb[rbase + s]`, address adder), padding
+    // multiplexer.
+    if m.is_constant() && g.ow == 1 {
+        // constant-weight engine on a one-column map (dense): every lane reads fixed words
+        // (one per slot, selected by the row base), so yosys keeps the buffer in flip-flops
+        // with a write-enable decoder per word and an NR:1 select (with the pad mux) per bit.
+        let words = (g.lb_elements() as u64).max(2);
+        t.push(term(
+            "line buffer (flip-flops, fixed-word reads)",
+            words * ceil_div(lbw, 4) + simd * a * mux_luts(g.nr as u64).max(1),
+            words * a,
+            0,
+        ));
+    } else {
+        let ports = m.read_ports() as u64;
+        let lb = lutram(g.lb_elements() as u64, a, ports);
+        t.push(Term {
+            name: "line buffer (distributed RAM, read muxes)",
+            luts: lb.logic_luts + ports * (lbw + a),
+            lutram_luts: lb.sites(),
+            ffs: 0,
+            carry4: ports * ceil_div(lbw, 4),
+        });
+    }
+
+    if m.is_constant() {
+        // constant weights: the products are wiring, zero weights vanish; what remains is one
+        // adder tree per PE over its non-zero terms (carry-chain adders of the tree's widths,
+        // one LUT per bit) and the obuf registers (no accumulator: NF·SF = 1).
+        let (mut bits, mut carry) = (0u64, 0u64);
+        for p in 0..m.pe {
+            let (b, c) = tree_cost(&m.adder_tree(p, in_width), acc);
+            bits += b;
+            carry += c;
+        }
+        t.push(term(
+            "constant-weight adder trees (non-zero terms only)",
+            bits,
+            0,
+            carry,
+        ));
+        t.push(term("output buffers", pe * acc, pe * acc, 0));
+    } else {
+        match m.mac {
+            MacKind::Shift => {
+                // lanes: the product `±(x << k)` (every input bit at every shift used, then the
+                // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
+                let shifted_bits = a * (u64::from(m.k_max) + 1);
+                t.push(term(
+                    "lanes (shift / negate products and adder chains)",
+                    scale(lanes * acc, LANE_LUTS_PER_ACC_BIT)
+                        + scale(lanes * shifted_bits, LANE_LUTS_PER_SHIFTED_BIT),
+                    0,
+                    lanes * ceil_div(acc, 4),
+                ));
+            }
+            MacKind::Multiply => {
+                // lanes: one DSP multiplier each (counted in `dsp`), the product sign-extended
+                // into its ACC_W-bit adder of the PE's chain.
+                t.push(term(
+                    "lanes (DSP multipliers and adder chains)",
+                    scale(lanes * acc, MUL_LANE_LUTS_PER_ACC_BIT),
+                    0,
+                    lanes * ceil_div(acc, 4),
+                ));
+            }
+        }
+        // per PE: acc and obuf registers, obuf load/shift multiplexer.
+        t.push(term(
+            "accumulators and output buffers",
+            pe * acc,
+            2 * pe * acc,
+            0,
+        ));
+    }
+
+    // bias and shift tables: asynchronous ROMs read at `ch` (logic).
+    t.push(term(
+        "bias and shift tables (logic ROM)",
+        rom_logic_luts(oc.max(2), acc + 8),
+        0,
+        0,
+    ));
+
+    // weight ROMs: one per PE, synchronous read (none for constant weights).
+    if !m.is_constant() && !rom_in_bram(depth, rom_w) {
+        t.push(term(
+            "weight ROMs (logic)",
+            pe * rom_logic_luts(depth, rom_w),
+            pe * rom_w,
+            0,
+        ));
+    }
+    t
+}
+
+/// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs, or its
+/// specialised constant-weight module: `rom_bits` then counts only the bias/shift tables).
+fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
+    let g = &m.geom;
+    let mut r = Resources::default();
+    let lanes = (m.pe * m.simd) as u64;
+    let acc = u64::from(m.acc_width);
+    let table_bits = g.oc as u64 * (acc + 8);
+    if m.is_constant() {
+        // constant weights: only the adder trees over the non-zero terms; no weight ROM.
+        for p in 0..m.pe {
+            let tree = m.adder_tree(p, in_width);
+            for n in &tree.nodes {
+                push_adders(&mut r.adders, n.width, 1);
+            }
+            if tree.root_negated {
+                push_adders(&mut r.adders, m.acc_width, 1);
+            }
+        }
+        push_adders(&mut r.adders, m.acc_width, 1);
+        push_adders(&mut r.adders, m.requant_width, 1);
+        r.rom_bits = table_bits;
+        return finish(&mvu_terms(m, in_width, out_width), r);
+    }
+    // lanes: conditional negate (one subtractor each); adder chain per PE.
+    push_adders(&mut r.adders, m.product_width, lanes);
+    push_adders(&mut r.adders, m.acc_width, lanes);
+    // requantizer: bias add, rounding add.
+    push_adders(&mut r.adders, m.acc_width, 1);
+    push_adders(&mut r.adders, m.requant_width, 1);
+    let depth = (m.rom_depth() as u64).max(2);
+    let rom_w = u64::from(m.rom_width());
+    let rom_per_pe = m.rom_depth() as u64 * rom_w;
+    r.rom_bits = rom_per_pe * m.pe as u64 + table_bits;
+    if rom_in_bram(depth, rom_w) {
+        r.bram_bits = rom_per_pe * m.pe as u64;
+        r.bram18 = m.pe as u64 * rom_bram18(depth, rom_w);
+    }
+    if m.mac == MacKind::Multiply {
+        r.dsp = lanes;
+        r.soft_mul_luts = lanes * soft_mul_luts(in_width + 1, m.code_bits);
+    }
+    finish(&mvu_terms(m, in_width, out_width), r)
+}
+
+impl EngineOp for Mvu {
+    fn lanes(&self) -> usize {
+        Mvu::lanes(self)
+    }
+    fn fold_label(&self) -> String {
+        format!("{}×{}", self.pe, self.simd)
+    }
+    fn geometry(&self) -> Option<&Geometry> {
+        Some(&self.geom)
+    }
+    fn in_elements(&self) -> usize {
+        self.geom.in_elements()
+    }
+    fn out_elements(&self) -> usize {
+        self.geom.out_elements()
+    }
+    fn cycles_per_image(&self) -> u64 {
+        mvu_cycles(&self.geom, self.pe, self.simd, self.depthwise)
+    }
+    fn held_elements(&self) -> usize {
+        self.geom.lb_elements() + self.pe + 1
+    }
+    fn first_output_cycles(&self) -> u64 {
+        let g = &self.geom;
+        let rows = g.kh.saturating_sub(g.pad[0]).clamp(1, g.h);
+        let first = (rows - 1) * g.w * g.c + g.c * g.kw.saturating_sub(g.pad[1]).max(1);
+        first.min(g.in_elements()) as u64 + self.sf as u64 + 1
+    }
+    fn terms(&self, io: &Io) -> Vec<Term> {
+        mvu_terms(self, io.in_width, io.out_width)
+    }
+    fn resources(&self, io: &Io) -> Resources {
+        mvu_resources(self, io.in_width, io.out_width)
+    }
+    fn params(&self, io: &Io) -> Vec<Param> {
+        let g = &self.geom;
+        let mut p = vec![
+            Param::size("C", g.c),
+            Param::size("H", g.h),
+            Param::size("W", g.w),
+            Param::size("KH", g.kh),
+            Param::size("KW", g.kw),
+            Param::size("SH", g.sh),
+            Param::size("SW", g.sw),
+            Param::size("PT", g.pad[0]),
+            Param::size("PL", g.pad[1]),
+            Param::size("OC", g.oc),
+            Param::size("OH", g.oh),
+            Param::size("OW", g.ow),
+            Param::size("NR", g.nr),
+            Param::size("PE", self.pe),
+            Param::size("SIMD", self.simd),
+        ];
+        if self.depthwise {
+            p.push(Param::flag("DW", true));
+        }
+        if !self.is_constant() {
+            p.push(Param::flag("IN_SIGNED", io.in_signed));
+        }
+        p.push(Param::int("PAD", self.pad_value));
+        if !self.is_constant() {
+            p.push(Param::int("CB", self.code_bits));
+            p.push(Param::int("PW", self.product_width));
+        }
+        p.extend([
+            Param::int("ACC_W", self.acc_width),
+            Param::int("RW", self.requant_width),
+            Param::int("OUT_W", io.out_width),
+            Param::flag("LOGITS", matches!(self.output, MvuOutput::Logits)),
+            Param::flag("OUT_SIGNED", io.out_signed),
+        ]);
+        if !self.is_constant() {
+            p.push(Param::int(
+                "WAW",
+                crate::resources::clog2(self.rom_depth().max(2) as u64),
+            ));
+        }
+        p.push(Param::memory("BIAS_FILE", "bias"));
+        p.push(Param::memory("SHIFT_FILE", "shift"));
+        if self.mac == MacKind::Multiply {
+            p.push(Param::flag("MUL", true));
+        }
+        p
+    }
+}

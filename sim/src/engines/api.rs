@@ -1,0 +1,228 @@
+//! The engine interface: what every engine kind implements and what the lockstep machine and
+//! the decoupled run drive ([`SimEngine`]), the wires around an engine in one cycle ([`Io`]),
+//! the context of an engine's decoupled run ([`RunCx`]: its channels, clock, wires and
+//! horizon), and what an engine file builds ([`Built`], [`PortSpec`]) from what the registry
+//! gives it ([`BuildCx`]), with the helpers the parameter checks share ([`check`],
+//! [`format_of`], [`range_of`], [`clog2`], [`MAX_ELEMENTS`]).
+//!
+//! Depends only on the leaves (`activity.rs`, `error.rs`) and the decoupled run's mechanics
+//! (`chan.rs`). Not here: the engines themselves (one file each), the registry that maps an
+//! engine kind to its file (`engines/mod.rs`), the generic decoupled loops that engines call
+//! from [`SimEngine::run`] (`engines/loops.rs`), the machine and the pipeline run that drive
+//! engines (`machine.rs`, `decoupled.rs`).
+
+use inq_hdl::Engine;
+use inq_model::ActFormat;
+
+use crate::activity::{Kind, Quiet};
+use crate::chan::{Chan, Clock};
+use crate::error::SimError;
+
+/// The wires around one engine in one cycle, by port (input port `p` reads a stream, output
+/// port `k` writes one; `docs/hardware.md` §1: every one is a function of registers).
+///
+/// The neighbours drive `in_valid`/`in_data` (the input FIFOs' `m_valid`/`m_data`) and
+/// `out_ready` (the output FIFOs' `s_ready`); the engine drives `in_ready`, `out_valid` and
+/// `out_data` ([`SimEngine::comb`]). In the decoupled run some neighbour signals may not be
+/// known yet (`in_known`, `out_known` false; the value is then `false`); the lockstep machine
+/// knows all of them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Io {
+    pub in_valid: Vec<bool>,
+    pub in_data: Vec<i64>,
+    pub in_known: Vec<bool>,
+    pub out_ready: Vec<bool>,
+    pub out_known: Vec<bool>,
+    pub in_ready: Vec<bool>,
+    pub out_valid: Vec<bool>,
+    pub out_data: Vec<i64>,
+}
+
+impl Io {
+    /// Wires for `ins` input and `outs` output ports, all known.
+    pub fn new(ins: usize, outs: usize) -> Self {
+        Io {
+            in_valid: vec![false; ins],
+            in_data: vec![0; ins],
+            in_known: vec![true; ins],
+            out_ready: vec![false; outs],
+            out_known: vec![true; outs],
+            in_ready: vec![false; ins],
+            out_valid: vec![false; outs],
+            out_data: vec![0; outs],
+        }
+    }
+
+    /// Input port `p` transfers at the edge (after [`SimEngine::comb`]).
+    #[inline(always)]
+    pub fn in_fire(&self, p: usize) -> bool {
+        self.in_valid[p] && self.in_ready[p]
+    }
+
+    /// Output port `k` transfers at the edge (after [`SimEngine::comb`]).
+    #[inline(always)]
+    pub fn out_fire(&self, k: usize) -> bool {
+        self.out_valid[k] && self.out_ready[k]
+    }
+}
+
+/// One register or combinational signal an engine shows in waveforms: name and width.
+pub(crate) type ProbeSignal = (&'static str, u32);
+
+/// A simulated engine kind: the cycle-exact state machine of its `docs/hardware.md` section.
+///
+/// The lockstep machine (`machine.rs`) calls [`SimEngine::edge`] once per cycle with every
+/// neighbour signal known; the decoupled run (`decoupled.rs`) calls [`SimEngine::run`], which
+/// advances the engine on its own clock through its FIFOs ([`RunCx`]), usually through one of
+/// the loops of `engines/loops.rs`.
+pub(crate) trait SimEngine: std::fmt::Debug {
+    /// The engine's combinational outputs (`in_ready` per input port, `out_valid`/`out_data`
+    /// per output port) from its registers and `io`'s neighbour signals. Changes nothing.
+    fn comb(&self, io: &mut Io);
+    /// One rising edge (the two-phase model of §1: [`SimEngine::comb`] first, from the
+    /// pre-edge values, then every register update). Returns how the cycle counts.
+    fn edge(&mut self, io: &mut Io) -> Kind;
+    /// Whether the known neighbour signals of `io` determine the next edge and its
+    /// [`Kind`] (the unknown ones are irrelevant). Always true when all are known.
+    fn decidable(&self, io: &Io) -> bool;
+    /// `Some` if the next edge changes nothing but the activity counters ([`Quiet::Frozen`]),
+    /// or only an MVU's synapse-fold counter ([`Quiet::Folding`]); such a state lasts while
+    /// the relevant neighbour signals stay the same. Only called when [`SimEngine::decidable`].
+    fn quiet(&self, io: &Io) -> Option<Quiet>;
+    /// Applies `k` cycles of a quiet state returned by [`SimEngine::quiet`] (the counters
+    /// are the caller's).
+    fn apply_quiet(&mut self, _q: Quiet, _k: usize) {}
+    /// A cycle with `rst = 1`: every control register takes its reset value.
+    fn reset(&mut self);
+    /// The signals of [`SimEngine::probe`] (names and widths, fixed per engine).
+    fn probe_signals(&self) -> Vec<ProbeSignal>;
+    /// The current values of [`SimEngine::probe_signals`] (after [`SimEngine::comb`] on `io`).
+    fn probe(&self, io: &Io, out: &mut Vec<i64>);
+    /// Runs the engine in the decoupled run, up to `cx.horizon` or until it needs a neighbour
+    /// signal that is not known yet.
+    fn run(&mut self, cx: &mut RunCx<'_>);
+    /// An optional fast path of the generic decoupled loop (`engines/loops.rs`, `step`): from
+    /// cycle `t` (the engine's clock, both sides), apply as many edges at once as the
+    /// channels of its ports (`ins`, `outs`: stream indices into `chans`) determine, counting
+    /// them in `clock`, and return the new clock (`t`: nothing done). Transfers go through
+    /// [`Chan::read`] and [`Chan::write`] at their cycles.
+    fn burst(
+        &mut self,
+        _chans: &mut [Chan],
+        _ins: &[usize],
+        _outs: &[usize],
+        _clock: &mut Clock,
+        t: u64,
+        _horizon: u64,
+    ) -> u64 {
+        t
+    }
+}
+
+/// What one port of an engine carries, for the graph checks of `machine.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortSpec {
+    pub width: u32,
+    pub signed: bool,
+    pub elements: usize,
+}
+
+/// A simulator built for one engine of a design, with what its ports carry.
+#[derive(Debug)]
+pub(crate) struct Built {
+    pub engine: Box<dyn SimEngine>,
+    pub inputs: Vec<PortSpec>,
+    pub outputs: Vec<PortSpec>,
+}
+
+/// What an engine file needs to check and build its engine.
+pub(crate) struct BuildCx<'a> {
+    /// Engine index.
+    pub index: usize,
+    /// The engine.
+    pub engine: &'a Engine,
+}
+
+impl BuildCx<'_> {
+    /// The path of a field of this engine (`engines[2].kind.weights`).
+    pub fn field(&self, name: &str) -> String {
+        format!("engines[{}].{name}", self.index)
+    }
+
+    /// `Ok` if `ok`, else [`SimError::Design`] naming `engines[i].<name>`.
+    pub fn check(
+        &self,
+        ok: bool,
+        name: &str,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), SimError> {
+        check(ok, || self.field(name), message)
+    }
+
+    /// Checks the stream widths of `io` (1..=62 bits) and returns the input and output
+    /// formats.
+    pub fn io_formats(&self) -> Result<(ActFormat, ActFormat), SimError> {
+        let io = &self.engine.io;
+        self.check((1..=62).contains(&io.in_width), "in_width", || {
+            format!("width {} outside 1..=62", io.in_width)
+        })?;
+        self.check((1..=62).contains(&io.out_width), "out_width", || {
+            format!("width {} outside 1..=62", io.out_width)
+        })?;
+        Ok((
+            format_of(io.in_width, io.in_signed),
+            format_of(io.out_width, io.out_signed),
+        ))
+    }
+}
+
+/// `Ok` if `ok`, else [`SimError::Design`] with the field and message.
+pub(crate) fn check(
+    ok: bool,
+    field: impl FnOnce() -> String,
+    message: impl FnOnce() -> String,
+) -> Result<(), SimError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SimError::design(field(), message()))
+    }
+}
+
+/// The activation format of a `bits`-bit stream (exponent irrelevant here).
+pub(crate) fn format_of(bits: u32, signed: bool) -> ActFormat {
+    ActFormat {
+        bits,
+        signed,
+        exp: 0,
+    }
+}
+
+/// Smallest and largest value of a `bits`-bit stream.
+pub(crate) fn range_of(bits: u32, signed: bool) -> (i64, i64) {
+    let f = format_of(bits, signed);
+    (f.min(), f.max())
+}
+
+/// Largest element count per image, line buffer or memory the simulator accepts.
+pub(crate) const MAX_ELEMENTS: usize = 1 << 32;
+
+/// `ceil(log2(n))`, at least 1: the width of a counter up to `n − 1`.
+pub(crate) fn clog2(n: u64) -> u32 {
+    if n <= 2 {
+        1
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}
+
+/// What an engine's [`SimEngine::run`] works with: every channel, the streams of its ports,
+/// its clock and wires, and the cycle it must not reach.
+pub(crate) struct RunCx<'a> {
+    pub chans: &'a mut [Chan],
+    pub ins: &'a [usize],
+    pub outs: &'a [usize],
+    pub clock: &'a mut Clock,
+    pub io: &'a mut Io,
+    pub horizon: u64,
+}

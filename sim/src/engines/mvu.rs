@@ -1,0 +1,948 @@
+//! `inq_mvu` (`docs/hardware.md` §4, depthwise §4.2): conv, depthwise conv and dense layers.
+//! Owns the MVU's registers and compute side (window, lanes as one lazy dot product per PE,
+//! `obuf`/`pending` emission, requantizer), the checks of its parameters (folding, weight
+//! codes, the accumulator bound, shifts and widths) and its conversion from the design's ROM
+//! order into per-channel multiplier rows.
+//!
+//! Depends on the engine interface (`api.rs`), `inside.rs`, the decoupled loop (`loops.rs`)
+//! and the leaves. Not here: the line-buffer input side (`inside.rs`), the decoupled run's
+//! loop (`loops.rs`, `run_windowed`), the arithmetic rules (`inq_model::numerics`).
+
+use inq_hdl::{Mvu as MvuParams, MvuOutput};
+use inq_model::numerics::{self, Weight};
+use inq_model::{ActFormat, WeightKind};
+
+use super::api::{clog2, range_of, BuildCx, Built, Io, PortSpec, ProbeSignal, RunCx, SimEngine};
+use super::inside::{self, check_geometry, InSide, Windowed};
+use super::loops::run_windowed;
+use crate::activity::{Kind, Quiet};
+use crate::error::SimError;
+
+/// What an MVU emits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OutMode {
+    Act { fmt: ActFormat, relu: bool },
+    Logits,
+}
+
+/// A decoded weight as the integer it multiplies by: `±2^k`, `q`, or 0. `x · multiplier(w)` equals
+/// [`numerics::product`]`(x, w)` whenever the product fits an `i64` (the design validation
+/// guarantees that every partial sum fits `ACC_W ≤ 62` bits; tested below).
+pub(crate) fn multiplier(w: Weight) -> i64 {
+    match w {
+        Weight::Zero => 0,
+        Weight::Int(q) => q,
+        Weight::Pow2 { negative, index } => {
+            let m = 1i64 << index.min(62);
+            if negative {
+                -m
+            } else {
+                m
+            }
+        }
+    }
+}
+
+/// An MVU's weights as multipliers ([`multiplier`]), in the narrowest integer type in which
+/// every dot product is exact: `i32` when `ACC_W ≤ 32` (every partial sum, and hence every
+/// product and every multiplier met with a non-zero input bound, fits; a lane value that does
+/// not fit only ever meets a zero multiplier, and wrapping arithmetic keeps that product 0),
+/// `i64` otherwise (`ACC_W ≤ 62`).
+#[derive(Debug, Clone)]
+pub(crate) enum Mults {
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+/// `Σ w[j]·x[j]` in wrapping `i64` arithmetic, exact when every partial sum fits (§6 bound);
+/// the order of the additions then does not matter.
+#[inline(always)]
+fn dot_body<T>(w: &[T], x: &[T]) -> T
+where
+    T: Copy + Default + WrappingOps,
+{
+    const L: usize = 16;
+    let mut a = [T::default(); L];
+    let (wc, xc) = (w.chunks_exact(L), x.chunks_exact(L));
+    let (wr, xr) = (wc.remainder(), xc.remainder());
+    for (wl, xl) in wc.zip(xc) {
+        for l in 0..L {
+            a[l] = a[l].wadd(wl[l].wmul(xl[l]));
+        }
+    }
+    let mut s = T::default();
+    for v in a {
+        s = s.wadd(v);
+    }
+    for (&wv, &xv) in wr.iter().zip(xr) {
+        s = s.wadd(wv.wmul(xv));
+    }
+    s
+}
+
+/// Wrapping `+` and `·` for [`dot_body`].
+trait WrappingOps {
+    fn wadd(self, o: Self) -> Self;
+    fn wmul(self, o: Self) -> Self;
+}
+
+impl WrappingOps for i32 {
+    #[inline(always)]
+    fn wadd(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    #[inline(always)]
+    fn wmul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+}
+
+impl WrappingOps for i64 {
+    #[inline(always)]
+    fn wadd(self, o: Self) -> Self {
+        self.wrapping_add(o)
+    }
+    #[inline(always)]
+    fn wmul(self, o: Self) -> Self {
+        self.wrapping_mul(o)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_avx2<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
+    dot_body(w, x)
+}
+
+/// `Σ w[j]·x[j]` (see [`dot_body`]), vectorized with AVX2 where the CPU has it (and the
+/// vectors are long enough for it to pay).
+#[inline]
+fn dot<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if w.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `dot_avx2` only requires AVX2, which the running CPU has (checked above).
+        return unsafe { dot_avx2(w, x) };
+    }
+    dot_body(w, x)
+}
+
+/// `inq_mvu` (§4, §4.2).
+///
+/// **Lazy arithmetic.** The lanes' partial sums `acc` are not observable (only `obuf`, through
+/// the output stream), so the simulator does not accumulate them cycle by cycle: the cycle of
+/// the *last* synapse fold of a neuron fold computes the whole dot products
+/// `obuf[p] = Σ_j W[nf·PE + p][j] · x_j` over the window at once, and the other `SF − 1`
+/// cycles of the fold only advance `sf`. This is exact because the window of an output pixel
+/// cannot change while the pixel is computed: the input side writes only rows `< lim =
+/// NR + max(0, lo)` of the compute image (rows `≥ need`, since `iy ≥ need` while computing)
+/// or next-image rows `H + r < lim`, and the rows of `[max(0, lo), max(0, lo) + NR)` occupy
+/// distinct slots, while the window's rows lie in `[max(0, lo), need)`. So the values every
+/// synapse fold of the pixel would have read are still in the line buffer at its last fold.
+/// The window is gathered once per pixel (`win`, valid while `(oy, ox)` stays).
+///
+/// A **depthwise** engine (`NF = C/PE`, `SF = kh·kw`, PE `p` reads channel `nf·PE + p`)
+/// computes each PE's dot product over the `kh·kw` taps of its own channel only: the window is
+/// gathered once per pixel and transposed to channel-major order.
+#[derive(Debug, Clone)]
+pub(crate) struct Mvu {
+    // parameters
+    pub c: usize,
+    pub w: usize,
+    pub kh: isize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub pt: isize,
+    pub pl: isize,
+    pub oc: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub nr: usize,
+    pub pe: usize,
+    pub nfn: usize,
+    pub sfn: usize,
+    /// Multipliers per output channel: `kh·kw·C`, or `kh·kw` depthwise.
+    pub k: usize,
+    pub depthwise: bool,
+    /// Weights as multipliers, index `o·k + j`: one contiguous row per output channel `o`,
+    /// `j` the window index (`(ky·kw + kx)·C + c`, or `ky·kw + kx` depthwise).
+    pub wmul: Mults,
+    pub bias: Vec<i64>,
+    pub shift: Vec<i32>,
+    pub mode: OutMode,
+    pad_value: i64,
+    // functions of `oy` (and `ox`), cached when it changes
+    lo: isize,
+    need: isize,
+    lim: isize,
+    /// per `ky`: line-buffer offset of input row `lo + ky`, or -1 when it is padding
+    rowbase: Vec<isize>,
+    /// `ox·sw − pl`
+    x0: isize,
+    /// The window of the current pixel in window order `(ky, kx, c)` (valid when
+    /// `win_valid`).
+    win: Vec<i64>,
+    /// The dot products' operand: `win` as `i32` (with [`Mults::I32`]); depthwise, the window
+    /// in channel-major order `(c, ky, kx)` (as `i32` or `i64`).
+    x32: Vec<i32>,
+    x64: Vec<i64>,
+    win_valid: bool,
+    // registers
+    pub inp: InSide,
+    pub oy: usize,
+    pub ox: usize,
+    pub nf: usize,
+    pub sf: usize,
+    pub obuf: Vec<i64>,
+    pub pending: usize,
+    pub ch: usize,
+    pub out_valid: bool,
+    pub out_data: i64,
+}
+
+impl Mvu {
+    /// Sets `oy` and the values derived from it.
+    fn set_oy(&mut self, oy: usize) {
+        self.oy = oy;
+        self.win_valid = false;
+        let lo = (oy * self.sh) as isize - self.pt;
+        let h = self.inp.h as isize;
+        self.lo = lo;
+        self.need = h.min(lo + self.kh);
+        self.lim = self.nr as isize + lo.max(0);
+        let row_len = (self.w * self.c) as isize;
+        let base = self.inp.base as isize;
+        for (ky, rb) in self.rowbase.iter_mut().enumerate() {
+            let r = lo + ky as isize;
+            *rb = if r < 0 || r >= h {
+                -1
+            } else {
+                ((base + r) % self.nr as isize) * row_len
+            };
+        }
+    }
+
+    /// Sets `ox` and `x0 = ox·sw − pl`.
+    fn set_ox(&mut self, ox: usize) {
+        self.ox = ox;
+        self.win_valid = false;
+        self.x0 = (ox * self.sw) as isize - self.pl;
+    }
+
+    /// comb `in_ready` (`lim = NR + max(0, lo)`, `lo = oy·sh − pt`).
+    #[inline(always)]
+    pub fn in_ready(&self) -> bool {
+        self.inp.in_ready(self.lim)
+    }
+
+    /// comb `fire` given the downstream `out_ready`.
+    #[inline(always)]
+    pub fn fire(&self, out_ready: bool) -> bool {
+        let emit_go = !self.out_valid || out_ready;
+        let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
+        self.avail() && (self.sf + 1 != self.sfn || obuf_free)
+    }
+
+    /// `!cdone && (ahead || iy >= need)`: the engine has the rows for its next compute cycle.
+    #[inline(always)]
+    pub fn avail(&self) -> bool {
+        !self.inp.cdone && self.inp.rows_ok(self.need)
+    }
+
+    /// `requant(v, ch)`.
+    #[inline(always)]
+    fn requant(&self, v: i64, ch: usize) -> i64 {
+        let r = self.shift[ch];
+        match self.mode {
+            OutMode::Act { fmt, relu } => numerics::requantize(v, r, relu, fmt),
+            OutMode::Logits => numerics::shift_round(v, r),
+        }
+    }
+
+    /// One rising edge. Returns `in_fire` and how the cycle counts.
+    #[inline(always)]
+    pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
+        let iy_old = self.inp.iy;
+        let in_fire = in_valid && self.inp.in_ready(self.lim);
+        let emit_go = !self.out_valid || out_ready;
+        let emit_work = emit_go && (self.pending != 0 || self.out_valid);
+        if !(in_fire || emit_work || self.inp.wraps() || self.fire(out_ready)) {
+            // Nothing changes this cycle: no transfer in, no compute, no emission, no wrap.
+            return (false, self.kind(out_ready));
+        }
+        let (kind, last_fire) = self.compute_side(out_ready);
+        self.inp.update(in_fire, in_data, iy_old, last_fire);
+        if last_fire {
+            // after the input side moved `base` to the next image
+            self.set_oy(0);
+        }
+        (in_fire, kind)
+    }
+
+    /// How the cycle counts: busy (`fire`), stalled (rows there, no fire) or idle.
+    #[inline(always)]
+    fn kind(&self, out_ready: bool) -> Kind {
+        if self.fire(out_ready) {
+            Kind::Busy
+        } else if self.avail() {
+            Kind::Stalled
+        } else {
+            Kind::Idle
+        }
+    }
+
+    /// The compute and emission side of an edge (from the pre-edge registers of both sides;
+    /// the input side is not touched). Returns how the cycle counts and `last_fire`.
+    #[inline(always)]
+    fn compute_side(&mut self, out_ready: bool) -> (Kind, bool) {
+        let emit_go = !self.out_valid || out_ready;
+        let last_sf = self.sf + 1 == self.sfn;
+        let pending = self.pending;
+        let obuf_free = pending == 0 || (pending == 1 && emit_go);
+        let avail = self.avail();
+        let fire = avail && (!last_sf || obuf_free);
+        let kind = if fire {
+            Kind::Busy
+        } else if avail {
+            Kind::Stalled
+        } else {
+            Kind::Idle
+        };
+
+        // Emission side (reads the pre-edge obuf and pending).
+        if emit_go {
+            self.out_valid = pending != 0;
+            if pending != 0 {
+                let ch = self.ch;
+                let v = self.obuf[self.pe - pending] + self.bias[ch];
+                self.out_data = self.requant(v, ch);
+                self.ch = if ch + 1 == self.oc { 0 } else { ch + 1 };
+                self.pending = pending - 1;
+            }
+        }
+
+        // Compute side.
+        let mut last_fire = false;
+        if fire {
+            // advance sf, nf, ox, oy
+            if !last_sf {
+                self.sf += 1;
+            } else {
+                self.finish_fold();
+                self.pending = self.pe;
+                self.sf = 0;
+                if self.nf + 1 != self.nfn {
+                    self.nf += 1;
+                } else {
+                    self.nf = 0;
+                    if self.ox + 1 != self.ow {
+                        self.set_ox(self.ox + 1);
+                    } else {
+                        self.set_ox(0);
+                        if self.oy + 1 != self.oh {
+                            self.set_oy(self.oy + 1);
+                        } else {
+                            last_fire = true;
+                        }
+                    }
+                }
+            }
+        }
+        (kind, last_fire)
+    }
+
+    /// Whether the next edge's fire ends an output row (it changes `oy`, hence `lim`, or is
+    /// `last_fire`): the compute side's only effect on the input side.
+    #[inline(always)]
+    fn row_end_next(&self, out_ready: bool) -> bool {
+        self.sf + 1 == self.sfn
+            && self.nf + 1 == self.nfn
+            && self.ox + 1 == self.ow
+            && self.fire(out_ready)
+    }
+
+    /// [`Mvu::quiet`] of the compute and emission side alone (no input, no wrap).
+    #[inline]
+    fn compute_quiet(&self, out_ready: bool) -> Option<Quiet> {
+        let emit_go = !self.out_valid || out_ready;
+        if emit_go && (self.pending != 0 || self.out_valid) {
+            return None;
+        }
+        if !self.avail() {
+            return Some(Quiet::Frozen { stalled: false });
+        }
+        if self.sf + 1 == self.sfn {
+            // fire needs obuf_free; with no emission work, pending == 0 unless blocked.
+            let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
+            return if obuf_free {
+                None
+            } else {
+                Some(Quiet::Frozen { stalled: true })
+            };
+        }
+        Some(Quiet::Folding(self.sfn - 1 - self.sf))
+    }
+
+    /// How this engine would behave at the next edge if its neighbours' signals stayed
+    /// constant: [`Quiet::Frozen`] (no register but the counters changes), [`Quiet::Folding`]
+    /// (only `sf` advances, for the returned number of cycles at most), or `None`. In both
+    /// quiet states `in_ready` stays constant.
+    #[inline]
+    pub fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        if (in_valid && self.in_ready()) || self.inp.wraps() {
+            return None;
+        }
+        self.compute_quiet(out_ready)
+    }
+
+    /// Applies `k` cycles of [`Quiet::Folding`]: `k` non-final synapse folds (with the lazy
+    /// arithmetic, only `sf` moves).
+    #[inline]
+    pub fn fold_burst(&mut self, k: usize) {
+        self.sf += k;
+    }
+
+    /// The last synapse fold of neuron fold `nf`: `obuf[p] ← S_p` summed over the whole
+    /// window (see the type's documentation).
+    #[inline]
+    fn finish_fold(&mut self) {
+        if !self.win_valid {
+            self.gather();
+        }
+        let k = self.k;
+        let first = self.nf * self.pe;
+        let range = first * k..(first + self.pe) * k;
+        match (&self.wmul, self.depthwise) {
+            (Mults::I32(w), false) => {
+                for (o, row) in self.obuf.iter_mut().zip(w[range].chunks_exact(k)) {
+                    *o = i64::from(dot(row, &self.x32));
+                }
+            }
+            (Mults::I64(w), false) => {
+                for (o, row) in self.obuf.iter_mut().zip(w[range].chunks_exact(k)) {
+                    *o = dot(row, &self.win);
+                }
+            }
+            (Mults::I32(w), true) => {
+                let rows = w[range.clone()].chunks_exact(k);
+                for ((o, row), x) in self
+                    .obuf
+                    .iter_mut()
+                    .zip(rows)
+                    .zip(self.x32[range].chunks_exact(k))
+                {
+                    *o = i64::from(dot(row, x));
+                }
+            }
+            (Mults::I64(w), true) => {
+                let rows = w[range.clone()].chunks_exact(k);
+                for ((o, row), x) in self
+                    .obuf
+                    .iter_mut()
+                    .zip(rows)
+                    .zip(self.x64[range].chunks_exact(k))
+                {
+                    *o = dot(row, x);
+                }
+            }
+        }
+    }
+
+    /// Copies the current pixel's window (lane values `x_j`, `pad_value` outside the map)
+    /// into `win`, and the dot products' operand into `x32`/`x64`.
+    fn gather(&mut self) {
+        let c = self.c;
+        let kwc = self.kw * c;
+        let w = self.w as isize;
+        for (ky, &rb) in self.rowbase.iter().enumerate() {
+            let dst = &mut self.win[ky * kwc..(ky + 1) * kwc];
+            if rb < 0 {
+                dst.fill(self.pad_value);
+                continue;
+            }
+            if self.x0 >= 0 && self.x0 + (self.kw as isize) <= w {
+                let src = rb as usize + self.x0 as usize * c;
+                dst.copy_from_slice(&self.inp.lb[src..src + kwc]);
+                continue;
+            }
+            for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
+                let ix = self.x0 + kx as isize;
+                if ix < 0 || ix >= w {
+                    d.fill(self.pad_value);
+                } else {
+                    let src = rb as usize + ix as usize * c;
+                    d.copy_from_slice(&self.inp.lb[src..src + c]);
+                }
+            }
+        }
+        let i32s = matches!(self.wmul, Mults::I32(_));
+        if self.depthwise {
+            // channel-major: x[c·k + j] = win[j·C + c] (wrapping to i32: see `Mults`)
+            let k = self.k;
+            for (j, taps) in self.win.chunks_exact(c).enumerate() {
+                for (ch, &v) in taps.iter().enumerate() {
+                    if i32s {
+                        self.x32[ch * k + j] = v as i32;
+                    } else {
+                        self.x64[ch * k + j] = v;
+                    }
+                }
+            }
+        } else if i32s {
+            // wrapping: see `Mults`
+            for (d, &v) in self.x32.iter_mut().zip(&self.win) {
+                *d = v as i32;
+            }
+        }
+        self.win_valid = true;
+    }
+
+    pub fn reset(&mut self) {
+        self.inp.reset();
+        self.set_oy(0);
+        self.set_ox(0);
+        self.nf = 0;
+        self.sf = 0;
+        self.pending = 0;
+        self.ch = 0;
+        self.out_valid = false;
+        self.out_data = 0;
+    }
+}
+
+impl Windowed for Mvu {
+    #[inline(always)]
+    fn in_ready(&self) -> bool {
+        Mvu::in_ready(self)
+    }
+    #[inline(always)]
+    fn out_valid(&self) -> bool {
+        self.out_valid
+    }
+    #[inline(always)]
+    fn out_data(&self) -> i64 {
+        self.out_data
+    }
+    #[inline(always)]
+    fn quiet(&self, in_valid: bool, out_ready: bool) -> Option<Quiet> {
+        Mvu::quiet(self, in_valid, out_ready)
+    }
+    #[inline(always)]
+    fn apply_quiet(&mut self, q: Quiet, k: usize) {
+        if let Quiet::Folding(_) = q {
+            self.fold_burst(k);
+        }
+    }
+    #[inline(always)]
+    fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
+        Mvu::update(self, in_valid, in_data, out_ready)
+    }
+    #[inline(always)]
+    fn absorb(&mut self, data: i64) -> bool {
+        self.inp.absorb(data)
+    }
+    #[inline(always)]
+    fn row_left(&self) -> usize {
+        self.inp.wc - self.inp.ie
+    }
+    #[inline(always)]
+    fn inside(&mut self) -> &mut InSide {
+        &mut self.inp
+    }
+    #[inline(always)]
+    fn can_run_ahead(&self) -> bool {
+        self.avail()
+    }
+    #[inline(always)]
+    fn row_end_next(&self, out_ready: bool) -> bool {
+        Mvu::row_end_next(self, out_ready)
+    }
+    #[inline(always)]
+    fn compute_quiet(&self, out_ready: bool) -> Option<Quiet> {
+        Mvu::compute_quiet(self, out_ready)
+    }
+    #[inline(always)]
+    fn compute_edge(&mut self, out_ready: bool) -> Kind {
+        let (kind, last_fire) = self.compute_side(out_ready);
+        debug_assert!(!last_fire);
+        kind
+    }
+    #[inline(always)]
+    fn burst_len(&self) -> usize {
+        if !(self.out_valid || self.pending != 0) || self.inp.wraps() {
+            return 0;
+        }
+        if !self.avail() {
+            usize::MAX // the emission ends by itself
+        } else if self.sf + 1 != self.sfn {
+            self.sfn - 1 - self.sf // non-final synapse folds
+        } else {
+            // stalled on `obuf` while `pending >= 2`; it fires at `pending == 1`
+            self.pending.saturating_sub(1)
+        }
+    }
+}
+
+const PROBES: [&str; 13] = [
+    "iy", "ie", "wp", "cdone", "ahead", "oy", "ox", "nf", "sf", "pending", "ch", "fire", "out_data",
+];
+
+impl SimEngine for Mvu {
+    fn comb(&self, io: &mut Io) {
+        inside::comb(self, io);
+    }
+    fn edge(&mut self, io: &mut Io) -> Kind {
+        inside::edge(self, io)
+    }
+    fn decidable(&self, io: &Io) -> bool {
+        inside::decidable(self, io)
+    }
+    fn quiet(&self, io: &Io) -> Option<Quiet> {
+        inside::quiet(self, io)
+    }
+    fn apply_quiet(&mut self, q: Quiet, k: usize) {
+        Windowed::apply_quiet(self, q, k);
+    }
+    fn reset(&mut self) {
+        Mvu::reset(self);
+    }
+    fn probe_signals(&self) -> Vec<ProbeSignal> {
+        let b = |n: usize| clog2(n as u64 + 1);
+        let widths = [
+            b(self.inp.h),
+            b(self.inp.wc),
+            b(self.inp.lb_len),
+            1,
+            1,
+            b(self.oh),
+            b(self.ow),
+            b(self.nfn),
+            b(self.sfn),
+            b(self.pe),
+            b(self.oc),
+            1,
+            64,
+        ];
+        PROBES.iter().copied().zip(widths).collect()
+    }
+    fn probe(&self, io: &Io, out: &mut Vec<i64>) {
+        let i = &self.inp;
+        out.extend([
+            i.iy as i64,
+            i.ie as i64,
+            i.wp as i64,
+            i64::from(i.cdone),
+            i64::from(i.ahead),
+            self.oy as i64,
+            self.ox as i64,
+            self.nf as i64,
+            self.sf as i64,
+            self.pending as i64,
+            self.ch as i64,
+            i64::from(self.fire(io.out_ready[0])),
+            self.out_data,
+        ]);
+    }
+    fn run(&mut self, cx: &mut RunCx<'_>) {
+        run_windowed(self, cx);
+    }
+}
+
+/// `numerics::decode_kind(kind, code, bits)` for every `u8` code (`None`: not a valid code).
+fn decode_table(kind: WeightKind, bits: u32) -> Vec<Option<Weight>> {
+    (0..=255u8)
+        .map(|code| numerics::decode_kind(kind, code, bits).ok())
+        .collect()
+}
+
+/// Checks an MVU engine against the hardware contract (so that no design can make the
+/// simulator panic or compute with overflowing integers) and builds it.
+pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
+    let (in_fmt, out_fmt) = cx.io_formats()?;
+    let g = m.geom;
+    check_geometry(cx, &g, true)?;
+    cx.check(m.pe > 0 && g.oc.is_multiple_of(m.pe), "kind.pe", || {
+        format!("PE {} does not divide OC {}", m.pe, g.oc)
+    })?;
+    let klen = if m.depthwise {
+        cx.check(m.simd == 1, "kind.simd", || {
+            format!("a depthwise engine has SIMD 1, not {}", m.simd)
+        })?;
+        cx.check(g.c == g.oc, "kind.geom.oc", || {
+            format!(
+                "a depthwise engine keeps the channel count ({} → {})",
+                g.c, g.oc
+            )
+        })?;
+        g.kh * g.kw
+    } else {
+        cx.check(
+            m.simd > 0 && g.c.is_multiple_of(m.simd),
+            "kind.simd",
+            || format!("SIMD {} does not divide C {}", m.simd, g.c),
+        )?;
+        g.kh * g.kw * g.c
+    };
+    cx.check(m.nf == g.oc / m.pe, "kind.nf", || {
+        format!("NF {} != OC/PE", m.nf)
+    })?;
+    cx.check(m.sf == klen / m.simd, "kind.sf", || {
+        format!(
+            "SF {} != {}/SIMD",
+            m.sf,
+            if m.depthwise { "kh·kw" } else { "K" }
+        )
+    })?;
+    cx.check((2..=8).contains(&m.code_bits), "kind.code_bits", || {
+        format!("{} outside 2..=8", m.code_bits)
+    })?;
+    cx.check(
+        m.weights.len() as u128 == g.oc as u128 * klen as u128,
+        "kind.weights",
+        || {
+            format!(
+                "{} codes, need {}",
+                m.weights.len(),
+                g.oc as u128 * klen as u128
+            )
+        },
+    )?;
+    cx.check(m.bias.len() == g.oc, "kind.bias", || {
+        format!("{} entries, need OC = {}", m.bias.len(), g.oc)
+    })?;
+    cx.check(m.shift.len() == g.oc, "kind.shift", || {
+        format!("{} entries, need OC = {}", m.shift.len(), g.oc)
+    })?;
+    let (xmin, xmax) = range_of(in_fmt.bits, in_fmt.signed);
+    cx.check(
+        (xmin..=xmax).contains(&m.pad_value),
+        "kind.pad_value",
+        || format!("{} outside the input range {xmin}..={xmax}", m.pad_value),
+    )?;
+    cx.check((1..=62).contains(&m.acc_width), "kind.acc_width", || {
+        format!("{} outside 1..=62", m.acc_width)
+    })?;
+    // The accumulator bound (§6): every partial sum fits ACC_W, so i64 arithmetic is exact
+    // and equals the RTL's.
+    let x_abs = i128::from(xmax.max(-xmin).max(m.pad_value.abs()));
+    let rom = m.nf * m.sf;
+    let wkind = m.mac.weight_kind();
+    let table = decode_table(wkind, m.code_bits);
+    let magnitude: Vec<i128> = table
+        .iter()
+        .map(|w| match w {
+            Some(Weight::Pow2 { index, .. }) => 1i128 << (*index).min(126),
+            Some(Weight::Int(q)) => i128::from(q.abs()),
+            _ => 0,
+        })
+        .collect();
+    for o in 0..g.oc {
+        let (p, nf) = (o % m.pe, o / m.pe);
+        let codes = &m.weights[(p * rom + nf * m.sf) * m.simd..][..klen];
+        let mut sum: i128 = 0;
+        for (j, &code) in codes.iter().enumerate() {
+            match table[usize::from(code)] {
+                Some(Weight::Pow2 { index, .. }) if index >= 62 => {
+                    return Err(SimError::design(
+                        cx.field("kind.weights"),
+                        format!("code {code} of output channel {o}: 2^{index} does not fit 62 accumulator bits"),
+                    ))
+                }
+                Some(_) => sum = sum.saturating_add(magnitude[usize::from(code)]),
+                None => {
+                    let err = numerics::decode_kind(wkind, code, m.code_bits).err();
+                    return Err(SimError::design(
+                        cx.field("kind.weights"),
+                        format!(
+                            "code {code} of output channel {o} (PE {p}, word {}, lane {}): {err:?}",
+                            nf * m.sf + j / m.simd,
+                            j % m.simd
+                        ),
+                    ));
+                }
+            }
+        }
+        let bound = i128::from(m.bias[o])
+            .abs()
+            .saturating_add(x_abs.saturating_mul(sum));
+        let need = numerics::signed_width_for(bound);
+        cx.check(need <= m.acc_width, "kind.acc_width", || {
+            format!(
+                "output channel {o} needs {need} accumulator bits (worst-case bound {bound}), ACC_W is {}",
+                m.acc_width
+            )
+        })?;
+    }
+    let mode = match m.output {
+        MvuOutput::Act { bits, signed, relu } => {
+            cx.check(
+                out_fmt.bits == bits && out_fmt.signed == signed,
+                "out_width",
+                || "output width/signedness differ from the output format".into(),
+            )?;
+            for (o, &r) in m.shift.iter().enumerate() {
+                cx.check(
+                    (-62..=62).contains(&r) && m.acc_width as i64 + i64::from((-r).max(0)) <= 62,
+                    "kind.shift",
+                    || format!("shift {r} of channel {o} out of range"),
+                )?;
+            }
+            OutMode::Act {
+                fmt: ActFormat {
+                    bits,
+                    signed,
+                    exp: 0,
+                },
+                relu,
+            }
+        }
+        MvuOutput::Logits => {
+            for (o, &r) in m.shift.iter().enumerate() {
+                cx.check(
+                    r <= 0 && m.acc_width as i64 - i64::from(r) <= i64::from(out_fmt.bits),
+                    "kind.shift",
+                    || {
+                        format!(
+                            "logit shift {r} of channel {o} must be ≤ 0 and fit OUT_W {}",
+                            out_fmt.bits
+                        )
+                    },
+                )?;
+            }
+            cx.check(out_fmt.signed, "out_signed", || "logits are signed".into())?;
+            OutMode::Logits
+        }
+    };
+
+    // ROM order (p, (nf, sf), s) → simulation order (o = nf·PE + p, j = sf·SIMD + s): one row
+    // of `klen` multipliers per output channel, in window order.
+    let mults: Vec<i64> = table.iter().map(|w| w.map_or(0, multiplier)).collect();
+    let reorder = |put: &mut dyn FnMut(usize, i64)| {
+        for p in 0..m.pe {
+            for nf in 0..m.nf {
+                let src = &m.weights[(p * rom + nf * m.sf) * m.simd..][..klen];
+                let base = (nf * m.pe + p) * klen;
+                for (j, &code) in src.iter().enumerate() {
+                    put(base + j, mults[usize::from(code)]);
+                }
+            }
+        }
+    };
+    let wmul = if m.acc_width <= 32 {
+        let mut w = vec![0i32; m.weights.len()];
+        // exact or irrelevant: see `Mults`
+        reorder(&mut |i, v| w[i] = v as i32);
+        Mults::I32(w)
+    } else {
+        let mut w = vec![0i64; m.weights.len()];
+        reorder(&mut |i, v| w[i] = v);
+        Mults::I64(w)
+    };
+    let win_len = g.kh * g.kw * g.c;
+    let (x32, x64) = match (&wmul, m.depthwise) {
+        (Mults::I32(_), _) => (vec![0; win_len], Vec::new()),
+        (Mults::I64(_), true) => (Vec::new(), vec![0; win_len]),
+        (Mults::I64(_), false) => (Vec::new(), Vec::new()),
+    };
+    let mut mvu = Mvu {
+        c: g.c,
+        w: g.w,
+        kh: g.kh as isize,
+        kw: g.kw,
+        sh: g.sh,
+        sw: g.sw,
+        pt: g.pad[0] as isize,
+        pl: g.pad[1] as isize,
+        oc: g.oc,
+        oh: g.oh,
+        ow: g.ow,
+        nr: g.nr,
+        pe: m.pe,
+        nfn: m.nf,
+        sfn: m.sf,
+        k: klen,
+        depthwise: m.depthwise,
+        wmul,
+        bias: m.bias.clone(),
+        shift: m.shift.clone(),
+        mode,
+        pad_value: m.pad_value,
+        lo: 0,
+        need: 0,
+        lim: 0,
+        rowbase: vec![-1; g.kh],
+        x0: 0,
+        win: vec![0; win_len],
+        x32,
+        x64,
+        win_valid: false,
+        inp: InSide::new(g.h, g.w * g.c, g.nr),
+        oy: 0,
+        ox: 0,
+        nf: 0,
+        sf: 0,
+        obuf: vec![0; m.pe],
+        pending: 0,
+        ch: 0,
+        out_valid: false,
+        out_data: 0,
+    };
+    mvu.set_oy(0);
+    mvu.set_ox(0);
+    Ok(Built {
+        engine: Box::new(mvu),
+        inputs: vec![PortSpec {
+            width: in_fmt.bits,
+            signed: in_fmt.signed,
+            elements: g.c * g.h * g.w,
+        }],
+        outputs: vec![PortSpec {
+            width: out_fmt.bits,
+            signed: out_fmt.signed,
+            elements: g.oc * g.oh * g.ow,
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiplier_equals_numerics_product() {
+        // (validation keeps every product far below 2^62)
+        let xs: Vec<i64> = (-300..=300).chain([1 << 20, -(1 << 20)]).collect();
+        for bits in 2..=8u32 {
+            for code in 0..=255u8 {
+                let Ok(w) = numerics::decode(code, bits) else {
+                    continue;
+                };
+                if matches!(w, Weight::Pow2 { index, .. } if index > 40) {
+                    continue;
+                }
+                let m = multiplier(w);
+                for &x in &xs {
+                    assert_eq!(
+                        x * m,
+                        numerics::product(x, w),
+                        "code {code} bits {bits} x {x}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_equals_naive_sum() {
+        for n in 0..70usize {
+            let w: Vec<i64> = (0..n as i64).map(|i| (i * 7 % 5) - 2).collect();
+            let x: Vec<i64> = (0..n as i64).map(|i| i * i - 20).collect();
+            let naive: i64 = w.iter().zip(&x).map(|(a, b)| a * b).sum();
+            assert_eq!(dot(&w, &x), naive, "n {n}");
+            let w32: Vec<i32> = w.iter().map(|&v| v as i32).collect();
+            let x32: Vec<i32> = x.iter().map(|&v| v as i32).collect();
+            assert_eq!(i64::from(dot(&w32, &x32)), naive, "n {n}");
+            assert_eq!(i64::from(dot_body(&w32, &x32)), naive, "n {n}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! One recorded transfer on a tap stream ([`TapBeat`]), the small type shared by the report
+//! (`report.rs`, which re-exports it), the runs that record taps (`simulation.rs`, the decoupled
+//! run's channels in `chan.rs`).
+//!
+//! A leaf: it depends on no other module of the crate. Not here: which streams are tapped
+//! (`inq_hdl::Design::taps`) and the comparison of tapped beats with the reference
+//! (`report.rs`).
+
+use serde::{Deserialize, Serialize};
+
+/// One transfer on a tap stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapBeat {
+    /// Cycle of the transfer.
+    pub cycle: u64,
+    /// Value (signed if the stream is signed).
+    pub value: i64,
+}
+
+/// Initial value of a [`StreamSum`]'s hash (the FNV-1a offset basis).
+pub const STREAM_SUM_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One step of the stream checksum: element `index` (within its image) with value `value`
+/// (the sign-extended value as a 64-bit pattern). A SplitMix64 finalizer of
+/// `value ^ index·φ`, folded FNV-style into `hash`: order-sensitive, and the same in the
+/// Verilator harness (`templates/harness.cpp` of `inq-testbenches`).
+#[inline(always)]
+pub fn stream_sum_step(hash: u64, index: u64, value: u64) -> u64 {
+    let mut z = value ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (hash ^ z).wrapping_mul(0x0000_0100_0000_01B3)
+}
+
+/// The checksum of one tap stream over one image: how many elements arrived and a hash of
+/// their values in order ([`stream_sum_step`]). Lets a run check every element of every
+/// stream of every image against the reference with bounded memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSum {
+    /// Elements seen.
+    pub count: u64,
+    /// Hash of their values.
+    pub hash: u64,
+}
+
+impl Default for StreamSum {
+    fn default() -> Self {
+        StreamSum {
+            count: 0,
+            hash: STREAM_SUM_SEED,
+        }
+    }
+}
+
+impl StreamSum {
+    /// Adds the next element.
+    #[inline(always)]
+    pub fn push(&mut self, value: i64) {
+        self.hash = stream_sum_step(self.hash, self.count, value as u64);
+        self.count += 1;
+    }
+
+    /// The checksum of `values` in order.
+    pub fn of(values: &[i64]) -> Self {
+        let mut s = StreamSum::default();
+        for &v in values {
+            s.push(v);
+        }
+        s
+    }
+
+    /// Whether this checksum matches the reference's `expected` values of the stream. With
+    /// `may_be_short` (the last image before the end of the run or a mid-run reset, whose
+    /// stream may stop short by elements nothing consumed before that end) a prefix of them
+    /// matches too; otherwise every element must have arrived.
+    pub fn matches(&self, expected: &[i64], may_be_short: bool) -> bool {
+        let n = self.count as usize;
+        if n > expected.len() || (n < expected.len() && !may_be_short) {
+            return false;
+        }
+        StreamSum::of(&expected[..n]) == *self
+    }
+}
+
+/// Per-image [`StreamSum`]s of one tap stream as its beats arrive (`elements_per_image` beats
+/// per image, images back to back).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TapSums {
+    epi: u64,
+    beats: u64,
+    /// The checksum of each image seen so far.
+    pub sums: Vec<StreamSum>,
+}
+
+impl TapSums {
+    /// An empty log for a stream of `elements_per_image` elements per image.
+    pub fn new(elements_per_image: usize) -> Self {
+        TapSums {
+            epi: elements_per_image.max(1) as u64,
+            beats: 0,
+            sums: Vec::new(),
+        }
+    }
+
+    /// Adds the next beat.
+    #[inline]
+    pub fn push(&mut self, value: i64) {
+        let img = (self.beats / self.epi) as usize;
+        while self.sums.len() <= img {
+            self.sums.push(StreamSum::default());
+        }
+        self.sums[img].push(value);
+        self.beats += 1;
+    }
+
+    /// A mid-run reset restarting from image `k`: images from `k` on are discarded, and the
+    /// next beat starts image `k` (even if image `k − 1` stopped short).
+    pub fn restart(&mut self, k: usize) {
+        self.sums.truncate(k);
+        self.beats = k as u64 * self.epi;
+    }
+}
+
+/// The first tap stream of an image whose checksum differs from the reference's (see
+/// [`StreamSum::matches`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamMismatch {
+    /// Index into the taps (`Design.taps` for the simulator, the manifest's `taps` for
+    /// Verilator).
+    pub tap: usize,
+    /// Its model node (`None`: the input).
+    pub node: Option<usize>,
+    /// Its name.
+    pub name: String,
+    /// Image.
+    pub image: usize,
+    /// Elements that arrived.
+    pub count: u64,
+    /// Elements of the reference's tensor.
+    pub expected_count: u64,
+}
