@@ -292,7 +292,6 @@ pub fn check_against_reference(
     let mut mismatches = Vec::new();
     let mut count = 0usize;
     let mut first_image: Option<usize> = None;
-    let mut runs: Vec<RunOutput> = Vec::new();
     let mut ref_correct = 0usize;
     let check_streams = !design.taps.is_empty() && report.stream_sums.len() == design.taps.len();
     let mut order: Vec<usize> = (0..design.taps.len()).collect();
@@ -391,12 +390,8 @@ pub fn check_against_reference(
                 }
             }
         }
-        // keep the reference's tensors up to the first differing image (for the taps)
-        if first_image.is_none() {
-            runs.push(out);
-            if count > before || stream_bad > streams_before {
-                first_image = Some(i);
-            }
+        if first_image.is_none() && (count > before || stream_bad > streams_before) {
+            first_image = Some(i);
         }
     }
     report.mismatches = mismatches;
@@ -409,6 +404,12 @@ pub fn check_against_reference(
     report.first_bad = None;
     report.diagnosis = None;
     if let Some(b) = first_image {
+        // the reference's tensors of the images up to the first differing one, for the taps
+        // (recomputed here rather than kept for every image: a ResNet's are ~1 MB each)
+        let runs = images[..=b]
+            .iter()
+            .map(|x| reference.run(x))
+            .collect::<Result<Vec<RunOutput>, _>>()?;
         let (bad, text) = locate(model, design, images, &runs, &report.taps, b);
         report.first_bad = bad;
         report.diagnosis = Some(text);

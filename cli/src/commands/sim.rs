@@ -30,6 +30,7 @@ pub struct SimArgs {
 pub fn run(a: &SimArgs) -> anyhow::Result<()> {
     let ds = a.images.dataset()?;
     let (images, labels) = inq_flow::accuracy::images_and_labels(&ds);
+    let pb = inq_flow::progress::spinner(&format!("simulating {} images", images.len()), a.json);
     let r = simulate(
         &a.dir,
         &RunRequest {
@@ -40,7 +41,9 @@ pub fn run(a: &SimArgs) -> anyhow::Result<()> {
             vcd: a.vcd.clone(),
             check_streams: !a.outputs_only,
         },
-    )?;
+    );
+    pb.finish_and_clear();
+    let r = r?;
     let plan = inq_flow::run::plan_interval(&a.dir);
     crate::output::emit(a.json, &r, || sim_summary(&r, plan))?;
     if r.mismatch_count > 0 || r.stream_mismatches > 0 {

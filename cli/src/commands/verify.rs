@@ -29,6 +29,15 @@ pub struct VerifyArgs {
 pub fn run(a: &VerifyArgs) -> anyhow::Result<()> {
     let ds = a.images.dataset()?;
     let (images, labels) = inq_flow::accuracy::images_and_labels(&ds);
+    // one spinner line while Verilator builds (its log goes to `build.log` in the build
+    // cache) and runs
+    let pb = inq_flow::progress::spinner(
+        &format!(
+            "Verilator: build (or cached) and run {} images",
+            images.len()
+        ),
+        a.json,
+    );
     let report = verify(
         &a.dir,
         &RunRequest {
@@ -39,7 +48,9 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<()> {
             vcd: a.trace.clone(),
             check_streams: !a.outputs_only,
         },
-    )?;
+    );
+    pb.finish_and_clear();
+    let report = report?;
     crate::output::emit(a.json, &report, || verify_summary(&a.dir, &report))?;
     if !report.passed {
         anyhow::bail!(
