@@ -137,6 +137,27 @@ fn sibling(out: &Path, tag: &str) -> Result<PathBuf, FolderError> {
     Ok(parent.join(format!(".{base}.{tag}-{}", std::process::id())))
 }
 
+/// Creates a new, empty staging folder beside `out` that did not exist before (an existing
+/// path of the same name, whoever made it, is never removed: the next suffix is tried), so
+/// every later removal of it removes only what `inq` created.
+fn fresh_sibling(out: &Path) -> Result<PathBuf, FolderError> {
+    if let Some(p) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(p).map_err(|e| FolderError::io(p, e))?;
+    }
+    for n in 0..1000 {
+        let tmp = sibling(out, &format!("tmp{n}"))?;
+        match std::fs::create_dir(&tmp) {
+            Ok(()) => return Ok(tmp),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(FolderError::io(&tmp, e)),
+        }
+    }
+    Err(FolderError::Refused {
+        path: out.display().to_string(),
+        message: "no free name for a staging folder beside it".into(),
+    })
+}
+
 /// An output folder being built beside its final place ([`Staging::begin`]): write anything
 /// into [`Staging::path`], then [`Staging::commit`] it to the final path with the rule of the
 /// module documentation (checked before anything is built, and again at the commit). Dropped
@@ -154,11 +175,7 @@ impl Staging {
     /// Checks that `out` may be written (see [`check_output`]) and creates the staging folder.
     pub fn begin(out: &Path, kind: &str, force: bool) -> Result<Staging, FolderError> {
         check_output(out, force)?;
-        let tmp = sibling(out, "tmp")?;
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| FolderError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| FolderError::io(&tmp, e))?;
+        let tmp = fresh_sibling(out)?;
         Ok(Staging {
             out: out.to_path_buf(),
             tmp,
@@ -245,14 +262,8 @@ pub fn write_folder(
         }
     }
     check_output(out, force)?;
-    let tmp = sibling(out, "tmp")?;
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| FolderError::io(&tmp, e))?;
-    }
-    let built = (|| {
-        std::fs::create_dir_all(&tmp).map_err(|e| FolderError::io(&tmp, e))?;
-        write_files(&tmp, files)
-    })();
+    let tmp = fresh_sibling(out)?;
+    let built = write_files(&tmp, files);
     if let Err(e) = built {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
