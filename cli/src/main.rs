@@ -48,6 +48,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C: let an output swap finish, remove inq's temporaries, exit 130
+    // (`inq_model::interrupt`). Without the handler the default (killed at once) still leaves
+    // the old or the new output, only perhaps a temporary beside it.
+    let _ = ctrlc::set_handler(|| inq_model::interrupt::exit_interrupted(130));
     let result = match cli.command {
         Command::Train(a) => commands::train::run(&a),
         Command::Quantize(a) => commands::quantize::run(&a),

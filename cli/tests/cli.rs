@@ -544,6 +544,115 @@ fn gen_never_deletes_files_it_did_not_write() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The state of a design folder after a run: its design hash, once every file the marker
+/// lists is present and the user's file is intact.
+fn design_state(d: &Path) -> String {
+    let marker: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join(".inq-folder.json")).unwrap())
+            .unwrap();
+    for f in marker["files"].as_array().unwrap() {
+        let f = f.as_str().unwrap();
+        assert!(
+            d.join(f).is_file(),
+            "{} lists {f}, which is missing",
+            d.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(d.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+    m["design_hash"].as_str().unwrap().to_string()
+}
+
+/// Nothing of inq's is left beside the output (staging folders, temporary files).
+fn no_temporaries(parent: &Path) {
+    let stray: Vec<String> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "left beside the output: {stray:?}");
+}
+
+/// SIGINT at any moment of `inq gen` over an existing design folder leaves the old design or
+/// the new one (complete, with the user's file), and no temporary; a SIGINT during the swap
+/// waits for the swap and exits 130 with the new design.
+#[test]
+fn interrupt_leaves_the_old_or_the_new_output() {
+    let (dir, mp) = fixture("sigint");
+    let parent = dir.join("out");
+    std::fs::create_dir_all(&parent).unwrap();
+    let d = parent.join("design");
+    let gen = |lanes: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_inq"));
+        c.args(["gen", mp.to_str().unwrap(), "--out", d.to_str().unwrap()])
+            .args(["--lanes", lanes])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let sigint = |pid: u32| {
+        Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("run kill");
+    };
+    assert!(gen("2").status().unwrap().success());
+    std::fs::write(d.join("notes.txt"), "mine").unwrap();
+    let mut hashes = std::collections::HashMap::new();
+    hashes.insert("2", design_state(&d));
+    assert!(gen("100").status().unwrap().success());
+    hashes.insert("100", design_state(&d));
+    assert_ne!(hashes["2"], hashes["100"]);
+    let mut state = "100";
+    let (mut old_kept, mut new_written) = (0, 0);
+    for step in 0..60u64 {
+        let want = if state == "2" { "100" } else { "2" };
+        let mut child = gen(want).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(step * 250));
+        sigint(child.id());
+        let status = child.wait().unwrap();
+        let now = design_state(&d);
+        if now == hashes[want] {
+            state = want;
+            new_written += 1;
+        } else {
+            assert_eq!(
+                now, hashes[state],
+                "step {step}: neither the old nor the new design"
+            );
+            assert!(
+                !status.success(),
+                "step {step}: success without the new design"
+            );
+            old_kept += 1;
+        }
+        no_temporaries(&parent);
+    }
+    eprintln!("{old_kept} interrupts kept the old design, {new_written} came after the new one");
+    // an interrupt inside the swap waits for it: the new design, exit 130
+    let want = if state == "2" { "100" } else { "2" };
+    let t0 = std::time::Instant::now();
+    let mut child = gen(want)
+        .env("INQ_TEST_SWAP_SLEEP_MS", "4000")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    sigint(child.id());
+    let status = child.wait().unwrap();
+    assert!(
+        t0.elapsed().as_millis() >= 4000,
+        "the interrupt did not wait"
+    );
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(design_state(&d), hashes[want]);
+    no_temporaries(&parent);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn choice_options_are_checked_by_the_parser_and_fold_file_errors_name_the_line() {
     let (dir, mp) = fixture("choices");

@@ -171,7 +171,12 @@ fn lint_synth_compile_small_designs() {
             if m.design.mac() == inq_hdl::MacKind::Multiply {
                 yosys_has_mul(&dir, &m);
             }
-            yosys_coarse(&dir, &m, true);
+            // Full `synth` (generic gates) of one design per family; the others are checked
+            // at the coarse level (elaborated, flattened, no multiplier, latch or other
+            // forbidden cell), which is where a template bug shows: full synthesis of all
+            // eleven took most of this test's time in CI.
+            let full = matches!(name, "tiny_min" | "residual_fold" | "mixed_unrolled");
+            yosys_coarse(&dir, &m, full);
         } else {
             assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
             eprintln!("skipping yosys: yosys not installed");
@@ -581,33 +586,23 @@ fn standalone_rtl_in_any_order() {
             std::fs::remove_file(alone.join(f)).unwrap();
         }
         if have_y {
-            let mut scripts = vec![format!(
+            // (full synthesis of these families is in lint_synth_compile_small_designs)
+            let script = format!(
                 "read_verilog {}; hierarchy -check -top inq_top; proc; check -assert; stat",
                 files.join(" ")
-            )];
-            if name == "standalone_residual" {
-                // (the other designs are synthesized by lint_synth_compile_small_designs)
-                scripts.push(format!(
-                    "read_verilog {}; synth -top inq_top; check -assert; stat",
-                    files.join(" ")
-                ));
-            }
-            for script in scripts {
-                let (ok, out, err) = run(Command::new("yosys")
-                    .current_dir(&rtl)
-                    .args(["-p", &script]));
-                assert!(
-                    ok,
-                    "yosys `{script}` in {}:\n{}\n{err}",
-                    rtl.display(),
-                    &out[out.len().saturating_sub(4000)..]
-                );
-                assert!(!out.contains("Can not open file"), "{out}");
-                if !script.contains("synth") {
-                    // the top passes the real file names: the tables and ROMs are initialized
-                    assert!(out.contains("$meminit"), "no memory initialization:\n{out}");
-                }
-            }
+            );
+            let (ok, out, err) = run(Command::new("yosys")
+                .current_dir(&rtl)
+                .args(["-p", &script]));
+            assert!(
+                ok,
+                "yosys `{script}` in {}:\n{}\n{err}",
+                rtl.display(),
+                &out[out.len().saturating_sub(4000)..]
+            );
+            assert!(!out.contains("Can not open file"), "{out}");
+            // the top passes the real file names: the tables and ROMs are initialized
+            assert!(out.contains("$meminit"), "no memory initialization:\n{out}");
         } else {
             assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
             eprintln!("skipping yosys: yosys not installed");

@@ -35,13 +35,19 @@ pub fn is_ident(s: &str) -> bool {
 pub fn read_manifest(dir: &Path) -> Result<Manifest, FolderError> {
     let mpath = dir.join("manifest.json");
     let text = std::fs::read_to_string(&mpath).map_err(|e| FolderError::io(&mpath, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| FolderError::Manifest {
-        path: mpath.display().to_string(),
+    parse_manifest(&text, &mpath.display().to_string())
+}
+
+/// Parses the text of a `manifest.json` (format and version checked, nothing else); `origin`
+/// names the file in errors. [`read_manifest`] is this on a folder's file.
+pub fn parse_manifest(text: &str, origin: &str) -> Result<Manifest, FolderError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| FolderError::Manifest {
+        path: origin.to_string(),
         field: "(schema)".into(),
         message: format!("not JSON: {e}"),
     })?;
     let bad = |field: &str, message: String| FolderError::Manifest {
-        path: mpath.display().to_string(),
+        path: origin.to_string(),
         field: field.to_string(),
         message,
     };
@@ -130,14 +136,20 @@ pub fn load_design(path: &Path) -> Result<LoadedDesign, FolderError> {
         });
     }
     let text = std::fs::read_to_string(path).map_err(|e| FolderError::io(path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| FolderError::Io {
-        path: path.display().to_string(),
+    parse_design(&text, &path.display().to_string())
+}
+
+/// Parses JSON text holding a `Design` or a manifest (the file form of [`load_design`], which
+/// is this on the file's contents); `origin` names the file in errors.
+pub fn parse_design(text: &str, origin: &str) -> Result<LoadedDesign, FolderError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| FolderError::Io {
+        path: origin.to_string(),
         message: format!("not JSON: {e}"),
     })?;
     let clock_mhz = v.get("clock_mhz").and_then(|c| c.as_f64());
     let d = v.get("design").cloned().unwrap_or(v);
     let design = serde_json::from_value(d).map_err(|e| FolderError::Io {
-        path: path.display().to_string(),
+        path: origin.to_string(),
         message: format!("not an inq design: {e}"),
     })?;
     Ok(LoadedDesign {

@@ -7,13 +7,16 @@
 //! * an existing folder with a marker (or an empty folder, or a design folder written before
 //!   markers existed) is **replaced atomically**: the new contents are built in a sibling
 //!   folder, files `inq` did not write are moved over into it, and it is renamed into place,
-//!   so an interrupt leaves either the old or the new folder, never a half one;
+//!   so an interrupt leaves either the old or the new folder, never a half one (the swap is an
+//!   `inq_model::interrupt::critical` section, and the staging folder a registered temporary
+//!   an interrupt removes);
 //! * anything else (a folder of other files, a regular file) is refused with an error saying
 //!   why, unless `force` is given for a folder: then `inq`'s files are written into it and no
 //!   other file is touched. A regular file is never replaced.
 
 use std::path::{Path, PathBuf};
 
+use inq_model::interrupt::{critical, Temp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::FolderError;
@@ -102,13 +105,17 @@ fn all_files(dir: &Path) -> Result<Vec<String>, FolderError> {
     Ok(out)
 }
 
+/// Writes `files` into the staging folder `dir`, each file as a [`critical`] step, so that an
+/// interrupt removing `dir` never races with a write that would create it again.
 fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), FolderError> {
     for (rel, bytes) in files {
         let p = dir.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| FolderError::io(parent, e))?;
-        }
-        std::fs::write(&p, bytes).map_err(|e| FolderError::io(&p, e))?;
+        critical(|| {
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| FolderError::io(parent, e))?;
+            }
+            std::fs::write(&p, bytes).map_err(|e| FolderError::io(&p, e))
+        })?;
     }
     Ok(())
 }
@@ -140,14 +147,17 @@ fn sibling(out: &Path, tag: &str) -> Result<PathBuf, FolderError> {
 /// Creates a new, empty staging folder beside `out` that did not exist before (an existing
 /// path of the same name, whoever made it, is never removed: the next suffix is tried), so
 /// every later removal of it removes only what `inq` created.
-fn fresh_sibling(out: &Path) -> Result<PathBuf, FolderError> {
+///
+/// The folder is registered as a temporary an interrupt removes ([`Temp`]) in the same
+/// [`critical`] step that creates it, so an interrupt finds it either absent or registered.
+fn fresh_sibling(out: &Path) -> Result<(PathBuf, Temp), FolderError> {
     if let Some(p) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(p).map_err(|e| FolderError::io(p, e))?;
     }
     for n in 0..1000 {
         let tmp = sibling(out, &format!("tmp{n}"))?;
-        match std::fs::create_dir(&tmp) {
-            Ok(()) => return Ok(tmp),
+        match critical(|| std::fs::create_dir(&tmp).map(|()| Temp::register(&tmp))) {
+            Ok(t) => return Ok((tmp, t)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(FolderError::io(&tmp, e)),
         }
@@ -166,6 +176,7 @@ fn fresh_sibling(out: &Path) -> Result<PathBuf, FolderError> {
 pub struct Staging {
     out: PathBuf,
     tmp: PathBuf,
+    _temp: Temp,
     kind: String,
     force: bool,
     done: bool,
@@ -175,9 +186,10 @@ impl Staging {
     /// Checks that `out` may be written (see [`check_output`]) and creates the staging folder.
     pub fn begin(out: &Path, kind: &str, force: bool) -> Result<Staging, FolderError> {
         check_output(out, force)?;
-        let tmp = fresh_sibling(out)?;
+        let (tmp, temp) = fresh_sibling(out)?;
         Ok(Staging {
             out: out.to_path_buf(),
+            _temp: temp,
             tmp,
             kind: kind.to_string(),
             force,
@@ -198,7 +210,10 @@ impl Staging {
             .filter(|f| f != MARKER)
             .map(|f| (f, Vec::new()))
             .collect();
-        let r = install(&self.out, &self.tmp, &self.kind, &files, self.force);
+        let r = critical(|| {
+            swap_delay_for_tests();
+            install(&self.out, &self.tmp, &self.kind, &files, self.force)
+        });
         self.done = true;
         r
     }
@@ -262,13 +277,27 @@ pub fn write_folder(
         }
     }
     check_output(out, force)?;
-    let tmp = fresh_sibling(out)?;
+    let (tmp, _temp) = fresh_sibling(out)?;
     let built = write_files(&tmp, files);
     if let Err(e) = built {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    install(out, &tmp, kind, files, force)
+    critical(|| {
+        swap_delay_for_tests();
+        install(out, &tmp, kind, files, force)
+    })
+}
+
+/// Tests only: `INQ_TEST_SWAP_SLEEP_MS` widens the swap so that an interrupt surely arrives
+/// inside it (`cli/tests/cli.rs`, `interrupt_leaves_the_old_or_the_new_output`).
+fn swap_delay_for_tests() {
+    if let Some(ms) = std::env::var("INQ_TEST_SWAP_SLEEP_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// Puts the built folder `tmp` (holding `files`) at `out`: a new folder, or the atomic

@@ -252,6 +252,8 @@ pub fn run(req: &FlowRequest) -> Result<FlowSummary, FlowError> {
         seed: 1,
         vcd: None,
         check_streams: true,
+        shard_images: crate::run::DEFAULT_SHARD_IMAGES,
+        jobs: 0,
     };
     st.start(
         "sim",

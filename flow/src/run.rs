@@ -25,7 +25,15 @@ pub struct RunRequest {
     /// Check every inter-engine stream (tap) of every image against the reference's
     /// intermediate tensors, not only the output words (`--outputs-only` turns it off).
     pub check_streams: bool,
+    /// Split a run of more images than this into shards run in parallel (`inq_sim::shards`;
+    /// 0: one run).
+    pub shard_images: usize,
+    /// Shards run at once (0: the number of cores).
+    pub jobs: usize,
 }
+
+/// Default images per shard of [`RunRequest::shard_images`].
+pub const DEFAULT_SHARD_IMAGES: usize = inq_sim::DEFAULT_SHARD_IMAGES;
 
 /// Simulates the design folder `dir` on the request's images and checks every output word
 /// (and, with `check_streams`, every tap stream).
@@ -44,6 +52,8 @@ pub fn simulate(dir: &Path, req: &RunRequest) -> Result<SimReport, FlowError> {
         labels: Some(req.labels.clone()),
         clock_mhz: loaded.clock_mhz.unwrap_or(100.0),
         check_streams: req.check_streams,
+        shard_images: req.shard_images,
+        jobs: req.jobs,
         ..Default::default()
     };
     Ok(inq_sim::verify(model, &loaded.design, &req.images, &opts)?)
@@ -57,6 +67,8 @@ pub fn verify(dir: &Path, req: &RunRequest) -> Result<VerifyReport, FlowError> {
         trace_vcd: req.vcd.clone(),
         labels: Some(req.labels.clone()),
         check_streams: req.check_streams,
+        shard_images: req.shard_images,
+        jobs: req.jobs,
         ..Default::default()
     };
     Ok(inq_testbenches::verify(dir, &req.images, &opts)?)
@@ -71,6 +83,7 @@ pub fn sim_summary(r: &SimReport, plan_interval: Option<u64>) -> String {
     if let Some(acc) = r.accuracy {
         s += &format!("accuracy {:.2}%\n", 100.0 * acc);
     }
+    s += &shards_line(&r.shards);
     s += &format!(
         "cycles: total {}, latency {} (first image, mean {:.0}), interval {} → {:.1} images/s at {} MHz\n",
         r.total_cycles,
@@ -140,6 +153,7 @@ pub fn verify_summary(dir: &Path, r: &VerifyReport) -> String {
     if let Some(acc) = r.accuracy {
         s += &format!("accuracy {:.2}% (RTL argmax vs labels)\n", 100.0 * acc);
     }
+    s += &shards_line(&r.shards);
     s += &format!(
         "cycles: total {}, latency {} (first image), interval {}\n",
         r.total_cycles,
@@ -160,6 +174,24 @@ pub fn verify_summary(dir: &Path, r: &VerifyReport) -> String {
         s += &format!("{d}\n");
     }
     s.trim_end().to_string()
+}
+
+/// The line saying how a sharded run was split (empty for one run).
+fn shards_line(shards: &[inq_sim::Shard]) -> String {
+    let Some(min) = shards.iter().map(|x| x.images).min() else {
+        return String::new();
+    };
+    let max = shards.iter().map(|x| x.images).max().unwrap_or(min);
+    let size = if min == max {
+        min.to_string()
+    } else {
+        format!("{min}–{max}")
+    };
+    format!(
+        "run in {} shards of {size} images, each from reset with its own stall seed (cycles \
+         counted as if back to back; `--shard-images 0` for one run)\n",
+        shards.len()
+    )
 }
 
 /// The summary line of the stream check: "every stream checked", the first differing stream,

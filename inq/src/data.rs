@@ -166,11 +166,29 @@ pub fn resolve_dir(dir: Option<&Path>) -> Result<PathBuf, DataError> {
 pub fn load_idx(dir: &Path, split: Split) -> Result<Dataset, DataError> {
     let images_path = find(dir, &format!("{}-images-idx3-ubyte", split.prefix()))?;
     let labels_path = find(dir, &format!("{}-labels-idx1-ubyte", split.prefix()))?;
-    let (idims, pixels) = read_idx(&images_path)?;
-    let (ldims, labels) = read_idx(&labels_path)?;
+    let images = read_idx(&images_path)?;
+    let labels = read_idx(&labels_path)?;
+    idx_dataset(
+        images,
+        &images_path.display().to_string(),
+        labels,
+        &labels_path.display().to_string(),
+    )
+}
+
+/// Builds a dataset from a parsed IDX image file (`[images, rows, cols]`) and label file
+/// (`[labels]`), as returned by [`parse_idx`], checking that they match; the origins name the
+/// files in errors. [`load_idx`] is this on the two files of a split.
+pub fn idx_dataset(
+    images: (Vec<usize>, Vec<u8>),
+    images_origin: &str,
+    labels: (Vec<usize>, Vec<u8>),
+    labels_origin: &str,
+) -> Result<Dataset, DataError> {
+    let ((idims, pixels), (ldims, labels)) = (images, labels);
     if idims.len() != 3 {
         return Err(DataError::Format {
-            path: images_path.display().to_string(),
+            path: images_origin.to_string(),
             message: format!(
                 "expected 3 dimensions (images, rows, cols), found {}",
                 idims.len()
@@ -179,18 +197,16 @@ pub fn load_idx(dir: &Path, split: Split) -> Result<Dataset, DataError> {
     }
     if ldims.len() != 1 {
         return Err(DataError::Format {
-            path: labels_path.display().to_string(),
+            path: labels_origin.to_string(),
             message: format!("expected 1 dimension (labels), found {}", ldims.len()),
         });
     }
     if idims[0] != ldims[0] {
         return Err(DataError::Format {
-            path: labels_path.display().to_string(),
+            path: labels_origin.to_string(),
             message: format!(
-                "{} labels but {} has {} images",
-                ldims[0],
-                images_path.display(),
-                idims[0]
+                "{} labels but {images_origin} has {} images",
+                ldims[0], idims[0]
             ),
         });
     }
@@ -221,21 +237,45 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
 /// Reads an IDX file of unsigned bytes (type 0x08), gzipped or not. Returns the dimensions and
 /// the data.
 pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
-    let io = |e: std::io::Error| DataError::Io {
+    let raw = std::fs::read(path).map_err(|e| DataError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
-    };
+    })?;
+    parse_idx(&raw, &path.display().to_string())
+}
+
+/// The most bytes a gzipped IDX file may decompress to (512 MiB, ten times the Fashion-MNIST
+/// training images; decompress a larger file first). With the doubling growth of the buffer,
+/// no single allocation exceeds 1 GiB.
+pub const MAX_IDX_BYTES: usize = 1 << 29;
+
+/// Parses the bytes of an IDX file of unsigned bytes (type 0x08), gzipped or not: the
+/// dimensions and the data. `origin` names the file in errors. [`read_idx`] is this on a
+/// file's contents.
+pub fn parse_idx(raw: &[u8], origin: &str) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let fmt = |m: String| DataError::Format {
-        path: path.display().to_string(),
+        path: origin.to_string(),
         message: m,
     };
-    let raw = std::fs::read(path).map_err(io)?;
+    let unzipped;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        // At most MAX_IDX_BYTES are decompressed: a small gzip stream (which can expand a
+        // thousandfold) cannot make the loader allocate without bound.
+        let mut dec = GzDecoder::new(raw);
         let mut out = Vec::new();
-        GzDecoder::new(&raw[..])
+        let gz_err = |e: std::io::Error| fmt(format!("corrupt gzip data: {e}"));
+        (&mut dec)
+            .take(MAX_IDX_BYTES as u64)
             .read_to_end(&mut out)
-            .map_err(|e| fmt(format!("corrupt gzip data: {e}")))?;
-        out
+            .map_err(gz_err)?;
+        if out.len() == MAX_IDX_BYTES && dec.read(&mut [0u8; 1]).map_err(gz_err)? > 0 {
+            return Err(fmt(format!(
+                "decompresses to more than {MAX_IDX_BYTES} bytes (the most supported gzipped; \
+                 decompress the file)"
+            )));
+        }
+        unzipped = out;
+        &unzipped[..]
     } else {
         raw
     };
@@ -353,7 +393,12 @@ pub enum NpyType {
 
 impl NpyType {
     fn parse(descr: &str) -> Option<Self> {
-        let (order, code) = descr.split_at(descr.len().min(1));
+        // The byte-order character is ASCII; a descr starting with any other character (even
+        // a multi-byte one) has none.
+        let (order, code) = match descr.chars().next() {
+            Some(c) if c.is_ascii() => descr.split_at(1),
+            _ => ("", descr),
+        };
         let code = match order {
             "<" | "|" | "=" => code,
             ">" if matches!(code, "u1" | "i1") => code,
@@ -438,13 +483,19 @@ pub fn read_npy(path: &Path) -> Result<NpyArray, DataError> {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    parse_npy(&bytes).map_err(|message| DataError::Format {
-        path: path.display().to_string(),
+    parse_npy(&bytes, &path.display().to_string())
+}
+
+/// Parses the bytes of a `.npy` file (what [`read_npy`] accepts); `origin` names the file in
+/// errors.
+pub fn parse_npy(bytes: &[u8], origin: &str) -> Result<NpyArray, DataError> {
+    parse_npy_text(bytes).map_err(|message| DataError::Format {
+        path: origin.to_string(),
         message,
     })
 }
 
-fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
+fn parse_npy_text(bytes: &[u8]) -> Result<NpyArray, String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a .npy file (bad magic string)".into());
     }
@@ -541,12 +592,28 @@ fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 /// else is an error, since the whole tool chain works on 8-bit raw pixels. Labels: shape `[N]`
 /// or `[N, 1]`, any integer type, values in `0..=255`.
 pub fn load_npy(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
-    let fmt = |p: &Path, m: String| DataError::Format {
-        path: p.display().to_string(),
-        message: m,
-    };
     let im = read_npy(images)?;
     let lb = read_npy(labels)?;
+    npy_dataset(
+        im,
+        &images.display().to_string(),
+        lb,
+        &labels.display().to_string(),
+    )
+}
+
+/// Builds a dataset from an image array and a label array (parsed by [`parse_npy`]) with the
+/// rules of [`load_npy`], which is this on two files; the origins name the files in errors.
+pub fn npy_dataset(
+    im: NpyArray,
+    images: &str,
+    lb: NpyArray,
+    labels: &str,
+) -> Result<Dataset, DataError> {
+    let fmt = |p: &str, m: String| DataError::Format {
+        path: p.to_string(),
+        message: m,
+    };
     let (n, channels, rows, cols) = match im.shape[..] {
         [n, h, w] => (n, 1, h, w),
         [n, c, h, w] => (n, c, h, w),
@@ -572,7 +639,7 @@ pub fn load_npy(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
     if nl != n {
         return Err(fmt(
             labels,
-            format!("{nl} labels but {} has {n} images", images.display()),
+            format!("{nl} labels but {images} has {n} images"),
         ));
     }
     if lb.dtype.is_float() {

@@ -174,6 +174,9 @@ impl Graph {
             shape: vec![c0, h0, w0],
             format: Some(m.input.format),
         };
+        input
+            .check_size()
+            .map_err(|e| ModelError::invalid("input.shape", e.message))?;
         let mut infos: Vec<Option<TensorInfo>> = vec![None; n];
         for &i in &order {
             let ins: Vec<&TensorInfo> = inputs[i]
@@ -187,6 +190,7 @@ impl Graph {
                 .op
                 .operator()
                 .infer(&ins)
+                .and_then(|info| info.check_size().map(|()| info))
                 .map_err(|e| node_err(m, i, e))?;
             infos[i] = Some(info);
         }

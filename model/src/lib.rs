@@ -25,6 +25,7 @@ pub mod error;
 pub mod file;
 pub mod format;
 pub mod graph;
+pub mod interrupt;
 pub mod numerics;
 pub mod ops;
 pub mod random;

@@ -21,10 +21,29 @@ pub struct TensorInfo {
     pub format: Option<crate::numerics::ActFormat>,
 }
 
+/// The most elements a tensor of a model may have (2^31, far above any image network, and
+/// small enough that sizes derived from two tensors or from a tensor and a parameter cannot
+/// overflow a `usize`). Validation refuses a model input or node output above it.
+pub const MAX_ELEMENTS: usize = 1 << 31;
+
 impl TensorInfo {
     /// Elements of the tensor.
     pub fn elements(&self) -> usize {
         self.shape.iter().product()
+    }
+
+    /// Checks the tensor against [`MAX_ELEMENTS`] (with an overflow-free product).
+    pub fn check_size(&self) -> Result<(), OpError> {
+        match self.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+            Some(n) if n <= MAX_ELEMENTS => Ok(()),
+            _ => Err(OpError::new(
+                "",
+                format!(
+                    "shape {:?} has more than {MAX_ELEMENTS} elements (the most a tensor may have)",
+                    self.shape
+                ),
+            )),
+        }
     }
 
     /// `[C, H, W]`, or an error naming what is expected.

@@ -51,6 +51,21 @@ pub enum SimError {
     /// A design folder or file could not be loaded.
     #[error(transparent)]
     Folder(#[from] inq_design::FolderError),
+    /// One shard of a sharded run failed (see `src/shards.rs`); image and cycle numbers in
+    /// `source` count from the shard's start.
+    #[error("shard {index} (images {first_image}..{end}, stall seed {seed}): {source}", end = first_image + images)]
+    Shard {
+        /// The shard's position.
+        index: usize,
+        /// Its first image.
+        first_image: usize,
+        /// Its images.
+        images: usize,
+        /// Its stall seed.
+        seed: u64,
+        /// What went wrong.
+        source: Box<SimError>,
+    },
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     Io {

@@ -47,7 +47,8 @@
 //!    `out.rs`) and the registry over them (`engines/mod.rs`);
 //! 5. `machine.rs` (the lockstep [`Machine`]), `report.rs` ([`SimReport`] and the comparison),
 //!    `trace.rs` (VCD);
-//! 6. `decoupled.rs` (the decoupled pipeline run);
+//! 6. `decoupled.rs` (the decoupled pipeline run), `shards.rs` (splitting a long check into
+//!    shards run in parallel, and merging their reports);
 //! 7. `simulation.rs` ([`simulate`], [`verify`], [`SimOptions`]), then `fifo_sizing.rs`.
 
 mod activity;
@@ -59,6 +60,7 @@ pub mod fifo_sizing;
 pub mod machine;
 pub mod protocol;
 pub mod report;
+pub mod shards;
 mod simulation;
 pub mod stalls;
 mod tap;
@@ -74,6 +76,7 @@ pub use report::{
     check_against_reference, timing, EngineReport, FifoReport, Mismatch, MismatchKind, SimReport,
     TapDiff, Timing,
 };
+pub use shards::{Shard, ShardError, DEFAULT_SHARD_IMAGES};
 pub use simulation::{images_to_beats, simulate, verify, SimOptions};
 pub use stalls::StallGen;
 pub use tap::{stream_sum_step, StreamMismatch, StreamSum, TapBeat, TapSums, STREAM_SUM_SEED};

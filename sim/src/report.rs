@@ -182,6 +182,9 @@ pub struct SimReport {
     /// After a mismatch: where the difference starts, in words.
     #[serde(default)]
     pub diagnosis: Option<String>,
+    /// The shards the run was split into (see `src/shards.rs`); empty for a single run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<crate::shards::Shard>,
     /// Wall-clock seconds of the simulation loop.
     pub sim_seconds: f64,
     /// Simulated cycles per wall-clock second.

@@ -69,6 +69,11 @@ pub struct SimOptions {
     /// against the reference's tensors (memory: two words per tap and image). `false`: only
     /// the output words are checked.
     pub check_streams: bool,
+    /// [`verify`] splits a run of more images than this into shards run in parallel (the
+    /// rule is in `src/shards.rs`; 0: never). The figures depend on it, not on `jobs`.
+    pub shard_images: usize,
+    /// Shards run at once by [`verify`] (0: the available cores).
+    pub jobs: usize,
 }
 
 impl Default for SimOptions {
@@ -87,6 +92,8 @@ impl Default for SimOptions {
             max_mismatches: 100,
             fast_forward: true,
             check_streams: true,
+            shard_images: crate::shards::DEFAULT_SHARD_IMAGES,
+            jobs: 0,
         }
     }
 }
@@ -495,6 +502,7 @@ fn build_report(
         first_stream_mismatch: None,
         first_bad: None,
         diagnosis: None,
+        shards: Vec::new(),
         sim_seconds: finish.sim_seconds,
         cycles_per_second: cycles as f64 / finish.sim_seconds.max(1e-9),
     }
@@ -505,6 +513,11 @@ fn build_report(
 /// [`SimOptions::check_streams`] (the default) every tap stream of every image is checked
 /// too; on any difference the run is repeated with the taps recorded up to the first
 /// differing image to name the first differing stream.
+///
+/// More than [`SimOptions::shard_images`] images are split into shards, each simulated and
+/// checked on its own with its own stall seed, [`SimOptions::jobs`] at a time, and merged
+/// (the rule is in `src/shards.rs`, shared with `inq_testbenches::verify`; a mid-run reset, a
+/// VCD or recorded taps keep one run).
 pub fn verify(
     model: &QuantModel,
     design: &Design,
@@ -518,6 +531,56 @@ pub fn verify(
             design.model_hash
         )));
     }
+    let one_run = opts.reset_after.is_some() || opts.vcd.is_some() || opts.tap_images > 0;
+    let mut shards = crate::shards::plan(
+        images.len(),
+        if one_run { 0 } else { opts.shard_images },
+        opts.seed,
+    );
+    if shards.len() <= 1 {
+        return verify_one(model, design, images, opts);
+    }
+    if let Some(l) = &opts.labels {
+        if l.len() != images.len() {
+            return Err(SimError::Options(format!(
+                "{} labels for {} images",
+                l.len(),
+                images.len()
+            )));
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let parts = crate::shards::run_parallel(&shards, opts.jobs, |s| {
+        let sub = SimOptions {
+            seed: s.seed,
+            labels: opts.labels.as_ref().map(|l| l[s.range()].to_vec()),
+            ..opts.clone()
+        };
+        verify_one(model, design, &images[s.range()], &sub)
+    })
+    .map_err(|e| SimError::Shard {
+        index: e.shard.index,
+        first_image: e.shard.first_image,
+        images: e.shard.images,
+        seed: e.shard.seed,
+        source: Box::new(e.source),
+    })?;
+    Ok(crate::shards::merge_reports(
+        parts,
+        &mut shards,
+        opts.seed,
+        opts.max_mismatches,
+        t0.elapsed().as_secs_f64(),
+    ))
+}
+
+/// [`verify`] as one run.
+fn verify_one(
+    model: &QuantModel,
+    design: &Design,
+    images: &[Vec<i64>],
+    opts: &SimOptions,
+) -> Result<SimReport, SimError> {
     let mut report = simulate(design, images, opts)?;
     check_against_reference(
         model,

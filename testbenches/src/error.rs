@@ -45,6 +45,21 @@ pub enum TbError {
         /// The last lines of the log.
         tail: String,
     },
+    /// One shard of a sharded run failed (`inq_sim::shards`); image and cycle numbers in
+    /// `source` count from the shard's start.
+    #[error("shard {index} (images {first_image}..{end}, stall seed {seed}): {source}", end = first_image + images)]
+    Shard {
+        /// The shard's position.
+        index: usize,
+        /// Its first image.
+        first_image: usize,
+        /// Its images.
+        images: usize,
+        /// Its stall seed.
+        seed: u64,
+        /// What went wrong.
+        source: Box<TbError>,
+    },
     /// The simulation binary exited with an error.
     #[error("simulation of `{top}` failed (exit status {status}): {message}")]
     Sim {

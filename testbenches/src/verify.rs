@@ -51,6 +51,12 @@ pub struct VerifyOptions {
     /// reference's tensors (the harness keeps a checksum per tap and image, see
     /// [`inq_sim::StreamSum`]); `false` checks the output words only.
     pub check_streams: bool,
+    /// More images than this are split into shards, each a Verilator run of its own with its
+    /// own stall seed, merged by the simulator's rule (`inq_sim::shards`; 0: never). A
+    /// mid-run reset or a VCD keeps one run.
+    pub shard_images: usize,
+    /// Shards run at once, each a Verilator process (0: the available cores).
+    pub jobs: usize,
 }
 
 impl Default for VerifyOptions {
@@ -70,6 +76,8 @@ impl Default for VerifyOptions {
             verilator: None,
             search_path: None,
             check_streams: true,
+            shard_images: inq_sim::DEFAULT_SHARD_IMAGES,
+            jobs: 0,
         }
     }
 }
@@ -143,6 +151,9 @@ pub struct VerifyReport {
     pub reset_after: Option<usize>,
     /// The Verilator build.
     pub build: BuildInfo,
+    /// The shards the run was split into (`inq_sim::shards`); empty for a single run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<inq_sim::Shard>,
     /// Wall-clock seconds of the simulation run.
     pub sim_seconds: f64,
     /// Every output word with its cycle.
@@ -509,8 +520,152 @@ pub fn verify(
     verify_design(&design, images, opts)
 }
 
-/// [`verify`] on an already loaded design.
+/// [`verify`] on an already loaded design. More than [`VerifyOptions::shard_images`] images
+/// are split into shards run [`VerifyOptions::jobs`] at a time, each a Verilator process with
+/// its own stall seed checked on its own, and merged by the simulator's rule
+/// (`inq_sim::shards`), so that `inq sim` with the same shard size reports the same words at
+/// the same cycles.
 pub fn verify_design(
+    design: &DesignFolder,
+    images: &[Vec<i64>],
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, TbError> {
+    let one_run = opts.reset_after.is_some() || opts.trace_vcd.is_some();
+    let mut shards = inq_sim::shards::plan(
+        images.len(),
+        if one_run { 0 } else { opts.shard_images },
+        opts.seed,
+    );
+    if shards.len() <= 1 {
+        return verify_one(design, images, opts);
+    }
+    if let Some(l) = &opts.labels {
+        if l.len() != images.len() {
+            return Err(TbError::Input(format!(
+                "{} labels for {} images",
+                l.len(),
+                images.len()
+            )));
+        }
+    }
+    // build once, before the shards ask for the model
+    let built = build(design, &opts.build_options(false))?;
+    let t0 = Instant::now();
+    let parts = inq_sim::shards::run_parallel(&shards, opts.jobs, |s| {
+        let sub = VerifyOptions {
+            seed: s.seed,
+            labels: opts.labels.as_ref().map(|l| l[s.range()].to_vec()),
+            work_dir: opts
+                .work_dir
+                .as_ref()
+                .map(|w| w.join(format!("shard-{}", s.index))),
+            ..opts.clone()
+        };
+        verify_one(design, &images[s.range()], &sub)
+    })
+    .map_err(|e| TbError::Shard {
+        index: e.shard.index,
+        first_image: e.shard.first_image,
+        images: e.shard.images,
+        seed: e.shard.seed,
+        source: Box::new(e.source),
+    })?;
+    let mut report = merge(parts, &mut shards, opts, t0.elapsed().as_secs_f64());
+    report.build = built;
+    Ok(report)
+}
+
+/// Merges the shards' reports by the simulator's rule (`inq_sim::shards`).
+fn merge(
+    parts: Vec<VerifyReport>,
+    shards: &mut [inq_sim::Shard],
+    opts: &VerifyOptions,
+    wall_seconds: f64,
+) -> VerifyReport {
+    use inq_sim::shards::{combine_timing, shard_diagnosis};
+    let mut it = parts.into_iter().zip(shards.iter_mut());
+    let Some((mut m, s0)) = it.next() else {
+        unreachable!("merge needs at least one shard")
+    };
+    let timing_of = |r: &VerifyReport| inq_sim::Timing {
+        first_latency: r.latency_cycles,
+        mean_latency: r.latency_cycles_mean,
+        max_latency: r.latency_cycles_max,
+        interval: r.interval_cycles,
+    };
+    let mut timings = vec![(timing_of(&m), m.images)];
+    let mut correct = m.accuracy.map(|a| a * m.images as f64);
+    let mut ref_correct = m.reference_accuracy.map(|a| a * m.images as f64);
+    if let Some(d) = m.diagnosis.take() {
+        m.diagnosis = Some(shard_diagnosis(s0, &d));
+    }
+    let mut list = vec![s0.clone()];
+    for (p, s) in it {
+        let offset = m.total_cycles;
+        let first = m.images;
+        s.first_cycle = offset;
+        list.push(s.clone());
+        timings.push((timing_of(&p), p.images));
+        correct = correct
+            .zip(p.accuracy)
+            .map(|(a, b)| a + b * p.images as f64);
+        ref_correct = ref_correct
+            .zip(p.reference_accuracy)
+            .map(|(a, b)| a + b * p.images as f64);
+        for mm in p.mismatches {
+            if m.mismatches.len() < opts.max_mismatches {
+                m.mismatches.push(Mismatch {
+                    image: mm.image + first,
+                    ..mm
+                });
+            }
+        }
+        m.mismatch_count += p.mismatch_count;
+        m.passed &= p.passed;
+        m.streams_checked &= p.streams_checked;
+        m.stream_mismatches += p.stream_mismatches;
+        if m.first_stream_mismatch.is_none() {
+            m.first_stream_mismatch = p.first_stream_mismatch.map(|x| StreamMismatch {
+                image: x.image + first,
+                ..x
+            });
+        }
+        if m.first_bad.is_none() && m.diagnosis.is_none() {
+            m.first_bad = p.first_bad.map(|x| TapDiff {
+                image: x.image + first,
+                ..x
+            });
+            m.diagnosis = p.diagnosis.map(|d| shard_diagnosis(s, &d));
+        }
+        m.total_cycles += p.total_cycles;
+        m.outputs
+            .extend(p.outputs.into_iter().map(|o| OutputRecord {
+                image: o.image + first,
+                cycle: o.cycle + offset,
+                ..o
+            }));
+        m.input_starts
+            .extend(p.input_starts.into_iter().map(|x| InputStart {
+                image: x.image + first,
+                cycle: x.cycle + offset,
+            }));
+        m.images += p.images;
+    }
+    let t = combine_timing(&timings);
+    m.latency_cycles = t.first_latency;
+    m.latency_cycles_mean = t.mean_latency;
+    m.latency_cycles_max = t.max_latency;
+    m.interval_cycles = t.interval;
+    m.accuracy = correct.map(|c| c / m.images.max(1) as f64);
+    m.reference_accuracy = ref_correct.map(|c| c / m.images.max(1) as f64);
+    m.seed = opts.seed;
+    m.sim_seconds = wall_seconds;
+    m.shards = list;
+    m
+}
+
+/// [`verify_design`] as one Verilator run.
+fn verify_one(
     design: &DesignFolder,
     images: &[Vec<i64>],
     opts: &VerifyOptions,
@@ -748,6 +903,7 @@ pub fn verify_design(
         seed: opts.seed,
         reset_after: opts.reset_after,
         build: run.build,
+        shards: Vec::new(),
         sim_seconds: run.seconds,
         outputs: run.records.outputs,
         input_starts: run.records.input_starts,

@@ -300,8 +300,13 @@ int main(int argc, char** argv) {
       if (in_fire || out_fire) last_activity = cycle;
     }
     top->clk = 0;
+#if VM_TRACE
+    // The falling edge gets an evaluation of its own only for the waveform. Otherwise the
+    // next cycle's input evaluation settles it too: no logic is sensitive to the falling
+    // edge, and dropping this third evaluation per cycle makes long runs about a third faster.
     top->eval();
     DUMP();
+#endif
     cycle++;
   }
   top->final();

@@ -233,6 +233,43 @@ fn mutated_weight_rom_is_caught() {
     let images: Vec<Vec<i64>> = (0..20).map(|i| random_input(&model, 100 + i)).collect();
     let (dir, design) = plan_and_generate(&model, &FoldingRequest::Minimal, "mutate");
     cosim(&dir, &design, &model, &images, &stalls(0.1, 3)).expect("the unmodified design passes");
+    // Sharded (4 shards of 5 images, 2 at a time): the simulator and Verilator agree on every
+    // word and cycle, and each shard has its own stall pattern.
+    let shard_sim = inq_sim::SimOptions {
+        stall_rate: 0.1,
+        seed: 3,
+        shard_images: 5,
+        jobs: 2,
+        ..Default::default()
+    };
+    let shard_rtl = inq_testbenches::VerifyOptions {
+        stall_rate: 0.1,
+        seed: 3,
+        shard_images: 5,
+        jobs: 2,
+        ..common::opts()
+    };
+    let sim = inq_sim::verify(&model, &design, &images, &shard_sim).expect("sharded sim");
+    let rtl = verify(&dir, &images, &shard_rtl).expect("sharded verify");
+    assert!(sim.mismatch_count == 0 && sim.stream_mismatches == 0 && rtl.passed);
+    assert_eq!(rtl.shards.len(), 4);
+    assert_eq!(rtl.shards, sim.shards);
+    assert_eq!(rtl.outputs, sim.outputs, "sharded: words or cycles differ");
+    assert_eq!(rtl.total_cycles, sim.total_cycles);
+    assert_eq!(rtl.interval_cycles, sim.interval_cycles);
+    let seeds: std::collections::HashSet<u64> = rtl.shards.iter().map(|s| s.seed).collect();
+    assert_eq!(seeds.len(), 4);
+    assert_eq!(rtl.shards[0].seed, 3);
+    for w in rtl.shards.windows(2) {
+        let last_of_prev = rtl
+            .outputs
+            .iter()
+            .filter(|o| o.image < w[1].first_image)
+            .map(|o| o.cycle)
+            .max()
+            .unwrap();
+        assert_eq!(w[1].first_cycle, last_of_prev + 1, "back to back: {w:?}");
+    }
     // Flip the non-zero flag of the first code in the second conv's ROM (PE 0, word 0): a zero
     // weight becomes +2^n2, a non-zero one disappears.
     let hex = design
@@ -248,8 +285,37 @@ fn mutated_weight_rom_is_caught() {
     inq_testbenches::mutate::corrupt_hex_word(&dir, &hex, 0, 1 << (bits - 1)).expect("corrupt");
     let rtl = verify(&dir, &images, &common::opts()).expect("runs");
     assert!(!rtl.passed, "a corrupted weight went unnoticed");
-    let bad = rtl.first_bad.expect("a first differing stream is named");
+    let bad = rtl
+        .first_bad
+        .clone()
+        .expect("a first differing stream is named");
     assert_eq!(bad.node, Some(2), "the corruption is in node 2: {bad:?}");
+    // sharded, the same words differ and the first differing stream is the same, numbered
+    // globally
+    let sharded = verify(&dir, &images, &shard_rtl).expect("runs");
+    assert!(!sharded.passed);
+    assert_eq!(sharded.mismatch_count, rtl.mismatch_count);
+    assert_eq!(
+        sharded
+            .mismatches
+            .iter()
+            .map(|m| (m.image, m.word))
+            .collect::<Vec<_>>(),
+        rtl.mismatches
+            .iter()
+            .map(|m| (m.image, m.word))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        sharded
+            .first_stream_mismatch
+            .as_ref()
+            .map(|m| (m.image, m.node)),
+        rtl.first_stream_mismatch
+            .as_ref()
+            .map(|m| (m.image, m.node))
+    );
+    assert_eq!(sharded.first_bad.as_ref().map(|b| b.node), Some(Some(2)));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

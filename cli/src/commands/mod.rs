@@ -53,6 +53,20 @@ pub struct StallArgs {
     pub seed: u64,
 }
 
+/// How a long run is split over the cores (`inq sim`, `inq verify`).
+#[derive(Args, Debug, Clone)]
+pub struct ShardArgs {
+    /// Split a run of more images than this into shards of consecutive images, each a run of
+    /// its own from reset with its own stall seed, merged into one report (0: one run). The
+    /// words and cycles depend on this, not on `--jobs`; `inq sim` and `inq verify` with the
+    /// same value report the same cycles.
+    #[arg(long, default_value_t = inq_flow::run::DEFAULT_SHARD_IMAGES, value_name = "N")]
+    pub shard_images: usize,
+    /// Shards run at once (0: the number of cores).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub jobs: usize,
+}
+
 /// A yosys synthesis flow.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowArg {

@@ -14,6 +14,8 @@ pub struct SimArgs {
     pub images: super::ImageArgs,
     #[command(flatten)]
     pub stalls: super::StallArgs,
+    #[command(flatten)]
+    pub shards: super::ShardArgs,
     /// Write a VCD waveform of the top ports and every engine's state.
     #[arg(long, value_name = "FILE.vcd")]
     pub vcd: Option<PathBuf>,
@@ -40,6 +42,8 @@ pub fn run(a: &SimArgs) -> anyhow::Result<()> {
             seed: a.stalls.seed,
             vcd: a.vcd.clone(),
             check_streams: !a.outputs_only,
+            shard_images: a.shards.shard_images,
+            jobs: a.shards.jobs,
         },
     );
     pb.finish_and_clear();

@@ -13,6 +13,8 @@ pub struct VerifyArgs {
     pub images: super::ImageArgs,
     #[command(flatten)]
     pub stalls: super::StallArgs,
+    #[command(flatten)]
+    pub shards: super::ShardArgs,
     /// Write a VCD waveform of the whole run.
     #[arg(long, value_name = "FILE.vcd")]
     pub trace: Option<PathBuf>,
@@ -47,6 +49,8 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<()> {
             seed: a.stalls.seed,
             vcd: a.trace.clone(),
             check_streams: !a.outputs_only,
+            shard_images: a.shards.shard_images,
+            jobs: a.shards.jobs,
         },
     );
     pb.finish_and_clear();

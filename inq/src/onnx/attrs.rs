@@ -6,6 +6,10 @@
 
 use super::proto::{attribute_proto::AttributeType, AttributeProto, NodeProto};
 
+/// The largest explicit padding accepted (2^31, like the largest tensor), so that padded sizes
+/// cannot overflow.
+pub(crate) const MAX_PAD: i64 = 1 << 31;
+
 /// The attributes of one node.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attrs<'a> {
@@ -117,7 +121,8 @@ impl<'a> Attrs<'a> {
         Ok(())
     }
 
-    /// Padding `[top, left, bottom, right]` from `pads`/`auto_pad` for an `hw` input.
+    /// Padding `[top, left, bottom, right]` from `pads`/`auto_pad` for an `hw` input; explicit
+    /// pads are at most [`MAX_PAD`].
     pub fn padding(
         &self,
         hw: [usize; 2],
@@ -128,11 +133,11 @@ impl<'a> Attrs<'a> {
         match auto.as_str() {
             "NOTSET" | "" => match self.ints("pads")? {
                 None => Ok([0; 4]),
-                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+                Some(p) if p.len() == 4 && p.iter().all(|&x| (0..=MAX_PAD).contains(&x)) => {
                     Ok([p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize])
                 }
                 Some(p) => Err(format!(
-                    "pads={p:?} is not supported (4 non-negative values needed)"
+                    "pads={p:?} is not supported (4 values in 0..={MAX_PAD} needed)"
                 )),
             },
             "VALID" => Ok([0; 4]),

@@ -115,10 +115,13 @@ pub(crate) fn decode(t: &TensorProto) -> Result<Value, String> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
         .collect::<Result<Vec<usize>, _>>()?;
-    let count = dims
-        .iter()
+    // Checked over the non-zero dimensions too, so that the product of any subset of the
+    // dimensions of a value (empty or not) fits in a usize.
+    dims.iter()
+        .filter(|&&d| d != 0)
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or("dimensions overflow")?;
+    let count = elements(&dims).ok_or("dimensions overflow")?;
     let raw = t.raw_data.as_deref();
     let dt = t.data_type();
     let data = match DataType::try_from(dt) {
@@ -182,6 +185,28 @@ pub(crate) fn decode(t: &TensorProto) -> Result<Value, String> {
     Ok(v)
 }
 
+/// The elements of a tensor of shape `dims`: 0 when a dimension is 0, `None` when the product
+/// overflows.
+pub(crate) fn elements(dims: &[usize]) -> Option<usize> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
+    dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+}
+
+/// The most elements constant evaluation computes for one model (the sum of the sizes of every
+/// evaluated node's output), so that a small file cannot make the importer allocate gigabytes
+/// through chains of `Gather`, `Concat` or `Transpose` nodes. Shape expressions and weight
+/// reshuffles of real models are far below it.
+pub(crate) const MAX_COMPUTED: usize = 1 << 25;
+
+fn too_large(what: &str, n: impl std::fmt::Display) -> String {
+    format!(
+        "{what} would have {n} elements; constant evaluation computes at most {MAX_COMPUTED} \
+         elements per model"
+    )
+}
+
 fn strides(dims: &[usize]) -> Vec<usize> {
     let mut s = vec![1; dims.len()];
     for i in (0..dims.len().saturating_sub(1)).rev() {
@@ -216,8 +241,11 @@ pub(crate) fn transpose(v: &Value, perm: Option<&[i64]>) -> Result<Value, String
         return Err(format!("perm {perm:?} is not a permutation of 0..{rank}"));
     }
     let out_dims: Vec<usize> = perm.iter().map(|&p| v.dims[p]).collect();
-    let in_strides = strides(&v.dims);
     let n = v.len();
+    if n == 0 {
+        return Ok(v.map_elems(&[], out_dims));
+    }
+    let in_strides = strides(&v.dims);
     let mut idx = Vec::with_capacity(n);
     let mut coord = vec![0usize; rank];
     for _ in 0..n {
@@ -245,7 +273,7 @@ pub(crate) fn reshape_dims(
     target: &[i64],
     allowzero: bool,
 ) -> Result<Vec<usize>, String> {
-    let total: usize = dims.iter().product();
+    let total = elements(dims).ok_or_else(|| format!("the input shape {dims:?} overflows"))?;
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
     for (i, &t) in target.iter().enumerate() {
@@ -262,7 +290,10 @@ pub(crate) fn reshape_dims(
             t => return Err(format!("invalid dimension {t} in shape {target:?}")),
         }
     }
-    let known: usize = out.iter().product();
+    let known = out
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("shape {target:?} overflows"))?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {dims:?} to {target:?}"));
@@ -276,8 +307,8 @@ pub(crate) fn reshape_dims(
     Ok(out)
 }
 
-/// `Concat` along `axis`.
-pub(crate) fn concat(vals: &[Value], axis: i64) -> Result<Value, String> {
+/// `Concat` along `axis`; an error if the result would have more than `limit` elements.
+pub(crate) fn concat(vals: &[Value], axis: i64, limit: usize) -> Result<Value, String> {
     let first = vals.first().ok_or("no inputs")?;
     let rank = first.dims.len();
     let ax = norm_axis(axis, rank)?;
@@ -294,12 +325,28 @@ pub(crate) fn concat(vals: &[Value], axis: i64) -> Result<Value, String> {
             ));
         }
     }
-    let outer: usize = first.dims[..ax].iter().product();
-    let mut dims = first.dims.clone();
-    dims[ax] = vals.iter().map(|v| v.dims[ax]).sum();
     let float = matches!(first.data, Data::F32(_));
+    if vals.iter().any(|v| matches!(v.data, Data::F32(_)) != float) {
+        return Err("inputs of different element types".into());
+    }
+    let mut dims = first.dims.clone();
+    dims[ax] = vals
+        .iter()
+        .try_fold(0usize, |a, v| a.checked_add(v.dims[ax]))
+        .ok_or("the concatenated dimension overflows")?;
+    let total = vals
+        .iter()
+        .try_fold(0usize, |a, v| a.checked_add(v.len()))
+        .filter(|&n| n <= limit)
+        .ok_or_else(|| too_large("the concatenation", "too many"))?;
     let mut fdata = Vec::new();
     let mut idata = Vec::new();
+    // `outer` is only computed for a non-empty result, where every dimension is non-zero.
+    let outer: usize = if total == 0 {
+        0
+    } else {
+        first.dims[..ax].iter().product()
+    };
     for o in 0..outer {
         for v in vals {
             let inner: usize = v.dims[ax..].iter().product();
@@ -320,15 +367,29 @@ pub(crate) fn concat(vals: &[Value], axis: i64) -> Result<Value, String> {
     })
 }
 
-/// `Gather` along `axis` with integer `indices`.
-pub(crate) fn gather(v: &Value, indices: &Value, axis: i64) -> Result<Value, String> {
+/// `Gather` along `axis` with integer `indices`; an error if the result would have more than
+/// `limit` elements.
+pub(crate) fn gather(v: &Value, indices: &Value, axis: i64, limit: usize) -> Result<Value, String> {
     let rank = v.dims.len();
     let ax = norm_axis(axis, rank)?;
     let ind = indices.ints()?;
     let n = v.dims[ax] as i64;
+    let mut dims = v.dims[..ax].to_vec();
+    dims.extend_from_slice(&indices.dims);
+    dims.extend_from_slice(&v.dims[ax + 1..]);
+    let total = elements(&dims)
+        .filter(|&t| t <= limit)
+        .ok_or_else(|| too_large(&format!("the gathered tensor {dims:?}"), "too many"))?;
+    if total == 0 {
+        // Still check the indices (none is valid for an empty axis).
+        if let Some(&i) = ind.iter().find(|&&i| !(-n..n).contains(&i)) {
+            return Err(format!("index {i} out of range 0..{n}"));
+        }
+        return Ok(v.map_elems(&[], dims));
+    }
     let outer: usize = v.dims[..ax].iter().product();
     let inner: usize = v.dims[ax + 1..].iter().product();
-    let mut idx = Vec::new();
+    let mut idx = Vec::with_capacity(total);
     for o in 0..outer {
         for &i in &ind {
             let i = if i < 0 { i + n } else { i };
@@ -339,9 +400,6 @@ pub(crate) fn gather(v: &Value, indices: &Value, axis: i64) -> Result<Value, Str
             idx.extend(base..base + inner);
         }
     }
-    let mut dims = v.dims[..ax].to_vec();
-    dims.extend_from_slice(&indices.dims);
-    dims.extend_from_slice(&v.dims[ax + 1..]);
     Ok(v.map_elems(&idx, dims))
 }
 
@@ -439,6 +497,8 @@ pub(crate) struct ConstEval<'a> {
     init: HashMap<&'a str, &'a TensorProto>,
     producer: HashMap<&'a str, usize>,
     memo: HashMap<String, Value>,
+    /// Elements computed so far (bounded by [`MAX_COMPUTED`]).
+    computed: usize,
     /// Tensors on the data path (they depend on the model input and are never constants).
     pub data: HashSet<String>,
     /// For `Shape` nodes reading a data tensor: the shape of that tensor (batch symbolic).
@@ -468,6 +528,7 @@ impl<'a> ConstEval<'a> {
             init: initializers.iter().map(|t| (t.name(), t)).collect(),
             producer,
             memo: HashMap::new(),
+            computed: 0,
             data: HashSet::new(),
             shape_of: HashMap::new(),
         }
@@ -514,7 +575,18 @@ impl<'a> ConstEval<'a> {
                     ),
                 ));
             }
-            self.eval(p, depth + 1)?
+            let v = self.eval(p, depth + 1)?;
+            self.computed = self.computed.saturating_add(v.len());
+            if self.computed > MAX_COMPUTED {
+                return Err(issue(
+                    p,
+                    too_large(
+                        &format!("'{name}' and the constants before it"),
+                        self.computed,
+                    ),
+                ));
+            }
+            v
         } else {
             return Err(issue(
                 user,
@@ -620,7 +692,7 @@ impl<'a> ConstEval<'a> {
                 let data = self.req_input(i, 0, "data", depth)?;
                 let idx = self.req_input(i, 1, "indices", depth)?;
                 let axis = at.int("axis", 0).map_err(e)?;
-                gather(&data, &idx, axis).map_err(e)?
+                gather(&data, &idx, axis, MAX_COMPUTED - self.computed).map_err(e)?
             }
             "Unsqueeze" | "Squeeze" => {
                 at.check(&["axes"]).map_err(e)?;
@@ -647,12 +719,17 @@ impl<'a> ConstEval<'a> {
                     .map(|a| a.i())
                     .ok_or_else(|| e("Concat without axis".into()))?;
                 let mut vals = Vec::new();
+                let mut total = 0usize;
                 for k in 0..node.input.len() {
                     if let Some(v) = self.input(i, k, depth)? {
+                        total = total.saturating_add(v.len());
+                        if total > MAX_COMPUTED - self.computed {
+                            return Err(e(too_large("the concatenation", "too many")));
+                        }
                         vals.push(v);
                     }
                 }
-                concat(&vals, axis).map_err(e)?
+                concat(&vals, axis, MAX_COMPUTED - self.computed).map_err(e)?
             }
             "Cast" => {
                 at.check(&["to", "saturate", "round_mode"]).map_err(e)?;
@@ -757,14 +834,14 @@ mod tests {
             dims: vec![],
             data: Data::Int(vec![Sym::Val(0)]),
         };
-        let g = gather(&shape, &i0, 0).unwrap();
+        let g = gather(&shape, &i0, 0, MAX_COMPUTED).unwrap();
         assert_eq!(g.dims, Vec::<usize>::new());
         let u = unsqueeze(&g, &[0]).unwrap();
         let m1 = Value {
             dims: vec![1],
             data: Data::Int(vec![Sym::Val(-1)]),
         };
-        let c = concat(&[u, m1], 0).unwrap();
+        let c = concat(&[u, m1], 0, MAX_COMPUTED).unwrap();
         assert_eq!(c.syms().unwrap(), &[Sym::Batch, Sym::Val(-1)]);
         assert_eq!(
             slice1(&shape, 1, 100).unwrap().ints().unwrap(),

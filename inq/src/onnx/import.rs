@@ -17,6 +17,7 @@ use super::proto::ModelProto;
 use super::state::{Cur, Data, Importer};
 use super::{NodeIssue, OnnxError, NORMALIZATION_KEY, SUPPORTED_OPSETS};
 use crate::graph::{FloatModel, FloatOp, Normalization};
+use inq_model::tensor::MAX_ELEMENTS;
 
 pub use super::lower::SUPPORTED_OPS;
 
@@ -239,9 +240,26 @@ fn walk(
     chw: [usize; 3],
 ) -> Result<HashMap<String, Data>, NodeIssue> {
     let nodes = imp.nodes;
+    // Every tensor is assigned once (ONNX graphs are in SSA form): the dependence counts
+    // below count each producer once.
+    let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
         if n.op_type().is_empty() {
             return Err(imp.issue(i, "has no op type"));
+        }
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if o == input || imp.consts.is_initializer(o) {
+                return Err(imp.issue(
+                    i,
+                    format!("output '{o}' is also the graph input or an initializer; an ONNX graph assigns every tensor once"),
+                ));
+            }
+            if let Some(j) = producer.insert(o, i) {
+                return Err(imp.issue(
+                    i,
+                    format!("output '{o}' is also an output of node #{j}; an ONNX graph assigns every tensor once"),
+                ));
+            }
         }
     }
     // The data path: nodes reachable from the input (through anything but Shape).
@@ -349,6 +367,7 @@ fn walk(
             )
         })?;
         let d = lowering(imp, i, &ins)?;
+        check_size(d.cur).map_err(|m| imp.issue(i, format!("output {m}")))?;
         record_shapes(imp, &out, d.cur);
         tensors.insert(out.clone(), d);
         // release the readers of this node's output
@@ -472,5 +491,22 @@ fn input_shape(v: &super::proto::ValueInfoProto) -> Result<(Sym, [usize; 3]), St
             }
         };
     }
+    check_size(Cur::Map(chw))?;
     Ok((batch, chw))
+}
+
+/// Refuses a data tensor of more than [`MAX_ELEMENTS`] elements per image (the most a
+/// quantized model's tensor may have), so that no size derived from activation shapes
+/// overflows.
+fn check_size(cur: Cur) -> Result<(), String> {
+    let dims: &[usize] = match &cur {
+        Cur::Map(chw) => chw,
+        Cur::Vec(n) => std::slice::from_ref(n),
+    };
+    match dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+        Some(n) if n <= MAX_ELEMENTS => Ok(()),
+        _ => Err(format!(
+            "shape {dims:?} has more than {MAX_ELEMENTS} elements per image (the most supported)"
+        )),
+    }
 }

@@ -120,7 +120,10 @@ impl Operator for Conv {
                 "padding must be smaller than the kernel",
             ));
         }
-        let (hp, wp) = (h + pt + pb, w + pl + pr);
+        let padded = |x: usize, a: usize, b: usize| x.checked_add(a)?.checked_add(b);
+        let (Some(hp), Some(wp)) = (padded(h, pt, pb), padded(w, pl, pr)) else {
+            return Err(OpError::new("pad", "the padded input size overflows"));
+        };
         if hp < kh || wp < kw {
             return Err(OpError::new(
                 "kernel",
@@ -133,9 +136,26 @@ impl Operator for Conv {
                 format!("{} outside the input format's range", self.pad_value),
             ));
         }
-        let row = self.row_len();
+        let (row, codes) = match self
+            .group_channels()
+            .checked_mul(kh)
+            .and_then(|r| r.checked_mul(kw))
+            .and_then(|r| Some((r, r.checked_mul(self.out_channels)?)))
+        {
+            Some(rc) => rc,
+            None => {
+                return Err(OpError::new(
+                    "weights",
+                    format!(
+                        "the weight shape [{}, {}, {kh}, {kw}] overflows",
+                        self.out_channels,
+                        self.group_channels()
+                    ),
+                ))
+            }
+        };
         self.weights
-            .check(self.out_channels, self.out_channels * row)
+            .check(self.out_channels, codes)
             .map_err(|e| e.under("weights"))?;
         check_bias(&self.bias, self.out_channels)?;
         let of = check_output(&self.output, self.relu)?;

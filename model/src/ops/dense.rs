@@ -54,8 +54,20 @@ impl Operator for Dense {
         if self.out_features == 0 {
             return Err(OpError::new("out_features", "must be at least 1"));
         }
+        let codes = self
+            .out_features
+            .checked_mul(self.in_features)
+            .ok_or_else(|| {
+                OpError::new(
+                    "weights",
+                    format!(
+                        "the weight shape [{}, {}] overflows",
+                        self.out_features, self.in_features
+                    ),
+                )
+            })?;
         self.weights
-            .check(self.out_features, self.out_features * self.in_features)
+            .check(self.out_features, codes)
             .map_err(|e| e.under("weights"))?;
         check_bias(&self.bias, self.out_features)?;
         let of = check_output(&self.output, self.relu)?;

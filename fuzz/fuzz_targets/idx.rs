@@ -1,0 +1,4 @@
+//! libFuzzer target `idx`: the body is `inq_fuzz::targets::idx` (see `fuzz/src/targets.rs`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| inq_fuzz::targets::idx(data));
