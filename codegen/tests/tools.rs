@@ -171,12 +171,7 @@ fn lint_synth_compile_small_designs() {
             if m.design.mac() == inq_hdl::MacKind::Multiply {
                 yosys_has_mul(&dir, &m);
             }
-            // Full `synth` (generic gates) of one design per family; the others are checked
-            // at the coarse level (elaborated, flattened, no multiplier, latch or other
-            // forbidden cell), which is where a template bug shows: full synthesis of all
-            // eleven took most of this test's time in CI.
-            let full = matches!(name, "tiny_min" | "residual_fold" | "mixed_unrolled");
-            yosys_coarse(&dir, &m, full);
+            yosys_coarse(&dir, &m, true);
         } else {
             assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
             eprintln!("skipping yosys: yosys not installed");
