@@ -37,6 +37,9 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Area (analytic and yosys) and throughput of a generated design.
     Report(commands::report::ReportArgs),
+    /// Place and route on an iCE40 part (yosys, nextpnr-ice40, icepack): utilisation, achieved
+    /// Fmax, images/s at that clock, and the bitstream.
+    Impl(commands::implement::ImplArgs),
     /// Design-space exploration: sweep lanes (and weight bits), tables and a Pareto plot.
     Explore(Box<commands::explore::ExploreArgs>),
     /// Two designs side by side (e.g. shift-add vs the int8 multiplier baseline): throughput,
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => commands::sim::run(&a),
         Command::Verify(a) => commands::verify::run(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Impl(a) => commands::implement::run(&a),
         Command::Explore(a) => commands::explore::run(&a),
         Command::Compare(a) => commands::compare::run(&a),
         Command::Flow(a) => commands::flow::run(&a),

@@ -653,6 +653,82 @@ fn interrupt_leaves_the_old_or_the_new_output() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// SIGINT at any moment of `inq explore` over an existing output folder leaves the old tables
+/// or the new ones (every file the folder's marker lists, the user's file), and no temporary.
+#[test]
+fn interrupted_explore_leaves_the_old_or_the_new_output() {
+    let (dir, mp) = fixture("sigint-explore");
+    let parent = dir.join("out");
+    std::fs::create_dir_all(&parent).unwrap();
+    let out = parent.join("explore");
+    let explore = |lanes: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_inq"));
+        c.args(["explore", mp.to_str().unwrap(), "--synth", "none"])
+            .args(["--data", dir.to_str().unwrap(), "--lanes", lanes])
+            .args(["--out", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    // the listed files exist, the user's file is intact; the state is the table
+    let state = || -> String {
+        let marker: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(".inq-folder.json")).unwrap())
+                .unwrap();
+        for f in marker["files"].as_array().unwrap() {
+            let f = f.as_str().unwrap();
+            assert!(
+                out.join(f).is_file(),
+                "the marker lists {f}, which is missing"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        std::fs::read_to_string(out.join("explore.csv")).unwrap()
+    };
+    assert!(explore("1").status().unwrap().success());
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let old = state();
+    let t0 = std::time::Instant::now();
+    assert!(explore("1,100").status().unwrap().success());
+    let full = t0.elapsed();
+    let new = state();
+    assert_ne!(old, new);
+    let mut current = new.clone();
+    let (mut kept, mut replaced) = (0, 0);
+    for step in 0..16u32 {
+        let want = if current == old { "1,100" } else { "1" };
+        let mut child = explore(want).spawn().unwrap();
+        std::thread::sleep(full * step / 12);
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        let status = child.wait().unwrap();
+        let now = state();
+        let target = if want == "1" { &old } else { &new };
+        if &now == target {
+            replaced += 1;
+        } else {
+            assert_eq!(
+                now, current,
+                "step {step}: neither the old nor the new output"
+            );
+            assert!(
+                !status.success(),
+                "step {step}: success without the new output"
+            );
+            kept += 1;
+        }
+        current = now;
+        no_temporaries(&parent);
+    }
+    eprintln!("{kept} interrupts kept the old output, {replaced} came after the new one");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn choice_options_are_checked_by_the_parser_and_fold_file_errors_name_the_line() {
     let (dir, mp) = fixture("choices");
@@ -774,4 +850,94 @@ fn flow_runs_pytorch_residual_and_depthwise_exports() {
         assert_eq!(groups, dw, "{name}: depthwise convs");
         let _ = std::fs::remove_dir_all(&data);
     }
+}
+
+/// `inq impl` places and routes a small design on an iCE40 UP5K: utilisation, the achieved
+/// Fmax, images/s at that clock, the bitstream and the logs in the design folder (recorded in
+/// its marker); a part the design does not fit is an error naming the resource and the excess.
+#[test]
+fn impl_places_and_routes_on_an_ice40() {
+    if !have("yosys") || !have("nextpnr-ice40") {
+        return;
+    }
+    let (dir, mp) = fixture("impl");
+    let d = dir.join("design");
+    json_of(&inq(&[
+        "gen",
+        mp.to_str().unwrap(),
+        "--out",
+        d.to_str().unwrap(),
+        "--json",
+    ]));
+    let v = json_of(&inq(&[
+        "impl",
+        d.to_str().unwrap(),
+        "--part",
+        "up5k",
+        "--clock-mhz",
+        "12",
+        "--json",
+    ]));
+    let r = &v["implementation"];
+    assert_eq!(r["part"], "up5k");
+    assert_eq!(r["package"], "sg48");
+    let fmax = r["fmax_mhz"].as_f64().unwrap();
+    assert!(fmax > 1.0 && fmax < 1000.0, "{fmax}");
+    let util = r["utilisation"].as_array().unwrap();
+    let lc = util
+        .iter()
+        .find(|u| u["resource"] == "ICESTORM_LC")
+        .expect("logic cells reported");
+    let (used, avail) = (
+        lc["used"].as_u64().unwrap(),
+        lc["available"].as_u64().unwrap(),
+    );
+    assert!(used > 0 && used <= avail && avail == 5280, "{lc}");
+    let dsp = util
+        .iter()
+        .find(|u| u["resource"] == "ICESTORM_DSP")
+        .unwrap();
+    assert_eq!(dsp["used"], 0, "no multipliers");
+    let interval = v["interval_cycles"].as_f64().unwrap();
+    let ips = v["images_per_second"].as_f64().unwrap();
+    assert!((ips - fmax * 1e6 / interval).abs() < 1e-6 * ips, "{v}");
+    assert_eq!(v["timing_met"], fmax >= 12.0);
+    let bin = std::path::PathBuf::from(r["bitstream"].as_str().unwrap());
+    assert!(
+        bin.starts_with(d.canonicalize().unwrap()),
+        "{}",
+        bin.display()
+    );
+    assert!(std::fs::metadata(&bin).unwrap().len() > 1000);
+    let marker = std::fs::read_to_string(d.join(".inq-folder.json")).unwrap();
+    assert_eq!(r["synth_reused"], false);
+    for f in [
+        "impl/ice40-up5k/inq_top.bin",
+        "impl/ice40-up5k/nextpnr.log",
+        "impl/ice40-synth/inq_top.json",
+        "impl/ice40-synth/yosys.log",
+    ] {
+        assert!(marker.contains(f), "{f} not recorded: {marker}");
+    }
+    eprintln!("{used} logic cells, Fmax {fmax:.2} MHz");
+    // an unknown part, and one the design does not fit
+    let out = inq(&["impl", d.to_str().unwrap(), "--part", "xc7a35t"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("up5k"));
+    assert!(
+        used > 1280,
+        "the fixture now fits an LP1K: pick a smaller part below"
+    );
+    let out = inq(&["impl", d.to_str().unwrap(), "--part", "lp1k"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not fit the iCE40 lp1k") && err.contains("too many"),
+        "{err}"
+    );
+    assert_eq!(err.matches("does not fit").count(), 1, "{err}");
+    // the second part reused the netlist: synthesis ran once
+    assert!(!d.join("impl/ice40-lp1k/inq_top.json").exists());
+    assert!(d.join("impl/ice40-lp1k/nextpnr.log").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -171,9 +171,7 @@
   reg [LBW-1:0] co;    // icf * SIMD
 @% if !constant %@  reg [LBW-1:0] nfc;   // nf * PE (the first channel of a depthwise fold)
   reg [WAW-1:0] waddr; // nf * SF + sf
-  reg [PE*ACC_W-1:0] acc;
-@% endif %@  reg [PE*ACC_W-1:0] obuf;
-  reg [PNW-1:0] pending;
+@% endif %@  reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
   reg [A-1:0]      lb    [0:LBD-1];
@@ -285,7 +283,7 @@
   endgenerate
 @% endif %@
 @% if constant %@  // ---- constant-weight products (wiring) and per-PE adder trees ----
-  wire [PE*ACC_W-1:0] nxt;
+  wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
 @% if unused_lanes %@  /* verilator lint_off UNUSED */
   // Justification: window elements whose weight is zero in every PE feed no term.
   wire [SIMD*A-1:0] xv_all = xv;
@@ -296,7 +294,7 @@
 @% endfor %@  assign nxt[@{ pe.hi }@:@{ pe.lo }@] = @{ pe.result }@;
 @% endfor %@
 @% else %@  // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
-  wire [PE*ACC_W-1:0] nxt;
+  wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
       wire [SIMD*ACC_W-1:0] pv;
@@ -332,12 +330,41 @@
           sum = (sum + pv[i*ACC_W +: ACC_W]);
         end
       end
-      wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc[p*ACC_W +: ACC_W]);
+      // the PE's accumulator: one register per PE, not one PE*ACC_W-bit vector (which a
+      // cycle-based simulator evaluates word by word every cycle)
+      reg [ACC_W-1:0] acc;
+      wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc);
       assign nxt[p*ACC_W +: ACC_W] = (base + sum);
+      always @(posedge clk) begin
+        if ((~rst) & fire) begin
+          acc <= nxt[p*ACC_W +: ACC_W];
+        end
+      end
     end
   endgenerate
 
-@% endif %@  // ---- requantization of the element being emitted ----
+@% endif %@  // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
+  // on each emission (word PE takes zeros); one register per word ----
+  wire [(PE+1)*ACC_W-1:0] obuf /*verilator split_var*/;
+  assign obuf[PE*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+  genvar ob;
+  generate
+    for (ob = 0; ob < PE; ob = ob + 1) begin : g_obuf
+      reg [ACC_W-1:0] word;
+      assign obuf[ob*ACC_W +: ACC_W] = word;
+      always @(posedge clk) begin
+        if (~rst) begin
+          if (fire & last_sf) begin
+            word <= nxt[ob*ACC_W +: ACC_W];
+          end else if (emit) begin
+            word <= obuf[(ob+1)*ACC_W +: ACC_W];
+          end
+        end
+      end
+    end
+  endgenerate
+
+  // ---- requantization of the element being emitted ----
   wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
   wire [ACC_W-1:0] v    = (head + bias_t[ch]);
   wire [7:0]       r    = shift_t[ch];
@@ -438,8 +465,7 @@
       // compute side
 @% if !constant %@      waddr <= waddr_n;
 @% endif %@      if (fire) begin
-@% if !constant %@        acc <= nxt;
-@% endif %@        if (!last_sf) begin
+        if (!last_sf) begin
           sf <= (sf + 1'b1);
           if (icf == CS_LAST) begin
             icf <= {ICW{1'b0}};
@@ -503,10 +529,8 @@
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
       if (fire & last_sf) begin
-        obuf <= nxt;
         pending <= PE_C;
       end else if (emit) begin
-        obuf <= (obuf >> ACC_W);
         pending <= (pending - 1'b1);
       end
     end

@@ -107,6 +107,37 @@ fn all_files(dir: &Path) -> Result<Vec<String>, FolderError> {
 
 /// Writes `files` into the staging folder `dir`, each file as a [`critical`] step, so that an
 /// interrupt removing `dir` never races with a write that would create it again.
+/// Records files that a later command (`inq report`, `inq impl`) wrote into an existing `inq`
+/// folder (tool logs, implementation results) in its marker, so that they count as `inq`'s
+/// files: replaced with the folder, never kept over as the user's. `files` are relative to
+/// `dir`. A folder without a marker (written before markers existed) is left as it is.
+pub fn record_files(dir: &Path, files: &[String]) -> Result<(), FolderError> {
+    let path = dir.join(MARKER);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let Ok(mut m) = serde_json::from_str::<Marker>(&text) else {
+        return Ok(());
+    };
+    if m.format != MARKER_FORMAT {
+        return Ok(());
+    }
+    let before = m.files.len();
+    for f in files {
+        if !m.files.contains(f) {
+            m.files.push(f.clone());
+        }
+    }
+    if m.files.len() == before {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec_pretty(&m).unwrap_or_default();
+    inq_model::write_atomic(&path, &bytes).map_err(|e| FolderError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
 fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), FolderError> {
     for (rel, bytes) in files {
         let p = dir.join(rel);

@@ -28,6 +28,9 @@ pub enum FlowError {
     /// yosys.
     #[error(transparent)]
     Yosys(#[from] inq_report::yosys::YosysError),
+    /// Place and route (nextpnr, icepack).
+    #[error(transparent)]
+    Impl(#[from] inq_report::nextpnr::ImplError),
     /// A dataset.
     #[error(transparent)]
     Data(#[from] inq_quant::data::DataError),
@@ -37,14 +40,15 @@ pub enum FlowError {
     /// Another stage's error (ONNX import, training, quantization, ...), as text.
     #[error("{0}")]
     Stage(String),
-    /// What was being done when `source` happened.
-    #[error("{what}: {source}")]
+    /// What was being done when `error` happened. The message holds both, so the error is
+    /// not also given as the `source` (a chain printer such as anyhow's `{:#}` would print it
+    /// twice).
+    #[error("{what}: {error}")]
     Context {
         /// What the orchestration was doing.
         what: String,
         /// The error.
-        #[source]
-        source: Box<FlowError>,
+        error: Box<FlowError>,
     },
 }
 
@@ -58,7 +62,7 @@ impl<T, E: Into<FlowError>> Context<T> for Result<T, E> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, FlowError> {
         self.map_err(|e| FlowError::Context {
             what: what(),
-            source: Box::new(e.into()),
+            error: Box::new(e.into()),
         })
     }
 }

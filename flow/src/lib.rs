@@ -20,6 +20,7 @@ pub mod error;
 pub mod explore;
 pub mod float;
 pub mod flow;
+pub mod implement;
 pub mod progress;
 pub mod quantize;
 pub mod report;

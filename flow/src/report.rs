@@ -100,14 +100,17 @@ pub fn build(
         })
         .collect();
     let mut synth = Vec::new();
+    let logs = folder.logs_dir();
     for &flow in flows {
         let opts = SynthOptions {
             only: only.clone(),
             work_dir: None,
+            log_dir: Some(logs.clone()),
         };
-        let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress)
-            .ctx(|| format!("synthesizing {} for {}", dir.display(), flow.name()))?;
-        synth.push(r);
+        let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
+        // the logs (kept after a failure too) become the folder's files
+        record_logs(&folder);
+        synth.push(r.ctx(|| format!("synthesizing {} for {}", dir.display(), flow.name()))?);
     }
     let mut rows = Vec::new();
     let (mut est_sum, mut syn_sum) = (0u64, 0u64);
@@ -179,6 +182,20 @@ pub fn build(
     })
 }
 
+/// Records the tool logs in `DIR/logs/` as files of the design folder (best effort: a log
+/// that cannot be recorded stays a file the next `inq gen` keeps).
+pub(crate) fn record_logs(folder: &DesignFolder) {
+    let Ok(entries) = std::fs::read_dir(folder.logs_dir()) else {
+        return;
+    };
+    let files: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| format!("logs/{}", e.file_name().to_string_lossy()))
+        .collect();
+    let _ = inq_design::record_files(&folder.dir, &files);
+}
+
 /// The human table of a report.
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
@@ -234,6 +251,9 @@ pub fn table(r: &Report) -> String {
             x.total.latches,
             x.seconds
         );
+        if let Some(log) = &x.log {
+            let _ = writeln!(s, "  full log: {}", log.display());
+        }
     }
     if let Some(e) = r.lut_error {
         let _ = writeln!(

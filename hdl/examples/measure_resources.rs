@@ -43,6 +43,7 @@ fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
         &SynthOptions {
             only: None,
             work_dir: Some(work.clone()),
+            log_dir: None,
         },
         |_| {},
     )?;

@@ -39,6 +39,7 @@ fn small_engine_matches_fresh_synthesis() {
         &SynthOptions {
             only: Some(only.clone()),
             work_dir: None,
+            log_dir: None,
         },
         |_| {},
     )

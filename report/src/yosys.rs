@@ -188,6 +188,9 @@ pub struct SynthReport {
     pub skipped: Vec<String>,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// The full yosys log, when [`SynthOptions::log_dir`] was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
 }
 
 /// Resources of one top-level instance.
@@ -207,6 +210,9 @@ pub struct SynthOptions {
     pub only: Option<Vec<String>>,
     /// Where to keep the script, log and statistics (default: a temp folder).
     pub work_dir: Option<PathBuf>,
+    /// Where to copy the full yosys log of each run (`yosys-<flow>.log`, and
+    /// `yosys-elaborate.log` when limiting), kept after success and failure; none by default.
+    pub log_dir: Option<PathBuf>,
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> YosysError + '_ {
@@ -270,7 +276,15 @@ pub fn synthesize(
             read.join("\n"),
             cells_path.display()
         );
-        run(run_dir, &work, "elaborate", &script, flow, &mut progress)?;
+        run(
+            run_dir,
+            &work,
+            "elaborate",
+            &script,
+            flow,
+            opts.log_dir.as_deref(),
+            &mut progress,
+        )?;
         let map = parse_cells(&read_file(&cells_path)?);
         // A requested name selects that instance and its sub-instances `<name>_…` (an engine
         // and its weight ROMs).
@@ -313,7 +327,15 @@ pub fn synthesize(
         cells_path.display(),
         stat_path.display()
     );
-    run(run_dir, &work, flow.name(), &script, flow, &mut progress)?;
+    let log = run(
+        run_dir,
+        &work,
+        flow.name(),
+        &script,
+        flow,
+        opts.log_dir.as_deref(),
+        &mut progress,
+    )?;
     let cells = parse_cells(&read_file(&cells_path)?);
     let stat: serde_json::Value =
         serde_json::from_str(&read_file(&stat_path)?).map_err(|e| YosysError::Io {
@@ -351,6 +373,7 @@ pub fn synthesize(
         top_only,
         skipped,
         seconds: t0.elapsed().as_secs_f64(),
+        log,
     })
 }
 
@@ -369,14 +392,16 @@ fn read_file(p: &Path) -> Result<String, YosysError> {
     std::fs::read_to_string(p).map_err(io_err(p))
 }
 
+/// Runs one yosys script; returns where its log was copied (`log_dir/yosys-<stage>.log`).
 fn run(
     run_dir: &Path,
     work: &Path,
     stage: &str,
     script: &str,
     flow: Flow,
+    log_dir: Option<&Path>,
     progress: &mut impl FnMut(&str),
-) -> Result<(), YosysError> {
+) -> Result<Option<PathBuf>, YosysError> {
     let script_path = work.join(format!("{stage}.ys"));
     std::fs::write(&script_path, script).map_err(io_err(&script_path))?;
     let log_path = work.join(format!("{stage}.log"));
@@ -410,6 +435,15 @@ fn run(
     }
     let status = child.wait().map_err(io_err(&script_path))?;
     let _ = std::fs::write(&log_path, log.join("\n"));
+    let kept = match log_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(io_err(d))?;
+            let p = d.join(format!("yosys-{stage}.log"));
+            std::fs::copy(&log_path, &p).map_err(io_err(&p))?;
+            Some(p)
+        }
+        None => None,
+    };
     if !status.success() {
         let tail: Vec<&str> = log
             .iter()
@@ -420,13 +454,17 @@ fn run(
             .into_iter()
             .rev()
             .collect();
+        let whole = match &kept {
+            Some(p) => format!("\n(full log: {})", p.display()),
+            None => String::new(),
+        };
         return Err(YosysError::Failed {
             flow: flow.name().into(),
             dir: run_dir.display().to_string(),
-            message: format!("{}\n{}", tail.join("\n"), err.trim()),
+            message: format!("{}\n{}{whole}", tail.join("\n"), err.trim()),
         });
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// Parses `dump` output: `cell <type> <name>` lines → instance name → module name.

@@ -71,16 +71,32 @@ fn limiting_to_one_engine_black_boxes_the_others() {
         return;
     }
     let files = vec!["two_adders.v".to_string()];
+    let logs = std::env::temp_dir().join(format!("inq-yosys-logs-{}", std::process::id()));
     let opts = SynthOptions {
         only: Some(vec!["u_e1".into()]),
         work_dir: None,
+        log_dir: Some(logs.clone()),
     };
     let r = synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &opts, |_| {}).unwrap();
     assert_eq!(r.skipped, vec!["u_e0".to_string()]);
+    // the full logs are kept where asked, and the report names the synthesis log
+    assert_eq!(
+        r.log.as_deref(),
+        Some(logs.join("yosys-xilinx.log").as_path())
+    );
+    let text = std::fs::read_to_string(logs.join("yosys-xilinx.log")).unwrap();
+    assert!(
+        text.contains("synth_xilinx"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(logs.join("yosys-elaborate.log").is_file());
+    let _ = std::fs::remove_dir_all(&logs);
     assert_eq!(r.total.ffs, 5);
     let bad = SynthOptions {
         only: Some(vec!["nope".into()]),
         work_dir: None,
+        log_dir: None,
     };
     let e = synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &bad, |_| {})
         .unwrap_err()

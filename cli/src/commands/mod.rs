@@ -6,6 +6,7 @@ pub mod eval;
 pub mod explore;
 pub mod flow;
 pub mod gen;
+pub mod implement;
 pub mod quantize;
 pub mod report;
 pub mod sim;

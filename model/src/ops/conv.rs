@@ -191,39 +191,55 @@ impl Operator for Conv {
         let gc = self.group_channels();
         let row = self.row_len();
         let mut data = vec![0i64; self.out_channels * oh * ow];
+        // Loop order: for each output channel, one weight at a time over the whole output
+        // plane (the inner loop runs along a row of contiguous input and output elements).
+        // Integer sums do not depend on the order of their terms, so this is the dot product
+        // of the definition (bias + Σ product(x, w)) in any order.
+        let mut acc = vec![0i64; oh * ow];
         for o in 0..self.out_channels {
             let wrow = &dec[o * row..(o + 1) * row];
             // the input channels output channel `o` sees
             let c0 = if self.depthwise() { o } else { 0 };
-            for y in 0..oh {
-                for x in 0..ow {
-                    let mut acc = self.bias[o];
-                    for gi in 0..gc {
-                        let ci = c0 + gi;
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let iy = (y * sh + ky) as isize - pt as isize;
+            acc.fill(self.bias[o]);
+            for gi in 0..gc {
+                let plane = &t.data[(c0 + gi) * h * w..(c0 + gi + 1) * h * w];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let wt = wrow[(gi * kh + ky) * kw + kx];
+                        if matches!(wt, Weight::Zero) {
+                            continue;
+                        }
+                        let pad_term = numerics::product(self.pad_value, wt);
+                        for y in 0..oh {
+                            let out = &mut acc[y * ow..(y + 1) * ow];
+                            let iy = (y * sh + ky) as isize - pt as isize;
+                            if iy < 0 || iy >= h as isize {
+                                out.iter_mut().for_each(|a| *a += pad_term);
+                                continue;
+                            }
+                            let line = &plane[iy as usize * w..(iy as usize + 1) * w];
+                            for (x, a) in out.iter_mut().enumerate() {
                                 let ix = (x * sw + kx) as isize - pl as isize;
-                                let v = if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
-                                {
-                                    self.pad_value
+                                *a += if ix < 0 || ix >= w as isize {
+                                    pad_term
                                 } else {
-                                    t.data[(ci * h + iy as usize) * w + ix as usize]
+                                    numerics::product(line[ix as usize], wt)
                                 };
-                                acc += numerics::product(v, wrow[(gi * kh + ky) * kw + kx]);
                             }
                         }
                     }
-                    data[(o * oh + y) * ow + x] = finish(
-                        acc,
-                        o,
-                        &self.weights,
-                        self.out_channels,
-                        self.relu,
-                        &self.output,
-                        in_fmt,
-                    );
                 }
+            }
+            for (i, &a) in acc.iter().enumerate() {
+                data[o * oh * ow + i] = finish(
+                    a,
+                    o,
+                    &self.weights,
+                    self.out_channels,
+                    self.relu,
+                    &self.output,
+                    in_fmt,
+                );
             }
         }
         map_tensor(self.out_channels, oh, ow, data)

@@ -163,8 +163,6 @@ module inq_mvu #(
   reg [LBW-1:0] co;    // icf * SIMD
   reg [LBW-1:0] nfc;   // nf * PE (the first channel of a depthwise fold)
   reg [WAW-1:0] waddr; // nf * SF + sf
-  reg [PE*ACC_W-1:0] acc;
-  reg [PE*ACC_W-1:0] obuf;
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
@@ -238,7 +236,7 @@ module inq_mvu #(
   endgenerate
 
   // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
-  wire [PE*ACC_W-1:0] nxt;
+  wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
       wire [SIMD*ACC_W-1:0] pv;
@@ -274,8 +272,37 @@ module inq_mvu #(
           sum = (sum + pv[i*ACC_W +: ACC_W]);
         end
       end
-      wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc[p*ACC_W +: ACC_W]);
+      // the PE's accumulator: one register per PE, not one PE*ACC_W-bit vector (which a
+      // cycle-based simulator evaluates word by word every cycle)
+      reg [ACC_W-1:0] acc;
+      wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc);
       assign nxt[p*ACC_W +: ACC_W] = (base + sum);
+      always @(posedge clk) begin
+        if ((~rst) & fire) begin
+          acc <= nxt[p*ACC_W +: ACC_W];
+        end
+      end
+    end
+  endgenerate
+
+  // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
+  // on each emission (word PE takes zeros); one register per word ----
+  wire [(PE+1)*ACC_W-1:0] obuf /*verilator split_var*/;
+  assign obuf[PE*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+  genvar ob;
+  generate
+    for (ob = 0; ob < PE; ob = ob + 1) begin : g_obuf
+      reg [ACC_W-1:0] word;
+      assign obuf[ob*ACC_W +: ACC_W] = word;
+      always @(posedge clk) begin
+        if (~rst) begin
+          if (fire & last_sf) begin
+            word <= nxt[ob*ACC_W +: ACC_W];
+          end else if (emit) begin
+            word <= obuf[(ob+1)*ACC_W +: ACC_W];
+          end
+        end
+      end
     end
   endgenerate
 
@@ -380,7 +407,6 @@ module inq_mvu #(
       // compute side
       waddr <= waddr_n;
       if (fire) begin
-        acc <= nxt;
         if (!last_sf) begin
           sf <= (sf + 1'b1);
           if (icf == CS_LAST) begin
@@ -445,10 +471,8 @@ module inq_mvu #(
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
       if (fire & last_sf) begin
-        obuf <= nxt;
         pending <= PE_C;
       end else if (emit) begin
-        obuf <= (obuf >> ACC_W);
         pending <= (pending - 1'b1);
       end
     end

@@ -151,7 +151,6 @@ module inq_mvu_e4 #(
   reg [LBW-1:0] oxc;   // ox * SW * C
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
-  reg [PE*ACC_W-1:0] obuf;
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
@@ -237,7 +236,7 @@ module inq_mvu_e4 #(
   endgenerate
 
   // ---- constant-weight products (wiring) and per-PE adder trees ----
-  wire [PE*ACC_W-1:0] nxt;
+  wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   // PE 0: 1 non-zero terms, 3 zero weights (no hardware)
   wire [10:0] p0_t0 = {xv[13], xv[13:7], 3'b0}; // +x[1] << 3
   assign nxt[11:0] = {p0_t0[10], p0_t0};
@@ -278,6 +277,27 @@ module inq_mvu_e4 #(
   wire [9:0] p5_t1 = {xv[13], xv[13:7], 2'b0}; // -x[1] << 2
   wire [11:0] p5_n0 = ({p5_t0[10], p5_t0} + {{2{p5_t1[9]}}, p5_t1});
   assign nxt[71:60] = ({12{1'b0}} - p5_n0);
+
+  // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
+  // on each emission (word PE takes zeros); one register per word ----
+  wire [(PE+1)*ACC_W-1:0] obuf /*verilator split_var*/;
+  assign obuf[PE*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+  genvar ob;
+  generate
+    for (ob = 0; ob < PE; ob = ob + 1) begin : g_obuf
+      reg [ACC_W-1:0] word;
+      assign obuf[ob*ACC_W +: ACC_W] = word;
+      always @(posedge clk) begin
+        if (~rst) begin
+          if (fire & last_sf) begin
+            word <= nxt[ob*ACC_W +: ACC_W];
+          end else if (emit) begin
+            word <= obuf[(ob+1)*ACC_W +: ACC_W];
+          end
+        end
+      end
+    end
+  endgenerate
 
   // ---- requantization of the element being emitted ----
   wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
@@ -435,10 +455,8 @@ module inq_mvu_e4 #(
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
       if (fire & last_sf) begin
-        obuf <= nxt;
         pending <= PE_C;
       end else if (emit) begin
-        obuf <= (obuf >> ACC_W);
         pending <= (pending - 1'b1);
       end
     end

@@ -151,7 +151,6 @@ module inq_mvu_e5 #(
   reg [LBW-1:0] oxc;   // ox * SW * C
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
-  reg [PE*ACC_W-1:0] obuf;
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
@@ -237,7 +236,7 @@ module inq_mvu_e5 #(
   endgenerate
 
   // ---- constant-weight products (wiring) and per-PE adder trees ----
-  wire [PE*ACC_W-1:0] nxt;
+  wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   // PE 0: 5 non-zero terms, 1 zero weights (no hardware)
   wire [5:0] p0_t0 = {1'b0, xv[9:5]}; // +x[1] << 0
   wire [5:0] p0_t1 = {1'b0, xv[14:10]}; // -x[2] << 0
@@ -289,6 +288,27 @@ module inq_mvu_e5 #(
   wire [7:0] p4_n2 = ({p4_n0[6], p4_n0} - {p4_n1[6], p4_n1});
   wire [8:0] p4_n3 = ({p4_n2[7], p4_n2} + {{3{p4_t4[5]}}, p4_t4});
   assign nxt[54:44] = {{2{p4_n3[8]}}, p4_n3};
+
+  // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
+  // on each emission (word PE takes zeros); one register per word ----
+  wire [(PE+1)*ACC_W-1:0] obuf /*verilator split_var*/;
+  assign obuf[PE*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+  genvar ob;
+  generate
+    for (ob = 0; ob < PE; ob = ob + 1) begin : g_obuf
+      reg [ACC_W-1:0] word;
+      assign obuf[ob*ACC_W +: ACC_W] = word;
+      always @(posedge clk) begin
+        if (~rst) begin
+          if (fire & last_sf) begin
+            word <= nxt[ob*ACC_W +: ACC_W];
+          end else if (emit) begin
+            word <= obuf[(ob+1)*ACC_W +: ACC_W];
+          end
+        end
+      end
+    end
+  endgenerate
 
   // ---- requantization of the element being emitted ----
   wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
@@ -446,10 +466,8 @@ module inq_mvu_e5 #(
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
       if (fire & last_sf) begin
-        obuf <= nxt;
         pending <= PE_C;
       end else if (emit) begin
-        obuf <= (obuf >> ACC_W);
         pending <= (pending - 1'b1);
       end
     end

@@ -1,0 +1,226 @@
+//! `inq impl`: a design folder placed and routed on an iCE40 part with the open toolchain
+//! (yosys `synth_ice40` → `nextpnr-ice40` → `icepack`, run by `inq_report::nextpnr`), and what
+//! the achieved clock means for the design: images/s and latency at the Fmax nextpnr measured.
+//!
+//! Outputs go to `DIR/impl/ice40-synth/` (the netlist and yosys's log, shared by the parts and
+//! reused while the RTL is unchanged) and `DIR/impl/ice40-<part>/` (nextpnr's and icepack's
+//! logs, nextpnr's JSON report, `<top>.asc` and the bitstream `<top>.bin`), and become files of
+//! the design folder (its marker lists them), so a later `inq gen` over the folder replaces
+//! them with the design.
+//! Not here: the tools themselves and parsing their reports (`inq_report::nextpnr`).
+
+use std::path::{Path, PathBuf};
+
+use inq_design::DesignFolder;
+use inq_report::nextpnr::{self, Ice40Part, ImplOptions, ImplReport};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, FlowError};
+
+/// What to implement.
+#[derive(Debug, Clone)]
+pub struct ImplRequest {
+    /// The design folder.
+    pub dir: PathBuf,
+    /// The part.
+    pub part: Ice40Part,
+    /// The package (default: the part's, `Ice40Part::default_package`).
+    pub package: Option<String>,
+    /// Target clock in MHz (default: the design's `clock_mhz`).
+    pub clock_mhz: Option<f64>,
+    /// Placer seed.
+    pub seed: u64,
+}
+
+/// What `inq impl` prints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImplSummary {
+    /// The design folder.
+    pub dir: String,
+    /// Where the outputs are.
+    pub out_dir: String,
+    /// nextpnr's figures and the files.
+    pub implementation: ImplReport,
+    /// Whether the achieved Fmax reaches the target clock.
+    pub timing_met: bool,
+    /// The plan's interval (cycles per image, steady state; equal to the simulated one).
+    pub interval_cycles: u64,
+    /// First-image latency in cycles (the simulator, 4 random images, no stalls).
+    pub latency_cycles: u64,
+    /// Images per second at the achieved Fmax.
+    pub images_per_second: f64,
+    /// First-image latency in microseconds at the achieved Fmax.
+    pub latency_us: f64,
+}
+
+/// Implements the design; `progress` gets one short status line at a time.
+pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary, FlowError> {
+    let folder = DesignFolder::load(&req.dir)?;
+    let manifest = &folder.manifest;
+    let rel = PathBuf::from("impl").join(format!("ice40-{}", req.part.name()));
+    let out_dir = folder.dir.join(&rel);
+    // the netlist (part-independent) is shared by the parts
+    let synth_rel = PathBuf::from("impl").join("ice40-synth");
+    let files: Vec<String> = manifest
+        .rtl_files
+        .iter()
+        .map(|f| {
+            Path::new(f)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.clone())
+        })
+        .collect();
+    let opts = ImplOptions {
+        part: req.part,
+        package: req.package.clone(),
+        clock_mhz: req.clock_mhz.unwrap_or(manifest.clock_mhz),
+        seed: req.seed,
+        out_dir: out_dir.clone(),
+        synth_dir: folder.dir.join(&synth_rel),
+    };
+    let r = nextpnr::implement(&folder.rtl_dir(), &files, &manifest.top, &opts, progress);
+    record_outputs(&folder, &synth_rel);
+    record_outputs(&folder, &rel);
+    let implementation = r.ctx(|| {
+        format!(
+            "implementing {} on iCE40 {}",
+            req.dir.display(),
+            req.part.name()
+        )
+    })?;
+    let images: Vec<Vec<i64>> = (0..4)
+        .map(|i| inq_model::random::random_input(&folder.model, i))
+        .collect();
+    let sim = inq_sim::simulate(folder.design(), &images, &inq_sim::SimOptions::default())?;
+    let interval = manifest.performance.interval_cycles;
+    let f = implementation.fmax_mhz * 1e6;
+    Ok(ImplSummary {
+        dir: req.dir.display().to_string(),
+        out_dir: out_dir.display().to_string(),
+        timing_met: implementation.fmax_mhz >= opts.clock_mhz,
+        interval_cycles: interval,
+        latency_cycles: sim.latency_cycles,
+        images_per_second: f / interval.max(1) as f64,
+        latency_us: sim.latency_cycles as f64 / f * 1e6,
+        implementation,
+    })
+}
+
+/// Records the files under `DIR/<rel>` as the design folder's (best effort).
+fn record_outputs(folder: &DesignFolder, rel: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder.dir.join(rel)) else {
+        return;
+    };
+    let files: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| rel.join(e.file_name()).to_string_lossy().replace('\\', "/"))
+        .collect();
+    let _ = inq_design::record_files(&folder.dir, &files);
+}
+
+/// The human summary.
+pub fn table(s: &ImplSummary) -> String {
+    use std::fmt::Write;
+    let r = &s.implementation;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "iCE40 {} ({}): placed and routed, bitstream {}",
+        r.part.name().to_uppercase(),
+        r.package,
+        r.bitstream.display()
+    );
+    for u in r.utilisation.iter().filter(|u| u.used > 0) {
+        let _ = writeln!(
+            t,
+            "  {:<14} {:>6} / {:<6} {:>5.1}%",
+            u.resource,
+            u.used,
+            u.available,
+            100.0 * u.used as f64 / u.available.max(1) as f64
+        );
+    }
+    let _ = writeln!(
+        t,
+        "Fmax {:.2} MHz (target {} MHz: {})",
+        r.fmax_mhz,
+        r.target_mhz,
+        if s.timing_met { "met" } else { "NOT met" }
+    );
+    let _ = writeln!(
+        t,
+        "at {:.2} MHz: {:.1} images/s ({} cycles/image), first-image latency {:.1} µs ({} cycles)",
+        r.fmax_mhz, s.images_per_second, s.interval_cycles, s.latency_us, s.latency_cycles
+    );
+    let _ = write!(
+        t,
+        "synthesis {}, place and route {:.1} s; logs: {}",
+        if r.synth_reused {
+            "reused".to_string()
+        } else {
+            format!("{:.1} s", r.synth_seconds)
+        },
+        r.pnr_seconds,
+        r.logs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inq_report::nextpnr::Utilisation;
+
+    #[test]
+    fn summary_names_fmax_throughput_and_logs() {
+        let s = ImplSummary {
+            dir: "d".into(),
+            out_dir: "d/impl/ice40-up5k".into(),
+            implementation: ImplReport {
+                part: Ice40Part::Up5k,
+                package: "sg48".into(),
+                target_mhz: 12.0,
+                fmax_mhz: 20.5,
+                utilisation: vec![
+                    Utilisation {
+                        resource: "ICESTORM_LC".into(),
+                        used: 2640,
+                        available: 5280,
+                    },
+                    Utilisation {
+                        resource: "ICESTORM_DSP".into(),
+                        used: 0,
+                        available: 8,
+                    },
+                ],
+                bitstream: "d/impl/ice40-up5k/inq_top.bin".into(),
+                logs: vec!["d/impl/ice40-up5k/nextpnr.log".into()],
+                synth_seconds: 1.0,
+                synth_reused: false,
+                pnr_seconds: 2.0,
+            },
+            timing_met: true,
+            interval_cycles: 1000,
+            latency_cycles: 2050,
+            images_per_second: 20500.0,
+            latency_us: 100.0,
+        };
+        let t = table(&s);
+        assert!(t.contains("ICESTORM_LC") && t.contains("50.0%"), "{t}");
+        assert!(
+            !t.contains("ICESTORM_DSP"),
+            "unused resources are not listed: {t}"
+        );
+        assert!(t.contains("Fmax 20.50 MHz (target 12 MHz: met)"), "{t}");
+        assert!(
+            t.contains("20500.0 images/s") && t.contains("nextpnr.log"),
+            "{t}"
+        );
+    }
+}

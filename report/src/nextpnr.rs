@@ -1,0 +1,575 @@
+//! Place and route on a Lattice iCE40 with the open toolchain: yosys `synth_ice40 -json`, then
+//! `nextpnr-ice40` for a named part at a target clock, then `icepack` (Debian packages `yosys`,
+//! `nextpnr-ice40`, `fpga-icestorm`).
+//!
+//! Owns running the three tools, their logs, and reading back what nextpnr measured: the
+//! utilisation by resource, the achieved Fmax of the clock, and the bitstream. A design that
+//! does not fit is an error naming each resource that overflows and by how much. What the
+//! figures mean for throughput (images/s at the achieved clock) is the flow's business
+//! (`inq_flow::implement`), not this module's.
+
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::Instant;
+use thiserror::Error;
+
+/// Errors of an implementation run.
+#[derive(Debug, Error)]
+pub enum ImplError {
+    /// A tool is not installed.
+    #[error("{tool} was not found on PATH: install the Debian package `{package}` (apt-get install {package})")]
+    Missing {
+        /// The executable.
+        tool: String,
+        /// The Debian package providing it.
+        package: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The message.
+        message: String,
+    },
+    /// The design needs more of some resource than the part has.
+    #[error("the design does not fit the iCE40 {part}: {}", overflow_text(.overflow))]
+    DoesNotFit {
+        /// The part.
+        part: String,
+        /// Each overflowing resource.
+        overflow: Vec<Utilisation>,
+    },
+    /// A tool failed.
+    #[error("{tool} failed (full log: {log}):\n{tail}")]
+    Failed {
+        /// The tool.
+        tool: String,
+        /// Its log file.
+        log: String,
+        /// The last lines of its log.
+        tail: String,
+    },
+    /// An unknown part name.
+    #[error("unknown iCE40 part `{0}` (known: {1})")]
+    UnknownPart(String, String),
+}
+
+fn overflow_text(list: &[Utilisation]) -> String {
+    list.iter()
+        .map(|u| {
+            format!(
+                "{} {} used of {} ({} too many, {:.1}× the part)",
+                u.resource,
+                u.used,
+                u.available,
+                u.used.saturating_sub(u.available),
+                u.used as f64 / u.available.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An iCE40 part that `nextpnr-ice40` knows, with the package used when none is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ice40Part {
+    /// iCE40 UltraPlus UP5K (5 280 logic cells, 30 RAM4K, 4 SPRAM, 8 DSP); package `sg48`.
+    Up5k,
+    /// iCE40 UltraPlus UP3K; package `sg48`.
+    Up3k,
+    /// iCE40 HX8K (7 680 logic cells, 32 RAM4K); package `ct256`.
+    Hx8k,
+    /// iCE40 HX4K; package `tq144`.
+    Hx4k,
+    /// iCE40 HX1K (1 280 logic cells, 16 RAM4K); package `tq144`.
+    Hx1k,
+    /// iCE40 LP8K; package `cm81`.
+    Lp8k,
+    /// iCE40 LP1K; package `tq144`.
+    Lp1k,
+}
+
+impl Ice40Part {
+    /// Every part.
+    pub const ALL: [Ice40Part; 7] = [
+        Ice40Part::Up5k,
+        Ice40Part::Up3k,
+        Ice40Part::Hx8k,
+        Ice40Part::Hx4k,
+        Ice40Part::Hx1k,
+        Ice40Part::Lp8k,
+        Ice40Part::Lp1k,
+    ];
+
+    /// The name (`up5k`, ...), also nextpnr's device flag without `--`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ice40Part::Up5k => "up5k",
+            Ice40Part::Up3k => "up3k",
+            Ice40Part::Hx8k => "hx8k",
+            Ice40Part::Hx4k => "hx4k",
+            Ice40Part::Hx1k => "hx1k",
+            Ice40Part::Lp8k => "lp8k",
+            Ice40Part::Lp1k => "lp1k",
+        }
+    }
+
+    /// The package used when none is given.
+    pub fn default_package(self) -> &'static str {
+        match self {
+            Ice40Part::Up5k | Ice40Part::Up3k => "sg48",
+            Ice40Part::Hx8k => "ct256",
+            Ice40Part::Hx4k | Ice40Part::Hx1k | Ice40Part::Lp1k => "tq144",
+            Ice40Part::Lp8k => "cm81",
+        }
+    }
+}
+
+impl FromStr for Ice40Part {
+    type Err = ImplError;
+    fn from_str(s: &str) -> Result<Self, ImplError> {
+        let l = s.trim().to_ascii_lowercase();
+        let l = l.strip_prefix("ice40").unwrap_or(&l);
+        Ice40Part::ALL
+            .into_iter()
+            .find(|p| p.name() == l)
+            .ok_or_else(|| {
+                ImplError::UnknownPart(s.to_string(), Ice40Part::ALL.map(|p| p.name()).join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Ice40Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct ImplOptions {
+    /// The part.
+    pub part: Ice40Part,
+    /// The package (default [`Ice40Part::default_package`]).
+    pub package: Option<String>,
+    /// The clock nextpnr's timing-driven placement aims at, in MHz.
+    pub clock_mhz: f64,
+    /// Placer seed.
+    pub seed: u64,
+    /// Where the place-and-route logs, report and bitstream go (created; files of the same
+    /// names are overwritten).
+    pub out_dir: PathBuf,
+    /// Where the synthesized netlist and its log go. The netlist does not depend on the part,
+    /// so a folder shared by several parts synthesizes once: a netlist is reused when its key
+    /// (`synth.key`: SHA-256 of the script and every RTL file) matches.
+    pub synth_dir: PathBuf,
+}
+
+/// One resource's use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Utilisation {
+    /// nextpnr's name (`ICESTORM_LC`, `ICESTORM_RAM`, `ICESTORM_DSP`, `SB_IO`, ...).
+    pub resource: String,
+    /// Used.
+    pub used: u64,
+    /// On the part.
+    pub available: u64,
+}
+
+/// What an implementation run produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImplReport {
+    /// The part.
+    pub part: Ice40Part,
+    /// The package.
+    pub package: String,
+    /// The target clock in MHz.
+    pub target_mhz: f64,
+    /// The achieved Fmax of the design's clock after routing, from nextpnr's timing analysis.
+    pub fmax_mhz: f64,
+    /// Utilisation of every resource nextpnr reports (unused ones included).
+    pub utilisation: Vec<Utilisation>,
+    /// The bitstream (`icepack` output).
+    pub bitstream: PathBuf,
+    /// The logs of the three tools.
+    pub logs: Vec<PathBuf>,
+    /// Wall-clock seconds of synthesis (0 when the netlist was reused).
+    pub synth_seconds: f64,
+    /// True when the synthesized netlist of an earlier run was reused.
+    pub synth_reused: bool,
+    /// Seconds of place and route and packing.
+    pub pnr_seconds: f64,
+}
+
+impl ImplReport {
+    /// The use of one resource (`ICESTORM_LC`, ...).
+    pub fn used(&self, resource: &str) -> Option<&Utilisation> {
+        self.utilisation.iter().find(|u| u.resource == resource)
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ImplError + '_ {
+    move |e| ImplError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Whether `tool` runs.
+pub fn tool_available(tool: &str) -> bool {
+    Command::new(tool)
+        .arg(if tool == "icepack" { "-h" } else { "--version" })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Runs `tool args` in `cwd`, streaming its output into `log`; each output line goes to
+/// `progress`. Returns the log's text.
+fn run_tool(
+    tool: &str,
+    package: &str,
+    args: &[String],
+    cwd: &Path,
+    log: &Path,
+    progress: &mut impl FnMut(&str),
+) -> Result<String, ImplError> {
+    let mut child = Command::new(tool)
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|_| ImplError::Missing {
+            tool: tool.into(),
+            package: package.into(),
+        })?;
+    let err_thread = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+            s
+        })
+    });
+    let mut text = String::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            progress(&line);
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    if let Some(t) = err_thread {
+        text.push_str(&t.join().unwrap_or_default());
+    }
+    let status = child.wait().map_err(io_err(log))?;
+    std::fs::write(log, &text).map_err(io_err(log))?;
+    if !status.success() {
+        return Err(ImplError::Failed {
+            tool: tool.into(),
+            log: log.display().to_string(),
+            tail: tail(&text, 12),
+        });
+    }
+    Ok(text)
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The key of a synthesis: SHA-256 over the script and the name and contents of every RTL file
+/// (and of every `.hex` memory image in the folder, which `$readmemh` reads).
+fn synth_key(script: &str, rtl_dir: &Path, files: &[String]) -> Result<String, ImplError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(script.as_bytes());
+    let mut names: Vec<String> = files.to_vec();
+    if let Ok(entries) = std::fs::read_dir(rtl_dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.ends_with(".hex") && !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    names.sort();
+    for n in &names {
+        let p = rtl_dir.join(n);
+        let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+        h.update((n.len() as u64).to_le_bytes());
+        h.update(n.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Parses nextpnr's `Device utilisation` block (`Info:  ICESTORM_LC:  4850/ 5280  91%`).
+pub fn parse_utilisation(log: &str) -> Vec<Utilisation> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in log.lines() {
+        let l = line.trim_start_matches("Info:").trim();
+        if l.starts_with("Device utilisation") {
+            inside = true;
+            out.clear();
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let parsed = (|| {
+            let (name, rest) = l.split_once(':')?;
+            let (used, rest) = rest.split_once('/')?;
+            let avail = rest.split_whitespace().next()?;
+            Some(Utilisation {
+                resource: name.trim().to_string(),
+                used: used.trim().parse().ok()?,
+                available: avail.parse().ok()?,
+            })
+        })();
+        match parsed {
+            Some(u) => out.push(u),
+            None if out.is_empty() => {}
+            None => inside = false,
+        }
+    }
+    out
+}
+
+/// Reads nextpnr's `--report` JSON: the achieved Fmax of the (single) clock and the
+/// utilisation.
+pub fn parse_report(json: &str) -> Option<(f64, Vec<Utilisation>)> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let fmax = v
+        .get("fmax")?
+        .as_object()?
+        .values()
+        .filter_map(|c| c.get("achieved")?.as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let util = v
+        .get("utilization")?
+        .as_object()?
+        .iter()
+        .filter_map(|(k, u)| {
+            Some(Utilisation {
+                resource: k.clone(),
+                used: u.get("used")?.as_u64()?,
+                available: u.get("available")?.as_u64()?,
+            })
+        })
+        .collect();
+    fmax.is_finite().then_some((fmax, util))
+}
+
+/// Synthesizes the design in `rtl_dir` (`files`, top `top`) for iCE40, places and routes it
+/// for the part at the clock, and packs the bitstream: `synth.ys`, `yosys.log`, `<top>.json`
+/// and `synth.key` in `opts.synth_dir` (reused when the key matches), `nextpnr.log`,
+/// `nextpnr-report.json`, `<top>.asc`, `<top>.bin` and `icepack.log` in `opts.out_dir`.
+/// `progress` gets short status lines.
+pub fn implement(
+    rtl_dir: &Path,
+    files: &[String],
+    top: &str,
+    opts: &ImplOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<ImplReport, ImplError> {
+    let out = &opts.out_dir;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let out_abs = out.canonicalize().map_err(io_err(out))?;
+    let sd = &opts.synth_dir;
+    std::fs::create_dir_all(sd).map_err(io_err(sd))?;
+    let synth_abs = sd.canonicalize().map_err(io_err(sd))?;
+    let package = opts
+        .package
+        .clone()
+        .unwrap_or_else(|| opts.part.default_package().to_string());
+    let t0 = Instant::now();
+    // synthesis: plain read_verilog of every file (the RTL elaborates standalone)
+    let netlist = synth_abs.join(format!("{top}.json"));
+    let mut script: String = files
+        .iter()
+        .map(|f| format!("read_verilog {}\n", f.replace([' ', ';'], "_")))
+        .collect();
+    script.push_str(&format!(
+        "synth_ice40 -top {top} -json {}\n",
+        netlist.display()
+    ));
+    let ys = synth_abs.join("synth.ys");
+    let ylog = synth_abs.join("yosys.log");
+    let key_path = synth_abs.join("synth.key");
+    let key = synth_key(&script, rtl_dir, files)?;
+    let synth_reused =
+        netlist.is_file() && std::fs::read_to_string(&key_path).is_ok_and(|k| k.trim() == key);
+    if !synth_reused {
+        // a stale key must not survive a failed run
+        let _ = std::fs::remove_file(&key_path);
+        std::fs::write(&ys, &script).map_err(io_err(&ys))?;
+        progress("yosys synth_ice40");
+        run_tool(
+            "yosys",
+            "yosys",
+            &["-s".into(), ys.display().to_string()],
+            rtl_dir,
+            &ylog,
+            &mut |line: &str| {
+                if let Some((num, pass)) = line.split_once(". Executing ") {
+                    if num.matches('.').count() <= 1 {
+                        progress(&format!("yosys: {}", pass.trim_end_matches('.')));
+                    }
+                }
+            },
+        )?;
+        std::fs::write(&key_path, &key).map_err(io_err(&key_path))?;
+    }
+    let synth_seconds = if synth_reused {
+        0.0
+    } else {
+        t0.elapsed().as_secs_f64()
+    };
+    // place and route
+    let t1 = Instant::now();
+    let asc = out_abs.join(format!("{top}.asc"));
+    let report = out_abs.join("nextpnr-report.json");
+    let nlog = out_abs.join("nextpnr.log");
+    let args: Vec<String> = vec![
+        format!("--{}", opts.part.name()),
+        "--package".into(),
+        package.clone(),
+        "--json".into(),
+        netlist.display().to_string(),
+        "--asc".into(),
+        asc.display().to_string(),
+        "--freq".into(),
+        format!("{}", opts.clock_mhz),
+        "--seed".into(),
+        opts.seed.to_string(),
+        "--report".into(),
+        report.display().to_string(),
+        // report the achieved clock even when it misses the target
+        "--timing-allow-fail".into(),
+    ];
+    progress("nextpnr-ice40: placing");
+    let pnr = run_tool(
+        "nextpnr-ice40",
+        "nextpnr-ice40",
+        &args,
+        &out_abs,
+        &nlog,
+        &mut |line: &str| {
+            if line.starts_with("Info: Routing") || line.starts_with("Info: Placed") {
+                progress(&format!(
+                    "nextpnr-ice40: {}",
+                    line.trim_start_matches("Info: ")
+                ));
+            }
+        },
+    );
+    let text = match pnr {
+        Ok(t) => t,
+        Err(e) => {
+            let log = std::fs::read_to_string(&nlog).unwrap_or_default();
+            let overflow: Vec<Utilisation> = parse_utilisation(&log)
+                .into_iter()
+                .filter(|u| u.used > u.available)
+                .collect();
+            if !overflow.is_empty() {
+                return Err(ImplError::DoesNotFit {
+                    part: opts.part.name().into(),
+                    overflow,
+                });
+            }
+            return Err(e);
+        }
+    };
+    let json = std::fs::read_to_string(&report).map_err(io_err(&report))?;
+    let (fmax_mhz, mut utilisation) = parse_report(&json).ok_or_else(|| ImplError::Io {
+        path: report.display().to_string(),
+        message: "no achieved Fmax or utilisation in nextpnr's report".into(),
+    })?;
+    if utilisation.is_empty() {
+        utilisation = parse_utilisation(&text);
+    }
+    utilisation.sort_by(|a, b| a.resource.cmp(&b.resource));
+    // bitstream
+    progress("icepack");
+    let bin = out_abs.join(format!("{top}.bin"));
+    let plog = out_abs.join("icepack.log");
+    run_tool(
+        "icepack",
+        "fpga-icestorm",
+        &[asc.display().to_string(), bin.display().to_string()],
+        &out_abs,
+        &plog,
+        &mut |_| {},
+    )?;
+    Ok(ImplReport {
+        part: opts.part,
+        package,
+        target_mhz: opts.clock_mhz,
+        fmax_mhz,
+        utilisation,
+        bitstream: bin,
+        logs: vec![ylog, nlog, plog],
+        synth_seconds,
+        synth_reused,
+        pnr_seconds: t1.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_parse_by_name() {
+        assert_eq!("up5k".parse::<Ice40Part>().unwrap(), Ice40Part::Up5k);
+        assert_eq!("iCE40HX8K".parse::<Ice40Part>().unwrap(), Ice40Part::Hx8k);
+        let e = "xc7a35t".parse::<Ice40Part>().unwrap_err().to_string();
+        assert!(e.contains("xc7a35t") && e.contains("up5k"), "{e}");
+    }
+
+    #[test]
+    fn utilisation_block_and_overflow_message() {
+        let log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC: 39012/ 5280   738%\n\
+                   Info: \t        ICESTORM_RAM:     6/   30    20%\nInfo: \t               SB_IO:    39/   96    40%\n\
+                   \nInfo: Placed 0 cells\n";
+        let u = parse_utilisation(log);
+        assert_eq!(u.len(), 3);
+        assert_eq!(
+            u[0],
+            Utilisation {
+                resource: "ICESTORM_LC".into(),
+                used: 39012,
+                available: 5280
+            }
+        );
+        let e = ImplError::DoesNotFit {
+            part: "up5k".into(),
+            overflow: vec![u[0].clone()],
+        }
+        .to_string();
+        assert!(
+            e.contains("ICESTORM_LC 39012 used of 5280 (33732 too many, 7.4× the part)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn report_json_gives_fmax_and_utilisation() {
+        let j = r#"{"fmax": {"clk$glb": {"achieved": 16.68, "constraint": 100}},
+                    "utilization": {"ICESTORM_LC": {"available": 5280, "used": 4850}}}"#;
+        let (f, u) = parse_report(j).unwrap();
+        assert!((f - 16.68).abs() < 1e-9);
+        assert_eq!(u[0].used, 4850);
+        assert!(parse_report("{}").is_none());
+    }
+}
