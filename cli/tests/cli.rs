@@ -269,9 +269,27 @@ fn gen_sim_verify_report_agree() {
         ] {
             assert_eq!(v[key], s[key], "inq verify and inq sim disagree on {key}");
         }
+        // the Verilator build log is kept in the folder, recorded as inq's, and named
+        let log = design.join("logs/verilator-build.log");
+        assert!(log.is_file(), "no {}", log.display());
+        let out = inq(&["verify", d, "--data", data, "--limit", "2"]);
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("logs/verilator-build.log"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     if have("yosys") {
         let r = json_of(&inq(&["report", d, "--flows", "xilinx,generic", "--json"]));
+        // the full yosys logs are in the folder, named in the report
+        for (i, flow) in ["xilinx", "generic"].iter().enumerate() {
+            let log = r["synth"][i]["log"].as_str().unwrap();
+            assert!(log.ends_with(&format!("logs/yosys-{flow}.log")), "{log}");
+            assert!(std::fs::metadata(log).unwrap().len() > 1000);
+        }
+        let marker = std::fs::read_to_string(design.join(".inq-folder.json")).unwrap();
+        assert!(marker.contains("logs/yosys-generic.log"), "{marker}");
         let synth = r["synth"].as_array().unwrap();
         assert_eq!(synth.len(), 2);
         assert_eq!(

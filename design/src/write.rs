@@ -138,6 +138,20 @@ pub fn record_files(dir: &Path, files: &[String]) -> Result<(), FolderError> {
     })
 }
 
+/// [`record_files`] for every file directly in the subfolder `rel` of `dir` (e.g. `logs`);
+/// nothing when it does not exist.
+pub fn record_subfolder(dir: &Path, rel: &Path) -> Result<(), FolderError> {
+    let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
+        return Ok(());
+    };
+    let files: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| rel.join(e.file_name()).to_string_lossy().replace('\\', "/"))
+        .collect();
+    record_files(dir, &files)
+}
+
 fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), FolderError> {
     for (rel, bytes) in files {
         let p = dir.join(rel);

@@ -80,8 +80,9 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
         synth_dir: folder.dir.join(&synth_rel),
     };
     let r = nextpnr::implement(&folder.rtl_dir(), &files, &manifest.top, &opts, progress);
-    record_outputs(&folder, &synth_rel);
-    record_outputs(&folder, &rel);
+    // best effort: a file that cannot be recorded stays one the next `inq gen` keeps
+    let _ = inq_design::record_subfolder(&folder.dir, &synth_rel);
+    let _ = inq_design::record_subfolder(&folder.dir, &rel);
     let implementation = r.ctx(|| {
         format!(
             "implementing {} on iCE40 {}",
@@ -105,19 +106,6 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
         latency_us: sim.latency_cycles as f64 / f * 1e6,
         implementation,
     })
-}
-
-/// Records the files under `DIR/<rel>` as the design folder's (best effort).
-fn record_outputs(folder: &DesignFolder, rel: &Path) {
-    let Ok(entries) = std::fs::read_dir(folder.dir.join(rel)) else {
-        return;
-    };
-    let files: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_file())
-        .map(|e| rel.join(e.file_name()).to_string_lossy().replace('\\', "/"))
-        .collect();
-    let _ = inq_design::record_files(&folder.dir, &files);
 }
 
 /// The human summary.

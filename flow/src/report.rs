@@ -108,8 +108,9 @@ pub fn build(
             log_dir: Some(logs.clone()),
         };
         let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
-        // the logs (kept after a failure too) become the folder's files
-        record_logs(&folder);
+        // the logs (kept after a failure too) become the folder's files (best effort: a log that
+        // cannot be recorded stays a file the next `inq gen` keeps)
+        let _ = inq_design::record_subfolder(&folder.dir, Path::new("logs"));
         synth.push(r.ctx(|| format!("synthesizing {} for {}", dir.display(), flow.name()))?);
     }
     let mut rows = Vec::new();
@@ -180,20 +181,6 @@ pub fn build(
         lut_error: total_error
             .or((syn_sum > 0).then(|| (est_sum as f64 - syn_sum as f64) / syn_sum as f64)),
     })
-}
-
-/// Records the tool logs in `DIR/logs/` as files of the design folder (best effort: a log
-/// that cannot be recorded stays a file the next `inq gen` keeps).
-pub(crate) fn record_logs(folder: &DesignFolder) {
-    let Ok(entries) = std::fs::read_dir(folder.logs_dir()) else {
-        return;
-    };
-    let files: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_file())
-        .map(|e| format!("logs/{}", e.file_name().to_string_lossy()))
-        .collect();
-    let _ = inq_design::record_files(&folder.dir, &files);
 }
 
 /// The human table of a report.

@@ -71,7 +71,25 @@ pub fn verify(dir: &Path, req: &RunRequest) -> Result<VerifyReport, FlowError> {
         jobs: req.jobs,
         ..Default::default()
     };
-    Ok(inq_testbenches::verify(dir, &req.images, &opts)?)
+    let report = inq_testbenches::verify(dir, &req.images, &opts)?;
+    keep_build_log(dir, &report.build.cache_entry);
+    Ok(report)
+}
+
+/// Where `verify` keeps a copy of the Verilator build log, in the design folder.
+pub const VERILATOR_LOG: &str = "logs/verilator-build.log";
+
+/// Copies the Verilator build log of the model (from its cache entry) to
+/// [`VERILATOR_LOG`] in the design folder and records it as the folder's file (best effort:
+/// the log is a convenience, the run's result does not depend on it).
+fn keep_build_log(dir: &Path, cache_entry: &Path) {
+    let to = dir.join(VERILATOR_LOG);
+    if let Some(parent) = to.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if std::fs::copy(cache_entry.join("build.log"), &to).is_ok() {
+        let _ = inq_design::record_files(dir, &[VERILATOR_LOG.to_string()]);
+    }
 }
 
 /// Human summary of a simulation report (`plan_interval`: the plan's figure to compare).
@@ -172,6 +190,19 @@ pub fn verify_summary(dir: &Path, r: &VerifyReport) -> String {
     );
     if let Some(d) = &r.diagnosis {
         s += &format!("{d}\n");
+    }
+    let log = dir.join(VERILATOR_LOG);
+    if log.is_file() {
+        s += &format!(
+            "Verilator model {} ({:.1} s to build); build log: {}\n",
+            if r.build.cache_hit {
+                "from the cache"
+            } else {
+                "built"
+            },
+            r.build.build_seconds,
+            log.display()
+        );
     }
     s.trim_end().to_string()
 }
