@@ -71,12 +71,13 @@ fn fixture(name: &str) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn help_lists_the_ten_subcommands() {
+fn help_lists_the_eleven_subcommands() {
     let out = inq(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in [
-        "train", "quantize", "eval", "gen", "sim", "verify", "report", "explore", "compare", "flow",
+        "train", "quantize", "eval", "gen", "sim", "verify", "report", "impl", "explore",
+        "compare", "flow",
     ] {
         assert!(
             text.lines().any(|l| l.trim_start().starts_with(cmd)),
@@ -878,7 +879,28 @@ fn impl_places_and_routes_on_an_ice40() {
     if !have("yosys") || !have("nextpnr-ice40") {
         return;
     }
-    let (dir, mp) = fixture("impl");
+    // one dense layer on a 4×4 input: small enough for a quick place and route
+    let dir = tmpdir("impl");
+    let spec = RandomSpec {
+        input: [1, 4, 4],
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        },
+        layers: vec![
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 2,
+                bits: 4,
+                act_bits: 8,
+                relu: false,
+                per_channel: false,
+            },
+        ],
+    };
+    let mp = dir.join("model.json");
+    build(&spec, 3).unwrap().save(&mp).unwrap();
     let d = dir.join("design");
     json_of(&inq(&[
         "gen",
@@ -943,19 +965,19 @@ fn impl_places_and_routes_on_an_ice40() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("up5k"));
     assert!(
-        used > 1280,
-        "the fixture now fits an LP1K: pick a smaller part below"
+        used > 384,
+        "the fixture now fits an LP384: pick a smaller part below"
     );
-    let out = inq(&["impl", d.to_str().unwrap(), "--part", "lp1k"]);
+    let out = inq(&["impl", d.to_str().unwrap(), "--part", "lp384"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("does not fit the iCE40 lp1k") && err.contains("too many"),
+        err.contains("does not fit the iCE40 lp384") && err.contains("too many"),
         "{err}"
     );
     assert_eq!(err.matches("does not fit").count(), 1, "{err}");
     // the second part reused the netlist: synthesis ran once
-    assert!(!d.join("impl/ice40-lp1k/inq_top.json").exists());
-    assert!(d.join("impl/ice40-lp1k/nextpnr.log").is_file());
+    assert!(!d.join("impl/ice40-lp384/inq_top.json").exists());
+    assert!(d.join("impl/ice40-lp384/nextpnr.log").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }

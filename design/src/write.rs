@@ -105,8 +105,6 @@ fn all_files(dir: &Path) -> Result<Vec<String>, FolderError> {
     Ok(out)
 }
 
-/// Writes `files` into the staging folder `dir`, each file as a [`critical`] step, so that an
-/// interrupt removing `dir` never races with a write that would create it again.
 /// Records files that a later command (`inq report`, `inq impl`) wrote into an existing `inq`
 /// folder (tool logs, implementation results) in its marker, so that they count as `inq`'s
 /// files: replaced with the folder, never kept over as the user's. `files` are relative to
@@ -152,6 +150,8 @@ pub fn record_subfolder(dir: &Path, rel: &Path) -> Result<(), FolderError> {
     record_files(dir, &files)
 }
 
+/// Writes `files` into the staging folder `dir`, each file as a [`critical`] step, so that an
+/// interrupt removing `dir` never races with a write that would create it again.
 fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), FolderError> {
     for (rel, bytes) in files {
         let p = dir.join(rel);

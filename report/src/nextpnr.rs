@@ -92,11 +92,13 @@ pub enum Ice40Part {
     Lp8k,
     /// iCE40 LP1K; package `tq144`.
     Lp1k,
+    /// iCE40 LP384 (384 logic cells, no RAM4K); package `qn32`.
+    Lp384,
 }
 
 impl Ice40Part {
     /// Every part.
-    pub const ALL: [Ice40Part; 7] = [
+    pub const ALL: [Ice40Part; 8] = [
         Ice40Part::Up5k,
         Ice40Part::Up3k,
         Ice40Part::Hx8k,
@@ -104,6 +106,7 @@ impl Ice40Part {
         Ice40Part::Hx1k,
         Ice40Part::Lp8k,
         Ice40Part::Lp1k,
+        Ice40Part::Lp384,
     ];
 
     /// The name (`up5k`, ...), also nextpnr's device flag without `--`.
@@ -116,6 +119,7 @@ impl Ice40Part {
             Ice40Part::Hx1k => "hx1k",
             Ice40Part::Lp8k => "lp8k",
             Ice40Part::Lp1k => "lp1k",
+            Ice40Part::Lp384 => "lp384",
         }
     }
 
@@ -126,6 +130,7 @@ impl Ice40Part {
             Ice40Part::Hx8k => "ct256",
             Ice40Part::Hx4k | Ice40Part::Hx1k | Ice40Part::Lp1k => "tq144",
             Ice40Part::Lp8k => "cm81",
+            Ice40Part::Lp384 => "qn32",
         }
     }
 }

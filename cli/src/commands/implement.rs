@@ -9,11 +9,11 @@ use std::path::PathBuf;
 pub struct ImplArgs {
     /// A folder written by `inq gen`.
     pub dir: PathBuf,
-    /// The iCE40 part: up5k, up3k, hx8k, hx4k, hx1k, lp8k, lp1k.
+    /// The iCE40 part: up5k, up3k, hx8k, hx4k, hx1k, lp8k, lp1k, lp384.
     #[arg(long, default_value = "up5k")]
     pub part: String,
     /// The package (default: sg48 for UltraPlus parts, ct256 for hx8k, tq144 for hx4k/hx1k/lp1k,
-    /// cm81 for lp8k).
+    /// cm81 for lp8k, qn32 for lp384).
     #[arg(long)]
     pub package: Option<String>,
     /// Target clock in MHz for timing-driven placement (default: the design's --clock-mhz).
