@@ -909,6 +909,9 @@ fn impl_places_and_routes_on_an_ice40() {
         d.to_str().unwrap(),
         "--json",
     ]));
+    // a user's file where the tools write: never recorded as inq's
+    std::fs::create_dir_all(d.join("impl/ice40-up5k")).unwrap();
+    std::fs::write(d.join("impl/ice40-up5k/notes.txt"), "mine").unwrap();
     let v = json_of(&inq(&[
         "impl",
         d.to_str().unwrap(),
@@ -959,6 +962,10 @@ fn impl_places_and_routes_on_an_ice40() {
     ] {
         assert!(marker.contains(f), "{f} not recorded: {marker}");
     }
+    assert!(
+        !marker.contains("notes.txt"),
+        "a user's file recorded: {marker}"
+    );
     eprintln!("{used} logic cells, Fmax {fmax:.2} MHz");
     // an unknown part, and one the design does not fit
     let out = inq(&["impl", d.to_str().unwrap(), "--part", "xc7a35t"]);

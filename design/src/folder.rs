@@ -97,6 +97,20 @@ impl DesignFolder {
         self.dir.join(&self.manifest.run_dir)
     }
 
+    /// The RTL files by file name, as tools running in [`DesignFolder::rtl_dir`] read them.
+    pub fn rtl_file_names(&self) -> Vec<String> {
+        self.manifest
+            .rtl_files
+            .iter()
+            .map(|f| {
+                Path::new(f)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| f.clone())
+            })
+            .collect()
+    }
+
     /// The folder for tool logs (created on demand by the tools' runners).
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")

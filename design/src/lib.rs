@@ -26,6 +26,4 @@ pub use layout::{chw_to_hwc, hwc_to_chw, stream_order, tap_values};
 pub use manifest::{
     EngineDesc, InputDesc, Manifest, Performance, Ports, TapDesc, MANIFEST_FORMAT, MANIFEST_VERSION,
 };
-pub use write::{
-    check_output, record_files, record_subfolder, write_folder, Marker, Staging, MARKER,
-};
+pub use write::{check_output, record_files, write_folder, Marker, Staging, MARKER};

@@ -136,20 +136,6 @@ pub fn record_files(dir: &Path, files: &[String]) -> Result<(), FolderError> {
     })
 }
 
-/// [`record_files`] for every file directly in the subfolder `rel` of `dir` (e.g. `logs`);
-/// nothing when it does not exist.
-pub fn record_subfolder(dir: &Path, rel: &Path) -> Result<(), FolderError> {
-    let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
-        return Ok(());
-    };
-    let files: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_file())
-        .map(|e| rel.join(e.file_name()).to_string_lossy().replace('\\', "/"))
-        .collect();
-    record_files(dir, &files)
-}
-
 /// Writes `files` into the staging folder `dir`, each file as a [`critical`] step, so that an
 /// interrupt removing `dir` never races with a write that would create it again.
 fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), FolderError> {
@@ -419,36 +405,46 @@ fn install(
             }));
         }
     }
-    // move the user's files over (they are restored below if anything fails)
+    // move the user's files over (they are moved back if anything fails; the staging folder is
+    // only removed once every one of them is back, so a failure never deletes a user's file)
     let mut moved: Vec<&String> = Vec::new();
-    let restore = |moved: &[&String]| {
+    let give_up = |moved: &[&String], e: FolderError| -> FolderError {
+        let mut stranded = Vec::new();
         for c in moved {
-            let _ = std::fs::rename(tmp.join(c), out.join(c));
+            if std::fs::rename(tmp.join(c), out.join(c)).is_err() {
+                stranded.push(c.as_str());
+            }
+        }
+        if stranded.is_empty() {
+            return fail(e);
+        }
+        FolderError::Refused {
+            path: tmp.display().to_string(),
+            message: format!(
+                "{e}; these files of yours could not be moved back and are still in this folder: {}",
+                stranded.join(", ")
+            ),
         }
     };
     for c in &carry {
         let dst = tmp.join(c);
         if let Some(p) = dst.parent() {
             if let Err(e) = std::fs::create_dir_all(p) {
-                restore(&moved);
-                return Err(fail(FolderError::io(p, e)));
+                return Err(give_up(&moved, FolderError::io(p, e)));
             }
         }
         if let Err(e) = std::fs::rename(out.join(c), &dst) {
-            restore(&moved);
-            return Err(fail(FolderError::io(&out.join(c), e)));
+            return Err(give_up(&moved, FolderError::io(&out.join(c), e)));
         }
         moved.push(c);
     }
     let old = sibling(out, "old")?;
     if let Err(e) = std::fs::rename(out, &old) {
-        restore(&moved);
-        return Err(fail(FolderError::io(out, e)));
+        return Err(give_up(&moved, FolderError::io(out, e)));
     }
     if let Err(e) = std::fs::rename(tmp, out) {
         let _ = std::fs::rename(&old, out);
-        restore(&moved);
-        return Err(fail(FolderError::io(out, e)));
+        return Err(give_up(&moved, FolderError::io(out, e)));
     }
     let _ = std::fs::remove_dir_all(&old);
     Ok(())

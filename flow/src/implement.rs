@@ -9,7 +9,7 @@
 //! them with the design.
 //! Not here: the tools themselves and parsing their reports (`inq_report::nextpnr`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use inq_design::DesignFolder;
 use inq_report::nextpnr::{self, Ice40Part, ImplOptions, ImplReport};
@@ -61,16 +61,7 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
     let out_dir = folder.dir.join(&rel);
     // the netlist (part-independent) is shared by the parts
     let synth_rel = PathBuf::from("impl").join("ice40-synth");
-    let files: Vec<String> = manifest
-        .rtl_files
-        .iter()
-        .map(|f| {
-            Path::new(f)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| f.clone())
-        })
-        .collect();
+    let files = folder.rtl_file_names();
     let opts = ImplOptions {
         part: req.part,
         package: req.package.clone(),
@@ -80,9 +71,17 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
         synth_dir: folder.dir.join(&synth_rel),
     };
     let r = nextpnr::implement(&folder.rtl_dir(), &files, &manifest.top, &opts, progress);
-    // best effort: a file that cannot be recorded stays one the next `inq gen` keeps
-    let _ = inq_design::record_subfolder(&folder.dir, &synth_rel);
-    let _ = inq_design::record_subfolder(&folder.dir, &rel);
+    // the files the tools wrote (by their names, never whatever else is in those folders)
+    // become the folder's; best effort: one that cannot be recorded stays a file `inq gen` keeps
+    let (synth_names, pnr_names) = nextpnr::output_names(&manifest.top);
+    let written: Vec<String> = synth_names
+        .iter()
+        .map(|n| synth_rel.join(n))
+        .chain(pnr_names.iter().map(|n| rel.join(n)))
+        .filter(|p| folder.dir.join(p).is_file())
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    let _ = inq_design::record_files(&folder.dir, &written);
     let implementation = r.ctx(|| {
         format!(
             "implementing {} on iCE40 {}",
@@ -90,10 +89,7 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
             req.part.name()
         )
     })?;
-    let images: Vec<Vec<i64>> = (0..4)
-        .map(|i| inq_model::random::random_input(&folder.model, i))
-        .collect();
-    let sim = inq_sim::simulate(folder.design(), &images, &inq_sim::SimOptions::default())?;
+    let sim = crate::report::simulated_timing(&folder)?;
     let interval = manifest.performance.interval_cycles;
     let f = implementation.fmax_mhz * 1e6;
     Ok(ImplSummary {

@@ -89,16 +89,7 @@ pub fn build(
             .collect()
     });
     let run_dir = folder.rtl_dir();
-    let files: Vec<String> = manifest
-        .rtl_files
-        .iter()
-        .map(|f| {
-            Path::new(f)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| f.clone())
-        })
-        .collect();
+    let files = folder.rtl_file_names();
     let mut synth = Vec::new();
     let logs = folder.logs_dir();
     for &flow in flows {
@@ -108,9 +99,14 @@ pub fn build(
             log_dir: Some(logs.clone()),
         };
         let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
-        // the logs (kept after a failure too) become the folder's files (best effort: a log that
-        // cannot be recorded stays a file the next `inq gen` keeps)
-        let _ = inq_design::record_subfolder(&folder.dir, Path::new("logs"));
+        // the logs it wrote (kept after a failure too) become the folder's files (best effort:
+        // a log that cannot be recorded stays a file the next `inq gen` keeps)
+        let written: Vec<String> = [flow.name(), "elaborate"]
+            .iter()
+            .map(|stage| format!("logs/yosys-{stage}.log"))
+            .filter(|rel| folder.dir.join(rel).is_file())
+            .collect();
+        let _ = inq_design::record_files(&folder.dir, &written);
         synth.push(r.ctx(|| format!("synthesizing {} for {}", dir.display(), flow.name()))?);
     }
     let mut rows = Vec::new();
@@ -162,11 +158,7 @@ pub fn build(
         .map(|r| xilinx_luts(&r.total))
         .filter(|&l| l > 0)
         .map(|l| (analytic_total.luts as f64 - l as f64) / l as f64);
-    // Throughput and latency from the simulator (stall-free, four random images).
-    let images: Vec<Vec<i64>> = (0..4)
-        .map(|i| inq_model::random::random_input(&folder.model, i))
-        .collect();
-    let sim = inq_sim::simulate(design, &images, &inq_sim::SimOptions::default())?;
+    let sim = simulated_timing(&folder)?;
     let interval = sim.interval_cycles.unwrap_or(sim.total_cycles as f64);
     Ok(Report {
         dir: dir.display().to_string(),
@@ -181,6 +173,18 @@ pub fn build(
         lut_error: total_error
             .or((syn_sum > 0).then(|| (est_sum as f64 - syn_sum as f64) / syn_sum as f64)),
     })
+}
+
+/// Throughput and latency from the simulator: four random images, no stalls.
+pub(crate) fn simulated_timing(folder: &DesignFolder) -> Result<inq_sim::SimReport, FlowError> {
+    let images: Vec<Vec<i64>> = (0..4)
+        .map(|i| inq_model::random::random_input(&folder.model, i))
+        .collect();
+    Ok(inq_sim::simulate(
+        folder.design(),
+        &images,
+        &inq_sim::SimOptions::default(),
+    )?)
 }
 
 /// The human table of a report.

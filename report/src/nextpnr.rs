@@ -225,14 +225,23 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ImplError + '_ {
     }
 }
 
-/// Whether `tool` runs.
-pub fn tool_available(tool: &str) -> bool {
-    Command::new(tool)
-        .arg(if tool == "icepack" { "-h" } else { "--version" })
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+/// The files [`implement`] writes: (in `synth_dir`, in `out_dir`).
+pub fn output_names(top: &str) -> (Vec<String>, Vec<String>) {
+    (
+        vec![
+            "synth.ys".into(),
+            "yosys.log".into(),
+            format!("{top}.json"),
+            "synth.key".into(),
+        ],
+        vec![
+            "nextpnr.log".into(),
+            "nextpnr-report.json".into(),
+            format!("{top}.asc"),
+            format!("{top}.bin"),
+            "icepack.log".into(),
+        ],
+    )
 }
 
 /// Runs `tool args` in `cwd`, streaming its output into `log`; each output line goes to

@@ -12,7 +12,7 @@
 //! the same run on Fashion-MNIST (`docs/performance.md`).
 
 use inq_design::DesignFolder;
-use inq_testbenches::{verify, StallGen, VerifyOptions};
+use inq_testbenches::{verify, VerifyOptions};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -31,15 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => vec![1, 0],
     };
     let design = DesignFolder::load(&dir)?;
-    let f = design.model.input.format;
-    let mut g = StallGen::with_threshold(0x5eed, 0);
-    let span = (f.max() - f.min() + 1) as u64;
-    let images: Vec<Vec<i64>> = (0..count)
-        .map(|_| {
-            (0..design.elements_per_image())
-                .map(|_| f.min() + (g.next_u64() % span) as i64)
-                .collect()
-        })
+    let images: Vec<Vec<i64>> = (0..count as u64)
+        .map(|i| inq_model::random::random_input(&design.model, i))
         .collect();
     let options = |jobs: usize| VerifyOptions {
         stall_rate: rate,
