@@ -68,6 +68,8 @@ fn main() -> ExitCode {
         Command::Compare(a) => commands::compare::run(&a),
         Command::Flow(a) => commands::flow::run(&a),
     };
+    // an interrupt arrived: its handler ends the process once the temporaries are gone
+    inq_model::interrupt::wait_for_interrupt_handler();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

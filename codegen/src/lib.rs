@@ -19,6 +19,7 @@
 //!   and how its ports are wired in the top, behind one dispatch point over
 //!   [`inq_hdl::EngineKind`];
 //! * `manifest`: the `manifest.json` contents;
+//! * [`board`]: board tops (UART image loader around `inq_top`) and their pin files;
 //! * [`hex`]: memory-image words; [`sanitize`]: identifiers from untrusted text.
 //!
 //! Every generated module elaborates on its own with its default parameters (memory-file
@@ -27,6 +28,7 @@
 //! Verilator. No text from the model reaches the RTL unsanitized: node and model names only
 //! appear as [`sanitize_ident`] output.
 
+pub mod board;
 mod engines;
 pub mod error;
 pub mod hex;
@@ -47,6 +49,7 @@ pub use options::{GenOptions, GENERATOR};
 pub use sanitize::sanitize_ident;
 
 /// Generates the design folder `out_dir`: `rtl/` (Verilog and memory images), `constraints/`,
+/// `board/<name>/` (a board top and its pin file, [`board`]),
 /// `model.json` and `manifest.json`. An existing folder `inq` wrote is replaced atomically
 /// (files the user added are kept); any other existing path is refused unless
 /// [`GenOptions::force`] (`docs/user-guide.md`, "Output folders").
@@ -74,6 +77,7 @@ pub fn generate(
         .into_iter()
         .chain(out.hex)
         .chain(out.constraints)
+        .chain(out.board)
         .map(|f| (f.rel, f.contents))
         .collect();
     let model_json = model

@@ -41,6 +41,8 @@ pub(crate) struct Rendered {
     pub hex: Vec<OutFile>,
     /// SDC and XDC.
     pub constraints: Vec<OutFile>,
+    /// Board tops and pin files (`board/<name>/`).
+    pub board: Vec<OutFile>,
     /// Per engine.
     pub engines: Vec<EngineSummary>,
     /// The signals of each of `Design.taps`.
@@ -442,10 +444,23 @@ pub(crate) fn render(
             }
         })
         .collect();
+    let mut board = Vec::new();
+    for b in crate::board::BOARDS {
+        board.extend(crate::board::render(&b, design, h)?);
+    }
+    let names = |v: &[OutFile]| v.iter().map(|f| f.rel.clone()).collect::<Vec<_>>();
+    board.extend(crate::board::render_axi(
+        design,
+        h,
+        opts.clock_mhz,
+        &names(&rtl),
+        &names(&hex),
+    )?);
     Ok(Rendered {
         rtl,
         hex,
         constraints,
+        board,
         engines: summaries,
         taps,
     })

@@ -1,6 +1,10 @@
 // @{ header }@
 // inq_pool: sliding-window max / average pooling (docs/hardware.md section 5). All KH x KW
-// window elements are read in the same cycle; one output element per cycle at most.
+// window elements are read in the same cycle; one output element per cycle at most. The line
+// buffer is read synchronously (one registered read port per window tap, addressed with the
+// next value of the tap's address, with forwarding of the element written at the same edge),
+// so it maps to block RAM (one copy per tap) and behaves as the asynchronous reads of
+// section 5.
 module inq_pool #(
   parameter integer C         = 1,
   parameter integer H         = 2,
@@ -97,7 +101,50 @@ module inq_pool #(
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
   wire          img_wrap  = ((iy == H_C) & ((~ahead) | last_fire));
 
-  // window taps
+  // next values of the window-address registers (the read addresses of the taps)
+  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
+  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
+  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
+  reg [LBW-1:0] rb0_n, oxc_n, cco_n;
+  always @(*) begin
+    rb0_n = rb0;
+    oxc_n = oxc;
+    cco_n = cco;
+    if (rst) begin
+      rb0_n = {LBW{1'b0}};
+      oxc_n = {LBW{1'b0}};
+      cco_n = {LBW{1'b0}};
+    end else if (fire) begin
+      if (!end_pix) begin
+        cco_n = (cco + 1'b1);
+      end else begin
+        cco_n = {LBW{1'b0}};
+        if (ox != OW_LAST) begin
+          oxc_n = (oxc + SWC);
+        end else begin
+          oxc_n = {LBW{1'b0}};
+          rb0_n = ((oy != OH_LAST) ? rb0_up : rb0_nxt);
+        end
+      end
+    end
+  end
+  always @(posedge clk) begin
+    rb0 <= rb0_n;
+    oxc <= oxc_n;
+    cco <= cco_n;
+  end
+
+  // window taps: registered reads at the next address, forwarding the element written at
+  // the same edge
+  wire          we = ((~rst) & in_fire);
+  reg  [A-1:0]  wd_q;
+  always @(posedge clk) begin
+    if (we) begin
+      lb[wp] <= in_data;
+    end
+    wd_q <= in_data;
+  end
   wire [T*A-1:0] tv;
   genvar ky, kx;
   generate
@@ -105,13 +152,19 @@ module inq_pool #(
       localparam integer KOFF_I = ky * ROWLEN;
       localparam [LBW:0] KOFF_X = KOFF_I[LBW:0];
       localparam [LBW-1:0] KOFF = KOFF_I[LBW-1:0];
-      wire [LBW:0]   rsum = ({1'b0, rb0} + KOFF_X);
-      wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0 + KOFF) - LB_L) : (rb0 + KOFF));
+      wire [LBW:0]   rsum = ({1'b0, rb0_n} + KOFF_X);
+      wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0_n + KOFF) - LB_L) : (rb0_n + KOFF));
       for (kx = 0; kx < KW; kx = kx + 1) begin : g_col
         localparam integer XOFF_I = kx * C;
         localparam [LBW-1:0] XOFF = XOFF_I[LBW-1:0];
-        wire [LBW-1:0] la = (((rbk + oxc) + XOFF) + cco);
-        assign tv[(ky*KW + kx)*A +: A] = lb[la];
+        wire [LBW-1:0] la_n = (((rbk + oxc_n) + XOFF) + cco_n);
+        reg [A-1:0] rd;
+        reg         fwd;
+        always @(posedge clk) begin
+          rd <= lb[la_n];
+          fwd <= (we & (wp == la_n));
+        end
+        assign tv[(ky*KW + kx)*A +: A] = (fwd ? wd_q : rd);
       end
     end
   endgenerate
@@ -152,11 +205,6 @@ module inq_pool #(
     end
   endgenerate
 
-  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
-  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
-  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
-  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
-
   always @(posedge clk) begin
     if (rst) begin
       iy <= {IYW{1'b0}};
@@ -168,14 +216,10 @@ module inq_pool #(
       ox <= {OXW{1'b0}};
       c <= {CCW{1'b0}};
       lop <= {CW{1'b0}};
-      rb0 <= {LBW{1'b0}};
-      oxc <= {LBW{1'b0}};
-      cco <= {LBW{1'b0}};
       out_valid <= 1'b0;
       out_data <= {A{1'b0}};
     end else begin
       if (in_fire) begin
-        lb[wp] <= in_data;
         wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
         if (ie == ROW_LAST) begin
           ie <= {IEW{1'b0}};
@@ -203,24 +247,18 @@ module inq_pool #(
         out_data <= res;
         if (!end_pix) begin
           c <= (c + 1'b1);
-          cco <= (cco + 1'b1);
         end else begin
           c <= {CCW{1'b0}};
-          cco <= {LBW{1'b0}};
           if (ox != OW_LAST) begin
             ox <= (ox + 1'b1);
-            oxc <= (oxc + SWC);
           end else begin
             ox <= {OXW{1'b0}};
-            oxc <= {LBW{1'b0}};
             if (oy != OH_LAST) begin
               oy <= (oy + 1'b1);
               lop <= (lop + SH_C);
-              rb0 <= rb0_up;
             end else begin
               oy <= {OYW{1'b0}};
               lop <= {CW{1'b0}};
-              rb0 <= rb0_nxt;
             end
           end
         end

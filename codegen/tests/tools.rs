@@ -89,6 +89,33 @@ fn lint(dir: &std::path::Path, m: &Manifest) {
         "verilator lint failed in {}:\n{out}\n{err}",
         dir.display()
     );
+    // the board tops (iCEBreaker UART top where the design has one, the AXI top always)
+    let mut tops = Vec::new();
+    for board in std::fs::read_dir(dir.join("board")).expect("board folder") {
+        for f in std::fs::read_dir(board.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "v") {
+                tops.push(p);
+            }
+        }
+    }
+    assert!(
+        tops.iter().any(|p| p.ends_with("board/axi/inq_axi.v")),
+        "{tops:?}"
+    );
+    for top in tops {
+        let module = top.file_stem().unwrap().to_string_lossy().to_string();
+        let (ok, out, err) = run(Command::new("verilator")
+            .current_dir(dir.join("rtl"))
+            .args(["--lint-only", "-Wall", "--top-module", &module])
+            .args(rtl_files(m))
+            .arg(&top));
+        assert!(
+            ok && err.trim().is_empty(),
+            "verilator lint of {} failed:\n{out}\n{err}",
+            top.display()
+        );
+    }
 }
 
 fn yosys_coarse(dir: &std::path::Path, m: &Manifest, full: bool) -> String {

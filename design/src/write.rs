@@ -183,7 +183,8 @@ fn sibling(out: &Path, tag: &str) -> Result<PathBuf, FolderError> {
 /// [`critical`] step that creates it, so an interrupt finds it either absent or registered.
 fn fresh_sibling(out: &Path) -> Result<(PathBuf, Temp), FolderError> {
     if let Some(p) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(p).map_err(|e| FolderError::io(p, e))?;
+        // (a critical step: the parent may be a staging folder an interrupt is removing)
+        inq_model::interrupt::create_dir_all(p).map_err(|e| FolderError::io(p, e))?;
     }
     for n in 0..1000 {
         let tmp = sibling(out, &format!("tmp{n}"))?;

@@ -135,7 +135,7 @@ pub fn train(req: &TrainRequest) -> Result<TrainReport, FlowError> {
         .map_err(stage)?
         .fraction();
     if let Some(parent) = req.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
+        inq_model::interrupt::create_dir_all(parent)
             .map_err(|e| FlowError::Input(format!("{}: {e}", parent.display())))?;
     }
     inq_quant::onnx::export_float(&exported, &req.out)

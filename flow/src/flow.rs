@@ -24,6 +24,7 @@ pub fn default_model(arch: Arch) -> PathBuf {
     let name = match arch {
         Arch::Lenet => "fashion_lenet.onnx",
         Arch::Resnet8 => "fashion_resnet8.onnx",
+        Arch::Up5k => "fashion_up5k.onnx",
     };
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -36,6 +37,7 @@ pub fn default_lanes(arch: Arch) -> usize {
     match arch {
         Arch::Lenet => 64,
         Arch::Resnet8 => 256,
+        Arch::Up5k => 16,
     }
 }
 

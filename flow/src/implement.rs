@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 
+pub use inq_codegen::board::{Board, BOARDS};
 use inq_design::DesignFolder;
 use inq_report::nextpnr::{self, Ice40Part, ImplOptions, ImplReport};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub struct ImplRequest {
     pub clock_mhz: Option<f64>,
     /// Placer seed.
     pub seed: u64,
+    /// Place the board top of this board (`board/<name>/` of the folder, with its pin file)
+    /// instead of the bare core.
+    pub board: Option<Board>,
 }
 
 /// What `inq impl` prints.
@@ -39,6 +43,13 @@ pub struct ImplSummary {
     pub dir: String,
     /// Where the outputs are.
     pub out_dir: String,
+    /// The top module placed (`inq_top`, or a board's top).
+    pub top: String,
+    /// The board, when a board top was placed.
+    pub board: Option<String>,
+    /// With a board: images/s its UART can carry (10 bits per byte, one byte per input
+    /// element in, one class byte out).
+    pub uart_images_per_second: Option<f64>,
     /// nextpnr's figures and the files.
     pub implementation: ImplReport,
     /// Whether the achieved Fmax reaches the target clock.
@@ -57,23 +68,54 @@ pub struct ImplSummary {
 pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary, FlowError> {
     let folder = DesignFolder::load(&req.dir)?;
     let manifest = &folder.manifest;
-    let rel = PathBuf::from("impl").join(format!("ice40-{}", req.part.name()));
+    // the bare core, or a board's top around it (its own netlist: the top differs)
+    let (tag, top, mut files, pcf, clock) = match &req.board {
+        None => (
+            String::new(),
+            manifest.top.clone(),
+            folder.rtl_file_names(),
+            None,
+            manifest.clock_mhz,
+        ),
+        Some(b) => {
+            let top_file = folder.dir.join(b.top_file());
+            if !top_file.is_file() {
+                return Err(FlowError::Input(format!(
+                    "{}: no {} top in this design folder ({} missing): a board top needs unsigned inputs of at most 8 bits and at most 128 classes",
+                    req.dir.display(),
+                    b.title,
+                    b.top_file()
+                )));
+            }
+            (
+                format!("-{}", b.name),
+                b.module.to_string(),
+                folder.rtl_file_names(),
+                Some(folder.dir.join(b.pcf_file())),
+                b.clock_mhz,
+            )
+        }
+    };
+    if let Some(b) = &req.board {
+        files.push(format!("../{}", b.top_file()));
+    }
+    let rel = PathBuf::from("impl").join(format!("ice40-{}{tag}", req.part.name()));
     let out_dir = folder.dir.join(&rel);
     // the netlist (part-independent) is shared by the parts
-    let synth_rel = PathBuf::from("impl").join("ice40-synth");
-    let files = folder.rtl_file_names();
+    let synth_rel = PathBuf::from("impl").join(format!("ice40-synth{tag}"));
     let opts = ImplOptions {
         part: req.part,
         package: req.package.clone(),
-        clock_mhz: req.clock_mhz.unwrap_or(manifest.clock_mhz),
+        clock_mhz: req.clock_mhz.unwrap_or(clock),
         seed: req.seed,
+        pcf,
         out_dir: out_dir.clone(),
         synth_dir: folder.dir.join(&synth_rel),
     };
-    let r = nextpnr::implement(&folder.rtl_dir(), &files, &manifest.top, &opts, progress);
+    let r = nextpnr::implement(&folder.rtl_dir(), &files, &top, &opts, progress);
     // the files the tools wrote (by their names, never whatever else is in those folders)
     // become the folder's; best effort: one that cannot be recorded stays a file `inq gen` keeps
-    let (synth_names, pnr_names) = nextpnr::output_names(&manifest.top);
+    let (synth_names, pnr_names) = nextpnr::output_names(&top);
     let written: Vec<String> = synth_names
         .iter()
         .map(|n| synth_rel.join(n))
@@ -92,9 +134,15 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
     let sim = crate::report::simulated_timing(&folder)?;
     let interval = manifest.performance.interval_cycles;
     let f = implementation.fmax_mhz * 1e6;
+    let uart_images_per_second = req
+        .board
+        .map(|b| f64::from(b.baud) / (10.0 * manifest.input.elements.max(1) as f64));
     Ok(ImplSummary {
         dir: req.dir.display().to_string(),
         out_dir: out_dir.display().to_string(),
+        top: top.clone(),
+        board: req.board.map(|b| b.name.to_string()),
+        uart_images_per_second,
         timing_met: implementation.fmax_mhz >= opts.clock_mhz,
         interval_cycles: interval,
         latency_cycles: sim.latency_cycles,
@@ -111,9 +159,10 @@ pub fn table(s: &ImplSummary) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "iCE40 {} ({}): placed and routed, bitstream {}",
+        "iCE40 {} ({}): {} placed and routed, bitstream {}",
         r.part.name().to_uppercase(),
         r.package,
+        s.top,
         r.bitstream.display()
     );
     for u in r.utilisation.iter().filter(|u| u.used > 0) {
@@ -138,6 +187,18 @@ pub fn table(s: &ImplSummary) -> String {
         "at {:.2} MHz: {:.1} images/s ({} cycles/image), first-image latency {:.1} µs ({} cycles)",
         r.fmax_mhz, s.images_per_second, s.interval_cycles, s.latency_us, s.latency_cycles
     );
+    let board = s.board.as_deref().and_then(Board::by_name);
+    if let (Some(b), Some(u)) = (board, s.uart_images_per_second) {
+        let _ = writeln!(
+            t,
+            "on the {} at its {} MHz clock: the core computes {:.1} images/s, the UART ({} baud) carries {:.2} images/s",
+            b.name,
+            b.clock_mhz,
+            b.clock_mhz * 1e6 / s.interval_cycles.max(1) as f64,
+            b.baud,
+            u
+        );
+    }
     let _ = write!(
         t,
         "synthesis {}, place and route {:.1} s; logs: {}",
@@ -166,6 +227,9 @@ mod tests {
         let s = ImplSummary {
             dir: "d".into(),
             out_dir: "d/impl/ice40-up5k".into(),
+            top: "inq_top".into(),
+            board: None,
+            uart_images_per_second: None,
             implementation: ImplReport {
                 part: Ice40Part::Up5k,
                 package: "sg48".into(),

@@ -116,7 +116,7 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
         test.truncate(n);
     }
     if let Some(parent) = req.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
+        inq_model::interrupt::create_dir_all(parent)
             .map_err(|e| FlowError::Input(format!("{}: {e}", parent.display())))?;
     }
     let source = req.model.display().to_string();

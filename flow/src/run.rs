@@ -85,7 +85,7 @@ pub const VERILATOR_LOG: &str = "logs/verilator-build.log";
 fn keep_build_log(dir: &Path, cache_entry: &Path) {
     let to = dir.join(VERILATOR_LOG);
     if let Some(parent) = to.parent() {
-        let _ = std::fs::create_dir_all(parent);
+        let _ = inq_model::interrupt::create_dir_all(parent);
     }
     if std::fs::copy(cache_entry.join("build.log"), &to).is_ok() {
         let _ = inq_design::record_files(dir, &[VERILATOR_LOG.to_string()]);

@@ -194,6 +194,19 @@ pub fn lutram(depth: u64, bits: u64, ports: u64) -> Lutram {
     }
 }
 
+/// yosys 0.23's cost of one LUT-RAM cell (`lutrams_xc5v.txt`) and of one RAMB18
+/// (`brams_xc4v.txt`, `cost 129`): `memory_libmap` takes the cheaper mapping.
+const LUTRAM_CELL_COST: u64 = 8;
+const RAMB18_COST: u64 = 129;
+
+/// Whether yosys maps a RAM of `depth` × `bits` with one synchronous read port (a line-buffer
+/// bank, a pooling unit's per-tap copy) to block RAM: when its LUT-RAM cells cost more than
+/// the RAMB18s it needs (yosys's cost table; checked against the calibration designs: a
+/// 1 792×8 pool copy and a 448×8 bank go to block RAM, a 112×8 bank stays in LUT-RAM).
+pub fn ram_in_bram(depth: u64, bits: u64) -> bool {
+    lutram(depth, bits, 1).cells * LUTRAM_CELL_COST > RAMB18_COST * rom_bram18(depth, bits)
+}
+
 /// RAMB18 units a ROM of `depth` × `width` bits needs: yosys packs words across the parity
 /// bits (about 18 Kibit per RAMB18), and a RAMB18 is at most 36 bits wide (18 bits beyond
 /// 512 words).

@@ -70,6 +70,46 @@ pub fn critical<T>(f: impl FnOnce() -> T) -> T {
     r
 }
 
+/// `std::fs::create_dir_all` as one [`critical`] step, for folders of an output being built:
+/// once an interrupt is being handled it never returns (the handler keeps the lock until the
+/// process ends), so a staging folder the handler removed is not created again by a write
+/// still under way on another thread.
+pub fn create_dir_all(p: &Path) -> std::io::Result<()> {
+    critical(|| std::fs::create_dir_all(p))
+}
+
+/// Called by the main thread before the process ends on its own (success or error): when an
+/// interrupt is being handled, waits for the handler, which removes the temporaries and ends
+/// the process (a main thread that returned first would end it with a temporary half removed:
+/// an interrupted write makes the work fail at once).
+pub fn wait_for_interrupt_handler() {
+    if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+/// Removes a staging folder that other threads of the process may still be writing into (the
+/// handler runs while the work goes on): renamed away first, so that writes by path after that
+/// fail instead of recreating it, then removed, again while a write that was already under way
+/// adds a file to it (up to half a second).
+fn remove_folder_under_writers(p: &Path) {
+    let mut dead = p.as_os_str().to_os_string();
+    dead.push(".removing");
+    let target = if std::fs::rename(p, &dead).is_ok() {
+        PathBuf::from(dead)
+    } else {
+        p.to_path_buf()
+    };
+    for _ in 0..50 {
+        if std::fs::remove_dir_all(&target).is_ok() || !target.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The interrupt handler's body: waits for a [`critical`] section to end, removes every
 /// registered temporary file and folder, and ends the process with `code` (130 for SIGINT),
 /// keeping the critical lock so that no new swap starts.
@@ -82,9 +122,7 @@ pub fn exit_interrupted(code: i32) -> ! {
         .unwrap_or_else(|p| p.into_inner().clone());
     for p in temps {
         match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => {
-                let _ = std::fs::remove_dir_all(&p);
-            }
+            Ok(m) if m.is_dir() => remove_folder_under_writers(&p),
             Ok(_) => {
                 let _ = std::fs::remove_file(&p);
             }

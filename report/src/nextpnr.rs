@@ -53,6 +53,18 @@ pub enum ImplError {
         /// The last lines of its log.
         tail: String,
     },
+    /// The top level has more ports than the package has pins.
+    #[error("the top level `{top}` needs {ios} I/O pins, more than the iCE40 {part} in the {package} package offers: place a board top with a few pins instead (`inq impl DIR --board icebreaker`: UART in and out), or a package with more pins")]
+    Pins {
+        /// The top module.
+        top: String,
+        /// The part.
+        part: String,
+        /// The package.
+        package: String,
+        /// I/O cells the design uses.
+        ios: u64,
+    },
     /// An unknown part name.
     #[error("unknown iCE40 part `{0}` (known: {1})")]
     UnknownPart(String, String),
@@ -123,6 +135,19 @@ impl Ice40Part {
         }
     }
 
+    /// Block RAMs (`SB_RAM40_4K`) of the part, where the datasheet and nextpnr agree (the HX4K
+    /// is an HX8K die that nextpnr does not restrict: not checked).
+    pub fn ram4k(self) -> Option<u64> {
+        match self {
+            Ice40Part::Up5k => Some(30),
+            Ice40Part::Up3k => Some(20),
+            Ice40Part::Hx8k | Ice40Part::Lp8k => Some(32),
+            Ice40Part::Hx1k | Ice40Part::Lp1k => Some(16),
+            Ice40Part::Lp384 => Some(0),
+            Ice40Part::Hx4k => None,
+        }
+    }
+
     /// The package used when none is given.
     pub fn default_package(self) -> &'static str {
         match self {
@@ -166,6 +191,8 @@ pub struct ImplOptions {
     pub clock_mhz: f64,
     /// Placer seed.
     pub seed: u64,
+    /// A pin constraint file (`--pcf`), for a board top; none places the pins freely.
+    pub pcf: Option<PathBuf>,
     /// Where the place-and-route logs, report and bitstream go (created; files of the same
     /// names are overwritten).
     pub out_dir: PathBuf,
@@ -242,6 +269,23 @@ pub fn output_names(top: &str) -> (Vec<String>, Vec<String>) {
             "icepack.log".into(),
         ],
     )
+}
+
+/// The count of `cell` in the last `stat` of a yosys log (0 when the design has none).
+pub fn synth_cell_count(log: &str, cell: &str) -> Option<u64> {
+    let start = log.rfind("Number of cells:")?;
+    let mut n = 0;
+    for line in log[start..].lines().skip(1) {
+        let t = line.trim();
+        if t.is_empty() {
+            break;
+        }
+        let mut it = t.split_whitespace();
+        if it.next() == Some(cell) {
+            n = it.next()?.parse().ok()?;
+        }
+    }
+    Some(n)
 }
 
 /// Runs `tool args` in `cwd`, streaming its output into `log`; each output line goes to
@@ -444,6 +488,23 @@ pub fn implement(
         )?;
         std::fs::write(&key_path, &key).map_err(io_err(&key_path))?;
     }
+    // block RAMs are checked before place and route: nextpnr fails an assertion, with no
+    // utilisation, on a design with block RAM for a part without any
+    let rams = std::fs::read_to_string(&ylog)
+        .ok()
+        .and_then(|log| synth_cell_count(&log, "SB_RAM40_4K"));
+    if let (Some(used), Some(available)) = (rams, opts.part.ram4k()) {
+        if used > available {
+            return Err(ImplError::DoesNotFit {
+                part: opts.part.name().into(),
+                overflow: vec![Utilisation {
+                    resource: "ICESTORM_RAM".into(),
+                    used,
+                    available,
+                }],
+            });
+        }
+    }
     let synth_seconds = if synth_reused {
         0.0
     } else {
@@ -471,6 +532,12 @@ pub fn implement(
         // report the achieved clock even when it misses the target
         "--timing-allow-fail".into(),
     ];
+    let mut args = args;
+    if let Some(pcf) = &opts.pcf {
+        let abs = pcf.canonicalize().map_err(io_err(pcf))?;
+        args.push("--pcf".into());
+        args.push(abs.display().to_string());
+    }
     progress("nextpnr-ice40: placing");
     let pnr = run_tool(
         "nextpnr-ice40",
@@ -499,6 +566,21 @@ pub fn implement(
                 return Err(ImplError::DoesNotFit {
                     part: opts.part.name().into(),
                     overflow,
+                });
+            }
+            // the die has the I/O cells, the package not the pins
+            if log.contains("Unable to find a placement location for cell")
+                && log.contains("$sb_io'")
+            {
+                let ios = parse_utilisation(&log)
+                    .iter()
+                    .find(|u| u.resource == "SB_IO")
+                    .map_or(0, |u| u.used);
+                return Err(ImplError::Pins {
+                    top: top.into(),
+                    part: opts.part.name().into(),
+                    package,
+                    ios,
                 });
             }
             return Err(e);
@@ -542,6 +624,15 @@ pub fn implement(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_counts_from_the_last_stat() {
+        let log = "Number of cells: 9\n  SB_RAM40_4K 3\n\n=== top ===\n   Number of cells:   12\n     SB_LUT4    10\n     SB_RAM40_4K     2\n\nEnd";
+        assert_eq!(synth_cell_count(log, "SB_RAM40_4K"), Some(2));
+        assert_eq!(synth_cell_count(log, "SB_LUT4"), Some(10));
+        assert_eq!(synth_cell_count(log, "SB_DFF"), Some(0));
+        assert_eq!(synth_cell_count("nothing", "SB_LUT4"), None);
+    }
 
     #[test]
     fn parts_parse_by_name() {

@@ -437,7 +437,14 @@ fn run(
     let _ = std::fs::write(&log_path, log.join("\n"));
     let kept = match log_dir {
         Some(d) => {
-            std::fs::create_dir_all(d).map_err(io_err(d))?;
+            // one level only: the folder above (a design folder, perhaps one being built) must
+            // exist; an interrupt may have removed it, and it is not created again here
+            match std::fs::create_dir(d) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(io_err(d)(e));
+                }
+                _ => {}
+            }
             let p = d.join(format!("yosys-{stage}.log"));
             std::fs::copy(&log_path, &p).map_err(io_err(&p))?;
             Some(p)

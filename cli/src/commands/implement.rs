@@ -9,9 +9,15 @@ use std::path::PathBuf;
 pub struct ImplArgs {
     /// A folder written by `inq gen`.
     pub dir: PathBuf,
-    /// The iCE40 part: up5k, up3k, hx8k, hx4k, hx1k, lp8k, lp1k, lp384.
-    #[arg(long, default_value = "up5k")]
-    pub part: String,
+    /// The iCE40 part: up5k, up3k, hx8k, hx4k, hx1k, lp8k, lp1k, lp384 (default: the
+    /// board's part with --board, else up5k).
+    #[arg(long)]
+    pub part: Option<String>,
+    /// Place the folder's board top instead of the bare core: icebreaker (iCE40 UP5K-SG48,
+    /// 12 MHz, UART image loader; its pin file fixes the pins). The clock target defaults to
+    /// the board's oscillator.
+    #[arg(long)]
+    pub board: Option<String>,
     /// The package (default: sg48 for UltraPlus parts, ct256 for hx8k, tq144 for hx4k/hx1k/lp1k,
     /// cm81 for lp8k, qn32 for lp384).
     #[arg(long)]
@@ -29,7 +35,24 @@ pub struct ImplArgs {
 
 /// Runs `inq impl`.
 pub fn run(a: &ImplArgs) -> anyhow::Result<()> {
-    let part: inq_report::nextpnr::Ice40Part = a.part.parse()?;
+    let board = match &a.board {
+        None => None,
+        Some(name) => Some(inq_flow::implement::Board::by_name(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown board `{name}` (known: {})",
+                inq_flow::implement::BOARDS.map(|b| b.name).join(", ")
+            )
+        })?),
+    };
+    let part_name = a
+        .part
+        .clone()
+        .unwrap_or_else(|| board.map_or("up5k", |b| b.part).to_string());
+    let part: inq_report::nextpnr::Ice40Part = part_name.parse()?;
+    let package = a
+        .package
+        .clone()
+        .or_else(|| board.map(|b| b.package.to_string()));
     if let Some(f) = a.clock_mhz {
         anyhow::ensure!(
             f.is_finite() && f > 0.0,
@@ -39,9 +62,10 @@ pub fn run(a: &ImplArgs) -> anyhow::Result<()> {
     let req = inq_flow::implement::ImplRequest {
         dir: a.dir.clone(),
         part,
-        package: a.package.clone(),
+        package,
         clock_mhz: a.clock_mhz,
         seed: a.seed,
+        board,
     };
     // one spinner line with the current tool and step; the logs go to files in the folder
     let pb = inq_flow::progress::spinner("iCE40 implementation", a.json);

@@ -14,6 +14,8 @@ pub enum ArchArg {
     /// Stem conv 16; residual stages of 16, 32, 64 channels (stride 2, 1×1 projections);
     /// global average pool; dense.
     Resnet8,
+    /// conv 8 stride 2, conv 16 stride 2, dense: sized for an iCE40 UP5K.
+    Up5k,
 }
 
 impl ArchArg {
@@ -22,6 +24,7 @@ impl ArchArg {
         match self {
             ArchArg::Lenet => Arch::Lenet,
             ArchArg::Resnet8 => Arch::Resnet8,
+            ArchArg::Up5k => Arch::Up5k,
         }
     }
 }

@@ -12,8 +12,8 @@ use super::api::{EngineOp, Io, Param};
 use crate::error::PlanError;
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
-    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, rom_bram18,
-    rom_in_bram, rom_logic_luts, scale, soft_mul_luts, term, vclog2, Resources, Term,
+    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, ram_in_bram,
+    rom_bram18, rom_in_bram, rom_logic_luts, scale, soft_mul_luts, term, vclog2, Resources, Term,
     CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT, LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
 };
 
@@ -531,7 +531,9 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
             words * a,
             0,
         ));
-    } else {
+    } else if m.is_constant() {
+        // constant-weight 1×1 conv: one asynchronous read port per lane (`lb[rbase + s]`,
+        // address adder) and the padding multiplexer.
         let ports = m.read_ports() as u64;
         let lb = lutram(g.lb_elements() as u64, a, ports);
         t.push(Term {
@@ -541,6 +543,30 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
             ffs: 0,
             carry4: ports * ceil_div(lbw, 4),
         });
+    } else {
+        // banked line buffer (docs/hardware.md §4): one bank of `D/NL` words per window lane,
+        // each with one registered read port; one shared address adder, per lane the padding
+        // and forwarding select and the read and forwarding registers.
+        let ports = m.read_ports() as u64;
+        let depth = ceil_div(g.lb_elements() as u64, ports);
+        if ram_in_bram(depth, a) {
+            // block RAM (counted in `bram18`, `lb_bram18`)
+            t.push(term(
+                "line buffer (banks in block RAM: pad and forwarding selects)",
+                ports * a + lbw,
+                ports * (a + 1) + a,
+                ceil_div(lbw, 4),
+            ));
+        } else {
+            let bank = lutram(depth, a, 1);
+            t.push(Term {
+                name: "line buffer (banks with a registered read, distributed RAM)",
+                luts: ports * (bank.logic_luts + a) + lbw,
+                lutram_luts: ports * bank.sites(),
+                ffs: ports * (a + 1) + a,
+                carry4: ceil_div(lbw, 4),
+            });
+        }
     }
 
     if m.is_constant() {
@@ -614,6 +640,22 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
     t
 }
 
+/// RAMB18s of a banked line buffer that yosys puts in block RAM (0 when it stays in LUT-RAM,
+/// and for constant-weight engines, whose buffer is read asynchronously).
+fn lb_bram18(m: &Mvu, in_width: u32) -> u64 {
+    if m.is_constant() {
+        return 0;
+    }
+    let ports = m.read_ports() as u64;
+    let depth = ceil_div(m.geom.lb_elements() as u64, ports);
+    let a = u64::from(in_width);
+    if ram_in_bram(depth, a) {
+        ports * rom_bram18(depth, a)
+    } else {
+        0
+    }
+}
+
 /// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs, or its
 /// specialised constant-weight module: `rom_bits` then counts only the bias/shift tables).
 fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
@@ -652,6 +694,7 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
         r.bram_bits = rom_per_pe * m.pe as u64;
         r.bram18 = m.pe as u64 * rom_bram18(depth, rom_w);
     }
+    r.bram18 += lb_bram18(m, in_width);
     if m.mac == MacKind::Multiply {
         r.dsp = lanes;
         r.soft_mul_luts = lanes * soft_mul_luts(in_width + 1, m.code_bits);

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::api::{EngineOp, Io, Param};
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
-    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, scale, term, vclog2,
-    Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
+    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, ram_in_bram, rom_bram18,
+    scale, term, vclog2, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
 };
 
 /// Pooling mode.
@@ -79,14 +79,25 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
         0,
         ceil_div(lbw, 4) * (kh * 3 + taps),
     ));
-    let lb = lutram(g.lb_elements() as u64, a, taps);
-    t.push(Term {
-        name: "line buffer (distributed RAM, read muxes)",
-        luts: lb.logic_luts,
-        lutram_luts: lb.sites(),
-        ffs: 0,
-        carry4: 0,
-    });
+    let depth = g.lb_elements() as u64;
+    if ram_in_bram(depth, a) {
+        // one block-RAM copy per tap (counted in `bram18`)
+        t.push(term(
+            "line buffer (a block-RAM copy per tap: forwarding selects)",
+            taps * a,
+            taps * (a + 1) + a,
+            0,
+        ));
+    } else {
+        let lb = lutram(depth, a, taps);
+        t.push(Term {
+            name: "line buffer (distributed RAM, read muxes, a registered read per tap)",
+            luts: lb.logic_luts,
+            lutram_luts: lb.sites(),
+            ffs: taps * (a + 1) + a,
+            carry4: 0,
+        });
+    }
     let (luts, carry) = match pool.mode {
         // comparator (carry chain) and select per reduction step
         PoolMode::Max => (
@@ -111,6 +122,10 @@ fn pool_resources(pool: &Pool, width: u32) -> Resources {
     match pool.mode {
         PoolMode::Max => push_adders(&mut r.adders, width, taps.saturating_sub(1)),
         PoolMode::Avg => push_adders(&mut r.adders, pool.sum_width, taps),
+    }
+    let depth = g.lb_elements() as u64;
+    if ram_in_bram(depth, u64::from(width)) {
+        r.bram18 = taps * rom_bram18(depth, u64::from(width));
     }
     finish(&pool_terms(pool, width), r)
 }

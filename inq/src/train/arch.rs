@@ -1,4 +1,4 @@
-//! The built-in float architectures: [`lenet`] (the default) and [`resnet8`], selected by
+//! The built-in float architectures: [`lenet`] (the default), [`resnet8`] and [`up5k`], selected by
 //! [`Arch`] through [`build_arch`] ([`build_arch_init`] for PyTorch's initialization,
 //! [`WeightInit`]). He-initialized from a seed (SplitMix64, so every platform
 //! builds the same weights); normalization `x = pixel/255` (mean 0, std 1).
@@ -19,17 +19,20 @@ pub enum Arch {
     Lenet,
     /// [`resnet8`].
     Resnet8,
+    /// [`up5k`]: small enough for an iCE40 UP5K.
+    Up5k,
 }
 
 impl Arch {
     /// Every architecture, in the order a command line lists them.
-    pub const ALL: [Arch; 2] = [Arch::Lenet, Arch::Resnet8];
+    pub const ALL: [Arch; 3] = [Arch::Lenet, Arch::Resnet8, Arch::Up5k];
 
     /// The name on the command line: `lenet`, `resnet8`.
     pub fn name(self) -> &'static str {
         match self {
             Arch::Lenet => "lenet",
             Arch::Resnet8 => "resnet8",
+            Arch::Up5k => "up5k",
         }
     }
 
@@ -39,6 +42,9 @@ impl Arch {
             Arch::Lenet => "conv 16, pool, conv 32, pool, dense 128, dense (the default)",
             Arch::Resnet8 => {
                 "stem conv 16 + BN; residual stages of 16, 32, 64 channels (stride 2, 1×1 projections); global average pool; dense"
+            }
+            Arch::Up5k => {
+                "conv 8 stride 2, conv 16 stride 2, dense (sized for an iCE40 UP5K: about 9 000 weights, no pooling)"
             }
         }
     }
@@ -105,6 +111,7 @@ pub fn build_arch_init(
     match arch {
         Arch::Lenet => lenet_classes(input_shape, classes, seed, init),
         Arch::Resnet8 => resnet8_init(input_shape, classes, seed, init),
+        Arch::Up5k => up5k_init(input_shape, classes, seed, init),
     }
 }
 
@@ -204,6 +211,41 @@ fn lenet_classes(
             ("fc1".into(), fc1.into()),
             ("relu3".into(), relu()),
             ("fc2".into(), fc2.into()),
+        ],
+    )
+}
+
+/// The small network for an iCE40 UP5K: conv 1→8 3×3 stride 2 pad 1, ReLU; conv 8→16 3×3
+/// stride 2 pad 1, ReLU; flatten; dense 784→`classes` (for 28×28 single-channel input: 72 +
+/// 1 152 + 7 840 weights). Strided convolutions instead of pooling: a pooling unit reads its
+/// whole window in one cycle, so its line buffer needs one block-RAM copy per window tap,
+/// while a convolution's line buffer is one copy banked over its SIMD lanes.
+/// He-initialized from `seed`; normalization `x = pixel/255`.
+pub fn up5k(input_shape: [usize; 3], classes: usize, seed: u64) -> FloatModel {
+    up5k_init(input_shape, classes, seed, WeightInit::He)
+}
+
+fn up5k_init(input_shape: [usize; 3], classes: usize, seed: u64, init: WeightInit) -> FloatModel {
+    let [c, h, w] = input_shape;
+    let mut r = Init(SplitMix64::derive(seed, &[0x05_75_c0]), init);
+    // 3×3, stride 2, pad 1: ceil(n / 2) twice
+    let out = |n: usize| n.div_ceil(2).div_ceil(2);
+    let flat = 16 * out(h) * out(w);
+    let relu = || -> FloatOp { Relu {}.into() };
+    let conv1 = r.conv(c, 8, 3, 2);
+    let conv2 = r.conv(8, 16, 3, 2);
+    let fc = r.dense(flat, classes);
+    FloatModel::chain(
+        "up5k",
+        input_shape,
+        Normalization::default(),
+        vec![
+            ("conv1".into(), conv1.into()),
+            ("relu1".into(), relu()),
+            ("conv2".into(), conv2.into()),
+            ("relu2".into(), relu()),
+            ("flatten".into(), Flatten {}.into()),
+            ("fc".into(), fc.into()),
         ],
     )
 }

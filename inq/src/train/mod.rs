@@ -21,7 +21,7 @@ use thiserror::Error;
 
 use crate::data::Dataset;
 use crate::graph::FloatModel;
-pub use arch::{build_arch, build_arch_init, lenet, resnet8, Arch, WeightInit};
+pub use arch::{build_arch, build_arch_init, lenet, resnet8, up5k, Arch, WeightInit};
 pub use engine::{params_of, store_params, LayerParams, Net, Params};
 use rng::SplitMix64;
 pub use schedule::LrSchedule;

@@ -58,9 +58,15 @@ module inq_mvu #(
   localparam integer NL     = (DW != 0) ? PE : SIMD;
   localparam integer SF     = (DW != 0) ? (KH * KW) : ((KH * KW * C) / SIMD);
   localparam integer CS     = (DW != 0) ? 1 : (C / SIMD);
+  // The line buffer is banked by window lane: the NL lanes of a fold read NL consecutive
+  // elements that start at a multiple of NL, so element e lives in bank e % NL at word
+  // e / NL, each bank has one write and one synchronous read port (block RAM), and the
+  // address registers below count words (LU elements).
+  localparam integer LU     = NL;
   localparam integer ROWLEN = W * C;
   localparam integer LB     = NR * ROWLEN;
-  localparam integer LBD    = (LB < 2) ? 2 : LB;
+  localparam integer LBU    = LB / LU;   // words per bank
+  localparam integer LBD    = (LBU < 2) ? 2 : LBU;
   localparam integer LBW    = $clog2(LBD);
   localparam integer TBD    = (OC < 2) ? 2 : OC;
   localparam integer CHW    = $clog2(TBD);
@@ -80,30 +86,30 @@ module inq_mvu #(
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
   localparam integer ROW_LAST_I = ROWLEN - 1;
   localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
-  localparam integer LB_LAST_I = LB - 1;
+  localparam integer LB_LAST_I = LBU - 1;
   localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
-  localparam integer LB_X_I = LB;
+  localparam integer LB_X_I = LBU;
   localparam [LBW:0] LB_X = LB_X_I[LBW:0];
   localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
-  localparam integer ROWLEN_L_I = ROWLEN;
+  localparam integer ROWLEN_L_I = ROWLEN / LU;
   localparam [LBW-1:0] ROWLEN_L = ROWLEN_L_I[LBW-1:0];
 
-  localparam integer ROWLEN_X_I = ROWLEN;
+  localparam integer ROWLEN_X_I = ROWLEN / LU;
   localparam [LBW:0] ROWLEN_X = ROWLEN_X_I[LBW:0];
-  localparam integer RBSTEP_I = (SH % NR) * ROWLEN;
+  localparam integer RBSTEP_I = (SH % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
-  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * ROWLEN;
+  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
   // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
-  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * ROWLEN;
+  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
-  localparam integer C_C_I = C;
+  localparam integer C_C_I = C / LU;
   localparam [LBW-1:0] C_C = C_C_I[LBW-1:0];
-  localparam integer SWC_I = SW * C;
+  localparam integer SWC_I = (SW * C) / LU;
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
-  localparam integer SIMD_C_I = SIMD;
+  localparam integer SIMD_C_I = SIMD / LU;
   localparam [LBW-1:0] SIMD_C = SIMD_C_I[LBW-1:0];
-  localparam integer PLC_I = PL * C;
+  localparam integer PLC_I = (PL * C) / LU;
   localparam [LBW-1:0] PLC = PLC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
@@ -137,14 +143,19 @@ module inq_mvu #(
   localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
   localparam integer PE_C_I = PE;
   localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
-  localparam [LBW-1:0] PE_L = PE_C_I[LBW-1:0];
+  localparam integer PE_L_I = PE / LU;
+  localparam [LBW-1:0] PE_L = PE_L_I[LBW-1:0];
+  localparam integer NL_LAST_I = NL - 1;
+  localparam integer NLW = (NL < 2) ? 1 : $clog2(NL);
+  localparam [NLW-1:0] NL_LAST = NL_LAST_I[NLW-1:0];
   localparam integer PAD_C_I = PAD;
   localparam [A-1:0] PAD_C = PAD_C_I[A-1:0];
 
   // ---- registers (reset values: docs/hardware.md section 4) ----
   reg [IYW-1:0] iy;
   reg [IEW-1:0] ie;
-  reg [LBW-1:0] wp;
+  reg [LBW-1:0] wp;    // line-buffer write address (the word, in a banked buffer)
+  reg [NLW-1:0] wl;    // bank of the next written element
   reg           cdone;
   reg           ahead;
   reg [OYW-1:0] oy;
@@ -156,8 +167,9 @@ module inq_mvu #(
   reg [ICW-1:0] icf;
   reg [CW-1:0]  lop;   // oy * SH (padded row coordinate of the window top)
   reg [CW-1:0]  oxs;   // ox * SW (padded column coordinate of the window left)
-  reg [LBW-1:0] rb0;   // line-buffer base of the window's first row
-  reg [LBW-1:0] rb;    // line-buffer base of row ky
+  // line-buffer addresses in units of LU elements:
+  reg [LBW-1:0] rb0;   // base of the window's first row
+  reg [LBW-1:0] rb;    // base of row ky
   reg [LBW-1:0] oxc;   // ox * SW * C
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
@@ -166,7 +178,6 @@ module inq_mvu #(
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
-  reg [A-1:0]      lb    [0:LBD-1];
   reg [ACC_W-1:0]  bias_t  [0:TBD-1];
   reg [7:0]        shift_t [0:TBD-1];
   generate
@@ -201,6 +212,78 @@ module inq_mvu #(
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
   wire          emit = (emit_go & (pending != {PNW{1'b0}}));
 
+  // ---- line-buffer row bases, advanced modulo the buffer ----
+  wire [LBW:0]   rb_sum  = ({1'b0, rb} + ROWLEN_X);
+  wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
+  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
+  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
+  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
+
+  // ---- next values of the window-address registers (also the read address of a banked
+  // line buffer) ----
+  reg [LBW-1:0] rb0_n, rb_n, oxc_n, kxc_n, co_n;
+  reg [LBW-1:0] nfc_n;
+  always @(*) begin
+    rb0_n = rb0;
+    rb_n = rb;
+    oxc_n = oxc;
+    kxc_n = kxc;
+    co_n = co;
+    nfc_n = nfc;
+    if (rst) begin
+      rb0_n = RB0_INIT;
+      rb_n = RB0_INIT;
+      oxc_n = {LBW{1'b0}};
+      kxc_n = {LBW{1'b0}};
+      co_n = {LBW{1'b0}};
+      nfc_n = {LBW{1'b0}};
+    end else if (fire) begin
+      if (!last_sf) begin
+        if (icf == CS_LAST) begin
+          co_n = {LBW{1'b0}};
+          if (kx == KW_LAST) begin
+            kxc_n = {LBW{1'b0}};
+            rb_n = rb_up;
+          end else begin
+            kxc_n = (kxc + C_C);
+          end
+        end else begin
+          co_n = (co + SIMD_C);
+        end
+      end else begin
+        co_n = {LBW{1'b0}};
+        kxc_n = {LBW{1'b0}};
+        rb_n = rb0;
+        if (nf != NF_LAST) begin
+          nfc_n = (nfc + PE_L);
+        end else begin
+          nfc_n = {LBW{1'b0}};
+          if (ox != OW_LAST) begin
+            oxc_n = (oxc + SWC);
+          end else begin
+            oxc_n = {LBW{1'b0}};
+            if (oy != OH_LAST) begin
+              rb0_n = rb0_up;
+              rb_n = rb0_up;
+            end else begin
+              rb0_n = rb0_nxt;
+              rb_n = rb0_nxt;
+            end
+          end
+        end
+      end
+    end
+  end
+  always @(posedge clk) begin
+    rb0 <= rb0_n;
+    rb <= rb_n;
+    oxc <= oxc_n;
+    kxc <= kxc_n;
+    co <= co_n;
+    nfc <= nfc_n;
+  end
+
   // ---- window read: SIMD lanes share (ky, kx) ----
   wire [CW-1:0]  iyp = (lop + {{(CW-KYW){1'b0}}, ky});
   wire [CW-1:0]  ixp = (oxs + {{(CW-KXW){1'b0}}, kx});
@@ -208,30 +291,42 @@ module inq_mvu #(
   wire [CW-1:0]  iyr = (iyp - PT_C);
   wire [CW-1:0]  ixr = (ixp - PL_C);
   wire           inwin = ((iyr < H_W) & (ixr < W_W));
-  wire [LBW-1:0] rbase = ((((rb + oxc) + kxc) + co) - PLC);
+  // Banked line buffer with synchronous reads (block RAM): every bank is read at the edge
+  // with the *next* value of the window address, so its registered output always equals the
+  // word at the current address (like the weight ROMs); an element written at the same edge
+  // to the word being read is forwarded (bypass), so the lanes are behaviourally the
+  // asynchronous reads of docs/hardware.md section 4.
+  wire [LBW-1:0] ra_n = (((((rb_n + oxc_n) + kxc_n) + co_n) + ((DW != 0) ? nfc_n : {LBW{1'b0}})) - PLC);
+  reg  [A-1:0]   wd_q;   // the element written at the last edge
+  always @(posedge clk) begin
+    wd_q <= in_data;
+  end
   wire [NL*A-1:0] xv;
   genvar s, p;
   generate
-    if (DW != 0) begin : g_dw
-      // depthwise: lane p reads channel nfc + p at the fold's kernel position
-      wire [LBW-1:0] dbase = (rbase + nfc);
-      for (s = 0; s < NL; s = s + 1) begin : g_lane
-        localparam integer SOFF_I = s;
-        localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
-        wire [LBW-1:0] la = (dbase + SOFF);
-        assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
-      end
-    end else begin : g_win
+    if (DW == 0) begin : g_nodw
       /* verilator lint_off UNUSED */
       // Justification: nfc (the channel base of a depthwise fold) is only read when DW = 1.
       wire [LBW-1:0] unused_nfc = nfc;
       /* verilator lint_on UNUSED */
-      for (s = 0; s < NL; s = s + 1) begin : g_lane
-        localparam integer SOFF_I = s;
-        localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
-        wire [LBW-1:0] la = (rbase + SOFF);
-        assign xv[s*A +: A] = (inwin ? lb[la] : PAD_C);
+    end
+    for (s = 0; s < NL; s = s + 1) begin : g_bank
+      localparam integer BANK_I = s;
+      localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
+      wire we = ((~rst) & in_fire & (wl == BANK));
+      reg [A-1:0] mem [0:LBD-1];
+      reg [A-1:0] rd;
+      reg         fwd;
+      always @(posedge clk) begin
+        if (we) begin
+          mem[wp] <= in_data;
+        end
+        rd <= mem[ra_n];
       end
+      always @(posedge clk) begin
+        fwd <= (we & (wp == ra_n));
+      end
+      assign xv[s*A +: A] = (inwin ? (fwd ? wd_q : rd) : PAD_C);
     end
   endgenerate
 
@@ -340,14 +435,6 @@ module inq_mvu #(
     end
   endgenerate
 
-  // ---- line-buffer row bases, advanced modulo LB ----
-  wire [LBW:0]   rb_sum  = ({1'b0, rb} + ROWLEN_X);
-  wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
-  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
-  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
-  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
-  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
-
   // ---- next ROM address ----
   wire [WAW-1:0] waddr_n = (fire ? (end_pix ? {WAW{1'b0}} : (waddr + 1'b1)) : waddr);
   assign w_addr_next = (rst ? {WAW{1'b0}} : waddr_n);
@@ -369,12 +456,7 @@ module inq_mvu #(
       icf <= {ICW{1'b0}};
       lop <= {CW{1'b0}};
       oxs <= {CW{1'b0}};
-      rb0 <= RB0_INIT;
-      rb <= RB0_INIT;
-      oxc <= {LBW{1'b0}};
-      kxc <= {LBW{1'b0}};
-      co <= {LBW{1'b0}};
-      nfc <= {LBW{1'b0}};
+      wl <= {NLW{1'b0}};
       waddr <= {WAW{1'b0}};
       pending <= {PNW{1'b0}};
       ch <= {CHW{1'b0}};
@@ -383,8 +465,12 @@ module inq_mvu #(
     end else begin
       // input side
       if (in_fire) begin
-        lb[wp] <= in_data;
-        wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
+        if (wl == NL_LAST) begin
+          wl <= {NLW{1'b0}};
+          wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
+        end else begin
+          wl <= (wl + 1'b1);
+        end
         if (ie == ROW_LAST) begin
           ie <= {IEW{1'b0}};
           iy <= (iy + 1'b1);
@@ -411,52 +497,36 @@ module inq_mvu #(
           sf <= (sf + 1'b1);
           if (icf == CS_LAST) begin
             icf <= {ICW{1'b0}};
-            co <= {LBW{1'b0}};
             if (kx == KW_LAST) begin
               kx <= {KXW{1'b0}};
-              kxc <= {LBW{1'b0}};
               ky <= (ky + 1'b1);
-              rb <= rb_up;
             end else begin
               kx <= (kx + 1'b1);
-              kxc <= (kxc + C_C);
             end
           end else begin
             icf <= (icf + 1'b1);
-            co <= (co + SIMD_C);
           end
         end else begin
           sf <= {SFW{1'b0}};
           icf <= {ICW{1'b0}};
-          co <= {LBW{1'b0}};
           kx <= {KXW{1'b0}};
-          kxc <= {LBW{1'b0}};
           ky <= {KYW{1'b0}};
-          rb <= rb0;
           if (nf != NF_LAST) begin
             nf <= (nf + 1'b1);
-            nfc <= (nfc + PE_L);
           end else begin
             nf <= {NFW{1'b0}};
-            nfc <= {LBW{1'b0}};
             if (ox != OW_LAST) begin
               ox <= (ox + 1'b1);
               oxs <= (oxs + SW_C);
-              oxc <= (oxc + SWC);
             end else begin
               ox <= {OXW{1'b0}};
               oxs <= {CW{1'b0}};
-              oxc <= {LBW{1'b0}};
               if (oy != OH_LAST) begin
                 oy <= (oy + 1'b1);
                 lop <= (lop + SH_C);
-                rb0 <= rb0_up;
-                rb <= rb0_up;
               end else begin
                 oy <= {OYW{1'b0}};
                 lop <= {CW{1'b0}};
-                rb0 <= rb0_nxt;
-                rb <= rb0_nxt;
               end
             end
           end

@@ -49,9 +49,11 @@ module inq_mvu_e5 #(
   localparam integer NF     = OC / PE;
   localparam integer SF     = (KH * KW * C) / SIMD;
   localparam integer CS     = C / SIMD;
+  localparam integer LU     = 1;      // address unit: one element
   localparam integer ROWLEN = W * C;
   localparam integer LB     = NR * ROWLEN;
-  localparam integer LBD    = (LB < 2) ? 2 : LB;
+  localparam integer LBU    = LB / LU;   // words per bank
+  localparam integer LBD    = (LBU < 2) ? 2 : LBU;
   localparam integer LBW    = $clog2(LBD);
   localparam integer TBD    = (OC < 2) ? 2 : OC;
   localparam integer CHW    = $clog2(TBD);
@@ -71,30 +73,30 @@ module inq_mvu_e5 #(
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
   localparam integer ROW_LAST_I = ROWLEN - 1;
   localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
-  localparam integer LB_LAST_I = LB - 1;
+  localparam integer LB_LAST_I = LBU - 1;
   localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
-  localparam integer LB_X_I = LB;
+  localparam integer LB_X_I = LBU;
   localparam [LBW:0] LB_X = LB_X_I[LBW:0];
   localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
-  localparam integer ROWLEN_L_I = ROWLEN;
+  localparam integer ROWLEN_L_I = ROWLEN / LU;
   localparam [LBW-1:0] ROWLEN_L = ROWLEN_L_I[LBW-1:0];
 
-  localparam integer ROWLEN_X_I = ROWLEN;
+  localparam integer ROWLEN_X_I = ROWLEN / LU;
   localparam [LBW:0] ROWLEN_X = ROWLEN_X_I[LBW:0];
-  localparam integer RBSTEP_I = (SH % NR) * ROWLEN;
+  localparam integer RBSTEP_I = (SH % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
-  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * ROWLEN;
+  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
   // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
-  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * ROWLEN;
+  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
-  localparam integer C_C_I = C;
+  localparam integer C_C_I = C / LU;
   localparam [LBW-1:0] C_C = C_C_I[LBW-1:0];
-  localparam integer SWC_I = SW * C;
+  localparam integer SWC_I = (SW * C) / LU;
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
-  localparam integer SIMD_C_I = SIMD;
+  localparam integer SIMD_C_I = SIMD / LU;
   localparam [LBW-1:0] SIMD_C = SIMD_C_I[LBW-1:0];
-  localparam integer PLC_I = PL * C;
+  localparam integer PLC_I = (PL * C) / LU;
   localparam [LBW-1:0] PLC = PLC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
@@ -134,7 +136,7 @@ module inq_mvu_e5 #(
   // ---- registers (reset values: docs/hardware.md section 4) ----
   reg [IYW-1:0] iy;
   reg [IEW-1:0] ie;
-  reg [LBW-1:0] wp;
+  reg [LBW-1:0] wp;    // line-buffer write address (the word, in a banked buffer)
   reg           cdone;
   reg           ahead;
   reg [OYW-1:0] oy;
@@ -146,8 +148,9 @@ module inq_mvu_e5 #(
   reg [ICW-1:0] icf;
   reg [CW-1:0]  lop;   // oy * SH (padded row coordinate of the window top)
   reg [CW-1:0]  oxs;   // ox * SW (padded column coordinate of the window left)
-  reg [LBW-1:0] rb0;   // line-buffer base of the window's first row
-  reg [LBW-1:0] rb;    // line-buffer base of row ky
+  // line-buffer addresses in units of LU elements:
+  reg [LBW-1:0] rb0;   // base of the window's first row
+  reg [LBW-1:0] rb;    // base of row ky
   reg [LBW-1:0] oxc;   // ox * SW * C
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
@@ -187,6 +190,72 @@ module inq_mvu_e5 #(
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
   wire          emit = (emit_go & (pending != {PNW{1'b0}}));
+
+  // ---- line-buffer row bases, advanced modulo the buffer ----
+  wire [LBW:0]   rb_sum  = ({1'b0, rb} + ROWLEN_X);
+  wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
+  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
+  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
+  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
+  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
+
+  // ---- next values of the window-address registers (also the read address of a banked
+  // line buffer) ----
+  reg [LBW-1:0] rb0_n, rb_n, oxc_n, kxc_n, co_n;
+  always @(*) begin
+    rb0_n = rb0;
+    rb_n = rb;
+    oxc_n = oxc;
+    kxc_n = kxc;
+    co_n = co;
+    if (rst) begin
+      rb0_n = RB0_INIT;
+      rb_n = RB0_INIT;
+      oxc_n = {LBW{1'b0}};
+      kxc_n = {LBW{1'b0}};
+      co_n = {LBW{1'b0}};
+    end else if (fire) begin
+      if (!last_sf) begin
+        if (icf == CS_LAST) begin
+          co_n = {LBW{1'b0}};
+          if (kx == KW_LAST) begin
+            kxc_n = {LBW{1'b0}};
+            rb_n = rb_up;
+          end else begin
+            kxc_n = (kxc + C_C);
+          end
+        end else begin
+          co_n = (co + SIMD_C);
+        end
+      end else begin
+        co_n = {LBW{1'b0}};
+        kxc_n = {LBW{1'b0}};
+        rb_n = rb0;
+        if (nf != NF_LAST) begin
+        end else begin
+          if (ox != OW_LAST) begin
+            oxc_n = (oxc + SWC);
+          end else begin
+            oxc_n = {LBW{1'b0}};
+            if (oy != OH_LAST) begin
+              rb0_n = rb0_up;
+              rb_n = rb0_up;
+            end else begin
+              rb0_n = rb0_nxt;
+              rb_n = rb0_nxt;
+            end
+          end
+        end
+      end
+    end
+  end
+  always @(posedge clk) begin
+    rb0 <= rb0_n;
+    rb <= rb_n;
+    oxc <= oxc_n;
+    kxc <= kxc_n;
+    co <= co_n;
+  end
 
   // ---- window read: SIMD lanes share (ky, kx) ----
   wire [CW-1:0]  iyp = (lop + {{(CW-KYW){1'b0}}, ky});
@@ -344,14 +413,6 @@ module inq_mvu_e5 #(
     end
   endgenerate
 
-  // ---- line-buffer row bases, advanced modulo LB ----
-  wire [LBW:0]   rb_sum  = ({1'b0, rb} + ROWLEN_X);
-  wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
-  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
-  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
-  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
-  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
-
   // ---- register updates ----
   always @(posedge clk) begin
     if (rst) begin
@@ -369,11 +430,6 @@ module inq_mvu_e5 #(
       icf <= {ICW{1'b0}};
       lop <= {CW{1'b0}};
       oxs <= {CW{1'b0}};
-      rb0 <= RB0_INIT;
-      rb <= RB0_INIT;
-      oxc <= {LBW{1'b0}};
-      kxc <= {LBW{1'b0}};
-      co <= {LBW{1'b0}};
       pending <= {PNW{1'b0}};
       ch <= {CHW{1'b0}};
       out_valid <= 1'b0;
@@ -408,28 +464,20 @@ module inq_mvu_e5 #(
           sf <= (sf + 1'b1);
           if (icf == CS_LAST) begin
             icf <= {ICW{1'b0}};
-            co <= {LBW{1'b0}};
             if (kx == KW_LAST) begin
               kx <= {KXW{1'b0}};
-              kxc <= {LBW{1'b0}};
               ky <= (ky + 1'b1);
-              rb <= rb_up;
             end else begin
               kx <= (kx + 1'b1);
-              kxc <= (kxc + C_C);
             end
           end else begin
             icf <= (icf + 1'b1);
-            co <= (co + SIMD_C);
           end
         end else begin
           sf <= {SFW{1'b0}};
           icf <= {ICW{1'b0}};
-          co <= {LBW{1'b0}};
           kx <= {KXW{1'b0}};
-          kxc <= {LBW{1'b0}};
           ky <= {KYW{1'b0}};
-          rb <= rb0;
           if (nf != NF_LAST) begin
             nf <= (nf + 1'b1);
           end else begin
@@ -437,21 +485,15 @@ module inq_mvu_e5 #(
             if (ox != OW_LAST) begin
               ox <= (ox + 1'b1);
               oxs <= (oxs + SW_C);
-              oxc <= (oxc + SWC);
             end else begin
               ox <= {OXW{1'b0}};
               oxs <= {CW{1'b0}};
-              oxc <= {LBW{1'b0}};
               if (oy != OH_LAST) begin
                 oy <= (oy + 1'b1);
                 lop <= (lop + SH_C);
-                rb0 <= rb0_up;
-                rb <= rb0_up;
               end else begin
                 oy <= {OYW{1'b0}};
                 lop <= {CW{1'b0}};
-                rb0 <= rb0_nxt;
-                rb <= rb0_nxt;
               end
             end
           end
