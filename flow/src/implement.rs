@@ -69,7 +69,7 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
     let folder = DesignFolder::load(&req.dir)?;
     let manifest = &folder.manifest;
     // the bare core, or a board's top around it (its own netlist: the top differs)
-    let (tag, top, mut files, pcf, clock) = match &req.board {
+    let (tag, top, files, pcf, clock) = match &req.board {
         None => (
             String::new(),
             manifest.top.clone(),
@@ -87,18 +87,18 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
                     b.top_file()
                 )));
             }
+            // file names are relative to rtl/, where the tools run
+            let mut files = folder.rtl_file_names();
+            files.push(format!("../{}", b.top_file()));
             (
                 format!("-{}", b.name),
                 b.module.to_string(),
-                folder.rtl_file_names(),
+                files,
                 Some(folder.dir.join(b.pcf_file())),
                 b.clock_mhz,
             )
         }
     };
-    if let Some(b) = &req.board {
-        files.push(format!("../{}", b.top_file()));
-    }
     let rel = PathBuf::from("impl").join(format!("ice40-{}{tag}", req.part.name()));
     let out_dir = folder.dir.join(&rel);
     // the netlist (part-independent) is shared by the parts

@@ -515,7 +515,7 @@ pub fn implement(
     let asc = out_abs.join(format!("{top}.asc"));
     let report = out_abs.join("nextpnr-report.json");
     let nlog = out_abs.join("nextpnr.log");
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         format!("--{}", opts.part.name()),
         "--package".into(),
         package.clone(),
@@ -532,7 +532,6 @@ pub fn implement(
         // report the achieved clock even when it misses the target
         "--timing-allow-fail".into(),
     ];
-    let mut args = args;
     if let Some(pcf) = &opts.pcf {
         let abs = pcf.canonicalize().map_err(io_err(pcf))?;
         args.push("--pcf".into());
