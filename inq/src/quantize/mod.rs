@@ -623,6 +623,16 @@ pub fn write_outputs(
     original: &FloatModel,
     outcome: &Outcome,
 ) -> Result<Vec<PathBuf>, QuantError> {
+    // the four files as one step: an interrupt waits for all of them, so it leaves the old set
+    // or the new one, never a new model beside an old log (`inq_model::interrupt`)
+    inq_model::interrupt::critical(|| write_output_files(out, original, outcome))
+}
+
+fn write_output_files(
+    out: &Path,
+    original: &FloatModel,
+    outcome: &Outcome,
+) -> Result<Vec<PathBuf>, QuantError> {
     outcome.quant.save(out)?;
     let stem = out.with_extension("");
     let side = |suffix: &str| PathBuf::from(format!("{}.{suffix}", stem.display()));
