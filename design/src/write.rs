@@ -350,6 +350,8 @@ fn install(
     let m = tmp.join(MARKER);
     std::fs::write(&m, marker_bytes(kind, files)).map_err(|e| fail(FolderError::io(&m, e)))?;
     let meta = std::fs::symlink_metadata(out);
+    // the old folder's files that inq wrote (removed with it after the swap)
+    let mut ours: Vec<String> = Vec::new();
     let carry: Vec<String> = match &meta {
         Err(_) => {
             return std::fs::rename(tmp, out).map_err(|e| fail(FolderError::io(out, e)));
@@ -357,7 +359,14 @@ fn install(
         Ok(md) if md.is_dir() => {
             let present = all_files(out).map_err(fail)?;
             match inq_files(out) {
-                Some(ours) => present.into_iter().filter(|f| !ours.contains(f)).collect(),
+                Some(listed) => {
+                    let c = present
+                        .into_iter()
+                        .filter(|f| !listed.contains(f))
+                        .collect();
+                    ours = listed;
+                    c
+                }
                 None if present.is_empty() => Vec::new(),
                 None if force => {
                     // move inq's files in, leave every other file alone
@@ -419,6 +428,8 @@ fn install(
         if stranded.is_empty() {
             return fail(e);
         }
+        // the staging folder now holds a user's file: no interrupt may remove it
+        inq_model::interrupt::keep(tmp);
         FolderError::Refused {
             path: tmp.display().to_string(),
             message: format!(
@@ -439,6 +450,12 @@ fn install(
         }
         moved.push(c);
     }
+    // the user's empty folders too (inq never writes one)
+    for d in empty_dirs(out).map_err(|e| give_up(&moved, e))? {
+        if let Err(e) = std::fs::create_dir_all(tmp.join(&d)) {
+            return Err(give_up(&moved, FolderError::io(&tmp.join(&d), e)));
+        }
+    }
     let old = sibling(out, "old")?;
     if let Err(e) = std::fs::rename(out, &old) {
         return Err(give_up(&moved, FolderError::io(out, e)));
@@ -447,8 +464,53 @@ fn install(
         let _ = std::fs::rename(&old, out);
         return Err(give_up(&moved, FolderError::io(out, e)));
     }
-    let _ = std::fs::remove_dir_all(&old);
+    remove_replaced(&old, &ours);
     Ok(())
+}
+
+/// Every folder under `dir` with nothing in it, relative.
+fn empty_dirs(dir: &Path) -> Result<Vec<String>, FolderError> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) -> Result<(), FolderError> {
+        let mut any = false;
+        for e in std::fs::read_dir(d).map_err(|e| FolderError::io(d, e))? {
+            let e = e.map_err(|e| FolderError::io(d, e))?;
+            any = true;
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(root, &e.path(), out)?;
+            }
+        }
+        if !any && d != root {
+            if let Ok(rel) = d.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    Ok(out)
+}
+
+/// Removes the folder a replacement moved away: the files `inq` wrote there (`ours`), then
+/// every folder left empty, deepest first. Anything else — a file that appeared after the
+/// user's files were carried over — stays, and so does the folder holding it: `inq` never
+/// deletes a file it did not write.
+fn remove_replaced(old: &Path, ours: &[String]) {
+    for f in ours {
+        let _ = std::fs::remove_file(old.join(f));
+    }
+    fn prune(d: &Path) {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    prune(&e.path());
+                }
+            }
+        }
+        // only succeeds on an empty folder
+        let _ = std::fs::remove_dir(d);
+    }
+    prune(old);
 }
 
 #[cfg(test)]
@@ -517,5 +579,31 @@ mod tests {
             .collect();
         assert!(left.iter().all(|n| !n.starts_with('.')), "{left:?}");
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn replacement_keeps_empty_folders_and_removes_only_inq_files() {
+        let root = tmpdir("empty");
+        let out = root.join("out");
+        write_folder(&out, "test", &files("1"), false).unwrap();
+        std::fs::create_dir_all(out.join("mine/deep")).unwrap();
+        std::fs::create_dir_all(out.join("sub/also")).unwrap();
+        write_folder(&out, "test", &files("2"), false).unwrap();
+        assert!(out.join("mine/deep").is_dir());
+        assert!(out.join("sub/also").is_dir());
+        assert_eq!(std::fs::read_to_string(out.join("sub/b.txt")).unwrap(), "2");
+        // the replaced folder: only the listed files go; an unlisted one stays with its folder
+        let old = root.join("old");
+        std::fs::create_dir_all(old.join("sub")).unwrap();
+        std::fs::write(old.join("a.txt"), "inq").unwrap();
+        std::fs::write(old.join("sub/late.txt"), "user").unwrap();
+        std::fs::create_dir_all(old.join("empty")).unwrap();
+        remove_replaced(&old, &["a.txt".to_string()]);
+        assert!(!old.join("a.txt").exists() && !old.join("empty").exists());
+        assert_eq!(
+            std::fs::read_to_string(old.join("sub/late.txt")).unwrap(),
+            "user"
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

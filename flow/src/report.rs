@@ -101,9 +101,9 @@ pub fn build(
         let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
         // the logs it wrote (kept after a failure too) become the folder's files (best effort:
         // a log that cannot be recorded stays a file the next `inq gen` keeps)
-        let written: Vec<String> = [flow.name(), "elaborate"]
+        let written: Vec<String> = yosys::log_names(flow)
             .iter()
-            .map(|stage| format!("logs/yosys-{stage}.log"))
+            .map(|name| format!("logs/{name}"))
             .filter(|rel| folder.dir.join(rel).is_file())
             .collect();
         let _ = inq_design::record_files(&folder.dir, &written);

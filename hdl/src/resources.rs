@@ -207,6 +207,16 @@ pub fn ram_in_bram(depth: u64, bits: u64) -> bool {
     lutram(depth, bits, 1).cells * LUTRAM_CELL_COST > RAMB18_COST * rom_bram18(depth, bits)
 }
 
+/// RAMB18s of `copies` RAMs of `depth` × `bits` with one synchronous read port each: 0 when
+/// yosys keeps them in LUT-RAM ([`ram_in_bram`]).
+pub fn sync_ram_bram18(depth: u64, bits: u64, copies: u64) -> u64 {
+    if ram_in_bram(depth, bits) {
+        copies * rom_bram18(depth, bits)
+    } else {
+        0
+    }
+}
+
 /// RAMB18 units a ROM of `depth` × `width` bits needs: yosys packs words across the parity
 /// bits (about 18 Kibit per RAMB18), and a RAMB18 is at most 36 bits wide (18 bits beyond
 /// 512 words).

@@ -44,6 +44,14 @@ impl Temp {
     }
 }
 
+/// Unregisters `path` (a staging folder that now holds a user's file): an interrupt no longer
+/// removes it.
+pub fn keep(path: &Path) {
+    if let Ok(mut t) = TEMPS.lock() {
+        t.retain(|p| p != path);
+    }
+}
+
 impl Drop for Temp {
     fn drop(&mut self) {
         if let Ok(mut t) = TEMPS.lock() {
@@ -97,8 +105,10 @@ pub fn wait_for_interrupt_handler() {
 fn remove_folder_under_writers(p: &Path) {
     let mut dead = p.as_os_str().to_os_string();
     dead.push(".removing");
-    let target = if std::fs::rename(p, &dead).is_ok() {
-        PathBuf::from(dead)
+    let dead = PathBuf::from(dead);
+    // (a rename onto an existing empty folder would replace it: only to a free name)
+    let target = if std::fs::symlink_metadata(&dead).is_err() && std::fs::rename(p, &dead).is_ok() {
+        dead
     } else {
         p.to_path_buf()
     };

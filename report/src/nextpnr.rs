@@ -479,10 +479,8 @@ pub fn implement(
             rtl_dir,
             &ylog,
             &mut |line: &str| {
-                if let Some((num, pass)) = line.split_once(". Executing ") {
-                    if num.matches('.').count() <= 1 {
-                        progress(&format!("yosys: {}", pass.trim_end_matches('.')));
-                    }
+                if let Some(pass) = crate::yosys::progress_pass(line) {
+                    progress(&format!("yosys: {pass}"));
                 }
             },
         )?;

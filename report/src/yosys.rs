@@ -392,6 +392,23 @@ fn read_file(p: &Path) -> Result<String, YosysError> {
     std::fs::read_to_string(p).map_err(io_err(p))
 }
 
+/// The pass a line of yosys's output starts, for a progress line: `2.3. Executing PROC pass
+/// (...).` gives `PROC pass (...)`; only passes up to the second level.
+pub(crate) fn progress_pass(line: &str) -> Option<&str> {
+    let (num, pass) = line.split_once(". Executing ")?;
+    (num.matches('.').count() <= 1).then(|| pass.trim_end_matches('.'))
+}
+
+/// The logs [`synthesize`] may copy into [`SynthOptions::log_dir`] for `flow` (relative to it):
+/// the flow's run and, when limited to some instances, the elaboration.
+pub fn log_names(flow: Flow) -> [String; 2] {
+    [log_name(flow.name()), log_name("elaborate")]
+}
+
+fn log_name(stage: &str) -> String {
+    format!("yosys-{stage}.log")
+}
+
 /// Runs one yosys script; returns where its log was copied (`log_dir/yosys-<stage>.log`).
 fn run(
     run_dir: &Path,
@@ -416,15 +433,8 @@ fn run(
     let mut log = Vec::new();
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            // "2.3. Executing PROC pass ..." — report passes up to the second level.
-            if let Some(rest) = line.split_once(". Executing ") {
-                if rest.0.matches('.').count() <= 1 {
-                    progress(&format!(
-                        "{}: {}",
-                        flow.name(),
-                        rest.1.trim_end_matches('.')
-                    ));
-                }
+            if let Some(pass) = progress_pass(&line) {
+                progress(&format!("{}: {pass}", flow.name()));
             }
             log.push(line);
         }
@@ -445,7 +455,7 @@ fn run(
                 }
                 _ => {}
             }
-            let p = d.join(format!("yosys-{stage}.log"));
+            let p = d.join(log_name(stage));
             std::fs::copy(&log_path, &p).map_err(io_err(&p))?;
             Some(p)
         }

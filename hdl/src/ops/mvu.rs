@@ -13,8 +13,9 @@ use crate::error::PlanError;
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
     ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, ram_in_bram,
-    rom_bram18, rom_in_bram, rom_logic_luts, scale, soft_mul_luts, term, vclog2, Resources, Term,
-    CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT, LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
+    rom_bram18, rom_in_bram, rom_logic_luts, scale, soft_mul_luts, sync_ram_bram18, term, vclog2,
+    Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT, LANE_LUTS_PER_SHIFTED_BIT,
+    MUL_LANE_LUTS_PER_ACC_BIT,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -547,8 +548,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
         // banked line buffer (docs/hardware.md §4): one bank of `D/NL` words per window lane,
         // each with one registered read port; one shared address adder, per lane the padding
         // and forwarding select and the read and forwarding registers.
-        let ports = m.read_ports() as u64;
-        let depth = ceil_div(g.lb_elements() as u64, ports);
+        let (ports, depth) = lb_banks(m);
         if ram_in_bram(depth, a) {
             // block RAM (counted in `bram18`, `lb_bram18`)
             t.push(term(
@@ -640,20 +640,10 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
     t
 }
 
-/// RAMB18s of a banked line buffer that yosys puts in block RAM (0 when it stays in LUT-RAM,
-/// and for constant-weight engines, whose buffer is read asynchronously).
-fn lb_bram18(m: &Mvu, in_width: u32) -> u64 {
-    if m.is_constant() {
-        return 0;
-    }
+/// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
+fn lb_banks(m: &Mvu) -> (u64, u64) {
     let ports = m.read_ports() as u64;
-    let depth = ceil_div(m.geom.lb_elements() as u64, ports);
-    let a = u64::from(in_width);
-    if ram_in_bram(depth, a) {
-        ports * rom_bram18(depth, a)
-    } else {
-        0
-    }
+    (ports, ceil_div(m.geom.lb_elements() as u64, ports))
 }
 
 /// Resources of an MVU engine (its `inq_mvu` instance and its `inq_rom` weight ROMs, or its
@@ -694,7 +684,9 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
         r.bram_bits = rom_per_pe * m.pe as u64;
         r.bram18 = m.pe as u64 * rom_bram18(depth, rom_w);
     }
-    r.bram18 += lb_bram18(m, in_width);
+    // the banked line buffer (a constant-weight engine's is read asynchronously: never BRAM)
+    let (banks, depth) = lb_banks(m);
+    r.bram18 += sync_ram_bram18(depth, u64::from(in_width), banks);
     if m.mac == MacKind::Multiply {
         r.dsp = lanes;
         r.soft_mul_luts = lanes * soft_mul_luts(in_width + 1, m.code_bits);

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::api::{EngineOp, Io, Param};
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
-    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, ram_in_bram, rom_bram18,
-    scale, term, vclog2, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
+    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, ram_in_bram, scale,
+    sync_ram_bram18, term, vclog2, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
 };
 
 /// Pooling mode.
@@ -123,10 +123,7 @@ fn pool_resources(pool: &Pool, width: u32) -> Resources {
         PoolMode::Max => push_adders(&mut r.adders, width, taps.saturating_sub(1)),
         PoolMode::Avg => push_adders(&mut r.adders, pool.sum_width, taps),
     }
-    let depth = g.lb_elements() as u64;
-    if ram_in_bram(depth, u64::from(width)) {
-        r.bram18 = taps * rom_bram18(depth, u64::from(width));
-    }
+    r.bram18 = sync_ram_bram18(g.lb_elements() as u64, u64::from(width), taps);
     finish(&pool_terms(pool, width), r)
 }
 
