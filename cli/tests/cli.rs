@@ -300,6 +300,25 @@ fn gen_sim_verify_report_agree() {
         assert_eq!(synth[1]["total"]["latches"], 0);
         assert!(synth[0]["total"]["luts"].as_u64().unwrap() > 0);
         assert_eq!(r["engines"].as_array().unwrap().len(), 3);
+        // the deepest path of the mapped netlist (Xilinx only: the generic flow maps no
+        // LUTs), per engine beside the plan's estimate, and the 200 MHz level target
+        let depth = r["depth"].as_array().unwrap();
+        assert_eq!(depth.len(), 1, "{depth:?}");
+        let x = &depth[0];
+        assert_eq!(x["flow"], "xilinx");
+        assert_eq!(x["target_levels"], 6);
+        let engines = x["engines"].as_array().unwrap();
+        assert_eq!(engines.len(), 3);
+        for e in engines {
+            let est = e["estimate"]["levels"].as_i64().unwrap();
+            let got = e["netlist"]["levels"].as_i64().unwrap();
+            assert!(est > 0 && got > 0, "{e}");
+        }
+        let err = x["level_error"].as_i64().unwrap();
+        assert!(
+            err.abs() <= 3,
+            "design depth estimate off by {err} levels: {x}"
+        );
     }
 }
 
@@ -1032,6 +1051,24 @@ fn impl_places_and_routes_on_an_ice40() {
     let ips = v["images_per_second"].as_f64().unwrap();
     assert!((ips - fmax * 1e6 / interval).abs() < 1e-6 * ips, "{v}");
     assert_eq!(v["timing_met"], fmax >= 12.0);
+    // the plan's clock estimate beside the netlist walk and nextpnr (docs/hardware.md §12)
+    let clock = &v["clock"];
+    let est = clock["estimate_fmax_mhz"].as_f64().unwrap();
+    assert_eq!(clock["nextpnr_fmax_mhz"].as_f64().unwrap(), fmax);
+    assert!(
+        (est / fmax - 1.0).abs() < 0.2,
+        "estimate {est} MHz, nextpnr {fmax}: {clock}"
+    );
+    let parts = clock["parts"].as_array().unwrap();
+    assert_eq!(parts[0]["instance"], "u_e0_l1", "{clock}");
+    assert!(
+        parts[0]["netlist"]["levels"].as_u64().unwrap() > 0,
+        "the engine's registers were found in the netlist: {clock}"
+    );
+    assert!(
+        clock["critical_path"]["levels"].as_u64().unwrap() > 0,
+        "{clock}"
+    );
     let bin = std::path::PathBuf::from(r["bitstream"].as_str().unwrap());
     assert!(
         bin.starts_with(d.canonicalize().unwrap()),
@@ -1112,4 +1149,76 @@ fn impl_places_and_routes_on_an_ice40() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("icebreaker"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `inq quantize --sparsity S`: a value outside [0, 1) (or not a number) is refused by the
+/// parser naming the option, for `inq flow` too; with `--method uniform` it is refused; a tiny
+/// INQ run of a real PyTorch export prunes at least S of every layer, reports the zeros per
+/// layer and writes a model that loads.
+#[test]
+fn quantize_sparsity_prunes_every_layer_and_rejects_bad_values() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../inq/tests/fixtures");
+    let onnx = fixtures.join("torch_resnet_dynamo.onnx");
+    let onnx = onnx.to_str().unwrap();
+    for bad in ["1", "1.5", "-0.1", "abc", "NaN"] {
+        let opt = format!("--sparsity={bad}");
+        for cmd in [vec!["quantize", onnx, &opt], vec!["flow", &opt]] {
+            let out = inq(&cmd);
+            assert!(!out.status.success(), "{cmd:?} accepted");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("--sparsity") && err.contains("[0, 1)"),
+                "{cmd:?}: {err}"
+            );
+        }
+    }
+    let data = tiny_dataset("sparsity", 8, 48, 12);
+    let d = data.to_str().unwrap();
+    let out = inq(&[
+        "quantize",
+        onnx,
+        "--data",
+        d,
+        "--method",
+        "uniform",
+        "--sparsity",
+        "0.5",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--sparsity") && err.contains("uniform"),
+        "{err}"
+    );
+    let q = data.join("q.json");
+    let s = json_of(&inq(&[
+        "quantize",
+        onnx,
+        "--data",
+        d,
+        "--out",
+        q.to_str().unwrap(),
+        "--bits",
+        "4",
+        "--epochs-per-step",
+        "1",
+        "--sparsity",
+        "0.75",
+        "--json",
+    ]));
+    assert_eq!(s["sparsity"], 0.75);
+    let zeros = s["zeros"].as_array().unwrap();
+    let model = inq_model::QuantModel::load(&q).unwrap();
+    let layers = model
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, inq_model::Op::Conv(_) | inq_model::Op::Dense(_)))
+        .count();
+    assert_eq!(zeros.len(), layers);
+    for z in zeros {
+        let (n, w) = (z["zeros"].as_f64().unwrap(), z["weights"].as_f64().unwrap());
+        assert!(n >= 0.75 * w, "{z}");
+    }
+    assert_eq!(model.provenance.settings["sparsity"], 0.75);
+    let _ = std::fs::remove_dir_all(&data);
 }

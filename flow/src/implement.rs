@@ -13,9 +13,11 @@ use std::path::PathBuf;
 
 pub use inq_codegen::board::{Board, BOARDS};
 use inq_design::DesignFolder;
+use inq_hdl::TimingFamily;
 use inq_report::nextpnr::{self, Ice40Part, ImplOptions, ImplReport};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::{self, ClockComparison};
 use crate::error::{Context, FlowError};
 
 /// What to implement.
@@ -62,6 +64,8 @@ pub struct ImplSummary {
     pub images_per_second: f64,
     /// First-image latency in microseconds at the achieved Fmax.
     pub latency_us: f64,
+    /// The plan's clock estimate against the synthesized netlist and nextpnr.
+    pub clock: ClockComparison,
 }
 
 /// Implements the design; `progress` gets one short status line at a time.
@@ -132,6 +136,15 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
         )
     })?;
     let sim = crate::report::simulated_timing(&folder)?;
+    let clock = clock::compare(
+        &manifest.design,
+        TimingFamily::of_ice40_part(req.part.name()),
+        &implementation.netlist,
+        &top,
+        req.board.map(|_| "u_core."),
+        implementation.fmax_mhz,
+        implementation.critical_path.as_ref(),
+    );
     let interval = manifest.performance.interval_cycles;
     let f = implementation.fmax_mhz * 1e6;
     let uart_images_per_second = req
@@ -149,6 +162,7 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
         images_per_second: f / interval.max(1) as f64,
         latency_us: sim.latency_cycles as f64 / f * 1e6,
         implementation,
+        clock,
     })
 }
 
@@ -199,6 +213,7 @@ pub fn table(s: &ImplSummary) -> String {
             u
         );
     }
+    let _ = writeln!(t, "{}", clock::table(&s.clock));
     let _ = write!(
         t,
         "synthesis {}, place and route {:.1} s; logs: {}",
@@ -252,6 +267,25 @@ mod tests {
                 synth_seconds: 1.0,
                 synth_reused: false,
                 pnr_seconds: 2.0,
+                netlist: "d/impl/ice40-synth/inq_top.json".into(),
+                critical_path: None,
+            },
+            clock: ClockComparison {
+                family: TimingFamily::Ice40Up,
+                parts: vec![crate::clock::PartClock {
+                    name: "conv1".into(),
+                    instance: "u_e0_conv1".into(),
+                    estimate: inq_hdl::LogicPath::new(15, 12),
+                    estimate_ns: 56.8,
+                    netlist: None,
+                    netlist_ns: None,
+                }],
+                estimate_fmax_mhz: 17.6,
+                nextpnr_fmax_mhz: 20.5,
+                error_percent: -14.1,
+                critical_path: None,
+                critical_part: None,
+                netlist_error: None,
             },
             timing_met: true,
             interval_cycles: 1000,
@@ -266,6 +300,10 @@ mod tests {
             "unused resources are not listed: {t}"
         );
         assert!(t.contains("Fmax 20.50 MHz (target 12 MHz: met)"), "{t}");
+        assert!(
+            t.contains("conv1") && t.contains("15 + 12c") && t.contains("(-14.1%)"),
+            "{t}"
+        );
         assert!(
             t.contains("20500.0 images/s") && t.contains("nextpnr.log"),
             "{t}"

@@ -15,6 +15,7 @@
 
 pub mod accuracy;
 pub mod build;
+pub mod clock;
 pub mod compare;
 pub mod error;
 pub mod explore;

@@ -72,6 +72,10 @@ pub struct QuantizeReport {
     pub integer_accuracy: Option<f64>,
     /// Per INQ step: portion and accuracy.
     pub steps: Vec<quantize::StepLog>,
+    /// The fraction of every layer's weights pruned before INQ (`--sparsity`; 0 = none).
+    pub sparsity: f64,
+    /// Zero weights of every conv/dense node of the written model.
+    pub zeros: Vec<quantize::sparsity::LayerZeros>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -84,7 +88,7 @@ fn pct(x: Option<f64>) -> String {
 impl QuantizeReport {
     /// The human summary.
     pub fn summary(&self) -> String {
-        format!(
+        let mut s = format!(
             "{}-bit {} on {} test images: float {}, quantized weights (float activations) {}, integer {}\nwrote {}{}{} ({:.0} s)",
             self.bits,
             if self.method == "inq" { "INQ" } else { "uniform" },
@@ -96,13 +100,39 @@ impl QuantizeReport {
             if self.files.is_empty() { "" } else { " and " },
             self.files.join(", "),
             self.seconds
-        )
+        );
+        if self.sparsity > 0.0 {
+            let zeros: Vec<String> = self
+                .zeros
+                .iter()
+                .map(|z| {
+                    format!(
+                        "{} {:.1}% ({}/{})",
+                        z.name,
+                        100.0 * z.fraction(),
+                        z.zeros,
+                        z.weights
+                    )
+                })
+                .collect();
+            s += &format!(
+                "\nsparsity {}: zero weights {}",
+                self.sparsity,
+                zeros.join(", ")
+            );
+        }
+        s
     }
 }
 
 /// Quantizes `req.model` into `req.out`.
 pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
     let t0 = Instant::now();
+    if req.method == Method::Uniform && req.inq.sparsity != 0.0 {
+        return Err(FlowError::Input(
+            "--sparsity prunes before INQ; it does not apply to --method uniform".into(),
+        ));
+    }
     let float = crate::float::load_float(&req.model, req.norm.as_deref())?;
     let dir = data::resolve_dir(req.data.as_deref())?;
     let mut train_ds = data::load(&dir, Split::Train)
@@ -143,6 +173,8 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
                 inq_float_accuracy: o.weights_only_accuracy,
                 integer_accuracy: o.integer_accuracy,
                 steps: Vec::new(),
+                sparsity: 0.0,
+                zeros: quantize::sparsity::zero_counts(&o.quant),
                 seconds: t0.elapsed().as_secs_f64(),
             })
         }
@@ -152,6 +184,14 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
             cfg.checkpoint = Some(checkpoint.clone());
             cfg.train.quiet = req.quiet;
             let quiet = req.quiet;
+            let of = if cfg.sparsity > 0.0 {
+                format!(
+                    "of the weights left after pruning {:.0}%",
+                    100.0 * cfg.sparsity
+                )
+            } else {
+                "of weights".to_string()
+            };
             let outcome = quantize::quantize(
                 &float,
                 &train_ds,
@@ -162,7 +202,7 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
                 &mut |s| {
                     if !quiet {
                         eprintln!(
-                            "INQ step {}: {:.1}% of weights quantized, test accuracy {} ({:.1} s)",
+                            "INQ step {}: {:.1}% {of} quantized, test accuracy {} ({:.1} s)",
                             s.step + 1,
                             100.0 * s.portion,
                             pct(s.test_accuracy),
@@ -193,6 +233,8 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
                 inq_float_accuracy: outcome.inq_float_accuracy,
                 integer_accuracy: outcome.integer_accuracy,
                 steps: outcome.inq.log.steps.clone(),
+                sparsity: req.inq.sparsity,
+                zeros: quantize::sparsity::zero_counts(&outcome.quant),
                 seconds: t0.elapsed().as_secs_f64(),
             })
         }

@@ -1,13 +1,13 @@
 //! `inq report`: a design's resources two ways — the plan's analytic estimate and yosys
 //! synthesis of its RTL — per engine and in total, beside the throughput the simulator
-//! measures. Owns the assembly of the two; yosys itself is `inq-report`, the estimate
-//! `inq-hdl`.
+//! measures, and the plan's deepest paths beside the netlist's (`crate::clock`). Owns the
+//! assembly of the two; yosys itself is `inq-report`, the estimate `inq-hdl`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use inq_design::DesignFolder;
-use inq_report::yosys::{self, Flow, Resources, SynthOptions, SynthReport};
+use inq_report::yosys::{self, Flow, RamStyle, Resources, SynthOptions, SynthReport};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, FlowError};
@@ -59,11 +59,39 @@ pub struct Report {
     /// Analytic LUTs vs `synth_xilinx` LUTs (logic + 4 per LUT-RAM cell): the whole design when
     /// every engine was synthesized, else over the synthesized engines.
     pub lut_error: Option<f64>,
+    /// Per mapped flow (iCE40, Xilinx): the plan's deepest paths against the netlist's.
+    #[serde(default)]
+    pub depth: Vec<crate::clock::DepthComparison>,
 }
 
 /// LUTs as the resource model counts them: logic LUTs plus 4 per LUT-RAM cell (RAM64M/RAM32M).
 pub fn xilinx_luts(r: &Resources) -> u64 {
     r.luts + 4 * r.lutram
+}
+
+/// The plan's memory decisions for the Xilinx flows: `ram_style = "distributed"` on the
+/// line-buffer RAMs the plan keeps in LUT-RAM where yosys's cost table would choose block RAM
+/// (`inq_hdl::resources::LineBuffer::xilinx_ram_style`, `docs/performance.md`), so that the
+/// synthesized block RAM is the plan's. Empty for the other families.
+pub fn ram_styles(folder: &DesignFolder, flow: Flow) -> Vec<RamStyle> {
+    if !matches!(flow, Flow::Xilinx | Flow::XilinxNoDsp) {
+        return Vec::new();
+    }
+    let design = folder.design();
+    folder
+        .manifest
+        .engines
+        .iter()
+        .filter_map(|d| {
+            let e = design.engines.get(d.index)?;
+            let lb = e.op().line_buffer(&e.io)?;
+            Some(RamStyle {
+                instance: d.instance.clone(),
+                memories: lb.memories.to_string(),
+                style: lb.xilinx_ram_style()?.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Builds the report for a design folder; `engines` limits synthesis to these instances (names
@@ -97,6 +125,8 @@ pub fn build(
             only: only.clone(),
             work_dir: None,
             log_dir: Some(logs.clone()),
+            ram_styles: ram_styles(&folder, flow),
+            depth_groups: Some(crate::clock::depth_groups(folder.design())),
         };
         let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
         // the logs it wrote (kept after a failure too) become the folder's files (best effort:
@@ -158,6 +188,11 @@ pub fn build(
         .map(|r| xilinx_luts(&r.total))
         .filter(|&l| l > 0)
         .map(|l| (analytic_total.luts as f64 - l as f64) / l as f64);
+    let depth = synth
+        .iter()
+        .filter(|r| r.skipped.is_empty())
+        .filter_map(|r| crate::clock::synth_depth(design, r))
+        .collect();
     let sim = simulated_timing(&folder)?;
     let interval = sim.interval_cycles.unwrap_or(sim.total_cycles as f64);
     Ok(Report {
@@ -172,6 +207,7 @@ pub fn build(
         synth,
         lut_error: total_error
             .or((syn_sum > 0).then(|| (est_sum as f64 - syn_sum as f64) / syn_sum as f64)),
+        depth,
     })
 }
 
@@ -242,6 +278,14 @@ pub fn table(r: &Report) -> String {
             x.total.latches,
             x.seconds
         );
+        if !x.ram_styles.is_empty() {
+            let list: Vec<String> = x
+                .ram_styles
+                .iter()
+                .map(|m| format!("{}/{} {}", m.instance, m.memories, m.style))
+                .collect();
+            let _ = writeln!(s, "  ram_style from the plan: {}", list.join(", "));
+        }
         if let Some(log) = &x.log {
             let _ = writeln!(s, "  full log: {}", log.display());
         }
@@ -252,6 +296,9 @@ pub fn table(r: &Report) -> String {
             "analytic LUT estimate vs synth_xilinx: {:+.1}%",
             100.0 * e
         );
+    }
+    for d in &r.depth {
+        let _ = writeln!(s, "{}", crate::clock::depth_table(d));
     }
     let _ = write!(
         s,

@@ -44,6 +44,14 @@ fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
             only: None,
             work_dir: Some(work.clone()),
             log_dir: None,
+            depth_groups: None,
+            ram_styles: xilinx_ram_styles(
+                &design,
+                manifest
+                    .engines
+                    .iter()
+                    .map(|e| (e.index, e.instance.as_str())),
+            ),
         },
         |_| {},
     )?;

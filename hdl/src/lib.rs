@@ -16,7 +16,9 @@
 //! * [`plan`]: folding choice and the entry points [`plan`]`(&model, &FoldingRequest)` and
 //!   [`plan_unrolled`];
 //! * [`geometry`], [`resources`]: the sliding-window schedule model and the resource model's
-//!   building blocks.
+//!   building blocks;
+//! * [`timing`]: the clock estimate (each engine's deepest path in LUT levels and carry
+//!   steps, and a family's delays).
 //!
 //! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and 1×1
 //! convolutions) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
@@ -30,6 +32,7 @@ pub mod graph;
 pub mod ops;
 pub mod plan;
 pub mod resources;
+pub mod timing;
 
 pub use design::{
     Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
@@ -43,3 +46,4 @@ pub use ops::{
 };
 pub use plan::{plan, plan_unrolled};
 pub use resources::{AdderCount, Resources};
+pub use timing::{LogicPath, TimingEstimate, TimingFamily};

@@ -5,12 +5,15 @@
 //! `ops/`, following its template term by term, and counts 6-LUT sites the way the
 //! synthesized netlist uses them (`luts` = logic LUTs + LUTs used as distributed RAM):
 //!
-//! * **Line buffers** (one write port, asynchronous reads) become distributed RAM, one copy
-//!   per group of read ports: 64×3-bit simple-dual-port `RAM64M` (one read port per copy) or
-//!   64×1 quad-port `RAM64M` (three read ports per copy), whichever needs fewer cells
-//!   (`RAM32M`, 32×6 / 32×2, up to 32 words). A `RAM64M`/`RAM32M` occupies 4 LUT sites.
-//!   Deeper buffers add a `ceil(words/64)`:1 read multiplexer per read port and bit and a
-//!   write-enable decoder ([`lutram`]).
+//! * **Line buffers** (one write port; banks or copies with one synchronous read port each,
+//!   [`LineBuffer`]) go to block RAM only when yosys's cost table prefers it and the plan's
+//!   Xilinx policy allows it ([`ram_in_bram`], [`XILINX_LB_LUTRAM_MAX_BRAM18`]); otherwise, like
+//!   every asynchronously read buffer, they become distributed RAM, one copy per group of read
+//!   ports: 64×3-bit simple-dual-port `RAM64M` (one read port per copy) or 64×1 quad-port
+//!   `RAM64M` (three read ports per copy), whichever needs fewer cells (`RAM32M`, 32×6 /
+//!   32×2, up to 32 words). A `RAM64M`/`RAM32M` occupies 4 LUT sites. Deeper buffers add a
+//!   `ceil(words/64)`:1 read multiplexer per read port and bit and a write-enable decoder
+//!   ([`lutram`]).
 //! * **ROMs**: weight ROMs (one per PE, synchronous read) go to block RAM when yosys's cost
 //!   rule prefers it ([`rom_in_bram`]), else to logic: one LUT per 64 bits plus an output
 //!   register ([`rom_logic_luts`]); the bias and shift tables are always logic.
@@ -199,21 +202,82 @@ pub fn lutram(depth: u64, bits: u64, ports: u64) -> Lutram {
 const LUTRAM_CELL_COST: u64 = 8;
 const RAMB18_COST: u64 = 129;
 
-/// Whether yosys maps a RAM of `depth` × `bits` with one synchronous read port (a line-buffer
-/// bank, a pooling unit's per-tap copy) to block RAM: when its LUT-RAM cells cost more than
-/// the RAMB18s it needs (yosys's cost table; checked against the calibration designs: a
-/// 1 792×8 pool copy and a 448×8 bank go to block RAM, a 112×8 bank stays in LUT-RAM).
-pub fn ram_in_bram(depth: u64, bits: u64) -> bool {
+/// The plan's Xilinx memory policy: a line-buffer RAM (one write port, one synchronous read
+/// port: an MVU bank, a pooling unit's bank or per-tap copy) that needs at most this many
+/// RAMB18s goes to LUT-RAM even where yosys's cost table would pick block RAM; the Xilinx flow
+/// of `inq report` then sets `ram_style = "distributed"` on it ([`LineBuffer::xilinx_ram_style`]).
+///
+/// Why: yosys prices a RAMB18 like 16 LUT-RAM cells (64 LUT sites), so on its own it spends a
+/// whole 18 Kib block on a few Kib of line buffer (a LeNet pooling bank of 448×8 bits fills 19 %
+/// of one). Block RAM is what the weight ROMs of a CNN exhaust first (the default LeNet's fc1
+/// needs 56 RAMB18), while a line-buffer RAM of at most one RAMB36 (36 Kib) costs at most
+/// ~1 000 LUT sites in LUT-RAM (192 `RAM64M` and its read multiplexer). Larger line buffers
+/// (maps over ~100 columns) keep yosys's choice, so LUT-RAM never grows without bound. The
+/// iCE40 flow has no LUT-RAM and is not affected: the RTL is the same for every family.
+pub const XILINX_LB_LUTRAM_MAX_BRAM18: u64 = 2;
+
+/// Whether yosys's own cost table (`memory_libmap`, yosys 0.23) maps a RAM of `depth` ×
+/// `bits` with one synchronous read port to block RAM: when its LUT-RAM cells cost more than
+/// the RAMB18s it needs (checked against the calibration designs: a 1 792×8 pool copy and a
+/// 448×8 bank go to block RAM, a 112×8 bank stays in LUT-RAM).
+pub fn yosys_prefers_bram(depth: u64, bits: u64) -> bool {
     lutram(depth, bits, 1).cells * LUTRAM_CELL_COST > RAMB18_COST * rom_bram18(depth, bits)
 }
 
+/// Whether a line-buffer RAM of `depth` × `bits` (one synchronous read port) is in block RAM
+/// in the plan for Xilinx: where yosys would put it ([`yosys_prefers_bram`]), unless the
+/// policy [`XILINX_LB_LUTRAM_MAX_BRAM18`] keeps it in LUT-RAM.
+pub fn ram_in_bram(depth: u64, bits: u64) -> bool {
+    yosys_prefers_bram(depth, bits) && rom_bram18(depth, bits) > XILINX_LB_LUTRAM_MAX_BRAM18
+}
+
+/// Whether the Xilinx flow must tell yosys to put a line-buffer RAM of `depth` × `bits` in
+/// LUT-RAM: yosys would choose block RAM, the plan ([`ram_in_bram`]) does not.
+pub fn ram_forced_to_lutram(depth: u64, bits: u64) -> bool {
+    yosys_prefers_bram(depth, bits) && !ram_in_bram(depth, bits)
+}
+
 /// RAMB18s of `copies` RAMs of `depth` × `bits` with one synchronous read port each: 0 when
-/// yosys keeps them in LUT-RAM ([`ram_in_bram`]).
+/// the plan keeps them in LUT-RAM ([`ram_in_bram`]).
 pub fn sync_ram_bram18(depth: u64, bits: u64, copies: u64) -> u64 {
     if ram_in_bram(depth, bits) {
         copies * rom_bram18(depth, bits)
     } else {
         0
+    }
+}
+
+/// An engine's line buffer as its RTL declares it: `copies` RAMs of `depth` words of `bits`
+/// bits, each with one write port and one synchronous read port (an MVU's banks, a pooling
+/// unit's banks or per-tap copies). The plan decides per RAM where it goes on Xilinx
+/// ([`ram_in_bram`]); [`LineBuffer::xilinx_ram_style`] is what the Xilinx flow applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineBuffer {
+    /// The names of its memories in the engine's module, as a yosys pattern (`lb`,
+    /// `g_bank*` for the memories of the generate blocks `g_bank[i]`).
+    pub memories: &'static str,
+    /// Words of each RAM.
+    pub depth: u64,
+    /// Bits of a word.
+    pub bits: u64,
+    /// How many RAMs.
+    pub copies: u64,
+}
+
+impl LineBuffer {
+    /// Whether the plan puts its RAMs in block RAM on Xilinx ([`ram_in_bram`]).
+    pub fn in_bram(&self) -> bool {
+        ram_in_bram(self.depth, self.bits)
+    }
+    /// RAMB18s of all its RAMs (0 in LUT-RAM).
+    pub fn bram18(&self) -> u64 {
+        sync_ram_bram18(self.depth, self.bits, self.copies)
+    }
+    /// The yosys `ram_style` the Xilinx flow sets on its memories: `distributed` where the plan
+    /// keeps in LUT-RAM what yosys would put in block RAM ([`ram_forced_to_lutram`]), else
+    /// none (yosys's own choice is the plan's).
+    pub fn xilinx_ram_style(&self) -> Option<&'static str> {
+        ram_forced_to_lutram(self.depth, self.bits).then_some("distributed")
     }
 }
 

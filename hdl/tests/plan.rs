@@ -676,3 +676,69 @@ fn input_fan_out_gets_a_fork_first() {
     assert_eq!(d.engines[0].inputs, [0]);
     assert_eq!(d.streams[0].from, Endpoint::Input);
 }
+
+/// The Xilinx memory policy on the LeNet shape at the default lane budget (`--lanes 64`): the
+/// pooling units' line buffers are four banks (one per window tap), every line buffer stays in
+/// LUT-RAM (the ones yosys would put in block RAM are forced there), and the design's block
+/// RAM is fc1's weight ROMs alone (56 RAMB18).
+#[test]
+fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_banked() {
+    use inq_hdl::resources::{ram_forced_to_lutram, ram_in_bram, XILINX_LB_LUTRAM_MAX_BRAM18};
+    let d = plan(&lenet(), &FoldingRequest::LaneBudget(64)).unwrap();
+    let mut forced = Vec::new();
+    for e in &d.engines {
+        let lb = e
+            .op()
+            .line_buffer(&e.io)
+            .expect("every LeNet engine has a line buffer");
+        assert!(!lb.in_bram(), "{}: {lb:?}", e.name);
+        if lb.xilinx_ram_style().is_some() {
+            forced.push((e.name.as_str(), lb.memories, lb.depth, lb.copies));
+        }
+        if let EngineKind::Pool(p) = &e.kind {
+            assert!(p.banked(), "{}", e.name);
+        }
+    }
+    assert_eq!(
+        forced,
+        vec![
+            ("pool1", "g_banked*", 448, 4), // 4 rows × 28 × 16 / 4 banks
+            ("conv2", "g_bank*", 896, 1),   // 4 rows × 14 × 16
+            ("pool2", "g_banked*", 448, 4), // 4 rows × 14 × 32 / 4 banks
+            ("fc1", "g_bank*", 3136, 1),    // 2 × 1568 (2 RAMB18)
+        ]
+    );
+    assert_eq!(d.design_resources().bram18, 56);
+    // the policy's limits: at most one RAMB36 in LUT-RAM, larger RAMs where yosys puts them
+    assert_eq!(XILINX_LB_LUTRAM_MAX_BRAM18, 2);
+    assert!(ram_forced_to_lutram(4096, 9) && !ram_in_bram(4096, 9)); // 2 RAMB18
+    assert!(ram_in_bram(6144, 8) && !ram_forced_to_lutram(6144, 8)); // 3 RAMB18
+    assert!(!ram_in_bram(112, 8) && !ram_forced_to_lutram(112, 8)); // LUT-RAM anyway
+
+    // a pool whose windows overlap, or an odd map, keeps one copy per tap
+    let g = |h: usize, sh: usize| inq_hdl::geometry::Geometry {
+        c: 4,
+        h,
+        w: h,
+        kh: 2,
+        kw: 2,
+        sh,
+        sw: sh,
+        pad: [0; 4],
+        oc: 4,
+        oh: (h - 2) / sh + 1,
+        ow: (h - 2) / sh + 1,
+        nr: inq_hdl::geometry::line_buffer_rows(h, 2, sh, 0, (h - 2) / sh + 1),
+    };
+    let pool =
+        |h, sh| inq_hdl::ops::pool::Pool::new(g(h, sh), inq_hdl::ops::pool::PoolMode::Max, 8);
+    assert!(pool(8, 2).banked());
+    for p in [pool(8, 1), pool(7, 2)] {
+        assert!(!p.banked(), "{:?}", p.geom);
+        let lb = p.line_buffer(8);
+        assert_eq!(
+            (lb.memories, lb.depth, lb.copies),
+            ("g_copies*", p.geom.lb_elements() as u64, 4)
+        );
+    }
+}

@@ -40,6 +40,8 @@ fn small_engine_matches_fresh_synthesis() {
             only: Some(only.clone()),
             work_dir: None,
             log_dir: None,
+            depth_groups: None,
+            ram_styles: xilinx_ram_styles(&design, [(engine.index, engine.instance.as_str())]),
         },
         |_| {},
     )

@@ -10,7 +10,7 @@ use inq_quant::graph::{
 };
 use inq_quant::quantize::levels::{self, n1_at, n2_of};
 use inq_quant::quantize::partition::{self, Strategy};
-use inq_quant::quantize::{self, checkpoint, InqConfig, IntConfig, Levels};
+use inq_quant::quantize::{self, checkpoint, sparsity, InqConfig, IntConfig, Levels};
 use inq_quant::train::rng::SplitMix64;
 use inq_quant::train::{self, LrSchedule, TrainConfig};
 
@@ -449,6 +449,179 @@ fn end_to_end_tiny_integerizes_validates_and_matches() {
                 .iter()
                 .any(|l| matches!(&l.op, Op::Dense(d) if d.weights.n1.len() == d.out_features)));
         }
+    }
+}
+
+/// `--sparsity S`: before the first step the `ceil(S·n)` smallest `|w·gain|` of every layer
+/// are zero and frozen; every step grows the frozen set to the pruned weights plus the
+/// schedule's portion of the rest; the pruned weights stay exactly zero through re-training
+/// and integerization; every layer of the final model is at least `S` zeros; the model
+/// validates, round-trips through the format and decodes to the INQ weights; an interrupted
+/// pruned run resumes exactly (and refuses an unpruned checkpoint); `S = 0` is the
+/// run without the option (same checkpoint fingerprint, same model); S outside [0, 1) is
+/// refused naming the setting.
+#[test]
+fn sparsity_prunes_smallest_weights_per_layer_and_keeps_them_zero() {
+    let (m, data) = pretrained();
+    let test = synthetic(200, 77);
+    let base = InqConfig {
+        bits: 5,
+        levels: Levels::MinErrorPerChannel,
+        epochs_per_step: 1,
+        train: quick_train(),
+        ..InqConfig::default()
+    };
+    let ic = IntConfig {
+        calib_images: 200,
+        ..IntConfig::default()
+    };
+    let folded = weights(&quantize::inq_start(&m, &base).unwrap().model);
+    for s in [0.5, 0.9] {
+        let cfg = InqConfig {
+            sparsity: s,
+            ..base.clone()
+        };
+        // before the first step
+        let mut st = quantize::inq_start(&m, &cfg).unwrap();
+        let pruned = st.frozen.clone();
+        for (li, w) in weights(&st.model).iter().enumerate() {
+            let lq = &st.layers[li];
+            let n = w.len();
+            let k = sparsity::prune_count(s, n);
+            assert!(k as f64 >= s * n as f64, "{}: {k} of {n}", lq.name);
+            assert_eq!(pruned[li].iter().filter(|&&f| f).count(), k, "{}", lq.name);
+            let eff = |i: usize| (folded[li][i] * lq.gain_at(i)).abs();
+            let max_pruned = (0..n)
+                .filter(|&i| pruned[li][i])
+                .map(eff)
+                .fold(0.0, f32::max);
+            let min_kept = (0..n)
+                .filter(|&i| !pruned[li][i])
+                .map(eff)
+                .fold(f32::MAX, f32::min);
+            assert!(max_pruned <= min_kept, "{}: not the smallest", lq.name);
+            for i in 0..n {
+                if pruned[li][i] {
+                    assert_eq!(w[i].to_bits(), 0f32.to_bits(), "{}[{i}] not zero", lq.name);
+                } else {
+                    assert_eq!(w[i].to_bits(), folded[li][i].to_bits(), "{}[{i}]", lq.name);
+                }
+            }
+        }
+        // the schedule applies to the remaining weights; pruned weights never move
+        for step in 0..st.schedule.len() {
+            quantize::inq_step(&mut st, step, &data, None, &cfg).unwrap();
+            for (li, w) in weights(&st.model).iter().enumerate() {
+                let n = w.len();
+                let k = sparsity::prune_count(s, n);
+                let want = k + partition::target_count(st.schedule[step], n - k);
+                assert_eq!(st.frozen[li].iter().filter(|&&f| f).count(), want);
+                for i in (0..n).filter(|&i| pruned[li][i]) {
+                    assert!(st.frozen[li][i]);
+                    assert_eq!(w[i].to_bits(), 0f32.to_bits(), "pruned weight moved");
+                }
+            }
+        }
+        // the whole pipeline
+        let o = quantize::quantize(&m, &data, Some(&test), &cfg, &ic, "tiny", &mut |_| {}).unwrap();
+        let zeros = sparsity::zero_counts(&o.quant);
+        assert_eq!(zeros.len(), 3);
+        for (li, z) in zeros.iter().enumerate() {
+            assert!(
+                z.fraction() >= s,
+                "{}: {} zeros of {}",
+                z.name,
+                z.zeros,
+                z.weights
+            );
+            let codes = match &o.quant.nodes.iter().find(|n| n.name == z.name).unwrap().op {
+                Op::Conv(c) => c.weights.codes.clone(),
+                Op::Dense(d) => d.weights.codes.clone(),
+                _ => unreachable!(),
+            };
+            for i in (0..codes.len()).filter(|&i| pruned[li][i]) {
+                assert_eq!(
+                    codes[i], 0,
+                    "{}[{i}]: pruned weight has code {}",
+                    z.name, codes[i]
+                );
+            }
+        }
+        check_codes_exact(&o.quant, &o.inq);
+        let text = o.quant.to_json_string().unwrap();
+        let back = QuantModel::from_json_str(&text, "roundtrip").unwrap();
+        assert_eq!(back, o.quant);
+        assert_eq!(sparsity::zero_counts(&back), zeros);
+        assert_eq!(
+            o.quant.provenance.settings["sparsity"],
+            serde_json::json!(s)
+        );
+        // 3 classes; at S = 0.9 c1 keeps 4 of its 36 weights
+        let i = o.integer_accuracy.unwrap();
+        let floor = if s < 0.6 { 0.8 } else { 0.45 };
+        assert!(i > floor, "S = {s}: integer accuracy {i}");
+    }
+    // an interrupted pruned run resumes to the uninterrupted result; a checkpoint written
+    // without pruning is refused
+    let dir = std::env::temp_dir().join(format!("inq-sparsity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pruned = InqConfig {
+        sparsity: 0.75,
+        ..base.clone()
+    };
+    let run = |cfg: InqConfig| quantize::inq(&m, &data, None, &cfg, &mut |_| {});
+    let full = run(pruned.clone()).unwrap();
+    let ck = dir.join("s.ckpt");
+    let with_ck = |stop_after, resume| InqConfig {
+        checkpoint: Some(ck.clone()),
+        stop_after,
+        resume,
+        ..pruned.clone()
+    };
+    run(with_ck(Some(1), false)).unwrap();
+    let resumed = run(with_ck(None, true)).unwrap();
+    assert_eq!(resumed.model, full.model);
+    assert_eq!(resumed.frozen, full.frozen);
+    run(InqConfig {
+        checkpoint: Some(ck.clone()),
+        stop_after: Some(1),
+        ..base.clone()
+    })
+    .unwrap();
+    let e = run(with_ck(None, true)).unwrap_err().to_string();
+    assert!(e.contains("different model or configuration"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    // S = 0 is the run without the option
+    let zero = InqConfig {
+        sparsity: 0.0,
+        ..base.clone()
+    };
+    let st = quantize::inq_start(&m, &base).unwrap();
+    assert_eq!(
+        checkpoint::fingerprint(&m, &zero, &st.schedule),
+        checkpoint::fingerprint(&m, &base, &st.schedule)
+    );
+    assert_ne!(
+        checkpoint::fingerprint(
+            &m,
+            &InqConfig {
+                sparsity: 0.5,
+                ..base.clone()
+            },
+            &st.schedule
+        ),
+        checkpoint::fingerprint(&m, &base, &st.schedule)
+    );
+    assert!(st.frozen.iter().all(|f| f.iter().all(|&x| !x)));
+    assert!(!serde_json::to_string(&base).unwrap().contains("sparsity"));
+    // refused values
+    for s in [1.0, -0.25, 2.0, f64::NAN] {
+        let cfg = InqConfig {
+            sparsity: s,
+            ..base.clone()
+        };
+        let e = quantize::inq_start(&m, &cfg).unwrap_err().to_string();
+        assert!(e.contains("sparsity") && e.contains("[0, 1)"), "{e}");
     }
 }
 

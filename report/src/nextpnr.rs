@@ -236,6 +236,31 @@ pub struct ImplReport {
     pub synth_reused: bool,
     /// Seconds of place and route and packing.
     pub pnr_seconds: f64,
+    /// The synthesized netlist (yosys JSON, flattened), for a netlist walk
+    /// ([`crate::depth`]).
+    #[serde(default)]
+    pub netlist: PathBuf,
+    /// nextpnr's critical path of the design's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical_path: Option<CriticalPath>,
+}
+
+/// nextpnr's critical register-to-register path of the clock, in the terms of the plan's
+/// clock estimate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriticalPath {
+    /// The cell the path starts at (a register or block RAM).
+    pub from: String,
+    /// The cell whose input ends the path.
+    pub to: String,
+    /// Its delay in nanoseconds (clock to output, logic, routing, setup).
+    pub ns: f64,
+    /// Of which routing.
+    pub routing_ns: f64,
+    /// LUT levels on it (logic steps ending at a LUT output).
+    pub levels: u32,
+    /// Carry steps on it (logic steps ending at a carry output).
+    pub carry: u32,
 }
 
 impl ImplReport {
@@ -428,6 +453,47 @@ pub fn parse_report(json: &str) -> Option<(f64, Vec<Utilisation>)> {
     fmax.is_finite().then_some((fmax, util))
 }
 
+/// Reads the critical path of the clock (from a posedge to a posedge) out of nextpnr's
+/// `--report` JSON.
+pub fn parse_critical_path(json: &str) -> Option<CriticalPath> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let path = v.get("critical_paths")?.as_array()?.iter().find(|p| {
+        let edge = |k: &str| {
+            p.get(k)
+                .and_then(|e| e.as_str())
+                .is_some_and(|e| e.starts_with("posedge"))
+        };
+        edge("from") && edge("to")
+    })?;
+    let steps = path.get("path")?.as_array()?;
+    let cell = |s: &serde_json::Value, end: &str| -> Option<String> {
+        Some(s.get(end)?.get("cell")?.as_str()?.to_string())
+    };
+    let mut cp = CriticalPath {
+        from: cell(steps.first()?, "to")?,
+        to: cell(steps.last()?, "to")?,
+        ns: 0.0,
+        routing_ns: 0.0,
+        levels: 0,
+        carry: 0,
+    };
+    for s in steps {
+        let delay = s.get("delay").and_then(|d| d.as_f64()).unwrap_or(0.0);
+        cp.ns += delay;
+        let port = s
+            .get("to")
+            .and_then(|t| t.get("port"))
+            .and_then(|p| p.as_str());
+        match (s.get("type").and_then(|t| t.as_str()), port) {
+            (Some("routing"), _) => cp.routing_ns += delay,
+            (Some("logic"), Some("COUT")) => cp.carry += 1,
+            (Some("logic"), _) => cp.levels += 1,
+            _ => {}
+        }
+    }
+    Some(cp)
+}
+
 /// Synthesizes the design in `rtl_dir` (`files`, top `top`) for iCE40, places and routes it
 /// for the part at the clock, and packs the bitstream: `synth.ys`, `yosys.log`, `<top>.json`
 /// and `synth.key` in `opts.synth_dir` (reused when the key matches), `nextpnr.log`,
@@ -615,6 +681,8 @@ pub fn implement(
         synth_seconds,
         synth_reused,
         pnr_seconds: t1.elapsed().as_secs_f64(),
+        netlist: netlist.clone(),
+        critical_path: parse_critical_path(&json),
     })
 }
 
@@ -673,5 +741,22 @@ mod tests {
         assert!((f - 16.68).abs() < 1e-9);
         assert_eq!(u[0].used, 4850);
         assert!(parse_report("{}").is_none());
+        let cp = parse_critical_path(
+            r#"{"critical_paths": [
+              {"from": "<async>", "to": "posedge clk", "path": []},
+              {"from": "posedge clk", "to": "posedge clk", "path": [
+                {"type": "clk-to-q", "delay": 1.4, "from": {"cell": "a", "port": "CLK"}, "to": {"cell": "a", "port": "O"}},
+                {"type": "routing", "delay": 1.8, "from": {"cell": "a", "port": "O"}, "to": {"cell": "b", "port": "I1"}},
+                {"type": "logic", "delay": 0.7, "from": {"cell": "b", "port": "I1"}, "to": {"cell": "b", "port": "COUT"}},
+                {"type": "routing", "delay": 0.0, "from": {"cell": "b", "port": "COUT"}, "to": {"cell": "c", "port": "CIN"}},
+                {"type": "logic", "delay": 0.9, "from": {"cell": "c", "port": "CIN"}, "to": {"cell": "c", "port": "O"}},
+                {"type": "setup", "delay": 0.5, "from": {"cell": "d", "port": "I0"}, "to": {"cell": "d", "port": "I0"}}
+              ]}]}"#,
+        )
+        .unwrap();
+        assert_eq!((cp.from.as_str(), cp.to.as_str()), ("a", "d"));
+        assert_eq!((cp.levels, cp.carry), (1, 1));
+        assert!((cp.ns - 5.3).abs() < 1e-9 && (cp.routing_ns - 1.8).abs() < 1e-9);
+        assert!(parse_critical_path("{}").is_none());
     }
 }

@@ -4,8 +4,11 @@
 //! Three flows are supported: generic `synth` (technology-independent gates), `synth_ice40`
 //! and `synth_xilinx` (with or without DSP inference). The script elaborates the top,
 //! optionally black-boxes every top-level instance not asked for (so a long synthesis can be
-//! limited to chosen engines), synthesizes, and writes `stat -json`; a `dump` of the top's
-//! cells maps instance names to (parameterized) module names.
+//! limited to chosen engines), sets the `ram_style` the caller chose on named memories of
+//! named instances ([`RamStyle`]: the plan's per-family memory decisions), synthesizes, and
+//! writes `stat -json`; a `dump` of the top's cells maps instance names to (parameterized)
+//! module names. Mapped flows (iCE40, Xilinx) also write the flattened netlist, whose deepest
+//! path per instance [`crate::depth`] finds.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,6 +16,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use crate::depth::NetlistDepth;
 use thiserror::Error;
 
 /// Errors running yosys.
@@ -68,6 +73,17 @@ impl Flow {
             Flow::Ice40 => format!("synth_ice40 -top {top}"),
             Flow::Xilinx => format!("synth_xilinx -top {top}"),
             Flow::XilinxNoDsp => format!("synth_xilinx -nodsp -top {top}"),
+        }
+    }
+    /// What a carry step (one bit) weighs against a LUT level when choosing a mapped
+    /// netlist's deepest path; `None` for the generic flow (not mapped to LUTs).
+    pub fn carry_weight(self) -> Option<f64> {
+        match self {
+            Flow::Generic => None,
+            // SB_CARRY 0.3 ns per bit against ≈ 3.45 ns per LUT level (UP5K, nextpnr)
+            Flow::Ice40 => Some(0.087),
+            // CARRY4 ≈ 0.1–0.3 ns per 4 bits against ≈ 0.5–0.6 ns per LUT6 level and its net
+            Flow::Xilinx | Flow::XilinxNoDsp => Some(0.05),
         }
     }
     /// Short name.
@@ -191,6 +207,14 @@ pub struct SynthReport {
     /// The full yosys log, when [`SynthOptions::log_dir`] was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<PathBuf>,
+    /// The memory mappings imposed before synthesis ([`SynthOptions::ram_styles`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ram_styles: Vec<RamStyle>,
+    /// The deepest path per top-level instance of the mapped netlist (iCE40 and Xilinx flows;
+    /// [`crate::depth`] on the flattened netlist, a carry step weighing
+    /// [`Flow::carry_weight`] LUT levels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<NetlistDepth>,
 }
 
 /// Resources of one top-level instance.
@@ -200,6 +224,32 @@ pub struct InstanceResources {
     pub module: String,
     /// Its resources.
     pub resources: Resources,
+}
+
+/// A memory mapping the caller imposes: yosys's `ram_style` attribute (`distributed`,
+/// `block`, `logic`, as `memory_libmap` reads it) on the memories named `memories` of the
+/// module that implements the top-level instance `instance`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RamStyle {
+    /// The top-level instance.
+    pub instance: String,
+    /// The memories in its module, a yosys name pattern (`lb`, `g_bank*`).
+    pub memories: String,
+    /// The value of `ram_style`.
+    pub style: String,
+}
+
+impl RamStyle {
+    /// The yosys command that sets it in the elaborated design with top module `top`: the
+    /// module of `top/instance` (`%M`) intersected with the memories of that name.
+    pub fn command(&self, top: &str) -> String {
+        format!(
+            "setattr -set ram_style \"{}\" {top}/{} %M */m:{} %i",
+            yosys_quote(&self.style),
+            yosys_quote(&self.instance),
+            yosys_quote(&self.memories)
+        )
+    }
 }
 
 /// Options of a run.
@@ -213,6 +263,12 @@ pub struct SynthOptions {
     /// Where to copy the full yosys log of each run (`yosys-<flow>.log`, and
     /// `yosys-elaborate.log` when limiting), kept after success and failure; none by default.
     pub log_dir: Option<PathBuf>,
+    /// Memory mappings to impose before synthesis (none by default: yosys's own choice).
+    pub ram_styles: Vec<RamStyle>,
+    /// The instance names the netlist's path depth is grouped by ([`crate::depth::walk`]);
+    /// by default the top's instances of user modules (none after a flattening flow such as
+    /// `synth_ice40`, so give the engines' instance names there).
+    pub depth_groups: Option<Vec<String>>,
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> YosysError + '_ {
@@ -320,8 +376,19 @@ pub fn synthesize(
             }
         }
     }
+    let ram_styles: String = opts
+        .ram_styles
+        .iter()
+        .map(|r| format!("{}\n", r.command(top)))
+        .collect();
+    // the mapped netlist, flattened, for the path depth of every instance
+    let netlist_path = work.join("netlist.json");
+    let write_netlist = match flow.carry_weight() {
+        Some(_) => format!("flatten\nwrite_json {}\n", netlist_path.display()),
+        None => String::new(),
+    };
     let script = format!(
-        "{}\nhierarchy -top {top}\n{blackbox}{}\ntee -q -o {} dump {top}/c:*\ntee -q -o {} stat -json\n",
+        "{}\nhierarchy -top {top}\n{blackbox}{ram_styles}{}\ntee -q -o {} dump {top}/c:*\ntee -q -o {} stat -json\n{write_netlist}",
         read.join("\n"),
         flow.command(top),
         cells_path.display(),
@@ -354,6 +421,16 @@ pub fn synthesize(
             }
         }
     }
+    let depth = flow.carry_weight().and_then(|w| {
+        let groups: Vec<String> = opts.depth_groups.clone().unwrap_or_else(|| {
+            cells
+                .iter()
+                .filter(|(_, m)| is_submodule(m))
+                .map(|(i, _)| i.clone())
+                .collect()
+        });
+        crate::depth::walk(&netlist_path, top, &[], &groups, w).ok()
+    });
     let instances = cells
         .into_iter()
         .filter(|(_, m)| modules.contains_key(m))
@@ -374,6 +451,8 @@ pub fn synthesize(
         skipped,
         seconds: t0.elapsed().as_secs_f64(),
         log,
+        ram_styles: opts.ram_styles.clone(),
+        depth,
     })
 }
 
@@ -576,6 +655,19 @@ mod tests {
             Some("$paramod\\sub\\W=s32'1000")
         );
         assert_eq!(m.get("$iopadmap$top.a").map(String::as_str), Some("\\IBUF"));
+    }
+
+    #[test]
+    fn ram_style_command_selects_the_instance_memories() {
+        let r = RamStyle {
+            instance: "u_e1_pool1".into(),
+            memories: "g_banked*".into(),
+            style: "distributed".into(),
+        };
+        assert_eq!(
+            r.command("inq_top"),
+            "setattr -set ram_style \"distributed\" inq_top/u_e1_pool1 %M */m:g_banked* %i"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! yosys runs on a small hand-written design: per-instance statistics and engine limiting.
+//! yosys runs on small hand-written designs: per-instance statistics, engine limiting and
+//! imposed memory mappings.
 
-use inq_report::yosys::{available, synthesize, Flow, SynthOptions};
+use inq_report::yosys::{available, synthesize, Flow, RamStyle, SynthOptions};
 use std::path::Path;
 
 fn fixtures() -> &'static Path {
@@ -76,6 +77,7 @@ fn limiting_to_one_engine_black_boxes_the_others() {
         only: Some(vec!["u_e1".into()]),
         work_dir: None,
         log_dir: Some(logs.clone()),
+        ..Default::default()
     };
     let r = synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &opts, |_| {}).unwrap();
     assert_eq!(r.skipped, vec!["u_e0".to_string()]);
@@ -97,9 +99,43 @@ fn limiting_to_one_engine_black_boxes_the_others() {
         only: Some(vec!["nope".into()]),
         work_dir: None,
         log_dir: None,
+        ..Default::default()
     };
     let e = synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &bad, |_| {})
         .unwrap_err()
         .to_string();
     assert!(e.contains("nope") && e.contains("u_e0"), "{e}");
+}
+
+#[test]
+fn ram_style_moves_one_instance_memory_to_lutram() {
+    if !available() {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+        eprintln!("SKIPPED: yosys not installed (apt-get install yosys); CI runs this test");
+        return;
+    }
+    let files = vec!["two_rams.v".to_string()];
+    let run = |ram_styles: Vec<RamStyle>| {
+        let opts = SynthOptions {
+            ram_styles,
+            ..Default::default()
+        };
+        synthesize(fixtures(), &files, "toy_rams", Flow::Xilinx, &opts, |_| {}).unwrap()
+    };
+    // yosys's own choice: both 896×8 and 1024×8 in one RAMB18 each
+    let own = run(Vec::new());
+    for inst in ["u_r0", "u_r1"] {
+        let r = &own.instances[inst].resources;
+        assert_eq!((r.bram, r.lutram), (1, 0), "{inst}: {r:?}");
+    }
+    // the imposed style reaches u_r0's memory only: 14 × 3 RAM64M (64×3 bits each)
+    let styled = run(vec![RamStyle {
+        instance: "u_r0".into(),
+        memories: "mem".into(),
+        style: "distributed".into(),
+    }]);
+    let r0 = &styled.instances["u_r0"].resources;
+    let r1 = &styled.instances["u_r1"].resources;
+    assert_eq!((r0.bram, r0.lutram), (0, 42), "{r0:?}");
+    assert_eq!((r1.bram, r1.lutram), (1, 0), "{r1:?}");
 }

@@ -50,6 +50,21 @@ pub enum CalibrationArg {
     Max,
 }
 
+/// `--sparsity`: a number in `[0, 1)`.
+fn parse_sparsity(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (expected a fraction in [0, 1))"))?;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is outside [0, 1) (the fraction of each layer's weights pruned to zero)"
+        ))
+    }
+}
+
 /// INQ settings shared by `inq quantize`, `inq flow` and `inq explore`.
 #[derive(Args, Debug, Clone)]
 pub struct QuantOptions {
@@ -66,6 +81,11 @@ pub struct QuantOptions {
     /// Which weights to quantize first.
     #[arg(long, value_enum, default_value_t = StrategyArg::Pruning)]
     pub strategy: StrategyArg,
+    /// Fraction S in [0, 1) of every conv/dense layer's weights pruned to zero (smallest
+    /// magnitudes, per layer) and frozen before the first INQ step; the schedule then
+    /// quantizes the rest. 0 = no pruning.
+    #[arg(long, default_value_t = 0.0, value_name = "S", value_parser = parse_sparsity)]
+    pub sparsity: f64,
     /// Level set.
     #[arg(long, value_enum, default_value_t = LevelsArg::MinErrorPerChannel)]
     pub levels: LevelsArg,
@@ -156,6 +176,7 @@ impl QuantOptions {
             },
             epochs_per_step: self.epochs_per_step,
             resume: self.resume,
+            sparsity: self.sparsity,
             ..InqConfig::default()
         };
         inq.train.lr = self.lr;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{EngineOp, Io, Param};
 use crate::resources::{ceil_div, push_adders, term, Resources, Term};
+use crate::timing::LogicPath;
 
 /// An elementwise adder of two streams.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +53,11 @@ impl AddUnit {
 }
 
 impl EngineOp for AddUnit {
+    /// The aligned sum (a `SUMW`-bit adder), the rounding add of the requantizer (`RW`
+    /// bits) and the saturation check into the output register.
+    fn logic_path(&self, _io: &Io) -> LogicPath {
+        LogicPath::new(6, self.sum_width + self.requant_width)
+    }
     fn inputs(&self) -> usize {
         2
     }

@@ -1,6 +1,6 @@
 //! The interface every engine kind implements ([`EngineOp`]) and the small types it speaks
 //! in: the widths of the streams around an engine ([`Io`]) and Verilog parameters
-//! ([`Param`]).
+//! ([`Param`]). A kind's deepest logic path is a [`LogicPath`] of the plan's timing model.
 //!
 //! Owns no engine kind; those live one per file beside this one and are registered in
 //! [`super::EngineKind`].
@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::geometry::Geometry;
-use crate::resources::{Resources, Term};
+use crate::resources::{LineBuffer, Resources, Term};
+use crate::timing::LogicPath;
 
 /// Widths and signedness of the stream an engine reads (its first input) and of the stream
 /// it writes.
@@ -114,4 +115,12 @@ pub trait EngineOp {
     /// The Verilog module parameters of the instance (without memory file names, which the
     /// code generator adds).
     fn params(&self, io: &Io) -> Vec<Param>;
+    /// The engine's line buffer, when it is synchronously read RAM (block RAM or LUT-RAM, as
+    /// the plan decides per family: [`LineBuffer::xilinx_ram_style`]); none by default.
+    fn line_buffer(&self, _io: &Io) -> Option<LineBuffer> {
+        None
+    }
+    /// The deepest register-to-register path of the instance (`docs/hardware.md` §12), for
+    /// the clock estimate ([`crate::timing`]).
+    fn logic_path(&self, io: &Io) -> LogicPath;
 }

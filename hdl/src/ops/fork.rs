@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{EngineOp, Io, Param};
 use crate::resources::{term, Resources, Term};
+use crate::timing::LogicPath;
 
 /// A fork of one stream into `outputs` copies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +19,10 @@ pub struct Fork {
 }
 
 impl EngineOp for Fork {
+    /// The joined `ready` of the outputs into the input handshake.
+    fn logic_path(&self, _io: &Io) -> LogicPath {
+        LogicPath::new(2, 0)
+    }
     fn outputs(&self) -> usize {
         self.outputs
     }

@@ -9,6 +9,7 @@ use super::api::{EngineOp, Io, Param};
 use crate::resources::{
     ceil_div, lutram, push_adders, term, vclog2, Resources, Term, LUTS_PER_LUTRAM_CELL,
 };
+use crate::timing::LogicPath;
 
 /// A global average pooling unit over a `C×H×W` map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,11 @@ impl Gap {
 }
 
 impl EngineOp for Gap {
+    /// The running sum read from its channel memory, the add (`sum_width` bits), and the
+    /// rounding of the result.
+    fn logic_path(&self, _io: &Io) -> LogicPath {
+        LogicPath::new(8, 2 * self.sum_width)
+    }
     fn in_elements(&self) -> usize {
         self.c * self.h * self.w
     }

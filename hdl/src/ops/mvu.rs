@@ -14,9 +14,10 @@ use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
     ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, ram_in_bram,
     rom_bram18, rom_in_bram, rom_logic_luts, scale, soft_mul_luts, sync_ram_bram18, term, vclog2,
-    Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT, LANE_LUTS_PER_SHIFTED_BIT,
-    MUL_LANE_LUTS_PER_ACC_BIT,
+    LineBuffer, Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT,
+    LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
 };
+use crate::timing::{log2_ceil, LogicPath};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -641,6 +642,38 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
 }
 
 /// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
+/// The deeper of the engine's two one-cycle chains (`docs/hardware.md` §12):
+///
+/// * the schedule: `rows_ok` (a comparison of `CW`-bit row counters), `fire`, the window
+///   counters' next values, the next line-buffer word address (an `LBW`-bit adder) and the
+///   bank's forwarding comparison; `fire` also waits for a free output buffer, whose
+///   `pending` count grows with `PE` — 14 + ⅔·⌈log2(PE+1)⌉ levels and max(3 + LBW, CW + 4)
+///   carry steps, fitted to the walked netlists of the designs in `docs/performance.md`
+///   (within 1.3 levels on 10 of 11 engines);
+/// * the datapath: the padding test of the window position, the padded value, the shift
+///   (or the constant terms' adder tree), the sum over SIMD lanes and the accumulator add —
+///   10 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level.
+fn mvu_logic_path(m: &Mvu) -> LogicPath {
+    let g = &m.geom;
+    let clog2 = |n: usize| log2_ceil(n.max(1) + 1);
+    let cw = clog2(g.h + g.pad[0] + g.kh + g.nr + g.sh + g.w + g.pad[1] + g.kw + g.sw + 3) + 2;
+    let lu = if m.is_constant() { 1 } else { m.read_ports() };
+    let lbw = log2_ceil((g.nr * g.w * g.c / lu.max(1)).max(2));
+    let pnw = clog2(m.pe);
+    let schedule = LogicPath::new(14 + (2 * pnw).div_ceil(3), (3 + lbw).max(cw + 4));
+    let tree = log2_ceil(m.simd);
+    let datapath = LogicPath::new(
+        10 + tree,
+        m.acc_width + 5 + tree * m.product_width.div_ceil(2),
+    );
+    let weight = |p: &LogicPath| f64::from(p.levels) + 0.087 * f64::from(p.carry);
+    if weight(&datapath) > weight(&schedule) {
+        datapath
+    } else {
+        schedule
+    }
+}
+
 fn lb_banks(m: &Mvu) -> (u64, u64) {
     let ports = m.read_ports() as u64;
     (ports, ceil_div(m.geom.lb_elements() as u64, ports))
@@ -725,8 +758,21 @@ impl EngineOp for Mvu {
     fn terms(&self, io: &Io) -> Vec<Term> {
         mvu_terms(self, io.in_width, io.out_width)
     }
+    fn logic_path(&self, _io: &Io) -> LogicPath {
+        mvu_logic_path(self)
+    }
     fn resources(&self, io: &Io) -> Resources {
         mvu_resources(self, io.in_width, io.out_width)
+    }
+    fn line_buffer(&self, io: &Io) -> Option<LineBuffer> {
+        // the banks `g_bank[s].mem` (a constant-weight engine's buffer is read asynchronously)
+        let (banks, depth) = lb_banks(self);
+        (!self.is_constant()).then_some(LineBuffer {
+            memories: "g_bank*",
+            depth,
+            bits: u64::from(io.in_width),
+            copies: banks,
+        })
     }
     fn params(&self, io: &Io) -> Vec<Param> {
         let g = &self.geom;

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::api::{EngineOp, Io, Param};
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
-    ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, ram_in_bram, scale,
-    sync_ram_bram18, term, vclog2, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
+    ceil_div, clog2, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, scale, term,
+    vclog2, LineBuffer, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
 };
+use crate::timing::{log2_ceil, LogicPath};
 
 /// Pooling mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +49,41 @@ impl Pool {
             sum_width: bits + shift + 1,
         }
     }
+
+    /// Whether the line buffer is `kh·kw` banks, one per window tap, all read at the same word
+    /// (`BANKED = 1` in `inq_pool`): when every window's top row and first column fall on a
+    /// multiple of `kh` and `kw` (`kh | sh`, `kw | sw`, `kh | H`, `kw | W`) and the slots group
+    /// into whole windows (`kh | NR`), e.g. a 2×2 window of stride 2 on an even map. Otherwise
+    /// one copy of the whole buffer per tap. Storage only: no cycle changes.
+    pub fn banked(&self) -> bool {
+        let g = &self.geom;
+        g.kh >= 1
+            && g.kw >= 1
+            && g.sh.is_multiple_of(g.kh)
+            && g.sw.is_multiple_of(g.kw)
+            && g.h.is_multiple_of(g.kh)
+            && g.w.is_multiple_of(g.kw)
+            && g.nr.is_multiple_of(g.kh)
+    }
+
+    /// The line buffer's RAMs: `kh·kw` banks of `NR·W·C/(kh·kw)` words, or `kh·kw` copies of
+    /// `NR·W·C` words, each with one synchronous read port.
+    pub fn line_buffer(&self, width: u32) -> LineBuffer {
+        let g = &self.geom;
+        let taps = (g.kh * g.kw) as u64;
+        let elements = g.lb_elements() as u64;
+        let (memories, depth) = if self.banked() {
+            ("g_banked*", elements / taps)
+        } else {
+            ("g_copies*", elements)
+        };
+        LineBuffer {
+            memories,
+            depth,
+            bits: u64::from(width),
+            copies: taps,
+        }
+    }
 }
 
 /// Cycles per image of a pooling unit in isolation: `OW·C` cycles per output row.
@@ -60,36 +96,63 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
     let g = &pool.geom;
     let a = u64::from(width);
     let taps = (g.kh * g.kw) as u64;
-    let lbw = lb_addr_bits(g);
     let cw = vclog2((g.h + g.kh + g.nr + g.sh + 4) as u64) + 2;
+    let banked = pool.banked();
+    let lbuf = pool.line_buffer(width);
+    // the address registers count the words of one RAM (a bank, or the whole buffer)
+    let lbw = vclog2(lbuf.depth.max(2));
     let mut t = Vec::new();
-    // control: common part, c, lop, cco.
-    let ctrl_bits = common_ctrl_bits(g) + vclog2(g.c as u64 + 1) + cw + lbw;
+    // control: common part (with `wp`, `rb0`, `oxc` at the word width), c, lop, cco; banked:
+    // the write position's channel and bank (`wc`, `wx`, `wy`; its word `ww` replaces `wp`).
+    let mut ctrl_bits =
+        common_ctrl_bits(g) - 3 * (lb_addr_bits(g) - lbw) + vclog2(g.c as u64 + 1) + cw + lbw;
+    if banked {
+        ctrl_bits +=
+            vclog2(g.c as u64 + 1) + u64::from(clog2(g.kw as u64)) + u64::from(clog2(g.kh as u64));
+    }
     t.push(term(
         "control (counters, handshakes)",
         POOL_FIXED_LUTS + scale(ctrl_bits, POOL_CTRL_LUTS_PER_BIT),
         ctrl_bits + a,
         ceil_div(ctrl_bits, 4),
     ));
-    // tap addresses: per window row a wrapped row base and `+ oxc`, per tap `+ XOFF + cco`.
     let kh = g.kh as u64;
-    t.push(term(
-        "window addresses",
-        kh * 3 * lbw + taps * lbw,
-        0,
-        ceil_div(lbw, 4) * (kh * 3 + taps),
-    ));
-    let depth = g.lb_elements() as u64;
-    if ram_in_bram(depth, a) {
-        // one block-RAM copy per tap (counted in `bram18`)
+    if banked {
+        // one read address for every bank: `rb0 + oxc + cco`, and its forwarding comparison
         t.push(term(
-            "line buffer (a block-RAM copy per tap: forwarding selects)",
+            "window address (shared by the banks)",
+            3 * lbw,
+            0,
+            ceil_div(lbw, 4) * 2,
+        ));
+    } else {
+        // tap addresses: per window row a wrapped row base and `+ oxc`, per tap `+ XOFF + cco`.
+        t.push(term(
+            "window addresses",
+            kh * 3 * lbw + taps * lbw,
+            0,
+            ceil_div(lbw, 4) * (kh * 3 + taps),
+        ));
+    }
+    if lbuf.in_bram() {
+        // one block RAM per bank or copy (counted in `bram18`)
+        t.push(term(
+            "line buffer (block RAM per bank or copy: forwarding selects)",
             taps * a,
             taps * (a + 1) + a,
             0,
         ));
+    } else if banked {
+        let bank = lutram(lbuf.depth, a, 1);
+        t.push(Term {
+            name: "line buffer (a distributed-RAM bank per tap, a registered read each)",
+            luts: taps * (bank.logic_luts + a),
+            lutram_luts: taps * bank.sites(),
+            ffs: taps * (a + 1) + a,
+            carry4: 0,
+        });
     } else {
-        let lb = lutram(depth, a, taps);
+        let lb = lutram(lbuf.depth, a, taps);
         t.push(Term {
             name: "line buffer (distributed RAM, read muxes, a registered read per tap)",
             luts: lb.logic_luts,
@@ -123,11 +186,24 @@ fn pool_resources(pool: &Pool, width: u32) -> Resources {
         PoolMode::Max => push_adders(&mut r.adders, width, taps.saturating_sub(1)),
         PoolMode::Avg => push_adders(&mut r.adders, pool.sum_width, taps),
     }
-    r.bram18 = sync_ram_bram18(g.lb_elements() as u64, u64::from(width), taps);
+    r.bram18 = pool.line_buffer(width).bram18();
     finish(&pool_terms(pool, width), r)
 }
 
 impl EngineOp for Pool {
+    /// The schedule's chain (`docs/hardware.md` §12): the row comparison, `fire`, the next
+    /// window position, each tap's next read address and its forwarding comparison. The
+    /// address decode grows with the words of a row: `W·C` for a copy per tap (11 + ⌈log2
+    /// W·C⌉ levels, 8 carry steps, as measured), `W·C/(kh·kw)` per bank when banked (13 + 6
+    /// on the one banked design measured).
+    fn logic_path(&self, _io: &Io) -> LogicPath {
+        let g = &self.geom;
+        if self.banked() {
+            LogicPath::new(11 + log2_ceil(g.w * g.c / (g.kh * g.kw).max(1)), 6)
+        } else {
+            LogicPath::new(11 + log2_ceil(g.w * g.c), 8)
+        }
+    }
     fn geometry(&self) -> Option<&Geometry> {
         Some(&self.geom)
     }
@@ -154,6 +230,9 @@ impl EngineOp for Pool {
     fn resources(&self, io: &Io) -> Resources {
         pool_resources(self, io.in_width)
     }
+    fn line_buffer(&self, io: &Io) -> Option<LineBuffer> {
+        Some(Pool::line_buffer(self, io.in_width))
+    }
     fn params(&self, io: &Io) -> Vec<Param> {
         let g = &self.geom;
         vec![
@@ -171,6 +250,7 @@ impl EngineOp for Pool {
             Param::flag("AVG", self.mode == PoolMode::Avg),
             Param::int("S", self.shift),
             Param::int("SUMW", self.sum_width),
+            Param::flag("BANKED", self.banked()),
         ]
     }
 }

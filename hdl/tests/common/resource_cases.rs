@@ -12,6 +12,27 @@ use inq_model::random::{build, LayerSpec, RandomSpec};
 use inq_model::{ActFormat, QuantModel};
 use serde::{Deserialize, Serialize};
 
+/// The plan's Xilinx memory decisions for the engines `(index, instance)` of a generated design,
+/// as `inq report` applies them (`inq_flow::report::ram_styles`): `ram_style` on the line
+/// buffers the plan keeps in LUT-RAM where yosys would choose block RAM.
+pub fn xilinx_ram_styles<'a>(
+    design: &Design,
+    instances: impl IntoIterator<Item = (usize, &'a str)>,
+) -> Vec<inq_report::yosys::RamStyle> {
+    instances
+        .into_iter()
+        .filter_map(|(index, instance)| {
+            let e = design.engines.get(index)?;
+            let lb = e.op().line_buffer(&e.io)?;
+            Some(inq_report::yosys::RamStyle {
+                instance: instance.to_string(),
+                memories: lb.memories.to_string(),
+                style: lb.xilinx_ram_style()?.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// One measured design: a random model and a folding request.
 pub struct Case {
     /// Name (key in the measurement file).

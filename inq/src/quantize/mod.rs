@@ -8,7 +8,9 @@
 //! freezes them; the rest is re-trained with masked SGD (frozen weights, their momentum and
 //! their weight decay never move), the learning-rate schedule restarting every step. Biases are
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
-//! from it.
+//! from it. With [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights
+//! are set to zero and frozen before the first step ([`sparsity`]); the schedule then applies
+//! to the weights that remain.
 //!
 //! Two gains are folded into weights before quantization, so that the stored integer weights
 //! are exact powers of two: the input normalization `scale/std_c` (every node reading the
@@ -25,6 +27,7 @@ pub mod integerize;
 pub mod levels;
 pub mod partition;
 pub mod plot;
+pub mod sparsity;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -361,22 +364,29 @@ fn validate_schedule(s: &[f64]) -> Result<(), QuantError> {
 }
 
 /// The state before the first step: BatchNorm folded, layer plan (`n1` from the pre-trained
-/// weights), nothing frozen, the schedule resolved.
+/// weights), the schedule resolved; nothing frozen, or with `cfg.sparsity > 0` the pruned
+/// weights zero and frozen and `n1` chosen from the weights that remain
+/// ([`sparsity::prune`]).
 pub fn inq_start(model: &FloatModel, cfg: &InqConfig) -> Result<InqResult, QuantError> {
-    let model = &fold_batchnorm(model)?;
-    let layers = plan_layers(model, cfg)?;
+    sparsity::check(cfg.sparsity)?;
+    let mut model = fold_batchnorm(model)?;
+    let mut layers = plan_layers(&model, cfg)?;
     let min_bits = layers.iter().map(|l| l.bits).min().unwrap_or(cfg.bits);
     let schedule = cfg
         .schedule
         .clone()
         .unwrap_or_else(|| default_schedule(min_bits));
     validate_schedule(&schedule)?;
+    let mut frozen: train::Mask = layers
+        .iter()
+        .map(|l| vec![false; weight_len(&model, l.layer)])
+        .collect();
+    if cfg.sparsity > 0.0 {
+        sparsity::prune(&mut model, &mut layers, &mut frozen, cfg)?;
+    }
     Ok(InqResult {
-        model: model.clone(),
-        frozen: layers
-            .iter()
-            .map(|l| vec![false; weight_len(model, l.layer)])
-            .collect(),
+        model,
+        frozen,
         layers,
         log: InqLog::default(),
         schedule,
@@ -384,9 +394,10 @@ pub fn inq_start(model: &FloatModel, cfg: &InqConfig) -> Result<InqResult, Quant
 }
 
 /// One INQ step: grow the frozen set of every layer to `round(portion·n)` weights (chosen by
-/// the strategy among the unfrozen ones), quantize the newly frozen weights with Eq. 4
-/// (clamped), then re-train the rest with masked SGD (fresh momentum, learning-rate schedule
-/// restarted). The step index seeds shuffling and random partitions.
+/// the strategy among the unfrozen ones; with pruning, the `p` pruned weights plus
+/// `round(portion·(n − p))`, [`sparsity::remaining_target`]), quantize the newly frozen
+/// weights with Eq. 4 (clamped), then re-train the rest with masked SGD (fresh momentum,
+/// learning-rate schedule restarted). The step index seeds shuffling and random partitions.
 pub fn inq_step(
     state: &mut InqResult,
     step: usize,
@@ -408,7 +419,8 @@ pub fn inq_step(
     }
     for (li, lq) in state.layers.iter().enumerate() {
         let p = &mut params[li];
-        let target = partition::target_count(portion, p.weight.len());
+        let n = p.weight.len();
+        let target = sparsity::remaining_target(portion, n, sparsity::prune_count(cfg.sparsity, n));
         let mut rng = SplitMix64::derive(cfg.train.seed, &[0x9a27, step as u64, li as u64]);
         // Rank by magnitude in the quantized domain (the gain is per input channel).
         let eff: Vec<f32> = p
@@ -593,6 +605,10 @@ pub fn quantize(
     put("calibration", serde_json::json!(int_cfg.calibration.name()));
     put("calib_images", serde_json::json!(int_cfg.calib_images));
     put("train_images", serde_json::json!(train_data.len()));
+    if cfg.sparsity > 0.0 {
+        put("sparsity", serde_json::json!(cfg.sparsity));
+        put("sparsity_scope", "per-layer".into());
+    }
     let m = &mut p.metrics;
     for (k, v) in [
         ("float_accuracy", float_accuracy),
@@ -637,7 +653,7 @@ fn write_output_files(
     let stem = out.with_extension("");
     let side = |suffix: &str| PathBuf::from(format!("{}.{suffix}", stem.display()));
     let log_path = side("log.json");
-    let log = serde_json::json!({
+    let mut log = serde_json::json!({
         "float_accuracy": outcome.float_accuracy,
         "inq_float_accuracy": outcome.inq_float_accuracy,
         "integer_accuracy": outcome.integer_accuracy,
@@ -645,6 +661,10 @@ fn write_output_files(
         "steps": outcome.inq.log.steps,
         "layers": outcome.inq.layers.iter().map(|l| serde_json::json!({"name": l.name, "bits": l.bits, "n1": l.n1})).collect::<Vec<_>>(),
     });
+    if let Some(s) = outcome.quant.provenance.settings.get("sparsity") {
+        log["sparsity"] = s.clone();
+        log["zeros"] = serde_json::json!(sparsity::zero_counts(&outcome.quant));
+    }
     let text = serde_json::to_string_pretty(&log).map_err(|e| QuantError::Io {
         path: log_path.display().to_string(),
         message: e.to_string(),

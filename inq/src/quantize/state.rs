@@ -98,6 +98,16 @@ pub struct InqConfig {
     /// Stop after this many steps (the checkpoint allows resuming later); `None` runs the whole
     /// schedule.
     pub stop_after: Option<usize>,
+    /// Fraction `S` in `[0, 1)` of every conv/dense node's weights pruned to zero (smallest
+    /// magnitudes, per layer) and frozen before the first step ([`super::sparsity`]); 0 prunes
+    /// nothing. Left out of the serialized configuration when 0, so checkpoints of runs
+    /// without pruning keep their fingerprint.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sparsity: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl InqConfig {
@@ -125,6 +135,7 @@ impl Default for InqConfig {
             checkpoint: None,
             resume: false,
             stop_after: None,
+            sparsity: 0.0,
         }
     }
 }

@@ -3,8 +3,14 @@
 // window elements are read in the same cycle; one output element per cycle at most. The line
 // buffer is read synchronously (one registered read port per window tap, addressed with the
 // next value of the tap's address, with forwarding of the element written at the same edge),
-// so it maps to block RAM (one copy per tap) and behaves as the asynchronous reads of
-// section 5.
+// so it maps to block RAM and behaves as the asynchronous reads of section 5. Its storage:
+// * BANKED = 1 (the plan sets it when KH | SH, KW | SW, KH | H, KW | W and KH | NR, e.g. a
+//   2x2 window of stride 2 on an even map): KH*KW banks of LB/(KH*KW) words. Bank (ky, kx)
+//   holds the rows whose slot is ky mod KH and the columns x with x mod KW = kx, element
+//   (slot, x, c) at word ((slot/KH)*(W/KW) + x/KW)*C + c. Every window's top row has a slot
+//   that is a multiple of KH and its first column one of KW, so tap (ky, kx) always finds its
+//   element in bank (ky, kx), and all taps read the same word: one read port per bank.
+// * BANKED = 0: one copy of the whole buffer per tap.
 module inq_pool #(
   parameter integer C         = 1,
   parameter integer H         = 2,
@@ -20,7 +26,8 @@ module inq_pool #(
   parameter integer IN_SIGNED = 0,
   parameter integer AVG       = 0,
   parameter integer S         = 0,
-  parameter integer SUMW      = 9
+  parameter integer SUMW      = 9,
+  parameter integer BANKED    = 0
 ) (
   input  wire         clk,
   input  wire         rst,
@@ -33,7 +40,14 @@ module inq_pool #(
 );
   localparam integer ROWLEN = W * C;
   localparam integer LB     = NR * ROWLEN;
-  localparam integer LBD    = (LB < 2) ? 2 : LB;
+  localparam integer T      = KH * KW;
+  // storage: NB RAMs of LBA words each, which the window-address registers count; the row
+  // base rb0 steps in units of WB words (a row, or a group of KH rows when banked)
+  localparam integer NB     = (BANKED != 0) ? T : 1;
+  localparam integer NRG    = (NR / KH < 1) ? 1 : NR / KH;
+  localparam integer WB     = (BANKED != 0) ? (W / KW) * C : ROWLEN;
+  localparam integer LBA    = LB / NB;
+  localparam integer LBD    = (LBA < 2) ? 2 : LBA;
   localparam integer LBW    = $clog2(LBD);
   localparam integer IYW    = $clog2(H + 1);
   localparam integer IEW    = $clog2(ROWLEN + 1);
@@ -41,7 +55,6 @@ module inq_pool #(
   localparam integer OXW    = $clog2(OW + 1);
   localparam integer OYW    = $clog2(OH + 1);
   localparam integer CCW    = $clog2(C + 1);
-  localparam integer T      = KH * KW;
 
   localparam integer H_C_I = H;
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
@@ -49,17 +62,19 @@ module inq_pool #(
   localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
   localparam integer LB_LAST_I = LB - 1;
   localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
-  localparam integer LB_X_I = LB;
+  localparam integer LB_X_I = LBA;
   localparam [LBW:0]   LB_X = LB_X_I[LBW:0];
   localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
-  localparam integer RBSTEP_I = (SH % NR) * ROWLEN;
+  localparam integer RBSTEP_I = (BANKED != 0) ? ((SH / KH) % NRG) * WB : (SH % NR) * ROWLEN;
   localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
   // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
-  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * ROWLEN;
+  // (a multiple of KH when banked: KH row groups of WB words)
+  localparam integer WROWS_I = (((H - (OH - 1) * SH) % NR) + NR) % NR;
+  localparam integer WSTEP_I = (BANKED != 0) ? (WROWS_I / KH) * WB : WROWS_I * ROWLEN;
   localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
   localparam integer H_W_I = H;
   localparam [CW-1:0] H_W = H_W_I[CW-1:0];
-  localparam integer SWC_I = SW * C;
+  localparam integer SWC_I = (BANKED != 0) ? (SW / KW) * C : SW * C;
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
@@ -76,7 +91,6 @@ module inq_pool #(
 
   reg [IYW-1:0] iy;
   reg [IEW-1:0] ie;
-  reg [LBW-1:0] wp;
   reg           cdone;
   reg           ahead;
   reg [OYW-1:0] oy;
@@ -86,7 +100,6 @@ module inq_pool #(
   reg [LBW-1:0] rb0;  // line-buffer base of the window's first row
   reg [LBW-1:0] oxc;  // ox * SW * C
   reg [LBW-1:0] cco;  // c
-  reg [A-1:0]   lb [0:LBD-1];
 
   wire [CW-1:0] iyx     = {{(CW-IYW){1'b0}}, iy};
   wire          in_room = (iyx < (lop + NR_C));
@@ -140,31 +153,115 @@ module inq_pool #(
   wire          we = ((~rst) & in_fire);
   reg  [A-1:0]  wd_q;
   always @(posedge clk) begin
-    if (we) begin
-      lb[wp] <= in_data;
-    end
     wd_q <= in_data;
   end
   wire [T*A-1:0] tv;
-  genvar ky, kx;
+  genvar ky, kx, t;
   generate
-    for (ky = 0; ky < KH; ky = ky + 1) begin : g_row
-      localparam integer KOFF_I = ky * ROWLEN;
-      localparam [LBW:0] KOFF_X = KOFF_I[LBW:0];
-      localparam [LBW-1:0] KOFF = KOFF_I[LBW-1:0];
-      wire [LBW:0]   rsum = ({1'b0, rb0_n} + KOFF_X);
-      wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0_n + KOFF) - LB_L) : (rb0_n + KOFF));
-      for (kx = 0; kx < KW; kx = kx + 1) begin : g_col
-        localparam integer XOFF_I = kx * C;
-        localparam [LBW-1:0] XOFF = XOFF_I[LBW-1:0];
-        wire [LBW-1:0] la_n = (((rbk + oxc_n) + XOFF) + cco_n);
+    if (BANKED != 0) begin : g_banked
+      localparam integer KXW = (KW < 2) ? 1 : $clog2(KW);
+      localparam integer KYW = (KH < 2) ? 1 : $clog2(KH);
+      localparam integer KX_LAST_I = KW - 1;
+      localparam [KXW-1:0] KX_LAST = KX_LAST_I[KXW-1:0];
+      localparam integer KY_LAST_I = KH - 1;
+      localparam [KYW-1:0] KY_LAST = KY_LAST_I[KYW-1:0];
+      localparam integer C_M1_I = C - 1;
+      localparam [LBW-1:0] C_M1 = C_M1_I[LBW-1:0];
+      localparam integer WB_M1_I = WB - 1;
+      localparam [LBW-1:0] WB_M1 = WB_M1_I[LBW-1:0];
+      localparam integer LBA_LAST_I = LBA - 1;
+      localparam [LBW-1:0] LBA_LAST = LBA_LAST_I[LBW-1:0];
+      // write position: bank (wy, wx), word ww, channel wc of the next element
+      reg [LBW-1:0] ww;
+      reg [CCW-1:0] wc;
+      reg [KXW-1:0] wx;
+      reg [KYW-1:0] wy;
+      always @(posedge clk) begin
+        if (rst) begin
+          ww <= {LBW{1'b0}};
+          wc <= {CCW{1'b0}};
+          wx <= {KXW{1'b0}};
+          wy <= {KYW{1'b0}};
+        end else if (in_fire) begin
+          if (wc != C_LAST) begin
+            wc <= (wc + 1'b1);
+            ww <= (ww + 1'b1);
+          end else begin
+            wc <= {CCW{1'b0}};
+            if (wx != KX_LAST) begin
+              // next column of the same group: the group's first word, next bank
+              wx <= (wx + 1'b1);
+              ww <= (ww - C_M1);
+            end else begin
+              wx <= {KXW{1'b0}};
+              if (ie != ROW_LAST) begin
+                ww <= (ww + 1'b1);
+              end else if (wy != KY_LAST) begin
+                // next row of the same row group: its first word, next bank row
+                wy <= (wy + 1'b1);
+                ww <= (ww - WB_M1);
+              end else begin
+                wy <= {KYW{1'b0}};
+                ww <= ((ww == LBA_LAST) ? {LBW{1'b0}} : (ww + 1'b1));
+              end
+            end
+          end
+        end
+      end
+      // every tap reads the same word of its own bank
+      wire [LBW-1:0] ra_n = ((rb0_n + oxc_n) + cco_n);
+      wire           hit  = (ww == ra_n);
+      for (t = 0; t < T; t = t + 1) begin : g_bank
+        localparam integer KY_I = t / KW;
+        localparam integer KX_I = t % KW;
+        localparam [KYW-1:0] KYB = KY_I[KYW-1:0];
+        localparam [KXW-1:0] KXB = KX_I[KXW-1:0];
+        wire        wen = (we & (wy == KYB) & (wx == KXB));
+        reg [A-1:0] mem [0:LBD-1];
         reg [A-1:0] rd;
         reg         fwd;
         always @(posedge clk) begin
-          rd <= lb[la_n];
-          fwd <= (we & (wp == la_n));
+          if (wen) begin
+            mem[ww] <= in_data;
+          end
+          rd <= mem[ra_n];
         end
-        assign tv[(ky*KW + kx)*A +: A] = (fwd ? wd_q : rd);
+        always @(posedge clk) begin
+          fwd <= (wen & hit);
+        end
+        assign tv[t*A +: A] = (fwd ? wd_q : rd);
+      end
+    end else begin : g_copies
+      reg [LBW-1:0] wp;
+      reg [A-1:0]   lb [0:LBD-1];
+      always @(posedge clk) begin
+        if (rst) begin
+          wp <= {LBW{1'b0}};
+        end else if (in_fire) begin
+          wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
+        end
+        if (we) begin
+          lb[wp] <= in_data;
+        end
+      end
+      for (ky = 0; ky < KH; ky = ky + 1) begin : g_row
+        localparam integer KOFF_I = ky * ROWLEN;
+        localparam [LBW:0] KOFF_X = KOFF_I[LBW:0];
+        localparam [LBW-1:0] KOFF = KOFF_I[LBW-1:0];
+        wire [LBW:0]   rsum = ({1'b0, rb0_n} + KOFF_X);
+        wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0_n + KOFF) - LB_L) : (rb0_n + KOFF));
+        for (kx = 0; kx < KW; kx = kx + 1) begin : g_col
+          localparam integer XOFF_I = kx * C;
+          localparam [LBW-1:0] XOFF = XOFF_I[LBW-1:0];
+          wire [LBW-1:0] la_n = (((rbk + oxc_n) + XOFF) + cco_n);
+          reg [A-1:0] rd;
+          reg         fwd;
+          always @(posedge clk) begin
+            rd <= lb[la_n];
+            fwd <= (we & (wp == la_n));
+          end
+          assign tv[(ky*KW + kx)*A +: A] = (fwd ? wd_q : rd);
+        end
       end
     end
   endgenerate
@@ -209,7 +306,6 @@ module inq_pool #(
     if (rst) begin
       iy <= {IYW{1'b0}};
       ie <= {IEW{1'b0}};
-      wp <= {LBW{1'b0}};
       cdone <= 1'b0;
       ahead <= 1'b0;
       oy <= {OYW{1'b0}};
@@ -220,7 +316,6 @@ module inq_pool #(
       out_data <= {A{1'b0}};
     end else begin
       if (in_fire) begin
-        wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
         if (ie == ROW_LAST) begin
           ie <= {IEW{1'b0}};
           iy <= (iy + 1'b1);

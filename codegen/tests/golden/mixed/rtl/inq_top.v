@@ -268,6 +268,7 @@ module inq_top (
     .AVG(1),
     .S(2),
     .SUMW(10),
+    .BANKED(0),
     .A(7)
   ) u_e2_ap (
     .clk(clk), .rst(rst),

@@ -150,6 +150,7 @@ module inq_top (
     .AVG(0),
     .S(0),
     .SUMW(9),
+    .BANKED(1),
     .A(8)
   ) u_e1_pool1 (
     .clk(clk), .rst(rst),

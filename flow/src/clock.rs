@@ -1,0 +1,314 @@
+//! The plan's clock estimate set beside what the tools measured: per engine, the estimated
+//! deepest path (`inq_hdl::timing`) against the deepest path of the synthesized netlist
+//! (`inq_report::depth`), both in LUT levels, carry steps and nanoseconds on the family; for
+//! the whole design, the estimated Fmax against nextpnr's, and the engine nextpnr's critical
+//! path ends in.
+//!
+//! The same for a synthesis of `inq report` ([`synth_depth`]): per engine, the estimate
+//! against the mapped netlist's deepest path, in LUT levels of the flow's family, and the
+//! design's deepest path against the family's level target.
+//!
+//! Owns the pairing and the tables. Not here: the estimate's model (`inq_hdl::timing`), the
+//! netlist walk and nextpnr's report (`inq_report`), running the tools (`crate::implement`).
+
+use std::path::Path;
+
+use inq_hdl::timing::{self, LogicPath, TimingFamily};
+use inq_hdl::Design;
+use inq_report::depth::{self, PathDepth, TOP_GROUP};
+use inq_report::nextpnr::CriticalPath;
+use inq_report::yosys::{Flow, SynthReport};
+use serde::{Deserialize, Serialize};
+
+/// One part of the design: estimate and netlist.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartClock {
+    /// The engine name, `fifo` or `output`.
+    pub name: String,
+    /// Its instance in the top.
+    pub instance: String,
+    /// The plan's estimate.
+    pub estimate: LogicPath,
+    /// Its delay on the family.
+    pub estimate_ns: f64,
+    /// The deepest path ending in the instance in the synthesized netlist, if walked.
+    pub netlist: Option<PathDepth>,
+    /// That path's delay by the same delay model.
+    pub netlist_ns: Option<f64>,
+}
+
+/// The clock of a design: estimate against measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClockComparison {
+    /// The family of the delay model.
+    pub family: TimingFamily,
+    /// Every engine, the FIFOs and the output stage.
+    pub parts: Vec<PartClock>,
+    /// The estimated Fmax (the slowest part's estimate).
+    pub estimate_fmax_mhz: f64,
+    /// nextpnr's Fmax.
+    pub nextpnr_fmax_mhz: f64,
+    /// `estimate / nextpnr − 1`, in percent.
+    pub error_percent: f64,
+    /// nextpnr's critical path.
+    pub critical_path: Option<CriticalPath>,
+    /// The part nextpnr's critical path ends in.
+    pub critical_part: Option<String>,
+    /// Why the netlist was not walked, if it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netlist_error: Option<String>,
+}
+
+/// Compares the estimate of `design` on `family` with the netlist at `netlist` (module
+/// `top`, the core under `wrapper` when a board top holds it) and nextpnr's Fmax and critical
+/// path.
+pub fn compare(
+    design: &Design,
+    family: TimingFamily,
+    netlist: &Path,
+    top: &str,
+    wrapper: Option<&str>,
+    nextpnr_fmax_mhz: f64,
+    critical_path: Option<&CriticalPath>,
+) -> ClockComparison {
+    let est = timing::estimate(design, family);
+    let groups = depth_groups(design);
+    let wrappers: Vec<&str> = wrapper.into_iter().collect();
+    let walked = depth::walk(netlist, top, &wrappers, &groups, family.carry_weight());
+    let (walk, netlist_error) = match walked {
+        Ok(w) => (Some(w), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let parts: Vec<PartClock> = est
+        .parts
+        .iter()
+        .zip(&groups)
+        .map(|(p, g)| {
+            let found = walk.as_ref().and_then(|w| w.groups.get(g)).cloned();
+            PartClock {
+                name: p.name.clone(),
+                instance: p.instance.clone(),
+                estimate: p.path,
+                estimate_ns: p.ns,
+                netlist_ns: found
+                    .as_ref()
+                    .map(|d| LogicPath::new(d.levels, d.carry).ns(family)),
+                netlist: found,
+            }
+        })
+        .collect();
+    let critical_part = critical_path.map(|cp| {
+        let g = depth::group_of(&cp.to, &wrappers, &groups);
+        parts
+            .iter()
+            .zip(&groups)
+            .find(|(_, pg)| **pg == g)
+            .map(|(p, _)| p.name.clone())
+            .unwrap_or_else(|| TOP_GROUP.to_string())
+    });
+    ClockComparison {
+        family,
+        estimate_fmax_mhz: est.fmax_mhz,
+        nextpnr_fmax_mhz,
+        error_percent: if nextpnr_fmax_mhz > 0.0 {
+            100.0 * (est.fmax_mhz / nextpnr_fmax_mhz - 1.0)
+        } else {
+            0.0
+        },
+        critical_path: critical_path.cloned(),
+        critical_part,
+        parts,
+        netlist_error,
+    }
+}
+
+/// The comparison as text: one line per part, then the whole design.
+pub fn table(c: &ClockComparison) -> String {
+    use std::fmt::Write;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "clock estimate ({}: LUT levels + carry steps, ns) against the synthesized netlist:",
+        c.family.name()
+    );
+    let _ = writeln!(
+        t,
+        "  {:<12} {:>14} {:>9} {:>14} {:>9}",
+        "part", "estimate", "ns", "netlist", "ns"
+    );
+    for p in &c.parts {
+        let (n, ns) = match (&p.netlist, p.netlist_ns) {
+            (Some(d), Some(ns)) => (format!("{} + {}c", d.levels, d.carry), format!("{ns:.1}")),
+            _ => ("-".to_string(), "-".to_string()),
+        };
+        let _ = writeln!(
+            t,
+            "  {:<12} {:>14} {:>9.1} {:>14} {:>9}",
+            p.name,
+            format!("{} + {}c", p.estimate.levels, p.estimate.carry),
+            p.estimate_ns,
+            n,
+            ns
+        );
+    }
+    if let Some(e) = &c.netlist_error {
+        let _ = writeln!(t, "  (netlist not walked: {e})");
+    }
+    let _ = write!(
+        t,
+        "Fmax estimate {:.2} MHz, nextpnr {:.2} MHz ({:+.1}%)",
+        c.estimate_fmax_mhz, c.nextpnr_fmax_mhz, c.error_percent
+    );
+    if let (Some(cp), Some(part)) = (&c.critical_path, &c.critical_part) {
+        let _ = write!(
+            t,
+            "; nextpnr's critical path: {part}, {} + {}c, {:.1} ns ({:.1} ns routing)",
+            cp.levels, cp.carry, cp.ns, cp.routing_ns
+        );
+    }
+    t
+}
+
+/// One engine's deepest path after a synthesis: the plan's estimate on the flow's family
+/// against the mapped netlist (the engine's instance and its weight ROMs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineDepth {
+    /// The engine name.
+    pub name: String,
+    /// The plan's estimate (LUT levels of the family).
+    pub estimate: LogicPath,
+    /// The deepest path ending in the engine's instances, if any register of it was found.
+    pub netlist: Option<PathDepth>,
+}
+
+/// Path depths of one synthesis run (`inq report --flows ice40|xilinx`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DepthComparison {
+    /// The yosys flow.
+    pub flow: Flow,
+    /// The family of the estimate.
+    pub family: TimingFamily,
+    /// Per engine.
+    pub engines: Vec<EngineDepth>,
+    /// The design's deepest estimated path (engines, FIFOs, output stage).
+    pub estimate: LogicPath,
+    /// The netlist's deepest path.
+    pub netlist: PathDepth,
+    /// `netlist.levels − estimate.levels`.
+    pub level_error: i64,
+    /// The level target of the family, when it has one ([`timing::XILINX_200MHZ_LEVELS`]).
+    pub target_levels: Option<u32>,
+}
+
+/// The instance names a netlist's paths are grouped by: every engine's, the FIFOs'
+/// (`u_fifo`) and the output stage's.
+pub fn depth_groups(design: &Design) -> Vec<String> {
+    timing::estimate(design, TimingFamily::Ice40Up)
+        .parts
+        .iter()
+        .map(|p| p.instance.trim_end_matches("_*").to_string())
+        .collect()
+}
+
+/// The family a yosys flow's estimate is made for.
+pub fn family_of(flow: Flow) -> Option<TimingFamily> {
+    match flow {
+        Flow::Generic => None,
+        Flow::Ice40 => Some(TimingFamily::Ice40Up),
+        Flow::Xilinx | Flow::XilinxNoDsp => Some(TimingFamily::Xilinx7),
+    }
+}
+
+/// The estimate of `design` against the netlist depth of a synthesis run, if it walked one.
+pub fn synth_depth(design: &Design, synth: &SynthReport) -> Option<DepthComparison> {
+    let family = family_of(synth.flow)?;
+    let walked = synth.depth.as_ref()?;
+    let est = timing::estimate(design, family);
+    let carry_weight = family.carry_weight();
+    let weight = |p: &LogicPath| f64::from(p.levels) + carry_weight * f64::from(p.carry);
+    let engines = est
+        .parts
+        .iter()
+        .take(design.engines.len())
+        .map(|p| {
+            // the instance and its companions (`<instance>_rom<p>`)
+            let netlist = walked
+                .groups
+                .iter()
+                .filter(|(g, _)| {
+                    g.as_str() == p.instance || g.starts_with(&format!("{}_", p.instance))
+                })
+                .map(|(_, d)| d)
+                .max_by(|a, b| a.weight.total_cmp(&b.weight))
+                .cloned();
+            EngineDepth {
+                name: p.name.clone(),
+                estimate: p.path,
+                netlist,
+            }
+        })
+        .collect();
+    let estimate = est
+        .parts
+        .iter()
+        .map(|p| p.path)
+        .max_by(|a, b| weight(a).total_cmp(&weight(b)))
+        .unwrap_or_default();
+    Some(DepthComparison {
+        flow: synth.flow,
+        family,
+        engines,
+        estimate,
+        netlist: walked.worst.clone(),
+        level_error: i64::from(walked.worst.levels) - i64::from(estimate.levels),
+        target_levels: (family == TimingFamily::Xilinx7).then_some(timing::XILINX_200MHZ_LEVELS),
+    })
+}
+
+/// The depth comparison as text.
+pub fn depth_table(d: &DepthComparison) -> String {
+    use std::fmt::Write;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "deepest path after {} (LUT levels + carry steps; estimate / netlist):",
+        d.flow.name()
+    );
+    for e in &d.engines {
+        let n = e
+            .netlist
+            .as_ref()
+            .map(|p| format!("{} + {}c", p.levels, p.carry))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            t,
+            "  {:<14} {:>10} / {:<10}",
+            e.name,
+            format!("{} + {}c", e.estimate.levels, e.estimate.carry),
+            n
+        );
+    }
+    let _ = write!(
+        t,
+        "  design: {} + {}c / {} + {}c ({:+} levels; {} → {})",
+        d.estimate.levels,
+        d.estimate.carry,
+        d.netlist.levels,
+        d.netlist.carry,
+        d.level_error,
+        d.netlist.from,
+        d.netlist.to
+    );
+    if let Some(target) = d.target_levels {
+        let _ = write!(
+            t,
+            "; 200 MHz target {target} levels: {}",
+            if d.netlist.levels <= target {
+                "met"
+            } else {
+                "NOT met (no pipelining yet)"
+            }
+        );
+    }
+    t
+}

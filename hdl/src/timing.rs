@@ -1,0 +1,266 @@
+//! The plan's clock estimate: the deepest register-to-register path of every engine, in LUT
+//! levels and carry steps, and what that costs in nanoseconds on an FPGA family.
+//!
+//! Owns the path model of the parts of a design that are not engines (FIFOs, the output
+//! stage), the family delay models ([`TimingFamily`]) and the whole-design estimate
+//! ([`estimate`]). Each engine kind states its own path in its file
+//! ([`crate::ops::EngineOp::logic_path`]). Does not own measurement: walking a synthesized
+//! netlist and reading nextpnr's report belong to `inq-report`, and the comparison of the
+//! two to `inq-flow` (`inq impl`).
+//!
+//! The model (`docs/hardware.md` §12) counts, per engine, the chain its template evaluates in
+//! one cycle — for a matrix-vector unit or a pooling unit: the row-availability comparison,
+//! `fire`, the next window counters, the next line-buffer address and the bank's forwarding
+//! comparison — as LUT4 levels plus carry steps of its adders and comparators. The level
+//! counts were taken from the mapped netlists of the designs in `docs/performance.md`
+//! (`synth_ice40`, walked by `inq_report::depth`), and the delays per level and per carry
+//! step from nextpnr-ice40's critical paths of the same designs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::design::Design;
+
+/// A register-to-register path: LUT levels and carry steps between two registers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogicPath {
+    /// LUT levels (LUT4 on iCE40).
+    pub levels: u32,
+    /// Carry steps (one `SB_CARRY` bit each).
+    pub carry: u32,
+}
+
+impl LogicPath {
+    /// A path of `levels` LUT levels and `carry` carry steps.
+    pub const fn new(levels: u32, carry: u32) -> Self {
+        LogicPath { levels, carry }
+    }
+    /// A path of LUT4 levels (as the engines state them) as it maps on `family`.
+    pub fn on(self, family: TimingFamily) -> Self {
+        LogicPath::new(family.lut_levels(self.levels), self.carry)
+    }
+    /// Its delay in nanoseconds on `family`, clock-to-output and setup included.
+    pub fn ns(&self, family: TimingFamily) -> f64 {
+        let d = family.delays();
+        d.clk_to_q + f64::from(self.levels) * d.level + f64::from(self.carry) * d.carry + d.setup
+    }
+}
+
+/// Delays of one family, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Delays {
+    /// Register clock to output.
+    pub clk_to_q: f64,
+    /// One LUT level with the routing into the next one (an average over routed designs).
+    pub level: f64,
+    /// One carry step.
+    pub carry: f64,
+    /// Register setup, with the last net.
+    pub setup: f64,
+}
+
+/// An FPGA family of the clock estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimingFamily {
+    /// iCE40 UltraPlus (`up3k`, `up5k`) and LP parts: the slow, low-power fabric.
+    Ice40Up,
+    /// iCE40 HX parts (`hx1k`, `hx4k`, `hx8k`).
+    Ice40Hx,
+    /// Xilinx 7-series (LUT6, CARRY4), as yosys `synth_xilinx` maps it. Levels are measured
+    /// on the netlist; the delays are datasheet-order figures for a −1 part, not calibrated
+    /// here (no Vivado): use the level count.
+    Xilinx7,
+}
+
+impl TimingFamily {
+    /// The delay model, calibrated on nextpnr-ice40 0.4's critical paths of the designs in
+    /// `docs/performance.md` (iCE40 section).
+    pub fn delays(self) -> Delays {
+        match self {
+            // nextpnr's critical paths: 1.4 ns clock to output, LUT 0.9–1.3 ns plus 1.8–4.2 ns
+            // of routing per level (3.3–3.8 ns on average), 0.3 ns per carry bit.
+            TimingFamily::Ice40Up => Delays {
+                clk_to_q: 1.4,
+                level: 3.45,
+                carry: 0.3,
+                setup: 0.0,
+            },
+            // HX8K: 0.54 ns clock to output, 0.47 ns setup, 1.1–1.6 ns per level, 0.13 ns per
+            // carry bit.
+            TimingFamily::Ice40Hx => Delays {
+                clk_to_q: 0.54,
+                level: 1.2,
+                carry: 0.13,
+                setup: 0.47,
+            },
+            // LUT6 ≈ 0.12 ns plus ≈ 0.45 ns of net, CARRY4 ≈ 0.1–0.3 ns per 4 bits.
+            TimingFamily::Xilinx7 => Delays {
+                clk_to_q: 0.46,
+                level: 0.58,
+                carry: 0.03,
+                setup: 0.1,
+            },
+        }
+    }
+    /// The LUT levels on this family of a chain of `lut4_levels` LUT4 levels (what the
+    /// engines state): the same on iCE40; on Xilinx 7-series `round(0.95 · levels)`: a LUT6
+    /// absorbs more of a chain, but the LUT-RAM line buffers' read multiplexers add levels
+    /// (fitted on the deepest paths of the four designs in `docs/performance.md`, "Timing
+    /// proxy", `synth_xilinx` with the plan's memory mapping).
+    pub fn lut_levels(self, lut4_levels: u32) -> u32 {
+        match self {
+            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => lut4_levels,
+            TimingFamily::Xilinx7 => (f64::from(lut4_levels) * 0.95).round() as u32,
+        }
+    }
+    /// The deepest path a design may have on this family to meet `mhz` (the level budget
+    /// after clock-to-output, setup and `carry` carry steps).
+    pub fn level_budget(self, mhz: f64, carry: u32) -> u32 {
+        let d = self.delays();
+        let left = 1000.0 / mhz - d.clk_to_q - d.setup - f64::from(carry) * d.carry;
+        (left / d.level).floor().max(0.0) as u32
+    }
+    /// The family of an iCE40 part name (`up5k`, `hx8k`, `lp1k`, ...).
+    pub fn of_ice40_part(part: &str) -> Self {
+        if part.starts_with("hx") {
+            TimingFamily::Ice40Hx
+        } else {
+            TimingFamily::Ice40Up
+        }
+    }
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimingFamily::Ice40Up => "iCE40 UP/LP",
+            TimingFamily::Ice40Hx => "iCE40 HX",
+            TimingFamily::Xilinx7 => "Xilinx 7-series",
+        }
+    }
+    /// How much a carry step weighs against a LUT level (for choosing the deepest path in a
+    /// netlist walk).
+    pub fn carry_weight(self) -> f64 {
+        let d = self.delays();
+        d.carry / d.level
+    }
+}
+
+/// The path of a FIFO between engines (`inq_fifo`): the producer's `out_valid` into the
+/// FIFO's write and count logic.
+pub const FIFO_PATH: LogicPath = LogicPath::new(9, 10);
+/// The level target of `inq report`'s Xilinx timing proxy: what a 7-series −1 part meets at
+/// 200 MHz by [`TimingFamily::Xilinx7`]'s delays with about 16 carry steps on the path
+/// (`level_budget(200.0, 16)` = 6).
+pub const XILINX_200MHZ_LEVELS: u32 = 6;
+/// The path of the output stage (`inq_out`): the argmax comparison.
+pub const OUTPUT_PATH: LogicPath = LogicPath::new(3, 0);
+
+/// One part of a design and its estimated path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartTiming {
+    /// The engine name (`conv1`), `fifo` for the FIFOs or `output` for the output stage.
+    pub name: String,
+    /// Its instance in the top (`u_e0_conv1`, `u_fifo_*`, `u_out`).
+    pub instance: String,
+    /// The estimated path.
+    pub path: LogicPath,
+    /// Its delay on the family.
+    pub ns: f64,
+}
+
+/// The clock estimate of a design on one family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimingEstimate {
+    /// The family.
+    pub family: TimingFamily,
+    /// Every engine, then the FIFOs and the output stage.
+    pub parts: Vec<PartTiming>,
+    /// The slowest part's delay.
+    pub worst_ns: f64,
+    /// `1000 / worst_ns`.
+    pub fmax_mhz: f64,
+}
+
+/// The top-level instance name of engine `index` named `name` (`u_e<index>_<name>`, as the
+/// code generator names it).
+pub fn engine_instance(index: usize, name: &str) -> String {
+    format!("u_e{index}_{name}")
+}
+
+/// Estimates every engine's deepest path and the design's Fmax on `family`.
+pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
+    let mut parts: Vec<PartTiming> = design
+        .engines
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let path = e.op().logic_path(&e.io).on(family);
+            PartTiming {
+                name: e.name.clone(),
+                instance: engine_instance(i, &e.name),
+                path,
+                ns: path.ns(family),
+            }
+        })
+        .collect();
+    if !design.streams.is_empty() {
+        parts.push(PartTiming {
+            name: "fifo".into(),
+            instance: "u_fifo_*".into(),
+            path: FIFO_PATH.on(family),
+            ns: FIFO_PATH.on(family).ns(family),
+        });
+    }
+    parts.push(PartTiming {
+        name: "output".into(),
+        instance: "u_out".into(),
+        path: OUTPUT_PATH.on(family),
+        ns: OUTPUT_PATH.on(family).ns(family),
+    });
+    let worst_ns = parts.iter().map(|p| p.ns).fold(0.0, f64::max);
+    TimingEstimate {
+        family,
+        parts,
+        worst_ns,
+        fmax_mhz: if worst_ns > 0.0 {
+            1000.0 / worst_ns
+        } else {
+            0.0
+        },
+    }
+}
+
+/// `⌈log2(n)⌉` for `n ≥ 1` (0 for 1).
+pub(crate) fn log2_ceil(n: usize) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        usize::BITS - (n - 1).leading_zeros()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_grows_with_levels_and_carry() {
+        let f = TimingFamily::Ice40Up;
+        let a = LogicPath::new(10, 0).ns(f);
+        let b = LogicPath::new(11, 0).ns(f);
+        let c = LogicPath::new(10, 10).ns(f);
+        assert!((b - a - f.delays().level).abs() < 1e-9);
+        assert!((c - a - 10.0 * f.delays().carry).abs() < 1e-9);
+        assert!(TimingFamily::Ice40Hx.delays().level < f.delays().level);
+        assert_eq!(TimingFamily::of_ice40_part("hx8k"), TimingFamily::Ice40Hx);
+        assert_eq!(TimingFamily::of_ice40_part("up5k"), TimingFamily::Ice40Up);
+        assert_eq!(log2_ceil(1), 0);
+        assert_eq!(log2_ceil(2), 1);
+        assert_eq!(log2_ceil(33), 6);
+        assert_eq!(TimingFamily::Xilinx7.lut_levels(16), 15);
+        assert_eq!(TimingFamily::Ice40Up.lut_levels(16), 16);
+        assert_eq!(
+            TimingFamily::Xilinx7.level_budget(200.0, 16),
+            XILINX_200MHZ_LEVELS
+        );
+    }
+}
