@@ -46,6 +46,7 @@ use inq_model::QuantModel;
 
 pub use error::CodegenError;
 pub use options::{GenOptions, GENERATOR};
+pub use render::{FIFO_INSTANCE_PREFIX, OUTPUT_INSTANCE};
 pub use sanitize::sanitize_ident;
 
 /// Generates the design folder `out_dir`: `rtl/` (Verilog and memory images), `constraints/`,

@@ -19,6 +19,11 @@ use crate::options::{GenOptions, GENERATOR};
 use crate::parts::{text, Conn, Instance, OutFile, Wire, Wires};
 use crate::sanitize::sanitize_ident;
 
+/// The instances of the top's FIFOs are `<FIFO_INSTANCE_PREFIX>_<stream>` (`u_fifo_3`).
+pub const FIFO_INSTANCE_PREFIX: &str = "u_fifo";
+/// The instance of the output stage in the top.
+pub const OUTPUT_INSTANCE: &str = "u_out";
+
 /// The manifest's view of one engine.
 pub(crate) struct EngineSummary {
     /// Module of the main instance.
@@ -340,7 +345,7 @@ pub(crate) fn render(
             let (p, c) = (producer(s), consumer(s));
             Instance {
                 module: "inq_fifo".into(),
-                name: format!("u_fifo_{s}"),
+                name: format!("{FIFO_INSTANCE_PREFIX}_{s}"),
                 params: vec![
                     engines::int_param("W", st.width),
                     engines::int_param("D", st.depth),
@@ -365,7 +370,7 @@ pub(crate) fn render(
     let q = consumer(o.stream);
     let out = Instance {
         module: "inq_out".into(),
-        name: "u_out".into(),
+        name: OUTPUT_INSTANCE.into(),
         params: vec![
             engines::int_param("W", o.width),
             engines::int_param("N", o.count),

@@ -13,9 +13,10 @@
 
 use std::path::Path;
 
-use inq_hdl::timing::{self, LogicPath, TimingFamily};
-use inq_hdl::Design;
-use inq_report::depth::{self, PathDepth, TOP_GROUP};
+use inq_codegen::{FIFO_INSTANCE_PREFIX, OUTPUT_INSTANCE};
+use inq_design::Manifest;
+use inq_hdl::timing::{self, LogicPath, TimedPart, TimingFamily};
+use inq_report::depth::{self, NetlistDepth, PathDepth, TOP_GROUP};
 use inq_report::nextpnr::CriticalPath;
 use inq_report::yosys::{Flow, SynthReport};
 use serde::{Deserialize, Serialize};
@@ -59,11 +60,42 @@ pub struct ClockComparison {
     pub netlist_error: Option<String>,
 }
 
-/// Compares the estimate of `design` on `family` with the netlist at `netlist` (module
-/// `top`, the core under `wrapper` when a board top holds it) and nextpnr's Fmax and critical
-/// path.
+/// The instance of a part in the generated top (a prefix for the FIFOs): what the netlist's
+/// registers are grouped by. An engine's is the manifest's (its weight ROMs, `<instance>_…`,
+/// fall in its group).
+fn instance_of(manifest: &Manifest, part: TimedPart, name: &str) -> String {
+    match part {
+        TimedPart::Engine(i) => manifest
+            .engines
+            .get(i)
+            .map(|e| e.instance.clone())
+            .unwrap_or_else(|| name.to_string()),
+        TimedPart::Fifos => FIFO_INSTANCE_PREFIX.to_string(),
+        TimedPart::Output => OUTPUT_INSTANCE.to_string(),
+    }
+}
+
+/// The instance names a netlist's paths are grouped by: every part's ([`instance_of`]).
+pub fn depth_groups(manifest: &Manifest) -> Vec<String> {
+    timing::parts(&manifest.design)
+        .iter()
+        .map(|(part, name)| instance_of(manifest, *part, name))
+        .collect()
+}
+
+/// The deepest walked path of each group, in the order of `groups`.
+fn paths_of(walk: Option<&NetlistDepth>, groups: &[String]) -> Vec<Option<PathDepth>> {
+    groups
+        .iter()
+        .map(|g| walk.and_then(|w| w.groups.get(g)).cloned())
+        .collect()
+}
+
+/// Compares the estimate of the design in `manifest` on `family` with the netlist at
+/// `netlist` (module `top`, the core under `wrapper` when a board top holds it) and nextpnr's
+/// Fmax and critical path.
 pub fn compare(
-    design: &Design,
+    manifest: &Manifest,
     family: TimingFamily,
     netlist: &Path,
     top: &str,
@@ -71,8 +103,8 @@ pub fn compare(
     nextpnr_fmax_mhz: f64,
     critical_path: Option<&CriticalPath>,
 ) -> ClockComparison {
-    let est = timing::estimate(design, family);
-    let groups = depth_groups(design);
+    let est = timing::estimate(&manifest.design, family);
+    let groups = depth_groups(manifest);
     let wrappers: Vec<&str> = wrapper.into_iter().collect();
     let walked = depth::walk(netlist, top, &wrappers, &groups, family.carry_weight());
     let (walk, netlist_error) = match walked {
@@ -83,18 +115,16 @@ pub fn compare(
         .parts
         .iter()
         .zip(&groups)
-        .map(|(p, g)| {
-            let found = walk.as_ref().and_then(|w| w.groups.get(g)).cloned();
-            PartClock {
-                name: p.name.clone(),
-                instance: p.instance.clone(),
-                estimate: p.path,
-                estimate_ns: p.ns,
-                netlist_ns: found
-                    .as_ref()
-                    .map(|d| LogicPath::new(d.levels, d.carry).ns(family)),
-                netlist: found,
-            }
+        .zip(paths_of(walk.as_ref(), &groups))
+        .map(|((p, g), found)| PartClock {
+            name: p.name.clone(),
+            instance: g.clone(),
+            estimate: p.path,
+            estimate_ns: p.ns,
+            netlist_ns: found
+                .as_ref()
+                .map(|d| LogicPath::new(d.levels, d.carry).ns(family)),
+            netlist: found,
         })
         .collect();
     let critical_part = critical_path.map(|cp| {
@@ -200,16 +230,6 @@ pub struct DepthComparison {
     pub target_levels: Option<u32>,
 }
 
-/// The instance names a netlist's paths are grouped by: every engine's, the FIFOs'
-/// (`u_fifo`) and the output stage's.
-pub fn depth_groups(design: &Design) -> Vec<String> {
-    timing::estimate(design, TimingFamily::Ice40Up)
-        .parts
-        .iter()
-        .map(|p| p.instance.trim_end_matches("_*").to_string())
-        .collect()
-}
-
 /// The family a yosys flow's estimate is made for.
 pub fn family_of(flow: Flow) -> Option<TimingFamily> {
     match flow {
@@ -219,41 +239,25 @@ pub fn family_of(flow: Flow) -> Option<TimingFamily> {
     }
 }
 
-/// The estimate of `design` against the netlist depth of a synthesis run, if it walked one.
-pub fn synth_depth(design: &Design, synth: &SynthReport) -> Option<DepthComparison> {
+/// The estimate of the design in `manifest` against the netlist depth of a synthesis run
+/// (walked with [`depth_groups`]), if it walked one.
+pub fn synth_depth(manifest: &Manifest, synth: &SynthReport) -> Option<DepthComparison> {
     let family = family_of(synth.flow)?;
     let walked = synth.depth.as_ref()?;
-    let est = timing::estimate(design, family);
-    let carry_weight = family.carry_weight();
-    let weight = |p: &LogicPath| f64::from(p.levels) + carry_weight * f64::from(p.carry);
+    let est = timing::estimate(&manifest.design, family);
+    let groups = depth_groups(manifest);
     let engines = est
         .parts
         .iter()
-        .take(design.engines.len())
-        .map(|p| {
-            // the instance and its companions (`<instance>_rom<p>`)
-            let netlist = walked
-                .groups
-                .iter()
-                .filter(|(g, _)| {
-                    g.as_str() == p.instance || g.starts_with(&format!("{}_", p.instance))
-                })
-                .map(|(_, d)| d)
-                .max_by(|a, b| a.weight.total_cmp(&b.weight))
-                .cloned();
-            EngineDepth {
-                name: p.name.clone(),
-                estimate: p.path,
-                netlist,
-            }
+        .zip(paths_of(Some(walked), &groups))
+        .filter(|(p, _)| matches!(p.part, TimedPart::Engine(_)))
+        .map(|(p, netlist)| EngineDepth {
+            name: p.name.clone(),
+            estimate: p.path,
+            netlist,
         })
         .collect();
-    let estimate = est
-        .parts
-        .iter()
-        .map(|p| p.path)
-        .max_by(|a, b| weight(a).total_cmp(&weight(b)))
-        .unwrap_or_default();
+    let estimate = est.worst().map(|p| p.path).unwrap_or_default();
     Some(DepthComparison {
         flow: synth.flow,
         family,

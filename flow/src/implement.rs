@@ -137,7 +137,7 @@ pub fn run(req: &ImplRequest, progress: impl FnMut(&str)) -> Result<ImplSummary,
     })?;
     let sim = crate::report::simulated_timing(&folder)?;
     let clock = clock::compare(
-        &manifest.design,
+        manifest,
         TimingFamily::of_ice40_part(req.part.name()),
         &implementation.netlist,
         &top,

@@ -83,12 +83,11 @@ pub fn ram_styles(folder: &DesignFolder, flow: Flow) -> Vec<RamStyle> {
         .engines
         .iter()
         .filter_map(|d| {
-            let e = design.engines.get(d.index)?;
-            let lb = e.op().line_buffer(&e.io)?;
+            let (memories, style) = design.engines.get(d.index)?.xilinx_ram_style()?;
             Some(RamStyle {
                 instance: d.instance.clone(),
-                memories: lb.memories.to_string(),
-                style: lb.xilinx_ram_style()?.to_string(),
+                memories: memories.to_string(),
+                style: style.to_string(),
             })
         })
         .collect()
@@ -126,7 +125,7 @@ pub fn build(
             work_dir: None,
             log_dir: Some(logs.clone()),
             ram_styles: ram_styles(&folder, flow),
-            depth_groups: Some(crate::clock::depth_groups(folder.design())),
+            depth_groups: Some(crate::clock::depth_groups(manifest)),
         };
         let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
         // the logs it wrote (kept after a failure too) become the folder's files (best effort:
@@ -191,7 +190,7 @@ pub fn build(
     let depth = synth
         .iter()
         .filter(|r| r.skipped.is_empty())
-        .filter_map(|r| crate::clock::synth_depth(design, r))
+        .filter_map(|r| crate::clock::synth_depth(manifest, r))
         .collect();
     let sim = simulated_timing(&folder)?;
     let interval = sim.interval_cycles.unwrap_or(sim.total_cycles as f64);

@@ -163,6 +163,15 @@ impl Engine {
     pub fn op(&self) -> &dyn EngineOp {
         self.kind.op()
     }
+
+    /// The yosys `ram_style` a Xilinx synthesis must set on this engine's line-buffer
+    /// memories for the plan's memory mapping to hold, as (memory name pattern in the
+    /// engine's module, style); `None` when yosys's own choice is the plan's
+    /// ([`crate::resources::LineBuffer::xilinx_ram_style`]).
+    pub fn xilinx_ram_style(&self) -> Option<(&'static str, &'static str)> {
+        let lb = self.op().line_buffer(&self.io)?;
+        Some((lb.memories, lb.xilinx_ram_style()?))
+    }
 }
 
 impl Design {

@@ -46,4 +46,4 @@ pub use ops::{
 };
 pub use plan::{plan, plan_unrolled};
 pub use resources::{AdderCount, Resources};
-pub use timing::{LogicPath, TimingEstimate, TimingFamily};
+pub use timing::{LogicPath, TimedPart, TimingEstimate, TimingFamily};

@@ -38,6 +38,10 @@ impl LogicPath {
     pub fn on(self, family: TimingFamily) -> Self {
         LogicPath::new(family.lut_levels(self.levels), self.carry)
     }
+    /// `levels + carry_weight · carry` on `family`: what orders paths by delay.
+    pub fn weight(&self, family: TimingFamily) -> f64 {
+        f64::from(self.levels) + family.carry_weight() * f64::from(self.carry)
+    }
     /// Its delay in nanoseconds on `family`, clock-to-output and setup included.
     pub fn ns(&self, family: TimingFamily) -> f64 {
         let d = family.delays();
@@ -154,13 +158,25 @@ pub const XILINX_200MHZ_LEVELS: u32 = 6;
 /// The path of the output stage (`inq_out`): the argmax comparison.
 pub const OUTPUT_PATH: LogicPath = LogicPath::new(3, 0);
 
+/// A part of a design with a clock estimate of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimedPart {
+    /// The engine of this index.
+    Engine(usize),
+    /// The FIFOs between engines (one estimate for all).
+    Fifos,
+    /// The output stage.
+    Output,
+}
+
 /// One part of a design and its estimated path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartTiming {
     /// The engine name (`conv1`), `fifo` for the FIFOs or `output` for the output stage.
     pub name: String,
-    /// Its instance in the top (`u_e0_conv1`, `u_fifo_*`, `u_out`).
-    pub instance: String,
+    /// Which part.
+    pub part: TimedPart,
     /// The estimated path.
     pub path: LogicPath,
     /// Its delay on the family.
@@ -180,42 +196,43 @@ pub struct TimingEstimate {
     pub fmax_mhz: f64,
 }
 
-/// The top-level instance name of engine `index` named `name` (`u_e<index>_<name>`, as the
-/// code generator names it).
-pub fn engine_instance(index: usize, name: &str) -> String {
-    format!("u_e{index}_{name}")
-}
-
-/// Estimates every engine's deepest path and the design's Fmax on `family`.
-pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
-    let mut parts: Vec<PartTiming> = design
+/// The parts of `design` that have an estimate, with their display names: every engine, the
+/// FIFOs (when there are streams) and the output stage.
+pub fn parts(design: &Design) -> Vec<(TimedPart, String)> {
+    let engines = design
         .engines
         .iter()
         .enumerate()
-        .map(|(i, e)| {
-            let path = e.op().logic_path(&e.io).on(family);
+        .map(|(i, e)| (TimedPart::Engine(i), e.name.clone()));
+    let fifos = (!design.streams.is_empty()).then(|| (TimedPart::Fifos, "fifo".to_string()));
+    engines
+        .chain(fifos)
+        .chain(std::iter::once((TimedPart::Output, "output".to_string())))
+        .collect()
+}
+
+/// Estimates every part's deepest path and the design's Fmax on `family`.
+pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
+    let parts: Vec<PartTiming> = parts(design)
+        .into_iter()
+        .map(|(part, name)| {
+            let lut4 = match part {
+                TimedPart::Engine(i) => {
+                    let e = &design.engines[i];
+                    e.op().logic_path(&e.io)
+                }
+                TimedPart::Fifos => FIFO_PATH,
+                TimedPart::Output => OUTPUT_PATH,
+            };
+            let path = lut4.on(family);
             PartTiming {
-                name: e.name.clone(),
-                instance: engine_instance(i, &e.name),
+                name,
+                part,
                 path,
                 ns: path.ns(family),
             }
         })
         .collect();
-    if !design.streams.is_empty() {
-        parts.push(PartTiming {
-            name: "fifo".into(),
-            instance: "u_fifo_*".into(),
-            path: FIFO_PATH.on(family),
-            ns: FIFO_PATH.on(family).ns(family),
-        });
-    }
-    parts.push(PartTiming {
-        name: "output".into(),
-        instance: "u_out".into(),
-        path: OUTPUT_PATH.on(family),
-        ns: OUTPUT_PATH.on(family).ns(family),
-    });
     let worst_ns = parts.iter().map(|p| p.ns).fold(0.0, f64::max);
     TimingEstimate {
         family,
@@ -226,6 +243,13 @@ pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
         } else {
             0.0
         },
+    }
+}
+
+impl TimingEstimate {
+    /// The slowest part.
+    pub fn worst(&self) -> Option<&PartTiming> {
+        self.parts.iter().max_by(|a, b| a.ns.total_cmp(&b.ns))
     }
 }
 

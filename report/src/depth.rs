@@ -126,11 +126,12 @@ pub fn group_of(name: &str, wrappers: &[&str], groups: &[String]) -> String {
         .unwrap_or_else(|| TOP_GROUP.to_string())
 }
 
-/// Walks module `top` of the yosys JSON netlist at `path`. A register belongs to the longest
-/// of `groups` (engine instance names) its net name starts with, followed by `.`, `_` or `[`
-/// (so `u_e0_conv1.acc` and the weight ROM `u_e0_conv1_rom0.q` both belong to `u_e0_conv1`),
-/// after stripping `wrappers` (hierarchical prefixes such as `u_core.` of a board top);
-/// others belong to [`TOP_GROUP`]. `carry_weight` is the cost of one carry step in LUT
+/// Walks module `top` of the yosys JSON netlist at `path`. A path belongs to the group
+/// ([`group_of`]: the longest of `groups`, engine instance names, that the name starts with,
+/// followed by `.`, `_` or `[`, after stripping `wrappers` such as a board top's `u_core.`) of
+/// the register or memory it ends in, named by its cell, else its output net (a register's Q),
+/// else the input net; so `u_e0_conv1.acc` and the weight ROM `u_e0_conv1_rom0.q` both
+/// belong to `u_e0_conv1`. Others belong to [`TOP_GROUP`]. `carry_weight` is the cost of one carry step in LUT
 /// levels.
 pub fn walk(
     path: &Path,
@@ -268,19 +269,12 @@ pub fn walk(
     while let Some(i) = queue.pop() {
         done += 1;
         let c = &comb[i];
-        let mut best = Arr {
-            weight: -1.0,
-            ..Arr::default()
-        };
-        for &b in &c.ins {
-            let a = arrival.get(&b).copied().unwrap_or_else(|| start(b));
-            if a.weight > best.weight {
-                best = a;
-            }
-        }
-        if best.weight < 0.0 {
-            best = Arr::default();
-        }
+        let best = c
+            .ins
+            .iter()
+            .map(|&b| arrival.get(&b).copied().unwrap_or_else(|| start(b)))
+            .max_by(|x, y| x.weight.total_cmp(&y.weight))
+            .unwrap_or_default();
         let out = Arr {
             levels: best.levels + c.levels,
             carry: best.carry + c.carry,

@@ -428,9 +428,20 @@ pub fn parse_utilisation(log: &str) -> Vec<Utilisation> {
     out
 }
 
-/// Reads nextpnr's `--report` JSON: the achieved Fmax of the (single) clock and the
-/// utilisation.
-pub fn parse_report(json: &str) -> Option<(f64, Vec<Utilisation>)> {
+/// What nextpnr's `--report` JSON says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextpnrReport {
+    /// The achieved Fmax of the (single) clock.
+    pub fmax_mhz: f64,
+    /// Utilisation by resource.
+    pub utilisation: Vec<Utilisation>,
+    /// The clock's critical path, when the report has one.
+    pub critical_path: Option<CriticalPath>,
+}
+
+/// Reads nextpnr's `--report` JSON: the achieved Fmax of the (single) clock, the utilisation
+/// and the critical path.
+pub fn parse_report(json: &str) -> Option<NextpnrReport> {
     let v: serde_json::Value = serde_json::from_str(json).ok()?;
     let fmax = v
         .get("fmax")?
@@ -450,13 +461,15 @@ pub fn parse_report(json: &str) -> Option<(f64, Vec<Utilisation>)> {
             })
         })
         .collect();
-    fmax.is_finite().then_some((fmax, util))
+    fmax.is_finite().then(|| NextpnrReport {
+        fmax_mhz: fmax,
+        utilisation: util,
+        critical_path: critical_path(&v),
+    })
 }
 
-/// Reads the critical path of the clock (from a posedge to a posedge) out of nextpnr's
-/// `--report` JSON.
-pub fn parse_critical_path(json: &str) -> Option<CriticalPath> {
-    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+/// The critical path of the clock (from a posedge to a posedge) in nextpnr's report.
+fn critical_path(v: &serde_json::Value) -> Option<CriticalPath> {
     let path = v.get("critical_paths")?.as_array()?.iter().find(|p| {
         let edge = |k: &str| {
             p.get(k)
@@ -650,7 +663,11 @@ pub fn implement(
         }
     };
     let json = std::fs::read_to_string(&report).map_err(io_err(&report))?;
-    let (fmax_mhz, mut utilisation) = parse_report(&json).ok_or_else(|| ImplError::Io {
+    let NextpnrReport {
+        fmax_mhz,
+        mut utilisation,
+        critical_path,
+    } = parse_report(&json).ok_or_else(|| ImplError::Io {
         path: report.display().to_string(),
         message: "no achieved Fmax or utilisation in nextpnr's report".into(),
     })?;
@@ -682,7 +699,7 @@ pub fn implement(
         synth_reused,
         pnr_seconds: t1.elapsed().as_secs_f64(),
         netlist: netlist.clone(),
-        critical_path: parse_critical_path(&json),
+        critical_path,
     })
 }
 
@@ -737,12 +754,14 @@ mod tests {
     fn report_json_gives_fmax_and_utilisation() {
         let j = r#"{"fmax": {"clk$glb": {"achieved": 16.68, "constraint": 100}},
                     "utilization": {"ICESTORM_LC": {"available": 5280, "used": 4850}}}"#;
-        let (f, u) = parse_report(j).unwrap();
-        assert!((f - 16.68).abs() < 1e-9);
-        assert_eq!(u[0].used, 4850);
+        let r = parse_report(j).unwrap();
+        assert!((r.fmax_mhz - 16.68).abs() < 1e-9);
+        assert_eq!(r.utilisation[0].used, 4850);
+        assert_eq!(r.critical_path, None);
         assert!(parse_report("{}").is_none());
-        let cp = parse_critical_path(
-            r#"{"critical_paths": [
+        let cp = parse_report(
+            r#"{"fmax": {"clk": {"achieved": 20.0}}, "utilization": {},
+              "critical_paths": [
               {"from": "<async>", "to": "posedge clk", "path": []},
               {"from": "posedge clk", "to": "posedge clk", "path": [
                 {"type": "clk-to-q", "delay": 1.4, "from": {"cell": "a", "port": "CLK"}, "to": {"cell": "a", "port": "O"}},
@@ -753,10 +772,11 @@ mod tests {
                 {"type": "setup", "delay": 0.5, "from": {"cell": "d", "port": "I0"}, "to": {"cell": "d", "port": "I0"}}
               ]}]}"#,
         )
+        .and_then(|r| r.critical_path)
         .unwrap();
         assert_eq!((cp.from.as_str(), cp.to.as_str()), ("a", "d"));
         assert_eq!((cp.levels, cp.carry), (1, 1));
         assert!((cp.ns - 5.3).abs() < 1e-9 && (cp.routing_ns - 1.8).abs() < 1e-9);
-        assert!(parse_critical_path("{}").is_none());
+        assert!(critical_path(&serde_json::json!({})).is_none());
     }
 }

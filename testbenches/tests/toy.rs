@@ -95,12 +95,22 @@ fn toy_manifest() -> Manifest {
     m
 }
 
-/// Rewrites the fixture's manifest from [`toy_manifest`].
+/// The fixture's manifest is [`toy_manifest`], byte for byte; `INQ_BLESS=1` rewrites it (after
+/// a schema change), as for the golden folders.
 #[test]
-#[ignore = "rewrites tests/fixtures/toy_design/manifest.json; run by hand after a schema change"]
-fn regenerate_toy_manifest() {
+fn toy_manifest_is_current() {
     let text = serde_json::to_string_pretty(&toy_manifest()).unwrap() + "\n";
-    std::fs::write(toy_dir().join("manifest.json"), text).unwrap();
+    let path = toy_dir().join("manifest.json");
+    if std::env::var_os("INQ_BLESS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == text,
+        "{} is not what toy_manifest() writes; after a schema change run INQ_BLESS=1 cargo test -p inq-testbenches --test toy toy_manifest_is_current",
+        path.display()
+    );
 }
 
 /// Edits `dir/manifest.json` as JSON.

@@ -17,7 +17,7 @@ use crate::resources::{
     LineBuffer, Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT,
     LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
 };
-use crate::timing::{log2_ceil, LogicPath};
+use crate::timing::{log2_ceil, LogicPath, TimingFamily};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -666,8 +666,8 @@ fn mvu_logic_path(m: &Mvu) -> LogicPath {
         10 + tree,
         m.acc_width + 5 + tree * m.product_width.div_ceil(2),
     );
-    let weight = |p: &LogicPath| f64::from(p.levels) + 0.087 * f64::from(p.carry);
-    if weight(&datapath) > weight(&schedule) {
+    // the engines state LUT4 paths: ordered by the iCE40 UP/LP weights
+    if datapath.weight(TimingFamily::Ice40Up) > schedule.weight(TimingFamily::Ice40Up) {
         datapath
     } else {
         schedule

@@ -22,12 +22,11 @@ pub fn xilinx_ram_styles<'a>(
     instances
         .into_iter()
         .filter_map(|(index, instance)| {
-            let e = design.engines.get(index)?;
-            let lb = e.op().line_buffer(&e.io)?;
+            let (memories, style) = design.engines.get(index)?.xilinx_ram_style()?;
             Some(inq_report::yosys::RamStyle {
                 instance: instance.to_string(),
-                memories: lb.memories.to_string(),
-                style: lb.xilinx_ram_style()?.to_string(),
+                memories: memories.to_string(),
+                style: style.to_string(),
             })
         })
         .collect()
