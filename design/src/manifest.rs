@@ -97,7 +97,8 @@ pub struct EngineDesc {
 pub struct Performance {
     /// Cycles between images in steady state (analytic: the slowest engine).
     pub interval_cycles: u64,
-    /// First input to first output, cycles (analytic estimate).
+    /// The first image's latency in cycles, from its first input element to its last output
+    /// word (the plan's schedule, `Design::latency_estimate`).
     pub latency_cycles: u64,
     /// Images per second at `clock_mhz`.
     pub images_per_second: f64,

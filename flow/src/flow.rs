@@ -92,6 +92,8 @@ pub struct FlowSummary {
     pub design: String,
     /// Plan's interval.
     pub plan_interval_cycles: u64,
+    /// Plan's first-image latency.
+    pub plan_latency_cycles: u64,
     /// Skip FIFOs sized by simulation: (stream, rule depth, sized depth).
     pub skip_fifos: Vec<(usize, usize, usize)>,
     /// Simulated steady-state cycles per image.
@@ -228,6 +230,7 @@ pub fn run(req: &FlowRequest) -> Result<FlowSummary, FlowError> {
     let (g, design) = crate::build::build(&model, &ddir, &req.build)?;
     s.design = req.out.join("design").display().to_string();
     s.plan_interval_cycles = design.interval_cycles();
+    s.plan_latency_cycles = design.latency_estimate();
     if let Some(z) = &g.sizing {
         s.skip_fifos = z
             .streams
@@ -279,7 +282,7 @@ pub fn run(req: &FlowRequest) -> Result<FlowSummary, FlowError> {
         req.build.clock_mhz,
         sim.latency_cycles
     ));
-    let sim_table = crate::run::sim_summary(&sim, Some(s.plan_interval_cycles));
+    let sim_table = crate::run::sim_summary(&sim, Some(crate::run::Planned::of(&design)));
 
     // 5. verify
     st.start(
@@ -378,7 +381,7 @@ impl FlowSummary {
     /// The human summary.
     pub fn summary(&self, clock_mhz: f64, flow: &str) -> String {
         format!(
-            "\nsummary\n  accuracy: float {}, INQ {}, integer {} ({} test images)\n  throughput: {} cycles/image (plan {}), {:.0} images/s at {} MHz, latency {} cycles\n  area (yosys {}): {} LUT, {} FF, {} BRAM18, {} multipliers\n  verification: {}\n  report: {}",
+            "\nsummary\n  accuracy: float {}, INQ {}, integer {} ({} test images)\n  throughput: {} cycles/image (plan {}), {:.0} images/s at {} MHz, latency {} cycles (plan {})\n  area (yosys {}): {} LUT, {} FF, {} BRAM18, {} multipliers\n  verification: {}\n  report: {}",
             pct(self.float_accuracy),
             pct(self.inq_float_accuracy),
             pct(self.integer_accuracy),
@@ -390,6 +393,7 @@ impl FlowSummary {
             self.images_per_second,
             clock_mhz,
             self.latency_cycles,
+            self.plan_latency_cycles,
             flow,
             self.luts.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
             self.ffs.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),

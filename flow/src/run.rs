@@ -92,8 +92,27 @@ fn keep_build_log(dir: &Path, cache_entry: &Path) {
     }
 }
 
-/// Human summary of a simulation report (`plan_interval`: the plan's figure to compare).
-pub fn sim_summary(r: &SimReport, plan_interval: Option<u64>) -> String {
+/// The plan's figures a simulation is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    /// `Design::interval_cycles`.
+    pub interval_cycles: u64,
+    /// `Design::latency_estimate` (the first image).
+    pub latency_cycles: u64,
+}
+
+impl Planned {
+    /// The figures of a design.
+    pub fn of(design: &inq_hdl::Design) -> Planned {
+        Planned {
+            interval_cycles: design.interval_cycles(),
+            latency_cycles: design.latency_estimate(),
+        }
+    }
+}
+
+/// Human summary of a simulation report (`plan`: the plan's figures to compare).
+pub fn sim_summary(r: &SimReport, plan: Option<Planned>) -> String {
     let mut s = format!(
         "{} images simulated (stall rate {}, seed {}): {} mismatches against the integer reference\n",
         r.images, r.stall_rate, r.seed, r.mismatch_count
@@ -111,10 +130,17 @@ pub fn sim_summary(r: &SimReport, plan_interval: Option<u64>) -> String {
         r.images_per_second,
         r.clock_mhz
     );
-    if let (Some(p), Some(i)) = (plan_interval, r.interval_cycles) {
+    if let Some(p) = plan {
+        let vs = |sim: f64, plan: u64| 100.0 * (sim - plan as f64) / (plan.max(1) as f64);
+        let interval = r
+            .interval_cycles
+            .map(|i| format!(" ({:+.1}%)", vs(i, p.interval_cycles)))
+            .unwrap_or_default();
         s += &format!(
-            "plan predicted {p} cycles/image ({:+.1}%)\n",
-            100.0 * (i - p as f64) / p as f64
+            "plan predicted {} cycles/image{interval} and a first-image latency of {} cycles ({:+.1}%)\n",
+            p.interval_cycles,
+            p.latency_cycles,
+            vs(r.latency_cycles as f64, p.latency_cycles)
         );
     }
     s += &format!(
@@ -249,9 +275,9 @@ fn streams_line(
     }
 }
 
-/// The plan's interval of the design in `dir`, if it loads.
-pub fn plan_interval(dir: &Path) -> Option<u64> {
+/// The plan's figures of the design in `dir`, if it loads.
+pub fn planned(dir: &Path) -> Option<Planned> {
     inq_design::load_design(dir)
         .ok()
-        .map(|l| l.design.interval_cycles())
+        .map(|l| Planned::of(&l.design))
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ops::{EngineKind, EngineOp, Io, MacKind};
 use crate::resources::{add_into, fifo_resources, output_resources, Resources};
+use crate::schedule::Times;
 
 /// The value of [`Design::format`].
 pub const DESIGN_FORMAT: &str = "inq-design";
@@ -190,21 +191,62 @@ impl Design {
             .unwrap_or(0)
     }
 
-    /// Rough estimate of the cycles from the first input element to the first logit: the
-    /// longest path of engines' first-output delays plus one cycle per FIFO.
-    pub fn latency_estimate(&self) -> u64 {
-        let mut at = vec![0u64; self.engines.len()];
-        let arrival = |s: usize, at: &[u64]| -> u64 {
-            match self.streams[s].from {
-                Endpoint::Engine { engine, .. } => at[engine] + 1,
-                _ => 1,
+    /// The first image's schedule ([`crate::schedule`]): per stream, the cycle in which each
+    /// element of the first image after reset is written into the stream's FIFO, counted from
+    /// the transfer of the first input element (cycle 0), with the input offered one element
+    /// per cycle and the output never blocked. A FIFO delivers an element the cycle after it
+    /// was written (§3); each engine maps its inputs to its outputs by
+    /// [`EngineOp::first_image`]. A stream whose producer never runs (not possible in a
+    /// planned design) stays empty.
+    pub fn first_image(&self) -> Vec<Times> {
+        let mut sent: Vec<Option<Times>> = self
+            .streams
+            .iter()
+            .map(|s| match s.from {
+                Endpoint::Input => Some((0..s.elements_per_image as u64).collect()),
+                _ => None,
+            })
+            .collect();
+        let mut done = vec![false; self.engines.len()];
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for (i, e) in self.engines.iter().enumerate() {
+                if done[i] {
+                    continue;
+                }
+                let available: Option<Vec<Times>> = e
+                    .inputs
+                    .iter()
+                    .map(|&s| {
+                        let t = sent.get(s)?.as_ref()?;
+                        Some(t.iter().map(|c| c + 1).collect())
+                    })
+                    .collect();
+                let Some(available) = available else {
+                    continue;
+                };
+                let inputs: Vec<&[u64]> = available.iter().map(Vec::as_slice).collect();
+                for (port, times) in e.op().first_image(&inputs).into_iter().enumerate() {
+                    if let Some(slot) = e.outputs.get(port).and_then(|&s| sent.get_mut(s)) {
+                        *slot = Some(times);
+                    }
+                }
+                done[i] = true;
+                progress = true;
             }
-        };
-        for (i, e) in self.engines.iter().enumerate() {
-            let start = e.inputs.iter().map(|&s| arrival(s, &at)).max().unwrap_or(0);
-            at[i] = start + e.op().first_output_cycles();
         }
-        arrival(self.output.stream, &at) - 1 + self.output.count as u64
+        sent.into_iter().map(Option::unwrap_or_default).collect()
+    }
+
+    /// The first image's latency: cycles from the transfer of its first input element to the
+    /// transfer of its last output word, from [`Design::first_image`] (the output stage reads
+    /// its FIFO directly, §7). `inq sim` measures the same quantity (`latency_cycles`).
+    pub fn latency_estimate(&self) -> u64 {
+        self.first_image()
+            .get(self.output.stream)
+            .and_then(|t| t.last())
+            .map_or(0, |&t| t + 1)
     }
 
     /// The MAC kind of the design's MVUs (`Multiply` if any MVU multiplies).
@@ -333,7 +375,7 @@ impl Design {
         );
         let _ = writeln!(
             s,
-            "interval {} cycles/image → {:.1} images/s at {} MHz (latency: a rough lower bound of {} cycles; `inq sim` measures it)",
+            "interval {} cycles/image → {:.1} images/s at {} MHz (latency of the first image: {} cycles)",
             interval,
             fps,
             clock_mhz,

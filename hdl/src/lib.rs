@@ -17,6 +17,8 @@
 //!   [`plan_unrolled`];
 //! * [`geometry`], [`resources`]: the sliding-window schedule model and the resource model's
 //!   building blocks;
+//! * [`schedule`]: the first image's schedule (when each element of each stream moves),
+//!   behind [`Design::latency_estimate`];
 //! * [`timing`]: the clock estimate (each engine's deepest path in LUT levels and carry
 //!   steps, and a family's delays).
 //!
@@ -32,6 +34,7 @@ pub mod graph;
 pub mod ops;
 pub mod plan;
 pub mod resources;
+pub mod schedule;
 pub mod timing;
 
 pub use design::{

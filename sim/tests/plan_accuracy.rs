@@ -3,7 +3,9 @@
 //! the LeNet-shaped model at minimal folding, several lane budgets and throughput targets, for
 //! small random models (chains and graphs: residual blocks, depthwise convolutions, GAP) at
 //! explicit, budgeted and targeted foldings, and for the ResNet-8-shaped model; automatic
-//! folding meets its target in simulation.
+//! folding meets its target in simulation. The plan's first-image latency
+//! (`Design::latency_estimate`) is within 5% of the simulated first-image latency on the same
+//! cases.
 
 mod common;
 
@@ -13,15 +15,36 @@ use inq_model::random::{LayerSpec, RandomSpec};
 use inq_model::QuantModel;
 use inq_sim::{simulate, SimOptions};
 
-/// Simulated steady-state interval over `n` images, and the plan's interval.
-fn measure(m: &QuantModel, req: &FoldingRequest, n: usize) -> Option<(f64, f64, usize)> {
+/// The simulated and planned figures of one design.
+struct Measured {
+    /// Simulated steady-state interval over the images.
+    interval: f64,
+    /// The plan's interval.
+    plan: f64,
+    lanes: usize,
+    /// Simulated first-image latency.
+    latency: f64,
+    /// The plan's first-image latency.
+    plan_latency: f64,
+}
+
+impl Measured {
+    fn latency_error(&self) -> f64 {
+        (self.plan_latency - self.latency) / self.latency
+    }
+}
+
+/// Simulated steady-state interval and first-image latency over `n` images, and the plan's.
+fn measure(m: &QuantModel, req: &FoldingRequest, n: usize) -> Option<Measured> {
     let d = plan(m, req).ok()?;
     let r = simulate(&d, &images(m, n, 5), &SimOptions::default()).expect("simulate");
-    Some((
-        r.interval_cycles.unwrap(),
-        d.interval_cycles() as f64,
-        d.total_lanes(),
-    ))
+    Some(Measured {
+        interval: r.interval_cycles.unwrap(),
+        plan: d.interval_cycles() as f64,
+        lanes: d.total_lanes(),
+        latency: r.latency_cycles as f64,
+        plan_latency: d.latency_estimate() as f64,
+    })
 }
 
 fn extra_specs() -> Vec<(&'static str, RandomSpec)> {
@@ -130,17 +153,33 @@ fn lenet() -> QuantModel {
     model(&inq_model::random::lenet_spec(u8_input().exp, true), 3)
 }
 
+/// The largest first-image latency error allowed (the target).
+const LATENCY_TOL: f64 = 0.05;
+
 fn check(name: &str, m: &QuantModel, req: &FoldingRequest, n: usize, tol: f64) -> (f64, f64) {
-    let (got, p, lanes) = measure(m, req, n).unwrap_or_else(|| panic!("{name}: plan failed"));
+    let r = measure(m, req, n).unwrap_or_else(|| panic!("{name}: plan failed"));
+    let (got, p) = (r.interval, r.plan);
     let err = (got - p) / p;
+    let lat = r.latency_error();
     eprintln!(
-        "{name}: lanes {lanes} plan {p} sim {got} ({:+.2}%)",
-        err * 100.0
+        "{name}: lanes {} plan {p} sim {got} ({:+.2}%); latency plan {} sim {} ({:+.2}%)",
+        r.lanes,
+        err * 100.0,
+        r.plan_latency,
+        r.latency,
+        lat * 100.0
     );
     assert!(
         err.abs() <= tol,
         "{name}: plan {p} vs simulated {got} ({:+.2}%)",
         err * 100.0
+    );
+    assert!(
+        lat.abs() <= LATENCY_TOL,
+        "{name}: latency plan {} vs simulated {} ({:+.2}%)",
+        r.plan_latency,
+        r.latency,
+        lat * 100.0
     );
     (got, p)
 }
@@ -238,6 +277,7 @@ fn small_models_plan_matches_simulation() {
 #[test]
 fn random_models_plan_matches_simulation() {
     let (mut n, mut bad, mut worst) = (0usize, 0usize, 0.0f64);
+    let (mut lat_bad, mut lat_worst) = (0usize, 0.0f64);
     for seed in 0..300u64 {
         let Some(spec) = random_spec(seed) else {
             continue;
@@ -246,10 +286,22 @@ fn random_models_plan_matches_simulation() {
         let mut reqs: Vec<FoldingRequest> = foldings(&m).into_iter().map(|(_, r)| r).collect();
         reqs.push(FoldingRequest::LaneBudget(16));
         for req in &reqs {
-            let Some((got, p, _)) = measure(&m, req, 5) else {
+            let Some(r) = measure(&m, req, 5) else {
                 continue;
             };
+            let (got, p) = (r.interval, r.plan);
             let err = ((got - p) / p).abs();
+            let lat = r.latency_error().abs();
+            if lat > LATENCY_TOL {
+                lat_bad += 1;
+                eprintln!(
+                    "seed {seed}: latency plan {} sim {} ({:.2}%)",
+                    r.plan_latency,
+                    r.latency,
+                    lat * 100.0
+                );
+            }
+            lat_worst = lat_worst.max(lat);
             n += 1;
             if err > 0.02 {
                 bad += 1;
@@ -259,6 +311,10 @@ fn random_models_plan_matches_simulation() {
         }
     }
     eprintln!("{n} cases, {bad} beyond 2%, worst {:.2}%", worst * 100.0);
+    eprintln!(
+        "latency: {lat_bad} beyond 5%, worst {:.2}%",
+        lat_worst * 100.0
+    );
     assert!(n >= 500, "{n} cases");
     assert!(bad * 100 <= n, "{bad} of {n} beyond 2%");
     assert!(worst <= 0.04, "worst {:.2}%", worst * 100.0);

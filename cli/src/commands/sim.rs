@@ -48,7 +48,7 @@ pub fn run(a: &SimArgs) -> anyhow::Result<()> {
     );
     pb.finish_and_clear();
     let r = r?;
-    let plan = inq_flow::run::plan_interval(&a.dir);
+    let plan = inq_flow::run::planned(&a.dir);
     crate::output::emit(a.json, &r, || sim_summary(&r, plan))?;
     if r.mismatch_count > 0 || r.stream_mismatches > 0 {
         anyhow::bail!(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{EngineOp, Io, Param};
 use crate::resources::{ceil_div, push_adders, term, Resources, Term};
+use crate::schedule::{self, Times};
 use crate::timing::LogicPath;
 
 /// An elementwise adder of two streams.
@@ -73,8 +74,9 @@ impl EngineOp for AddUnit {
     fn held_elements(&self) -> usize {
         1
     }
-    fn first_output_cycles(&self) -> u64 {
-        1
+    fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
+        // both inputs transfer together (`take`), the sum leaves from a register a cycle later
+        vec![schedule::elementwise(inputs, 1)]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         let s = u64::from(self.sum_width);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::geometry::Geometry;
 use crate::resources::{LineBuffer, Resources, Term};
+use crate::schedule::Times;
 use crate::timing::LogicPath;
 
 /// Widths and signedness of the stream an engine reads (its first input) and of the stream
@@ -105,9 +106,11 @@ pub trait EngineOp {
     /// How many input elements the engine can hold (line buffer, output registers) before it
     /// must emit: the "reach" the FIFO rule of `docs/hardware.md` §2.2 adds up.
     fn held_elements(&self) -> usize;
-    /// Cycles from its first input element to its first output element when fed at one
-    /// element per cycle (a lower bound used for the latency estimate).
-    fn first_output_cycles(&self) -> u64;
+    /// The first image's schedule ([`crate::schedule`], `docs/hardware.md` §9): given the
+    /// cycles in which each input element becomes available (one slice per input port), the
+    /// cycles in which each output element is transferred (one vector per output port), with
+    /// the output never blocked.
+    fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times>;
     /// The named terms of the resource estimate (`docs/hardware.md` §10).
     fn terms(&self, io: &Io) -> Vec<Term>;
     /// The resource estimate (the terms plus adders, ROM and block-RAM counts).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{EngineOp, Io, Param};
 use crate::resources::{term, Resources, Term};
+use crate::schedule::{self, Times};
 use crate::timing::LogicPath;
 
 /// A fork of one stream into `outputs` copies.
@@ -38,8 +39,10 @@ impl EngineOp for Fork {
     fn held_elements(&self) -> usize {
         0
     }
-    fn first_output_cycles(&self) -> u64 {
-        0
+    fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
+        // combinational: an element moves into every output FIFO in the cycle it is taken
+        let moved = schedule::elementwise(inputs, 0);
+        vec![moved; self.outputs]
     }
     fn terms(&self, _io: &Io) -> Vec<Term> {
         // the ready AND and one valid gate per output

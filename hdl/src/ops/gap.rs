@@ -9,6 +9,7 @@ use super::api::{EngineOp, Io, Param};
 use crate::resources::{
     ceil_div, lutram, push_adders, term, vclog2, Resources, Term, LUTS_PER_LUTRAM_CELL,
 };
+use crate::schedule::{self, Times};
 use crate::timing::LogicPath;
 
 /// A global average pooling unit over a `C×H×W` map.
@@ -60,8 +61,22 @@ impl EngineOp for Gap {
     fn held_elements(&self) -> usize {
         self.c * self.h * self.w + self.c
     }
-    fn first_output_cycles(&self) -> u64 {
-        (self.c * self.h * self.w - self.c) as u64 + 2
+    fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
+        // channel `c`'s result is counted as pending at the edge of its last-pixel element,
+        // loaded into `out_data` the cycle after and transferred the cycle after that; one
+        // result per cycle
+        let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+        let last_pixel = taken.len().saturating_sub(self.c);
+        let mut next = 0u64;
+        let out = taken[last_pixel..]
+            .iter()
+            .map(|&t| {
+                let o = (t + 2).max(next);
+                next = o + 1;
+                o
+            })
+            .collect();
+        vec![out]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         let a = u64::from(io.in_width);

@@ -17,6 +17,7 @@ use crate::resources::{
     LineBuffer, Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT,
     LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
 };
+use crate::schedule::{self, Times};
 use crate::timing::{log2_ceil, LogicPath, TimingFamily};
 
 fn is_false(b: &bool) -> bool {
@@ -749,11 +750,32 @@ impl EngineOp for Mvu {
     fn held_elements(&self) -> usize {
         self.geom.lb_elements() + self.pe + 1
     }
-    fn first_output_cycles(&self) -> u64 {
+    fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
+        // §4: a fold takes `SF` fire cycles once output row `oy`'s `need` rows are complete;
+        // its last fire waits for `obuf` (the previous fold's `PE` results leave one per
+        // cycle, so last fires are at least `PE` apart); result `p` is loaded into `out_data`
+        // the cycle after the last fire and moves `p + 2` cycles after it
         let g = &self.geom;
-        let rows = g.kh.saturating_sub(g.pad[0]).clamp(1, g.h);
-        let first = (rows - 1) * g.w * g.c + g.c * g.kw.saturating_sub(g.pad[1]).max(1);
-        first.min(g.in_elements()) as u64 + self.sf as u64 + 1
+        let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+        let (sf, pe) = (self.sf.max(1) as u64, self.pe.max(1) as u64);
+        let mut out = Vec::with_capacity(g.oc * g.oh * g.ow);
+        let mut next = 0u64;
+        let mut last_fire: Option<u64> = None;
+        for oy in 0..g.oh {
+            let lo = (oy * g.sh) as i64 - g.pad[0] as i64;
+            let need = (lo + g.kh as i64).clamp(0, g.h as i64) as usize;
+            let ready = schedule::rows_complete(&taken, g.w * g.c, need);
+            for _ in 0..g.ow * self.nf {
+                let mut last = next.max(ready) + sf - 1;
+                if let Some(prev) = last_fire {
+                    last = last.max(prev + pe);
+                }
+                out.extend((0..pe).map(|p| last + 2 + p));
+                last_fire = Some(last);
+                next = last + 1;
+            }
+        }
+        vec![out]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         mvu_terms(self, io.in_width, io.out_width)

@@ -10,6 +10,7 @@ use crate::resources::{
     ceil_div, clog2, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, scale, term,
     vclog2, LineBuffer, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
 };
+use crate::schedule::{self, Times};
 use crate::timing::{log2_ceil, LogicPath};
 
 /// Pooling mode.
@@ -219,10 +220,23 @@ impl EngineOp for Pool {
     fn held_elements(&self) -> usize {
         self.geom.lb_elements() + 1
     }
-    fn first_output_cycles(&self) -> u64 {
+    fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
+        // one output element per cycle (`fire`) once output row `oy`'s `need` rows are
+        // complete; `out_valid` is registered, so the element moves the cycle after its fire
         let g = &self.geom;
-        let first = (g.kh.clamp(1, g.h) - 1) * g.w * g.c + g.c * g.kw.max(1);
-        first.min(g.in_elements()) as u64 + 1
+        let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+        let mut out = Vec::with_capacity(g.oh * g.ow * g.c);
+        let mut next = 0u64;
+        for oy in 0..g.oh {
+            let need = (oy * g.sh + g.kh).min(g.h);
+            let ready = schedule::rows_complete(&taken, g.w * g.c, need);
+            for _ in 0..g.ow * g.c {
+                let fire = next.max(ready);
+                out.push(fire + 1);
+                next = fire + 1;
+            }
+        }
+        vec![out]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         pool_terms(self, io.in_width)
