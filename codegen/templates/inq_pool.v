@@ -114,34 +114,40 @@ module inq_pool #(
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
   wire          img_wrap  = ((iy == H_C) & ((~ahead) | last_fire));
 
-  // next values of the window-address registers (the read addresses of the taps)
+  // next values of the window-address registers (the read addresses of the taps). The
+  // values a fire (or the reset) sets them to (*_s) depend on registers and rst only, so
+  // they are computed beside fire, which then only selects (docs/hardware.md section 12:
+  // the row test and fire are not in series with the address arithmetic); the read
+  // addresses below follow the same pattern.
   wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
   wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
   wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
   wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
-  reg [LBW-1:0] rb0_n, oxc_n, cco_n;
+  wire           adv = (rst | fire);   // the window-address registers change
+  reg [LBW-1:0] rb0_s, oxc_s, cco_s;
   always @(*) begin
-    rb0_n = rb0;
-    oxc_n = oxc;
-    cco_n = cco;
+    rb0_s = rb0;
+    oxc_s = oxc;
+    cco_s = cco;
     if (rst) begin
-      rb0_n = {LBW{1'b0}};
-      oxc_n = {LBW{1'b0}};
-      cco_n = {LBW{1'b0}};
-    end else if (fire) begin
-      if (!end_pix) begin
-        cco_n = (cco + 1'b1);
+      rb0_s = {LBW{1'b0}};
+      oxc_s = {LBW{1'b0}};
+      cco_s = {LBW{1'b0}};
+    end else if (!end_pix) begin
+      cco_s = (cco + 1'b1);
+    end else begin
+      cco_s = {LBW{1'b0}};
+      if (ox != OW_LAST) begin
+        oxc_s = (oxc + SWC);
       end else begin
-        cco_n = {LBW{1'b0}};
-        if (ox != OW_LAST) begin
-          oxc_n = (oxc + SWC);
-        end else begin
-          oxc_n = {LBW{1'b0}};
-          rb0_n = ((oy != OH_LAST) ? rb0_up : rb0_nxt);
-        end
+        oxc_s = {LBW{1'b0}};
+        rb0_s = ((oy != OH_LAST) ? rb0_up : rb0_nxt);
       end
     end
   end
+  wire [LBW-1:0] rb0_n = (adv ? rb0_s : rb0);
+  wire [LBW-1:0] oxc_n = (adv ? oxc_s : oxc);
+  wire [LBW-1:0] cco_n = (adv ? cco_s : cco);
   always @(posedge clk) begin
     rb0 <= rb0_n;
     oxc <= oxc_n;
@@ -209,8 +215,13 @@ module inq_pool #(
         end
       end
       // every tap reads the same word of its own bank
-      wire [LBW-1:0] ra_n = ((rb0_n + oxc_n) + cco_n);
-      wire           hit  = (ww == ra_n);
+      wire [LBW-1:0] ra_s = ((rb0_s + oxc_s) + cco_s);
+      reg  [LBW-1:0] ra_q;   // the current read word (rb0 + oxc + cco)
+      wire [LBW-1:0] ra_n = (adv ? ra_s : ra_q);
+      wire           hit  = (adv ? (ww == ra_s) : (ww == ra_q));
+      always @(posedge clk) begin
+        ra_q <= ra_n;
+      end
       for (t = 0; t < T; t = t + 1) begin : g_bank
         localparam integer KY_I = t / KW;
         localparam integer KX_I = t % KW;
@@ -248,17 +259,20 @@ module inq_pool #(
         localparam integer KOFF_I = ky * ROWLEN;
         localparam [LBW:0] KOFF_X = KOFF_I[LBW:0];
         localparam [LBW-1:0] KOFF = KOFF_I[LBW-1:0];
-        wire [LBW:0]   rsum = ({1'b0, rb0_n} + KOFF_X);
-        wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0_n + KOFF) - LB_L) : (rb0_n + KOFF));
+        wire [LBW:0]   rsum = ({1'b0, rb0_s} + KOFF_X);
+        wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0_s + KOFF) - LB_L) : (rb0_s + KOFF));
         for (kx = 0; kx < KW; kx = kx + 1) begin : g_col
           localparam integer XOFF_I = kx * C;
           localparam [LBW-1:0] XOFF = XOFF_I[LBW-1:0];
-          wire [LBW-1:0] la_n = (((rbk + oxc_n) + XOFF) + cco_n);
+          wire [LBW-1:0] la_s = (((rbk + oxc_s) + XOFF) + cco_s);
+          reg  [LBW-1:0] la_q;   // the tap's current read address
+          wire [LBW-1:0] la_n = (adv ? la_s : la_q);
           reg [A-1:0] rd;
           reg         fwd;
           always @(posedge clk) begin
             rd <= lb[la_n];
-            fwd <= (we & (wp == la_n));
+            la_q <= la_n;
+            fwd <= (we & (adv ? (wp == la_s) : (wp == la_q)));
           end
           assign tv[(ky*KW + kx)*A +: A] = (fwd ? wd_q : rd);
         end

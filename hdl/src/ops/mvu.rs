@@ -645,23 +645,25 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
 /// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
 /// The deeper of the engine's two one-cycle chains (`docs/hardware.md` §12):
 ///
-/// * the schedule: `rows_ok` (a comparison of `CW`-bit row counters), `fire`, the window
-///   counters' next values, the next line-buffer word address (an `LBW`-bit adder) and the
-///   bank's forwarding comparison; `fire` also waits for a free output buffer, whose
-///   `pending` count grows with `PE` — 14 + ⅔·⌈log2(PE+1)⌉ levels and max(3 + LBW, CW + 4)
-///   carry steps, fitted to the walked netlists of the designs in `docs/performance.md`
-///   (within 1.3 levels on 10 of 11 engines);
-/// * the datapath: the padding test of the window position, the padded value, the shift
+/// * the schedule: the window address after a fire — the row base's modular advance and the
+///   `LBW`-bit sum of the address terms — computed from registers beside `fire` (the row
+///   test and the output-buffer test), which then only selects between it and the current
+///   address kept in a register; then the bank's forwarding comparison. 9 + ⌈LBW/2⌉ levels
+///   and ⌈LBW/2⌉ carry steps, fitted to the walked netlists of the designs in
+///   `docs/performance.md` and the dense test design (within one level on 7 of 9 engines);
+/// * the datapath: the registered padding test of the window position, the padded value, the shift
 ///   (or the constant terms' adder tree), the sum over SIMD lanes and the accumulator add —
 ///   10 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level.
 fn mvu_logic_path(m: &Mvu) -> LogicPath {
     let g = &m.geom;
-    let clog2 = |n: usize| log2_ceil(n.max(1) + 1);
-    let cw = clog2(g.h + g.pad[0] + g.kh + g.nr + g.sh + g.w + g.pad[1] + g.kw + g.sw + 3) + 2;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
     let lbw = log2_ceil((g.nr * g.w * g.c / lu.max(1)).max(2));
-    let pnw = clog2(m.pe);
-    let schedule = LogicPath::new(14 + (2 * pnw).div_ceil(3), (3 + lbw).max(cw + 4));
+    // the window address after a fire is computed from registers beside `fire`, which only
+    // selects it (docs/hardware.md §12): the chain is the row-base wrap and the sum of the
+    // address terms, which grow with the address width (fitted on the walked netlists of the
+    // up5k preset, the small network and the tiny golden design: 11–16 levels and
+    // 3–8 carry steps)
+    let schedule = LogicPath::new(9 + lbw.div_ceil(2), lbw.div_ceil(2));
     let tree = log2_ceil(m.simd);
     let datapath = LogicPath::new(
         10 + tree,

@@ -199,10 +199,14 @@ impl EngineOp for Pool {
     /// on the one banked design measured).
     fn logic_path(&self, _io: &Io) -> LogicPath {
         let g = &self.geom;
+        // the read address after a fire (or reset) is computed from registers beside `fire`,
+        // which only selects it: the chain is the address arithmetic (fitted on the banked
+        // pool of the tiny golden design, 9 + 4c in its netlist; the copy-per-tap variant
+        // takes the same four levels off its earlier fit)
         if self.banked() {
-            LogicPath::new(11 + log2_ceil(g.w * g.c / (g.kh * g.kw).max(1)), 6)
+            LogicPath::new(7 + log2_ceil(g.w * g.c / (g.kh * g.kw).max(1)), 4)
         } else {
-            LogicPath::new(11 + log2_ceil(g.w * g.c), 8)
+            LogicPath::new(7 + log2_ceil(g.w * g.c), 6)
         }
     }
     fn geometry(&self) -> Option<&Geometry> {

@@ -200,55 +200,54 @@ module inq_mvu_e4 #(
   wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
 
   // ---- next values of the window-address registers (also the read address of a banked
-  // line buffer) ----
-  reg [LBW-1:0] rb0_n, rb_n, oxc_n, kxc_n, co_n;
+  // line buffer). The values a fire advances them to (*_a) depend on registers only, so
+  // they are computed beside fire, which then only selects (docs/hardware.md section 12:
+  // the row test and fire are not in series with the address arithmetic) ----
+  reg [LBW-1:0] rb0_a, rb_a, oxc_a, kxc_a, co_a;
   always @(*) begin
-    rb0_n = rb0;
-    rb_n = rb;
-    oxc_n = oxc;
-    kxc_n = kxc;
-    co_n = co;
-    if (rst) begin
-      rb0_n = RB0_INIT;
-      rb_n = RB0_INIT;
-      oxc_n = {LBW{1'b0}};
-      kxc_n = {LBW{1'b0}};
-      co_n = {LBW{1'b0}};
-    end else if (fire) begin
-      if (!last_sf) begin
-        if (icf == CS_LAST) begin
-          co_n = {LBW{1'b0}};
-          if (kx == KW_LAST) begin
-            kxc_n = {LBW{1'b0}};
-            rb_n = rb_up;
-          end else begin
-            kxc_n = (kxc + C_C);
-          end
+    rb0_a = rb0;
+    rb_a = rb;
+    oxc_a = oxc;
+    kxc_a = kxc;
+    co_a = co;
+    if (!last_sf) begin
+      if (icf == CS_LAST) begin
+        co_a = {LBW{1'b0}};
+        if (kx == KW_LAST) begin
+          kxc_a = {LBW{1'b0}};
+          rb_a = rb_up;
         end else begin
-          co_n = (co + SIMD_C);
+          kxc_a = (kxc + C_C);
         end
       end else begin
-        co_n = {LBW{1'b0}};
-        kxc_n = {LBW{1'b0}};
-        rb_n = rb0;
-        if (nf != NF_LAST) begin
+        co_a = (co + SIMD_C);
+      end
+    end else begin
+      co_a = {LBW{1'b0}};
+      kxc_a = {LBW{1'b0}};
+      rb_a = rb0;
+      if (nf != NF_LAST) begin
+      end else begin
+        if (ox != OW_LAST) begin
+          oxc_a = (oxc + SWC);
         end else begin
-          if (ox != OW_LAST) begin
-            oxc_n = (oxc + SWC);
+          oxc_a = {LBW{1'b0}};
+          if (oy != OH_LAST) begin
+            rb0_a = rb0_up;
+            rb_a = rb0_up;
           end else begin
-            oxc_n = {LBW{1'b0}};
-            if (oy != OH_LAST) begin
-              rb0_n = rb0_up;
-              rb_n = rb0_up;
-            end else begin
-              rb0_n = rb0_nxt;
-              rb_n = rb0_nxt;
-            end
+            rb0_a = rb0_nxt;
+            rb_a = rb0_nxt;
           end
         end
       end
     end
   end
+  wire [LBW-1:0] rb0_n = (rst ? RB0_INIT : (fire ? rb0_a : rb0));
+  wire [LBW-1:0] rb_n = (rst ? RB0_INIT : (fire ? rb_a : rb));
+  wire [LBW-1:0] oxc_n = (rst ? {LBW{1'b0}} : (fire ? oxc_a : oxc));
+  wire [LBW-1:0] kxc_n = (rst ? {LBW{1'b0}} : (fire ? kxc_a : kxc));
+  wire [LBW-1:0] co_n = (rst ? {LBW{1'b0}} : (fire ? co_a : co));
   always @(posedge clk) begin
     rb0 <= rb0_n;
     rb <= rb_n;
@@ -258,12 +257,50 @@ module inq_mvu_e4 #(
   end
 
   // ---- window read: SIMD lanes share (ky, kx) ----
-  wire [CW-1:0]  iyp = (lop + {{(CW-KYW){1'b0}}, ky});
-  wire [CW-1:0]  ixp = (oxs + {{(CW-KXW){1'b0}}, kx});
-  // (iyp - PT) < H is false for iyp < PT as well: the difference wraps to a value >= H.
-  wire [CW-1:0]  iyr = (iyp - PT_C);
-  wire [CW-1:0]  ixr = (ixp - PL_C);
-  wire           inwin = ((iyr < H_W) & (ixr < W_W));
+  // inwin (the window position is inside the map, not padding) is kept in a register like
+  // the window address: its value after a fire (from the advanced ky, kx, lop, oxs, all
+  // from registers), the current one, or the reset one, selected by rst and fire; so the
+  // padding test is not in series with the lanes. (iyp - PT) < H is false for iyp < PT as
+  // well: the difference wraps to a value >= H.
+  reg [KYW-1:0] ky_a;
+  reg [KXW-1:0] kx_a;
+  reg [CW-1:0]  lop_a, oxs_a;
+  always @(*) begin
+    ky_a = ky;
+    kx_a = kx;
+    lop_a = lop;
+    oxs_a = oxs;
+    if (!last_sf) begin
+      if (icf == CS_LAST) begin
+        if (kx == KW_LAST) begin
+          kx_a = {KXW{1'b0}};
+          ky_a = (ky + 1'b1);
+        end else begin
+          kx_a = (kx + 1'b1);
+        end
+      end
+    end else begin
+      kx_a = {KXW{1'b0}};
+      ky_a = {KYW{1'b0}};
+      if (nf == NF_LAST) begin
+        if (ox != OW_LAST) begin
+          oxs_a = (oxs + SW_C);
+        end else begin
+          oxs_a = {CW{1'b0}};
+          lop_a = ((oy != OH_LAST) ? (lop + SH_C) : {CW{1'b0}});
+        end
+      end
+    end
+  end
+  wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
+  wire [CW-1:0]  ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
+  wire           inwin_a = ((iyr_a < H_W) & (ixr_a < W_W));
+  // after reset the window is at (0, 0) of the padded map: inside unless padded there
+  localparam [0:0] INWIN_I = (((PT == 0) && (PL == 0)) ? 1'b1 : 1'b0);
+  reg            inwin;
+  always @(posedge clk) begin
+    inwin <= (rst ? INWIN_I : (fire ? inwin_a : inwin));
+  end
   // Constant-weight engine (docs/hardware.md section 4.1): kxc and co stay 0 (SF = 1, 1x1
   // window) and rb is always slot sl * ROWLEN for some sl < NR, so each lane reads every slot at
   // a fixed offset (plus oxc when OW > 1) and selects by hit: a dense layer's reads become
