@@ -1222,3 +1222,64 @@ fn quantize_sparsity_prunes_every_layer_and_rejects_bad_values() {
     assert_eq!(model.provenance.settings["sparsity"], 0.75);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `inq quantize --seeds 1,2`: one model per seed beside `--out` (each loads and records its
+/// seed), nothing at `--out` itself, and a summary whose mean and spread are those of the runs;
+/// a repeated seed, `--seed` beside `--seeds` and `--method uniform` are refused.
+#[test]
+fn quantize_seeds_runs_every_seed_and_reports_the_spread() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../inq/tests/fixtures");
+    let onnx = fixtures.join("torch_resnet_dynamo.onnx");
+    let onnx = onnx.to_str().unwrap();
+    let data = tiny_dataset("seeds", 8, 48, 12);
+    let d = data.to_str().unwrap();
+    let q = data.join("q.json");
+    let qs = q.to_str().unwrap();
+    for (bad, says) in [
+        (vec!["--seeds", "1,1"], "repeated"),
+        (vec!["--seeds", "1,2", "--seed", "3"], "--seed"),
+        (vec!["--seeds", "1,2", "--method", "uniform"], "uniform"),
+    ] {
+        let mut cmd = vec!["quantize", onnx, "--data", d, "--out", qs];
+        cmd.extend(bad.iter().copied());
+        let out = inq(&cmd);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
+    let s = json_of(&inq(&[
+        "quantize",
+        onnx,
+        "--data",
+        d,
+        "--out",
+        qs,
+        "--bits",
+        "4",
+        "--epochs-per-step",
+        "1",
+        "--seeds",
+        "1,2",
+        "--json",
+    ]));
+    assert!(!q.exists(), "--seeds wrote --out itself");
+    let runs = s["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let mut acc = Vec::new();
+    for (r, seed) in runs.iter().zip([1u64, 2]) {
+        assert_eq!(r["seed"], seed);
+        let path = data.join(format!("q.seed{seed}.json"));
+        assert_eq!(r["out"].as_str().unwrap(), path.to_str().unwrap());
+        let m = inq_model::QuantModel::load(&path).unwrap();
+        assert_eq!(m.provenance.settings["seed"], seed);
+        acc.push(r["integer_accuracy"].as_f64().unwrap());
+    }
+    let mean = (acc[0] + acc[1]) / 2.0;
+    assert!((s["integer"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    let std = (acc[0] - acc[1]).abs() / 2f64.sqrt();
+    assert!((s["integer"]["std"].as_f64().unwrap() - std).abs() < 1e-12);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("q.seeds.json")).unwrap()).unwrap();
+    assert_eq!(summary["runs"], s["runs"]);
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -245,3 +245,220 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
 pub fn checkpoint_path(out: &Path) -> PathBuf {
     out.with_extension("checkpoint.json")
 }
+
+/// One seed's accuracies in a [`SeedsReport`].
+#[derive(Serialize, Debug, Clone)]
+pub struct SeedRun {
+    /// The seed (shuffling and random partitions).
+    pub seed: u64,
+    /// The quantized model written for this seed.
+    pub out: String,
+    /// Accuracy with the quantized weights and float activations.
+    pub inq_float_accuracy: Option<f64>,
+    /// Accuracy of the integer reference.
+    pub integer_accuracy: Option<f64>,
+    /// Wall-clock seconds of this seed's run.
+    pub seconds: f64,
+}
+
+/// Mean, sample standard deviation (0 for one value), minimum and maximum of a set of
+/// accuracies.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (`n − 1` in the denominator).
+    pub std: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `v`; `None` when `v` is empty.
+    pub fn of(v: &[f64]) -> Option<Spread> {
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = if v.len() > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Some(Spread {
+            mean,
+            std: var.sqrt(),
+            min: v.iter().copied().fold(f64::INFINITY, f64::min),
+            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+
+    fn text(s: Option<Spread>) -> String {
+        match s {
+            Some(s) => format!(
+                "{:.2}% ± {:.2} (min {:.2}, max {:.2})",
+                100.0 * s.mean,
+                100.0 * s.std,
+                100.0 * s.min,
+                100.0 * s.max
+            ),
+            None => "n/a".into(),
+        }
+    }
+}
+
+/// What `inq quantize --seeds` reports: every seed's run and the spread over the seeds.
+#[derive(Serialize, Debug)]
+pub struct SeedsReport {
+    /// Weight bits.
+    pub bits: u32,
+    /// Test images evaluated.
+    pub images: usize,
+    /// Accuracy of the float model (the same for every seed).
+    pub float_accuracy: Option<f64>,
+    /// The runs, in the order of the seeds given.
+    pub runs: Vec<SeedRun>,
+    /// Spread of the float-activation accuracies.
+    pub inq_float: Option<Spread>,
+    /// Spread of the integer accuracies.
+    pub integer: Option<Spread>,
+    /// The summary file written (`<stem>.seeds.json`).
+    pub summary_file: String,
+    /// Wall-clock seconds of all runs.
+    pub seconds: f64,
+}
+
+impl SeedsReport {
+    /// The human summary.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{}-bit INQ over {} seeds on {} test images: float {}\n  quantized weights (float activations) {}\n  integer {}",
+            self.bits,
+            self.runs.len(),
+            self.images,
+            pct(self.float_accuracy),
+            Spread::text(self.inq_float),
+            Spread::text(self.integer)
+        );
+        for r in &self.runs {
+            s += &format!(
+                "\n  seed {}: {} / {} ({:.0} s), {}",
+                r.seed,
+                pct(r.inq_float_accuracy),
+                pct(r.integer_accuracy),
+                r.seconds,
+                r.out
+            );
+        }
+        s += &format!("\nwrote {} ({:.0} s)", self.summary_file, self.seconds);
+        s
+    }
+}
+
+/// The model file of one seed of a `--seeds` run: `<stem>.seed<S>.<ext>` beside `out`.
+pub fn seed_path(out: &Path, seed: u64) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "json".into());
+    out.with_file_name(format!("{stem}.seed{seed}.{ext}"))
+}
+
+/// Runs [`quantize`] once per seed (INQ only), each writing `<stem>.seed<S>.json` with its log
+/// and plots, then `<stem>.seeds.json` with every run and the spread (mean, sample standard
+/// deviation, min, max) of the float-activation and integer accuracies. Nothing is written at
+/// `req.out` itself.
+pub fn quantize_seeds(req: &QuantizeRequest, seeds: &[u64]) -> Result<SeedsReport, FlowError> {
+    if req.method != Method::Inq {
+        return Err(FlowError::Input(
+            "--seeds repeats the INQ re-training; --method uniform has no seed".into(),
+        ));
+    }
+    if seeds.is_empty() {
+        return Err(FlowError::Input("--seeds: no seed given".into()));
+    }
+    let mut uniq = seeds.to_vec();
+    uniq.sort_unstable();
+    uniq.dedup();
+    if uniq.len() != seeds.len() {
+        return Err(FlowError::Input(format!(
+            "--seeds {}: a seed is repeated",
+            seeds
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
+    }
+    let t0 = Instant::now();
+    let (mut runs, mut float_accuracy, mut images) = (Vec::new(), None, 0);
+    for &seed in seeds {
+        let mut r = req.clone();
+        r.inq.train.seed = seed;
+        r.out = seed_path(&req.out, seed);
+        if !req.quiet {
+            eprintln!("seed {seed}: {}", r.out.display());
+        }
+        let rep = quantize(&r)?;
+        float_accuracy = rep.float_accuracy;
+        images = rep.images;
+        runs.push(SeedRun {
+            seed,
+            out: rep.out,
+            inq_float_accuracy: rep.inq_float_accuracy,
+            integer_accuracy: rep.integer_accuracy,
+            seconds: rep.seconds,
+        });
+    }
+    let all = |f: fn(&SeedRun) -> Option<f64>| -> Option<Spread> {
+        let v: Option<Vec<f64>> = runs.iter().map(f).collect();
+        v.and_then(|v| Spread::of(&v))
+    };
+    let summary_path = req.out.with_extension("seeds.json");
+    let mut rep = SeedsReport {
+        bits: req.inq.bits,
+        images,
+        float_accuracy,
+        inq_float: all(|r| r.inq_float_accuracy),
+        integer: all(|r| r.integer_accuracy),
+        runs,
+        summary_file: summary_path.display().to_string(),
+        seconds: 0.0,
+    };
+    rep.seconds = t0.elapsed().as_secs_f64();
+    let text = serde_json::to_string_pretty(&rep)
+        .map_err(|e| FlowError::Input(format!("{}: {e}", summary_path.display())))?;
+    inq_model::file::write_atomic(&summary_path, text.as_bytes())?;
+    Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_mean_and_sample_deviation() {
+        let s = Spread::of(&[0.90, 0.92, 0.94]).unwrap();
+        assert!((s.mean - 0.92).abs() < 1e-12);
+        assert!((s.std - 0.02).abs() < 1e-12);
+        assert_eq!((s.min, s.max), (0.90, 0.94));
+        assert_eq!(Spread::of(&[0.5]).unwrap().std, 0.0);
+        assert!(Spread::of(&[]).is_none());
+    }
+
+    #[test]
+    fn seed_files_sit_beside_the_output() {
+        assert_eq!(
+            seed_path(Path::new("out/m.json"), 3),
+            PathBuf::from("out/m.seed3.json")
+        );
+        assert_eq!(seed_path(Path::new("m"), 1), PathBuf::from("m.seed1.json"));
+    }
+}

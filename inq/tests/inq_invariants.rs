@@ -252,6 +252,75 @@ fn masked_sgd_never_moves_frozen_weights() {
     assert!(moved > 100, "free weights should train ({moved} moved)");
 }
 
+/// Distillation: with weight 0 the run is bit for bit the plain one; a teacher whose soft
+/// targets contradict the labels pulls the student towards it (α = 1 ignores the labels);
+/// frozen weights still never move.
+#[test]
+fn distillation_follows_the_teacher_and_keeps_frozen_weights() {
+    use inq_quant::train::distill::{Distill, Teacher};
+    let data = synthetic(300, 1);
+    let test = synthetic(150, 2);
+    let cfg = TrainConfig {
+        epochs: 4,
+        lr: 0.05,
+        ..quick_train()
+    };
+    let mut teacher = tiny(3);
+    train::train(&mut teacher, &data, &cfg, &mut |_| {}).unwrap();
+    let none = Distill {
+        alpha: 0.0,
+        temperature: 2.0,
+    };
+    let t0 = Teacher::of(&teacher, &data, none).unwrap();
+    let (mut a, mut b) = (tiny(5), tiny(5));
+    train::train_masked(&mut a, &data, &cfg, None, &[], &mut |_| {}).unwrap();
+    train::train_masked_with(&mut b, &data, &cfg, None, Some(&t0), &[], &mut |_| {}).unwrap();
+    assert_eq!(a, b, "alpha 0 must be the plain run");
+    // Labels shifted by one class: only the teacher knows the true classes.
+    let mut wrong = data.clone();
+    for l in &mut wrong.labels {
+        *l = (*l + 1) % 3;
+    }
+    let full = Distill {
+        alpha: 1.0,
+        temperature: 2.0,
+    };
+    let t1 = Teacher::of(&teacher, &wrong, full).unwrap();
+    let mut c = tiny(5);
+    let before = weights(&c);
+    let mask: Vec<Vec<bool>> = before
+        .iter()
+        .map(|w| (0..w.len()).map(|i| i % 4 == 0).collect())
+        .collect();
+    train::train_masked_with(
+        &mut c,
+        &wrong,
+        &cfg,
+        Some(&mask),
+        Some(&t1),
+        &[],
+        &mut |_| {},
+    )
+    .unwrap();
+    let acc = train::evaluate(&c, &test).unwrap().accuracy;
+    assert!(
+        acc > 0.8,
+        "the student should follow the teacher, not the labels: {acc}"
+    );
+    for ((b, a), mk) in before.iter().zip(&weights(&c)).zip(&mask) {
+        for i in 0..b.len() {
+            if mk[i] {
+                assert_eq!(b[i].to_bits(), a[i].to_bits(), "frozen weight {i} moved");
+            }
+        }
+    }
+    let bad = Distill {
+        alpha: 1.5,
+        temperature: 2.0,
+    };
+    assert!(Teacher::of(&teacher, &data, bad).is_err());
+}
+
 #[test]
 fn eq2_eq3_eq4_hand_computed() {
     // Layer with max |w| = 0.9: 4·0.9/3 = 1.2 → n1 = 0; 4 bits → n2 = 0 + 1 - 4 = -3.
@@ -309,7 +378,7 @@ fn inq_steps_grow_frozen_set_keep_frozen_bits_and_biases_float() {
     let mut prev_frozen = st.frozen.clone();
     let mut prev_w = weights(&st.model);
     for step in 0..st.schedule.len() {
-        quantize::inq_step(&mut st, step, &data, None, &cfg).unwrap();
+        quantize::inq_step(&mut st, step, &data, None, &cfg, None).unwrap();
         let w = weights(&st.model);
         for li in 0..w.len() {
             let lq = &st.layers[li];
@@ -366,7 +435,7 @@ fn quantization_does_not_touch_biases_and_clamps_grown_weights() {
         d.weight[7] = 50.0 * 2f32.powi(n1);
         d.weight[8] = -50.0 * 2f32.powi(n1);
     }
-    quantize::inq_step(&mut st, 0, &data, None, &cfg).unwrap();
+    quantize::inq_step(&mut st, 0, &data, None, &cfg, None).unwrap();
     if let FloatOp::Dense(d) = &st.model.nodes[4].op {
         assert_eq!(d.weight[7], 2f32.powi(n1));
         assert_eq!(d.weight[8], -(2f32.powi(n1)));
@@ -510,7 +579,7 @@ fn sparsity_prunes_smallest_weights_per_layer_and_keeps_them_zero() {
         }
         // the schedule applies to the remaining weights; pruned weights never move
         for step in 0..st.schedule.len() {
-            quantize::inq_step(&mut st, step, &data, None, &cfg).unwrap();
+            quantize::inq_step(&mut st, step, &data, None, &cfg, None).unwrap();
             for (li, w) in weights(&st.model).iter().enumerate() {
                 let n = w.len();
                 let k = sparsity::prune_count(s, n);
@@ -883,7 +952,7 @@ fn inq_invariants_hold_on_a_residual_graph() {
     let mut prev_frozen = st.frozen.clone();
     let mut prev_w = weights(&st.model);
     for step in 0..st.schedule.len() {
-        quantize::inq_step(&mut st, step, &data, None, &cfg).unwrap();
+        quantize::inq_step(&mut st, step, &data, None, &cfg, None).unwrap();
         let w = weights(&st.model);
         for li in 0..w.len() {
             let lq = &st.layers[li];

@@ -3,9 +3,10 @@
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use inq_flow::quantize::{quantize, Method, QuantizeRequest};
+use inq_flow::quantize::{quantize, quantize_seeds, Method, QuantizeRequest};
 use inq_quant::calib::Calibration;
 use inq_quant::quantize::{InqConfig, IntConfig, Levels, Strategy};
+use inq_quant::train::distill::Distill;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -95,6 +96,16 @@ pub struct QuantOptions {
     /// Learning rate of the re-training (restarted every step).
     #[arg(long, default_value_t = 0.005)]
     pub lr: f64,
+    /// Distill from the float model during every re-training step: the loss becomes
+    /// `(1 − α)·CE + α·T²·H(teacher, student)` at temperature `T` (beyond the paper).
+    #[arg(long)]
+    pub distill: bool,
+    /// Weight `α` in [0, 1] of the distillation term (with `--distill`).
+    #[arg(long, default_value_t = 0.5, requires = "distill")]
+    pub distill_alpha: f64,
+    /// Temperature `T > 0` of the distillation softmaxes (with `--distill`).
+    #[arg(long, default_value_t = 2.0, requires = "distill")]
+    pub distill_temperature: f64,
     /// Activation bits (fixed point with per-tensor power-of-two scales).
     #[arg(long, default_value_t = 8)]
     pub act_bits: u32,
@@ -177,8 +188,16 @@ impl QuantOptions {
             epochs_per_step: self.epochs_per_step,
             resume: self.resume,
             sparsity: self.sparsity,
+            distill: self.distill.then_some(Distill {
+                alpha: self.distill_alpha,
+                temperature: self.distill_temperature,
+            }),
             ..InqConfig::default()
         };
+        if let Some(d) = &inq.distill {
+            d.check()
+                .map_err(|e| anyhow::anyhow!("--distill-alpha/--distill-temperature: {e}"))?;
+        }
         inq.train.lr = self.lr;
         inq.train.seed = self.seed;
         let int = IntConfig {
@@ -222,6 +241,12 @@ pub struct QuantizeArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub q: QuantOptions,
+    /// Run INQ once per seed (e.g. `--seeds 1,2,3`) and print the mean and spread of the
+    /// accuracies: each seed writes `<stem>.seed<S>.json` (with its log and plots) beside
+    /// `--out`, and `<stem>.seeds.json` lists every run and the spread; nothing is written at
+    /// `--out` itself.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
+    pub seeds: Option<Vec<u64>>,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -231,6 +256,10 @@ pub struct QuantizeArgs {
 pub fn run(a: &QuantizeArgs) -> anyhow::Result<()> {
     let req =
         a.q.request(a.model.clone(), a.out.clone(), a.data.clone(), a.json)?;
+    if let Some(seeds) = &a.seeds {
+        let r = quantize_seeds(&req, seeds)?;
+        return crate::output::emit(a.json, &r, || r.summary());
+    }
     let r = quantize(&req)?;
     crate::output::emit(a.json, &r, || r.summary())
 }

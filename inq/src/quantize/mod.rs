@@ -8,7 +8,8 @@
 //! freezes them; the rest is re-trained with masked SGD (frozen weights, their momentum and
 //! their weight decay never move), the learning-rate schedule restarting every step. Biases are
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
-//! from it. With [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights
+//! from it. With [`InqConfig::distill`] the re-training also follows the float model's soft
+//! targets ([`crate::train::distill`]). With [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights
 //! are set to zero and frozen before the first step ([`sparsity`]); the schedule then applies
 //! to the weights that remain.
 //!
@@ -36,6 +37,7 @@ use std::time::Instant;
 
 use crate::data::Dataset;
 use crate::graph::{fold_batchnorm, FloatModel, FloatOp, Source};
+use crate::train::distill::Teacher;
 use crate::train::rng::SplitMix64;
 use crate::train::{self, params_of, store_params, TrainConfig};
 use inq_model::WeightKind;
@@ -398,12 +400,14 @@ pub fn inq_start(model: &FloatModel, cfg: &InqConfig) -> Result<InqResult, Quant
 /// `round(portion·(n − p))`, [`sparsity::remaining_target`]), quantize the newly frozen
 /// weights with Eq. 4 (clamped), then re-train the rest with masked SGD (fresh momentum,
 /// learning-rate schedule restarted). The step index seeds shuffling and random partitions.
+/// With a `teacher` (its soft targets for `train_data`), the re-training distills from it.
 pub fn inq_step(
     state: &mut InqResult,
     step: usize,
     train_data: &Dataset,
     test: Option<&Dataset>,
     cfg: &InqConfig,
+    teacher: Option<&Teacher>,
 ) -> Result<StepLog, QuantError> {
     let t0 = Instant::now();
     let portion = *state
@@ -448,11 +452,12 @@ pub fn inq_step(
             epochs,
             ..cfg.train.clone()
         };
-        let log = train::train_masked(
+        let log = train::train_masked_with(
             &mut state.model,
             train_data,
             &tc,
             Some(&state.frozen),
+            teacher,
             &[step as u64 + 1],
             &mut |_| {},
         )?;
@@ -514,8 +519,13 @@ pub fn inq(
     let end = cfg
         .stop_after
         .map_or(state.schedule.len(), |n| n.min(state.schedule.len()));
+    // The teacher is the model as given (BatchNorm, if any, with its running statistics).
+    let teacher = match cfg.distill {
+        Some(d) if start < end => Some(Teacher::of(model, train_data, d)?),
+        _ => None,
+    };
     for step in start..end {
-        let sl = inq_step(&mut state, step, train_data, test, cfg)?;
+        let sl = inq_step(&mut state, step, train_data, test, cfg, teacher.as_ref())?;
         progress(&sl);
         if let Some(path) = &cfg.checkpoint {
             checkpoint::save(
@@ -605,6 +615,10 @@ pub fn quantize(
     put("calibration", serde_json::json!(int_cfg.calibration.name()));
     put("calib_images", serde_json::json!(int_cfg.calib_images));
     put("train_images", serde_json::json!(train_data.len()));
+    if let Some(d) = cfg.distill {
+        put("distill_alpha", serde_json::json!(d.alpha));
+        put("distill_temperature", serde_json::json!(d.temperature));
+    }
     if cfg.sparsity > 0.0 {
         put("sparsity", serde_json::json!(cfg.sparsity));
         put("sparsity_scope", "per-layer".into());

@@ -104,6 +104,12 @@ pub struct InqConfig {
     /// without pruning keep their fingerprint.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sparsity: f64,
+    /// Distillation from the float model during every re-training step
+    /// ([`crate::train::distill`]); `None` trains on the labels alone (the paper's recipe).
+    /// Left out of the serialized configuration when `None`, so checkpoints of runs without it
+    /// keep their fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<crate::train::distill::Distill>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -136,6 +142,7 @@ impl Default for InqConfig {
             resume: false,
             stop_after: None,
             sparsity: 0.0,
+            distill: None,
         }
     }
 }

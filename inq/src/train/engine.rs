@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{Device, Tensor, Var, D};
 use rayon::prelude::*;
 
+use super::distill::Distill;
 use super::ops::{BatchNormTrain, BnStats, Im2Col, MaxPool, Window};
 use super::TrainError;
 use crate::graph::{FloatModel, FloatOp, Source};
@@ -532,11 +533,16 @@ impl Net {
     /// that run forward and backward in parallel, each single-threaded inside candle; the shard
     /// gradients are combined in shard order, so the result does not depend on scheduling.
     /// BatchNorm normalizes with each shard's own statistics.
+    ///
+    /// With `soft` (the teacher's soft targets of the batch, `classes` per image, and the
+    /// distillation settings) the loss is `(1 − α)·CE + α·T²·H(soft, softmax(z/T))`
+    /// ([`super::distill`]).
     pub fn loss_and_grads(
         &self,
         params: &Params,
         x: &[f32],
         labels: &[u8],
+        soft: Option<(&[f32], Distill)>,
     ) -> Result<(f64, usize, Params, Vec<BnStats>), TrainError> {
         if params.len() != self.param_shapes.len() {
             return Err(TrainError::Config(format!(
@@ -555,6 +561,7 @@ impl Net {
                     params,
                     &x[r.start * per..r.end * per],
                     &labels[r.clone()],
+                    soft.map(|(p, d)| (&p[r.start * self.classes..r.end * self.classes], d)),
                 )
             })
             .collect();
@@ -604,6 +611,7 @@ impl Net {
         params: &Params,
         x: &[f32],
         labels: &[u8],
+        soft: Option<(&[f32], Distill)>,
     ) -> Result<ShardOut, TrainError> {
         let run = || -> candle_core::Result<ShardOut> {
             let mut tvars = Vec::with_capacity(params.len());
@@ -622,7 +630,12 @@ impl Net {
                 .zip(labels)
                 .filter(|(&p, &l)| p == u32::from(l))
                 .count();
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            if let Some((p, d)) = soft {
+                let p = Tensor::from_slice(p, logits.dims(), &Device::Cpu)?;
+                let s = super::distill::soft_cross_entropy(&logits, &p, d.temperature)?;
+                loss = ((loss * (1.0 - d.alpha))? + (s * d.alpha)?)?;
+            }
             let grads = loss.backward()?;
             let mut out = Vec::with_capacity(params.len());
             for (p, (w, b)) in params.iter().zip(&vars) {

@@ -1,6 +1,7 @@
 //! CPU float training of a [`FloatModel`] graph with autodiff (candle), SGD with momentum and
 //! weight decay, learning-rate schedules, seeded shuffling, BatchNorm running statistics and
-//! an optional update mask (used by INQ so that frozen weights never move).
+//! an optional update mask (used by INQ so that frozen weights never move) and optional
+//! distillation from a float teacher ([`distill`]).
 //!
 //! Inputs are the dataset's raw 8-bit pixels, normalized with [`FloatModel::normalization`].
 //! The loop is deterministic for a given seed and thread count: shuffling uses
@@ -8,6 +9,7 @@
 //! architectures are in [`arch`]; the candle graph in [`engine`].
 
 pub mod arch;
+pub mod distill;
 pub mod engine;
 pub mod ops;
 pub mod rng;
@@ -250,15 +252,27 @@ pub fn train_masked(
     seed_parts: &[u64],
     progress: &mut dyn FnMut(&EpochLog),
 ) -> Result<TrainLog, TrainError> {
-    run(
-        model,
-        data,
-        cfg,
+    train_masked_with(model, data, cfg, mask, None, seed_parts, progress)
+}
+
+/// [`train_masked`] with an optional teacher: its soft targets for `data` (same images, same
+/// order) join the labels in the loss ([`distill`]).
+pub fn train_masked_with(
+    model: &mut FloatModel,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    mask: Option<&Mask>,
+    teacher: Option<&distill::Teacher>,
+    seed_parts: &[u64],
+    progress: &mut dyn FnMut(&EpochLog),
+) -> Result<TrainLog, TrainError> {
+    let guide = Guide {
         mask,
+        teacher,
         seed_parts,
-        &mut |e, _| progress(e),
-        false,
-    )
+        snapshots: false,
+    };
+    run(model, data, cfg, &guide, &mut |e, _| progress(e))
 }
 
 /// [`train`] that also hands `observe` the model as it is after every epoch (parameters and
@@ -270,33 +284,57 @@ pub fn train_observed(
     cfg: &TrainConfig,
     observe: &mut dyn FnMut(&EpochLog, &FloatModel),
 ) -> Result<TrainLog, TrainError> {
-    run(
-        model,
-        data,
-        cfg,
-        None,
-        &[],
-        &mut |e, m| {
-            if let Some(m) = m {
-                observe(e, m)
-            }
-        },
-        true,
-    )
+    let guide = Guide {
+        mask: None,
+        teacher: None,
+        seed_parts: &[],
+        snapshots: true,
+    };
+    run(model, data, cfg, &guide, &mut |e, m| {
+        if let Some(m) = m {
+            observe(e, m)
+        }
+    })
+}
+
+/// What steers one training run besides its configuration: the update mask, the teacher,
+/// the extra seed parts, and whether `progress` gets a snapshot of the model every epoch.
+struct Guide<'a> {
+    mask: Option<&'a Mask>,
+    teacher: Option<&'a distill::Teacher>,
+    seed_parts: &'a [u64],
+    snapshots: bool,
 }
 
 fn run(
     model: &mut FloatModel,
     data: &Dataset,
     cfg: &TrainConfig,
-    mask: Option<&Mask>,
-    seed_parts: &[u64],
+    guide: &Guide,
     progress: &mut dyn FnMut(&EpochLog, Option<&FloatModel>),
-    snapshots: bool,
 ) -> Result<TrainLog, TrainError> {
+    let Guide {
+        mask,
+        teacher,
+        seed_parts,
+        snapshots,
+    } = *guide;
     cfg.check()?;
     let net = Net::new(model)?;
     check_data(&net, data)?;
+    if let Some(t) = teacher {
+        t.distill.check()?;
+        if t.classes != net.classes || t.probs.len() != data.len() * t.classes {
+            return Err(TrainError::Config(format!(
+                "the teacher's soft targets ({} values of {} classes) do not match {} images of a {}-class model",
+                t.probs.len(),
+                t.classes,
+                data.len(),
+                net.classes
+            )));
+        }
+    }
+    let mut soft = Vec::new();
     if data.is_empty() {
         return Err(TrainError::Data("no training images".into()));
     }
@@ -343,12 +381,21 @@ fn run(
             let idx = &order[b * bs..((b + 1) * bs).min(n)];
             pix.clear();
             lab.clear();
+            soft.clear();
             for &i in idx {
                 pix.extend_from_slice(data.image(i));
                 lab.push(data.labels[i]);
+                if let Some(t) = teacher {
+                    soft.extend_from_slice(t.row(i));
+                }
             }
             net.normalize(&pix, &mut x);
-            let (loss, c, grads, stats) = net.loss_and_grads(&params, &x, &lab)?;
+            let (loss, c, grads, stats) = net.loss_and_grads(
+                &params,
+                &x,
+                &lab,
+                teacher.map(|t| (soft.as_slice(), t.distill)),
+            )?;
             for (r, s) in running.iter_mut().zip(&stats) {
                 r.update(s);
             }
