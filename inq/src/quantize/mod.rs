@@ -9,9 +9,9 @@
 //! their weight decay never move), the learning-rate schedule restarting every step. Biases are
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
 //! from it. With [`InqConfig::distill`] the re-training also follows the float model's soft
-//! targets ([`crate::train::distill`]). With [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights
-//! are set to zero and frozen before the first step ([`sparsity`]); the schedule then applies
-//! to the weights that remain.
+//! targets ([`crate::train::distill`]). With [`InqConfig::sparsity`] `S > 0`, the smallest
+//! `S` of every layer's weights are set to zero and frozen before the first step
+//! ([`sparsity`]); the schedule then applies to the weights that remain.
 //!
 //! Two gains are folded into weights before quantization, so that the stored integer weights
 //! are exact powers of two: the input normalization `scale/std_c` (every node reading the
