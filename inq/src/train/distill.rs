@@ -84,9 +84,10 @@ impl Teacher {
             let z = net.logits(&params, &x)?;
             for row in z.chunks(classes) {
                 let m = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v / t));
-                let e: Vec<f32> = row.iter().map(|&v| (v / t - m).exp()).collect();
-                let s: f32 = e.iter().sum();
-                probs.extend(e.iter().map(|v| v / s));
+                let at = probs.len();
+                probs.extend(row.iter().map(|&v| (v / t - m).exp()));
+                let s: f32 = probs[at..].iter().sum();
+                probs[at..].iter_mut().for_each(|p| *p /= s);
             }
         }
         Ok(Teacher {
