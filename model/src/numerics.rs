@@ -393,6 +393,24 @@ mod tests {
         assert_eq!(weight_int(w), -8);
     }
 
+    /// The reference multiplies by [`weight_int`]; that is the shift-and-negate product for
+    /// every code of every width and kind, over activations up to 16 bits.
+    #[test]
+    fn product_is_the_weight_as_an_integer_times_x() {
+        for kind in [WeightKind::Pow2, WeightKind::Int] {
+            for bits in 2..=8u32 {
+                for code in 0..(1u16 << bits) {
+                    let Ok(w) = decode_kind(kind, code as u8, bits) else {
+                        continue;
+                    };
+                    for x in [-65535i64, -32768, -129, -1, 0, 1, 3, 127, 255, 32767, 65535] {
+                        assert_eq!(x * weight_int(w), product(x, w), "{w:?} x {x}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn int_codes() {
         let k = WeightKind::Int;

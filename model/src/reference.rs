@@ -3,14 +3,15 @@
 //!
 //! It runs a validated [`QuantModel`] on one integer input tensor and returns the logits, the
 //! argmax, and every node's output tensor. It evaluates the graph in its checked order and
-//! leaves the arithmetic of each node to its operator ([`crate::ops::Operator::eval`]); no
-//! operator multiplies data values: products are [`numerics::product`] (shift and conditional
-//! negate), averages and alignments are shifts.
+//! leaves the arithmetic of each node to its operator ([`crate::ops::Operator::eval`]). Weights
+//! reach the operators as the integers they stand for ([`numerics::weight_int`]), so a product
+//! is `x · w`, which equals the hardware's shift and conditional negate
+//! ([`numerics::product`]; tested there); averages and alignments are shifts.
 
 use crate::error::ModelError;
 use crate::format::QuantModel;
 use crate::graph::{Graph, Source};
-use crate::numerics::{self, Weight};
+use crate::numerics;
 pub use crate::tensor::Tensor;
 use crate::tensor::TensorInfo;
 
@@ -31,7 +32,8 @@ pub struct RunOutput {
 pub struct Reference<'m> {
     model: &'m QuantModel,
     graph: Graph,
-    decoded: Vec<Vec<Weight>>,
+    /// Each node's weights as integers ([`numerics::weight_int`]), decoded once.
+    decoded: Vec<Vec<i64>>,
 }
 
 impl<'m> Reference<'m> {
@@ -44,7 +46,12 @@ impl<'m> Reference<'m> {
             .map(|n| {
                 n.op.operator()
                     .weights()
-                    .map(|w| w.decode_all())
+                    .map(|w| {
+                        w.decode_all()
+                            .into_iter()
+                            .map(numerics::weight_int)
+                            .collect()
+                    })
                     .unwrap_or_default()
             })
             .collect();

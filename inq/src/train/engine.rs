@@ -19,7 +19,7 @@ use candle_core::{Device, Tensor, Var, D};
 use rayon::prelude::*;
 
 use super::distill::Distill;
-use super::ops::{BatchNormTrain, BnStats, Im2Col, MaxPool, Window};
+use super::ops::{BatchNormTrain, BnStats, ConvTrain, DenseTrain, Im2Col, MaxPool, Relu, Window};
 use super::TrainError;
 use crate::graph::{FloatModel, FloatOp, Source};
 
@@ -423,34 +423,31 @@ impl Net {
                         pad: *pad,
                     };
                     let (oh, ow) = (g.oh(), g.ow());
-                    // [n, C·kh·kw + 1, oh·ow]
-                    let cols = a.contiguous()?.apply_op1(Im2Col(g))?;
-                    let y = if *depthwise {
+                    if *depthwise {
+                        // [n, C·kh·kw + 1, oh·ow]
+                        let cols = a.contiguous()?.apply_op1(Im2Col(g))?;
                         let kk = k[0] * k[1];
                         cols.narrow(1, 0, c * kk)?
                             .reshape((n, c, kk, oh * ow))?
                             .broadcast_mul(&w.reshape((1, c, kk, 1))?)?
                             .sum(2)?
                             .broadcast_add(&b.reshape((1, c, 1))?)?
+                            .reshape((n, *out, oh, ow))?
                     } else {
-                        let k1 = g.ckk() + 1;
-                        let wm = Tensor::cat(
-                            &[&w.reshape((*out, g.ckk()))?, &b.reshape((*out, 1))?],
-                            1,
-                        )?;
-                        // one [out, k1] × [k1, oh·ow] product per image (weights broadcast)
-                        wm.broadcast_as((n, *out, k1))?.matmul(&cols)?
-                    };
-                    y.reshape((n, *out, oh, ow))?
+                        // the column matrices are kept for the backward pass when training
+                        let cols = matches!(mode, Mode::Train).then(Arc::default);
+                        a.contiguous()?
+                            .apply_op3(w, b, ConvTrain { g, out: *out, cols })?
+                    }
                 }
                 NetOp::Dense { p } => {
                     let (w, b) = &vars[*p];
-                    a.matmul(&w.t()?)?.broadcast_add(b)?
+                    a.contiguous()?.apply_op3(w, b, DenseTrain)?
                 }
-                NetOp::Relu => a.relu()?,
+                NetOp::Relu => a.contiguous()?.apply_op1(Relu)?,
                 NetOp::MaxPool { k, s } => {
                     let (_, c, h, w) = a.dims4()?;
-                    a.contiguous()?.apply_op1(MaxPool(Window {
+                    a.contiguous()?.apply_op1(MaxPool::new(Window {
                         c,
                         h,
                         w,

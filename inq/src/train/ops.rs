@@ -1,13 +1,18 @@
-//! Custom candle operations with hand-written CPU kernels and backward passes: `im2col`
-//! (convolution becomes one large matrix multiplication; depthwise convolution a product with
-//! the column matrix summed per channel), max pooling with any stride, and batch
-//! normalization with batch statistics (training mode).
+//! Custom candle operations with hand-written CPU kernels and backward passes: convolution
+//! with `group = 1` fused with its bias (`im2col` and one GEMM per image, [`ConvTrain`]),
+//! `im2col` on its own (depthwise convolution: a product with the column matrix summed per
+//! channel), fully connected layers ([`DenseTrain`]), ReLU, max pooling with any stride, and
+//! batch normalization with batch statistics (training mode).
 //!
 //! candle's built-in CPU convolution backward goes through a naive transposed convolution and
 //! was about 12× slower than the forward pass when measured (see `docs/training.md`), and its
-//! max-pool backward requires kernel = stride. These two ops keep candle's autodiff and its
-//! GEMM while making the backward pass as cheap as the forward one. Owns no model structure:
-//! [`super::engine`] decides where each op goes.
+//! max-pool backward requires kernel = stride. Beyond that, every intermediate tensor of
+//! candle's autodiff gets a gradient buffer that is allocated, zeroed and added into, so the
+//! fewer and smaller the tensors between ops, the faster a step: the fused ops keep column
+//! matrices, bias broadcasts and ReLU masks inside the op (`docs/experiments.md` (e) has the
+//! measurements). They keep candle's autodiff for the graph and call candle's GEMM (`gemm`)
+//! directly, single-threaded: the engine runs one shard of the batch per thread. Owns no model
+//! structure: [`super::engine`] decides where each op goes.
 
 use std::sync::{Arc, Mutex};
 
@@ -182,22 +187,425 @@ impl CustomOp1 for Im2Col {
     }
 }
 
-/// Max pooling over `[N, C, H, W]` without padding, any kernel and stride; the gradient goes to
-/// the first maximum of each window.
-#[derive(Debug, Clone, Copy)]
-pub struct MaxPool(pub Window);
+/// A read-only matrix view: element `(r, c)` is `data[r·rs + c·cs]`.
+#[derive(Clone, Copy)]
+struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
 
-fn argmax_window(g: &Window, plane: &[f32], y: usize, x: usize) -> usize {
-    let mut best = (y * g.s[0]) * g.w + x * g.s[1];
-    for ky in 0..g.k[0] {
-        for kx in 0..g.k[1] {
-            let i = (y * g.s[0] + ky) * g.w + x * g.s[1] + kx;
-            if plane[i] > plane[best] {
-                best = i;
-            }
+impl<'a> MatRef<'a> {
+    /// A row-major `rows × cols` matrix.
+    fn rows(data: &'a [f32], rows: usize, cols: usize) -> MatRef<'a> {
+        MatRef {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
         }
     }
-    best
+
+    /// The transpose (a view, no copy).
+    fn t(self) -> MatRef<'a> {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Whether every element lies inside `data`.
+    fn in_bounds(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst = a × b` (or `dst += a × b` with `accumulate`), `dst` row-major `a.rows × b.cols`,
+/// single-threaded (the caller runs one shard per thread).
+fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool) -> Result<()> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if b.rows != k || dst.len() < m * n || !a.in_bounds() || !b.in_bounds() {
+        candle_core::bail!("matmul: mismatched shapes ({m}×{k} by {}×{n})", b.rows);
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return Ok(());
+    }
+    // SAFETY: the shapes and strides were checked above: every element the kernel reads from
+    // `a` and `b` lies inside their slices, and it writes the `m × n` row-major block at the
+    // start of `dst`, which is at least that long. The three slices cannot overlap (`dst` is
+    // borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    Ok(())
+}
+
+/// A tensor's elements as a slice (copied only when the tensor is not contiguous).
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("only CPU tensors are supported");
+    };
+    f(contiguous_f32(cpu, layout, "tensor")?)
+}
+
+/// Convolution with `group = 1` and a fused bias, `[N, C, H, W]` × weights
+/// `[out, C, kh, kw]` + bias `[out]` → `[N, out, OH, OW]`, for training.
+///
+/// Each image is one [`Im2Col`] column matrix (rows `C·kh·kw` taps and a row of ones) and one
+/// GEMM with the weights (bias as their last column); the backward pass runs two GEMMs (weight
+/// and bias gradient together, then the column gradient, folded back by col2im) on the column
+/// matrices the forward pass kept (`cols`, training only) or rebuilds them. The column matrix
+/// lives only inside the op: as a candle tensor its gradient was allocated, zeroed and
+/// accumulated at every step, which cost as much as the products themselves.
+#[derive(Debug, Clone)]
+pub struct ConvTrain {
+    /// Input geometry.
+    pub g: Window,
+    /// Output channels.
+    pub out: usize,
+    /// The forward pass's column matrices, kept for the backward pass when `Some`.
+    pub cols: Option<Arc<Mutex<Vec<f32>>>>,
+}
+
+impl ConvTrain {
+    /// The weights with the bias as an extra last column: `[out, C·kh·kw + 1]`.
+    fn weights_with_bias(&self, w: &[f32], b: &[f32]) -> Result<Vec<f32>> {
+        let ckk = self.g.ckk();
+        if w.len() != self.out * ckk || b.len() != self.out {
+            candle_core::bail!("conv: weights or bias do not match {} outputs", self.out);
+        }
+        let mut wb = Vec::with_capacity(self.out * (ckk + 1));
+        for (row, &bias) in w.chunks_exact(ckk.max(1)).zip(b) {
+            wb.extend_from_slice(row);
+            wb.push(bias);
+        }
+        Ok(wb)
+    }
+}
+
+impl CustomOp3 for ConvTrain {
+    fn name(&self) -> &'static str {
+        "inq-conv"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = &self.g;
+        let x = contiguous_f32(s1, l1, "conv")?;
+        let wb = self.weights_with_bias(
+            contiguous_f32(s2, l2, "conv")?,
+            contiguous_f32(s3, l3, "conv")?,
+        )?;
+        let (k1, p, chw) = (g.ckk() + 1, g.oh() * g.ow(), g.c * g.h * g.w);
+        let n = x.len() / chw.max(1);
+        let mut y = vec![0f32; n * self.out * p];
+        let per = k1 * p;
+        let mut cols = vec![0f32; if self.cols.is_some() { n * per } else { per }];
+        let wm = MatRef::rows(&wb, self.out, k1);
+        for (i, (img, yi)) in x
+            .chunks_exact(chw.max(1))
+            .zip(y.chunks_exact_mut((self.out * p).max(1)))
+            .enumerate()
+        {
+            let at = if self.cols.is_some() { i * per } else { 0 };
+            let ci = &mut cols[at..at + per];
+            im2col_image(g, img, ci);
+            matmul(yi, wm, MatRef::rows(ci, k1, p), false)?;
+        }
+        if let Some(keep) = &self.cols {
+            *keep
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("conv: poisoned lock".into()))? = cols;
+        }
+        Ok((
+            CpuStorage::F32(y),
+            Shape::from((n, self.out, g.oh(), g.ow())),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        arg1: &Tensor,
+        arg2: &Tensor,
+        arg3: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let g = &self.g;
+        let (ckk, p, chw) = (g.ckk(), g.oh() * g.ow(), g.c * g.h * g.w);
+        let k1 = ckk + 1;
+        let wb = with_f32(arg2, |w| with_f32(arg3, |b| self.weights_with_bias(w, b)))?;
+        let mut dwb = vec![0f32; self.out * k1];
+        let per = k1 * p;
+        let kept = match &self.cols {
+            Some(c) => std::mem::take(
+                &mut *c
+                    .lock()
+                    .map_err(|_| candle_core::Error::Msg("conv: poisoned lock".into()))?,
+            ),
+            None => Vec::new(),
+        };
+        let dx = with_f32(arg1, |x| {
+            with_f32(grad_res, |dy| {
+                let n = x.len() / chw.max(1);
+                let have = kept.len() == n * per;
+                let mut dx = vec![0f32; x.len()];
+                let mut cols = vec![0f32; if have { 0 } else { per }];
+                let mut dcols = vec![0f32; ckk * p];
+                // the weights without their bias column, transposed: `[C·kh·kw, out]`
+                let wt = MatRef {
+                    data: &wb,
+                    rows: ckk,
+                    cols: self.out,
+                    rs: 1,
+                    cs: k1,
+                };
+                for i in 0..n {
+                    let dyi =
+                        MatRef::rows(&dy[i * self.out * p..(i + 1) * self.out * p], self.out, p);
+                    let ci = if have {
+                        &kept[i * per..(i + 1) * per]
+                    } else {
+                        im2col_image(g, &x[i * chw..(i + 1) * chw], &mut cols);
+                        &cols
+                    };
+                    // [out, k1] += dy [out, P] × colsᵀ [P, k1]
+                    matmul(&mut dwb, dyi, MatRef::rows(ci, k1, p).t(), true)?;
+                    // [C·kh·kw, P] = Wᵀ [C·kh·kw, out] × dy [out, P]
+                    matmul(&mut dcols, wt, dyi, false)?;
+                    col2im_image(g, &dcols, &mut dx[i * chw..(i + 1) * chw]);
+                }
+                Ok(dx)
+            })
+        })?;
+        let (dw, db): (Vec<f32>, Vec<f32>) = (
+            dwb.chunks_exact(k1)
+                .flat_map(|r| r[..ckk].to_vec())
+                .collect(),
+            dwb.chunks_exact(k1).map(|r| r[ckk]).collect(),
+        );
+        let dev = arg1.device();
+        Ok((
+            Some(Tensor::from_vec(dx, arg1.shape(), dev)?),
+            Some(Tensor::from_vec(dw, arg2.shape(), dev)?),
+            Some(Tensor::from_vec(db, arg3.shape(), dev)?),
+        ))
+    }
+}
+
+/// `max(x, 0)` with the gradient passed where the output is positive, in one pass each way
+/// (candle's own ReLU backward builds a mask tensor, converts it and multiplies).
+#[derive(Debug, Clone, Copy)]
+pub struct Relu;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "inq-relu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(storage, layout, "relu")?;
+        let y = x.iter().map(|&v| v.max(0.0)).collect();
+        Ok((CpuStorage::F32(y), layout.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let dx = with_f32(res, |y| {
+            with_f32(grad_res, |dy| {
+                Ok(y.iter()
+                    .zip(dy)
+                    .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
+                    .collect::<Vec<f32>>())
+            })
+        })?;
+        Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
+    }
+}
+
+/// A fully connected layer `[N, in]` × weights `[out, in]` + bias `[out]` → `[N, out]`: one
+/// GEMM forward, two backward (candle's version transposes, broadcasts the bias and sums it
+/// back, each a tensor of its own).
+#[derive(Debug, Clone, Copy)]
+pub struct DenseTrain;
+
+impl CustomOp3 for DenseTrain {
+    fn name(&self) -> &'static str {
+        "inq-dense"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s1, l1, "dense")?;
+        let w = contiguous_f32(s2, l2, "dense")?;
+        let b = contiguous_f32(s3, l3, "dense")?;
+        let (out, fin) = l2.shape().dims2()?;
+        let n = l1.shape().dims2()?.0;
+        if b.len() != out || l1.shape().dims2()?.1 != fin {
+            candle_core::bail!("dense: input, weights and bias do not match");
+        }
+        let mut y: Vec<f32> = (0..n).flat_map(|_| b.iter().copied()).collect();
+        // [n, out] += x [n, in] × wᵀ [in, out]
+        matmul(
+            &mut y,
+            MatRef::rows(x, n, fin),
+            MatRef::rows(w, out, fin).t(),
+            true,
+        )?;
+        Ok((CpuStorage::F32(y), Shape::from((n, out))))
+    }
+
+    fn bwd(
+        &self,
+        arg1: &Tensor,
+        arg2: &Tensor,
+        arg3: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, fin) = arg1.dims2()?;
+        let out = arg2.dims2()?.0;
+        let (dx, dw, db) = with_f32(arg1, |x| {
+            with_f32(arg2, |w| {
+                with_f32(grad_res, |dy| {
+                    let dym = MatRef::rows(dy, n, out);
+                    let mut dx = vec![0f32; n * fin];
+                    // [n, in] = dy [n, out] × w [out, in]
+                    matmul(&mut dx, dym, MatRef::rows(w, out, fin), false)?;
+                    let mut dw = vec![0f32; out * fin];
+                    // [out, in] = dyᵀ [out, n] × x [n, in]
+                    matmul(&mut dw, dym.t(), MatRef::rows(x, n, fin), false)?;
+                    let mut db = vec![0f32; out];
+                    for row in dy.chunks_exact(out.max(1)) {
+                        db.iter_mut().zip(row).for_each(|(a, &g)| *a += g);
+                    }
+                    Ok((dx, dw, db))
+                })
+            })
+        })?;
+        let dev = arg1.device();
+        Ok((
+            Some(Tensor::from_vec(dx, arg1.shape(), dev)?),
+            Some(Tensor::from_vec(dw, arg2.shape(), dev)?),
+            Some(Tensor::from_vec(db, arg3.shape(), dev)?),
+        ))
+    }
+}
+
+/// Max pooling over `[N, C, H, W]` without padding, any kernel and stride; the gradient goes to
+/// the first maximum of each window. The forward pass records where each maximum was
+/// (`argmax`, one index per output into its input plane), so the backward pass is a scatter.
+#[derive(Debug, Clone)]
+pub struct MaxPool {
+    /// The window.
+    pub g: Window,
+    /// Filled by the forward pass.
+    pub argmax: Arc<Mutex<Vec<u32>>>,
+}
+
+impl MaxPool {
+    /// A max pool over `g`.
+    pub fn new(g: Window) -> MaxPool {
+        MaxPool {
+            g,
+            argmax: Arc::default(),
+        }
+    }
+}
+
+/// For every output position of one `[H, W]` plane (in row-major order), the index of the
+/// first maximum of its window, handed to `visit(output index, input index)`. The running
+/// maximum is kept in registers and updated by selects, not branches: window maxima of
+/// activations are unpredictable and a branch per comparison was the op's main cost.
+fn for_each_argmax(g: &Window, plane: &[f32], mut visit: impl FnMut(usize, usize)) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let [kh, kw] = g.k;
+    let [sh, sw] = g.s;
+    if g.k == [2, 2] && g.s == [2, 2] {
+        // the common case, unrolled
+        for y in 0..oh {
+            let r0 = 2 * y * g.w;
+            let (top, bottom) = (&plane[r0..r0 + 2 * ow], &plane[r0 + g.w..r0 + g.w + 2 * ow]);
+            for x in 0..ow {
+                let (mut best, mut best_v) = (r0 + 2 * x, top[2 * x]);
+                for (i, v) in [
+                    (r0 + 2 * x + 1, top[2 * x + 1]),
+                    (r0 + g.w + 2 * x, bottom[2 * x]),
+                    (r0 + g.w + 2 * x + 1, bottom[2 * x + 1]),
+                ] {
+                    let gt = v > best_v;
+                    best = if gt { i } else { best };
+                    best_v = if gt { v } else { best_v };
+                }
+                visit(y * ow + x, best);
+            }
+        }
+        return;
+    }
+    for y in 0..oh {
+        for x in 0..ow {
+            let start = y * sh * g.w + x * sw;
+            let (mut best, mut best_v) = (start, plane[start]);
+            for ky in 0..kh {
+                let row = start + ky * g.w;
+                for (kx, &v) in plane[row..row + kw].iter().enumerate() {
+                    let gt = v > best_v;
+                    best = if gt { row + kx } else { best };
+                    best_v = if gt { v } else { best_v };
+                }
+            }
+            visit(y * ow + x, best);
+        }
+    }
 }
 
 impl CustomOp1 for MaxPool {
@@ -206,42 +614,58 @@ impl CustomOp1 for MaxPool {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = &self.0;
+        let g = &self.g;
         let x = contiguous_f32(storage, layout, "maxpool")?;
         let hw = g.h * g.w;
         let (oh, ow) = (g.oh(), g.ow());
         let planes = x.len() / hw.max(1);
         let mut out = vec![0f32; planes * oh * ow];
-        out.par_chunks_mut((oh * ow).max(1))
-            .zip(x.par_chunks(hw.max(1)))
-            .for_each(|(o, plane)| {
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        o[y * ow + xx] = plane[argmax_window(g, plane, y, xx)];
-                    }
-                }
+        let mut argmax = vec![0u32; planes * oh * ow];
+        if hw > u32::MAX as usize {
+            candle_core::bail!("maxpool: planes of {hw} elements are too large");
+        }
+        for ((o, idx), plane) in out
+            .chunks_exact_mut((oh * ow).max(1))
+            .zip(argmax.chunks_exact_mut((oh * ow).max(1)))
+            .zip(x.chunks_exact(hw.max(1)))
+        {
+            for_each_argmax(g, plane, |i, j| {
+                o[i] = plane[j];
+                idx[i] = j as u32;
             });
+        }
         let n = planes / g.c.max(1);
+        *self
+            .argmax
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("maxpool: poisoned lock".into()))? = argmax;
         Ok((CpuStorage::F32(out), Shape::from((n, g.c, oh, ow))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let g = self.0;
-        let x = arg.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let g = self.g;
         let hw = g.h * g.w;
-        let (oh, ow) = (g.oh(), g.ow());
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(hw.max(1))
-            .zip(x.par_chunks(hw.max(1)))
-            .zip(grad.par_chunks((oh * ow).max(1)))
-            .for_each(|((o, plane), gp)| {
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        o[argmax_window(&g, plane, y, xx)] += gp[y * ow + xx];
-                    }
+        let per = g.oh() * g.ow();
+        let argmax = self
+            .argmax
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("maxpool: poisoned lock".into()))?;
+        let out = with_f32(grad_res, |grad| {
+            if argmax.len() != grad.len() {
+                candle_core::bail!("maxpool: backward without a forward pass");
+            }
+            let mut out = vec![0f32; arg.elem_count()];
+            for ((o, gp), idx) in out
+                .chunks_exact_mut(hw.max(1))
+                .zip(grad.chunks_exact(per.max(1)))
+                .zip(argmax.chunks_exact(per.max(1)))
+            {
+                for (&d, &j) in gp.iter().zip(idx) {
+                    o[j as usize] += d;
                 }
-            });
+            }
+            Ok(out)
+        })?;
         Ok(Some(Tensor::from_vec(out, arg.shape(), arg.device())?))
     }
 }
@@ -507,6 +931,187 @@ mod tests {
         }
         let st = op.stats.lock().unwrap().clone();
         assert_eq!(st.count, 8);
+        Ok(())
+    }
+
+    /// Gradients of `loss = Σ y · probe` through `op_y(x, w, b)` and through the reference
+    /// `ref_y(x, w, b)` made of candle's own ops, for x, w and b.
+    fn compare_grads(
+        x: Vec<f32>,
+        xs: &[usize],
+        w: Vec<f32>,
+        ws: &[usize],
+        bias: Vec<f32>,
+        op_y: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>,
+        ref_y: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
+        let dev = Device::Cpu;
+        let bn = bias.len();
+        let x = Var::from_vec(x, xs, &dev)?;
+        let w = Var::from_vec(w, ws, &dev)?;
+        let b = Var::from_vec(bias, bn, &dev)?;
+        let y = op_y(x.as_tensor(), w.as_tensor(), b.as_tensor())?;
+        let yr = ref_y(x.as_tensor(), w.as_tensor(), b.as_tensor())?;
+        assert_eq!(y.dims(), yr.dims());
+        let count = y.elem_count();
+        let probe = Tensor::from_vec(
+            (0..count)
+                .map(|i| ((i * 13) % 7) as f32 * 0.25 - 0.7)
+                .collect::<Vec<_>>(),
+            y.dims(),
+            &dev,
+        )?;
+        let (yv, yrv) = (
+            y.flatten_all()?.to_vec1::<f32>()?,
+            yr.flatten_all()?.to_vec1::<f32>()?,
+        );
+        for (p, q) in yv.iter().zip(&yrv) {
+            assert!((p - q).abs() < 1e-4, "forward {p} vs {q}");
+        }
+        let g = (y * &probe)?.sum_all()?.backward()?;
+        let gr = (yr * &probe)?.sum_all()?.backward()?;
+        for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
+            let a = g.get(v).unwrap().flatten_all()?.to_vec1::<f32>()?;
+            let r = gr.get(v).unwrap().flatten_all()?.to_vec1::<f32>()?;
+            assert_eq!(a.len(), r.len());
+            for (p, q) in a.iter().zip(&r) {
+                assert!(
+                    (p - q).abs() < 1e-4 * (1.0 + q.abs()),
+                    "d{name}: {a:?} vs {r:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn ramp(n: usize, k: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * k) % 11) as f32 * 0.2 - 1.0).collect()
+    }
+
+    /// The fused convolution against im2col and a batched product through candle's autodiff,
+    /// with strides and asymmetric padding.
+    #[test]
+    fn conv_gradients_match_autodiff() -> Result<()> {
+        for (k, s, pad) in [
+            ([3, 3], [1, 1], [1, 1, 1, 1]),
+            ([3, 2], [2, 1], [1, 0, 0, 2]),
+            ([1, 1], [2, 2], [0; 4]),
+        ] {
+            let (n, c, h, wd, out) = (2, 3, 5, 6, 4);
+            let g = Window {
+                c,
+                h,
+                w: wd,
+                k,
+                s,
+                pad,
+            };
+            let ckk = g.ckk();
+            for keep in [false, true] {
+                compare_grads(
+                    ramp(n * c * h * wd, 7),
+                    &[n, c, h, wd],
+                    ramp(out * ckk, 5),
+                    &[out, c, k[0], k[1]],
+                    ramp(out, 3),
+                    |x, w, b| {
+                        let cols = keep.then(Arc::default);
+                        x.apply_op3(w, b, ConvTrain { g, out, cols })
+                    },
+                    |x, w, b| {
+                        let cols = x.apply_op1(Im2Col(g))?;
+                        let wm = Tensor::cat(&[&w.reshape((out, ckk))?, &b.reshape((out, 1))?], 1)?;
+                        wm.broadcast_as((n, out, ckk + 1))?.matmul(&cols)?.reshape((
+                            n,
+                            out,
+                            g.oh(),
+                            g.ow(),
+                        ))
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn dense_gradients_match_autodiff() -> Result<()> {
+        let (n, fin, out) = (3, 7, 5);
+        compare_grads(
+            ramp(n * fin, 7),
+            &[n, fin],
+            ramp(out * fin, 5),
+            &[out, fin],
+            ramp(out, 3),
+            |x, w, b| x.apply_op3(w, b, DenseTrain),
+            |x, w, b| x.matmul(&w.t()?)?.broadcast_add(b),
+        )
+    }
+
+    /// ReLU passes the gradient where the output is positive (as PyTorch does; at exactly 0
+    /// the gradient is 0).
+    #[test]
+    fn relu_forward_and_gradient() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Var::from_vec(vec![-1.0f32, 0.0, 0.5, 2.0], 4, &dev)?;
+        let y = x.as_tensor().apply_op1(Relu)?;
+        assert_eq!(y.to_vec1::<f32>()?, vec![0.0, 0.0, 0.5, 2.0]);
+        let probe = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], 4, &dev)?;
+        let g = (y * probe)?.sum_all()?.backward()?;
+        assert_eq!(
+            g.get(&x).unwrap().to_vec1::<f32>()?,
+            vec![0.0, 0.0, 3.0, 4.0]
+        );
+        Ok(())
+    }
+
+    /// Max pooling against the definition, for adjacent and overlapping windows: each output
+    /// is its window's maximum, and its gradient goes to that maximum's input.
+    #[test]
+    fn maxpool_forward_and_gradient() -> Result<()> {
+        let dev = Device::Cpu;
+        let (n, c, h, w) = (2, 3, 6, 7);
+        let xs: Vec<f32> = (0..n * c * h * w)
+            .map(|i| ((i * 37) % 101) as f32 * 0.1 - 5.0)
+            .collect();
+        let x = Var::from_vec(xs.clone(), (n, c, h, w), &dev)?;
+        for (k, st) in [([2, 2], [2, 2]), ([3, 3], [2, 2]), ([2, 3], [1, 2])] {
+            let g = Window {
+                c,
+                h,
+                w,
+                k,
+                s: st,
+                pad: [0; 4],
+            };
+            let y = x.as_tensor().apply_op1(MaxPool::new(g))?;
+            let yv = y.flatten_all()?.to_vec1::<f32>()?;
+            let probe: Vec<f32> = (0..yv.len()).map(|i| i as f32 + 1.0).collect();
+            let pt = Tensor::from_vec(probe.clone(), y.dims(), &dev)?;
+            let d = (y * pt)?.sum_all()?.backward()?;
+            let dv = d.get(&x).unwrap().flatten_all()?.to_vec1::<f32>()?;
+            let (oh, ow) = (g.oh(), g.ow());
+            let mut want = vec![0f32; xs.len()];
+            for p in 0..n * c {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut best = p * h * w + oy * st[0] * w + ox * st[1];
+                        for ky in 0..k[0] {
+                            for kx in 0..k[1] {
+                                let i = p * h * w + (oy * st[0] + ky) * w + ox * st[1] + kx;
+                                if xs[i] > xs[best] {
+                                    best = i;
+                                }
+                            }
+                        }
+                        let o = (p * oh + oy) * ow + ox;
+                        assert_eq!(yv[o], xs[best], "{k:?}/{st:?} output {o}");
+                        want[best] += probe[o];
+                    }
+                }
+            }
+            assert_eq!(dv, want, "{k:?}/{st:?}");
+        }
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::api::{check_output, Operator, Output, MAX_ACC_BITS};
-use crate::numerics::{self, ActFormat, Weight};
+use crate::numerics::{self, ActFormat};
 use crate::tensor::{OpError, Tensor, TensorInfo};
 
 /// Largest alignment shift between the two inputs of an add.
@@ -124,7 +124,7 @@ impl Operator for Add {
         })
     }
 
-    fn eval(&self, inputs: &[&Tensor], infos: &[&TensorInfo], _: &[Weight]) -> Tensor {
+    fn eval(&self, inputs: &[&Tensor], infos: &[&TensorInfo], _: &[i64]) -> Tensor {
         let (a, b) = (inputs[0], inputs[1]);
         let data = match (infos[0].format, infos[1].format, self.output.act()) {
             (Some(fa), Some(fb), Some(of)) => {

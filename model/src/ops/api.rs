@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::numerics::{self, ActFormat, Weight};
+use crate::numerics::{self, ActFormat};
 use crate::tensor::{OpError, Tensor, TensorInfo};
 use crate::weights::{WeightTensor, MAX_EXP};
 
@@ -29,8 +29,10 @@ pub trait Operator {
     /// Checks the parameters against the inputs and returns the output's shape and format.
     fn infer(&self, inputs: &[&TensorInfo]) -> Result<TensorInfo, OpError>;
     /// The integer reference: the output for `inputs` (whose infos are `infos`, as checked by
-    /// [`Operator::infer`]). `weights` are [`Operator::weights`] decoded (empty without).
-    fn eval(&self, inputs: &[&Tensor], infos: &[&TensorInfo], weights: &[Weight]) -> Tensor;
+    /// [`Operator::infer`]). `weights` are [`Operator::weights`] decoded to the integers they
+    /// stand for ([`numerics::weight_int`]: `±2^k`, `q` or 0; empty without), so that a product
+    /// `x · w` is [`numerics::product`]`(x, w)`.
+    fn eval(&self, inputs: &[&Tensor], infos: &[&TensorInfo], weights: &[i64]) -> Tensor;
     /// The weight tensor, for operators that have one.
     fn weights(&self) -> Option<&WeightTensor> {
         None
@@ -176,9 +178,55 @@ pub fn finish(
     output: &Output,
     in_fmt: ActFormat,
 ) -> i64 {
-    match output.act() {
-        Some(of) => numerics::requantize(acc, w.requant_shift(in_fmt, c, of), relu, of),
-        None => acc << (w.n2_of(c) - w.n2_min(out_count)) as u32,
+    Finish::of(c, w, out_count, relu, output, in_fmt).apply(acc)
+}
+
+/// [`finish`] for one channel, its shift worked out once.
+#[derive(Debug, Clone, Copy)]
+pub enum Finish {
+    /// Requantization by `shift`, then ReLU and saturation.
+    Requantize {
+        /// The rounding right shift.
+        shift: i32,
+        /// Whether negative values become 0.
+        relu: bool,
+        /// The output format.
+        format: ActFormat,
+    },
+    /// Logit alignment: a left shift.
+    Align(u32),
+}
+
+impl Finish {
+    /// Channel `c`'s finish (arguments as for [`finish`]).
+    pub fn of(
+        c: usize,
+        w: &WeightTensor,
+        out_count: usize,
+        relu: bool,
+        output: &Output,
+        in_fmt: ActFormat,
+    ) -> Finish {
+        match output.act() {
+            Some(format) => Finish::Requantize {
+                shift: w.requant_shift(in_fmt, c, format),
+                relu,
+                format,
+            },
+            None => Finish::Align((w.n2_of(c) - w.n2_min(out_count)) as u32),
+        }
+    }
+
+    /// The output value of accumulator `acc`.
+    pub fn apply(self, acc: i64) -> i64 {
+        match self {
+            Finish::Requantize {
+                shift,
+                relu,
+                format,
+            } => numerics::requantize(acc, shift, relu, format),
+            Finish::Align(s) => acc << s,
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::api::{check_acc, check_bias, check_output, finish, Operator, Output};
-use crate::numerics::{self, Weight};
 use crate::tensor::{OpError, Tensor, TensorInfo};
 use crate::weights::WeightTensor;
 
@@ -86,7 +85,7 @@ impl Operator for Dense {
         })
     }
 
-    fn eval(&self, inputs: &[&Tensor], infos: &[&TensorInfo], dec: &[Weight]) -> Tensor {
+    fn eval(&self, inputs: &[&Tensor], infos: &[&TensorInfo], dec: &[i64]) -> Tensor {
         let t = inputs[0];
         let in_fmt = infos[0].format.unwrap_or(crate::numerics::ActFormat {
             bits: 8,
@@ -99,7 +98,7 @@ impl Operator for Dense {
                 let acc = dec[o * n..(o + 1) * n]
                     .iter()
                     .zip(&t.data)
-                    .fold(self.bias[o], |a, (&wt, &x)| a + numerics::product(x, wt));
+                    .fold(self.bias[o], |a, (&wt, &x)| a + x * wt);
                 finish(
                     acc,
                     o,

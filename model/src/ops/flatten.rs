@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::api::Operator;
-use crate::numerics::Weight;
 use crate::tensor::{OpError, Tensor, TensorInfo};
 
 /// Flatten (no parameters).
@@ -23,7 +22,7 @@ impl Operator for Flatten {
             format: Some(f),
         })
     }
-    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[Weight]) -> Tensor {
+    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[i64]) -> Tensor {
         Tensor {
             shape: vec![inputs[0].data.len()],
             data: inputs[0].data.clone(),

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::api::{map_tensor, Operator};
-use crate::numerics::{self, Weight};
+use crate::numerics;
 use crate::tensor::{OpError, Tensor, TensorInfo};
 
 /// Global average pooling (no parameters).
@@ -40,7 +40,7 @@ impl Operator for GlobalAvgPool {
             format: Some(f),
         })
     }
-    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[Weight]) -> Tensor {
+    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[i64]) -> Tensor {
         let t = inputs[0];
         let (c, hw) = (t.shape[0], t.shape[1] * t.shape[2]);
         let s = numerics::gap_shift(hw) as i32;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::api::{map_tensor, Operator};
-use crate::numerics::{self, Weight};
+use crate::numerics;
 use crate::tensor::{OpError, Tensor, TensorInfo};
 
 /// Window and stride of a pooling layer.
@@ -90,7 +90,7 @@ impl Operator for MaxPool {
     fn infer(&self, inputs: &[&TensorInfo]) -> Result<TensorInfo, OpError> {
         infer_window(&self.0, inputs[0], false)
     }
-    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[Weight]) -> Tensor {
+    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[i64]) -> Tensor {
         pool(inputs[0], self.0.kernel, self.0.stride, true)
     }
 }
@@ -102,7 +102,7 @@ impl Operator for AvgPool {
     fn infer(&self, inputs: &[&TensorInfo]) -> Result<TensorInfo, OpError> {
         infer_window(&self.0, inputs[0], true)
     }
-    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[Weight]) -> Tensor {
+    fn eval(&self, inputs: &[&Tensor], _: &[&TensorInfo], _: &[i64]) -> Tensor {
         pool(inputs[0], self.0.kernel, self.0.stride, false)
     }
 }
