@@ -447,14 +447,16 @@ impl Net {
                 NetOp::Relu => a.contiguous()?.apply_op1(Relu)?,
                 NetOp::MaxPool { k, s } => {
                     let (_, c, h, w) = a.dims4()?;
-                    a.contiguous()?.apply_op1(MaxPool::new(Window {
+                    let g = Window {
                         c,
                         h,
                         w,
                         k: *k,
                         s: *s,
                         pad: [0; 4],
-                    }))?
+                    };
+                    a.contiguous()?
+                        .apply_op1(MaxPool::new(g, matches!(mode, Mode::Train)))?
                 }
                 NetOp::AvgPool { k, s } => a.avg_pool2d_with_stride((k[0], k[1]), (s[0], s[1]))?,
                 NetOp::GlobalAvgPool => a.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?,

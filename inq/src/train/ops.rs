@@ -274,6 +274,12 @@ fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool) -> Re
     Ok(())
 }
 
+/// The value behind an op's shared state (a panic elsewhere that poisoned it is an error here).
+fn locked<'a, T>(m: &'a Mutex<T>, op: &str) -> Result<std::sync::MutexGuard<'a, T>> {
+    m.lock()
+        .map_err(|_| candle_core::Error::Msg(format!("{op}: state lock poisoned")))
+}
+
 /// A tensor's elements as a slice (copied only when the tensor is not contiguous).
 fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
@@ -356,9 +362,7 @@ impl CustomOp3 for ConvTrain {
             matmul(yi, wm, MatRef::rows(ci, k1, p), false)?;
         }
         if let Some(keep) = &self.cols {
-            *keep
-                .lock()
-                .map_err(|_| candle_core::Error::Msg("conv: poisoned lock".into()))? = cols;
+            *locked(keep, "conv")? = cols;
         }
         Ok((
             CpuStorage::F32(y),
@@ -381,11 +385,7 @@ impl CustomOp3 for ConvTrain {
         let mut dwb = vec![0f32; self.out * k1];
         let per = k1 * p;
         let kept = match &self.cols {
-            Some(c) => std::mem::take(
-                &mut *c
-                    .lock()
-                    .map_err(|_| candle_core::Error::Msg("conv: poisoned lock".into()))?,
-            ),
+            Some(c) => std::mem::take(&mut *locked(c, "conv")?),
             None => Vec::new(),
         };
         let dx = with_f32(arg1, |x| {
@@ -542,22 +542,23 @@ impl CustomOp3 for DenseTrain {
 }
 
 /// Max pooling over `[N, C, H, W]` without padding, any kernel and stride; the gradient goes to
-/// the first maximum of each window. The forward pass records where each maximum was
-/// (`argmax`, one index per output into its input plane), so the backward pass is a scatter.
+/// the first maximum of each window. In training the forward pass records where each maximum
+/// was (`argmax`, one index per output into its input plane), so the backward pass is a
+/// scatter.
 #[derive(Debug, Clone)]
 pub struct MaxPool {
     /// The window.
     pub g: Window,
-    /// Filled by the forward pass.
-    pub argmax: Arc<Mutex<Vec<u32>>>,
+    /// Filled by the forward pass when `Some` (training).
+    pub argmax: Option<Arc<Mutex<Vec<u32>>>>,
 }
 
 impl MaxPool {
-    /// A max pool over `g`.
-    pub fn new(g: Window) -> MaxPool {
+    /// A max pool over `g`; `train` keeps the argmax for the backward pass.
+    pub fn new(g: Window, train: bool) -> MaxPool {
         MaxPool {
             g,
-            argmax: Arc::default(),
+            argmax: train.then(Arc::default),
         }
     }
 }
@@ -620,25 +621,27 @@ impl CustomOp1 for MaxPool {
         let (oh, ow) = (g.oh(), g.ow());
         let planes = x.len() / hw.max(1);
         let mut out = vec![0f32; planes * oh * ow];
-        let mut argmax = vec![0u32; planes * oh * ow];
         if hw > u32::MAX as usize {
             candle_core::bail!("maxpool: planes of {hw} elements are too large");
         }
-        for ((o, idx), plane) in out
+        let n = planes / g.c.max(1);
+        let planes_out = out
             .chunks_exact_mut((oh * ow).max(1))
-            .zip(argmax.chunks_exact_mut((oh * ow).max(1)))
-            .zip(x.chunks_exact(hw.max(1)))
-        {
+            .zip(x.chunks_exact(hw.max(1)));
+        let Some(keep) = &self.argmax else {
+            for (o, plane) in planes_out {
+                for_each_argmax(g, plane, |i, j| o[i] = plane[j]);
+            }
+            return Ok((CpuStorage::F32(out), Shape::from((n, g.c, oh, ow))));
+        };
+        let mut argmax = vec![0u32; planes * oh * ow];
+        for ((o, plane), idx) in planes_out.zip(argmax.chunks_exact_mut((oh * ow).max(1))) {
             for_each_argmax(g, plane, |i, j| {
                 o[i] = plane[j];
                 idx[i] = j as u32;
             });
         }
-        let n = planes / g.c.max(1);
-        *self
-            .argmax
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("maxpool: poisoned lock".into()))? = argmax;
+        *locked(keep, "maxpool")? = argmax;
         Ok((CpuStorage::F32(out), Shape::from((n, g.c, oh, ow))))
     }
 
@@ -646,10 +649,10 @@ impl CustomOp1 for MaxPool {
         let g = self.g;
         let hw = g.h * g.w;
         let per = g.oh() * g.ow();
-        let argmax = self
-            .argmax
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("maxpool: poisoned lock".into()))?;
+        let Some(keep) = &self.argmax else {
+            candle_core::bail!("maxpool: backward of an evaluation-mode pool");
+        };
+        let argmax = locked(keep, "maxpool")?;
         let out = with_f32(grad_res, |grad| {
             if argmax.len() != grad.len() {
                 candle_core::bail!("maxpool: backward without a forward pass");
@@ -706,9 +709,7 @@ fn bn_geometry(layout: &Layout, c: usize) -> Result<(usize, usize)> {
 
 impl BatchNormTrain {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, BnStats>> {
-        self.stats
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("batchnorm: statistics lock poisoned".into()))
+        locked(&self.stats, "batchnorm")
     }
 }
 
@@ -1084,7 +1085,7 @@ mod tests {
                 s: st,
                 pad: [0; 4],
             };
-            let y = x.as_tensor().apply_op1(MaxPool::new(g))?;
+            let y = x.as_tensor().apply_op1(MaxPool::new(g, true))?;
             let yv = y.flatten_all()?.to_vec1::<f32>()?;
             let probe: Vec<f32> = (0..yv.len()).map(|i| i as f32 + 1.0).collect();
             let pt = Tensor::from_vec(probe.clone(), y.dims(), &dev)?;
