@@ -89,6 +89,7 @@ impl VerifyOptions {
             cache_dir: self.cache_dir.clone(),
             verilator: self.verilator.clone(),
             search_path: self.search_path.clone(),
+            cxx: None,
         }
     }
 }

@@ -395,7 +395,7 @@ proptest! {
         // the RTL is the pool entry's: this case reuses its Verilator build
         let base_dir = common::generate(&base, &base_design, &format!("{name}-base"));
         let key = |d: &std::path::Path| {
-            inq_testbenches::verilator::cache_key(&inq_testbenches::DesignFolder::load(d).unwrap(), false).unwrap()
+            inq_testbenches::verilator::cache_key(&inq_testbenches::DesignFolder::load(d).unwrap(), false, None).unwrap()
         };
         prop_assert_eq!(key(&dir), key(&base_dir), "weights changed the RTL of pool entry ({}, {})", t, f);
         let _ = std::fs::remove_dir_all(&base_dir);

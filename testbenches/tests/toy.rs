@@ -346,8 +346,8 @@ fn corrupted_rom_word_is_detected_and_localized() {
     assert_ne!(mutant.manifest.design_hash, orig.manifest.design_hash);
     // Only the ROM changed: the compiled model is reused ($readmemh runs at simulation time).
     assert_eq!(
-        cache_key(&mutant, false).unwrap(),
-        cache_key(&orig, false).unwrap()
+        cache_key(&mutant, false, None).unwrap(),
+        cache_key(&orig, false, None).unwrap()
     );
     let r = verify(&dir, &images(12, 5), &opts()).unwrap();
     assert!(!r.passed);
