@@ -69,6 +69,76 @@ impl<'m> Reference<'m> {
 
     /// Runs the model on one input (`C·H·W` integers in C-major order).
     pub fn run(&self, input: &[i64]) -> Result<RunOutput, ModelError> {
+        let x = self.input_tensor(input)?;
+        let g = &self.graph;
+        let mut out: Vec<Option<Tensor>> = vec![None; self.model.nodes.len()];
+        for &i in &g.order {
+            let t = self.eval_node(i, &x, |j| out[j].as_ref().expect("evaluation order"));
+            out[i] = Some(t);
+        }
+        let nodes: Vec<Tensor> = out.into_iter().map(|t| t.expect("every node")).collect();
+        let logits = nodes[g.output].data.clone();
+        let argmax = numerics::argmax(&logits);
+        Ok(RunOutput {
+            logits,
+            argmax,
+            nodes,
+        })
+    }
+
+    /// The output's argmax for one input, evaluating only the nodes from position `from` of
+    /// the checked order ([`Graph::order`]) on and taking every earlier node's output from
+    /// `known` (indexed like [`QuantModel::nodes`]).
+    ///
+    /// For re-running a model that differs from another only from position `from` on: `known`
+    /// must be the other model's [`RunOutput::nodes`] for the same input (same graph, and the
+    /// same nodes and input format before `from`), and the result is then exactly this
+    /// model's [`Reference::run`] argmax. Used by the calibration search of `inq quantize`,
+    /// which tries many models that differ in one activation exponent.
+    pub fn argmax_from(
+        &self,
+        input: &[i64],
+        known: &[Tensor],
+        from: usize,
+    ) -> Result<usize, ModelError> {
+        let n = self.model.nodes.len();
+        if known.len() != n {
+            return Err(ModelError::Input {
+                message: format!(
+                    "{} known node outputs for a model of {n} nodes",
+                    known.len()
+                ),
+            });
+        }
+        let x = self.input_tensor(input)?;
+        let g = &self.graph;
+        let mut fresh: Vec<Option<Tensor>> = vec![None; n];
+        for &i in g.order.iter().skip(from) {
+            let t = self.eval_node(i, &x, |j| fresh[j].as_ref().unwrap_or(&known[j]));
+            fresh[i] = Some(t);
+        }
+        let logits = &fresh[g.output].as_ref().unwrap_or(&known[g.output]).data;
+        Ok(numerics::argmax(logits))
+    }
+
+    /// Evaluates node `i` on the model input `x` and the outputs of earlier nodes (`node`).
+    fn eval_node<'t>(&self, i: usize, x: &'t Tensor, node: impl Fn(usize) -> &'t Tensor) -> Tensor {
+        let g = &self.graph;
+        let (ts, infos): (Vec<&Tensor>, Vec<&TensorInfo>) = g.inputs[i]
+            .iter()
+            .map(|s| match s {
+                Source::Input => (x, &g.input),
+                Source::Node(j) => (node(*j), &g.infos[*j]),
+            })
+            .unzip();
+        self.model.nodes[i]
+            .op
+            .operator()
+            .eval(&ts, &infos, &self.decoded[i])
+    }
+
+    /// Checks one input against the model's input shape and format.
+    fn input_tensor(&self, input: &[i64]) -> Result<Tensor, ModelError> {
         let m = self.model;
         let [c, h, w] = m.input.shape;
         if input.len() != c * h * w {
@@ -94,30 +164,9 @@ impl<'m> Reference<'m> {
                 ),
             });
         }
-        let x = Tensor {
+        Ok(Tensor {
             shape: vec![c, h, w],
             data: input.to_vec(),
-        };
-        let g = &self.graph;
-        let mut out: Vec<Option<Tensor>> = vec![None; m.nodes.len()];
-        for &i in &g.order {
-            let (ts, infos): (Vec<&Tensor>, Vec<&TensorInfo>) = g.inputs[i]
-                .iter()
-                .map(|s| match s {
-                    Source::Input => (&x, &g.input),
-                    Source::Node(j) => (out[*j].as_ref().expect("evaluation order"), &g.infos[*j]),
-                })
-                .unzip();
-            let t = m.nodes[i].op.operator().eval(&ts, &infos, &self.decoded[i]);
-            out[i] = Some(t);
-        }
-        let nodes: Vec<Tensor> = out.into_iter().map(|t| t.expect("every node")).collect();
-        let logits = nodes[g.output].data.clone();
-        let argmax = numerics::argmax(&logits);
-        Ok(RunOutput {
-            logits,
-            argmax,
-            nodes,
         })
     }
 }

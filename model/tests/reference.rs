@@ -580,3 +580,49 @@ proptest! {
         prop_assert_eq!(back, m);
     }
 }
+
+/// `argmax_from` re-evaluates only the nodes from a position of the order on: for a model that
+/// shares its first nodes with another, it gives the model's own argmax from the other's node
+/// outputs, and with nothing left to evaluate it returns the known output's argmax.
+#[test]
+fn argmax_from_reuses_the_shared_prefix() {
+    let spec = inq_model::random::lenet_spec(-8, true);
+    let a = build(&spec, 11).unwrap();
+    let other = build(&spec, 12).unwrap();
+    let ra = Reference::new(&a).unwrap();
+    let order = ra.graph().order.clone();
+    for from in 0..=order.len() {
+        let mut b = a.clone();
+        for &i in &order[from..] {
+            b.nodes[i] = other.nodes[i].clone();
+        }
+        let rb = Reference::new(&b).unwrap();
+        let mut differs = 0;
+        for seed in 0..12 {
+            let x = random_input(&a, seed);
+            let known = ra.run(&x).unwrap();
+            let own = rb.run(&x).unwrap();
+            assert_eq!(rb.argmax_from(&x, &known.nodes, from).unwrap(), own.argmax);
+            differs += usize::from(own.argmax != known.argmax);
+            if from == order.len() {
+                assert_eq!(own.argmax, known.argmax, "b is a");
+            }
+        }
+        if from == 0 {
+            assert!(differs > 0, "the two weight sets should disagree somewhere");
+        }
+    }
+    // Nothing evaluated: the answer is the known output's, even from another model's run.
+    let ro = Reference::new(&other).unwrap();
+    for seed in 0..12 {
+        let x = random_input(&a, seed);
+        let theirs = ro.run(&x).unwrap();
+        assert_eq!(
+            ra.argmax_from(&x, &theirs.nodes, order.len()).unwrap(),
+            theirs.argmax
+        );
+    }
+    let x = random_input(&a, 0);
+    let e = ra.argmax_from(&x, &[], 0).unwrap_err().to_string();
+    assert!(e.contains("0 known node outputs"), "{e}");
+}

@@ -487,33 +487,14 @@ pub fn integerize(
             cal.channels, cal.rows, cal.cols
         ))));
     }
-    let mut exps = calibrate(res, &p, &cal, cfg)?;
+    let exps = calibrate(res, &p, &cal, cfg)?;
     let mut model = build(res, &p, &exps, cfg.act_bits)?;
     if cfg.refine && !exps.is_empty() {
         let float_acc = train::evaluate(&res.model, &cal)?.accuracy;
-        let mut best = evaluate_integer(&model, &cal)?;
-        let mut improved = true;
-        let mut rounds = 0;
-        while improved && rounds < 3 && best < float_acc - cfg.refine_tolerance {
-            improved = false;
-            rounds += 1;
-            for i in 0..exps.len() {
-                for d in [-1, 1] {
-                    let mut e2 = exps.clone();
-                    e2[i] += d;
-                    let Ok(m2) = build(res, &p, &e2, cfg.act_bits) else {
-                        continue;
-                    };
-                    let a = evaluate_integer(&m2, &cal)?;
-                    if a > best {
-                        best = a;
-                        exps = e2;
-                        model = m2;
-                        improved = true;
-                    }
-                }
-            }
-        }
+        let target = float_acc - cfg.refine_tolerance;
+        (_, model) = super::refine::search(exps, model, &cal, target, |e| {
+            build(res, &p, e, cfg.act_bits)
+        })?;
     }
     Ok(model)
 }

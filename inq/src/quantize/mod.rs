@@ -28,6 +28,7 @@ pub mod integerize;
 pub mod levels;
 pub mod partition;
 pub mod plot;
+pub mod refine;
 pub mod sparsity;
 pub mod state;
 
