@@ -22,7 +22,7 @@ use crate::data::Dataset;
 
 /// The most memory kept node outputs may take (8 bytes per value, every node of every
 /// calibration image); above it the search evaluates candidates whole.
-pub const KEEP_BUDGET_BYTES: usize = 768 << 20;
+pub const KEEP_BUDGET_BYTES: usize = 512 << 20;
 
 /// At most this many passes over the exponents.
 const ROUNDS: usize = 3;
@@ -64,7 +64,8 @@ pub fn search(
                     exps = e2;
                     model = m2;
                     improved = true;
-                    if runs.is_some() {
+                    if runs.take().is_some() {
+                        // (the old outputs are dropped first: one set in memory at a time)
                         runs = PrefixRuns::new(&model, cal)?;
                     }
                 }
