@@ -83,7 +83,54 @@ fn valid_x(g: &Window, kx: usize, ow: usize) -> std::ops::Range<usize> {
     x0.min(x1)..x1
 }
 
+/// Where [`im2col_to`] writes, in memory order: a slice it overwrites, or a `Vec` it appends
+/// to (so that a column matrix is written once, never zeroed first).
+trait ColSink {
+    fn fill(&mut self, k: usize, v: f32);
+    fn copy(&mut self, src: &[f32]);
+    fn push(&mut self, v: f32);
+}
+
+impl ColSink for Vec<f32> {
+    fn fill(&mut self, k: usize, v: f32) {
+        self.resize(self.len() + k, v);
+    }
+    fn copy(&mut self, src: &[f32]) {
+        self.extend_from_slice(src);
+    }
+    fn push(&mut self, v: f32) {
+        Vec::push(self, v);
+    }
+}
+
+/// A slice written from its start.
+struct SliceSink<'a> {
+    out: &'a mut [f32],
+    at: usize,
+}
+
+impl ColSink for SliceSink<'_> {
+    fn fill(&mut self, k: usize, v: f32) {
+        self.out[self.at..self.at + k].fill(v);
+        self.at += k;
+    }
+    fn copy(&mut self, src: &[f32]) {
+        self.out[self.at..self.at + src.len()].copy_from_slice(src);
+        self.at += src.len();
+    }
+    fn push(&mut self, v: f32) {
+        self.out[self.at] = v;
+        self.at += 1;
+    }
+}
+
+/// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) into `out`.
 fn im2col_image(g: &Window, img: &[f32], out: &mut [f32]) {
+    im2col_to(g, img, &mut SliceSink { out, at: 0 });
+}
+
+/// One image's column matrix appended to `out`, element after element.
+fn im2col_to(g: &Window, img: &[f32], out: &mut impl ColSink) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
     let [kh, kw] = g.k;
@@ -92,31 +139,28 @@ fn im2col_image(g: &Window, img: &[f32], out: &mut [f32]) {
         let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..kh {
             for kx in 0..kw {
-                let j = (ci * kh + ky) * kw + kx;
-                let row = &mut out[j * p..(j + 1) * p];
                 let xs = valid_x(g, kx, ow);
                 for y in 0..oh {
-                    let dst = &mut row[y * ow..(y + 1) * ow];
                     let Some(iy) = (y * sh + ky).checked_sub(pt).filter(|&v| v < g.h) else {
-                        dst.fill(0.0);
+                        out.fill(ow, 0.0);
                         continue;
                     };
-                    dst[..xs.start].fill(0.0);
-                    dst[xs.end..].fill(0.0);
+                    out.fill(xs.start, 0.0);
                     let src = &plane[iy * g.w..(iy + 1) * g.w];
                     if sw == 1 {
                         let s0 = xs.start + kx - pl;
-                        dst[xs.clone()].copy_from_slice(&src[s0..s0 + xs.len()]);
+                        out.copy(&src[s0..s0 + xs.len()]);
                     } else {
                         for x in xs.clone() {
-                            dst[x] = src[x * sw + kx - pl];
+                            out.push(src[x * sw + kx - pl]);
                         }
                     }
+                    out.fill(ow - xs.end, 0.0);
                 }
             }
         }
     }
-    out[g.ckk() * p..(g.ckk() + 1) * p].fill(1.0);
+    out.fill(p, 1.0);
 }
 
 fn col2im_image(g: &Window, cols: &[f32], out: &mut [f32]) {
@@ -349,17 +393,20 @@ impl CustomOp3 for ConvTrain {
         let n = x.len() / chw.max(1);
         let mut y = vec![0f32; n * self.out * p];
         let per = k1 * p;
-        let mut cols = vec![0f32; if self.cols.is_some() { n * per } else { per }];
+        // written, not zeroed first: all images' matrices when kept, else one at a time
+        let keep = self.cols.is_some();
+        let mut cols = Vec::with_capacity(if keep { n * per } else { per });
         let wm = MatRef::rows(&wb, self.out, k1);
-        for (i, (img, yi)) in x
+        for (img, yi) in x
             .chunks_exact(chw.max(1))
             .zip(y.chunks_exact_mut((self.out * p).max(1)))
-            .enumerate()
         {
-            let at = if self.cols.is_some() { i * per } else { 0 };
-            let ci = &mut cols[at..at + per];
-            im2col_image(g, img, ci);
-            matmul(yi, wm, MatRef::rows(ci, k1, p), false)?;
+            if !keep {
+                cols.clear();
+            }
+            let at = cols.len();
+            im2col_to(g, img, &mut cols);
+            matmul(yi, wm, MatRef::rows(&cols[at..at + per], k1, p), false)?;
         }
         if let Some(keep) = &self.cols {
             *locked(keep, "conv")? = cols;
@@ -393,7 +440,7 @@ impl CustomOp3 for ConvTrain {
                 let n = x.len() / chw.max(1);
                 let have = kept.len() == n * per;
                 let mut dx = vec![0f32; x.len()];
-                let mut cols = vec![0f32; if have { 0 } else { per }];
+                let mut cols = Vec::with_capacity(if have { 0 } else { per });
                 let mut dcols = vec![0f32; ckk * p];
                 // the weights without their bias column, transposed: `[C·kh·kw, out]`
                 let wt = MatRef {
@@ -409,7 +456,8 @@ impl CustomOp3 for ConvTrain {
                     let ci = if have {
                         &kept[i * per..(i + 1) * per]
                     } else {
-                        im2col_image(g, &x[i * chw..(i + 1) * chw], &mut cols);
+                        cols.clear();
+                        im2col_to(g, &x[i * chw..(i + 1) * chw], &mut cols);
                         &cols
                     };
                     // [out, k1] += dy [out, P] × colsᵀ [P, k1]
@@ -849,6 +897,9 @@ mod tests {
             let p = g.oh() * g.ow();
             let mut cols = vec![0f32; (g.ckk() + 1) * p];
             im2col_image(&g, &x, &mut cols);
+            let mut appended = vec![7.0f32];
+            im2col_to(&g, &x, &mut appended);
+            assert_eq!(appended[1..], cols[..], "appending writes the same matrix");
             for ci in 0..2 {
                 for ky in 0..k[0] {
                     for kx in 0..k[1] {
