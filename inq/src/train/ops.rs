@@ -129,7 +129,8 @@ fn im2col_image(g: &Window, img: &[f32], out: &mut [f32]) {
     im2col_to(g, img, &mut SliceSink { out, at: 0 });
 }
 
-/// One image's column matrix appended to `out`, element after element.
+/// One image's column matrix written to `out` element after element, in memory order
+/// (appended, for a `Vec`).
 fn im2col_to(g: &Window, img: &[f32], out: &mut impl ColSink) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
