@@ -159,19 +159,25 @@ pub fn locate_verilator(
             })
         };
     }
-    let path = match search_path {
-        Some(p) => p.to_os_string(),
-        None => std::env::var_os("PATH").unwrap_or_default(),
-    };
-    for dir in std::env::split_paths(&path) {
-        let cand = dir.join("verilator");
-        if is_executable(&cand) {
-            return Ok(cand);
-        }
-    }
-    Err(TbError::VerilatorMissing {
+    let path = search_list(search_path);
+    find_on(&path, "verilator").ok_or_else(|| TbError::VerilatorMissing {
         searched: path.to_string_lossy().into_owned(),
     })
+}
+
+/// `search_path`, or the process `PATH` when it is `None`.
+fn search_list(search_path: Option<&std::ffi::OsStr>) -> OsString {
+    match search_path {
+        Some(p) => p.to_os_string(),
+        None => std::env::var_os("PATH").unwrap_or_default(),
+    }
+}
+
+/// The first executable `name` in the directories of `path`.
+fn find_on(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|c| is_executable(c))
 }
 
 /// The compiler a build uses: `explicit` if given, else `clang++` in the directories of
@@ -180,16 +186,10 @@ pub fn locate_cxx(
     explicit: Option<&Path>,
     search_path: Option<&std::ffi::OsStr>,
 ) -> Option<PathBuf> {
-    if let Some(p) = explicit {
-        return Some(p.to_path_buf());
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => find_on(&search_list(search_path), "clang++"),
     }
-    let path = match search_path {
-        Some(p) => p.to_os_string(),
-        None => std::env::var_os("PATH").unwrap_or_default(),
-    };
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("clang++"))
-        .find(|c| is_executable(c))
 }
 
 fn is_executable(p: &Path) -> bool {
