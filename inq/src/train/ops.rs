@@ -83,55 +83,9 @@ fn valid_x(g: &Window, kx: usize, ow: usize) -> std::ops::Range<usize> {
     x0.min(x1)..x1
 }
 
-/// Where [`im2col_to`] writes, in memory order: a slice it overwrites, or a `Vec` it appends
-/// to (so that a column matrix is written once, never zeroed first).
-trait ColSink {
-    fn fill(&mut self, k: usize, v: f32);
-    fn copy(&mut self, src: &[f32]);
-    fn push(&mut self, v: f32);
-}
-
-impl ColSink for Vec<f32> {
-    fn fill(&mut self, k: usize, v: f32) {
-        self.resize(self.len() + k, v);
-    }
-    fn copy(&mut self, src: &[f32]) {
-        self.extend_from_slice(src);
-    }
-    fn push(&mut self, v: f32) {
-        Vec::push(self, v);
-    }
-}
-
-/// A slice written from its start.
-struct SliceSink<'a> {
-    out: &'a mut [f32],
-    at: usize,
-}
-
-impl ColSink for SliceSink<'_> {
-    fn fill(&mut self, k: usize, v: f32) {
-        self.out[self.at..self.at + k].fill(v);
-        self.at += k;
-    }
-    fn copy(&mut self, src: &[f32]) {
-        self.out[self.at..self.at + src.len()].copy_from_slice(src);
-        self.at += src.len();
-    }
-    fn push(&mut self, v: f32) {
-        self.out[self.at] = v;
-        self.at += 1;
-    }
-}
-
-/// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) into `out`.
-fn im2col_image(g: &Window, img: &[f32], out: &mut [f32]) {
-    im2col_to(g, img, &mut SliceSink { out, at: 0 });
-}
-
-/// One image's column matrix written to `out` element after element, in memory order
-/// (appended, for a `Vec`).
-fn im2col_to(g: &Window, img: &[f32], out: &mut impl ColSink) {
+/// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) appended to `out` in memory order, so that it is written once
+/// and never zeroed first.
+fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
     let [kh, kw] = g.k;
@@ -143,25 +97,25 @@ fn im2col_to(g: &Window, img: &[f32], out: &mut impl ColSink) {
                 let xs = valid_x(g, kx, ow);
                 for y in 0..oh {
                     let Some(iy) = (y * sh + ky).checked_sub(pt).filter(|&v| v < g.h) else {
-                        out.fill(ow, 0.0);
+                        out.resize(out.len() + ow, 0.0);
                         continue;
                     };
-                    out.fill(xs.start, 0.0);
+                    out.resize(out.len() + xs.start, 0.0);
                     let src = &plane[iy * g.w..(iy + 1) * g.w];
                     if sw == 1 {
                         let s0 = xs.start + kx - pl;
-                        out.copy(&src[s0..s0 + xs.len()]);
+                        out.extend_from_slice(&src[s0..s0 + xs.len()]);
                     } else {
                         for x in xs.clone() {
                             out.push(src[x * sw + kx - pl]);
                         }
                     }
-                    out.fill(ow - xs.end, 0.0);
+                    out.resize(out.len() + ow - xs.end, 0.0);
                 }
             }
         }
     }
-    out.fill(p, 1.0);
+    out.resize(out.len() + p, 1.0);
 }
 
 fn col2im_image(g: &Window, cols: &[f32], out: &mut [f32]) {
@@ -211,10 +165,15 @@ impl CustomOp1 for Im2Col {
         let n = x.len() / chw.max(1);
         let p = g.oh() * g.ow();
         let per = p * (g.ckk() + 1);
-        let mut out = vec![0f32; n * per];
-        out.par_chunks_mut(per.max(1))
-            .zip(x.par_chunks(chw.max(1)))
-            .for_each(|(o, img)| im2col_image(g, img, o));
+        let images: Vec<Vec<f32>> = x
+            .par_chunks(chw.max(1))
+            .map(|img| {
+                let mut cols = Vec::with_capacity(per);
+                im2col_to(g, img, &mut cols);
+                cols
+            })
+            .collect();
+        let out = images.concat();
         Ok((CpuStorage::F32(out), Shape::from((n, g.ckk() + 1, p))))
     }
 
@@ -896,11 +855,11 @@ mod tests {
             };
             let x: Vec<f32> = (0..60).map(|i| (i as f32 * 0.37).sin()).collect();
             let p = g.oh() * g.ow();
-            let mut cols = vec![0f32; (g.ckk() + 1) * p];
-            im2col_image(&g, &x, &mut cols);
             let mut appended = vec![7.0f32];
             im2col_to(&g, &x, &mut appended);
-            assert_eq!(appended[1..], cols[..], "appending writes the same matrix");
+            assert_eq!(appended[0], 7.0, "appends after what is there");
+            let cols = appended.split_off(1);
+            assert_eq!(cols.len(), (g.ckk() + 1) * p);
             for ci in 0..2 {
                 for ky in 0..k[0] {
                     for kx in 0..k[1] {
