@@ -499,6 +499,11 @@ pub fn integerize(
     Ok(model)
 }
 
+/// Image `i` of `data` as the reference's integer input.
+pub(crate) fn pixels(data: &Dataset, i: usize) -> Vec<i64> {
+    data.image(i).iter().map(|&p| i64::from(p)).collect()
+}
+
 /// Top-1 accuracy of the integer model (golden reference arithmetic) on a dataset.
 pub fn evaluate_integer(model: &QuantModel, data: &Dataset) -> Result<f64, QuantError> {
     let r = Reference::new(model)?;
@@ -517,8 +522,7 @@ pub fn evaluate_integer(model: &QuantModel, data: &Dataset) -> Result<f64, Quant
     let correct: Result<usize, inq_model::ModelError> = (0..data.len())
         .into_par_iter()
         .map(|i| {
-            let input: Vec<i64> = data.image(i).iter().map(|&p| i64::from(p)).collect();
-            r.run(&input)
+            r.run(&pixels(data, i))
                 .map(|o| usize::from(o.argmax == usize::from(data.labels[i])))
         })
         .sum();

@@ -16,7 +16,7 @@
 use inq_model::{QuantModel, Reference, Tensor};
 use rayon::prelude::*;
 
-use super::integerize::evaluate_integer;
+use super::integerize::{evaluate_integer, pixels};
 use super::state::QuantError;
 use crate::data::Dataset;
 
@@ -81,10 +81,6 @@ pub struct PrefixRuns {
     nodes: Vec<Vec<Tensor>>,
 }
 
-fn pixels(data: &Dataset, i: usize) -> Vec<i64> {
-    data.image(i).iter().map(|&p| i64::from(p)).collect()
-}
-
 impl PrefixRuns {
     /// Runs `model` on every image of `data` and keeps the outputs; `None` when they would
     /// take more than [`KEEP_BUDGET_BYTES`] (or `data` is empty).
@@ -98,10 +94,11 @@ impl PrefixRuns {
         if per_image.saturating_mul(data.len()) > KEEP_BUDGET_BYTES {
             return Ok(None);
         }
-        let nodes = (0..data.len())
+        let rest: Vec<Vec<Tensor>> = (1..data.len())
             .into_par_iter()
             .map(|i| r.run(&pixels(data, i)).map(|o| o.nodes))
             .collect::<Result<_, _>>()?;
+        let nodes = std::iter::once(first.nodes).chain(rest).collect();
         Ok(Some(PrefixRuns { nodes }))
     }
 
