@@ -1283,3 +1283,69 @@ fn quantize_seeds_runs_every_seed_and_reports_the_spread() {
     assert_eq!(summary["runs"], s["runs"]);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `inq quantize --lr-search`: bad candidate lists and a hold-out larger than half the
+/// training images are refused naming the option; a tiny run logs the rate each step kept
+/// and records the candidates and the hold-out in the model's provenance.
+#[test]
+fn quantize_lr_search_logs_its_choice_and_rejects_bad_values() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../inq/tests/fixtures");
+    let onnx = fixtures.join("torch_resnet_dynamo.onnx");
+    let onnx = onnx.to_str().unwrap();
+    let data = tiny_dataset("lr_search", 8, 48, 12);
+    let d = data.to_str().unwrap();
+    let q = data.join("q.json");
+    let qs = q.to_str().unwrap();
+    for (bad, says) in [
+        (vec!["--lr-search", "0.01,abc"], "--lr-search"),
+        (vec!["--lr-search", "0.01,0"], "--lr-search"),
+        (vec!["--lr-search", "0.01,0.01"], "twice"),
+        (vec!["--lr-search", "0.01", "--lr", "0.1"], "--lr"),
+        (
+            vec!["--lr-search", "0.01", "--lr-holdout", "30"],
+            "hold-out",
+        ),
+    ] {
+        let mut cmd = vec!["quantize", onnx, "--data", d, "--out", qs];
+        cmd.extend(bad.iter().copied());
+        let out = inq(&cmd);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{bad:?}: {err}");
+        assert!(!q.exists(), "{bad:?} wrote a model");
+    }
+    let s = json_of(&inq(&[
+        "quantize",
+        onnx,
+        "--data",
+        d,
+        "--out",
+        qs,
+        "--bits",
+        "4",
+        "--schedule",
+        "0.5,1",
+        "--epochs-per-step",
+        "1",
+        "--final-epochs",
+        "1",
+        "--lr-search",
+        "0.001,0.01",
+        "--lr-holdout",
+        "16",
+        "--json",
+    ]));
+    let steps = s["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    for st in steps {
+        let lr = st["lr"].as_f64().unwrap();
+        assert!(lr == 0.001 || lr == 0.01, "{st}");
+        assert_eq!(st["lr_trials"].as_array().unwrap().len(), 2, "{st}");
+    }
+    let model = inq_model::QuantModel::load(&q).unwrap();
+    let set = &model.provenance.settings;
+    assert_eq!(set["lr_search"], serde_json::json!([0.001, 0.01]));
+    assert_eq!(set["lr_search_holdout"], 16);
+    assert_eq!(set["final_epochs"], 1);
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -201,8 +201,11 @@ pub fn quantize(req: &QuantizeRequest) -> Result<QuantizeReport, FlowError> {
                 &source,
                 &mut |s| {
                     if !quiet {
+                        let lr =
+                            s.lr.map(|lr| format!(", learning rate {lr} chosen"))
+                                .unwrap_or_default();
                         eprintln!(
-                            "INQ step {}: {:.1}% {of} quantized, test accuracy {} ({:.1} s)",
+                            "INQ step {}: {:.1}% {of} quantized, test accuracy {}{lr} ({:.1} s)",
                             s.step + 1,
                             100.0 * s.portion,
                             pct(s.test_accuracy),

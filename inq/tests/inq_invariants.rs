@@ -1087,3 +1087,122 @@ fn committed_lenet_models_keep_their_accuracy() {
         acc.correct
     );
 }
+
+/// The learning-rate search keeps, at every step, exactly the model that a plain step at the
+/// chosen rate on the training images without the hold-out would give; the trials name every
+/// candidate with its held-back accuracy, the chosen one the best of them; the held-back images
+/// are never trained on (a run whose held-back labels are scrambled trains the same model).
+#[test]
+fn lr_search_keeps_the_best_candidate_on_held_back_images() {
+    use inq_quant::quantize::lr_search::{self, LrSearch};
+    let (m, data) = pretrained();
+    let search = LrSearch {
+        candidates: vec![0.0, 0.02, 0.2],
+        holdout: 100,
+    };
+    assert!(
+        search.check(data.len()).is_err(),
+        "0 is not a learning rate"
+    );
+    let search = LrSearch {
+        candidates: vec![0.001, 0.02, 0.2],
+        ..search
+    };
+    let cfg = InqConfig {
+        bits: 4,
+        epochs_per_step: 1,
+        schedule: Some(vec![0.5, 1.0]),
+        final_epochs: 1,
+        train: quick_train(),
+        lr_search: Some(search.clone()),
+        ..InqConfig::default()
+    };
+    let (fit, _) = lr_search::split(&data, search.holdout);
+    let mut st = quantize::inq_start(&m, &cfg).unwrap();
+    for step in 0..2 {
+        let before = st.clone();
+        let log = quantize::inq_step(&mut st, step, &data, None, &cfg, None).unwrap();
+        assert_eq!(log.lr_trials.len(), 3, "{log:?}");
+        let lr = log.lr.expect("the chosen rate is logged");
+        let best = log
+            .lr_trials
+            .iter()
+            .map(|t| t.holdout_accuracy)
+            .fold(f64::MIN, f64::max);
+        let chosen = log.lr_trials.iter().find(|t| t.lr == lr).unwrap();
+        assert_eq!(chosen.holdout_accuracy, best, "{log:?}");
+        // The same step without the search, at the chosen rate, on the fit part.
+        let mut plain = before.clone();
+        let plain_cfg = InqConfig {
+            lr_search: None,
+            train: TrainConfig {
+                lr,
+                ..quick_train()
+            },
+            ..cfg.clone()
+        };
+        quantize::inq_step(&mut plain, step, &fit, None, &plain_cfg, None).unwrap();
+        assert_eq!(plain.model, st.model, "step {step}");
+    }
+    // The last step searched too (its bias-only `final_epochs`); every weight is frozen.
+    assert!(st.frozen.iter().all(|m| m.iter().all(|&f| f)));
+    // Scrambling the held-back labels may change the choice but never what a candidate trains.
+    let mut scrambled = data.clone();
+    let n = scrambled.len();
+    for l in &mut scrambled.labels[n - search.holdout..] {
+        *l = (*l + 1) % 3;
+    }
+    let one = InqConfig {
+        lr_search: Some(LrSearch {
+            candidates: vec![0.02],
+            holdout: search.holdout,
+        }),
+        ..cfg.clone()
+    };
+    let a = quantize::inq(&m, &data, None, &one, &mut |_| {}).unwrap();
+    let b = quantize::inq(&m, &scrambled, None, &one, &mut |_| {}).unwrap();
+    assert_eq!(a.model, b.model, "held-back images must not be trained on");
+    let wrong = InqConfig {
+        lr_search: Some(LrSearch {
+            candidates: vec![0.02],
+            holdout: data.len(),
+        }),
+        ..cfg
+    };
+    let e = quantize::inq(&m, &data, None, &wrong, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("hold-out"), "{e}");
+}
+
+/// `final_epochs` re-trains the biases after the last step and nothing else.
+#[test]
+fn final_epochs_train_only_the_biases() {
+    let (m, data) = pretrained();
+    let base = InqConfig {
+        bits: 4,
+        epochs_per_step: 1,
+        schedule: Some(vec![0.5, 1.0]),
+        train: quick_train(),
+        ..InqConfig::default()
+    };
+    let plain = quantize::inq(&m, &data, None, &base, &mut |_| {}).unwrap();
+    let fine = quantize::inq(
+        &m,
+        &data,
+        None,
+        &InqConfig {
+            final_epochs: 2,
+            ..base
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let bits = |w: Vec<Vec<f32>>| -> Vec<Vec<u32>> {
+        w.iter()
+            .map(|l| l.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    assert_eq!(bits(weights(&plain.model)), bits(weights(&fine.model)));
+    assert_ne!(biases(&plain.model), biases(&fine.model));
+    assert!(fine.log.steps[1].train_loss.is_some());
+    assert!(plain.log.steps[1].train_loss.is_none());
+}

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use inq_flow::quantize::{quantize, quantize_seeds, Method, QuantizeRequest};
 use inq_quant::calib::Calibration;
+use inq_quant::quantize::lr_search::LrSearch;
 use inq_quant::quantize::{InqConfig, IntConfig, Levels, Strategy};
 use inq_quant::train::distill::Distill;
 use std::collections::BTreeMap;
@@ -93,9 +94,26 @@ pub struct QuantOptions {
     /// Re-training epochs after each INQ step.
     #[arg(long, default_value_t = 2)]
     pub epochs_per_step: usize,
+    /// Bias-only re-training epochs after the last step, when every weight is quantized and
+    /// frozen (beyond the paper; 0 = none, the paper's recipe).
+    #[arg(long, default_value_t = 0)]
+    pub final_epochs: usize,
     /// Learning rate of the re-training (restarted every step).
     #[arg(long, default_value_t = 0.005)]
     pub lr: f64,
+    /// Re-train every step once per learning rate listed (e.g. `0.0025,0.005,0.01`) and keep
+    /// the one with the best accuracy on the held-back images (`--lr-holdout`); replaces
+    /// `--lr` (beyond the paper; costs one re-training per candidate).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LR,...",
+        conflicts_with = "lr"
+    )]
+    pub lr_search: Option<Vec<f64>>,
+    /// Images at the end of the training split held back for `--lr-search` (never trained on).
+    #[arg(long, default_value_t = 5000, requires = "lr_search", value_name = "N")]
+    pub lr_holdout: usize,
     /// Distill from the float model during every re-training step: the loss becomes
     /// `(1 − α)·CE + α·T²·H(teacher, student)` at temperature `T` (beyond the paper).
     #[arg(long)]
@@ -186,14 +204,23 @@ impl QuantOptions {
                 LevelsArg::MinErrorPerChannel => Levels::MinErrorPerChannel,
             },
             epochs_per_step: self.epochs_per_step,
+            final_epochs: self.final_epochs,
             resume: self.resume,
             sparsity: self.sparsity,
             distill: self.distill.then_some(Distill {
                 alpha: self.distill_alpha,
                 temperature: self.distill_temperature,
             }),
+            lr_search: self.lr_search.clone().map(|candidates| LrSearch {
+                candidates,
+                holdout: self.lr_holdout,
+            }),
             ..InqConfig::default()
         };
+        if let Some(s) = &inq.lr_search {
+            s.check_candidates()
+                .map_err(|e| anyhow::anyhow!("--lr-search: {e}"))?;
+        }
         if let Some(d) = &inq.distill {
             d.check()
                 .map_err(|e| anyhow::anyhow!("--distill-alpha/--distill-temperature: {e}"))?;

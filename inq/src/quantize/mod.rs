@@ -9,7 +9,8 @@
 //! their weight decay never move), the learning-rate schedule restarting every step. Biases are
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
 //! from it. With [`InqConfig::distill`] the re-training also follows the float model's soft
-//! targets ([`crate::train::distill`]). With [`InqConfig::sparsity`] `S > 0`, the smallest
+//! targets ([`crate::train::distill`]); with [`InqConfig::lr_search`] each step keeps the best
+//! of several learning rates on held-back training images ([`lr_search`]). With [`InqConfig::sparsity`] `S > 0`, the smallest
 //! `S` of every layer's weights are set to zero and frozen before the first step
 //! ([`sparsity`]); the schedule then applies to the weights that remain.
 //!
@@ -26,6 +27,7 @@
 pub mod checkpoint;
 pub mod integerize;
 pub mod levels;
+pub mod lr_search;
 pub mod partition;
 pub mod plot;
 pub mod refine;
@@ -448,20 +450,43 @@ pub fn inq_step(
         cfg.epochs_per_step
     };
     let mut tl = None;
+    let (mut lr, mut lr_trials) = (None, Vec::new());
     if epochs > 0 {
         let tc = TrainConfig {
             epochs,
             ..cfg.train.clone()
         };
-        let log = train::train_masked_with(
-            &mut state.model,
-            train_data,
-            &tc,
-            Some(&state.frozen),
-            teacher,
-            &[step as u64 + 1],
-            &mut |_| {},
-        )?;
+        let seed_parts = [step as u64 + 1];
+        let log = match &cfg.lr_search {
+            None => train::train_masked_with(
+                &mut state.model,
+                train_data,
+                &tc,
+                Some(&state.frozen),
+                teacher,
+                &seed_parts,
+                &mut |_| {},
+            )?,
+            Some(s) => {
+                s.check(train_data.len())?;
+                let (fit, held) = lr_search::split(train_data, s.holdout);
+                let teacher = teacher.map(|t| t.prefix(fit.len()));
+                let c = lr_search::search(
+                    s,
+                    &state.model,
+                    &fit,
+                    &held,
+                    &tc,
+                    Some(&state.frozen),
+                    teacher.as_ref(),
+                    &seed_parts,
+                )?;
+                state.model = c.model;
+                lr = Some(s.candidates[c.chosen]);
+                lr_trials = c.trials;
+                c.log
+            }
+        };
         tl = log.epochs.last().cloned();
     }
     let ev = match test {
@@ -476,6 +501,8 @@ pub fn inq_step(
         test_accuracy: ev.map(|e| e.accuracy),
         test_loss: ev.map(|e| e.loss),
         seconds: t0.elapsed().as_secs_f64(),
+        lr,
+        lr_trials,
     };
     state.log.steps.push(sl.clone());
     Ok(sl)
@@ -491,6 +518,9 @@ pub fn inq(
     cfg: &InqConfig,
     progress: &mut dyn FnMut(&StepLog),
 ) -> Result<InqResult, QuantError> {
+    if let Some(s) = &cfg.lr_search {
+        s.check(train_data.len())?;
+    }
     let mut state = inq_start(model, cfg)?;
     let fingerprint = checkpoint::fingerprint(model, cfg, &state.schedule);
     let mut start = 0;
@@ -616,6 +646,10 @@ pub fn quantize(
     put("calibration", serde_json::json!(int_cfg.calibration.name()));
     put("calib_images", serde_json::json!(int_cfg.calib_images));
     put("train_images", serde_json::json!(train_data.len()));
+    if let Some(s) = &cfg.lr_search {
+        put("lr_search", serde_json::json!(&s.candidates));
+        put("lr_search_holdout", serde_json::json!(s.holdout));
+    }
     if let Some(d) = cfg.distill {
         put("distill_alpha", serde_json::json!(d.alpha));
         put("distill_temperature", serde_json::json!(d.temperature));

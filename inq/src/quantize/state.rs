@@ -110,6 +110,11 @@ pub struct InqConfig {
     /// keep their fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill: Option<crate::train::distill::Distill>,
+    /// Per-step learning-rate search on held-back training images ([`super::lr_search`]);
+    /// `None` re-trains every step at `train.lr` (the paper's recipe). Left out of the
+    /// serialized configuration when `None`, like `distill`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_search: Option<super::lr_search::LrSearch>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -143,6 +148,7 @@ impl Default for InqConfig {
             stop_after: None,
             sparsity: 0.0,
             distill: None,
+            lr_search: None,
         }
     }
 }
@@ -237,6 +243,12 @@ pub struct StepLog {
     pub test_loss: Option<f64>,
     /// Wall-clock seconds of the step.
     pub seconds: f64,
+    /// With a learning-rate search: the learning rate the step kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// With a learning-rate search: every candidate's held-back accuracy and loss.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lr_trials: Vec<super::lr_search::LrTrial>,
 }
 
 /// The log of an INQ run.

@@ -97,6 +97,16 @@ impl Teacher {
         })
     }
 
+    /// The soft targets of the first `n` images only (for training on a prefix of the set).
+    pub fn prefix(&self, n: usize) -> Teacher {
+        let end = (n * self.classes).min(self.probs.len());
+        Teacher {
+            distill: self.distill,
+            probs: self.probs[..end].to_vec(),
+            classes: self.classes,
+        }
+    }
+
     /// The soft targets of image `i`.
     pub fn row(&self, i: usize) -> &[f32] {
         &self.probs[i * self.classes..(i + 1) * self.classes]
