@@ -109,7 +109,7 @@ pub struct Choice {
 /// `fit`'s images.
 #[allow(clippy::too_many_arguments)]
 pub fn search(
-    search: &LrSearch,
+    settings: &LrSearch,
     model: &FloatModel,
     fit: &Dataset,
     held: &Dataset,
@@ -119,8 +119,8 @@ pub fn search(
     seed_parts: &[u64],
 ) -> Result<Choice, QuantError> {
     let mut best: Option<Choice> = None;
-    let mut trials = Vec::with_capacity(search.candidates.len());
-    for (i, &lr) in search.candidates.iter().enumerate() {
+    let mut trials = Vec::with_capacity(settings.candidates.len());
+    for (i, &lr) in settings.candidates.iter().enumerate() {
         let mut m = model.clone();
         let cfg = TrainConfig { lr, ..tc.clone() };
         let log =

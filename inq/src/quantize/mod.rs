@@ -10,9 +10,10 @@
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
 //! from it. With [`InqConfig::distill`] the re-training also follows the float model's soft
 //! targets ([`crate::train::distill`]); with [`InqConfig::lr_search`] each step keeps the best
-//! of several learning rates on held-back training images ([`lr_search`]). With [`InqConfig::sparsity`] `S > 0`, the smallest
-//! `S` of every layer's weights are set to zero and frozen before the first step
-//! ([`sparsity`]); the schedule then applies to the weights that remain.
+//! of several learning rates on held-back training images ([`lr_search`]). With
+//! [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights are set to zero
+//! and frozen before the first step ([`sparsity`]); the schedule then applies to the weights
+//! that remain.
 //!
 //! Two gains are folded into weights before quantization, so that the stored integer weights
 //! are exact powers of two: the input normalization `scale/std_c` (every node reading the
