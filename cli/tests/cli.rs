@@ -1223,6 +1223,19 @@ fn quantize_sparsity_prunes_every_layer_and_rejects_bad_values() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// `inq quantize BASE… BAD…` fails for each `(BAD, SAYS)` with `SAYS` in its error.
+fn assert_quantize_refuses(base: &[&str], cases: &[(&[&str], &str)]) {
+    for (bad, says) in cases {
+        let mut cmd = vec!["quantize"];
+        cmd.extend_from_slice(base);
+        cmd.extend_from_slice(bad);
+        let out = inq(&cmd);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{bad:?}: {err}");
+    }
+}
+
 /// `inq quantize --seeds 1,2`: one model per seed beside `--out` (each loads and records its
 /// seed), nothing at `--out` itself, and a summary whose mean and spread are those of the runs;
 /// a repeated seed, `--seed` beside `--seeds` and `--method uniform` are refused.
@@ -1235,18 +1248,14 @@ fn quantize_seeds_runs_every_seed_and_reports_the_spread() {
     let d = data.to_str().unwrap();
     let q = data.join("q.json");
     let qs = q.to_str().unwrap();
-    for (bad, says) in [
-        (vec!["--seeds", "1,1"], "repeated"),
-        (vec!["--seeds", "1,2", "--seed", "3"], "--seed"),
-        (vec!["--seeds", "1,2", "--method", "uniform"], "uniform"),
-    ] {
-        let mut cmd = vec!["quantize", onnx, "--data", d, "--out", qs];
-        cmd.extend(bad.iter().copied());
-        let out = inq(&cmd);
-        assert!(!out.status.success(), "{bad:?} accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says), "{bad:?}: {err}");
-    }
+    assert_quantize_refuses(
+        &[onnx, "--data", d, "--out", qs],
+        &[
+            (&["--seeds", "1,1"], "repeated"),
+            (&["--seeds", "1,2", "--seed", "3"], "--seed"),
+            (&["--seeds", "1,2", "--method", "uniform"], "uniform"),
+        ],
+    );
     let s = json_of(&inq(&[
         "quantize",
         onnx,
@@ -1296,24 +1305,17 @@ fn quantize_lr_search_logs_its_choice_and_rejects_bad_values() {
     let d = data.to_str().unwrap();
     let q = data.join("q.json");
     let qs = q.to_str().unwrap();
-    for (bad, says) in [
-        (vec!["--lr-search", "0.01,abc"], "--lr-search"),
-        (vec!["--lr-search", "0.01,0"], "--lr-search"),
-        (vec!["--lr-search", "0.01,0.01"], "twice"),
-        (vec!["--lr-search", "0.01", "--lr", "0.1"], "--lr"),
-        (
-            vec!["--lr-search", "0.01", "--lr-holdout", "30"],
-            "hold-out",
-        ),
-    ] {
-        let mut cmd = vec!["quantize", onnx, "--data", d, "--out", qs];
-        cmd.extend(bad.iter().copied());
-        let out = inq(&cmd);
-        assert!(!out.status.success(), "{bad:?} accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says), "{bad:?}: {err}");
-        assert!(!q.exists(), "{bad:?} wrote a model");
-    }
+    assert_quantize_refuses(
+        &[onnx, "--data", d, "--out", qs],
+        &[
+            (&["--lr-search", "0.01,abc"], "--lr-search"),
+            (&["--lr-search", "0.01,0"], "--lr-search"),
+            (&["--lr-search", "0.01,0.01"], "twice"),
+            (&["--lr-search", "0.01", "--lr", "0.1"], "--lr"),
+            (&["--lr-search", "0.01", "--lr-holdout", "30"], "hold-out"),
+        ],
+    );
+    assert!(!q.exists(), "a refused run wrote a model");
     let s = json_of(&inq(&[
         "quantize",
         onnx,

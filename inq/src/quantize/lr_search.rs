@@ -104,28 +104,36 @@ pub struct Choice {
     pub trials: Vec<LrTrial>,
 }
 
-/// Re-trains `model` once per candidate (`tc` with its `lr` replaced) on `fit` and keeps the
-/// best on `held` (see the module documentation). `teacher`, if any, holds soft targets for
-/// `fit`'s images.
-#[allow(clippy::too_many_arguments)]
+/// Re-trains `model` once per candidate (`tc` with its `lr` replaced) on `train_data` without
+/// its last `holdout` images and keeps the best on those images (see the module
+/// documentation). `teacher`, if any, holds soft targets for every image of `train_data`.
 pub fn search(
     settings: &LrSearch,
     model: &FloatModel,
-    fit: &Dataset,
-    held: &Dataset,
+    train_data: &Dataset,
     tc: &TrainConfig,
     mask: Option<&Mask>,
     teacher: Option<&Teacher>,
     seed_parts: &[u64],
 ) -> Result<Choice, QuantError> {
+    settings.check(train_data.len())?;
+    let (fit, held) = split(train_data, settings.holdout);
+    let teacher = teacher.map(|t| t.prefix(fit.len()));
     let mut best: Option<Choice> = None;
     let mut trials = Vec::with_capacity(settings.candidates.len());
     for (i, &lr) in settings.candidates.iter().enumerate() {
         let mut m = model.clone();
         let cfg = TrainConfig { lr, ..tc.clone() };
-        let log =
-            train::train_masked_with(&mut m, fit, &cfg, mask, teacher, seed_parts, &mut |_| {})?;
-        let ev = train::evaluate(&m, held)?;
+        let log = train::train_masked_with(
+            &mut m,
+            &fit,
+            &cfg,
+            mask,
+            teacher.as_ref(),
+            seed_parts,
+            &mut |_| {},
+        )?;
+        let ev = train::evaluate(&m, &held)?;
         trials.push(LrTrial {
             lr,
             holdout_accuracy: ev.accuracy,

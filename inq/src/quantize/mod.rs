@@ -469,17 +469,13 @@ pub fn inq_step(
                 &mut |_| {},
             )?,
             Some(s) => {
-                s.check(train_data.len())?;
-                let (fit, held) = lr_search::split(train_data, s.holdout);
-                let teacher = teacher.map(|t| t.prefix(fit.len()));
                 let c = lr_search::search(
                     s,
                     &state.model,
-                    &fit,
-                    &held,
+                    train_data,
                     &tc,
                     Some(&state.frozen),
-                    teacher.as_ref(),
+                    teacher,
                     &seed_parts,
                 )?;
                 state.model = c.model;

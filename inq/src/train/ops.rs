@@ -83,8 +83,8 @@ fn valid_x(g: &Window, kx: usize, ow: usize) -> std::ops::Range<usize> {
     x0.min(x1)..x1
 }
 
-/// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) appended to `out` in memory order, so that it is written once
-/// and never zeroed first.
+/// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) appended to `out` in
+/// memory order, so that it is written once and never zeroed first.
 fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
