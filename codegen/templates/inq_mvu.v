@@ -60,8 +60,9 @@
 );
   // ---- derived constants ----
   localparam integer NF     = OC / PE;
-@% if constant %@  localparam integer SF     = (KH * KW * C) / SIMD;
-  localparam integer CS     = C / SIMD;
+@% if constant %@  // the whole window in one fold: SIMD = KH * KW * C, so SF = 1 and icf stays 0
+  localparam integer SF     = (KH * KW * C) / SIMD;
+  localparam integer CS     = 1;
   localparam integer LU     = 1;      // address unit: one element
 @% else %@  // window lanes (line-buffer read ports): SIMD, or PE for a depthwise engine
   localparam integer NL     = (DW != 0) ? PE : SIMD;
@@ -331,50 +332,101 @@
   end
   wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
   wire [CW-1:0]  ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
-  wire           inwin_a = ((iyr_a < H_W) & (ixr_a < W_W));
+@% if constant %@  /* verilator lint_off UNUSED */
+  // Justification: a constant-weight engine tests each window row and column on its own
+  // (rowin, colin below); ky_a and kx_a stay 0 (SF = 1).
+  wire [2*CW-1:0] unused_win_pos = {iyr_a, ixr_a};
+  /* verilator lint_on UNUSED */
+  // Constant-weight engine (docs/hardware.md section 4.1): the whole KH x KW x C window in one
+  // fold. Each window row ky and column kx has its own padding test, kept in a register like
+  // inwin: rowin[ky] = (lo + ky) in [0, H), colin[kx] = (ox*SW - PL + kx) in [0, W), their
+  // values after a fire computed from registers (lop_a, oxs_a) and selected by rst and fire.
+  // After reset the window is at (0, 0) of the padded map.
+  wire [KH-1:0] rowin;
+  wire [KW-1:0] colin;
+  genvar gr;
+  generate
+    for (gr = 0; gr < KH; gr = gr + 1) begin : g_rowin
+      localparam integer RY_I = gr;
+      localparam [CW-1:0] RY = RY_I[CW-1:0];
+      localparam [0:0] IN_I = (((gr >= PT) && (gr - PT < H)) ? 1'b1 : 1'b0);
+      wire in_a = (((lop_a + RY) - PT_C) < H_W);
+      reg  q;
+      always @(posedge clk) begin
+        q <= (rst ? IN_I : (fire ? in_a : q));
+      end
+      assign rowin[gr] = q;
+    end
+    for (gr = 0; gr < KW; gr = gr + 1) begin : g_colin
+      localparam integer RX_I = gr;
+      localparam [CW-1:0] RX = RX_I[CW-1:0];
+      localparam [0:0] IN_I = (((gr >= PL) && (gr - PL < W)) ? 1'b1 : 1'b0);
+      wire in_a = (((oxs_a + RX) - PL_C) < W_W);
+      reg  q;
+      always @(posedge clk) begin
+        q <= (rst ? IN_I : (fire ? in_a : q));
+      end
+      assign colin[gr] = q;
+    end
+  endgenerate
+@% else %@  wire           inwin_a = ((iyr_a < H_W) & (ixr_a < W_W));
   // after reset the window is at (0, 0) of the padded map: inside unless padded there
   localparam [0:0] INWIN_I = (((PT == 0) && (PL == 0)) ? 1'b1 : 1'b0);
   reg            inwin;
   always @(posedge clk) begin
     inwin <= (rst ? INWIN_I : (fire ? inwin_a : inwin));
   end
-@% if constant %@  // Constant-weight engine (docs/hardware.md section 4.1): kxc and co stay 0 (SF = 1, 1x1
-  // window) and rb is always slot sl * ROWLEN for some sl < NR, so each lane reads every slot at
-  // a fixed offset (plus oxc when OW > 1) and selects by hit: a dense layer's reads become
+@% endif %@@% if constant %@  // Window read: kxc and co stay 0 (SF = 1) and rb is always slot sl * ROWLEN of the
+  // window's top row for some sl < NR (row ky of the window is in slot (sl + ky) mod NR), so
+  // every slot is read at the same offsets: column kx, channel c at cbase + kx*C + c (cbase
+  // moves with ox only).
+  // Each window element selects the slot of its row by hit: a dense layer's reads become
   // fixed line-buffer words and an NR:1 multiplexer instead of a full address decoder.
   /* verilator lint_off UNUSED */
   // Justification: kxc and co are always 0 here (see above); the read omits them.
   wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
   /* verilator lint_on UNUSED */
   wire [LBW-1:0] cbase = (((OW == 1) ? {LBW{1'b0}} : oxc) - PLC);
-  wire [NR-1:0] hit;   // hit[sl]: rb is slot sl
-  wire [SIMD*A-1:0] xv;
-  genvar s, sl;
+  wire [NR-1:0] hit;   // hit[sl]: rb (the window's top row) is slot sl
+  wire [SIMD*A-1:0] xv;   // window element (ky*KW + kx)*C + c
+  genvar ge, sl, gy;
   generate
     for (sl = 0; sl < NR; sl = sl + 1) begin : g_hit
       localparam integer RBR_I = sl * ROWLEN;
       localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
       assign hit[sl] = (rb == RBR);
     end
-    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
-      localparam integer SOFF_I = s;
-      localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+    // e = kx*C + c: one read per slot, shared by the KH window rows
+    for (ge = 0; ge < KW * C; ge = ge + 1) begin : g_col
+      localparam integer KX = ge / C;
+      // a one-column output map reads fixed columns: one that is always padding is not read
+      localparam integer FIXED_PAD = ((OW == 1) && ((KX < PL) || (KX - PL >= W))) ? 1 : 0;
+      localparam integer EOFF_I = ge;
+      localparam [LBW-1:0] EOFF = EOFF_I[LBW-1:0];
       wire [NR*A-1:0] cand;
       for (sl = 0; sl < NR; sl = sl + 1) begin : g_slot
-        localparam integer RBR_I = sl * ROWLEN;
-        localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
-        wire [LBW-1:0] la = ((RBR + cbase) + SOFF);
-        assign cand[sl*A +: A] = lb[la];
-      end
-      reg [A-1:0] xsel;
-      integer i;
-      always @(*) begin
-        xsel = {A{1'b0}};
-        for (i = 0; i < NR; i = i + 1) begin
-          xsel = (xsel | ({A{hit[i]}} & cand[i*A +: A]));
+        if (FIXED_PAD != 0) begin : g_pad
+          assign cand[sl*A +: A] = PAD_C;
+        end else begin : g_rd
+          localparam integer RBR_I = sl * ROWLEN;
+          localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
+          wire [LBW-1:0] la = ((RBR + cbase) + EOFF);
+          assign cand[sl*A +: A] = lb[la];
         end
       end
-      assign xv[s*A +: A] = (inwin ? xsel : PAD_C);
+      for (gy = 0; gy < KH; gy = gy + 1) begin : g_row
+        // the top row's slot that puts row ky in slot i: (i - ky) mod NR
+        localparam integer KYM = gy % NR;
+        reg [A-1:0] xsel;
+        integer i;
+        always @(*) begin
+          xsel = {A{1'b0}};
+          for (i = 0; i < NR; i = i + 1) begin
+            xsel = (xsel | ({A{hit[(i + NR - KYM) % NR]}} & cand[i*A +: A]));
+          end
+        end
+        assign xv[(gy*KW*C + ge)*A +: A] = ((rowin[gy] & colin[KX]) ? xsel : PAD_C);
+      end
     end
   endgenerate
 @% else %@  // Banked line buffer with synchronous reads (block RAM): every bank is read at the edge
@@ -431,7 +483,9 @@
   // Justification: window elements whose weight is zero in every PE feed no term.
   wire [SIMD*A-1:0] xv_all = xv;
   /* verilator lint_on UNUSED */
-@% endif %@@% for pe in pes %@  // PE @{ pe.index }@: @{ pe.terms.len() }@ non-zero terms, @{ pe.zeros }@ zero weights (no hardware)
+@% endif %@@% if !shared.is_empty() %@  // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
+@% endif %@@% for t in shared %@  wire [@{ t.width - 1 }@:0] @{ t.name }@ = @{ t.expr }@; // @{ t.comment }@
+@% endfor %@@% for pe in pes %@  // PE @{ pe.index }@: @{ pe.nonzero }@ non-zero weights in @{ pe.terms.len() }@ terms, @{ pe.zeros }@ zero weights (no hardware)
 @% for t in pe.terms %@  wire [@{ t.width - 1 }@:0] @{ t.name }@ = @{ t.expr }@; // @{ t.comment }@
 @% endfor %@@% for n in pe.nodes %@  wire [@{ n.width - 1 }@:0] @{ n.name }@ = @{ n.expr }@;
 @% endfor %@  assign nxt[@{ pe.hi }@:@{ pe.lo }@] = @{ pe.result }@;

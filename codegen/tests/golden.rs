@@ -152,6 +152,18 @@ fn golden_unrolled() {
     check_golden_with("unrolled", &mixed_model(3), &req, &["d2".to_string()]);
 }
 
+#[test]
+fn golden_hard_wired() {
+    // both convolutions hard-wired (docs/hardware.md §4.1): c1 3×3 stride 2 with asymmetric
+    // padding and a pad value, c2 2×2; the dense layers keep their ROMs
+    check_golden_with(
+        "hard_wired",
+        &mixed_model(3),
+        &FoldingRequest::Minimal,
+        &["c1 stride2".to_string(), "c2".to_string()],
+    );
+}
+
 /// A residual network (`residual_model`): depthwise conv with 2 PEs, identity and 1×1
 /// projection shortcuts (the projection fully unrolled: constant weights), forks, adders,
 /// global average pooling over a 3×3 plane.
@@ -407,7 +419,7 @@ fn unrolled_engine_emits_no_term_for_zero_weights() {
     }
     assert_eq!(got, want, "terms emitted = non-zero weights");
     assert!(
-        text.contains("PE 1: 0 non-zero terms, 32 zero weights"),
+        text.contains("PE 1: 0 non-zero weights in 0 terms, 32 zero weights"),
         "an all-zero PE has no terms"
     );
     assert!(!manifest
@@ -428,10 +440,15 @@ fn unrolled_engine_emits_no_term_for_zero_weights() {
 #[test]
 fn unroll_errors_name_the_layer() {
     let m = tiny_model(1);
-    let e = inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["conv1".to_string()])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("conv1") && e.contains("3×3"), "{e}");
+    // a 3×3 conv is hard-wired only with shift-add lanes
+    let e = inq_hdl::plan_unrolled(
+        &int_model(&m, 1),
+        &FoldingRequest::Minimal,
+        &["conv1".to_string()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("conv1") && e.contains("shift-add"), "{e}");
     let e = inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &["pool1".to_string()])
         .unwrap_err()
         .to_string();

@@ -57,6 +57,14 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
         ),
         // fully unrolled (constant-weight) dense layers: unsigned input (fc), signed input (d1)
         ("tiny_unrolled", tiny_model(2), fold(&[("fc", 3, 32)])),
+        // hard-wired k×k convolutions (the whole window in one fold): padding on every side
+        // (conv1), stride 2 with asymmetric padding and a pad value (c1), an even kernel (c2)
+        ("tiny_hard_wired", tiny_model(3), fold(&[("conv1", 2, 9)])),
+        (
+            "mixed_hard_wired",
+            mixed_model(7),
+            fold(&[("c1 stride2", 4, 18), ("c2", 4, 16), ("d1", 6, 4)]),
+        ),
         (
             "mixed_unrolled",
             mixed_model(5),
@@ -525,6 +533,13 @@ fn unrolled_designs_match_reference_in_icarus() {
         &fold(&[("c1 stride2", 2, 2), ("d1", 6, 4), ("d2", 5, 6)]),
         3,
         5,
+    );
+    functional(
+        "fn_mixed_hard_wired",
+        &mixed_model(16),
+        &fold(&[("c1 stride2", 4, 18), ("c2", 4, 16), ("d1", 6, 4)]),
+        3,
+        6,
     );
 }
 

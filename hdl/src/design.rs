@@ -350,6 +350,13 @@ impl Design {
                 e.resources.luts
             );
         }
+        for e in &self.engines {
+            if let EngineKind::Mvu(m) = &e.kind {
+                if m.is_constant() {
+                    let _ = writeln!(s, "{}", m.sharing_line(&e.name, e.io.in_width));
+                }
+            }
+        }
         let skip: Vec<String> = self
             .streams
             .iter()

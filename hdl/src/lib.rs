@@ -22,9 +22,9 @@
 //! * [`timing`]: the clock estimate (each engine's deepest path in LUT levels and carry
 //!   steps, and a family's delays).
 //!
-//! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and 1×1
-//! convolutions) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
-//! is wiring and zero weights vanish ([`ops::Mvu::adder_tree`]).
+//! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and
+//! convolutions of any kernel, not depthwise ones) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
+//! is wiring, zero weights vanish and recurring sub-sums are shared ([`ops::Mvu::datapath`]).
 
 pub mod design;
 pub mod error;

@@ -372,10 +372,24 @@ fn unrolled_layers_get_constant_weights() {
     assert_eq!(storage(&d2, 6).2, WeightStorage::Constant);
     let d3 = plan_unrolled(&m, &FoldingRequest::Explicit(f), &["6".into()]).unwrap();
     assert_eq!(d2, d3);
-    // a 3×3 conv cannot be unrolled; the error names it
-    let e = plan_unrolled(&m, &FoldingRequest::Minimal, &["conv1".into()]).unwrap_err();
+    // a 3×3 conv unrolls to the hard-wired engine: the whole window (K = 9·C) in one fold
+    let hw = plan_unrolled(&m, &FoldingRequest::Minimal, &["conv1".into()]).unwrap();
+    assert_eq!(storage(&hw, 0), (16, 9, WeightStorage::Constant));
+    // a folding entry that spans kernel positions needs PE = OC; the error names the layer
+    let half = Folding {
+        layer: vec![LayerFolding {
+            name: Some("conv1".into()),
+            index: None,
+            pe: 8,
+            simd: 9,
+        }],
+    };
+    let e = plan(&m, &FoldingRequest::Explicit(half)).unwrap_err();
     assert!(matches!(e, PlanError::IllegalFolding { .. }), "{e}");
-    assert!(e.to_string().contains("conv1"), "{e}");
+    assert!(
+        e.to_string().contains("conv1") && e.to_string().contains("PE = OC"),
+        "{e}"
+    );
     // serde: the storage survives the round trip, and an old design without it reads as ROM
     let back = inq_hdl::Design::from_json(&d.to_json().unwrap()).unwrap();
     assert_eq!(back, d);
@@ -475,6 +489,9 @@ fn multiplier_designs_keep_roms_when_unrolled() {
     assert_eq!(m.nf * m.sf, 1);
     assert_eq!(m.mac, MacKind::Multiply);
     assert_eq!(m.weight_storage, WeightStorage::Rom);
+    // a k×k conv cannot be hard-wired with multipliers: the error says why
+    let e = plan_unrolled(&int_model, &FoldingRequest::Minimal, &["0".to_string()]).unwrap_err();
+    assert!(e.to_string().contains("shift-add"), "{e}");
 }
 
 fn resnet_spec() -> inq_model::random::RandomSpec {

@@ -39,9 +39,10 @@ pub struct FoldArgs {
     #[arg(long)]
     pub target_fps: Option<f64>,
     /// Fully unroll these conv/dense nodes (comma-separated names as in a folding file):
-    /// PE × SIMD = the whole node, constant weights wired into the datapath, no ROM. Only
-    /// dense layers and 1×1 convolutions. Combines with the options above (a lane budget or
-    /// throughput target then applies to the other nodes).
+    /// PE × SIMD = the whole node (a conv's whole window: SIMD = kh·kw·C), constant weights
+    /// wired into the datapath, no ROM. Dense layers and convolutions of any kernel, not
+    /// depthwise ones. Combines with the options above (a lane budget or throughput target
+    /// then applies to the other nodes).
     #[arg(long, value_delimiter = ',')]
     pub unroll: Vec<String>,
     /// How the skip FIFOs of residual connections get their depths.

@@ -5,8 +5,8 @@
 //!   (`<instance>_rom<p>`, image `e<i>_w_pe<p>.hex`: `max(2, NF·SF)` words of `SIMD·b` bits)
 //!   on the wires `<instance>_waddr` / `<instance>_wdata`, ports `w_addr_next` / `w_data`.
 //! * Constant weights (§4.1): the per-engine module `inq_mvu_e<i>` rendered from the same
-//!   template in constant mode, each PE's non-zero terms as wiring summed by its adder tree
-//!   ([`inq_hdl::Mvu::adder_tree`]); no ROM.
+//!   template in constant mode: the shared sub-sums (`sh<i>`), then each PE's terms as
+//!   wiring summed by its adder tree ([`inq_hdl::Mvu::datapath`]); no ROM.
 //!
 //! Both get the per-channel tables `e<i>_bias.hex` (`ACC_W` bits) and `e<i>_shift.hex`
 //! (8 bits, `min(r, ACC_W)`), `max(2, OC)` words each, named by the plan's `BIAS_FILE` /
@@ -33,6 +33,8 @@ struct MvuT<'a> {
     constant: bool,
     /// Some window element feeds no term (its weight is zero in every PE).
     unused_lanes: bool,
+    /// The shared sub-sums (operands and adders), before the PEs.
+    shared: Vec<ConstTermV>,
     pes: Vec<ConstPeV>,
 }
 
@@ -60,6 +62,8 @@ struct ConstNodeV {
 /// One PE of a constant-weight MVU.
 struct ConstPeV {
     index: usize,
+    /// Its non-zero weights (before sharing: a shared sub-sum stands for several).
+    nonzero: usize,
     zeros: usize,
     terms: Vec<ConstTermV>,
     nodes: Vec<ConstNodeV>,
@@ -78,6 +82,7 @@ const MODULE: Shared = Shared {
                 module_name: "inq_mvu".into(),
                 constant: false,
                 unused_lanes: false,
+                shared: Vec::new(),
                 pes: Vec::new(),
             },
             "inq_mvu.v",
@@ -113,39 +118,86 @@ fn const_mvu<'a>(
 ) -> Result<MvuT<'a>, CodegenError> {
     let a = in_width;
     let accw = m.acc_width;
+    let dp = m.datapath(a);
     let mut used = vec![false; m.simd];
-    let mut pes = Vec::with_capacity(m.pe);
-    for p in 0..m.pe {
-        let tree = m.adder_tree(p, a);
-        let mut terms = Vec::with_capacity(tree.terms.len());
-        for (i, (t, &w)) in tree.terms.iter().zip(&tree.term_widths).enumerate() {
-            if w != a + t.shift + 1 {
-                return Err(CodegenError::Mismatch(format!(
-                    "engine {ei}: a product of shift {} does not fit the {accw}-bit accumulator",
-                    t.shift
-                )));
-            }
-            used[t.lane] = true;
-            let lo = t.lane as u32 * a;
-            let x = format!("xv[{}:{lo}]", lo + a - 1);
+    // a source (window element, or shared sub-sum `SIMD + i`) as a signed expression, its
+    // width, and its name in comments
+    let source = |s: usize| -> (String, u32, String) {
+        if s < m.simd {
+            let lo = s as u32 * a;
             let ext = if in_signed {
                 format!("xv[{}]", lo + a - 1)
             } else {
                 "1'b0".to_string()
             };
-            let expr = if t.shift == 0 {
-                format!("{{{ext}, {x}}}")
-            } else {
-                format!("{{{ext}, {x}, {}'b0}}", t.shift)
-            };
+            (
+                format!("{{{ext}, xv[{}:{lo}]}}", lo + a - 1),
+                a + 1,
+                format!("x[{s}]"),
+            )
+        } else {
+            let i = s - m.simd;
+            (format!("sh{i}"), dp.source_width(s, a), format!("sh{i}"))
+        }
+    };
+    let shifted = |expr: &str, k: u32| {
+        if k == 0 {
+            expr.to_string()
+        } else {
+            format!("{{{expr}, {k}'b0}}")
+        }
+    };
+    // the shared sub-sums: each operand shifted into its own wire, then the adder
+    let mut shared = Vec::with_capacity(3 * dp.shared.len());
+    for (i, n) in dp.shared.iter().enumerate() {
+        let mut ops = Vec::with_capacity(2);
+        for (tag, src, k) in [("a", n.a, n.a_shift), ("b", n.b, n.b_shift)] {
+            if src < m.simd {
+                used[src] = true;
+            }
+            let (expr, w, label) = source(src);
+            let name = format!("sh{i}_{tag}");
+            shared.push(ConstTermV {
+                name: name.clone(),
+                width: w + k,
+                expr: shifted(&expr, k),
+                comment: format!("{label} << {k}"),
+            });
+            ops.push((name, w + k));
+        }
+        shared.push(ConstTermV {
+            name: format!("sh{i}"),
+            width: n.width,
+            expr: format!(
+                "({} {} {})",
+                sext(&ops[0].0, ops[0].1, n.width),
+                if n.subtract { "-" } else { "+" },
+                sext(&ops[1].0, ops[1].1, n.width)
+            ),
+            comment: "shared by several PEs".to_string(),
+        });
+    }
+    let mut pes = Vec::with_capacity(m.pe);
+    for (p, tree) in dp.trees.iter().enumerate() {
+        let mut terms = Vec::with_capacity(tree.terms.len());
+        for (i, (t, &w)) in tree.terms.iter().zip(&tree.term_widths).enumerate() {
+            let (expr, sw, label) = source(t.lane);
+            if w != sw + t.shift {
+                return Err(CodegenError::Mismatch(format!(
+                    "engine {ei}: a product of shift {} does not fit the {accw}-bit accumulator",
+                    t.shift
+                )));
+            }
+            if t.lane < m.simd {
+                used[t.lane] = true;
+            }
             terms.push(ConstTermV {
                 name: format!("p{p}_t{i}"),
                 width: w,
-                expr,
+                expr: shifted(&expr, t.shift),
                 comment: format!(
-                    "{}x[{}] << {}",
+                    "{}{label} << {}",
                     if t.negative { "-" } else { "+" },
-                    t.lane,
                     t.shift
                 ),
             });
@@ -184,9 +236,11 @@ fn const_mvu<'a>(
                 }
             }
         };
+        let nonzero = m.terms(p, 0).len();
         pes.push(ConstPeV {
             index: p,
-            zeros: m.simd - tree.terms.len(),
+            nonzero,
+            zeros: m.simd - nonzero,
             terms,
             nodes,
             hi: (p as u32 + 1) * accw - 1,
@@ -199,6 +253,7 @@ fn const_mvu<'a>(
         module_name: format!("inq_mvu_e{ei}"),
         constant: true,
         unused_lanes: used.iter().any(|u| !u),
+        shared,
         pes,
     })
 }

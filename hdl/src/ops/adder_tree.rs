@@ -5,7 +5,9 @@
 /// One non-zero product of a constant-weight PE: `sign · (x_lane << shift)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConstTerm {
-    /// The lane (window element) it multiplies.
+    /// The lane (window element) it multiplies; in a shared datapath
+    /// ([`super::sharing::ConstDatapath`]) a source: a window element, or `SIMD + i` for
+    /// shared sub-sum `i`.
     pub lane: usize,
     /// The left shift: the weight's exponent index (`|w| = 2^(n2 + shift)`).
     pub shift: u32,
@@ -17,7 +19,8 @@ pub struct ConstTerm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TreeOperand {
     /// Term `i` of [`AdderTree::terms`]: `x_lane << shift` zero/sign-extended to
-    /// `in_width + shift + 1` bits (pure wiring; its sign is applied by the adder using it).
+    /// `in_width + shift + 1` bits, or a shared sub-sum shifted (pure wiring; its sign is
+    /// applied by the adder using it).
     Term(usize),
     /// The result of node `i` of [`AdderTree::nodes`].
     Node(usize),
@@ -59,9 +62,20 @@ impl AdderTree {
     /// Builds the tree of the `terms` of one PE for `in_width`-bit inputs and an `acc_width`
     /// accumulator.
     pub fn build(terms: Vec<ConstTerm>, in_width: u32, acc_width: u32) -> Self {
+        Self::build_with(terms, &|_| in_width + 1, acc_width)
+    }
+
+    /// Builds the tree of `terms` whose sources (`ConstTerm::lane`: a window element or a
+    /// shared sub-sum, [`super::sharing`]) are `source_width(lane)` bits wide before their
+    /// shift, for an `acc_width` accumulator.
+    pub fn build_with(
+        terms: Vec<ConstTerm>,
+        source_width: &dyn Fn(usize) -> u32,
+        acc_width: u32,
+    ) -> Self {
         let term_widths: Vec<u32> = terms
             .iter()
-            .map(|t| (in_width + t.shift + 1).min(acc_width))
+            .map(|t| (source_width(t.lane) + t.shift).min(acc_width))
             .collect();
         // (operand, holds the negated value, width)
         let mut level: Vec<(TreeOperand, bool, u32)> = terms

@@ -14,6 +14,7 @@ pub mod fork;
 pub mod gap;
 pub mod mvu;
 pub mod pool;
+pub mod sharing;
 
 pub use add::AddUnit;
 pub use adder_tree::{AdderTree, ConstTerm, TreeNode, TreeOperand};
@@ -22,6 +23,7 @@ pub use fork::Fork;
 pub use gap::Gap;
 pub use mvu::{MacKind, Mvu, MvuNode, MvuOutput, WeightStorage};
 pub use pool::{Pool, PoolMode};
+pub use sharing::{ConstDatapath, DatapathCost, SharedNode};
 
 use inq_model::ops::Op;
 use inq_model::TensorInfo;

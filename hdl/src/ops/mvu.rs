@@ -7,8 +7,9 @@ use inq_model::numerics::{self, ActFormat, Weight};
 use inq_model::ops::Output;
 use serde::{Deserialize, Serialize};
 
-use super::adder_tree::{tree_cost, AdderTree, ConstTerm};
+use super::adder_tree::{tree_cost, ConstTerm};
 use super::api::{EngineOp, Io, Param};
+use super::sharing::{self, ConstDatapath};
 use crate::error::PlanError;
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
@@ -185,10 +186,42 @@ impl Mvu {
     pub fn is_constant(&self) -> bool {
         self.weight_storage == WeightStorage::Constant
     }
-    /// The adder tree of PE `p` of a constant-weight engine (ROM word 0) for `in_width`-bit
-    /// inputs.
-    pub fn adder_tree(&self, p: usize, in_width: u32) -> AdderTree {
-        AdderTree::build(self.terms(p, 0), in_width, self.acc_width)
+    /// The datapath of a constant-weight engine for `in_width`-bit inputs: each PE's non-zero
+    /// terms (ROM word 0), the sub-sums that recur across PEs computed once and shared
+    /// ([`sharing::share`]), one adder tree per PE.
+    pub fn datapath(&self, in_width: u32) -> ConstDatapath {
+        let per_pe = (0..self.pe).map(|p| self.terms(p, 0)).collect();
+        sharing::share(per_pe, self.simd, in_width, self.acc_width, true)
+    }
+    /// One line on a constant-weight engine's datapath: its non-zero weights, and the adders
+    /// and adder bits with sub-sums shared against one tree per PE without sharing.
+    pub fn sharing_line(&self, name: &str, in_width: u32) -> String {
+        let dp = self.datapath(in_width);
+        let (now, before) = (dp.cost(), dp.unshared);
+        let less = |a: u64, b: u64| {
+            if b == 0 {
+                0.0
+            } else {
+                100.0 * (b as f64 - a as f64) / b as f64
+            }
+        };
+        let nonzero: usize = (0..self.pe).map(|p| self.terms(p, 0).len()).sum();
+        if !dp.searched {
+            return format!(
+                "hard-wired {name}: {nonzero} non-zero weights; {} adders, {} adder bits (one tree per output: too large for the sharing search)",
+                before.adders, before.bits
+            );
+        }
+        format!(
+            "hard-wired {name}: {nonzero} non-zero weights; {} shared sub-sums; {} adders, {} adder bits (one tree per output: {}, {}; −{:.1} %, −{:.1} %)",
+            dp.shared.len(),
+            now.adders,
+            now.bits,
+            before.adders,
+            before.bits,
+            less(now.adders, before.adders),
+            less(now.bits, before.bits)
+        )
     }
     /// The non-zero products of PE `p` at ROM word `addr` (for a constant-weight engine,
     /// `addr = 0`), in lane order: zero weights give no term.
@@ -269,6 +302,17 @@ pub fn check_fold(
         }
         return Ok(());
     }
+    let k = g.kh * g.kw * g.c;
+    if simd == k && g.kh * g.kw > 1 {
+        // the hard-wired engine (docs/hardware.md §4.1): the whole window in one fold
+        if pe != g.oc {
+            return Err(err(format!(
+                "SIMD {simd} = K spans the whole {}×{} window, which only the hard-wired engine does: it needs PE = OC = {}, not {pe} (its weights are wired constants, one set per PE)",
+                g.kh, g.kw, g.oc
+            )));
+        }
+        return Ok(());
+    }
     if !g.c.is_multiple_of(simd) {
         return Err(err(if dense {
             format!("SIMD {simd} does not divide the {} input features", g.c)
@@ -283,31 +327,21 @@ pub fn check_fold(
     Ok(())
 }
 
-/// The fully unrolled folding `(PE, SIMD) = (OC, C)` of an MVU, or why this version cannot
-/// unroll it: a constant-weight engine needs `NF·SF = 1`, and since the lanes of a fold share
-/// one kernel position (`SIMD | C`), only dense layers and 1×1 convolutions qualify.
+/// The fully unrolled folding of an MVU, `(PE, SIMD) = (OC, K)` with `K = kh·kw·C` (`(OC, C)`
+/// for a dense layer or a 1×1 convolution), or why this version cannot unroll it: a
+/// constant-weight engine needs `NF·SF = 1`, and depthwise convolutions keep their ROMs.
 pub fn unrolled_fold(
     g: &Geometry,
     depthwise: bool,
     label: &str,
 ) -> Result<(usize, usize), PlanError> {
-    if g.kh * g.kw != 1 || depthwise {
+    if depthwise {
         return Err(PlanError::IllegalFolding {
             layer: label.to_string(),
-            message: if depthwise {
-                "cannot be fully unrolled: depthwise convolutions keep their weight ROMs in this version".to_string()
-            } else {
-                format!(
-                    "cannot be fully unrolled: its {}×{} kernel would need SIMD = K·K·C = {} lanes spanning several kernel positions, but the lanes of a fold share one kernel position (SIMD | C = {}); only dense layers and 1×1 convolutions can have constant weights",
-                    g.kh,
-                    g.kw,
-                    g.kh * g.kw * g.c,
-                    g.c
-                )
-            },
+            message: "cannot be fully unrolled: depthwise convolutions keep their weight ROMs in this version".to_string(),
         });
     }
-    Ok((g.oc, g.c))
+    Ok((g.oc, g.kh * g.kw * g.c))
 }
 
 /// What [`plan_mvu`] needs of a conv or dense node.
@@ -403,6 +437,16 @@ pub fn plan_mvu(
     // The RTL sign-extends products into the accumulator: keep it strictly wider than a product
     // (only matters when the weights are tiny or all zero).
     let mac = MacKind::of(wt.kind);
+    if simd > g.c && !n.depthwise && mac != MacKind::Shift {
+        return Err(PlanError::IllegalFolding {
+            layer: label.to_string(),
+            message: format!(
+                "SIMD {simd} spans several kernel positions, which only the hard-wired shift-add engine does; a multiplier design ({} weights) folds with SIMD | C = {}",
+                wt.kind.name(),
+                g.c
+            ),
+        });
+    }
     let product_width = match mac {
         MacKind::Shift => in_fmt.bits + k_max + 1,
         MacKind::Multiply => in_fmt.bits + b,
@@ -575,14 +619,21 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
         // constant weights: the products are wiring, zero weights vanish; what remains is one
         // adder tree per PE over its non-zero terms (carry-chain adders of the tree's widths,
         // one LUT per bit) and the obuf registers (no accumulator: NF·SF = 1).
+        let dp = m.datapath(in_width);
         let (mut bits, mut carry) = (0u64, 0u64);
-        for p in 0..m.pe {
-            let (b, c) = tree_cost(&m.adder_tree(p, in_width), acc);
+        for n in &dp.shared {
+            // below the larger shift one operand is zero: the other is wired through
+            let active = u64::from(n.width.saturating_sub(n.a_shift.max(n.b_shift)));
+            bits += active;
+            carry += active.div_ceil(4);
+        }
+        for tree in &dp.trees {
+            let (b, c) = tree_cost(tree, acc);
             bits += b;
             carry += c;
         }
         t.push(term(
-            "constant-weight adder trees (non-zero terms only)",
+            "constant-weight adder trees (non-zero terms only, shared sub-sums)",
             bits,
             0,
             carry,
@@ -692,8 +743,11 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
     let table_bits = g.oc as u64 * (acc + 8);
     if m.is_constant() {
         // constant weights: only the adder trees over the non-zero terms; no weight ROM.
-        for p in 0..m.pe {
-            let tree = m.adder_tree(p, in_width);
+        let dp = m.datapath(in_width);
+        for n in &dp.shared {
+            push_adders(&mut r.adders, n.width, 1);
+        }
+        for tree in &dp.trees {
             for n in &tree.nodes {
                 push_adders(&mut r.adders, n.width, 1);
             }

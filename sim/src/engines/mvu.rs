@@ -676,10 +676,17 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         })?;
         g.kh * g.kw
     } else {
+        // SIMD | C, or the whole window in one fold (the hard-wired engine, PE = OC)
+        let whole = m.simd == g.kh * g.kw * g.c && m.pe == g.oc;
         cx.check(
-            m.simd > 0 && g.c.is_multiple_of(m.simd),
+            m.simd > 0 && (g.c.is_multiple_of(m.simd) || whole),
             "kind.simd",
-            || format!("SIMD {} does not divide C {}", m.simd, g.c),
+            || {
+                format!(
+                    "SIMD {} does not divide C {} (nor is it the whole window with PE = OC)",
+                    m.simd, g.c
+                )
+            },
         )?;
         g.kh * g.kw * g.c
     };

@@ -47,8 +47,9 @@ module inq_mvu_e8 #(
 );
   // ---- derived constants ----
   localparam integer NF     = OC / PE;
+  // the whole window in one fold: SIMD = KH * KW * C, so SF = 1 and icf stays 0
   localparam integer SF     = (KH * KW * C) / SIMD;
-  localparam integer CS     = C / SIMD;
+  localparam integer CS     = 1;
   localparam integer LU     = 1;      // address unit: one element
   localparam integer ROWLEN = W * C;
   localparam integer LB     = NR * ROWLEN;
@@ -294,99 +295,141 @@ module inq_mvu_e8 #(
   end
   wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
   wire [CW-1:0]  ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
-  wire           inwin_a = ((iyr_a < H_W) & (ixr_a < W_W));
-  // after reset the window is at (0, 0) of the padded map: inside unless padded there
-  localparam [0:0] INWIN_I = (((PT == 0) && (PL == 0)) ? 1'b1 : 1'b0);
-  reg            inwin;
-  always @(posedge clk) begin
-    inwin <= (rst ? INWIN_I : (fire ? inwin_a : inwin));
-  end
-  // Constant-weight engine (docs/hardware.md section 4.1): kxc and co stay 0 (SF = 1, 1x1
-  // window) and rb is always slot sl * ROWLEN for some sl < NR, so each lane reads every slot at
-  // a fixed offset (plus oxc when OW > 1) and selects by hit: a dense layer's reads become
+  /* verilator lint_off UNUSED */
+  // Justification: a constant-weight engine tests each window row and column on its own
+  // (rowin, colin below); ky_a and kx_a stay 0 (SF = 1).
+  wire [2*CW-1:0] unused_win_pos = {iyr_a, ixr_a};
+  /* verilator lint_on UNUSED */
+  // Constant-weight engine (docs/hardware.md section 4.1): the whole KH x KW x C window in one
+  // fold. Each window row ky and column kx has its own padding test, kept in a register like
+  // inwin: rowin[ky] = (lo + ky) in [0, H), colin[kx] = (ox*SW - PL + kx) in [0, W), their
+  // values after a fire computed from registers (lop_a, oxs_a) and selected by rst and fire.
+  // After reset the window is at (0, 0) of the padded map.
+  wire [KH-1:0] rowin;
+  wire [KW-1:0] colin;
+  genvar gr;
+  generate
+    for (gr = 0; gr < KH; gr = gr + 1) begin : g_rowin
+      localparam integer RY_I = gr;
+      localparam [CW-1:0] RY = RY_I[CW-1:0];
+      localparam [0:0] IN_I = (((gr >= PT) && (gr - PT < H)) ? 1'b1 : 1'b0);
+      wire in_a = (((lop_a + RY) - PT_C) < H_W);
+      reg  q;
+      always @(posedge clk) begin
+        q <= (rst ? IN_I : (fire ? in_a : q));
+      end
+      assign rowin[gr] = q;
+    end
+    for (gr = 0; gr < KW; gr = gr + 1) begin : g_colin
+      localparam integer RX_I = gr;
+      localparam [CW-1:0] RX = RX_I[CW-1:0];
+      localparam [0:0] IN_I = (((gr >= PL) && (gr - PL < W)) ? 1'b1 : 1'b0);
+      wire in_a = (((oxs_a + RX) - PL_C) < W_W);
+      reg  q;
+      always @(posedge clk) begin
+        q <= (rst ? IN_I : (fire ? in_a : q));
+      end
+      assign colin[gr] = q;
+    end
+  endgenerate
+  // Window read: kxc and co stay 0 (SF = 1) and rb is always slot sl * ROWLEN of the
+  // window's top row for some sl < NR (row ky of the window is in slot (sl + ky) mod NR), so
+  // every slot is read at the same offsets: column kx, channel c at cbase + kx*C + c (cbase
+  // moves with ox only).
+  // Each window element selects the slot of its row by hit: a dense layer's reads become
   // fixed line-buffer words and an NR:1 multiplexer instead of a full address decoder.
   /* verilator lint_off UNUSED */
   // Justification: kxc and co are always 0 here (see above); the read omits them.
   wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
   /* verilator lint_on UNUSED */
   wire [LBW-1:0] cbase = (((OW == 1) ? {LBW{1'b0}} : oxc) - PLC);
-  wire [NR-1:0] hit;   // hit[sl]: rb is slot sl
-  wire [SIMD*A-1:0] xv;
-  genvar s, sl;
+  wire [NR-1:0] hit;   // hit[sl]: rb (the window's top row) is slot sl
+  wire [SIMD*A-1:0] xv;   // window element (ky*KW + kx)*C + c
+  genvar ge, sl, gy;
   generate
     for (sl = 0; sl < NR; sl = sl + 1) begin : g_hit
       localparam integer RBR_I = sl * ROWLEN;
       localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
       assign hit[sl] = (rb == RBR);
     end
-    for (s = 0; s < SIMD; s = s + 1) begin : g_lane
-      localparam integer SOFF_I = s;
-      localparam [LBW-1:0] SOFF = SOFF_I[LBW-1:0];
+    // e = kx*C + c: one read per slot, shared by the KH window rows
+    for (ge = 0; ge < KW * C; ge = ge + 1) begin : g_col
+      localparam integer KX = ge / C;
+      // a one-column output map reads fixed columns: one that is always padding is not read
+      localparam integer FIXED_PAD = ((OW == 1) && ((KX < PL) || (KX - PL >= W))) ? 1 : 0;
+      localparam integer EOFF_I = ge;
+      localparam [LBW-1:0] EOFF = EOFF_I[LBW-1:0];
       wire [NR*A-1:0] cand;
       for (sl = 0; sl < NR; sl = sl + 1) begin : g_slot
-        localparam integer RBR_I = sl * ROWLEN;
-        localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
-        wire [LBW-1:0] la = ((RBR + cbase) + SOFF);
-        assign cand[sl*A +: A] = lb[la];
-      end
-      reg [A-1:0] xsel;
-      integer i;
-      always @(*) begin
-        xsel = {A{1'b0}};
-        for (i = 0; i < NR; i = i + 1) begin
-          xsel = (xsel | ({A{hit[i]}} & cand[i*A +: A]));
+        if (FIXED_PAD != 0) begin : g_pad
+          assign cand[sl*A +: A] = PAD_C;
+        end else begin : g_rd
+          localparam integer RBR_I = sl * ROWLEN;
+          localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
+          wire [LBW-1:0] la = ((RBR + cbase) + EOFF);
+          assign cand[sl*A +: A] = lb[la];
         end
       end
-      assign xv[s*A +: A] = (inwin ? xsel : PAD_C);
+      for (gy = 0; gy < KH; gy = gy + 1) begin : g_row
+        // the top row's slot that puts row ky in slot i: (i - ky) mod NR
+        localparam integer KYM = gy % NR;
+        reg [A-1:0] xsel;
+        integer i;
+        always @(*) begin
+          xsel = {A{1'b0}};
+          for (i = 0; i < NR; i = i + 1) begin
+            xsel = (xsel | ({A{hit[(i + NR - KYM) % NR]}} & cand[i*A +: A]));
+          end
+        end
+        assign xv[(gy*KW*C + ge)*A +: A] = ((rowin[gy] & colin[KX]) ? xsel : PAD_C);
+      end
     end
   endgenerate
 
   // ---- constant-weight products (wiring) and per-PE adder trees ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
-  // PE 0: 4 non-zero terms, 0 zero weights (no hardware)
-  wire [9:0] p0_t0 = {1'b0, xv[5:0], 3'b0}; // -x[0] << 3
-  wire [8:0] p0_t1 = {1'b0, xv[11:6], 2'b0}; // +x[1] << 2
-  wire [9:0] p0_t2 = {1'b0, xv[17:12], 3'b0}; // +x[2] << 3
-  wire [8:0] p0_t3 = {1'b0, xv[23:18], 2'b0}; // +x[3] << 2
-  wire [10:0] p0_n0 = ({{2{p0_t1[8]}}, p0_t1} - {p0_t0[9], p0_t0});
-  wire [10:0] p0_n1 = ({p0_t2[9], p0_t2} + {{2{p0_t3[8]}}, p0_t3});
-  wire [11:0] p0_n2 = ({p0_n0[10], p0_n0} + {p0_n1[10], p0_n1});
-  assign nxt[11:0] = p0_n2;
-  // PE 1: 4 non-zero terms, 0 zero weights (no hardware)
-  wire [7:0] p1_t0 = {1'b0, xv[5:0], 1'b0}; // +x[0] << 1
-  wire [8:0] p1_t1 = {1'b0, xv[11:6], 2'b0}; // +x[1] << 2
-  wire [8:0] p1_t2 = {1'b0, xv[17:12], 2'b0}; // -x[2] << 2
-  wire [8:0] p1_t3 = {1'b0, xv[23:18], 2'b0}; // +x[3] << 2
-  wire [9:0] p1_n0 = ({{2{p1_t0[7]}}, p1_t0} + {p1_t1[8], p1_t1});
-  wire [9:0] p1_n1 = ({p1_t3[8], p1_t3} - {p1_t2[8], p1_t2});
-  wire [10:0] p1_n2 = ({p1_n0[9], p1_n0} + {p1_n1[9], p1_n1});
-  assign nxt[23:12] = {p1_n2[10], p1_n2};
-  // PE 2: 4 non-zero terms, 0 zero weights (no hardware)
-  wire [7:0] p2_t0 = {1'b0, xv[5:0], 1'b0}; // +x[0] << 1
-  wire [7:0] p2_t1 = {1'b0, xv[11:6], 1'b0}; // +x[1] << 1
-  wire [7:0] p2_t2 = {1'b0, xv[17:12], 1'b0}; // -x[2] << 1
-  wire [6:0] p2_t3 = {1'b0, xv[23:18]}; // +x[3] << 0
-  wire [8:0] p2_n0 = ({p2_t0[7], p2_t0} + {p2_t1[7], p2_t1});
-  wire [8:0] p2_n1 = ({{2{p2_t3[6]}}, p2_t3} - {p2_t2[7], p2_t2});
-  wire [9:0] p2_n2 = ({p2_n0[8], p2_n0} + {p2_n1[8], p2_n1});
-  assign nxt[35:24] = {{2{p2_n2[9]}}, p2_n2};
-  // PE 3: 2 non-zero terms, 2 zero weights (no hardware)
+  // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
+  wire [6:0] sh0_a = {1'b0, xv[5:0]}; // x[0] << 0
+  wire [6:0] sh0_b = {1'b0, xv[17:12]}; // x[2] << 0
+  wire [7:0] sh0 = ({sh0_a[6], sh0_a} - {sh0_b[6], sh0_b}); // shared by several PEs
+  wire [6:0] sh1_a = {1'b0, xv[11:6]}; // x[1] << 0
+  wire [6:0] sh1_b = {1'b0, xv[23:18]}; // x[3] << 0
+  wire [7:0] sh1 = ({sh1_a[6], sh1_a} + {sh1_b[6], sh1_b}); // shared by several PEs
+  wire [6:0] sh2_a = {1'b0, xv[11:6]}; // x[1] << 0
+  wire [6:0] sh2_b = {1'b0, xv[23:18]}; // x[3] << 0
+  wire [7:0] sh2 = ({sh2_a[6], sh2_a} - {sh2_b[6], sh2_b}); // shared by several PEs
+  // PE 0: 4 non-zero weights in 2 terms, 0 zero weights (no hardware)
+  wire [10:0] p0_t0 = {sh0, 3'b0}; // -sh0 << 3
+  wire [9:0] p0_t1 = {sh1, 2'b0}; // +sh1 << 2
+  wire [11:0] p0_n0 = ({{2{p0_t1[9]}}, p0_t1} - {p0_t0[10], p0_t0});
+  assign nxt[11:0] = p0_n0;
+  // PE 1: 4 non-zero weights in 3 terms, 0 zero weights (no hardware)
+  wire [7:0] p1_t0 = {{1'b0, xv[5:0]}, 1'b0}; // +x[0] << 1
+  wire [8:0] p1_t1 = {{1'b0, xv[17:12]}, 2'b0}; // -x[2] << 2
+  wire [9:0] p1_t2 = {sh1, 2'b0}; // +sh1 << 2
+  wire [9:0] p1_n0 = ({{2{p1_t0[7]}}, p1_t0} - {p1_t1[8], p1_t1});
+  wire [10:0] p1_n1 = ({p1_n0[9], p1_n0} + {p1_t2[9], p1_t2});
+  assign nxt[23:12] = {p1_n1[10], p1_n1};
+  // PE 2: 4 non-zero weights in 3 terms, 0 zero weights (no hardware)
+  wire [7:0] p2_t0 = {{1'b0, xv[11:6]}, 1'b0}; // +x[1] << 1
+  wire [6:0] p2_t1 = {1'b0, xv[23:18]}; // +x[3] << 0
+  wire [8:0] p2_t2 = {sh0, 1'b0}; // +sh0 << 1
+  wire [8:0] p2_n0 = ({p2_t0[7], p2_t0} + {{2{p2_t1[6]}}, p2_t1});
+  wire [9:0] p2_n1 = ({p2_n0[8], p2_n0} + {p2_t2[8], p2_t2});
+  assign nxt[35:24] = {{2{p2_n1[9]}}, p2_n1};
+  // PE 3: 2 non-zero weights in 2 terms, 2 zero weights (no hardware)
   wire [6:0] p3_t0 = {1'b0, xv[17:12]}; // -x[2] << 0
   wire [6:0] p3_t1 = {1'b0, xv[23:18]}; // +x[3] << 0
   wire [7:0] p3_n0 = ({p3_t1[6], p3_t1} - {p3_t0[6], p3_t0});
   assign nxt[47:36] = {{4{p3_n0[7]}}, p3_n0};
-  // PE 4: 3 non-zero terms, 1 zero weights (no hardware)
-  wire [8:0] p4_t0 = {1'b0, xv[11:6], 2'b0}; // +x[1] << 2
-  wire [6:0] p4_t1 = {1'b0, xv[17:12]}; // -x[2] << 0
-  wire [8:0] p4_t2 = {1'b0, xv[23:18], 2'b0}; // -x[3] << 2
-  wire [9:0] p4_n0 = ({p4_t0[8], p4_t0} - {{3{p4_t1[6]}}, p4_t1});
-  wire [10:0] p4_n1 = ({p4_n0[9], p4_n0} - {{2{p4_t2[8]}}, p4_t2});
-  assign nxt[59:48] = {p4_n1[10], p4_n1};
-  // PE 5: 2 non-zero terms, 2 zero weights (no hardware)
-  wire [9:0] p5_t0 = {1'b0, xv[11:6], 3'b0}; // -x[1] << 3
-  wire [9:0] p5_t1 = {1'b0, xv[23:18], 3'b0}; // +x[3] << 3
-  wire [10:0] p5_n0 = ({p5_t1[9], p5_t1} - {p5_t0[9], p5_t0});
-  assign nxt[71:60] = {p5_n0[10], p5_n0};
+  // PE 4: 3 non-zero weights in 2 terms, 1 zero weights (no hardware)
+  wire [6:0] p4_t0 = {1'b0, xv[17:12]}; // -x[2] << 0
+  wire [9:0] p4_t1 = {sh2, 2'b0}; // +sh2 << 2
+  wire [10:0] p4_n0 = ({p4_t1[9], p4_t1} - {{4{p4_t0[6]}}, p4_t0});
+  assign nxt[59:48] = {p4_n0[10], p4_n0};
+  // PE 5: 2 non-zero weights in 1 terms, 2 zero weights (no hardware)
+  wire [10:0] p5_t0 = {sh2, 3'b0}; // -sh2 << 3
+  assign nxt[71:60] = ({12{1'b0}} - {p5_t0[10], p5_t0});
 
   // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
   // on each emission (word PE takes zeros); one register per word ----
