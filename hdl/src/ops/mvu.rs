@@ -579,16 +579,20 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
             0,
         ));
     } else if m.is_constant() {
-        // constant-weight 1×1 conv: one asynchronous read port per lane (`lb[rbase + s]`,
-        // address adder) and the padding multiplexer.
-        let ports = m.read_ports() as u64;
-        let lb = lutram(g.lb_elements() as u64, a, ports);
+        // hard-wired conv (§4.1): NR·C banks of W words (one per slot and channel), each with
+        // one asynchronous read port per kernel column (distributed RAM); per window element
+        // an NR:1 slot select and the padding multiplexer; the column addresses.
+        let banks = (g.nr * g.c) as u64;
+        let bank = lutram(g.w as u64, a, g.kw as u64);
+        let elements = (g.kh * g.kw * g.c) as u64;
         t.push(Term {
-            name: "line buffer (distributed RAM, read muxes)",
-            luts: lb.logic_luts + ports * (lbw + a),
-            lutram_luts: lb.sites(),
+            name: "line buffer (slot × channel banks, column reads, slot selects)",
+            luts: banks * (bank.logic_luts + 1)
+                + elements * a * (mux_luts(g.nr as u64) + 1)
+                + g.kw as u64 * cw,
+            lutram_luts: banks * bank.sites(),
             ffs: 0,
-            carry4: ports * ceil_div(lbw, 4),
+            carry4: g.kw as u64 * ceil_div(cw, 4),
         });
     } else {
         // banked line buffer (docs/hardware.md §4): one bank of `D/NL` words per window lane,

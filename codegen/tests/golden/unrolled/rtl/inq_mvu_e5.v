@@ -74,8 +74,6 @@ module inq_mvu_e5 #(
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
   localparam integer ROW_LAST_I = ROWLEN - 1;
   localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
-  localparam integer LB_LAST_I = LBU - 1;
-  localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
   localparam integer LB_X_I = LBU;
   localparam [LBW:0] LB_X = LB_X_I[LBW:0];
   localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
@@ -97,8 +95,6 @@ module inq_mvu_e5 #(
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
   localparam integer SIMD_C_I = SIMD / LU;
   localparam [LBW-1:0] SIMD_C = SIMD_C_I[LBW-1:0];
-  localparam integer PLC_I = (PL * C) / LU;
-  localparam [LBW-1:0] PLC = PLC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
   localparam integer SW_C_I = SW;
@@ -137,7 +133,19 @@ module inq_mvu_e5 #(
   // ---- registers (reset values: docs/hardware.md section 4) ----
   reg [IYW-1:0] iy;
   reg [IEW-1:0] ie;
-  reg [LBW-1:0] wp;    // line-buffer write address (the word, in a banked buffer)
+  // the next written element's slot, column and channel (bank (wsl, wc), word wx)
+  localparam integer SLW = (NR < 2) ? 1 : $clog2(NR);
+  localparam integer XW  = (W < 2) ? 1 : $clog2(W);
+  localparam integer CCW = (C < 2) ? 1 : $clog2(C);
+  localparam integer NR_LAST_I = NR - 1;
+  localparam [SLW-1:0] NR_LAST = NR_LAST_I[SLW-1:0];
+  localparam integer W_LAST_I = W - 1;
+  localparam [XW-1:0] W_LAST = W_LAST_I[XW-1:0];
+  localparam integer C_LAST_I = C - 1;
+  localparam [CCW-1:0] C_LAST = C_LAST_I[CCW-1:0];
+  reg [SLW-1:0] wsl;
+  reg [XW-1:0]  wx;
+  reg [CCW-1:0] wc;
   reg           cdone;
   reg           ahead;
   reg [OYW-1:0] oy;
@@ -158,7 +166,6 @@ module inq_mvu_e5 #(
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
-  reg [A-1:0]      lb    [0:LBD-1];
   reg [ACC_W-1:0]  bias_t  [0:TBD-1];
   reg [7:0]        shift_t [0:TBD-1];
   generate
@@ -332,56 +339,81 @@ module inq_mvu_e5 #(
       assign colin[gr] = q;
     end
   endgenerate
-  // Window read: kxc and co stay 0 (SF = 1) and rb is always slot sl * ROWLEN of the
-  // window's top row for some sl < NR (row ky of the window is in slot (sl + ky) mod NR), so
-  // every slot is read at the same offsets: column kx, channel c at cbase + kx*C + c (cbase
-  // moves with ox only).
-  // Each window element selects the slot of its row by hit: a dense layer's reads become
-  // fixed line-buffer words and an NR:1 multiplexer instead of a full address decoder.
+  // Window read. The line buffer is NR * C banks: bank (sl, c) holds channel c of the row in
+  // slot sl, one word per column (element (sl, x, c) of docs/hardware.md section 4 is word x
+  // of bank (sl, c)), with one write port and one asynchronous read port per kernel column
+  // kx at column ox*SW - PL + kx (the same address in every bank; a padded column reads a
+  // word that is not used). rb is always slot sl * ROWLEN of the window's top row for some
+  // sl < NR, and row ky of the window is in slot (sl + ky) mod NR: window element
+  // (ky, kx, c) selects the read of bank ((sl + ky) mod NR, c) at kx by hit. A one-column
+  // output map (a dense layer) reads fixed words: each bank becomes registers and each
+  // element an NR:1 multiplexer.
   /* verilator lint_off UNUSED */
-  // Justification: kxc and co are always 0 here (see above); the read omits them.
+  // Justification: kxc and co are always 0 here (SF = 1); the column comes from oxs.
   wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
   /* verilator lint_on UNUSED */
-  wire [LBW-1:0] cbase = (((OW == 1) ? {LBW{1'b0}} : oxc) - PLC);
   wire [NR-1:0] hit;   // hit[sl]: rb (the window's top row) is slot sl
   wire [SIMD*A-1:0] xv;   // window element (ky*KW + kx)*C + c
-  genvar ge, sl, gy;
+  wire [KW*XW-1:0] col;   // the column read at kx (its low XW bits)
+  genvar gx, sl, gc, gy;
   generate
     for (sl = 0; sl < NR; sl = sl + 1) begin : g_hit
       localparam integer RBR_I = sl * ROWLEN;
       localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
       assign hit[sl] = (rb == RBR);
     end
-    // e = kx*C + c: one read per slot, shared by the KH window rows
-    for (ge = 0; ge < KW * C; ge = ge + 1) begin : g_col
-      localparam integer KX = ge / C;
-      // a one-column output map reads fixed columns: one that is always padding is not read
-      localparam integer FIXED_PAD = ((OW == 1) && ((KX < PL) || (KX - PL >= W))) ? 1 : 0;
-      localparam integer EOFF_I = ge;
-      localparam [LBW-1:0] EOFF = EOFF_I[LBW-1:0];
-      wire [NR*A-1:0] cand;
-      for (sl = 0; sl < NR; sl = sl + 1) begin : g_slot
-        if (FIXED_PAD != 0) begin : g_pad
-          assign cand[sl*A +: A] = PAD_C;
-        end else begin : g_rd
-          localparam integer RBR_I = sl * ROWLEN;
-          localparam [LBW-1:0] RBR = RBR_I[LBW-1:0];
-          wire [LBW-1:0] la = ((RBR + cbase) + EOFF);
-          assign cand[sl*A +: A] = lb[la];
-        end
+    for (gx = 0; gx < KW; gx = gx + 1) begin : g_col
+      localparam integer KX_I = gx;
+      localparam [CW-1:0] KX = KX_I[CW-1:0];
+      wire [CW-1:0] cf = (((OW == 1) ? {CW{1'b0}} : oxs) + KX) - PL_C;
+      assign col[gx*XW +: XW] = cf[XW-1:0];
+      if (XW < CW) begin : g_high
+        /* verilator lint_off UNUSED */
+        // Justification: a column outside [0, W) is padding (colin); its read is not used.
+        wire [CW-XW-1:0] unused_high = cf[CW-1:XW];
+        /* verilator lint_on UNUSED */
       end
-      for (gy = 0; gy < KH; gy = gy + 1) begin : g_row
-        // the top row's slot that puts row ky in slot i: (i - ky) mod NR
-        localparam integer KYM = gy % NR;
-        reg [A-1:0] xsel;
-        integer i;
-        always @(*) begin
-          xsel = {A{1'b0}};
-          for (i = 0; i < NR; i = i + 1) begin
-            xsel = (xsel | ({A{hit[(i + NR - KYM) % NR]}} & cand[i*A +: A]));
+    end
+    // rd[((sl * C + c) * KW + kx) * A +: A]: bank (sl, c) read at column kx
+    wire [NR*C*KW*A-1:0] rd;
+    for (sl = 0; sl < NR; sl = sl + 1) begin : g_slot
+      localparam integer SL_I = sl;
+      localparam [SLW-1:0] SL = SL_I[SLW-1:0];
+      for (gc = 0; gc < C; gc = gc + 1) begin : g_bank
+        localparam integer CC_I = gc;
+        localparam [CCW-1:0] CC = CC_I[CCW-1:0];
+        reg [A-1:0] mem [0:W-1];
+        always @(posedge clk) begin
+          if ((~rst) & in_fire & (wsl == SL) & (wc == CC)) begin
+            mem[wx] <= in_data;
           end
         end
-        assign xv[(gy*KW*C + ge)*A +: A] = ((rowin[gy] & colin[KX]) ? xsel : PAD_C);
+        for (gx = 0; gx < KW; gx = gx + 1) begin : g_rd
+          // a one-column output map reads fixed columns: one that is always padding is not
+          // read
+          if ((OW == 1) && ((gx < PL) || (gx - PL >= W))) begin : g_pad
+            assign rd[((sl*C + gc)*KW + gx)*A +: A] = PAD_C;
+          end else begin : g_mem
+            assign rd[((sl*C + gc)*KW + gx)*A +: A] = mem[col[gx*XW +: XW]];
+          end
+        end
+      end
+    end
+    for (gy = 0; gy < KH; gy = gy + 1) begin : g_row
+      // the top row's slot that puts row ky in slot i: (i - ky) mod NR
+      localparam integer KYM = gy % NR;
+      for (gx = 0; gx < KW; gx = gx + 1) begin : g_kx
+        for (gc = 0; gc < C; gc = gc + 1) begin : g_ch
+          reg [A-1:0] xsel;
+          integer i;
+          always @(*) begin
+            xsel = {A{1'b0}};
+            for (i = 0; i < NR; i = i + 1) begin
+              xsel = (xsel | ({A{hit[(i + NR - KYM) % NR]}} & rd[((i*C + gc)*KW + gx)*A +: A]));
+            end
+          end
+          assign xv[((gy*KW + gx)*C + gc)*A +: A] = ((rowin[gy] & colin[gx]) ? xsel : PAD_C);
+        end
       end
     end
   endgenerate
@@ -490,7 +522,9 @@ module inq_mvu_e5 #(
     if (rst) begin
       iy <= {IYW{1'b0}};
       ie <= {IEW{1'b0}};
-      wp <= {LBW{1'b0}};
+      wsl <= {SLW{1'b0}};
+      wx <= {XW{1'b0}};
+      wc <= {CCW{1'b0}};
       cdone <= 1'b0;
       ahead <= 1'b0;
       oy <= {OYW{1'b0}};
@@ -509,8 +543,18 @@ module inq_mvu_e5 #(
     end else begin
       // input side
       if (in_fire) begin
-        lb[wp] <= in_data;
-        wp <= ((wp == LB_LAST) ? {LBW{1'b0}} : (wp + 1'b1));
+        // (the element itself is written by its bank, below)
+        if (wc == C_LAST) begin
+          wc <= {CCW{1'b0}};
+          if (wx == W_LAST) begin
+            wx <= {XW{1'b0}};
+            wsl <= ((wsl == NR_LAST) ? {SLW{1'b0}} : (wsl + 1'b1));
+          end else begin
+            wx <= (wx + 1'b1);
+          end
+        end else begin
+          wc <= (wc + 1'b1);
+        end
         if (ie == ROW_LAST) begin
           ie <= {IEW{1'b0}};
           iy <= (iy + 1'b1);
