@@ -98,11 +98,16 @@ pub enum FoldingRequest {
     Explicit(Folding),
     /// The fastest design whose total shift-add lanes (`Σ PE·SIMD`) is at most this.
     LaneBudget(usize),
-    /// The smallest design reaching `fps` images per second at `clock_mhz`.
+    /// The smallest design reaching `fps` images per second at `clock_mhz`: per conv/dense
+    /// node the ROM-fed folding with the fewest lanes that is fast enough, or, when
+    /// `hard_wired`, the hard-wired engine (`docs/hardware.md` §4.1) where its LUT estimate is
+    /// lower.
     Throughput {
         /// Images per second.
         fps: f64,
         /// Clock in MHz.
         clock_mhz: f64,
+        /// Also consider hard-wired engines.
+        hard_wired: bool,
     },
 }

@@ -148,7 +148,7 @@ fn choose_free(
     match req {
         FoldingRequest::Minimal => Ok(vec![(1, 1); mvus.len()]),
         FoldingRequest::Explicit(f) => explicit(model, mvus, f),
-        FoldingRequest::Throughput { fps, clock_mhz } => {
+        FoldingRequest::Throughput { fps, clock_mhz, .. } => {
             if !(fps.is_finite() && *fps > 0.0 && clock_mhz.is_finite() && *clock_mhz > 0.0) {
                 return Err(PlanError::Target {
                     message: format!("fps {fps} and clock {clock_mhz} MHz must be positive"),
@@ -339,5 +339,72 @@ pub fn plan_unrolled(
         check_fold(&s.geom, s.depthwise, s.dense, &s.label, pe, simd)?;
         by_node.insert(s.node, (pe, simd));
     }
-    crate::graph::build(model, &g, &by_node)
+    let design = crate::graph::build(model, &g, &by_node)?;
+    match req {
+        FoldingRequest::Throughput {
+            fps,
+            clock_mhz,
+            hard_wired: true,
+        } => {
+            let t = (clock_mhz * 1e6 / fps).floor() as u64;
+            prefer_hard_wired(model, &g, &mvus, t, by_node, design)
+        }
+        _ => Ok(design),
+    }
+}
+
+/// The engine choice of a throughput target: every conv/dense node that is not yet
+/// hard-wired becomes the hard-wired engine (`PE = OC`, `SIMD = K`, `docs/hardware.md` §4.1)
+/// when that reaches `t` cycles per image and its LUT estimate is below the chosen ROM-fed
+/// folding's, one node at a time in evaluation order. A node whose hard-wired engine cannot be
+/// cheaper — about 0.4·(A + 1) LUTs per non-zero weight even after sharing, against what its
+/// engine costs now — is not built.
+fn prefer_hard_wired(
+    model: &QuantModel,
+    g: &Graph,
+    mvus: &[Slot],
+    t: u64,
+    mut by_node: HashMap<usize, (usize, usize)>,
+    mut design: Design,
+) -> Result<Design, PlanError> {
+    let luts_of = |d: &Design, node: usize| -> Option<(u64, bool)> {
+        d.engines.iter().find(|e| e.node == Some(node)).map(|e| {
+            let constant = matches!(&e.kind, crate::ops::EngineKind::Mvu(m) if m.is_constant());
+            (e.resources.luts, constant)
+        })
+    };
+    for s in mvus.iter().filter(|s| !s.depthwise) {
+        let Some((now, constant)) = luts_of(&design, s.node) else {
+            continue;
+        };
+        let fold = (s.geom.oc, s.geom.kh * s.geom.kw * s.geom.c);
+        if constant || mvu_cycles(&s.geom, fold.0, fold.1, false) > t {
+            continue;
+        }
+        let (weights, in_fmt) = match (&model.nodes[s.node].op, g.inputs[s.node].first()) {
+            (Op::Conv(c), Some(&src)) => (&c.weights, g.info(src).format),
+            (Op::Dense(d), Some(&src)) => (&d.weights, g.info(src).format),
+            _ => continue,
+        };
+        let nonzero = weights
+            .decode_all()
+            .iter()
+            .filter(|w| !matches!(w, inq_model::numerics::Weight::Zero))
+            .count();
+        let bits = u64::from(in_fmt.map_or(8, |f| f.bits));
+        if nonzero as u64 * (bits + 1) * 2 / 5 >= now {
+            continue;
+        }
+        let mut trial = by_node.clone();
+        trial.insert(s.node, fold);
+        // a multiplier design cannot be hard-wired: keep the ROM folding
+        let Ok(candidate) = crate::graph::build(model, g, &trial) else {
+            continue;
+        };
+        if luts_of(&candidate, s.node).is_some_and(|(l, c)| c && l < now) {
+            by_node = trial;
+            design = candidate;
+        }
+    }
+    Ok(design)
 }

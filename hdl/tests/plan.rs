@@ -231,6 +231,7 @@ fn throughput_target_is_met_with_minimal_lanes() {
         &FoldingRequest::Throughput {
             fps: 2000.0,
             clock_mhz: 100.0,
+            hard_wired: false,
         },
     )
     .unwrap();
@@ -254,6 +255,7 @@ fn throughput_target_is_met_with_minimal_lanes() {
         &FoldingRequest::Throughput {
             fps: 1e6,
             clock_mhz: 100.0,
+            hard_wired: false,
         },
     )
     .unwrap_err()
@@ -648,6 +650,7 @@ fn depthwise_folding_is_over_channels_only() {
         &FoldingRequest::Throughput {
             fps: 5000.0,
             clock_mhz: 100.0,
+            hard_wired: false,
         },
     )
     .unwrap();
@@ -758,4 +761,46 @@ fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_banked() {
             ("g_copies*", p.geom.lb_elements() as u64, 4)
         );
     }
+}
+
+/// A throughput target picks, per conv/dense node, the hard-wired engine where its LUT
+/// estimate is below the ROM-fed folding's, never a larger design, and every target is met.
+#[test]
+fn throughput_target_chooses_hard_wired_engines_by_lut_estimate() {
+    let m = lenet();
+    let mut chose = 0;
+    for fps in [2000.0, 4000.0, 6000.0, 7000.0, 7900.0] {
+        let req = |hard_wired| FoldingRequest::Throughput {
+            fps,
+            clock_mhz: 100.0,
+            hard_wired,
+        };
+        let hw = plan(&m, &req(true)).unwrap();
+        let rom = plan(&m, &req(false)).unwrap();
+        let t = (100e6 / fps) as u64;
+        assert!(
+            hw.interval_cycles() <= t && rom.interval_cycles() <= t,
+            "{fps}"
+        );
+        assert!(
+            hw.total_resources().luts <= rom.total_resources().luts,
+            "{fps}: {} > {}",
+            hw.total_resources().luts,
+            rom.total_resources().luts
+        );
+        for (a, b) in hw.engines.iter().zip(&rom.engines) {
+            let constant = |e: &inq_hdl::design::Engine| matches!(&e.kind, EngineKind::Mvu(mv) if mv.is_constant());
+            assert!(
+                !constant(b),
+                "{fps}: no hard-wired engine without the option"
+            );
+            if constant(a) {
+                chose += 1;
+                assert!(a.resources.luts < b.resources.luts, "{fps}: {}", a.name);
+            } else {
+                assert_eq!(a.kind, b.kind, "{fps}: {}", a.name);
+            }
+        }
+    }
+    assert!(chose > 0, "no target chose a hard-wired engine");
 }

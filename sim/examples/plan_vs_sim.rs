@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             FoldingRequest::Throughput {
                 fps: f.parse()?,
                 clock_mhz: 100.0,
+                hard_wired: true,
             }
         } else {
             FoldingRequest::Minimal

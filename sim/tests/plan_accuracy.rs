@@ -207,6 +207,7 @@ fn lenet_plan_matches_simulation() {
             &FoldingRequest::Throughput {
                 fps,
                 clock_mhz: 100.0,
+                hard_wired: false,
             },
             n,
             0.02,
@@ -254,6 +255,7 @@ fn small_models_plan_matches_simulation() {
                 FoldingRequest::Throughput {
                     fps,
                     clock_mhz: 100.0,
+                    hard_wired: false,
                 },
             ));
         }
@@ -262,7 +264,7 @@ fn small_models_plan_matches_simulation() {
                 continue; // a target beyond the fastest folding
             }
             let (got, _) = check(&format!("{name} {rn}"), &m, req, 6, 0.02);
-            if let FoldingRequest::Throughput { fps, clock_mhz } = req {
+            if let FoldingRequest::Throughput { fps, clock_mhz, .. } = req {
                 assert!(got <= clock_mhz * 1e6 / fps, "{name} {rn}: {got}");
             }
         }

@@ -35,9 +35,14 @@ pub struct FoldArgs {
     /// Fastest design within this many shift-add lanes in total.
     #[arg(long, conflicts_with = "target_fps")]
     pub lanes: Option<usize>,
-    /// Smallest design reaching this many images per second at --clock-mhz.
+    /// Smallest design reaching this many images per second at --clock-mhz: per conv/dense
+    /// node the fewest ROM-fed lanes fast enough, or the hard-wired engine where its LUT
+    /// estimate is lower.
     #[arg(long)]
     pub target_fps: Option<f64>,
+    /// With --target-fps: ROM-fed lanes only, no hard-wired engine (except --unroll).
+    #[arg(long, requires = "target_fps")]
+    pub no_hard_wired: bool,
     /// Fully unroll these conv/dense nodes (comma-separated names as in a folding file):
     /// PE × SIMD = the whole node (a conv's whole window: SIMD = kh·kw·C), constant weights
     /// wired into the datapath, no ROM. Dense layers and convolutions of any kernel, not
@@ -62,7 +67,11 @@ impl FoldArgs {
         } else if let Some(n) = self.lanes {
             FoldingRequest::LaneBudget(n)
         } else if let Some(fps) = self.target_fps {
-            FoldingRequest::Throughput { fps, clock_mhz }
+            FoldingRequest::Throughput {
+                fps,
+                clock_mhz,
+                hard_wired: !self.no_hard_wired,
+            }
         } else {
             default
         })
