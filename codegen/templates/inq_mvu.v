@@ -60,8 +60,10 @@
 );
   // ---- derived constants ----
   localparam integer NF     = OC / PE;
-@% if constant %@  // the whole window in one fold: SIMD = KH * KW * C, so SF = 1 and icf stays 0
-  localparam integer SF     = (KH * KW * C) / SIMD;
+@% if constant %@  // the whole window in one fold (SIMD = KH * KW * C, or KH * KW with PE = C for a
+  // depthwise convolution), so SF = 1 and icf stays 0
+  localparam integer SF     = 1;
+  localparam integer WIN    = KH * KW * C;   // window elements
   localparam integer CS     = 1;
   localparam integer LU     = 1;      // address unit: one element
 @% else %@  // window lanes (line-buffer read ports): SIMD, or PE for a depthwise engine
@@ -402,7 +404,7 @@
   wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
   /* verilator lint_on UNUSED */
   wire [NR-1:0] hit;   // hit[sl]: rb (the window's top row) is slot sl
-  wire [SIMD*A-1:0] xv;   // window element (ky*KW + kx)*C + c
+  wire [WIN*A-1:0] xv;   // window element (ky*KW + kx)*C + c
   wire [KW*XW-1:0] col;   // the column read at kx (its low XW bits)
   genvar gx, sl, gc, gy;
   generate
@@ -518,7 +520,7 @@
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
 @% if unused_lanes %@  /* verilator lint_off UNUSED */
   // Justification: window elements whose weight is zero in every PE feed no term.
-  wire [SIMD*A-1:0] xv_all = xv;
+  wire [WIN*A-1:0] xv_all = xv;
   /* verilator lint_on UNUSED */
 @% endif %@@% if !shared.is_empty() %@  // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
 @% endif %@@% for t in shared %@  wire [@{ t.width - 1 }@:0] @{ t.name }@ = @{ t.expr }@; // @{ t.comment }@

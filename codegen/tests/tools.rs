@@ -65,6 +65,13 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             mixed_model(7),
             fold(&[("c1 stride2", 4, 18), ("c2", 4, 16), ("d1", 6, 4)]),
         ),
+        // a hard-wired depthwise conv (every channel and tap at once) between a hard-wired
+        // 3×3 conv and a hard-wired 1×1 conv, in a residual block
+        (
+            "residual_hard_wired",
+            residual_model(8),
+            fold(&[("l0", 4, 18), ("l2", 4, 9), ("l3", 4, 4)]),
+        ),
         (
             "mixed_unrolled",
             mixed_model(5),
@@ -533,6 +540,13 @@ fn unrolled_designs_match_reference_in_icarus() {
         &fold(&[("c1 stride2", 2, 2), ("d1", 6, 4), ("d2", 5, 6)]),
         3,
         5,
+    );
+    functional(
+        "fn_residual_hard_wired",
+        &residual_model(17),
+        &fold(&[("l0", 4, 18), ("l2", 4, 9), ("l3", 4, 4)]),
+        2,
+        7,
     );
     functional(
         "fn_mixed_hard_wired",

@@ -23,7 +23,7 @@
 //!   steps, and a family's delays).
 //!
 //! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and
-//! convolutions of any kernel, not depthwise ones) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
+//! convolutions of any kernel, depthwise ones too) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
 //! is wiring, zero weights vanish and recurring sub-sums are shared ([`ops::Mvu::datapath`]).
 
 pub mod design;

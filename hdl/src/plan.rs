@@ -97,11 +97,7 @@ fn choose_folding(
     let mut pinned: Vec<Option<(usize, usize)>> = vec![None; mvus.len()];
     for name in unroll {
         let k = find_mvu(model, mvus, name)?;
-        pinned[k] = Some(unrolled_fold(
-            &mvus[k].geom,
-            mvus[k].depthwise,
-            &mvus[k].label,
-        )?);
+        pinned[k] = Some(unrolled_fold(&mvus[k].geom, mvus[k].depthwise));
     }
     let mut folds = choose_free(model, mvus, floor, &pinned, req)?;
     for (k, p) in pinned.iter().enumerate() {
@@ -354,7 +350,7 @@ pub fn plan_unrolled(
 }
 
 /// The engine choice of a throughput target: every conv/dense node that is not yet
-/// hard-wired becomes the hard-wired engine (`PE = OC`, `SIMD = K`, `docs/hardware.md` §4.1)
+/// hard-wired becomes the hard-wired engine ([`unrolled_fold`], `docs/hardware.md` §4.1)
 /// when that reaches `t` cycles per image and its LUT estimate is below the chosen ROM-fed
 /// folding's, one node at a time in evaluation order. A node whose hard-wired engine cannot be
 /// cheaper — about 0.4·(A + 1) LUTs per non-zero weight even after sharing, against what its
@@ -373,12 +369,12 @@ fn prefer_hard_wired(
             (e.resources.luts, constant)
         })
     };
-    for s in mvus.iter().filter(|s| !s.depthwise) {
+    for s in mvus {
         let Some((now, constant)) = luts_of(&design, s.node) else {
             continue;
         };
-        let fold = (s.geom.oc, s.geom.kh * s.geom.kw * s.geom.c);
-        if constant || mvu_cycles(&s.geom, fold.0, fold.1, false) > t {
+        let fold = unrolled_fold(&s.geom, s.depthwise);
+        if constant || mvu_cycles(&s.geom, fold.0, fold.1, s.depthwise) > t {
             continue;
         }
         let (weights, in_fmt) = match (&model.nodes[s.node].op, g.inputs[s.node].first()) {

@@ -227,8 +227,8 @@ fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
 }
 
 /// Hard-wired k×k convolutions (`docs/hardware.md` §4.1): the whole window in one fold, every
-/// kernel size, stride and padding here, a signed input, a 1×1 output map read at fixed
-/// columns.
+/// kernel size, stride and padding here, depthwise ones, a signed input, a 1×1 output map read
+/// at fixed columns.
 fn hard_wired_convs(seed: u64) -> QuantModel {
     let conv = |out, k, stride, pad, relu| LayerSpec::Conv {
         out,
@@ -240,6 +240,14 @@ fn hard_wired_convs(seed: u64) -> QuantModel {
         relu,
         per_channel: true,
     };
+    let dw = |stride, relu| LayerSpec::Depthwise {
+        k: 3,
+        stride,
+        pad: 1,
+        bits: 4,
+        act_bits: 6,
+        relu,
+    };
     let spec = RandomSpec {
         input: [2, 9, 9],
         input_format: ActFormat {
@@ -249,11 +257,12 @@ fn hard_wired_convs(seed: u64) -> QuantModel {
         },
         layers: vec![
             conv(3, 3, 1, 1, false), // 9×9, padded on every side
+            dw(1, true),             // depthwise 3×3: 9×9
             conv(4, 5, 2, 2, true),  // 5×5 kernel, stride 2: 5×5
-            conv(3, 2, 1, 0, true),  // even kernel, no padding: 4×4
-            conv(5, 3, 2, 1, false), // 2×2
-            conv(4, 3, 1, 1, true),  // 2×2 map, mostly padding
-            conv(6, 2, 1, 0, false), // 1×1 output map
+            dw(2, false),            // depthwise, stride 2: 3×3
+            conv(3, 2, 1, 0, true),  // even kernel, no padding: 2×2
+            conv(5, 3, 2, 1, false), // stride 2: a 1×1 output map
+            conv(6, 3, 1, 1, true),  // 1×1 map: only the centre tap is inside
             LayerSpec::Flatten,
             LayerSpec::Dense {
                 out: 5,
@@ -272,7 +281,7 @@ fn hard_wired_convs_sim_equals_verilator() {
     require_verilator();
     let model = hard_wired_convs(5);
     let images: Vec<Vec<i64>> = (0..12).map(|i| random_input(&model, 500 + i)).collect();
-    let unroll: Vec<String> = (0..6).map(|i| model.nodes[i].name.clone()).collect();
+    let unroll: Vec<String> = (0..7).map(|i| model.nodes[i].name.clone()).collect();
     let dir = common::scratch("hard-wired");
     let design = inq_hdl::plan_unrolled(&model, &FoldingRequest::Minimal, &unroll).expect("plan");
     let constant: Vec<usize> = design
@@ -281,7 +290,7 @@ fn hard_wired_convs_sim_equals_verilator() {
         .filter(|e| matches!(&e.kind, inq_hdl::EngineKind::Mvu(m) if m.is_constant()))
         .filter_map(|e| e.node)
         .collect();
-    assert_eq!(constant, vec![0, 1, 2, 3, 4, 5], "hard-wired engines");
+    assert_eq!(constant, vec![0, 1, 2, 3, 4, 5, 6], "hard-wired engines");
     inq_codegen::generate(&design, &model, &dir, &inq_codegen::GenOptions::default())
         .expect("generate");
     for (rate, seed) in [(0.0, 1), (0.4, 4)] {

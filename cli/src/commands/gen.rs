@@ -45,9 +45,9 @@ pub struct FoldArgs {
     pub no_hard_wired: bool,
     /// Fully unroll these conv/dense nodes (comma-separated names as in a folding file):
     /// PE × SIMD = the whole node (a conv's whole window: SIMD = kh·kw·C), constant weights
-    /// wired into the datapath, no ROM. Dense layers and convolutions of any kernel, not
-    /// depthwise ones. Combines with the options above (a lane budget or throughput target
-    /// then applies to the other nodes).
+    /// wired into the datapath, no ROM. Dense layers and convolutions of any kernel,
+    /// depthwise ones too. Combines with the options above (a lane budget or throughput
+    /// target then applies to the other nodes).
     #[arg(long, value_delimiter = ',')]
     pub unroll: Vec<String>,
     /// How the skip FIFOs of residual connections get their depths.

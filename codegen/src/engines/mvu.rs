@@ -119,11 +119,12 @@ fn const_mvu<'a>(
     let a = in_width;
     let accw = m.acc_width;
     let dp = m.datapath(a);
-    let mut used = vec![false; m.simd];
+    let win = m.window_elements();
+    let mut used = vec![false; win];
     // a source (window element, or shared sub-sum `SIMD + i`) as a signed expression, its
     // width, and its name in comments
     let source = |s: usize| -> (String, u32, String) {
-        if s < m.simd {
+        if s < win {
             let lo = s as u32 * a;
             let ext = if in_signed {
                 format!("xv[{}]", lo + a - 1)
@@ -136,7 +137,7 @@ fn const_mvu<'a>(
                 format!("x[{s}]"),
             )
         } else {
-            let i = s - m.simd;
+            let i = s - win;
             (format!("sh{i}"), dp.source_width(s, a), format!("sh{i}"))
         }
     };
@@ -152,7 +153,7 @@ fn const_mvu<'a>(
     for (i, n) in dp.shared.iter().enumerate() {
         let mut ops = Vec::with_capacity(2);
         for (tag, src, k) in [("a", n.a, n.a_shift), ("b", n.b, n.b_shift)] {
-            if src < m.simd {
+            if src < win {
                 used[src] = true;
             }
             let (expr, w, label) = source(src);
@@ -188,7 +189,7 @@ fn const_mvu<'a>(
                     t.shift
                 )));
             }
-            if t.lane < m.simd {
+            if t.lane < win {
                 used[t.lane] = true;
             }
             terms.push(ConstTermV {

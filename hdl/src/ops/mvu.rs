@@ -190,8 +190,31 @@ impl Mvu {
     /// terms (ROM word 0), the sub-sums that recur across PEs computed once and shared
     /// ([`sharing::share`]), one adder tree per PE.
     pub fn datapath(&self, in_width: u32) -> ConstDatapath {
-        let per_pe = (0..self.pe).map(|p| self.terms(p, 0)).collect();
-        sharing::share(per_pe, self.simd, in_width, self.acc_width, true)
+        let c = self.geom.c;
+        let per_pe = (0..self.pe)
+            .map(|p| {
+                let mut terms = self.terms(p, 0);
+                if self.depthwise {
+                    // tap j of channel p is window element j·C + p
+                    for t in &mut terms {
+                        t.lane = t.lane * c + p;
+                    }
+                }
+                terms
+            })
+            .collect();
+        sharing::share(
+            per_pe,
+            self.window_elements(),
+            in_width,
+            self.acc_width,
+            true,
+        )
+    }
+    /// The elements of one window position, `kh·kw·C` (what a hard-wired engine reads at
+    /// once).
+    pub fn window_elements(&self) -> usize {
+        self.geom.kh * self.geom.kw * self.geom.c
     }
     /// One line on a constant-weight engine's datapath: its non-zero weights, and the adders
     /// and adder bits with sub-sums shared against one tree per PE without sharing.
@@ -295,9 +318,15 @@ pub fn check_fold(
         )));
     }
     if depthwise {
+        // the hard-wired depthwise engine: every channel and tap at once
+        if simd == g.kh * g.kw && simd > 1 && pe == g.oc {
+            return Ok(());
+        }
         if simd != 1 {
             return Err(err(format!(
-                "a depthwise convolution is folded over channels only: SIMD must be 1, not {simd} (PE {pe} channels in parallel)"
+                "a depthwise convolution is folded over channels only: SIMD must be 1, not {simd} (PE {pe} channels in parallel), or SIMD = kh·kw = {} with PE = C = {} (hard-wired)",
+                g.kh * g.kw,
+                g.oc
             )));
         }
         return Ok(());
@@ -327,21 +356,15 @@ pub fn check_fold(
     Ok(())
 }
 
-/// The fully unrolled folding of an MVU, `(PE, SIMD) = (OC, K)` with `K = kh·kw·C` (`(OC, C)`
-/// for a dense layer or a 1×1 convolution), or why this version cannot unroll it: a
-/// constant-weight engine needs `NF·SF = 1`, and depthwise convolutions keep their ROMs.
-pub fn unrolled_fold(
-    g: &Geometry,
-    depthwise: bool,
-    label: &str,
-) -> Result<(usize, usize), PlanError> {
+/// The fully unrolled folding of an MVU: `(PE, SIMD) = (OC, K)` with `K = kh·kw·C` (`(OC, C)`
+/// for a dense layer or a 1×1 convolution), or `(C, kh·kw)` for a depthwise convolution: the
+/// hard-wired engine (`NF·SF = 1`, `docs/hardware.md` §4.1).
+pub fn unrolled_fold(g: &Geometry, depthwise: bool) -> (usize, usize) {
     if depthwise {
-        return Err(PlanError::IllegalFolding {
-            layer: label.to_string(),
-            message: "cannot be fully unrolled: depthwise convolutions keep their weight ROMs in this version".to_string(),
-        });
+        (g.oc, g.kh * g.kw)
+    } else {
+        (g.oc, g.kh * g.kw * g.c)
     }
-    Ok((g.oc, g.kh * g.kw * g.c))
 }
 
 /// What [`plan_mvu`] needs of a conv or dense node.
@@ -437,7 +460,8 @@ pub fn plan_mvu(
     // The RTL sign-extends products into the accumulator: keep it strictly wider than a product
     // (only matters when the weights are tiny or all zero).
     let mac = MacKind::of(wt.kind);
-    if simd > g.c && !n.depthwise && mac != MacKind::Shift {
+    let spans = if n.depthwise { simd > 1 } else { simd > g.c };
+    if spans && mac != MacKind::Shift {
         return Err(PlanError::IllegalFolding {
             layer: label.to_string(),
             message: format!(
@@ -500,7 +524,7 @@ pub fn plan_mvu(
         weights,
         // constant weights are wired shifts: shift-add lanes only (a multiplier design keeps
         // its one-word ROMs when fully unrolled)
-        weight_storage: if nf * sf == 1 && mac == MacKind::Shift && !n.depthwise {
+        weight_storage: if nf * sf == 1 && mac == MacKind::Shift {
             WeightStorage::Constant
         } else {
             WeightStorage::Rom
@@ -875,7 +899,7 @@ impl EngineOp for Mvu {
             Param::size("PE", self.pe),
             Param::size("SIMD", self.simd),
         ];
-        if self.depthwise {
+        if self.depthwise && !self.is_constant() {
             p.push(Param::flag("DW", true));
         }
         if !self.is_constant() {

@@ -665,8 +665,13 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         format!("PE {} does not divide OC {}", m.pe, g.oc)
     })?;
     let klen = if m.depthwise {
-        cx.check(m.simd == 1, "kind.simd", || {
-            format!("a depthwise engine has SIMD 1, not {}", m.simd)
+        // SIMD 1, or every tap at once (the hard-wired engine, PE = C)
+        let whole = m.simd == g.kh * g.kw && m.pe == g.c;
+        cx.check(m.simd == 1 || whole, "kind.simd", || {
+            format!(
+                "a depthwise engine has SIMD 1 (or kh·kw with PE = C), not {}",
+                m.simd
+            )
         })?;
         cx.check(g.c == g.oc, "kind.geom.oc", || {
             format!(

@@ -47,8 +47,10 @@ module inq_mvu_e1 #(
 );
   // ---- derived constants ----
   localparam integer NF     = OC / PE;
-  // the whole window in one fold: SIMD = KH * KW * C, so SF = 1 and icf stays 0
-  localparam integer SF     = (KH * KW * C) / SIMD;
+  // the whole window in one fold (SIMD = KH * KW * C, or KH * KW with PE = C for a
+  // depthwise convolution), so SF = 1 and icf stays 0
+  localparam integer SF     = 1;
+  localparam integer WIN    = KH * KW * C;   // window elements
   localparam integer CS     = 1;
   localparam integer LU     = 1;      // address unit: one element
   localparam integer ROWLEN = W * C;
@@ -353,7 +355,7 @@ module inq_mvu_e1 #(
   wire [2*LBW-1:0] unused_zero_offsets = {kxc, co};
   /* verilator lint_on UNUSED */
   wire [NR-1:0] hit;   // hit[sl]: rb (the window's top row) is slot sl
-  wire [SIMD*A-1:0] xv;   // window element (ky*KW + kx)*C + c
+  wire [WIN*A-1:0] xv;   // window element (ky*KW + kx)*C + c
   wire [KW*XW-1:0] col;   // the column read at kx (its low XW bits)
   genvar gx, sl, gc, gy;
   generate
