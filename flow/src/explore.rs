@@ -1,8 +1,10 @@
-//! `inq explore`: design-space exploration. Sweeps the folding (a lane budget per point) and,
+//! `inq explore`: design-space exploration. Sweeps the folding (a lane budget per point, and
+//! each budget's interval again as a throughput target with hard-wired engines allowed) and,
 //! optionally, the weight bit width; for each point it reports the throughput (the plan's
 //! interval, confirmed by the cycle-accurate simulator), the area (the analytic estimate for
 //! every point, yosys `synth_xilinx` for the Pareto-front points) and the accuracy (integer
-//! reference on the test split). Writes `explore.csv`, `explore.md` and `pareto.svg`.
+//! reference on the test split). Writes `explore.csv`, `explore.md` and `pareto.svg` (the front
+//! with hard-wired engines beside the front of ROM-fed lanes only).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,6 +74,9 @@ pub struct Point {
     pub lanes: usize,
     /// Per MVU engine `name:PExSIMD`.
     pub folding: String,
+    /// The hard-wired engines (`docs/hardware.md` §4.1), space-separated; empty for a design
+    /// of ROM-fed lanes only.
+    pub hard_wired: String,
     /// The plan's interval (cycles per image, steady state).
     pub plan_interval_cycles: u64,
     /// The simulator's steady-state interval (stall-free run of `sim_images` images).
@@ -94,6 +99,9 @@ pub struct Point {
     pub accuracy: f64,
     /// On the Pareto front of (images/s, analytic LUTs, accuracy) over all models.
     pub pareto: bool,
+    /// On the same front over the designs of ROM-fed lanes only (the front without hard-wired
+    /// engines).
+    pub pareto_rom: bool,
 }
 
 /// What `inq explore` reports.
@@ -158,16 +166,121 @@ fn max_bits(m: &QuantModel) -> u32 {
 /// least as accurate, and strictly better in one of the three (so a cheaper design with fewer
 /// weight bits does not hide a more accurate one).
 fn mark_pareto(points: &mut [Point]) {
-    let keys: Vec<(f64, u64, f64)> = points
+    let keys: Vec<(f64, u64, f64, bool)> = points
         .iter()
-        .map(|p| (p.images_per_second, p.est_luts, p.accuracy))
+        .map(|p| {
+            (
+                p.images_per_second,
+                p.est_luts,
+                p.accuracy,
+                p.hard_wired.is_empty(),
+            )
+        })
         .collect();
-    for (i, p) in points.iter_mut().enumerate() {
-        let (f, l, a) = keys[i];
-        p.pareto = !keys.iter().enumerate().any(|(j, &(g, m, b))| {
-            j != i && g >= f && m <= l && b >= a && (g > f || m < l || b > a)
-        });
+    let dominated = |i: usize, rom_only: bool| {
+        let (f, l, a, _) = keys[i];
+        keys.iter().enumerate().any(|(j, &(g, m, b, rom))| {
+            j != i && (rom || !rom_only) && g >= f && m <= l && b >= a && (g > f || m < l || b > a)
+        })
+    };
+    for i in 0..points.len() {
+        points[i].pareto = !dominated(i, false);
+        points[i].pareto_rom = keys[i].3 && !dominated(i, true);
     }
+}
+
+/// Per MVU engine `name:PExSIMD`.
+fn folding_of(design: &inq_hdl::Design) -> String {
+    design
+        .engines
+        .iter()
+        .filter_map(|e| match &e.kind {
+            inq_hdl::EngineKind::Mvu(m) => Some(format!("{}:{}x{}", e.name, m.pe, m.simd)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The names of the hard-wired engines, space-separated.
+fn hard_wired_of(design: &inq_hdl::Design) -> String {
+    design
+        .engines
+        .iter()
+        .filter(|e| matches!(&e.kind, inq_hdl::EngineKind::Mvu(m) if m.is_constant()))
+        .map(|e| e.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Plans one point as `inq gen` does (skip FIFOs sized by simulation), confirms its interval
+/// with the simulator and measures it.
+fn evaluate(
+    a: &ExploreRequest,
+    label: &str,
+    model: &QuantModel,
+    accuracy: f64,
+    budget: usize,
+    folding: FoldingRequest,
+    log: &mut impl FnMut(&str),
+) -> Result<(Point, inq_hdl::Design), FlowError> {
+    let (design, _) = crate::build::plan(
+        model,
+        &crate::build::BuildRequest {
+            folding,
+            unroll: Vec::new(),
+            fifo_depths: crate::build::FifoDepths::Simulated,
+            clock_mhz: a.clock_mhz,
+            force: false,
+        },
+    )
+    .ctx(|| format!("planning {label} with {budget} lanes"))?;
+    let images: Vec<Vec<i64>> = (0..a.sim_images.max(2))
+        .map(|i| inq_model::random::random_input(model, i as u64))
+        .collect();
+    let sim = inq_sim::simulate(&design, &images, &inq_sim::SimOptions::default())
+        .ctx(|| format!("simulating {label} with {budget} lanes"))?;
+    let plan_interval = design.interval_cycles();
+    if let Some(iv) = sim.interval_cycles {
+        if (iv - plan_interval as f64).abs() > 0.02 * plan_interval as f64 + 0.5 {
+            return Err(FlowError::Stage(format!(
+                "{label}, {budget} lanes: the simulator measured {iv} cycles per image, the plan says {plan_interval}"
+            )));
+        }
+    }
+    let r = design.total_resources();
+    let hard_wired = hard_wired_of(&design);
+    log(&format!(
+        "{label}: {budget:>4} lanes → {} lanes, {plan_interval} cycles/image, ~{} LUT{}",
+        design.total_lanes(),
+        r.luts,
+        if hard_wired.is_empty() {
+            String::new()
+        } else {
+            format!(" (hard-wired: {hard_wired})")
+        }
+    ));
+    let point = Point {
+        model: label.to_string(),
+        bits: max_bits(model),
+        lane_budget: budget,
+        lanes: design.total_lanes(),
+        folding: folding_of(&design),
+        hard_wired,
+        plan_interval_cycles: plan_interval,
+        sim_interval_cycles: sim.interval_cycles,
+        images_per_second: a.clock_mhz * 1e6 / plan_interval.max(1) as f64,
+        est_luts: r.luts,
+        est_ffs: r.ff_bits,
+        est_bram18: r.bram18,
+        yosys_luts: None,
+        yosys_ffs: None,
+        yosys_bram: None,
+        accuracy,
+        pareto: false,
+        pareto_rom: false,
+    };
+    Ok((point, design))
 }
 
 /// Runs the sweep; the output folder is built beside its place and moved there at the end.
@@ -208,72 +321,33 @@ pub fn explore(a: &ExploreRequest, mut log: impl FnMut(&str)) -> Result<ExploreR
                 inq_hdl::plan(model, &FoldingRequest::LaneBudget(budget))
                     .ctx(|| format!("planning {label} with {budget} lanes"))?
             };
-            let folding = design
-                .engines
-                .iter()
-                .filter_map(|e| match &e.kind {
-                    inq_hdl::EngineKind::Mvu(m) => Some(format!("{}:{}x{}", e.name, m.pe, m.simd)),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
-            if !seen.insert(folding.clone()) {
+            if !seen.insert(folding_of(&design)) {
                 continue;
             }
-            // skip FIFOs sized by simulation, as `inq gen` does
-            let (design, _) = crate::build::plan(
-                model,
-                &crate::build::BuildRequest {
-                    folding: if budget <= min_lanes {
-                        FoldingRequest::Minimal
-                    } else {
-                        FoldingRequest::LaneBudget(budget)
-                    },
-                    unroll: Vec::new(),
-                    fifo_depths: crate::build::FifoDepths::Simulated,
-                    clock_mhz: a.clock_mhz,
-                    force: false,
-                },
-            )
-            .ctx(|| format!("planning {label} with {budget} lanes"))?;
-            let images: Vec<Vec<i64>> = (0..a.sim_images.max(2))
-                .map(|i| inq_model::random::random_input(model, i as u64))
-                .collect();
-            let sim = inq_sim::simulate(&design, &images, &inq_sim::SimOptions::default())
-                .ctx(|| format!("simulating {label} with {budget} lanes"))?;
-            let plan_interval = design.interval_cycles();
-            if let Some(iv) = sim.interval_cycles {
-                if (iv - plan_interval as f64).abs() > 0.02 * plan_interval as f64 + 0.5 {
-                    return Err(FlowError::Stage(format!(
-                        "{label}, {budget} lanes: the simulator measured {iv} cycles per image, the plan says {plan_interval}"
-                    )));
-                }
+            let request = if budget <= min_lanes {
+                FoldingRequest::Minimal
+            } else {
+                FoldingRequest::LaneBudget(budget)
+            };
+            let point = evaluate(a, label, model, accuracy, budget, request, &mut log)?;
+            // the same interval with hard-wired engines where the plan finds them cheaper
+            let interval = point.0.plan_interval_cycles;
+            points.push(point.0);
+            designs.push((model, point.1));
+            let hard = FoldingRequest::Throughput {
+                fps: a.clock_mhz * 1e6 / (interval as f64 + 0.5),
+                clock_mhz: a.clock_mhz,
+                hard_wired: true,
+            };
+            let with = inq_hdl::plan(model, &hard)
+                .ctx(|| format!("planning {label} at {interval} cycles per image"))?;
+            let folding = folding_of(&with);
+            if hard_wired_of(&with).is_empty() || !seen.insert(folding) {
+                continue;
             }
-            let r = design.total_resources();
-            log(&format!(
-                "{label}: {budget:>4} lanes → {} lanes, {plan_interval} cycles/image, ~{} LUT",
-                design.total_lanes(),
-                r.luts
-            ));
-            points.push(Point {
-                model: label.clone(),
-                bits: max_bits(model),
-                lane_budget: budget,
-                lanes: design.total_lanes(),
-                folding,
-                plan_interval_cycles: plan_interval,
-                sim_interval_cycles: sim.interval_cycles,
-                images_per_second: a.clock_mhz * 1e6 / plan_interval.max(1) as f64,
-                est_luts: r.luts,
-                est_ffs: r.ff_bits,
-                est_bram18: r.bram18,
-                yosys_luts: None,
-                yosys_ffs: None,
-                yosys_bram: None,
-                accuracy,
-                pareto: false,
-            });
-            designs.push((model, design));
+            let point = evaluate(a, label, model, accuracy, budget, hard, &mut log)?;
+            points.push(point.0);
+            designs.push((model, point.1));
         }
     }
     mark_pareto(&mut points);
@@ -334,17 +408,18 @@ fn opt<T: std::fmt::Display>(x: &Option<T>) -> String {
 /// The CSV table (one header line, one line per point).
 pub fn csv_text(points: &[Point]) -> String {
     let mut s = String::from(
-        "model,bits,lane_budget,lanes,folding,plan_interval_cycles,sim_interval_cycles,images_per_second,est_luts,est_ffs,est_bram18,yosys_luts,yosys_ffs,yosys_bram,accuracy,pareto\n",
+        "model,bits,lane_budget,lanes,folding,hard_wired,plan_interval_cycles,sim_interval_cycles,images_per_second,est_luts,est_ffs,est_bram18,yosys_luts,yosys_ffs,yosys_bram,accuracy,pareto,pareto_rom\n",
     );
     for p in points {
         let _ = writeln!(
             s,
-            "{},{},{},{},\"{}\",{},{},{:.1},{},{},{},{},{},{},{:.4},{}",
+            "{},{},{},{},\"{}\",\"{}\",{},{},{:.1},{},{},{},{},{},{},{:.4},{},{}",
             p.model,
             p.bits,
             p.lane_budget,
             p.lanes,
             p.folding,
+            p.hard_wired,
             p.plan_interval_cycles,
             opt(&p.sim_interval_cycles),
             p.images_per_second,
@@ -355,7 +430,8 @@ pub fn csv_text(points: &[Point]) -> String {
             opt(&p.yosys_ffs),
             opt(&p.yosys_bram),
             p.accuracy,
-            p.pareto
+            p.pareto,
+            p.pareto_rom
         );
     }
     s
@@ -364,17 +440,19 @@ pub fn csv_text(points: &[Point]) -> String {
 /// The markdown table.
 pub fn markdown(points: &[Point], images: usize, clock_mhz: f64) -> String {
     let mut s = format!(
-        "Design points (accuracy: integer reference on {images} test images; images/s at {clock_mhz} MHz from the plan, confirmed by the simulator; LUT est = analytic, yosys = synth_xilinx LUT + 4·LUTRAM; * = Pareto front of images/s, LUTs and accuracy)\n\n| model | bits | lanes | folding (PE×SIMD) | cycles/image | images/s | LUT est | LUT yosys | FF yosys | BRAM18 yosys | accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "Design points (accuracy: integer reference on {images} test images; images/s at {clock_mhz} MHz from the plan, confirmed by the simulator; LUT est = analytic, yosys = synth_xilinx LUT + 4·LUTRAM; * = Pareto front of images/s, LUTs and accuracy; (rom) = on the front of the designs without hard-wired engines)\n\n| model | bits | lanes | folding (PE×SIMD) | hard-wired | cycles/image | images/s | LUT est | LUT yosys | FF yosys | BRAM18 yosys | accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for p in points {
         let _ = writeln!(
             s,
-            "| {}{} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2}% |",
+            "| {}{}{} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2}% |",
             p.model,
             if p.pareto { " *" } else { "" },
+            if p.pareto_rom { " (rom)" } else { "" },
             p.bits,
             p.lanes,
             p.folding,
+            p.hard_wired,
             p.plan_interval_cycles,
             p.images_per_second,
             p.est_luts,
@@ -387,8 +465,10 @@ pub fn markdown(points: &[Point], images: usize, clock_mhz: f64) -> String {
     s
 }
 
-/// Pareto plot: images/s against LUTs (log–log), one series per model; synthesized points are
-/// drawn at their yosys LUT count (filled), the others at the estimate (hollow).
+/// Pareto plot: images/s against LUTs (log–log), per model its front with hard-wired engines
+/// (solid) beside the front of ROM-fed lanes only (thin); circles are designs of ROM-fed
+/// lanes, triangles designs with hard-wired engines; synthesized points are drawn at their
+/// yosys LUT count (filled), the others at the estimate (hollow).
 fn plot(path: &Path, points: &[Point]) -> Result<(), FlowError> {
     use plotters::prelude::*;
     let e = |x: &dyn std::fmt::Display| FlowError::Stage(format!("plot {}: {x}", path.display()));
@@ -429,22 +509,48 @@ fn plot(path: &Path, points: &[Point]) -> Result<(), FlowError> {
             let color = Palette99::pick(i).to_rgba();
             let mut series: Vec<&Point> = points.iter().filter(|p| p.model == *label).collect();
             series.sort_by(|a, b| luts(a).total_cmp(&luts(b)));
+            // the fronts: with hard-wired engines (solid), ROM-fed lanes only (thin)
+            let front = |rom: bool| -> Vec<(f64, f64)> {
+                let mut v: Vec<(f64, f64)> = series
+                    .iter()
+                    .filter(|p| if rom { p.pareto_rom } else { p.pareto })
+                    .map(|p| (luts(p), p.images_per_second))
+                    .collect();
+                v.sort_by(|a, b| a.0.total_cmp(&b.0));
+                v
+            };
             chart
-                .draw_series(LineSeries::new(
-                    series.iter().map(|p| (luts(p), p.images_per_second)),
-                    color.stroke_width(1),
-                ))
+                .draw_series(LineSeries::new(front(false), color.stroke_width(2)))
                 .map_err(|x| e(&x))?
-                .label(*label)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+                .label(format!("{label}: front with hard-wired engines"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
             chart
-                .draw_series(series.iter().map(|p| {
+                .draw_series(LineSeries::new(front(true), color.mix(0.5).stroke_width(1)))
+                .map_err(|x| e(&x))?
+                .label(format!("{label}: front of ROM-fed lanes only"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.5).stroke_width(1))
+                });
+            chart
+                .draw_series(series.iter().filter(|p| p.hard_wired.is_empty()).map(|p| {
                     let style = if p.yosys_luts.is_some() {
                         color.filled()
                     } else {
                         color.stroke_width(2)
                     };
                     Circle::new((luts(p), p.images_per_second), 5, style)
+                }))
+                .map_err(|x| e(&x))?;
+            chart
+                .draw_series(series.iter().filter(|p| !p.hard_wired.is_empty()).map(|p| {
+                    let style = if p.yosys_luts.is_some() {
+                        color.filled()
+                    } else {
+                        color.stroke_width(2)
+                    };
+                    TriangleMarker::new((luts(p), p.images_per_second), 7, style)
                 }))
                 .map_err(|x| e(&x))?;
         }
