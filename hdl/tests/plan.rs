@@ -469,10 +469,10 @@ fn adder_tree_computes_the_dot_product_without_zero_terms() {
     }
 }
 
-/// Constant weights are wired shifts: a multiplier design folded with one weight word per lane
-/// keeps its ROMs (and its multipliers).
+/// A multiplier design folded with one weight word per lane is hard-wired too: each integer
+/// weight becomes its canonical signed digits, so no multiplier and no DSP remain.
 #[test]
-fn multiplier_designs_keep_roms_when_unrolled() {
+fn multiplier_designs_hard_wire_integer_weights_as_signed_digits() {
     use inq_hdl::{plan_unrolled, MacKind, WeightStorage};
     let spec = inq_model::random::lenet_spec(-8, false);
     let int_model =
@@ -490,10 +490,25 @@ fn multiplier_designs_keep_roms_when_unrolled() {
     };
     assert_eq!(m.nf * m.sf, 1);
     assert_eq!(m.mac, MacKind::Multiply);
-    assert_eq!(m.weight_storage, WeightStorage::Rom);
-    // a k×k conv cannot be hard-wired with multipliers: the error says why
-    let e = plan_unrolled(&int_model, &FoldingRequest::Minimal, &["0".to_string()]).unwrap_err();
-    assert!(e.to_string().contains("shift-add"), "{e}");
+    assert_eq!(m.weight_storage, WeightStorage::Constant);
+    assert_eq!(e.resources.dsp, 0);
+    // one term per signed digit of every weight
+    for p in 0..m.pe {
+        let digits: usize = (0..m.simd)
+            .map(|s| match m.weight(p, 0, s) {
+                Some(Weight::Int(q)) => inq_hdl::ops::mvu::csd_digits(q).len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(m.terms(p, 0).len(), digits);
+    }
+    // a k×k conv of integer weights is hard-wired the same way
+    let d = plan_unrolled(&int_model, &FoldingRequest::Minimal, &["0".to_string()]).unwrap();
+    let EngineKind::Mvu(c) = &d.engines[0].kind else {
+        panic!("the first layer is a conv")
+    };
+    assert_eq!(c.weight_storage, WeightStorage::Constant);
+    assert_eq!(d.engines[0].resources.dsp, 0);
 }
 
 fn resnet_spec() -> inq_model::random::RandomSpec {

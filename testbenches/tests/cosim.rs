@@ -229,13 +229,13 @@ fn unrolled_engines_sim_equals_verilator_with_and_without_stalls() {
 /// Hard-wired k×k convolutions (`docs/hardware.md` §4.1): the whole window in one fold, every
 /// kernel size, stride and padding here, depthwise ones, a signed input, a 1×1 output map read
 /// at fixed columns.
-fn hard_wired_convs(seed: u64) -> QuantModel {
+fn hard_wired_spec(bits: u32) -> RandomSpec {
     let conv = |out, k, stride, pad, relu| LayerSpec::Conv {
         out,
         k,
         stride,
         pad,
-        bits: 4,
+        bits,
         act_bits: 6,
         relu,
         per_channel: true,
@@ -244,11 +244,11 @@ fn hard_wired_convs(seed: u64) -> QuantModel {
         k: 3,
         stride,
         pad: 1,
-        bits: 4,
+        bits,
         act_bits: 6,
         relu,
     };
-    let spec = RandomSpec {
+    RandomSpec {
         input: [2, 9, 9],
         input_format: ActFormat {
             bits: 6,
@@ -272,17 +272,30 @@ fn hard_wired_convs(seed: u64) -> QuantModel {
                 per_channel: true,
             },
         ],
-    };
-    build(&spec, seed).expect("valid random model")
+    }
 }
 
 #[test]
 fn hard_wired_convs_sim_equals_verilator() {
     require_verilator();
-    let model = hard_wired_convs(5);
+    let model = build(&hard_wired_spec(4), 5).expect("valid random model");
+    check_hard_wired(&model, "hard-wired");
+}
+
+/// The same convolutions with uniform integer weights, hard-wired as canonical signed digits.
+#[test]
+fn hard_wired_integer_weights_sim_equals_verilator() {
+    require_verilator();
+    let model = build_with_kind(&hard_wired_spec(8), 6, inq_model::WeightKind::Int)
+        .expect("valid random model");
+    check_hard_wired(&model, "hard-wired-int");
+}
+
+fn check_hard_wired(model: &QuantModel, name: &str) {
+    let model = model.clone();
     let images: Vec<Vec<i64>> = (0..12).map(|i| random_input(&model, 500 + i)).collect();
     let unroll: Vec<String> = (0..7).map(|i| model.nodes[i].name.clone()).collect();
-    let dir = common::scratch("hard-wired");
+    let dir = common::scratch(name);
     let design = inq_hdl::plan_unrolled(&model, &FoldingRequest::Minimal, &unroll).expect("plan");
     let constant: Vec<usize> = design
         .engines

@@ -237,7 +237,7 @@ fn const_mvu<'a>(
                 }
             }
         };
-        let nonzero = m.terms(p, 0).len();
+        let nonzero = m.nonzero_weights(p, 0);
         pes.push(ConstPeV {
             index: p,
             nonzero,

@@ -142,8 +142,9 @@ pub enum WeightStorage {
     #[default]
     Rom,
     /// Fully unrolled (`NF·SF = 1`): every lane's weight is a compile-time constant, so each
-    /// product is wiring (a constant shift, a subtraction for a negative weight), zero weights
-    /// have no hardware, and there is no ROM.
+    /// product is wiring (a constant shift, a subtraction for a negative weight; an integer
+    /// weight one such term per canonical signed digit), zero weights have no hardware, and
+    /// there is no ROM.
     Constant,
 }
 
@@ -228,7 +229,7 @@ impl Mvu {
                 100.0 * (b as f64 - a as f64) / b as f64
             }
         };
-        let nonzero: usize = (0..self.pe).map(|p| self.terms(p, 0).len()).sum();
+        let nonzero: usize = (0..self.pe).map(|p| self.nonzero_weights(p, 0)).sum();
         if !dp.searched {
             return format!(
                 "hard-wired {name}: {nonzero} non-zero weights; {} adders, {} adder bits (one tree per output: too large for the sharing search)",
@@ -248,20 +249,70 @@ impl Mvu {
     }
     /// The non-zero products of PE `p` at ROM word `addr` (for a constant-weight engine,
     /// `addr = 0`), in lane order: zero weights give no term.
+    ///
+    /// A power-of-two weight is one term; a uniform integer weight `q` (a multiplier design,
+    /// hard-wired) is one term per non-zero digit of its canonical signed-digit form (the
+    /// non-adjacent form: no two adjacent digits non-zero), so `x·q` is a sum of shifts too.
     pub fn terms(&self, p: usize, addr: usize) -> Vec<ConstTerm> {
-        (0..self.simd)
-            .filter_map(
-                |s| match numerics::decode(self.code(p, addr, s), self.code_bits) {
-                    Ok(Weight::Pow2 { negative, index }) => Some(ConstTerm {
-                        lane: s,
-                        shift: index,
-                        negative,
-                    }),
-                    _ => None,
-                },
-            )
-            .collect()
+        let mut out = Vec::new();
+        for s in 0..self.simd {
+            match self.weight(p, addr, s) {
+                Some(Weight::Pow2 { negative, index }) => out.push(ConstTerm {
+                    lane: s,
+                    shift: index,
+                    negative,
+                }),
+                Some(Weight::Int(q)) => {
+                    for (shift, negative) in csd_digits(q) {
+                        out.push(ConstTerm {
+                            lane: s,
+                            shift,
+                            negative,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
     }
+    /// The weight of lane `s` of PE `p` at ROM word `addr` (`None` for an invalid code).
+    pub fn weight(&self, p: usize, addr: usize, s: usize) -> Option<Weight> {
+        let kind = match self.mac {
+            MacKind::Shift => inq_model::WeightKind::Pow2,
+            MacKind::Multiply => inq_model::WeightKind::Int,
+        };
+        numerics::decode_kind(kind, self.code(p, addr, s), self.code_bits).ok()
+    }
+    /// The non-zero weights of PE `p` at ROM word `addr`.
+    pub fn nonzero_weights(&self, p: usize, addr: usize) -> usize {
+        (0..self.simd)
+            .filter(|&s| !matches!(self.weight(p, addr, s), None | Some(Weight::Zero)))
+            .count()
+    }
+}
+
+/// The canonical signed-digit (non-adjacent) form of `q`: `(shift, negative)` per non-zero
+/// digit, `q = Σ ±2^shift`.
+pub fn csd_digits(q: i64) -> Vec<(u32, bool)> {
+    let mut out = Vec::new();
+    let mut n = q.unsigned_abs();
+    let mut k = 0u32;
+    while n != 0 {
+        if n & 1 == 1 {
+            // n mod 4 = 1: digit +1; n mod 4 = 3: digit −1 (and a carry)
+            if n & 3 == 1 {
+                out.push((k, q < 0));
+                n -= 1;
+            } else {
+                out.push((k, q >= 0));
+                n += 1;
+            }
+        }
+        n >>= 1;
+        k += 1;
+    }
+    out
 }
 
 /// Cycles per image of an MVU with this folding in isolation (input offered at one element per
@@ -460,17 +511,6 @@ pub fn plan_mvu(
     // The RTL sign-extends products into the accumulator: keep it strictly wider than a product
     // (only matters when the weights are tiny or all zero).
     let mac = MacKind::of(wt.kind);
-    let spans = if n.depthwise { simd > 1 } else { simd > g.c };
-    if spans && mac != MacKind::Shift {
-        return Err(PlanError::IllegalFolding {
-            layer: label.to_string(),
-            message: format!(
-                "SIMD {simd} spans several kernel positions, which only the hard-wired shift-add engine does; a multiplier design ({} weights) folds with SIMD | C = {}",
-                wt.kind.name(),
-                g.c
-            ),
-        });
-    }
     let product_width = match mac {
         MacKind::Shift => in_fmt.bits + k_max + 1,
         MacKind::Multiply => in_fmt.bits + b,
@@ -522,9 +562,9 @@ pub fn plan_mvu(
         bias: n.bias.to_vec(),
         shift,
         weights,
-        // constant weights are wired shifts: shift-add lanes only (a multiplier design keeps
-        // its one-word ROMs when fully unrolled)
-        weight_storage: if nf * sf == 1 && mac == MacKind::Shift {
+        // constant weights are wired shifts (a multiplier design's integer weights as their
+        // canonical signed digits)
+        weight_storage: if nf * sf == 1 {
             WeightStorage::Constant
         } else {
             WeightStorage::Rom
@@ -925,7 +965,7 @@ impl EngineOp for Mvu {
         }
         p.push(Param::memory("BIAS_FILE", "bias"));
         p.push(Param::memory("SHIFT_FILE", "shift"));
-        if self.mac == MacKind::Multiply {
+        if self.mac == MacKind::Multiply && !self.is_constant() {
             p.push(Param::flag("MUL", true));
         }
         p

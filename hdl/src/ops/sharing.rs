@@ -99,8 +99,18 @@ fn add_tree(c: &mut DatapathCost, t: &AdderTree, acc_width: u32) {
 /// A pair pattern: sources `s1 < s2`, shift of `s2` minus shift of `s1`, opposite signs.
 type Key = (usize, usize, i64, bool);
 
+/// The pair in canonical order: by source, then shift, then sign (two terms of one source —
+/// two digits of a hard-wired integer weight — order by shift).
+fn ordered<'a>(a: &'a ConstTerm, b: &'a ConstTerm) -> (&'a ConstTerm, &'a ConstTerm) {
+    if (a.lane, a.shift, a.negative) <= (b.lane, b.shift, b.negative) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
 fn key(a: &ConstTerm, b: &ConstTerm) -> Key {
-    let (t1, t2) = if a.lane < b.lane { (a, b) } else { (b, a) };
+    let (t1, t2) = ordered(a, b);
     (
         t1.lane,
         t2.lane,
@@ -190,11 +200,17 @@ pub fn share(
                 .iter()
                 .enumerate()
                 .filter_map(|(p, terms)| {
-                    let i = terms.iter().position(|t| t.lane == s1)?;
-                    let j = terms.iter().position(|t| t.lane == s2)?;
-                    let shift = terms[i].shift.min(terms[j].shift);
-                    (key(&terms[i], &terms[j]) == k && width + shift <= acc_width)
-                        .then_some((p, i, j))
+                    // a source can hold several terms (the digits of an integer weight)
+                    let at = |s: usize| (0..terms.len()).filter(move |&i| terms[i].lane == s);
+                    at(s1).find_map(|i| {
+                        at(s2)
+                            .find(|&j| {
+                                j != i
+                                    && key(&terms[i], &terms[j]) == k
+                                    && width + terms[i].shift.min(terms[j].shift) <= acc_width
+                            })
+                            .map(|j| (p, i, j))
+                    })
                 })
                 .collect();
             if hits.len() < 2 {
@@ -213,10 +229,11 @@ pub fn share(
             for (p, i, j) in hits {
                 let terms = &mut pes[p];
                 let (t1, t2) = (terms[i], terms[j]);
+                let (first, _) = ordered(&t1, &t2);
                 let new = ConstTerm {
                     lane: src,
                     shift: t1.shift.min(t2.shift),
-                    negative: t1.negative,
+                    negative: first.negative,
                 };
                 // remove the pair (the larger index first), update the counts
                 let (hi, lo) = if i > j { (i, j) } else { (j, i) };
@@ -313,6 +330,20 @@ mod tests {
     }
 
     #[test]
+    fn csd_digits_sum_to_the_integer_and_are_non_adjacent() {
+        for q in -300i64..=300 {
+            let d = crate::ops::mvu::csd_digits(q);
+            let v: i64 = d
+                .iter()
+                .map(|&(k, neg)| if neg { -(1i64 << k) } else { 1i64 << k })
+                .sum();
+            assert_eq!(v, q);
+            assert!(d.windows(2).all(|w| w[1].0 >= w[0].0 + 2), "{q}: {d:?}");
+        }
+        assert_eq!(crate::ops::mvu::csd_digits(7).len(), 2); // 8 − 1
+    }
+
+    #[test]
     fn shared_datapath_computes_every_dot_product_with_fewer_adders() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = move |n: u64| {
@@ -329,11 +360,21 @@ mod tests {
                 let mut terms = Vec::new();
                 for lane in 0..lanes {
                     if next(5) != 0 {
+                        let shift = next(3) as u32;
                         terms.push(ConstTerm {
                             lane,
-                            shift: next(3) as u32,
+                            shift,
                             negative: next(2) == 1,
                         });
+                        // now and then a second digit of the same weight (an integer weight
+                        // in canonical signed digits)
+                        if round % 2 == 1 && next(3) == 0 {
+                            terms.push(ConstTerm {
+                                lane,
+                                shift: shift + 2,
+                                negative: next(2) == 1,
+                            });
+                        }
                     }
                 }
                 per_pe.push(terms);
