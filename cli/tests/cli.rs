@@ -347,6 +347,63 @@ fn gen_rejects_illegal_folding_and_leaves_no_folder() {
 }
 
 #[test]
+fn gen_target_fps_chooses_engines_and_no_hard_wired_keeps_rom_lanes() {
+    let (dir, mp) = fixture("hardwired");
+    let m = mp.to_str().unwrap();
+    // --no-hard-wired only with a throughput target
+    let bad = inq(&[
+        "gen",
+        m,
+        "--no-hard-wired",
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--target-fps"));
+    assert!(!dir.join("x").exists());
+    // the fastest target: with the option every engine stays ROM-fed, and the design is at
+    // least as large as the planner's own choice
+    let lut_est = |out: &Output| -> u64 {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find(|l| l.starts_with("total:")).unwrap();
+        let est = line.split("~").nth(1).unwrap().split(' ').next().unwrap();
+        est.parse().unwrap()
+    };
+    let mut est = Vec::new();
+    for (name, extra) in [("hw", None), ("rom", Some("--no-hard-wired"))] {
+        let out_dir = dir.join(name);
+        let mut args = vec!["gen", m, "--target-fps", "1e9", "--out"];
+        args.push(out_dir.to_str().unwrap());
+        args.extend(extra);
+        let fail = inq(&args);
+        // 1e9 images/s is out of reach: the error names the bound
+        assert!(!fail.status.success());
+        let err = String::from_utf8_lossy(&fail.stderr);
+        let max: f64 = err
+            .split("at most ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{err}"));
+        let fps = format!("{}", (max * 0.999).floor());
+        let mut args = vec!["gen", m, "--target-fps", &fps, "--out"];
+        args.push(out_dir.to_str().unwrap());
+        args.extend(extra);
+        let out = inq(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if extra.is_some() {
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("hard-wired"));
+        }
+        est.push(lut_est(&out));
+    }
+    assert!(est[0] <= est[1], "{est:?}");
+}
+
+#[test]
 fn explore_sweeps_lanes_and_writes_tables_and_plot() {
     let (dir, mp) = fixture("explore");
     let out_dir = dir.join("ex");
