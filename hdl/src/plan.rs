@@ -1,6 +1,7 @@
 //! From a `QuantModel` and a `FoldingRequest` to a `Design`: choose `PE × SIMD` of every
 //! conv/dense node (explicit, a lane budget, a throughput target, unrolled nodes), then build
-//! the hardware graph ([`crate::graph::build`]).
+//! the hardware graph ([`crate::graph::build`]); for a throughput target, choose per node
+//! between its ROM-fed folding and the hard-wired engine by their LUT estimates.
 
 use std::collections::HashMap;
 
@@ -313,12 +314,12 @@ pub fn plan(model: &QuantModel, req: &FoldingRequest) -> Result<Design, PlanErro
 }
 
 /// Plans the hardware with the conv/dense nodes named in `unroll` (node names, or model node
-/// indices as decimal text) fully unrolled: `PE = OC`, `SIMD = C`, so `NF·SF = 1` and their
-/// weights become constants wired into the datapath (`docs/hardware.md` §4.1). Only dense
-/// layers and 1×1 convolutions can be unrolled (the lanes of a fold share one kernel
-/// position). The other nodes are folded by `req`: a lane budget counts only them, a
-/// throughput target applies to them, and an explicit folding file may list an unrolled node
-/// only with the same `PE`/`SIMD`.
+/// indices as decimal text) fully unrolled ([`unrolled_fold`]: `PE = OC` and `SIMD = kh·kw·C`,
+/// or `PE = C` and `SIMD = kh·kw` for a depthwise conv), so `NF·SF = 1` and their weights
+/// become constants wired into the datapath: the hard-wired engine (`docs/hardware.md`
+/// §4.1). The other nodes are folded by `req`: a lane budget counts only them, a throughput
+/// target applies to them (and may hard-wire them too where that is cheaper), and an explicit
+/// folding file may list an unrolled node only with the same `PE`/`SIMD`.
 ///
 /// Any MVU whose folding has `NF·SF = 1` (whether from `unroll`, a folding file or a target)
 /// gets constant weights.
@@ -393,10 +394,7 @@ fn prefer_hard_wired(
         }
         let mut trial = by_node.clone();
         trial.insert(s.node, fold);
-        // a multiplier design cannot be hard-wired: keep the ROM folding
-        let Ok(candidate) = crate::graph::build(model, g, &trial) else {
-            continue;
-        };
+        let candidate = crate::graph::build(model, g, &trial)?;
         if luts_of(&candidate, s.node).is_some_and(|(l, c)| c && l < now) {
             by_node = trial;
             design = candidate;
