@@ -121,7 +121,7 @@ fn const_mvu<'a>(
     let dp = m.datapath(a);
     let win = m.window_elements();
     let mut used = vec![false; win];
-    // a source (window element, or shared sub-sum `SIMD + i`) as a signed expression, its
+    // a source (window element, or shared sub-sum `win + i`) as a signed expression, its
     // width, and its name in comments
     let source = |s: usize| -> (String, u32, String) {
         if s < win {
