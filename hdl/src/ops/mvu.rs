@@ -368,27 +368,29 @@ pub fn check_fold(
             if dense { "features" } else { "channels" }
         )));
     }
+    // the hard-wired engine (docs/hardware.md §4.1) is legal whatever its SIMD; its SIMD with
+    // another PE is not (the weights are wired constants, one set per PE)
+    let hard_wired = unrolled_fold(g, depthwise);
+    if (pe, simd) == hard_wired {
+        return Ok(());
+    }
+    let regular = if depthwise {
+        simd == 1
+    } else {
+        g.c.is_multiple_of(simd)
+    };
+    if simd == hard_wired.1 && !regular {
+        return Err(err(format!(
+            "SIMD {simd} covers the whole {}×{} window, which only the hard-wired engine does: it needs PE = OC = {}, not {pe}",
+            g.kh, g.kw, hard_wired.0
+        )));
+    }
     if depthwise {
-        // the hard-wired depthwise engine: every channel and tap at once
-        if simd == g.kh * g.kw && simd > 1 && pe == g.oc {
-            return Ok(());
-        }
         if simd != 1 {
             return Err(err(format!(
                 "a depthwise convolution is folded over channels only: SIMD must be 1, not {simd} (PE {pe} channels in parallel), or SIMD = kh·kw = {} with PE = C = {} (hard-wired)",
                 g.kh * g.kw,
                 g.oc
-            )));
-        }
-        return Ok(());
-    }
-    let k = g.kh * g.kw * g.c;
-    if simd == k && g.kh * g.kw > 1 {
-        // the hard-wired engine (docs/hardware.md §4.1): the whole window in one fold
-        if pe != g.oc {
-            return Err(err(format!(
-                "SIMD {simd} = K spans the whole {}×{} window, which only the hard-wired engine does: it needs PE = OC = {}, not {pe} (its weights are wired constants, one set per PE)",
-                g.kh, g.kw, g.oc
             )));
         }
         return Ok(());
@@ -580,7 +582,9 @@ pub fn plan_mvu(
 }
 
 /// The terms of an MVU engine's estimate.
-fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
+/// `dp` is the engine's datapath when its weights are constant ([`Mvu::datapath`], computed
+/// once by the caller: the sharing search is the costly part of an estimate).
+fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>) -> Vec<Term> {
     let g = &m.geom;
     let a = u64::from(in_width);
     let pe = m.pe as u64;
@@ -683,11 +687,10 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32) -> Vec<Term> {
         }
     }
 
-    if m.is_constant() {
+    if let Some(dp) = dp {
         // constant weights: the products are wiring, zero weights vanish; what remains is one
         // adder tree per PE over its non-zero terms (carry-chain adders of the tree's widths,
         // one LUT per bit) and the obuf registers (no accumulator: NF·SF = 1).
-        let dp = m.datapath(in_width);
         let (mut bits, mut carry) = (0u64, 0u64);
         for n in &dp.shared {
             // below the larger shift one operand is zero: the other is wired through
@@ -826,7 +829,7 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
         push_adders(&mut r.adders, m.acc_width, 1);
         push_adders(&mut r.adders, m.requant_width, 1);
         r.rom_bits = table_bits;
-        return finish(&mvu_terms(m, in_width, out_width), r);
+        return finish(&mvu_terms(m, in_width, out_width, Some(&dp)), r);
     }
     // lanes: conditional negate (one subtractor each); adder chain per PE.
     push_adders(&mut r.adders, m.product_width, lanes);
@@ -849,7 +852,7 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
         r.dsp = lanes;
         r.soft_mul_luts = lanes * soft_mul_luts(in_width + 1, m.code_bits);
     }
-    finish(&mvu_terms(m, in_width, out_width), r)
+    finish(&mvu_terms(m, in_width, out_width, None), r)
 }
 
 impl EngineOp for Mvu {
@@ -902,7 +905,8 @@ impl EngineOp for Mvu {
         vec![out]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
-        mvu_terms(self, io.in_width, io.out_width)
+        let dp = self.is_constant().then(|| self.datapath(io.in_width));
+        mvu_terms(self, io.in_width, io.out_width, dp.as_ref())
     }
     fn logic_path(&self, _io: &Io) -> LogicPath {
         mvu_logic_path(self)

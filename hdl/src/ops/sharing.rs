@@ -64,11 +64,7 @@ impl ConstDatapath {
     /// The signed width of source `s` before its shift: `in_width + 1` for a window element
     /// (zero- or sign-extended by one bit), a shared node's width otherwise.
     pub fn source_width(&self, s: usize, in_width: u32) -> u32 {
-        if s < self.lanes {
-            in_width + 1
-        } else {
-            self.shared[s - self.lanes].width
-        }
+        source_width(&self.shared, self.lanes, in_width, s)
     }
     /// Adders and result bits of the shared nodes and the trees.
     pub fn cost(&self) -> DatapathCost {
@@ -81,6 +77,15 @@ impl ConstDatapath {
             add_tree(&mut c, t, self.acc_width);
         }
         c
+    }
+}
+
+/// The signed width of source `s` before its shift (see [`ConstDatapath::source_width`]).
+fn source_width(shared: &[SharedNode], lanes: usize, in_width: u32, s: usize) -> u32 {
+    if s < lanes {
+        in_width + 1
+    } else {
+        shared[s - lanes].width
     }
 }
 
@@ -182,13 +187,7 @@ pub fn share(
                 continue;
             }
             let (s1, s2, d, opposite) = k;
-            let width_of = |s: usize| -> u32 {
-                if s < lanes {
-                    in_width + 1
-                } else {
-                    shared[s - lanes].width
-                }
-            };
+            let width_of = |s: usize| source_width(&shared, lanes, in_width, s);
             let (a_shift, b_shift) = if d >= 0 {
                 (0, d as u32)
             } else {
@@ -260,14 +259,7 @@ pub fn share(
             }
         }
     }
-    let widths: Vec<u32> = shared.iter().map(|n| n.width).collect();
-    let base = |s: usize| {
-        if s < lanes {
-            in_width + 1
-        } else {
-            widths[s - lanes]
-        }
-    };
+    let base = |s: usize| source_width(&shared, lanes, in_width, s);
     let trees = pes
         .into_iter()
         .map(|mut terms| {
