@@ -403,6 +403,82 @@ fn gen_target_fps_chooses_engines_and_no_hard_wired_keeps_rom_lanes() {
     assert!(est[0] <= est[1], "{est:?}");
 }
 
+/// `--tree-levels`: the hard-wired dense layer's adder tree (32 terms) gets the plan's
+/// registers by default, none with 0, one per adder level with 1; the design records them.
+#[test]
+fn gen_tree_levels_sets_the_pipeline_registers() {
+    let (dir, mp) = fixture("treelevels");
+    let m = mp.to_str().unwrap();
+    let mut registers = Vec::new();
+    for (name, levels) in [("default", None), ("none", Some("0")), ("every", Some("1"))] {
+        let out_dir = dir.join(name);
+        let mut args = vec![
+            "gen",
+            m,
+            "--unroll",
+            "3",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        if let Some(l) = levels {
+            args.extend(["--tree-levels", l]);
+        }
+        let out = inq(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("hard-wired"))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string();
+        let manifest = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        let d = v["design"]["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"]["weight_storage"] == "constant")
+            .map(|e| e["kind"]["pipeline"].as_u64().unwrap_or(0))
+            .unwrap();
+        registers.push((line, d));
+    }
+    assert!(
+        registers[0].0.contains("pipeline register"),
+        "{registers:?}"
+    );
+    assert!(registers[1].0.contains("in one cycle"), "{registers:?}");
+    assert_eq!(registers[1].1, 0);
+    assert!(
+        registers[0].1 >= 1 && registers[2].1 > registers[0].1,
+        "{registers:?}"
+    );
+    // the default stages keep the hard-wired engine within the 200 MHz 7-series target in the
+    // mapped netlist, and its estimate within two levels of it
+    if have("yosys") {
+        let d = dir.join("default");
+        let r = json_of(&inq(&[
+            "report",
+            d.to_str().unwrap(),
+            "--flows",
+            "xilinx",
+            "--engines",
+            "2",
+            "--json",
+        ]));
+        let x = &r["depth"][0];
+        let engines = x["engines"].as_array().unwrap();
+        assert_eq!(engines.len(), 1, "only the synthesized engine: {x}");
+        let est = engines[0]["estimate"]["levels"].as_i64().unwrap();
+        let got = engines[0]["netlist"]["levels"].as_i64().unwrap();
+        assert!(got <= 6, "{x}");
+        assert!((est - got).abs() <= 2, "{x}");
+    }
+}
+
 #[test]
 fn explore_sweeps_lanes_and_writes_tables_and_plot() {
     let (dir, mp) = fixture("explore");

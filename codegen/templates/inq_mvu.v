@@ -230,8 +230,17 @@
   wire          last_sf = (sf == SF_LAST);
 @% if !constant %@  wire          first_sf = (sf == {SFW{1'b0}});
 @% endif %@  wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
-  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
-  wire          end_pix = (last_sf & (nf == NF_LAST));
+@% if pipe > 0 %@  // pipeline registers in the adder trees: @{ pipe }@ (docs/hardware.md section 4.1). pv[i]
+  // says stage i+1 holds a fired window; the stages advance together (adv) when the last one
+  // is empty or obuf frees, and the last one then loads obuf
+  reg  [@{ pipe - 1 }@:0] pv;
+  wire          tail = pv[@{ pipe - 1 }@];
+  wire          adv = ((~tail) | obuf_free);
+  wire          fire = ((~cdone) & rows_ok & adv);
+  wire          load = (tail & obuf_free);
+@% else %@  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+  wire          load = (fire & last_sf);
+@% endif %@  wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
@@ -518,7 +527,10 @@
 @% endif %@
 @% if constant %@  // ---- constant-weight products (wiring) and per-PE adder trees ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
-@% if unused_lanes %@  /* verilator lint_off UNUSED */
+@% if pipe > 0 %@  // stage s of a value: computed after (s x @{ levels_per_stage }@) adder levels at most; a value
+  // read k stages later passes k registers (name_d<k>)
+@% for r in pregs %@  reg  [@{ r.width - 1 }@:0] @{ r.name }@;
+@% endfor %@@% endif %@@% if unused_lanes %@  /* verilator lint_off UNUSED */
   // Justification: window elements whose weight is zero in every PE feed no term.
   wire [WIN*A-1:0] xv_all = xv;
   /* verilator lint_on UNUSED */
@@ -527,8 +539,22 @@
 @% endfor %@@% for pe in pes %@  // PE @{ pe.index }@: @{ pe.nonzero }@ non-zero weights in @{ pe.terms.len() }@ terms, @{ pe.zeros }@ zero weights (no hardware)
 @% for t in pe.terms %@  wire [@{ t.width - 1 }@:0] @{ t.name }@ = @{ t.expr }@; // @{ t.comment }@
 @% endfor %@@% for n in pe.nodes %@  wire [@{ n.width - 1 }@:0] @{ n.name }@ = @{ n.expr }@;
-@% endfor %@  assign nxt[@{ pe.hi }@:@{ pe.lo }@] = @{ pe.result }@;
-@% endfor %@
+@% endfor %@@% if !pe.carried.is_empty() %@  wire [ACC_W-1:0] @{ pe.carried }@ = @{ pe.result }@;
+  assign nxt[@{ pe.hi }@:@{ pe.lo }@] = @{ pe.carried }@_d@{ pe.carry }@;
+@% else %@  assign nxt[@{ pe.hi }@:@{ pe.lo }@] = @{ pe.result }@;
+@% endif %@@% endfor %@@% if pipe > 0 %@  always @(posedge clk) begin
+    if (rst) begin
+      pv <= @{ pipe }@'d0;
+    end else if (adv) begin
+      pv <= @% if pipe > 1 %@{pv[@{ pipe - 2 }@:0], fire}@% else %@fire@% endif %@;
+    end
+  end
+  always @(posedge clk) begin
+    if (adv) begin
+@% for r in pregs %@      @{ r.name }@ <= @{ r.src }@;
+@% endfor %@    end
+  end
+@% endif %@
 @% else %@  // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   generate
@@ -590,7 +616,7 @@
       assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
         if (~rst) begin
-          if (fire & last_sf) begin
+          if (load) begin
             word <= nxt[ob*ACC_W +: ACC_W];
           end else if (emit) begin
             word <= obuf[(ob+1)*ACC_W +: ACC_W];
@@ -754,7 +780,7 @@
         out_data <= q;
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
-      if (fire & last_sf) begin
+      if (load) begin
         pending <= PE_C;
       end else if (emit) begin
         pending <= (pending - 1'b1);

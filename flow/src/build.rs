@@ -50,6 +50,9 @@ pub struct BuildRequest {
     pub clock_mhz: f64,
     /// Write into a folder `inq` did not write (never deleting anything).
     pub force: bool,
+    /// Adder levels per pipeline stage of the hard-wired engines (`None`: the plan's
+    /// default; 0: no pipeline registers).
+    pub tree_levels: Option<u32>,
 }
 
 /// What `inq gen` did.
@@ -74,7 +77,10 @@ pub fn plan(
     model: &QuantModel,
     req: &BuildRequest,
 ) -> Result<(Design, Option<inq_sim::SizingReport>), FlowError> {
-    let design = inq_hdl::plan_unrolled(model, &req.folding, &req.unroll)?;
+    let mut design = inq_hdl::plan_unrolled(model, &req.folding, &req.unroll)?;
+    if let Some(l) = req.tree_levels {
+        inq_hdl::stage_adder_trees(&mut design, l);
+    }
     if req.fifo_depths == FifoDepths::Rule || !design.streams.iter().any(|s| s.skip) {
         return Ok((design, None));
     }

@@ -232,6 +232,7 @@ fn evaluate(
             fifo_depths: crate::build::FifoDepths::Simulated,
             clock_mhz: a.clock_mhz,
             force: false,
+            tree_levels: None,
         },
     )
     .ctx(|| format!("planning {label} with {budget} lanes"))?;

@@ -475,5 +475,6 @@ pub fn default_build(arch: Arch, clock_mhz: f64) -> BuildRequest {
         fifo_depths: FifoDepths::Simulated,
         clock_mhz,
         force: false,
+        tree_levels: None,
     }
 }

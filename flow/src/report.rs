@@ -187,9 +187,9 @@ pub fn build(
         .map(|r| xilinx_luts(&r.total))
         .filter(|&l| l > 0)
         .map(|l| (analytic_total.luts as f64 - l as f64) / l as f64);
+    // (also of a run limited to some engines: then of those engines only)
     let depth = synth
         .iter()
-        .filter(|r| r.skipped.is_empty())
         .filter_map(|r| crate::clock::synth_depth(manifest, r))
         .collect();
     let sim = simulated_timing(&folder)?;

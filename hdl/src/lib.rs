@@ -24,7 +24,8 @@
 //!
 //! A layer folded with `PE × SIMD` = the whole layer (`NF·SF = 1`: dense layers and
 //! convolutions of any kernel, depthwise ones too) gets constant weights ([`ops::WeightStorage::Constant`]): no ROM, each product
-//! is wiring, zero weights vanish and recurring sub-sums are shared ([`ops::Mvu::datapath`]).
+//! is wiring, zero weights vanish and recurring sub-sums are shared ([`ops::Mvu::datapath`]);
+//! its adder trees are cut by pipeline registers ([`ops::pipeline`], [`stage_adder_trees`]).
 
 pub mod design;
 pub mod error;
@@ -45,8 +46,8 @@ pub use folding::{Folding, FoldingRequest, LayerFolding};
 pub use geometry::{engine_cycles, line_buffer_rows, Geometry};
 pub use ops::{
     AddUnit, AdderTree, ConstTerm, EngineKind, EngineOp, Fork, Gap, Io, MacKind, Mvu, MvuOutput,
-    Param, ParamValue, Pool, PoolMode, TreeNode, TreeOperand, WeightStorage,
+    Param, ParamValue, Pool, PoolMode, Staging, TreeNode, TreeOperand, WeightStorage,
 };
-pub use plan::{plan, plan_unrolled};
+pub use plan::{plan, plan_unrolled, stage_adder_trees};
 pub use resources::{AdderCount, Resources};
 pub use timing::{LogicPath, TimedPart, TimingEstimate, TimingFamily};

@@ -350,6 +350,22 @@ pub fn plan_unrolled(
     }
 }
 
+/// Re-stages the adder trees of every hard-wired engine of `design` (`docs/hardware.md` §4.1,
+/// "Pipelined adder trees") to stages of at most `levels_per_stage` adder levels (0: no
+/// pipeline registers) instead of the plan's default
+/// ([`crate::ops::pipeline::ADDER_LEVELS_PER_STAGE`]), and updates their estimates.
+pub fn stage_adder_trees(design: &mut Design, levels_per_stage: u32) {
+    for e in &mut design.engines {
+        if let crate::ops::EngineKind::Mvu(m) = &mut e.kind {
+            if m.is_constant() {
+                let depth = crate::ops::pipeline::Levels::of(&m.datapath(e.io.in_width)).depth();
+                m.pipeline = crate::ops::pipeline::registers_for(depth, levels_per_stage);
+                e.resources = e.kind.op().resources(&e.io);
+            }
+        }
+    }
+}
+
 /// The engine choice of a throughput target: every conv/dense node that is not yet
 /// hard-wired becomes the hard-wired engine ([`unrolled_fold`], `docs/hardware.md` §4.1)
 /// when that reaches `t` cycles per image and its LUT estimate is below the chosen ROM-fed

@@ -377,6 +377,59 @@ fn unrolled_layers_get_constant_weights() {
     // a 3×3 conv unrolls to the hard-wired engine: the whole window (K = 9·C) in one fold
     let hw = plan_unrolled(&m, &FoldingRequest::Minimal, &["conv1".into()]).unwrap();
     assert_eq!(storage(&hw, 0), (16, 9, WeightStorage::Constant));
+    // the adder trees of a hard-wired engine get a pipeline register after every two adder
+    // levels (§4.1); `stage_adder_trees` re-stages them (0: none)
+    let mut hw2 = plan_unrolled(
+        &m,
+        &FoldingRequest::Minimal,
+        &["conv1".into(), "conv2".into()],
+    )
+    .unwrap();
+    let registers = |d: &inq_hdl::Design| -> Vec<(u32, u32)> {
+        ["conv1", "conv2"]
+            .iter()
+            .map(|name| {
+                let e = d.engines.iter().find(|e| &e.name == name).unwrap();
+                let EngineKind::Mvu(mv) = &e.kind else {
+                    panic!()
+                };
+                let lv = inq_hdl::ops::pipeline::Levels::of(&mv.datapath(e.io.in_width));
+                (lv.depth(), mv.pipeline)
+            })
+            .collect()
+    };
+    for (depth, d) in registers(&hw2) {
+        assert!(depth >= 4, "{depth} levels");
+        assert_eq!(d, depth.div_ceil(2) - 1, "{depth} levels");
+    }
+    let conv2 = hw2
+        .engines
+        .iter()
+        .find(|e| e.name == "conv2")
+        .unwrap()
+        .clone();
+    let EngineKind::Mvu(c2) = &conv2.kind else {
+        panic!()
+    };
+    let ff = hw2.design_resources().ff_bits;
+    inq_hdl::stage_adder_trees(&mut hw2, 0);
+    assert!(registers(&hw2).iter().all(|&(_, d)| d == 0));
+    assert!(hw2.design_resources().ff_bits < ff);
+    inq_hdl::stage_adder_trees(&mut hw2, 1);
+    assert!(registers(&hw2).iter().all(|&(depth, d)| d == depth - 1));
+    let rom = plan(&m, &FoldingRequest::Minimal).unwrap();
+    assert!(rom.engines.iter().all(|e| match &e.kind {
+        EngineKind::Mvu(mv) => mv.pipeline == 0,
+        _ => true,
+    }));
+    // the registers' flip-flops are in the estimate, not in its LUTs
+    let mut flat = c2.clone();
+    flat.pipeline = 0;
+    let io = conv2.io;
+    use inq_hdl::EngineOp;
+    let (with, without) = (c2.resources(&io), flat.resources(&io));
+    assert_eq!(with.luts, without.luts);
+    assert!(with.ff_bits > without.ff_bits);
     // a folding entry that spans kernel positions needs PE = OC; the error names the layer
     let half = Folding {
         layer: vec![LayerFolding {

@@ -36,15 +36,19 @@ impl Measured {
 
 /// Simulated steady-state interval and first-image latency over `n` images, and the plan's.
 fn measure(m: &QuantModel, req: &FoldingRequest, n: usize) -> Option<Measured> {
-    let d = plan(m, req).ok()?;
-    let r = simulate(&d, &images(m, n, 5), &SimOptions::default()).expect("simulate");
-    Some(Measured {
+    Some(measure_design(m, &plan(m, req).ok()?, n))
+}
+
+/// [`measure`] of a planned design.
+fn measure_design(m: &QuantModel, d: &inq_hdl::Design, n: usize) -> Measured {
+    let r = simulate(d, &images(m, n, 5), &SimOptions::default()).expect("simulate");
+    Measured {
         interval: r.interval_cycles.unwrap(),
         plan: d.interval_cycles() as f64,
         lanes: d.total_lanes(),
         latency: r.latency_cycles as f64,
         plan_latency: d.latency_estimate() as f64,
-    })
+    }
 }
 
 fn extra_specs() -> Vec<(&'static str, RandomSpec)> {
@@ -158,6 +162,10 @@ const LATENCY_TOL: f64 = 0.05;
 
 fn check(name: &str, m: &QuantModel, req: &FoldingRequest, n: usize, tol: f64) -> (f64, f64) {
     let r = measure(m, req, n).unwrap_or_else(|| panic!("{name}: plan failed"));
+    check_measured(name, &r, tol)
+}
+
+fn check_measured(name: &str, r: &Measured, tol: f64) -> (f64, f64) {
     let (got, p) = (r.interval, r.plan);
     let err = (got - p) / p;
     let lat = r.latency_error();
@@ -217,6 +225,46 @@ fn lenet_plan_matches_simulation() {
             "fps {fps}: simulated {got} cycles/image"
         );
     }
+}
+
+/// Every conv and dense node hard-wired (`docs/hardware.md` §4.1) with the plan's pipeline
+/// registers in its adder trees, and with three more: the interval is unchanged by them and
+/// the latency estimate follows them.
+#[test]
+fn hard_wired_plan_matches_simulation() {
+    let mut all = specs();
+    all.extend(extra_specs());
+    all.push(("lenet", inq_model::random::lenet_spec(u8_input().exp, true)));
+    let mut pipelined = 0;
+    for (name, spec) in &all {
+        let m = model(spec, 7);
+        let names: Vec<String> = m
+            .nodes
+            .iter()
+            .filter(|n| {
+                matches!(
+                    n.op,
+                    inq_model::ops::Op::Conv(_) | inq_model::ops::Op::Dense(_)
+                )
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        let d = inq_hdl::plan_unrolled(&m, &FoldingRequest::Minimal, &names)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for extra in [0, 3] {
+            let mut d = d.clone();
+            for e in &mut d.engines {
+                if let inq_hdl::EngineKind::Mvu(mv) = &mut e.kind {
+                    assert!(mv.is_constant(), "{name}: {} is hard-wired", e.name);
+                    mv.pipeline += extra;
+                    pipelined += usize::from(mv.pipeline > 0);
+                }
+            }
+            let r = measure_design(&m, &d, 4);
+            check_measured(&format!("{name} hard-wired +{extra}"), &r, 0.02);
+        }
+    }
+    assert!(pipelined > 0);
 }
 
 /// The ResNet-8-shaped model (three residual blocks, identity and strided 1×1 projection

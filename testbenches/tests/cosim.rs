@@ -275,35 +275,52 @@ fn hard_wired_spec(bits: u32) -> RandomSpec {
     }
 }
 
+/// Every engine hard-wired, with 0 to 3 pipeline registers in their adder trees (engine `i`
+/// gets `i % 4`, whatever the plan chose; §4.1).
 #[test]
 fn hard_wired_convs_sim_equals_verilator() {
     require_verilator();
     let model = build(&hard_wired_spec(4), 5).expect("valid random model");
-    check_hard_wired(&model, "hard-wired");
+    check_hard_wired(&model, "hard-wired", Some(&|i| i as u32 % 4));
 }
 
-/// The same convolutions with uniform integer weights, hard-wired as canonical signed digits.
+/// The same convolutions with uniform integer weights, hard-wired as canonical signed digits,
+/// with the plan's pipeline registers.
 #[test]
 fn hard_wired_integer_weights_sim_equals_verilator() {
     require_verilator();
     let model = build_with_kind(&hard_wired_spec(8), 6, inq_model::WeightKind::Int)
         .expect("valid random model");
-    check_hard_wired(&model, "hard-wired-int");
+    check_hard_wired(&model, "hard-wired-int", None);
 }
 
-fn check_hard_wired(model: &QuantModel, name: &str) {
+/// Co-simulates `model` with every conv/dense node hard-wired; `pipeline` overrides the
+/// plan's pipeline registers of the `i`-th hard-wired engine.
+fn check_hard_wired(model: &QuantModel, name: &str, pipeline: Option<&dyn Fn(usize) -> u32>) {
     let model = model.clone();
     let images: Vec<Vec<i64>> = (0..12).map(|i| random_input(&model, 500 + i)).collect();
     let unroll: Vec<String> = (0..7).map(|i| model.nodes[i].name.clone()).collect();
     let dir = common::scratch(name);
-    let design = inq_hdl::plan_unrolled(&model, &FoldingRequest::Minimal, &unroll).expect("plan");
-    let constant: Vec<usize> = design
-        .engines
-        .iter()
-        .filter(|e| matches!(&e.kind, inq_hdl::EngineKind::Mvu(m) if m.is_constant()))
-        .filter_map(|e| e.node)
-        .collect();
+    let mut design =
+        inq_hdl::plan_unrolled(&model, &FoldingRequest::Minimal, &unroll).expect("plan");
+    let mut constant = Vec::new();
+    let mut registers = Vec::new();
+    for e in &mut design.engines {
+        if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+            if m.is_constant() {
+                if let Some(f) = pipeline {
+                    m.pipeline = f(constant.len());
+                }
+                constant.extend(e.node);
+                registers.push(m.pipeline);
+            }
+        }
+    }
     assert_eq!(constant, vec![0, 1, 2, 3, 4, 5, 6], "hard-wired engines");
+    assert!(
+        registers.iter().any(|&d| d > 0),
+        "some engine has pipeline registers: {registers:?}"
+    );
     inq_codegen::generate(&design, &model, &dir, &inq_codegen::GenOptions::default())
         .expect("generate");
     for (rate, seed) in [(0.0, 1), (0.4, 4)] {

@@ -50,6 +50,10 @@ pub struct FoldArgs {
     /// target then applies to the other nodes).
     #[arg(long, value_delimiter = ',')]
     pub unroll: Vec<String>,
+    /// Adder levels per pipeline stage in the adder trees of hard-wired engines (a register
+    /// after every L levels; 0: none, the whole tree in one cycle). Default 2.
+    #[arg(long, value_name = "L")]
+    pub tree_levels: Option<u32>,
     /// How the skip FIFOs of residual connections get their depths.
     #[arg(long, value_enum, default_value_t = FifoDepthsArg::Simulated)]
     pub fifo_depths: FifoDepthsArg,
@@ -93,6 +97,7 @@ impl FoldArgs {
             },
             clock_mhz,
             force,
+            tree_levels: self.tree_levels,
         })
     }
 }

@@ -13,7 +13,7 @@
 //! `SHIFT_FILE` memory parameters; parameters from the plan plus the input width `A`.
 
 use askama::Template;
-use inq_hdl::{Mvu, TreeOperand};
+use inq_hdl::{Mvu, Staging, TreeOperand};
 
 use super::{
     int_param, memory_file, param_int, params, simple_instance, single_io, EngineCx, EngineGen,
@@ -36,6 +36,19 @@ struct MvuT<'a> {
     /// The shared sub-sums (operands and adders), before the PEs.
     shared: Vec<ConstTermV>,
     pes: Vec<ConstPeV>,
+    /// Pipeline registers in the adder trees (0: none; always 0 for the ROM variant).
+    pipe: u32,
+    /// Adder levels per pipeline stage.
+    levels_per_stage: u32,
+    /// The pipeline's data registers.
+    pregs: Vec<PipeRegV>,
+}
+
+/// One pipeline register of a constant-weight MVU and what it loads.
+struct PipeRegV {
+    name: String,
+    width: u32,
+    src: String,
 }
 
 #[derive(Template)]
@@ -70,6 +83,10 @@ struct ConstPeV {
     hi: u32,
     lo: u32,
     result: String,
+    /// The result's wire when pipeline registers carry it to the last stage (else empty),
+    /// and how many.
+    carried: String,
+    carry: u32,
 }
 
 /// `rtl/inq_mvu.v` (the ROM variant, shared by every ROM engine).
@@ -84,6 +101,9 @@ const MODULE: Shared = Shared {
                 unused_lanes: false,
                 shared: Vec::new(),
                 pes: Vec::new(),
+                pipe: 0,
+                levels_per_stage: 0,
+                pregs: Vec::new(),
             },
             "inq_mvu.v",
         )
@@ -107,8 +127,52 @@ fn sext(name: &str, from: u32, to: u32) -> String {
     }
 }
 
+/// The pipeline registers of a constant-weight engine (`docs/hardware.md` §4.1): every value
+/// read `k` stages after the one it is computed in passes registers `<name>_d1` … `<name>_dk`,
+/// each loaded from the one before it (the first from the value) when the stages advance.
+#[derive(Default)]
+struct Delays {
+    /// Values in the order first delayed: name, width, expression, registers.
+    values: Vec<(String, u32, String, u32)>,
+}
+
+impl Delays {
+    /// `expr` (the value `name`, `width` bits) as seen `k` stages later.
+    fn get(&mut self, name: &str, width: u32, expr: &str, k: u32) -> String {
+        if k == 0 {
+            return expr.to_string();
+        }
+        match self.values.iter_mut().find(|v| v.0 == name) {
+            Some(v) => v.3 = v.3.max(k),
+            None => self
+                .values
+                .push((name.to_string(), width, expr.to_string(), k)),
+        }
+        format!("{name}_d{k}")
+    }
+    /// Every register, with what it loads.
+    fn registers(&self) -> Vec<PipeRegV> {
+        let mut out = Vec::new();
+        for (name, width, expr, k) in &self.values {
+            for i in 1..=*k {
+                out.push(PipeRegV {
+                    name: format!("{name}_d{i}"),
+                    width: *width,
+                    src: if i == 1 {
+                        expr.clone()
+                    } else {
+                        format!("{name}_d{}", i - 1)
+                    },
+                });
+            }
+        }
+        out
+    }
+}
+
 /// The constant-mode template data of MVU engine `ei` (`docs/hardware.md` §4.1): per PE, its
-/// non-zero terms as wiring and its adder tree.
+/// non-zero terms as wiring and its adder tree, cut into the plan's pipeline stages
+/// ([`inq_hdl::Staging`]).
 fn const_mvu<'a>(
     ei: usize,
     m: &Mvu,
@@ -119,26 +183,30 @@ fn const_mvu<'a>(
     let a = in_width;
     let accw = m.acc_width;
     let dp = m.datapath(a);
+    let st = Staging::new(&dp, m.pipeline);
     let win = m.window_elements();
     let mut used = vec![false; win];
-    // a source (window element, or shared sub-sum `win + i`) as a signed expression, its
-    // width, and its name in comments
-    let source = |s: usize| -> (String, u32, String) {
+    let mut delays = Delays::default();
+    // a source (window element, or shared sub-sum `win + i`) read `k` stages after its own as
+    // a signed expression, its width, and its name in comments
+    let source = |s: usize, k: u32, delays: &mut Delays| -> (String, u32, String) {
         if s < win {
             let lo = s as u32 * a;
-            let ext = if in_signed {
+            let slice = format!("xv[{}:{lo}]", lo + a - 1);
+            let x = delays.get(&format!("x{s}"), a, &slice, k);
+            let ext = if !in_signed {
+                "1'b0".to_string()
+            } else if k == 0 {
                 format!("xv[{}]", lo + a - 1)
             } else {
-                "1'b0".to_string()
+                format!("{x}[{}]", a - 1)
             };
-            (
-                format!("{{{ext}, xv[{}:{lo}]}}", lo + a - 1),
-                a + 1,
-                format!("x[{s}]"),
-            )
+            (format!("{{{ext}, {x}}}"), a + 1, format!("x[{s}]"))
         } else {
             let i = s - win;
-            (format!("sh{i}"), dp.source_width(s, a), format!("sh{i}"))
+            let w = dp.source_width(s, a);
+            let name = format!("sh{i}");
+            (delays.get(&name, w, &name, k), w, name)
         }
     };
     let shifted = |expr: &str, k: u32| {
@@ -151,12 +219,13 @@ fn const_mvu<'a>(
     // the shared sub-sums: each operand shifted into its own wire, then the adder
     let mut shared = Vec::with_capacity(3 * dp.shared.len());
     for (i, n) in dp.shared.iter().enumerate() {
+        let at = st.stage(st.levels.shared[i]);
         let mut ops = Vec::with_capacity(2);
         for (tag, src, k) in [("a", n.a, n.a_shift), ("b", n.b, n.b_shift)] {
             if src < win {
                 used[src] = true;
             }
-            let (expr, w, label) = source(src);
+            let (expr, w, label) = source(src, at - st.source_stage(&dp, src), &mut delays);
             let name = format!("sh{i}_{tag}");
             shared.push(ConstTermV {
                 name: name.clone(),
@@ -175,14 +244,34 @@ fn const_mvu<'a>(
                 if n.subtract { "-" } else { "+" },
                 sext(&ops[1].0, ops[1].1, n.width)
             ),
-            comment: "shared by several PEs".to_string(),
+            comment: if st.registers > 0 {
+                format!("shared by several PEs, stage {at}")
+            } else {
+                "shared by several PEs".to_string()
+            },
         });
     }
     let mut pes = Vec::with_capacity(m.pe);
     for (p, tree) in dp.trees.iter().enumerate() {
+        let lv = &st.levels.nodes[p];
+        let node_stage: Vec<u32> = lv.iter().map(|&l| st.stage(l)).collect();
+        let result_stage = st.stage(st.levels.result[p]);
+        // the stage each term is read in (each term has one reader: an adder, or the result)
+        let mut term_stage = vec![0u32; tree.terms.len()];
+        for (j, n) in tree.nodes.iter().enumerate() {
+            for op in [n.a, n.b] {
+                if let TreeOperand::Term(i) = op {
+                    term_stage[i] = node_stage[j];
+                }
+            }
+        }
+        if let Some(TreeOperand::Term(i)) = tree.root {
+            term_stage[i] = result_stage;
+        }
         let mut terms = Vec::with_capacity(tree.terms.len());
         for (i, (t, &w)) in tree.terms.iter().zip(&tree.term_widths).enumerate() {
-            let (expr, sw, label) = source(t.lane);
+            let k = term_stage[i] - st.source_stage(&dp, t.lane);
+            let (expr, sw, label) = source(t.lane, k, &mut delays);
             if w != sw + t.shift {
                 return Err(CodegenError::Mismatch(format!(
                     "engine {ei}: a product of shift {} does not fit the {accw}-bit accumulator",
@@ -207,35 +296,52 @@ fn const_mvu<'a>(
             TreeOperand::Term(i) => tree.term_widths[i],
             TreeOperand::Node(j) => tree.nodes[j].width,
         };
-        let name_of = |op: TreeOperand| match op {
+        // an operand read in stage `at`
+        let name_of = |op: TreeOperand, at: u32, delays: &mut Delays| match op {
             TreeOperand::Term(i) => format!("p{p}_t{i}"),
-            TreeOperand::Node(j) => format!("p{p}_n{j}"),
+            TreeOperand::Node(j) => {
+                let name = format!("p{p}_n{j}");
+                delays.get(&name, tree.nodes[j].width, &name, at - node_stage[j])
+            }
         };
-        let nodes = tree
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(j, n)| ConstNodeV {
+        let mut nodes = Vec::with_capacity(tree.nodes.len());
+        for (j, n) in tree.nodes.iter().enumerate() {
+            let at = node_stage[j];
+            let (x, y) = (name_of(n.a, at, &mut delays), name_of(n.b, at, &mut delays));
+            nodes.push(ConstNodeV {
                 name: format!("p{p}_n{j}"),
                 width: n.width,
                 expr: format!(
                     "({} {} {})",
-                    sext(&name_of(n.a), width_of(n.a), n.width),
+                    sext(&x, width_of(n.a), n.width),
                     if n.subtract { "-" } else { "+" },
-                    sext(&name_of(n.b), width_of(n.b), n.width)
+                    sext(&y, width_of(n.b), n.width)
                 ),
-            })
-            .collect();
+            });
+        }
         let result = match tree.root {
             None => format!("{{{accw}{{1'b0}}}}"),
             Some(r) => {
-                let v = sext(&name_of(r), width_of(r), accw);
+                let v = sext(&name_of(r, result_stage, &mut delays), width_of(r), accw);
                 if tree.root_negated {
                     format!("({{{accw}{{1'b0}}}} - {v})")
                 } else {
                     v
                 }
             }
+        };
+        // the result is carried to the last stage, where obuf loads it
+        let carry = if tree.root.is_some() {
+            st.registers - result_stage
+        } else {
+            0
+        };
+        let carried = if carry > 0 {
+            let name = format!("p{p}_r");
+            delays.get(&name, accw, &name, carry);
+            name
+        } else {
+            String::new()
         };
         let nonzero = m.nonzero_weights(p, 0);
         pes.push(ConstPeV {
@@ -247,6 +353,8 @@ fn const_mvu<'a>(
             hi: (p as u32 + 1) * accw - 1,
             lo: p as u32 * accw,
             result,
+            carried,
+            carry,
         });
     }
     Ok(MvuT {
@@ -256,6 +364,9 @@ fn const_mvu<'a>(
         unused_lanes: used.iter().any(|u| !u),
         shared,
         pes,
+        pipe: st.registers,
+        levels_per_stage: st.levels_per_stage,
+        pregs: delays.registers(),
     })
 }
 

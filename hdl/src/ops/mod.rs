@@ -13,6 +13,7 @@ pub mod api;
 pub mod fork;
 pub mod gap;
 pub mod mvu;
+pub mod pipeline;
 pub mod pool;
 pub mod sharing;
 
@@ -22,6 +23,7 @@ pub use api::{EngineOp, Io, Param, ParamValue};
 pub use fork::Fork;
 pub use gap::Gap;
 pub use mvu::{MacKind, Mvu, MvuNode, MvuOutput, WeightStorage};
+pub use pipeline::{Levels, Staging};
 pub use pool::{Pool, PoolMode};
 pub use sharing::{ConstDatapath, DatapathCost, SharedNode};
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::adder_tree::{tree_cost, ConstTerm};
 use super::api::{EngineOp, Io, Param};
+use super::pipeline::{self, Staging};
 use super::sharing::{self, ConstDatapath};
 use crate::error::PlanError;
 use crate::geometry::{engine_cycles, Geometry};
@@ -23,6 +24,10 @@ use crate::timing::{log2_ceil, LogicPath, TimingFamily};
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What an MVU emits.
@@ -132,6 +137,12 @@ pub struct Mvu {
     /// folding makes every lane's weight constant (`NF·SF = 1`, `docs/hardware.md` §4.1).
     #[serde(default)]
     pub weight_storage: WeightStorage,
+    /// Pipeline registers in a constant-weight engine's datapath (`docs/hardware.md` §4.1,
+    /// "Pipelined adder trees"): the adder trees are cut into `pipeline + 1` stages of equal
+    /// adder depth ([`pipeline::Staging`]), each result reaches `obuf` `pipeline` cycles after
+    /// its fire. 0 (the only value for ROM-fed engines): the datapath is one cycle.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pipeline: u32,
 }
 
 /// Where an MVU's weights live (`docs/hardware.md` §4.1).
@@ -230,14 +241,28 @@ impl Mvu {
             }
         };
         let nonzero: usize = (0..self.pe).map(|p| self.nonzero_weights(p, 0)).sum();
+        let st = Staging::new(&dp, self.pipeline);
+        let stages = if self.pipeline == 0 {
+            format!("{} adder levels in one cycle", st.levels.depth())
+        } else {
+            format!(
+                "{} adder levels in {} stages of at most {} ({} pipeline register{}, {} flip-flops)",
+                st.levels.depth(),
+                self.pipeline + 1,
+                st.levels_per_stage,
+                self.pipeline,
+                if self.pipeline == 1 { "" } else { "s" },
+                pipeline::register_bits(&dp, &st, in_width)
+            )
+        };
         if !dp.searched {
             return format!(
-                "hard-wired {name}: {nonzero} non-zero weights; {} adders, {} adder bits (one tree per output: too large for the sharing search)",
+                "hard-wired {name}: {nonzero} non-zero weights; {} adders, {} adder bits (one tree per output: too large for the sharing search); {stages}",
                 before.adders, before.bits
             );
         }
         format!(
-            "hard-wired {name}: {nonzero} non-zero weights; {} shared sub-sums; {} adders, {} adder bits (one tree per output: {}, {}; −{:.1} %, −{:.1} %)",
+            "hard-wired {name}: {nonzero} non-zero weights; {} shared sub-sums; {} adders, {} adder bits (one tree per output: {}, {}; −{:.1} %, −{:.1} %); {stages}",
             dp.shared.len(),
             now.adders,
             now.bits,
@@ -545,7 +570,7 @@ pub fn plan_mvu(
             (MvuOutput::Logits, shift, acc_width + left, true, left)
         }
     };
-    let mvu = Mvu {
+    let mut mvu = Mvu {
         geom: g,
         depthwise: n.depthwise,
         mac,
@@ -571,7 +596,13 @@ pub fn plan_mvu(
         } else {
             WeightStorage::Rom
         },
+        pipeline: 0,
     };
+    if mvu.is_constant() {
+        // a register after every ADDER_LEVELS_PER_STAGE adder levels
+        let depth = pipeline::Levels::of(&mvu.datapath(in_fmt.bits)).depth();
+        mvu.pipeline = pipeline::registers_for(depth, pipeline::ADDER_LEVELS_PER_STAGE);
+    }
     let io = Io {
         in_width: in_fmt.bits,
         in_signed: in_fmt.signed,
@@ -710,6 +741,16 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             carry,
         ));
         t.push(term("output buffers", pe * acc, pe * acc, 0));
+        if m.pipeline > 0 {
+            // flip-flops beside the adders' LUTs (a 7-series slice has two per LUT)
+            let st = Staging::new(dp, m.pipeline);
+            t.push(term(
+                "pipeline registers of the adder trees",
+                0,
+                pipeline::register_bits(dp, &st, in_width),
+                0,
+            ));
+        }
     } else {
         match m.mac {
             MacKind::Shift => {
@@ -776,7 +817,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// * the datapath: the registered padding test of the window position, the padded value, the shift
 ///   (or the constant terms' adder tree), the sum over SIMD lanes and the accumulator add —
 ///   10 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level.
-fn mvu_logic_path(m: &Mvu) -> LogicPath {
+fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
     let lbw = log2_ceil((g.nr * g.w * g.c / lu.max(1)).max(2));
@@ -787,10 +828,29 @@ fn mvu_logic_path(m: &Mvu) -> LogicPath {
     // 3–8 carry steps)
     let schedule = LogicPath::new(9 + lbw.div_ceil(2), lbw.div_ceil(2));
     let tree = log2_ceil(m.simd);
-    let datapath = LogicPath::new(
+    let mut datapath = LogicPath::new(
         10 + tree,
         m.acc_width + 5 + tree * m.product_width.div_ceil(2),
     );
+    let mut schedule = schedule;
+    if m.is_constant() {
+        // a hard-wired engine (fitted on the walked 7-series netlists of conv1, conv2 and fc2
+        // of the default LeNet with 0 to 5 pipeline registers, docs/performance.md
+        // "Pipelined adder trees"): the first stage is the row base's slot compare, the slot
+        // select of the column reads and the padding (3 + ⌈LBW/4⌉ levels), then its `L`
+        // adder levels, one level and about two carry steps each; without registers the
+        // whole tree of `M` levels and the obuf load. Its schedule has no window address
+        // sum: the row test and the write counters, 3 + ⌈LBW/4⌉ levels.
+        let st = Staging::new(&m.datapath(in_width), m.pipeline);
+        let read = 3 + lbw.div_ceil(4);
+        let (levels, tree) = if m.pipeline == 0 {
+            (read + st.levels.depth() + 1, st.levels.depth())
+        } else {
+            (read + st.levels_per_stage, st.levels_per_stage)
+        };
+        datapath = LogicPath::new(levels, m.acc_width + 2 * tree);
+        schedule = LogicPath::new(read, lbw.div_ceil(2));
+    }
     // the engines state LUT4 paths: ordered by the iCE40 UP/LP weights
     if datapath.weight(TimingFamily::Ice40Up) > schedule.weight(TimingFamily::Ice40Up) {
         datapath
@@ -882,23 +942,33 @@ impl EngineOp for Mvu {
         // its last fire waits for `obuf` (the previous fold's `PE` results leave one per
         // cycle, so last fires are at least `PE` apart); result `p` is loaded into `out_data`
         // the cycle after the last fire and moves `p + 2` cycles after it
+        // With `D` pipeline registers (§4.1) the results of a fire reach `obuf` `D` cycles
+        // later, or when `obuf` frees; a fire needs the window `D` fires back to have left
+        // the pipeline.
         let g = &self.geom;
         let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
         let (sf, pe) = (self.sf.max(1) as u64, self.pe.max(1) as u64);
+        let d = self.pipeline as usize;
         let mut out = Vec::with_capacity(g.oc * g.oh * g.ow);
         let mut next = 0u64;
-        let mut last_fire: Option<u64> = None;
+        let mut loads: Vec<u64> = Vec::new();
         for oy in 0..g.oh {
             let lo = (oy * g.sh) as i64 - g.pad[0] as i64;
             let need = (lo + g.kh as i64).clamp(0, g.h as i64) as usize;
             let ready = schedule::rows_complete(&taken, g.w * g.c, need);
             for _ in 0..g.ow * self.nf {
                 let mut last = next.max(ready) + sf - 1;
-                if let Some(prev) = last_fire {
-                    last = last.max(prev + pe);
+                let prev = loads.last().copied();
+                if d == 0 {
+                    if let Some(prev) = prev {
+                        last = last.max(prev + pe);
+                    }
+                } else if loads.len() >= d {
+                    last = last.max(loads[loads.len() - d]);
                 }
-                out.extend((0..pe).map(|p| last + 2 + p));
-                last_fire = Some(last);
+                let load = prev.map_or(last + d as u64, |l| (last + d as u64).max(l + pe));
+                out.extend((0..pe).map(|p| load + 2 + p));
+                loads.push(load);
                 next = last + 1;
             }
         }
@@ -908,8 +978,8 @@ impl EngineOp for Mvu {
         let dp = self.is_constant().then(|| self.datapath(io.in_width));
         mvu_terms(self, io.in_width, io.out_width, dp.as_ref())
     }
-    fn logic_path(&self, _io: &Io) -> LogicPath {
-        mvu_logic_path(self)
+    fn logic_path(&self, io: &Io) -> LogicPath {
+        mvu_logic_path(self, io.in_width)
     }
     fn resources(&self, io: &Io) -> Resources {
         mvu_resources(self, io.in_width, io.out_width)

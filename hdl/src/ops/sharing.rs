@@ -130,11 +130,66 @@ fn key(a: &ConstTerm, b: &ConstTerm) -> Key {
 /// its memory bounded).
 pub const SHARING_MAX_PAIRS: u64 = 4_000_000;
 
+/// The arguments of one [`share`] call, the key of its memo.
+#[derive(PartialEq, Eq)]
+struct ShareArgs {
+    per_pe: Vec<Vec<ConstTerm>>,
+    lanes: usize,
+    in_width: u32,
+    acc_width: u32,
+    enabled: bool,
+}
+
+/// Datapaths [`share`] built last on this thread, newest last: the plan, the resource model,
+/// the timing estimate and the code generator each ask for the same engine's datapath, and
+/// the search is the costly part (about a second for a hard-wired conv2 of the LeNet).
+const MEMO_ENTRIES: usize = 4;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Vec<(ShareArgs, ConstDatapath)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Builds the datapath of a constant-weight engine from each PE's non-zero terms (`lane` a
 /// window element `< lanes`), sharing recurring pairs when `enabled` and the engine is within
 /// [`SHARING_MAX_PAIRS`], for `in_width`-bit inputs and an `acc_width` accumulator.
-/// Deterministic: ties go to the smallest pattern.
+/// Deterministic: ties go to the smallest pattern. The last few results are kept (a repeated
+/// call with equal arguments returns a copy without searching again).
 pub fn share(
+    per_pe: Vec<Vec<ConstTerm>>,
+    lanes: usize,
+    in_width: u32,
+    acc_width: u32,
+    enabled: bool,
+) -> ConstDatapath {
+    let args = ShareArgs {
+        per_pe,
+        lanes,
+        in_width,
+        acc_width,
+        enabled,
+    };
+    if let Some(dp) = MEMO.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|(a, _)| *a == args)
+            .map(|(_, dp)| dp.clone())
+    }) {
+        return dp;
+    }
+    let dp = search(args.per_pe.clone(), lanes, in_width, acc_width, enabled);
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() == MEMO_ENTRIES {
+            m.remove(0);
+        }
+        m.push((args, dp.clone()));
+    });
+    dp
+}
+
+/// [`share`] without the memo.
+fn search(
     per_pe: Vec<Vec<ConstTerm>>,
     lanes: usize,
     in_width: u32,

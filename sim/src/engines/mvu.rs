@@ -143,6 +143,12 @@ fn dot<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
 /// A **depthwise** engine (`NF = C/PE`, `SF = kh·kw`, PE `p` reads channel `nf·PE + p`)
 /// computes each PE's dot product over the `kh·kw` taps of its own channel only: the window is
 /// gathered once per pixel and transposed to channel-major order.
+///
+/// A constant-weight engine with **pipeline registers** (`D = Mvu::pipeline > 0`, §4.1)
+/// computes its dot products at the fire and carries them through `D` slots (the register
+/// stages, all of which advance together when the last one is empty or `obuf` frees) into
+/// `obuf`; the intermediate sums of the RTL's stages are not observable, only when each
+/// result reaches `obuf`.
 #[derive(Debug, Clone)]
 pub(crate) struct Mvu {
     // parameters
@@ -198,6 +204,15 @@ pub(crate) struct Mvu {
     pub ch: usize,
     pub out_valid: bool,
     pub out_data: i64,
+    /// Pipeline registers `D` (0: `obuf` loads at the fire).
+    pipe_len: usize,
+    /// The `D` register stages as a ring: stage `i` (1-based) is slot `(pipe_head + i − 1) %
+    /// D`; each slot holds a fired window's `PE` results and whether it holds one.
+    pipe_valid: Vec<bool>,
+    pipe_data: Vec<Vec<i64>>,
+    pipe_head: usize,
+    /// Slots holding a window.
+    pipe_count: usize,
 }
 
 impl Mvu {
@@ -240,7 +255,35 @@ impl Mvu {
     pub fn fire(&self, out_ready: bool) -> bool {
         let emit_go = !self.out_valid || out_ready;
         let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
-        self.avail() && (self.sf + 1 != self.sfn || obuf_free)
+        if self.pipe_len > 0 {
+            self.avail() && (!self.tail() || obuf_free)
+        } else {
+            self.avail() && (self.sf + 1 != self.sfn || obuf_free)
+        }
+    }
+
+    /// The ring slot of the last register stage.
+    #[inline(always)]
+    fn tail_slot(&self) -> usize {
+        (self.pipe_head + self.pipe_len - 1) % self.pipe_len
+    }
+
+    /// `pv[D−1]`: the last register stage holds a window (false without registers).
+    #[inline(always)]
+    fn tail(&self) -> bool {
+        self.pipe_len > 0 && self.pipe_valid[self.tail_slot()]
+    }
+
+    /// Whether the register stages advance at the next edge: they hold a window and the last
+    /// one is empty or `obuf` frees (`adv`).
+    #[inline(always)]
+    fn pipe_moves(&self, out_ready: bool) -> bool {
+        if self.pipe_count == 0 {
+            return false;
+        }
+        let emit_go = !self.out_valid || out_ready;
+        let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
+        !self.tail() || obuf_free
     }
 
     /// `!cdone && (ahead || iy >= need)`: the engine has the rows for its next compute cycle.
@@ -266,8 +309,14 @@ impl Mvu {
         let in_fire = in_valid && self.inp.in_ready(self.lim);
         let emit_go = !self.out_valid || out_ready;
         let emit_work = emit_go && (self.pending != 0 || self.out_valid);
-        if !(in_fire || emit_work || self.inp.wraps() || self.fire(out_ready)) {
-            // Nothing changes this cycle: no transfer in, no compute, no emission, no wrap.
+        if !(in_fire
+            || emit_work
+            || self.inp.wraps()
+            || self.fire(out_ready)
+            || self.pipe_moves(out_ready))
+        {
+            // Nothing changes this cycle: no transfer in, no compute, no emission, no wrap,
+            // no pipeline register moves.
             return (false, self.kind(out_ready));
         }
         let (kind, last_fire) = self.compute_side(out_ready);
@@ -300,7 +349,13 @@ impl Mvu {
         let pending = self.pending;
         let obuf_free = pending == 0 || (pending == 1 && emit_go);
         let avail = self.avail();
-        let fire = avail && (!last_sf || obuf_free);
+        let tail = self.tail();
+        let adv = !tail || obuf_free;
+        let fire = if self.pipe_len > 0 {
+            avail && adv
+        } else {
+            avail && (!last_sf || obuf_free)
+        };
         let kind = if fire {
             Kind::Busy
         } else if avail {
@@ -321,6 +376,25 @@ impl Mvu {
             }
         }
 
+        // The pipeline registers (§4.1): when they advance, the last stage's window loads
+        // `obuf` (it holds one only when `obuf` frees) and the first takes the fired one.
+        if self.pipe_len > 0 && adv && (fire || self.pipe_count > 0) {
+            let slot = self.tail_slot();
+            if tail {
+                std::mem::swap(&mut self.obuf, &mut self.pipe_data[slot]);
+                self.pending = self.pe;
+                self.pipe_count -= 1;
+            }
+            if fire {
+                let mut buf = std::mem::take(&mut self.pipe_data[slot]);
+                self.dots_into(&mut buf);
+                self.pipe_data[slot] = buf;
+                self.pipe_count += 1;
+            }
+            self.pipe_valid[slot] = fire;
+            self.pipe_head = slot;
+        }
+
         // Compute side.
         let mut last_fire = false;
         if fire {
@@ -328,8 +402,12 @@ impl Mvu {
             if !last_sf {
                 self.sf += 1;
             } else {
-                self.finish_fold();
-                self.pending = self.pe;
+                if self.pipe_len == 0 {
+                    let mut buf = std::mem::take(&mut self.obuf);
+                    self.dots_into(&mut buf);
+                    self.obuf = buf;
+                    self.pending = self.pe;
+                }
                 self.sf = 0;
                 if self.nf + 1 != self.nfn {
                     self.nf += 1;
@@ -368,6 +446,20 @@ impl Mvu {
         if emit_go && (self.pending != 0 || self.out_valid) {
             return None;
         }
+        if self.pipe_len > 0 {
+            // no emission work: the registers move (and a fire may come) unless the last
+            // stage waits for `obuf`
+            let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
+            return if self.tail() && !obuf_free {
+                Some(Quiet::Frozen {
+                    stalled: self.avail(),
+                })
+            } else if self.pipe_count == 0 && !self.avail() {
+                Some(Quiet::Frozen { stalled: false })
+            } else {
+                None
+            };
+        }
         if !self.avail() {
             return Some(Quiet::Frozen { stalled: false });
         }
@@ -402,10 +494,10 @@ impl Mvu {
         self.sf += k;
     }
 
-    /// The last synapse fold of neuron fold `nf`: `obuf[p] ← S_p` summed over the whole
-    /// window (see the type's documentation).
+    /// The last synapse fold of neuron fold `nf`: `out[p] ← S_p` summed over the whole
+    /// window (see the type's documentation); `out` is `obuf`, or a pipeline slot.
     #[inline]
-    fn finish_fold(&mut self) {
+    fn dots_into(&mut self, out: &mut [i64]) {
         if !self.win_valid {
             self.gather();
         }
@@ -414,19 +506,18 @@ impl Mvu {
         let range = first * k..(first + self.pe) * k;
         match (&self.wmul, self.depthwise) {
             (Mults::I32(w), false) => {
-                for (o, row) in self.obuf.iter_mut().zip(w[range].chunks_exact(k)) {
+                for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
                     *o = i64::from(dot(row, &self.x32));
                 }
             }
             (Mults::I64(w), false) => {
-                for (o, row) in self.obuf.iter_mut().zip(w[range].chunks_exact(k)) {
+                for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
                     *o = dot(row, &self.win);
                 }
             }
             (Mults::I32(w), true) => {
                 let rows = w[range.clone()].chunks_exact(k);
-                for ((o, row), x) in self
-                    .obuf
+                for ((o, row), x) in out
                     .iter_mut()
                     .zip(rows)
                     .zip(self.x32[range].chunks_exact(k))
@@ -436,8 +527,7 @@ impl Mvu {
             }
             (Mults::I64(w), true) => {
                 let rows = w[range.clone()].chunks_exact(k);
-                for ((o, row), x) in self
-                    .obuf
+                for ((o, row), x) in out
                     .iter_mut()
                     .zip(rows)
                     .zip(self.x64[range].chunks_exact(k))
@@ -507,6 +597,9 @@ impl Mvu {
         self.ch = 0;
         self.out_valid = false;
         self.out_data = 0;
+        self.pipe_valid.fill(false);
+        self.pipe_head = 0;
+        self.pipe_count = 0;
     }
 }
 
@@ -571,6 +664,17 @@ impl Windowed for Mvu {
     fn burst_len(&self) -> usize {
         if !(self.out_valid || self.pending != 0) || self.inp.wraps() {
             return 0;
+        }
+        if self.pipe_len > 0 {
+            // with pipeline registers: a fire can only come once the last stage loads `obuf`
+            // (at `pending == 1`), or right away when that stage is empty
+            return if !self.avail() {
+                usize::MAX // no fire: the registers only drain into `obuf`
+            } else if self.tail() {
+                self.pending.saturating_sub(1)
+            } else {
+                0
+            };
         }
         if !self.avail() {
             usize::MAX // the emission ends by itself
@@ -708,6 +812,27 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
     cx.check((2..=8).contains(&m.code_bits), "kind.code_bits", || {
         format!("{} outside 2..=8", m.code_bits)
     })?;
+    cx.check(
+        m.pipeline == 0 || (m.is_constant() && m.nf * m.sf == 1),
+        "kind.pipeline",
+        || {
+            format!(
+                "{} pipeline registers in an engine whose weights are not constant",
+                m.pipeline
+            )
+        },
+    )?;
+    cx.check(
+        m.pipeline <= inq_hdl::ops::pipeline::MAX_PIPELINE,
+        "kind.pipeline",
+        || {
+            format!(
+                "{} pipeline registers, at most {}",
+                m.pipeline,
+                inq_hdl::ops::pipeline::MAX_PIPELINE
+            )
+        },
+    )?;
     cx.check(
         m.weights.len() as u128 == g.oc as u128 * klen as u128,
         "kind.weights",
@@ -898,6 +1023,11 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         ch: 0,
         out_valid: false,
         out_data: 0,
+        pipe_len: m.pipeline as usize,
+        pipe_valid: vec![false; m.pipeline as usize],
+        pipe_data: vec![vec![0; m.pe]; m.pipeline as usize],
+        pipe_head: 0,
+        pipe_count: 0,
     };
     mvu.set_oy(0);
     mvu.set_ox(0);

@@ -194,7 +194,14 @@ module inq_mvu_e0 #(
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
-  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+  // pipeline registers in the adder trees: 2 (docs/hardware.md section 4.1). pv[i]
+  // says stage i+1 holds a fired window; the stages advance together (adv) when the last one
+  // is empty or obuf frees, and the last one then loads obuf
+  reg  [1:0] pv;
+  wire          tail = pv[1];
+  wire          adv = ((~tail) | obuf_free);
+  wire          fire = ((~cdone) & rows_ok & adv);
+  wire          load = (tail & obuf_free);
   wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
@@ -422,22 +429,44 @@ module inq_mvu_e0 #(
 
   // ---- constant-weight products (wiring) and per-PE adder trees ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
+  // stage s of a value: computed after (s x 2) adder levels at most; a value
+  // read k stages later passes k registers (name_d<k>)
+  reg  [11:0] sh3_d1;
+  reg  [11:0] sh3_d2;
+  reg  [10:0] sh4_d1;
+  reg  [11:0] p0_n2_d1;
+  reg  [13:0] p0_n3_d1;
+  reg  [13:0] p0_n5_d1;
+  reg  [13:0] p0_n7_d1;
+  reg  [13:0] p0_n4_d1;
+  reg  [11:0] p1_n2_d1;
+  reg  [13:0] p1_n3_d1;
+  reg  [13:0] p1_n4_d1;
+  reg  [13:0] p1_n6_d1;
+  reg  [10:0] sh1_d1;
+  reg  [10:0] p2_n2_d1;
+  reg  [13:0] p2_n5_d1;
+  reg  [13:0] p2_n4_d1;
+  reg  [13:0] p2_n4_d2;
+  reg  [11:0] p3_n4_d1;
+  reg  [13:0] p3_n5_d1;
+  reg  [13:0] p3_r_d1;
   // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
   wire [8:0] sh0_a = {xv[7], xv[7:0]}; // x[0] << 0
   wire [8:0] sh0_b = {xv[79], xv[79:72]}; // x[9] << 0
-  wire [9:0] sh0 = ({sh0_a[8], sh0_a} + {sh0_b[8], sh0_b}); // shared by several PEs
+  wire [9:0] sh0 = ({sh0_a[8], sh0_a} + {sh0_b[8], sh0_b}); // shared by several PEs, stage 0
   wire [8:0] sh1_a = {xv[31], xv[31:24]}; // x[3] << 0
   wire [9:0] sh1_b = {{xv[87], xv[87:80]}, 1'b0}; // x[10] << 1
-  wire [10:0] sh1 = ({{2{sh1_a[8]}}, sh1_a} - {sh1_b[9], sh1_b}); // shared by several PEs
+  wire [10:0] sh1 = ({{2{sh1_a[8]}}, sh1_a} - {sh1_b[9], sh1_b}); // shared by several PEs, stage 0
   wire [8:0] sh2_a = {xv[47], xv[47:40]}; // x[5] << 0
   wire [8:0] sh2_b = {xv[143], xv[143:136]}; // x[17] << 0
-  wire [9:0] sh2 = ({sh2_a[8], sh2_a} - {sh2_b[8], sh2_b}); // shared by several PEs
+  wire [9:0] sh2 = ({sh2_a[8], sh2_a} - {sh2_b[8], sh2_b}); // shared by several PEs, stage 0
   wire [8:0] sh3_a = {xv[95], xv[95:88]}; // x[11] << 0
   wire [10:0] sh3_b = {{xv[119], xv[119:112]}, 2'b0}; // x[14] << 2
-  wire [11:0] sh3 = ({{3{sh3_a[8]}}, sh3_a} + {sh3_b[10], sh3_b}); // shared by several PEs
+  wire [11:0] sh3 = ({{3{sh3_a[8]}}, sh3_a} + {sh3_b[10], sh3_b}); // shared by several PEs, stage 0
   wire [8:0] sh4_a = {xv[135], xv[135:128]}; // x[16] << 0
   wire [9:0] sh4_b = sh0; // sh0 << 0
-  wire [10:0] sh4 = ({{2{sh4_a[8]}}, sh4_a} + {sh4_b[9], sh4_b}); // shared by several PEs
+  wire [10:0] sh4 = ({{2{sh4_a[8]}}, sh4_a} + {sh4_b[9], sh4_b}); // shared by several PEs, stage 0
   // PE 0: 14 non-zero weights in 10 terms, 4 zero weights (no hardware)
   wire [8:0] p0_t0 = {xv[23], xv[23:16]}; // -x[2] << 0
   wire [10:0] p0_t1 = {{xv[31], xv[31:24]}, 2'b0}; // +x[3] << 2
@@ -447,17 +476,17 @@ module inq_mvu_e0 #(
   wire [9:0] p0_t5 = {{xv[103], xv[103:96]}, 1'b0}; // +x[12] << 1
   wire [11:0] p0_t6 = {{xv[127], xv[127:120]}, 3'b0}; // -x[15] << 3
   wire [12:0] p0_t7 = {sh2, 3'b0}; // +sh2 << 3
-  wire [12:0] p0_t8 = {sh3, 1'b0}; // -sh3 << 1
-  wire [10:0] p0_t9 = sh4; // -sh4 << 0
+  wire [12:0] p0_t8 = {sh3_d1, 1'b0}; // -sh3 << 1
+  wire [10:0] p0_t9 = sh4_d1; // -sh4 << 0
   wire [11:0] p0_n0 = ({p0_t1[10], p0_t1} - {{3{p0_t0[8]}}, p0_t0});
   wire [12:0] p0_n1 = ({p0_t2[11], p0_t2} + {{4{p0_t3[8]}}, p0_t3});
   wire [11:0] p0_n2 = ({p0_t4[10], p0_t4} + {{2{p0_t5[9]}}, p0_t5});
   wire [13:0] p0_n3 = ({p0_t7[12], p0_t7} - {{2{p0_t6[11]}}, p0_t6});
   wire [13:0] p0_n4 = ({p0_t8[12], p0_t8} + {{3{p0_t9[10]}}, p0_t9});
   wire [13:0] p0_n5 = ({{2{p0_n0[11]}}, p0_n0} - {p0_n1[12], p0_n1});
-  wire [13:0] p0_n6 = ({{2{p0_n2[11]}}, p0_n2} + p0_n3);
-  wire [13:0] p0_n7 = (p0_n5 + p0_n6);
-  wire [13:0] p0_n8 = (p0_n7 - p0_n4);
+  wire [13:0] p0_n6 = ({{2{p0_n2_d1[11]}}, p0_n2_d1} + p0_n3_d1);
+  wire [13:0] p0_n7 = (p0_n5_d1 + p0_n6);
+  wire [13:0] p0_n8 = (p0_n7_d1 - p0_n4_d1);
   assign nxt[13:0] = p0_n8;
   // PE 1: 12 non-zero weights in 9 terms, 6 zero weights (no hardware)
   wire [8:0] p1_t0 = {xv[15], xv[15:8]}; // -x[1] << 0
@@ -468,15 +497,15 @@ module inq_mvu_e0 #(
   wire [8:0] p1_t5 = {xv[127], xv[127:120]}; // +x[15] << 0
   wire [12:0] p1_t6 = {sh1, 2'b0}; // +sh1 << 2
   wire [10:0] p1_t7 = {sh2, 1'b0}; // +sh2 << 1
-  wire [11:0] p1_t8 = sh3; // +sh3 << 0
+  wire [11:0] p1_t8 = sh3_d2; // +sh3 << 0
   wire [12:0] p1_n0 = ({{4{p1_t0[8]}}, p1_t0} + {p1_t1[11], p1_t1});
   wire [11:0] p1_n1 = ({{2{p1_t2[9]}}, p1_t2} - {p1_t3[10], p1_t3});
   wire [11:0] p1_n2 = ({{3{p1_t5[8]}}, p1_t5} - {p1_t4[10], p1_t4});
   wire [13:0] p1_n3 = ({p1_t6[12], p1_t6} + {{3{p1_t7[10]}}, p1_t7});
   wire [13:0] p1_n4 = ({{2{p1_n1[11]}}, p1_n1} - {p1_n0[12], p1_n0});
-  wire [13:0] p1_n5 = ({{2{p1_n2[11]}}, p1_n2} + p1_n3);
-  wire [13:0] p1_n6 = (p1_n4 + p1_n5);
-  wire [13:0] p1_n7 = (p1_n6 + {{2{p1_t8[11]}}, p1_t8});
+  wire [13:0] p1_n5 = ({{2{p1_n2_d1[11]}}, p1_n2_d1} + p1_n3_d1);
+  wire [13:0] p1_n6 = (p1_n4_d1 + p1_n5);
+  wire [13:0] p1_n7 = (p1_n6_d1 + {{2{p1_t8[11]}}, p1_t8});
   assign nxt[27:14] = p1_n7;
   // PE 2: 11 non-zero weights in 8 terms, 7 zero weights (no hardware)
   wire [10:0] p2_t0 = {{xv[15], xv[15:8]}, 2'b0}; // -x[1] << 2
@@ -485,15 +514,15 @@ module inq_mvu_e0 #(
   wire [10:0] p2_t3 = {{xv[71], xv[71:64]}, 2'b0}; // -x[8] << 2
   wire [8:0] p2_t4 = {xv[95], xv[95:88]}; // -x[11] << 0
   wire [9:0] p2_t5 = {{xv[119], xv[119:112]}, 1'b0}; // +x[14] << 1
-  wire [11:0] p2_t6 = {sh1, 1'b0}; // +sh1 << 1
-  wire [10:0] p2_t7 = sh4; // -sh4 << 0
+  wire [11:0] p2_t6 = {sh1_d1, 1'b0}; // +sh1 << 1
+  wire [10:0] p2_t7 = sh4_d1; // -sh4 << 0
   wire [11:0] p2_n0 = ({p2_t0[10], p2_t0} + {{2{p2_t1[9]}}, p2_t1});
   wire [12:0] p2_n1 = ({p2_t2[11], p2_t2} + {{2{p2_t3[10]}}, p2_t3});
   wire [10:0] p2_n2 = ({p2_t5[9], p2_t5} - {{2{p2_t4[8]}}, p2_t4});
   wire [12:0] p2_n3 = ({p2_t6[11], p2_t6} - {{2{p2_t7[10]}}, p2_t7});
   wire [13:0] p2_n4 = ({{2{p2_n0[11]}}, p2_n0} + {p2_n1[12], p2_n1});
-  wire [13:0] p2_n5 = ({{3{p2_n2[10]}}, p2_n2} + {p2_n3[12], p2_n3});
-  wire [13:0] p2_n6 = (p2_n5 - p2_n4);
+  wire [13:0] p2_n5 = ({{3{p2_n2_d1[10]}}, p2_n2_d1} + {p2_n3[12], p2_n3});
+  wire [13:0] p2_n6 = (p2_n5_d1 - p2_n4_d2);
   assign nxt[41:28] = p2_n6;
   // PE 3: 8 non-zero weights in 8 terms, 10 zero weights (no hardware)
   wire [9:0] p3_t0 = {{xv[23], xv[23:16]}, 1'b0}; // +x[2] << 1
@@ -510,8 +539,40 @@ module inq_mvu_e0 #(
   wire [10:0] p3_n3 = ({p3_t7[9], p3_t7} - {{2{p3_t6[8]}}, p3_t6});
   wire [11:0] p3_n4 = ({p3_n0[10], p3_n0} + {{2{p3_n1[9]}}, p3_n1});
   wire [13:0] p3_n5 = ({p3_n2[12], p3_n2} + {{3{p3_n3[10]}}, p3_n3});
-  wire [13:0] p3_n6 = ({{2{p3_n4[11]}}, p3_n4} + p3_n5);
-  assign nxt[55:42] = p3_n6;
+  wire [13:0] p3_n6 = ({{2{p3_n4_d1[11]}}, p3_n4_d1} + p3_n5_d1);
+  wire [ACC_W-1:0] p3_r = p3_n6;
+  assign nxt[55:42] = p3_r_d1;
+  always @(posedge clk) begin
+    if (rst) begin
+      pv <= 2'd0;
+    end else if (adv) begin
+      pv <= {pv[0:0], fire};
+    end
+  end
+  always @(posedge clk) begin
+    if (adv) begin
+      sh3_d1 <= sh3;
+      sh3_d2 <= sh3_d1;
+      sh4_d1 <= sh4;
+      p0_n2_d1 <= p0_n2;
+      p0_n3_d1 <= p0_n3;
+      p0_n5_d1 <= p0_n5;
+      p0_n7_d1 <= p0_n7;
+      p0_n4_d1 <= p0_n4;
+      p1_n2_d1 <= p1_n2;
+      p1_n3_d1 <= p1_n3;
+      p1_n4_d1 <= p1_n4;
+      p1_n6_d1 <= p1_n6;
+      sh1_d1 <= sh1;
+      p2_n2_d1 <= p2_n2;
+      p2_n5_d1 <= p2_n5;
+      p2_n4_d1 <= p2_n4;
+      p2_n4_d2 <= p2_n4_d1;
+      p3_n4_d1 <= p3_n4;
+      p3_n5_d1 <= p3_n5;
+      p3_r_d1 <= p3_r;
+    end
+  end
 
   // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
   // on each emission (word PE takes zeros); one register per word ----
@@ -524,7 +585,7 @@ module inq_mvu_e0 #(
       assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
         if (~rst) begin
-          if (fire & last_sf) begin
+          if (load) begin
             word <= nxt[ob*ACC_W +: ACC_W];
           end else if (emit) begin
             word <= obuf[(ob+1)*ACC_W +: ACC_W];
@@ -674,7 +735,7 @@ module inq_mvu_e0 #(
         out_data <= q;
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
-      if (fire & last_sf) begin
+      if (load) begin
         pending <= PE_C;
       end else if (emit) begin
         pending <= (pending - 1'b1);

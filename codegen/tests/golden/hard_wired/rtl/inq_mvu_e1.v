@@ -194,7 +194,14 @@ module inq_mvu_e1 #(
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
-  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+  // pipeline registers in the adder trees: 2 (docs/hardware.md section 4.1). pv[i]
+  // says stage i+1 holds a fired window; the stages advance together (adv) when the last one
+  // is empty or obuf frees, and the last one then loads obuf
+  reg  [1:0] pv;
+  wire          tail = pv[1];
+  wire          adv = ((~tail) | obuf_free);
+  wire          fire = ((~cdone) & rows_ok & adv);
+  wire          load = (tail & obuf_free);
   wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
@@ -422,42 +429,62 @@ module inq_mvu_e1 #(
 
   // ---- constant-weight products (wiring) and per-PE adder trees ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
+  // stage s of a value: computed after (s x 2) adder levels at most; a value
+  // read k stages later passes k registers (name_d<k>)
+  reg  [5:0] x15_d1;
+  reg  [9:0] sh5_d1;
+  reg  [9:0] sh6_d1;
+  reg  [9:0] p0_n3_d1;
+  reg  [9:0] p0_n3_d2;
+  reg  [11:0] p0_n4_d1;
+  reg  [8:0] sh3_d1;
+  reg  [8:0] p1_n2_d1;
+  reg  [9:0] p1_n3_d1;
+  reg  [11:0] p1_r_d1;
+  reg  [7:0] sh4_d1;
+  reg  [8:0] p2_n0_d1;
+  reg  [8:0] p2_n1_d1;
+  reg  [11:0] p2_r_d1;
+  reg  [9:0] p3_n2_d1;
+  reg  [9:0] p3_n4_d1;
+  reg  [9:0] p3_n4_d2;
+  reg  [11:0] p3_n5_d1;
   // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
   wire [6:0] sh0_a = {xv[29], xv[29:24]}; // x[4] << 0
   wire [6:0] sh0_b = {xv[89], xv[89:84]}; // x[14] << 0
-  wire [7:0] sh0 = ({sh0_a[6], sh0_a} - {sh0_b[6], sh0_b}); // shared by several PEs
+  wire [7:0] sh0 = ({sh0_a[6], sh0_a} - {sh0_b[6], sh0_b}); // shared by several PEs, stage 0
   wire [6:0] sh1_a = {xv[17], xv[17:12]}; // x[2] << 0
   wire [6:0] sh1_b = {xv[23], xv[23:18]}; // x[3] << 0
-  wire [7:0] sh1 = ({sh1_a[6], sh1_a} + {sh1_b[6], sh1_b}); // shared by several PEs
+  wire [7:0] sh1 = ({sh1_a[6], sh1_a} + {sh1_b[6], sh1_b}); // shared by several PEs, stage 0
   wire [6:0] sh2_a = {xv[35], xv[35:30]}; // x[5] << 0
   wire [6:0] sh2_b = {xv[53], xv[53:48]}; // x[8] << 0
-  wire [7:0] sh2 = ({sh2_a[6], sh2_a} - {sh2_b[6], sh2_b}); // shared by several PEs
+  wire [7:0] sh2 = ({sh2_a[6], sh2_a} - {sh2_b[6], sh2_b}); // shared by several PEs, stage 0
   wire [6:0] sh3_a = {xv[41], xv[41:36]}; // x[6] << 0
   wire [7:0] sh3_b = sh0; // sh0 << 0
-  wire [8:0] sh3 = ({{2{sh3_a[6]}}, sh3_a} + {sh3_b[7], sh3_b}); // shared by several PEs
+  wire [8:0] sh3 = ({{2{sh3_a[6]}}, sh3_a} + {sh3_b[7], sh3_b}); // shared by several PEs, stage 0
   wire [6:0] sh4_a = {xv[47], xv[47:42]}; // x[7] << 0
   wire [6:0] sh4_b = {xv[59], xv[59:54]}; // x[9] << 0
-  wire [7:0] sh4 = ({sh4_a[6], sh4_a} - {sh4_b[6], sh4_b}); // shared by several PEs
+  wire [7:0] sh4 = ({sh4_a[6], sh4_a} - {sh4_b[6], sh4_b}); // shared by several PEs, stage 0
   wire [6:0] sh5_a = {xv[77], xv[77:72]}; // x[12] << 0
   wire [8:0] sh5_b = {sh1, 1'b0}; // sh1 << 1
-  wire [9:0] sh5 = ({{3{sh5_a[6]}}, sh5_a} - {sh5_b[8], sh5_b}); // shared by several PEs
+  wire [9:0] sh5 = ({{3{sh5_a[6]}}, sh5_a} - {sh5_b[8], sh5_b}); // shared by several PEs, stage 0
   wire [7:0] sh6_a = sh0; // sh0 << 0
   wire [8:0] sh6_b = {sh2, 1'b0}; // sh2 << 1
-  wire [9:0] sh6 = ({{2{sh6_a[7]}}, sh6_a} + {sh6_b[8], sh6_b}); // shared by several PEs
+  wire [9:0] sh6 = ({{2{sh6_a[7]}}, sh6_a} + {sh6_b[8], sh6_b}); // shared by several PEs, stage 0
   // PE 0: 12 non-zero weights in 7 terms, 4 zero weights (no hardware)
   wire [7:0] p0_t0 = {{xv[5], xv[5:0]}, 1'b0}; // -x[0] << 1
   wire [7:0] p0_t1 = {{xv[47], xv[47:42]}, 1'b0}; // +x[7] << 1
   wire [7:0] p0_t2 = {{xv[59], xv[59:54]}, 1'b0}; // +x[9] << 1
   wire [6:0] p0_t3 = {xv[83], xv[83:78]}; // +x[13] << 0
-  wire [6:0] p0_t4 = {xv[95], xv[95:90]}; // +x[15] << 0
-  wire [9:0] p0_t5 = sh5; // +sh5 << 0
-  wire [9:0] p0_t6 = sh6; // +sh6 << 0
+  wire [6:0] p0_t4 = {x15_d1[5], x15_d1}; // +x[15] << 0
+  wire [9:0] p0_t5 = sh5_d1; // +sh5 << 0
+  wire [9:0] p0_t6 = sh6_d1; // +sh6 << 0
   wire [8:0] p0_n0 = ({p0_t1[7], p0_t1} - {p0_t0[7], p0_t0});
   wire [8:0] p0_n1 = ({p0_t2[7], p0_t2} + {{2{p0_t3[6]}}, p0_t3});
   wire [10:0] p0_n2 = ({{4{p0_t4[6]}}, p0_t4} + {p0_t5[9], p0_t5});
   wire [9:0] p0_n3 = ({p0_n0[8], p0_n0} + {p0_n1[8], p0_n1});
   wire [11:0] p0_n4 = ({p0_n2[10], p0_n2} + {{2{p0_t6[9]}}, p0_t6});
-  wire [11:0] p0_n5 = ({{2{p0_n3[9]}}, p0_n3} + p0_n4);
+  wire [11:0] p0_n5 = ({{2{p0_n3_d2[9]}}, p0_n3_d2} + p0_n4_d1);
   assign nxt[11:0] = p0_n5;
   // PE 1: 9 non-zero weights in 7 terms, 7 zero weights (no hardware)
   wire [7:0] p1_t0 = {{xv[23], xv[23:18]}, 1'b0}; // -x[3] << 1
@@ -466,27 +493,29 @@ module inq_mvu_e1 #(
   wire [6:0] p1_t3 = {xv[71], xv[71:66]}; // +x[11] << 0
   wire [7:0] p1_t4 = {{xv[77], xv[77:72]}, 1'b0}; // +x[12] << 1
   wire [7:0] p1_t5 = {{xv[95], xv[95:90]}, 1'b0}; // -x[15] << 1
-  wire [8:0] p1_t6 = sh3; // -sh3 << 0
+  wire [8:0] p1_t6 = sh3_d1; // -sh3 << 0
   wire [8:0] p1_n0 = ({p1_t0[7], p1_t0} + {p1_t1[7], p1_t1});
   wire [7:0] p1_n1 = ({p1_t2[6], p1_t2} + {p1_t3[6], p1_t3});
   wire [8:0] p1_n2 = ({p1_t4[7], p1_t4} - {p1_t5[7], p1_t5});
   wire [9:0] p1_n3 = ({{2{p1_n1[7]}}, p1_n1} - {p1_n0[8], p1_n0});
-  wire [9:0] p1_n4 = ({p1_n2[8], p1_n2} - {p1_t6[8], p1_t6});
-  wire [10:0] p1_n5 = ({p1_n3[9], p1_n3} + {p1_n4[9], p1_n4});
-  assign nxt[23:12] = {p1_n5[10], p1_n5};
+  wire [9:0] p1_n4 = ({p1_n2_d1[8], p1_n2_d1} - {p1_t6[8], p1_t6});
+  wire [10:0] p1_n5 = ({p1_n3_d1[9], p1_n3_d1} + {p1_n4[9], p1_n4});
+  wire [ACC_W-1:0] p1_r = {p1_n5[10], p1_n5};
+  assign nxt[23:12] = p1_r_d1;
   // PE 2: 11 non-zero weights in 6 terms, 5 zero weights (no hardware)
   wire [7:0] p2_t0 = {{xv[77], xv[77:72]}, 1'b0}; // +x[12] << 1
   wire [7:0] p2_t1 = {{xv[83], xv[83:78]}, 1'b0}; // -x[13] << 1
   wire [7:0] p2_t2 = sh1; // +sh1 << 0
   wire [7:0] p2_t3 = sh2; // +sh2 << 0
-  wire [8:0] p2_t4 = sh3; // +sh3 << 0
-  wire [8:0] p2_t5 = {sh4, 1'b0}; // -sh4 << 1
+  wire [8:0] p2_t4 = sh3_d1; // +sh3 << 0
+  wire [8:0] p2_t5 = {sh4_d1, 1'b0}; // -sh4 << 1
   wire [8:0] p2_n0 = ({p2_t0[7], p2_t0} - {p2_t1[7], p2_t1});
   wire [8:0] p2_n1 = ({p2_t2[7], p2_t2} + {p2_t3[7], p2_t3});
   wire [9:0] p2_n2 = ({p2_t4[8], p2_t4} - {p2_t5[8], p2_t5});
-  wire [9:0] p2_n3 = ({p2_n0[8], p2_n0} + {p2_n1[8], p2_n1});
+  wire [9:0] p2_n3 = ({p2_n0_d1[8], p2_n0_d1} + {p2_n1_d1[8], p2_n1_d1});
   wire [10:0] p2_n4 = ({p2_n3[9], p2_n3} + {p2_n2[9], p2_n2});
-  assign nxt[35:24] = {p2_n4[10], p2_n4};
+  wire [ACC_W-1:0] p2_r = {p2_n4[10], p2_n4};
+  assign nxt[35:24] = p2_r_d1;
   // PE 3: 14 non-zero weights in 8 terms, 2 zero weights (no hardware)
   wire [6:0] p3_t0 = {xv[5], xv[5:0]}; // -x[0] << 0
   wire [7:0] p3_t1 = {{xv[11], xv[11:6]}, 1'b0}; // +x[1] << 1
@@ -494,16 +523,45 @@ module inq_mvu_e1 #(
   wire [6:0] p3_t3 = {xv[71], xv[71:66]}; // -x[11] << 0
   wire [7:0] p3_t4 = {{xv[83], xv[83:78]}, 1'b0}; // -x[13] << 1
   wire [8:0] p3_t5 = {sh4, 1'b0}; // +sh4 << 1
-  wire [9:0] p3_t6 = sh5; // -sh5 << 0
-  wire [9:0] p3_t7 = sh6; // +sh6 << 0
+  wire [9:0] p3_t6 = sh5_d1; // -sh5 << 0
+  wire [9:0] p3_t7 = sh6_d1; // +sh6 << 0
   wire [8:0] p3_n0 = ({p3_t1[7], p3_t1} - {{2{p3_t0[6]}}, p3_t0});
   wire [8:0] p3_n1 = ({p3_t2[7], p3_t2} + {{2{p3_t3[6]}}, p3_t3});
   wire [9:0] p3_n2 = ({p3_t5[8], p3_t5} - {{2{p3_t4[7]}}, p3_t4});
   wire [10:0] p3_n3 = ({p3_t7[9], p3_t7} - {p3_t6[9], p3_t6});
   wire [9:0] p3_n4 = ({p3_n0[8], p3_n0} - {p3_n1[8], p3_n1});
-  wire [11:0] p3_n5 = ({{2{p3_n2[9]}}, p3_n2} + {p3_n3[10], p3_n3});
-  wire [11:0] p3_n6 = ({{2{p3_n4[9]}}, p3_n4} + p3_n5);
+  wire [11:0] p3_n5 = ({{2{p3_n2_d1[9]}}, p3_n2_d1} + {p3_n3[10], p3_n3});
+  wire [11:0] p3_n6 = ({{2{p3_n4_d2[9]}}, p3_n4_d2} + p3_n5_d1);
   assign nxt[47:36] = p3_n6;
+  always @(posedge clk) begin
+    if (rst) begin
+      pv <= 2'd0;
+    end else if (adv) begin
+      pv <= {pv[0:0], fire};
+    end
+  end
+  always @(posedge clk) begin
+    if (adv) begin
+      x15_d1 <= xv[95:90];
+      sh5_d1 <= sh5;
+      sh6_d1 <= sh6;
+      p0_n3_d1 <= p0_n3;
+      p0_n3_d2 <= p0_n3_d1;
+      p0_n4_d1 <= p0_n4;
+      sh3_d1 <= sh3;
+      p1_n2_d1 <= p1_n2;
+      p1_n3_d1 <= p1_n3;
+      p1_r_d1 <= p1_r;
+      sh4_d1 <= sh4;
+      p2_n0_d1 <= p2_n0;
+      p2_n1_d1 <= p2_n1;
+      p2_r_d1 <= p2_r;
+      p3_n2_d1 <= p3_n2;
+      p3_n4_d1 <= p3_n4;
+      p3_n4_d2 <= p3_n4_d1;
+      p3_n5_d1 <= p3_n5;
+    end
+  end
 
   // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
   // on each emission (word PE takes zeros); one register per word ----
@@ -516,7 +574,7 @@ module inq_mvu_e1 #(
       assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
         if (~rst) begin
-          if (fire & last_sf) begin
+          if (load) begin
             word <= nxt[ob*ACC_W +: ACC_W];
           end else if (emit) begin
             word <= obuf[(ob+1)*ACC_W +: ACC_W];
@@ -666,7 +724,7 @@ module inq_mvu_e1 #(
         out_data <= q;
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
-      if (fire & last_sf) begin
+      if (load) begin
         pending <= PE_C;
       end else if (emit) begin
         pending <= (pending - 1'b1);

@@ -206,6 +206,7 @@ module inq_mvu #(
   wire          first_sf = (sf == {SFW{1'b0}});
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+  wire          load = (fire & last_sf);
   wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
@@ -437,7 +438,7 @@ module inq_mvu #(
       assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
         if (~rst) begin
-          if (fire & last_sf) begin
+          if (load) begin
             word <= nxt[ob*ACC_W +: ACC_W];
           end else if (emit) begin
             word <= obuf[(ob+1)*ACC_W +: ACC_W];
@@ -586,7 +587,7 @@ module inq_mvu #(
         out_data <= q;
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
-      if (fire & last_sf) begin
+      if (load) begin
         pending <= PE_C;
       end else if (emit) begin
         pending <= (pending - 1'b1);

@@ -194,7 +194,14 @@ module inq_mvu_e5 #(
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
-  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+  // pipeline registers in the adder trees: 1 (docs/hardware.md section 4.1). pv[i]
+  // says stage i+1 holds a fired window; the stages advance together (adv) when the last one
+  // is empty or obuf frees, and the last one then loads obuf
+  reg  [0:0] pv;
+  wire          tail = pv[0];
+  wire          adv = ((~tail) | obuf_free);
+  wire          fire = ((~cdone) & rows_ok & adv);
+  wire          load = (tail & obuf_free);
   wire          end_pix = (last_sf & (nf == NF_LAST));
   wire          end_row = (end_pix & (ox == OW_LAST));
   wire          last_fire = (fire & end_row & (oy == OH_LAST));
@@ -422,19 +429,26 @@ module inq_mvu_e5 #(
 
   // ---- constant-weight products (wiring) and per-PE adder trees ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
+  // stage s of a value: computed after (s x 2) adder levels at most; a value
+  // read k stages later passes k registers (name_d<k>)
+  reg  [4:0] x4_d1;
+  reg  [7:0] sh2_d1;
+  reg  [10:0] p1_r_d1;
+  reg  [4:0] x0_d1;
+  reg  [10:0] p3_r_d1;
   // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
   wire [5:0] sh0_a = {1'b0, xv[9:5]}; // x[1] << 0
   wire [5:0] sh0_b = {1'b0, xv[29:25]}; // x[5] << 0
-  wire [6:0] sh0 = ({sh0_a[5], sh0_a} - {sh0_b[5], sh0_b}); // shared by several PEs
+  wire [6:0] sh0 = ({sh0_a[5], sh0_a} - {sh0_b[5], sh0_b}); // shared by several PEs, stage 0
   wire [5:0] sh1_a = {1'b0, xv[14:10]}; // x[2] << 0
   wire [5:0] sh1_b = {1'b0, xv[19:15]}; // x[3] << 0
-  wire [6:0] sh1 = ({sh1_a[5], sh1_a} - {sh1_b[5], sh1_b}); // shared by several PEs
+  wire [6:0] sh1 = ({sh1_a[5], sh1_a} - {sh1_b[5], sh1_b}); // shared by several PEs, stage 0
   wire [6:0] sh2_a = sh0; // sh0 << 0
   wire [6:0] sh2_b = sh1; // sh1 << 0
-  wire [7:0] sh2 = ({sh2_a[6], sh2_a} - {sh2_b[6], sh2_b}); // shared by several PEs
+  wire [7:0] sh2 = ({sh2_a[6], sh2_a} - {sh2_b[6], sh2_b}); // shared by several PEs, stage 0
   // PE 0: 5 non-zero weights in 2 terms, 1 zero weights (no hardware)
-  wire [5:0] p0_t0 = {1'b0, xv[24:20]}; // -x[4] << 0
-  wire [7:0] p0_t1 = sh2; // +sh2 << 0
+  wire [5:0] p0_t0 = {1'b0, x4_d1}; // -x[4] << 0
+  wire [7:0] p0_t1 = sh2_d1; // +sh2 << 0
   wire [8:0] p0_n0 = ({p0_t1[7], p0_t1} - {{3{p0_t0[5]}}, p0_t0});
   assign nxt[10:0] = {{2{p0_n0[8]}}, p0_n0};
   // PE 1: 4 non-zero weights in 4 terms, 2 zero weights (no hardware)
@@ -445,10 +459,11 @@ module inq_mvu_e5 #(
   wire [6:0] p1_n0 = ({p1_t1[5], p1_t1} - {p1_t0[5], p1_t0});
   wire [6:0] p1_n1 = ({p1_t2[5], p1_t2} - {p1_t3[5], p1_t3});
   wire [7:0] p1_n2 = ({p1_n0[6], p1_n0} + {p1_n1[6], p1_n1});
-  assign nxt[21:11] = {{3{p1_n2[7]}}, p1_n2};
+  wire [ACC_W-1:0] p1_r = {{3{p1_n2[7]}}, p1_n2};
+  assign nxt[21:11] = p1_r_d1;
   // PE 2: 5 non-zero weights in 2 terms, 1 zero weights (no hardware)
-  wire [5:0] p2_t0 = {1'b0, xv[4:0]}; // +x[0] << 0
-  wire [7:0] p2_t1 = sh2; // +sh2 << 0
+  wire [5:0] p2_t0 = {1'b0, x0_d1}; // +x[0] << 0
+  wire [7:0] p2_t1 = sh2_d1; // +sh2 << 0
   wire [8:0] p2_n0 = ({{3{p2_t0[5]}}, p2_t0} + {p2_t1[7], p2_t1});
   assign nxt[32:22] = {{2{p2_n0[8]}}, p2_n0};
   // PE 3: 4 non-zero weights in 3 terms, 2 zero weights (no hardware)
@@ -457,12 +472,29 @@ module inq_mvu_e5 #(
   wire [6:0] p3_t2 = sh0; // -sh0 << 0
   wire [6:0] p3_n0 = ({p3_t0[5], p3_t0} - {p3_t1[5], p3_t1});
   wire [7:0] p3_n1 = ({p3_n0[6], p3_n0} - {p3_t2[6], p3_t2});
-  assign nxt[43:33] = {{3{p3_n1[7]}}, p3_n1};
+  wire [ACC_W-1:0] p3_r = {{3{p3_n1[7]}}, p3_n1};
+  assign nxt[43:33] = p3_r_d1;
   // PE 4: 5 non-zero weights in 2 terms, 1 zero weights (no hardware)
-  wire [5:0] p4_t0 = {1'b0, xv[24:20]}; // -x[4] << 0
-  wire [7:0] p4_t1 = sh2; // -sh2 << 0
+  wire [5:0] p4_t0 = {1'b0, x4_d1}; // -x[4] << 0
+  wire [7:0] p4_t1 = sh2_d1; // -sh2 << 0
   wire [8:0] p4_n0 = ({{3{p4_t0[5]}}, p4_t0} + {p4_t1[7], p4_t1});
   assign nxt[54:44] = ({11{1'b0}} - {{2{p4_n0[8]}}, p4_n0});
+  always @(posedge clk) begin
+    if (rst) begin
+      pv <= 1'd0;
+    end else if (adv) begin
+      pv <= fire;
+    end
+  end
+  always @(posedge clk) begin
+    if (adv) begin
+      x4_d1 <= xv[24:20];
+      sh2_d1 <= sh2;
+      p1_r_d1 <= p1_r;
+      x0_d1 <= xv[4:0];
+      p3_r_d1 <= p3_r;
+    end
+  end
 
   // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
   // on each emission (word PE takes zeros); one register per word ----
@@ -475,7 +507,7 @@ module inq_mvu_e5 #(
       assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
         if (~rst) begin
-          if (fire & last_sf) begin
+          if (load) begin
             word <= nxt[ob*ACC_W +: ACC_W];
           end else if (emit) begin
             word <= obuf[(ob+1)*ACC_W +: ACC_W];
@@ -625,7 +657,7 @@ module inq_mvu_e5 #(
         out_data <= q;
         ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
       end
-      if (fire & last_sf) begin
+      if (load) begin
         pending <= PE_C;
       end else if (emit) begin
         pending <= (pending - 1'b1);
