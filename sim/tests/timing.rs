@@ -105,15 +105,16 @@ fn hand_derived_trace_of_a_dense_layer() {
 }
 
 /// With `m_axis_tready` held low the output FIFO fills, then the MVU's output register, then
-/// its `obuf`: the engine reports stalled cycles, and once the sink accepts again the values
-/// are still right (driving the `Machine` directly).
+/// its `obuf` (and a hard-wired engine's pipeline registers, which hold windows too: hence 30
+/// images, more than the design buffers): the engine reports stalled cycles, and once the sink
+/// accepts again the values are still right (driving the `Machine` directly).
 #[test]
 fn back_pressure_shows_as_stalled_cycles() {
     use inq_sim::{Machine, PortInputs};
     let (_, spec) = &chain_specs()[2];
     let m = model(spec, 4);
     let d = design(&m, &foldings(&m)[1].1);
-    let imgs = images(&m, 10, 4);
+    let imgs = images(&m, 30, 4);
     let beats = inq_sim::images_to_beats(&d, &imgs).unwrap();
     let mut mach = Machine::new(&d).unwrap();
     let mut next = 0;
