@@ -448,8 +448,12 @@ mod tests {
                     assert_eq!(eval(&dp, p, &x), want, "round {round}, PE {p}");
                 }
             }
-            // deterministic
-            assert_eq!(share(per_pe, lanes, 8, 40, true), dp);
+            // no node twice (a pattern is processed once: its count only falls after)
+            for (i, n) in dp.shared.iter().enumerate() {
+                assert!(!dp.shared[..i].contains(n), "round {round}: node {i} twice");
+            }
+            // deterministic (the search itself, not the memo)
+            assert_eq!(search(per_pe, lanes, 8, 40, true), dp);
         }
         // a pair in every PE is computed once
         let pair = |neg| {
