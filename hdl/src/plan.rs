@@ -358,8 +358,7 @@ pub fn stage_adder_trees(design: &mut Design, levels_per_stage: u32) {
     for e in &mut design.engines {
         if let crate::ops::EngineKind::Mvu(m) = &mut e.kind {
             if m.is_constant() {
-                let depth = crate::ops::pipeline::Levels::of(&m.datapath(e.io.in_width)).depth();
-                m.pipeline = crate::ops::pipeline::registers_for(depth, levels_per_stage);
+                m.stage_trees(e.io.in_width, levels_per_stage);
                 e.resources = e.kind.op().resources(&e.io);
             }
         }

@@ -13,6 +13,8 @@
 //! `SHIFT_FILE` memory parameters; parameters from the plan plus the input width `A`.
 
 use askama::Template;
+use inq_hdl::ops::pipeline::Value;
+use inq_hdl::ops::ConstDatapath;
 use inq_hdl::{Mvu, Staging, TreeOperand};
 
 use super::{
@@ -127,47 +129,50 @@ fn sext(name: &str, from: u32, to: u32) -> String {
     }
 }
 
-/// The pipeline registers of a constant-weight engine (`docs/hardware.md` §4.1): every value
-/// read `k` stages after the one it is computed in passes registers `<name>_d1` … `<name>_dk`,
-/// each loaded from the one before it (the first from the value) when the stages advance.
-#[derive(Default)]
-struct Delays {
-    /// Values in the order first delayed: name, width, expression, registers.
-    values: Vec<(String, u32, String, u32)>,
-}
-
-impl Delays {
-    /// `expr` (the value `name`, `width` bits) as seen `k` stages later.
-    fn get(&mut self, name: &str, width: u32, expr: &str, k: u32) -> String {
-        if k == 0 {
-            return expr.to_string();
-        }
-        match self.values.iter_mut().find(|v| v.0 == name) {
-            Some(v) => v.3 = v.3.max(k),
-            None => self
-                .values
-                .push((name.to_string(), width, expr.to_string(), k)),
-        }
+/// A value `name` read `k` stages after the one it is computed in: `expr` itself, or the
+/// last of its pipeline registers `<name>_d1` … `<name>_dk` (declared from
+/// [`Staging::carries`], [`pipeline_registers`]).
+fn delayed(name: &str, expr: &str, k: u32) -> String {
+    if k == 0 {
+        expr.to_string()
+    } else {
         format!("{name}_d{k}")
     }
-    /// Every register, with what it loads.
-    fn registers(&self) -> Vec<PipeRegV> {
-        let mut out = Vec::new();
-        for (name, width, expr, k) in &self.values {
-            for i in 1..=*k {
-                out.push(PipeRegV {
-                    name: format!("{name}_d{i}"),
-                    width: *width,
-                    src: if i == 1 {
-                        expr.clone()
-                    } else {
-                        format!("{name}_d{}", i - 1)
-                    },
-                });
-            }
+}
+
+/// The RTL names of a carried value and of what its first register loads.
+fn carried_name(v: Value, in_width: u32) -> (String, String) {
+    match v {
+        Value::Window(j) => {
+            let lo = j as u32 * in_width;
+            (format!("x{j}"), format!("xv[{}:{lo}]", lo + in_width - 1))
         }
-        out
+        Value::Shared(i) => (format!("sh{i}"), format!("sh{i}")),
+        Value::Node { pe, node } => (format!("p{pe}_n{node}"), format!("p{pe}_n{node}")),
+        Value::Result(pe) => (format!("p{pe}_r"), format!("p{pe}_r")),
     }
+}
+
+/// The pipeline registers of a constant-weight engine (`docs/hardware.md` §4.1): every value
+/// carried across `k` stage boundaries passes registers `<name>_d1` … `<name>_dk`, each
+/// loaded from the one before it (the first from the value) when the stages advance.
+fn pipeline_registers(st: &Staging, dp: &ConstDatapath, in_width: u32) -> Vec<PipeRegV> {
+    let mut out = Vec::new();
+    for c in st.carries(dp, in_width) {
+        let (name, expr) = carried_name(c.value, in_width);
+        for i in 1..=c.registers {
+            out.push(PipeRegV {
+                name: format!("{name}_d{i}"),
+                width: c.width,
+                src: if i == 1 {
+                    expr.clone()
+                } else {
+                    format!("{name}_d{}", i - 1)
+                },
+            });
+        }
+    }
+    out
 }
 
 /// The constant-mode template data of MVU engine `ei` (`docs/hardware.md` §4.1): per PE, its
@@ -186,14 +191,13 @@ fn const_mvu<'a>(
     let st = Staging::new(&dp, m.pipeline);
     let win = m.window_elements();
     let mut used = vec![false; win];
-    let mut delays = Delays::default();
     // a source (window element, or shared sub-sum `win + i`) read `k` stages after its own as
     // a signed expression, its width, and its name in comments
-    let source = |s: usize, k: u32, delays: &mut Delays| -> (String, u32, String) {
+    let source = |s: usize, k: u32| -> (String, u32, String) {
         if s < win {
             let lo = s as u32 * a;
             let slice = format!("xv[{}:{lo}]", lo + a - 1);
-            let x = delays.get(&format!("x{s}"), a, &slice, k);
+            let x = delayed(&format!("x{s}"), &slice, k);
             let ext = if !in_signed {
                 "1'b0".to_string()
             } else if k == 0 {
@@ -206,7 +210,7 @@ fn const_mvu<'a>(
             let i = s - win;
             let w = dp.source_width(s, a);
             let name = format!("sh{i}");
-            (delays.get(&name, w, &name, k), w, name)
+            (delayed(&name, &name, k), w, name)
         }
     };
     let shifted = |expr: &str, k: u32| {
@@ -225,7 +229,7 @@ fn const_mvu<'a>(
             if src < win {
                 used[src] = true;
             }
-            let (expr, w, label) = source(src, at - st.source_stage(&dp, src), &mut delays);
+            let (expr, w, label) = source(src, at - st.source_stage(&dp, src));
             let name = format!("sh{i}_{tag}");
             shared.push(ConstTermV {
                 name: name.clone(),
@@ -271,7 +275,7 @@ fn const_mvu<'a>(
         let mut terms = Vec::with_capacity(tree.terms.len());
         for (i, (t, &w)) in tree.terms.iter().zip(&tree.term_widths).enumerate() {
             let k = term_stage[i] - st.source_stage(&dp, t.lane);
-            let (expr, sw, label) = source(t.lane, k, &mut delays);
+            let (expr, sw, label) = source(t.lane, k);
             if w != sw + t.shift {
                 return Err(CodegenError::Mismatch(format!(
                     "engine {ei}: a product of shift {} does not fit the {accw}-bit accumulator",
@@ -297,17 +301,17 @@ fn const_mvu<'a>(
             TreeOperand::Node(j) => tree.nodes[j].width,
         };
         // an operand read in stage `at`
-        let name_of = |op: TreeOperand, at: u32, delays: &mut Delays| match op {
+        let name_of = |op: TreeOperand, at: u32| match op {
             TreeOperand::Term(i) => format!("p{p}_t{i}"),
             TreeOperand::Node(j) => {
                 let name = format!("p{p}_n{j}");
-                delays.get(&name, tree.nodes[j].width, &name, at - node_stage[j])
+                delayed(&name, &name, at - node_stage[j])
             }
         };
         let mut nodes = Vec::with_capacity(tree.nodes.len());
         for (j, n) in tree.nodes.iter().enumerate() {
             let at = node_stage[j];
-            let (x, y) = (name_of(n.a, at, &mut delays), name_of(n.b, at, &mut delays));
+            let (x, y) = (name_of(n.a, at), name_of(n.b, at));
             nodes.push(ConstNodeV {
                 name: format!("p{p}_n{j}"),
                 width: n.width,
@@ -322,7 +326,7 @@ fn const_mvu<'a>(
         let result = match tree.root {
             None => format!("{{{accw}{{1'b0}}}}"),
             Some(r) => {
-                let v = sext(&name_of(r, result_stage, &mut delays), width_of(r), accw);
+                let v = sext(&name_of(r, result_stage), width_of(r), accw);
                 if tree.root_negated {
                     format!("({{{accw}{{1'b0}}}} - {v})")
                 } else {
@@ -337,9 +341,7 @@ fn const_mvu<'a>(
             0
         };
         let carried = if carry > 0 {
-            let name = format!("p{p}_r");
-            delays.get(&name, accw, &name, carry);
-            name
+            format!("p{p}_r")
         } else {
             String::new()
         };
@@ -366,7 +368,7 @@ fn const_mvu<'a>(
         pes,
         pipe: st.registers,
         levels_per_stage: st.levels_per_stage,
-        pregs: delays.registers(),
+        pregs: pipeline_registers(&st, &dp, a),
     })
 }
 

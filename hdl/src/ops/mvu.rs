@@ -223,6 +223,17 @@ impl Mvu {
             true,
         )
     }
+    /// Sets the pipeline registers of a constant-weight engine for `in_width`-bit inputs to
+    /// stages of at most `levels_per_stage` adder levels (0: none; [`pipeline::registers_for`]);
+    /// a ROM-fed engine keeps none.
+    pub fn stage_trees(&mut self, in_width: u32, levels_per_stage: u32) {
+        self.pipeline = if self.is_constant() {
+            let depth = pipeline::Levels::of(&self.datapath(in_width)).depth();
+            pipeline::registers_for(depth, levels_per_stage)
+        } else {
+            0
+        };
+    }
     /// The elements of one window position, `kh·kw·C` (what a hard-wired engine reads at
     /// once).
     pub fn window_elements(&self) -> usize {
@@ -598,11 +609,7 @@ pub fn plan_mvu(
         },
         pipeline: 0,
     };
-    if mvu.is_constant() {
-        // a register after every ADDER_LEVELS_PER_STAGE adder levels
-        let depth = pipeline::Levels::of(&mvu.datapath(in_fmt.bits)).depth();
-        mvu.pipeline = pipeline::registers_for(depth, pipeline::ADDER_LEVELS_PER_STAGE);
-    }
+    mvu.stage_trees(in_fmt.bits, pipeline::ADDER_LEVELS_PER_STAGE);
     let io = Io {
         in_width: in_fmt.bits,
         in_signed: in_fmt.signed,
@@ -826,13 +833,12 @@ fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
     // address terms, which grow with the address width (fitted on the walked netlists of the
     // up5k preset, the small network and the tiny golden design: 11–16 levels and
     // 3–8 carry steps)
-    let schedule = LogicPath::new(9 + lbw.div_ceil(2), lbw.div_ceil(2));
+    let mut schedule = LogicPath::new(9 + lbw.div_ceil(2), lbw.div_ceil(2));
     let tree = log2_ceil(m.simd);
     let mut datapath = LogicPath::new(
         10 + tree,
         m.acc_width + 5 + tree * m.product_width.div_ceil(2),
     );
-    let mut schedule = schedule;
     if m.is_constant() {
         // a hard-wired engine (fitted on the walked 7-series netlists of conv1, conv2 and fc2
         // of the default LeNet with 0 to 5 pipeline registers, docs/performance.md

@@ -153,65 +153,114 @@ pub fn registers_for(depth: u32, levels_per_stage: u32) -> u32 {
     }
 }
 
-/// Flip-flop bits of the pipeline registers of `dp` staged by `st`, for `in_width`-bit window
-/// elements: every value carried across `k` stage boundaries costs `k` registers of its width
-/// (a window element `in_width` bits, a sub-sum or adder its width, a PE result `acc_width`
-/// bits), plus one valid bit per register stage.
-pub fn register_bits(dp: &ConstDatapath, st: &Staging, in_width: u32) -> u64 {
-    if st.registers == 0 {
-        return 0;
-    }
-    let lanes = dp.lanes;
-    // the furthest stage each source (window element or shared sub-sum) is read in
-    let mut last_use: Vec<Option<u32>> = vec![None; lanes + dp.shared.len()];
-    let mut note = |s: usize, stage: u32| {
-        let u = &mut last_use[s];
-        *u = Some(u.map_or(stage, |x| x.max(stage)));
-    };
-    for (i, n) in dp.shared.iter().enumerate() {
-        let at = st.stage(st.levels.shared[i]);
-        note(n.a, at);
-        note(n.b, at);
-    }
-    let mut bits = 0u64;
-    for (p, tree) in dp.trees.iter().enumerate() {
-        let lv = &st.levels.nodes[p];
-        let mut node_last: Vec<u32> = lv.iter().map(|&l| st.stage(l)).collect();
-        for (j, n) in tree.nodes.iter().enumerate() {
-            let at = st.stage(lv[j]);
-            for op in [n.a, n.b] {
-                match op {
-                    TreeOperand::Term(i) => note(tree.terms[i].lane, at),
-                    TreeOperand::Node(k) => node_last[k] = node_last[k].max(at),
+/// A value of a datapath that pipeline registers carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// Window element `j` (`in_width` bits).
+    Window(usize),
+    /// Shared sub-sum `i`.
+    Shared(usize),
+    /// Adder `node` of the tree of PE `pe`.
+    Node { pe: usize, node: usize },
+    /// The result of PE `pe` (`acc_width` bits), carried to the end of the last stage.
+    Result(usize),
+}
+
+/// A value read `registers` stages after the one it is computed in: it passes that many
+/// registers of `width` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Carry {
+    pub value: Value,
+    pub width: u32,
+    pub registers: u32,
+}
+
+impl Staging {
+    /// Every value that crosses a stage boundary, with the most boundaries any of its readers
+    /// needs (window elements first, then shared sub-sums, then per PE its adders and its
+    /// result): the registers the code generator declares and the resource model counts.
+    /// A reader in stage `s` of a value computed in stage `s'` reads it through `s − s'`
+    /// registers; the root of a tree is read in its result's stage.
+    pub fn carries(&self, dp: &ConstDatapath, in_width: u32) -> Vec<Carry> {
+        if self.registers == 0 {
+            return Vec::new();
+        }
+        let lanes = dp.lanes;
+        // the furthest stage each source (window element or shared sub-sum) is read in
+        let mut last_use: Vec<Option<u32>> = vec![None; lanes + dp.shared.len()];
+        let mut note = |s: usize, stage: u32| {
+            let u = &mut last_use[s];
+            *u = Some(u.map_or(stage, |x| x.max(stage)));
+        };
+        for (i, n) in dp.shared.iter().enumerate() {
+            let at = self.stage(self.levels.shared[i]);
+            note(n.a, at);
+            note(n.b, at);
+        }
+        let mut trees = Vec::new();
+        for (p, tree) in dp.trees.iter().enumerate() {
+            let lv = &self.levels.nodes[p];
+            let mut node_last: Vec<u32> = lv.iter().map(|&l| self.stage(l)).collect();
+            for (j, n) in tree.nodes.iter().enumerate() {
+                let at = self.stage(lv[j]);
+                for op in [n.a, n.b] {
+                    match op {
+                        TreeOperand::Term(i) => note(tree.terms[i].lane, at),
+                        TreeOperand::Node(k) => node_last[k] = node_last[k].max(at),
+                    }
                 }
             }
+            let result_stage = self.stage(self.levels.result[p]);
+            match tree.root {
+                Some(TreeOperand::Term(i)) => note(tree.terms[i].lane, result_stage),
+                Some(TreeOperand::Node(k)) => node_last[k] = node_last[k].max(result_stage),
+                None => {}
+            }
+            for (j, n) in tree.nodes.iter().enumerate() {
+                trees.push(Carry {
+                    value: Value::Node { pe: p, node: j },
+                    width: n.width,
+                    registers: node_last[j] - self.stage(lv[j]),
+                });
+            }
+            if tree.root.is_some() {
+                trees.push(Carry {
+                    value: Value::Result(p),
+                    width: dp.acc_width,
+                    registers: self.registers - result_stage,
+                });
+            }
         }
-        // the root is read in the result's stage (one level later when it is negated)
-        let result_stage = st.stage(st.levels.result[p]);
-        match tree.root {
-            Some(TreeOperand::Term(i)) => note(tree.terms[i].lane, result_stage),
-            Some(TreeOperand::Node(k)) => node_last[k] = node_last[k].max(result_stage),
-            None => {}
-        }
-        for (j, n) in tree.nodes.iter().enumerate() {
-            bits += u64::from(node_last[j] - st.stage(lv[j])) * u64::from(n.width);
-        }
-        if tree.root.is_some() {
-            bits += u64::from(st.registers - result_stage) * u64::from(dp.acc_width);
-        }
-    }
-    for (s, u) in last_use.iter().enumerate() {
-        if let Some(u) = u {
-            let (from, width) = if s < lanes {
-                (0, in_width)
+        let sources = last_use.iter().enumerate().filter_map(|(s, u)| {
+            let u = (*u)?;
+            Some(if s < lanes {
+                Carry {
+                    value: Value::Window(s),
+                    width: in_width,
+                    registers: u,
+                }
             } else {
                 let i = s - lanes;
-                (st.stage(st.levels.shared[i]), dp.shared[i].width)
-            };
-            bits += u64::from(u - from) * u64::from(width);
-        }
+                Carry {
+                    value: Value::Shared(i),
+                    width: dp.shared[i].width,
+                    registers: u - self.stage(self.levels.shared[i]),
+                }
+            })
+        });
+        sources.chain(trees).filter(|c| c.registers > 0).collect()
     }
-    bits + u64::from(st.registers)
+}
+
+/// Flip-flop bits of the pipeline registers of `dp` staged by `st`, for `in_width`-bit window
+/// elements: every value carried across `k` stage boundaries ([`Staging::carries`]) costs `k`
+/// registers of its width, plus one valid bit per register stage.
+pub fn register_bits(dp: &ConstDatapath, st: &Staging, in_width: u32) -> u64 {
+    st.carries(dp, in_width)
+        .iter()
+        .map(|c| u64::from(c.registers) * u64::from(c.width))
+        .sum::<u64>()
+        + u64::from(st.registers)
 }
 
 #[cfg(test)]

@@ -253,13 +253,25 @@ impl Mvu {
     /// comb `fire` given the downstream `out_ready`.
     #[inline(always)]
     pub fn fire(&self, out_ready: bool) -> bool {
-        let emit_go = !self.out_valid || out_ready;
-        let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
         if self.pipe_len > 0 {
-            self.avail() && (!self.tail() || obuf_free)
+            self.avail() && self.adv(out_ready)
         } else {
-            self.avail() && (self.sf + 1 != self.sfn || obuf_free)
+            self.avail() && (self.sf + 1 != self.sfn || self.obuf_free(out_ready))
         }
+    }
+
+    /// comb `obuf_free`: `obuf` is empty, or its last word leaves at this edge.
+    #[inline(always)]
+    fn obuf_free(&self, out_ready: bool) -> bool {
+        let emit_go = !self.out_valid || out_ready;
+        self.pending == 0 || (self.pending == 1 && emit_go)
+    }
+
+    /// comb `adv` (§4.1): the register stages advance, since the last one is empty or `obuf`
+    /// frees.
+    #[inline(always)]
+    fn adv(&self, out_ready: bool) -> bool {
+        !self.tail() || self.obuf_free(out_ready)
     }
 
     /// The ring slot of the last register stage.
@@ -278,12 +290,7 @@ impl Mvu {
     /// one is empty or `obuf` frees (`adv`).
     #[inline(always)]
     fn pipe_moves(&self, out_ready: bool) -> bool {
-        if self.pipe_count == 0 {
-            return false;
-        }
-        let emit_go = !self.out_valid || out_ready;
-        let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
-        !self.tail() || obuf_free
+        self.pipe_count > 0 && self.adv(out_ready)
     }
 
     /// `!cdone && (ahead || iy >= need)`: the engine has the rows for its next compute cycle.
@@ -347,15 +354,10 @@ impl Mvu {
         let emit_go = !self.out_valid || out_ready;
         let last_sf = self.sf + 1 == self.sfn;
         let pending = self.pending;
-        let obuf_free = pending == 0 || (pending == 1 && emit_go);
         let avail = self.avail();
         let tail = self.tail();
-        let adv = !tail || obuf_free;
-        let fire = if self.pipe_len > 0 {
-            avail && adv
-        } else {
-            avail && (!last_sf || obuf_free)
-        };
+        let adv = self.adv(out_ready);
+        let fire = self.fire(out_ready);
         let kind = if fire {
             Kind::Busy
         } else if avail {
@@ -449,8 +451,7 @@ impl Mvu {
         if self.pipe_len > 0 {
             // no emission work: the registers move (and a fire may come) unless the last
             // stage waits for `obuf`
-            let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
-            return if self.tail() && !obuf_free {
+            return if !self.adv(out_ready) {
                 Some(Quiet::Frozen {
                     stalled: self.avail(),
                 })
@@ -465,8 +466,7 @@ impl Mvu {
         }
         if self.sf + 1 == self.sfn {
             // fire needs obuf_free; with no emission work, pending == 0 unless blocked.
-            let obuf_free = self.pending == 0 || (self.pending == 1 && emit_go);
-            return if obuf_free {
+            return if self.obuf_free(out_ready) {
                 None
             } else {
                 Some(Quiet::Frozen { stalled: true })

@@ -431,23 +431,23 @@ module inq_mvu_e0 #(
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   // stage s of a value: computed after (s x 2) adder levels at most; a value
   // read k stages later passes k registers (name_d<k>)
+  reg  [10:0] sh1_d1;
   reg  [11:0] sh3_d1;
   reg  [11:0] sh3_d2;
   reg  [10:0] sh4_d1;
   reg  [11:0] p0_n2_d1;
   reg  [13:0] p0_n3_d1;
+  reg  [13:0] p0_n4_d1;
   reg  [13:0] p0_n5_d1;
   reg  [13:0] p0_n7_d1;
-  reg  [13:0] p0_n4_d1;
   reg  [11:0] p1_n2_d1;
   reg  [13:0] p1_n3_d1;
   reg  [13:0] p1_n4_d1;
   reg  [13:0] p1_n6_d1;
-  reg  [10:0] sh1_d1;
   reg  [10:0] p2_n2_d1;
-  reg  [13:0] p2_n5_d1;
   reg  [13:0] p2_n4_d1;
   reg  [13:0] p2_n4_d2;
+  reg  [13:0] p2_n5_d1;
   reg  [11:0] p3_n4_d1;
   reg  [13:0] p3_n5_d1;
   reg  [13:0] p3_r_d1;
@@ -551,23 +551,23 @@ module inq_mvu_e0 #(
   end
   always @(posedge clk) begin
     if (adv) begin
+      sh1_d1 <= sh1;
       sh3_d1 <= sh3;
       sh3_d2 <= sh3_d1;
       sh4_d1 <= sh4;
       p0_n2_d1 <= p0_n2;
       p0_n3_d1 <= p0_n3;
+      p0_n4_d1 <= p0_n4;
       p0_n5_d1 <= p0_n5;
       p0_n7_d1 <= p0_n7;
-      p0_n4_d1 <= p0_n4;
       p1_n2_d1 <= p1_n2;
       p1_n3_d1 <= p1_n3;
       p1_n4_d1 <= p1_n4;
       p1_n6_d1 <= p1_n6;
-      sh1_d1 <= sh1;
       p2_n2_d1 <= p2_n2;
-      p2_n5_d1 <= p2_n5;
       p2_n4_d1 <= p2_n4;
       p2_n4_d2 <= p2_n4_d1;
+      p2_n5_d1 <= p2_n5;
       p3_n4_d1 <= p3_n4;
       p3_n5_d1 <= p3_n5;
       p3_r_d1 <= p3_r;

@@ -432,16 +432,16 @@ module inq_mvu_e1 #(
   // stage s of a value: computed after (s x 2) adder levels at most; a value
   // read k stages later passes k registers (name_d<k>)
   reg  [5:0] x15_d1;
+  reg  [8:0] sh3_d1;
+  reg  [7:0] sh4_d1;
   reg  [9:0] sh5_d1;
   reg  [9:0] sh6_d1;
   reg  [9:0] p0_n3_d1;
   reg  [9:0] p0_n3_d2;
   reg  [11:0] p0_n4_d1;
-  reg  [8:0] sh3_d1;
   reg  [8:0] p1_n2_d1;
   reg  [9:0] p1_n3_d1;
   reg  [11:0] p1_r_d1;
-  reg  [7:0] sh4_d1;
   reg  [8:0] p2_n0_d1;
   reg  [8:0] p2_n1_d1;
   reg  [11:0] p2_r_d1;
@@ -543,16 +543,16 @@ module inq_mvu_e1 #(
   always @(posedge clk) begin
     if (adv) begin
       x15_d1 <= xv[95:90];
+      sh3_d1 <= sh3;
+      sh4_d1 <= sh4;
       sh5_d1 <= sh5;
       sh6_d1 <= sh6;
       p0_n3_d1 <= p0_n3;
       p0_n3_d2 <= p0_n3_d1;
       p0_n4_d1 <= p0_n4;
-      sh3_d1 <= sh3;
       p1_n2_d1 <= p1_n2;
       p1_n3_d1 <= p1_n3;
       p1_r_d1 <= p1_r;
-      sh4_d1 <= sh4;
       p2_n0_d1 <= p2_n0;
       p2_n1_d1 <= p2_n1;
       p2_r_d1 <= p2_r;

@@ -431,10 +431,10 @@ module inq_mvu_e5 #(
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   // stage s of a value: computed after (s x 2) adder levels at most; a value
   // read k stages later passes k registers (name_d<k>)
+  reg  [4:0] x0_d1;
   reg  [4:0] x4_d1;
   reg  [7:0] sh2_d1;
   reg  [10:0] p1_r_d1;
-  reg  [4:0] x0_d1;
   reg  [10:0] p3_r_d1;
   // sub-sums that recur in several PEs, computed once (inq_hdl::ops::sharing)
   wire [5:0] sh0_a = {1'b0, xv[9:5]}; // x[1] << 0
@@ -488,10 +488,10 @@ module inq_mvu_e5 #(
   end
   always @(posedge clk) begin
     if (adv) begin
+      x0_d1 <= xv[4:0];
       x4_d1 <= xv[24:20];
       sh2_d1 <= sh2;
       p1_r_d1 <= p1_r;
-      x0_d1 <= xv[4:0];
       p3_r_d1 <= p3_r;
     end
   end
