@@ -479,6 +479,77 @@ fn gen_tree_levels_sets_the_pipeline_registers() {
     }
 }
 
+/// `--pipeline-for FAMILY`: the hard-wired engine's registers come from `--clock-mhz` (none
+/// at a slow clock, more at a fast one), the summary says what meets, and a fixed
+/// `--tree-levels` beside it is refused by the parser.
+#[test]
+fn gen_pipeline_for_a_clock_chooses_the_registers() {
+    let (dir, mp) = fixture("pipelinefor");
+    let m = mp.to_str().unwrap();
+    let mut registers = Vec::new();
+    for mhz in ["20", "450"] {
+        let out_dir = dir.join(mhz);
+        let out = inq(&[
+            "gen",
+            m,
+            "--unroll",
+            "3",
+            "--pipeline-for",
+            "xilinx7",
+            "--clock-mhz",
+            mhz,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("clock target {mhz}.0 MHz on Xilinx 7-series")),
+            "{text}"
+        );
+        let manifest = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        let d = v["design"]["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"]["weight_storage"] == "constant")
+            .map(|e| e["kind"]["pipeline"].as_u64().unwrap_or(0))
+            .unwrap();
+        registers.push((text, d));
+    }
+    assert_eq!(registers[0].1, 0, "{}", registers[0].0);
+    assert!(
+        registers[0].0.contains("the whole tree in one cycle"),
+        "{}",
+        registers[0].0
+    );
+    assert!(registers[1].1 >= 1, "{}", registers[1].0);
+    let out = inq(&[
+        "gen",
+        m,
+        "--unroll",
+        "3",
+        "--pipeline-for",
+        "xilinx7",
+        "--tree-levels",
+        "2",
+        "--out",
+        dir.join("both").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.join("both").exists());
+}
+
 #[test]
 fn explore_sweeps_lanes_and_writes_tables_and_plot() {
     let (dir, mp) = fixture("explore");

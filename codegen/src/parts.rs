@@ -47,6 +47,7 @@ impl Wires {
 }
 
 /// One module parameter of an instance.
+#[derive(Clone)]
 pub(crate) struct ParamV {
     /// Name.
     pub name: String,

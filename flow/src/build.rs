@@ -53,6 +53,9 @@ pub struct BuildRequest {
     /// Adder levels per pipeline stage of the hard-wired engines (`None`: the plan's
     /// default; 0: no pipeline registers).
     pub tree_levels: Option<u32>,
+    /// Stage the hard-wired engines' adder trees for `clock_mhz` on this family instead
+    /// (`inq_hdl::stage_to_clock`; not with `tree_levels`).
+    pub pipeline_for: Option<inq_hdl::TimingFamily>,
 }
 
 /// What `inq gen` did.
@@ -64,6 +67,8 @@ pub struct BuildReport {
     pub manifest: Manifest,
     /// The skip-FIFO sizing, when it ran.
     pub sizing: Option<inq_sim::SizingReport>,
+    /// The adder-tree staging for the clock, when asked (`BuildRequest::pipeline_for`).
+    pub clock_fit: Option<inq_hdl::ClockFit>,
     /// Seconds spent planning, sizing and generating.
     pub seconds: f64,
 }
@@ -73,20 +78,51 @@ pub const SIZING_IMAGES: usize = 4;
 
 /// Plans the design of `model` and, when asked and the design has skip FIFOs, minimizes their
 /// depths by simulation.
-pub fn plan(
-    model: &QuantModel,
-    req: &BuildRequest,
-) -> Result<(Design, Option<inq_sim::SizingReport>), FlowError> {
+pub fn plan(model: &QuantModel, req: &BuildRequest) -> Result<Planned, FlowError> {
     let mut design = inq_hdl::plan_unrolled(model, &req.folding, &req.unroll)?;
-    if let Some(l) = req.tree_levels {
-        inq_hdl::stage_adder_trees(&mut design, l);
+    let mut clock_fit = None;
+    match (req.tree_levels, req.pipeline_for) {
+        (Some(_), Some(_)) => {
+            return Err(FlowError::Input(
+                "give either a fixed number of adder levels per stage or a family to pipeline for, not both".into(),
+            ))
+        }
+        (Some(l), None) => inq_hdl::stage_adder_trees(&mut design, l),
+        (None, Some(family)) => {
+            if !(req.clock_mhz.is_finite() && req.clock_mhz > 0.0) {
+                return Err(FlowError::Input(format!(
+                    "clock {} MHz: must be positive to pipeline for it",
+                    req.clock_mhz
+                )));
+            }
+            clock_fit = Some(inq_hdl::stage_to_clock(&mut design, family, req.clock_mhz));
+        }
+        (None, None) => {}
     }
     if req.fifo_depths == FifoDepths::Rule || !design.streams.iter().any(|s| s.skip) {
-        return Ok((design, None));
+        return Ok(Planned {
+            design,
+            sizing: None,
+            clock_fit,
+        });
     }
     let (sized, report) = inq_sim::minimize_skip_fifos(&design, SIZING_IMAGES)
         .ctx(|| "sizing the skip FIFOs by simulation".to_string())?;
-    Ok((sized, Some(report)))
+    Ok(Planned {
+        design: sized,
+        sizing: Some(report),
+        clock_fit,
+    })
+}
+
+/// A planned design and how it was planned.
+pub struct Planned {
+    /// The design.
+    pub design: Design,
+    /// The skip-FIFO sizing, when it ran.
+    pub sizing: Option<inq_sim::SizingReport>,
+    /// The adder-tree staging for the clock, when asked.
+    pub clock_fit: Option<inq_hdl::ClockFit>,
 }
 
 /// Plans, sizes and writes the design folder `out` for `model`.
@@ -96,7 +132,11 @@ pub fn build(
     req: &BuildRequest,
 ) -> Result<(BuildReport, Design), FlowError> {
     let t0 = Instant::now();
-    let (design, sizing) = plan(model, req)?;
+    let Planned {
+        design,
+        sizing,
+        clock_fit,
+    } = plan(model, req)?;
     let manifest = inq_codegen::generate(
         &design,
         model,
@@ -112,6 +152,7 @@ pub fn build(
             out: out.display().to_string(),
             manifest,
             sizing,
+            clock_fit,
             seconds: t0.elapsed().as_secs_f64(),
         },
         design,

@@ -325,7 +325,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
             if d.netlist.levels <= target {
                 "met"
             } else {
-                "NOT met (only hard-wired adder trees are pipelined: `inq gen --tree-levels`)"
+                "NOT met (only hard-wired adder trees are pipelined: `inq gen --tree-levels L` or `--pipeline-for xilinx7 --clock-mhz F`)"
             }
         );
     }

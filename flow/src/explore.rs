@@ -224,7 +224,7 @@ fn evaluate(
     folding: FoldingRequest,
     log: &mut impl FnMut(&str),
 ) -> Result<(Point, inq_hdl::Design), FlowError> {
-    let (design, _) = crate::build::plan(
+    let crate::build::Planned { design, .. } = crate::build::plan(
         model,
         &crate::build::BuildRequest {
             folding,
@@ -233,6 +233,7 @@ fn evaluate(
             clock_mhz: a.clock_mhz,
             force: false,
             tree_levels: None,
+            pipeline_for: None,
         },
     )
     .ctx(|| format!("planning {label} with {budget} lanes"))?;

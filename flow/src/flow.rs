@@ -476,5 +476,6 @@ pub fn default_build(arch: Arch, clock_mhz: f64) -> BuildRequest {
         clock_mhz,
         force: false,
         tree_levels: None,
+        pipeline_for: None,
     }
 }

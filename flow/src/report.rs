@@ -93,8 +93,8 @@ pub fn ram_styles(folder: &DesignFolder, flow: Flow) -> Vec<RamStyle> {
         .collect()
 }
 
-/// Builds the report for a design folder; `engines` limits synthesis to these instances (names
-/// or engine indices, the others black-boxed); `progress` gets one line per synthesis pass.
+/// Builds the report for a design folder; `engines` limits synthesis to these engines
+/// (instance names, engine names or engine indices, the others black-boxed); `progress` gets one line per synthesis pass.
 pub fn build(
     dir: &Path,
     flows: &[Flow],
@@ -111,7 +111,13 @@ pub fn build(
                     .get(i)
                     .map(|d| d.instance.clone())
                     .unwrap_or_else(|| e.clone()),
-                Err(_) => e.clone(),
+                // an engine's name (`conv1`) stands for its instance (`u_e0_conv1`)
+                Err(_) => manifest
+                    .engines
+                    .iter()
+                    .find(|d| &d.name == e)
+                    .map(|d| d.instance.clone())
+                    .unwrap_or_else(|| e.clone()),
             })
             .collect()
     });

@@ -27,6 +27,7 @@
 //! is wiring, zero weights vanish and recurring sub-sums are shared ([`ops::Mvu::datapath`]);
 //! its adder trees are cut by pipeline registers ([`ops::pipeline`], [`stage_adder_trees`]).
 
+pub mod clock_target;
 pub mod design;
 pub mod error;
 pub mod folding;
@@ -38,6 +39,7 @@ pub mod resources;
 pub mod schedule;
 pub mod timing;
 
+pub use clock_target::{stage_to_clock, ClockFit, TreeStaging};
 pub use design::{
     Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
 };

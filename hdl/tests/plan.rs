@@ -872,3 +872,86 @@ fn throughput_target_chooses_hard_wired_engines_by_lut_estimate() {
     }
     assert!(chose > 0, "no target chose a hard-wired engine");
 }
+
+/// `stage_to_clock` (issue 13, item 3): per hard-wired engine the fewest pipeline registers
+/// whose estimated path fits the period, none when the whole tree fits, one adder level per
+/// stage (and the engine named as missing) when nothing fits; the other parts only reported.
+#[test]
+fn adder_trees_are_pipelined_for_the_clock() {
+    use inq_hdl::{plan_unrolled, stage_to_clock, EngineOp, TimingFamily};
+    let m = lenet();
+    let base = plan_unrolled(
+        &m,
+        &FoldingRequest::LaneBudget(64),
+        &["conv1".into(), "fc2".into()],
+    )
+    .unwrap();
+    let ns_at = |d: &inq_hdl::Design, name: &str, l: u32| -> (f64, u32) {
+        let e = d.engines.iter().find(|e| e.name == name).unwrap();
+        let EngineKind::Mvu(mv) = &e.kind else {
+            panic!()
+        };
+        let mut mv = mv.clone();
+        mv.stage_trees(e.io.in_width, l);
+        let f = TimingFamily::Xilinx7;
+        (mv.logic_path(&e.io).on(f).ns(f), mv.pipeline)
+    };
+    for family in [TimingFamily::Xilinx7, TimingFamily::Ice40Up] {
+        let slow = if family == TimingFamily::Xilinx7 {
+            20.0
+        } else {
+            2.0
+        };
+        let mut d = base.clone();
+        let fit = stage_to_clock(&mut d, family, slow);
+        assert_eq!(fit.trees.len(), 2, "{fit:?}");
+        assert!(
+            fit.trees
+                .iter()
+                .all(|t| t.meets && t.registers == 0 && t.levels_per_stage == 0),
+            "{fit:?}"
+        );
+        assert!(fit.over.is_empty(), "{}", fit.summary());
+        let mut d = base.clone();
+        let fit = stage_to_clock(&mut d, family, 2000.0);
+        assert!(fit
+            .trees
+            .iter()
+            .all(|t| !t.meets && t.levels_per_stage == 1));
+        assert!(
+            fit.over.iter().any(|p| p.name == "conv1"),
+            "{}",
+            fit.summary()
+        );
+        assert!(fit.summary().contains("misses the target"));
+    }
+    // at 200 MHz on 7-series: each engine's choice fits, one level more per stage does not,
+    // the design's estimate agrees with the choice, and ROM-fed engines are reported
+    let mut d = base.clone();
+    let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0);
+    for t in &fit.trees {
+        let e = d.engines.iter().find(|e| e.name == t.engine).unwrap();
+        let EngineKind::Mvu(mv) = &e.kind else {
+            panic!()
+        };
+        assert_eq!(mv.pipeline, t.registers);
+        assert!(t.meets && t.ns <= 5.0, "{t:?}");
+        let depth = mv.tree_depth(e.io.in_width);
+        assert!(
+            t.levels_per_stage >= 1 && t.levels_per_stage < depth,
+            "{t:?}"
+        );
+        let (ns, regs) = ns_at(&base, &t.engine, t.levels_per_stage);
+        assert_eq!((ns, regs), (t.ns, t.registers));
+        let (longer, _) = ns_at(&base, &t.engine, t.levels_per_stage + 1);
+        assert!(longer > 5.0, "{} meets with L + 1: {longer} ns", t.engine);
+    }
+    assert!(
+        fit.over.iter().any(|p| p.name == "conv2"),
+        "{}",
+        fit.summary()
+    );
+    assert!(fit.over.iter().all(|p| p.ns > 5.0));
+    // the registers' flip-flops are in the estimate
+    assert!(d.design_resources().ff_bits > base.design_resources().ff_bits);
+}

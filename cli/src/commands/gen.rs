@@ -16,6 +16,27 @@ pub enum MacArg {
     Multiply,
 }
 
+/// An FPGA family of the clock estimate.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyArg {
+    /// Xilinx 7-series (LUT6), as yosys `synth_xilinx` maps it.
+    Xilinx7,
+    /// iCE40 UltraPlus and LP parts (`up5k`, …).
+    Ice40Up,
+    /// iCE40 HX parts (`hx8k`, …).
+    Ice40Hx,
+}
+
+impl From<FamilyArg> for inq_hdl::TimingFamily {
+    fn from(f: FamilyArg) -> Self {
+        match f {
+            FamilyArg::Xilinx7 => inq_hdl::TimingFamily::Xilinx7,
+            FamilyArg::Ice40Up => inq_hdl::TimingFamily::Ice40Up,
+            FamilyArg::Ice40Hx => inq_hdl::TimingFamily::Ice40Hx,
+        }
+    }
+}
+
 /// How the skip FIFOs get their depths.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FifoDepthsArg {
@@ -52,8 +73,14 @@ pub struct FoldArgs {
     pub unroll: Vec<String>,
     /// Adder levels per pipeline stage in the adder trees of hard-wired engines (a register
     /// after every L levels; 0: none, the whole tree in one cycle). Default 2.
-    #[arg(long, value_name = "L")]
+    #[arg(long, value_name = "L", conflicts_with = "pipeline_for")]
     pub tree_levels: Option<u32>,
+    /// Pipeline the adder trees of hard-wired engines for --clock-mhz on this FPGA family:
+    /// per engine the fewest registers whose estimated path fits in the period (the plan's
+    /// clock estimate, `inq report --flows`/`inq impl` compare it with the tools); prints
+    /// what still misses the target.
+    #[arg(long, value_enum, value_name = "FAMILY")]
+    pub pipeline_for: Option<FamilyArg>,
     /// How the skip FIFOs of residual connections get their depths.
     #[arg(long, value_enum, default_value_t = FifoDepthsArg::Simulated)]
     pub fifo_depths: FifoDepthsArg,
@@ -98,6 +125,7 @@ impl FoldArgs {
             clock_mhz,
             force,
             tree_levels: self.tree_levels,
+            pipeline_for: self.pipeline_for.map(Into::into),
         })
     }
 }
@@ -159,6 +187,9 @@ pub fn run(a: &GenArgs) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+        }
+        if let Some(f) = &report.clock_fit {
+            s += &format!("\n{}", f.summary().trim_end());
         }
         s += &format!(
             "\nwrote {} ({} files) in {:.2} s",

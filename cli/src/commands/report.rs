@@ -12,7 +12,8 @@ pub struct ReportArgs {
     /// Synthesis flows to run (generic maps large ROMs to logic and is slow on big designs).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [super::FlowArg::Xilinx, super::FlowArg::Ice40])]
     pub flows: Vec<super::FlowArg>,
-    /// Synthesize only these engines (instance names or engine indices, comma separated);
+    /// Synthesize only these engines (engine names such as `conv1`, instance names or engine
+    /// indices, comma separated);
     /// the others are black-boxed.
     #[arg(long, value_delimiter = ',')]
     pub engines: Option<Vec<String>>,

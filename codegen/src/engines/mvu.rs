@@ -23,7 +23,7 @@ use super::{
 };
 use crate::error::CodegenError;
 use crate::hex::{hex_bits, hex_word, image};
-use crate::parts::{text, Conn, Instance, OutFile, Wire};
+use crate::parts::{text, Conn, Instance, OutFile, ParamV, Wire};
 
 #[derive(Template)]
 #[template(path = "inq_mvu.v", escape = "none")]
@@ -44,6 +44,22 @@ struct MvuT<'a> {
     levels_per_stage: u32,
     /// The pipeline's data registers.
     pregs: Vec<PipeRegV>,
+    /// The parameter values that the module's declaration takes as defaults: a per-engine
+    /// (constant-weight) module has one instance, and its body is written for that
+    /// instance's values, so a tool that elaborates the module alone (plain `read_verilog`)
+    /// sees the same values; empty for the shared `inq_mvu`, whose defaults are generic.
+    defaults: Vec<ParamV>,
+}
+
+impl MvuT<'_> {
+    /// The default of parameter `name` in the module's declaration: the instance's value in a
+    /// per-engine module, else `generic`.
+    fn default_of(&self, name: &str, generic: &str) -> String {
+        self.defaults
+            .iter()
+            .find(|p| p.name == name)
+            .map_or_else(|| generic.to_string(), |p| p.value.clone())
+    }
 }
 
 /// One pipeline register of a constant-weight MVU and what it loads.
@@ -106,6 +122,7 @@ const MODULE: Shared = Shared {
                 pipe: 0,
                 levels_per_stage: 0,
                 pregs: Vec::new(),
+                defaults: Vec::new(),
             },
             "inq_mvu.v",
         )
@@ -369,6 +386,7 @@ fn const_mvu<'a>(
         pipe: st.registers,
         levels_per_stage: st.levels_per_stage,
         pregs: pipeline_registers(&st, &dp, a),
+        defaults: Vec::new(),
     })
 }
 
@@ -415,7 +433,8 @@ impl EngineGen for Mvu {
         let mut hex = tables(ei, self);
         if self.is_constant() {
             let module = format!("inq_mvu_e{ei}");
-            let t = const_mvu(ei, self, io.in_width, io.in_signed, cx.header)?;
+            let mut t = const_mvu(ei, self, io.in_width, io.in_signed, cx.header)?;
+            t.defaults = p.clone();
             return Ok(EngineOut {
                 rtl: vec![OutFile::rtl(
                     &format!("{module}.v"),

@@ -228,11 +228,15 @@ impl Mvu {
     /// a ROM-fed engine keeps none.
     pub fn stage_trees(&mut self, in_width: u32, levels_per_stage: u32) {
         self.pipeline = if self.is_constant() {
-            let depth = pipeline::Levels::of(&self.datapath(in_width)).depth();
-            pipeline::registers_for(depth, levels_per_stage)
+            pipeline::registers_for(self.tree_depth(in_width), levels_per_stage)
         } else {
             0
         };
+    }
+    /// The adder levels of a constant-weight engine's deepest tree for `in_width`-bit inputs
+    /// (shared sub-sums included).
+    pub fn tree_depth(&self, in_width: u32) -> u32 {
+        pipeline::Levels::of(&self.datapath(in_width)).depth()
     }
     /// The elements of one window position, `kh·kw·C` (what a hard-wired engine reads at
     /// once).

@@ -11,7 +11,7 @@
 // zero weights emit no term, and each PE sums its terms in an adder tree (a negative weight's
 // term is subtracted). There is no weight ROM and no accumulator register.
 module inq_mvu_e5 #(
-  parameter integer C          = 1,
+  parameter integer C          = 6,
   parameter integer H          = 1,
   parameter integer W          = 1,
   parameter integer KH         = 1,
@@ -20,19 +20,19 @@ module inq_mvu_e5 #(
   parameter integer SW         = 1,
   parameter integer PT         = 0,
   parameter integer PL         = 0,
-  parameter integer OC         = 1,
+  parameter integer OC         = 5,
   parameter integer OH         = 1,
   parameter integer OW         = 1,
-  parameter integer NR         = 1,
-  parameter integer PE         = 1,
-  parameter integer SIMD       = 1,
-  parameter integer A          = 8,
+  parameter integer NR         = 2,
+  parameter integer PE         = 5,
+  parameter integer SIMD       = 6,
+  parameter integer A          = 5,
   parameter integer PAD        = 0,
-  parameter integer ACC_W      = 16,
-  parameter integer RW         = 17,
-  parameter integer OUT_W      = 8,
-  parameter integer LOGITS     = 0,
-  parameter integer OUT_SIGNED = 0,
+  parameter integer ACC_W      = 11,
+  parameter integer RW         = 12,
+  parameter integer OUT_W      = 11,
+  parameter integer LOGITS     = 1,
+  parameter integer OUT_SIGNED = 1,
   parameter         BIAS_FILE  = "",
   parameter         SHIFT_FILE = ""
 ) (

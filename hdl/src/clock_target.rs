@@ -1,0 +1,189 @@
+//! Pipelining to a clock: the pipeline registers of every hard-wired engine's adder trees
+//! chosen so that its estimated path meets a target clock on an FPGA family
+//! (`docs/hardware.md` §4.1, "Pipelined adder trees", and §12).
+//!
+//! Owns the choice (which stage length `L` each hard-wired engine gets) and the account of
+//! what still misses the target. Does not own the path model (each engine's
+//! [`crate::ops::EngineOp::logic_path`] and the family delays of [`crate::timing`]), nor the
+//! staging itself ([`crate::ops::pipeline`]): it only tries stage lengths on the plan's own
+//! estimate. The other parts of a design (ROM-fed engines, pools, FIFOs, the output stage)
+//! have a fixed path in their templates; they are reported, not changed.
+
+use serde::Serialize;
+
+use crate::design::Design;
+use crate::ops::EngineKind;
+use crate::timing::{self, PartTiming, TimingFamily};
+
+/// The choice for one hard-wired engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeStaging {
+    /// The engine's name.
+    pub engine: String,
+    /// Adder levels per pipeline stage (0: the whole tree in one cycle).
+    pub levels_per_stage: u32,
+    /// Pipeline registers (stages − 1).
+    pub registers: u32,
+    /// Its estimated path on the family, in nanoseconds.
+    pub ns: f64,
+    /// The path meets the period.
+    pub meets: bool,
+}
+
+/// What [`stage_to_clock`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClockFit {
+    /// The family of the estimate.
+    pub family: TimingFamily,
+    /// The target clock.
+    pub mhz: f64,
+    /// Its period, `1000 / mhz` nanoseconds.
+    pub period_ns: f64,
+    /// Every hard-wired engine, in engine order.
+    pub trees: Vec<TreeStaging>,
+    /// The parts of the design whose estimated path is still longer than the period (the
+    /// ROM-fed engines, pools, FIFOs and output stage have no stage to add; a hard-wired engine
+    /// appears here when even one adder level per stage is too slow).
+    pub over: Vec<PartTiming>,
+    /// The design's estimated Fmax after the staging.
+    pub fmax_mhz: f64,
+}
+
+/// Stages the adder trees of every hard-wired engine of `design` for `mhz` on `family`: per
+/// engine the fewest pipeline registers whose estimated path (clock to output, levels, carry,
+/// setup) fits in the period — no register when the whole tree fits, at most one adder level
+/// per stage when nothing longer does — and updates its resource estimate.
+pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
+    let period_ns = 1000.0 / mhz;
+    let mut trees = Vec::new();
+    for e in &mut design.engines {
+        let EngineKind::Mvu(m) = &mut e.kind else {
+            continue;
+        };
+        if !m.is_constant() {
+            continue;
+        }
+        let depth = m.tree_depth(e.io.in_width);
+        // 0 (no register) first, then stages of depth − 1, …, 1 levels: the first that fits
+        let candidates = std::iter::once(0).chain((1..depth.max(1)).rev());
+        let mut chosen = None;
+        for l in candidates {
+            m.stage_trees(e.io.in_width, l);
+            let ns = crate::ops::EngineOp::logic_path(&*m, &e.io)
+                .on(family)
+                .ns(family);
+            if ns <= period_ns {
+                chosen = Some((l, ns));
+                break;
+            }
+        }
+        let (levels_per_stage, ns, meets) = match chosen {
+            Some((l, ns)) => (l, ns, true),
+            None => {
+                m.stage_trees(e.io.in_width, 1);
+                let ns = crate::ops::EngineOp::logic_path(&*m, &e.io)
+                    .on(family)
+                    .ns(family);
+                (1, ns, false)
+            }
+        };
+        e.resources = e.kind.op().resources(&e.io);
+        let registers = match &e.kind {
+            EngineKind::Mvu(m) => m.pipeline,
+            _ => 0,
+        };
+        trees.push(TreeStaging {
+            engine: e.name.clone(),
+            levels_per_stage,
+            registers,
+            ns,
+            meets,
+        });
+    }
+    let est = timing::estimate(design, family);
+    ClockFit {
+        family,
+        mhz,
+        period_ns,
+        trees,
+        over: est.parts.into_iter().filter(|p| p.ns > period_ns).collect(),
+        fmax_mhz: est.fmax_mhz,
+    }
+}
+
+impl ClockFit {
+    /// A readable account: the target, each hard-wired engine's stages, and what misses.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "clock target {:.1} MHz on {} ({:.2} ns): estimated Fmax {:.1} MHz\n",
+            self.mhz,
+            self.family.name(),
+            self.period_ns,
+            self.fmax_mhz
+        );
+        for t in &self.trees {
+            let stages = if t.levels_per_stage == 0 {
+                "the whole tree in one cycle".to_string()
+            } else {
+                format!(
+                    "{} adder level(s) per stage, {} pipeline register(s)",
+                    t.levels_per_stage, t.registers
+                )
+            };
+            s.push_str(&format!(
+                "  {}: {stages}, {:.2} ns{}\n",
+                t.engine,
+                t.ns,
+                if t.meets { "" } else { " (misses the target)" }
+            ));
+        }
+        if self.over.is_empty() {
+            s.push_str("  every part meets the target\n");
+        } else {
+            let names: Vec<String> = self
+                .over
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {:.2} ns ({} levels, {} carry)",
+                        p.name, p.ns, p.path.levels, p.path.carry
+                    )
+                })
+                .collect();
+            s.push_str(&format!(
+                "  over the target (no pipeline stage to add): {}\n",
+                names.join(", ")
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_names_what_misses() {
+        let fit = ClockFit {
+            family: TimingFamily::Xilinx7,
+            mhz: 200.0,
+            period_ns: 5.0,
+            trees: vec![TreeStaging {
+                engine: "fc".into(),
+                levels_per_stage: 3,
+                registers: 2,
+                ns: 4.5,
+                meets: true,
+            }],
+            over: vec![],
+            fmax_mhz: 222.2,
+        };
+        let s = fit.summary();
+        assert!(
+            s.contains("fc: 3 adder level(s) per stage, 2 pipeline register(s)"),
+            "{s}"
+        );
+        assert!(s.contains("every part meets"), "{s}");
+    }
+}
