@@ -364,14 +364,12 @@ pub fn run(req: &FlowRequest) -> Result<FlowSummary, FlowError> {
     s.stage_seconds = st.times.clone();
     s.passed = s.sim_mismatches == 0 && verified;
     let md = work.join("report.md");
-    write_markdown(
-        &md,
-        &s,
-        &design.summary_table(req.build.clock_mhz),
-        &sim_table,
-        &report_table,
-        &plots,
-    )?;
+    let mut plan_table = design.summary_table(req.build.clock_mhz);
+    if let Some(f) = &g.clock_fit {
+        // `--pipeline-for`: the adder-tree stages chosen for the clock and what misses it
+        plan_table.push_str(&f.summary());
+    }
+    write_markdown(&md, &s, &plan_table, &sim_table, &report_table, &plots)?;
     s.report = req.out.join("report.md").display().to_string();
     stage_dir.commit()?;
     Ok(s)
