@@ -94,7 +94,8 @@ pub fn ram_styles(folder: &DesignFolder, flow: Flow) -> Vec<RamStyle> {
 }
 
 /// Builds the report for a design folder; `engines` limits synthesis to these engines
-/// (instance names, engine names or engine indices, the others black-boxed); `progress` gets one line per synthesis pass.
+/// (instance names, engine names or engine indices, the others black-boxed); `progress` gets
+/// one line per synthesis pass.
 pub fn build(
     dir: &Path,
     flows: &[Flow],

@@ -13,8 +13,7 @@ pub struct ReportArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [super::FlowArg::Xilinx, super::FlowArg::Ice40])]
     pub flows: Vec<super::FlowArg>,
     /// Synthesize only these engines (engine names such as `conv1`, instance names or engine
-    /// indices, comma separated);
-    /// the others are black-boxed.
+    /// indices, comma separated); the others are black-boxed.
     #[arg(long, value_delimiter = ',')]
     pub engines: Option<Vec<String>>,
     /// Print one JSON object instead of the human summary.
