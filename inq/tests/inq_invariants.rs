@@ -220,6 +220,15 @@ fn training_learns_and_is_deterministic() {
     assert!(la.epochs[3].loss < la.epochs[0].loss, "{la:?}");
     let acc = train::evaluate(&a, &test).unwrap().accuracy;
     assert!(acc > 0.8, "accuracy {acc}");
+    // the predictions behind it (what integerization's exponent search aims at)
+    let pred = train::predictions(&a, &test).unwrap();
+    assert_eq!(pred.len(), test.len());
+    let hits = pred
+        .iter()
+        .zip(&test.labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    assert_eq!(hits as f64 / test.len() as f64, acc);
 }
 
 #[test]

@@ -494,3 +494,39 @@ pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> 
         loss: loss / n as f64,
     })
 }
+
+/// The top-1 class of a float model (as [`evaluate`] computes it: the first largest logit)
+/// for every image of `data`.
+pub fn predictions(model: &FloatModel, data: &Dataset) -> Result<Vec<u8>, TrainError> {
+    let net = Net::new(model)?;
+    check_data(&net, data)?;
+    if net.classes > 256 {
+        return Err(TrainError::Data(format!(
+            "{} classes: predictions are kept as bytes",
+            net.classes
+        )));
+    }
+    let params = params_of(model);
+    let n = data.len();
+    let bs = 500;
+    let mut out = Vec::with_capacity(n);
+    let mut x = Vec::new();
+    for start in (0..n).step_by(bs) {
+        let end = (start + bs).min(n);
+        net.normalize(
+            &data.pixels[start * data.image_len()..end * data.image_len()],
+            &mut x,
+        );
+        let logits = net.logits(&params, &x)?;
+        for row in logits.chunks(net.classes) {
+            let mut best = 0;
+            for (i, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = i;
+                }
+            }
+            out.push(best as u8);
+        }
+    }
+    Ok(out)
+}
