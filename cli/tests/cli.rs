@@ -403,6 +403,20 @@ fn gen_target_fps_chooses_engines_and_no_hard_wired_keeps_rom_lanes() {
     assert!(est[0] <= est[1], "{est:?}");
 }
 
+/// The pipeline registers the manifest of design folder `dir` records for its (first)
+/// hard-wired engine.
+fn hard_wired_registers(dir: &std::path::Path) -> u64 {
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    v["design"]["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"]["weight_storage"] == "constant")
+        .map(|e| e["kind"]["pipeline"].as_u64().unwrap_or(0))
+        .unwrap()
+}
+
 /// `--tree-levels`: the hard-wired dense layer's adder tree (32 terms) gets the plan's
 /// registers by default, none with 0, one per adder level with 1; the design records them.
 #[test]
@@ -435,15 +449,7 @@ fn gen_tree_levels_sets_the_pipeline_registers() {
             .find(|l| l.starts_with("hard-wired"))
             .unwrap_or_else(|| panic!("{text}"))
             .to_string();
-        let manifest = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-        let d = v["design"]["engines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"]["weight_storage"] == "constant")
-            .map(|e| e["kind"]["pipeline"].as_u64().unwrap_or(0))
-            .unwrap();
+        let d = hard_wired_registers(&out_dir);
         registers.push((line, d));
     }
     assert!(
@@ -511,15 +517,7 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
             text.contains(&format!("clock target {mhz}.0 MHz on Xilinx 7-series")),
             "{text}"
         );
-        let manifest = std::fs::read_to_string(out_dir.join("manifest.json")).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-        let d = v["design"]["engines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"]["weight_storage"] == "constant")
-            .map(|e| e["kind"]["pipeline"].as_u64().unwrap_or(0))
-            .unwrap();
+        let d = hard_wired_registers(&out_dir);
         registers.push((text, d));
     }
     assert_eq!(registers[0].1, 0, "{}", registers[0].0);

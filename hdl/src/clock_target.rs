@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use crate::design::Design;
-use crate::ops::EngineKind;
+use crate::ops::{EngineKind, EngineOp, Mvu};
 use crate::timing::{self, PartTiming, TimingFamily};
 
 /// The choice for one hard-wired engine.
@@ -63,35 +63,25 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         if !m.is_constant() {
             continue;
         }
-        let depth = m.tree_depth(e.io.in_width);
-        // 0 (no register) first, then stages of depth − 1, …, 1 levels: the first that fits
-        let candidates = std::iter::once(0).chain((1..depth.max(1)).rev());
-        let mut chosen = None;
-        for l in candidates {
-            m.stage_trees(e.io.in_width, l);
-            let ns = crate::ops::EngineOp::logic_path(&*m, &e.io)
-                .on(family)
-                .ns(family);
-            if ns <= period_ns {
-                chosen = Some((l, ns));
-                break;
-            }
-        }
-        let (levels_per_stage, ns, meets) = match chosen {
+        // the engine's estimated path with stages of `l` adder levels (0: none)
+        let io = e.io;
+        let ns_at = |m: &mut Mvu, l: u32| {
+            m.stage_trees(io.in_width, l);
+            m.logic_path(&io).on(family).ns(family)
+        };
+        // 0 (no register) first, then stages of depth − 1, …, 1 levels: the first that fits;
+        // one level per stage when none does
+        let depth = m.tree_depth(io.in_width);
+        let fit = std::iter::once(0)
+            .chain((1..depth.max(1)).rev())
+            .map(|l| (l, ns_at(m, l)))
+            .find(|&(_, ns)| ns <= period_ns);
+        let (levels_per_stage, ns, meets) = match fit {
             Some((l, ns)) => (l, ns, true),
-            None => {
-                m.stage_trees(e.io.in_width, 1);
-                let ns = crate::ops::EngineOp::logic_path(&*m, &e.io)
-                    .on(family)
-                    .ns(family);
-                (1, ns, false)
-            }
+            None => (1, ns_at(m, 1), false),
         };
+        let registers = m.pipeline;
         e.resources = e.kind.op().resources(&e.io);
-        let registers = match &e.kind {
-            EngineKind::Mvu(m) => m.pipeline,
-            _ => 0,
-        };
         trees.push(TreeStaging {
             engine: e.name.clone(),
             levels_per_stage,

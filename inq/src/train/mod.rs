@@ -451,15 +451,18 @@ pub struct Eval {
     pub loss: f64,
 }
 
-/// Evaluates a float model (batched, float activations, BatchNorm with its running
-/// statistics).
-pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> {
+/// Runs a float model over `data` in batches (float activations, BatchNorm with its running
+/// statistics) and hands `f` each image's logits with its index.
+fn for_each_logits(
+    model: &FloatModel,
+    data: &Dataset,
+    mut f: impl FnMut(usize, &[f32]),
+) -> Result<(), TrainError> {
     let net = Net::new(model)?;
     check_data(&net, data)?;
     let params = params_of(model);
     let n = data.len();
     let bs = 500;
-    let (mut correct, mut loss) = (0usize, 0f64);
     let mut x = Vec::new();
     for start in (0..n).step_by(bs) {
         let end = (start + bs).min(n);
@@ -468,24 +471,30 @@ pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> 
             &mut x,
         );
         let logits = net.logits(&params, &x)?;
-        for (row, &l) in logits.chunks(net.classes).zip(&data.labels[start..end]) {
-            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let lse = f64::from(m)
-                + row
-                    .iter()
-                    .map(|&v| f64::from(v - m).exp())
-                    .sum::<f64>()
-                    .ln();
-            loss += lse - f64::from(row[usize::from(l)]);
-            let mut best = 0;
-            for (i, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = i;
-                }
-            }
-            correct += usize::from(best == usize::from(l));
+        for (k, row) in logits.chunks(net.classes).enumerate() {
+            f(start + k, row);
         }
     }
+    Ok(())
+}
+
+/// Evaluates a float model (batched, float activations, BatchNorm with its running
+/// statistics).
+pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> {
+    let n = data.len();
+    let (mut correct, mut loss) = (0usize, 0f64);
+    for_each_logits(model, data, |i, row| {
+        let l = usize::from(data.labels[i]);
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let lse = f64::from(m)
+            + row
+                .iter()
+                .map(|&v| f64::from(v - m).exp())
+                .sum::<f64>()
+                .ln();
+        loss += lse - f64::from(row[l]);
+        correct += usize::from(crate::forward::argmax(row) == l);
+    })?;
     if n == 0 {
         return Err(TrainError::Data("no evaluation images".into()));
     }
@@ -495,38 +504,22 @@ pub fn evaluate(model: &FloatModel, data: &Dataset) -> Result<Eval, TrainError> 
     })
 }
 
-/// The top-1 class of a float model (as [`evaluate`] computes it: the first largest logit)
-/// for every image of `data`.
+/// The top-1 class of a float model (as [`evaluate`] counts it: the first largest logit,
+/// [`crate::forward::argmax`]) for every image of `data`.
 pub fn predictions(model: &FloatModel, data: &Dataset) -> Result<Vec<u8>, TrainError> {
-    let net = Net::new(model)?;
-    check_data(&net, data)?;
-    if net.classes > 256 {
-        return Err(TrainError::Data(format!(
-            "{} classes: predictions are kept as bytes",
-            net.classes
-        )));
-    }
-    let params = params_of(model);
-    let n = data.len();
-    let bs = 500;
-    let mut out = Vec::with_capacity(n);
-    let mut x = Vec::new();
-    for start in (0..n).step_by(bs) {
-        let end = (start + bs).min(n);
-        net.normalize(
-            &data.pixels[start * data.image_len()..end * data.image_len()],
-            &mut x,
-        );
-        let logits = net.logits(&params, &x)?;
-        for row in logits.chunks(net.classes) {
-            let mut best = 0;
-            for (i, &v) in row.iter().enumerate() {
-                if v > row[best] {
-                    best = i;
-                }
-            }
-            out.push(best as u8);
+    let mut out = Vec::with_capacity(data.len());
+    let mut wide = None;
+    for_each_logits(model, data, |_, row| {
+        let c = crate::forward::argmax(row);
+        match u8::try_from(c) {
+            Ok(b) => out.push(b),
+            Err(_) => wide = Some(row.len()),
         }
+    })?;
+    if let Some(classes) = wide {
+        return Err(TrainError::Data(format!(
+            "{classes} classes: predictions are kept as bytes"
+        )));
     }
     Ok(out)
 }
