@@ -7,8 +7,9 @@
 //!
 //! # Flags
 //!
-//! `verilator --cc --exe --build -j 2 -O3 --x-assign fast --x-initial fast --noassert
-//! -Wno-fatal` (+ `--trace` for the VCD variant). `-Wno-fatal` is deliberate: by default
+//! `verilator --cc --exe -j 2 -O3 --x-assign fast --x-initial fast --noassert -Wno-fatal`
+//! (+ `--trace` for the VCD variant), then `make -f V<top>.mk -j 2 OPT_FAST=-O2` in the
+//! object folder. `-Wno-fatal` is deliberate: by default
 //! Verilator aborts on *any* lint warning (width, unused, ...). Lint cleanliness of generated
 //! RTL is checked by the generator's own tests (`verilator --lint-only -Wall`); the harness's
 //! job is the functional check, so it builds anyway and reports every `%Warning` line in
@@ -16,7 +17,7 @@
 //!
 //! # C++ compiler
 //!
-//! The model is compiled with `clang++` when one is found on the search path (`-MAKEFLAGS
+//! The model is compiled with `clang++` when one is found on the search path (`make
 //! CXX=<path>`), otherwise with Verilator's default (`g++`). On the default LeNet design the
 //! clang-built model simulates 7–14 % faster and builds in about 6 s instead of 10 s
 //! (`docs/performance.md`, "Sharded verification"). [`BuildOptions::cxx`] names another
@@ -33,6 +34,9 @@
 //! (`.hex`) are *not* part of the key, because `$readmemh` reads them when the simulation
 //! starts (in the design's `rtl/` folder); a design differing only in ROM contents reuses the
 //! model. A second run with the same design does not rebuild ([`BuildInfo::cache_hit`]).
+//! Verilator's run-time library objects, the same for every design, are kept once per
+//! Verilator version, compiler and variant in `CACHE/runtime-<key>/` and copied into each new
+//! build, so only the design's own C++ is compiled (`runtime_dir`).
 
 use crate::error::TbError;
 use crate::protocol::INITIAL_RESET_CYCLES;
@@ -51,7 +55,7 @@ pub const HARNESS_VERSION: u32 = 3;
 /// The C++ driver template.
 pub const HARNESS_TEMPLATE: &str = include_str!("../templates/harness.cpp");
 
-/// Verilator flags every build uses (after `--cc --exe --build`).
+/// Verilator flags every build uses (after `--cc --exe`).
 pub const VERILATOR_FLAGS: &[&str] = &[
     "-j",
     "2",
@@ -62,9 +66,10 @@ pub const VERILATOR_FLAGS: &[&str] = &[
     "fast",
     "--noassert",
     "-Wno-fatal",
-    "-MAKEFLAGS",
-    "OPT_FAST=-O2",
 ];
+
+/// `make` arguments of the C++ compile that follows (`make -C obj -f V<top>.mk ...`).
+pub const MAKE_FLAGS: &[&str] = &["-j", "2", "OPT_FAST=-O2"];
 
 /// How to find Verilator and where to cache builds.
 #[derive(Debug, Clone, Default)]
@@ -338,6 +343,7 @@ pub fn cache_key(
     let mut h = Sha256::new();
     h.update(format!("inq-testbenches harness v{HARNESS_VERSION}\ntrace={trace}\n").as_bytes());
     h.update(VERILATOR_FLAGS.join(" ").as_bytes());
+    h.update(MAKE_FLAGS.join(" ").as_bytes());
     if let Some(c) = cxx {
         h.update(format!("\ncxx={}", c.display()).as_bytes());
     }
@@ -358,6 +364,86 @@ pub fn cache_key(
 }
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Verilator's run-time library objects (`verilated*.o`) are the same for every model built by
+/// one Verilator version with one compiler and variant, and compiling them is about 9 CPU-s of
+/// every build. The first build keeps them in `CACHE/runtime-<key>/`; later builds copy them
+/// into their object folder between verilating and `make`, which then finds them up to date
+/// (newer than the library sources and the generated makefile they depend on). The key covers
+/// the version, the compiler, the variant and the flags.
+fn runtime_dir(root: &Path, version: &str, cxx: Option<&Path>, trace: bool) -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(
+        format!(
+            "verilator runtime\n{version}\ncxx={cxx:?}\ntrace={trace}\n{}\n{}",
+            VERILATOR_FLAGS.join(" "),
+            MAKE_FLAGS.join(" ")
+        )
+        .as_bytes(),
+    );
+    let key = inq_model::format::hex(&h.finalize());
+    root.join(format!("runtime-{}", &key[..24]))
+}
+
+/// The library objects of `runtime` (if any) as they are kept (see [`runtime_dir`]).
+fn runtime_objects(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut objs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            name.starts_with("verilated") && name.ends_with(".o")
+        })
+        .collect();
+    objs.sort();
+    objs
+}
+
+/// Copies the kept library objects into a new build's object folder. Best effort: a missing
+/// or unreadable object only means `make` compiles it.
+fn seed_runtime(runtime: &Path, obj: &Path) {
+    let objs = runtime_objects(runtime);
+    if objs.is_empty() || std::fs::create_dir_all(obj).is_err() {
+        return;
+    }
+    for o in objs {
+        if let Some(name) = o.file_name() {
+            // a fresh copy: its modification time is now, after the library sources'
+            if std::fs::copy(&o, obj.join(name)).is_err() {
+                let _ = std::fs::remove_file(obj.join(name));
+            }
+        }
+    }
+}
+
+/// Keeps a successful build's library objects for later builds (once per key; best effort,
+/// installed by renaming a complete folder, so a reader never sees a partial one).
+fn keep_runtime(obj: &Path, runtime: &Path) {
+    if runtime.is_dir() {
+        return;
+    }
+    let objs = runtime_objects(obj);
+    if objs.is_empty() {
+        return;
+    }
+    let tmp = runtime.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if std::fs::create_dir_all(&tmp).is_err() {
+        return;
+    }
+    let copied = objs.iter().all(|o| {
+        o.file_name()
+            .is_some_and(|n| std::fs::copy(o, tmp.join(n)).is_ok())
+    });
+    if !copied || std::fs::rename(&tmp, runtime).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+}
 
 fn read_entry(entry: &Path) -> Option<EntryInfo> {
     let bin = entry.join("harness");
@@ -418,19 +504,23 @@ pub fn build(design: &DesignFolder, opts: &BuildOptions) -> Result<BuildInfo, Tb
     };
     let cpp = write("harness.cpp", &harness_source(design))?;
     let vlt = write("taps.vlt", &taps_config(design))?;
+    let version = Command::new(&verilator)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let runtime = runtime_dir(&root, &version, cxx.as_deref(), opts.trace);
+    let obj = tmp.join("obj");
     let rtl_dir = design.rtl_dir();
     let rtl_abs = rtl_dir.canonicalize().unwrap_or(rtl_dir);
     let mut cmd = Command::new(&verilator);
     cmd.current_dir(&tmp)
-        .args(["--cc", "--exe", "--build"])
+        .args(["--cc", "--exe"])
         .args(VERILATOR_FLAGS)
         .arg("--top-module")
         .arg(top)
         .args(["-Mdir", "obj", "-o", "harness"])
         .arg(format!("-I{}", rtl_abs.display()));
-    if let Some(c) = &cxx {
-        cmd.arg("-MAKEFLAGS").arg(format!("CXX={}", c.display()));
-    }
     if opts.trace {
         cmd.arg("--trace");
     }
@@ -442,12 +532,30 @@ pub fn build(design: &DesignFolder, opts: &BuildOptions) -> Result<BuildInfo, Tb
     cmd.arg(&cpp);
     let t0 = Instant::now();
     let out = cmd.output().map_err(|e| TbError::io(&verilator, e))?;
-    let build_seconds = t0.elapsed().as_secs_f64();
     let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
     log.push_str(&String::from_utf8_lossy(&out.stderr));
+    let mut ok = out.status.success();
+    if ok {
+        seed_runtime(&runtime, &obj);
+        let mut make = Command::new("make");
+        make.current_dir(&obj)
+            .arg("-f")
+            .arg(format!("V{top}.mk"))
+            .args(MAKE_FLAGS);
+        if let Some(c) = &cxx {
+            make.arg(format!("CXX={}", c.display()));
+        }
+        let out = make
+            .output()
+            .map_err(|e| TbError::io(Path::new("make"), e))?;
+        log.push_str(&String::from_utf8_lossy(&out.stdout));
+        log.push_str(&String::from_utf8_lossy(&out.stderr));
+        ok = out.status.success();
+    }
+    let build_seconds = t0.elapsed().as_secs_f64();
     let log_path = write("build.log", &log)?;
-    let binary = tmp.join("obj").join("harness");
-    if !out.status.success() || !binary.is_file() {
+    let binary = obj.join("harness");
+    if !ok || !binary.is_file() {
         let mut tail: Vec<&str> = log.lines().rev().take(30).collect();
         tail.reverse();
         let mut tail = tail.join("\n");
@@ -468,14 +576,10 @@ pub fn build(design: &DesignFolder, opts: &BuildOptions) -> Result<BuildInfo, Tb
         .filter(|l| l.starts_with("%Warning"))
         .map(str::to_string)
         .collect();
-    let version = Command::new(&verilator)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    keep_runtime(&obj, &runtime);
     let final_bin = tmp.join("harness");
     std::fs::rename(&binary, &final_bin).map_err(|e| TbError::io(&final_bin, e))?;
-    let _ = std::fs::remove_dir_all(tmp.join("obj"));
+    let _ = std::fs::remove_dir_all(&obj);
     let e = EntryInfo {
         key: key.clone(),
         top: top.clone(),
