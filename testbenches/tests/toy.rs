@@ -333,6 +333,47 @@ fn second_run_is_a_cache_hit() {
     );
 }
 
+/// Verilator's run-time library is compiled by the first build of a cache only: a second design
+/// (another RTL, so another model) starts from the kept objects, and its model works.
+#[test]
+fn runtime_library_is_compiled_once_per_cache() {
+    require_verilator();
+    let cache = scratch("runtime-cache");
+    let bo = BuildOptions {
+        cache_dir: Some(cache.clone()),
+        ..BuildOptions::default()
+    };
+    let log = |b: &inq_testbenches::BuildInfo| {
+        std::fs::read_to_string(b.cache_entry.join("build.log")).unwrap()
+    };
+    let first = inq_testbenches::build(&DesignFolder::load(&toy_dir()).unwrap(), &bo).unwrap();
+    assert!(!first.cache_hit);
+    assert!(log(&first).contains("verilated.cpp"), "{}", log(&first));
+    let dir = scratch("runtime-other");
+    copy_design(&toy_dir(), &dir).unwrap();
+    // the same circuit in another source text: another cache key
+    let conv = dir.join("rtl/toy_conv.v");
+    let text = std::fs::read_to_string(&conv).unwrap();
+    std::fs::write(&conv, format!("{text}// a second design\n")).unwrap();
+    let second = inq_testbenches::build(&DesignFolder::load(&dir).unwrap(), &bo).unwrap();
+    assert!(!second.cache_hit);
+    assert_ne!(first.key, second.key);
+    assert!(!log(&second).contains("verilated.cpp"), "{}", log(&second));
+    let r = verify(
+        &dir,
+        &images(6, 2),
+        &VerifyOptions {
+            cache_dir: Some(cache.clone()),
+            ..opts()
+        },
+    )
+    .unwrap();
+    check_passed(&r, 6);
+    assert!(r.build.cache_hit, "verify uses the second build");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
 #[test]
 fn corrupted_rom_word_is_detected_and_localized() {
     require_verilator();
