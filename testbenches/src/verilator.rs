@@ -545,12 +545,20 @@ pub fn build(design: &DesignFolder, opts: &BuildOptions) -> Result<BuildInfo, Tb
         if let Some(c) = &cxx {
             make.arg(format!("CXX={}", c.display()));
         }
-        let out = make
-            .output()
-            .map_err(|e| TbError::io(Path::new("make"), e))?;
-        log.push_str(&String::from_utf8_lossy(&out.stdout));
-        log.push_str(&String::from_utf8_lossy(&out.stderr));
-        ok = out.status.success();
+        match make.output() {
+            Ok(out) => {
+                log.push_str(&String::from_utf8_lossy(&out.stdout));
+                log.push_str(&String::from_utf8_lossy(&out.stderr));
+                ok = out.status.success();
+            }
+            Err(e) => {
+                log.push_str(&format!(
+                    "\ncould not run `make` (Debian package `make`) in {}: {e}\n",
+                    obj.display()
+                ));
+                ok = false;
+            }
+        }
     }
     let build_seconds = t0.elapsed().as_secs_f64();
     let log_path = write("build.log", &log)?;
