@@ -36,13 +36,14 @@ use crate::geometry::Geometry;
 /// them in block RAM). The full rule is [`rom_in_bram`].
 pub const LUTROM_MAX_BITS: u64 = 8192;
 
-/// Logic LUTs per accumulator bit of one shift-add lane (its adder in the PE's chain and the
-/// sign-extended, conditionally negated product feeding it), fitted.
-pub const LANE_LUTS_PER_ACC_BIT: f64 = 1.4;
+/// Logic LUTs per accumulator bit of one shift-add lane (its adder in the PE's chain, which
+/// takes a negative product's +1 as its carry in, and the sign-extended product feeding it),
+/// fitted.
+pub const LANE_LUTS_PER_ACC_BIT: f64 = 0.9;
 
 /// Logic LUTs per input bit and shift position of one lane (`A·(k_max+1)`: the shift
-/// multiplexer and the conditional negate after it), fitted.
-pub const LANE_LUTS_PER_SHIFTED_BIT: f64 = 1.25;
+/// multiplexer and the conditional inversion after it), fitted.
+pub const LANE_LUTS_PER_SHIFTED_BIT: f64 = 0.6;
 
 /// Logic LUTs per accumulator bit of one multiplier lane when its multiplier is a DSP block
 /// (the sign-extended product into the PE's adder chain), fitted.
@@ -63,7 +64,7 @@ pub fn soft_mul_luts(x_bits: u32, w_bits: u32) -> u64 {
 
 /// Logic LUTs per bit of MVU control register (increment / wrap / compare logic, the window
 /// address arithmetic built on the counters, the requantizer's barrel shifters), fitted.
-pub const CTRL_LUTS_PER_BIT: f64 = 2.6;
+pub const CTRL_LUTS_PER_BIT: f64 = 3.2;
 
 /// Logic LUTs per bit of pooling-engine control register, fitted.
 pub const POOL_CTRL_LUTS_PER_BIT: f64 = 1.5;

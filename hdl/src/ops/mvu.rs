@@ -644,11 +644,11 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     let mut t = Vec::new();
 
     // control registers: common part, sf/nf/ky/kx/icf loop counters, lop/oxs window
-    // coordinates, rb/kxc/co buffer offsets, waddr, pending, ch.
+    // coordinates, rb/kxc/co buffer offsets, waddr, pending, the obuf read index oi, ch.
     // A constant-weight engine (NF = SF = 1, 1×1 window) keeps sf, nf, ky, kx, icf, kxc and
     // co at 0 (yosys removes them as constant registers) and has no waddr.
     let ctrl_bits = if m.is_constant() {
-        common_ctrl_bits(g) + 2 * cw + lbw + vclog2(pe + 1)
+        common_ctrl_bits(g) + 2 * cw + lbw + vclog2(pe + 1) + vclog2(pe)
     } else {
         common_ctrl_bits(g)
             + vclog2(m.sf as u64 + 1)
@@ -660,6 +660,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             + 3 * lbw
             + vclog2(depth)
             + vclog2(pe + 1)
+            + vclog2(pe)
     } + vclog2(oc.max(2));
     t.push(term(
         "control (counters, window addressing, handshakes, requantizer shifts)",
@@ -751,7 +752,13 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             0,
             carry,
         ));
-        t.push(term("output buffers", pe * acc, pe * acc, 0));
+        // the output buffer: PE registers loaded in parallel, read by a PE:1 multiplexer
+        t.push(term(
+            "output buffers (registers and their read multiplexer)",
+            acc * mux_luts(pe),
+            pe * acc,
+            0,
+        ));
         if m.pipeline > 0 {
             // flip-flops beside the adders' LUTs (a 7-series slice has two per LUT)
             let st = Staging::new(dp, m.pipeline);
@@ -765,8 +772,9 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     } else {
         match m.mac {
             MacKind::Shift => {
-                // lanes: the product `±(x << k)` (every input bit at every shift used, then the
-                // conditional negate) sign-extended into its ACC_W-bit adder of the PE's chain.
+                // lanes: the product `x << k` (every input bit at every shift used), inverted
+                // for a negative weight, sign-extended into its ACC_W-bit adder of the PE's
+                // chain, which takes the negation's +1 as its carry in.
                 let shifted_bits = a * (u64::from(m.k_max) + 1);
                 t.push(term(
                     "lanes (shift / negate products and adder chains)",
@@ -787,10 +795,11 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
                 ));
             }
         }
-        // per PE: acc and obuf registers, obuf load/shift multiplexer.
+        // per PE: acc and obuf registers (loaded in parallel), and the obuf's PE:1 read
+        // multiplexer.
         t.push(term(
             "accumulators and output buffers",
-            pe * acc,
+            acc * mux_luts(pe),
             2 * pe * acc,
             0,
         ));

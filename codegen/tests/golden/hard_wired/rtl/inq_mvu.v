@@ -81,6 +81,7 @@ module inq_mvu #(
   localparam integer KXW    = $clog2(KW + 1);
   localparam integer ICW    = $clog2(CS + 1);
   localparam integer PNW    = $clog2(PE + 1);
+  localparam integer OIW    = (PE > 1) ? $clog2(PE) : 1;
 
   localparam integer H_C_I = H;
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
@@ -143,6 +144,8 @@ module inq_mvu #(
   localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
   localparam integer PE_C_I = PE;
   localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
+  localparam integer OI_LAST_I = PE - 1;
+  localparam [OIW-1:0] OI_LAST = OI_LAST_I[OIW-1:0];
   localparam integer PE_L_I = PE / LU;
   localparam [LBW-1:0] PE_L = PE_L_I[LBW-1:0];
   localparam integer NL_LAST_I = NL - 1;
@@ -381,7 +384,11 @@ module inq_mvu #(
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
+      // lane s adds pv[s] plus the carry cv[s]: a negative power-of-two weight gives
+      // -(x << k) = ~(x << k) + 1, the inversion in the lane and the +1 as the carry into its
+      // adder, so no lane has a negation adder of its own
       wire [SIMD*ACC_W-1:0] pv;
+      wire [SIMD-1:0]       cv;
       for (s = 0; s < SIMD; s = s + 1) begin : g_mul
         wire [CB-1:0] code = w_data[(p*SIMD + s)*CB +: CB];
         // lane s of PE p (depthwise: SIMD = 1 and PE p has its own window lane p)
@@ -394,6 +401,7 @@ module inq_mvu #(
           wire signed [CB-1:0] ws = code;
           wire signed [PW-1:0] ps = (xs * ws);
           assign pr = ps;
+          assign cv[s] = 1'b0;
         end else begin : g_pow2
           wire [PW-1:0] xe = {{(PW-A){((IN_SIGNED != 0) ? x[A-1] : 1'b0)}}, x};
           wire [PW-1:0] sh;
@@ -402,23 +410,50 @@ module inq_mvu #(
           end else begin : g_nosh
             assign sh = xe;
           end
-          assign pr = (code[CB-1] ? (code[CB-2] ? (~sh + 1'b1) : sh) : {PW{1'b0}});
+          // code[CB-1]: non-zero; code[CB-2]: negative
+          assign pr = ({PW{code[CB-1]}} & (sh ^ {PW{code[CB-2]}}));
+          assign cv[s] = (code[CB-1] & code[CB-2]);
         end
         assign pv[s*ACC_W +: ACC_W] = {{(ACC_W-PW){pr[PW-1]}}, pr};
-      end
-      reg [ACC_W-1:0] sum;
-      integer i;
-      always @(*) begin
-        sum = {ACC_W{1'b0}};
-        for (i = 0; i < SIMD; i = i + 1) begin
-          sum = (sum + pv[i*ACC_W +: ACC_W]);
-        end
       end
       // the PE's accumulator: one register per PE, not one PE*ACC_W-bit vector (which a
       // cycle-based simulator evaluates word by word every cycle)
       reg [ACC_W-1:0] acc;
       wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc);
-      assign nxt[p*ACC_W +: ACC_W] = (base + sum);
+      integer i;
+      if (MUL != 0) begin : g_sum_mul
+        // plain adds, so that synthesis can merge a product and its add into one DSP block
+        reg [ACC_W-1:0] sum;
+        always @(*) begin
+          sum = {ACC_W{1'b0}};
+          for (i = 0; i < SIMD; i = i + 1) begin
+            sum = (sum + pv[i*ACC_W +: ACC_W]);
+          end
+        end
+        assign nxt[p*ACC_W +: ACC_W] = (base + sum);
+        /* verilator lint_off UNUSED */
+        // Justification: multiplier lanes have no carries (cv is 0).
+        wire [SIMD-1:0] unused_cv = cv;
+        /* verilator lint_on UNUSED */
+      end else begin : g_sum_pow2
+        // the chain over the lanes: {a, 1} + {b, c} = {a + b + c, ~c}, an adder with a carry
+        // in; lane 0's carry enters the accumulator's adder
+        /* verilator lint_off UNUSED */
+        // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1.
+        reg [ACC_W-1:0] sum;
+        reg [ACC_W:0]   st;
+        always @(*) begin
+          sum = pv[0 +: ACC_W];
+          st = {(ACC_W+1){1'b0}};
+          for (i = 1; i < SIMD; i = i + 1) begin
+            st = ({sum, 1'b1} + {pv[i*ACC_W +: ACC_W], cv[i]});
+            sum = st[ACC_W:1];
+          end
+        end
+        wire [ACC_W:0] nt = ({base, 1'b1} + {sum, cv[0]});
+        /* verilator lint_on UNUSED */
+        assign nxt[p*ACC_W +: ACC_W] = nt[ACC_W:1];
+      end
       always @(posedge clk) begin
         if ((~rst) & fire) begin
           acc <= nxt[p*ACC_W +: ACC_W];
@@ -427,29 +462,24 @@ module inq_mvu #(
     end
   endgenerate
 
-  // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
-  // on each emission (word PE takes zeros); one register per word ----
-  wire [(PE+1)*ACC_W-1:0] obuf /*verilator split_var*/;
-  assign obuf[PE*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+  // ---- output buffer: PE words loaded at a pixel's last synapse fold, read in turn by the
+  // emission (word oi = PE - pending); one register per word, loaded in parallel and never
+  // shifted, so a word's flip-flops need no multiplexer in front of them ----
+  reg [ACC_W-1:0] obw [0:PE-1];
+  reg [OIW-1:0]   oi;
   genvar ob;
   generate
     for (ob = 0; ob < PE; ob = ob + 1) begin : g_obuf
-      reg [ACC_W-1:0] word;
-      assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
-        if (~rst) begin
-          if (load) begin
-            word <= nxt[ob*ACC_W +: ACC_W];
-          end else if (emit) begin
-            word <= obuf[(ob+1)*ACC_W +: ACC_W];
-          end
+        if ((~rst) & load) begin
+          obw[ob] <= nxt[ob*ACC_W +: ACC_W];
         end
       end
     end
   endgenerate
 
   // ---- requantization of the element being emitted ----
-  wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
+  wire [ACC_W-1:0] head = obw[oi];
   wire [ACC_W-1:0] v    = (head + bias_t[ch]);
   wire [7:0]       r    = shift_t[ch];
   wire [RW-1:0]    ve   = {{(RW-ACC_W){v[ACC_W-1]}}, v};
@@ -506,6 +536,7 @@ module inq_mvu #(
       wl <= {NLW{1'b0}};
       waddr <= {WAW{1'b0}};
       pending <= {PNW{1'b0}};
+      oi <= {OIW{1'b0}};
       ch <= {CHW{1'b0}};
       out_valid <= 1'b0;
       out_data <= {OUT_W{1'b0}};
@@ -589,8 +620,10 @@ module inq_mvu #(
       end
       if (load) begin
         pending <= PE_C;
+        oi <= {OIW{1'b0}};
       end else if (emit) begin
         pending <= (pending - 1'b1);
+        oi <= ((oi == OI_LAST) ? {OIW{1'b0}} : (oi + 1'b1));
       end
     end
   end

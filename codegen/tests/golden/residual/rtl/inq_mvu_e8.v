@@ -71,6 +71,7 @@ module inq_mvu_e8 #(
   localparam integer KXW    = $clog2(KW + 1);
   localparam integer ICW    = $clog2(CS + 1);
   localparam integer PNW    = $clog2(PE + 1);
+  localparam integer OIW    = (PE > 1) ? $clog2(PE) : 1;
 
   localparam integer H_C_I = H;
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
@@ -129,6 +130,8 @@ module inq_mvu_e8 #(
   localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
   localparam integer PE_C_I = PE;
   localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
+  localparam integer OI_LAST_I = PE - 1;
+  localparam [OIW-1:0] OI_LAST = OI_LAST_I[OIW-1:0];
   localparam integer PAD_C_I = PAD;
   localparam [A-1:0] PAD_C = PAD_C_I[A-1:0];
 
@@ -466,29 +469,24 @@ module inq_mvu_e8 #(
   wire [10:0] p5_t0 = {sh2, 3'b0}; // -sh2 << 3
   assign nxt[71:60] = ({12{1'b0}} - {p5_t0[10], p5_t0});
 
-  // ---- output buffer: PE words loaded at a pixel's last synapse fold, shifted towards word 0
-  // on each emission (word PE takes zeros); one register per word ----
-  wire [(PE+1)*ACC_W-1:0] obuf /*verilator split_var*/;
-  assign obuf[PE*ACC_W +: ACC_W] = {ACC_W{1'b0}};
+  // ---- output buffer: PE words loaded at a pixel's last synapse fold, read in turn by the
+  // emission (word oi = PE - pending); one register per word, loaded in parallel and never
+  // shifted, so a word's flip-flops need no multiplexer in front of them ----
+  reg [ACC_W-1:0] obw [0:PE-1];
+  reg [OIW-1:0]   oi;
   genvar ob;
   generate
     for (ob = 0; ob < PE; ob = ob + 1) begin : g_obuf
-      reg [ACC_W-1:0] word;
-      assign obuf[ob*ACC_W +: ACC_W] = word;
       always @(posedge clk) begin
-        if (~rst) begin
-          if (load) begin
-            word <= nxt[ob*ACC_W +: ACC_W];
-          end else if (emit) begin
-            word <= obuf[(ob+1)*ACC_W +: ACC_W];
-          end
+        if ((~rst) & load) begin
+          obw[ob] <= nxt[ob*ACC_W +: ACC_W];
         end
       end
     end
   endgenerate
 
   // ---- requantization of the element being emitted ----
-  wire [ACC_W-1:0] head = obuf[ACC_W-1:0];
+  wire [ACC_W-1:0] head = obw[oi];
   wire [ACC_W-1:0] v    = (head + bias_t[ch]);
   wire [7:0]       r    = shift_t[ch];
   wire [RW-1:0]    ve   = {{(RW-ACC_W){v[ACC_W-1]}}, v};
@@ -541,6 +539,7 @@ module inq_mvu_e8 #(
       lop <= {CW{1'b0}};
       oxs <= {CW{1'b0}};
       pending <= {PNW{1'b0}};
+      oi <= {OIW{1'b0}};
       ch <= {CHW{1'b0}};
       out_valid <= 1'b0;
       out_data <= {OUT_W{1'b0}};
@@ -629,8 +628,10 @@ module inq_mvu_e8 #(
       end
       if (load) begin
         pending <= PE_C;
+        oi <= {OIW{1'b0}};
       end else if (emit) begin
         pending <= (pending - 1'b1);
+        oi <= ((oi == OI_LAST) ? {OIW{1'b0}} : (oi + 1'b1));
       end
     end
   end
