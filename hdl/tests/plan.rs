@@ -848,8 +848,8 @@ fn sparse_lenet() -> QuantModel {
 
 /// A throughput target picks, per conv/dense node, the hard-wired engine where its LUT
 /// estimate is below the ROM-fed folding's, never a larger design, and every target is met.
-/// With dense random weights every engine stays ROM-fed (a shift-add lane is cheaper than
-/// the hard-wired trees of as many non-zero weights); the sparse conv1 is hard-wired.
+/// Planned on `lenet()` and on `sparse_lenet()`, whose conv1 has few enough terms for its
+/// hard-wired engine to win at some of these targets (the test needs at least one choice).
 #[test]
 fn throughput_target_chooses_hard_wired_engines_by_lut_estimate() {
     let mut chose = 0;
