@@ -644,6 +644,8 @@
   // emission (word oi = PE - pending); one register per word, loaded in parallel and never
   // shifted, so a word's flip-flops need no multiplexer in front of them ----
   reg [ACC_W-1:0] obw [0:PE-1];
+  // oi always equals PE - pending; it is kept as a register of its own so that the read
+  // multiplexer's select comes straight from flip-flops instead of through a subtractor
   reg [OIW-1:0]   oi;
   genvar ob;
   generate
