@@ -309,6 +309,61 @@ fn remainder_and_overlap_designs_agree_cycle_by_cycle() {
     }
 }
 
+/// A pooling window on a grid with gaps (2×2, stride 4): the line-buffered unit with banks
+/// (`docs/hardware.md` §5, `BANKED = 1`); the tiled unit (§5.1) takes every 2×2/2 pool of the
+/// other designs.
+#[test]
+fn banked_pool_design_agrees_cycle_by_cycle() {
+    let model = grid_pool_model(22);
+    let d = inq_hdl::plan(&model, &FoldingRequest::Minimal).expect("plan");
+    let pools: Vec<(bool, bool)> = d
+        .engines
+        .iter()
+        .filter_map(|e| match &e.kind {
+            inq_hdl::EngineKind::Pool(p) => Some((p.tiled(), p.banked())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pools, vec![(false, true)]);
+    for mode in 0..3 {
+        compare(
+            &format!("cyc_grid_{mode}"),
+            &model,
+            &FoldingRequest::Minimal,
+            3,
+            mode,
+        );
+    }
+}
+
+/// `[1,10,10]` u8 → conv 3×3 pad 1 (4) → max pool 2×2 stride 4 (10 → 3) → flatten → dense
+/// 36 → 5 logits.
+fn grid_pool_model(seed: u64) -> QuantModel {
+    use inq_model::ops::{MaxPool, Op};
+    use inq_model::Output;
+    let mut r = Rng::new(seed);
+    let nodes = vec![
+        conv(
+            &mut r,
+            "c1",
+            1,
+            4,
+            3,
+            1,
+            [1; 4],
+            0,
+            4,
+            vec![-1],
+            true,
+            Output::from_act(act(6, false, -4)),
+        ),
+        ("p1".to_string(), Op::MaxPool(MaxPool(window(2, 4)))),
+        flatten("flat"),
+        dense(&mut r, "d1", 36, 5, 4, vec![-1], false, Output::Logits),
+    ];
+    QuantModel::chain("grid", input([1, 10, 10], act(8, false, -8)), nodes)
+}
+
 /// `[1,9,9]` u8 → conv 3×3 no pad (4) → max pool 2 (7 → 3, one row unused) → conv 2×2 no
 /// pad (3) → flatten → dense 12 → 5 logits.
 fn odd_model(seed: u64) -> QuantModel {

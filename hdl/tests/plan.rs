@@ -766,11 +766,13 @@ fn input_fan_out_gets_a_fork_first() {
 }
 
 /// The Xilinx memory policy on the LeNet shape at the default lane budget (`--lanes 64`): the
-/// pooling units' line buffers are four banks (one per window tap), every line buffer stays in
-/// LUT-RAM (the ones yosys would put in block RAM are forced there), and the design's block
-/// RAM is fc1's weight ROMs alone (56 RAMB18).
+/// 2×2/2 pooling units are the tiled unit (one partial result per output column and channel,
+/// no line buffer of rows), every line buffer stays in LUT-RAM (the ones yosys would put in
+/// block RAM are forced there), and the design's block RAM is fc1's weight ROMs alone (56
+/// RAMB18). A pool on a grid with gaps is banked, an overlapping one or an odd map keeps a
+/// copy per tap.
 #[test]
-fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_banked() {
+fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_tiled() {
     use inq_hdl::resources::{ram_forced_to_lutram, ram_in_bram, XILINX_LB_LUTRAM_MAX_BRAM18};
     let d = plan(&lenet(), &FoldingRequest::LaneBudget(64)).unwrap();
     let mut forced = Vec::new();
@@ -784,16 +786,15 @@ fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_banked() {
             forced.push((e.name.as_str(), lb.memories, lb.depth, lb.copies));
         }
         if let EngineKind::Pool(p) = &e.kind {
-            assert!(p.banked(), "{}", e.name);
+            assert!(p.tiled(), "{}", e.name);
+            assert_eq!((lb.memories, lb.depth), ("pb", 224), "{}", e.name); // 14 × 16, 7 × 32
         }
     }
     assert_eq!(
         forced,
         vec![
-            ("pool1", "g_banked*", 448, 4), // 4 rows × 28 × 16 / 4 banks
-            ("conv2", "g_bank*", 896, 1),   // 4 rows × 14 × 16
-            ("pool2", "g_banked*", 448, 4), // 4 rows × 14 × 32 / 4 banks
-            ("fc1", "g_bank*", 3136, 1),    // 2 × 1568 (2 RAMB18)
+            ("conv2", "g_bank*", 896, 1), // 4 rows × 14 × 16
+            ("fc1", "g_bank*", 3136, 1),  // 2 × 1568 (2 RAMB18)
         ]
     );
     assert_eq!(d.design_resources().bram18, 56);
@@ -820,9 +821,10 @@ fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_banked() {
     };
     let pool =
         |h, sh| inq_hdl::ops::pool::Pool::new(g(h, sh), inq_hdl::ops::pool::PoolMode::Max, 8);
-    assert!(pool(8, 2).banked());
+    assert!(pool(8, 2).tiled());
+    assert!(pool(8, 4).banked() && !pool(8, 4).tiled());
     for p in [pool(8, 1), pool(7, 2)] {
-        assert!(!p.banked(), "{:?}", p.geom);
+        assert!(!p.banked() && !p.tiled(), "{:?}", p.geom);
         let lb = p.line_buffer(8);
         assert_eq!(
             (lb.memories, lb.depth, lb.copies),

@@ -1,6 +1,9 @@
-//! The pooling unit (`inq_pool`, `docs/hardware.md` §5): max and average pooling over a
-//! window with a line buffer. Owns the engine's parameters, cycle model, resource estimate and
-//! template parameters. (Global average pooling is its own engine, `gap`.)
+//! The pooling unit (`docs/hardware.md` §5): max and average pooling over a window. Two
+//! implementations, chosen by the plan from the window alone ([`Pool::tiled`]): windows that
+//! tile the map go to `inq_pool_tile` (§5.1: one partial result per output column and channel,
+//! no line buffer), any other window to `inq_pool` (§5: a line buffer of `NR` rows). Owns the
+//! engine's parameters, cycle model, resource estimate and template parameters of both.
+//! (Global average pooling is its own engine, `gap`.)
 
 use serde::{Deserialize, Serialize};
 
@@ -51,11 +54,36 @@ impl Pool {
         }
     }
 
+    /// Whether the windows tile the map (`kh = sh`, `kw = sw`, `kh | H`, `kw | W`, e.g. a 2×2
+    /// window of stride 2 on an even map): then the unit is `inq_pool_tile` (§5.1), which
+    /// keeps one partial result per output column and channel and sends a window's result the
+    /// cycle after its last element arrives, instead of a line buffer of `NR` rows.
+    pub fn tiled(&self) -> bool {
+        let g = &self.geom;
+        g.kh >= 1
+            && g.kw >= 1
+            && g.sh == g.kh
+            && g.sw == g.kw
+            && g.pad == [0; 4]
+            && g.h.is_multiple_of(g.kh)
+            && g.w.is_multiple_of(g.kw)
+    }
+
+    /// Bits of a partial result of the tiled unit: the running maximum (`A`) or the running
+    /// sum (`sum_width`).
+    pub fn partial_width(&self, width: u32) -> u32 {
+        match self.mode {
+            PoolMode::Max => width,
+            PoolMode::Avg => self.sum_width,
+        }
+    }
+
     /// Whether the line buffer is `kh·kw` banks, one per window tap, all read at the same word
     /// (`BANKED = 1` in `inq_pool`): when every window's top row and first column fall on a
     /// multiple of `kh` and `kw` (`kh | sh`, `kw | sw`, `kh | H`, `kw | W`) and the slots group
-    /// into whole windows (`kh | NR`), e.g. a 2×2 window of stride 2 on an even map. Otherwise
-    /// one copy of the whole buffer per tap. Storage only: no cycle changes.
+    /// into whole windows (`kh | NR`), e.g. a 2×2 window of stride 4 on an even map. Otherwise
+    /// one copy of the whole buffer per tap. Storage only: no cycle changes. (Windows that
+    /// tile the map also pass this test, but go to the tiled unit, [`Pool::tiled`].)
     pub fn banked(&self) -> bool {
         let g = &self.geom;
         g.kh >= 1
@@ -68,9 +96,18 @@ impl Pool {
     }
 
     /// The line buffer's RAMs: `kh·kw` banks of `NR·W·C/(kh·kw)` words, or `kh·kw` copies of
-    /// `NR·W·C` words, each with one synchronous read port.
+    /// `NR·W·C` words, each with one synchronous read port; for the tiled unit its one RAM of
+    /// `OW·C` partial results.
     pub fn line_buffer(&self, width: u32) -> LineBuffer {
         let g = &self.geom;
+        if self.tiled() {
+            return LineBuffer {
+                memories: "pb",
+                depth: (g.ow * g.c) as u64,
+                bits: u64::from(self.partial_width(width)),
+                copies: 1,
+            };
+        }
         let taps = (g.kh * g.kw) as u64;
         let elements = g.lb_elements() as u64;
         let (memories, depth) = if self.banked() {
@@ -87,9 +124,55 @@ impl Pool {
     }
 }
 
-/// Cycles per image of a pooling unit in isolation: `OW·C` cycles per output row.
-pub fn pool_cycles(g: &Geometry) -> u64 {
-    engine_cycles(g, (g.ow * g.c) as u64)
+/// Cycles per image of a pooling unit in isolation: `OW·C` cycles per output row; the tiled
+/// unit takes one input element per cycle (`C·H·W`).
+pub fn pool_cycles(pool: &Pool) -> u64 {
+    let g = &pool.geom;
+    if pool.tiled() {
+        (g.c * g.h * g.w) as u64
+    } else {
+        engine_cycles(g, (g.ow * g.c) as u64)
+    }
+}
+
+/// The terms of the tiled unit's estimate (§5.1).
+fn tile_terms(pool: &Pool, width: u32) -> Vec<Term> {
+    let g = &pool.geom;
+    let a = u64::from(width);
+    let p = u64::from(pool.partial_width(width));
+    let words = (g.ow * g.c) as u64;
+    let paw = vclog2(words.max(2));
+    // counters c, ix, kx, ky, the partial-result address and the output count
+    let ctrl_bits = vclog2(g.c.max(2) as u64)
+        + vclog2(g.w.max(2) as u64)
+        + u64::from(clog2(g.kw as u64))
+        + u64::from(clog2(g.kh as u64))
+        + paw
+        + 2;
+    let mut t = vec![term(
+        "control (counters, address, handshakes)",
+        scale(ctrl_bits, POOL_CTRL_LUTS_PER_BIT),
+        ctrl_bits + 1,
+        ceil_div(paw, 4) + ceil_div(ctrl_bits, 4),
+    )];
+    let ram = lutram(words, p, 1);
+    t.push(Term {
+        name: "partial results (distributed RAM, a registered read)",
+        luts: ram.logic_luts + p,
+        lutram_luts: ram.sites(),
+        ffs: p,
+        carry4: 0,
+    });
+    let (luts, carry) = match pool.mode {
+        // one comparator (carry chain) and the select
+        PoolMode::Max => (2 * a, ceil_div(a, 4)),
+        // the running-sum adder and the rounding add (the shift is wiring)
+        PoolMode::Avg => (2 * p, 2 * ceil_div(p, 4)),
+    };
+    t.push(term("window reduction", luts, 0, carry));
+    // two output slots (`out_data`, `hold`) and their select
+    t.push(term("output slots", a, 2 * a, 0));
+    t
 }
 
 /// The terms of a pooling engine's estimate.
@@ -182,6 +265,11 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
 fn pool_resources(pool: &Pool, width: u32) -> Resources {
     let g = &pool.geom;
     let mut r = Resources::default();
+    if pool.tiled() {
+        push_adders(&mut r.adders, pool.partial_width(width), 1);
+        r.bram18 = pool.line_buffer(width).bram18();
+        return finish(&tile_terms(pool, width), r);
+    }
     let taps = (g.kh * g.kw) as u64;
     match pool.mode {
         PoolMode::Max => push_adders(&mut r.adders, width, taps.saturating_sub(1)),
@@ -197,8 +285,15 @@ impl EngineOp for Pool {
     /// address decode grows with the words of a row: `W·C` for a copy per tap (11 + ⌈log2
     /// W·C⌉ levels, 8 carry steps, as measured), `W·C/(kh·kw)` per bank when banked (13 + 6
     /// on the one banked design measured).
-    fn logic_path(&self, _io: &Io) -> LogicPath {
+    fn logic_path(&self, io: &Io) -> LogicPath {
         let g = &self.geom;
+        if self.tiled() {
+            // the partial result's registered read, the comparison (or the add) and the
+            // select into the partial RAM's write data and the output slots (4 + 4c on both
+            // pools of the default design, 8-bit maxima)
+            let p = self.partial_width(io.in_width);
+            return LogicPath::new(4, p.div_ceil(2));
+        }
         // the read address after a fire (or reset) is computed from registers beside `fire`,
         // which only selects it: the chain is the address arithmetic (fitted on the banked
         // pool of the tiny golden design, 9 + 4c in its netlist; the copy-per-tap variant
@@ -219,12 +314,36 @@ impl EngineOp for Pool {
         self.geom.out_elements()
     }
     fn cycles_per_image(&self) -> u64 {
-        pool_cycles(&self.geom)
+        pool_cycles(self)
     }
     fn held_elements(&self) -> usize {
-        self.geom.lb_elements() + 1
+        let g = &self.geom;
+        if self.tiled() {
+            // a row of windows in progress and the two output slots
+            g.kh * g.w * g.c + 2
+        } else {
+            g.lb_elements() + 1
+        }
     }
     fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
+        if self.tiled() {
+            // every input element is taken the cycle it is available (the output is never
+            // blocked, so at most one slot is in use); a window's last element is pushed at
+            // its edge and moves the cycle after
+            let g = &self.geom;
+            let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+            let wc = g.w * g.c;
+            let out = taken
+                .iter()
+                .enumerate()
+                .filter(|&(k, _)| {
+                    let (y, x) = (k / wc, (k % wc) / g.c);
+                    y % g.kh == g.kh - 1 && x % g.kw == g.kw - 1
+                })
+                .map(|(_, &t)| t + 1)
+                .collect();
+            return vec![out];
+        }
         // one output element per cycle (`fire`) once output row `oy`'s `need` rows are
         // complete; `out_valid` is registered, so the element moves the cycle after its fire
         let g = &self.geom;
@@ -243,7 +362,11 @@ impl EngineOp for Pool {
         vec![out]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
-        pool_terms(self, io.in_width)
+        if self.tiled() {
+            tile_terms(self, io.in_width)
+        } else {
+            pool_terms(self, io.in_width)
+        }
     }
     fn resources(&self, io: &Io) -> Resources {
         pool_resources(self, io.in_width)
@@ -253,6 +376,19 @@ impl EngineOp for Pool {
     }
     fn params(&self, io: &Io) -> Vec<Param> {
         let g = &self.geom;
+        if self.tiled() {
+            return vec![
+                Param::size("C", g.c),
+                Param::size("W", g.w),
+                Param::size("KH", g.kh),
+                Param::size("KW", g.kw),
+                Param::size("OW", g.ow),
+                Param::flag("IN_SIGNED", io.in_signed),
+                Param::flag("AVG", self.mode == PoolMode::Avg),
+                Param::int("S", self.shift),
+                Param::int("SUMW", self.sum_width),
+            ];
+        }
         vec![
             Param::size("C", g.c),
             Param::size("H", g.h),

@@ -11,7 +11,8 @@
 //!   of a line-buffered engine;
 //! * `loops.rs`: the generic decoupled loops engines call from `SimEngine::run` (`step`,
 //!   `run_windowed`);
-//! * one file per engine kind: `mvu.rs`, `pool.rs`, `gap.rs`, `add.rs`, `fork.rs`;
+//! * one file per engine kind: `mvu.rs`, `pool.rs` (with the tiled pooling unit in
+//!   `pool_tile.rs`), `gap.rs`, `add.rs`, `fork.rs`;
 //! * outside the registry (built by `machine.rs` itself): the FIFO in `fifo.rs`, the output
 //!   stage in `out.rs`.
 //!
@@ -35,6 +36,7 @@ pub(crate) mod loops;
 pub(crate) mod mvu;
 pub(crate) mod out;
 pub(crate) mod pool;
+pub(crate) mod pool_tile;
 
 /// The registry: checks engine `index` of `design` and builds its simulator. The one place
 /// that maps an [`EngineKind`] to a simulator engine.

@@ -1,6 +1,7 @@
 //! `inq_pool` (`docs/hardware.md` §5): max and average pooling over a window, with the
 //! line-buffer input side of §4. Owns the compute side (window reads, max or rounded mean,
-//! output register) and the checks of its parameters.
+//! output register) and the checks of the parameters of both pooling units; builds the tiled
+//! unit (`pool_tile.rs`, §5.1) where the plan chose it.
 //!
 //! Depends on the engine interface (`api.rs`), `inside.rs`, the decoupled loop (`loops.rs`)
 //! and the leaves. Not here: the line-buffer input side (`inside.rs`), global average pooling
@@ -12,6 +13,7 @@ use inq_model::numerics;
 use super::api::{clog2, BuildCx, Built, Io, PortSpec, ProbeSignal, RunCx, SimEngine};
 use super::inside::{self, check_geometry, InSide, Windowed};
 use super::loops::run_windowed;
+use super::pool_tile::PoolTile;
 use crate::activity::{Kind, Quiet};
 use crate::error::SimError;
 
@@ -374,8 +376,13 @@ pub(crate) fn build(cx: &BuildCx, p: &PoolParams) -> Result<Built, SimError> {
         signed: in_fmt.signed,
         elements,
     };
+    let engine: Box<dyn SimEngine> = if p.tiled() {
+        Box::new(PoolTile::new(g.c, g.w, g.kh, g.kw, g.ow, kind))
+    } else {
+        Box::new(Pool::new(g, kind))
+    };
     Ok(Built {
-        engine: Box::new(Pool::new(g, kind)),
+        engine,
         inputs: vec![spec(g.c * g.h * g.w)],
         outputs: vec![spec(g.oc * g.oh * g.ow)],
     })

@@ -134,22 +134,16 @@ module inq_top (
   );
 
   // engine 1 (pool)
-  inq_pool #(
+  inq_pool_tile #(
     .C(2),
-    .H(8),
     .W(8),
     .KH(2),
     .KW(2),
-    .SH(2),
-    .SW(2),
-    .OH(4),
     .OW(4),
-    .NR(4),
     .IN_SIGNED(0),
     .AVG(0),
     .S(0),
     .SUMW(9),
-    .BANKED(1),
     .A(8)
   ) u_e1_pool1 (
     .clk(clk), .rst(rst),

@@ -14,7 +14,7 @@ add_files -norecurse [list \
   "$root/rtl/inq_fifo.v" \
   "$root/rtl/inq_rom.v" \
   "$root/rtl/inq_mvu.v" \
-  "$root/rtl/inq_pool.v" \
+  "$root/rtl/inq_pool_tile.v" \
   "$root/rtl/inq_out.v" \
   "$root/rtl/inq_top.v" \
   "$root/board/axi/inq_axi.v"]

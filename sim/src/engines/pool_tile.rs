@@ -1,0 +1,215 @@
+//! `inq_pool_tile` (`docs/hardware.md` §5.1): max and average pooling over windows that tile
+//! the map, without a line buffer. One partial result per output column and channel is updated
+//! by every element of its window as the map streams in; a window's last element puts the
+//! result in one of two output slots. Owns the unit's registers, storage and cycle behaviour.
+//!
+//! Not here: the choice between this unit and the line-buffered one (`inq_hdl::Pool::tiled`,
+//! made by the plan), the parameter checks shared with it (`pool.rs`, which builds this
+//! engine); the decoupled run steps it one cycle at a time through the generic loop
+//! (`loops.rs`, `step`). Depends on the engine interface (`api.rs`), `loops.rs` and the
+//! leaves.
+
+use inq_model::numerics;
+
+use super::api::{clog2, Io, ProbeSignal, RunCx, SimEngine};
+use super::loops::step;
+use super::pool::PoolKind;
+use crate::activity::{Kind, Quiet};
+
+/// The tiled pooling unit.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolTile {
+    c: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    kind: PoolKind,
+    // registers: the next input element's channel, column, column within its window (kx),
+    // row within its window (ky), and its window's column (ox = ix / kw)
+    ch: usize,
+    ix: usize,
+    kx: usize,
+    ky: usize,
+    ox: usize,
+    /// Results in the output slots (0..=2); `out_data` is the head, `hold` the second.
+    n: u8,
+    out_data: i64,
+    hold: i64,
+    // storage: `OW·C` partial results
+    pb: Vec<i64>,
+}
+
+impl PoolTile {
+    /// A unit over a `C × H × W` map (`H` is not needed: an image ends with a window row).
+    pub fn new(c: usize, w: usize, kh: usize, kw: usize, ow: usize, kind: PoolKind) -> Self {
+        PoolTile {
+            c,
+            w,
+            kh,
+            kw,
+            kind,
+            ch: 0,
+            ix: 0,
+            kx: 0,
+            ky: 0,
+            ox: 0,
+            n: 0,
+            out_data: 0,
+            hold: 0,
+            pb: vec![0; ow * c],
+        }
+    }
+
+    /// comb `last`: the next element ends its window.
+    #[inline(always)]
+    fn last(&self) -> bool {
+        self.ky + 1 == self.kh && self.kx + 1 == self.kw
+    }
+
+    /// comb `in_ready = !last || n < 2`.
+    #[inline(always)]
+    fn in_ready(&self) -> bool {
+        !self.last() || self.n < 2
+    }
+
+    /// The window's value including element `v`: its partial result (`first` element: `v`
+    /// alone), and the result if `v` is the window's last element.
+    #[inline(always)]
+    fn take(&mut self, v: i64) -> Option<i64> {
+        let a = self.ox * self.c + self.ch;
+        let first = self.ky == 0 && self.kx == 0;
+        let nxt = match (first, self.kind) {
+            (true, _) => v,
+            (false, PoolKind::Max) => self.pb[a].max(v),
+            (false, PoolKind::Avg { .. }) => self.pb[a] + v,
+        };
+        if self.last() {
+            Some(match self.kind {
+                PoolKind::Max => nxt,
+                PoolKind::Avg { shift } => numerics::shift_round(nxt, shift),
+            })
+        } else {
+            self.pb[a] = nxt;
+            None
+        }
+    }
+
+    /// Advances the input position past one element.
+    #[inline(always)]
+    fn advance(&mut self) {
+        if self.ch + 1 != self.c {
+            self.ch += 1;
+            return;
+        }
+        self.ch = 0;
+        if self.kx + 1 != self.kw {
+            self.kx += 1;
+        } else {
+            self.kx = 0;
+            self.ox += 1;
+        }
+        if self.ix + 1 != self.w {
+            self.ix += 1;
+        } else {
+            self.ix = 0;
+            self.ox = 0;
+            self.ky = if self.ky + 1 == self.kh {
+                0
+            } else {
+                self.ky + 1
+            };
+        }
+    }
+}
+
+const PROBES: [&str; 7] = ["c", "ix", "kx", "ky", "n", "out_data", "hold"];
+
+impl SimEngine for PoolTile {
+    fn comb(&self, io: &mut Io) {
+        io.in_ready[0] = self.in_ready();
+        io.out_valid[0] = self.n != 0;
+        io.out_data[0] = self.out_data;
+    }
+
+    fn edge(&mut self, io: &mut Io) -> Kind {
+        self.comb(io);
+        let in_valid = io.in_valid[0];
+        let in_fire = in_valid && io.in_ready[0];
+        let emit = self.n != 0 && io.out_ready[0];
+        let result = if in_fire {
+            let r = self.take(io.in_data[0]);
+            self.advance();
+            r
+        } else {
+            None
+        };
+        // the output slots (§5.1): a pop moves `hold` to the head; a result goes to the first
+        // free slot after the pop
+        if emit {
+            self.n -= 1;
+            if self.n == 1 {
+                self.out_data = self.hold;
+            }
+        }
+        if let Some(r) = result {
+            if self.n == 0 {
+                self.out_data = r;
+            } else {
+                self.hold = r;
+            }
+            self.n += 1;
+        }
+        if in_fire {
+            Kind::Busy
+        } else if in_valid {
+            Kind::Stalled
+        } else {
+            Kind::Idle
+        }
+    }
+
+    fn decidable(&self, io: &Io) -> bool {
+        // `in_valid` decides the activity even when not ready
+        io.in_known[0] && (io.out_known[0] || self.n == 0)
+    }
+
+    fn quiet(&self, io: &Io) -> Option<Quiet> {
+        let in_valid = io.in_valid[0];
+        if (in_valid && self.in_ready()) || (self.n != 0 && io.out_ready[0]) {
+            return None;
+        }
+        Some(Quiet::Frozen { stalled: in_valid })
+    }
+
+    fn reset(&mut self) {
+        self.ch = 0;
+        self.ix = 0;
+        self.kx = 0;
+        self.ky = 0;
+        self.ox = 0;
+        self.n = 0;
+        self.out_data = 0;
+    }
+
+    fn probe_signals(&self) -> Vec<ProbeSignal> {
+        let b = |n: usize| clog2(n as u64);
+        let widths = [b(self.c), b(self.w), b(self.kw), b(self.kh), 2, 64, 64];
+        PROBES.iter().copied().zip(widths).collect()
+    }
+
+    fn probe(&self, _io: &Io, out: &mut Vec<i64>) {
+        out.extend([
+            self.ch as i64,
+            self.ix as i64,
+            self.kx as i64,
+            self.ky as i64,
+            i64::from(self.n),
+            self.out_data,
+            self.hold,
+        ]);
+    }
+
+    fn run(&mut self, cx: &mut RunCx<'_>) {
+        step(self, cx);
+    }
+}
