@@ -336,6 +336,58 @@ fn banked_pool_design_agrees_cycle_by_cycle() {
     }
 }
 
+/// Tiled pooling units (`docs/hardware.md` §5.1) at their corners: one channel (the next
+/// element of a window row reads the word just written: the forwarded read), a window one
+/// column wide, a signed average, and output back-pressure on back-to-back results.
+#[test]
+fn tiled_pool_corners_agree_cycle_by_cycle() {
+    let model = tiled_corners_model();
+    let d = inq_hdl::plan(&model, &FoldingRequest::Minimal).expect("plan");
+    let tiled = d
+        .engines
+        .iter()
+        .filter(|e| matches!(&e.kind, inq_hdl::EngineKind::Pool(p) if p.tiled()))
+        .count();
+    assert_eq!(tiled, 3);
+    for mode in 0..3 {
+        compare(&format!("cyc_tiled_{mode}"), &model, &FoldingRequest::Minimal, 3, mode);
+    }
+}
+
+/// `[1,8,8]` i8 → max pool 2×1 stride 2×1 (`[1,4,8]`) → average pool 2×2/2 (`[1,2,4]`) →
+/// conv 1×1 (3 channels, signed) → max pool 2×2/2 (`[3,1,2]`) → flatten → dense 6 → 4 logits.
+fn tiled_corners_model() -> QuantModel {
+    use inq_model::ops::{AvgPool, MaxPool, Op, Window};
+    use inq_model::Output;
+    let mut r = Rng::new(23);
+    let win = |k: [usize; 2]| Window {
+        kernel: k,
+        stride: k,
+    };
+    let nodes = vec![
+        ("p1".to_string(), Op::MaxPool(MaxPool(win([2, 1])))),
+        ("p2".to_string(), Op::AvgPool(AvgPool(win([2, 2])))),
+        conv(
+            &mut r,
+            "c1",
+            1,
+            3,
+            1,
+            1,
+            [0; 4],
+            0,
+            4,
+            vec![-1],
+            false,
+            Output::from_act(act(6, true, -4)),
+        ),
+        ("p3".to_string(), Op::MaxPool(MaxPool(win([2, 2])))),
+        flatten("flat"),
+        dense(&mut r, "d1", 6, 4, 4, vec![-1], false, Output::Logits),
+    ];
+    QuantModel::chain("tiled", input([1, 8, 8], act(8, true, -7)), nodes)
+}
+
 /// `[1,10,10]` u8 → conv 3×3 pad 1 (4) → max pool 2×2 stride 4 (10 → 3) → flatten → dense
 /// 36 → 5 logits.
 fn grid_pool_model(seed: u64) -> QuantModel {
