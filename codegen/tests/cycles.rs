@@ -350,7 +350,13 @@ fn tiled_pool_corners_agree_cycle_by_cycle() {
         .count();
     assert_eq!(tiled, 3);
     for mode in 0..3 {
-        compare(&format!("cyc_tiled_{mode}"), &model, &FoldingRequest::Minimal, 3, mode);
+        compare(
+            &format!("cyc_tiled_{mode}"),
+            &model,
+            &FoldingRequest::Minimal,
+            3,
+            mode,
+        );
     }
 }
 
