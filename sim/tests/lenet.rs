@@ -26,7 +26,7 @@ fn lenet_lanes64_is_exact_and_its_interval_is_pinned() {
     let r = verify(&m, &d, &imgs, &SimOptions::default()).unwrap();
     assert_eq!(r.mismatch_count, 0, "{:?}", r.mismatches);
     assert_eq!(r.interval_cycles, Some(28_224.0));
-    assert_eq!(r.latency_cycles, 59_185);
+    assert_eq!(r.latency_cycles, 58_737);
     let r2 = verify(
         &m,
         &d,
@@ -43,8 +43,9 @@ fn lenet_lanes64_is_exact_and_its_interval_is_pinned() {
 
 /// The default model (`models/fashion_lenet_inq5.json`, a version-1 chain file) at
 /// `LaneBudget(64)`: 45 lanes, 28 224 cycles per image planned and simulated, first-image
-/// latency 59 185 cycles (59 190 with stall rate 0.1), and the total cycles the chain
-/// simulator recorded for three images.
+/// latency 58 737 cycles (58 742 with stall rate 0.1), and the total cycles for three images.
+/// (Until the tiled pooling unit of `docs/hardware.md` §5.1, whose results leave as soon as a
+/// window is complete, the chain simulator's figures were 59 185 and 59 190 cycles.)
 #[test]
 fn default_model_cycles_are_unchanged() {
     let path =
@@ -59,7 +60,7 @@ fn default_model_cycles_are_unchanged() {
     assert_eq!(r.mismatch_count, 0);
     assert_eq!(
         (r.total_cycles, r.latency_cycles, r.interval_cycles),
-        (115_634, 59_185, Some(28_224.0))
+        (115_186, 58_737, Some(28_224.0))
     );
     let r = simulate(
         &d,
@@ -73,9 +74,10 @@ fn default_model_cycles_are_unchanged() {
     .unwrap();
     assert_eq!(
         (r.total_cycles, r.latency_cycles, r.interval_cycles),
-        (115_640, 59_190, Some(28_224.5))
+        (115_191, 58_742, Some(28_224.0))
     );
-    // 256 lanes: bound by conv1's output stream (12 544 elements + 1)
+    // 256 lanes: bound by conv1's output stream (12 544 elements; 12 545 before the tiled
+    // pooling unit, whose input side has no wrap cycle)
     let d = plan(&m, &FoldingRequest::LaneBudget(256)).unwrap();
     let r = simulate(
         &d,
@@ -89,6 +91,6 @@ fn default_model_cycles_are_unchanged() {
     .unwrap();
     assert_eq!(
         (r.total_cycles, r.latency_cycles, r.interval_cycles),
-        (40_501, 27_955, Some(12_545.0))
+        (40_052, 27_507, Some(12_544.0))
     );
 }
