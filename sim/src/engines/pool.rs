@@ -13,16 +13,9 @@ use inq_model::numerics;
 use super::api::{clog2, BuildCx, Built, Io, PortSpec, ProbeSignal, RunCx, SimEngine};
 use super::inside::{self, check_geometry, InSide, Windowed};
 use super::loops::run_windowed;
-use super::pool_tile::PoolTile;
+use super::pool_tile::{PoolKind, PoolTile};
 use crate::activity::{Kind, Quiet};
 use crate::error::SimError;
-
-/// Pooling mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PoolKind {
-    Max,
-    Avg { shift: i32 },
-}
 
 /// `inq_pool` (§5).
 #[derive(Debug, Clone)]

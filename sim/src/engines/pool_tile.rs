@@ -5,16 +5,22 @@
 //!
 //! Not here: the choice between this unit and the line-buffered one (`inq_hdl::Pool::tiled`,
 //! made by the plan), the parameter checks shared with it (`pool.rs`, which builds this
-//! engine); the decoupled run steps it one cycle at a time through the generic loop
-//! (`loops.rs`, `step`). Depends on the engine interface (`api.rs`), `loops.rs` and the
-//! leaves.
+//! engine and imports this file, never the other way round); the decoupled run steps it one
+//! cycle at a time through the generic loop (`loops.rs`, `step`). Depends on the engine
+//! interface (`api.rs`), `loops.rs` and the leaves.
 
 use inq_model::numerics;
 
 use super::api::{clog2, Io, ProbeSignal, RunCx, SimEngine};
 use super::loops::step;
-use super::pool::PoolKind;
 use crate::activity::{Kind, Quiet};
+
+/// Pooling mode (of both pooling units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PoolKind {
+    Max,
+    Avg { shift: i32 },
+}
 
 /// The tiled pooling unit.
 #[derive(Debug, Clone)]
