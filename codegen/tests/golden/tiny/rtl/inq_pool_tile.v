@@ -63,7 +63,7 @@ module inq_pool_tile #(
   wire emit    = (out_valid & out_ready);
   wire c_last  = (c == C_LAST);
   wire row_end = (c_last & (ix == W_LAST));
-  wire we      = (in_fire & (~last));
+  wire we      = ((~rst) & in_fire & (~last));   // no storage write at a reset edge (section 1)
 
   // the partial result of the current element's window: a registered read of pb[wa]
   reg  [PW-1:0] pb [0:PD-1];
