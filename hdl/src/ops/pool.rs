@@ -82,11 +82,12 @@ impl Pool {
     /// (`BANKED = 1` in `inq_pool`): when every window's top row and first column fall on a
     /// multiple of `kh` and `kw` (`kh | sh`, `kw | sw`, `kh | H`, `kw | W`) and the slots group
     /// into whole windows (`kh | NR`), e.g. a 2×2 window of stride 4 on an even map. Otherwise
-    /// one copy of the whole buffer per tap. Storage only: no cycle changes. (Windows that
-    /// tile the map also pass this test, but go to the tiled unit, [`Pool::tiled`].)
+    /// one copy of the whole buffer per tap. Storage only: no cycle changes. Never for windows
+    /// that tile the map: those go to the tiled unit ([`Pool::tiled`]), which has no banks.
     pub fn banked(&self) -> bool {
         let g = &self.geom;
-        g.kh >= 1
+        !self.tiled()
+            && g.kh >= 1
             && g.kw >= 1
             && g.sh.is_multiple_of(g.kh)
             && g.sw.is_multiple_of(g.kw)
