@@ -11,8 +11,9 @@
 //! --output-split-cfuncs 1000` (+ `--trace` for the VCD variant), then `make -f V<top>.mk -j 2
 //! OPT_FAST=-O2` in the object folder. `--output-split-cfuncs 1000` cuts the model's evaluation
 //! into functions of at most about 1 000 statements instead of one function per scheduling
-//! region (several thousand statements on the default LeNet): the compiler spills fewer
-//! registers, and the model executes 8.3 % fewer instructions on the default LeNet, 6.5 % on
+//! region (several thousand statements on the default LeNet; presumably the compiler then
+//! allocates registers better), and the model executes 8.3 % fewer instructions on the default
+//! LeNet, 6.5 % on
 //! the 256-lane ResNet-8 and 2.7 % on the up5k preset (`docs/performance.md`, "Split model
 //! functions"). `-Wno-fatal` is deliberate: by default
 //! Verilator aborts on *any* lint warning (width, unused, ...). Lint cleanliness of generated
