@@ -56,7 +56,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// Version of the harness template and build recipe; part of the cache key.
-pub const HARNESS_VERSION: u32 = 3;
+pub const HARNESS_VERSION: u32 = 4;
 
 /// The C++ driver template.
 pub const HARNESS_TEMPLATE: &str = include_str!("../templates/harness.cpp");
@@ -264,7 +264,7 @@ pub fn harness_source(design: &DesignFolder) -> String {
     let mut signed = String::new();
     for (i, t) in m.taps.iter().enumerate() {
         sample.push_str(&format!(
-            "        if (R->{v} && R->{r}) {{ tap_fire[{i}] = 1; tap_data[{i}] = (uint64_t)R->{d}; }}  // {name}\n",
+            "        if (R->{v} && R->{r}) {{ fired[nfired++] = {i}; tap_data[{i}] = (uint64_t)R->{d}; }}  // {name}\n",
             v = root_member(&m.top, &t.tvalid),
             r = root_member(&m.top, &t.tready),
             d = root_member(&m.top, &t.tdata),

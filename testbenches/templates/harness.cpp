@@ -178,11 +178,17 @@ int main(int argc, char** argv) {
   uint64_t cycle = 0, next_beat = 0, words = 0, last_activity = 0, reset_left = 0;
   bool holding = false, reset_done = false;
   uint64_t tap_count[NTAPS + 1] = {0};
-  uint64_t tap_fire[NTAPS + 1] = {0};
   uint64_t tap_data[NTAPS + 1] = {0};
-  // --tap-check: beats attributed so far (image = beats / TAP_EPI), the current image's hash
+  // the taps that transferred in this cycle (usually none or one): only they are visited
+  int fired[NTAPS + 1] = {0};
+  int nfired = 0;
+  uint64_t tap_limit[NTAPS + 1] = {0};  // T records per tap: the first tap_images images
+  for (int t = 0; t < NTAPS; t++) tap_limit[t] = tap_images * TAP_EPI[t];
+  // --tap-check: beats attributed so far (image = beats / TAP_EPI), the current image's hash,
+  // and the position in the image (beats % TAP_EPI, kept without dividing)
   uint64_t sum_beats[NTAPS + 1] = {0};
   uint64_t sum_hash[NTAPS + 1] = {0};
+  uint64_t sum_idx[NTAPS + 1] = {0};
   // Prints the checksum of every tap stream that stopped short of a whole image.
   auto flush_partial = [&]() {
     for (int t = 0; t < NTAPS; t++) {
@@ -203,6 +209,7 @@ int main(int argc, char** argv) {
       fprintf(stderr, "harness: timeout at cycle %llu\n", (unsigned long long)cycle);
       return 3;
     }
+    nfired = 0;
     // Two draws per cycle, always: input gap first, then output stall.
     const bool in_gap = gen.stall();
     const bool out_stall = gen.stall();
@@ -252,23 +259,26 @@ int main(int argc, char** argv) {
         holding = false;
         next_beat++;
       }
-      for (int t = 0; t < NTAPS; t++) {
-        if (tap_fire[t] && tap_count[t] < tap_images * TAP_EPI[t]) {
+      for (int f = 0; f < nfired; f++) {
+        const int t = fired[f];
+        if (tap_count[t] < tap_limit[t]) {
           fprintf(out, "T %d %llu %llu\n", t, (unsigned long long)cycle,
                   (unsigned long long)(tap_data[t] & mask(TAP_W[t])));
           tap_count[t]++;
         }
-        if (tap_fire[t] && tap_check) {
-          const uint64_t idx = sum_beats[t] % TAP_EPI[t];
+        if (tap_check) {
+          const uint64_t idx = sum_idx[t];
           if (idx == 0) sum_hash[t] = SUM_SEED;
           sum_hash[t] = sum_step(sum_hash[t], idx, tap_value(t, tap_data[t]));
           sum_beats[t]++;
-          if (idx + 1 == TAP_EPI[t])
+          sum_idx[t] = idx + 1;
+          if (idx + 1 == TAP_EPI[t]) {
+            sum_idx[t] = 0;
             fprintf(out, "C %d %llu %llu %llu\n", t,
                     (unsigned long long)(sum_beats[t] / TAP_EPI[t] - 1),
                     (unsigned long long)TAP_EPI[t], (unsigned long long)sum_hash[t]);
+          }
         }
-        tap_fire[t] = 0;
       }
       if (out_fire) {
         fprintf(out, "O %llu %llu %llu %llu\n", (unsigned long long)cycle,
@@ -287,7 +297,10 @@ int main(int argc, char** argv) {
             for (int t = 0; t < NTAPS; t++)
               if (sum_beats[t] > reset_after * TAP_EPI[t]) sum_beats[t] = reset_after * TAP_EPI[t];
             flush_partial();
-            for (int t = 0; t < NTAPS; t++) sum_beats[t] = reset_after * TAP_EPI[t];
+            for (int t = 0; t < NTAPS; t++) {
+              sum_beats[t] = reset_after * TAP_EPI[t];
+              sum_idx[t] = 0;
+            }
           }
           fprintf(out, "R %llu %llu %llu\n", (unsigned long long)(cycle + 1),
                   (unsigned long long)reset_cycles, (unsigned long long)reset_after);
