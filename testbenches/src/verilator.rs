@@ -13,13 +13,12 @@
 //! into functions of at most about 1 000 statements instead of one function per scheduling
 //! region (several thousand statements on the default LeNet; presumably the compiler then
 //! allocates registers better), and the model executes 8.3 % fewer instructions on the default
-//! LeNet, 6.5 % on
-//! the 256-lane ResNet-8 and 2.7 % on the up5k preset (`docs/performance.md`, "Split model
-//! functions"). `-Wno-fatal` is deliberate: by default
-//! Verilator aborts on *any* lint warning (width, unused, ...). Lint cleanliness of generated
-//! RTL is checked by the generator's own tests (`verilator --lint-only -Wall`); the harness's
-//! job is the functional check, so it builds anyway and reports every `%Warning` line in
-//! [`BuildInfo::warnings`]. Errors still fail the build.
+//! LeNet, 6.5 % on the 256-lane ResNet-8 and 2.7 % on the up5k preset (`docs/performance.md`,
+//! "Split model functions"). `-Wno-fatal` is deliberate: by default Verilator aborts on *any*
+//! lint warning (width, unused, ...). Lint cleanliness of generated RTL is checked by the
+//! generator's own tests (`verilator --lint-only -Wall`); the harness's job is the functional
+//! check, so it builds anyway and reports every `%Warning` line in [`BuildInfo::warnings`].
+//! Errors still fail the build.
 //!
 //! # C++ compiler
 //!
