@@ -184,18 +184,17 @@ int main(int argc, char** argv) {
   int nfired = 0;
   uint64_t tap_limit[NTAPS + 1] = {0};  // T records per tap: the first tap_images images
   for (int t = 0; t < NTAPS; t++) tap_limit[t] = tap_images * TAP_EPI[t];
-  // --tap-check: beats attributed so far (image = beats / TAP_EPI), the current image's hash,
-  // and the position in the image (beats % TAP_EPI, kept without dividing)
-  uint64_t sum_beats[NTAPS + 1] = {0};
-  uint64_t sum_hash[NTAPS + 1] = {0};
+  // --tap-check: the image a tap's next beat belongs to, its position in that image (counters,
+  // no division per beat), and the image's hash so far
+  uint64_t sum_img[NTAPS + 1] = {0};
   uint64_t sum_idx[NTAPS + 1] = {0};
+  uint64_t sum_hash[NTAPS + 1] = {0};
   // Prints the checksum of every tap stream that stopped short of a whole image.
   auto flush_partial = [&]() {
     for (int t = 0; t < NTAPS; t++) {
-      const uint64_t n = sum_beats[t] % TAP_EPI[t];
-      if (n)
-        fprintf(out, "C %d %llu %llu %llu\n", t, (unsigned long long)(sum_beats[t] / TAP_EPI[t]),
-                (unsigned long long)n, (unsigned long long)sum_hash[t]);
+      if (sum_idx[t])
+        fprintf(out, "C %d %llu %llu %llu\n", t, (unsigned long long)sum_img[t],
+                (unsigned long long)sum_idx[t], (unsigned long long)sum_hash[t]);
     }
   };
 
@@ -270,13 +269,12 @@ int main(int argc, char** argv) {
           const uint64_t idx = sum_idx[t];
           if (idx == 0) sum_hash[t] = SUM_SEED;
           sum_hash[t] = sum_step(sum_hash[t], idx, tap_value(t, tap_data[t]));
-          sum_beats[t]++;
           sum_idx[t] = idx + 1;
           if (idx + 1 == TAP_EPI[t]) {
-            sum_idx[t] = 0;
-            fprintf(out, "C %d %llu %llu %llu\n", t,
-                    (unsigned long long)(sum_beats[t] / TAP_EPI[t] - 1),
+            fprintf(out, "C %d %llu %llu %llu\n", t, (unsigned long long)sum_img[t],
                     (unsigned long long)TAP_EPI[t], (unsigned long long)sum_hash[t]);
+            sum_img[t]++;
+            sum_idx[t] = 0;
           }
         }
       }
@@ -295,10 +293,13 @@ int main(int argc, char** argv) {
           if (tap_check) {
             // streams of image reset_after - 1 that stopped short; later images are re-sent
             for (int t = 0; t < NTAPS; t++)
-              if (sum_beats[t] > reset_after * TAP_EPI[t]) sum_beats[t] = reset_after * TAP_EPI[t];
+              if (sum_img[t] > reset_after || (sum_img[t] == reset_after && sum_idx[t] > 0)) {
+                sum_img[t] = reset_after;
+                sum_idx[t] = 0;
+              }
             flush_partial();
             for (int t = 0; t < NTAPS; t++) {
-              sum_beats[t] = reset_after * TAP_EPI[t];
+              sum_img[t] = reset_after;
               sum_idx[t] = 0;
             }
           }
