@@ -1,6 +1,7 @@
 // @{ header }@
-// inq_rom: weight ROM with a registered output. The address is the *next* value of the
-// engine's address register, so q always equals mem[current address] (docs/hardware.md section 4).
+// inq_rom: weight ROM with a registered output, read when en is set (the engine sets it at
+// reset and at each fire, with the address of the fold that follows), so q always equals the
+// word of the engine's current fold (docs/hardware.md section 4).
 // FILE names the memory image (by file name, docs/hardware.md section 8); the default is empty
 // so that the module elaborates on its own, and $readmemh is only called for a non-empty name.
 module inq_rom #(
@@ -11,6 +12,7 @@ module inq_rom #(
 ) (
   input  wire          clk,
   input  wire [AW-1:0] addr,
+  input  wire          en,
   output reg  [DW-1:0] q
 );
   reg [DW-1:0] mem [0:DEPTH-1];
@@ -22,6 +24,8 @@ module inq_rom #(
     end
   endgenerate
   always @(posedge clk) begin
-    q <= mem[addr];
+    if (en) begin
+      q <= mem[addr];
+    end
   end
 endmodule

@@ -148,9 +148,11 @@ impl TimingFamily {
     }
 }
 
-/// The path of a FIFO between engines (`inq_fifo`): the producer's `out_valid` into the
-/// FIFO's write and count logic.
-pub const FIFO_PATH: LogicPath = LogicPath::new(9, 10);
+/// The path of a FIFO between engines (`inq_fifo`): the producer's `out_valid` and the
+/// consumer's `in_ready` (a comparison with a registered row limit in `inq_mvu`) into the
+/// FIFO's write and count logic (5–7 levels in the walked netlists of the default LeNet, the
+/// `up5k` preset and the dense test design; 9 + 10c before the registered row limits).
+pub const FIFO_PATH: LogicPath = LogicPath::new(6, 6);
 /// The level target of `inq report`'s Xilinx timing proxy: what a 7-series −1 part meets at
 /// 200 MHz by [`TimingFamily::Xilinx7`]'s delays with about 16 carry steps on the path
 /// (`level_budget(200.0, 16)` = 6).

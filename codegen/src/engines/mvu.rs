@@ -3,7 +3,8 @@
 //!
 //! * ROM variant: the shared modules `inq_mvu` and `inq_rom`, one `inq_rom` instance per PE
 //!   (`<instance>_rom<p>`, image `e<i>_w_pe<p>.hex`: `max(2, NF·SF)` words of `SIMD·b` bits)
-//!   on the wires `<instance>_waddr` / `<instance>_wdata`, ports `w_addr_next` / `w_data`.
+//!   on the wires `<instance>_waddr` / `<instance>_wen` / `<instance>_wdata`, ports `w_addr` /
+//!   `w_en` / `w_data` (read at reset and at each fire, the address one fold ahead).
 //! * Constant weights (§4.1): the per-engine module `inq_mvu_e<i>` rendered from the same
 //!   template in constant mode: the shared sub-sums (`sh<i>`), then each PE's terms as
 //!   wiring summed by its adder tree ([`inq_hdl::Mvu::datapath`]); no ROM.
@@ -453,6 +454,7 @@ impl EngineGen for Mvu {
         let dw = self.rom_width();
         let waddr = format!("{}_waddr", cx.instance);
         let wdata = format!("{}_wdata", cx.instance);
+        let wen = format!("{}_wen", cx.instance);
         let mut insts = Vec::with_capacity(self.pe + 1);
         for pe in 0..self.pe {
             let file = memory_file(ei, &format!("w_pe{pe}"));
@@ -469,6 +471,7 @@ impl EngineGen for Mvu {
                 lines: vec![vec![
                     Conn::new("clk", "clk"),
                     Conn::new("addr", &waddr),
+                    Conn::new("en", &wen),
                     Conn::new(
                         "q",
                         &format!("{wdata}[{}:{}]", (pe as u32 + 1) * dw - 1, pe as u32 * dw),
@@ -484,7 +487,8 @@ impl EngineGen for Mvu {
                 super::clock(),
                 super::stream("in", i),
                 vec![
-                    Conn::new("w_addr_next", &waddr),
+                    Conn::new("w_addr", &waddr),
+                    Conn::new("w_en", &wen),
                     Conn::new("w_data", &wdata),
                 ],
                 super::stream("out", o),
@@ -499,6 +503,10 @@ impl EngineGen for Mvu {
                 Wire {
                     name: waddr,
                     width: waw,
+                },
+                Wire {
+                    name: wen,
+                    width: 1,
                 },
                 Wire {
                     name: wdata,

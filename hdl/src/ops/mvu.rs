@@ -644,7 +644,10 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     let mut t = Vec::new();
 
     // control registers: common part, sf/nf/ky/kx/icf loop counters, lop/oxs window
-    // coordinates, rb/kxc/co buffer offsets, waddr, pending, the obuf read index oi, ch.
+    // coordinates, the window address (ROM-fed: `ra_q` and `ra_a` one fire ahead, with the
+    // row slots, row limits and flags about one more address's worth, `3·LBW` in all;
+    // constant weights: the rb/kxc/co buffer offsets), waddr, pending, the obuf read index
+    // oi, ch.
     // A constant-weight engine (NF = SF = 1, 1×1 window) keeps sf, nf, ky, kx, icf, kxc and
     // co at 0 (yosys removes them as constant registers) and has no waddr.
     let ctrl_bits = if m.is_constant() {
@@ -828,28 +831,28 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
 /// The deeper of the engine's two one-cycle chains (`docs/hardware.md` §12):
 ///
-/// * the schedule: the window address after a fire — the row base's modular advance and the
-///   `LBW`-bit sum of the address terms — computed from registers beside `fire` (the row
-///   test and the output-buffer test), which then only selects between it and the current
-///   address kept in a register; then the bank's forwarding comparison. 9 + ⌈LBW/2⌉ levels
-///   and ⌈LBW/2⌉ carry steps, fitted to the walked netlists of the designs in
-///   `docs/performance.md` and the dense test design (within one level on 7 of 9 engines);
+/// * the schedule: the row test (`iy` against the registered `need`) and the output-buffer
+///   test make `fire`, which selects between the current window address and the one after
+///   the next fire (both registers, the latter advanced by a delta of the instance's
+///   constants), then the bank's read address and forwarding comparison. 7 + ⌈LBW/4⌉
+///   levels and ⌈LBW/2⌉ carry steps, fitted to the walked netlists of the default LeNet and
+///   the `up5k` preset (`docs/performance.md`, "Window addresses one fire ahead");
 /// * the datapath: the registered padding test of the window position, the padded value, the shift
 ///   (or the constant terms' adder tree), the sum over SIMD lanes and the accumulator add —
-///   10 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level.
+///   7 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level
+///   (refitted with the schedule on the same netlists; 10 + ⌈log2 SIMD⌉ before).
 fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
     let lbw = log2_ceil((g.nr * g.w * g.c / lu.max(1)).max(2));
-    // the window address after a fire is computed from registers beside `fire`, which only
-    // selects it (docs/hardware.md §12): the chain is the row-base wrap and the sum of the
-    // address terms, which grow with the address width (fitted on the walked netlists of the
-    // up5k preset, the issue's small network and the tiny golden design: 11–16 levels and
-    // 3–8 carry steps)
-    let mut schedule = LogicPath::new(9 + lbw.div_ceil(2), lbw.div_ceil(2));
+    // both window addresses a fire selects between are registers (docs/hardware.md §12): the
+    // chain is the row test and `fire`, the selection and the bank's address decoding, which
+    // grows with the address width (the walked netlists of the default LeNet and the up5k
+    // preset: 9–11 levels on 7-series, 8–10 on iCE40)
+    let mut schedule = LogicPath::new(7 + lbw.div_ceil(4), lbw.div_ceil(2));
     let tree = log2_ceil(m.simd);
     let mut datapath = LogicPath::new(
-        10 + tree,
+        7 + tree,
         m.acc_width + 5 + tree * m.product_width.div_ceil(2),
     );
     if m.is_constant() {
@@ -870,12 +873,35 @@ fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
         datapath = LogicPath::new(levels, m.acc_width + 2 * tree);
         schedule = LogicPath::new(read, lbw.div_ceil(2));
     }
-    // the engines state LUT4 paths: ordered by the iCE40 UP/LP weights
-    if datapath.weight(TimingFamily::Ice40Up) > schedule.weight(TimingFamily::Ice40Up) {
-        datapath
+    // the emission: the obuf word select (PE:1) → bias add → rounding and shift → saturation
+    // → out_data. A per-channel shift is a barrel shifter over the shifts' span; equal shifts
+    // are wiring (fitted on the walked netlists of the issue-13 small network, whose shifts
+    // vary, where it is the deepest chain: 10–12 levels on iCE40; `docs/performance.md`,
+    // "Window addresses one fire ahead")
+    let span = (m.shift.iter().max())
+        .zip(m.shift.iter().min())
+        .map_or(0, |(hi, lo)| hi.abs_diff(*lo));
+    let barrel = match span {
+        0 => 0,
+        s => 2 + log2_ceil(s as usize + 1),
+    };
+    // (a hard-wired engine's model above was fitted with its emission in the netlist, which
+    // its pipelined trees do not shorten: not added there)
+    let emission = if m.is_constant() {
+        LogicPath::default()
     } else {
-        schedule
-    }
+        LogicPath::new(4 + log2_ceil(m.pe) + barrel, m.acc_width.div_ceil(2))
+    };
+    // the engines state LUT4 paths: ordered by the iCE40 UP/LP weights
+    [schedule, datapath, emission]
+        .into_iter()
+        .fold(LogicPath::default(), |a, b| {
+            if b.weight(TimingFamily::Ice40Up) > a.weight(TimingFamily::Ice40Up) {
+                b
+            } else {
+                a
+            }
+        })
 }
 
 fn lb_banks(m: &Mvu) -> (u64, u64) {

@@ -238,6 +238,7 @@ module inq_top (
 
   // engine 4 (mvu)
   wire [4:0] u_e4_d1_waddr;
+  wire [0:0] u_e4_d1_wen;
   wire [3:0] u_e4_d1_wdata;
   inq_rom #(
     .DW(4),
@@ -245,7 +246,7 @@ module inq_top (
     .AW(5),
     .FILE("e4_w_pe0.hex")
   ) u_e4_d1_rom0 (
-    .clk(clk), .addr(u_e4_d1_waddr), .q(u_e4_d1_wdata[3:0])
+    .clk(clk), .addr(u_e4_d1_waddr), .en(u_e4_d1_wen), .q(u_e4_d1_wdata[3:0])
   );
   inq_mvu #(
     .C(4),
@@ -279,12 +280,13 @@ module inq_top (
   ) u_e4_d1 (
     .clk(clk), .rst(rst),
     .in_data(q4_tdata), .in_valid(q4_tvalid), .in_ready(q4_tready),
-    .w_addr_next(u_e4_d1_waddr), .w_data(u_e4_d1_wdata),
+    .w_addr(u_e4_d1_waddr), .w_en(u_e4_d1_wen), .w_data(u_e4_d1_wdata),
     .out_data(s5_tdata), .out_valid(s5_tvalid), .out_ready(s5_tready)
   );
 
   // engine 5 (mvu)
   wire [4:0] u_e5_d2_waddr;
+  wire [0:0] u_e5_d2_wen;
   wire [1:0] u_e5_d2_wdata;
   inq_rom #(
     .DW(2),
@@ -292,7 +294,7 @@ module inq_top (
     .AW(5),
     .FILE("e5_w_pe0.hex")
   ) u_e5_d2_rom0 (
-    .clk(clk), .addr(u_e5_d2_waddr), .q(u_e5_d2_wdata[1:0])
+    .clk(clk), .addr(u_e5_d2_waddr), .en(u_e5_d2_wen), .q(u_e5_d2_wdata[1:0])
   );
   inq_mvu #(
     .C(6),
@@ -326,7 +328,7 @@ module inq_top (
   ) u_e5_d2 (
     .clk(clk), .rst(rst),
     .in_data(q5_tdata), .in_valid(q5_tvalid), .in_ready(q5_tready),
-    .w_addr_next(u_e5_d2_waddr), .w_data(u_e5_d2_wdata),
+    .w_addr(u_e5_d2_waddr), .w_en(u_e5_d2_wen), .w_data(u_e5_d2_wdata),
     .out_data(s6_tdata), .out_valid(s6_tvalid), .out_ready(s6_tready)
   );
 

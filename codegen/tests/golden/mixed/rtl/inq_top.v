@@ -136,6 +136,7 @@ module inq_top (
 
   // engine 0 (mvu)
   wire [6:0] u_e0_c1_stride2_waddr;
+  wire [0:0] u_e0_c1_stride2_wen;
   wire [3:0] u_e0_c1_stride2_wdata;
   inq_rom #(
     .DW(4),
@@ -143,7 +144,7 @@ module inq_top (
     .AW(7),
     .FILE("e0_w_pe0.hex")
   ) u_e0_c1_stride2_rom0 (
-    .clk(clk), .addr(u_e0_c1_stride2_waddr), .q(u_e0_c1_stride2_wdata[3:0])
+    .clk(clk), .addr(u_e0_c1_stride2_waddr), .en(u_e0_c1_stride2_wen), .q(u_e0_c1_stride2_wdata[3:0])
   );
   inq_mvu #(
     .C(2),
@@ -177,12 +178,13 @@ module inq_top (
   ) u_e0_c1_stride2 (
     .clk(clk), .rst(rst),
     .in_data(q0_tdata), .in_valid(q0_tvalid), .in_ready(q0_tready),
-    .w_addr_next(u_e0_c1_stride2_waddr), .w_data(u_e0_c1_stride2_wdata),
+    .w_addr(u_e0_c1_stride2_waddr), .w_en(u_e0_c1_stride2_wen), .w_data(u_e0_c1_stride2_wdata),
     .out_data(s1_tdata), .out_valid(s1_tvalid), .out_ready(s1_tready)
   );
 
   // engine 1 (mvu)
   wire [2:0] u_e1_c2_waddr;
+  wire [0:0] u_e1_c2_wen;
   wire [23:0] u_e1_c2_wdata;
   inq_rom #(
     .DW(6),
@@ -190,7 +192,7 @@ module inq_top (
     .AW(3),
     .FILE("e1_w_pe0.hex")
   ) u_e1_c2_rom0 (
-    .clk(clk), .addr(u_e1_c2_waddr), .q(u_e1_c2_wdata[5:0])
+    .clk(clk), .addr(u_e1_c2_waddr), .en(u_e1_c2_wen), .q(u_e1_c2_wdata[5:0])
   );
   inq_rom #(
     .DW(6),
@@ -198,7 +200,7 @@ module inq_top (
     .AW(3),
     .FILE("e1_w_pe1.hex")
   ) u_e1_c2_rom1 (
-    .clk(clk), .addr(u_e1_c2_waddr), .q(u_e1_c2_wdata[11:6])
+    .clk(clk), .addr(u_e1_c2_waddr), .en(u_e1_c2_wen), .q(u_e1_c2_wdata[11:6])
   );
   inq_rom #(
     .DW(6),
@@ -206,7 +208,7 @@ module inq_top (
     .AW(3),
     .FILE("e1_w_pe2.hex")
   ) u_e1_c2_rom2 (
-    .clk(clk), .addr(u_e1_c2_waddr), .q(u_e1_c2_wdata[17:12])
+    .clk(clk), .addr(u_e1_c2_waddr), .en(u_e1_c2_wen), .q(u_e1_c2_wdata[17:12])
   );
   inq_rom #(
     .DW(6),
@@ -214,7 +216,7 @@ module inq_top (
     .AW(3),
     .FILE("e1_w_pe3.hex")
   ) u_e1_c2_rom3 (
-    .clk(clk), .addr(u_e1_c2_waddr), .q(u_e1_c2_wdata[23:18])
+    .clk(clk), .addr(u_e1_c2_waddr), .en(u_e1_c2_wen), .q(u_e1_c2_wdata[23:18])
   );
   inq_mvu #(
     .C(4),
@@ -248,7 +250,7 @@ module inq_top (
   ) u_e1_c2 (
     .clk(clk), .rst(rst),
     .in_data(q1_tdata), .in_valid(q1_tvalid), .in_ready(q1_tready),
-    .w_addr_next(u_e1_c2_waddr), .w_data(u_e1_c2_wdata),
+    .w_addr(u_e1_c2_waddr), .w_en(u_e1_c2_wen), .w_data(u_e1_c2_wdata),
     .out_data(s2_tdata), .out_valid(s2_tvalid), .out_ready(s2_tready)
   );
 
@@ -292,6 +294,7 @@ module inq_top (
 
   // engine 4 (mvu)
   wire [4:0] u_e4_d1_waddr;
+  wire [0:0] u_e4_d1_wen;
   wire [3:0] u_e4_d1_wdata;
   inq_rom #(
     .DW(4),
@@ -299,7 +302,7 @@ module inq_top (
     .AW(5),
     .FILE("e4_w_pe0.hex")
   ) u_e4_d1_rom0 (
-    .clk(clk), .addr(u_e4_d1_waddr), .q(u_e4_d1_wdata[3:0])
+    .clk(clk), .addr(u_e4_d1_waddr), .en(u_e4_d1_wen), .q(u_e4_d1_wdata[3:0])
   );
   inq_mvu #(
     .C(4),
@@ -333,12 +336,13 @@ module inq_top (
   ) u_e4_d1 (
     .clk(clk), .rst(rst),
     .in_data(q4_tdata), .in_valid(q4_tvalid), .in_ready(q4_tready),
-    .w_addr_next(u_e4_d1_waddr), .w_data(u_e4_d1_wdata),
+    .w_addr(u_e4_d1_waddr), .w_en(u_e4_d1_wen), .w_data(u_e4_d1_wdata),
     .out_data(s5_tdata), .out_valid(s5_tvalid), .out_ready(s5_tready)
   );
 
   // engine 5 (mvu)
   wire [0:0] u_e5_d2_waddr;
+  wire [0:0] u_e5_d2_wen;
   wire [29:0] u_e5_d2_wdata;
   inq_rom #(
     .DW(6),
@@ -346,7 +350,7 @@ module inq_top (
     .AW(1),
     .FILE("e5_w_pe0.hex")
   ) u_e5_d2_rom0 (
-    .clk(clk), .addr(u_e5_d2_waddr), .q(u_e5_d2_wdata[5:0])
+    .clk(clk), .addr(u_e5_d2_waddr), .en(u_e5_d2_wen), .q(u_e5_d2_wdata[5:0])
   );
   inq_rom #(
     .DW(6),
@@ -354,7 +358,7 @@ module inq_top (
     .AW(1),
     .FILE("e5_w_pe1.hex")
   ) u_e5_d2_rom1 (
-    .clk(clk), .addr(u_e5_d2_waddr), .q(u_e5_d2_wdata[11:6])
+    .clk(clk), .addr(u_e5_d2_waddr), .en(u_e5_d2_wen), .q(u_e5_d2_wdata[11:6])
   );
   inq_rom #(
     .DW(6),
@@ -362,7 +366,7 @@ module inq_top (
     .AW(1),
     .FILE("e5_w_pe2.hex")
   ) u_e5_d2_rom2 (
-    .clk(clk), .addr(u_e5_d2_waddr), .q(u_e5_d2_wdata[17:12])
+    .clk(clk), .addr(u_e5_d2_waddr), .en(u_e5_d2_wen), .q(u_e5_d2_wdata[17:12])
   );
   inq_rom #(
     .DW(6),
@@ -370,7 +374,7 @@ module inq_top (
     .AW(1),
     .FILE("e5_w_pe3.hex")
   ) u_e5_d2_rom3 (
-    .clk(clk), .addr(u_e5_d2_waddr), .q(u_e5_d2_wdata[23:18])
+    .clk(clk), .addr(u_e5_d2_waddr), .en(u_e5_d2_wen), .q(u_e5_d2_wdata[23:18])
   );
   inq_rom #(
     .DW(6),
@@ -378,7 +382,7 @@ module inq_top (
     .AW(1),
     .FILE("e5_w_pe4.hex")
   ) u_e5_d2_rom4 (
-    .clk(clk), .addr(u_e5_d2_waddr), .q(u_e5_d2_wdata[29:24])
+    .clk(clk), .addr(u_e5_d2_waddr), .en(u_e5_d2_wen), .q(u_e5_d2_wdata[29:24])
   );
   inq_mvu #(
     .C(6),
@@ -412,7 +416,7 @@ module inq_top (
   ) u_e5_d2 (
     .clk(clk), .rst(rst),
     .in_data(q5_tdata), .in_valid(q5_tvalid), .in_ready(q5_tready),
-    .w_addr_next(u_e5_d2_waddr), .w_data(u_e5_d2_wdata),
+    .w_addr(u_e5_d2_waddr), .w_en(u_e5_d2_wen), .w_data(u_e5_d2_wdata),
     .out_data(s6_tdata), .out_valid(s6_tvalid), .out_ready(s6_tready)
   );
 

@@ -78,25 +78,23 @@ module inq_mvu_e8 #(
   localparam integer ROW_LAST_I = ROWLEN - 1;
   localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
   localparam integer LB_X_I = LBU;
+  localparam integer ROWLEN_L_I = ROWLEN / LU;
+  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * (ROWLEN / LU);
+  localparam integer C_C_I = C / LU;
+  localparam integer SWC_I = (SW * C) / LU;
+  localparam integer SIMD_C_I = SIMD / LU;
+  localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
   localparam [LBW:0] LB_X = LB_X_I[LBW:0];
   localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
-  localparam integer ROWLEN_L_I = ROWLEN / LU;
   localparam [LBW-1:0] ROWLEN_L = ROWLEN_L_I[LBW-1:0];
-
-  localparam integer ROWLEN_X_I = ROWLEN / LU;
-  localparam [LBW:0] ROWLEN_X = ROWLEN_X_I[LBW:0];
+  localparam [LBW:0] ROWLEN_X = ROWLEN_L_I[LBW:0];
   localparam integer RBSTEP_I = (SH % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
-  localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * (ROWLEN / LU);
-  localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
   // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
   localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * (ROWLEN / LU);
   localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
-  localparam integer C_C_I = C / LU;
   localparam [LBW-1:0] C_C = C_C_I[LBW-1:0];
-  localparam integer SWC_I = (SW * C) / LU;
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
-  localparam integer SIMD_C_I = SIMD / LU;
   localparam [LBW-1:0] SIMD_C = SIMD_C_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
@@ -188,14 +186,22 @@ module inq_mvu_e8 #(
 
   // ---- scheduling (docs/hardware.md section 4, combinational signals) ----
   wire [CW-1:0] iyx   = {{(CW-IYW){1'b0}}, iy};
-  wire [CW-1:0] lo_mx = ((lop > PT_C) ? lop : PT_C);
-  wire          in_room = ((iyx + PT_C) < (lo_mx + NR_C));
-  wire          in_next = (((iyx + H_W) + PT_C) < (lo_mx + NR_C));
+  // The row tests compare iy with registers that change only when lop does (at a fire; their
+  // updates follow lop_a below): need = lop + KH - PT, the rows the window needs; rl =
+  // max(lop, PT) + NR - PT, the rows the buffer may hold; rlh = rl - H, one bit wider
+  // (negative: no row of the next image fits). So the tests are one comparison each
+  // (docs/hardware.md section 12).
+  reg  [CW-1:0] need;
+  reg  [CW-1:0] rl;
+  reg  [CW:0]   rlh;
+  wire          in_room = (iyx < rl);
+  wire          in_next = ((~rlh[CW]) & (iyx < rlh[CW-1:0]));
   assign in_ready     = ((iy != H_C) & (ahead ? in_next : (cdone | in_room)));
   wire          in_fire = (in_valid & in_ready);
-  wire          rows_ok = (ahead | (iy == H_C) | ((iyx + PT_C) >= (lop + KH_C)));
+  wire          rows_ok = (ahead | (iy == H_C) | (iyx >= need));
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
+  wire          icl = (icf == CS_LAST);
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
   wire          load = (fire & last_sf);
@@ -225,7 +231,7 @@ module inq_mvu_e8 #(
     kxc_a = kxc;
     co_a = co;
     if (!last_sf) begin
-      if (icf == CS_LAST) begin
+      if (icl) begin
         co_a = {LBW{1'b0}};
         if (kx == KW_LAST) begin
           kxc_a = {LBW{1'b0}};
@@ -240,8 +246,7 @@ module inq_mvu_e8 #(
       co_a = {LBW{1'b0}};
       kxc_a = {LBW{1'b0}};
       rb_a = rb0;
-      if (nf != NF_LAST) begin
-      end else begin
+      if (nf == NF_LAST) begin
         if (ox != OW_LAST) begin
           oxc_a = (oxc + SWC);
         end else begin
@@ -285,7 +290,7 @@ module inq_mvu_e8 #(
     lop_a = lop;
     oxs_a = oxs;
     if (!last_sf) begin
-      if (icf == CS_LAST) begin
+      if (icl) begin
         if (kx == KW_LAST) begin
           kx_a = {KXW{1'b0}};
           ky_a = (ky + 1'b1);
@@ -304,6 +309,23 @@ module inq_mvu_e8 #(
           lop_a = ((oy != OH_LAST) ? (lop + SH_C) : {CW{1'b0}});
         end
       end
+    end
+  end
+  localparam integer NEED_I = KH - PT;
+  localparam [CW-1:0] NEED0 = NEED_I[CW-1:0];
+  localparam integer RLH_I = NR - H;
+  localparam [CW:0] RLH0 = RLH_I[CW:0];
+  wire [CW-1:0]  lo_mx_a = ((lop_a > PT_C) ? lop_a : PT_C);
+  wire [CW-1:0]  rl_a = ((lo_mx_a + NR_C) - PT_C);
+  always @(posedge clk) begin
+    if (rst) begin
+      need <= NEED0;
+      rl <= NR_C;
+      rlh <= RLH0;
+    end else if (fire) begin
+      need <= ((lop_a + KH_C) - PT_C);
+      rl <= rl_a;
+      rlh <= ({1'b0, rl_a} - {1'b0, H_W});
     end
   end
   wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
@@ -583,7 +605,7 @@ module inq_mvu_e8 #(
       if (fire) begin
         if (!last_sf) begin
           sf <= (sf + 1'b1);
-          if (icf == CS_LAST) begin
+          if (icl) begin
             icf <= {ICW{1'b0}};
             if (kx == KW_LAST) begin
               kx <= {KXW{1'b0}};

@@ -264,6 +264,7 @@ module inq_top (
 
   // engine 0 (mvu)
   wire [5:0] u_e0_l0_waddr;
+  wire [0:0] u_e0_l0_wen;
   wire [7:0] u_e0_l0_wdata;
   inq_rom #(
     .DW(4),
@@ -271,7 +272,7 @@ module inq_top (
     .AW(6),
     .FILE("e0_w_pe0.hex")
   ) u_e0_l0_rom0 (
-    .clk(clk), .addr(u_e0_l0_waddr), .q(u_e0_l0_wdata[3:0])
+    .clk(clk), .addr(u_e0_l0_waddr), .en(u_e0_l0_wen), .q(u_e0_l0_wdata[3:0])
   );
   inq_rom #(
     .DW(4),
@@ -279,7 +280,7 @@ module inq_top (
     .AW(6),
     .FILE("e0_w_pe1.hex")
   ) u_e0_l0_rom1 (
-    .clk(clk), .addr(u_e0_l0_waddr), .q(u_e0_l0_wdata[7:4])
+    .clk(clk), .addr(u_e0_l0_waddr), .en(u_e0_l0_wen), .q(u_e0_l0_wdata[7:4])
   );
   inq_mvu #(
     .C(2),
@@ -313,7 +314,7 @@ module inq_top (
   ) u_e0_l0 (
     .clk(clk), .rst(rst),
     .in_data(q0_tdata), .in_valid(q0_tvalid), .in_ready(q0_tready),
-    .w_addr_next(u_e0_l0_waddr), .w_data(u_e0_l0_wdata),
+    .w_addr(u_e0_l0_waddr), .w_en(u_e0_l0_wen), .w_data(u_e0_l0_wdata),
     .out_data(s1_tdata), .out_valid(s1_tvalid), .out_ready(s1_tready)
   );
 
@@ -330,6 +331,7 @@ module inq_top (
 
   // engine 2 (mvu)
   wire [4:0] u_e2_l2_waddr;
+  wire [0:0] u_e2_l2_wen;
   wire [7:0] u_e2_l2_wdata;
   inq_rom #(
     .DW(4),
@@ -337,7 +339,7 @@ module inq_top (
     .AW(5),
     .FILE("e2_w_pe0.hex")
   ) u_e2_l2_rom0 (
-    .clk(clk), .addr(u_e2_l2_waddr), .q(u_e2_l2_wdata[3:0])
+    .clk(clk), .addr(u_e2_l2_waddr), .en(u_e2_l2_wen), .q(u_e2_l2_wdata[3:0])
   );
   inq_rom #(
     .DW(4),
@@ -345,7 +347,7 @@ module inq_top (
     .AW(5),
     .FILE("e2_w_pe1.hex")
   ) u_e2_l2_rom1 (
-    .clk(clk), .addr(u_e2_l2_waddr), .q(u_e2_l2_wdata[7:4])
+    .clk(clk), .addr(u_e2_l2_waddr), .en(u_e2_l2_wen), .q(u_e2_l2_wdata[7:4])
   );
   inq_mvu #(
     .C(4),
@@ -380,12 +382,13 @@ module inq_top (
   ) u_e2_l2 (
     .clk(clk), .rst(rst),
     .in_data(q2_tdata), .in_valid(q2_tvalid), .in_ready(q2_tready),
-    .w_addr_next(u_e2_l2_waddr), .w_data(u_e2_l2_wdata),
+    .w_addr(u_e2_l2_waddr), .w_en(u_e2_l2_wen), .w_data(u_e2_l2_wdata),
     .out_data(s4_tdata), .out_valid(s4_tvalid), .out_ready(s4_tready)
   );
 
   // engine 3 (mvu)
   wire [1:0] u_e3_l3_waddr;
+  wire [0:0] u_e3_l3_wen;
   wire [15:0] u_e3_l3_wdata;
   inq_rom #(
     .DW(8),
@@ -393,7 +396,7 @@ module inq_top (
     .AW(2),
     .FILE("e3_w_pe0.hex")
   ) u_e3_l3_rom0 (
-    .clk(clk), .addr(u_e3_l3_waddr), .q(u_e3_l3_wdata[7:0])
+    .clk(clk), .addr(u_e3_l3_waddr), .en(u_e3_l3_wen), .q(u_e3_l3_wdata[7:0])
   );
   inq_rom #(
     .DW(8),
@@ -401,7 +404,7 @@ module inq_top (
     .AW(2),
     .FILE("e3_w_pe1.hex")
   ) u_e3_l3_rom1 (
-    .clk(clk), .addr(u_e3_l3_waddr), .q(u_e3_l3_wdata[15:8])
+    .clk(clk), .addr(u_e3_l3_waddr), .en(u_e3_l3_wen), .q(u_e3_l3_wdata[15:8])
   );
   inq_mvu #(
     .C(4),
@@ -435,7 +438,7 @@ module inq_top (
   ) u_e3_l3 (
     .clk(clk), .rst(rst),
     .in_data(q4_tdata), .in_valid(q4_tvalid), .in_ready(q4_tready),
-    .w_addr_next(u_e3_l3_waddr), .w_data(u_e3_l3_wdata),
+    .w_addr(u_e3_l3_waddr), .w_en(u_e3_l3_wen), .w_data(u_e3_l3_wdata),
     .out_data(s5_tdata), .out_valid(s5_tvalid), .out_ready(s5_tready)
   );
 
@@ -472,6 +475,7 @@ module inq_top (
 
   // engine 6 (mvu)
   wire [5:0] u_e6_l5_waddr;
+  wire [0:0] u_e6_l5_wen;
   wire [23:0] u_e6_l5_wdata;
   inq_rom #(
     .DW(8),
@@ -479,7 +483,7 @@ module inq_top (
     .AW(6),
     .FILE("e6_w_pe0.hex")
   ) u_e6_l5_rom0 (
-    .clk(clk), .addr(u_e6_l5_waddr), .q(u_e6_l5_wdata[7:0])
+    .clk(clk), .addr(u_e6_l5_waddr), .en(u_e6_l5_wen), .q(u_e6_l5_wdata[7:0])
   );
   inq_rom #(
     .DW(8),
@@ -487,7 +491,7 @@ module inq_top (
     .AW(6),
     .FILE("e6_w_pe1.hex")
   ) u_e6_l5_rom1 (
-    .clk(clk), .addr(u_e6_l5_waddr), .q(u_e6_l5_wdata[15:8])
+    .clk(clk), .addr(u_e6_l5_waddr), .en(u_e6_l5_wen), .q(u_e6_l5_wdata[15:8])
   );
   inq_rom #(
     .DW(8),
@@ -495,7 +499,7 @@ module inq_top (
     .AW(6),
     .FILE("e6_w_pe2.hex")
   ) u_e6_l5_rom2 (
-    .clk(clk), .addr(u_e6_l5_waddr), .q(u_e6_l5_wdata[23:16])
+    .clk(clk), .addr(u_e6_l5_waddr), .en(u_e6_l5_wen), .q(u_e6_l5_wdata[23:16])
   );
   inq_mvu #(
     .C(4),
@@ -529,12 +533,13 @@ module inq_top (
   ) u_e6_l5 (
     .clk(clk), .rst(rst),
     .in_data(q7_tdata), .in_valid(q7_tvalid), .in_ready(q7_tready),
-    .w_addr_next(u_e6_l5_waddr), .w_data(u_e6_l5_wdata),
+    .w_addr(u_e6_l5_waddr), .w_en(u_e6_l5_wen), .w_data(u_e6_l5_wdata),
     .out_data(s9_tdata), .out_valid(s9_tvalid), .out_ready(s9_tready)
   );
 
   // engine 7 (mvu)
   wire [2:0] u_e7_l6_waddr;
+  wire [0:0] u_e7_l6_wen;
   wire [23:0] u_e7_l6_wdata;
   inq_rom #(
     .DW(12),
@@ -542,7 +547,7 @@ module inq_top (
     .AW(3),
     .FILE("e7_w_pe0.hex")
   ) u_e7_l6_rom0 (
-    .clk(clk), .addr(u_e7_l6_waddr), .q(u_e7_l6_wdata[11:0])
+    .clk(clk), .addr(u_e7_l6_waddr), .en(u_e7_l6_wen), .q(u_e7_l6_wdata[11:0])
   );
   inq_rom #(
     .DW(12),
@@ -550,7 +555,7 @@ module inq_top (
     .AW(3),
     .FILE("e7_w_pe1.hex")
   ) u_e7_l6_rom1 (
-    .clk(clk), .addr(u_e7_l6_waddr), .q(u_e7_l6_wdata[23:12])
+    .clk(clk), .addr(u_e7_l6_waddr), .en(u_e7_l6_wen), .q(u_e7_l6_wdata[23:12])
   );
   inq_mvu #(
     .C(6),
@@ -584,7 +589,7 @@ module inq_top (
   ) u_e7_l6 (
     .clk(clk), .rst(rst),
     .in_data(q9_tdata), .in_valid(q9_tvalid), .in_ready(q9_tready),
-    .w_addr_next(u_e7_l6_waddr), .w_data(u_e7_l6_wdata),
+    .w_addr(u_e7_l6_waddr), .w_en(u_e7_l6_wen), .w_data(u_e7_l6_wdata),
     .out_data(s10_tdata), .out_valid(s10_tvalid), .out_ready(s10_tready)
   );
 
@@ -656,6 +661,7 @@ module inq_top (
 
   // engine 11 (mvu)
   wire [0:0] u_e11_l10_waddr;
+  wire [0:0] u_e11_l10_wen;
   wire [59:0] u_e11_l10_wdata;
   inq_rom #(
     .DW(12),
@@ -663,7 +669,7 @@ module inq_top (
     .AW(1),
     .FILE("e11_w_pe0.hex")
   ) u_e11_l10_rom0 (
-    .clk(clk), .addr(u_e11_l10_waddr), .q(u_e11_l10_wdata[11:0])
+    .clk(clk), .addr(u_e11_l10_waddr), .en(u_e11_l10_wen), .q(u_e11_l10_wdata[11:0])
   );
   inq_rom #(
     .DW(12),
@@ -671,7 +677,7 @@ module inq_top (
     .AW(1),
     .FILE("e11_w_pe1.hex")
   ) u_e11_l10_rom1 (
-    .clk(clk), .addr(u_e11_l10_waddr), .q(u_e11_l10_wdata[23:12])
+    .clk(clk), .addr(u_e11_l10_waddr), .en(u_e11_l10_wen), .q(u_e11_l10_wdata[23:12])
   );
   inq_rom #(
     .DW(12),
@@ -679,7 +685,7 @@ module inq_top (
     .AW(1),
     .FILE("e11_w_pe2.hex")
   ) u_e11_l10_rom2 (
-    .clk(clk), .addr(u_e11_l10_waddr), .q(u_e11_l10_wdata[35:24])
+    .clk(clk), .addr(u_e11_l10_waddr), .en(u_e11_l10_wen), .q(u_e11_l10_wdata[35:24])
   );
   inq_rom #(
     .DW(12),
@@ -687,7 +693,7 @@ module inq_top (
     .AW(1),
     .FILE("e11_w_pe3.hex")
   ) u_e11_l10_rom3 (
-    .clk(clk), .addr(u_e11_l10_waddr), .q(u_e11_l10_wdata[47:36])
+    .clk(clk), .addr(u_e11_l10_waddr), .en(u_e11_l10_wen), .q(u_e11_l10_wdata[47:36])
   );
   inq_rom #(
     .DW(12),
@@ -695,7 +701,7 @@ module inq_top (
     .AW(1),
     .FILE("e11_w_pe4.hex")
   ) u_e11_l10_rom4 (
-    .clk(clk), .addr(u_e11_l10_waddr), .q(u_e11_l10_wdata[59:48])
+    .clk(clk), .addr(u_e11_l10_waddr), .en(u_e11_l10_wen), .q(u_e11_l10_wdata[59:48])
   );
   inq_mvu #(
     .C(6),
@@ -729,7 +735,7 @@ module inq_top (
   ) u_e11_l10 (
     .clk(clk), .rst(rst),
     .in_data(q13_tdata), .in_valid(q13_tvalid), .in_ready(q13_tready),
-    .w_addr_next(u_e11_l10_waddr), .w_data(u_e11_l10_wdata),
+    .w_addr(u_e11_l10_waddr), .w_en(u_e11_l10_wen), .w_data(u_e11_l10_wdata),
     .out_data(s14_tdata), .out_valid(s14_tvalid), .out_ready(s14_tready)
   );
 

@@ -49,7 +49,8 @@ module inq_mvu #(
   output reg  [OUT_W-1:0]       out_data,
   output reg                    out_valid,
   input  wire                   out_ready,
-  output wire [WAW-1:0]         w_addr_next,
+  output wire [WAW-1:0]         w_addr,
+  output wire                   w_en,
   input  wire [PE*SIMD*CB-1:0]  w_data
 );
   // ---- derived constants ----
@@ -90,28 +91,12 @@ module inq_mvu #(
   localparam integer LB_LAST_I = LBU - 1;
   localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
   localparam integer LB_X_I = LBU;
-  localparam [LBW:0] LB_X = LB_X_I[LBW:0];
-  localparam [LBW-1:0] LB_L = LB_X_I[LBW-1:0];
   localparam integer ROWLEN_L_I = ROWLEN / LU;
-  localparam [LBW-1:0] ROWLEN_L = ROWLEN_L_I[LBW-1:0];
-
-  localparam integer ROWLEN_X_I = ROWLEN / LU;
-  localparam [LBW:0] ROWLEN_X = ROWLEN_X_I[LBW:0];
-  localparam integer RBSTEP_I = (SH % NR) * (ROWLEN / LU);
-  localparam [LBW-1:0] RBSTEP = RBSTEP_I[LBW-1:0];
   localparam integer RB0_INIT_I = ((NR - (PT % NR)) % NR) * (ROWLEN / LU);
-  localparam [LBW-1:0] RB0_INIT = RB0_INIT_I[LBW-1:0];
-  // rows from the last output row's window top to the next image's: H - (OH-1)*SH, mod NR
-  localparam integer WSTEP_I = ((((H - (OH - 1) * SH) % NR) + NR) % NR) * (ROWLEN / LU);
-  localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
   localparam integer C_C_I = C / LU;
-  localparam [LBW-1:0] C_C = C_C_I[LBW-1:0];
   localparam integer SWC_I = (SW * C) / LU;
-  localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
   localparam integer SIMD_C_I = SIMD / LU;
-  localparam [LBW-1:0] SIMD_C = SIMD_C_I[LBW-1:0];
   localparam integer PLC_I = (PL * C) / LU;
-  localparam [LBW-1:0] PLC = PLC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
   localparam integer SW_C_I = SW;
@@ -128,8 +113,6 @@ module inq_mvu #(
   localparam [CW-1:0] H_W = H_W_I[CW-1:0];
   localparam integer W_W_I = W;
   localparam [CW-1:0] W_W = W_W_I[CW-1:0];
-  localparam integer SF_LAST_I = SF - 1;
-  localparam [SFW-1:0] SF_LAST = SF_LAST_I[SFW-1:0];
   localparam integer NF_LAST_I = NF - 1;
   localparam [NFW-1:0] NF_LAST = NF_LAST_I[NFW-1:0];
   localparam integer OW_LAST_I = OW - 1;
@@ -139,7 +122,13 @@ module inq_mvu #(
   localparam integer KW_LAST_I = KW - 1;
   localparam [KXW-1:0] KW_LAST = KW_LAST_I[KXW-1:0];
   localparam integer CS_LAST_I = CS - 1;
-  localparam [ICW-1:0] CS_LAST = CS_LAST_I[ICW-1:0];
+  // the values sf and icf have one fire before their last (unused when SF or CS is 1)
+  localparam integer SF_PEN_I = (SF >= 2) ? (SF - 2) : 0;
+  localparam [SFW-1:0] SF_PEN = SF_PEN_I[SFW-1:0];
+  localparam integer CS_PEN_I = (CS >= 2) ? (CS - 2) : 0;
+  localparam [ICW-1:0] CS_PEN = CS_PEN_I[ICW-1:0];
+  localparam [0:0] SF_ONE = ((SF == 1) ? 1'b1 : 1'b0);
+  localparam [0:0] CS_ONE = ((CS == 1) ? 1'b1 : 1'b0);
   localparam integer OC_LAST_I = OC - 1;
   localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
   localparam integer PE_C_I = PE;
@@ -147,7 +136,6 @@ module inq_mvu #(
   localparam integer OI_LAST_I = PE - 1;
   localparam [OIW-1:0] OI_LAST = OI_LAST_I[OIW-1:0];
   localparam integer PE_L_I = PE / LU;
-  localparam [LBW-1:0] PE_L = PE_L_I[LBW-1:0];
   localparam integer NL_LAST_I = NL - 1;
   localparam integer NLW = (NL < 2) ? 1 : $clog2(NL);
   localparam [NLW-1:0] NL_LAST = NL_LAST_I[NLW-1:0];
@@ -170,14 +158,11 @@ module inq_mvu #(
   reg [ICW-1:0] icf;
   reg [CW-1:0]  lop;   // oy * SH (padded row coordinate of the window top)
   reg [CW-1:0]  oxs;   // ox * SW (padded column coordinate of the window left)
-  // line-buffer addresses in units of LU elements:
-  reg [LBW-1:0] rb0;   // base of the window's first row
-  reg [LBW-1:0] rb;    // base of row ky
-  reg [LBW-1:0] oxc;   // ox * SW * C
-  reg [LBW-1:0] kxc;   // kx * C
-  reg [LBW-1:0] co;    // icf * SIMD
-  reg [LBW-1:0] nfc;   // nf * PE (the first channel of a depthwise fold)
-  reg [WAW-1:0] waddr; // nf * SF + sf
+  // line-buffer row slots (the row base of slot s is s * ROWLEN / LU):
+  localparam integer NRW = (NR < 2) ? 1 : $clog2(NR);
+  reg [NRW-1:0] s0;    // slot of the window's first row
+  reg [NRW-1:0] sr;    // slot of row ky
+  reg [WAW-1:0] waddr_a; // the weight-ROM word of the fold after the next fire
   reg [PNW-1:0] pending;
   reg [CHW-1:0] ch;
 
@@ -198,14 +183,24 @@ module inq_mvu #(
 
   // ---- scheduling (docs/hardware.md section 4, combinational signals) ----
   wire [CW-1:0] iyx   = {{(CW-IYW){1'b0}}, iy};
-  wire [CW-1:0] lo_mx = ((lop > PT_C) ? lop : PT_C);
-  wire          in_room = ((iyx + PT_C) < (lo_mx + NR_C));
-  wire          in_next = (((iyx + H_W) + PT_C) < (lo_mx + NR_C));
+  // The row tests compare iy with registers that change only when lop does (at a fire; their
+  // updates follow lop_a below): need = lop + KH - PT, the rows the window needs; rl =
+  // max(lop, PT) + NR - PT, the rows the buffer may hold; rlh = rl - H, one bit wider
+  // (negative: no row of the next image fits). So the tests are one comparison each
+  // (docs/hardware.md section 12).
+  reg  [CW-1:0] need;
+  reg  [CW-1:0] rl;
+  reg  [CW:0]   rlh;
+  wire          in_room = (iyx < rl);
+  wire          in_next = ((~rlh[CW]) & (iyx < rlh[CW-1:0]));
   assign in_ready     = ((iy != H_C) & (ahead ? in_next : (cdone | in_room)));
   wire          in_fire = (in_valid & in_ready);
-  wire          rows_ok = (ahead | (iy == H_C) | ((iyx + PT_C) >= (lop + KH_C)));
+  wire          rows_ok = (ahead | (iy == H_C) | (iyx >= need));
   wire          emit_go = ((~out_valid) | out_ready);
-  wire          last_sf = (sf == SF_LAST);
+  // sf == SF_LAST and icf == CS_LAST, kept in registers (their next values are compared
+  // from the counters beside fire, not after them: docs/hardware.md section 12)
+  reg           last_sf;
+  reg           icl;
   wire          first_sf = (sf == {SFW{1'b0}});
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
@@ -216,75 +211,110 @@ module inq_mvu #(
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
   wire          emit = (emit_go & (pending != {PNW{1'b0}}));
 
-  // ---- line-buffer row bases, advanced modulo the buffer ----
-  wire [LBW:0]   rb_sum  = ({1'b0, rb} + ROWLEN_X);
-  wire [LBW-1:0] rb_up   = ((rb_sum >= LB_X) ? ((rb + ROWLEN_L) - LB_L) : (rb + ROWLEN_L));
-  wire [LBW:0]   rb0_sum = ({1'b0, rb0} + {1'b0, RBSTEP});
-  wire [LBW-1:0] rb0_up  = ((rb0_sum >= LB_X) ? ((rb0 + RBSTEP) - LB_L) : (rb0 + RBSTEP));
-  wire [LBW:0]   rb0_wsum = ({1'b0, rb0} + {1'b0, WSTEP});
-  wire [LBW-1:0] rb0_nxt  = ((rb0_wsum >= LB_X) ? ((rb0 + WSTEP) - LB_L) : (rb0 + WSTEP));
-
-  // ---- next values of the window-address registers (also the read address of a banked
-  // line buffer). The values a fire advances them to (*_a) depend on registers only, so
-  // they are computed beside fire, which then only selects (docs/hardware.md section 12:
-  // the row test and fire are not in series with the address arithmetic) ----
-  reg [LBW-1:0] rb0_a, rb_a, oxc_a, kxc_a, co_a;
-  reg [LBW-1:0] nfc_a;
+  // ---- the window address of a banked line buffer, advanced by a delta ----
+  // The read address ra = rb + ox*SW*C + kx*C + icf*SIMD [+ nf*PE] - PL*C (in LU units,
+  // modulo 2^LBW; rb the base of row ky's slot) changes at a fire by a delta that depends only
+  // on which window counters wrap and on whether the row slots wrap around the buffer: a
+  // constant of the instance, selected by flags of registers. So the address after the next
+  // fire is a register of its own, advanced by one adder (ra_a below; docs/hardware.md
+  // sections 4 and 12), and only the slots of the window's first row (s0) and of row ky (sr)
+  // are kept, not the address terms.
+  localparam integer NR_LAST_S_I = NR - 1;
+  localparam [NRW-1:0] NR_LAST_S = NR_LAST_S_I[NRW-1:0];
+  localparam integer NR_S_I = NR;
+  localparam [NRW:0] NR_S = NR_S_I[NRW:0];
+  localparam integer SHM_I = SH % NR;                                   // slots per row step
+  localparam integer WRS_I = (((H - (OH - 1) * SH) % NR) + NR) % NR;    // slots per image
+  localparam integer S0_INIT_I = (NR - (PT % NR)) % NR;
+  localparam [NRW-1:0] S0_INIT = S0_INIT_I[NRW-1:0];
+  localparam [NRW:0] SHM_S = SHM_I[NRW:0];
+  localparam [NRW:0] WRS_S = WRS_I[NRW:0];
+  // thresholds of s0: the window's last row wraps (s0 + KH - 1 >= NR), the next output row's
+  // first row wraps (s0 + SH % NR >= NR), the next image's does (s0 + WRS >= NR)
+  localparam integer TH_L_I = NR - KH + 1;
+  localparam integer TH_0_I = NR - SHM_I;
+  localparam integer TH_W_I = NR - WRS_I;
+  localparam [NRW:0] TH_L = TH_L_I[NRW:0];
+  localparam [NRW:0] TH_0 = TH_0_I[NRW:0];
+  localparam [NRW:0] TH_W = TH_W_I[NRW:0];
+  // the deltas (as integers; the address registers keep them modulo 2^LBW)
+  localparam integer R_I    = ROWLEN_L_I;
+  localparam integer LBU_I  = LB_X_I;
+  localparam integer COL_I  = CS_LAST_I * SIMD_C_I;                     // icf*SIMD at its wrap
+  localparam integer KWC_I  = KW_LAST_I * C_C_I;                        // kx*C at its wrap
+  localparam integer PEL_I  = (DW != 0) ? PE_L_I : 0;
+  localparam integer NFL_I  = (DW != 0) ? (NF_LAST_I * PE_L_I) : 0;     // nf*PE at its wrap
+  localparam integer OXL_I  = OW_LAST_I * SWC_I;                        // ox*SW*C at its wrap
+  localparam integer BACK_I = 0 - ((KH - 1) * R_I) - KWC_I - COL_I;      // to the window's start
+  localparam integer D_CO_I  = SIMD_C_I;
+  localparam integer D_KX_I  = C_C_I - COL_I;
+  localparam integer D_KY_I  = R_I - KWC_I - COL_I;
+  localparam integer D_KYW_I = D_KY_I - LBU_I;
+  localparam integer D_NF_I  = BACK_I + PEL_I;
+  localparam integer D_OX_I  = BACK_I - NFL_I + SWC_I;
+  localparam integer D_OY_I  = BACK_I - NFL_I - OXL_I + SHM_I * R_I;
+  localparam integer D_IM_I  = BACK_I - NFL_I - OXL_I + WRS_I * R_I;
+  localparam [LBW-1:0] D_CO   = D_CO_I[LBW-1:0];
+  localparam [LBW-1:0] D_KX   = D_KX_I[LBW-1:0];
+  localparam [LBW-1:0] D_KY   = D_KY_I[LBW-1:0];
+  localparam [LBW-1:0] D_KYW  = D_KYW_I[LBW-1:0];
+  localparam integer D_NFW_I  = D_NF_I + LBU_I;
+  localparam integer D_OXW_I  = D_OX_I + LBU_I;
+  localparam integer D_OY01_I = D_OY_I - LBU_I;   // the next first row wraps
+  localparam integer D_OY10_I = D_OY_I + LBU_I;   // the last row had wrapped
+  localparam integer D_IM01_I = D_IM_I - LBU_I;
+  localparam integer D_IM10_I = D_IM_I + LBU_I;
+  localparam [LBW-1:0] D_NF   = D_NF_I[LBW-1:0];
+  localparam [LBW-1:0] D_NFW  = D_NFW_I[LBW-1:0];
+  localparam [LBW-1:0] D_OX   = D_OX_I[LBW-1:0];
+  localparam [LBW-1:0] D_OXW  = D_OXW_I[LBW-1:0];
+  localparam [LBW-1:0] D_OY   = D_OY_I[LBW-1:0];
+  localparam [LBW-1:0] D_OY01 = D_OY01_I[LBW-1:0];
+  localparam [LBW-1:0] D_OY10 = D_OY10_I[LBW-1:0];
+  localparam [LBW-1:0] D_IM   = D_IM_I[LBW-1:0];
+  localparam [LBW-1:0] D_IM01 = D_IM01_I[LBW-1:0];
+  localparam [LBW-1:0] D_IM10 = D_IM10_I[LBW-1:0];
+  // the delta of the first fire after reset (from the reset values of the counters and slots)
+  localparam integer WRR0 = (S0_INIT_I == NR - 1) ? 1 : 0;
+  localparam integer WRL0 = (S0_INIT_I >= TH_L_I) ? 1 : 0;
+  localparam integer WR00 = (S0_INIT_I >= TH_0_I) ? 1 : 0;
+  localparam integer WRW0 = (S0_INIT_I >= TH_W_I) ? 1 : 0;
+  localparam integer D0_I =
+      (SF != 1) ? ((CS != 1) ? D_CO_I : ((KW != 1) ? D_KX_I : ((WRR0 != 0) ? D_KYW_I : D_KY_I)))
+    : (NF != 1) ? ((WRL0 != 0) ? D_NFW_I : D_NF_I)
+    : (OW != 1) ? ((WRL0 != 0) ? D_OXW_I : D_OX_I)
+    : (OH != 1) ? ((WRL0 == WR00) ? D_OY_I : ((WRL0 != 0) ? D_OY10_I : D_OY01_I))
+    : ((WRL0 == WRW0) ? D_IM_I : ((WRL0 != 0) ? D_IM10_I : D_IM01_I));
+  localparam [NRW-1:0] SHM_N = SHM_S[NRW-1:0];
+  localparam [NRW-1:0] WRS_N = WRS_S[NRW-1:0];
+  localparam [NRW-1:0] NR_N  = NR_S[NRW-1:0];
+  wire wr_r = (sr == NR_LAST_S);          // row ky + 1 wraps to slot 0
+  wire wr_0 = ({1'b0, s0} >= TH_0);
+  wire wr_w = ({1'b0, s0} >= TH_W);
+  // the slots after a fire
+  reg [NRW-1:0] s0_a, sr_a;
   always @(*) begin
-    rb0_a = rb0;
-    rb_a = rb;
-    oxc_a = oxc;
-    kxc_a = kxc;
-    co_a = co;
-    nfc_a = nfc;
+    s0_a = s0;
+    sr_a = sr;
     if (!last_sf) begin
-      if (icf == CS_LAST) begin
-        co_a = {LBW{1'b0}};
-        if (kx == KW_LAST) begin
-          kxc_a = {LBW{1'b0}};
-          rb_a = rb_up;
-        end else begin
-          kxc_a = (kxc + C_C);
-        end
-      end else begin
-        co_a = (co + SIMD_C);
+      if (icl && (kx == KW_LAST)) begin
+        sr_a = (wr_r ? {NRW{1'b0}} : (sr + 1'b1));
       end
     end else begin
-      co_a = {LBW{1'b0}};
-      kxc_a = {LBW{1'b0}};
-      rb_a = rb0;
-      if (nf != NF_LAST) begin
-        nfc_a = (nfc + PE_L);
-      end else begin
-        nfc_a = {LBW{1'b0}};
-        if (ox != OW_LAST) begin
-          oxc_a = (oxc + SWC);
+      sr_a = s0;
+      if ((nf == NF_LAST) && (ox == OW_LAST)) begin
+        if (oy != OH_LAST) begin
+          s0_a = (wr_0 ? ((s0 + SHM_N) - NR_N) : (s0 + SHM_N));
         end else begin
-          oxc_a = {LBW{1'b0}};
-          if (oy != OH_LAST) begin
-            rb0_a = rb0_up;
-            rb_a = rb0_up;
-          end else begin
-            rb0_a = rb0_nxt;
-            rb_a = rb0_nxt;
-          end
+          s0_a = (wr_w ? ((s0 + WRS_N) - NR_N) : (s0 + WRS_N));
         end
+        sr_a = s0_a;
       end
     end
   end
-  wire [LBW-1:0] rb0_n = (rst ? RB0_INIT : (fire ? rb0_a : rb0));
-  wire [LBW-1:0] rb_n = (rst ? RB0_INIT : (fire ? rb_a : rb));
-  wire [LBW-1:0] oxc_n = (rst ? {LBW{1'b0}} : (fire ? oxc_a : oxc));
-  wire [LBW-1:0] kxc_n = (rst ? {LBW{1'b0}} : (fire ? kxc_a : kxc));
-  wire [LBW-1:0] co_n = (rst ? {LBW{1'b0}} : (fire ? co_a : co));
-  wire [LBW-1:0] nfc_n = (rst ? {LBW{1'b0}} : (fire ? nfc_a : nfc));
   always @(posedge clk) begin
-    rb0 <= rb0_n;
-    rb <= rb_n;
-    oxc <= oxc_n;
-    kxc <= kxc_n;
-    co <= co_n;
-    nfc <= nfc_n;
+    s0 <= (rst ? S0_INIT : (fire ? s0_a : s0));
+    sr <= (rst ? S0_INIT : (fire ? sr_a : sr));
   end
 
   // ---- window read: SIMD lanes share (ky, kx) ----
@@ -302,7 +332,7 @@ module inq_mvu #(
     lop_a = lop;
     oxs_a = oxs;
     if (!last_sf) begin
-      if (icf == CS_LAST) begin
+      if (icl) begin
         if (kx == KW_LAST) begin
           kx_a = {KXW{1'b0}};
           ky_a = (ky + 1'b1);
@@ -323,6 +353,23 @@ module inq_mvu #(
       end
     end
   end
+  localparam integer NEED_I = KH - PT;
+  localparam [CW-1:0] NEED0 = NEED_I[CW-1:0];
+  localparam integer RLH_I = NR - H;
+  localparam [CW:0] RLH0 = RLH_I[CW:0];
+  wire [CW-1:0]  lo_mx_a = ((lop_a > PT_C) ? lop_a : PT_C);
+  wire [CW-1:0]  rl_a = ((lo_mx_a + NR_C) - PT_C);
+  always @(posedge clk) begin
+    if (rst) begin
+      need <= NEED0;
+      rl <= NR_C;
+      rlh <= RLH0;
+    end else if (fire) begin
+      need <= ((lop_a + KH_C) - PT_C);
+      rl <= rl_a;
+      rlh <= ({1'b0, rl_a} - {1'b0, H_W});
+    end
+  end
   wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
   wire [CW-1:0]  ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
   wire           inwin_a = ((iyr_a < H_W) & (ixr_a < W_W));
@@ -337,29 +384,69 @@ module inq_mvu #(
   // word at the current address (like the weight ROMs); an element written at the same edge
   // to the word being read is forwarded (bypass), so the lanes are behaviourally the
   // asynchronous reads of docs/hardware.md section 4.
-  // The next read address, like the registers above: the address after a fire (ra_a, from
-  // registers only), the current one (ra_q, kept in a register) or the reset one, selected
-  // by rst and fire; the forwarding test compares the write address with each candidate
-  // beside fire as well.
-  wire [LBW-1:0] ra_a = (((((rb_a + oxc_a) + kxc_a) + co_a) + ((DW != 0) ? nfc_a : {LBW{1'b0}})) - PLC);
-  wire [LBW-1:0] ra_i = (RB0_INIT - PLC);
-  reg  [LBW-1:0] ra_q;   // the current window address (rb + oxc + kxc + co [+ nfc] - PLC)
-  wire [LBW-1:0] ra_n = (rst ? ra_i : (fire ? ra_a : ra_q));
-  wire           wr_hit_n = (rst ? (wp == ra_i) : (fire ? (wp == ra_a) : (wp == ra_q)));
+  // Both addresses are kept in registers: the current one (ra_q) and the one after the next
+  // fire (ra_a, one delta ahead); at a fire ra_a moves to ra_q and advances by the delta of
+  // the fire after it, from the flags of the window position the fire leads to (*_a).
+  localparam integer NF_PEN_I = (NF >= 2) ? (NF - 2) : 0;
+  localparam [NFW-1:0] NF_PEN = NF_PEN_I[NFW-1:0];
+  localparam integer OW_PEN_I = (OW >= 2) ? (OW - 2) : 0;
+  localparam [OXW-1:0] OW_PEN = OW_PEN_I[OXW-1:0];
+  localparam integer OH_PEN_I = (OH >= 2) ? (OH - 2) : 0;
+  localparam [OYW-1:0] OH_PEN = OH_PEN_I[OYW-1:0];
+  localparam [0:0] NF_ONE = ((NF == 1) ? 1'b1 : 1'b0);
+  localparam [0:0] OW_ONE = ((OW == 1) ? 1'b1 : 1'b0);
+  localparam [0:0] OH_ONE = ((OH == 1) ? 1'b1 : 1'b0);
+  wire nfl = (nf == NF_LAST);
+  wire oxl = (ox == OW_LAST);
+  wire oyl = (oy == OH_LAST);
+  wire lsf_a = (last_sf ? SF_ONE : (sf == SF_PEN));
+  wire icl_a = ((last_sf | icl) ? CS_ONE : (icf == CS_PEN));
+  wire kxl_a = (kx_a == KW_LAST);
+  wire nfl_a = (last_sf ? (nfl ? NF_ONE : (nf == NF_PEN)) : nfl);
+  wire oxl_a = ((last_sf & nfl) ? (oxl ? OW_ONE : (ox == OW_PEN)) : oxl);
+  wire oyl_a = ((last_sf & nfl & oxl) ? (oyl ? OH_ONE : (oy == OH_PEN)) : oyl);
+  wire wr_r_a = (sr_a == NR_LAST_S);
+  wire wr_l_a = ({1'b0, s0_a} >= TH_L);
+  wire wr_0_a = ({1'b0, s0_a} >= TH_0);
+  wire wr_w_a = ({1'b0, s0_a} >= TH_W);
+  reg  [LBW-1:0] dl_a;     // the delta of the fire after the next one
+  always @(*) begin
+    if (!lsf_a) begin
+      if (!icl_a) begin
+        dl_a = D_CO;
+      end else if (!kxl_a) begin
+        dl_a = D_KX;
+      end else begin
+        dl_a = (wr_r_a ? D_KYW : D_KY);
+      end
+    end else if (!nfl_a) begin
+      dl_a = (wr_l_a ? D_NFW : D_NF);
+    end else if (!oxl_a) begin
+      dl_a = (wr_l_a ? D_OXW : D_OX);
+    end else if (!oyl_a) begin
+      // both corrections at once cancel (-LBU + LBU)
+      dl_a = ((wr_l_a == wr_0_a) ? D_OY : (wr_l_a ? D_OY10 : D_OY01));
+    end else begin
+      dl_a = ((wr_l_a == wr_w_a) ? D_IM : (wr_l_a ? D_IM10 : D_IM01));
+    end
+  end
+  localparam integer RA_I_I = RB0_INIT_I - PLC_I;
+  localparam [LBW-1:0] RA_I = RA_I_I[LBW-1:0];
+  localparam integer RA_A0_I = RA_I_I + D0_I;
+  localparam [LBW-1:0] RA_A0 = RA_A0_I[LBW-1:0];
+  reg  [LBW-1:0] ra_q;   // the current window address
+  reg  [LBW-1:0] ra_a;   // the window address after the next fire
+  wire [LBW-1:0] ra_n = (rst ? RA_I : (fire ? ra_a : ra_q));
+  wire           wr_hit_n = (rst ? (wp == RA_I) : (fire ? (wp == ra_a) : (wp == ra_q)));
   reg  [A-1:0]   wd_q;   // the element written at the last edge
   always @(posedge clk) begin
     wd_q <= in_data;
     ra_q <= ra_n;
+    ra_a <= (rst ? RA_A0 : (fire ? (ra_a + dl_a) : ra_a));
   end
   wire [NL*A-1:0] xv;
   genvar s, p;
   generate
-    if (DW == 0) begin : g_nodw
-      /* verilator lint_off UNUSED */
-      // Justification: nfc (the channel base of a depthwise fold) is only read when DW = 1.
-      wire [LBW-1:0] unused_nfc = nfc;
-      /* verilator lint_on UNUSED */
-    end
     for (s = 0; s < NL; s = s + 1) begin : g_bank
       localparam integer BANK_I = s;
       localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
@@ -514,9 +601,16 @@ module inq_mvu #(
     end
   endgenerate
 
-  // ---- next ROM address ----
-  wire [WAW-1:0] waddr_n = (fire ? (end_pix ? {WAW{1'b0}} : (waddr + 1'b1)) : waddr);
-  assign w_addr_next = (rst ? {WAW{1'b0}} : waddr_n);
+  // ---- weight ROM read ----
+  // The ROMs are read at reset (word 0) and at each fire, at the word of the fold that fire
+  // leads to (nf * SF + sf, kept one fold ahead in waddr_a), and hold their output otherwise;
+  // so w_data is always the current fold's word and the address comes from registers only
+  // (docs/hardware.md sections 4 and 12).
+  localparam integer WA0_I = ((SF == 1) && (NF == 1)) ? 0 : 1;
+  localparam [WAW-1:0] WA0 = WA0_I[WAW-1:0];
+  wire           end_pix_a = (lsf_a & nfl_a);
+  assign w_addr = (rst ? {WAW{1'b0}} : waddr_a);
+  assign w_en = (rst | fire);
 
   // ---- register updates ----
   always @(posedge clk) begin
@@ -535,8 +629,10 @@ module inq_mvu #(
       icf <= {ICW{1'b0}};
       lop <= {CW{1'b0}};
       oxs <= {CW{1'b0}};
+      last_sf <= SF_ONE;
+      icl <= CS_ONE;
       wl <= {NLW{1'b0}};
-      waddr <= {WAW{1'b0}};
+      waddr_a <= WA0;
       pending <= {PNW{1'b0}};
       oi <= {OIW{1'b0}};
       ch <= {CHW{1'b0}};
@@ -571,11 +667,15 @@ module inq_mvu #(
         end
       end
       // compute side
-      waddr <= waddr_n;
+      if (fire) begin
+        waddr_a <= (end_pix_a ? {WAW{1'b0}} : (waddr_a + 1'b1));
+      end
       if (fire) begin
         if (!last_sf) begin
           sf <= (sf + 1'b1);
-          if (icf == CS_LAST) begin
+          last_sf <= (sf == SF_PEN);
+          icl <= (icl ? CS_ONE : (icf == CS_PEN));
+          if (icl) begin
             icf <= {ICW{1'b0}};
             if (kx == KW_LAST) begin
               kx <= {KXW{1'b0}};
@@ -589,6 +689,8 @@ module inq_mvu #(
         end else begin
           sf <= {SFW{1'b0}};
           icf <= {ICW{1'b0}};
+          last_sf <= SF_ONE;
+          icl <= CS_ONE;
           kx <= {KXW{1'b0}};
           ky <= {KYW{1'b0}};
           if (nf != NF_LAST) begin

@@ -88,6 +88,7 @@ module inq_top (
 
   // engine 0 (mvu)
   wire [4:0] u_e0_conv1_waddr;
+  wire [0:0] u_e0_conv1_wen;
   wire [3:0] u_e0_conv1_wdata;
   inq_rom #(
     .DW(4),
@@ -95,7 +96,7 @@ module inq_top (
     .AW(5),
     .FILE("e0_w_pe0.hex")
   ) u_e0_conv1_rom0 (
-    .clk(clk), .addr(u_e0_conv1_waddr), .q(u_e0_conv1_wdata[3:0])
+    .clk(clk), .addr(u_e0_conv1_waddr), .en(u_e0_conv1_wen), .q(u_e0_conv1_wdata[3:0])
   );
   inq_mvu #(
     .C(1),
@@ -130,7 +131,7 @@ module inq_top (
   ) u_e0_conv1 (
     .clk(clk), .rst(rst),
     .in_data(q0_tdata), .in_valid(q0_tvalid), .in_ready(q0_tready),
-    .w_addr_next(u_e0_conv1_waddr), .w_data(u_e0_conv1_wdata),
+    .w_addr(u_e0_conv1_waddr), .w_en(u_e0_conv1_wen), .w_data(u_e0_conv1_wdata),
     .out_data(s1_tdata), .out_valid(s1_tvalid), .out_ready(s1_tready)
   );
 
@@ -154,6 +155,7 @@ module inq_top (
 
   // engine 2 (mvu)
   wire [6:0] u_e2_fc_waddr;
+  wire [0:0] u_e2_fc_wen;
   wire [4:0] u_e2_fc_wdata;
   inq_rom #(
     .DW(5),
@@ -161,7 +163,7 @@ module inq_top (
     .AW(7),
     .FILE("e2_w_pe0.hex")
   ) u_e2_fc_rom0 (
-    .clk(clk), .addr(u_e2_fc_waddr), .q(u_e2_fc_wdata[4:0])
+    .clk(clk), .addr(u_e2_fc_waddr), .en(u_e2_fc_wen), .q(u_e2_fc_wdata[4:0])
   );
   inq_mvu #(
     .C(32),
@@ -196,7 +198,7 @@ module inq_top (
   ) u_e2_fc (
     .clk(clk), .rst(rst),
     .in_data(q2_tdata), .in_valid(q2_tvalid), .in_ready(q2_tready),
-    .w_addr_next(u_e2_fc_waddr), .w_data(u_e2_fc_wdata),
+    .w_addr(u_e2_fc_waddr), .w_en(u_e2_fc_wen), .w_data(u_e2_fc_wdata),
     .out_data(s3_tdata), .out_valid(s3_tvalid), .out_ready(s3_tready)
   );
 

@@ -136,6 +136,7 @@ module inq_top (
 
   // engine 0 (mvu)
   wire [6:0] u_e0_c1_stride2_waddr;
+  wire [0:0] u_e0_c1_stride2_wen;
   wire [3:0] u_e0_c1_stride2_wdata;
   inq_rom #(
     .DW(4),
@@ -143,7 +144,7 @@ module inq_top (
     .AW(7),
     .FILE("e0_w_pe0.hex")
   ) u_e0_c1_stride2_rom0 (
-    .clk(clk), .addr(u_e0_c1_stride2_waddr), .q(u_e0_c1_stride2_wdata[3:0])
+    .clk(clk), .addr(u_e0_c1_stride2_waddr), .en(u_e0_c1_stride2_wen), .q(u_e0_c1_stride2_wdata[3:0])
   );
   inq_mvu #(
     .C(2),
@@ -177,12 +178,13 @@ module inq_top (
   ) u_e0_c1_stride2 (
     .clk(clk), .rst(rst),
     .in_data(q0_tdata), .in_valid(q0_tvalid), .in_ready(q0_tready),
-    .w_addr_next(u_e0_c1_stride2_waddr), .w_data(u_e0_c1_stride2_wdata),
+    .w_addr(u_e0_c1_stride2_waddr), .w_en(u_e0_c1_stride2_wen), .w_data(u_e0_c1_stride2_wdata),
     .out_data(s1_tdata), .out_valid(s1_tvalid), .out_ready(s1_tready)
   );
 
   // engine 1 (mvu)
   wire [5:0] u_e1_c2_waddr;
+  wire [0:0] u_e1_c2_wen;
   wire [2:0] u_e1_c2_wdata;
   inq_rom #(
     .DW(3),
@@ -190,7 +192,7 @@ module inq_top (
     .AW(6),
     .FILE("e1_w_pe0.hex")
   ) u_e1_c2_rom0 (
-    .clk(clk), .addr(u_e1_c2_waddr), .q(u_e1_c2_wdata[2:0])
+    .clk(clk), .addr(u_e1_c2_waddr), .en(u_e1_c2_wen), .q(u_e1_c2_wdata[2:0])
   );
   inq_mvu #(
     .C(4),
@@ -224,7 +226,7 @@ module inq_top (
   ) u_e1_c2 (
     .clk(clk), .rst(rst),
     .in_data(q1_tdata), .in_valid(q1_tvalid), .in_ready(q1_tready),
-    .w_addr_next(u_e1_c2_waddr), .w_data(u_e1_c2_wdata),
+    .w_addr(u_e1_c2_waddr), .w_en(u_e1_c2_wen), .w_data(u_e1_c2_wdata),
     .out_data(s2_tdata), .out_valid(s2_tvalid), .out_ready(s2_tready)
   );
 
