@@ -828,8 +828,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     t
 }
 
-/// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
-/// The deeper of the engine's two one-cycle chains (`docs/hardware.md` §12):
+/// The deepest of the engine's one-cycle chains (`docs/hardware.md` §12):
 ///
 /// * the schedule: the row test (`iy` against the registered `need`) and the output-buffer
 ///   test make `fire`, which selects between the current window address and the one after
@@ -840,7 +839,10 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// * the datapath: the registered padding test of the window position, the padded value, the shift
 ///   (or the constant terms' adder tree), the sum over SIMD lanes and the accumulator add —
 ///   7 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level
-///   (refitted with the schedule on the same netlists; 10 + ⌈log2 SIMD⌉ before).
+///   (refitted with the schedule on the same netlists; 10 + ⌈log2 SIMD⌉ before);
+/// * ROM-fed only, the emission: the output buffer's word select, the bias and rounding adds,
+///   the per-channel shift and the saturation — 4 + ⌈log2 PE⌉ levels, plus 2 + ⌈log2(S+1)⌉
+///   for a barrel shifter when the shifts span `S > 0`.
 fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
@@ -904,6 +906,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
         })
 }
 
+/// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
 fn lb_banks(m: &Mvu) -> (u64, u64) {
     let ports = m.read_ports() as u64;
     (ports, ceil_div(m.geom.lb_elements() as u64, ports))
