@@ -426,6 +426,126 @@ fn mutated_weight_rom_is_caught() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// ROM-fed window addresses (`docs/hardware.md` §4, "The window address, one fire ahead":
+/// advanced by per-instance deltas, one fire ahead) over geometries the random models below
+/// rarely draw: 5×5 kernels with padding 2, strides 3, a 2×2 stride-2 kernel, depthwise
+/// convolutions folded over PE = 2 with stride 2, SIMD > 1, line buffers whose row slots wrap
+/// at different steps; several images back to back, with and without stalls.
+#[test]
+fn rom_fed_window_addresses_over_wide_kernels_strides_and_depthwise() {
+    require_verilator();
+    let conv = |out, k, stride, pad| LayerSpec::Conv {
+        out,
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 6,
+        relu: true,
+        per_channel: true,
+    };
+    let dw = |k, stride, pad| LayerSpec::Depthwise {
+        k,
+        stride,
+        pad,
+        bits: 4,
+        act_bits: 6,
+        relu: true,
+    };
+    let dense = |out| LayerSpec::Dense {
+        out,
+        bits: 4,
+        act_bits: 8,
+        relu: false,
+        per_channel: true,
+    };
+    let u8_input = ActFormat {
+        bits: 8,
+        signed: false,
+        exp: 0,
+    };
+    /// A model's input and layers before the dense head, and the PE and SIMD caps.
+    struct Case {
+        name: &'static str,
+        input: [usize; 3],
+        layers: Vec<LayerSpec>,
+        pe: usize,
+        simd: usize,
+    }
+    let case = |name, input, layers, pe, simd| Case {
+        name,
+        input,
+        layers,
+        pe,
+        simd,
+    };
+    let cases = vec![
+        case(
+            "k5p2",
+            [2, 7, 6],
+            vec![conv(3, 5, 1, 2), conv(2, 5, 2, 2)],
+            3,
+            2,
+        ),
+        case(
+            "k3s3",
+            [3, 11, 10],
+            vec![conv(4, 3, 3, 1), conv(2, 2, 2, 0)],
+            2,
+            3,
+        ),
+        case(
+            "dw",
+            [4, 9, 8],
+            vec![dw(3, 2, 1), conv(4, 1, 1, 0), dw(3, 1, 1)],
+            2,
+            2,
+        ),
+        case(
+            "k2s2",
+            [4, 8, 8],
+            vec![conv(4, 2, 2, 0), conv(3, 3, 1, 1)],
+            4,
+            4,
+        ),
+    ];
+    for (ci, c) in cases.into_iter().enumerate() {
+        let Case {
+            name,
+            input,
+            mut layers,
+            pe,
+            simd,
+        } = c;
+        layers.extend([LayerSpec::Flatten, dense(3)]);
+        let spec = RandomSpec {
+            input,
+            input_format: u8_input,
+            layers,
+        };
+        let seed = 0x5eed + ci as u64;
+        let model = build(&spec, seed).expect("valid model");
+        let entries: Vec<_> = mvu_nodes(&model)
+            .into_iter()
+            .map(|(i, oc, c, depthwise)| {
+                if depthwise {
+                    (i, divisor(oc, pe), 1)
+                } else {
+                    (i, divisor(oc, pe), divisor(c, simd))
+                }
+            })
+            .collect();
+        let (dir, design) = plan_and_generate(&model, &fold_at(&entries), &format!("addr-{name}"));
+        let images: Vec<Vec<i64>> = (0..4).map(|i| random_input(&model, seed ^ i)).collect();
+        for stall in [0.0, 0.3] {
+            if let Err(e) = cosim(&dir, &design, &model, &images, &stalls(stall, seed)) {
+                panic!("{name}, stall rate {stall}: {e}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 fn conv_spec() -> impl Strategy<Value = LayerSpec> {
     (
         1usize..4,
