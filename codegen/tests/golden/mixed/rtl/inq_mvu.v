@@ -205,9 +205,12 @@ module inq_mvu #(
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
   wire          load = (fire & last_sf);
-  wire          end_pix = (last_sf & (nf == NF_LAST));
-  wire          end_row = (end_pix & (ox == OW_LAST));
-  wire          last_fire = (fire & end_row & (oy == OH_LAST));
+  wire          nfl = (nf == NF_LAST);
+  wire          oxl = (ox == OW_LAST);
+  wire          oyl = (oy == OH_LAST);
+  wire          end_pix = (last_sf & nfl);
+  wire          end_row = (end_pix & oxl);
+  wire          last_fire = (fire & end_row & oyl);
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
   wire          emit = (emit_go & (pending != {PNW{1'b0}}));
 
@@ -221,14 +224,10 @@ module inq_mvu #(
   // are kept, not the address terms.
   localparam integer NR_LAST_S_I = NR - 1;
   localparam [NRW-1:0] NR_LAST_S = NR_LAST_S_I[NRW-1:0];
-  localparam integer NR_S_I = NR;
-  localparam [NRW:0] NR_S = NR_S_I[NRW:0];
   localparam integer SHM_I = SH % NR;                                   // slots per row step
   localparam integer WRS_I = (((H - (OH - 1) * SH) % NR) + NR) % NR;    // slots per image
   localparam integer S0_INIT_I = (NR - (PT % NR)) % NR;
   localparam [NRW-1:0] S0_INIT = S0_INIT_I[NRW-1:0];
-  localparam [NRW:0] SHM_S = SHM_I[NRW:0];
-  localparam [NRW:0] WRS_S = WRS_I[NRW:0];
   // thresholds of s0: the window's last row wraps (s0 + KH - 1 >= NR), the next output row's
   // first row wraps (s0 + SH % NR >= NR), the next image's does (s0 + WRS >= NR)
   localparam integer TH_L_I = NR - KH + 1;
@@ -285,9 +284,10 @@ module inq_mvu #(
     : (OW != 1) ? ((WRL0 != 0) ? D_OXW_I : D_OX_I)
     : (OH != 1) ? ((WRL0 == WR00) ? D_OY_I : ((WRL0 != 0) ? D_OY10_I : D_OY01_I))
     : ((WRL0 == WRW0) ? D_IM_I : ((WRL0 != 0) ? D_IM10_I : D_IM01_I));
-  localparam [NRW-1:0] SHM_N = SHM_S[NRW-1:0];
-  localparam [NRW-1:0] WRS_N = WRS_S[NRW-1:0];
-  localparam [NRW-1:0] NR_N  = NR_S[NRW-1:0];
+  localparam [NRW-1:0] SHM_N = SHM_I[NRW-1:0];
+  localparam [NRW-1:0] WRS_N = WRS_I[NRW-1:0];
+  localparam integer NR_I = NR;
+  localparam [NRW-1:0] NR_N  = NR_I[NRW-1:0];
   wire wr_r = (sr == NR_LAST_S);          // row ky + 1 wraps to slot 0
   wire wr_0 = ({1'b0, s0} >= TH_0);
   wire wr_w = ({1'b0, s0} >= TH_W);
@@ -302,8 +302,8 @@ module inq_mvu #(
       end
     end else begin
       sr_a = s0;
-      if ((nf == NF_LAST) && (ox == OW_LAST)) begin
-        if (oy != OH_LAST) begin
+      if (nfl && oxl) begin
+        if (!oyl) begin
           s0_a = (wr_0 ? ((s0 + SHM_N) - NR_N) : (s0 + SHM_N));
         end else begin
           s0_a = (wr_w ? ((s0 + WRS_N) - NR_N) : (s0 + WRS_N));
@@ -396,9 +396,6 @@ module inq_mvu #(
   localparam [0:0] NF_ONE = ((NF == 1) ? 1'b1 : 1'b0);
   localparam [0:0] OW_ONE = ((OW == 1) ? 1'b1 : 1'b0);
   localparam [0:0] OH_ONE = ((OH == 1) ? 1'b1 : 1'b0);
-  wire nfl = (nf == NF_LAST);
-  wire oxl = (ox == OW_LAST);
-  wire oyl = (oy == OH_LAST);
   wire lsf_a = (last_sf ? SF_ONE : (sf == SF_PEN));
   wire icl_a = ((last_sf | icl) ? CS_ONE : (icf == CS_PEN));
   wire kxl_a = (kx_a == KW_LAST);

@@ -205,9 +205,12 @@ module inq_mvu_e4 #(
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
   wire          load = (fire & last_sf);
-  wire          end_pix = (last_sf & (nf == NF_LAST));
-  wire          end_row = (end_pix & (ox == OW_LAST));
-  wire          last_fire = (fire & end_row & (oy == OH_LAST));
+  wire          nfl = (nf == NF_LAST);
+  wire          oxl = (ox == OW_LAST);
+  wire          oyl = (oy == OH_LAST);
+  wire          end_pix = (last_sf & nfl);
+  wire          end_row = (end_pix & oxl);
+  wire          last_fire = (fire & end_row & oyl);
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
   wire          emit = (emit_go & (pending != {PNW{1'b0}}));
 
