@@ -187,6 +187,163 @@ impl Conv {
     }
 }
 
+/// A float type through which [`Conv::eval_gemm`] computes integer sums exactly: every integer
+/// of magnitude at most `LIMIT` is representable, so a sum of integer terms whose absolute
+/// values add up to at most `LIMIT` is exact in any order of addition and with or without
+/// fused multiply-adds (every partial result is such an integer, so no step rounds).
+trait ExactFloat: Copy + Default + 'static {
+    /// `2^(mantissa bits + 1)`: 2^24 for `f32`, 2^53 for `f64`.
+    const LIMIT: i128;
+    /// `v` as a float (exact for `|v| ≤ LIMIT`).
+    fn from_i64(v: i64) -> Self;
+    /// An integral value back (exact for integral values of magnitude ≤ `LIMIT`).
+    fn to_i64(self) -> i64;
+    /// `1`.
+    fn one() -> Self;
+    /// Scratch buffers of the calling thread: the padded input and the column matrix.
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
+}
+
+thread_local! {
+    static SCRATCH_F32: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = Default::default();
+    static SCRATCH_F64: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = Default::default();
+}
+
+impl ExactFloat for f32 {
+    const LIMIT: i128 = 1 << 24;
+    fn from_i64(v: i64) -> Self {
+        v as f32
+    }
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    fn one() -> Self {
+        1.0
+    }
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
+        SCRATCH_F32.with(|s| {
+            let (a, b) = &mut *s.borrow_mut();
+            f(a, b)
+        })
+    }
+}
+
+impl ExactFloat for f64 {
+    const LIMIT: i128 = 1 << 53;
+    fn from_i64(v: i64) -> Self {
+        v as f64
+    }
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    fn one() -> Self {
+        1.0
+    }
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
+        SCRATCH_F64.with(|s| {
+            let (a, b) = &mut *s.borrow_mut();
+            f(a, b)
+        })
+    }
+}
+
+impl Conv {
+    /// The reference arithmetic of a `group = 1` convolution as one float matrix product
+    /// (`[out, C·kh·kw] × [C·kh·kw, OH·OW]`, the input's column matrix with `pad_value` in
+    /// the padding), the bias added to the integral result in `i64`.
+    ///
+    /// Exact, hence equal to [`Conv::eval_as`], when `max|x| · Σ_taps |w_o| ≤ F::LIMIT` for
+    /// every output channel `o` (padding included in `max|x|`; the caller checks it): every
+    /// input value, weight, product and partial sum of the product is then an integer of
+    /// magnitude at most `F::LIMIT` (a product is at most `max|x| · |w|`, a partial sum at
+    /// most the sum of its terms' magnitudes), so nothing rounds, whatever order and blocking
+    /// the GEMM uses.
+    fn eval_gemm<F: ExactFloat>(&self, t: &Tensor, fin: &[Finish], dec: &[i64]) -> Tensor {
+        let (c, h, w) = (t.shape[0], t.shape[1], t.shape[2]);
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let [pt, pl, pb, pr] = self.pad;
+        let (oh, ow) = self.out_hw(h, w);
+        let (m, k, p) = (self.out_channels, self.row_len(), oh * ow);
+        let mut data = vec![0i64; m * p];
+        if p == 0 {
+            return map_tensor(m, oh, ow, data);
+        }
+        let (hp, wp) = (h + pt + pb, w + pl + pr);
+        let wf: Vec<F> = dec[..m * k].iter().map(|&v| F::from_i64(v)).collect();
+        let mut prod = vec![F::default(); m * p];
+        F::with_scratch(|padded, cols| {
+            padded.clear();
+            padded.resize(c * hp * wp, F::from_i64(self.pad_value));
+            for (ci, plane) in t.data.chunks_exact((h * w).max(1)).enumerate() {
+                for (y, line) in plane.chunks_exact(w.max(1)).enumerate() {
+                    let at = (ci * hp + y + pt) * wp + pl;
+                    for (d, &v) in padded[at..at + w].iter_mut().zip(line) {
+                        *d = F::from_i64(v);
+                    }
+                }
+            }
+            // row (ci, ky, kx) of the column matrix: that tap for every output position, the
+            // order of the weights' `[out, C, kh, kw]` rows
+            cols.clear();
+            cols.reserve(k * p);
+            for ci in 0..c {
+                let plane = &padded[ci * hp * wp..(ci + 1) * hp * wp];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        for y in 0..oh {
+                            let at = (y * sh + ky) * wp + kx;
+                            if sw == 1 {
+                                cols.extend_from_slice(&plane[at..at + ow]);
+                            } else {
+                                cols.extend(plane[at..].iter().step_by(sw).take(ow));
+                            }
+                        }
+                    }
+                }
+            }
+            debug_assert_eq!(cols.len(), k * p);
+            // SAFETY: `wf` is `m × k` row-major, `cols` `k × p` row-major and `prod` `m × p`
+            // row-major, exactly the extents the strides below address; `prod` is borrowed
+            // mutably, so it overlaps neither input.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    p,
+                    k,
+                    prod.as_mut_ptr(),
+                    1,
+                    p as isize,
+                    false,
+                    wf.as_ptr(),
+                    1,
+                    k as isize,
+                    cols.as_ptr(),
+                    1,
+                    p as isize,
+                    F::default(),
+                    F::one(),
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        });
+        for (o, (d, s)) in data
+            .chunks_exact_mut(p)
+            .zip(prod.chunks_exact(p))
+            .enumerate()
+        {
+            let (b, f) = (self.bias[o], fin[o]);
+            for (d, &s) in d.iter_mut().zip(s) {
+                *d = f.apply(b + s.to_i64());
+            }
+        }
+        map_tensor(m, oh, ow, data)
+    }
+}
+
 impl Operator for Conv {
     fn op_name(&self) -> &'static str {
         "conv"
@@ -309,17 +466,29 @@ impl Operator for Conv {
             .collect();
         // Every partial sum of channel `o` is within |bias_o| + max|x| · Σ|w_o| (padding
         // included in max|x|); when that fits 32 bits for every channel, so do all products
-        // and sums.
+        // and sums. Without the bias (added in `i64` after the product) the same bound decides
+        // whether a float GEMM is exact (see `eval_gemm`).
         let x_max = i128::from(in_fmt.max_abs().max(self.pad_value.abs()));
         let row = self.row_len();
-        let fits_i32 = (0..self.out_channels).all(|o| {
+        let (mut prod_max, mut acc_max) = (0i128, 0i128);
+        for o in 0..self.out_channels {
             let w_sum: i128 = dec[o * row..(o + 1) * row]
                 .iter()
                 .map(|&w| i128::from(w).abs())
                 .sum();
-            i128::from(self.bias[o]).abs() + x_max * w_sum <= i128::from(i32::MAX)
-        });
-        if fits_i32 {
+            prod_max = prod_max.max(x_max * w_sum);
+            acc_max = acc_max.max(i128::from(self.bias[o]).abs() + x_max * w_sum);
+        }
+        // every weight and input value must be representable too (implied by the bound unless
+        // all weights are 0 or all inputs are)
+        let w_max = dec.iter().map(|&w| i128::from(w).abs()).max().unwrap_or(0);
+        let gemm_ok =
+            |limit: i128| self.group == 1 && prod_max <= limit && x_max <= limit && w_max <= limit;
+        if gemm_ok(<f32 as ExactFloat>::LIMIT) {
+            self.eval_gemm::<f32>(t, &fin, dec)
+        } else if gemm_ok(<f64 as ExactFloat>::LIMIT) {
+            self.eval_gemm::<f64>(t, &fin, dec)
+        } else if acc_max <= i128::from(i32::MAX) {
             self.eval_as::<i32>(t, &fin, dec)
         } else {
             self.eval_as::<i64>(t, &fin, dec)
@@ -338,7 +507,7 @@ impl Operator for Conv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::numerics::{self, Weight};
+    use crate::numerics::{self, ActFormat, Weight};
 
     #[test]
     fn add_products_is_the_sum_of_products() {
@@ -371,12 +540,111 @@ mod tests {
         }
     }
 
-    /// The reference convolution, with 32- and 64-bit accumulators, against the definition
-    /// (bias + Σ product(x, w) over the window, padding reading `pad_value`), for strides,
-    /// asymmetric pads and depthwise layers.
+    /// The definition: bias + Σ product(x, w) over each window, padding reading `pad_value`,
+    /// then the channel's finish.
+    fn definition(conv: &Conv, x: &Tensor, fin: &[Finish]) -> Vec<i64> {
+        let (h, w) = (x.shape[1], x.shape[2]);
+        let (k, st, pad) = (conv.kernel, conv.stride, conv.pad);
+        let (oh, ow) = conv.out_hw(h, w);
+        let row = conv.row_len();
+        let mut want = Vec::new();
+        for (o, f) in fin.iter().enumerate() {
+            let c0 = if conv.depthwise() { o } else { 0 };
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut acc = conv.bias[o];
+                    for gi in 0..conv.group_channels() {
+                        for ky in 0..k[0] {
+                            for kx in 0..k[1] {
+                                let iy = (y * st[0] + ky) as isize - pad[0] as isize;
+                                let ix = (xx * st[1] + kx) as isize - pad[1] as isize;
+                                let v = if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
+                                {
+                                    conv.pad_value
+                                } else {
+                                    x.data[((c0 + gi) * h + iy as usize) * w + ix as usize]
+                                };
+                                let code =
+                                    conv.weights.codes[o * row + (gi * k[0] + ky) * k[1] + kx];
+                                let wt = conv.weights.decode(code).unwrap();
+                                acc += numerics::product(v, wt);
+                            }
+                        }
+                    }
+                    want.push(f.apply(acc));
+                }
+            }
+        }
+        want
+    }
+
+    /// A convolution with the given geometry, codes from `code(i)` (invalid ones as 0) and
+    /// biases `o·5 − 7`, with its decoded weights and finishes for input format `fmt`.
+    #[allow(clippy::type_complexity)]
+    fn conv_with(
+        (cin, cout, k, st, pad, group, bits, pad_value): (
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 2],
+            [usize; 4],
+            usize,
+            u32,
+            i64,
+        ),
+        fmt: ActFormat,
+        code: impl Fn(usize) -> u8,
+    ) -> (Conv, Vec<i64>, Vec<Finish>) {
+        let mut conv = Conv {
+            in_channels: cin,
+            out_channels: cout,
+            kernel: k,
+            stride: st,
+            pad,
+            pad_value,
+            group,
+            weights: WeightTensor {
+                kind: Default::default(),
+                bits,
+                n1: vec![0],
+                codes: Vec::new(),
+            },
+            bias: (0..cout as i64).map(|o| o * 5 - 7).collect(),
+            relu: false,
+            output: Output::Logits,
+        };
+        let row = conv.row_len();
+        conv.weights.codes = (0..cout * row)
+            .map(|i| {
+                let c = code(i);
+                if conv.weights.decode(c).is_ok() {
+                    c
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let dec: Vec<i64> = conv
+            .weights
+            .decode_all()
+            .into_iter()
+            .map(numerics::weight_int)
+            .collect();
+        let fin: Vec<Finish> = (0..cout)
+            .map(|o| Finish::of(o, &conv.weights, cout, false, &conv.output, fmt))
+            .collect();
+        (conv, dec, fin)
+    }
+
+    /// The reference convolution, with 32- and 64-bit accumulators and through the f32 and
+    /// f64 GEMM, against the definition, for strides, asymmetric pads and depthwise layers.
     #[test]
     fn eval_matches_the_definition_in_both_widths() {
-        use crate::numerics::ActFormat;
+        let fmt = ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        };
         for (k, st, pad, group) in [
             ([3, 3], [1, 1], [1, 1, 1, 1], 1),
             ([3, 2], [2, 1], [1, 0, 0, 2], 1),
@@ -385,88 +653,125 @@ mod tests {
         ] {
             let (cin, h, w) = (3, 5, 6);
             let cout = if group > 1 { cin } else { 4 };
-            let mut conv = Conv {
-                in_channels: cin,
-                out_channels: cout,
-                kernel: k,
-                stride: st,
-                pad,
-                pad_value: 3,
-                group,
-                weights: WeightTensor {
-                    kind: Default::default(),
-                    bits: 5,
-                    n1: vec![0],
-                    codes: Vec::new(),
-                },
-                bias: (0..cout as i64).map(|o| o * 5 - 7).collect(),
-                relu: false,
-                output: Output::Logits,
-            };
-            let row = conv.row_len();
-            conv.weights.codes = (0..cout * row)
-                .map(|i| {
-                    let c = ((i * 7 + 3) % 32) as u8;
-                    if conv.weights.decode(c).is_ok() {
-                        c
-                    } else {
-                        0
-                    }
-                })
-                .collect();
-            let dec: Vec<i64> = conv
-                .weights
-                .decode_all()
-                .into_iter()
-                .map(numerics::weight_int)
-                .collect();
-            let fmt = ActFormat {
-                bits: 8,
-                signed: false,
-                exp: 0,
-            };
+            let (conv, dec, fin) = conv_with((cin, cout, k, st, pad, group, 5, 3), fmt, |i| {
+                ((i * 7 + 3) % 32) as u8
+            });
             let x = Tensor {
                 shape: vec![cin, h, w],
                 data: (0..(cin * h * w) as i64).map(|i| (i * 37) % 256).collect(),
             };
-            let fin: Vec<Finish> = (0..cout)
-                .map(|o| Finish::of(o, &conv.weights, cout, false, &conv.output, fmt))
-                .collect();
+            let want = definition(&conv, &x, &fin);
             let (oh, ow) = conv.out_hw(h, w);
-            let mut want = Vec::new();
-            for (o, f) in fin.iter().enumerate() {
-                let c0 = if group > 1 { o } else { 0 };
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        let mut acc = conv.bias[o];
-                        for gi in 0..conv.group_channels() {
-                            for ky in 0..k[0] {
-                                for kx in 0..k[1] {
-                                    let iy = (y * st[0] + ky) as isize - pad[0] as isize;
-                                    let ix = (xx * st[1] + kx) as isize - pad[1] as isize;
-                                    let v =
-                                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize
-                                        {
-                                            conv.pad_value
-                                        } else {
-                                            x.data[((c0 + gi) * h + iy as usize) * w + ix as usize]
-                                        };
-                                    let code =
-                                        conv.weights.codes[o * row + (gi * k[0] + ky) * k[1] + kx];
-                                    let wt = conv.weights.decode(code).unwrap();
-                                    acc += numerics::product(v, wt);
-                                }
-                            }
-                        }
-                        want.push(f.apply(acc));
-                    }
-                }
-            }
             let a = conv.eval_as::<i32>(&x, &fin, &dec);
             let b = conv.eval_as::<i64>(&x, &fin, &dec);
             assert_eq!(a.shape, vec![cout, oh, ow]);
             assert_eq!(a.data, want, "i32, {k:?} {st:?} {pad:?} group {group}");
             assert_eq!(b.data, want, "i64, {k:?} {st:?} {pad:?} group {group}");
+            if group == 1 {
+                let c = conv.eval_gemm::<f32>(&x, &fin, &dec);
+                let d = conv.eval_gemm::<f64>(&x, &fin, &dec);
+                assert_eq!(c.shape, vec![cout, oh, ow]);
+                assert_eq!(c.data, want, "f32, {k:?} {st:?} {pad:?}");
+                assert_eq!(d.data, want, "f64, {k:?} {st:?} {pad:?}");
+            }
+            let infos = TensorInfo {
+                shape: x.shape.clone(),
+                format: Some(fmt),
+            };
+            assert_eq!(conv.eval(&[&x], &[&infos], &dec).data, want);
+        }
+    }
+
+    /// Past the f32 bound (16-bit inputs, weights 2^0 to 2^14, 3·3·4 taps: sums beyond 2^24)
+    /// the f32 GEMM would round; `eval` takes the f64 GEMM and stays exact.
+    #[test]
+    fn eval_is_exact_beyond_the_f32_bound() {
+        let fmt = ActFormat {
+            bits: 16,
+            signed: true,
+            exp: 0,
+        };
+        // 6-bit codes: non-zero flag, sign, 4 exponent bits (2^0..2^15)
+        let (conv, dec, fin) = conv_with(
+            (4, 2, [3, 3], [1, 1], [1, 1, 1, 1], 1, 6, -32768),
+            fmt,
+            |i| 0b10_0000 | ((i % 2) << 4) as u8 | ((i * 7) % 15) as u8,
+        );
+        let x = Tensor {
+            shape: vec![4, 4, 5],
+            data: (0..80i64)
+                .map(|i| if i % 3 == 0 { 32767 } else { -32768 + i })
+                .collect(),
+        };
+        let want = definition(&conv, &x, &fin);
+        let infos = TensorInfo {
+            shape: x.shape.clone(),
+            format: Some(fmt),
+        };
+        assert_ne!(
+            conv.eval_gemm::<f32>(&x, &fin, &dec).data,
+            want,
+            "f32 should round here"
+        );
+        assert_eq!(conv.eval_gemm::<f64>(&x, &fin, &dec).data, want);
+        assert_eq!(conv.eval(&[&x], &[&infos], &dec).data, want);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+        /// Random geometry (kernel, stride, asymmetric padding, depthwise), codes, inputs and
+        /// pad values: every path that the bound admits, and `eval`'s choice, equal the
+        /// definition.
+        #[test]
+        fn every_path_matches_the_definition(
+            (cin, cout_dense, h, w) in (1usize..6, 1usize..7, 1usize..9, 1usize..9),
+            (kh, kw, sh, sw) in (1usize..4, 1usize..4, 1usize..4, 1usize..4),
+            pad in prop::array::uniform4(0usize..3),
+            depthwise in any::<bool>(),
+            bits in 2u32..=8,
+            (act_bits, signed) in (2u32..=12, any::<bool>()),
+            seed in any::<u64>(),
+        ) {
+            let pad = [pad[0].min(kh - 1), pad[1].min(kw - 1), pad[2].min(kh - 1), pad[3].min(kw - 1)];
+            prop_assume!(h + pad[0] + pad[2] >= kh && w + pad[1] + pad[3] >= kw);
+            let fmt = ActFormat { bits: act_bits, signed, exp: 0 };
+            let (group, cout) = if depthwise && cin > 1 { (cin, cin) } else { (1, cout_dense) };
+            let mut r = seed;
+            let mut next = move || {
+                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                r >> 33
+            };
+            let codes: Vec<u8> = (0..cout * (cin / group) * kh * kw).map(|_| next() as u8).collect();
+            let span = (fmt.max() - fmt.min() + 1) as u64;
+            let pad_value = fmt.min() + (next() % span) as i64;
+            let (conv, dec, fin) = conv_with(
+                (cin, cout, [kh, kw], [sh, sw], pad, group, bits, pad_value),
+                fmt,
+                |i| codes[i] & ((1u16 << bits) - 1) as u8,
+            );
+            let x = Tensor {
+                shape: vec![cin, h, w],
+                data: (0..cin * h * w).map(|_| fmt.min() + (next() % span) as i64).collect(),
+            };
+            let want = definition(&conv, &x, &fin);
+            let infos = TensorInfo { shape: x.shape.clone(), format: Some(fmt) };
+            prop_assert_eq!(&conv.eval(&[&x], &[&infos], &dec).data, &want);
+            prop_assert_eq!(&conv.eval_as::<i64>(&x, &fin, &dec).data, &want);
+            let x_max = fmt.max_abs().max(pad_value.abs()) as i128;
+            let row = conv.row_len();
+            let bound = (0..cout)
+                .map(|o| x_max * dec[o * row..(o + 1) * row].iter().map(|&v| (v as i128).abs()).sum::<i128>())
+                .max()
+                .unwrap_or(0);
+            if group == 1 && bound <= 1 << 24 {
+                prop_assert_eq!(&conv.eval_gemm::<f32>(&x, &fin, &dec).data, &want);
+            }
+            if group == 1 && bound <= 1 << 53 {
+                prop_assert_eq!(&conv.eval_gemm::<f64>(&x, &fin, &dec).data, &want);
+            }
         }
     }
 }
