@@ -83,9 +83,93 @@ fn valid_x(g: &Window, kx: usize, ow: usize) -> std::ops::Range<usize> {
     x0.min(x1)..x1
 }
 
+/// Whether every tap of the window reads the input plane at a constant flat offset from the
+/// output position (stride 1 and `OW = W`, e.g. a 3×3 convolution with padding 1): a tap's row
+/// of the column matrix is then one run of the plane, except the columns that fall into the
+/// left or right padding, which wrap to the neighbouring input row and are handled apart.
+fn flat(g: &Window) -> bool {
+    g.s == [1, 1] && g.ow() == g.w
+}
+
+/// For a [`flat`] window and tap `(ky, kx)`: the output rows whose input row is inside the
+/// plane, the valid output columns, the flat offset `d` (input index = output index + d) and
+/// the output indices `[lo, hi)` (within those rows) whose input index lies inside the plane
+/// (`lo = hi` when there are none).
+struct FlatTap {
+    rows: std::ops::Range<usize>,
+    xs: std::ops::Range<usize>,
+    d: isize,
+    lo: usize,
+    hi: usize,
+}
+
+fn flat_tap(g: &Window, ky: usize, kx: usize) -> FlatTap {
+    let (oh, w, pt) = (g.oh(), g.w, g.pad[0]);
+    let y0 = pt.saturating_sub(ky).min(oh);
+    let y1 = (g.h + pt).saturating_sub(ky).min(oh).max(y0);
+    let d = (ky as isize - pt as isize) * w as isize + kx as isize - g.pad[1] as isize;
+    let (lo, hi) = (y0 * w, y1 * w);
+    // clamp to the plane (only the first or last row's padding columns are cut off)
+    let lo_in = (lo as isize).max(-d) as usize;
+    let hi_in = (hi as isize)
+        .min((g.h * w) as isize - d)
+        .max(lo_in as isize) as usize;
+    FlatTap {
+        rows: y0..y1,
+        xs: valid_x(g, kx, g.ow()),
+        d,
+        lo: lo_in.min(hi),
+        hi: hi_in.min(hi),
+    }
+}
+
 /// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) appended to `out` in
 /// memory order, so that it is written once and never zeroed first.
 fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
+    if flat(g) {
+        im2col_flat(g, img, out);
+    } else {
+        im2col_rows(g, img, out);
+    }
+}
+
+/// [`im2col_to`] for a [`flat`] window: per tap one copy of the valid rows, then the wrapped
+/// padding columns zeroed.
+fn im2col_flat(g: &Window, img: &[f32], out: &mut Vec<f32>) {
+    let p = g.oh() * g.ow();
+    let [kh, kw] = g.k;
+    let (hw, w) = (g.h * g.w, g.w);
+    for ci in 0..g.c {
+        let plane = &img[ci * hw..(ci + 1) * hw];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let t = flat_tap(g, ky, kx);
+                let start = out.len();
+                if t.lo < t.hi {
+                    out.resize(start + t.lo, 0.0);
+                    let (a, b) = (
+                        (t.lo as isize + t.d) as usize,
+                        (t.hi as isize + t.d) as usize,
+                    );
+                    out.extend_from_slice(&plane[a..b]);
+                }
+                out.resize(start + p, 0.0);
+                if t.xs.len() < w {
+                    let row = &mut out[start..];
+                    for y in t.rows.clone() {
+                        let r = &mut row[y * w..(y + 1) * w];
+                        r[..t.xs.start].fill(0.0);
+                        r[t.xs.end..].fill(0.0);
+                    }
+                }
+            }
+        }
+    }
+    out.resize(out.len() + p, 1.0);
+}
+
+/// [`im2col_to`] for any window: one copy per output row.
+fn im2col_rows(g: &Window, img: &[f32], out: &mut Vec<f32>) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
     let [kh, kw] = g.k;
@@ -118,7 +202,55 @@ fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
     out.resize(out.len() + p, 1.0);
 }
 
-fn col2im_image(g: &Window, cols: &[f32], out: &mut [f32]) {
+/// The adjoint of [`im2col_to`] (without the row of ones): every tap's row of `cols` added
+/// into the input-shaped `out` (overwritten). `cols` is scratch: the flat path zeroes the
+/// entries of the padding columns in it.
+fn col2im_image(g: &Window, cols: &mut [f32], out: &mut [f32]) {
+    if flat(g) {
+        col2im_flat(g, cols, out);
+    } else {
+        col2im_rows(g, cols, out);
+    }
+}
+
+/// [`col2im_image`] for a [`flat`] window: per tap the padding columns of its row zeroed, then
+/// one contiguous run added. Each input element receives the same terms in the same order as
+/// in [`col2im_rows`] plus at most some `+0.0`, so the sums are the same.
+fn col2im_flat(g: &Window, cols: &mut [f32], out: &mut [f32]) {
+    let p = g.oh() * g.ow();
+    let [kh, kw] = g.k;
+    let (hw, w) = (g.h * g.w, g.w);
+    out.fill(0.0);
+    for ci in 0..g.c {
+        let plane = &mut out[ci * hw..(ci + 1) * hw];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let j = (ci * kh + ky) * kw + kx;
+                let row = &mut cols[j * p..(j + 1) * p];
+                let t = flat_tap(g, ky, kx);
+                if t.xs.len() < w {
+                    for y in t.rows.clone() {
+                        let r = &mut row[y * w..(y + 1) * w];
+                        r[..t.xs.start].fill(0.0);
+                        r[t.xs.end..].fill(0.0);
+                    }
+                }
+                if t.lo < t.hi {
+                    let (a, b) = (
+                        (t.lo as isize + t.d) as usize,
+                        (t.hi as isize + t.d) as usize,
+                    );
+                    for (d, &v) in plane[a..b].iter_mut().zip(&row[t.lo..t.hi]) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`col2im_image`] for any window: one run per output row.
+fn col2im_rows(g: &Window, cols: &[f32], out: &mut [f32]) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
     let [kh, kw] = g.k;
@@ -179,13 +311,13 @@ impl CustomOp1 for Im2Col {
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         let g = self.0;
-        let grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let mut grad = grad_res.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
         let chw = g.c * g.h * g.w;
         let per = g.oh() * g.ow() * (g.ckk() + 1);
         let n = grad.len() / per.max(1);
         let mut out = vec![0f32; n * chw];
         out.par_chunks_mut(chw.max(1))
-            .zip(grad.par_chunks(per.max(1)))
+            .zip(grad.par_chunks_mut(per.max(1)))
             .for_each(|(o, cols)| col2im_image(&g, cols, o));
         Ok(Some(Tensor::from_vec(out, arg.shape(), arg.device())?))
     }
@@ -395,13 +527,19 @@ impl CustomOp3 for ConvTrain {
             Some(c) => std::mem::take(&mut *locked(c, "conv")?),
             None => Vec::new(),
         };
+        // no input gradient where nothing upstream needs it (the first layer, on the images)
+        let need_dx = arg1.track_op();
         let dx = with_f32(arg1, |x| {
             with_f32(grad_res, |dy| {
                 let n = x.len() / chw.max(1);
                 let have = kept.len() == n * per;
-                let mut dx = vec![0f32; x.len()];
+                let mut dx = if need_dx {
+                    vec![0f32; x.len()]
+                } else {
+                    Vec::new()
+                };
                 let mut cols = Vec::with_capacity(if have { 0 } else { per });
-                let mut dcols = vec![0f32; ckk * p];
+                let mut dcols = vec![0f32; if need_dx { ckk * p } else { 0 }];
                 // the weights without their bias column, transposed: `[C·kh·kw, out]`
                 let wt = MatRef {
                     data: &wb,
@@ -422,11 +560,13 @@ impl CustomOp3 for ConvTrain {
                     };
                     // [out, k1] += dy [out, P] × colsᵀ [P, k1]
                     matmul(&mut dwb, dyi, MatRef::rows(ci, k1, p).t(), true)?;
-                    // [C·kh·kw, P] = Wᵀ [C·kh·kw, out] × dy [out, P]
-                    matmul(&mut dcols, wt, dyi, false)?;
-                    col2im_image(g, &dcols, &mut dx[i * chw..(i + 1) * chw]);
+                    if need_dx {
+                        // [C·kh·kw, P] = Wᵀ [C·kh·kw, out] × dy [out, P]
+                        matmul(&mut dcols, wt, dyi, false)?;
+                        col2im_image(g, &mut dcols, &mut dx[i * chw..(i + 1) * chw]);
+                    }
                 }
-                Ok(dx)
+                Ok(need_dx.then_some(dx))
             })
         })?;
         let (dw, db): (Vec<f32>, Vec<f32>) = (
@@ -437,7 +577,8 @@ impl CustomOp3 for ConvTrain {
         );
         let dev = arg1.device();
         Ok((
-            Some(Tensor::from_vec(dx, arg1.shape(), dev)?),
+            dx.map(|dx| Tensor::from_vec(dx, arg1.shape(), dev))
+                .transpose()?,
             Some(Tensor::from_vec(dw, arg2.shape(), dev)?),
             Some(Tensor::from_vec(db, arg3.shape(), dev)?),
         ))
@@ -882,7 +1023,7 @@ mod tests {
             assert!(cols[g.ckk() * p..].iter().all(|&v| v == 1.0));
             let c: Vec<f32> = (0..cols.len()).map(|i| (i as f32 * 0.11).cos()).collect();
             let mut back = vec![0f32; 60];
-            col2im_image(&g, &c, &mut back);
+            col2im_image(&g, &mut c.clone(), &mut back);
             let lhs: f64 = cols[..g.ckk() * p]
                 .iter()
                 .zip(&c)
@@ -890,6 +1031,44 @@ mod tests {
                 .sum();
             let rhs: f64 = x.iter().zip(&back).map(|(a, b)| f64::from(a * b)).sum();
             assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
+        }
+    }
+
+    /// The flat im2col and col2im (stride 1, `OW = W`) equal the row-by-row ones exactly,
+    /// for symmetric and one-sided pads, kernels larger than the plane and 1×1 planes.
+    #[test]
+    fn flat_paths_equal_the_row_paths() {
+        for (c, h, w, k, pad) in [
+            (2, 5, 6, [3, 3], [1, 1, 1, 1]),
+            (1, 4, 4, [3, 3], [0, 0, 2, 2]),
+            (2, 4, 5, [3, 3], [2, 2, 0, 0]),
+            (1, 2, 3, [5, 5], [2, 2, 2, 2]),
+            (3, 3, 3, [1, 1], [0; 4]),
+            (2, 4, 3, [3, 1], [1, 0, 1, 0]),
+            (2, 3, 4, [2, 3], [1, 1, 0, 1]),
+            (1, 1, 1, [3, 3], [1, 1, 1, 1]),
+            (2, 1, 4, [3, 3], [2, 1, 0, 1]),
+        ] {
+            let g = Window {
+                c,
+                h,
+                w,
+                k,
+                s: [1, 1],
+                pad,
+            };
+            assert!(flat(&g), "{k:?} {pad:?}");
+            let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
+            let (mut a, mut b) = (vec![5.0f32], vec![5.0f32]);
+            im2col_flat(&g, &x, &mut a);
+            im2col_rows(&g, &x, &mut b);
+            assert_eq!(a, b, "im2col {c}×{h}×{w} {k:?} {pad:?}");
+            let n = g.ckk() * g.oh() * g.ow();
+            let cols: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let (mut da, mut db) = (vec![9.0f32; x.len()], vec![9.0f32; x.len()]);
+            col2im_flat(&g, &mut cols.clone(), &mut da);
+            col2im_rows(&g, &cols, &mut db);
+            assert_eq!(da, db, "col2im {c}×{h}×{w} {k:?} {pad:?}");
         }
     }
 
