@@ -336,8 +336,34 @@ impl Conv {
             .enumerate()
         {
             let (b, f) = (self.bias[o], fin[o]);
-            for (d, &s) in d.iter_mut().zip(s) {
-                *d = f.apply(b + s.to_i64());
+            match f {
+                // `numerics::requantize` with its constants hoisted out of the loop: the
+                // rounding shift of `b + s` (`b` and the rounding term added first: the same
+                // integer sum, far from overflow since accumulators are at most 48 bits and
+                // `shift` at most 62), then ReLU and saturation as one clamp (`max(v, 0)`
+                // then `clamp(min, max)` is `clamp(max(min, 0), max)` because `max ≥ 0`)
+                Finish::Requantize {
+                    shift,
+                    relu,
+                    format,
+                } if (1..63).contains(&shift) => {
+                    let hi = format.max();
+                    let lo = if relu {
+                        format.min().max(0)
+                    } else {
+                        format.min()
+                    }
+                    .min(hi);
+                    let add = b + (1i64 << (shift - 1));
+                    for (d, &s) in d.iter_mut().zip(s) {
+                        *d = ((add + s.to_i64()) >> shift).clamp(lo, hi);
+                    }
+                }
+                _ => {
+                    for (d, &s) in d.iter_mut().zip(s) {
+                        *d = f.apply(b + s.to_i64());
+                    }
+                }
             }
         }
         map_tensor(m, oh, ow, data)
@@ -595,6 +621,31 @@ mod tests {
         fmt: ActFormat,
         code: impl Fn(usize) -> u8,
     ) -> (Conv, Vec<i64>, Vec<Finish>) {
+        conv_out(
+            (cin, cout, k, st, pad, group, bits, pad_value),
+            fmt,
+            code,
+            Output::Logits,
+        )
+    }
+
+    /// [`conv_with`] with the given output (ReLU with an unsigned one).
+    #[allow(clippy::type_complexity)]
+    fn conv_out(
+        (cin, cout, k, st, pad, group, bits, pad_value): (
+            usize,
+            usize,
+            [usize; 2],
+            [usize; 2],
+            [usize; 4],
+            usize,
+            u32,
+            i64,
+        ),
+        fmt: ActFormat,
+        code: impl Fn(usize) -> u8,
+        output: Output,
+    ) -> (Conv, Vec<i64>, Vec<Finish>) {
         let mut conv = Conv {
             in_channels: cin,
             out_channels: cout,
@@ -610,8 +661,8 @@ mod tests {
                 codes: Vec::new(),
             },
             bias: (0..cout as i64).map(|o| o * 5 - 7).collect(),
-            relu: false,
-            output: Output::Logits,
+            relu: output.act().is_some_and(|f| !f.signed),
+            output,
         };
         let row = conv.row_len();
         conv.weights.codes = (0..cout * row)
@@ -631,7 +682,7 @@ mod tests {
             .map(numerics::weight_int)
             .collect();
         let fin: Vec<Finish> = (0..cout)
-            .map(|o| Finish::of(o, &conv.weights, cout, false, &conv.output, fmt))
+            .map(|o| Finish::of(o, &conv.weights, cout, conv.relu, &conv.output, fmt))
             .collect();
         (conv, dec, fin)
     }
@@ -722,8 +773,9 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
 
-        /// Random geometry (kernel, stride, asymmetric padding, depthwise), codes, inputs and
-        /// pad values: every path that the bound admits, and `eval`'s choice, equal the
+        /// Random geometry (kernel, stride, asymmetric padding, depthwise), codes, inputs, pad
+        /// values and outputs (logits, or requantized with every kind of shift, with and
+        /// without ReLU): every path that the bound admits, and `eval`'s choice, equal the
         /// definition.
         #[test]
         fn every_path_matches_the_definition(
@@ -733,6 +785,10 @@ mod tests {
             depthwise in any::<bool>(),
             bits in 2u32..=8,
             (act_bits, signed) in (2u32..=12, any::<bool>()),
+            out in prop_oneof![
+                Just(None),
+                (2u32..=12, any::<bool>(), -12i32..12).prop_map(Some),
+            ],
             seed in any::<u64>(),
         ) {
             let pad = [pad[0].min(kh - 1), pad[1].min(kw - 1), pad[2].min(kh - 1), pad[3].min(kw - 1)];
@@ -747,10 +803,15 @@ mod tests {
             let codes: Vec<u8> = (0..cout * (cin / group) * kh * kw).map(|_| next() as u8).collect();
             let span = (fmt.max() - fmt.min() + 1) as u64;
             let pad_value = fmt.min() + (next() % span) as i64;
-            let (conv, dec, fin) = conv_with(
+            let output = match out {
+                None => Output::Logits,
+                Some((bits, signed, exp)) => Output::Act { bits, signed, exp },
+            };
+            let (conv, dec, fin) = conv_out(
                 (cin, cout, [kh, kw], [sh, sw], pad, group, bits, pad_value),
                 fmt,
                 |i| codes[i] & ((1u16 << bits) - 1) as u8,
+                output,
             );
             let x = Tensor {
                 shape: vec![cin, h, w],
