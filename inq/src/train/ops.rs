@@ -123,6 +123,29 @@ fn flat_tap(g: &Window, ky: usize, kx: usize) -> FlatTap {
     }
 }
 
+/// Zeroes the columns outside `t.xs` in the rows `t.rows` of a tap's row of the column matrix
+/// (`W` wide): a strided loop per column, since there are only a few.
+fn zero_columns(row: &mut [f32], t: &FlatTap, w: usize) {
+    if t.rows.is_empty() {
+        return;
+    }
+    for x in (0..t.xs.start).chain(t.xs.end..w) {
+        for v in row[t.rows.start * w + x..t.rows.end * w]
+            .iter_mut()
+            .step_by(w)
+        {
+            *v = 0.0;
+        }
+    }
+}
+
+/// [`flat_tap`] of every tap, in `(ky, kx)` order.
+fn flat_taps(g: &Window) -> Vec<FlatTap> {
+    (0..g.k[0])
+        .flat_map(|ky| (0..g.k[1]).map(move |kx| flat_tap(g, ky, kx)))
+        .collect()
+}
+
 /// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) appended to `out` in
 /// memory order, so that it is written once and never zeroed first.
 fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
@@ -139,11 +162,12 @@ fn im2col_flat(g: &Window, img: &[f32], out: &mut Vec<f32>) {
     let p = g.oh() * g.ow();
     let [kh, kw] = g.k;
     let (hw, w) = (g.h * g.w, g.w);
+    let taps = flat_taps(g);
     for ci in 0..g.c {
         let plane = &img[ci * hw..(ci + 1) * hw];
         for ky in 0..kh {
             for kx in 0..kw {
-                let t = flat_tap(g, ky, kx);
+                let t = &taps[ky * kw + kx];
                 let start = out.len();
                 if t.lo < t.hi {
                     out.resize(start + t.lo, 0.0);
@@ -154,14 +178,7 @@ fn im2col_flat(g: &Window, img: &[f32], out: &mut Vec<f32>) {
                     out.extend_from_slice(&plane[a..b]);
                 }
                 out.resize(start + p, 0.0);
-                if t.xs.len() < w {
-                    let row = &mut out[start..];
-                    for y in t.rows.clone() {
-                        let r = &mut row[y * w..(y + 1) * w];
-                        r[..t.xs.start].fill(0.0);
-                        r[t.xs.end..].fill(0.0);
-                    }
-                }
+                zero_columns(&mut out[start..], t, w);
             }
         }
     }
@@ -203,8 +220,8 @@ fn im2col_rows(g: &Window, img: &[f32], out: &mut Vec<f32>) {
 }
 
 /// The adjoint of [`im2col_to`] (without the row of ones): every tap's row of `cols` added
-/// into the input-shaped `out` (overwritten). `cols` is scratch: the flat path zeroes the
-/// entries of the padding columns in it.
+/// into the input-shaped `out` (zeros from the caller). `cols` is scratch: the flat path
+/// zeroes the entries of the padding columns in it.
 fn col2im_image(g: &Window, cols: &mut [f32], out: &mut [f32]) {
     if flat(g) {
         col2im_flat(g, cols, out);
@@ -220,21 +237,15 @@ fn col2im_flat(g: &Window, cols: &mut [f32], out: &mut [f32]) {
     let p = g.oh() * g.ow();
     let [kh, kw] = g.k;
     let (hw, w) = (g.h * g.w, g.w);
-    out.fill(0.0);
+    let taps = flat_taps(g);
     for ci in 0..g.c {
         let plane = &mut out[ci * hw..(ci + 1) * hw];
         for ky in 0..kh {
             for kx in 0..kw {
                 let j = (ci * kh + ky) * kw + kx;
                 let row = &mut cols[j * p..(j + 1) * p];
-                let t = flat_tap(g, ky, kx);
-                if t.xs.len() < w {
-                    for y in t.rows.clone() {
-                        let r = &mut row[y * w..(y + 1) * w];
-                        r[..t.xs.start].fill(0.0);
-                        r[t.xs.end..].fill(0.0);
-                    }
-                }
+                let t = &taps[ky * kw + kx];
+                zero_columns(row, t, w);
                 if t.lo < t.hi {
                     let (a, b) = (
                         (t.lo as isize + t.d) as usize,
@@ -255,7 +266,6 @@ fn col2im_rows(g: &Window, cols: &[f32], out: &mut [f32]) {
     let p = oh * ow;
     let [kh, kw] = g.k;
     let (sh, sw, pt, pl) = (g.s[0], g.s[1], g.pad[0], g.pad[1]);
-    out.fill(0.0);
     for ci in 0..g.c {
         let plane = &mut out[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..kh {
@@ -367,6 +377,25 @@ impl<'a> MatRef<'a> {
 /// `dst = a × b` (or `dst += a × b` with `accumulate`), `dst` row-major `a.rows × b.cols`,
 /// single-threaded (the caller runs one shard per thread).
 fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool) -> Result<()> {
+    matmul_to(dst, false, a, b, accumulate)
+}
+
+/// [`matmul`] with `dst` row-major or, with `col_major`, column-major (element `(i, j)` at
+/// `j·a.rows + i`, i.e. the transpose row-major).
+///
+/// The orientation decides what the `gemm` crate copies: it makes the destination
+/// column-major (transposing the whole product if needed) and then packs the left operand
+/// unless that is column-major with a multiple of 8 rows. For `dst = W × cols` with `dst`
+/// row-major, the left operand becomes `colsᵀ`, copied on every call when `OH·OW` is not a
+/// multiple of 8; with `dst` column-major it is the small weight matrix, and the column
+/// matrix is read in place.
+fn matmul_to(
+    dst: &mut [f32],
+    col_major: bool,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accumulate: bool,
+) -> Result<()> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || dst.len() < m * n || !a.in_bounds() || !b.in_bounds() {
         candle_core::bail!("matmul: mismatched shapes ({m}×{k} by {}×{n})", b.rows);
@@ -380,18 +409,19 @@ fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool) -> Re
         }
         return Ok(());
     }
+    let (dst_cs, dst_rs) = if col_major { (m, 1) } else { (1, n) };
     // SAFETY: the shapes and strides were checked above: every element the kernel reads from
-    // `a` and `b` lies inside their slices, and it writes the `m × n` row-major block at the
-    // start of `dst`, which is at least that long. The three slices cannot overlap (`dst` is
-    // borrowed mutably).
+    // `a` and `b` lies inside their slices, and it writes the `m × n` block (row- or
+    // column-major) at the start of `dst`, which is at least `m·n` long. The three slices
+    // cannot overlap (`dst` is borrowed mutably).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
@@ -408,6 +438,15 @@ fn matmul(dst: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, accumulate: bool) -> Re
         );
     }
     Ok(())
+}
+
+/// `dst` (`cols × rows`, row-major) = the transpose of `src` (`rows × cols`, row-major).
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    for (c, d) in dst.chunks_exact_mut(rows.max(1)).take(cols).enumerate() {
+        for (r, v) in d.iter_mut().enumerate() {
+            *v = src[r * cols + c];
+        }
+    }
 }
 
 /// The value behind an op's shared state (a panic elsewhere that poisoned it is an error here).
@@ -489,6 +528,8 @@ impl CustomOp3 for ConvTrain {
         let keep = self.cols.is_some();
         let mut cols = Vec::with_capacity(if keep { n * per } else { per });
         let wm = MatRef::rows(&wb, self.out, k1);
+        // the product column-major (`[P, out]`), transposed into `y` (see `matmul_to`)
+        let mut yt = vec![0f32; self.out * p];
         for (img, yi) in x
             .chunks_exact(chw.max(1))
             .zip(y.chunks_exact_mut((self.out * p).max(1)))
@@ -498,7 +539,14 @@ impl CustomOp3 for ConvTrain {
             }
             let at = cols.len();
             im2col_to(g, img, &mut cols);
-            matmul(yi, wm, MatRef::rows(&cols[at..at + per], k1, p), false)?;
+            matmul_to(
+                &mut yt,
+                true,
+                wm,
+                MatRef::rows(&cols[at..at + per], k1, p),
+                false,
+            )?;
+            transpose(&yt, p, self.out, yi);
         }
         if let Some(keep) = &self.cols {
             *locked(keep, "conv")? = cols;
@@ -521,7 +569,8 @@ impl CustomOp3 for ConvTrain {
         let (ckk, p, chw) = (g.ckk(), g.oh() * g.ow(), g.c * g.h * g.w);
         let k1 = ckk + 1;
         let wb = with_f32(arg2, |w| with_f32(arg3, |b| self.weights_with_bias(w, b)))?;
-        let mut dwb = vec![0f32; self.out * k1];
+        // `[k1, out]`: the weight and bias gradient transposed
+        let mut dwbt = vec![0f32; self.out * k1];
         let per = k1 * p;
         let kept = match &self.cols {
             Some(c) => std::mem::take(&mut *locked(c, "conv")?),
@@ -558,8 +607,9 @@ impl CustomOp3 for ConvTrain {
                         im2col_to(g, &x[i * chw..(i + 1) * chw], &mut cols);
                         &cols
                     };
-                    // [out, k1] += dy [out, P] × colsᵀ [P, k1]
-                    matmul(&mut dwb, dyi, MatRef::rows(ci, k1, p).t(), true)?;
+                    // [out, k1] += dy [out, P] × colsᵀ [P, k1], column-major (see
+                    // `matmul_to`: the column matrix is then read in place)
+                    matmul_to(&mut dwbt, true, dyi, MatRef::rows(ci, k1, p).t(), true)?;
                     if need_dx {
                         // [C·kh·kw, P] = Wᵀ [C·kh·kw, out] × dy [out, P]
                         matmul(&mut dcols, wt, dyi, false)?;
@@ -569,6 +619,8 @@ impl CustomOp3 for ConvTrain {
                 Ok(need_dx.then_some(dx))
             })
         })?;
+        let mut dwb = vec![0f32; self.out * k1];
+        transpose(&dwbt, k1, self.out, &mut dwb);
         let (dw, db): (Vec<f32>, Vec<f32>) = (
             dwb.chunks_exact(k1)
                 .flat_map(|r| r[..ckk].to_vec())
