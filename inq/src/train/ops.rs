@@ -441,10 +441,25 @@ fn matmul_to(
 }
 
 /// `dst` (`cols × rows`, row-major) = the transpose of `src` (`rows × cols`, row-major).
+/// In blocks of 8 source rows, so that each destination row gets 8 consecutive values per
+/// block and the source is read in order.
 fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    for (c, d) in dst.chunks_exact_mut(rows.max(1)).take(cols).enumerate() {
-        for (r, v) in d.iter_mut().enumerate() {
-            *v = src[r * cols + c];
+    const B: usize = 8;
+    let full = rows / B * B;
+    for r0 in (0..full).step_by(B) {
+        let block = &src[r0 * cols..(r0 + B) * cols];
+        for c in 0..cols {
+            let d: &mut [f32; B] = (&mut dst[c * rows + r0..c * rows + r0 + B])
+                .try_into()
+                .expect("a block of B");
+            for (i, v) in d.iter_mut().enumerate() {
+                *v = block[i * cols + c];
+            }
+        }
+    }
+    for r in full..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
         }
     }
 }
@@ -1083,6 +1098,28 @@ mod tests {
                 .sum();
             let rhs: f64 = x.iter().zip(&back).map(|(a, b)| f64::from(a * b)).sum();
             assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
+        }
+    }
+
+    #[test]
+    fn transpose_is_the_transpose() {
+        for (rows, cols) in [
+            (0, 3),
+            (1, 1),
+            (7, 3),
+            (8, 16),
+            (49, 32),
+            (196, 16),
+            (17, 5),
+        ] {
+            let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let mut dst = vec![-1f32; rows * cols];
+            transpose(&src, rows, cols, &mut dst);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(dst[c * rows + r], src[r * cols + c], "{rows}×{cols}");
+                }
+            }
         }
     }
 
