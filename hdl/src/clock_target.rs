@@ -67,7 +67,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         let io = e.io;
         let ns_at = |m: &mut Mvu, l: u32| {
             m.stage_trees(io.in_width, l);
-            m.logic_path(&io).on(family).ns(family)
+            m.logic_path(&io, family).on(family).ns(family)
         };
         // 0 (no register) first, then stages of depth − 1, …, 1 levels: the first that fits;
         // one level per stage when none does

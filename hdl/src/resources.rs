@@ -20,7 +20,7 @@
 //! * **Lanes**: the product `±(x << k)` and its adder in the PE's chain cost
 //!   [`LANE_LUTS_PER_ACC_BIT`] LUTs per accumulator bit plus [`LANE_LUTS_PER_SHIFTED_BIT`] per
 //!   input bit and shift position (`A·(k_max+1)`); adders sit on CARRY4 chains.
-//! * **Control** (counters, window address arithmetic, comparators, requantizer shifters):
+//! * **Control** (counters, window address arithmetic, comparators):
 //!   [`CTRL_LUTS_PER_BIT`] LUTs per bit of control register, from the RTL's register list.
 //!
 //! The fitted constants were calibrated against yosys 0.23 on the designs whose
@@ -63,8 +63,11 @@ pub fn soft_mul_luts(x_bits: u32, w_bits: u32) -> u64 {
 }
 
 /// Logic LUTs per bit of MVU control register (increment / wrap / compare logic, the window
-/// address arithmetic built on the counters, the requantizer's barrel shifters), fitted.
-pub const CTRL_LUTS_PER_BIT: f64 = 3.2;
+/// address arithmetic built on the counters), fitted: 3.2 until the requantizer read its
+/// table words from registers and shifted only over the shifts' span (its 8-bit barrel
+/// shifter was counted here; now the requantizer term holds its shifter), refitted on the
+/// re-measured calibration designs (`docs/performance.md`, "Requantization from registers").
+pub const CTRL_LUTS_PER_BIT: f64 = 1.6;
 
 /// Logic LUTs per bit of pooling-engine control register, fitted.
 pub const POOL_CTRL_LUTS_PER_BIT: f64 = 1.5;

@@ -27,16 +27,40 @@ pub struct LogicPath {
     pub levels: u32,
     /// Carry steps (one `SB_CARRY` bit each).
     pub carry: u32,
+    /// Wide selects on the path (a window address select feeding a bank's read decoding)
+    /// that 7-series maps to LUT6 + MUXF7 + MUXF8, each one level deeper in the walked
+    /// netlist than its LUT4 count gives; nothing on iCE40.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wide_selects: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LogicPath {
     /// A path of `levels` LUT levels and `carry` carry steps.
     pub const fn new(levels: u32, carry: u32) -> Self {
-        LogicPath { levels, carry }
+        LogicPath {
+            levels,
+            carry,
+            wide_selects: 0,
+        }
+    }
+    /// The same path with `n` wide selects ([`LogicPath::wide_selects`]).
+    pub const fn with_wide_selects(self, n: u32) -> Self {
+        LogicPath {
+            wide_selects: n,
+            ..self
+        }
     }
     /// A path of LUT4 levels (as the engines state them) as it maps on `family`.
     pub fn on(self, family: TimingFamily) -> Self {
-        LogicPath::new(family.lut_levels(self.levels), self.carry)
+        let wide = match family {
+            TimingFamily::Xilinx7 => self.wide_selects,
+            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 0,
+        };
+        LogicPath::new(family.lut_levels(self.levels) + wide, self.carry)
     }
     /// `levels + carry_weight · carry` on `family`: what orders paths by delay.
     pub fn weight(&self, family: TimingFamily) -> f64 {
@@ -221,7 +245,7 @@ pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
             let lut4 = match part {
                 TimedPart::Engine(i) => {
                     let e = &design.engines[i];
-                    e.op().logic_path(&e.io)
+                    e.op().logic_path(&e.io, family)
                 }
                 TimedPart::Fifos => FIFO_PATH,
                 TimedPart::Output => OUTPUT_PATH,

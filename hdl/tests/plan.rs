@@ -355,12 +355,11 @@ fn unrolled_layers_get_constant_weights() {
         panic!()
     };
     assert_eq!(fc2.cycles_per_image, mvu_cycles(&fc2m.geom, 10, 128, false));
-    // no weight ROM bits for it: only the bias/shift tables
-    let acc = match &fc2.kind {
-        EngineKind::Mvu(mv) => u64::from(mv.acc_width),
-        _ => unreachable!(),
-    };
-    assert_eq!(fc2.resources.rom_bits, 10 * (acc + 8));
+    // no weight ROM bits for it: only the bias/shift tables (RW + SHW bits per channel)
+    assert_eq!(
+        fc2.resources.rom_bits,
+        10 * u64::from(fc2m.requant_width + fc2m.shift_table_width())
+    );
     // the same through an explicit folding entry covering the whole layer; index too
     let f = Folding {
         layer: vec![LayerFolding {
@@ -915,7 +914,7 @@ fn adder_trees_are_pipelined_for_the_clock() {
         let mut mv = mv.clone();
         mv.stage_trees(e.io.in_width, l);
         let f = TimingFamily::Xilinx7;
-        (mv.logic_path(&e.io).on(f).ns(f), mv.pipeline)
+        (mv.logic_path(&e.io, f).on(f).ns(f), mv.pipeline)
     };
     for family in [TimingFamily::Xilinx7, TimingFamily::Ice40Up] {
         let slow = if family == TimingFamily::Xilinx7 {

@@ -9,8 +9,8 @@
 //!   template in constant mode: the shared sub-sums (`sh<i>`), then each PE's terms as
 //!   wiring summed by its adder tree ([`inq_hdl::Mvu::datapath`]); no ROM.
 //!
-//! Both get the per-channel tables `e<i>_bias.hex` (`ACC_W` bits) and `e<i>_shift.hex`
-//! (8 bits, `min(r, ACC_W)`), `max(2, OC)` words each, named by the plan's `BIAS_FILE` /
+//! Both get the per-channel tables `e<i>_bias.hex` (`RW` bits, the bias plus the rounding
+//! constant) and `e<i>_shift.hex` (`SHW` bits, `min(r, ACC_W) − r_min`), `max(2, OC)` words each, named by the plan's `BIAS_FILE` /
 //! `SHIFT_FILE` memory parameters; parameters from the plan plus the input width `A`.
 
 use askama::Template;
@@ -391,14 +391,20 @@ fn const_mvu<'a>(
     })
 }
 
-/// The bias and shift tables (`max(2, OC)` words; the shift clamped to `ACC_W`, which rounds
-/// every accumulator value to 0 exactly like any larger shift).
+/// The bias and shift tables (`max(2, OC)` words): the bias plus the rounding constant at
+/// `RW` bits ([`Mvu::bias_table_word`]) and the shift above the smallest one, `r − r_min`, at
+/// `SHW` bits (the shifts clamped to `ACC_W`, [`Mvu::table_shift`]).
 fn tables(ei: usize, m: &Mvu) -> Vec<OutFile> {
     let depth = m.geom.oc.max(2);
-    let bias = (0..depth).map(|c| hex_word(m.bias.get(c).copied().unwrap_or(0), m.acc_width));
+    let (lo, _) = m.table_shift_range();
+    let oc = m.geom.oc;
+    let bias = (0..depth).map(|c| {
+        let w = if c < oc { m.bias_table_word(c) } else { 0 };
+        hex_word(w, m.requant_width)
+    });
     let shift = (0..depth).map(|c| {
-        let r = m.shift.get(c).copied().unwrap_or(0);
-        hex_word(i64::from(r.min(m.acc_width as i32)), 8)
+        let d = if c < oc { m.table_shift(c) - lo } else { 0 };
+        hex_word(i64::from(d), m.shift_table_width())
     });
     vec![
         OutFile::rtl(&memory_file(ei, "bias"), image(bias)),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::api::{EngineOp, Io, Param};
 use crate::resources::{ceil_div, push_adders, term, Resources, Term};
 use crate::schedule::{self, Times};
-use crate::timing::LogicPath;
+use crate::timing::{LogicPath, TimingFamily};
 
 /// An elementwise adder of two streams.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ impl AddUnit {
 impl EngineOp for AddUnit {
     /// The aligned sum (a `SUMW`-bit adder), the rounding add of the requantizer (`RW`
     /// bits) and the saturation check into the output register.
-    fn logic_path(&self, _io: &Io) -> LogicPath {
+    fn logic_path(&self, _io: &Io, _family: TimingFamily) -> LogicPath {
         LogicPath::new(6, self.sum_width + self.requant_width)
     }
     fn inputs(&self) -> usize {

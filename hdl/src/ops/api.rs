@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::geometry::Geometry;
 use crate::resources::{LineBuffer, Resources, Term};
 use crate::schedule::Times;
-use crate::timing::LogicPath;
+use crate::timing::{LogicPath, TimingFamily};
 
 /// Widths and signedness of the stream an engine reads (its first input) and of the stream
 /// it writes.
@@ -123,7 +123,9 @@ pub trait EngineOp {
     fn line_buffer(&self, _io: &Io) -> Option<LineBuffer> {
         None
     }
-    /// The deepest register-to-register path of the instance (`docs/hardware.md` §12), for
-    /// the clock estimate ([`crate::timing`]).
-    fn logic_path(&self, io: &Io) -> LogicPath;
+    /// The deepest register-to-register path of the instance on `family` (`docs/hardware.md`
+    /// §12), for the clock estimate ([`crate::timing`]): stated in LUT4 levels, which
+    /// [`LogicPath::on`] converts; a chain that maps differently per family (a wide
+    /// multiplexer) states its depth for `family`.
+    fn logic_path(&self, io: &Io, family: TimingFamily) -> LogicPath;
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::api::{EngineOp, Io, Param};
 use crate::resources::{term, Resources, Term};
 use crate::schedule::{self, Times};
-use crate::timing::LogicPath;
+use crate::timing::{LogicPath, TimingFamily};
 
 /// A fork of one stream into `outputs` copies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +21,7 @@ pub struct Fork {
 
 impl EngineOp for Fork {
     /// The joined `ready` of the outputs into the input handshake.
-    fn logic_path(&self, _io: &Io) -> LogicPath {
+    fn logic_path(&self, _io: &Io, _family: TimingFamily) -> LogicPath {
         LogicPath::new(2, 0)
     }
     fn outputs(&self) -> usize {

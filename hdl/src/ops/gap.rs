@@ -10,7 +10,7 @@ use crate::resources::{
     ceil_div, lutram, push_adders, term, vclog2, Resources, Term, LUTS_PER_LUTRAM_CELL,
 };
 use crate::schedule::{self, Times};
-use crate::timing::LogicPath;
+use crate::timing::{LogicPath, TimingFamily};
 
 /// A global average pooling unit over a `C×H×W` map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +44,7 @@ impl Gap {
 impl EngineOp for Gap {
     /// The running sum read from its channel memory, the add (`sum_width` bits), and the
     /// rounding of the result.
-    fn logic_path(&self, _io: &Io) -> LogicPath {
+    fn logic_path(&self, _io: &Io, _family: TimingFamily) -> LogicPath {
         LogicPath::new(8, 2 * self.sum_width)
     }
     fn in_elements(&self) -> usize {

@@ -198,6 +198,33 @@ impl Mvu {
     pub fn is_constant(&self) -> bool {
         self.weight_storage == WeightStorage::Constant
     }
+    /// The requantization shift of output channel `c` as the hardware applies it,
+    /// `min(r_c, ACC_W)`: for `r ≥ ACC_W` every accumulator value rounds to 0 either way
+    /// (`docs/hardware.md` §6), so the result equals `numerics::requantize`.
+    pub fn table_shift(&self, c: usize) -> i32 {
+        let r = self.shift.get(c).copied().unwrap_or(0);
+        r.min(self.acc_width as i32)
+    }
+    /// The smallest and largest [`Mvu::table_shift`] over the output channels (`(0, 0)` for
+    /// none).
+    pub fn table_shift_range(&self) -> (i32, i32) {
+        let all = (0..self.geom.oc).map(|c| self.table_shift(c));
+        let lo = all.clone().min().unwrap_or(0);
+        (lo, all.max().unwrap_or(0))
+    }
+    /// Bits of a shift-table word, `r_c − r_min` (at least 1): the barrel shifter's stages.
+    pub fn shift_table_width(&self) -> u32 {
+        let (lo, hi) = self.table_shift_range();
+        crate::resources::clog2(u64::from(hi.abs_diff(lo)) + 1).max(1)
+    }
+    /// The bias-table word of output channel `c` (`RW` bits): the bias plus the rounding
+    /// constant of its shift, `2^(r−1)` for `r ≥ 1` (0 for a left shift), so the emission
+    /// adds one table word (`docs/hardware.md` §4, §6).
+    pub fn bias_table_word(&self, c: usize) -> i64 {
+        let r = self.table_shift(c);
+        let round = if r >= 1 { 1i64 << (r - 1) } else { 0 };
+        self.bias.get(c).copied().unwrap_or(0) + round
+    }
     /// The datapath of a constant-weight engine for `in_width`-bit inputs: each PE's non-zero
     /// terms (ROM word 0), the sub-sums that recur across PEs computed once and shared
     /// ([`sharing::share`]), one adder tree per PE.
@@ -671,12 +698,17 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         ctrl_bits + ow,
         ceil_div(ctrl_bits, 2),
     ));
-    // requantizer: bias add, rounding add, shift select / saturation.
+    // requantizer: the add of the bias-and-rounding word, the barrel shifter over the
+    // shifts' span (two 2:1 stages per LUT), saturation.
+    let stages = u64::from(match m.table_shift_range() {
+        (lo, hi) if hi > lo => m.shift_table_width(),
+        _ => 0,
+    });
     t.push(term(
         "requantizer adders",
-        acc + 2 * rw,
+        rw + rw * stages.div_ceil(2) + ow,
         0,
-        ceil_div(acc, 4) + ceil_div(rw, 4),
+        ceil_div(rw, 4),
     ));
 
     // line buffer: one read port per SIMD lane (`lb[rbase + s]`, address adder), padding
@@ -808,11 +840,12 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         ));
     }
 
-    // bias and shift tables: asynchronous ROMs read at `ch` (logic).
+    // bias and shift tables: logic ROMs read one emission ahead into `bb` and `dd`.
+    let shw = u64::from(m.shift_table_width());
     t.push(term(
         "bias and shift tables (logic ROM)",
-        rom_logic_luts(oc.max(2), acc + 8),
-        0,
+        rom_logic_luts(oc.max(2), rw + shw),
+        rw + shw,
         0,
     ));
 
@@ -840,18 +873,21 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 ///   (or the constant terms' adder tree), the sum over SIMD lanes and the accumulator add —
 ///   7 + ⌈log2 SIMD⌉ levels and `ACC_W + 5` carry steps plus half a product per tree level
 ///   (refitted with the schedule on the same netlists; 10 + ⌈log2 SIMD⌉ before);
-/// * ROM-fed only, the emission: the output buffer's word select, the bias and rounding adds,
-///   the per-channel shift and the saturation — 4 + ⌈log2 PE⌉ levels, plus 2 + ⌈log2(S+1)⌉
-///   for a barrel shifter when the shifts span `S > 0`.
-fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
+/// * ROM-fed only, the emission: the output buffer's word select, the add of the registered
+///   bias-and-rounding word, the per-channel shift above the smallest and the saturation —
+///   per family, with `SHW` barrel-shifter stages when the shifts differ: iCE40 2 + 2·⌈log2
+///   PE⌉ + SHW levels, 7-series 2 + ⌈log2 PE⌉ + ⌈SHW/2⌉, and `RW` carry steps.
+fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
     let lbw = log2_ceil((g.nr * g.w * g.c / lu.max(1)).max(2));
     // both window addresses a fire selects between are registers (docs/hardware.md §12): the
     // chain is the row test and `fire`, the selection and the bank's address decoding, which
-    // grows with the address width (the walked netlists of the default LeNet and the up5k
-    // preset: 9–11 levels on 7-series, 8–10 on iCE40)
-    let mut schedule = LogicPath::new(7 + lbw.div_ceil(4), lbw.div_ceil(2));
+    // grows with the address width; the address select is one wide select, a level deeper on
+    // 7-series (refitted with the registered FIFO flags on the walked netlists of the four
+    // designs in docs/performance.md, "Requantization from registers": 7–11 levels on
+    // 7-series, 8–10 on iCE40)
+    let mut schedule = LogicPath::new(6 + lbw.div_ceil(4), lbw.div_ceil(2)).with_wide_selects(1);
     let tree = log2_ceil(m.simd);
     let mut datapath = LogicPath::new(
         7 + tree,
@@ -875,30 +911,35 @@ fn mvu_logic_path(m: &Mvu, in_width: u32) -> LogicPath {
         datapath = LogicPath::new(levels, m.acc_width + 2 * tree);
         schedule = LogicPath::new(read, lbw.div_ceil(2));
     }
-    // the emission: the obuf word select (PE:1) → bias add → rounding and shift → saturation
-    // → out_data. A per-channel shift is a barrel shifter over the shifts' span; equal shifts
-    // are wiring (fitted on the walked netlists of the issue-13 small network, whose shifts
-    // vary, where it is the deepest chain: 10–12 levels on iCE40; `docs/performance.md`,
-    // "Window addresses one fire ahead")
-    let span = (m.shift.iter().max())
-        .zip(m.shift.iter().min())
-        .map_or(0, |(hi, lo)| hi.abs_diff(*lo));
-    let barrel = match span {
-        0 => 0,
-        s => 2 + log2_ceil(s as usize + 1),
+    // the emission: the obuf word select (PE:1) → one add of the registered bias-and-rounding
+    // word → the shift above the smallest (a barrel shifter of SHW stages, only when the
+    // shifts differ) → saturation → out_data. Its selects map differently per family: a LUT4
+    // is a 2:1 multiplexer (iCE40: the PE:1 select about two levels per halving with its
+    // saturation, a level per shifter stage), a LUT6 with MUXF7/MUXF8 a 4:1 to 16:1 one
+    // (7-series: a level per halving, one per two stages). Fitted on the walked netlists of
+    // the four designs in docs/performance.md, "Requantization from registers" (iCE40 2–10
+    // levels, 7-series 1–7, 14–26 carry steps).
+    let stages = match m.table_shift_range() {
+        (lo, hi) if hi > lo => m.shift_table_width(),
+        _ => 0,
+    };
+    let sel = log2_ceil(m.pe);
+    let emission_levels = match family {
+        TimingFamily::Xilinx7 => 2 + sel + stages.div_ceil(2),
+        TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 2 + 2 * sel + stages,
     };
     // (a hard-wired engine's model above was fitted with its emission in the netlist, which
     // its pipelined trees do not shorten: not added there)
     let emission = if m.is_constant() {
         LogicPath::default()
     } else {
-        LogicPath::new(4 + log2_ceil(m.pe) + barrel, m.acc_width.div_ceil(2))
+        LogicPath::new(emission_levels, m.requant_width)
     };
-    // the engines state LUT4 paths: ordered by the iCE40 UP/LP weights
+    // the deepest chain as it maps on `family`
     [schedule, datapath, emission]
         .into_iter()
         .fold(LogicPath::default(), |a, b| {
-            if b.weight(TimingFamily::Ice40Up) > a.weight(TimingFamily::Ice40Up) {
+            if b.on(family).weight(family) > a.on(family).weight(family) {
                 b
             } else {
                 a
@@ -918,8 +959,7 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
     let g = &m.geom;
     let mut r = Resources::default();
     let lanes = (m.pe * m.simd) as u64;
-    let acc = u64::from(m.acc_width);
-    let table_bits = g.oc as u64 * (acc + 8);
+    let table_bits = g.oc as u64 * u64::from(m.requant_width + m.shift_table_width());
     if m.is_constant() {
         // constant weights: only the adder trees over the non-zero terms; no weight ROM.
         let dp = m.datapath(in_width);
@@ -1026,8 +1066,8 @@ impl EngineOp for Mvu {
         let dp = self.is_constant().then(|| self.datapath(io.in_width));
         mvu_terms(self, io.in_width, io.out_width, dp.as_ref())
     }
-    fn logic_path(&self, io: &Io) -> LogicPath {
-        mvu_logic_path(self, io.in_width)
+    fn logic_path(&self, io: &Io, family: TimingFamily) -> LogicPath {
+        mvu_logic_path(self, io.in_width, family)
     }
     fn resources(&self, io: &Io) -> Resources {
         mvu_resources(self, io.in_width, io.out_width)
@@ -1075,6 +1115,9 @@ impl EngineOp for Mvu {
         p.extend([
             Param::int("ACC_W", self.acc_width),
             Param::int("RW", self.requant_width),
+            Param::int("RMIN_R", self.table_shift_range().0.max(0)),
+            Param::int("RMIN_L", (-self.table_shift_range().0).max(0)),
+            Param::int("SHW", self.shift_table_width()),
             Param::int("OUT_W", io.out_width),
             Param::flag("LOGITS", matches!(self.output, MvuOutput::Logits)),
             Param::flag("OUT_SIGNED", io.out_signed),

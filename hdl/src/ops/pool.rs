@@ -14,7 +14,7 @@ use crate::resources::{
     vclog2, LineBuffer, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
 };
 use crate::schedule::{self, Times};
-use crate::timing::{log2_ceil, LogicPath};
+use crate::timing::{log2_ceil, LogicPath, TimingFamily};
 
 /// Pooling mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,7 +286,7 @@ impl EngineOp for Pool {
     /// address decode grows with the words of a row: `W·C` for a copy per tap (11 + ⌈log2
     /// W·C⌉ levels, 8 carry steps, as measured), `W·C/(kh·kw)` per bank when banked (13 + 6
     /// on the one banked design measured).
-    fn logic_path(&self, io: &Io) -> LogicPath {
+    fn logic_path(&self, io: &Io, _family: TimingFamily) -> LogicPath {
         let g = &self.geom;
         if self.tiled() {
             // the partial result's registered read, the comparison (or the add) and the

@@ -30,6 +30,9 @@ module inq_mvu_e1 #(
   parameter integer PAD        = 0,
   parameter integer ACC_W      = 12,
   parameter integer RW         = 13,
+  parameter integer RMIN_R     = 1,
+  parameter integer RMIN_L     = 0,
+  parameter integer SHW        = 2,
   parameter integer OUT_W      = 7,
   parameter integer LOGITS     = 0,
   parameter integer OUT_SIGNED = 1,
@@ -60,6 +63,8 @@ module inq_mvu_e1 #(
   localparam integer LBW    = $clog2(LBD);
   localparam integer TBD    = (OC < 2) ? 2 : OC;
   localparam integer CHW    = $clog2(TBD);
+  localparam integer CH1_I  = (OC < 2) ? 0 : 1;
+  localparam [CHW-1:0] CH1  = CH1_I[CHW-1:0];
   localparam integer IYW    = $clog2(H + 1);
   localparam integer IEW    = $clog2(ROWLEN + 1);
   localparam integer CW     = $clog2(H + PT + KH + NR + SH + W + PL + KW + SW + 4) + 2;
@@ -167,10 +172,13 @@ module inq_mvu_e1 #(
   reg [LBW-1:0] kxc;   // kx * C
   reg [LBW-1:0] co;    // icf * SIMD
   reg [PNW-1:0] pending;
-  reg [CHW-1:0] ch;
+  reg [CHW-1:0] chn;   // the channel after the one being emitted (its table words are read)
 
-  reg [ACC_W-1:0]  bias_t  [0:TBD-1];
-  reg [7:0]        shift_t [0:TBD-1];
+  // the per-channel tables (docs/hardware.md section 6): the bias plus the rounding constant,
+  // and the shift above the smallest one; read into registers one emission ahead, so they are
+  // logic, not memories
+  (* rom_style = "logic" *) reg [RW-1:0]  bias_t  [0:TBD-1];
+  (* rom_style = "logic" *) reg [SHW-1:0] shift_t [0:TBD-1];
   generate
     if (BIAS_FILE != "") begin : g_bias_init
       initial begin
@@ -610,17 +618,31 @@ module inq_mvu_e1 #(
   endgenerate
 
   // ---- requantization of the element being emitted ----
+  // bb and dd are channel chn's table words before its emission, read at reset (channel 0)
+  // and at each emission (the channel after the next); so the emission adds one register
+  // to the obuf word, shifts by the constant r_min (wiring: RMIN_L left or RMIN_R right) and
+  // by dd (a barrel shifter of SHW stages) and saturates (docs/hardware.md sections 4, 12)
+  reg  [RW-1:0]    bb;
+  reg  [SHW-1:0]   dd;
+  wire [CHW-1:0]   ta   = (rst ? {CHW{1'b0}} : chn);
+  always @(posedge clk) begin
+    if (rst | emit) begin
+      bb <= bias_t[ta];
+      dd <= shift_t[ta];
+    end
+  end
+  localparam integer RXW = RW + RMIN_L + 1;
   wire [ACC_W-1:0] head = obw[oi];
-  wire [ACC_W-1:0] v    = (head + bias_t[ch]);
-  wire [7:0]       r    = shift_t[ch];
-  wire [RW-1:0]    ve   = {{(RW-ACC_W){v[ACC_W-1]}}, v};
-  wire             rpos = ((~r[7]) & (r != 8'd0));
-  wire [7:0]       rm1  = (r - 8'd1);
-  wire [7:0]       rneg = ((~r) + 8'd1);
-  wire [RW-1:0]    rnd  = ({{(RW-1){1'b0}}, 1'b1} << rm1);
-  wire [RW-1:0]    tr   = ($signed(ve + rnd) >>> r);
-  wire [RW-1:0]    tl   = (ve << rneg);
-  wire [RW-1:0]    t    = (rpos ? tr : tl);
+  wire [RW-1:0]    y    = ({{(RW-ACC_W){head[ACC_W-1]}}, head} + bb);
+  wire [RXW-1:0]   ye   = {{(RXW-RW){y[RW-1]}}, y};
+  wire [RXW-1:0]   yl   = (ye << RMIN_L);
+  wire [RXW-1:0]   yp   = ($signed(yl) >>> RMIN_R);
+  /* verilator lint_off UNUSED */
+  // Justification: the value after the shifts fits RW bits (RW holds every left shift's
+  // result); the bits above are sign copies.
+  wire [RXW-1:0]   ys   = ($signed(yp) >>> dd);
+  /* verilator lint_on UNUSED */
+  wire [RW-1:0]    t    = ys[RW-1:0];
   wire [OUT_W-1:0] q;
   generate
     if (LOGITS != 0) begin : g_logits
@@ -664,7 +686,7 @@ module inq_mvu_e1 #(
       oxs <= {CW{1'b0}};
       pending <= {PNW{1'b0}};
       oi <= {OIW{1'b0}};
-      ch <= {CHW{1'b0}};
+      chn <= CH1;
       out_valid <= 1'b0;
       out_data <= {OUT_W{1'b0}};
     end else begin
@@ -748,7 +770,7 @@ module inq_mvu_e1 #(
       end
       if (emit) begin
         out_data <= q;
-        ch <= ((ch == OC_LAST) ? {CHW{1'b0}} : (ch + 1'b1));
+        chn <= ((chn == OC_LAST) ? {CHW{1'b0}} : (chn + 1'b1));
       end
       if (load) begin
         pending <= PE_C;

@@ -16,8 +16,9 @@ module inq_fifo #(
 );
   localparam integer AW  = $clog2(D);
   localparam integer CNW = $clog2(D + 1);
-  localparam integer DC_I = D;
-  localparam [CNW-1:0] DC = DC_I[CNW-1:0];
+  localparam integer DM1_I = D - 1;
+  localparam [CNW-1:0] DM1 = DM1_I[CNW-1:0];
+  localparam [CNW-1:0] ONE = {{(CNW-1){1'b0}}, 1'b1};
   localparam integer LAST_I = D - 1;
   localparam [AW-1:0] LAST = LAST_I[AW-1:0];
 
@@ -25,12 +26,16 @@ module inq_fifo #(
   reg [AW-1:0]  rd;
   reg [AW-1:0]  wr;
   reg [CNW-1:0] count;
+  // count == D and count != 0, kept as registers (updated with count), so that s_ready and
+  // m_valid come straight from flip-flops (docs/hardware.md sections 3 and 12)
+  reg           full;
+  reg           nempty;
 
   wire s_fire = (s_valid & s_ready);
   wire m_fire = (m_valid & m_ready);
 
-  assign s_ready = (count != DC);
-  assign m_valid = (count != {CNW{1'b0}});
+  assign s_ready = (~full);
+  assign m_valid = nempty;
   assign m_data  = mem[rd];
 
   // next pointer values: (p + 1) % D
@@ -51,6 +56,8 @@ module inq_fifo #(
       rd    <= {AW{1'b0}};
       wr    <= {AW{1'b0}};
       count <= {CNW{1'b0}};
+      full  <= 1'b0;
+      nempty <= 1'b0;
     end else begin
       if (s_fire) begin
         mem[wr] <= s_data;
@@ -60,9 +67,13 @@ module inq_fifo #(
         rd <= rd_nxt;
       end
       if (s_fire & (~m_fire)) begin
-        count <= (count + 1'b1);
+        count  <= (count + 1'b1);
+        full   <= (count == DM1);
+        nempty <= 1'b1;
       end else if ((~s_fire) & m_fire) begin
-        count <= (count - 1'b1);
+        count  <= (count - 1'b1);
+        full   <= 1'b0;
+        nempty <= (count != ONE);
       end
     end
   end
