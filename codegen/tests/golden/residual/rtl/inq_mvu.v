@@ -573,10 +573,11 @@ module inq_mvu #(
   endgenerate
 
   // ---- requantization of the element being emitted ----
-  // bb and dd are channel chn's table words before its emission, read at reset (channel 0)
-  // and at each emission (the channel after the next); so the emission adds one register
-  // to the obuf word, shifts by the constant r_min (wiring: RMIN_L left or RMIN_R right) and
-  // by dd (a barrel shifter of SHW stages) and saturates (docs/hardware.md sections 4, 12)
+  // bb and dd hold the table words of the channel emitted next: read at reset (channel 0)
+  // and at each emission (at chn, the channel after the one emitted); so the emission adds a
+  // register to the obuf word, shifts by the constant r_min (wiring: RMIN_L left or RMIN_R
+  // right) and by dd (a barrel shifter of SHW stages) and saturates (docs/hardware.md
+  // sections 4, 6 and 12)
   reg  [RW-1:0]    bb;
   reg  [SHW-1:0]   dd;
   wire [CHW-1:0]   ta   = (rst ? {CHW{1'b0}} : chn);
