@@ -153,7 +153,11 @@ enum NetOp {
         stride: [usize; 2],
         pad: [usize; 4],
         depthwise: bool,
+        /// A ReLU fused into the op (see `fuse_relus`).
+        relu: bool,
     },
+    /// The input unchanged (a ReLU fused into the convolution before it).
+    Identity,
     Dense {
         p: usize,
     },
@@ -206,6 +210,37 @@ pub struct Net {
     param_shapes: Vec<(Vec<usize>, usize)>,
     /// Running statistics captured from the model (used in evaluation mode).
     running: Vec<Running>,
+}
+
+/// Fuses every ReLU whose input is a `group = 1` convolution read by nothing else into that
+/// convolution (`ConvTrain::relu`), leaving an [`NetOp::Identity`] in its place: the same
+/// values and gradients with one tensor fewer. A convolution whose output is also read
+/// elsewhere, or is the graph's output, keeps its ReLU separate.
+fn fuse_relus(ops: &mut [NetOp], inputs: &[Vec<Source>], output: usize) {
+    let mut readers = vec![0usize; ops.len()];
+    for s in inputs.iter().flatten() {
+        if let Source::Node(j) = s {
+            readers[*j] += 1;
+        }
+    }
+    for r in 0..ops.len() {
+        let (NetOp::Relu, [Source::Node(c)]) = (&ops[r], inputs[r].as_slice()) else {
+            continue;
+        };
+        let c = *c;
+        if readers[c] != 1 || c == output || c == r {
+            continue;
+        }
+        if let NetOp::Conv {
+            depthwise: false,
+            relu,
+            ..
+        } = &mut ops[c]
+        {
+            *relu = true;
+            ops[r] = NetOp::Identity;
+        }
+    }
 }
 
 /// Splits `0..n` into at most `threads` contiguous shards of at least 8 items (fixed for a
@@ -310,6 +345,7 @@ impl Net {
                         stride: c.stride,
                         pad: c.pad,
                         depthwise: c.depthwise(),
+                        relu: false,
                     }
                 }
                 FloatOp::Dense(d) => {
@@ -348,6 +384,7 @@ impl Net {
                 message: format!("the model must end in a vector of logits, ends in {out_shape:?}"),
             });
         }
+        fuse_relus(&mut ops, &g.inputs, g.output);
         let last_reads = g.last_reads();
         Ok(Net {
             ops,
@@ -411,6 +448,7 @@ impl Net {
                     stride,
                     pad,
                     depthwise,
+                    relu,
                 } => {
                     let (w, b) = &vars[*p];
                     let (n, c, h, wd) = a.dims4()?;
@@ -436,8 +474,16 @@ impl Net {
                     } else {
                         // the column matrices are kept for the backward pass when training
                         let cols = matches!(mode, Mode::Train).then(Arc::default);
-                        a.contiguous()?
-                            .apply_op3(w, b, ConvTrain { g, out: *out, cols })?
+                        a.contiguous()?.apply_op3(
+                            w,
+                            b,
+                            ConvTrain {
+                                g,
+                                out: *out,
+                                cols,
+                                relu: *relu,
+                            },
+                        )?
                     }
                 }
                 NetOp::Dense { p } => {
@@ -445,6 +491,7 @@ impl Net {
                     a.contiguous()?.apply_op3(w, b, DenseTrain)?
                 }
                 NetOp::Relu => a.contiguous()?.apply_op1(Relu)?,
+                NetOp::Identity => a.clone(),
                 NetOp::MaxPool { k, s } => {
                     let (_, c, h, w) = a.dims4()?;
                     let g = Window {

@@ -497,6 +497,9 @@ pub struct ConvTrain {
     pub out: usize,
     /// The forward pass's column matrices, kept for the backward pass when `Some`.
     pub cols: Option<Arc<Mutex<Vec<f32>>>>,
+    /// Followed by a ReLU (fused: `max(y, 0)` forward, the gradient passed where the output is
+    /// positive; one tensor fewer for candle's autodiff to allocate, zero and add into).
+    pub relu: bool,
 }
 
 impl ConvTrain {
@@ -562,6 +565,11 @@ impl CustomOp3 for ConvTrain {
                 false,
             )?;
             transpose(&yt, p, self.out, yi);
+            if self.relu {
+                for v in yi.iter_mut() {
+                    *v = v.max(0.0);
+                }
+            }
         }
         if let Some(keep) = &self.cols {
             *locked(keep, "conv")? = cols;
@@ -577,7 +585,34 @@ impl CustomOp3 for ConvTrain {
         arg1: &Tensor,
         arg2: &Tensor,
         arg3: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if self.relu {
+            // the gradient where the (ReLU'd) output is positive, as `Relu::bwd`
+            let masked = with_f32(res, |y| {
+                with_f32(grad_res, |dy| {
+                    Ok(y.iter()
+                        .zip(dy)
+                        .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
+                        .collect::<Vec<f32>>())
+                })
+            })?;
+            let dy = Tensor::from_vec(masked, res.shape(), res.device())?;
+            return self.bwd_linear(arg1, arg2, arg3, &dy);
+        }
+        self.bwd_linear(arg1, arg2, arg3, grad_res)
+    }
+}
+
+impl ConvTrain {
+    /// The backward pass of the convolution itself, `grad_res` the gradient of its output
+    /// before any fused ReLU.
+    fn bwd_linear(
+        &self,
+        arg1: &Tensor,
+        arg2: &Tensor,
+        arg3: &Tensor,
         grad_res: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = &self.g;
@@ -1296,7 +1331,16 @@ mod tests {
                     ramp(out, 3),
                     |x, w, b| {
                         let cols = keep.then(Arc::default);
-                        x.apply_op3(w, b, ConvTrain { g, out, cols })
+                        x.apply_op3(
+                            w,
+                            b,
+                            ConvTrain {
+                                g,
+                                out,
+                                cols,
+                                relu: false,
+                            },
+                        )
                     },
                     |x, w, b| {
                         let cols = x.apply_op1(Im2Col(g))?;
@@ -1311,6 +1355,63 @@ mod tests {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// A convolution with a fused ReLU against the convolution followed by the ReLU op:
+    /// the same outputs and gradients, exactly.
+    #[test]
+    fn fused_relu_equals_conv_then_relu() -> Result<()> {
+        let (n, c, h, wd, out) = (2, 3, 5, 6, 4);
+        let g = Window {
+            c,
+            h,
+            w: wd,
+            k: [3, 3],
+            s: [1, 1],
+            pad: [1, 1, 1, 1],
+        };
+        let dev = Device::Cpu;
+        // weights of both signs, so that about half of the outputs are clamped
+        let w0: Vec<f32> = (0..out * g.ckk())
+            .map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.5)
+            .collect();
+        let x0 = ramp(n * c * h * wd, 7);
+        let mut outs = Vec::new();
+        for fused in [true, false] {
+            let x = Var::from_vec(x0.clone(), (n, c, h, wd), &dev)?;
+            let w = Var::from_vec(w0.clone(), (out, c, 3, 3), &dev)?;
+            let b = Var::from_vec(vec![0.1f32, -0.2, 0.05, 0.0], out, &dev)?;
+            let op = |relu| ConvTrain {
+                g,
+                out,
+                cols: Some(Arc::default()),
+                relu,
+            };
+            let y = if fused {
+                x.as_tensor()
+                    .apply_op3(w.as_tensor(), b.as_tensor(), op(true))?
+            } else {
+                x.as_tensor()
+                    .apply_op3(w.as_tensor(), b.as_tensor(), op(false))?
+                    .apply_op1(Relu)?
+            };
+            let probe = Tensor::from_vec(
+                (0..y.elem_count())
+                    .map(|i| ((i * 13) % 7) as f32 * 0.25 - 0.7)
+                    .collect::<Vec<_>>(),
+                y.dims(),
+                &dev,
+            )?;
+            let grads = (&y * &probe)?.sum_all()?.backward()?;
+            let mut all = vec![y.flatten_all()?.to_vec1::<f32>()?];
+            for v in [&x, &w, &b] {
+                all.push(grads.get(v).unwrap().flatten_all()?.to_vec1::<f32>()?);
+            }
+            outs.push(all);
+        }
+        assert!(outs[0][0].contains(&0.0) && outs[0][0].iter().any(|&v| v > 0.0));
+        assert_eq!(outs[0], outs[1]);
         Ok(())
     }
 
