@@ -10,8 +10,9 @@
 //!   wiring summed by its adder tree ([`inq_hdl::Mvu::datapath`]); no ROM.
 //!
 //! Both get the per-channel tables `e<i>_bias.hex` (`RW` bits, the bias plus the rounding
-//! constant) and `e<i>_shift.hex` (`SHW` bits, `min(r, ACC_W) − r_min`), `max(2, OC)` words each, named by the plan's `BIAS_FILE` /
-//! `SHIFT_FILE` memory parameters; parameters from the plan plus the input width `A`.
+//! constant) and `e<i>_shift.hex` (`SHW` bits, `min(r, ACC_W) − r_min`), `max(2, OC)` words
+//! each, named by the plan's `BIAS_FILE` / `SHIFT_FILE` memory parameters; parameters from
+//! the plan plus the input width `A`.
 
 use askama::Template;
 use inq_hdl::ops::pipeline::Value;
