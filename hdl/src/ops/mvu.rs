@@ -217,6 +217,16 @@ impl Mvu {
         let (lo, hi) = self.table_shift_range();
         crate::resources::clog2(u64::from(hi.abs_diff(lo)) + 1).max(1)
     }
+    /// Stages of the requantizer's barrel shifter: [`Mvu::shift_table_width`] when the
+    /// channels' shifts differ, else 0 (a shift by the constant `r_min` is wiring).
+    pub fn shifter_stages(&self) -> u32 {
+        let (lo, hi) = self.table_shift_range();
+        if hi > lo {
+            self.shift_table_width()
+        } else {
+            0
+        }
+    }
     /// The bias-table word of output channel `c` (`RW` bits): the bias plus the rounding
     /// constant of its shift, `2^(r−1)` for `r ≥ 1` (0 for a left shift), so the emission
     /// adds one table word (`docs/hardware.md` §4, §6).
@@ -700,10 +710,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     ));
     // requantizer: the add of the bias-and-rounding word, the barrel shifter over the
     // shifts' span (two 2:1 stages per LUT), saturation.
-    let stages = u64::from(match m.table_shift_range() {
-        (lo, hi) if hi > lo => m.shift_table_width(),
-        _ => 0,
-    });
+    let stages = u64::from(m.shifter_stages());
     t.push(term(
         "requantizer adders",
         rw + rw * stages.div_ceil(2) + ow,
@@ -919,10 +926,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     // (7-series: a level per halving, one per two stages). Fitted on the walked netlists of
     // the four designs in docs/performance.md, "Requantization from registers" (iCE40 2–10
     // levels, 7-series 1–7, 14–26 carry steps).
-    let stages = match m.table_shift_range() {
-        (lo, hi) if hi > lo => m.shift_table_width(),
-        _ => 0,
-    };
+    let stages = m.shifter_stages();
     let sel = log2_ceil(m.pe);
     let emission_levels = match family {
         TimingFamily::Xilinx7 => 2 + sel + stages.div_ceil(2),
@@ -1112,11 +1116,12 @@ impl EngineOp for Mvu {
             p.push(Param::int("CB", self.code_bits));
             p.push(Param::int("PW", self.product_width));
         }
+        let (r_min, _) = self.table_shift_range();
         p.extend([
             Param::int("ACC_W", self.acc_width),
             Param::int("RW", self.requant_width),
-            Param::int("RMIN_R", self.table_shift_range().0.max(0)),
-            Param::int("RMIN_L", (-self.table_shift_range().0).max(0)),
+            Param::int("RMIN_R", r_min.max(0)),
+            Param::int("RMIN_L", (-r_min).max(0)),
             Param::int("SHW", self.shift_table_width()),
             Param::int("OUT_W", io.out_width),
             Param::flag("LOGITS", matches!(self.output, MvuOutput::Logits)),
