@@ -228,6 +228,38 @@ impl Finish {
             Finish::Align(s) => acc << s,
         }
     }
+
+    /// `self.apply(bias + s)` into `out` for every sum `s` of `sums` (a channel's outputs),
+    /// with the requantization's constants worked out once: the rounding term joins the bias
+    /// (the same integer sum, far from overflow: accumulators have at most
+    /// [`MAX_ACC_BITS`] bits), and ReLU and saturation are one clamp (`max(v, 0)` then
+    /// `clamp(min, max)` is `clamp(max(min, 0), max)` because `max ≥ 0`).
+    pub fn apply_each(self, bias: i64, sums: impl IntoIterator<Item = i64>, out: &mut [i64]) {
+        match self {
+            Finish::Requantize {
+                shift,
+                relu,
+                format,
+            } if (1..63).contains(&shift) => {
+                let hi = format.max();
+                let lo = if relu {
+                    format.min().max(0)
+                } else {
+                    format.min()
+                }
+                .min(hi);
+                let add = bias + (1i64 << (shift - 1));
+                for (d, s) in out.iter_mut().zip(sums) {
+                    *d = ((add + s) >> shift).clamp(lo, hi);
+                }
+            }
+            _ => {
+                for (d, s) in out.iter_mut().zip(sums) {
+                    *d = self.apply(bias + s);
+                }
+            }
+        }
+    }
 }
 
 /// Checks a weighted node's bias length.

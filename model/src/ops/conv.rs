@@ -178,9 +178,7 @@ impl Conv {
             }
             let out = &mut data[o * oh * ow..(o + 1) * oh * ow];
             for (d, a) in out.chunks_exact_mut(ow.max(1)).zip(acc.chunks(arow.max(1))) {
-                for (d, &a) in d.iter_mut().zip(a) {
-                    *d = fin[o].apply(a.into());
-                }
+                fin[o].apply_each(0, a.iter().map(|&a| a.into()), d);
             }
         }
         map_tensor(self.out_channels, oh, ow, data)
@@ -209,43 +207,32 @@ thread_local! {
     static SCRATCH_F64: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = Default::default();
 }
 
-impl ExactFloat for f32 {
-    const LIMIT: i128 = 1 << 24;
-    fn from_i64(v: i64) -> Self {
-        v as f32
-    }
-    fn to_i64(self) -> i64 {
-        self as i64
-    }
-    fn one() -> Self {
-        1.0
-    }
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
-        SCRATCH_F32.with(|s| {
-            let (a, b) = &mut *s.borrow_mut();
-            f(a, b)
-        })
-    }
+/// `ExactFloat` for a float type, its mantissa limit and its scratch buffers.
+macro_rules! exact_float {
+    ($t:ty, $limit:expr, $scratch:ident) => {
+        impl ExactFloat for $t {
+            const LIMIT: i128 = $limit;
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            fn one() -> Self {
+                1.0
+            }
+            fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
+                $scratch.with(|s| {
+                    let (a, b) = &mut *s.borrow_mut();
+                    f(a, b)
+                })
+            }
+        }
+    };
 }
 
-impl ExactFloat for f64 {
-    const LIMIT: i128 = 1 << 53;
-    fn from_i64(v: i64) -> Self {
-        v as f64
-    }
-    fn to_i64(self) -> i64 {
-        self as i64
-    }
-    fn one() -> Self {
-        1.0
-    }
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
-        SCRATCH_F64.with(|s| {
-            let (a, b) = &mut *s.borrow_mut();
-            f(a, b)
-        })
-    }
-}
+exact_float!(f32, 1 << 24, SCRATCH_F32);
+exact_float!(f64, 1 << 53, SCRATCH_F64);
 
 impl Conv {
     /// The reference arithmetic of a `group = 1` convolution as one float matrix product
@@ -335,36 +322,7 @@ impl Conv {
             .zip(prod.chunks_exact(p))
             .enumerate()
         {
-            let (b, f) = (self.bias[o], fin[o]);
-            match f {
-                // `numerics::requantize` with its constants hoisted out of the loop: the
-                // rounding shift of `b + s` (`b` and the rounding term added first: the same
-                // integer sum, far from overflow since accumulators are at most 48 bits and
-                // `shift` at most 62), then ReLU and saturation as one clamp (`max(v, 0)`
-                // then `clamp(min, max)` is `clamp(max(min, 0), max)` because `max ≥ 0`)
-                Finish::Requantize {
-                    shift,
-                    relu,
-                    format,
-                } if (1..63).contains(&shift) => {
-                    let hi = format.max();
-                    let lo = if relu {
-                        format.min().max(0)
-                    } else {
-                        format.min()
-                    }
-                    .min(hi);
-                    let add = b + (1i64 << (shift - 1));
-                    for (d, &s) in d.iter_mut().zip(s) {
-                        *d = ((add + s.to_i64()) >> shift).clamp(lo, hi);
-                    }
-                }
-                _ => {
-                    for (d, &s) in d.iter_mut().zip(s) {
-                        *d = f.apply(b + s.to_i64());
-                    }
-                }
-            }
+            fin[o].apply_each(self.bias[o], s.iter().map(|v| v.to_i64()), d);
         }
         map_tensor(m, oh, ow, data)
     }
@@ -604,44 +562,32 @@ mod tests {
         want
     }
 
+    /// A test convolution's shape: in and out channels, kernel, stride, padding, group,
+    /// weight code bits and pad value.
+    type TestGeom = (
+        usize,
+        usize,
+        [usize; 2],
+        [usize; 2],
+        [usize; 4],
+        usize,
+        u32,
+        i64,
+    );
+
     /// A convolution with the given geometry, codes from `code(i)` (invalid ones as 0) and
     /// biases `o·5 − 7`, with its decoded weights and finishes for input format `fmt`.
-    #[allow(clippy::type_complexity)]
     fn conv_with(
-        (cin, cout, k, st, pad, group, bits, pad_value): (
-            usize,
-            usize,
-            [usize; 2],
-            [usize; 2],
-            [usize; 4],
-            usize,
-            u32,
-            i64,
-        ),
+        geom: TestGeom,
         fmt: ActFormat,
         code: impl Fn(usize) -> u8,
     ) -> (Conv, Vec<i64>, Vec<Finish>) {
-        conv_out(
-            (cin, cout, k, st, pad, group, bits, pad_value),
-            fmt,
-            code,
-            Output::Logits,
-        )
+        conv_out(geom, fmt, code, Output::Logits)
     }
 
     /// [`conv_with`] with the given output (ReLU with an unsigned one).
-    #[allow(clippy::type_complexity)]
     fn conv_out(
-        (cin, cout, k, st, pad, group, bits, pad_value): (
-            usize,
-            usize,
-            [usize; 2],
-            [usize; 2],
-            [usize; 4],
-            usize,
-            u32,
-            i64,
-        ),
+        (cin, cout, k, st, pad, group, bits, pad_value): TestGeom,
         fmt: ActFormat,
         code: impl Fn(usize) -> u8,
         output: Output,
