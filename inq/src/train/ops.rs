@@ -480,6 +480,18 @@ fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     f(contiguous_f32(cpu, layout, "tensor")?)
 }
 
+/// ReLU's gradient from its output: `grad_res` where `res > 0`, else 0.
+fn relu_grad(res: &Tensor, grad_res: &Tensor) -> Result<Vec<f32>> {
+    with_f32(res, |y| {
+        with_f32(grad_res, |dy| {
+            Ok(y.iter()
+                .zip(dy)
+                .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
+                .collect())
+        })
+    })
+}
+
 /// Convolution with `group = 1` and a fused bias, `[N, C, H, W]` × weights
 /// `[out, C, kh, kw]` + bias `[out]` → `[N, out, OH, OW]`, for training.
 ///
@@ -590,14 +602,7 @@ impl CustomOp3 for ConvTrain {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         if self.relu {
             // the gradient where the (ReLU'd) output is positive, as `Relu::bwd`
-            let masked = with_f32(res, |y| {
-                with_f32(grad_res, |dy| {
-                    Ok(y.iter()
-                        .zip(dy)
-                        .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
-                        .collect::<Vec<f32>>())
-                })
-            })?;
+            let masked = relu_grad(res, grad_res)?;
             let dy = Tensor::from_vec(masked, res.shape(), res.device())?;
             return self.bwd_linear(arg1, arg2, arg3, &dy);
         }
@@ -704,14 +709,7 @@ impl CustomOp1 for Relu {
     }
 
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let dx = with_f32(res, |y| {
-            with_f32(grad_res, |dy| {
-                Ok(y.iter()
-                    .zip(dy)
-                    .map(|(&y, &d)| if y > 0.0 { d } else { 0.0 })
-                    .collect::<Vec<f32>>())
-            })
-        })?;
+        let dx = relu_grad(res, grad_res)?;
         Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
     }
 }
