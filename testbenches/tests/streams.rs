@@ -10,6 +10,11 @@
 //! value (or a logit) of the test images changes: every value-changing mutation must fail
 //! `verify`, one that changes nothing must pass, and the output-only check
 //! (`check_streams = false`) must fail exactly when a logit changes.
+//!
+//! The same for the constants of hard-wired engines, which are wiring in a generated module
+//! rather than ROM words: every non-zero constant of a hard-wired conv and a sample of a
+//! hard-wired dense layer's, each mutant a new Verilator build of the design with that one
+//! module regenerated from the changed code.
 
 mod common;
 
@@ -226,4 +231,173 @@ fn every_value_changing_weight_mutation_is_caught() {
         println!("(no sampled mutation changed an intermediate value but no logit)");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A small model whose conv and dense layers are both hard-wired (`--unroll`): a 3×3 conv of 3
+/// channels, a max pool and a dense layer of 4 outputs over the 27 pooled values.
+fn hard_wired_model() -> QuantModel {
+    let spec = RandomSpec {
+        input: [1, 6, 6],
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: -8,
+        },
+        layers: vec![
+            LayerSpec::Conv {
+                out: 3,
+                k: 3,
+                stride: 1,
+                pad: 1,
+                bits: 5,
+                act_bits: 8,
+                relu: true,
+                per_channel: true,
+            },
+            LayerSpec::MaxPool(2),
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 4,
+                bits: 5,
+                act_bits: 8,
+                relu: false,
+                per_channel: false,
+            },
+        ],
+    };
+    inq_model::random::build(&spec, 23).expect("random model")
+}
+
+/// The constants of a hard-wired engine are wiring in its module `rtl/inq_mvu_e<e>.v`: a
+/// mutant is the design folder with only that module replaced by the one generated from the
+/// model with one code changed (the same plan otherwise: the same pipeline registers and
+/// widths, so no cycle changes), while `model.json` and the design in the manifest stay the
+/// originals the reference and the simulator follow. Every non-zero constant of the conv
+/// engine and a sample of the dense engine's, the sign bit and one exponent bit each.
+#[test]
+fn every_value_changing_constant_mutation_of_hard_wired_engines_is_caught() {
+    require_verilator();
+    let model = hard_wired_model();
+    let unroll: Vec<String> = model
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, inq_model::Op::Conv(_) | inq_model::Op::Dense(_)))
+        .map(|n| n.name.clone())
+        .collect();
+    let req = inq_hdl::FoldingRequest::Minimal;
+    let design = inq_hdl::plan_unrolled(&model, &req, &unroll).expect("plan");
+    assert!(
+        design.mvu_engines().all(|(_, _, m)| m.is_constant()),
+        "the test needs every MVU hard-wired"
+    );
+    let dir = generate(&model, &design, "streams-hard-wired");
+    let images: Vec<Vec<i64>> = (0..8)
+        .map(|i| inq_model::random::random_input(&model, 400 + i))
+        .collect();
+    let reference = Reference::new(&model).unwrap();
+    let clean: Vec<_> = images.iter().map(|x| reference.run(x).unwrap()).collect();
+    // each mutant is a new Verilator build: a cache of their own, removed at the end
+    let cache = scratch("streams-hard-wired-cache");
+    let opts = VerifyOptions {
+        stall_rate: 0.2,
+        seed: 7,
+        cache_dir: Some(cache.clone()),
+        ..opts()
+    };
+    let outputs_only = VerifyOptions {
+        check_streams: false,
+        ..opts.clone()
+    };
+    let r = verify(&dir, &images, &opts).unwrap();
+    assert!(r.passed && r.streams_checked, "{:?}", r.diagnosis);
+
+    let (mut tried, mut value_changing, mut caught, mut streams_only) = (0usize, 0, 0, 0);
+    for (e, _, mvu) in design.mvu_engines() {
+        let node = design.engines[e].node.expect("an MVU implements a node");
+        let (w, every) = match &model.nodes[node].op {
+            inq_model::Op::Conv(c) => (&c.weights, true),
+            inq_model::Op::Dense(d) => (&d.weights, false),
+            _ => unreachable!(),
+        };
+        let nonzero: Vec<usize> = (0..w.codes.len()).filter(|&i| w.codes[i] != 0).collect();
+        let picked: Vec<usize> = if every {
+            nonzero.clone()
+        } else {
+            (0..6).map(|j| nonzero[j * nonzero.len() / 6]).collect()
+        };
+        let module = format!("rtl/inq_mvu_e{e}.v");
+        for index in picked {
+            for sign in [true, false] {
+                let Some(new) = flipped(w.codes[index], w.bits, sign, mvu.k_max) else {
+                    continue;
+                };
+                let mut m2 = model.clone();
+                match &mut m2.nodes[node].op {
+                    inq_model::Op::Conv(c) => c.weights.codes[index] = new,
+                    inq_model::Op::Dense(d) => d.weights.codes[index] = new,
+                    _ => unreachable!(),
+                }
+                // the original plan with engine e's codes taken from the mutated model's plan
+                let d2 = inq_hdl::plan_unrolled(&m2, &req, &unroll).expect("plan mutant");
+                let inq_hdl::EngineKind::Mvu(mvu2) = &d2.engines[e].kind else {
+                    panic!("engine {e} is no longer an MVU");
+                };
+                let mut dm = design.clone();
+                dm.model_hash = m2.hash();
+                let inq_hdl::EngineKind::Mvu(mm) = &mut dm.engines[e].kind else {
+                    unreachable!()
+                };
+                let changed = (0..mm.weights.len())
+                    .filter(|&i| mm.weights[i] != mvu2.weights[i])
+                    .count();
+                assert_eq!(changed, 1, "one constant changes");
+                mm.weights.clone_from(&mvu2.weights);
+                let generated = generate(&m2, &dm, &format!("streams-hw-gen-{tried}"));
+                let mutant = scratch(&format!("streams-hw-mutant-{tried}"));
+                copy_design(&dir, &mutant).unwrap();
+                let text = std::fs::read_to_string(generated.join(&module)).unwrap();
+                let before = std::fs::read_to_string(dir.join(&module)).unwrap();
+                assert_ne!(text, before, "the mutated module differs");
+                let _ = std::fs::remove_dir_all(&generated);
+                inq_testbenches::mutate::replace_once(&mutant, &module, &before, &text).unwrap();
+
+                let r2 = Reference::new(&m2).unwrap();
+                let (mut values, mut logits) = (false, false);
+                for (x, c) in images.iter().zip(&clean) {
+                    let o = r2.run(x).unwrap();
+                    values |= o.nodes != c.nodes;
+                    logits |= o.logits != c.logits;
+                }
+                let full = verify(&mutant, &images, &opts).unwrap();
+                let outs = verify(&mutant, &images, &outputs_only).unwrap();
+                let _ = std::fs::remove_dir_all(&mutant);
+                tried += 1;
+                let what = format!(
+                    "engine {e} code {index} ({}): {:?} / {:?}",
+                    if sign { "sign" } else { "exponent" },
+                    full.first_stream_mismatch,
+                    full.diagnosis
+                );
+                assert_eq!(outs.passed, !logits, "outputs only, {what}");
+                if values {
+                    value_changing += 1;
+                    assert!(!full.passed, "value-changing mutation missed: {what}");
+                    caught += 1;
+                    let bad = full.first_bad.as_ref().expect("a stream is named");
+                    assert_eq!(bad.node, Some(node), "{what}");
+                    streams_only += usize::from(outs.passed);
+                } else {
+                    assert!(full.passed, "no value changes, yet: {what}");
+                }
+            }
+        }
+    }
+    println!(
+        "hard-wired constants: caught {caught} of {value_changing} value-changing mutations \
+         ({tried} tried); {streams_only} caught only with streams checked"
+    );
+    assert_eq!(caught, value_changing);
+    assert!(value_changing > 20, "too few mutations changed a value");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&cache);
 }
