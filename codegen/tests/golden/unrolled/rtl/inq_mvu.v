@@ -209,7 +209,6 @@ module inq_mvu #(
   // from the counters beside fire, not after them: docs/hardware.md section 12)
   reg           last_sf;
   reg           icl;
-  wire          first_sf = (sf == {SFW{1'b0}});
   wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
   wire          load = (fire & last_sf);
@@ -509,9 +508,12 @@ module inq_mvu #(
         assign pv[s*ACC_W +: ACC_W] = {{(ACC_W-PW){pr[PW-1]}}, pr};
       end
       // the PE's accumulator: one register per PE, not one PE*ACC_W-bit vector (which a
-      // cycle-based simulator evaluates word by word every cycle)
+      // cycle-based simulator evaluates word by word every cycle). It is cleared at reset and
+      // by the fire of a pixel's last synapse fold (whose sum goes to obuf), so it is 0 at
+      // every first fold and the adder reads it directly: no select in front of the adder,
+      // whose LUTs can then take the lane's last shift stage
       reg [ACC_W-1:0] acc;
-      wire [ACC_W-1:0] base = (first_sf ? {ACC_W{1'b0}} : acc);
+      wire [ACC_W-1:0] base = acc;
       integer i;
       if (MUL != 0) begin : g_sum_mul
         // plain adds, so that synthesis can merge a product and its add into one DSP block
@@ -547,7 +549,9 @@ module inq_mvu #(
         assign nxt[p*ACC_W +: ACC_W] = nt[ACC_W:1];
       end
       always @(posedge clk) begin
-        if ((~rst) & fire) begin
+        if (rst | (fire & last_sf)) begin
+          acc <= {ACC_W{1'b0}};
+        end else if (fire) begin
           acc <= nxt[p*ACC_W +: ACC_W];
         end
       end
