@@ -38,12 +38,13 @@ pub const LUTROM_MAX_BITS: u64 = 8192;
 
 /// Logic LUTs per accumulator bit of one shift-add lane (its adder in the PE's chain, which
 /// takes a negative product's +1 as its carry in, and the sign-extended product feeding it),
-/// fitted.
-pub const LANE_LUTS_PER_ACC_BIT: f64 = 0.9;
+/// fitted (2026-12-03, with the accumulator read directly by its adder: 0.9 before).
+pub const LANE_LUTS_PER_ACC_BIT: f64 = 0.75;
 
 /// Logic LUTs per input bit and shift position of one lane (`A·(k_max+1)`: the shift
-/// multiplexer and the conditional inversion after it), fitted.
-pub const LANE_LUTS_PER_SHIFTED_BIT: f64 = 0.6;
+/// multiplexer and the conditional inversion after it), fitted (2026-12-03: 0.6 before, when
+/// a first-fold select in front of the adder kept the last shift stage out of its LUTs).
+pub const LANE_LUTS_PER_SHIFTED_BIT: f64 = 0.45;
 
 /// Logic LUTs per accumulator bit of one multiplier lane when its multiplier is a DSP block
 /// (the sign-extended product into the PE's adder chain), fitted.
