@@ -497,6 +497,9 @@ pub(crate) struct ConstEval<'a> {
     init: HashMap<&'a str, &'a TensorProto>,
     producer: HashMap<&'a str, usize>,
     memo: HashMap<String, Value>,
+    /// The tensors being evaluated (on the recursion's path): one requested again depends on
+    /// itself, a cycle, refused before each level of the recursion holds copies of its inputs.
+    active: HashSet<String>,
     /// Elements computed so far (bounded by [`MAX_COMPUTED`]).
     computed: usize,
     /// Tensors on the data path (they depend on the model input and are never constants).
@@ -528,6 +531,7 @@ impl<'a> ConstEval<'a> {
             init: initializers.iter().map(|t| (t.name(), t)).collect(),
             producer,
             memo: HashMap::new(),
+            active: HashSet::new(),
             computed: 0,
             data: HashSet::new(),
             shape_of: HashMap::new(),
@@ -575,7 +579,15 @@ impl<'a> ConstEval<'a> {
                     ),
                 ));
             }
-            let v = self.eval(p, depth + 1)?;
+            if !self.active.insert(name.to_string()) {
+                return Err(issue(
+                    p,
+                    format!("'{name}' depends on itself: the graph has a cycle"),
+                ));
+            }
+            let v = self.eval(p, depth + 1);
+            self.active.remove(name);
+            let v = v?;
             self.computed = self.computed.saturating_add(v.len());
             if self.computed > MAX_COMPUTED {
                 return Err(issue(
