@@ -934,8 +934,9 @@ fn residual_graph_trains_deterministically_and_folds() {
 }
 
 /// The INQ invariants on a residual graph: frozen sets grow, frozen weights keep their bits and
-/// sit on a level (the first node with its normalization gain, the dense with the global
-/// average pool's gain), biases stay float; the integer model has add nodes with their own
+/// sit on a level (the first node with its normalization gain; the dense after the global
+/// average pool, which emits the logits, without the pool's gain, which stays in the logits),
+/// biases stay float; the integer model has add nodes with their own
 /// formats and decodes exactly to the INQ weights; the integer accuracy is close to the
 /// float-activation one.
 #[test]
@@ -955,7 +956,13 @@ fn inq_invariants_hold_on_a_residual_graph() {
         .iter()
         .all(|n| !matches!(n.op, FloatOp::BatchNorm(_))));
     let fc = st.layers.iter().find(|l| l.name == "fc").unwrap();
-    assert!((fc.gain_at(0) - 16.0 / 9.0).abs() < 1e-6, "GAP gain 2^4/9");
+    // fc emits the logits: the pool's gain 9/2^4 stays in them instead of in fc's weights
+    assert_eq!(
+        fc.gain_at(0),
+        1.0,
+        "no GAP gain in the logits node's weights"
+    );
+    assert!((fc.output_gain - 9.0 / 16.0).abs() < 1e-6, "GAP gain 9/2^4");
     let stem = st.layers.iter().find(|l| l.name == "stem").unwrap();
     assert!((stem.gain_at(0) - 1.0 / 255.0 / 0.5).abs() < 1e-9);
     let mut prev_frozen = st.frozen.clone();
@@ -1021,6 +1028,34 @@ fn inq_invariants_hold_on_a_residual_graph() {
     // uniform int8 baseline on the same graph
     let u = quantize::quantize_uniform(&m, 8, &data, Some(&test), &ic, "tiny_residual").unwrap();
     assert!(u.integer_accuracy.unwrap() >= u.float_accuracy.unwrap() - 0.05);
+}
+
+/// Where the global average pool's gain goes: into the logits when the dense reading the pool
+/// emits them (its weights keep the float grid), into the weights of a dense reading the pool
+/// that is not the output.
+#[test]
+fn gap_gain_stays_in_the_logits_only_for_the_output_node() {
+    let m = tiny_residual(4);
+    let cfg = InqConfig::default();
+    let st = quantize::inq_start(&m, &cfg).unwrap();
+    let fc = st.layers.iter().find(|l| l.name == "fc").unwrap();
+    assert_eq!((fc.gain_at(0), fc.output_gain), (1.0, 9.0 / 16.0));
+    // a second dense after fc: fc no longer emits the logits
+    let mut two = m.clone();
+    let head = Dense {
+        in_features: 3,
+        out_features: 3,
+        weight: vec![0.5; 9],
+        bias: vec![0.0; 3],
+    };
+    two.nodes.push(Node::new("head", &["fc"], head));
+    two.output = "head".into();
+    let st = quantize::inq_start(&two, &cfg).unwrap();
+    let fc = st.layers.iter().find(|l| l.name == "fc").unwrap();
+    assert!((fc.gain_at(0) - 16.0 / 9.0).abs() < 1e-6, "GAP gain 2^4/9");
+    assert_eq!(fc.output_gain, 1.0);
+    let head = st.layers.iter().find(|l| l.name == "head").unwrap();
+    assert_eq!((head.gain_at(0), head.output_gain), (1.0, 1.0));
 }
 
 /// Normalization and GAP-gain folding refuse graphs they cannot fold into, naming the node.

@@ -17,7 +17,10 @@
 //!   formats applied (fake quantization), node after node in evaluation order. Pools and
 //!   flatten keep their input's format.
 //! * Biases: integers at each channel's accumulator scale `in.exp + n2_c`, rounded to nearest.
-//! * The output node (a conv or dense) emits logits.
+//! * The output node (a conv or dense) emits logits. Reading a global average pool over a
+//!   non-power-of-two plane, they are the float model's logits times the pool's gain
+//!   (`H·W/2^S`, [`super::LayerQuant::output_gain`]): its bias is multiplied by the gain, its
+//!   weights are not divided by it.
 //!
 //! Not here: choosing weights ([`super::inq_step`]), the exponent rule ([`crate::calib`]).
 
@@ -186,8 +189,8 @@ fn plan(res: &InqResult) -> Result<Plan, QuantError> {
 }
 
 /// Quantized-domain weights (`w·gain`, exact levels) and the float bias of conv/dense node
-/// `i` (layer `q`), with the input normalization folded in when the node reads the input;
-/// returns the conv pad value too.
+/// `i` (layer `q`), with the input normalization folded in when the node reads the input and
+/// times the node's output gain; returns the conv pad value too.
 fn folded(res: &InqResult, i: usize, q: usize, reads_input: bool) -> (Vec<f32>, Vec<f64>, i64) {
     let lq = &res.layers[q];
     let (w, b) = res.model.nodes[i].op.params().unwrap_or((&[], &[]));
@@ -221,6 +224,11 @@ fn folded(res: &InqResult, i: usize, q: usize, reads_input: bool) -> (Vec<f32>, 
                 let qv = f64::from(lq.quantize_value(eff[o * row + k], o));
                 *b -= qv * shift.get(ch).copied().unwrap_or(0.0);
             }
+        }
+    }
+    if lq.output_gain != 1.0 {
+        for b in &mut bias {
+            *b *= f64::from(lq.output_gain);
         }
     }
     (eff, bias, pad)

@@ -18,7 +18,10 @@
 //! Two gains are folded into weights before quantization, so that the stored integer weights
 //! are exact powers of two: the input normalization `scale/std_c` (every node reading the
 //! input) and the inverse of the integer global average pool's gain `2^S/(H·W)` (every node
-//! reading a non-power-of-two global average pool, [`inq_model::ops::GlobalAvgPool::gain`]).
+//! reading a non-power-of-two global average pool, [`inq_model::ops::GlobalAvgPool::gain`]),
+//! except when that reader emits the logits: there the pool's gain stays in the logits
+//! ([`LayerQuant::output_gain`]; the top-1 class does not change), so its weights keep the
+//! float model's level grid.
 //!
 //! [`integerize`] then turns the fully quantized float graph into the integer model format:
 //! weight codes, normalization folded in, calibrated power-of-two activation scales for every
@@ -60,12 +63,22 @@ struct Gain {
     by_row: bool,
 }
 
-/// The gains of every conv/dense node (by node index; absent = 1): the input normalization
-/// `scale/std_c` for nodes reading the input (directly, or a dense through a flatten) and
-/// `2^S/(H·W)` for nodes reading a global average pool over a non-power-of-two plane
-/// (directly or through a flatten). Refuses, naming the node, any other reader of the input
-/// or of such a pool.
-fn plan_gains(model: &FloatModel) -> Result<std::collections::HashMap<usize, Gain>, QuantError> {
+/// The weight and output gains of the conv/dense nodes.
+#[derive(Debug, Default)]
+struct Gains {
+    /// Folded into the weights (by node index; absent = 1).
+    weight: std::collections::HashMap<usize, Gain>,
+    /// Left in the node's integer output ([`LayerQuant::output_gain`]; absent = 1).
+    output: std::collections::HashMap<usize, f32>,
+}
+
+/// The gains of every conv/dense node: the input normalization `scale/std_c` for nodes
+/// reading the input (directly, or a dense through a flatten), folded into the weights; for
+/// nodes reading a global average pool over a non-power-of-two plane (directly or through a
+/// flatten), `2^S/(H·W)` folded into the weights, or, if the node emits the model's logits,
+/// the pool's gain `H·W/2^S` left in its output (the logits' common factor). Refuses, naming
+/// the node, any other reader of the input or of such a pool.
+fn plan_gains(model: &FloatModel) -> Result<Gains, QuantError> {
     let g = model.graph()?;
     let [c, h, w] = model.input_shape;
     let norm: Vec<f32> = model
@@ -74,7 +87,7 @@ fn plan_gains(model: &FloatModel) -> Result<std::collections::HashMap<usize, Gai
         .into_iter()
         .map(|(s, _)| s)
         .collect();
-    let mut out = std::collections::HashMap::new();
+    let mut out = Gains::default();
     let label = |i: usize| crate::graph::node_label(model, i);
     // The conv/dense readers of `src` (with whether through a flatten), looking through
     // flattens; `Err` names a reader that is neither.
@@ -116,7 +129,7 @@ fn plan_gains(model: &FloatModel) -> Result<std::collections::HashMap<usize, Gai
                 by_row: false,
             },
         };
-        out.insert(r, gain);
+        out.weight.insert(r, gain);
     }
     for (i, n) in model.nodes.iter().enumerate() {
         if !matches!(n.op, FloatOp::GlobalAvgPool(_)) {
@@ -136,14 +149,18 @@ fn plan_gains(model: &FloatModel) -> Result<std::collections::HashMap<usize, Gai
             ),
         })?;
         for (r, _) in rs {
-            out.insert(
-                r,
-                Gain {
-                    gain: vec![(1.0 / gain) as f32],
-                    group: 1,
-                    by_row: false,
-                },
-            );
+            if r == g.output {
+                out.output.insert(r, gain as f32);
+            } else {
+                out.weight.insert(
+                    r,
+                    Gain {
+                        gain: vec![(1.0 / gain) as f32],
+                        group: 1,
+                        by_row: false,
+                    },
+                );
+            }
         }
     }
     Ok(out)
@@ -215,7 +232,7 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
                 "layer {name}: weight bits {bits} outside 2..=8"
             )));
         }
-        let gn = gains.get(&i).cloned().unwrap_or(Gain {
+        let gn = gains.weight.get(&i).cloned().unwrap_or(Gain {
             gain: vec![1.0],
             group: 1,
             by_row: false,
@@ -230,6 +247,7 @@ pub fn plan_layers(model: &FloatModel, cfg: &InqConfig) -> Result<Vec<LayerQuant
             gain_group: gn.group,
             gain_by_row: gn.by_row,
             kind: WeightKind::Pow2,
+            output_gain: gains.output.get(&i).copied().unwrap_or(1.0),
         };
         if lq.gain.len() > 1
             && ((!lq.gain_by_row && lq.row_len() != w.len() / o.max(1))
