@@ -90,6 +90,17 @@ fn flipped(code: u8, bits: u32, sign: bool, k_max: u32) -> Option<u8> {
     }
 }
 
+/// `model` with weight code `index` of conv/dense node `node` replaced by `code`.
+fn with_code(model: &QuantModel, node: usize, index: usize, code: u8) -> QuantModel {
+    let mut m = model.clone();
+    match &mut m.nodes[node].op {
+        inq_model::Op::Conv(c) => c.weights.codes[index] = code,
+        inq_model::Op::Dense(d) => d.weights.codes[index] = code,
+        _ => panic!("node {node} has no weights"),
+    }
+    m
+}
+
 struct Mutation {
     node: usize,
     index: usize,
@@ -146,12 +157,7 @@ fn every_value_changing_weight_mutation_is_caught() {
                     continue;
                 };
                 // the model with the same code changed, and where its ROM word is
-                let mut m2 = model.clone();
-                match &mut m2.nodes[node].op {
-                    inq_model::Op::Conv(c) => c.weights.codes[index] = new,
-                    inq_model::Op::Dense(d) => d.weights.codes[index] = new,
-                    _ => unreachable!(),
-                }
+                let m2 = with_code(&model, node, index, new);
                 let d2 = inq_hdl::plan(&m2, &inq_hdl::FoldingRequest::Minimal).unwrap();
                 let inq_hdl::EngineKind::Mvu(mvu2) = &d2.engines[e].kind else {
                     panic!("engine {e} is no longer an MVU");
@@ -331,12 +337,7 @@ fn every_value_changing_constant_mutation_of_hard_wired_engines_is_caught() {
                 let Some(new) = flipped(w.codes[index], w.bits, sign, mvu.k_max) else {
                     continue;
                 };
-                let mut m2 = model.clone();
-                match &mut m2.nodes[node].op {
-                    inq_model::Op::Conv(c) => c.weights.codes[index] = new,
-                    inq_model::Op::Dense(d) => d.weights.codes[index] = new,
-                    _ => unreachable!(),
-                }
+                let m2 = with_code(&model, node, index, new);
                 // the original plan with engine e's codes taken from the mutated model's plan
                 let d2 = inq_hdl::plan_unrolled(&m2, &req, &unroll).expect("plan mutant");
                 let inq_hdl::EngineKind::Mvu(mvu2) = &d2.engines[e].kind else {
