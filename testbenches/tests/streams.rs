@@ -25,8 +25,9 @@ use inq_model::{ActFormat, QuantModel, Reference};
 use inq_testbenches::mutate::{copy_design, corrupt_hex_word};
 use inq_testbenches::{verify, VerifyOptions};
 
-fn small_model() -> QuantModel {
-    let conv = |out, k, stride, pad| LayerSpec::Conv {
+/// A 5-bit ReLU conv layer of the test models.
+fn conv(out: usize, k: usize, stride: usize, pad: usize) -> LayerSpec {
+    LayerSpec::Conv {
         out,
         k,
         stride,
@@ -35,30 +36,46 @@ fn small_model() -> QuantModel {
         act_bits: 8,
         relu: true,
         per_channel: true,
-    };
+    }
+}
+
+/// A random model of the test's shape: an unsigned 8-bit `[1, side, side]` input, `layers`,
+/// then a flatten and a 5-bit dense layer of `out` logits.
+fn model_of(side: usize, mut layers: Vec<LayerSpec>, out: usize, seed: u64) -> QuantModel {
+    layers.extend([
+        LayerSpec::Flatten,
+        LayerSpec::Dense {
+            out,
+            bits: 5,
+            act_bits: 8,
+            relu: false,
+            per_channel: false,
+        },
+    ]);
     let spec = RandomSpec {
-        input: [1, 10, 10],
+        input: [1, side, side],
         input_format: ActFormat {
             bits: 8,
             signed: false,
             exp: -8,
         },
-        layers: vec![
+        layers,
+    };
+    inq_model::random::build(&spec, seed).expect("random model")
+}
+
+fn small_model() -> QuantModel {
+    model_of(
+        10,
+        vec![
             conv(4, 3, 1, 1),
             LayerSpec::MaxPool(2),
             // 5×5 → 2×2 with a 2×2 window at stride 2: row and column 4 are never read
             conv(6, 2, 2, 0),
-            LayerSpec::Flatten,
-            LayerSpec::Dense {
-                out: 5,
-                bits: 5,
-                act_bits: 8,
-                relu: false,
-                per_channel: false,
-            },
         ],
-    };
-    inq_model::random::build(&spec, 14).expect("random model")
+        5,
+        14,
+    )
 }
 
 /// The weight code with its sign bit flipped, or one exponent bit flipped so that the index
@@ -242,36 +259,7 @@ fn every_value_changing_weight_mutation_is_caught() {
 /// A small model whose conv and dense layers are both hard-wired (`--unroll`): a 3×3 conv of 3
 /// channels, a max pool and a dense layer of 4 outputs over the 27 pooled values.
 fn hard_wired_model() -> QuantModel {
-    let spec = RandomSpec {
-        input: [1, 6, 6],
-        input_format: ActFormat {
-            bits: 8,
-            signed: false,
-            exp: -8,
-        },
-        layers: vec![
-            LayerSpec::Conv {
-                out: 3,
-                k: 3,
-                stride: 1,
-                pad: 1,
-                bits: 5,
-                act_bits: 8,
-                relu: true,
-                per_channel: true,
-            },
-            LayerSpec::MaxPool(2),
-            LayerSpec::Flatten,
-            LayerSpec::Dense {
-                out: 4,
-                bits: 5,
-                act_bits: 8,
-                relu: false,
-                per_channel: false,
-            },
-        ],
-    };
-    inq_model::random::build(&spec, 23).expect("random model")
+    model_of(6, vec![conv(3, 3, 1, 1), LayerSpec::MaxPool(2)], 4, 23)
 }
 
 /// The constants of a hard-wired engine are wiring in its module `rtl/inq_mvu_e<e>.v`: a

@@ -226,10 +226,8 @@ fn folded(res: &InqResult, i: usize, q: usize, reads_input: bool) -> (Vec<f32>, 
             }
         }
     }
-    if lq.output_gain != 1.0 {
-        for b in &mut bias {
-            *b *= f64::from(lq.output_gain);
-        }
+    for b in &mut bias {
+        *b *= f64::from(lq.output_gain);
     }
     (eff, bias, pad)
 }
