@@ -107,6 +107,31 @@ fn flipped(code: u8, bits: u32, sign: bool, k_max: u32) -> Option<u8> {
     }
 }
 
+/// The options of a mutation test (stall rate 0.2, the stall `seed`, Verilator builds in
+/// `cache`) with every stream checked, and the same checking the outputs only; asserts that the
+/// unmutated design `dir` passes with every stream checked.
+fn passing_options(
+    dir: &std::path::Path,
+    images: &[Vec<i64>],
+    seed: u64,
+    cache: std::path::PathBuf,
+) -> (VerifyOptions, VerifyOptions) {
+    let full = VerifyOptions {
+        stall_rate: 0.2,
+        seed,
+        cache_dir: Some(cache),
+        ..opts()
+    };
+    let r = verify(dir, images, &full).unwrap();
+    assert!(r.passed && r.streams_checked, "{:?}", r.diagnosis);
+    assert_eq!(r.stream_mismatches, 0);
+    let outputs_only = VerifyOptions {
+        check_streams: false,
+        ..full.clone()
+    };
+    (full, outputs_only)
+}
+
 /// `model` with weight code `index` of conv/dense node `node` replaced by `code`.
 fn with_code(model: &QuantModel, node: usize, index: usize, code: u8) -> QuantModel {
     let mut m = model.clone();
@@ -140,19 +165,7 @@ fn every_value_changing_weight_mutation_is_caught() {
         .collect();
     let reference = Reference::new(&model).unwrap();
     let clean: Vec<_> = images.iter().map(|x| reference.run(x).unwrap()).collect();
-    let opts = VerifyOptions {
-        stall_rate: 0.2,
-        seed: 5,
-        ..opts()
-    };
-    let outputs_only = VerifyOptions {
-        check_streams: false,
-        ..opts.clone()
-    };
-    // the unmutated design passes with every stream checked
-    let r = verify(&dir, &images, &opts).unwrap();
-    assert!(r.passed && r.streams_checked, "{:?}", r.diagnosis);
-    assert_eq!(r.stream_mismatches, 0);
+    let (opts, outputs_only) = passing_options(&dir, &images, 5, shared_cache());
 
     let mut tried = 0usize;
     let mut value_changing = 0usize;
@@ -292,18 +305,7 @@ fn every_value_changing_constant_mutation_of_hard_wired_engines_is_caught() {
     let clean: Vec<_> = images.iter().map(|x| reference.run(x).unwrap()).collect();
     // each mutant is a new Verilator build: a cache of their own, removed at the end
     let cache = scratch("streams-hard-wired-cache");
-    let opts = VerifyOptions {
-        stall_rate: 0.2,
-        seed: 7,
-        cache_dir: Some(cache.clone()),
-        ..opts()
-    };
-    let outputs_only = VerifyOptions {
-        check_streams: false,
-        ..opts.clone()
-    };
-    let r = verify(&dir, &images, &opts).unwrap();
-    assert!(r.passed && r.streams_checked, "{:?}", r.diagnosis);
+    let (opts, outputs_only) = passing_options(&dir, &images, 7, cache.clone());
 
     let (mut tried, mut value_changing, mut caught, mut streams_only) = (0usize, 0, 0, 0);
     for (e, _, mvu) in design.mvu_engines() {
