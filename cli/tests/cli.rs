@@ -1559,3 +1559,60 @@ fn quantize_lr_search_logs_its_choice_and_rejects_bad_values() {
     assert_eq!(set["final_epochs"], 1);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `inq quantize --compensate`: a zero image count, a non-positive damping and the settings
+/// without the switch are refused naming the option; a tiny run on an imported residual
+/// network records the settings in the model's provenance.
+#[test]
+fn quantize_compensate_records_its_settings_and_rejects_bad_values() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../inq/tests/fixtures");
+    let onnx = fixtures.join("torch_resnet_dynamo.onnx");
+    let onnx = onnx.to_str().unwrap();
+    let data = tiny_dataset("compensate", 8, 48, 12);
+    let d = data.to_str().unwrap();
+    let q = data.join("q.json");
+    let qs = q.to_str().unwrap();
+    assert_quantize_refuses(
+        &[onnx, "--data", d, "--out", qs],
+        &[
+            (
+                &["--compensate", "--compensate-images", "0"],
+                "--compensate",
+            ),
+            (
+                &["--compensate", "--compensate-damping", "0"],
+                "--compensate",
+            ),
+            (
+                &["--compensate", "--compensate-damping", "nan"],
+                "--compensate",
+            ),
+            (&["--compensate-images", "10"], "--compensate"),
+        ],
+    );
+    assert!(!q.exists(), "a refused run wrote a model");
+    let s = json_of(&inq(&[
+        "quantize",
+        onnx,
+        "--data",
+        d,
+        "--out",
+        qs,
+        "--bits",
+        "4",
+        "--schedule",
+        "0.5,1",
+        "--epochs-per-step",
+        "1",
+        "--compensate",
+        "--compensate-images",
+        "16",
+        "--json",
+    ]));
+    assert_eq!(s["steps"].as_array().unwrap().len(), 2);
+    let model = inq_model::QuantModel::load(&q).unwrap();
+    let set = &model.provenance.settings;
+    assert_eq!(set["compensate_images"], 16);
+    assert_eq!(set["compensate_damping"], 0.01);
+    let _ = std::fs::remove_dir_all(&data);
+}

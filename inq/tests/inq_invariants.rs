@@ -1250,3 +1250,89 @@ fn final_epochs_train_only_the_biases() {
     assert!(fine.log.steps[1].train_loss.is_some());
     assert!(plain.log.steps[1].train_loss.is_none());
 }
+
+/// `compensate` moves only the weights a step leaves free, never a frozen one; the frozen
+/// weights get the same levels as without it; and the first layer's outputs on the sampled
+/// images move less from the float model's than without it (the least-squares update). On a
+/// graph with a residual block, BatchNorm and a depthwise conv as well.
+#[test]
+fn compensation_moves_free_weights_towards_the_float_outputs() {
+    use inq_quant::forward::Forward;
+    use inq_quant::graph::fold_batchnorm;
+    use inq_quant::quantize::compensate::Compensate;
+    for (m, data) in [pretrained(), residual_pretrained()] {
+        let plain = InqConfig {
+            bits: 3,
+            epochs_per_step: 0,
+            schedule: Some(vec![0.5, 1.0]),
+            levels: Levels::MinErrorPerChannel,
+            train: quick_train(),
+            ..InqConfig::default()
+        };
+        let comp = InqConfig {
+            compensate: Some(Compensate {
+                images: data.len(),
+                damping: 1e-3,
+            }),
+            ..plain.clone()
+        };
+        let bad = InqConfig {
+            compensate: Some(Compensate {
+                images: 0,
+                damping: 1e-3,
+            }),
+            ..plain.clone()
+        };
+        let e = quantize::inq(&m, &data, None, &bad, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("compensation"), "{e}");
+        let mut a = quantize::inq_start(&m, &plain).unwrap();
+        let mut b = quantize::inq_start(&m, &comp).unwrap();
+        quantize::inq_step(&mut a, 0, &data, None, &plain, None).unwrap();
+        quantize::inq_step(&mut b, 0, &data, None, &comp, None).unwrap();
+        assert_eq!(a.frozen, b.frozen);
+        let (wa, wb) = (weights(&a.model), weights(&b.model));
+        let mut moved = 0;
+        for (li, (ra, rb)) in wa.iter().zip(&wb).enumerate() {
+            for (k, (x, y)) in ra.iter().zip(rb).enumerate() {
+                if a.frozen[li][k] {
+                    assert_eq!(
+                        x, y,
+                        "layer {li} weight {k}: frozen weights keep their level"
+                    );
+                } else {
+                    moved += usize::from(x != y);
+                }
+            }
+        }
+        assert!(moved > 0, "no free weight moved");
+        let float = fold_batchnorm(&m).unwrap();
+        let node = a.layers[0].layer;
+        let (ff, fa, fb) = (
+            Forward::new(&float).unwrap(),
+            Forward::new(&a.model).unwrap(),
+            Forward::new(&b.model).unwrap(),
+        );
+        let (mut ea, mut eb) = (0f64, 0f64);
+        let mut x = Vec::new();
+        for i in 0..data.len() {
+            m.normalization
+                .apply_into(data.image(i), data.channels, &mut x);
+            let want = &ff.run_nodes(&x).unwrap()[node];
+            let err = |f: &Forward| -> f64 {
+                f.run_nodes(&x).unwrap()[node]
+                    .iter()
+                    .zip(want)
+                    .map(|(p, q)| f64::from(p - q).powi(2))
+                    .sum()
+            };
+            ea += err(&fa);
+            eb += err(&fb);
+        }
+        // the sample is every image, so the damped least-squares optimum cannot be worse
+        // than leaving the free weights where they were
+        assert!(eb < ea, "compensated {eb} against plain {ea}");
+        // the whole run completes and ends with every weight at a level
+        let r = quantize::inq(&m, &data, None, &comp, &mut |_| {}).unwrap();
+        assert!(r.frozen.iter().all(|f| f.iter().all(|&x| x)));
+    }
+}

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use inq_flow::quantize::{quantize, quantize_seeds, Method, QuantizeRequest};
 use inq_quant::calib::Calibration;
+use inq_quant::quantize::compensate::Compensate;
 use inq_quant::quantize::lr_search::LrSearch;
 use inq_quant::quantize::{InqConfig, IntConfig, Levels, Strategy};
 use inq_quant::train::distill::Distill;
@@ -124,6 +125,23 @@ pub struct QuantOptions {
     /// Temperature `T > 0` of the distillation softmaxes (with `--distill`).
     #[arg(long, default_value_t = 2.0, requires = "distill")]
     pub distill_temperature: f64,
+    /// Before each step's re-training, move the weights left free so that every layer's
+    /// outputs on sample training images change as little as possible by the weights the
+    /// step froze (least squares on the layer inputs' second moments; beyond the paper).
+    #[arg(long)]
+    pub compensate: bool,
+    /// Training images sampled for `--compensate`'s second moments (drawn again every step).
+    #[arg(
+        long,
+        default_value_t = 2048,
+        requires = "compensate",
+        value_name = "N"
+    )]
+    pub compensate_images: usize,
+    /// Damping of `--compensate`'s least-squares problems, as a fraction of the mean
+    /// diagonal of each layer's second-moment matrix.
+    #[arg(long, default_value_t = 0.01, requires = "compensate")]
+    pub compensate_damping: f64,
     /// Activation bits (fixed point with per-tensor power-of-two scales).
     #[arg(long, default_value_t = 8)]
     pub act_bits: u32,
@@ -215,8 +233,16 @@ impl QuantOptions {
                 candidates,
                 holdout: self.lr_holdout,
             }),
+            compensate: self.compensate.then_some(Compensate {
+                images: self.compensate_images,
+                damping: self.compensate_damping,
+            }),
             ..InqConfig::default()
         };
+        if let Some(c) = &inq.compensate {
+            c.check()
+                .map_err(|e| anyhow::anyhow!("--compensate-images/--compensate-damping: {e}"))?;
+        }
         if let Some(s) = &inq.lr_search {
             s.check_candidates()
                 .map_err(|e| anyhow::anyhow!("--lr-search: {e}"))?;

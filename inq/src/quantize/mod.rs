@@ -10,7 +10,9 @@
 //! never quantized as weights. A checkpoint is written after every step; `resume` continues
 //! from it. With [`InqConfig::distill`] the re-training also follows the float model's soft
 //! targets ([`crate::train::distill`]); with [`InqConfig::lr_search`] each step keeps the best
-//! of several learning rates on held-back training images ([`lr_search`]). With
+//! of several learning rates on held-back training images ([`lr_search`]); with
+//! [`InqConfig::compensate`] the weights a step leaves free first absorb the error of the
+//! weights it froze ([`compensate`]). With
 //! [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights are set to zero
 //! and frozen before the first step ([`sparsity`]); the schedule then applies to the weights
 //! that remain.
@@ -29,6 +31,7 @@
 //! all of it and measures float, INQ-float and integer accuracies.
 
 pub mod checkpoint;
+pub mod compensate;
 pub mod integerize;
 pub mod levels;
 pub mod lr_search;
@@ -443,9 +446,21 @@ pub fn inq_step(
                 .into(),
         ));
     }
+    // the layer inputs' second moments, from the model as the previous step left it
+    let moments = match &cfg.compensate {
+        Some(c) => Some(compensate::moments(
+            &state.model,
+            &state.layers,
+            train_data,
+            c,
+            &[cfg.train.seed, step as u64],
+        )?),
+        None => None,
+    };
     for (li, lq) in state.layers.iter().enumerate() {
         let p = &mut params[li];
         let n = p.weight.len();
+        let old = moments.as_ref().map(|_| p.weight.clone());
         let target = sparsity::remaining_target(portion, n, sparsity::prune_count(cfg.sparsity, n));
         let mut rng = SplitMix64::derive(cfg.train.seed, &[0x9a27, step as u64, li as u64]);
         // Rank by magnitude in the quantized domain (the gain is per input channel).
@@ -459,6 +474,9 @@ pub fn inq_step(
         for k in chosen {
             quantize_weight(lq, &mut p.weight, k);
             state.frozen[li][k] = true;
+        }
+        if let (Some(m), Some(old), Some(c)) = (&moments, &old, &cfg.compensate) {
+            compensate::apply(&mut p.weight, old, &state.frozen[li], &m[li], c.damping);
         }
     }
     store_params(&mut state.model, &params);
@@ -535,6 +553,9 @@ pub fn inq(
 ) -> Result<InqResult, QuantError> {
     if let Some(s) = &cfg.lr_search {
         s.check(train_data.len())?;
+    }
+    if let Some(c) = &cfg.compensate {
+        c.check()?;
     }
     let mut state = inq_start(model, cfg)?;
     let fingerprint = checkpoint::fingerprint(model, cfg, &state.schedule);
@@ -664,6 +685,10 @@ pub fn quantize(
     if let Some(s) = &cfg.lr_search {
         put("lr_search", serde_json::json!(&s.candidates));
         put("lr_search_holdout", serde_json::json!(s.holdout));
+    }
+    if let Some(c) = &cfg.compensate {
+        put("compensate_images", serde_json::json!(c.images));
+        put("compensate_damping", serde_json::json!(c.damping));
     }
     if let Some(d) = cfg.distill {
         put("distill_alpha", serde_json::json!(d.alpha));

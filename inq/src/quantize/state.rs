@@ -115,6 +115,11 @@ pub struct InqConfig {
     /// serialized configuration when `None`, like `distill`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_search: Option<super::lr_search::LrSearch>,
+    /// Compensation of every step's quantization error in the weights left free
+    /// ([`super::compensate`]); `None` leaves it to the re-training (the paper's recipe). Left
+    /// out of the serialized configuration when `None`, like `distill`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensate: Option<super::compensate::Compensate>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -149,6 +154,7 @@ impl Default for InqConfig {
             sparsity: 0.0,
             distill: None,
             lr_search: None,
+            compensate: None,
         }
     }
 }

@@ -1,0 +1,607 @@
+//! Compensation of each INQ step's quantization error in the weights that stay free (beyond
+//! the paper; `inq quantize --compensate`).
+//!
+//! When a step freezes a weight at its level it changes by `δ = Q(w) − w`. The paper leaves
+//! the re-training to absorb that change. With [`Compensate`] the step first moves the weights
+//! that stay free so that every output channel's pre-activation changes as little as possible
+//! on sample images: for a row `w` of a conv/dense node with input vectors `x` (the node's
+//! receptive fields on the images, as the current model computes them), the change `Δ` of the
+//! free weights `R` minimizes `E[((δ + Δ)·x)²]`, i.e. solves
+//! `(H_RR + λI) Δ_R = −H_RQ δ_Q` with `H = Σ x xᵀ` and a damping `λ` relative to `H`'s mean
+//! diagonal (the optimal-brain-surgeon update that GPTQ applies column by column; here for the
+//! whole set a step freezes at once, per row, by preconditioned conjugate gradients run on all
+//! rows of a node together). The re-training then starts from the compensated weights.
+//!
+//! Owns the settings, the input second moments ([`moments`]) and the update ([`apply`]). Not
+//! here: which weights a step freezes and their levels ([`super::inq_step`], [`super::levels`]),
+//! the re-training ([`crate::train`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::forward::Forward;
+use crate::graph::{FloatModel, FloatOp, Source};
+use crate::train::rng::SplitMix64;
+
+use super::{LayerQuant, QuantError};
+
+/// Settings of the compensation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compensate {
+    /// Training images whose layer inputs give the second moments (a seeded sample, drawn
+    /// again at every step).
+    pub images: usize,
+    /// Damping `λ` as a fraction of the mean diagonal of each `H`.
+    pub damping: f64,
+}
+
+impl Default for Compensate {
+    fn default() -> Self {
+        Compensate {
+            images: 2048,
+            damping: 0.01,
+        }
+    }
+}
+
+impl Compensate {
+    /// Refuses no images and a damping that is not a positive number.
+    pub fn check(&self) -> Result<(), QuantError> {
+        if self.images == 0 {
+            return Err(QuantError::Config(
+                "compensation: needs at least one image".into(),
+            ));
+        }
+        if !(self.damping.is_finite() && self.damping > 0.0) {
+            return Err(QuantError::Config(format!(
+                "compensation: the damping {} is not a positive number",
+                self.damping
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Second moments of one node's row inputs: one `d × d` matrix (row-major, `f64`) per group
+/// of output channels that read the same inputs (one group for a dense or an ordinary conv,
+/// one per channel for a depthwise conv).
+#[derive(Debug, Clone)]
+pub struct Moments {
+    /// Elements of a weight row (`d`).
+    pub dim: usize,
+    /// Output channels per group.
+    pub rows_per_group: usize,
+    /// `Σ x xᵀ` per group.
+    pub h: Vec<Vec<f64>>,
+}
+
+/// How a node's row inputs are cut from its input tensor.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    Dense {
+        dim: usize,
+    },
+    Conv {
+        c: usize,
+        h: usize,
+        w: usize,
+        group: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 4],
+        out: usize,
+    },
+}
+
+impl Rows {
+    fn of(model: &FloatModel, node: usize, shape: &[usize]) -> Result<Rows, QuantError> {
+        let bad = |message: String| QuantError::Model {
+            node: model.nodes[node].name.clone(),
+            message,
+        };
+        match &model.nodes[node].op {
+            FloatOp::Dense(d) => Ok(Rows::Dense { dim: d.in_features }),
+            FloatOp::Conv(cv) => match shape {
+                &[c, h, w] if cv.group >= 1 && c % cv.group == 0 => Ok(Rows::Conv {
+                    c,
+                    h,
+                    w,
+                    group: cv.group,
+                    kernel: cv.kernel,
+                    stride: cv.stride,
+                    pad: cv.pad,
+                    out: cv.out_channels,
+                }),
+                _ => Err(bad(format!(
+                    "compensation: input shape {shape:?} does not fit the convolution"
+                ))),
+            },
+            _ => Err(bad("compensation: not a conv or dense node".into())),
+        }
+    }
+
+    fn groups(&self) -> usize {
+        match *self {
+            Rows::Dense { .. } => 1,
+            Rows::Conv { group, .. } => group,
+        }
+    }
+
+    fn dim(&self) -> usize {
+        match *self {
+            Rows::Dense { dim } => dim,
+            Rows::Conv {
+                c, group, kernel, ..
+            } => c / group * kernel[0] * kernel[1],
+        }
+    }
+
+    fn rows_per_group(&self) -> usize {
+        match *self {
+            Rows::Dense { .. } => usize::MAX,
+            Rows::Conv { out, group, .. } => out / group,
+        }
+    }
+
+    /// Appends the input vectors of group `g` (one per output position) to `buf`.
+    fn push(&self, x: &[f32], g: usize, buf: &mut Vec<f64>) {
+        match *self {
+            Rows::Dense { dim } => buf.extend(x[..dim].iter().map(|&v| f64::from(v))),
+            Rows::Conv {
+                c,
+                h,
+                w,
+                group,
+                kernel: [kh, kw],
+                stride: [sh, sw],
+                pad: [pt, pl, pb, pr],
+                ..
+            } => {
+                let cg = c / group;
+                let oh = (h + pt + pb).saturating_sub(kh) / sh.max(1) + 1;
+                let ow = (w + pl + pr).saturating_sub(kw) / sw.max(1) + 1;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ci in g * cg..(g + 1) * cg {
+                            for ky in 0..kh {
+                                let iy = (oy * sh + ky) as isize - pt as isize;
+                                for kx in 0..kw {
+                                    let ix = (ox * sw + kx) as isize - pl as isize;
+                                    let inside = iy >= 0
+                                        && ix >= 0
+                                        && (iy as usize) < h
+                                        && (ix as usize) < w;
+                                    buf.push(if inside {
+                                        f64::from(x[(ci * h + iy as usize) * w + ix as usize])
+                                    } else {
+                                        0.0
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst (m × n, row-major) (+)= a (m × k, strides) × b (k × n, strides)`, `f64`.
+#[allow(clippy::too_many_arguments)]
+fn gemm64(
+    dst: &mut [f64],
+    (m, n, k): (usize, usize, usize),
+    accumulate: bool,
+    a: &[f64],
+    (a_rs, a_cs): (usize, usize),
+    b: &[f64],
+    (b_rs, b_cs): (usize, usize),
+) {
+    let fits = |s: &[f64], r: usize, c: usize, rs: usize, cs: usize| {
+        r == 0 || c == 0 || (r - 1) * rs + (c - 1) * cs < s.len()
+    };
+    assert!(
+        dst.len() >= m * n && fits(a, m, k, a_rs, a_cs) && fits(b, k, n, b_rs, b_cs),
+        "gemm64: shapes do not fit their slices"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // SAFETY: the assertion above checks that every element the kernel reads from `a` and
+    // `b` lies inside their slices and that `dst` holds the `m × n` row-major block it writes;
+    // the three slices cannot overlap (`dst` is borrowed mutably).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `h += Pᵀ P` for the `rows × d` row-major block `p`.
+fn add_gram(h: &mut [f64], p: &[f64], d: usize) {
+    let rows = p.len() / d;
+    gemm64(h, (d, d, rows), true, p, (1, d), p, (d, 1));
+}
+
+/// The second moments of the row inputs of every layer in `layers`, over a sample of
+/// `cfg.images` images of `data` (drawn with `seed`) run through `model` with float
+/// activations, on every available core.
+pub fn moments(
+    model: &FloatModel,
+    layers: &[LayerQuant],
+    data: &Dataset,
+    cfg: &Compensate,
+    seed: &[u64],
+) -> Result<Vec<Moments>, QuantError> {
+    let fwd = Forward::new(model).map_err(|e| QuantError::Model {
+        node: model.name.clone(),
+        message: e.to_string(),
+    })?;
+    let g = fwd.graph();
+    let mut plan = Vec::with_capacity(layers.len());
+    for lq in layers {
+        let src = *g.inputs[lq.layer]
+            .first()
+            .ok_or_else(|| QuantError::Model {
+                node: lq.name.clone(),
+                message: "compensation: the node has no input".into(),
+            })?;
+        plan.push((src, Rows::of(model, lq.layer, g.shape(src))?));
+    }
+    let n = data.len();
+    if n == 0 {
+        return Err(QuantError::Config(
+            "compensation: no training images".into(),
+        ));
+    }
+    let take = cfg.images.min(n);
+    let mut rng = SplitMix64::derive(0xc0e5, seed);
+    let mut pick = rng.permutation(n);
+    pick.truncate(take);
+    let threads = std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(take);
+    let per = take.div_ceil(threads);
+    let empty = || -> Vec<Vec<Vec<f64>>> {
+        plan.iter()
+            .map(|(_, r)| vec![vec![0.0; r.dim() * r.dim()]; r.groups()])
+            .collect()
+    };
+    let parts: Vec<Vec<Vec<Vec<f64>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pick
+            .chunks(per.max(1))
+            .map(|chunk| {
+                let (fwd, plan) = (&fwd, &plan);
+                scope.spawn(move || {
+                    let mut h = empty();
+                    // pending input vectors per layer and group, flushed into `h` by GEMM
+                    let mut pending: Vec<Vec<Vec<f64>>> = plan
+                        .iter()
+                        .map(|(_, r)| vec![Vec::new(); r.groups()])
+                        .collect();
+                    let mut x = Vec::new();
+                    let flush = |h: &mut [Vec<f64>], p: &mut [Vec<f64>], d: usize, at: usize| {
+                        for (hg, pg) in h.iter_mut().zip(p.iter_mut()) {
+                            if pg.len() >= at * d && !pg.is_empty() {
+                                add_gram(hg, pg, d);
+                                pg.clear();
+                            }
+                        }
+                    };
+                    for &i in chunk {
+                        model
+                            .normalization
+                            .apply_into(data.image(i), data.channels, &mut x);
+                        let vals = fwd.run_nodes(&x).map_err(|e| e.to_string())?;
+                        for (li, (src, rows)) in plan.iter().enumerate() {
+                            let input = match src {
+                                Source::Input => x.as_slice(),
+                                Source::Node(j) => vals[*j].as_slice(),
+                            };
+                            for (gi, buf) in pending[li].iter_mut().enumerate() {
+                                rows.push(input, gi, buf);
+                            }
+                            flush(&mut h[li], &mut pending[li], rows.dim(), 512);
+                        }
+                    }
+                    for (li, (_, rows)) in plan.iter().enumerate() {
+                        flush(&mut h[li], &mut pending[li], rows.dim(), 1);
+                    }
+                    Ok::<_, String>(h)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err("a worker thread panicked".into()))
+            })
+            .collect::<Result<Vec<_>, String>>()
+    })
+    .map_err(|message| QuantError::Model {
+        node: model.name.clone(),
+        message: format!("compensation: {message}"),
+    })?;
+    let mut total = empty();
+    for part in parts {
+        for (tl, pl) in total.iter_mut().zip(part) {
+            for (tg, pg) in tl.iter_mut().zip(pl) {
+                for (t, p) in tg.iter_mut().zip(pg) {
+                    *t += p;
+                }
+            }
+        }
+    }
+    Ok(plan
+        .iter()
+        .zip(total)
+        .map(|((_, rows), h)| Moments {
+            dim: rows.dim(),
+            rows_per_group: rows.rows_per_group(),
+            h,
+        })
+        .collect())
+}
+
+/// Iterations of the conjugate-gradient solve at most, and its relative residual target.
+const CG_ITERATIONS: usize = 200;
+const CG_TOLERANCE: f64 = 1e-6;
+
+/// Moves the free weights (`!frozen`) of every row of `weights` (`[out, d]`) so that the row's
+/// output on the sampled inputs changes as little as possible by the step's change
+/// `weights − old` (non-zero only on the weights the step froze). Returns the number of rows
+/// changed.
+pub fn apply(
+    weights: &mut [f32],
+    old: &[f32],
+    frozen: &[bool],
+    m: &Moments,
+    damping: f64,
+) -> usize {
+    let d = m.dim;
+    if d == 0
+        || !weights.len().is_multiple_of(d)
+        || old.len() != weights.len()
+        || frozen.len() != weights.len()
+    {
+        return 0;
+    }
+    let out = weights.len() / d;
+    let rpg = m.rows_per_group.min(out).max(1);
+    let mut changed = 0;
+    for (gi, h) in m.h.iter().enumerate() {
+        let first = gi * rpg;
+        if first >= out {
+            break;
+        }
+        let rows: Vec<usize> = (first..(first + rpg).min(out))
+            .filter(|&r| {
+                let span = r * d..(r + 1) * d;
+                weights[span.clone()] != old[span.clone()] && frozen[span].iter().any(|f| !f)
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let diag_mean = (0..d).map(|i| h[i * d + i]).sum::<f64>() / d as f64;
+        if !(diag_mean.is_finite() && diag_mean > 0.0) {
+            continue;
+        }
+        let lambda = damping * diag_mean;
+        let k = rows.len();
+        // per selected row: the change δ, the free mask, the preconditioner
+        let mut delta = vec![0.0f64; k * d];
+        let mut free = vec![0.0f64; k * d];
+        for (s, &r) in rows.iter().enumerate() {
+            for i in 0..d {
+                let at = r * d + i;
+                delta[s * d + i] = f64::from(weights[at]) - f64::from(old[at]);
+                free[s * d + i] = if frozen[at] { 0.0 } else { 1.0 };
+            }
+        }
+        let inv_diag: Vec<f64> = (0..d).map(|i| 1.0 / (h[i * d + i] + lambda)).collect();
+        // b = −mask ⊙ (δ H)   (H symmetric)
+        let mut b = vec![0.0f64; k * d];
+        gemm64(&mut b, (k, d, d), false, &delta, (d, 1), h, (d, 1));
+        for (v, f) in b.iter_mut().zip(&free) {
+            *v = -*v * f;
+        }
+        let bnorm: Vec<f64> = b.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
+        let mut x = vec![0.0f64; k * d];
+        let mut res = b.clone();
+        let mut z: Vec<f64> = res
+            .iter()
+            .enumerate()
+            .map(|(j, v)| v * inv_diag[j % d])
+            .collect();
+        let mut p = z.clone();
+        let mut rz: Vec<f64> = (0..k).map(|s| dot(&res, &z, s, d)).collect();
+        let mut active: Vec<bool> = bnorm.iter().map(|&n| n > 0.0).collect();
+        let mut ap = vec![0.0f64; k * d];
+        for _ in 0..CG_ITERATIONS {
+            if !active.iter().any(|&a| a) {
+                break;
+            }
+            gemm64(&mut ap, (k, d, d), false, &p, (d, 1), h, (d, 1));
+            for j in 0..k * d {
+                ap[j] = (ap[j] + lambda * p[j]) * free[j];
+            }
+            for s in 0..k {
+                if !active[s] {
+                    continue;
+                }
+                let pap = dot(&p, &ap, s, d);
+                if pap.is_nan() || pap <= 0.0 {
+                    active[s] = false;
+                    continue;
+                }
+                let alpha = rz[s] / pap;
+                let row = s * d..(s + 1) * d;
+                for j in row.clone() {
+                    x[j] += alpha * p[j];
+                    res[j] -= alpha * ap[j];
+                }
+                let rnorm: f64 = res[row.clone()].iter().map(|v| v * v).sum();
+                if rnorm <= CG_TOLERANCE * CG_TOLERANCE * bnorm[s] {
+                    active[s] = false;
+                    continue;
+                }
+                for j in row.clone() {
+                    z[j] = res[j] * inv_diag[j - s * d];
+                }
+                let rz_new = dot(&res, &z, s, d);
+                let beta = rz_new / rz[s];
+                rz[s] = rz_new;
+                for j in row {
+                    p[j] = z[j] + beta * p[j];
+                }
+            }
+        }
+        for (s, &r) in rows.iter().enumerate() {
+            let mut moved = false;
+            for i in 0..d {
+                let v = x[s * d + i];
+                if free[s * d + i] > 0.0 && v != 0.0 && v.is_finite() {
+                    weights[r * d + i] += v as f32;
+                    moved = true;
+                }
+            }
+            changed += usize::from(moved);
+        }
+    }
+    changed
+}
+
+fn dot(a: &[f64], b: &[f64], s: usize, d: usize) -> f64 {
+    a[s * d..(s + 1) * d]
+        .iter()
+        .zip(&b[s * d..(s + 1) * d])
+        .map(|(x, y)| x * y)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With inputs whose second moments are known, the update is the exact least-squares
+    /// compensation: the row's output on those inputs is restored as far as the free weights
+    /// allow.
+    #[test]
+    fn free_weights_absorb_the_frozen_change_on_correlated_inputs() {
+        // inputs x = (a, a, b): weights 0 and 1 see the same input, so a change of weight 0
+        // is undone exactly by weight 1; weight 2 (independent input) must not move.
+        let samples = [
+            [1.0, 1.0, 0.5],
+            [2.0, 2.0, -1.0],
+            [-1.0, -1.0, 2.0],
+            [0.5, 0.5, 1.0],
+        ];
+        let d = 3;
+        let mut h = vec![0.0; d * d];
+        for s in &samples {
+            for i in 0..d {
+                for j in 0..d {
+                    h[i * d + j] += s[i] * s[j];
+                }
+            }
+        }
+        let m = Moments {
+            dim: d,
+            rows_per_group: usize::MAX,
+            h: vec![h],
+        };
+        let old = [0.75f32, 0.2, 0.3];
+        let mut w = [1.0f32, 0.2, 0.3]; // weight 0 frozen at its level 1.0 (δ = 0.25)
+        let frozen = [true, false, false];
+        assert_eq!(apply(&mut w, &old, &frozen, &m, 1e-9), 1);
+        assert_eq!(w[0], 1.0);
+        assert!((w[1] - (0.2 - 0.25)).abs() < 1e-4, "{w:?}");
+        assert!((w[2] - 0.3).abs() < 1e-4, "{w:?}");
+        let out = |w: &[f32], s: &[f64; 3]| -> f64 {
+            w.iter().zip(s).map(|(&a, b)| f64::from(a) * b).sum()
+        };
+        for s in &samples {
+            assert!((out(&w, s) - out(&old, s)).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn rows_without_change_or_free_weights_stay() {
+        let m = Moments {
+            dim: 2,
+            rows_per_group: usize::MAX,
+            h: vec![vec![1.0, 0.0, 0.0, 1.0]],
+        };
+        let old = [0.5f32, 0.5, 0.25, 0.25];
+        let mut w = [0.5f32, 0.5, 0.5, 0.25];
+        // row 0 unchanged; row 1 changed but fully frozen
+        assert_eq!(apply(&mut w, &old, &[true, false, true, true], &m, 0.01), 0);
+        assert_eq!(w, [0.5, 0.5, 0.5, 0.25]);
+    }
+
+    #[test]
+    fn conv_rows_are_the_receptive_fields_in_weight_order() {
+        // 2 channels of 2×2, 2×2 kernel, pad 1 on the right/bottom only, stride 1
+        let r = Rows::Conv {
+            c: 2,
+            h: 2,
+            w: 2,
+            group: 1,
+            kernel: [2, 2],
+            stride: [1, 1],
+            pad: [0, 0, 1, 1],
+            out: 1,
+        };
+        let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let mut buf = Vec::new();
+        r.push(&x, 0, &mut buf);
+        assert_eq!(r.dim(), 8);
+        assert_eq!(buf.len(), 4 * 8);
+        assert_eq!(&buf[..8], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        // position (1, 1): only the top-left tap of each channel is inside
+        assert_eq!(&buf[24..], &[4.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0]);
+        // depthwise: group 1 reads channel 1 only
+        let dw = Rows::Conv {
+            c: 2,
+            h: 2,
+            w: 2,
+            group: 2,
+            kernel: [2, 2],
+            stride: [1, 1],
+            pad: [0, 0, 1, 1],
+            out: 2,
+        };
+        let mut b = Vec::new();
+        dw.push(&x, 1, &mut b);
+        assert_eq!(dw.dim(), 4);
+        assert_eq!(&b[..4], &[5.0, 6.0, 7.0, 8.0]);
+    }
+}
