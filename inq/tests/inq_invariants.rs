@@ -1251,10 +1251,10 @@ fn final_epochs_train_only_the_biases() {
     assert!(plain.log.steps[1].train_loss.is_none());
 }
 
-/// `compensate` moves only the weights a step leaves free, never a frozen one; the frozen
-/// weights get the same levels as without it; and the first layer's outputs on the sampled
-/// images move less from the float model's than without it (the least-squares update). On a
-/// graph with a residual block, BatchNorm and a depthwise conv as well.
+/// `compensate` moves only the weights a step leaves free (and the biases), never a frozen
+/// one; the frozen weights get the same levels as without it; and the first layer's outputs on
+/// the sampled images move less from the float model's than without it (the least-squares
+/// update). On a graph with a residual block, BatchNorm and a depthwise conv as well.
 #[test]
 fn compensation_moves_free_weights_towards_the_float_outputs() {
     use inq_quant::forward::Forward;
@@ -1305,6 +1305,7 @@ fn compensation_moves_free_weights_towards_the_float_outputs() {
             }
         }
         assert!(moved > 0, "no free weight moved");
+        assert_ne!(biases(&a.model), biases(&b.model), "the biases take part");
         let float = fold_batchnorm(&m).unwrap();
         let node = a.layers[0].layer;
         let (ff, fa, fb) = (

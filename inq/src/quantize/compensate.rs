@@ -3,14 +3,16 @@
 //!
 //! When a step freezes a weight at its level it changes by `δ = Q(w) − w`. The paper leaves
 //! the re-training to absorb that change. With [`Compensate`] the step first moves the weights
-//! that stay free so that every output channel's pre-activation changes as little as possible
-//! on sample images: for a row `w` of a conv/dense node with input vectors `x` (the node's
-//! receptive fields on the images, as the current model computes them), the change `Δ` of the
-//! free weights `R` minimizes `E[((δ + Δ)·x)²]`, i.e. solves
-//! `(H_RR + λI) Δ_R = −H_RQ δ_Q` with `H = Σ x xᵀ` and a damping `λ` relative to `H`'s mean
-//! diagonal (the optimal-brain-surgeon update that GPTQ applies column by column; here for the
+//! that stay free, and the bias, so that every output channel's pre-activation changes as
+//! little as possible on sample images: for a row `w` of a conv/dense node with input vectors
+//! `x` (the node's receptive fields on the images, as the current model computes them, each
+//! extended by the bias's constant 1), the change `Δ` of the free weights and the bias `R`
+//! minimizes `E[((δ + Δ)·x)²]`, i.e. solves `(H_RR + λI) Δ_R = −H_RQ δ_Q` with `H = Σ x xᵀ`
+//! and a damping `λ` relative to `H`'s mean diagonal (the optimal-brain-surgeon update that GPTQ applies column by column; here for the
 //! whole set a step freezes at once, per row, by preconditioned conjugate gradients run on all
-//! rows of a node together). The re-training then starts from the compensated weights.
+//! rows of a node together). The bias takes part at every step, so the last step, which
+//! leaves no weight free, still corrects each channel's mean error (the bias correction of
+//! data-free quantization work). The re-training then starts from the compensated weights.
 //!
 //! Owns the settings, the input second moments ([`moments`]) and the update ([`apply`]). Not
 //! here: which weights a step freezes and their levels ([`super::inq_step`], [`super::levels`]),
@@ -62,16 +64,16 @@ impl Compensate {
     }
 }
 
-/// Second moments of one node's row inputs: one `d × d` matrix (row-major, `f64`) per group
-/// of output channels that read the same inputs (one group for a dense or an ordinary conv,
-/// one per channel for a depthwise conv).
+/// Second moments of one node's row inputs extended by a constant 1 (the bias's input): one
+/// `(d+1) × (d+1)` matrix (row-major, `f64`) per group of output channels that read the same
+/// inputs (one group for a dense or an ordinary conv, one per channel for a depthwise conv).
 #[derive(Debug, Clone)]
 pub struct Moments {
     /// Elements of a weight row (`d`).
     pub dim: usize,
     /// Output channels per group.
     pub rows_per_group: usize,
-    /// `Σ x xᵀ` per group.
+    /// `Σ x xᵀ` per group, `x = (inputs, 1)`.
     pub h: Vec<Vec<f64>>,
 }
 
@@ -143,10 +145,19 @@ impl Rows {
         }
     }
 
-    /// Appends the input vectors of group `g` (one per output position) to `buf`.
+    /// Elements of an input vector with the bias's constant 1.
+    fn width(&self) -> usize {
+        self.dim() + 1
+    }
+
+    /// Appends the input vectors of group `g` (one per output position), each followed by the
+    /// bias's constant 1, to `buf`.
     fn push(&self, x: &[f32], g: usize, buf: &mut Vec<f64>) {
         match *self {
-            Rows::Dense { dim } => buf.extend(x[..dim].iter().map(|&v| f64::from(v))),
+            Rows::Dense { dim } => {
+                buf.extend(x[..dim].iter().map(|&v| f64::from(v)));
+                buf.push(1.0);
+            }
             Rows::Conv {
                 c,
                 h,
@@ -179,6 +190,7 @@ impl Rows {
                                 }
                             }
                         }
+                        buf.push(1.0);
                     }
                 }
             }
@@ -290,7 +302,7 @@ pub fn moments(
     let per = take.div_ceil(threads);
     let empty = || -> Vec<Vec<Vec<f64>>> {
         plan.iter()
-            .map(|(_, r)| vec![vec![0.0; r.dim() * r.dim()]; r.groups()])
+            .map(|(_, r)| vec![vec![0.0; r.width() * r.width()]; r.groups()])
             .collect()
     };
     let parts: Vec<Vec<Vec<Vec<f64>>>> = std::thread::scope(|scope| {
@@ -327,11 +339,11 @@ pub fn moments(
                             for (gi, buf) in pending[li].iter_mut().enumerate() {
                                 rows.push(input, gi, buf);
                             }
-                            flush(&mut h[li], &mut pending[li], rows.dim(), 512);
+                            flush(&mut h[li], &mut pending[li], rows.width(), 512);
                         }
                     }
                     for (li, (_, rows)) in plan.iter().enumerate() {
-                        flush(&mut h[li], &mut pending[li], rows.dim(), 1);
+                        flush(&mut h[li], &mut pending[li], rows.width(), 1);
                     }
                     Ok::<_, String>(h)
                 })
@@ -374,12 +386,14 @@ pub fn moments(
 const CG_ITERATIONS: usize = 200;
 const CG_TOLERANCE: f64 = 1e-6;
 
-/// Moves the free weights (`!frozen`) of every row of `weights` (`[out, d]`) so that the row's
-/// output on the sampled inputs changes as little as possible by the step's change
-/// `weights − old` (non-zero only on the weights the step froze). Returns the number of rows
-/// changed.
+/// Moves the free weights (`!frozen`) of every row of `weights` (`[out, d]`) and the row's
+/// bias (always free) so that the row's output on the sampled inputs changes as little as
+/// possible by the step's change `weights − old` (non-zero only on the weights the step
+/// froze). A row whose weights are all frozen still gets its bias corrected by the mean change
+/// `−E[δ·x]`. Returns the number of rows changed.
 pub fn apply(
     weights: &mut [f32],
+    bias: &mut [f32],
     old: &[f32],
     frozen: &[bool],
     m: &Moments,
@@ -390,106 +404,60 @@ pub fn apply(
         || !weights.len().is_multiple_of(d)
         || old.len() != weights.len()
         || frozen.len() != weights.len()
+        || bias.len() != weights.len() / d
     {
         return 0;
     }
+    // the unknowns of a row: its d weights and its bias (the constant input, last)
+    let n = d + 1;
     let out = weights.len() / d;
     let rpg = m.rows_per_group.min(out).max(1);
     let mut changed = 0;
     for (gi, h) in m.h.iter().enumerate() {
         let first = gi * rpg;
-        if first >= out {
+        if first >= out || h.len() != n * n {
             break;
         }
         let rows: Vec<usize> = (first..(first + rpg).min(out))
-            .filter(|&r| {
-                let span = r * d..(r + 1) * d;
-                weights[span.clone()] != old[span.clone()] && frozen[span].iter().any(|f| !f)
-            })
+            .filter(|&r| weights[r * d..(r + 1) * d] != old[r * d..(r + 1) * d])
             .collect();
         if rows.is_empty() {
             continue;
         }
-        let diag_mean = (0..d).map(|i| h[i * d + i]).sum::<f64>() / d as f64;
+        let diag_mean = (0..d).map(|i| h[i * n + i]).sum::<f64>() / d as f64;
         if !(diag_mean.is_finite() && diag_mean > 0.0) {
             continue;
         }
         let lambda = damping * diag_mean;
         let k = rows.len();
-        // per selected row: the change δ, the free mask, the preconditioner
-        let mut delta = vec![0.0f64; k * d];
-        let mut free = vec![0.0f64; k * d];
+        // per selected row: the change δ and the free mask (the bias always free)
+        let mut delta = vec![0.0f64; k * n];
+        let mut free = vec![1.0f64; k * n];
         for (s, &r) in rows.iter().enumerate() {
             for i in 0..d {
                 let at = r * d + i;
-                delta[s * d + i] = f64::from(weights[at]) - f64::from(old[at]);
-                free[s * d + i] = if frozen[at] { 0.0 } else { 1.0 };
+                delta[s * n + i] = f64::from(weights[at]) - f64::from(old[at]);
+                free[s * n + i] = if frozen[at] { 0.0 } else { 1.0 };
             }
         }
-        let inv_diag: Vec<f64> = (0..d).map(|i| 1.0 / (h[i * d + i] + lambda)).collect();
+        let inv_diag: Vec<f64> = (0..n).map(|i| 1.0 / (h[i * n + i] + lambda)).collect();
         // b = −mask ⊙ (δ H)   (H symmetric)
-        let mut b = vec![0.0f64; k * d];
-        gemm64(&mut b, (k, d, d), false, &delta, (d, 1), h, (d, 1));
+        let mut b = vec![0.0f64; k * n];
+        gemm64(&mut b, (k, n, n), false, &delta, (n, 1), h, (n, 1));
         for (v, f) in b.iter_mut().zip(&free) {
             *v = -*v * f;
         }
-        let bnorm: Vec<f64> = b.chunks(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
-        let mut x = vec![0.0f64; k * d];
-        let mut res = b.clone();
-        let mut z: Vec<f64> = res
-            .iter()
-            .enumerate()
-            .map(|(j, v)| v * inv_diag[j % d])
-            .collect();
-        let mut p = z.clone();
-        let mut rz: Vec<f64> = (0..k).map(|s| dot(&res, &z, s, d)).collect();
-        let mut active: Vec<bool> = bnorm.iter().map(|&n| n > 0.0).collect();
-        let mut ap = vec![0.0f64; k * d];
-        for _ in 0..CG_ITERATIONS {
-            if !active.iter().any(|&a| a) {
-                break;
-            }
-            gemm64(&mut ap, (k, d, d), false, &p, (d, 1), h, (d, 1));
-            for j in 0..k * d {
-                ap[j] = (ap[j] + lambda * p[j]) * free[j];
-            }
-            for s in 0..k {
-                if !active[s] {
-                    continue;
-                }
-                let pap = dot(&p, &ap, s, d);
-                if pap.is_nan() || pap <= 0.0 {
-                    active[s] = false;
-                    continue;
-                }
-                let alpha = rz[s] / pap;
-                let row = s * d..(s + 1) * d;
-                for j in row.clone() {
-                    x[j] += alpha * p[j];
-                    res[j] -= alpha * ap[j];
-                }
-                let rnorm: f64 = res[row.clone()].iter().map(|v| v * v).sum();
-                if rnorm <= CG_TOLERANCE * CG_TOLERANCE * bnorm[s] {
-                    active[s] = false;
-                    continue;
-                }
-                for j in row.clone() {
-                    z[j] = res[j] * inv_diag[j - s * d];
-                }
-                let rz_new = dot(&res, &z, s, d);
-                let beta = rz_new / rz[s];
-                rz[s] = rz_new;
-                for j in row {
-                    p[j] = z[j] + beta * p[j];
-                }
-            }
-        }
+        let x = solve(h, &b, &free, &inv_diag, lambda, (k, n));
         for (s, &r) in rows.iter().enumerate() {
             let mut moved = false;
-            for i in 0..d {
-                let v = x[s * d + i];
-                if free[s * d + i] > 0.0 && v != 0.0 && v.is_finite() {
-                    weights[r * d + i] += v as f32;
+            for i in 0..n {
+                let v = x[s * n + i];
+                if free[s * n + i] > 0.0 && v != 0.0 && v.is_finite() {
+                    if i < d {
+                        weights[r * d + i] += v as f32;
+                    } else {
+                        bias[r] += v as f32;
+                    }
                     moved = true;
                 }
             }
@@ -497,6 +465,71 @@ pub fn apply(
         }
     }
     changed
+}
+
+/// Solves `mask ⊙ ((H + λI) x) = b` for the `k` rows of `b` (`k × n`), each with `x` zero
+/// outside its mask, by Jacobi-preconditioned conjugate gradients run on all rows at once (one
+/// GEMM per iteration).
+fn solve(
+    h: &[f64],
+    b: &[f64],
+    free: &[f64],
+    inv_diag: &[f64],
+    lambda: f64,
+    (k, n): (usize, usize),
+) -> Vec<f64> {
+    let bnorm: Vec<f64> = b.chunks(n).map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let mut x = vec![0.0f64; k * n];
+    let mut res = b.to_vec();
+    let mut z: Vec<f64> = res
+        .iter()
+        .enumerate()
+        .map(|(j, v)| v * inv_diag[j % n])
+        .collect();
+    let mut p = z.clone();
+    let mut rz: Vec<f64> = (0..k).map(|s| dot(&res, &z, s, n)).collect();
+    let mut active: Vec<bool> = bnorm.iter().map(|&v| v > 0.0).collect();
+    let mut ap = vec![0.0f64; k * n];
+    for _ in 0..CG_ITERATIONS {
+        if !active.iter().any(|&a| a) {
+            break;
+        }
+        gemm64(&mut ap, (k, n, n), false, &p, (n, 1), h, (n, 1));
+        for j in 0..k * n {
+            ap[j] = (ap[j] + lambda * p[j]) * free[j];
+        }
+        for s in 0..k {
+            if !active[s] {
+                continue;
+            }
+            let pap = dot(&p, &ap, s, n);
+            if pap.is_nan() || pap <= 0.0 {
+                active[s] = false;
+                continue;
+            }
+            let alpha = rz[s] / pap;
+            let row = s * n..(s + 1) * n;
+            for j in row.clone() {
+                x[j] += alpha * p[j];
+                res[j] -= alpha * ap[j];
+            }
+            let rnorm: f64 = res[row.clone()].iter().map(|v| v * v).sum();
+            if rnorm <= CG_TOLERANCE * CG_TOLERANCE * bnorm[s] {
+                active[s] = false;
+                continue;
+            }
+            for j in row.clone() {
+                z[j] = res[j] * inv_diag[j - s * n];
+            }
+            let rz_new = dot(&res, &z, s, n);
+            let beta = rz_new / rz[s];
+            rz[s] = rz_new;
+            for j in row {
+                p[j] = z[j] + beta * p[j];
+            }
+        }
+    }
+    x
 }
 
 fn dot(a: &[f64], b: &[f64], s: usize, d: usize) -> f64 {
@@ -511,60 +544,79 @@ fn dot(a: &[f64], b: &[f64], s: usize, d: usize) -> f64 {
 mod tests {
     use super::*;
 
-    /// With inputs whose second moments are known, the update is the exact least-squares
-    /// compensation: the row's output on those inputs is restored as far as the free weights
-    /// allow.
-    #[test]
-    fn free_weights_absorb_the_frozen_change_on_correlated_inputs() {
-        // inputs x = (a, a, b): weights 0 and 1 see the same input, so a change of weight 0
-        // is undone exactly by weight 1; weight 2 (independent input) must not move.
-        let samples = [
-            [1.0, 1.0, 0.5],
-            [2.0, 2.0, -1.0],
-            [-1.0, -1.0, 2.0],
-            [0.5, 0.5, 1.0],
-        ];
-        let d = 3;
-        let mut h = vec![0.0; d * d];
-        for s in &samples {
-            for i in 0..d {
-                for j in 0..d {
-                    h[i * d + j] += s[i] * s[j];
+    /// `Σ x xᵀ` of `samples` extended by the constant 1.
+    fn moments_of(samples: &[Vec<f64>]) -> Moments {
+        let d = samples[0].len();
+        let n = d + 1;
+        let mut h = vec![0.0; n * n];
+        for s in samples {
+            let x: Vec<f64> = s.iter().copied().chain([1.0]).collect();
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] += x[i] * x[j];
                 }
             }
         }
-        let m = Moments {
+        Moments {
             dim: d,
             rows_per_group: usize::MAX,
             h: vec![h],
-        };
-        let old = [0.75f32, 0.2, 0.3];
-        let mut w = [1.0f32, 0.2, 0.3]; // weight 0 frozen at its level 1.0 (δ = 0.25)
-        let frozen = [true, false, false];
-        assert_eq!(apply(&mut w, &old, &frozen, &m, 1e-9), 1);
-        assert_eq!(w[0], 1.0);
-        assert!((w[1] - (0.2 - 0.25)).abs() < 1e-4, "{w:?}");
-        assert!((w[2] - 0.3).abs() < 1e-4, "{w:?}");
-        let out = |w: &[f32], s: &[f64; 3]| -> f64 {
-            w.iter().zip(s).map(|(&a, b)| f64::from(a) * b).sum()
-        };
-        for s in &samples {
-            assert!((out(&w, s) - out(&old, s)).abs() < 1e-3);
         }
     }
 
+    fn out(w: &[f32], b: f32, s: &[f64]) -> f64 {
+        w.iter().zip(s).map(|(&a, x)| f64::from(a) * x).sum::<f64>() + f64::from(b)
+    }
+
+    /// With inputs whose second moments are known, the update is the exact least-squares
+    /// compensation: the row's output on those inputs is restored as far as the free weights
+    /// and the bias allow.
     #[test]
-    fn rows_without_change_or_free_weights_stay() {
-        let m = Moments {
-            dim: 2,
-            rows_per_group: usize::MAX,
-            h: vec![vec![1.0, 0.0, 0.0, 1.0]],
-        };
+    fn free_weights_absorb_the_frozen_change_on_correlated_inputs() {
+        // inputs x = (a, a, b): weights 0 and 1 see the same input, so a change of weight 0
+        // is undone exactly by weight 1; weight 2 (independent input) and the bias stay.
+        let samples = [
+            vec![1.0, 1.0, 0.5],
+            vec![2.0, 2.0, -1.0],
+            vec![-1.0, -1.0, 2.0],
+            vec![0.5, 0.5, 1.0],
+        ];
+        let m = moments_of(&samples);
+        let old = [0.75f32, 0.2, 0.3];
+        let mut w = [1.0f32, 0.2, 0.3]; // weight 0 frozen at its level 1.0 (δ = 0.25)
+        let mut b = [0.5f32];
+        let frozen = [true, false, false];
+        assert_eq!(apply(&mut w, &mut b, &old, &frozen, &m, 1e-9), 1);
+        assert_eq!(w[0], 1.0);
+        assert!((w[1] - (0.2 - 0.25)).abs() < 1e-4, "{w:?}");
+        assert!((w[2] - 0.3).abs() < 1e-4, "{w:?}");
+        assert!((b[0] - 0.5).abs() < 1e-4, "{b:?}");
+        for s in &samples {
+            assert!((out(&w, b[0], s) - out(&old, 0.5, s)).abs() < 1e-3);
+        }
+    }
+
+    /// A row that did not change stays; a changed row with every weight frozen has its mean
+    /// error removed by its bias (`−δ·E[x]`).
+    #[test]
+    fn a_fully_frozen_row_gets_its_bias_corrected() {
+        let samples = [vec![1.0, 2.0], vec![3.0, 0.0], vec![2.0, 1.0]];
+        let m = moments_of(&samples);
         let old = [0.5f32, 0.5, 0.25, 0.25];
-        let mut w = [0.5f32, 0.5, 0.5, 0.25];
-        // row 0 unchanged; row 1 changed but fully frozen
-        assert_eq!(apply(&mut w, &old, &[true, false, true, true], &m, 0.01), 0);
+        let mut w = [0.5f32, 0.5, 0.5, 0.25]; // row 1: δ = (0.25, 0), E[x0] = 2
+        let mut b = [0.1f32, 0.2];
+        assert_eq!(
+            apply(&mut w, &mut b, &old, &[true, false, true, true], &m, 1e-9),
+            1
+        );
         assert_eq!(w, [0.5, 0.5, 0.5, 0.25]);
+        assert_eq!(b[0], 0.1);
+        assert!((b[1] - (0.2 - 0.25 * 2.0)).abs() < 1e-4, "{b:?}");
+        let mean_err: f64 = samples
+            .iter()
+            .map(|s| out(&w[2..], b[1], s) - out(&old[2..], 0.2, s))
+            .sum();
+        assert!(mean_err.abs() < 1e-3, "{mean_err}");
     }
 
     #[test]
@@ -583,11 +635,11 @@ mod tests {
         let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let mut buf = Vec::new();
         r.push(&x, 0, &mut buf);
-        assert_eq!(r.dim(), 8);
-        assert_eq!(buf.len(), 4 * 8);
-        assert_eq!(&buf[..8], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+        assert_eq!((r.dim(), r.width()), (8, 9));
+        assert_eq!(buf.len(), 4 * 9);
+        assert_eq!(&buf[..9], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 1.0]);
         // position (1, 1): only the top-left tap of each channel is inside
-        assert_eq!(&buf[24..], &[4.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0]);
+        assert_eq!(&buf[27..], &[4.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0, 1.0]);
         // depthwise: group 1 reads channel 1 only
         let dw = Rows::Conv {
             c: 2,
@@ -602,6 +654,6 @@ mod tests {
         let mut b = Vec::new();
         dw.push(&x, 1, &mut b);
         assert_eq!(dw.dim(), 4);
-        assert_eq!(&b[..4], &[5.0, 6.0, 7.0, 8.0]);
+        assert_eq!(&b[..5], &[5.0, 6.0, 7.0, 8.0, 1.0]);
     }
 }

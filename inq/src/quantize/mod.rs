@@ -11,8 +11,8 @@
 //! from it. With [`InqConfig::distill`] the re-training also follows the float model's soft
 //! targets ([`crate::train::distill`]); with [`InqConfig::lr_search`] each step keeps the best
 //! of several learning rates on held-back training images ([`lr_search`]); with
-//! [`InqConfig::compensate`] the weights a step leaves free first absorb the error of the
-//! weights it froze ([`compensate`]). With
+//! [`InqConfig::compensate`] the weights a step leaves free and the biases first absorb the
+//! error of the weights it froze ([`compensate`]). With
 //! [`InqConfig::sparsity`] `S > 0`, the smallest `S` of every layer's weights are set to zero
 //! and frozen before the first step ([`sparsity`]); the schedule then applies to the weights
 //! that remain.
@@ -476,7 +476,14 @@ pub fn inq_step(
             state.frozen[li][k] = true;
         }
         if let (Some(m), Some(old), Some(c)) = (&moments, &old, &cfg.compensate) {
-            compensate::apply(&mut p.weight, old, &state.frozen[li], &m[li], c.damping);
+            compensate::apply(
+                &mut p.weight,
+                &mut p.bias,
+                old,
+                &state.frozen[li],
+                &m[li],
+                c.damping,
+            );
         }
     }
     store_params(&mut state.model, &params);
