@@ -40,7 +40,7 @@ def hessians(model, mods, x):
                 u = u.transpose(1, 2).reshape(-1, u.shape[1])
             else:
                 u = a.reshape(a.shape[0], -1)
-            u = u.double()
+            u = torch.cat([u.double(), torch.ones(u.shape[0], 1, dtype=torch.float64)], 1)
             H[mod] = H.get(mod, 0) + u.T @ u
         return hook
     for m in mods:
@@ -53,21 +53,30 @@ def hessians(model, mods, x):
     for h in hooks: h.remove()
     return H
 
-def compensate(w, H, mask_before, mask_after, q, damp):
-    """Rows: the newly frozen weights go to q; the weights still free absorb the error."""
+def compensate(m, H, mask_before, mask_after, q, damp, bias):
+    """Rows: the newly frozen weights go to q; the weights still free (and, with `bias`, the
+    bias: H's last row and column are the constant input) absorb the error."""
+    w = m.weight
+    dim = w[0].numel()
     rows = w.data.view(w.shape[0], -1).double()
     mb = mask_before.view(w.shape[0], -1); ma = mask_after.view(w.shape[0], -1)
     qr = q.view(w.shape[0], -1).double()
-    lam = damp * H.diagonal().mean()
+    lam = damp * H.diagonal()[:dim].mean()
     for r in range(rows.shape[0]):
         Q = (ma[r] & ~mb[r]).nonzero().flatten()
         R = (~ma[r]).nonzero().flatten()
+        if bias and m.bias is not None:
+            R = torch.cat([R, torch.tensor([dim])])
         if len(Q) == 0 or len(R) == 0:
             continue
         d = qr[r, Q] - rows[r, Q]
         A = H[R][:, R] + lam * torch.eye(len(R), dtype=torch.float64)
         b = -(H[R][:, Q] @ d)
-        rows[r, R] += torch.linalg.solve(A, b)
+        delta = torch.linalg.solve(A, b)
+        if bias and m.bias is not None:
+            m.bias.data[r] += float(delta[-1])
+            R, delta = R[:-1], delta[:-1]
+        rows[r, R] += delta
     w.data.copy_(rows.view_as(w).float())
 
 def main():
@@ -77,7 +86,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.005); ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs-per-step", type=int, default=2)
     ap.add_argument("--compensate", action="store_true"); ap.add_argument("--damp", type=float, default=0.01)
-    ap.add_argument("--calib", type=int, default=4000); ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--calib", type=int, default=4000)
+    ap.add_argument("--no-bias", dest="bias", action="store_false", help="compensate with the free weights only"); ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
     mean, std = NORM[a.arch]
@@ -102,7 +112,7 @@ def main():
             masks[w].view(-1)[pick] = True
             q = qrows(w.data, n1[m], a.bits)
             if a.compensate:
-                compensate(w, H[m], before, masks[w], q, a.damp)
+                compensate(m, H[m], before, masks[w], q, a.damp, a.bias)
             with torch.no_grad():
                 w.data.view(-1)[pick] = q.view(-1)[pick]
         pre = evaluate(model, xte, yte)
@@ -111,6 +121,6 @@ def main():
             run_epochs(model, xtr, ytr, a.epochs_per_step, a.lr, masks, frozen)
         acc = evaluate(model, xte, yte)
         print(f"step {i+1} portion {portion}: before re-training {100*pre:.2f}%, after {100*acc:.2f}% ({time.time()-t0:.0f} s)", flush=True)
-    print(f"RESULT arch={a.arch} seed={a.seed} bits={a.bits} comp={a.compensate} float={100*fa:.2f} inq={100*acc:.2f} loss={100*(acc-fa):+.2f} seconds={time.time()-t0:.0f}", flush=True)
+    print(f"RESULT arch={a.arch} seed={a.seed} bits={a.bits} comp={a.compensate} bias={a.bias} float={100*fa:.2f} inq={100*acc:.2f} loss={100*(acc-fa):+.2f} seconds={time.time()-t0:.0f}", flush=True)
 
 main()
