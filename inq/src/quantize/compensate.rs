@@ -622,16 +622,17 @@ mod tests {
     #[test]
     fn conv_rows_are_the_receptive_fields_in_weight_order() {
         // 2 channels of 2×2, 2×2 kernel, pad 1 on the right/bottom only, stride 1
-        let r = Rows::Conv {
+        let conv = |group, out| Rows::Conv {
             c: 2,
             h: 2,
             w: 2,
-            group: 1,
+            group,
             kernel: [2, 2],
             stride: [1, 1],
             pad: [0, 0, 1, 1],
-            out: 1,
+            out,
         };
+        let r = conv(1, 1);
         let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let mut buf = Vec::new();
         r.push(&x, 0, &mut buf);
@@ -641,16 +642,7 @@ mod tests {
         // position (1, 1): only the top-left tap of each channel is inside
         assert_eq!(&buf[27..], &[4.0, 0.0, 0.0, 0.0, 8.0, 0.0, 0.0, 0.0, 1.0]);
         // depthwise: group 1 reads channel 1 only
-        let dw = Rows::Conv {
-            c: 2,
-            h: 2,
-            w: 2,
-            group: 2,
-            kernel: [2, 2],
-            stride: [1, 1],
-            pad: [0, 0, 1, 1],
-            out: 2,
-        };
+        let dw = conv(2, 2);
         let mut b = Vec::new();
         dw.push(&x, 1, &mut b);
         assert_eq!(dw.dim(), 4);
