@@ -1337,3 +1337,44 @@ fn compensation_moves_free_weights_towards_the_float_outputs() {
         assert!(r.frozen.iter().all(|f| f.iter().all(|&x| x)));
     }
 }
+
+/// With the learning-rate search, the compensation samples only images the re-training may
+/// learn from: changing the held-back images' pixels changes nothing.
+#[test]
+fn compensation_never_reads_the_held_back_images() {
+    use inq_quant::quantize::compensate::Compensate;
+    use inq_quant::quantize::lr_search::LrSearch;
+    let (m, data) = pretrained();
+    let holdout = 100;
+    let cfg = InqConfig {
+        bits: 3,
+        epochs_per_step: 1,
+        schedule: Some(vec![0.5, 1.0]),
+        train: quick_train(),
+        lr_search: Some(LrSearch {
+            candidates: vec![0.02],
+            holdout,
+        }),
+        compensate: Some(Compensate {
+            images: data.len(),
+            damping: 1e-3,
+        }),
+        ..InqConfig::default()
+    };
+    let mut changed = data.clone();
+    let px = changed.image_len();
+    let n = changed.len();
+    for p in &mut changed.pixels[(n - holdout) * px..] {
+        *p = 255 - *p;
+    }
+    let a = quantize::inq(&m, &data, None, &cfg, &mut |_| {}).unwrap();
+    let b = quantize::inq(&m, &changed, None, &cfg, &mut |_| {}).unwrap();
+    assert_eq!(a.model, b.model);
+    // and the compensation did act: without it the model differs
+    let plain = InqConfig {
+        compensate: None,
+        ..cfg
+    };
+    let c = quantize::inq(&m, &data, None, &plain, &mut |_| {}).unwrap();
+    assert_ne!(a.model, c.model);
+}

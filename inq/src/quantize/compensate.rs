@@ -260,12 +260,14 @@ fn add_gram(h: &mut [f64], p: &[f64], d: usize) {
 }
 
 /// The second moments of the row inputs of every layer in `layers`, over a sample of
-/// `cfg.images` images of `data` (drawn with `seed`) run through `model` with float
-/// activations, on every available core.
+/// `cfg.images` images drawn (with `seed`) from the first `pool` images of `data` (the ones
+/// the re-training may learn from: not the learning-rate search's held-back images), run
+/// through `model` with float activations, on every available core.
 pub fn moments(
     model: &FloatModel,
     layers: &[LayerQuant],
     data: &Dataset,
+    pool: usize,
     cfg: &Compensate,
     seed: &[u64],
 ) -> Result<Vec<Moments>, QuantError> {
@@ -284,7 +286,7 @@ pub fn moments(
             })?;
         plan.push((src, Rows::of(model, lq.layer, g.shape(src))?));
     }
-    let n = data.len();
+    let n = data.len().min(pool);
     if n == 0 {
         return Err(QuantError::Config(
             "compensation: no training images".into(),

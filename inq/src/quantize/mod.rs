@@ -446,12 +446,19 @@ pub fn inq_step(
                 .into(),
         ));
     }
-    // the layer inputs' second moments, from the model as the previous step left it
+    // the layer inputs' second moments, from the model as the previous step left it, on
+    // images the re-training may learn from (never the learning-rate search's held-back ones)
+    let pool = train_data.len()
+        - cfg
+            .lr_search
+            .as_ref()
+            .map_or(0, |s| s.holdout.min(train_data.len()));
     let moments = match &cfg.compensate {
         Some(c) => Some(compensate::moments(
             &state.model,
             &state.layers,
             train_data,
+            pool,
             c,
             &[cfg.train.seed, step as u64],
         )?),
