@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::forward::Forward;
 use crate::graph::{FloatModel, FloatOp, Source};
+use crate::train::ops::{im2col_to, Window};
 use crate::train::rng::SplitMix64;
 
 use super::{LayerQuant, QuantError};
@@ -80,17 +81,13 @@ pub struct Moments {
 /// How a node's row inputs are cut from its input tensor.
 #[derive(Debug, Clone, Copy)]
 enum Rows {
-    Dense {
-        dim: usize,
-    },
+    /// The input vector itself, for `out` output features.
+    Dense { dim: usize, out: usize },
+    /// The receptive fields of one group of `window.c` input channels (the training's column
+    /// matrix, [`im2col_to`]), `group` groups, `out` output channels.
     Conv {
-        c: usize,
-        h: usize,
-        w: usize,
+        window: Window,
         group: usize,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        pad: [usize; 4],
         out: usize,
     },
 }
@@ -102,16 +99,21 @@ impl Rows {
             message,
         };
         match &model.nodes[node].op {
-            FloatOp::Dense(d) => Ok(Rows::Dense { dim: d.in_features }),
+            FloatOp::Dense(d) => Ok(Rows::Dense {
+                dim: d.in_features,
+                out: d.out_features,
+            }),
             FloatOp::Conv(cv) => match shape {
                 &[c, h, w] if cv.group >= 1 && c % cv.group == 0 => Ok(Rows::Conv {
-                    c,
-                    h,
-                    w,
+                    window: Window {
+                        c: c / cv.group,
+                        h,
+                        w,
+                        k: cv.kernel,
+                        s: cv.stride,
+                        pad: cv.pad,
+                    },
                     group: cv.group,
-                    kernel: cv.kernel,
-                    stride: cv.stride,
-                    pad: cv.pad,
                     out: cv.out_channels,
                 }),
                 _ => Err(bad(format!(
@@ -131,16 +133,14 @@ impl Rows {
 
     fn dim(&self) -> usize {
         match *self {
-            Rows::Dense { dim } => dim,
-            Rows::Conv {
-                c, group, kernel, ..
-            } => c / group * kernel[0] * kernel[1],
+            Rows::Dense { dim, .. } => dim,
+            Rows::Conv { window, .. } => window.ckk(),
         }
     }
 
     fn rows_per_group(&self) -> usize {
         match *self {
-            Rows::Dense { .. } => usize::MAX,
+            Rows::Dense { out, .. } => out,
             Rows::Conv { out, group, .. } => out / group,
         }
     }
@@ -151,47 +151,21 @@ impl Rows {
     }
 
     /// Appends the input vectors of group `g` (one per output position), each followed by the
-    /// bias's constant 1, to `buf`.
-    fn push(&self, x: &[f32], g: usize, buf: &mut Vec<f64>) {
+    /// bias's constant 1, to `buf`; `cols` is scratch.
+    fn push(&self, x: &[f32], g: usize, cols: &mut Vec<f32>, buf: &mut Vec<f64>) {
         match *self {
-            Rows::Dense { dim } => {
+            Rows::Dense { dim, .. } => {
                 buf.extend(x[..dim].iter().map(|&v| f64::from(v)));
                 buf.push(1.0);
             }
-            Rows::Conv {
-                c,
-                h,
-                w,
-                group,
-                kernel: [kh, kw],
-                stride: [sh, sw],
-                pad: [pt, pl, pb, pr],
-                ..
-            } => {
-                let cg = c / group;
-                let oh = (h + pt + pb).saturating_sub(kh) / sh.max(1) + 1;
-                let ow = (w + pl + pr).saturating_sub(kw) / sw.max(1) + 1;
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for ci in g * cg..(g + 1) * cg {
-                            for ky in 0..kh {
-                                let iy = (oy * sh + ky) as isize - pt as isize;
-                                for kx in 0..kw {
-                                    let ix = (ox * sw + kx) as isize - pl as isize;
-                                    let inside = iy >= 0
-                                        && ix >= 0
-                                        && (iy as usize) < h
-                                        && (ix as usize) < w;
-                                    buf.push(if inside {
-                                        f64::from(x[(ci * h + iy as usize) * w + ix as usize])
-                                    } else {
-                                        0.0
-                                    });
-                                }
-                            }
-                        }
-                        buf.push(1.0);
-                    }
+            Rows::Conv { window, .. } => {
+                // the column matrix `[C·kh·kw + 1, OH·OW]` (its last row all ones), transposed
+                let plane = window.c * window.h * window.w;
+                cols.clear();
+                im2col_to(&window, &x[g * plane..(g + 1) * plane], cols);
+                let positions = window.oh() * window.ow();
+                for p in 0..positions {
+                    buf.extend(cols[p..].iter().step_by(positions).map(|&v| f64::from(v)));
                 }
             }
         }
@@ -319,7 +293,7 @@ pub fn moments(
                         .iter()
                         .map(|(_, r)| vec![Vec::new(); r.groups()])
                         .collect();
-                    let mut x = Vec::new();
+                    let (mut x, mut cols) = (Vec::new(), Vec::new());
                     let flush = |h: &mut [Vec<f64>], p: &mut [Vec<f64>], d: usize, at: usize| {
                         for (hg, pg) in h.iter_mut().zip(p.iter_mut()) {
                             if pg.len() >= at * d && !pg.is_empty() {
@@ -339,7 +313,7 @@ pub fn moments(
                                 Source::Node(j) => vals[*j].as_slice(),
                             };
                             for (gi, buf) in pending[li].iter_mut().enumerate() {
-                                rows.push(input, gi, buf);
+                                rows.push(input, gi, &mut cols, buf);
                             }
                             flush(&mut h[li], &mut pending[li], rows.width(), 512);
                         }
@@ -413,7 +387,7 @@ pub fn apply(
     // the unknowns of a row: its d weights and its bias (the constant input, last)
     let n = d + 1;
     let out = weights.len() / d;
-    let rpg = m.rows_per_group.min(out).max(1);
+    let rpg = m.rows_per_group.max(1);
     let mut changed = 0;
     for (gi, h) in m.h.iter().enumerate() {
         let first = gi * rpg;
@@ -546,8 +520,8 @@ fn dot(a: &[f64], b: &[f64], s: usize, d: usize) -> f64 {
 mod tests {
     use super::*;
 
-    /// `Σ x xᵀ` of `samples` extended by the constant 1.
-    fn moments_of(samples: &[Vec<f64>]) -> Moments {
+    /// `Σ x xᵀ` of `samples` extended by the constant 1, for `rows` output channels.
+    fn moments_of(samples: &[Vec<f64>], rows: usize) -> Moments {
         let d = samples[0].len();
         let n = d + 1;
         let mut h = vec![0.0; n * n];
@@ -561,7 +535,7 @@ mod tests {
         }
         Moments {
             dim: d,
-            rows_per_group: usize::MAX,
+            rows_per_group: rows,
             h: vec![h],
         }
     }
@@ -583,7 +557,7 @@ mod tests {
             vec![-1.0, -1.0, 2.0],
             vec![0.5, 0.5, 1.0],
         ];
-        let m = moments_of(&samples);
+        let m = moments_of(&samples, 1);
         let old = [0.75f32, 0.2, 0.3];
         let mut w = [1.0f32, 0.2, 0.3]; // weight 0 frozen at its level 1.0 (δ = 0.25)
         let mut b = [0.5f32];
@@ -603,7 +577,7 @@ mod tests {
     #[test]
     fn a_fully_frozen_row_gets_its_bias_corrected() {
         let samples = [vec![1.0, 2.0], vec![3.0, 0.0], vec![2.0, 1.0]];
-        let m = moments_of(&samples);
+        let m = moments_of(&samples, 2);
         let old = [0.5f32, 0.5, 0.25, 0.25];
         let mut w = [0.5f32, 0.5, 0.5, 0.25]; // row 1: δ = (0.25, 0), E[x0] = 2
         let mut b = [0.1f32, 0.2];
@@ -625,19 +599,21 @@ mod tests {
     fn conv_rows_are_the_receptive_fields_in_weight_order() {
         // 2 channels of 2×2, 2×2 kernel, pad 1 on the right/bottom only, stride 1
         let conv = |group, out| Rows::Conv {
-            c: 2,
-            h: 2,
-            w: 2,
+            window: Window {
+                c: 2 / group,
+                h: 2,
+                w: 2,
+                k: [2, 2],
+                s: [1, 1],
+                pad: [0, 0, 1, 1],
+            },
             group,
-            kernel: [2, 2],
-            stride: [1, 1],
-            pad: [0, 0, 1, 1],
             out,
         };
         let r = conv(1, 1);
         let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
-        let mut buf = Vec::new();
-        r.push(&x, 0, &mut buf);
+        let (mut buf, mut cols) = (Vec::new(), Vec::new());
+        r.push(&x, 0, &mut cols, &mut buf);
         assert_eq!((r.dim(), r.width()), (8, 9));
         assert_eq!(buf.len(), 4 * 9);
         assert_eq!(&buf[..9], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 1.0]);
@@ -646,7 +622,7 @@ mod tests {
         // depthwise: group 1 reads channel 1 only
         let dw = conv(2, 2);
         let mut b = Vec::new();
-        dw.push(&x, 1, &mut b);
+        dw.push(&x, 1, &mut cols, &mut b);
         assert_eq!(dw.dim(), 4);
         assert_eq!(&b[..5], &[5.0, 6.0, 7.0, 8.0, 1.0]);
     }

@@ -66,9 +66,15 @@ impl LrSearch {
     }
 }
 
+/// Images of a `total`-image training split that the re-training learns from: all but the
+/// last `holdout` ([`split`]'s first part).
+pub fn fit_len(total: usize, holdout: usize) -> usize {
+    total.saturating_sub(holdout)
+}
+
 /// The training split without its last `holdout` images, and those images.
 pub fn split(data: &Dataset, holdout: usize) -> (Dataset, Dataset) {
-    let n = data.len().saturating_sub(holdout);
+    let n = fit_len(data.len(), holdout);
     let px = data.image_len();
     let part = |range: std::ops::Range<usize>| Dataset {
         channels: data.channels,

@@ -448,11 +448,10 @@ pub fn inq_step(
     }
     // the layer inputs' second moments, from the model as the previous step left it, on
     // images the re-training may learn from (never the learning-rate search's held-back ones)
-    let pool = train_data.len()
-        - cfg
-            .lr_search
-            .as_ref()
-            .map_or(0, |s| s.holdout.min(train_data.len()));
+    let pool = lr_search::fit_len(
+        train_data.len(),
+        cfg.lr_search.as_ref().map_or(0, |s| s.holdout),
+    );
     let moments = match &cfg.compensate {
         Some(c) => Some(compensate::moments(
             &state.model,

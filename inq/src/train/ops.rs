@@ -147,8 +147,9 @@ fn flat_taps(g: &Window) -> Vec<FlatTap> {
 }
 
 /// One image's column matrix (`[C·kh·kw + 1, OH·OW]`, see [`Im2Col`]) appended to `out` in
-/// memory order, so that it is written once and never zeroed first.
-fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
+/// memory order, so that it is written once and never zeroed first. Also used by INQ's
+/// compensation ([`crate::quantize::compensate`]) for a layer's receptive fields.
+pub(crate) fn im2col_to(g: &Window, img: &[f32], out: &mut Vec<f32>) {
     if flat(g) {
         im2col_flat(g, img, out);
     } else {
