@@ -143,14 +143,51 @@ fn with_code(model: &QuantModel, node: usize, index: usize, code: u8) -> QuantMo
     m
 }
 
-struct Mutation {
+/// Verifies the mutant design folder `mutant` (then removes it), whose hardware now computes
+/// `mutated`, twice: with every stream checked (`opts.0`) and with the outputs only (`opts.1`).
+/// The reference says whether the mutation changes some intermediate value or some logit of
+/// `images` (against `clean`, the original model's runs); the full check must fail exactly when
+/// a value changes, naming a stream of `node`, and the outputs-only check exactly when a logit
+/// changes. `label` names the mutation in failures. Returns (a value changed, it was caught
+/// only with the streams checked).
+fn judge(
+    mutant: &std::path::Path,
+    mutated: &QuantModel,
     node: usize,
-    index: usize,
-    sign: bool,
-    /// Some intermediate value (any node's output) of the test images changes.
-    changes_values: bool,
-    /// Some logit changes.
-    changes_logits: bool,
+    images: &[Vec<i64>],
+    clean: &[inq_model::RunOutput],
+    opts: &(VerifyOptions, VerifyOptions),
+    label: &str,
+) -> (bool, bool) {
+    let r2 = Reference::new(mutated).unwrap();
+    let (mut values, mut logits) = (false, false);
+    for (x, c) in images.iter().zip(clean) {
+        let o = r2.run(x).unwrap();
+        values |= o.nodes != c.nodes;
+        logits |= o.logits != c.logits;
+    }
+    let full = verify(mutant, images, &opts.0).unwrap();
+    let outs = verify(mutant, images, &opts.1).unwrap();
+    let _ = std::fs::remove_dir_all(mutant);
+    let what = format!(
+        "{label}: {:?} / {:?}",
+        full.first_stream_mismatch, full.diagnosis
+    );
+    assert!(full.streams_checked && !outs.streams_checked);
+    assert_eq!(outs.passed, !logits, "outputs only, {what}");
+    assert_eq!(full.mismatch_count, outs.mismatch_count, "{what}");
+    if !values {
+        assert!(full.passed, "no value changes, yet: {what}");
+        return (false, false);
+    }
+    assert!(!full.passed, "value-changing mutation missed: {what}");
+    let bad = full.first_bad.as_ref().expect("a stream is named");
+    assert_eq!(bad.node, Some(node), "{what}");
+    if outs.passed {
+        assert_eq!(full.mismatch_count, 0);
+        assert!(full.stream_mismatches > 0);
+    }
+    (true, outs.passed)
 }
 
 #[test]
@@ -165,7 +202,7 @@ fn every_value_changing_weight_mutation_is_caught() {
         .collect();
     let reference = Reference::new(&model).unwrap();
     let clean: Vec<_> = images.iter().map(|x| reference.run(x).unwrap()).collect();
-    let (opts, outputs_only) = passing_options(&dir, &images, 5, shared_cache());
+    let opts = passing_options(&dir, &images, 5, shared_cache());
 
     let mut tried = 0usize;
     let mut value_changing = 0usize;
@@ -203,19 +240,6 @@ fn every_value_changing_weight_mutation_is_caught() {
                 };
                 let xor = u64::from(mvu.weights[at[0]] ^ mvu2.weights[at[0]])
                     << (s as u32 * mvu.code_bits);
-                let r2 = Reference::new(&m2).unwrap();
-                let mut mu = Mutation {
-                    node,
-                    index,
-                    sign,
-                    changes_values: false,
-                    changes_logits: false,
-                };
-                for (x, c) in images.iter().zip(&clean) {
-                    let o = r2.run(x).unwrap();
-                    mu.changes_values |= o.nodes != c.nodes;
-                    mu.changes_logits |= o.logits != c.logits;
-                }
                 let mutant = scratch(&format!("streams-mutant-{tried}"));
                 copy_design(&dir, &mutant).unwrap();
                 let hc =
@@ -225,35 +249,14 @@ fn every_value_changing_weight_mutation_is_caught() {
                     u64::from(w.codes[index]),
                     "ROM word {addr} of PE {p} holds the code"
                 );
-                let full = verify(&mutant, &images, &opts).unwrap();
-                let outs = verify(&mutant, &images, &outputs_only).unwrap();
-                let _ = std::fs::remove_dir_all(&mutant);
+                let kind = if sign { "sign" } else { "exponent" };
+                let label = format!("node {node} code {index} ({kind})");
+                let (changed, streams_only) =
+                    judge(&mutant, &m2, node, &images, &clean, &opts, &label);
                 tried += 1;
-                let what = format!(
-                    "node {} code {} ({}): {:?} / {:?}",
-                    mu.node,
-                    mu.index,
-                    if mu.sign { "sign" } else { "exponent" },
-                    full.first_stream_mismatch,
-                    full.diagnosis
-                );
-                assert!(full.streams_checked && !outs.streams_checked);
-                assert_eq!(outs.passed, !mu.changes_logits, "outputs only, {what}");
-                assert_eq!(full.mismatch_count, outs.mismatch_count, "{what}");
-                if mu.changes_values {
-                    value_changing += 1;
-                    assert!(!full.passed, "value-changing mutation missed: {what}");
-                    caught += 1;
-                    let bad = full.first_bad.as_ref().expect("a stream is named");
-                    assert_eq!(bad.node, Some(node), "{what}");
-                    if outs.passed {
-                        caught_by_streams_only += 1;
-                        assert_eq!(full.mismatch_count, 0);
-                        assert!(full.stream_mismatches > 0);
-                    }
-                } else {
-                    assert!(full.passed, "no value changes, yet: {what}");
-                }
+                value_changing += usize::from(changed);
+                caught += usize::from(changed);
+                caught_by_streams_only += usize::from(streams_only);
             }
         }
     }
@@ -305,7 +308,7 @@ fn every_value_changing_constant_mutation_of_hard_wired_engines_is_caught() {
     let clean: Vec<_> = images.iter().map(|x| reference.run(x).unwrap()).collect();
     // each mutant is a new Verilator build: a cache of their own, removed at the end
     let cache = scratch("streams-hard-wired-cache");
-    let (opts, outputs_only) = passing_options(&dir, &images, 7, cache.clone());
+    let opts = passing_options(&dir, &images, 7, cache.clone());
 
     let (mut tried, mut value_changing, mut caught, mut streams_only) = (0usize, 0, 0, 0);
     for (e, _, mvu) in design.mvu_engines() {
@@ -352,34 +355,13 @@ fn every_value_changing_constant_mutation_of_hard_wired_engines_is_caught() {
                 let _ = std::fs::remove_dir_all(&generated);
                 inq_testbenches::mutate::replace_once(&mutant, &module, &before, &text).unwrap();
 
-                let r2 = Reference::new(&m2).unwrap();
-                let (mut values, mut logits) = (false, false);
-                for (x, c) in images.iter().zip(&clean) {
-                    let o = r2.run(x).unwrap();
-                    values |= o.nodes != c.nodes;
-                    logits |= o.logits != c.logits;
-                }
-                let full = verify(&mutant, &images, &opts).unwrap();
-                let outs = verify(&mutant, &images, &outputs_only).unwrap();
-                let _ = std::fs::remove_dir_all(&mutant);
+                let kind = if sign { "sign" } else { "exponent" };
+                let label = format!("engine {e} code {index} ({kind})");
+                let (changed, only) = judge(&mutant, &m2, node, &images, &clean, &opts, &label);
                 tried += 1;
-                let what = format!(
-                    "engine {e} code {index} ({}): {:?} / {:?}",
-                    if sign { "sign" } else { "exponent" },
-                    full.first_stream_mismatch,
-                    full.diagnosis
-                );
-                assert_eq!(outs.passed, !logits, "outputs only, {what}");
-                if values {
-                    value_changing += 1;
-                    assert!(!full.passed, "value-changing mutation missed: {what}");
-                    caught += 1;
-                    let bad = full.first_bad.as_ref().expect("a stream is named");
-                    assert_eq!(bad.node, Some(node), "{what}");
-                    streams_only += usize::from(outs.passed);
-                } else {
-                    assert!(full.passed, "no value changes, yet: {what}");
-                }
+                value_changing += usize::from(changed);
+                caught += usize::from(changed);
+                streams_only += usize::from(only);
             }
         }
     }
