@@ -35,9 +35,13 @@ fn check_golden_with(
     req: &FoldingRequest,
     unroll: &[String],
 ) {
-    let dir = scratch(&format!("golden-{name}")).join("out");
     let design = inq_hdl::plan_unrolled(model, req, unroll).expect("plan");
-    inq_codegen::generate(&design, model, &dir, &inq_codegen::GenOptions::default())
+    check_golden_design(name, model, &design);
+}
+
+fn check_golden_design(name: &str, model: &inq_model::QuantModel, design: &inq_hdl::Design) {
+    let dir = scratch(&format!("golden-{name}")).join("out");
+    inq_codegen::generate(design, model, &dir, &inq_codegen::GenOptions::default())
         .expect("generate");
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -135,7 +139,21 @@ fn golden_mixed() {
             },
         ],
     });
-    check_golden("mixed", &mixed_model(3), &req);
+    // c2 with registered schedule flags (docs/hardware.md §12), the other ROM-fed engines
+    // without
+    let model = mixed_model(3);
+    let mut design = inq_hdl::plan(&model, &req).expect("plan");
+    let c2 = design
+        .engines
+        .iter_mut()
+        .find(|e| e.name == "c2")
+        .expect("engine c2");
+    let inq_hdl::EngineKind::Mvu(m) = &mut c2.kind else {
+        panic!("c2 is not an MVU")
+    };
+    assert!(!m.is_constant());
+    m.sched_regs = true;
+    check_golden_design("mixed", &model, &design);
 }
 
 #[test]

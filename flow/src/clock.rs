@@ -325,7 +325,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
             if d.netlist.levels <= target {
                 "met"
             } else {
-                "NOT met (only hard-wired adder trees are pipelined: `inq gen --tree-levels L` or `--pipeline-for xilinx7 --clock-mhz F`)"
+                "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and registers ROM-fed engines' schedule flags; nothing else has a stage to add)"
             }
         );
     }

@@ -1,13 +1,15 @@
-//! Pipelining to a clock: the pipeline registers of every hard-wired engine's adder trees
-//! chosen so that its estimated path meets a target clock on an FPGA family
-//! (`docs/hardware.md` §4.1, "Pipelined adder trees", and §12).
+//! Pipelining to a clock: the pipeline registers of every hard-wired engine's adder trees,
+//! and the registered schedule flags of every ROM-fed engine, chosen so that its estimated
+//! path meets a target clock on an FPGA family (`docs/hardware.md` §4.1, "Pipelined adder
+//! trees", and §12, "Registered schedule flags").
 //!
-//! Owns the choice (which stage length `L` each hard-wired engine gets) and the account of
-//! what still misses the target. Does not own the path model (each engine's
-//! [`crate::ops::EngineOp::logic_path`] and the family delays of [`crate::timing`]), nor the
-//! staging itself ([`crate::ops::pipeline`]): it only tries stage lengths on the plan's own
-//! estimate. The other parts of a design (ROM-fed engines, pools, FIFOs, the output stage)
-//! have a fixed path in their templates; they are reported, not changed.
+//! Owns the choice (which stage length `L` each hard-wired engine gets, which ROM-fed engine
+//! keeps its schedule flags in registers) and the account of what still misses the target.
+//! Does not own the path model (each engine's [`crate::ops::EngineOp::logic_path`] and the
+//! family delays of [`crate::timing`]), nor the staging itself ([`crate::ops::pipeline`]): it
+//! only tries the choices on the plan's own estimate. The other parts of a design (pools,
+//! FIFOs, the output stage, a ROM-fed engine's datapath and emission) have a fixed path in
+//! their templates; they are reported, not changed.
 
 use serde::Serialize;
 
@@ -30,6 +32,19 @@ pub struct TreeStaging {
     pub meets: bool,
 }
 
+/// A ROM-fed engine whose schedule flags became registers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleRegs {
+    /// The engine's name.
+    pub engine: String,
+    /// Its estimated path without the registers, in nanoseconds.
+    pub ns_before: f64,
+    /// With them.
+    pub ns: f64,
+    /// The path meets the period.
+    pub meets: bool,
+}
+
 /// What [`stage_to_clock`] did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClockFit {
@@ -41,9 +56,12 @@ pub struct ClockFit {
     pub period_ns: f64,
     /// Every hard-wired engine, in engine order.
     pub trees: Vec<TreeStaging>,
-    /// The parts of the design whose estimated path is still longer than the period (the
-    /// ROM-fed engines, pools, FIFOs and output stage have no stage to add; a hard-wired engine
-    /// appears here when even one adder level per stage is too slow).
+    /// The ROM-fed engines that got registered schedule flags, in engine order.
+    pub schedules: Vec<ScheduleRegs>,
+    /// The parts of the design whose estimated path is still longer than the period (pools,
+    /// FIFOs and the output stage have no stage to add, nor a ROM-fed engine's datapath and
+    /// emission; a hard-wired engine appears here when even one adder level per stage is too
+    /// slow).
     pub over: Vec<PartTiming>,
     /// The design's estimated Fmax after the staging.
     pub fmax_mhz: f64,
@@ -52,19 +70,38 @@ pub struct ClockFit {
 /// Stages the adder trees of every hard-wired engine of `design` for `mhz` on `family`: per
 /// engine the fewest pipeline registers whose estimated path (clock to output, levels, carry,
 /// setup) fits in the period — no register when the whole tree fits, at most one adder level
-/// per stage when nothing longer does — and updates its resource estimate.
+/// per stage when nothing longer does — and updates its resource estimate. A ROM-fed engine
+/// whose path misses the period gets registered schedule flags when they shorten it.
 pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
     let period_ns = 1000.0 / mhz;
     let mut trees = Vec::new();
+    let mut schedules = Vec::new();
     for e in &mut design.engines {
         let EngineKind::Mvu(m) = &mut e.kind else {
             continue;
         };
+        let io = e.io;
         if !m.is_constant() {
+            let ns_at = |m: &mut Mvu, on: bool| {
+                m.sched_regs = on;
+                m.logic_path(&io, family).on(family).ns(family)
+            };
+            let ns_before = ns_at(m, false);
+            let ns = ns_at(m, true);
+            if ns_before > period_ns && ns < ns_before {
+                e.resources = e.kind.op().resources(&e.io);
+                schedules.push(ScheduleRegs {
+                    engine: e.name.clone(),
+                    ns_before,
+                    ns,
+                    meets: ns <= period_ns,
+                });
+            } else {
+                m.sched_regs = false;
+            }
             continue;
         }
         // the engine's estimated path with stages of `l` adder levels (0: none)
-        let io = e.io;
         let ns_at = |m: &mut Mvu, l: u32| {
             m.stage_trees(io.in_width, l);
             m.logic_path(&io, family).on(family).ns(family)
@@ -96,6 +133,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         mhz,
         period_ns,
         trees,
+        schedules,
         over: est.parts.into_iter().filter(|p| p.ns > period_ns).collect(),
         fmax_mhz: est.fmax_mhz,
     }
@@ -127,6 +165,15 @@ impl ClockFit {
                 if t.meets { "" } else { " (misses the target)" }
             ));
         }
+        for r in &self.schedules {
+            s.push_str(&format!(
+                "  {}: registered schedule flags, {:.2} → {:.2} ns{}\n",
+                r.engine,
+                r.ns_before,
+                r.ns,
+                if r.meets { "" } else { " (misses the target)" }
+            ));
+        }
         if self.over.is_empty() {
             s.push_str("  every part meets the target\n");
         } else {
@@ -141,7 +188,7 @@ impl ClockFit {
                 })
                 .collect();
             s.push_str(&format!(
-                "  over the target (no pipeline stage to add): {}\n",
+                "  over the target (no further stage to add): {}\n",
                 names.join(", ")
             ));
         }
@@ -166,12 +213,22 @@ mod tests {
                 ns: 4.5,
                 meets: true,
             }],
+            schedules: vec![ScheduleRegs {
+                engine: "conv".into(),
+                ns_before: 6.1,
+                ns: 4.9,
+                meets: true,
+            }],
             over: vec![],
             fmax_mhz: 222.2,
         };
         let s = fit.summary();
         assert!(
             s.contains("fc: 3 adder level(s) per stage, 2 pipeline register(s)"),
+            "{s}"
+        );
+        assert!(
+            s.contains("conv: registered schedule flags, 6.10 → 4.90 ns"),
             "{s}"
         );
         assert!(s.contains("every part meets"), "{s}");

@@ -39,7 +39,7 @@ pub mod resources;
 pub mod schedule;
 pub mod timing;
 
-pub use clock_target::{stage_to_clock, ClockFit, TreeStaging};
+pub use clock_target::{stage_to_clock, ClockFit, ScheduleRegs, TreeStaging};
 pub use design::{
     Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
 };

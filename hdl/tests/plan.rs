@@ -932,8 +932,19 @@ fn adder_trees_are_pipelined_for_the_clock() {
             "{fit:?}"
         );
         assert!(fit.over.is_empty(), "{}", fit.summary());
+        assert!(fit.schedules.is_empty(), "{}", fit.summary());
+        assert!(!d.engines.iter().any(sched_regs));
         let mut d = base.clone();
         let fit = stage_to_clock(&mut d, family, 2000.0);
+        check_schedules(&d, &fit);
+        // the flags shorten the ROM-fed conv2 on 7-series; on iCE40 their own next-value
+        // chain is deeper than the schedule they cut (docs/hardware.md §12)
+        assert_eq!(
+            fit.schedules.iter().any(|r| r.engine == "conv2"),
+            family == TimingFamily::Xilinx7,
+            "{}",
+            fit.summary()
+        );
         assert!(fit
             .trees
             .iter()
@@ -972,6 +983,28 @@ fn adder_trees_are_pipelined_for_the_clock() {
         fit.summary()
     );
     assert!(fit.over.iter().all(|p| p.ns > 5.0));
+    check_schedules(&d, &fit);
     // the registers' flip-flops are in the estimate
     assert!(d.design_resources().ff_bits > base.design_resources().ff_bits);
+}
+
+fn sched_regs(e: &inq_hdl::Engine) -> bool {
+    matches!(&e.kind, EngineKind::Mvu(m) if m.sched_regs)
+}
+
+/// The registered schedule flags of `stage_to_clock`: exactly the ROM-fed engines it lists
+/// have them, each listed one is faster with them, and none is hard-wired.
+fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
+    for e in &d.engines {
+        let listed = fit.schedules.iter().find(|r| r.engine == e.name);
+        assert_eq!(listed.is_some(), sched_regs(e), "{}: {fit:?}", e.name);
+        if let Some(r) = listed {
+            let EngineKind::Mvu(m) = &e.kind else {
+                panic!()
+            };
+            assert!(!m.is_constant());
+            assert!(r.ns < r.ns_before && r.ns_before > fit.period_ns, "{r:?}");
+            assert_eq!(r.meets, r.ns <= fit.period_ns);
+        }
+    }
 }

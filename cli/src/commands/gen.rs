@@ -75,10 +75,10 @@ pub struct FoldArgs {
     /// after every L levels; 0: none, the whole tree in one cycle). Default 2.
     #[arg(long, value_name = "L", conflicts_with = "pipeline_for")]
     pub tree_levels: Option<u32>,
-    /// Pipeline the adder trees of hard-wired engines for --clock-mhz on this FPGA family:
-    /// per engine the fewest registers whose estimated path fits in the period (the plan's
-    /// clock estimate, `inq report --flows`/`inq impl` compare it with the tools); prints
-    /// what still misses the target.
+    /// Pipeline for --clock-mhz on this FPGA family: per hard-wired engine the fewest adder
+    /// tree registers whose estimated path fits in the period, and registered schedule flags
+    /// for every ROM-fed engine whose schedule misses it (the plan's clock estimate, `inq
+    /// report --flows`/`inq impl` compare it with the tools); prints what still misses.
     #[arg(long, value_enum, value_name = "FAMILY")]
     pub pipeline_for: Option<FamilyArg>,
     /// How the skip FIFOs of residual connections get their depths.

@@ -143,6 +143,13 @@ pub struct Mvu {
     /// its fire. 0 (the only value for ROM-fed engines): the datapath is one cycle.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub pipeline: u32,
+    /// Registered schedule flags (`docs/hardware.md` §12, "Registered schedule flags"; ROM-fed
+    /// engines only): the row test and the tests `pending == 0` and `pending == 1` are
+    /// flip-flops whose next values are computed beside `fire`, so `fire` starts from
+    /// flip-flops. Same values and cycles; a shorter schedule chain for a few more LUTs.
+    /// Chosen by [`crate::clock_target::stage_to_clock`] when the schedule misses the clock.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sched_regs: bool,
 }
 
 /// Where an MVU's weights live (`docs/hardware.md` §4.1).
@@ -649,6 +656,7 @@ pub fn plan_mvu(
             WeightStorage::Rom
         },
         pipeline: 0,
+        sched_regs: false,
     };
     mvu.stage_trees(in_fmt.bits, pipeline::ADDER_LEVELS_PER_STAGE);
     let io = Io {
@@ -701,6 +709,8 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             + vclog2(depth)
             + vclog2(pe + 1)
             + vclog2(pe)
+            // the registered schedule flags: rok, pz, p1
+            + if m.sched_regs { 3 } else { 0 }
     } + vclog2(oc.max(2));
     t.push(term(
         "control (counters, window addressing, handshakes, requantizer shifts)",
@@ -894,7 +904,27 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     // 7-series (refitted with the registered FIFO flags on the walked netlists of the four
     // designs in docs/performance.md, "Requantization from registers": 7–11 levels on
     // 7-series, 8–10 on iCE40)
-    let mut schedule = LogicPath::new(6 + lbw.div_ceil(4), lbw.div_ceil(2)).with_wide_selects(1);
+    let sched_regs = m.sched_regs && !m.is_constant();
+    // with the registered schedule flags `fire` is two levels from flip-flops, and the
+    // flags' own next values are a chain of their own: the row completion, the image wrap
+    // and `fire` selecting among comparisons of registers, which LUT6es absorb and LUT4s do
+    // not (fitted on the walked netlists of the default LeNet on 7-series and of the `up5k`
+    // preset on iCE40, docs/performance.md, "Registered schedule flags": 7 and 12–13 levels)
+    let flag_levels = match family {
+        TimingFamily::Xilinx7 => 6,
+        TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 12,
+    };
+    let (mut schedule, flags) = if sched_regs {
+        (
+            LogicPath::new(3 + lbw.div_ceil(4), lbw.div_ceil(2)).with_wide_selects(1),
+            LogicPath::new(flag_levels, lbw.div_ceil(2)),
+        )
+    } else {
+        (
+            LogicPath::new(6 + lbw.div_ceil(4), lbw.div_ceil(2)).with_wide_selects(1),
+            LogicPath::default(),
+        )
+    };
     let tree = log2_ceil(m.simd);
     let mut datapath = LogicPath::new(
         7 + tree,
@@ -940,7 +970,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
         LogicPath::new(emission_levels, m.requant_width)
     };
     // the deepest chain as it maps on `family`
-    [schedule, datapath, emission]
+    [schedule, flags, datapath, emission]
         .into_iter()
         .fold(LogicPath::default(), |a, b| {
             if b.on(family).weight(family) > a.on(family).weight(family) {
@@ -1137,6 +1167,9 @@ impl EngineOp for Mvu {
         p.push(Param::memory("SHIFT_FILE", "shift"));
         if self.mac == MacKind::Multiply && !self.is_constant() {
             p.push(Param::flag("MUL", true));
+        }
+        if self.sched_regs && !self.is_constant() {
+            p.push(Param::flag("SREG", true));
         }
         p
     }

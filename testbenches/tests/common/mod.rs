@@ -235,6 +235,21 @@ pub fn plan_and_generate(
     (dir, design)
 }
 
+/// Every ROM-fed MVU of `design` with registered schedule flags (`docs/hardware.md` §12,
+/// "Registered schedule flags"); returns how many.
+pub fn with_sched_regs(design: &mut Design) -> usize {
+    let mut n = 0;
+    for e in &mut design.engines {
+        if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+            if !m.is_constant() {
+                m.sched_regs = true;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
 /// How [`cosim`] drives both runs.
 #[derive(Debug, Clone, Default)]
 pub struct Drive {

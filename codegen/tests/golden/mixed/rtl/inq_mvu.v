@@ -39,6 +39,7 @@ module inq_mvu #(
   parameter integer OUT_W      = 8,
   parameter integer LOGITS     = 0,
   parameter integer OUT_SIGNED = 0,
+  parameter integer SREG       = 0,
   parameter integer WAW        = 1,
   parameter integer MUL        = 0,
   parameter         BIAS_FILE  = "",
@@ -203,13 +204,23 @@ module inq_mvu #(
   wire          in_next = ((~rlh[CW]) & (iyx < rlh[CW-1:0]));
   assign in_ready     = ((iy != H_C) & (ahead ? in_next : (cdone | in_room)));
   wire          in_fire = (in_valid & in_ready);
-  wire          rows_ok = (ahead | (iy == H_C) | (iyx >= need));
+  wire          rows_ok_c = (ahead | (iy == H_C) | (iyx >= need));
+  // SREG = 1 (docs/hardware.md section 12, "Registered schedule flags"): rows_ok and the
+  // tests pending == 0 and pending == 1 are flip-flops holding the same values, their next
+  // values computed beside fire from registers and selected by it, so fire starts from
+  // flip-flops; SREG = 0: they are the comparisons themselves
+  reg           rok;
+  reg           pz;
+  reg           p1;
+  wire          rows_ok = ((SREG != 0) ? rok : rows_ok_c);
+  wire          pend0 = ((SREG != 0) ? pz : (pending == {PNW{1'b0}}));
+  wire          pend1 = ((SREG != 0) ? p1 : (pending == {{(PNW-1){1'b0}}, 1'b1}));
   wire          emit_go = ((~out_valid) | out_ready);
   // sf == SF_LAST and icf == CS_LAST, kept in registers (their next values are compared
   // from the counters beside fire, not after them: docs/hardware.md section 12)
   reg           last_sf;
   reg           icl;
-  wire          obuf_free = ((pending == {PNW{1'b0}}) | ((pending == {{(PNW-1){1'b0}}, 1'b1}) & emit_go));
+  wire          obuf_free = (pend0 | (pend1 & emit_go));
   wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
   wire          load = (fire & last_sf);
   wire          nfl = (nf == NF_LAST);
@@ -219,7 +230,7 @@ module inq_mvu #(
   wire          end_row = (end_pix & oxl);
   wire          last_fire = (fire & end_row & oyl);
   wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
-  wire          emit = (emit_go & (pending != {PNW{1'b0}}));
+  wire          emit = (emit_go & (~pend0));
 
   // ---- the window address of a banked line buffer, advanced by a delta ----
   // The read address ra = rb + ox*SW*C + kx*C + icf*SIMD [+ nf*PE] - PL*C (in LU units,
@@ -366,15 +377,53 @@ module inq_mvu #(
   localparam [CW:0] RLH0 = RLH_I[CW:0];
   wire [CW-1:0]  lo_mx_a = ((lop_a > PT_C) ? lop_a : PT_C);
   wire [CW-1:0]  rl_a = ((lo_mx_a + NR_C) - PT_C);
+  wire [CW-1:0]  need_a = ((lop_a + KH_C) - PT_C);
   always @(posedge clk) begin
     if (rst) begin
       need <= NEED0;
       rl <= NR_C;
       rlh <= RLH0;
     end else if (fire) begin
-      need <= ((lop_a + KH_C) - PT_C);
+      need <= need_a;
       rl <= rl_a;
       rlh <= ({1'b0, rl_a} - {1'b0, H_W});
+    end
+  end
+  // the registered schedule flags (SREG = 1): rok's next value is the row test of the next
+  // (iy, need, ahead), one of six comparisons of registers (iy kept, incremented by a
+  // completed input row, or 0 at the image wrap; need kept or advanced by a fire) selected
+  // by fire, the row completion and the wrap; pz and p1 follow pending
+  localparam integer H_M1_I = H - 1;
+  localparam [IYW-1:0] H_M1 = H_M1_I[IYW-1:0];
+  localparam [0:0] ROK0 = ((NEED0 == {CW{1'b0}}) ? 1'b1 : 1'b0);
+  localparam integer P2_I = 2;
+  localparam [PNW:0] P2 = P2_I[PNW:0];
+  localparam [0:0] PE_ONE = ((PE == 1) ? 1'b1 : 1'b0);
+  wire           row_in = (in_fire & (ie == ROW_LAST));
+  wire [CW:0]    iy1 = ({1'b0, iyx} + 1'b1);
+  wire           r_kk = ((iy == H_C) | (iyx >= need));
+  wire           r_ik = ((iy == H_M1) | (iy1 >= {1'b0, need}));
+  wire           r_ka = ((iy == H_C) | (iyx >= need_a));
+  wire           r_ia = ((iy == H_M1) | (iy1 >= {1'b0, need_a}));
+  wire           r_zk = (need == {CW{1'b0}});
+  wire           r_za = (need_a == {CW{1'b0}});
+  wire           ahead_n = (img_wrap ? (ahead | (~(cdone | last_fire))) : (ahead & (~last_fire)));
+  wire           r_n = (img_wrap ? (fire ? r_za : r_zk)
+                      : (row_in ? (fire ? r_ia : r_ik) : (fire ? r_ka : r_kk)));
+  always @(posedge clk) begin
+    if (rst) begin
+      rok <= ROK0;
+      pz <= 1'b1;
+      p1 <= 1'b0;
+    end else begin
+      rok <= (ahead_n | r_n);
+      if (load) begin
+        pz <= 1'b0;
+        p1 <= PE_ONE;
+      end else if (emit) begin
+        pz <= pend1;
+        p1 <= ({1'b0, pending} == P2);
+      end
     end
   end
   wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
@@ -740,7 +789,7 @@ module inq_mvu #(
       end
       // emission side
       if (emit_go) begin
-        out_valid <= (pending != {PNW{1'b0}});
+        out_valid <= (~pend0);
       end
       if (emit) begin
         out_data <= q;

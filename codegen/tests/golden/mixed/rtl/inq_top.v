@@ -252,6 +252,7 @@ module inq_top (
     .WAW(3),
     .BIAS_FILE("e1_bias.hex"),
     .SHIFT_FILE("e1_shift.hex"),
+    .SREG(1),
     .A(6)
   ) u_e1_c2 (
     .clk(clk), .rst(rst),
