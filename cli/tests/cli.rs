@@ -1614,5 +1614,48 @@ fn quantize_compensate_records_its_settings_and_rejects_bad_values() {
     let set = &model.provenance.settings;
     assert_eq!(set["compensate_images"], 16);
     assert_eq!(set["compensate_damping"], 0.01);
+    // the default: on at 3 bits or fewer (also when only one layer has them), off above;
+    // `--no-compensate` turns it off
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "quantize",
+            onnx,
+            "--data",
+            d,
+            "--out",
+            qs,
+            "--schedule",
+            "1",
+            "--epochs-per-step",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        let out = inq(&args);
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        inq_model::QuantModel::load(&q).unwrap().provenance.settings
+    };
+    let set = run(&["--bits", "3"]);
+    assert_eq!(set["compensate_images"], 2048, "{set:?}");
+    assert!(!run(&["--bits", "3", "--no-compensate"]).contains_key("compensate_images"));
+    assert!(!run(&["--bits", "4"]).contains_key("compensate_images"));
+    let first = model
+        .nodes
+        .iter()
+        .find(|n| n.op.operator().weights().is_some())
+        .map(|n| n.name.clone())
+        .expect("a weighted node");
+    let lb = format!("{first}=3");
+    assert_eq!(
+        run(&["--bits", "4", "--layer-bits", &lb])["compensate_images"],
+        2048
+    );
+    assert_quantize_refuses(
+        &[onnx, "--data", d, "--out", qs],
+        &[(&["--compensate", "--no-compensate"], "--no-compensate")],
+    );
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use inq_flow::quantize::{quantize, quantize_seeds, Method, QuantizeRequest};
 use inq_quant::calib::Calibration;
-use inq_quant::quantize::compensate::Compensate;
+use inq_quant::quantize::compensate::{self, Compensate};
 use inq_quant::quantize::lr_search::LrSearch;
 use inq_quant::quantize::{InqConfig, IntConfig, Levels, Strategy};
 use inq_quant::train::distill::Distill;
@@ -128,8 +128,12 @@ pub struct QuantOptions {
     /// Before each step's re-training, move the weights left free so that every layer's
     /// outputs on sample training images change as little as possible by the weights the
     /// step froze (least squares on the layer inputs' second moments; beyond the paper).
+    /// On by default when some layer has 3 bits or fewer.
     #[arg(long)]
     pub compensate: bool,
+    /// No compensation, also at 3 bits or fewer.
+    #[arg(long, conflicts_with = "compensate")]
+    pub no_compensate: bool,
     /// Training images sampled for `--compensate`'s second moments (drawn again every step).
     #[arg(
         long,
@@ -207,6 +211,7 @@ impl QuantOptions {
                     .with_context(|| format!("--layer-bits `{item}`: bad bit width"))?,
             );
         }
+        let min_bits = layer_bits.values().copied().fold(self.bits, u32::min);
         let mut inq = InqConfig {
             bits: self.bits,
             layer_bits,
@@ -233,10 +238,17 @@ impl QuantOptions {
                 candidates,
                 holdout: self.lr_holdout,
             }),
-            compensate: self.compensate.then_some(Compensate {
-                images: self.compensate_images,
-                damping: self.compensate_damping,
-            }),
+            compensate: if self.compensate {
+                Some(Compensate {
+                    images: self.compensate_images,
+                    damping: self.compensate_damping,
+                })
+            } else if self.no_compensate {
+                None
+            } else {
+                // the library's default for the smallest bit width in use
+                compensate::default_for(min_bits)
+            },
             ..InqConfig::default()
         };
         if let Some(c) = &inq.compensate {

@@ -1,5 +1,5 @@
 //! Compensation of each INQ step's quantization error in the weights that stay free (beyond
-//! the paper; `inq quantize --compensate`).
+//! the paper; `inq quantize --compensate`, on by default at 3 bits or fewer: [`default_for`]).
 //!
 //! When a step freezes a weight at its level it changes by `δ = Q(w) − w`. The paper leaves
 //! the re-training to absorb that change. With [`Compensate`] the step first moves the weights
@@ -45,6 +45,18 @@ impl Default for Compensate {
             damping: 0.01,
         }
     }
+}
+
+/// The largest bit width at which `inq quantize` compensates without being asked: at 3 bits
+/// it gained on every network and seed measured, at 4 and 5 bits it did not everywhere
+/// (`docs/experiments.md` (e), "Compensating each step's error").
+pub const DEFAULT_MAX_BITS: u32 = 3;
+
+/// The compensation a run gets when its settings do not say: the default settings when the
+/// smallest bit width in use is at most [`DEFAULT_MAX_BITS`], none otherwise (as
+/// [`super::default_schedule`] follows the smallest bit width).
+pub fn default_for(min_bits: u32) -> Option<Compensate> {
+    (min_bits <= DEFAULT_MAX_BITS).then(Compensate::default)
 }
 
 impl Compensate {
