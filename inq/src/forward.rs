@@ -169,6 +169,16 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
+/// Worker threads for `items` independent items: the available cores, at most `cap`, at
+/// least 1, never more than the items.
+pub(crate) fn worker_threads(items: usize, cap: usize) -> usize {
+    std::thread::available_parallelism()
+        .map(|t| t.get())
+        .unwrap_or(1)
+        .clamp(1, cap.max(1))
+        .min(items.max(1))
+}
+
 /// Result of [`accuracy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accuracy {
@@ -223,11 +233,7 @@ pub fn predict(model: &FloatModel, data: &Dataset) -> Result<Vec<usize>, Forward
         }
     })?;
     let n = data.len();
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .clamp(1, 16)
-        .min(n.max(1));
+    let threads = worker_threads(n, 16);
     let per = n.div_ceil(threads);
     let mut preds = vec![0usize; n];
     let f = &f;

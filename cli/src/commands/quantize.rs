@@ -211,7 +211,6 @@ impl QuantOptions {
                     .with_context(|| format!("--layer-bits `{item}`: bad bit width"))?,
             );
         }
-        let min_bits = layer_bits.values().copied().fold(self.bits, u32::min);
         let mut inq = InqConfig {
             bits: self.bits,
             layer_bits,
@@ -238,19 +237,16 @@ impl QuantOptions {
                 candidates,
                 holdout: self.lr_holdout,
             }),
-            compensate: if self.compensate {
-                Some(Compensate {
-                    images: self.compensate_images,
-                    damping: self.compensate_damping,
-                })
-            } else if self.no_compensate {
-                None
-            } else {
-                // the library's default for the smallest bit width in use
-                compensate::default_for(min_bits)
-            },
+            compensate: self.compensate.then_some(Compensate {
+                images: self.compensate_images,
+                damping: self.compensate_damping,
+            }),
             ..InqConfig::default()
         };
+        if !self.compensate && !self.no_compensate {
+            // the library's default for the smallest bit width in use
+            inq.compensate = compensate::default_for(inq.smallest_bits());
+        }
         if let Some(c) = &inq.compensate {
             c.check()
                 .map_err(|e| anyhow::anyhow!("--compensate-images/--compensate-damping: {e}"))?;

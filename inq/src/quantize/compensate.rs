@@ -53,8 +53,8 @@ impl Default for Compensate {
 pub const DEFAULT_MAX_BITS: u32 = 3;
 
 /// The compensation a run gets when its settings do not say: the default settings when the
-/// smallest bit width in use is at most [`DEFAULT_MAX_BITS`], none otherwise (as
-/// [`super::default_schedule`] follows the smallest bit width).
+/// smallest bit width in use ([`super::InqConfig::smallest_bits`]) is at most
+/// [`DEFAULT_MAX_BITS`], none otherwise (as [`super::default_schedule`] follows it).
 pub fn default_for(min_bits: u32) -> Option<Compensate> {
     (min_bits <= DEFAULT_MAX_BITS).then(Compensate::default)
 }
@@ -282,11 +282,7 @@ pub fn moments(
     let mut rng = SplitMix64::derive(0xc0e5, seed);
     let mut pick = rng.permutation(n);
     pick.truncate(take);
-    let threads = std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
-        .min(take);
+    let threads = crate::forward::worker_threads(take, 8);
     let per = take.div_ceil(threads);
     let empty = || -> Vec<Vec<Vec<f64>>> {
         plan.iter()

@@ -131,6 +131,11 @@ impl InqConfig {
     pub fn bits_of(&self, name: &str) -> u32 {
         self.layer_bits.get(name).copied().unwrap_or(self.bits)
     }
+    /// The smallest bit width the settings name (`bits` and every `layer_bits` entry): what
+    /// the bit-width-dependent defaults follow ([`super::compensate::default_for`]).
+    pub fn smallest_bits(&self) -> u32 {
+        self.layer_bits.values().copied().fold(self.bits, u32::min)
+    }
 }
 
 impl Default for InqConfig {
