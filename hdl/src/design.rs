@@ -86,7 +86,11 @@ pub struct Stream {
     pub signed: bool,
     /// Elements per image.
     pub elements_per_image: usize,
-    /// FIFO capacity in elements (at least 1).
+    /// Elements per beat `k` (`docs/hardware.md` §2.1): the FIFO is `k·width` bits wide and
+    /// an image takes `elements_per_image / k` beats.
+    #[serde(default = "crate::ops::one", skip_serializing_if = "crate::ops::is_one")]
+    pub beat: usize,
+    /// FIFO capacity in beats (at least 1).
     pub depth: usize,
     /// A fork output whose FIFO depth is sized by the skip rule (`docs/hardware.md` §2.2).
     #[serde(default, skip_serializing_if = "is_false")]
@@ -281,7 +285,7 @@ impl Design {
     pub fn design_resources(&self) -> Resources {
         let mut t = self.total_resources();
         for s in &self.streams {
-            add_into(&mut t, &fifo_resources(s.width, s.depth));
+            add_into(&mut t, &fifo_resources(s.width * s.beat as u32, s.depth));
         }
         add_into(
             &mut t,

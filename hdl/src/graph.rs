@@ -105,6 +105,7 @@ pub fn build(
         let kind = EngineKind::Fork(Fork {
             outputs: count,
             elements: p.elements,
+            beat: 1,
         });
         let io = Io {
             in_width: p.width,
@@ -270,6 +271,7 @@ pub fn build(
                 width: p.width,
                 signed: p.signed,
                 elements_per_image: p.elements,
+                beat: 1,
                 depth,
                 skip,
             });
@@ -293,6 +295,7 @@ pub fn build(
                 width: p.width,
                 signed: p.signed,
                 elements_per_image: p.elements,
+                beat: 1,
                 depth,
                 skip: false,
             });

@@ -72,6 +72,16 @@ impl Param {
     }
 }
 
+/// The default beat: one element per beat (serde default of every `beat` field).
+pub(crate) fn one() -> usize {
+    1
+}
+
+/// Whether a beat is the default one element (serde: then the field is not written).
+pub(crate) fn is_one(k: &usize) -> bool {
+    *k == 1
+}
+
 /// One engine kind of the hardware plan: how many streams it reads and writes, its schedule,
 /// its resources and its template parameters (`docs/hardware.md` gives its cycle-exact
 /// behaviour).
@@ -95,6 +105,15 @@ pub trait EngineOp {
     /// The sliding-window geometry, for engines with a line buffer.
     fn geometry(&self) -> Option<&Geometry> {
         None
+    }
+    /// Elements per beat on its input streams (`docs/hardware.md` §2.1); 1 unless the kind
+    /// takes wide beats.
+    fn in_beat(&self) -> usize {
+        1
+    }
+    /// Elements per beat on its output streams.
+    fn out_beat(&self) -> usize {
+        1
     }
     /// Elements per image on each input stream.
     fn in_elements(&self) -> usize;

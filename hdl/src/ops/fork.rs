@@ -17,6 +17,9 @@ pub struct Fork {
     pub outputs: usize,
     /// Elements per image.
     pub elements: usize,
+    /// Elements per beat, in and out (`docs/hardware.md` §2.1): the fork copies beats.
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    pub beat: usize,
 }
 
 impl EngineOp for Fork {
@@ -26,6 +29,12 @@ impl EngineOp for Fork {
     }
     fn outputs(&self) -> usize {
         self.outputs
+    }
+    fn in_beat(&self) -> usize {
+        self.beat
+    }
+    fn out_beat(&self) -> usize {
+        self.beat
     }
     fn in_elements(&self) -> usize {
         self.elements
@@ -52,6 +61,9 @@ impl EngineOp for Fork {
         crate::resources::finish(&self.terms(io), Resources::default())
     }
     fn params(&self, io: &Io) -> Vec<Param> {
-        vec![Param::int("W", io.in_width), Param::size("N", self.outputs)]
+        vec![
+            Param::int("W", io.in_width * self.beat as u32),
+            Param::size("N", self.outputs),
+        ]
     }
 }

@@ -19,6 +19,7 @@ pub mod sharing;
 
 pub use add::AddUnit;
 pub use adder_tree::{AdderTree, ConstTerm, TreeNode, TreeOperand};
+pub(crate) use api::{is_one, one};
 pub use api::{EngineOp, Io, Param, ParamValue};
 pub use fork::Fork;
 pub use gap::Gap;

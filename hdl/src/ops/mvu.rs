@@ -150,6 +150,14 @@ pub struct Mvu {
     /// Chosen by [`crate::clock_target::stage_to_clock`] when the schedule misses the clock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sched_regs: bool,
+    /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
+    /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    pub in_beat: usize,
+    /// Elements per output beat `KO` (hard-wired engines only, `KO | PE`): the emission sends
+    /// `KO` results of `obuf` per beat, `PE/KO` beats per output pixel.
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    pub out_beat: usize,
 }
 
 /// Where an MVU's weights live (`docs/hardware.md` §4.1).
@@ -657,6 +665,8 @@ pub fn plan_mvu(
         },
         pipeline: 0,
         sched_regs: false,
+        in_beat: 1,
+        out_beat: 1,
     };
     mvu.stage_trees(in_fmt.bits, pipeline::ADDER_LEVELS_PER_STAGE);
     let io = Io {
@@ -1047,6 +1057,12 @@ impl EngineOp for Mvu {
     fn geometry(&self) -> Option<&Geometry> {
         Some(&self.geom)
     }
+    fn in_beat(&self) -> usize {
+        self.in_beat
+    }
+    fn out_beat(&self) -> usize {
+        self.out_beat
+    }
     fn in_elements(&self) -> usize {
         self.geom.in_elements()
     }
@@ -1170,6 +1186,12 @@ impl EngineOp for Mvu {
         }
         if self.sched_regs && !self.is_constant() {
             p.push(Param::flag("SREG", true));
+        }
+        if self.in_beat != 1 {
+            p.push(Param::size("KI", self.in_beat));
+        }
+        if self.out_beat != 1 {
+            p.push(Param::size("KO", self.out_beat));
         }
         p
     }

@@ -37,6 +37,10 @@ pub struct Pool {
     pub shift: u32,
     /// Width of the window sum (`A + shift + 1`, average only).
     pub sum_width: u32,
+    /// Elements per beat `K` in and out (`docs/hardware.md` §2.1, §5.1; the tiled unit only,
+    /// `K | C`): `K` channels of one pixel per beat, pooled side by side.
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    pub beat: usize,
 }
 
 impl Pool {
@@ -51,6 +55,7 @@ impl Pool {
             mode,
             shift,
             sum_width: bits + shift + 1,
+            beat: 1,
         }
     }
 
@@ -308,6 +313,12 @@ impl EngineOp for Pool {
     fn geometry(&self) -> Option<&Geometry> {
         Some(&self.geom)
     }
+    fn in_beat(&self) -> usize {
+        self.beat
+    }
+    fn out_beat(&self) -> usize {
+        self.beat
+    }
     fn in_elements(&self) -> usize {
         self.geom.in_elements()
     }
@@ -388,7 +399,10 @@ impl EngineOp for Pool {
                 Param::flag("AVG", self.mode == PoolMode::Avg),
                 Param::int("S", self.shift),
                 Param::int("SUMW", self.sum_width),
-            ];
+            ]
+            .into_iter()
+            .chain((self.beat != 1).then(|| Param::size("K", self.beat)))
+            .collect();
         }
         vec![
             Param::size("C", g.c),
