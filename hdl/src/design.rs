@@ -88,7 +88,10 @@ pub struct Stream {
     pub elements_per_image: usize,
     /// Elements per beat `k` (`docs/hardware.md` §2.1): the FIFO is `k·width` bits wide and
     /// an image takes `elements_per_image / k` beats.
-    #[serde(default = "crate::ops::one", skip_serializing_if = "crate::ops::is_one")]
+    #[serde(
+        default = "crate::ops::one",
+        skip_serializing_if = "crate::ops::is_one"
+    )]
     pub beat: usize,
     /// FIFO capacity in beats (at least 1).
     pub depth: usize,

@@ -65,11 +65,17 @@ impl Geometry {
 /// bound `OH·row_cycles`, and the waits between them (rows the line buffer cannot accept
 /// ahead, the compute's lag behind the last input row).
 pub fn engine_cycles(g: &Geometry, row_cycles: u64) -> u64 {
+    engine_cycles_beats(g, row_cycles, 1)
+}
+
+/// [`engine_cycles`] with the input offered in beats of `in_beat` elements (`in_beat | C`,
+/// `docs/hardware.md` §2.1): an input row takes `W·C/in_beat` cycles.
+pub fn engine_cycles_beats(g: &Geometry, row_cycles: u64, in_beat: usize) -> u64 {
     const IMAGES: usize = 6;
     const MEASURED: usize = 3;
     let h = g.h.max(1) as i64;
     let oh = g.oh.max(1);
-    let wc = (g.w * g.c).max(1) as u64;
+    let wc = (g.w * g.c / in_beat.max(1)).max(1) as u64;
     let nr = g.nr.max(1) as i64;
     let lo = |oy: usize| (oy * g.sh) as i64 - g.pad[0] as i64;
     let need = |oy: usize| h.min(lo(oy) + g.kh as i64).max(1);
@@ -107,7 +113,7 @@ pub fn engine_cycles(g: &Geometry, row_cycles: u64) -> u64 {
             .map_or(u64::MAX, |&t| t + 1);
         if ready == u64::MAX {
             // cannot happen for a valid geometry; fall back to the closed form
-            return (g.in_elements() as u64 + 1).max(oh as u64 * row_cycles);
+            return ((g.in_elements() / in_beat.max(1)) as u64 + 1).max(oh as u64 * row_cycles);
         }
         let start = c_free.max(ready);
         let fire_end = start + row_cycles.max(1) - 1;

@@ -60,9 +60,9 @@ fn next_pow2(n: usize) -> usize {
 
 /// The default FIFO depth after a producer: `max(2, next_pow2(PE))` after an MVU (its `PE`
 /// results leave back to back), 2 otherwise.
-fn base_depth(kind: Option<&EngineKind>) -> usize {
+pub(crate) fn base_depth(kind: Option<&EngineKind>) -> usize {
     match kind {
-        Some(EngineKind::Mvu(mv)) => next_pow2(mv.pe).max(2),
+        Some(EngineKind::Mvu(mv)) => next_pow2(mv.pe / mv.out_beat.max(1)).max(2),
         _ => 2,
     }
 }
@@ -446,7 +446,7 @@ pub fn size_skip_fifos(engines: &[Engine], streams: &mut [Stream]) {
                                 }
                                 _ => 0.0,
                             };
-                            streams[o].depth as f64 * ratio + next
+                            (streams[o].depth * streams[o].beat) as f64 * ratio + next
                         })
                         .fold(0.0, f64::max);
                     best[e] = own + after;

@@ -13,6 +13,7 @@
 //!   template parameters) behind the [`ops::EngineOp`] trait, and [`ops::lower`] from model
 //!   nodes;
 //! * [`graph`]: the hardware graph (engines, forks, streams, FIFO depths, taps);
+//! * [`beats`]: wide beats, the elements each stream carries per beat ([`widen_beats`]);
 //! * [`plan`]: folding choice and the entry points [`plan`]`(&model, &FoldingRequest)` and
 //!   [`plan_unrolled`];
 //! * [`geometry`], [`resources`]: the sliding-window schedule model and the resource model's
@@ -27,6 +28,7 @@
 //! is wiring, zero weights vanish and recurring sub-sums are shared ([`ops::Mvu::datapath`]);
 //! its adder trees are cut by pipeline registers ([`ops::pipeline`], [`stage_adder_trees`]).
 
+pub mod beats;
 pub mod clock_target;
 pub mod design;
 pub mod error;
@@ -39,13 +41,14 @@ pub mod resources;
 pub mod schedule;
 pub mod timing;
 
+pub use beats::{widen_beats, StreamBeat};
 pub use clock_target::{stage_to_clock, ClockFit, ScheduleRegs, TreeStaging};
 pub use design::{
     Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
 };
 pub use error::PlanError;
 pub use folding::{Folding, FoldingRequest, LayerFolding};
-pub use geometry::{engine_cycles, line_buffer_rows, Geometry};
+pub use geometry::{engine_cycles, engine_cycles_beats, line_buffer_rows, Geometry};
 pub use ops::{
     AddUnit, AdderTree, ConstTerm, EngineKind, EngineOp, Fork, Gap, Io, MacKind, Mvu, MvuOutput,
     Param, ParamValue, Pool, PoolMode, Staging, TreeNode, TreeOperand, WeightStorage,

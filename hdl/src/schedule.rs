@@ -32,6 +32,22 @@ pub fn accept(available: &[u64]) -> Times {
         .collect()
 }
 
+/// [`accept`] for beats of `k` elements (`docs/hardware.md` §2.1): one beat per cycle at
+/// most, when its last element is available; every element of a beat moves in its cycle.
+pub fn accept_beats(available: &[u64], k: usize) -> Times {
+    if k <= 1 {
+        return accept(available);
+    }
+    let mut next = 0u64;
+    let mut out = Vec::with_capacity(available.len());
+    for beat in available.chunks(k) {
+        let t = beat.iter().copied().max().unwrap_or(0).max(next);
+        next = t + 1;
+        out.extend(std::iter::repeat_n(t, beat.len()));
+    }
+    out
+}
+
 /// The first cycle in which the first `rows` rows (of `row_len` elements each) taken in at
 /// `taken` are complete (the row counter is updated at the edge of the last element's cycle);
 /// 0 when no row is needed.
@@ -66,6 +82,12 @@ mod tests {
     #[test]
     fn accept_takes_one_element_per_cycle() {
         assert_eq!(accept(&[0, 0, 0, 7, 7]), vec![0, 1, 2, 7, 8]);
+    }
+
+    #[test]
+    fn accept_beats_moves_a_beat_per_cycle() {
+        assert_eq!(accept_beats(&[0, 3, 0, 0, 9, 9], 2), vec![3, 3, 4, 4, 9, 9]);
+        assert_eq!(accept_beats(&[0, 0, 0], 1), accept(&[0, 0, 0]));
     }
 
     #[test]

@@ -1008,3 +1008,71 @@ fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
         }
     }
 }
+
+#[test]
+fn wide_beats_follow_the_engines_that_take_them() {
+    use inq_hdl::{plan_unrolled, widen_beats};
+    let m = lenet();
+    let narrow = plan_unrolled(
+        &m,
+        &FoldingRequest::LaneBudget(64),
+        &["conv1".into(), "conv2".into()],
+    )
+    .unwrap();
+    let mut d = narrow.clone();
+    let wide = widen_beats(&mut d);
+    let beat_of = |name: &str| {
+        let e = d.engines.iter().position(|e| e.name == name).unwrap();
+        let i = d.engines[e].inputs[0];
+        let o = d.engines[e].outputs[0];
+        (d.streams[i].beat, d.streams[o].beat)
+    };
+    // conv1 (hard-wired, 1 input channel) emits all 16 results of a pixel per beat, the
+    // tiled pool passes 16 channels, conv2 (hard-wired) takes them; pool2 feeds fc1 (ROM-fed,
+    // one element per beat), so pool2 and conv2's output stay narrow
+    assert_eq!(beat_of("conv1"), (1, 16));
+    assert_eq!(beat_of("pool1"), (16, 16));
+    assert_eq!(beat_of("conv2"), (16, 1));
+    assert_eq!(beat_of("pool2"), (1, 1));
+    assert_eq!(beat_of("fc1"), (1, 1));
+    assert_eq!(wide.len(), 2);
+    for s in &wide {
+        assert_eq!(d.streams[s.stream].beat, 16);
+        assert_eq!(
+            s.beats_per_image * 16,
+            d.streams[s.stream].elements_per_image
+        );
+    }
+    // every stream's beat is its producer's output beat and its consumer's input beat
+    for s in &d.streams {
+        if let Endpoint::Engine { engine, .. } = s.from {
+            assert_eq!(d.engines[engine].op().out_beat(), s.beat);
+        }
+        if let Endpoint::Engine { engine, .. } = s.to {
+            assert_eq!(d.engines[engine].op().in_beat(), s.beat);
+        }
+    }
+    // conv1 now takes a pixel per cycle instead of 16, the pool a beat per cycle
+    let cycles = |d: &inq_hdl::Design, name: &str| {
+        d.engines
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap()
+            .cycles_per_image
+    };
+    assert!(cycles(&d, "conv1") * 8 < cycles(&narrow, "conv1"));
+    assert_eq!(cycles(&d, "pool1") * 16, cycles(&narrow, "pool1"));
+    assert!(d.interval_cycles() <= narrow.interval_cycles());
+    // conv1 at the pixel rate (784 beats in, one cycle per image for the row at iy = H)
+    assert_eq!(cycles(&d, "conv1"), 785);
+    // the wide requantizers cost LUTs
+    let luts = |d: &inq_hdl::Design, name: &str| {
+        d.engines
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap()
+            .resources
+            .luts
+    };
+    assert!(luts(&d, "conv1") > luts(&narrow, "conv1"));
+}

@@ -12,7 +12,7 @@ use super::api::{EngineOp, Io, Param};
 use super::pipeline::{self, Staging};
 use super::sharing::{self, ConstDatapath};
 use crate::error::PlanError;
-use crate::geometry::{engine_cycles, Geometry};
+use crate::geometry::Geometry;
 use crate::resources::{
     ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, ram_in_bram,
     rom_bram18, rom_in_bram, rom_logic_luts, scale, soft_mul_luts, sync_ram_bram18, term, vclog2,
@@ -408,10 +408,24 @@ pub fn csd_digits(q: i64) -> Vec<(u32, bool)> {
 }
 
 /// Cycles per image of an MVU with this folding in isolation (input offered at one element per
-/// cycle, output never blocked): [`engine_cycles`] with `OW·NF·max(SF, PE)` compute cycles
+/// cycle, output never blocked): [`crate::engine_cycles`] with `OW·NF·max(SF, PE)` compute cycles
 /// per output row (a fold takes `max(SF, PE)` cycles: its `PE` results leave one per cycle).
 /// A depthwise engine has `NF = C/PE`, `SF = kh·kw` (`simd` must be 1).
 pub fn mvu_cycles(g: &Geometry, pe: usize, simd: usize, depthwise: bool) -> u64 {
+    mvu_cycles_beats(g, pe, simd, depthwise, 1, 1)
+}
+
+/// [`mvu_cycles`] with input beats of `in_beat` elements and output beats of `out_beat`
+/// (`docs/hardware.md` §2.1, §4.3): a fold's results leave in `PE/out_beat` cycles and an
+/// input row takes `W·C/in_beat` cycles.
+pub fn mvu_cycles_beats(
+    g: &Geometry,
+    pe: usize,
+    simd: usize,
+    depthwise: bool,
+    in_beat: usize,
+    out_beat: usize,
+) -> u64 {
     let nf = (g.oc / pe.max(1)) as u64;
     let k = if depthwise {
         g.kh * g.kw
@@ -419,8 +433,8 @@ pub fn mvu_cycles(g: &Geometry, pe: usize, simd: usize, depthwise: bool) -> u64 
         g.kh * g.kw * g.c
     };
     let sf = (k / simd.max(1)) as u64;
-    let row = g.ow as u64 * nf * sf.max(pe as u64);
-    engine_cycles(g, row)
+    let row = g.ow as u64 * nf * sf.max((pe / out_beat.max(1)) as u64);
+    crate::geometry::engine_cycles_beats(g, row, in_beat)
 }
 
 /// The legal `(PE, SIMD)` pairs of an MVU: `PE | OC` and `SIMD | C` (the lanes of a fold
@@ -691,6 +705,8 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     let rw = u64::from(m.requant_width);
     let ow = u64::from(out_width);
     let oc = g.oc as u64;
+    // elements per output beat: the requantizers and table reads are per element (§4.3)
+    let ko = m.out_beat.max(1) as u64;
     let lbw = lb_addr_bits(g);
     let cw =
         vclog2((g.h + g.pad[0] + g.kh + g.nr + g.sh + g.w + g.pad[1] + g.kw + g.sw + 4) as u64) + 2;
@@ -725,17 +741,17 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     t.push(term(
         "control (counters, window addressing, handshakes, requantizer shifts)",
         scale(ctrl_bits, CTRL_LUTS_PER_BIT),
-        ctrl_bits + ow,
+        ctrl_bits + ow * ko,
         ceil_div(ctrl_bits, 2),
     ));
     // requantizer: the add of the bias-and-rounding word, the barrel shifter over the
-    // shifts' span (two 2:1 stages per LUT), saturation.
+    // shifts' span (two 2:1 stages per LUT), saturation; one per element of an output beat.
     let stages = u64::from(m.shifter_stages());
     t.push(term(
         "requantizer adders",
-        rw + rw * stages.div_ceil(2) + ow,
+        (rw + rw * stages.div_ceil(2) + ow) * ko,
         0,
-        ceil_div(rw, 4),
+        ceil_div(rw, 4) * ko,
     ));
 
     // line buffer: one read port per SIMD lane (`lb[rbase + s]`, address adder), padding
@@ -871,8 +887,8 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     let shw = u64::from(m.shift_table_width());
     t.push(term(
         "bias and shift tables (logic ROM)",
-        rom_logic_luts(oc.max(2), rw + shw),
-        rw + shw,
+        rom_logic_luts(oc.max(2), rw + shw) * ko,
+        (rw + shw) * ko,
         0,
     ));
 
@@ -1018,8 +1034,8 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
                 push_adders(&mut r.adders, m.acc_width, 1);
             }
         }
-        push_adders(&mut r.adders, m.acc_width, 1);
-        push_adders(&mut r.adders, m.requant_width, 1);
+        push_adders(&mut r.adders, m.acc_width, m.out_beat.max(1) as u64);
+        push_adders(&mut r.adders, m.requant_width, m.out_beat.max(1) as u64);
         r.rom_bits = table_bits;
         return finish(&mvu_terms(m, in_width, out_width, Some(&dp)), r);
     }
@@ -1070,7 +1086,14 @@ impl EngineOp for Mvu {
         self.geom.out_elements()
     }
     fn cycles_per_image(&self) -> u64 {
-        mvu_cycles(&self.geom, self.pe, self.simd, self.depthwise)
+        mvu_cycles_beats(
+            &self.geom,
+            self.pe,
+            self.simd,
+            self.depthwise,
+            self.in_beat,
+            self.out_beat,
+        )
     }
     fn held_elements(&self) -> usize {
         self.geom.lb_elements() + self.pe + 1
@@ -1084,8 +1107,10 @@ impl EngineOp for Mvu {
         // later, or when `obuf` frees; a fire needs the window `D` fires back to have left
         // the pipeline.
         let g = &self.geom;
-        let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
-        let (sf, pe) = (self.sf.max(1) as u64, self.pe.max(1) as u64);
+        // With output beats of `KO` the `PE` results leave `KO` per cycle (§4.3).
+        let taken = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), self.in_beat);
+        let ko = self.out_beat.max(1);
+        let (sf, pe) = (self.sf.max(1) as u64, (self.pe / ko).max(1) as u64);
         let d = self.pipeline as usize;
         let mut out = Vec::with_capacity(g.oc * g.oh * g.ow);
         let mut next = 0u64;
@@ -1105,7 +1130,7 @@ impl EngineOp for Mvu {
                     last = last.max(loads[loads.len() - d]);
                 }
                 let load = prev.map_or(last + d as u64, |l| (last + d as u64).max(l + pe));
-                out.extend((0..pe).map(|p| load + 2 + p));
+                out.extend((0..self.pe.max(1)).map(|p| load + 2 + (p / ko) as u64));
                 loads.push(load);
                 next = last + 1;
             }

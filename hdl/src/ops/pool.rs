@@ -109,8 +109,8 @@ impl Pool {
         if self.tiled() {
             return LineBuffer {
                 memories: "pb",
-                depth: (g.ow * g.c) as u64,
-                bits: u64::from(self.partial_width(width)),
+                depth: (g.ow * g.c / self.beat.max(1)) as u64,
+                bits: u64::from(self.partial_width(width)) * self.beat.max(1) as u64,
                 copies: 1,
             };
         }
@@ -135,7 +135,7 @@ impl Pool {
 pub fn pool_cycles(pool: &Pool) -> u64 {
     let g = &pool.geom;
     if pool.tiled() {
-        (g.c * g.h * g.w) as u64
+        (g.c * g.h * g.w / pool.beat.max(1)) as u64
     } else {
         engine_cycles(g, (g.ow * g.c) as u64)
     }
@@ -145,11 +145,14 @@ pub fn pool_cycles(pool: &Pool) -> u64 {
 fn tile_terms(pool: &Pool, width: u32) -> Vec<Term> {
     let g = &pool.geom;
     let a = u64::from(width);
-    let p = u64::from(pool.partial_width(width));
-    let words = (g.ow * g.c) as u64;
+    // `k` channels side by side per beat (§5.1): `C/k` channel groups, `k` lanes
+    let k = pool.beat.max(1) as u64;
+    let groups = (g.c as u64 / k).max(1);
+    let p = u64::from(pool.partial_width(width)) * k;
+    let words = g.ow as u64 * groups;
     let paw = vclog2(words.max(2));
     // counters c, ix, kx, ky, the partial-result address and the output count
-    let ctrl_bits = vclog2(g.c.max(2) as u64)
+    let ctrl_bits = vclog2(groups.max(2))
         + vclog2(g.w.max(2) as u64)
         + u64::from(clog2(g.kw as u64))
         + u64::from(clog2(g.kh as u64))
@@ -171,13 +174,13 @@ fn tile_terms(pool: &Pool, width: u32) -> Vec<Term> {
     });
     let (luts, carry) = match pool.mode {
         // one comparator (carry chain) and the select
-        PoolMode::Max => (2 * a, ceil_div(a, 4)),
+        PoolMode::Max => (2 * a * k, ceil_div(a, 4) * k),
         // the running-sum adder and the rounding add (the shift is wiring)
-        PoolMode::Avg => (2 * p, 2 * ceil_div(p, 4)),
+        PoolMode::Avg => (2 * p, 2 * ceil_div(p / k, 4) * k),
     };
     t.push(term("window reduction", luts, 0, carry));
     // two output slots (`out_data`, `hold`) and their select
-    t.push(term("output slots", a, 2 * a, 0));
+    t.push(term("output slots", a * k, 2 * a * k, 0));
     t
 }
 
@@ -343,7 +346,7 @@ impl EngineOp for Pool {
             // blocked, so at most one slot is in use); a window's last element is pushed at
             // its edge and moves the cycle after
             let g = &self.geom;
-            let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+            let taken = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), self.beat);
             let wc = g.w * g.c;
             let out = taken
                 .iter()

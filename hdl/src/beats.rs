@@ -1,0 +1,161 @@
+//! Wide beats (`docs/hardware.md` §2.1): how many elements each stream carries per beat.
+//!
+//! [`widen_beats`] gives every stream the widest beat both of its ends can take and updates
+//! the engines and FIFOs that follow from it. Which beats a kind can take is the kind's own
+//! business ([`BeatCaps`] of the kinds that take wide beats: the hard-wired MVU and the tiled
+//! pooling unit); every other kind, the input port and the output stage take one element per
+//! beat.
+//!
+//! Owns only the choice; not here: what a beat is on the wires (the contract in
+//! `docs/hardware.md`), each kind's cycles with its beats (`ops/*.rs`), the FIFO rule
+//! ([`crate::graph`]).
+
+use crate::design::{Design, Endpoint};
+use crate::graph::{base_depth, size_skip_fifos};
+use crate::ops::EngineKind;
+
+/// What beats an engine can take: an output beat that divides `out`, an input beat that
+/// divides `input`; `pass` when its output beat must equal its input beat (the tiled pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BeatCaps {
+    input: usize,
+    out: usize,
+    pass: bool,
+}
+
+fn caps(kind: &EngineKind) -> BeatCaps {
+    match kind {
+        EngineKind::Mvu(m) if m.is_constant() => BeatCaps {
+            input: m.geom.c,
+            out: m.pe,
+            pass: false,
+        },
+        EngineKind::Pool(p) if p.tiled() => BeatCaps {
+            input: p.geom.c,
+            out: p.geom.c,
+            pass: true,
+        },
+        _ => BeatCaps {
+            input: 1,
+            out: 1,
+            pass: false,
+        },
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a.max(1)
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// One stream's beat summarised for `inq gen`'s report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamBeat {
+    /// Stream index.
+    pub stream: usize,
+    /// Elements per beat.
+    pub beat: usize,
+    /// Beats per image.
+    pub beats_per_image: usize,
+}
+
+/// Gives every stream of `design` the widest beat that both of its ends take (`docs/hardware.md`
+/// §2.1): a hard-wired MVU emits up to all `PE` results of a pixel per beat and takes up to
+/// `C` channels of a pixel per beat, a tiled pooling unit passes up to `C` channels per beat
+/// (the same in and out); everything else takes one element per beat. Then it updates each
+/// engine's beats, cycles and resources, the FIFO depths after an MVU (in beats) and the skip
+/// FIFOs. Returns the streams wider than one element.
+pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {
+    let ns = design.streams.len();
+    // the input beat an engine still accepts (shrinks when a pass-through engine's output
+    // cannot be as wide as its input)
+    let mut in_cap: Vec<usize> = design.engines.iter().map(|e| caps(&e.kind).input).collect();
+    let mut beat = vec![1usize; ns];
+    for _round in 0..=design.engines.len() + 1 {
+        for s in 0..ns {
+            let st = &design.streams[s];
+            let produce = match st.from {
+                Endpoint::Engine { engine, .. } => {
+                    let c = caps(&design.engines[engine].kind);
+                    if c.pass {
+                        design.engines[engine]
+                            .inputs
+                            .first()
+                            .map_or(1, |&i| beat[i])
+                    } else {
+                        c.out
+                    }
+                }
+                _ => 1,
+            };
+            let accept = match st.to {
+                Endpoint::Engine { engine, .. } => in_cap[engine],
+                _ => 1,
+            };
+            beat[s] = gcd(produce, accept);
+        }
+        // a pass-through engine whose output is narrower than its input narrows its input
+        let mut changed = false;
+        for (e, en) in design.engines.iter().enumerate() {
+            if !caps(&en.kind).pass {
+                continue;
+            }
+            if let (Some(&i), Some(&o)) = (en.inputs.first(), en.outputs.first()) {
+                if beat[o] != beat[i] {
+                    in_cap[e] = gcd(in_cap[e], beat[o]);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    apply_beats(design, &beat);
+    design
+        .streams
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.beat > 1)
+        .map(|(i, s)| StreamBeat {
+            stream: i,
+            beat: s.beat,
+            beats_per_image: s.elements_per_image / s.beat,
+        })
+        .collect()
+}
+
+/// Sets the beats of every stream and of the engines at its ends, then the cycles, resources
+/// and FIFO depths that follow.
+fn apply_beats(design: &mut Design, beat: &[usize]) {
+    for (s, &k) in beat.iter().enumerate() {
+        design.streams[s].beat = k;
+    }
+    for e in 0..design.engines.len() {
+        let kin = design.engines[e].inputs.first().map_or(1, |&i| beat[i]);
+        let kout = design.engines[e].outputs.first().map_or(1, |&o| beat[o]);
+        let en = &mut design.engines[e];
+        match &mut en.kind {
+            EngineKind::Mvu(m) => {
+                m.in_beat = kin;
+                m.out_beat = kout;
+            }
+            EngineKind::Pool(p) => p.beat = kin,
+            EngineKind::Fork(f) => f.beat = kin,
+            _ => {}
+        }
+        en.cycles_per_image = en.kind.op().cycles_per_image();
+        en.resources = en.kind.op().resources(&en.io);
+    }
+    for s in 0..design.streams.len() {
+        if let Endpoint::Engine { engine, .. } = design.streams[s].from {
+            if !design.streams[s].skip {
+                design.streams[s].depth = base_depth(Some(&design.engines[engine].kind));
+            }
+        }
+    }
+    size_skip_fifos(&design.engines, &mut design.streams);
+}
