@@ -133,7 +133,7 @@ fn simulate(d: &inq_hdl::Design, beats: &[u64], seed: u16, mode: u8, n_out: usiz
             } else {
                 sig.pushed()
             };
-            if let Some(v) = moved {
+            for v in moved.unwrap_or_default() {
                 lines.push(format!("T {k} {cyc} {v}"));
             }
         }

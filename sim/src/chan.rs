@@ -35,7 +35,10 @@ use crate::tap::TapBeat;
 #[derive(Debug)]
 pub(crate) struct Chan {
     depth: u64,
-    /// Written, not yet read elements: `(data, edge of the write)`.
+    /// Elements per beat (`docs/hardware.md` §2.1); depth, writes and reads count beats.
+    beat: usize,
+    /// Written, not yet read elements: `(data, edge of the write)`, `beat` per beat (all with
+    /// the same edge).
     pub(crate) q: VecDeque<(i64, u64)>,
     written: u64,
     read: u64,
@@ -69,10 +72,12 @@ pub(crate) struct Chan {
 }
 
 impl Chan {
-    pub(crate) fn new(depth: usize, wcap: usize, rcap: usize) -> Self {
+    pub(crate) fn new(depth: usize, beat: usize, wcap: usize, rcap: usize) -> Self {
+        let beat = beat.max(1);
         Chan {
             depth: depth as u64,
-            q: VecDeque::with_capacity(depth),
+            beat,
+            q: VecDeque::with_capacity(depth * beat),
             written: 0,
             read: 0,
             prod_t: 0,
@@ -117,9 +122,9 @@ impl Chan {
     /// is within the promise.
     #[inline(always)]
     fn predicted_reads(&mut self, t: u64) -> u64 {
-        let n = (self.promise_count as usize).min(self.q.len());
+        let n = (self.promise_count as usize).min(self.q.len() / self.beat);
         while self.pred_n < n {
-            let r = (self.q[self.pred_n].1 + 1).max(self.pred_next);
+            let r = (self.q[self.pred_n * self.beat].1 + 1).max(self.pred_next);
             if r >= t || r > self.promise_until {
                 break;
             }
@@ -150,17 +155,28 @@ impl Chan {
         }
     }
 
-    /// The consumer reads at edge `t`.
+    /// The elements of the oldest unread beat into `out` (its length is the beat; call
+    /// when [`Chan::valid`] said valid).
+    #[inline(always)]
+    pub(crate) fn front_beat(&self, out: &mut [i64]) {
+        for (o, e) in out.iter_mut().zip(self.q.iter()) {
+            *o = e.0;
+        }
+    }
+
+    /// The consumer reads a beat at edge `t`.
     #[inline(always)]
     pub(crate) fn read(&mut self, t: u64) {
-        let e = self.q.pop_front();
         self.read += 1;
         if t >= self.prod_t {
             self.reads.push_back(t);
         }
-        if self.rlog.len() < self.rcap {
-            if let Some((value, _)) = e {
-                self.rlog.push(TapBeat { cycle: t, value });
+        for _ in 0..self.beat {
+            let e = self.q.pop_front();
+            if self.rlog.len() < self.rcap {
+                if let Some((value, _)) = e {
+                    self.rlog.push(TapBeat { cycle: t, value });
+                }
             }
         }
     }
@@ -230,10 +246,20 @@ impl Chan {
     /// `t`).
     #[inline(always)]
     pub(crate) fn write(&mut self, t: u64, data: i64) {
+        self.write_beat(t, std::slice::from_ref(&data));
+    }
+
+    /// The producer writes the beat `data` (its `beat` elements) at edge `t` (as
+    /// [`Chan::write`]).
+    #[inline(always)]
+    pub(crate) fn write_beat(&mut self, t: u64, data: &[i64]) {
+        debug_assert_eq!(data.len(), self.beat);
         while self.reads.front().is_some_and(|&r| r < t) {
             self.reads.pop_front();
         }
-        self.q.push_back((data, t));
+        for &d in data {
+            self.q.push_back((d, t));
+        }
         self.written += 1;
         if self.cons_t > t {
             // reads at edges <= t: all but those in `reads` after t (at most one read per edge)
@@ -243,11 +269,10 @@ impl Chan {
         } else {
             self.pend.push_back((t, self.written));
         }
-        if self.wlog.len() < self.wcap {
-            self.wlog.push(TapBeat {
-                cycle: t,
-                value: data,
-            });
+        for &value in data {
+            if self.wlog.len() < self.wcap {
+                self.wlog.push(TapBeat { cycle: t, value });
+            }
         }
     }
 

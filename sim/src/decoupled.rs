@@ -98,7 +98,7 @@ impl Unit {
         for (p, &s) in self.ins.iter().enumerate() {
             io.in_known[p] = true;
             io.in_valid[p] = chans[s].final_valid();
-            io.in_data[p] = chans[s].q.front().map_or(0, |e| e.0);
+            chans[s].front_beat(io.in_beat_mut(p));
         }
         for (k, &s) in self.outs.iter().enumerate() {
             io.out_known[k] = true;
@@ -433,7 +433,7 @@ pub(crate) fn run(m: Machine, spec: &RunSpec) -> End {
         .depths
         .iter()
         .enumerate()
-        .map(|(s, &d)| Chan::new(d, wcap[s], rcap[s]))
+        .map(|(s, &d)| Chan::new(d, parts.beats[s], wcap[s], rcap[s]))
         .collect();
     let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n + 2];
     for s in 0..ns {

@@ -85,31 +85,33 @@ impl EngineProbe {
 /// The handshake signals of one stream in one cycle (the last one [`Machine::step`] or
 /// [`Machine::eval`] computed): the producer side (into the FIFO) and the consumer side (out
 /// of it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The data are beats (`docs/hardware.md` §2.1): as many elements as the stream carries per
+/// beat.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamSignals {
     /// The producer's `valid` (`s<s>_tvalid`).
     pub s_valid: bool,
     /// The FIFO's `s_ready` (`s<s>_tready`).
     pub s_ready: bool,
     /// The producer's data.
-    pub s_data: i64,
+    pub s_data: Vec<i64>,
     /// The FIFO's `m_valid` (`q<s>_tvalid`).
     pub m_valid: bool,
     /// The consumer's `ready` (`q<s>_tready`).
     pub m_ready: bool,
     /// The FIFO's `m_data`.
-    pub m_data: i64,
+    pub m_data: Vec<i64>,
 }
 
 impl StreamSignals {
-    /// The element written into the FIFO at the edge, if any.
-    pub fn pushed(&self) -> Option<i64> {
-        (self.s_valid && self.s_ready).then_some(self.s_data)
+    /// The beat written into the FIFO at the edge, if any.
+    pub fn pushed(&self) -> Option<&[i64]> {
+        (self.s_valid && self.s_ready).then_some(&self.s_data[..])
     }
 
-    /// The element read from the FIFO at the edge, if any.
-    pub fn popped(&self) -> Option<i64> {
-        (self.m_valid && self.m_ready).then_some(self.m_data)
+    /// The beat read from the FIFO at the edge, if any.
+    pub fn popped(&self) -> Option<&[i64]> {
+        (self.m_valid && self.m_ready).then_some(&self.m_data[..])
     }
 }
 
@@ -148,6 +150,8 @@ pub(crate) struct Parts {
     pub outs: Vec<Vec<usize>>,
     /// FIFO depth per stream.
     pub depths: Vec<usize>,
+    /// Elements per beat per stream.
+    pub beats: Vec<usize>,
     /// Per stream: producer and consumer module (see `module_of`).
     pub producer: Vec<usize>,
     pub consumer: Vec<usize>,
@@ -177,7 +181,7 @@ impl Slot {
         for (p, &s) in self.ins.iter().enumerate() {
             let f = &fifos[s];
             self.io.in_valid[p] = f.m_valid();
-            self.io.in_data[p] = f.m_data();
+            self.io.in_beat_mut(p).copy_from_slice(f.m_data());
         }
         for (k, &s) in self.outs.iter().enumerate() {
             self.io.out_ready[k] = fifos[s].s_ready();
@@ -193,14 +197,14 @@ impl Slot {
         for (p, &s) in self.ins.iter().enumerate() {
             let w = &mut wires[s];
             w.m_valid = io.in_valid[p];
-            w.m_data = io.in_data[p];
+            w.m_data.copy_from_slice(io.in_beat(p));
             w.m_ready = io.in_ready[p];
         }
         for (k, &s) in self.outs.iter().enumerate() {
             let w = &mut wires[s];
             w.s_ready = io.out_ready[k];
             w.s_valid = io.out_valid[k];
-            w.s_data = io.out_data[k];
+            w.s_data.copy_from_slice(io.out_beat(k));
         }
     }
 }
@@ -230,13 +234,15 @@ impl Machine {
     /// Checks `design` against the hardware contract and builds its machine.
     pub fn new(design: &Design) -> Result<Self, SimError> {
         let built = validate(design)?;
-        let ns = design.streams.len();
         let ne = design.engines.len();
         let slots = built
             .into_iter()
             .zip(&design.engines)
             .map(|(b, en)| Slot {
-                io: Io::new(b.inputs.len(), b.outputs.len()),
+                io: Io::with_beats(
+                    &b.inputs.iter().map(|p| p.beat).collect::<Vec<_>>(),
+                    &b.outputs.iter().map(|p| p.beat).collect::<Vec<_>>(),
+                ),
                 eng: b.engine,
                 ins: en.inputs.clone(),
                 outs: en.outputs.clone(),
@@ -244,7 +250,11 @@ impl Machine {
             })
             .collect();
         Ok(Machine {
-            fifos: design.streams.iter().map(|s| Fifo::new(s.depth)).collect(),
+            fifos: design
+                .streams
+                .iter()
+                .map(|s| Fifo::new(s.depth, s.beat))
+                .collect(),
             slots,
             producer: design
                 .streams
@@ -254,7 +264,15 @@ impl Machine {
             consumer: design.streams.iter().map(|s| module_of(s.to, ne)).collect(),
             out: OutStage::new(design.output.count),
             out_stream: design.output.stream,
-            wires: vec![StreamSignals::default(); ns],
+            wires: design
+                .streams
+                .iter()
+                .map(|s| StreamSignals {
+                    s_data: vec![0; s.beat.max(1)],
+                    m_data: vec![0; s.beat.max(1)],
+                    ..StreamSignals::default()
+                })
+                .collect(),
             in_width: design.input.width,
             in_signed: design.input.signed,
             out_width: design.output.width,
@@ -269,7 +287,7 @@ impl Machine {
     pub fn ports(&self) -> PortOutputs {
         let f0 = &self.fifos[0];
         let fo = &self.fifos[self.out_stream];
-        let data = fo.m_data();
+        let data = fo.m_data()[0];
         PortOutputs {
             s_tready: f0.s_ready(),
             m_tvalid: fo.m_valid(),
@@ -288,11 +306,11 @@ impl Machine {
         let w = &mut self.wires;
         // the input port's side of stream 0 and the output stage's side of its stream
         w[0].s_valid = inp.s_tvalid;
-        w[0].s_data = input;
+        w[0].s_data[0] = input;
         w[0].s_ready = fifos[0].s_ready();
         let o = &mut w[self.out_stream];
         o.m_valid = fifos[self.out_stream].m_valid();
-        o.m_data = fifos[self.out_stream].m_data();
+        o.m_data.copy_from_slice(fifos[self.out_stream].m_data());
         o.m_ready = inp.m_tready;
         for slot in &mut self.slots {
             if edge {
@@ -323,9 +341,9 @@ impl Machine {
         self.evaluate(inp, true);
         let o = &self.wires[self.out_stream];
         let m_fire = o.m_valid && o.m_ready;
-        self.out.update(m_fire, o.m_data);
+        self.out.update(m_fire, o.m_data[0]);
         for (f, w) in self.fifos.iter_mut().zip(&self.wires) {
-            f.update(w.s_valid, w.s_data, w.m_valid && w.m_ready);
+            f.update(w.s_valid, &w.s_data, w.m_valid && w.m_ready);
         }
         Fires {
             input: self.wires[0].s_valid && self.wires[0].s_ready,
@@ -407,6 +425,7 @@ impl Machine {
             ins,
             outs,
             depths: self.fifos.iter().map(|f| f.depth).collect(),
+            beats: self.fifos.iter().map(|f| f.beat).collect(),
             producer: self.producer,
             consumer: self.consumer,
             out: self.out,
@@ -459,8 +478,8 @@ impl Machine {
     /// The handshake signals of stream `s` in the last cycle [`Machine::step`] (without
     /// `rst`) or [`Machine::eval`] computed: a tap on the producer side observes
     /// [`StreamSignals::pushed`], one at the FIFO output [`StreamSignals::popped`].
-    pub fn signals(&self, s: usize) -> Option<StreamSignals> {
-        self.wires.get(s).copied()
+    pub fn signals(&self, s: usize) -> Option<&StreamSignals> {
+        self.wires.get(s)
     }
 
     /// Names and widths of engine `e`'s [`EngineProbe::signals`].
@@ -476,7 +495,7 @@ impl Machine {
         let mut io = slot.io.clone();
         for (p, &s) in slot.ins.iter().enumerate() {
             io.in_valid[p] = self.fifos[s].m_valid();
-            io.in_data[p] = self.fifos[s].m_data();
+            io.in_beat_mut(p).copy_from_slice(self.fifos[s].m_data());
         }
         for (k, &s) in slot.outs.iter().enumerate() {
             io.out_ready[k] = self.fifos[s].s_ready();
@@ -557,7 +576,17 @@ pub(crate) fn validate(d: &Design) -> Result<Vec<Built>, SimError> {
             || format!("streams[{i}].depth"),
             || format!("depth {} outside 2..=2^20", s.depth),
         )?;
-        total_depth += s.depth;
+        total_depth += s.depth * s.beat.max(1);
+        check(
+            s.beat >= 1 && s.elements_per_image.is_multiple_of(s.beat),
+            || format!("streams[{i}].beat"),
+            || {
+                format!(
+                    "{} elements per beat must be at least 1 and divide its {} elements per image",
+                    s.beat, s.elements_per_image
+                )
+            },
+        )?;
         check(
             (1..=62).contains(&s.width),
             || format!("streams[{i}].width"),
@@ -629,6 +658,7 @@ pub(crate) fn validate(d: &Design) -> Result<Vec<Built>, SimError> {
         width: d.input.width,
         signed: d.input.signed,
         elements: in_elements as usize,
+        beat: 1,
     };
     for (i, s) in d.streams.iter().enumerate() {
         let f = |k: &str| format!("streams[{i}].{k}");
@@ -714,6 +744,7 @@ pub(crate) fn validate(d: &Design) -> Result<Vec<Built>, SimError> {
                     width: d.output.width,
                     signed: s.signed,
                     elements: d.output.count,
+                    beat: 1,
                 }
             }
             Endpoint::Input => {
@@ -733,6 +764,11 @@ pub(crate) fn validate(d: &Design) -> Result<Vec<Built>, SimError> {
                         s.width, s.signed, p.width, p.signed
                     )
                 },
+            )?;
+            check(
+                s.beat == p.beat,
+                || f("beat"),
+                || format!("{} elements per beat, but its {who} has {}", s.beat, p.beat),
             )?;
             check(
                 s.elements_per_image == p.elements,

@@ -355,17 +355,21 @@ pub fn simulate(
         };
         if !taps.is_empty() && !d.rst {
             for (&(s, at_output, cap), beats) in tap_streams.iter().zip(taps.iter_mut()) {
-                if let Some(value) = sample(s, at_output) {
-                    if beats.len() < cap {
-                        beats.push(TapBeat { cycle, value });
+                if let Some(beat) = sample(s, at_output) {
+                    for &value in beat {
+                        if beats.len() < cap {
+                            beats.push(TapBeat { cycle, value });
+                        }
                     }
                 }
             }
         }
         if !sums.is_empty() && !d.rst {
             for (&(s, at_output, _), sum) in sum_streams.iter().zip(sums.iter_mut()) {
-                if let Some(value) = sample(s, at_output) {
-                    sum.push(value);
+                if let Some(beat) = sample(s, at_output) {
+                    for &value in beat {
+                        sum.push(value);
+                    }
                 }
             }
         }

@@ -194,18 +194,18 @@ impl Tracer {
             let mut k = self.streams[i];
             self.set(k, m.fifo_count(i).unwrap_or(0) as u64)?;
             k += 1;
-            let sig = m.signals(i).unwrap_or_default();
+            let Some(sig) = m.signals(i) else { continue };
             if i > 0 {
                 self.set(k, u64::from(sig.s_valid))?;
                 self.set(k + 1, u64::from(sig.s_ready))?;
-                self.set(k + 2, sig.s_data as u64)?;
+                self.set(k + 2, sig.s_data[0] as u64)?;
                 k += 3;
             }
             self.set(k, u64::from(sig.m_valid))?;
             if i != self.out_stream {
                 self.set(k + 1, u64::from(sig.m_ready))?;
             }
-            self.set(k + 2, sig.m_data as u64)?;
+            self.set(k + 2, sig.m_data[0] as u64)?;
         }
         for e in 0..self.engines.len() {
             let Some(p) = m.probe(e) else { continue };

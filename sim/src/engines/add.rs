@@ -199,6 +199,7 @@ pub(crate) fn build(cx: &BuildCx, a: &AddUnit) -> Result<Built, SimError> {
         width: f.bits,
         signed: f.signed,
         elements: a.elements,
+        beat: 1,
     };
     Ok(Built {
         engine: Box::new(Add {

@@ -26,6 +26,11 @@ use crate::error::SimError;
 /// `out_data` ([`SimEngine::comb`]). In the decoupled run some neighbour signals may not be
 /// known yet (`in_known`, `out_known` false; the value is then `false`); the lockstep machine
 /// knows all of them.
+///
+/// The data of a port is a beat of `k` elements (`docs/hardware.md` §2.1): `in_data` holds
+/// the beats of all input ports one after the other, port `p`'s at `in_off[p]`
+/// ([`Io::in_beat`]), likewise `out_data`. With one element per beat on every port (every
+/// engine kind but the wide ones) port `p`'s element is simply `in_data[p]`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Io {
     pub in_valid: Vec<bool>,
@@ -36,9 +41,56 @@ pub(crate) struct Io {
     pub in_ready: Vec<bool>,
     pub out_valid: Vec<bool>,
     pub out_data: Vec<i64>,
+    /// Where each input port's beat starts in `in_data` (`in_off[ins]` is its length).
+    pub in_off: Vec<usize>,
+    /// Where each output port's beat starts in `out_data`.
+    pub out_off: Vec<usize>,
 }
 
 impl Io {
+    /// Wires for ports carrying `in_beats[p]` and `out_beats[k]` elements per beat.
+    pub fn with_beats(in_beats: &[usize], out_beats: &[usize]) -> Self {
+        let offsets = |beats: &[usize]| -> Vec<usize> {
+            let mut off = vec![0];
+            for &k in beats {
+                off.push(off.last().copied().unwrap_or(0) + k.max(1));
+            }
+            off
+        };
+        let (in_off, out_off) = (offsets(in_beats), offsets(out_beats));
+        Io {
+            in_data: vec![0; in_off.last().copied().unwrap_or(0)],
+            out_data: vec![0; out_off.last().copied().unwrap_or(0)],
+            in_off,
+            out_off,
+            ..Io::new(in_beats.len(), out_beats.len())
+        }
+    }
+
+    /// The beat on input port `p`.
+    #[inline(always)]
+    pub fn in_beat(&self, p: usize) -> &[i64] {
+        &self.in_data[self.in_off[p]..self.in_off[p + 1]]
+    }
+
+    /// The input beat of port `p`, to be filled.
+    #[inline(always)]
+    pub fn in_beat_mut(&mut self, p: usize) -> &mut [i64] {
+        &mut self.in_data[self.in_off[p]..self.in_off[p + 1]]
+    }
+
+    /// The beat on output port `k`.
+    #[inline(always)]
+    pub fn out_beat(&self, k: usize) -> &[i64] {
+        &self.out_data[self.out_off[k]..self.out_off[k + 1]]
+    }
+
+    /// The output beat of port `k`, to be filled.
+    #[inline(always)]
+    pub fn out_beat_mut(&mut self, k: usize) -> &mut [i64] {
+        &mut self.out_data[self.out_off[k]..self.out_off[k + 1]]
+    }
+
     /// Wires for `ins` input and `outs` output ports, all known.
     pub fn new(ins: usize, outs: usize) -> Self {
         Io {
@@ -50,6 +102,8 @@ impl Io {
             in_ready: vec![false; ins],
             out_valid: vec![false; outs],
             out_data: vec![0; outs],
+            in_off: (0..=ins).collect(),
+            out_off: (0..=outs).collect(),
         }
     }
 
@@ -125,6 +179,8 @@ pub(crate) struct PortSpec {
     pub width: u32,
     pub signed: bool,
     pub elements: usize,
+    /// Elements per beat (`docs/hardware.md` §2.1).
+    pub beat: usize,
 }
 
 /// A simulator built for one engine of a design, with what its ports carry.

@@ -2,11 +2,13 @@
 //! [`crate::Machine`]. Owns the FIFO's registers, storage and its peak occupancy; not the
 //! decoupled run's time-stamped equivalent (`crate::chan::Chan`).
 
-/// One FIFO: `count`, `rd`, `wr` registers and `mem` storage.
+/// One FIFO: `count`, `rd`, `wr` registers and `mem` storage of `depth` beats of `beat`
+/// elements (`docs/hardware.md` §2.1; beat `i` is `mem[i·beat ..]`).
 #[derive(Debug, Clone)]
 pub(crate) struct Fifo {
     pub mem: Vec<i64>,
     pub depth: usize,
+    pub beat: usize,
     pub count: usize,
     pub rd: usize,
     pub wr: usize,
@@ -15,10 +17,12 @@ pub(crate) struct Fifo {
 }
 
 impl Fifo {
-    pub fn new(depth: usize) -> Self {
+    pub fn new(depth: usize, beat: usize) -> Self {
+        let beat = beat.max(1);
         Fifo {
-            mem: vec![0; depth],
+            mem: vec![0; depth * beat],
             depth,
+            beat,
             count: 0,
             rd: 0,
             wr: 0,
@@ -38,19 +42,20 @@ impl Fifo {
         self.count != 0
     }
 
-    /// comb `m_data` (`mem[rd]`, stale when empty, as in the RTL).
+    /// comb `m_data` (`mem[rd]`, stale when empty, as in the RTL): the beat at `rd`.
     #[inline(always)]
-    pub fn m_data(&self) -> i64 {
-        self.mem[self.rd]
+    pub fn m_data(&self) -> &[i64] {
+        &self.mem[self.rd * self.beat..(self.rd + 1) * self.beat]
     }
 
     /// The edge, given the producer's `s_valid`/`s_data` and whether the consumer reads
     /// (`m_fire = m_valid && m_ready`, computed by the caller from pre-edge values).
     #[inline(always)]
-    pub fn update(&mut self, s_valid: bool, s_data: i64, m_fire: bool) {
+    pub fn update(&mut self, s_valid: bool, s_data: &[i64], m_fire: bool) {
         let s_fire = s_valid && self.count != self.depth;
         if s_fire {
-            self.mem[self.wr] = s_data;
+            let k = self.beat;
+            self.mem[self.wr * k..(self.wr + 1) * k].copy_from_slice(s_data);
             self.wr = if self.wr + 1 == self.depth {
                 0
             } else {

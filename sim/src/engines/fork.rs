@@ -134,6 +134,12 @@ pub(crate) fn build(cx: &BuildCx, f: &ForkParams) -> Result<Built, SimError> {
         "kind.elements",
         || format!("{} outside 1..=2^32", f.elements),
     )?;
+    cx.check(f.beat == 1, "kind.beat", || {
+        format!(
+            "{} elements per beat: the simulated fork takes one element per beat",
+            f.beat
+        )
+    })?;
     cx.check(in_fmt == out_fmt, "out_width", || {
         "a fork copies its input".into()
     })?;
@@ -141,6 +147,7 @@ pub(crate) fn build(cx: &BuildCx, f: &ForkParams) -> Result<Built, SimError> {
         width: in_fmt.bits,
         signed: in_fmt.signed,
         elements: f.elements,
+        beat: 1,
     };
     Ok(Built {
         engine: Box::new(Fork { outputs: f.outputs }),

@@ -181,6 +181,7 @@ pub(crate) fn build(cx: &BuildCx, g: &GapParams) -> Result<Built, SimError> {
         width: in_fmt.bits,
         signed: in_fmt.signed,
         elements,
+        beat: 1,
     };
     Ok(Built {
         engine: Box::new(Gap {

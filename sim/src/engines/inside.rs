@@ -82,19 +82,22 @@ impl InSide {
 
     /// The input-side edge (`iy` is the pre-edge value captured by the caller).
     #[inline(always)]
-    pub fn update(&mut self, in_fire: bool, in_data: i64, iy_old: usize, last_fire: bool) {
+    pub fn update(&mut self, in_fire: bool, in_data: &[i64], iy_old: usize, last_fire: bool) {
         if in_fire {
-            self.lb[self.wp] = in_data;
-            self.wp = if self.wp + 1 == self.lb_len {
+            // a beat of `k` elements (`docs/hardware.md` §2.1; `k | C`, so it never crosses
+            // a row or the buffer's end)
+            let k = in_data.len();
+            self.lb[self.wp..self.wp + k].copy_from_slice(in_data);
+            self.wp = if self.wp + k == self.lb_len {
                 0
             } else {
-                self.wp + 1
+                self.wp + k
             };
-            if self.ie + 1 == self.wc {
+            if self.ie + k == self.wc {
                 self.ie = 0;
                 self.iy += 1;
             } else {
-                self.ie += 1;
+                self.ie += k;
             }
         }
         if last_fire {
@@ -237,6 +240,16 @@ pub(crate) trait Windowed {
     fn row_left(&self) -> usize;
     /// The input side (for the decoupled run's catch-up of the input side).
     fn inside(&mut self) -> &mut InSide;
+    /// [`Windowed::update`] with a beat of input elements (`docs/hardware.md` §2.1); engines
+    /// that take one element per beat need not override it.
+    fn update_beat(&mut self, in_valid: bool, in_data: &[i64], out_ready: bool) -> (bool, Kind) {
+        self.update(in_valid, in_data[0], out_ready)
+    }
+    /// The output beat, for engines that emit more than one element per beat (`None`: the
+    /// beat is [`Windowed::out_data`]).
+    fn out_beat(&self) -> Option<&[i64]> {
+        None
+    }
     /// Whether the compute side may run ahead of the input side: it has the rows of its
     /// current output row (`avail`), and they stay whatever arrives until the row ends.
     fn can_run_ahead(&self) -> bool;
@@ -255,14 +268,18 @@ pub(crate) trait Windowed {
 pub(crate) fn comb<S: Windowed>(s: &S, io: &mut Io) {
     io.in_ready[0] = s.in_ready();
     io.out_valid[0] = s.out_valid();
-    io.out_data[0] = s.out_data();
+    match s.out_beat() {
+        Some(b) => io.out_beat_mut(0).copy_from_slice(b),
+        None => io.out_data[0] = s.out_data(),
+    }
 }
 
 /// [`SimEngine::edge`](super::api::SimEngine::edge) of a line-buffered engine.
 #[inline(always)]
 pub(crate) fn edge<S: Windowed>(s: &mut S, io: &mut Io) -> Kind {
     comb(s, io);
-    s.update(io.in_valid[0], io.in_data[0], io.out_ready[0]).1
+    s.update_beat(io.in_valid[0], io.in_beat(0), io.out_ready[0])
+        .1
 }
 
 /// [`SimEngine::decidable`](super::api::SimEngine::decidable) of a line-buffered engine:

@@ -65,7 +65,7 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
         while ti < t {
             if eng.inside().wraps() {
                 let h = eng.inside().h;
-                eng.inside().update(false, 0, h, false);
+                eng.inside().update(false, &[], h, false);
                 ti += 1;
             } else if !eng.in_ready() {
                 // nothing happens on the input side before the compute side's next row end
@@ -327,10 +327,10 @@ pub(crate) fn step(eng: &mut dyn SimEngine, cx: &mut RunCx<'_>) {
         }
         for (p, &s) in cx.ins.iter().enumerate() {
             match chans[s].valid(t) {
-                Some((v, d)) => {
+                Some((v, _)) => {
                     io.in_known[p] = true;
                     io.in_valid[p] = v;
-                    io.in_data[p] = d;
+                    chans[s].front_beat(io.in_beat_mut(p));
                 }
                 None => {
                     io.in_known[p] = false;
@@ -382,7 +382,7 @@ pub(crate) fn step(eng: &mut dyn SimEngine, cx: &mut RunCx<'_>) {
             }
             for (k, &s) in cx.outs.iter().enumerate() {
                 if io.out_fire(k) {
-                    chans[s].write(t, io.out_data[k]);
+                    chans[s].write_beat(t, io.out_beat(k));
                 }
             }
             t += 1;

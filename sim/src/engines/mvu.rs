@@ -204,6 +204,13 @@ pub(crate) struct Mvu {
     pub ch: usize,
     pub out_valid: bool,
     pub out_data: i64,
+    /// Elements per output beat `KO` (§4.3): the emission sends `KO` results per beat,
+    /// `pending` counts beats.
+    ko: usize,
+    /// The output beat when `KO > 1` (`out_data` is its first element).
+    out_wide: Vec<i64>,
+    /// Elements per input beat `KI`.
+    ki: usize,
     /// Pipeline registers `D` (0: `obuf` loads at the fire).
     pipe_len: usize,
     /// The `D` register stages as a ring: stage `i` (1-based) is slot `(pipe_head + i − 1) %
@@ -312,6 +319,17 @@ impl Mvu {
     /// One rising edge. Returns `in_fire` and how the cycle counts.
     #[inline(always)]
     pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
+        self.update_beat(in_valid, std::slice::from_ref(&in_data), out_ready)
+    }
+
+    /// [`Mvu::update`] with an input beat of `KI` elements.
+    #[inline(always)]
+    pub fn update_beat(
+        &mut self,
+        in_valid: bool,
+        in_data: &[i64],
+        out_ready: bool,
+    ) -> (bool, Kind) {
         let iy_old = self.inp.iy;
         let in_fire = in_valid && self.inp.in_ready(self.lim);
         let emit_go = !self.out_valid || out_ready;
@@ -369,11 +387,27 @@ impl Mvu {
         // Emission side (reads the pre-edge obuf and pending).
         if emit_go {
             self.out_valid = pending != 0;
-            if pending != 0 {
+            if pending != 0 && self.ko == 1 {
                 let ch = self.ch;
                 let v = self.obuf[self.pe - pending] + self.bias[ch];
                 self.out_data = self.requant(v, ch);
                 self.ch = if ch + 1 == self.oc { 0 } else { ch + 1 };
+                self.pending = pending - 1;
+            } else if pending != 0 {
+                // a beat of `KO` words: `(PE/KO − pending)·KO + i`, channels `ch + i`
+                let ko = self.ko;
+                let first = (self.pe / ko - pending) * ko;
+                for i in 0..ko {
+                    let ch = self.ch + i;
+                    let v = self.obuf[first + i] + self.bias[ch];
+                    self.out_wide[i] = self.requant(v, ch);
+                }
+                self.out_data = self.out_wide[0];
+                self.ch = if self.ch + ko == self.oc {
+                    0
+                } else {
+                    self.ch + ko
+                };
                 self.pending = pending - 1;
             }
         }
@@ -384,7 +418,7 @@ impl Mvu {
             let slot = self.tail_slot();
             if tail {
                 std::mem::swap(&mut self.obuf, &mut self.pipe_data[slot]);
-                self.pending = self.pe;
+                self.pending = self.pe / self.ko;
                 self.pipe_count -= 1;
             }
             if fire {
@@ -408,7 +442,7 @@ impl Mvu {
                     let mut buf = std::mem::take(&mut self.obuf);
                     self.dots_into(&mut buf);
                     self.obuf = buf;
-                    self.pending = self.pe;
+                    self.pending = self.pe / self.ko;
                 }
                 self.sf = 0;
                 if self.nf + 1 != self.nfn {
@@ -597,6 +631,7 @@ impl Mvu {
         self.ch = 0;
         self.out_valid = false;
         self.out_data = 0;
+        self.out_wide.fill(0);
         self.pipe_valid.fill(false);
         self.pipe_head = 0;
         self.pipe_count = 0;
@@ -629,6 +664,14 @@ impl Windowed for Mvu {
     #[inline(always)]
     fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
         Mvu::update(self, in_valid, in_data, out_ready)
+    }
+    #[inline(always)]
+    fn update_beat(&mut self, in_valid: bool, in_data: &[i64], out_ready: bool) -> (bool, Kind) {
+        Mvu::update_beat(self, in_valid, in_data, out_ready)
+    }
+    #[inline(always)]
+    fn out_beat(&self) -> Option<&[i64]> {
+        (self.ko > 1).then_some(&self.out_wide[..])
     }
     #[inline(always)]
     fn absorb(&mut self, data: i64) -> bool {
@@ -748,7 +791,12 @@ impl SimEngine for Mvu {
         ]);
     }
     fn run(&mut self, cx: &mut RunCx<'_>) {
-        run_windowed(self, cx);
+        if self.ki > 1 || self.ko > 1 {
+            // wide beats go through the generic loop (the fast path moves single elements)
+            super::loops::step(self, cx);
+        } else {
+            run_windowed(self, cx);
+        }
     }
 }
 
@@ -768,6 +816,20 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
     cx.check(m.pe > 0 && g.oc.is_multiple_of(m.pe), "kind.pe", || {
         format!("PE {} does not divide OC {}", m.pe, g.oc)
     })?;
+    let wide = m.in_beat != 1 || m.out_beat != 1;
+    cx.check(!wide || m.is_constant(), "kind.in_beat", || {
+        "only a hard-wired engine (weight_storage = constant) takes wide beats".into()
+    })?;
+    cx.check(
+        m.in_beat >= 1 && g.c.is_multiple_of(m.in_beat),
+        "kind.in_beat",
+        || format!("{} elements per beat must divide C = {}", m.in_beat, g.c),
+    )?;
+    cx.check(
+        m.out_beat >= 1 && m.pe.is_multiple_of(m.out_beat),
+        "kind.out_beat",
+        || format!("{} elements per beat must divide PE = {}", m.out_beat, m.pe),
+    )?;
     let klen = if m.depthwise {
         // SIMD 1, or every tap at once (the hard-wired engine, PE = C)
         let whole = m.simd == g.kh * g.kw && m.pe == g.c;
@@ -1023,6 +1085,9 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         ch: 0,
         out_valid: false,
         out_data: 0,
+        ko: m.out_beat.max(1),
+        out_wide: vec![0; m.out_beat.max(1)],
+        ki: m.in_beat.max(1),
         pipe_len: m.pipeline as usize,
         pipe_valid: vec![false; m.pipeline as usize],
         pipe_data: vec![vec![0; m.pe]; m.pipeline as usize],
@@ -1037,11 +1102,13 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
             width: in_fmt.bits,
             signed: in_fmt.signed,
             elements: g.c * g.h * g.w,
+            beat: m.in_beat,
         }],
         outputs: vec![PortSpec {
             width: out_fmt.bits,
             signed: out_fmt.signed,
             elements: g.oc * g.oh * g.ow,
+            beat: m.out_beat,
         }],
     })
 }

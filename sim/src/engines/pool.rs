@@ -141,7 +141,8 @@ impl Pool {
             return (false, kind);
         }
         let (kind, last_fire) = self.compute_side(out_ready);
-        self.inp.update(in_fire, in_data, iy_old, last_fire);
+        self.inp
+            .update(in_fire, std::slice::from_ref(&in_data), iy_old, last_fire);
         if last_fire {
             // after the input side moved `base` to the next image
             self.set_oy(0);
@@ -336,6 +337,16 @@ pub(crate) fn build(cx: &BuildCx, p: &PoolParams) -> Result<Built, SimError> {
     let (in_fmt, out_fmt) = cx.io_formats()?;
     let g = p.geom;
     check_geometry(cx, &g, false)?;
+    cx.check(
+        p.beat == 1 || (p.tiled() && p.beat >= 1 && g.c.is_multiple_of(p.beat)),
+        "kind.beat",
+        || {
+            format!(
+                "{} elements per beat: only a tiled unit takes wide beats, and they must divide C = {}",
+                p.beat, g.c
+            )
+        },
+    )?;
     cx.check(g.oc == g.c, "kind.geom.oc", || {
         "pooling keeps the channel count".into()
     })?;
@@ -368,9 +379,10 @@ pub(crate) fn build(cx: &BuildCx, p: &PoolParams) -> Result<Built, SimError> {
         width: in_fmt.bits,
         signed: in_fmt.signed,
         elements,
+        beat: p.beat,
     };
     let engine: Box<dyn SimEngine> = if p.tiled() {
-        Box::new(PoolTile::new(g.c, g.w, g.kh, g.kw, g.ow, kind))
+        Box::new(PoolTile::new(g.c, p.beat, g.w, [g.kh, g.kw], g.ow, kind))
     } else {
         Box::new(Pool::new(g, kind))
     };

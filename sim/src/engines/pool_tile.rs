@@ -22,10 +22,12 @@ pub(crate) enum PoolKind {
     Avg { shift: i32 },
 }
 
-/// The tiled pooling unit.
+/// The tiled pooling unit, taking and sending beats of `k` channels of one pixel
+/// (`docs/hardware.md` §2.1, §5.1; `k | C`): the unit with `C/k` channel groups.
 #[derive(Debug, Clone)]
 pub(crate) struct PoolTile {
     c: usize,
+    k: usize,
     w: usize,
     kh: usize,
     kw: usize,
@@ -37,19 +39,31 @@ pub(crate) struct PoolTile {
     kx: usize,
     ky: usize,
     ox: usize,
-    /// Results in the output slots (0..=2); `out_data` is the head, `hold` the second.
+    /// Results in the output slots (0..=2); `out_data` is the head, `hold` the second (a
+    /// beat each).
     n: u8,
-    out_data: i64,
-    hold: i64,
+    out_data: Vec<i64>,
+    hold: Vec<i64>,
+    /// The beat of results a window's last beat produces.
+    res: Vec<i64>,
     // storage: `OW·C` partial results
     pb: Vec<i64>,
 }
 
 impl PoolTile {
     /// A unit over a `C × H × W` map (`H` is not needed: an image ends with a window row).
-    pub fn new(c: usize, w: usize, kh: usize, kw: usize, ow: usize, kind: PoolKind) -> Self {
+    pub fn new(
+        c: usize,
+        k: usize,
+        w: usize,
+        [kh, kw]: [usize; 2],
+        ow: usize,
+        kind: PoolKind,
+    ) -> Self {
+        let k = k.max(1);
         PoolTile {
             c,
+            k,
             w,
             kh,
             kw,
@@ -60,8 +74,9 @@ impl PoolTile {
             ky: 0,
             ox: 0,
             n: 0,
-            out_data: 0,
-            hold: 0,
+            out_data: vec![0; k],
+            hold: vec![0; k],
+            res: vec![0; k],
             pb: vec![0; ow * c],
         }
     }
@@ -78,33 +93,37 @@ impl PoolTile {
         !self.last() || self.n < 2
     }
 
-    /// The window's value including element `v`: its partial result (`first` element: `v`
-    /// alone), and the result if `v` is the window's last element.
+    /// The windows' values including the beat `vs` (channels `ch ..`): their partial results
+    /// (`first` element: the value alone); when the beat is its windows' last, the results go
+    /// to `res` and the function returns true.
     #[inline(always)]
-    fn take(&mut self, v: i64) -> Option<i64> {
-        let a = self.ox * self.c + self.ch;
+    fn take(&mut self, vs: &[i64]) -> bool {
         let first = self.ky == 0 && self.kx == 0;
-        let nxt = match (first, self.kind) {
-            (true, _) => v,
-            (false, PoolKind::Max) => self.pb[a].max(v),
-            (false, PoolKind::Avg { .. }) => self.pb[a] + v,
-        };
-        if self.last() {
-            Some(match self.kind {
-                PoolKind::Max => nxt,
-                PoolKind::Avg { shift } => numerics::shift_round(nxt, shift),
-            })
-        } else {
-            self.pb[a] = nxt;
-            None
+        let last = self.last();
+        for (i, &v) in vs.iter().enumerate() {
+            let a = self.ox * self.c + self.ch + i;
+            let nxt = match (first, self.kind) {
+                (true, _) => v,
+                (false, PoolKind::Max) => self.pb[a].max(v),
+                (false, PoolKind::Avg { .. }) => self.pb[a] + v,
+            };
+            if last {
+                self.res[i] = match self.kind {
+                    PoolKind::Max => nxt,
+                    PoolKind::Avg { shift } => numerics::shift_round(nxt, shift),
+                };
+            } else {
+                self.pb[a] = nxt;
+            }
         }
+        last
     }
 
-    /// Advances the input position past one element.
+    /// Advances the input position past one beat.
     #[inline(always)]
     fn advance(&mut self) {
-        if self.ch + 1 != self.c {
-            self.ch += 1;
+        if self.ch + self.k != self.c {
+            self.ch += self.k;
             return;
         }
         self.ch = 0;
@@ -134,7 +153,7 @@ impl SimEngine for PoolTile {
     fn comb(&self, io: &mut Io) {
         io.in_ready[0] = self.in_ready();
         io.out_valid[0] = self.n != 0;
-        io.out_data[0] = self.out_data;
+        io.out_beat_mut(0).copy_from_slice(&self.out_data);
     }
 
     fn edge(&mut self, io: &mut Io) -> Kind {
@@ -143,25 +162,25 @@ impl SimEngine for PoolTile {
         let in_fire = in_valid && io.in_ready[0];
         let emit = self.n != 0 && io.out_ready[0];
         let result = if in_fire {
-            let r = self.take(io.in_data[0]);
+            let r = self.take(io.in_beat(0));
             self.advance();
             r
         } else {
-            None
+            false
         };
         // the output slots (§5.1): a pop moves `hold` to the head; a result goes to the first
         // free slot after the pop
         if emit {
             self.n -= 1;
             if self.n == 1 {
-                self.out_data = self.hold;
+                self.out_data.copy_from_slice(&self.hold);
             }
         }
-        if let Some(r) = result {
+        if result {
             if self.n == 0 {
-                self.out_data = r;
+                self.out_data.copy_from_slice(&self.res);
             } else {
-                self.hold = r;
+                self.hold.copy_from_slice(&self.res);
             }
             self.n += 1;
         }
@@ -194,7 +213,7 @@ impl SimEngine for PoolTile {
         self.ky = 0;
         self.ox = 0;
         self.n = 0;
-        self.out_data = 0;
+        self.out_data.fill(0);
     }
 
     fn probe_signals(&self) -> Vec<ProbeSignal> {
@@ -210,8 +229,8 @@ impl SimEngine for PoolTile {
             self.kx as i64,
             self.ky as i64,
             i64::from(self.n),
-            self.out_data,
-            self.hold,
+            self.out_data[0],
+            self.hold[0],
         ]);
     }
 

@@ -1,0 +1,148 @@
+//! Wide beats (`docs/hardware.md` §2.1): designs whose hard-wired engines and tiled pools pass
+//! several channels per beat ([`inq_hdl::widen_beats`]) compute the reference bit for bit on
+//! every stream, with and without stalls; the decoupled run and the lockstep machine agree
+//! on every cycle; the plan's interval and first-image latency follow the simulator; and the
+//! streams move fewer beats per image than the narrow design.
+
+mod common;
+
+use common::*;
+use inq_hdl::{plan_unrolled, widen_beats, Design, FoldingRequest};
+use inq_model::random::{LayerSpec, RandomSpec};
+use inq_model::QuantModel;
+use inq_sim::{simulate, verify, SimOptions};
+
+fn specs() -> Vec<(&'static str, RandomSpec)> {
+    vec![
+        (
+            "small_lenet",
+            RandomSpec {
+                input: [1, 12, 12],
+                input_format: u8_input(),
+                layers: vec![
+                    conv(4, 3, 1, 1, true),
+                    LayerSpec::MaxPool(2),
+                    conv(8, 3, 1, 1, true),
+                    LayerSpec::MaxPool(2),
+                    LayerSpec::Flatten,
+                    dense(16, true),
+                    dense(4, false),
+                ],
+            },
+        ),
+        (
+            "two_channel_stride2_avgpool",
+            RandomSpec {
+                input: [2, 12, 12],
+                input_format: u8_input(),
+                layers: vec![
+                    conv(6, 3, 2, 1, true),
+                    conv(4, 1, 1, 0, true),
+                    LayerSpec::AvgPool(2),
+                    LayerSpec::Flatten,
+                    dense(3, false),
+                ],
+            },
+        ),
+    ]
+}
+
+/// Every conv and dense layer hard-wired, then widened.
+fn wide_design(m: &QuantModel) -> (Design, Design) {
+    let convs: Vec<String> = m
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, inq_model::Op::Conv(_) | inq_model::Op::Dense(_)))
+        .map(|n| n.name.clone())
+        .collect();
+    let narrow = plan_unrolled(m, &FoldingRequest::LaneBudget(8), &convs).expect("plan");
+    let mut wide = narrow.clone();
+    let streams = widen_beats(&mut wide);
+    assert!(!streams.is_empty(), "some stream is wide");
+    (narrow, wide)
+}
+
+#[test]
+fn wide_designs_match_the_reference_on_every_stream() {
+    for (name, spec) in specs() {
+        for seed in [1u64, 2] {
+            let m = model(&spec, seed);
+            let (_, d) = wide_design(&m);
+            let imgs = images(&m, 3, seed);
+            for rate in [0.0, 0.3] {
+                let opts = SimOptions {
+                    stall_rate: rate,
+                    seed: seed + 10,
+                    ..SimOptions::default()
+                };
+                let r = verify(&m, &d, &imgs, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(r.checked);
+                assert_eq!(
+                    r.mismatch_count,
+                    0,
+                    "{name} seed {seed} rate {rate}: {:?}",
+                    &r.mismatches[..r.mismatches.len().min(5)]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn decoupled_and_lockstep_runs_agree_on_wide_designs() {
+    let dir = std::env::temp_dir().join(format!("inq-wide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, spec) in specs() {
+        let m = model(&spec, 3);
+        let (_, d) = wide_design(&m);
+        let imgs = images(&m, 3, 3);
+        for rate in [0.0, 0.25] {
+            let fast = SimOptions {
+                stall_rate: rate,
+                seed: 4,
+                ..SimOptions::default()
+            };
+            // a waveform makes the run cycle by cycle on the lockstep machine
+            let slow = SimOptions {
+                vcd: Some(dir.join(format!("{name}.vcd"))),
+                ..fast.clone()
+            };
+            let a = strip(simulate(&d, &imgs, &fast).unwrap());
+            let b = strip(simulate(&d, &imgs, &slow).unwrap());
+            assert_eq!(a.outputs, b.outputs, "{name} rate {rate}");
+            assert_eq!(a.total_cycles, b.total_cycles, "{name} rate {rate}");
+            assert_eq!(a.engines, b.engines, "{name} rate {rate}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_plan_follows_the_simulator_and_wide_beats_shorten_the_interval() {
+    for (name, spec) in specs() {
+        let m = model(&spec, 5);
+        let (narrow, d) = wide_design(&m);
+        let imgs = images(&m, 8, 5);
+        let r = simulate(&d, &imgs, &SimOptions::default()).unwrap();
+        let rn = simulate(&narrow, &imgs, &SimOptions::default()).unwrap();
+        let interval = r.interval_cycles.unwrap();
+        let plan = d.interval_cycles() as f64;
+        assert!(
+            (plan - interval).abs() <= 0.02 * interval,
+            "{name}: plan interval {plan}, simulated {interval}"
+        );
+        let (lat, plan_lat) = (r.latency_cycles as f64, d.latency_estimate() as f64);
+        assert!(
+            (plan_lat - lat).abs() <= 0.05 * lat,
+            "{name}: plan latency {plan_lat}, simulated {lat}"
+        );
+        // one input element per beat: nothing beats the input's rate
+        let input_bound = (d.input_elements() + 1) as f64;
+        let narrow_interval = rn.interval_cycles.unwrap();
+        assert!(
+            interval < narrow_interval || narrow_interval <= input_bound,
+            "{name}: wide {interval}, narrow {narrow_interval}"
+        );
+        assert!(interval <= narrow_interval);
+    }
+}
