@@ -159,6 +159,10 @@ impl Chan {
     /// when [`Chan::valid`] said valid).
     #[inline(always)]
     pub(crate) fn front_beat(&self, out: &mut [i64]) {
+        if let [o] = out {
+            *o = self.q.front().map_or(0, |e| e.0);
+            return;
+        }
         for (o, e) in out.iter_mut().zip(self.q.iter()) {
             *o = e.0;
         }
@@ -170,6 +174,15 @@ impl Chan {
         self.read += 1;
         if t >= self.prod_t {
             self.reads.push_back(t);
+        }
+        if self.beat == 1 {
+            let e = self.q.pop_front();
+            if self.rlog.len() < self.rcap {
+                if let Some((value, _)) = e {
+                    self.rlog.push(TapBeat { cycle: t, value });
+                }
+            }
+            return;
         }
         for _ in 0..self.beat {
             let e = self.q.pop_front();
@@ -246,7 +259,18 @@ impl Chan {
     /// `t`).
     #[inline(always)]
     pub(crate) fn write(&mut self, t: u64, data: i64) {
-        self.write_beat(t, std::slice::from_ref(&data));
+        debug_assert_eq!(self.beat, 1);
+        while self.reads.front().is_some_and(|&r| r < t) {
+            self.reads.pop_front();
+        }
+        self.q.push_back((data, t));
+        self.wrote(t);
+        if self.wlog.len() < self.wcap {
+            self.wlog.push(TapBeat {
+                cycle: t,
+                value: data,
+            });
+        }
     }
 
     /// The producer writes the beat `data` (its `beat` elements) at edge `t` (as
@@ -254,12 +278,26 @@ impl Chan {
     #[inline(always)]
     pub(crate) fn write_beat(&mut self, t: u64, data: &[i64]) {
         debug_assert_eq!(data.len(), self.beat);
+        if let [d] = data {
+            return self.write(t, *d);
+        }
         while self.reads.front().is_some_and(|&r| r < t) {
             self.reads.pop_front();
         }
         for &d in data {
             self.q.push_back((d, t));
         }
+        self.wrote(t);
+        for &value in data {
+            if self.wlog.len() < self.wcap {
+                self.wlog.push(TapBeat { cycle: t, value });
+            }
+        }
+    }
+
+    /// The count bookkeeping of a write at edge `t`.
+    #[inline(always)]
+    fn wrote(&mut self, t: u64) {
         self.written += 1;
         if self.cons_t > t {
             // reads at edges <= t: all but those in `reads` after t (at most one read per edge)
@@ -268,11 +306,6 @@ impl Chan {
             self.candidate(t, count);
         } else {
             self.pend.push_back((t, self.written));
-        }
-        for &value in data {
-            if self.wlog.len() < self.wcap {
-                self.wlog.push(TapBeat { cycle: t, value });
-            }
         }
     }
 

@@ -87,7 +87,11 @@ impl InSide {
             // a beat of `k` elements (`docs/hardware.md` §2.1; `k | C`, so it never crosses
             // a row or the buffer's end)
             let k = in_data.len();
-            self.lb[self.wp..self.wp + k].copy_from_slice(in_data);
+            if let [d] = in_data {
+                self.lb[self.wp] = *d;
+            } else {
+                self.lb[self.wp..self.wp + k].copy_from_slice(in_data);
+            }
             self.wp = if self.wp + k == self.lb_len {
                 0
             } else {
