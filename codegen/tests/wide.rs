@@ -110,8 +110,9 @@ fn wide_top_has_beat_wide_streams_and_lints() {
     yosys(&dir, &m);
 }
 
-/// Every output beat, its MVUs 1→2, 2→3, 3→1 and pools of 2 and 3; then KI = KO = PE = C
-/// (a whole pixel per beat) and an engine wide on one side only.
+/// The narrow design, then its MVUs 1→2, 2→3, 3→1 and pools of 2 and 3; KI = KO = PE = C (a
+/// whole pixel per beat); engines wide on one side only; and the wide design without
+/// pipeline registers.
 #[test]
 fn wide_designs_match_reference_in_icarus() {
     let model = wide_model(5);
@@ -144,6 +145,11 @@ fn wide_designs_match_reference_in_icarus() {
     let mut d = wide_design(&model, false);
     set_beats(&mut d, &[("c1", 1, 4), ("p1", 4, 4), ("c2", 4, 1)]);
     functional("wide-fn-in-only", &model, &d, 2, 7);
+    // no pipeline registers in the adder trees (obuf loads at the fire)
+    let mut d = wide_design(&model, true);
+    inq_hdl::stage_adder_trees(&mut d, 0);
+    assert!(d.mvu_engines().all(|(_, _, m)| m.pipeline == 0));
+    functional("wide-fn-unpipelined", &model, &d, 2, 8);
 }
 
 #[test]
