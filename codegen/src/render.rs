@@ -10,7 +10,7 @@
 //! stage `u_out`.
 
 use askama::Template;
-use inq_hdl::{Design, Endpoint};
+use inq_hdl::{Design, Endpoint, EngineKind};
 use inq_model::QuantModel;
 
 use crate::engines::{self, EngineCx};
@@ -58,6 +58,7 @@ struct StreamV {
     index: usize,
     from: String,
     to: String,
+    /// Bits per beat: elements per beat × element width.
     width: u32,
     depth: usize,
     /// Wire stems declared for it (`s<s>` unless stream 0, then `q<s>`).
@@ -135,6 +136,11 @@ fn endpoint(e: &Endpoint, output: bool) -> String {
             if output { "output" } else { "input" }
         ),
     }
+}
+
+/// The bits of one beat of a stream: `beat` elements of `width` bits (`docs/hardware.md` §2).
+fn beat_bits(st: &inq_hdl::Stream) -> u32 {
+    st.width * st.beat as u32
 }
 
 /// Checks that the graph is wired consistently (every stream's ends agree with the engines'
@@ -224,6 +230,7 @@ pub(crate) fn check_graph(d: &Design) -> Result<(), CodegenError> {
             ));
         }
     }
+    check_beats(d)?;
     let o = &d.output;
     match d.streams.get(o.stream) {
         Some(st) if st.to == Endpoint::Output && st.width == o.width => {}
@@ -245,6 +252,77 @@ pub(crate) fn check_graph(d: &Design) -> Result<(), CodegenError> {
             "tap {:?} observes stream {}, which does not exist",
             t.name, t.stream
         ));
+    }
+    Ok(())
+}
+
+/// Checks the elements per beat (`docs/hardware.md` §2): every stream's beat is its
+/// producer's output beat and its consumer's input beat and divides its elements per image;
+/// the input port and the output stage take one element per beat; only hard-wired MVUs
+/// (`KI | C`, `KO | PE`), tiled pools (`K | C`) and forks take wider beats.
+fn check_beats(d: &Design) -> Result<(), CodegenError> {
+    let bad = |m: String| Err(CodegenError::Mismatch(m));
+    for (s, st) in d.streams.iter().enumerate() {
+        if st.beat == 0 || st.elements_per_image % st.beat != 0 {
+            return bad(format!(
+                "stream {s}: {} elements per beat do not divide its {} elements per image",
+                st.beat, st.elements_per_image
+            ));
+        }
+        let ends = [
+            (st.from, Endpoint::Input, "input port"),
+            (st.to, Endpoint::Output, "output stage"),
+        ];
+        for (end, port, what) in ends {
+            if end == port && st.beat != 1 {
+                return bad(format!(
+                    "stream {s}: the {what} takes one element per beat, not {}",
+                    st.beat
+                ));
+            }
+        }
+        if let Endpoint::Engine { engine, .. } = st.from {
+            let k = d.engines[engine].op().out_beat();
+            if k != st.beat {
+                return bad(format!(
+                    "stream {s} has {} elements per beat, engine {engine} writes {k}",
+                    st.beat
+                ));
+            }
+        }
+        if let Endpoint::Engine { engine, .. } = st.to {
+            let k = d.engines[engine].op().in_beat();
+            if k != st.beat {
+                return bad(format!(
+                    "stream {s} has {} elements per beat, engine {engine} reads {k}",
+                    st.beat
+                ));
+            }
+        }
+    }
+    for (e, en) in d.engines.iter().enumerate() {
+        let ok = match &en.kind {
+            EngineKind::Mvu(m) => {
+                (m.in_beat == 1 && m.out_beat == 1)
+                    || (m.is_constant()
+                        && m.in_beat >= 1
+                        && m.out_beat >= 1
+                        && m.geom.c % m.in_beat == 0
+                        && m.pe % m.out_beat == 0)
+            }
+            EngineKind::Pool(p) => p.beat == 1 || (p.tiled() && p.geom.c % p.beat == 0),
+            EngineKind::Fork(f) => f.beat >= 1,
+            _ => true,
+        };
+        if !ok {
+            return bad(format!(
+                "engine {e} ({}): its elements per beat ({} in, {} out) are not supported \
+                 (hard-wired MVU: KI | C, KO | PE; tiled pool: K | C)",
+                en.name,
+                en.op().in_beat(),
+                en.op().out_beat()
+            ));
+        }
     }
     Ok(())
 }
@@ -328,7 +406,7 @@ pub(crate) fn render(
             index: s,
             from: endpoint(&st.from, true),
             to: endpoint(&st.to, false),
-            width: st.width,
+            width: beat_bits(st),
             depth: st.depth,
             wires: if s == 0 {
                 vec![format!("q{s}")]
@@ -347,7 +425,7 @@ pub(crate) fn render(
                 module: "inq_fifo".into(),
                 name: format!("{FIFO_INSTANCE_PREFIX}_{s}"),
                 params: vec![
-                    engines::int_param("W", st.width),
+                    engines::int_param("W", beat_bits(st)),
                     engines::int_param("D", st.depth),
                 ],
                 lines: vec![

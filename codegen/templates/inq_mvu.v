@@ -10,7 +10,11 @@
 // weight is a constant, each product is wiring (the input shifted by concatenating zeros),
 // zero weights emit no term, and each PE sums its terms in an adder tree (a negative weight's
 // term is subtracted). There is no weight ROM and no accumulator register.
-@% else %@// MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
+@% if wide %@// Wide beats (docs/hardware.md section 2): an input beat carries KI channels of one pixel
+// (KI | C, channel g*KI + i in bits [i*A +: A]) and an output beat KO results of the pixel
+// (KO | PE, channel b*KO + i in bits [i*OUT_W +: OUT_W]); rows, pending and the emission count
+// beats, and each of the KO output lanes has its own requantizer.
+@% endif %@@% else %@// MUL = 0: no multiplier, products are (x << k) with a conditional negate; multiplications
 // below appear only in constant (localparam / genvar) expressions. MUL = 1 (the int8
 // baseline): the weight code is a CB-bit two's-complement integer and each lane multiplies.
 // DW = 1: depthwise convolution (docs/hardware.md section 4.2): SIMD = 1, SF = KH*KW, and PE p
@@ -46,26 +50,33 @@
   parameter integer LOGITS     = @{ self.default_of("LOGITS", "0") }@,
   parameter integer OUT_SIGNED = @{ self.default_of("OUT_SIGNED", "0") }@,
   parameter integer SREG       = @{ self.default_of("SREG", "0") }@,
-@% if !constant %@  parameter integer WAW        = @{ self.default_of("WAW", "1") }@,
+@% if wide %@  parameter integer KI         = @{ self.default_of("KI", "1") }@,
+  parameter integer KO         = @{ self.default_of("KO", "1") }@,
+@% endif %@@% if !constant %@  parameter integer WAW        = @{ self.default_of("WAW", "1") }@,
   parameter integer MUL        = @{ self.default_of("MUL", "0") }@,
 @% endif %@  parameter         BIAS_FILE  = "",
   parameter         SHIFT_FILE = ""
 ) (
   input  wire                   clk,
   input  wire                   rst,
-  input  wire [A-1:0]           in_data,
-  input  wire                   in_valid,
+@% if wide %@  input  wire [KI*A-1:0]        in_data,
+@% else %@  input  wire [A-1:0]           in_data,
+@% endif %@  input  wire                   in_valid,
   output wire                   in_ready,
-  output reg  [OUT_W-1:0]       out_data,
-  output reg                    out_valid,
+@% if wide %@  output reg  [KO*OUT_W-1:0]    out_data,
+@% else %@  output reg  [OUT_W-1:0]       out_data,
+@% endif %@  output reg                    out_valid,
   input  wire                   out_ready@% if !constant %@,
   output wire [WAW-1:0]         w_addr,
   output wire                   w_en,
   input  wire [PE*SIMD*CB-1:0]  w_data@% endif %@
 );
   // ---- derived constants ----
-  localparam integer NF     = OC / PE;
-@% if constant %@  // the whole window in one fold (SIMD = KH * KW * C, or KH * KW with PE = C for a
+@% if wide %@  localparam integer NF     = OC / PE;
+  localparam integer PB     = PE / KO;   // output beats per pixel
+  localparam integer RBT    = (W * C) / KI;   // input beats per row
+@% else %@  localparam integer NF     = OC / PE;
+@% endif %@@% if constant %@  // the whole window in one fold (SIMD = KH * KW * C, or KH * KW with PE = C for a
   // depthwise convolution), so SF = 1 and icf stays 0
   localparam integer SF     = 1;
   localparam integer WIN    = KH * KW * C;   // window elements
@@ -87,11 +98,13 @@
   localparam integer LBW    = $clog2(LBD);
   localparam integer TBD    = (OC < 2) ? 2 : OC;
   localparam integer CHW    = $clog2(TBD);
-  localparam integer CH1_I  = (OC < 2) ? 0 : 1;
-  localparam [CHW-1:0] CH1  = CH1_I[CHW-1:0];
+@% if wide %@  localparam integer CH1_I  = (OC / KO < 2) ? 0 : KO;
+@% else %@  localparam integer CH1_I  = (OC < 2) ? 0 : 1;
+@% endif %@  localparam [CHW-1:0] CH1  = CH1_I[CHW-1:0];
   localparam integer IYW    = $clog2(H + 1);
-  localparam integer IEW    = $clog2(ROWLEN + 1);
-  localparam integer CW     = $clog2(H + PT + KH + NR + SH + W + PL + KW + SW + 4) + 2;
+@% if wide %@  localparam integer IEW    = $clog2(RBT + 1);
+@% else %@  localparam integer IEW    = $clog2(ROWLEN + 1);
+@% endif %@  localparam integer CW     = $clog2(H + PT + KH + NR + SH + W + PL + KW + SW + 4) + 2;
   localparam integer SFW    = $clog2(SF + 1);
   localparam integer NFW    = $clog2(NF + 1);
   localparam integer OXW    = $clog2(OW + 1);
@@ -99,13 +112,16 @@
   localparam integer KYW    = $clog2(KH + 1);
   localparam integer KXW    = $clog2(KW + 1);
   localparam integer ICW    = $clog2(CS + 1);
-  localparam integer PNW    = $clog2(PE + 1);
-  localparam integer OIW    = (PE > 1) ? $clog2(PE) : 1;
-
+@% if wide %@  localparam integer PNW    = $clog2(PB + 1);
+@% else %@  localparam integer PNW    = $clog2(PE + 1);
+@% endif %@@% if wide %@  localparam integer OIW    = (PB > 1) ? $clog2(PB) : 1;
+@% else %@  localparam integer OIW    = (PE > 1) ? $clog2(PE) : 1;
+@% endif %@
   localparam integer H_C_I = H;
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
-  localparam integer ROW_LAST_I = ROWLEN - 1;
-  localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
+@% if wide %@  localparam integer ROW_LAST_I = RBT - 1;
+@% else %@  localparam integer ROW_LAST_I = ROWLEN - 1;
+@% endif %@  localparam [IEW-1:0] ROW_LAST = ROW_LAST_I[IEW-1:0];
 @% if !constant %@  localparam integer LB_LAST_I = LBU - 1;
   localparam [LBW-1:0] LB_LAST = LB_LAST_I[LBW-1:0];
 @% endif %@  localparam integer LB_X_I = LBU;
@@ -163,12 +179,18 @@
   localparam [ICW-1:0] CS_PEN = CS_PEN_I[ICW-1:0];
   localparam [0:0] SF_ONE = ((SF == 1) ? 1'b1 : 1'b0);
   localparam [0:0] CS_ONE = ((CS == 1) ? 1'b1 : 1'b0);
-@% endif %@  localparam integer OC_LAST_I = OC - 1;
-  localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
-  localparam integer PE_C_I = PE;
-  localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
-  localparam integer OI_LAST_I = PE - 1;
-  localparam [OIW-1:0] OI_LAST = OI_LAST_I[OIW-1:0];
+@% endif %@@% if wide %@  localparam integer OC_LAST_I = OC - KO;   // the first channel of the last beat
+@% else %@  localparam integer OC_LAST_I = OC - 1;
+@% endif %@@% if wide %@  localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
+  localparam integer KO_I = KO;
+  localparam [CHW-1:0] KO_C = KO_I[CHW-1:0];
+@% else %@  localparam [CHW-1:0] OC_LAST = OC_LAST_I[CHW-1:0];
+@% endif %@@% if wide %@  localparam integer PE_C_I = PB;
+@% else %@  localparam integer PE_C_I = PE;
+@% endif %@  localparam [PNW-1:0] PE_C = PE_C_I[PNW-1:0];
+@% if wide %@  localparam integer OI_LAST_I = PB - 1;
+@% else %@  localparam integer OI_LAST_I = PE - 1;
+@% endif %@  localparam [OIW-1:0] OI_LAST = OI_LAST_I[OIW-1:0];
 @% if !constant %@  localparam integer PE_L_I = PE / LU;
   localparam integer NL_LAST_I = NL - 1;
   localparam integer NLW = (NL < 2) ? 1 : $clog2(NL);
@@ -179,16 +201,19 @@
   // ---- registers (reset values: docs/hardware.md section 4) ----
   reg [IYW-1:0] iy;
   reg [IEW-1:0] ie;
-@% if constant %@  // the next written element's slot, column and channel (bank (wsl, wc), word wx)
-  localparam integer SLW = (NR < 2) ? 1 : $clog2(NR);
+@% if constant %@@% if wide %@  // the next written beat's slot, column and channel group (banks (wsl, wc*KI + i), word wx)
+@% else %@  // the next written element's slot, column and channel (bank (wsl, wc), word wx)
+@% endif %@  localparam integer SLW = (NR < 2) ? 1 : $clog2(NR);
   localparam integer XW  = (W < 2) ? 1 : $clog2(W);
-  localparam integer CCW = (C < 2) ? 1 : $clog2(C);
-  localparam integer NR_LAST_I = NR - 1;
+@% if wide %@  localparam integer CCW = (C / KI < 2) ? 1 : $clog2(C / KI);
+@% else %@  localparam integer CCW = (C < 2) ? 1 : $clog2(C);
+@% endif %@  localparam integer NR_LAST_I = NR - 1;
   localparam [SLW-1:0] NR_LAST = NR_LAST_I[SLW-1:0];
   localparam integer W_LAST_I = W - 1;
   localparam [XW-1:0] W_LAST = W_LAST_I[XW-1:0];
-  localparam integer C_LAST_I = C - 1;
-  localparam [CCW-1:0] C_LAST = C_LAST_I[CCW-1:0];
+@% if wide %@  localparam integer C_LAST_I = C / KI - 1;
+@% else %@  localparam integer C_LAST_I = C - 1;
+@% endif %@  localparam [CCW-1:0] C_LAST = C_LAST_I[CCW-1:0];
   reg [SLW-1:0] wsl;
   reg [XW-1:0]  wx;
   reg [CCW-1:0] wc;
@@ -217,8 +242,9 @@
   reg [NRW-1:0] sr;    // slot of row ky
   reg [WAW-1:0] waddr_a; // the weight-ROM word of the fold after the next fire
 @% endif %@  reg [PNW-1:0] pending;
-  reg [CHW-1:0] chn;   // the channel after the one being emitted (its table words are read)
-
+@% if wide %@  reg [CHW-1:0] chn;   // the first channel of the beat after the one being emitted
+@% else %@  reg [CHW-1:0] chn;   // the channel after the one being emitted (its table words are read)
+@% endif %@
   // the per-channel tables (docs/hardware.md section 6): the bias plus the rounding constant,
   // and the shift above the smallest one; read into registers one emission ahead, so they are
   // logic, not memories
@@ -518,8 +544,9 @@
   localparam [0:0] ROK0 = ((NEED0 == {CW{1'b0}}) ? 1'b1 : 1'b0);
   localparam integer P2_I = 2;
   localparam [PNW:0] P2 = P2_I[PNW:0];
-  localparam [0:0] PE_ONE = ((PE == 1) ? 1'b1 : 1'b0);
-  wire           row_in = (in_fire & (ie == ROW_LAST));
+@% if wide %@  localparam [0:0] PE_ONE = ((PB == 1) ? 1'b1 : 1'b0);
+@% else %@  localparam [0:0] PE_ONE = ((PE == 1) ? 1'b1 : 1'b0);
+@% endif %@  wire           row_in = (in_fire & (ie == ROW_LAST));
   wire [CW:0]    iy1 = ({1'b0, iyx} + 1'b1);
   wire           r_kk = ((iy == H_C) | (iyx >= need));
   wire           r_ik = ((iy == H_M1) | (iy1 >= {1'b0, need}));
@@ -633,13 +660,15 @@
       localparam integer SL_I = sl;
       localparam [SLW-1:0] SL = SL_I[SLW-1:0];
       for (gc = 0; gc < C; gc = gc + 1) begin : g_bank
-        localparam integer CC_I = gc;
-        localparam [CCW-1:0] CC = CC_I[CCW-1:0];
+@% if wide %@        localparam integer CC_I = gc / KI;   // the channel group of the beats carrying gc
+@% else %@        localparam integer CC_I = gc;
+@% endif %@        localparam [CCW-1:0] CC = CC_I[CCW-1:0];
         reg [A-1:0] mem [0:W-1];
         always @(posedge clk) begin
           if ((~rst) & in_fire & (wsl == SL) & (wc == CC)) begin
-            mem[wx] <= in_data;
-          end
+@% if wide %@            mem[wx] <= in_data[(gc % KI)*A +: A];
+@% else %@            mem[wx] <= in_data;
+@% endif %@          end
         end
         for (gx = 0; gx < KW; gx = gx + 1) begin : g_rd
           // a one-column output map reads fixed columns: one that is always padding is not
@@ -872,7 +901,81 @@
     end
   endgenerate
 
-@% endif %@  // ---- output buffer: PE words loaded at a pixel's last synapse fold, read in turn by the
+@% endif %@@% if wide %@  // ---- output buffer: PB = PE/KO words of KO results (result b*KO + i in bits
+  // [i*ACC_W +: ACC_W] of word b), loaded at a pixel's last synapse fold, read in turn by the
+  // emission (word oi = PB - pending, one output beat); one register per word, loaded in
+  // parallel and never shifted ----
+  reg [KO*ACC_W-1:0] obw [0:PB-1];
+  // oi always equals PB - pending; it is kept as a register of its own so that the read
+  // multiplexer's select comes straight from flip-flops instead of through a subtractor
+  reg [OIW-1:0]   oi;
+  genvar ob;
+  generate
+    for (ob = 0; ob < PB; ob = ob + 1) begin : g_obuf
+      always @(posedge clk) begin
+        if ((~rst) & load) begin
+          obw[ob] <= nxt[ob*KO*ACC_W +: KO*ACC_W];
+        end
+      end
+    end
+  endgenerate
+
+  // ---- requantization of the beat being emitted: one requantizer per lane ----
+  // lane i's bb and dd hold the table words of channel chn + i of the beat emitted next: read
+  // at reset (beat 0) and at each emission (at chn, the first channel of the beat after the
+  // one emitted); so the emission adds a register to the lane's obuf word, shifts by the
+  // constant r_min (wiring: RMIN_L left or RMIN_R right) and by dd (a barrel shifter of SHW
+  // stages) and saturates (docs/hardware.md sections 4, 6 and 12)
+  localparam integer RXW = RW + RMIN_L + 1;
+  wire [KO*OUT_W-1:0] q;
+  wire [KO*ACC_W-1:0] heads = obw[oi];
+  genvar lo;
+  generate
+    for (lo = 0; lo < KO; lo = lo + 1) begin : g_lane
+      localparam integer LANE_I = lo;
+      localparam [CHW-1:0] LANE = LANE_I[CHW-1:0];
+      reg  [RW-1:0]    bb;
+      reg  [SHW-1:0]   dd;
+      wire [CHW-1:0]   ta   = ((rst ? {CHW{1'b0}} : chn) + LANE);
+      always @(posedge clk) begin
+        if (rst | emit) begin
+          bb <= bias_t[ta];
+          dd <= shift_t[ta];
+        end
+      end
+      wire [ACC_W-1:0] head = heads[lo*ACC_W +: ACC_W];
+      wire [RW-1:0]    y    = ({{(RW-ACC_W){head[ACC_W-1]}}, head} + bb);
+      wire [RXW-1:0]   ye   = {{(RXW-RW){y[RW-1]}}, y};
+      wire [RXW-1:0]   yl   = (ye << RMIN_L);
+      wire [RXW-1:0]   yp   = ($signed(yl) >>> RMIN_R);
+      /* verilator lint_off UNUSED */
+      // Justification: the value after the shifts fits RW bits (RW holds every left shift's
+      // result); the bits above are sign copies.
+      wire [RXW-1:0]   ys   = ($signed(yp) >>> dd);
+      /* verilator lint_on UNUSED */
+      wire [RW-1:0]    t    = ys[RW-1:0];
+      if (LOGITS != 0) begin : g_logits
+        /* verilator lint_off UNUSED */
+        // Justification: logits keep the low OUT_W bits of the RW-bit value; the top bits are
+        // sign copies (RW >= OUT_W + 1 by construction).
+        wire [RW-1:0] t_all = t;
+        /* verilator lint_on UNUSED */
+        assign q[lo*OUT_W +: OUT_W] = t_all[OUT_W-1:0];
+      end else if (OUT_SIGNED != 0) begin : g_signed
+        wire [RW-OUT_W:0] hs = t[RW-1:OUT_W-1];
+        wire ok = ((&hs) | (~(|hs)));
+        assign q[lo*OUT_W +: OUT_W] = (ok ? t[OUT_W-1:0] : (t[RW-1] ? {1'b1, {(OUT_W-1){1'b0}}} : {1'b0, {(OUT_W-1){1'b1}}}));
+      end else begin : g_unsigned
+        wire neg = t[RW-1];
+        wire [RW-OUT_W-1:0] hi = t[RW-1:OUT_W];
+        wire big = (|hi);
+        // An unsigned output implies ReLU (validated by inq-model): negative values clamp to 0.
+        assign q[lo*OUT_W +: OUT_W] = (neg ? {OUT_W{1'b0}} : (big ? {OUT_W{1'b1}} : t[OUT_W-1:0]));
+      end
+    end
+  endgenerate
+
+@% else %@  // ---- output buffer: PE words loaded at a pixel's last synapse fold, read in turn by the
   // emission (word oi = PE - pending); one register per word, loaded in parallel and never
   // shifted, so a word's flip-flops need no multiplexer in front of them ----
   reg [ACC_W-1:0] obw [0:PE-1];
@@ -939,7 +1042,7 @@
     end
   endgenerate
 
-@% if !constant %@  // ---- weight ROM read ----
+@% endif %@@% if !constant %@  // ---- weight ROM read ----
   // The ROMs are read at reset (word 0) and at each fire, at the word of the fold that fire
   // leads to (nf * SF + sf, kept one fold ahead in waddr_a), and hold their output otherwise;
   // so w_data is always the current fold's word and the address comes from registers only
@@ -978,8 +1081,9 @@
       oi <= {OIW{1'b0}};
       chn <= CH1;
       out_valid <= 1'b0;
-      out_data <= {OUT_W{1'b0}};
-    end else begin
+@% if wide %@      out_data <= {(KO*OUT_W){1'b0}};
+@% else %@      out_data <= {OUT_W{1'b0}};
+@% endif %@    end else begin
       // input side
       if (in_fire) begin
 @% if constant %@        // (the element itself is written by its bank, below)
@@ -1073,8 +1177,9 @@
       end
       if (emit) begin
         out_data <= q;
-        chn <= ((chn == OC_LAST) ? {CHW{1'b0}} : (chn + 1'b1));
-      end
+@% if wide %@        chn <= ((chn == OC_LAST) ? {CHW{1'b0}} : (chn + KO_C));
+@% else %@        chn <= ((chn == OC_LAST) ? {CHW{1'b0}} : (chn + 1'b1));
+@% endif %@      end
       if (load) begin
         pending <= PE_C;
         oi <= {OIW{1'b0}};

@@ -202,6 +202,14 @@ fn golden_residual() {
     );
 }
 
+/// Wide beats (`docs/hardware.md` §2): hard-wired MVUs with 1→2, 2→3 and 3→1 elements per
+/// beat and tiled max and average pools of 2 and 3 (`wide_model`, beats set by hand).
+#[test]
+fn golden_wide() {
+    let model = wide_model(5);
+    check_golden_design("wide", &model, &wide_design(&model, true));
+}
+
 #[test]
 fn hostile_names_never_reach_the_rtl() {
     let mut m = tiny_model(5);

@@ -55,7 +55,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// Version of the harness template and build recipe; part of the cache key.
-pub const HARNESS_VERSION: u32 = 4;
+pub const HARNESS_VERSION: u32 = 5;
 
 /// The C++ driver template.
 pub const HARNESS_TEMPLATE: &str = include_str!("../templates/harness.cpp");
@@ -261,17 +261,36 @@ pub fn harness_source(design: &DesignFolder) -> String {
     let mut epi = String::new();
     let mut widths = String::new();
     let mut signed = String::new();
+    let mut beats = String::new();
+    let mut max_k = 1;
     for (i, t) in m.taps.iter().enumerate() {
+        // elements per beat of the tap's stream (docs/hardware.md §2): a wide beat is split
+        // into its elements, lowest first, each a record and a hash step of its own
+        let k = m
+            .design
+            .taps
+            .get(i)
+            .and_then(|dt| m.design.streams.get(dt.stream))
+            .map_or(1, |s| s.beat.max(1));
+        max_k = max_k.max(k);
+        let (v, r, d) = (
+            root_member(&m.top, &t.tvalid),
+            root_member(&m.top, &t.tready),
+            root_member(&m.top, &t.tdata),
+        );
+        let take = if k == 1 {
+            format!("tap_data[{i}][0] = (uint64_t)R->{d};")
+        } else {
+            format!("tap_split(tap_data[{i}], {k}, {}, R->{d});", t.width)
+        };
         sample.push_str(&format!(
-            "        if (R->{v} && R->{r}) {{ fired[nfired++] = {i}; tap_data[{i}] = (uint64_t)R->{d}; }}  // {name}\n",
-            v = root_member(&m.top, &t.tvalid),
-            r = root_member(&m.top, &t.tready),
-            d = root_member(&m.top, &t.tdata),
+            "        if (R->{v} && R->{r}) {{ fired[nfired++] = {i}; {take} }}  // {name}\n",
             name = t.name.replace(['\n', '\r'], " "),
         ));
         epi.push_str(&format!("{}ULL, ", t.elements_per_image));
         widths.push_str(&format!("{}, ", t.width));
         signed.push_str(if t.signed { "true, " } else { "false, " });
+        beats.push_str(&format!("{k}, "));
     }
     HARNESS_TEMPLATE
         .replace("@TOP@", &m.top)
@@ -286,6 +305,8 @@ pub fn harness_source(design: &DesignFolder) -> String {
         .replace("@TAP_EPI@", &epi)
         .replace("@TAP_W@", &widths)
         .replace("@TAP_SIGNED@", &signed)
+        .replace("@TAP_K@", &beats)
+        .replace("@MAX_K@", &max_k.to_string())
         .replace("@TAP_SAMPLE@", &sample)
 }
 

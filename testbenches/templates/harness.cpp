@@ -13,7 +13,9 @@
 // RECORDS.txt, one record per line:
 //   I <image> <cycle>                 first input beat of an image transferred
 //   O <cycle> <raw> <tlast> <tuser>   output word transferred (raw = OUT_W-bit pattern)
-//   T <tap> <cycle> <raw>             tap transfer (only the first M images' elements per tap)
+//   T <tap> <cycle> <raw>             tap element transferred (only the first M images' elements
+//                                     per tap); a tap of k elements per beat prints k records per
+//                                     transfer, in element order (lowest bits first)
 //   C <tap> <image> <count> <hash>    with --tap-check: checksum of one tap stream over one image
 //                                     (inq_sim::StreamSum: <count> elements, their sign-extended
 //                                     values hashed in order), printed when the image's stream is
@@ -28,6 +30,7 @@
 #if VM_TRACE
 #include "verilated_vcd_c.h"
 #endif
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +48,11 @@ static const int NTAPS = @NTAPS@;
 static const uint64_t TAP_EPI[NTAPS + 1] = {@TAP_EPI@0};
 static const unsigned TAP_W[NTAPS + 1] = {@TAP_W@0};
 static const bool TAP_SIGNED[NTAPS + 1] = {@TAP_SIGNED@false};
+// Elements per beat of each tap (docs/hardware.md section 2): element i of a beat is bits
+// [i*TAP_W +: TAP_W] of its data. MAX_K = 1 (every tap one element per beat) keeps the loop
+// over a beat's elements a single iteration the compiler removes.
+static const unsigned MAX_K = @MAX_K@;
+static const unsigned TAP_K[NTAPS + 1] = {@TAP_K@0};
 
 static inline uint64_t mask(unsigned w) { return w >= 64 ? ~0ULL : ((1ULL << w) - 1); }
 
@@ -63,6 +71,29 @@ static inline uint64_t tap_value(int t, uint64_t raw) {
   raw &= mask(TAP_W[t]);
   if (TAP_SIGNED[t] && TAP_W[t] < 64 && ((raw >> (TAP_W[t] - 1)) & 1)) raw |= ~mask(TAP_W[t]);
   return raw;
+}
+
+// The k elements of w bits of a wide tap's beat (k*w <= 64 bits: a scalar).
+template <typename T>
+static inline void tap_split(uint64_t* dst, unsigned k, unsigned w, T raw) {
+  const uint64_t v = (uint64_t)raw;
+  for (unsigned i = 0; i < k; i++) dst[i] = (v >> (i * w)) & mask(w);
+}
+
+// The same for a beat of more than 64 bits (Verilator's VlWide: 32-bit words, lowest first).
+template <std::size_t N>
+static inline void tap_split(uint64_t* dst, unsigned k, unsigned w, const VlWide<N>& raw) {
+  const WData* words = raw.data();
+  for (unsigned i = 0; i < k; i++) {
+    uint64_t v = 0;
+    for (unsigned b = 0; b < w;) {
+      const unsigned bit = i * w + b, off = bit % 32;
+      const unsigned take = (32 - off < w - b) ? (32 - off) : (w - b);
+      v |= (((uint64_t)words[bit / 32] >> off) & mask(take)) << b;
+      b += take;
+    }
+    dst[i] = v;
+  }
 }
 
 struct SplitMix64 {
@@ -178,7 +209,7 @@ int main(int argc, char** argv) {
   uint64_t cycle = 0, next_beat = 0, words = 0, last_activity = 0, reset_left = 0;
   bool holding = false, reset_done = false;
   uint64_t tap_count[NTAPS + 1] = {0};
-  uint64_t tap_data[NTAPS + 1] = {0};
+  uint64_t tap_data[NTAPS + 1][MAX_K] = {{0}};
   // the taps that transferred in this cycle (usually none or one): only they are visited
   int fired[NTAPS + 1] = {0};
   int nfired = 0;
@@ -260,21 +291,26 @@ int main(int argc, char** argv) {
       }
       for (int f = 0; f < nfired; f++) {
         const int t = fired[f];
-        if (tap_count[t] < tap_limit[t]) {
-          fprintf(out, "T %d %llu %llu\n", t, (unsigned long long)cycle,
-                  (unsigned long long)(tap_data[t] & mask(TAP_W[t])));
-          tap_count[t]++;
-        }
-        if (tap_check) {
-          const uint64_t idx = sum_idx[t];
-          if (idx == 0) sum_hash[t] = SUM_SEED;
-          sum_hash[t] = sum_step(sum_hash[t], idx, tap_value(t, tap_data[t]));
-          sum_idx[t] = idx + 1;
-          if (idx + 1 == TAP_EPI[t]) {
-            fprintf(out, "C %d %llu %llu %llu\n", t, (unsigned long long)sum_img[t],
-                    (unsigned long long)TAP_EPI[t], (unsigned long long)sum_hash[t]);
-            sum_img[t]++;
-            sum_idx[t] = 0;
+        // the beat's elements in order (k divides TAP_EPI: a beat never spans two images)
+        const unsigned k = (MAX_K == 1) ? 1 : TAP_K[t];
+        for (unsigned e = 0; e < k; e++) {
+          const uint64_t raw = tap_data[t][e];
+          if (tap_count[t] < tap_limit[t]) {
+            fprintf(out, "T %d %llu %llu\n", t, (unsigned long long)cycle,
+                    (unsigned long long)(raw & mask(TAP_W[t])));
+            tap_count[t]++;
+          }
+          if (tap_check) {
+            const uint64_t idx = sum_idx[t];
+            if (idx == 0) sum_hash[t] = SUM_SEED;
+            sum_hash[t] = sum_step(sum_hash[t], idx, tap_value(t, raw));
+            sum_idx[t] = idx + 1;
+            if (idx + 1 == TAP_EPI[t]) {
+              fprintf(out, "C %d %llu %llu %llu\n", t, (unsigned long long)sum_img[t],
+                      (unsigned long long)TAP_EPI[t], (unsigned long long)sum_hash[t]);
+              sum_img[t]++;
+              sum_idx[t] = 0;
+            }
           }
         }
       }

@@ -35,6 +35,10 @@ struct MvuT<'a> {
     module_name: String,
     /// Fully unrolled: constant weights, no ROM ports (`pes` holds the datapath).
     constant: bool,
+    /// A constant-weight engine with wide beats (`KI` or `KO` ≠ 1, `docs/hardware.md` §2):
+    /// the module has the parameters `KI`, `KO` and the beat-wide input side, emission and
+    /// per-lane requantizers (generic in both); without, its text is the one-element engine's.
+    wide: bool,
     /// Some window element feeds no term (its weight is zero in every PE).
     unused_lanes: bool,
     /// The shared sub-sums (operands and adders), before the PEs.
@@ -118,6 +122,7 @@ const MODULE: Shared = Shared {
                 header,
                 module_name: "inq_mvu".into(),
                 constant: false,
+                wide: false,
                 unused_lanes: false,
                 shared: Vec::new(),
                 pes: Vec::new(),
@@ -382,6 +387,7 @@ fn const_mvu<'a>(
         header,
         module_name: format!("inq_mvu_e{ei}"),
         constant: true,
+        wide: m.in_beat != 1 || m.out_beat != 1,
         unused_lanes: used.iter().any(|u| !u),
         shared,
         pes,

@@ -336,6 +336,107 @@ pub fn residual_model(seed: u64) -> QuantModel {
     m
 }
 
+/// For wide beats (`docs/hardware.md` §2): conv c1 2→4 3×3 pad 1 on 8×8 (signed input), 2×2
+/// max pool p1, conv c2 4→6 3×3 pad 1 with a pad value, 2×2 average pool p2, flatten, dense fc
+/// 24→3 logits; [`WIDE_UNROLL`] hard-wires the three MVUs and [`WIDE_BEATS`] gives the beats.
+pub fn wide_model(seed: u64) -> QuantModel {
+    let mut r = Rng::new(seed);
+    let nodes = vec![
+        conv(
+            &mut r,
+            "c1",
+            2,
+            4,
+            3,
+            1,
+            [1, 1, 1, 1],
+            0,
+            4,
+            vec![-1, -2, -1, 0],
+            true,
+            Output::from_act(act(6, false, -4)),
+        ),
+        max_pool("p1", 2),
+        conv(
+            &mut r,
+            "c2",
+            4,
+            6,
+            3,
+            1,
+            [1, 1, 1, 1],
+            2,
+            3,
+            vec![-1],
+            false,
+            Output::from_act(act(7, true, -4)),
+        ),
+        ("p2".into(), Op::AvgPool(ops::AvgPool(window(2, 2)))),
+        flatten("flat"),
+        dense(&mut r, "fc", 24, 3, 4, vec![-2], false, Output::Logits),
+    ];
+    QuantModel::chain("wide", input([2, 8, 8], act(8, true, -7)), nodes)
+}
+
+/// The layers of [`wide_model`] that are hard-wired.
+pub const WIDE_UNROLL: [&str; 3] = ["c1", "c2", "fc"];
+
+/// Elements per beat of [`wide_model`]'s engines, `(name, in, out)`: c1 1→2, p1 2, c2 2→3,
+/// p2 3, fc 3→1 (the input port and the output stage take one element per beat).
+pub const WIDE_BEATS: [(&str, usize, usize); 5] = [
+    ("c1", 1, 2),
+    ("p1", 2, 2),
+    ("c2", 2, 3),
+    ("p2", 3, 3),
+    ("fc", 3, 1),
+];
+
+/// Sets the elements per beat of the named engines (`(name, in, out)`: an MVU's `in_beat` and
+/// `out_beat`, a pool's or fork's `beat`, which must then be equal) and of every stream to its
+/// producer's output beat (stream 0: 1).
+pub fn set_beats(d: &mut inq_hdl::Design, beats: &[(&str, usize, usize)]) {
+    for &(name, ki, ko) in beats {
+        let e = d
+            .engines
+            .iter_mut()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("no engine {name}"));
+        match &mut e.kind {
+            inq_hdl::EngineKind::Mvu(m) => {
+                m.in_beat = ki;
+                m.out_beat = ko;
+            }
+            inq_hdl::EngineKind::Pool(p) => {
+                assert_eq!(ki, ko, "{name}: a pool's beat is the same in and out");
+                p.beat = ki;
+            }
+            inq_hdl::EngineKind::Fork(f) => {
+                assert_eq!(ki, ko, "{name}: a fork's beat is the same in and out");
+                f.beat = ki;
+            }
+            _ => panic!("{name}: this kind takes one element per beat"),
+        }
+    }
+    for i in 0..d.streams.len() {
+        d.streams[i].beat = match d.streams[i].from {
+            inq_hdl::Endpoint::Engine { engine, .. } => d.engines[engine].op().out_beat(),
+            _ => 1,
+        };
+    }
+}
+
+/// The design of [`wide_model`] with [`WIDE_BEATS`] (or one element per beat everywhere when
+/// `wide` is false).
+pub fn wide_design(model: &QuantModel, wide: bool) -> inq_hdl::Design {
+    let unroll: Vec<String> = WIDE_UNROLL.iter().map(|s| s.to_string()).collect();
+    let mut d =
+        inq_hdl::plan_unrolled(model, &inq_hdl::FoldingRequest::Minimal, &unroll).expect("plan");
+    if wide {
+        set_beats(&mut d, &WIDE_BEATS);
+    }
+    d
+}
+
 pub fn have(tool: &str) -> bool {
     Command::new(tool)
         .arg(match tool {

@@ -7,6 +7,10 @@
 // window results flow at one per cycle. No row counter: an image ends with a window row. The
 // partial results are read synchronously at the address of the next element (forwarding the
 // word written at the same edge), so the memory maps to block RAM as well as to LUT-RAM.
+// K elements per beat (K | C; docs/hardware.md sections 2 and 5.1): a beat carries K channels
+// of one pixel, channel g*K + i in bits [i*A +: A]; the unit is the K = 1 unit over CG = C/K
+// channel groups, each "element" a group of K channels pooled side by side (K lanes of the
+// comparison or sum, one memory word of K partial results per group), one beat per cycle.
 module inq_pool_tile #(
   parameter integer C         = 1,
   parameter integer W         = 2,
@@ -17,26 +21,28 @@ module inq_pool_tile #(
   parameter integer IN_SIGNED = 0,
   parameter integer AVG       = 0,
   parameter integer S         = 0,
-  parameter integer SUMW      = 9
+  parameter integer SUMW      = 9,
+  parameter integer K         = 1
 ) (
-  input  wire         clk,
-  input  wire         rst,
-  input  wire [A-1:0] in_data,
-  input  wire         in_valid,
-  output wire         in_ready,
-  output reg  [A-1:0] out_data,
-  output wire         out_valid,
-  input  wire         out_ready
+  input  wire           clk,
+  input  wire           rst,
+  input  wire [K*A-1:0] in_data,
+  input  wire           in_valid,
+  output wire           in_ready,
+  output reg  [K*A-1:0] out_data,
+  output wire           out_valid,
+  input  wire           out_ready
 );
-  localparam integer PW  = (AVG != 0) ? SUMW : A;   // a partial result
-  localparam integer PD  = (OW * C < 2) ? 2 : OW * C;
+  localparam integer PW  = (AVG != 0) ? SUMW : A;   // a partial result (one lane)
+  localparam integer CG  = C / K;                   // channel groups: beats per pixel
+  localparam integer PD  = (OW * CG < 2) ? 2 : OW * CG;
   localparam integer PAW = $clog2(PD);
-  localparam integer CCW = (C < 2) ? 1 : $clog2(C);
+  localparam integer CCW = (CG < 2) ? 1 : $clog2(CG);
   localparam integer XW  = (W < 2) ? 1 : $clog2(W);
   localparam integer KXW = (KW < 2) ? 1 : $clog2(KW);
   localparam integer KYW = (KH < 2) ? 1 : $clog2(KH);
 
-  localparam integer C_LAST_I = C - 1;
+  localparam integer C_LAST_I = CG - 1;
   localparam [CCW-1:0] C_LAST = C_LAST_I[CCW-1:0];
   localparam [PAW-1:0] C_M1   = C_LAST_I[PAW-1:0];
   localparam integer W_LAST_I = W - 1;
@@ -47,13 +53,13 @@ module inq_pool_tile #(
   localparam [KYW-1:0] KY_LAST = KY_LAST_I[KYW-1:0];
 
   // ---- registers (reset values: docs/hardware.md section 5.1) ----
-  reg [CCW-1:0] c;    // channel of the next input element
+  reg [CCW-1:0] c;    // channel group of the next input beat
   reg [XW-1:0]  ix;   // its column
   reg [KXW-1:0] kx;   // ix mod KW
   reg [KYW-1:0] ky;   // its row mod KH
-  reg [PAW-1:0] wa;   // its partial result's word: (ix / KW) * C + c
+  reg [PAW-1:0] wa;   // its partial results' word: (ix / KW) * CG + c
   reg [1:0]     n;    // results in the output slots (0, 1, 2)
-  reg [A-1:0]   hold; // the second slot
+  reg [K*A-1:0] hold; // the second slot
 
   wire first   = ((ky == {KYW{1'b0}}) & (kx == {KXW{1'b0}}));
   wire last    = ((ky == KY_LAST) & (kx == KX_LAST));
@@ -67,11 +73,12 @@ module inq_pool_tile #(
   wire row_end = (c_last & (ix == W_LAST));
   wire we      = ((~rst) & in_fire & (~last));   // no storage write at a reset edge (section 1)
 
-  // the partial result of the current element's window: a registered read of pb[wa]
-  reg  [PW-1:0] pb [0:PD-1];
-  reg  [PW-1:0] pr;
-  wire [PW-1:0] nxt;   // the window's partial result including this element
-  wire [A-1:0]  res;   // the window's result (on its last element)
+  // the partial results of the current beat's window (lane i in bits [i*PW +: PW]): a
+  // registered read of pb[wa]
+  reg  [K*PW-1:0] pb [0:PD-1];
+  reg  [K*PW-1:0] pr;
+  wire [K*PW-1:0] nxt;   // the window's partial results including this beat
+  wire [K*A-1:0]  res;   // the window's results (on its last beat)
   wire [PAW-1:0] wa_s = (row_end ? {PAW{1'b0}}
                          : ((c_last & (kx != KX_LAST)) ? (wa - C_M1) : (wa + 1'b1)));
   wire [PAW-1:0] ra   = (in_fire ? wa_s : wa);
@@ -82,23 +89,30 @@ module inq_pool_tile #(
     pr <= ((we & (ra == wa)) ? nxt : pb[ra]);
   end
 
+  // one lane per channel of the beat: lane i pools channel c*K + i
+  genvar li;
   generate
-    if (AVG == 0) begin : g_max
-      wire gt = ((IN_SIGNED != 0) ? ($signed(in_data) > $signed(pr)) : (in_data > pr));
-      assign nxt = ((first | gt) ? in_data : pr);
-      assign res = nxt;
-    end else begin : g_avg
-      localparam integer SM1 = (S > 0) ? (S - 1) : 0;
-      localparam [PW-1:0] ONE = {{(PW-1){1'b0}}, 1'b1};
-      localparam [PW-1:0] RND = (S > 0) ? (ONE << SM1) : {PW{1'b0}};
-      wire [PW-1:0] xe = {{(PW-A){((IN_SIGNED != 0) ? in_data[A-1] : 1'b0)}}, in_data};
-      assign nxt = ((first ? {PW{1'b0}} : pr) + xe);
-      /* verilator lint_off UNUSED */
-      // Justification: the rounded average of A-bit values fits A bits; the upper bits of the
-      // SUMW-bit shifted sum are sign copies.
-      wire [PW-1:0] avg = ($signed(nxt + RND) >>> S);
-      /* verilator lint_on UNUSED */
-      assign res = avg[A-1:0];
+    for (li = 0; li < K; li = li + 1) begin : g_lane
+      wire [A-1:0]  v  = in_data[li*A +: A];
+      wire [PW-1:0] pl = pr[li*PW +: PW];
+      if (AVG == 0) begin : g_max
+        wire gt = ((IN_SIGNED != 0) ? ($signed(v) > $signed(pl)) : (v > pl));
+        assign nxt[li*PW +: PW] = ((first | gt) ? v : pl);
+        assign res[li*A +: A] = nxt[li*PW +: PW];
+      end else begin : g_avg
+        localparam integer SM1 = (S > 0) ? (S - 1) : 0;
+        localparam [PW-1:0] ONE = {{(PW-1){1'b0}}, 1'b1};
+        localparam [PW-1:0] RND = (S > 0) ? (ONE << SM1) : {PW{1'b0}};
+        wire [PW-1:0] xe = {{(PW-A){((IN_SIGNED != 0) ? v[A-1] : 1'b0)}}, v};
+        wire [PW-1:0] nl = ((first ? {PW{1'b0}} : pl) + xe);
+        assign nxt[li*PW +: PW] = nl;
+        /* verilator lint_off UNUSED */
+        // Justification: the rounded average of A-bit values fits A bits; the upper bits of the
+        // SUMW-bit shifted sum are sign copies.
+        wire [PW-1:0] avg = ($signed(nl + RND) >>> S);
+        /* verilator lint_on UNUSED */
+        assign res[li*A +: A] = avg[A-1:0];
+      end
     end
   endgenerate
 
@@ -110,7 +124,7 @@ module inq_pool_tile #(
       ky <= {KYW{1'b0}};
       wa <= {PAW{1'b0}};
       n <= 2'd0;
-      out_data <= {A{1'b0}};
+      out_data <= {(K*A){1'b0}};
     end else begin
       if (in_fire) begin
         wa <= wa_s;
