@@ -284,7 +284,17 @@ fn hard_wired_spec(bits: u32) -> RandomSpec {
 fn hard_wired_convs_sim_equals_verilator() {
     require_verilator();
     let model = build(&hard_wired_spec(4), 5).expect("valid random model");
-    check_hard_wired(&model, "hard-wired", Some(&|i| i as u32 % 4));
+    check_hard_wired(&model, "hard-wired", Some(&|i| i as u32 % 4), false);
+}
+
+/// The same convolutions with the widest beats their engines take (`docs/hardware.md` §2.1,
+/// `inq_hdl::widen_beats`): a hard-wired engine takes and emits several channels of a pixel
+/// per beat; same values, and the simulator's cycles are the RTL's.
+#[test]
+fn wide_beats_sim_equals_verilator() {
+    require_verilator();
+    let model = build(&hard_wired_spec(4), 5).expect("valid random model");
+    check_hard_wired(&model, "wide-beats", Some(&|i| i as u32 % 3), true);
 }
 
 /// The same convolutions with uniform integer weights, hard-wired as canonical signed digits,
@@ -294,12 +304,17 @@ fn hard_wired_integer_weights_sim_equals_verilator() {
     require_verilator();
     let model = build_with_kind(&hard_wired_spec(8), 6, inq_model::WeightKind::Int)
         .expect("valid random model");
-    check_hard_wired(&model, "hard-wired-int", None);
+    check_hard_wired(&model, "hard-wired-int", None, false);
 }
 
 /// Co-simulates `model` with every conv/dense node hard-wired; `pipeline` overrides the
-/// plan's pipeline registers of the `i`-th hard-wired engine.
-fn check_hard_wired(model: &QuantModel, name: &str, pipeline: Option<&dyn Fn(usize) -> u32>) {
+/// plan's pipeline registers of the `i`-th hard-wired engine; `wide` widens the beats.
+fn check_hard_wired(
+    model: &QuantModel,
+    name: &str,
+    pipeline: Option<&dyn Fn(usize) -> u32>,
+    wide: bool,
+) {
     let model = model.clone();
     let images: Vec<Vec<i64>> = (0..12).map(|i| random_input(&model, 500 + i)).collect();
     let unroll: Vec<String> = (0..7).map(|i| model.nodes[i].name.clone()).collect();
@@ -324,6 +339,10 @@ fn check_hard_wired(model: &QuantModel, name: &str, pipeline: Option<&dyn Fn(usi
         registers.iter().any(|&d| d > 0),
         "some engine has pipeline registers: {registers:?}"
     );
+    if wide {
+        let streams = inq_hdl::widen_beats(&mut design);
+        assert!(streams.len() >= 4, "wide streams: {streams:?}");
+    }
     inq_codegen::generate(&design, &model, &dir, &inq_codegen::GenOptions::default())
         .expect("generate");
     for (rate, seed) in [(0.0, 1), (0.4, 4)] {
