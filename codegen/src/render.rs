@@ -10,7 +10,7 @@
 //! stage `u_out`.
 
 use askama::Template;
-use inq_hdl::{Design, Endpoint, EngineKind};
+use inq_hdl::{Design, Endpoint};
 use inq_model::QuantModel;
 
 use crate::engines::{self, EngineCx};
@@ -258,8 +258,8 @@ pub(crate) fn check_graph(d: &Design) -> Result<(), CodegenError> {
 
 /// Checks the elements per beat (`docs/hardware.md` §2): every stream's beat is its
 /// producer's output beat and its consumer's input beat and divides its elements per image;
-/// the input port and the output stage take one element per beat; only hard-wired MVUs
-/// (`KI | C`, `KO | PE`), tiled pools (`K | C`) and forks take wider beats.
+/// the input port and the output stage take one element per beat; each engine takes its
+/// beats by its kind's rule (`inq_hdl::EngineOp::beat_error`).
 fn check_beats(d: &Design) -> Result<(), CodegenError> {
     let bad = |m: String| Err(CodegenError::Mismatch(m));
     for (s, st) in d.streams.iter().enumerate() {
@@ -301,27 +301,8 @@ fn check_beats(d: &Design) -> Result<(), CodegenError> {
         }
     }
     for (e, en) in d.engines.iter().enumerate() {
-        let ok = match &en.kind {
-            EngineKind::Mvu(m) => {
-                (m.in_beat == 1 && m.out_beat == 1)
-                    || (m.is_constant()
-                        && m.in_beat >= 1
-                        && m.out_beat >= 1
-                        && m.geom.c % m.in_beat == 0
-                        && m.pe % m.out_beat == 0)
-            }
-            EngineKind::Pool(p) => p.beat == 1 || (p.tiled() && p.geom.c % p.beat == 0),
-            EngineKind::Fork(f) => f.beat >= 1,
-            _ => true,
-        };
-        if !ok {
-            return bad(format!(
-                "engine {e} ({}): its elements per beat ({} in, {} out) are not supported \
-                 (hard-wired MVU: KI | C, KO | PE; tiled pool: K | C)",
-                en.name,
-                en.op().in_beat(),
-                en.op().out_beat()
-            ));
+        if let Some(why) = en.op().beat_error() {
+            return bad(format!("engine {e} ({}): {why}", en.name));
         }
     }
     Ok(())

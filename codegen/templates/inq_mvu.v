@@ -192,9 +192,12 @@
 @% else %@  localparam integer OI_LAST_I = PE - 1;
 @% endif %@  localparam [OIW-1:0] OI_LAST = OI_LAST_I[OIW-1:0];
 @% if !constant %@  localparam integer PE_L_I = PE / LU;
-  localparam integer NL_LAST_I = NL - 1;
+@% if wide %@  // a beat of KI elements (KI | NL) goes to the KI banks of group wl, at word wp
+  localparam integer NL_LAST_I = NL / KI - 1;
+  localparam integer NLW = (NL / KI < 2) ? 1 : $clog2(NL / KI);
+@% else %@  localparam integer NL_LAST_I = NL - 1;
   localparam integer NLW = (NL < 2) ? 1 : $clog2(NL);
-  localparam [NLW-1:0] NL_LAST = NL_LAST_I[NLW-1:0];
+@% endif %@  localparam [NLW-1:0] NL_LAST = NL_LAST_I[NLW-1:0];
 @% endif %@  localparam integer PAD_C_I = PAD;
   localparam [A-1:0] PAD_C = PAD_C_I[A-1:0];
 
@@ -218,8 +221,9 @@
   reg [XW-1:0]  wx;
   reg [CCW-1:0] wc;
 @% else %@  reg [LBW-1:0] wp;    // line-buffer write address (the word, in a banked buffer)
-  reg [NLW-1:0] wl;    // bank of the next written element
-@% endif %@  reg           cdone;
+@% if wide %@  reg [NLW-1:0] wl;    // bank group of the next written beat (banks wl * KI + i)
+@% else %@  reg [NLW-1:0] wl;    // bank of the next written element
+@% endif %@@% endif %@  reg           cdone;
   reg           ahead;
   reg [OYW-1:0] oy;
   reg [OXW-1:0] ox;
@@ -755,8 +759,9 @@
   reg  [LBW-1:0] ra_a;   // the window address after the next fire
   wire [LBW-1:0] ra_n = (rst ? RA_I : (fire ? ra_a : ra_q));
   wire           wr_hit_n = (rst ? (wp == RA_I) : (fire ? (wp == ra_a) : (wp == ra_q)));
-  reg  [A-1:0]   wd_q;   // the element written at the last edge
-  always @(posedge clk) begin
+@% if wide %@  reg  [KI*A-1:0] wd_q;   // the beat written at the last edge
+@% else %@  reg  [A-1:0]   wd_q;   // the element written at the last edge
+@% endif %@  always @(posedge clk) begin
     wd_q <= in_data;
     ra_q <= ra_n;
     ra_a <= (rst ? RA_A0 : (fire ? (ra_a + dl_a) : ra_a));
@@ -766,22 +771,28 @@
   generate
     for (s = 0; s < NL; s = s + 1) begin : g_bank
       localparam integer BANK_I = s;
-      localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
-      wire we = ((~rst) & in_fire & (wl == BANK));
+@% if wide %@      localparam integer BANK_I2 = BANK_I / KI;   // the bank's group
+      localparam [NLW-1:0] BANK = BANK_I2[NLW-1:0];
+      wire [A-1:0] wd = in_data[(BANK_I % KI)*A +: A];
+      wire [A-1:0] wf = wd_q[(BANK_I % KI)*A +: A];
+@% else %@      localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
+@% endif %@      wire we = ((~rst) & in_fire & (wl == BANK));
       reg [A-1:0] mem [0:LBD-1];
       reg [A-1:0] rd;
       reg         fwd;
       always @(posedge clk) begin
         if (we) begin
-          mem[wp] <= in_data;
-        end
+@% if wide %@          mem[wp] <= wd;
+@% else %@          mem[wp] <= in_data;
+@% endif %@        end
         rd <= mem[ra_n];
       end
       always @(posedge clk) begin
         fwd <= (we & wr_hit_n);
       end
-      assign xv[s*A +: A] = (inwin ? (fwd ? wd_q : rd) : PAD_C);
-    end
+@% if wide %@      assign xv[s*A +: A] = (inwin ? (fwd ? wf : rd) : PAD_C);
+@% else %@      assign xv[s*A +: A] = (inwin ? (fwd ? wd_q : rd) : PAD_C);
+@% endif %@    end
   endgenerate
 @% endif %@
 @% if constant %@  // ---- constant-weight products (wiring) and per-PE adder trees ----

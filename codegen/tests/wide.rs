@@ -167,7 +167,7 @@ fn beats_that_do_not_fit_are_refused() {
     let mut d = wide_design(&model, false);
     set_beats(&mut d, &[("c2", 1, 4), ("p2", 4, 4), ("fc", 4, 1)]);
     let err = inq_codegen::generate(&d, &model, &dir, &opts).unwrap_err();
-    assert!(err.to_string().contains("not supported"), "{err}");
+    assert!(err.to_string().contains("must divide PE"), "{err}");
     // the output stage takes one element per beat
     let mut d = wide_design(&model, true);
     set_beats(&mut d, &[("fc", 3, 3)]);

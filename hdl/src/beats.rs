@@ -15,7 +15,8 @@ use crate::graph::{base_depth, size_skip_fifos};
 use crate::ops::EngineKind;
 
 /// What beats an engine can take: an output beat that divides `out`, an input beat that
-/// divides `input`; `pass` when its output beat must equal its input beat (the tiled pool).
+/// divides `input`; `pass` when its output beats must equal its input beat (the tiled pool,
+/// the fork).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct BeatCaps {
     input: usize,
@@ -30,9 +31,21 @@ fn caps(kind: &EngineKind) -> BeatCaps {
             out: m.pe,
             pass: false,
         },
+        // a ROM-fed engine writes a beat into as many of its lane banks (§4.3)
+        EngineKind::Mvu(m) => BeatCaps {
+            input: m.read_ports(),
+            out: m.pe,
+            pass: false,
+        },
         EngineKind::Pool(p) if p.tiled() => BeatCaps {
             input: p.geom.c,
             out: p.geom.c,
+            pass: true,
+        },
+        // a fork copies beats of any width
+        EngineKind::Fork(f) => BeatCaps {
+            input: f.elements,
+            out: f.elements,
             pass: true,
         },
         _ => BeatCaps {
@@ -103,7 +116,10 @@ pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {
             if !caps(&en.kind).pass {
                 continue;
             }
-            if let (Some(&i), Some(&o)) = (en.inputs.first(), en.outputs.first()) {
+            let Some(&i) = en.inputs.first() else {
+                continue;
+            };
+            for &o in &en.outputs {
                 if beat[o] != beat[i] {
                     in_cap[e] = gcd(in_cap[e], beat[o]);
                     changed = true;

@@ -464,7 +464,9 @@ pub fn size_skip_fifos(engines: &[Engine], streams: &mut [Stream]) {
                 .filter(|(j, _)| *j != k)
                 .map(|(_, &r)| r)
                 .fold(0.0, f64::max);
-            streams[s].depth = (other.ceil() as usize + 2).max(2);
+            // in beats of the forked stream (`docs/hardware.md` §2.1)
+            let k = streams[s].beat.max(1);
+            streams[s].depth = ((other.ceil() as usize).div_ceil(k) + 2).max(2);
             streams[s].skip = true;
         }
     }

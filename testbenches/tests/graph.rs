@@ -646,3 +646,60 @@ fn corrupted_add_constant_is_localized_to_the_add() {
     assert!(v.diagnosis.unwrap().contains("(add)"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Wide beats in a graph (`docs/hardware.md` §2.1): a stem conv and a projection block, every
+/// conv ROM-fed at `SIMD = C`, with the widest beats (`inq_hdl::widen_beats`): the stem's
+/// results leave two per beat, the fork copies the beats into the two ROM-fed convs of the
+/// block, which write them into their lane banks; the adder takes one element per beat.
+/// Reference, simulator and RTL agree on every word, cycle and tap, with stalls and a mid-run
+/// reset, with the skip FIFO minimized in beats.
+#[test]
+fn wide_beats_through_a_fork_into_rom_fed_engines() {
+    require_verilator();
+    let spec = RandomSpec {
+        input: [2, 8, 8],
+        input_format: u8_input(),
+        layers: vec![
+            conv(4, 3, 1, 1, true),
+            residual(
+                vec![conv(8, 3, 2, 1, true), conv(8, 3, 1, 1, false)],
+                vec![conv(8, 1, 2, 0, false)],
+                true,
+            ),
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Flatten,
+            dense(5),
+        ],
+    };
+    let model = build(&spec, 33).expect("valid model");
+    let entries: Vec<(usize, usize, usize)> = mvu_nodes(&model)
+        .into_iter()
+        .map(|(i, oc, ic, dw)| (i, divisor(oc, 2), if dw { 1 } else { ic }))
+        .collect();
+    let mut design = plan(&model, &fold_at(&entries), false);
+    let wide = inq_hdl::widen_beats(&mut design);
+    let design = inq_sim::minimize_skip_fifos(&design, 4)
+        .expect("skip-FIFO sizing")
+        .0;
+    let fork_wide = design
+        .engines
+        .iter()
+        .any(|e| matches!(&e.kind, inq_hdl::EngineKind::Fork(f) if f.beat > 1));
+    let rom_wide = design.engines.iter().any(
+        |e| matches!(&e.kind, inq_hdl::EngineKind::Mvu(m) if !m.is_constant() && m.in_beat > 1),
+    );
+    assert!(fork_wide && rom_wide, "{wide:?}");
+    let dir = common::generate(&model, &design, "small-resnet-wide");
+    let images: Vec<Vec<i64>> = (0..8).map(|i| random_input(&model, 900 + i)).collect();
+    for (rate, seed, reset) in [(0.0, 1, None), (0.3, 5, Some(3))] {
+        let drive = Drive {
+            stall_rate: rate,
+            seed,
+            reset_after: reset,
+            taps: true,
+        };
+        cosim(&dir, &design, &model, &images, &drive)
+            .unwrap_or_else(|e| panic!("stall rate {rate}, reset {reset:?}: {e}"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -136,6 +136,30 @@ const MODULE: Shared = Shared {
     },
 };
 
+/// `rtl/inq_mvu_wide.v`: the ROM variant with wide beats (`KI`, `KO`; `docs/hardware.md`
+/// §2.1), shared by every ROM engine that takes or emits more than one element per beat.
+const WIDE_MODULE: Shared = Shared {
+    file: "inq_mvu_wide.v",
+    render: |header| {
+        text(
+            &MvuT {
+                header,
+                module_name: "inq_mvu_wide".into(),
+                constant: false,
+                wide: true,
+                unused_lanes: false,
+                shared: Vec::new(),
+                pes: Vec::new(),
+                pipe: 0,
+                levels_per_stage: 0,
+                pregs: Vec::new(),
+                defaults: Vec::new(),
+            },
+            "inq_mvu.v",
+        )
+    },
+};
+
 /// `rtl/inq_rom.v`.
 const ROM: Shared = Shared {
     file: "inq_rom.v",
@@ -492,8 +516,13 @@ impl EngineGen for Mvu {
                 ]],
             });
         }
+        let (module, shared) = if self.in_beat != 1 || self.out_beat != 1 {
+            ("inq_mvu_wide", WIDE_MODULE)
+        } else {
+            ("inq_mvu", MODULE)
+        };
         insts.push(Instance {
-            module: "inq_mvu".into(),
+            module: module.into(),
             name: cx.instance.clone(),
             params: p,
             lines: vec![
@@ -508,8 +537,8 @@ impl EngineGen for Mvu {
             ],
         });
         Ok(EngineOut {
-            module: "inq_mvu".into(),
-            shared: vec![ROM, MODULE],
+            module: module.into(),
+            shared: vec![ROM, shared],
             rtl: Vec::new(),
             hex,
             wires: vec![

@@ -115,6 +115,12 @@ pub trait EngineOp {
     fn out_beat(&self) -> usize {
         1
     }
+    /// Why the kind cannot take its beats (`docs/hardware.md` §2.1), or `None` when it can.
+    /// By default only one element per beat.
+    fn beat_error(&self) -> Option<String> {
+        (self.in_beat() != 1 || self.out_beat() != 1)
+            .then(|| "this engine kind takes one element per beat".into())
+    }
     /// Elements per image on each input stream.
     fn in_elements(&self) -> usize;
     /// Elements per image on each output stream.

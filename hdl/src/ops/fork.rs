@@ -33,6 +33,9 @@ impl EngineOp for Fork {
     fn in_beat(&self) -> usize {
         self.beat
     }
+    fn beat_error(&self) -> Option<String> {
+        (self.beat == 0).then(|| "0 elements per beat".into())
+    }
     fn out_beat(&self) -> usize {
         self.beat
     }

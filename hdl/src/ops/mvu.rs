@@ -1076,6 +1076,30 @@ impl EngineOp for Mvu {
     fn in_beat(&self) -> usize {
         self.in_beat
     }
+    /// `KI` divides `C` and the line buffer's banks (§4.3: a beat writes `KI` banks at once;
+    /// a hard-wired engine has a bank per channel, a ROM-fed one a bank per window lane);
+    /// `KO` divides `PE`.
+    fn beat_error(&self) -> Option<String> {
+        let (ki, ko) = (self.in_beat, self.out_beat);
+        let banks = if self.is_constant() {
+            self.geom.c
+        } else {
+            self.read_ports()
+        };
+        if ki == 0 || !self.geom.c.is_multiple_of(ki) || !banks.is_multiple_of(ki) {
+            Some(format!(
+                "{ki} input elements per beat must divide C = {} and the {banks} line-buffer banks",
+                self.geom.c
+            ))
+        } else if ko == 0 || !self.pe.is_multiple_of(ko) {
+            Some(format!(
+                "{ko} output elements per beat must divide PE = {}",
+                self.pe
+            ))
+        } else {
+            None
+        }
+    }
     fn out_beat(&self) -> usize {
         self.out_beat
     }

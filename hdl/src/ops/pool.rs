@@ -319,6 +319,16 @@ impl EngineOp for Pool {
     fn in_beat(&self) -> usize {
         self.beat
     }
+    /// Only the tiled unit takes wide beats, `K | C` (§5.1).
+    fn beat_error(&self) -> Option<String> {
+        let k = self.beat;
+        (k != 1 && !(self.tiled() && k >= 1 && self.geom.c.is_multiple_of(k))).then(|| {
+            format!(
+                "{k} elements per beat: only a tiled pooling unit takes wide beats, dividing C = {}",
+                self.geom.c
+            )
+        })
+    }
     fn out_beat(&self) -> usize {
         self.beat
     }

@@ -20,6 +20,8 @@ use crate::error::SimError;
 #[derive(Debug, Clone)]
 pub(crate) struct Fork {
     outputs: usize,
+    /// Elements per beat (`docs/hardware.md` §2.1): the fork copies beats.
+    beat: usize,
 }
 
 impl SimEngine for Fork {
@@ -31,7 +33,17 @@ impl SimEngine for Fork {
         for k in 0..self.outputs {
             let others = blocked - usize::from(!io.out_ready[k]) == 0;
             io.out_valid[k] = io.in_valid[0] && others;
-            io.out_data[k] = io.in_data[0];
+        }
+        if self.beat == 1 {
+            for k in 0..self.outputs {
+                io.out_data[k] = io.in_data[0];
+            }
+        } else {
+            for k in 0..self.outputs {
+                let (i0, i1) = (io.in_off[0], io.in_off[1]);
+                let o0 = io.out_off[k];
+                io.out_data[o0..o0 + (i1 - i0)].copy_from_slice(&io.in_data[i0..i1]);
+            }
         }
     }
 
@@ -91,6 +103,10 @@ impl SimEngine for Fork {
         t: u64,
         horizon: u64,
     ) -> u64 {
+        if self.beat != 1 {
+            // wide beats go one edge at a time through the generic loop
+            return t;
+        }
         let mut room = u64::MAX;
         for &o in outs {
             room = room.min(chans[o].space(t));
@@ -134,12 +150,9 @@ pub(crate) fn build(cx: &BuildCx, f: &ForkParams) -> Result<Built, SimError> {
         "kind.elements",
         || format!("{} outside 1..=2^32", f.elements),
     )?;
-    cx.check(f.beat == 1, "kind.beat", || {
-        format!(
-            "{} elements per beat: the simulated fork takes one element per beat",
-            f.beat
-        )
-    })?;
+    if let Some(why) = inq_hdl::EngineOp::beat_error(f) {
+        return Err(SimError::design(cx.field("kind.beat"), why));
+    }
     cx.check(in_fmt == out_fmt, "out_width", || {
         "a fork copies its input".into()
     })?;
@@ -147,10 +160,13 @@ pub(crate) fn build(cx: &BuildCx, f: &ForkParams) -> Result<Built, SimError> {
         width: in_fmt.bits,
         signed: in_fmt.signed,
         elements: f.elements,
-        beat: 1,
+        beat: f.beat,
     };
     Ok(Built {
-        engine: Box::new(Fork { outputs: f.outputs }),
+        engine: Box::new(Fork {
+            outputs: f.outputs,
+            beat: f.beat,
+        }),
         inputs: vec![spec],
         outputs: vec![spec; f.outputs],
     })

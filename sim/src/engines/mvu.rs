@@ -816,20 +816,9 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
     cx.check(m.pe > 0 && g.oc.is_multiple_of(m.pe), "kind.pe", || {
         format!("PE {} does not divide OC {}", m.pe, g.oc)
     })?;
-    let wide = m.in_beat != 1 || m.out_beat != 1;
-    cx.check(!wide || m.is_constant(), "kind.in_beat", || {
-        "only a hard-wired engine (weight_storage = constant) takes wide beats".into()
-    })?;
-    cx.check(
-        m.in_beat >= 1 && g.c.is_multiple_of(m.in_beat),
-        "kind.in_beat",
-        || format!("{} elements per beat must divide C = {}", m.in_beat, g.c),
-    )?;
-    cx.check(
-        m.out_beat >= 1 && m.pe.is_multiple_of(m.out_beat),
-        "kind.out_beat",
-        || format!("{} elements per beat must divide PE = {}", m.out_beat, m.pe),
-    )?;
+    if let Some(why) = inq_hdl::EngineOp::beat_error(m) {
+        return Err(SimError::design(cx.field("kind.in_beat"), why));
+    }
     let klen = if m.depthwise {
         // SIMD 1, or every tap at once (the hard-wired engine, PE = C)
         let whole = m.simd == g.kh * g.kw && m.pe == g.c;

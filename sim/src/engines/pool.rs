@@ -337,16 +337,9 @@ pub(crate) fn build(cx: &BuildCx, p: &PoolParams) -> Result<Built, SimError> {
     let (in_fmt, out_fmt) = cx.io_formats()?;
     let g = p.geom;
     check_geometry(cx, &g, false)?;
-    cx.check(
-        p.beat == 1 || (p.tiled() && p.beat >= 1 && g.c.is_multiple_of(p.beat)),
-        "kind.beat",
-        || {
-            format!(
-                "{} elements per beat: only a tiled unit takes wide beats, and they must divide C = {}",
-                p.beat, g.c
-            )
-        },
-    )?;
+    if let Some(why) = inq_hdl::EngineOp::beat_error(p) {
+        return Err(SimError::design(cx.field("kind.beat"), why));
+    }
     cx.check(g.oc == g.c, "kind.geom.oc", || {
         "pooling keeps the channel count".into()
     })?;
