@@ -56,6 +56,8 @@ pub struct BuildRequest {
     /// Stage the hard-wired engines' adder trees for `clock_mhz` on this family instead
     /// (`inq_hdl::stage_to_clock`; not with `tree_levels`).
     pub pipeline_for: Option<inq_hdl::TimingFamily>,
+    /// Elements per beat on the streams (`docs/hardware.md` §2.1, `inq_hdl::choose_beats`).
+    pub beats: inq_hdl::BeatChoice,
 }
 
 /// What `inq gen` did.
@@ -79,7 +81,7 @@ pub const SIZING_IMAGES: usize = 4;
 /// Plans the design of `model` and, when asked and the design has skip FIFOs, minimizes their
 /// depths by simulation.
 pub fn plan(model: &QuantModel, req: &BuildRequest) -> Result<Planned, FlowError> {
-    let mut design = inq_hdl::plan_unrolled(model, &req.folding, &req.unroll)?;
+    let mut design = inq_hdl::plan_with(model, &req.folding, &req.unroll, req.beats)?;
     let mut clock_fit = None;
     match (req.tree_levels, req.pipeline_for) {
         (Some(_), Some(_)) => {

@@ -234,6 +234,7 @@ fn evaluate(
             force: false,
             tree_levels: None,
             pipeline_for: None,
+            beats: inq_hdl::BeatChoice::Auto,
         },
     )
     .ctx(|| format!("planning {label} with {budget} lanes"))?;

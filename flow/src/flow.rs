@@ -475,5 +475,6 @@ pub fn default_build(arch: Arch, clock_mhz: f64) -> BuildRequest {
         force: false,
         tree_levels: None,
         pipeline_for: None,
+        beats: inq_hdl::BeatChoice::Auto,
     }
 }

@@ -64,8 +64,37 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
+/// How wide the plan makes the beats (`inq gen --beats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeatChoice {
+    /// One element per beat everywhere.
+    One,
+    /// The widest beats every stream's ends take ([`widen_beats`]).
+    Widest,
+    /// With a throughput target, the narrowest beats (among those the ends take) with which
+    /// every stream moves an image in at most the target interval ([`widen_beats_to`]); one
+    /// element per beat without a target.
+    #[default]
+    Auto,
+}
+
+/// Applies `choice` to `design`, whose throughput target is `target` cycles per image (when
+/// it has one). Returns the streams wider than one element.
+pub fn choose_beats(
+    design: &mut Design,
+    choice: BeatChoice,
+    target: Option<u64>,
+) -> Vec<StreamBeat> {
+    match (choice, target) {
+        (BeatChoice::One, _) | (BeatChoice::Auto, None) => Vec::new(),
+        (BeatChoice::Widest, _) => widen_beats(design),
+        (BeatChoice::Auto, Some(t)) => widen_beats_to(design, Some(t)),
+    }
+}
+
 /// One stream's beat summarised for `inq gen`'s report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StreamBeat {
     /// Stream index.
     pub stream: usize,
@@ -82,6 +111,13 @@ pub struct StreamBeat {
 /// engine's beats, cycles and resources, the FIFO depths after an MVU (in beats) and the skip
 /// FIFOs. Returns the streams wider than one element.
 pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {
+    widen_beats_to(design, None)
+}
+
+/// [`widen_beats`], but with `target` (cycles per image) each stream takes the narrowest beat
+/// that divides its widest one and moves an image in at most `target` beats (the widest when
+/// none does); a pass-through engine's outputs take its input's beat. `None`: the widest.
+pub fn widen_beats_to(design: &mut Design, target: Option<u64>) -> Vec<StreamBeat> {
     let ns = design.streams.len();
     // the input beat an engine still accepts (shrinks when a pass-through engine's output
     // cannot be as wide as its input)
@@ -128,6 +164,29 @@ pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {
         }
         if !changed {
             break;
+        }
+    }
+    if let Some(t) = target {
+        // streams are listed producer by producer in engine (topological) order, so a
+        // pass-through engine's input stream is decided before its outputs
+        for s in 0..ns {
+            let st = &design.streams[s];
+            let pass_input = match st.from {
+                Endpoint::Engine { engine, .. } if caps(&design.engines[engine].kind).pass => {
+                    design.engines[engine].inputs.first().copied()
+                }
+                _ => None,
+            };
+            beat[s] = match pass_input {
+                Some(i) => beat[i],
+                None => {
+                    let widest = beat[s];
+                    let n = st.elements_per_image as u64;
+                    (1..=widest)
+                        .find(|&k| widest.is_multiple_of(k) && n.div_ceil(k as u64) <= t)
+                        .unwrap_or(widest)
+                }
+            };
         }
     }
     apply_beats(design, &beat);

@@ -41,7 +41,7 @@ pub mod resources;
 pub mod schedule;
 pub mod timing;
 
-pub use beats::{widen_beats, StreamBeat};
+pub use beats::{choose_beats, widen_beats, widen_beats_to, BeatChoice, StreamBeat};
 pub use clock_target::{stage_to_clock, ClockFit, ScheduleRegs, TreeStaging};
 pub use design::{
     Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
@@ -53,6 +53,6 @@ pub use ops::{
     AddUnit, AdderTree, ConstTerm, EngineKind, EngineOp, Fork, Gap, Io, MacKind, Mvu, MvuOutput,
     Param, ParamValue, Pool, PoolMode, Staging, TreeNode, TreeOperand, WeightStorage,
 };
-pub use plan::{plan, plan_unrolled, stage_adder_trees};
+pub use plan::{plan, plan_unrolled, plan_with, stage_adder_trees};
 pub use resources::{AdderCount, Resources};
 pub use timing::{LogicPath, TimedPart, TimingEstimate, TimingFamily};

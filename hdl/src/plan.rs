@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use inq_model::graph::node_label;
 use inq_model::{Graph, Op, QuantModel};
 
+use crate::beats::{choose_beats, BeatChoice};
 use crate::design::Design;
 use crate::error::PlanError;
 use crate::folding::{Folding, FoldingRequest};
 use crate::geometry::Geometry;
-use crate::ops::mvu::{check_fold, legal_foldings, mvu_cycles, unrolled_fold};
+use crate::ops::mvu::{check_fold, legal_foldings, mvu_cycles, mvu_cycles_beats, unrolled_fold};
 use crate::ops::{is_depthwise, lower, mvu_geometry, LowerCtx, Lowered};
 
 /// A conv or dense node, before folding.
@@ -25,27 +26,70 @@ struct Slot {
     label: String,
 }
 
+/// The cycles per image of an MVU slot folded `PE × SIMD`: with one element per beat, or
+/// (`wide`) with the widest beats the folding can take (`docs/hardware.md` §2.1: `KI` up to
+/// `C` hard-wired or the lane banks ROM-fed, `KO` up to `PE`).
+fn slot_cycles(s: &Slot, pe: usize, simd: usize, wide: bool) -> u64 {
+    if !wide {
+        return mvu_cycles(&s.geom, pe, simd, s.depthwise);
+    }
+    let (nf, sf) = (s.geom.oc / pe.max(1), s.window() / simd.max(1));
+    let ki = if nf * sf == 1 {
+        s.geom.c
+    } else if s.depthwise {
+        pe
+    } else {
+        simd
+    };
+    mvu_cycles_beats(&s.geom, pe, simd, s.depthwise, ki, pe)
+}
+
 /// The legal `(PE, SIMD)` of an MVU with the fewest lanes whose cycles are at most `t`
-/// (ties: fewer cycles, then smaller SIMD).
-fn min_lanes_for(s: &Slot, t: u64) -> Option<(usize, usize)> {
-    let mut best: Option<(usize, u64, usize, usize)> = None;
+/// (ties: fewer cycles, then smaller SIMD); `wide`: with wide beats, and on ties the larger
+/// SIMD (the wider input beat the engine takes, so its producer can be fast too).
+fn min_lanes_for(s: &Slot, t: u64, wide: bool) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, u64, isize, usize)> = None;
     for (pe, simd) in legal_foldings(&s.geom, s.depthwise) {
-        let cyc = mvu_cycles(&s.geom, pe, simd, s.depthwise);
+        let cyc = slot_cycles(s, pe, simd, wide);
         if cyc > t {
             continue;
         }
-        let key = (pe * simd, cyc, simd, pe);
+        let order = if wide {
+            -(simd as isize)
+        } else {
+            simd as isize
+        };
+        let key = (pe * simd, cyc, order, pe);
         if best.is_none_or(|b| key < b) {
             best = Some(key);
         }
     }
-    best.map(|(_, _, simd, pe)| (pe, simd))
+    best.map(|(_, _, order, pe)| (pe, order.unsigned_abs()))
 }
 
-/// The fastest cycles of an MVU slot (`PE = OC`, `SIMD = C`, or 1 depthwise).
-fn fastest(s: &Slot) -> u64 {
+/// The fastest cycles of an MVU slot (`PE = OC`, `SIMD = C`, or 1 depthwise); `wide`: also
+/// the hard-wired engine, both with wide beats.
+fn fastest(s: &Slot, wide: bool) -> u64 {
     let simd = if s.depthwise { 1 } else { s.geom.c };
-    mvu_cycles(&s.geom, s.geom.oc, simd, s.depthwise)
+    let rom = slot_cycles(s, s.geom.oc, simd, wide);
+    if wide {
+        let (pe, simd) = unrolled_fold(&s.geom, s.depthwise);
+        rom.min(slot_cycles(s, pe, simd, true))
+    } else {
+        rom
+    }
+}
+
+impl Slot {
+    /// The window length `K`: `kh·kw·C`, or `kh·kw` depthwise.
+    fn window(&self) -> usize {
+        let g = &self.geom;
+        if self.depthwise {
+            g.kh * g.kw
+        } else {
+            g.kh * g.kw * g.c
+        }
+    }
 }
 
 /// Index into `mvus` of the node called `name` (a node name, or a model node index).
@@ -93,6 +137,7 @@ fn choose_folding(
     floor: u64,
     req: &FoldingRequest,
     unroll: &[String],
+    wide: bool,
 ) -> Result<Vec<(usize, usize)>, PlanError> {
     // nodes pinned to their fully unrolled folding
     let mut pinned: Vec<Option<(usize, usize)>> = vec![None; mvus.len()];
@@ -100,7 +145,7 @@ fn choose_folding(
         let k = find_mvu(model, mvus, name)?;
         pinned[k] = Some(unrolled_fold(&mvus[k].geom, mvus[k].depthwise));
     }
-    let mut folds = choose_free(model, mvus, floor, &pinned, req)?;
+    let mut folds = choose_free(model, mvus, floor, &pinned, req, wide)?;
     for (k, p) in pinned.iter().enumerate() {
         if let Some(f) = p {
             if let FoldingRequest::Explicit(ex) = req {
@@ -122,12 +167,15 @@ fn choose_folding(
 
 /// The folding of every MVU chosen by `req`; a `pinned` node's folding is fixed (it is not
 /// counted against a lane budget, and a throughput target only applies to the others).
+/// `wide`: a throughput target counts on wide beats (`docs/hardware.md` §2.1), and a node
+/// that no ROM-fed folding brings to the target becomes the hard-wired engine when that does.
 fn choose_free(
     model: &QuantModel,
     mvus: &[Slot],
     floor: u64,
     pinned: &[Option<(usize, usize)>],
     req: &FoldingRequest,
+    wide: bool,
 ) -> Result<Vec<(usize, usize)>, PlanError> {
     let free: Vec<&Slot> = mvus
         .iter()
@@ -145,7 +193,11 @@ fn choose_free(
     match req {
         FoldingRequest::Minimal => Ok(vec![(1, 1); mvus.len()]),
         FoldingRequest::Explicit(f) => explicit(model, mvus, f),
-        FoldingRequest::Throughput { fps, clock_mhz, .. } => {
+        FoldingRequest::Throughput {
+            fps,
+            clock_mhz,
+            hard_wired,
+        } => {
             if !(fps.is_finite() && *fps > 0.0 && clock_mhz.is_finite() && *clock_mhz > 0.0) {
                 return Err(PlanError::Target {
                     message: format!("fps {fps} and clock {clock_mhz} MHz must be positive"),
@@ -155,7 +207,12 @@ fn choose_free(
             if t < floor {
                 return Err(PlanError::Target {
                     message: format!(
-                        "{fps} images/s at {clock_mhz} MHz needs ≤ {t} cycles per image, but even the fastest folding (one element per beat on every stream) needs {floor} cycles: at most {:.1} images/s at this clock",
+                        "{fps} images/s at {clock_mhz} MHz needs ≤ {t} cycles per image, but even the fastest folding ({}) needs {floor} cycles: at most {:.1} images/s at this clock",
+                        if wide {
+                            "the widest beats, hard-wired engines"
+                        } else {
+                            "one element per beat on every stream"
+                        },
                         clock_mhz * 1e6 / floor as f64
                     ),
                 });
@@ -163,12 +220,18 @@ fn choose_free(
             let chosen = free
                 .iter()
                 .map(|s| {
-                    min_lanes_for(s, t).ok_or_else(|| PlanError::Target {
-                        message: format!(
-                            "{} cannot reach {t} cycles per image with any folding",
-                            s.label
-                        ),
-                    })
+                    let unrolled = unrolled_fold(&s.geom, s.depthwise);
+                    let hard = (wide && *hard_wired)
+                        .then_some(unrolled)
+                        .filter(|&(pe, simd)| slot_cycles(s, pe, simd, true) <= t);
+                    min_lanes_for(s, t, wide)
+                        .or(hard)
+                        .ok_or_else(|| PlanError::Target {
+                            message: format!(
+                                "{} cannot reach {t} cycles per image with any folding",
+                                s.label
+                            ),
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(merge(chosen))
@@ -191,7 +254,7 @@ fn choose_free(
                 .unwrap_or(1);
             let lanes_at = |t: u64| -> Option<usize> {
                 free.iter()
-                    .map(|s| min_lanes_for(s, t).map(|(p, q)| p * q))
+                    .map(|s| min_lanes_for(s, t, false).map(|(p, q)| p * q))
                     .sum::<Option<usize>>()
             };
             // smallest t whose minimal lane total fits the budget (monotone in t).
@@ -205,7 +268,7 @@ fn choose_free(
             }
             Ok(merge(
                 free.iter()
-                    .map(|s| min_lanes_for(s, lo).unwrap_or((1, 1)))
+                    .map(|s| min_lanes_for(s, lo, false).unwrap_or((1, 1)))
                     .collect(),
             ))
         }
@@ -275,7 +338,7 @@ fn explicit(
 /// The conv/dense nodes of `model` in evaluation order, and the stream floor: the largest
 /// cycles per image of any engine at its fastest folding (this includes the
 /// one-element-per-beat streams: pooling, adds, forks, the input).
-fn slots(model: &QuantModel, g: &Graph) -> Result<(Vec<Slot>, u64), PlanError> {
+fn slots(model: &QuantModel, g: &Graph, wide: bool) -> Result<(Vec<Slot>, u64), PlanError> {
     let mut mvus = Vec::new();
     let mut floor = model.input.shape.iter().product::<usize>() as u64;
     for &i in &g.order {
@@ -290,7 +353,7 @@ fn slots(model: &QuantModel, g: &Graph) -> Result<(Vec<Slot>, u64), PlanError> {
                 dense: matches!(node.op, Op::Dense(_)),
                 label,
             };
-            floor = floor.max(fastest(&s));
+            floor = floor.max(fastest(&s, wide));
             mvus.push(s);
         } else {
             let cx = LowerCtx {
@@ -300,7 +363,13 @@ fn slots(model: &QuantModel, g: &Graph) -> Result<(Vec<Slot>, u64), PlanError> {
                 fold: None,
                 flat_from: None,
             };
-            if let Lowered::Engine(kind, _) = lower(&node.op, &cx)? {
+            if let Lowered::Engine(mut kind, _) = lower(&node.op, &cx)? {
+                if let (true, crate::ops::EngineKind::Pool(p)) = (wide, kind.as_mut()) {
+                    // a tiled pool can take a whole pixel per beat (§5.1)
+                    if p.tiled() {
+                        p.beat = p.geom.c;
+                    }
+                }
                 floor = floor.max(kind.op().cycles_per_image());
             }
         }
@@ -328,9 +397,58 @@ pub fn plan_unrolled(
     req: &FoldingRequest,
     unroll: &[String],
 ) -> Result<Design, PlanError> {
+    plan_with(model, req, unroll, BeatChoice::One)
+}
+
+/// [`plan_unrolled`], then the beats of `beats` (`docs/hardware.md` §2.1,
+/// [`crate::beats::choose_beats`]). With a throughput target and wide beats allowed, the
+/// foldings count on wide beats, a node that no ROM-fed folding brings to the target becomes
+/// the hard-wired engine, each stream gets the narrowest beat that meets the target, and a
+/// design that still misses it is an error naming the slowest engines.
+pub fn plan_with(
+    model: &QuantModel,
+    req: &FoldingRequest,
+    unroll: &[String],
+    beats: BeatChoice,
+) -> Result<Design, PlanError> {
+    let target = match req {
+        FoldingRequest::Throughput { fps, clock_mhz, .. } => {
+            Some((clock_mhz * 1e6 / fps).floor() as u64)
+        }
+        _ => None,
+    };
+    let wide = beats != BeatChoice::One && target.is_some();
+    let mut design = plan_folded(model, req, unroll, wide)?;
+    choose_beats(&mut design, beats, target);
+    if let (true, Some(t)) = (wide, target) {
+        let slow: Vec<String> = design
+            .engines
+            .iter()
+            .filter(|e| e.cycles_per_image > t)
+            .map(|e| format!("{} ({} cycles)", e.name, e.cycles_per_image))
+            .collect();
+        if !slow.is_empty() {
+            return Err(PlanError::Target {
+                message: format!(
+                    "the target needs ≤ {t} cycles per image, but with the widest beats its neighbours allow {} still take longer",
+                    slow.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(design)
+}
+
+/// The folding and the engine choice of [`plan_with`], before the beats.
+fn plan_folded(
+    model: &QuantModel,
+    req: &FoldingRequest,
+    unroll: &[String],
+    wide: bool,
+) -> Result<Design, PlanError> {
     let g = inq_model::validate::validate(model)?;
-    let (mvus, floor) = slots(model, &g)?;
-    let folds = choose_folding(model, &mvus, floor, req, unroll)?;
+    let (mvus, floor) = slots(model, &g, wide)?;
+    let folds = choose_folding(model, &mvus, floor, req, unroll, wide)?;
     let mut by_node = HashMap::new();
     for (s, &(pe, simd)) in mvus.iter().zip(&folds) {
         check_fold(&s.geom, s.depthwise, s.dense, &s.label, pe, simd)?;
@@ -344,7 +462,7 @@ pub fn plan_unrolled(
             hard_wired: true,
         } => {
             let t = (clock_mhz * 1e6 / fps).floor() as u64;
-            prefer_hard_wired(model, &g, &mvus, t, by_node, design)
+            prefer_hard_wired(model, &g, &mvus, t, by_node, design, wide)
         }
         _ => Ok(design),
     }
@@ -378,6 +496,7 @@ fn prefer_hard_wired(
     t: u64,
     mut by_node: HashMap<usize, (usize, usize)>,
     mut design: Design,
+    wide: bool,
 ) -> Result<Design, PlanError> {
     let luts_of = |d: &Design, node: usize| -> Option<(u64, bool)> {
         d.engines.iter().find(|e| e.node == Some(node)).map(|e| {
@@ -390,7 +509,7 @@ fn prefer_hard_wired(
             continue;
         };
         let fold = unrolled_fold(&s.geom, s.depthwise);
-        if constant || mvu_cycles(&s.geom, fold.0, fold.1, s.depthwise) > t {
+        if constant || slot_cycles(s, fold.0, fold.1, wide) > t {
             continue;
         }
         let (weights, in_fmt) = match (&model.nodes[s.node].op, g.inputs[s.node].first()) {

@@ -1076,3 +1076,44 @@ fn wide_beats_follow_the_engines_that_take_them() {
     };
     assert!(luts(&d, "conv1") > luts(&narrow, "conv1"));
 }
+
+#[test]
+fn a_throughput_target_below_one_element_per_beat_gets_wide_beats() {
+    use inq_hdl::{plan_with, BeatChoice};
+    let m = lenet();
+    let req = FoldingRequest::Throughput {
+        fps: 125_000.0,
+        clock_mhz: 100.0,
+        hard_wired: true,
+    };
+    // one element per beat cannot: conv1 alone writes 16·28·28 elements per image
+    let err = plan_with(&m, &req, &[], BeatChoice::One).unwrap_err();
+    assert!(err.to_string().contains("one element per beat"), "{err}");
+    let d = plan_with(&m, &req, &[], BeatChoice::Auto).unwrap();
+    assert!(d.interval_cycles() <= 800, "{}", d.interval_cycles());
+    // the convolutions are hard-wired (no ROM-fed folding reaches 800 cycles), every stream
+    // moves an image in at most 800 beats, with the narrowest beat that does
+    let hard = |name: &str| {
+        d.engines
+            .iter()
+            .any(|e| e.name == name && matches!(&e.kind, EngineKind::Mvu(mv) if mv.is_constant()))
+    };
+    assert!(hard("conv1") && hard("conv2"));
+    for s in &d.streams {
+        assert!(s.elements_per_image / s.beat <= 800, "{s:?}");
+    }
+    // conv2's 32·14·14 results: 8 per beat (784 beats), not 16 or 32
+    let conv2 = d.engines.iter().find(|e| e.name == "conv2").unwrap();
+    assert_eq!(d.streams[conv2.outputs[0]].beat, 8);
+    // a target beyond the input's own rate is refused, naming the widest beats
+    let fast = FoldingRequest::Throughput {
+        fps: 200_000.0,
+        clock_mhz: 100.0,
+        hard_wired: true,
+    };
+    let err = plan_with(&m, &fast, &[], BeatChoice::Auto).unwrap_err();
+    assert!(err.to_string().contains("widest beats"), "{err}");
+    // without a target, auto keeps one element per beat
+    let d = plan_with(&m, &FoldingRequest::LaneBudget(64), &[], BeatChoice::Auto).unwrap();
+    assert!(d.streams.iter().all(|s| s.beat == 1));
+}

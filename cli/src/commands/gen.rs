@@ -37,6 +37,20 @@ impl From<FamilyArg> for inq_hdl::TimingFamily {
     }
 }
 
+/// How wide the streams' beats are.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BeatsArg {
+    /// With --target-fps, the narrowest beats that meet it (hard-wiring the nodes no ROM-fed
+    /// folding brings there); otherwise one element per beat.
+    #[default]
+    Auto,
+    /// One element per beat on every stream.
+    One,
+    /// The widest beats each stream's two ends take (a hard-wired engine emits a whole pixel
+    /// per beat).
+    Widest,
+}
+
 /// How the skip FIFOs get their depths.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FifoDepthsArg {
@@ -84,6 +98,10 @@ pub struct FoldArgs {
     /// How the skip FIFOs of residual connections get their depths.
     #[arg(long, value_enum, default_value_t = FifoDepthsArg::Simulated)]
     pub fifo_depths: FifoDepthsArg,
+    /// Elements per beat on the streams (wide beats carry several channels of a pixel:
+    /// hard-wired engines, ROM-fed engines' inputs, tiled pools and forks take them).
+    #[arg(long, value_enum, default_value_t = BeatsArg::Auto)]
+    pub beats: BeatsArg,
 }
 
 impl FoldArgs {
@@ -126,6 +144,11 @@ impl FoldArgs {
             force,
             tree_levels: self.tree_levels,
             pipeline_for: self.pipeline_for.map(Into::into),
+            beats: match self.beats {
+                BeatsArg::Auto => inq_hdl::BeatChoice::Auto,
+                BeatsArg::One => inq_hdl::BeatChoice::One,
+                BeatsArg::Widest => inq_hdl::BeatChoice::Widest,
+            },
         })
     }
 }
