@@ -40,6 +40,9 @@ pub struct ExploreRequest {
     pub data: Option<PathBuf>,
     /// Lane budgets to sweep.
     pub lanes: Vec<usize>,
+    /// Throughput targets (images/s at `clock_mhz`) to add as points: the planner's smallest
+    /// design for each, with hard-wired engines and wide beats where it needs them.
+    pub fps: Vec<f64>,
     /// Weight bit widths for float models.
     pub bits: Vec<u32>,
     /// The quantization of float models (its `model`, `out`, bits and test limit are set per
@@ -77,6 +80,9 @@ pub struct Point {
     /// The hard-wired engines (`docs/hardware.md` §4.1), space-separated; empty for a design
     /// of ROM-fed lanes only.
     pub hard_wired: String,
+    /// The streams wider than one element per beat (`docs/hardware.md` §2.1), as
+    /// `producer→consumer k`, comma-separated; empty with one element per beat everywhere.
+    pub wide_beats: String,
     /// The plan's interval (cycles per image, steady state).
     pub plan_interval_cycles: u64,
     /// The simulator's steady-state interval (stall-free run of `sim_images` images).
@@ -99,8 +105,8 @@ pub struct Point {
     pub accuracy: f64,
     /// On the Pareto front of (images/s, analytic LUTs, accuracy) over all models.
     pub pareto: bool,
-    /// On the same front over the designs of ROM-fed lanes only (the front without hard-wired
-    /// engines).
+    /// On the same front over the designs of ROM-fed lanes with one element per beat (the
+    /// front without hard-wired engines and wide beats).
     pub pareto_rom: bool,
 }
 
@@ -173,7 +179,7 @@ fn mark_pareto(points: &mut [Point]) {
                 p.images_per_second,
                 p.est_luts,
                 p.accuracy,
-                p.hard_wired.is_empty(),
+                p.hard_wired.is_empty() && p.wide_beats.is_empty(),
             )
         })
         .collect();
@@ -200,6 +206,22 @@ fn folding_of(design: &inq_hdl::Design) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The wide streams, `producer→consumer k`, comma-separated.
+fn wide_beats_of(design: &inq_hdl::Design) -> String {
+    let name = |p: inq_hdl::Endpoint| match p {
+        inq_hdl::Endpoint::Engine { engine, .. } => design.engines[engine].name.clone(),
+        inq_hdl::Endpoint::Input => "input".into(),
+        inq_hdl::Endpoint::Output => "output".into(),
+    };
+    design
+        .streams
+        .iter()
+        .filter(|s| s.beat > 1)
+        .map(|s| format!("{}→{} {}", name(s.from), name(s.to), s.beat))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The names of the hard-wired engines, space-separated.
@@ -270,6 +292,7 @@ fn evaluate(
         lanes: design.total_lanes(),
         folding: folding_of(&design),
         hard_wired,
+        wide_beats: wide_beats_of(&design),
         plan_interval_cycles: plan_interval,
         sim_interval_cycles: sim.interval_cycles,
         images_per_second: a.clock_mhz * 1e6 / plan_interval.max(1) as f64,
@@ -352,6 +375,24 @@ pub fn explore(a: &ExploreRequest, mut log: impl FnMut(&str)) -> Result<ExploreR
             points.push(point.0);
             designs.push((model, point.1));
         }
+        for &fps in &a.fps {
+            let target = FoldingRequest::Throughput {
+                fps,
+                clock_mhz: a.clock_mhz,
+                hard_wired: true,
+            };
+            // a target beyond every design's reach is reported and skipped
+            if let Err(e) = inq_hdl::plan_with(model, &target, &[], inq_hdl::BeatChoice::Auto) {
+                log(&format!("{label}: {fps} images/s: {e}"));
+                continue;
+            }
+            let point = evaluate(a, label, model, accuracy, 0, target, &mut log)?;
+            if !seen.insert(format!("{} {}", point.0.folding, point.0.wide_beats)) {
+                continue;
+            }
+            points.push(point.0);
+            designs.push((model, point.1));
+        }
     }
     mark_pareto(&mut points);
     if a.synth != SynthPoints::None {
@@ -411,18 +452,19 @@ fn opt<T: std::fmt::Display>(x: &Option<T>) -> String {
 /// The CSV table (one header line, one line per point).
 pub fn csv_text(points: &[Point]) -> String {
     let mut s = String::from(
-        "model,bits,lane_budget,lanes,folding,hard_wired,plan_interval_cycles,sim_interval_cycles,images_per_second,est_luts,est_ffs,est_bram18,yosys_luts,yosys_ffs,yosys_bram,accuracy,pareto,pareto_rom\n",
+        "model,bits,lane_budget,lanes,folding,hard_wired,wide_beats,plan_interval_cycles,sim_interval_cycles,images_per_second,est_luts,est_ffs,est_bram18,yosys_luts,yosys_ffs,yosys_bram,accuracy,pareto,pareto_rom\n",
     );
     for p in points {
         let _ = writeln!(
             s,
-            "{},{},{},{},\"{}\",\"{}\",{},{},{:.1},{},{},{},{},{},{},{:.4},{},{}",
+            "{},{},{},{},\"{}\",\"{}\",\"{}\",{},{},{:.1},{},{},{},{},{},{},{:.4},{},{}",
             p.model,
             p.bits,
             p.lane_budget,
             p.lanes,
             p.folding,
             p.hard_wired,
+            p.wide_beats,
             p.plan_interval_cycles,
             opt(&p.sim_interval_cycles),
             p.images_per_second,
@@ -443,12 +485,12 @@ pub fn csv_text(points: &[Point]) -> String {
 /// The markdown table.
 pub fn markdown(points: &[Point], images: usize, clock_mhz: f64) -> String {
     let mut s = format!(
-        "Design points (accuracy: integer reference on {images} test images; images/s at {clock_mhz} MHz from the plan, confirmed by the simulator; LUT est = analytic, yosys = synth_xilinx LUT + 4·LUTRAM; * = Pareto front of images/s, LUTs and accuracy; (rom) = on the front of the designs without hard-wired engines)\n\n| model | bits | lanes | folding (PE×SIMD) | hard-wired | cycles/image | images/s | LUT est | LUT yosys | FF yosys | BRAM18 yosys | accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "Design points (accuracy: integer reference on {images} test images; images/s at {clock_mhz} MHz from the plan, confirmed by the simulator; LUT est = analytic, yosys = synth_xilinx LUT + 4·LUTRAM; * = Pareto front of images/s, LUTs and accuracy; (rom) = on the front of the designs without hard-wired engines and wide beats)\n\n| model | bits | lanes | folding (PE×SIMD) | hard-wired | wide beats | cycles/image | images/s | LUT est | LUT yosys | FF yosys | BRAM18 yosys | accuracy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for p in points {
         let _ = writeln!(
             s,
-            "| {}{}{} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2}% |",
+            "| {}{}{} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2}% |",
             p.model,
             if p.pareto { " *" } else { "" },
             if p.pareto_rom { " (rom)" } else { "" },
@@ -456,6 +498,7 @@ pub fn markdown(points: &[Point], images: usize, clock_mhz: f64) -> String {
             p.lanes,
             p.folding,
             p.hard_wired,
+            p.wide_beats,
             p.plan_interval_cycles,
             p.images_per_second,
             p.est_luts,
@@ -532,7 +575,9 @@ fn plot(path: &Path, points: &[Point]) -> Result<(), FlowError> {
             chart
                 .draw_series(LineSeries::new(front(true), color.mix(0.5).stroke_width(1)))
                 .map_err(|x| e(&x))?
-                .label(format!("{label}: front of ROM-fed lanes only"))
+                .label(format!(
+                    "{label}: front of ROM-fed lanes, one element per beat"
+                ))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.5).stroke_width(1))
                 });

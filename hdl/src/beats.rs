@@ -56,6 +56,130 @@ fn caps(kind: &EngineKind) -> BeatCaps {
     }
 }
 
+/// The beats an engine could take with any folding: an MVU up to `C` in and `OC` out.
+fn any_caps(kind: &EngineKind) -> BeatCaps {
+    match kind {
+        EngineKind::Mvu(m) => BeatCaps {
+            input: m.geom.c,
+            out: m.geom.oc,
+            pass: false,
+        },
+        k => caps(k),
+    }
+}
+
+/// The widest beats of [`widen_beats`] under the capabilities `caps_of` (without changing the
+/// design).
+fn widest_under(design: &Design, caps_of: fn(&EngineKind) -> BeatCaps) -> Vec<usize> {
+    let ns = design.streams.len();
+    let mut in_cap: Vec<usize> = design
+        .engines
+        .iter()
+        .map(|e| caps_of(&e.kind).input)
+        .collect();
+    let mut beat = vec![1usize; ns];
+    for _round in 0..=design.engines.len() + 1 {
+        for s in 0..ns {
+            let st = &design.streams[s];
+            let produce = match st.from {
+                Endpoint::Engine { engine, .. } => {
+                    let c = caps_of(&design.engines[engine].kind);
+                    if c.pass {
+                        design.engines[engine]
+                            .inputs
+                            .first()
+                            .map_or(1, |&i| beat[i])
+                    } else {
+                        c.out
+                    }
+                }
+                _ => 1,
+            };
+            let accept = match st.to {
+                Endpoint::Engine { engine, .. } => in_cap[engine],
+                _ => 1,
+            };
+            beat[s] = gcd(produce, accept);
+        }
+        // a pass-through engine whose output is narrower than its input narrows its input
+        let mut changed = false;
+        for (e, en) in design.engines.iter().enumerate() {
+            if !caps_of(&en.kind).pass {
+                continue;
+            }
+            let Some(&i) = en.inputs.first() else {
+                continue;
+            };
+            for &o in &en.outputs {
+                if beat[o] != beat[i] {
+                    in_cap[e] = gcd(in_cap[e], beat[o]);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    beat
+}
+
+/// The beats a throughput target of `t` cycles per image needs on every stream of `design`
+/// (any folding: only the graph matters): per stream the narrowest divisor of the widest beat
+/// its ends could take with which an image is at most `t` beats, made equal on the streams of
+/// a pass-through engine (their least common multiple). Per MVU model node, the beats its
+/// input and output streams need: its folding must take them (`KI` dividing its lane banks,
+/// `KO` dividing `PE`).
+pub(crate) fn needed_beats(design: &Design, t: u64) -> Vec<(usize, usize, usize)> {
+    let widest = widest_under(design, any_caps);
+    let mut need: Vec<usize> = design
+        .streams
+        .iter()
+        .zip(&widest)
+        .map(|(st, &w)| {
+            let n = st.elements_per_image as u64;
+            (1..=w)
+                .find(|&k| w.is_multiple_of(k) && n.div_ceil(k as u64) <= t)
+                .unwrap_or(w)
+        })
+        .collect();
+    loop {
+        let mut changed = false;
+        for en in &design.engines {
+            if !any_caps(&en.kind).pass {
+                continue;
+            }
+            let ports: Vec<usize> = en.inputs.iter().chain(&en.outputs).copied().collect();
+            let l = ports.iter().fold(1, |a, &s| lcm(a, need[s]));
+            for &s in &ports {
+                if need[s] != l {
+                    need[s] = l;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    design
+        .engines
+        .iter()
+        .filter_map(|e| match (&e.kind, e.node) {
+            (EngineKind::Mvu(_), Some(node)) => Some((
+                node,
+                e.inputs.first().map_or(1, |&i| need[i]),
+                e.outputs.first().map_or(1, |&o| need[o]),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a, b) * b
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a.max(1)
@@ -119,53 +243,7 @@ pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {
 /// none does); a pass-through engine's outputs take its input's beat. `None`: the widest.
 pub fn widen_beats_to(design: &mut Design, target: Option<u64>) -> Vec<StreamBeat> {
     let ns = design.streams.len();
-    // the input beat an engine still accepts (shrinks when a pass-through engine's output
-    // cannot be as wide as its input)
-    let mut in_cap: Vec<usize> = design.engines.iter().map(|e| caps(&e.kind).input).collect();
-    let mut beat = vec![1usize; ns];
-    for _round in 0..=design.engines.len() + 1 {
-        for s in 0..ns {
-            let st = &design.streams[s];
-            let produce = match st.from {
-                Endpoint::Engine { engine, .. } => {
-                    let c = caps(&design.engines[engine].kind);
-                    if c.pass {
-                        design.engines[engine]
-                            .inputs
-                            .first()
-                            .map_or(1, |&i| beat[i])
-                    } else {
-                        c.out
-                    }
-                }
-                _ => 1,
-            };
-            let accept = match st.to {
-                Endpoint::Engine { engine, .. } => in_cap[engine],
-                _ => 1,
-            };
-            beat[s] = gcd(produce, accept);
-        }
-        // a pass-through engine whose output is narrower than its input narrows its input
-        let mut changed = false;
-        for (e, en) in design.engines.iter().enumerate() {
-            if !caps(&en.kind).pass {
-                continue;
-            }
-            let Some(&i) = en.inputs.first() else {
-                continue;
-            };
-            for &o in &en.outputs {
-                if beat[o] != beat[i] {
-                    in_cap[e] = gcd(in_cap[e], beat[o]);
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
+    let mut beat = widest_under(design, caps);
     if let Some(t) = target {
         // streams are listed producer by producer in engine (topological) order, so a
         // pass-through engine's input stream is decided before its outputs

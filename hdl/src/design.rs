@@ -364,11 +364,38 @@ impl Design {
                 }
             }
         }
+        let end = |p: Endpoint| match p {
+            Endpoint::Input => "input".to_string(),
+            Endpoint::Output => "output".to_string(),
+            Endpoint::Engine { engine, .. } => self
+                .engines
+                .get(engine)
+                .map_or_else(|| format!("engine {engine}"), |e| e.name.clone()),
+        };
+        let wide: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|s| s.beat > 1)
+            .map(|s| format!("{}→{} {}", end(s.from), end(s.to), s.beat))
+            .collect();
+        if !wide.is_empty() {
+            let _ = writeln!(
+                s,
+                "wide beats (elements per beat, docs/hardware.md §2.1): {}",
+                wide.join(", ")
+            );
+        }
         let skip: Vec<String> = self
             .streams
             .iter()
             .filter(|s| s.skip)
-            .map(|s| s.depth.to_string())
+            .map(|s| {
+                if s.beat > 1 {
+                    format!("{}×{}", s.depth, s.beat)
+                } else {
+                    s.depth.to_string()
+                }
+            })
             .collect();
         let t = self.total_resources();
         let interval = self.interval_cycles().max(1);

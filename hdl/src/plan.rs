@@ -24,6 +24,9 @@ struct Slot {
     depthwise: bool,
     dense: bool,
     label: String,
+    /// The beats a throughput target with wide beats needs on its input and output streams
+    /// (`crate::beats::needed_beats`; 1 and 1 otherwise): its folding must take them.
+    need: (usize, usize),
 }
 
 /// The cycles per image of an MVU slot folded `PE × SIMD`: with one element per beat, or
@@ -51,7 +54,7 @@ fn min_lanes_for(s: &Slot, t: u64, wide: bool) -> Option<(usize, usize)> {
     let mut best: Option<(usize, u64, isize, usize)> = None;
     for (pe, simd) in legal_foldings(&s.geom, s.depthwise) {
         let cyc = slot_cycles(s, pe, simd, wide);
-        if cyc > t {
+        if cyc > t || (wide && !s.takes(pe, simd)) {
             continue;
         }
         let order = if wide {
@@ -81,6 +84,20 @@ fn fastest(s: &Slot, wide: bool) -> u64 {
 }
 
 impl Slot {
+    /// Whether folded `PE × SIMD` the engine takes the beats the target needs on its streams
+    /// (`KI` into its lane banks, or any `KI | C` hard-wired; `KO | PE`).
+    fn takes(&self, pe: usize, simd: usize) -> bool {
+        let (nf, sf) = (self.geom.oc / pe.max(1), self.window() / simd.max(1));
+        let banks = if nf * sf == 1 {
+            self.geom.c
+        } else if self.depthwise {
+            pe
+        } else {
+            simd
+        };
+        banks.is_multiple_of(self.need.0) && pe.is_multiple_of(self.need.1)
+    }
+
     /// The window length `K`: `kh·kw·C`, or `kh·kw` depthwise.
     fn window(&self) -> usize {
         let g = &self.geom;
@@ -223,7 +240,9 @@ fn choose_free(
                     let unrolled = unrolled_fold(&s.geom, s.depthwise);
                     let hard = (wide && *hard_wired)
                         .then_some(unrolled)
-                        .filter(|&(pe, simd)| slot_cycles(s, pe, simd, true) <= t);
+                        .filter(|&(pe, simd)| {
+                            slot_cycles(s, pe, simd, true) <= t && s.takes(pe, simd)
+                        });
                     min_lanes_for(s, t, wide)
                         .or(hard)
                         .ok_or_else(|| PlanError::Target {
@@ -352,6 +371,7 @@ fn slots(model: &QuantModel, g: &Graph, wide: bool) -> Result<(Vec<Slot>, u64), 
                 depthwise: is_depthwise(&node.op),
                 dense: matches!(node.op, Op::Dense(_)),
                 label,
+                need: (1, 1),
             };
             floor = floor.max(fastest(&s, wide));
             mvus.push(s);
@@ -447,7 +467,19 @@ fn plan_folded(
     wide: bool,
 ) -> Result<Design, PlanError> {
     let g = inq_model::validate::validate(model)?;
-    let (mvus, floor) = slots(model, &g, wide)?;
+    let (mut mvus, floor) = slots(model, &g, wide)?;
+    if let (true, FoldingRequest::Throughput { fps, clock_mhz, .. }) = (wide, req) {
+        // the beats the target needs depend on the graph only: plan it with one lane each
+        let t = (clock_mhz * 1e6 / fps).floor() as u64;
+        let minimal: HashMap<usize, (usize, usize)> =
+            mvus.iter().map(|s| (s.node, (1, 1))).collect();
+        let needs = crate::beats::needed_beats(&crate::graph::build(model, &g, &minimal)?, t);
+        for s in &mut mvus {
+            if let Some(&(_, ki, ko)) = needs.iter().find(|n| n.0 == s.node) {
+                s.need = (ki, ko);
+            }
+        }
+    }
     let folds = choose_folding(model, &mvus, floor, req, unroll, wide)?;
     let mut by_node = HashMap::new();
     for (s, &(pe, simd)) in mvus.iter().zip(&folds) {

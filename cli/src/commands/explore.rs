@@ -35,6 +35,11 @@ pub struct ExploreArgs {
         default_value = "1,8,16,32,64,128,256,512"
     )]
     pub lanes: Vec<usize>,
+    /// Throughput targets (images/s at --clock-mhz) to add as design points: the smallest
+    /// design the planner finds for each, with hard-wired engines and wide beats where needed
+    /// (e.g. `--fps 20000,60000,125000`).
+    #[arg(long, value_delimiter = ',')]
+    pub fps: Vec<f64>,
     /// Weight bit widths for a float `.onnx` model (each is one INQ run with the defaults of
     /// `inq quantize`, or the settings below).
     #[arg(long, value_delimiter = ',', default_value = "5")]
@@ -75,6 +80,7 @@ pub fn run(a: &ExploreArgs) -> anyhow::Result<()> {
         models: a.models.clone(),
         data: a.data.clone(),
         lanes: a.lanes.clone(),
+        fps: a.fps.clone(),
         bits: a.bits.clone(),
         quantize: {
             let mut q = QuantOptions::defaults()?;

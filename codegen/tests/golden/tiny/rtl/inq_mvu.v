@@ -579,19 +579,27 @@ module inq_mvu #(
         wire [SIMD-1:0] unused_cv = cv;
         /* verilator lint_on UNUSED */
       end else begin : g_sum_pow2
-        // the chain over the lanes: {a, 1} + {b, c} = {a + b + c, ~c}, an adder with a carry
-        // in; lane 0's carry enters the accumulator's adder
+        // a balanced tree over the lanes (ceil(log2 SIMD) adder levels): at the level of span
+        // h, lane j (a multiple of 2h) takes lane j + h's partial sum, {a, 1} + {b, c} =
+        // {a + b + c, ~c}, an adder whose carry in is lane j + h's carry (every lane but 0 is
+        // the right operand of exactly one adder); lane 0's carry enters the accumulator's
+        // adder
         /* verilator lint_off UNUSED */
         // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1.
-        reg [ACC_W-1:0] sum;
-        reg [ACC_W:0]   st;
+        reg [ACC_W-1:0]      sum;
+        reg [ACC_W:0]        st;
+        reg [SIMD*ACC_W-1:0] tv;
+        integer h;
         always @(*) begin
-          sum = pv[0 +: ACC_W];
+          tv = pv;
           st = {(ACC_W+1){1'b0}};
-          for (i = 1; i < SIMD; i = i + 1) begin
-            st = ({sum, 1'b1} + {pv[i*ACC_W +: ACC_W], cv[i]});
-            sum = st[ACC_W:1];
+          for (h = 1; h < SIMD; h = h * 2) begin
+            for (i = 0; i + h < SIMD; i = i + 2 * h) begin
+              st = ({tv[i*ACC_W +: ACC_W], 1'b1} + {tv[(i+h)*ACC_W +: ACC_W], cv[i+h]});
+              tv[i*ACC_W +: ACC_W] = st[ACC_W:1];
+            end
           end
+          sum = tv[0 +: ACC_W];
         end
         wire [ACC_W:0] nt = ({base, 1'b1} + {sum, cv[0]});
         /* verilator lint_on UNUSED */
