@@ -70,12 +70,12 @@ fn min_lanes_for(s: &Slot, t: u64, wide: bool) -> Option<(usize, usize)> {
     best.map(|(_, _, order, pe)| (pe, order.unsigned_abs()))
 }
 
-/// The fastest cycles of an MVU slot (`PE = OC`, `SIMD = C`, or 1 depthwise); `wide`: also
-/// the hard-wired engine, both with wide beats.
-fn fastest(s: &Slot, wide: bool) -> u64 {
+/// The fastest cycles of an MVU slot (`PE = OC`, `SIMD = C`, or 1 depthwise); `wide`: with
+/// wide beats, and also the hard-wired engine when `hard` allows it.
+fn fastest(s: &Slot, wide: bool, hard: bool) -> u64 {
     let simd = if s.depthwise { 1 } else { s.geom.c };
     let rom = slot_cycles(s, s.geom.oc, simd, wide);
-    if wide {
+    if wide && hard {
         let (pe, simd) = unrolled_fold(&s.geom, s.depthwise);
         rom.min(slot_cycles(s, pe, simd, true))
     } else {
@@ -357,7 +357,12 @@ fn explicit(
 /// The conv/dense nodes of `model` in evaluation order, and the stream floor: the largest
 /// cycles per image of any engine at its fastest folding (this includes the
 /// one-element-per-beat streams: pooling, adds, forks, the input).
-fn slots(model: &QuantModel, g: &Graph, wide: bool) -> Result<(Vec<Slot>, u64), PlanError> {
+fn slots(
+    model: &QuantModel,
+    g: &Graph,
+    wide: bool,
+    hard: bool,
+) -> Result<(Vec<Slot>, u64), PlanError> {
     let mut mvus = Vec::new();
     let mut floor = model.input.shape.iter().product::<usize>() as u64;
     for &i in &g.order {
@@ -373,7 +378,7 @@ fn slots(model: &QuantModel, g: &Graph, wide: bool) -> Result<(Vec<Slot>, u64), 
                 label,
                 need: (1, 1),
             };
-            floor = floor.max(fastest(&s, wide));
+            floor = floor.max(fastest(&s, wide, hard));
             mvus.push(s);
         } else {
             let cx = LowerCtx {
@@ -467,7 +472,14 @@ fn plan_folded(
     wide: bool,
 ) -> Result<Design, PlanError> {
     let g = inq_model::validate::validate(model)?;
-    let (mut mvus, floor) = slots(model, &g, wide)?;
+    let hard = matches!(
+        req,
+        FoldingRequest::Throughput {
+            hard_wired: true,
+            ..
+        }
+    );
+    let (mut mvus, floor) = slots(model, &g, wide, hard)?;
     if let (true, FoldingRequest::Throughput { fps, clock_mhz, .. }) = (wide, req) {
         // the beats the target needs depend on the graph only: plan it with one lane each
         let t = (clock_mhz * 1e6 / fps).floor() as u64;
