@@ -579,27 +579,38 @@ module inq_mvu #(
         wire [SIMD-1:0] unused_cv = cv;
         /* verilator lint_on UNUSED */
       end else begin : g_sum_pow2
-        // a balanced tree over the lanes (ceil(log2 SIMD) adder levels): at the level of span
-        // h, lane j (a multiple of 2h) takes lane j + h's partial sum, {a, 1} + {b, c} =
-        // {a + b + c, ~c}, an adder whose carry in is lane j + h's carry (every lane but 0 is
-        // the right operand of exactly one adder); lane 0's carry enters the accumulator's
-        // adder
+        // the lanes' sum: {a, 1} + {b, c} = {a + b + c, ~c}, an adder with a carry in; lane
+        // 0's carry enters the accumulator's adder. Up to two lanes a chain; from three a
+        // balanced tree (ceil(log2 SIMD) adder levels): at the level of span h, lane j (a
+        // multiple of 2h) takes lane j + h's partial sum with lane j + h's carry (every lane
+        // but 0 is the right operand of exactly one adder)
         /* verilator lint_off UNUSED */
         // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1.
-        reg [ACC_W-1:0]      sum;
-        reg [ACC_W:0]        st;
-        reg [SIMD*ACC_W-1:0] tv;
-        integer h;
-        always @(*) begin
-          tv = pv;
-          st = {(ACC_W+1){1'b0}};
-          for (h = 1; h < SIMD; h = h * 2) begin
-            for (i = 0; i + h < SIMD; i = i + 2 * h) begin
-              st = ({tv[i*ACC_W +: ACC_W], 1'b1} + {tv[(i+h)*ACC_W +: ACC_W], cv[i+h]});
-              tv[i*ACC_W +: ACC_W] = st[ACC_W:1];
+        reg [ACC_W-1:0] sum;
+        reg [ACC_W:0]   st;
+        if (SIMD < 3) begin : g_chain
+          always @(*) begin
+            sum = pv[0 +: ACC_W];
+            st = {(ACC_W+1){1'b0}};
+            for (i = 1; i < SIMD; i = i + 1) begin
+              st = ({sum, 1'b1} + {pv[i*ACC_W +: ACC_W], cv[i]});
+              sum = st[ACC_W:1];
             end
           end
-          sum = tv[0 +: ACC_W];
+        end else begin : g_tree
+          reg [SIMD*ACC_W-1:0] tv;
+          integer h;
+          always @(*) begin
+            tv = pv;
+            st = {(ACC_W+1){1'b0}};
+            for (h = 1; h < SIMD; h = h * 2) begin
+              for (i = 0; i + h < SIMD; i = i + 2 * h) begin
+                st = ({tv[i*ACC_W +: ACC_W], 1'b1} + {tv[(i+h)*ACC_W +: ACC_W], cv[i+h]});
+                tv[i*ACC_W +: ACC_W] = st[ACC_W:1];
+              end
+            end
+            sum = tv[0 +: ACC_W];
+          end
         end
         wire [ACC_W:0] nt = ({base, 1'b1} + {sum, cv[0]});
         /* verilator lint_on UNUSED */
