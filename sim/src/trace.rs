@@ -10,7 +10,8 @@
 //! Signals, in scope `inq_top`: the top ports; `cycle`; per stream `s` the FIFO occupancy
 //! `fifo<s>_count`, its producer side `s<s>_tvalid/tready/tdata` (not for stream 0, whose
 //! producer side is `s_axis_*`) and its FIFO output `q<s>_tvalid/tready/tdata` (the wire names
-//! of `docs/hardware.md` §2); per engine a scope `e<e>_<op>` with the engine kind's registers
+//! of `docs/hardware.md` §2; on a stream of several elements per beat, §2.1, `tdata` shows the
+//! beat's first element); per engine a scope `e<e>_<op>` with the engine kind's registers
 //! and signals ([`crate::EngineProbe`]: an MVU's `iy ie wp cdone ahead oy ox nf sf pending ch
 //! fire out_data`, a pool's, a GAP unit's `c pix pending ch out_data`, an adder's `take
 //! out_data`, a fork's `fire`). Every signal but the top-level inputs and `q<s>_tready` of the

@@ -144,6 +144,27 @@ impl InSide {
         }
     }
 
+    /// [`InSide::absorb`] of a beat of `k` elements (`k | C`: it never crosses a row).
+    #[inline(always)]
+    pub fn absorb_beat(&mut self, data: &[i64]) -> bool {
+        debug_assert!(self.iy < self.h);
+        let k = data.len();
+        self.lb[self.wp..self.wp + k].copy_from_slice(data);
+        self.wp = if self.wp + k == self.lb_len {
+            0
+        } else {
+            self.wp + k
+        };
+        if self.ie + k == self.wc {
+            self.ie = 0;
+            self.iy += 1;
+            true
+        } else {
+            self.ie += k;
+            false
+        }
+    }
+
     pub fn reset(&mut self) {
         self.iy = 0;
         self.ie = 0;
@@ -240,10 +261,19 @@ pub(crate) trait Windowed {
     /// wait: `update(false, _, true)` applied to each changes nothing else until the last of
     /// them. 0 when the output side is idle.
     fn burst_len(&self) -> usize;
-    /// Input elements until the current row is complete (`W·C − ie`).
+    /// Input beats until the current row is complete (`(W·C − ie)/KI`).
     fn row_left(&self) -> usize;
     /// The input side (for the decoupled run's catch-up of the input side).
     fn inside(&mut self) -> &mut InSide;
+    /// Elements per input beat (`docs/hardware.md` §2.1).
+    fn in_beat(&self) -> usize {
+        1
+    }
+    /// [`Windowed::absorb`] of a beat (engines that take one element per beat need not
+    /// override it).
+    fn absorb_beat(&mut self, data: &[i64]) -> bool {
+        self.absorb(data[0])
+    }
     /// [`Windowed::update`] with a beat of input elements (`docs/hardware.md` §2.1); engines
     /// that take one element per beat need not override it.
     fn update_beat(&mut self, in_valid: bool, in_data: &[i64], out_ready: bool) -> (bool, Kind) {

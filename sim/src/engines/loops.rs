@@ -15,6 +15,10 @@
 //!   the consumer does ([`Windowed::burst_len`]);
 //! * running ahead of its input side (see [`run_windowed`]).
 //!
+//! Beats of several elements (`docs/hardware.md` §2.1) go through the same paths: the loop
+//! copies the oldest input beat out of the channel ([`Chan::front_beat`]) and the engine's
+//! output beat before each edge, and counts rows in beats.
+//!
 //! Every other engine (GAP, adder, fork) goes through the generic loop [`step`]: one edge at
 //! a time from the [`Chan`] answers (an edge may proceed with some answers unknown when the
 //! engine does not depend on them, [`SimEngine::decidable`]), and frozen stretches skipped
@@ -60,6 +64,10 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
     let mut t = clock.t;
     let mut ti = clock.t_in;
     inch.unpromise();
+    // wide beats (`docs/hardware.md` §2.1): the input beat and a copy of the output beat
+    let ki = eng.in_beat();
+    let mut ibuf = vec![0i64; ki];
+    let mut obuf: Vec<i64> = eng.out_beat().map_or_else(Vec::new, <[i64]>::to_vec);
     'run: loop {
         // The input side behind the compute side: catch up (same `lim` all the way).
         while ti < t {
@@ -79,7 +87,12 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                     }
                     Some((false, _)) => ti = (inch.invalid_until() + 1).min(t),
                     Some((true, d)) => {
-                        eng.absorb(d);
+                        if ki == 1 {
+                            eng.absorb(d);
+                        } else {
+                            inch.front_beat(&mut ibuf);
+                            eng.absorb_beat(&ibuf);
+                        }
                         inch.read(ti);
                         ti += 1;
                     }
@@ -95,7 +108,9 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
             match inch.valid(t) {
                 Some(v) => v,
                 None => {
-                    if eng.can_run_ahead() && run_ahead(eng, clock, outch, &mut t, horizon) {
+                    if eng.can_run_ahead()
+                        && run_ahead(eng, clock, outch, &mut t, horizon, &mut obuf)
+                    {
                         continue 'run;
                     }
                     promise(eng, inch, outch, t, horizon);
@@ -145,11 +160,18 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
             let kind = q.kind();
             clock.log(t, kind);
             let mut data = in_data;
+            if ki > 1 {
+                inch.front_beat(&mut ibuf);
+            }
             loop {
                 // cycle t: one quiet cycle plus the transfer of `data`
                 eng.apply_quiet(q, 1);
                 clock.counters.add(kind, 1);
-                let row_done = eng.absorb(data);
+                let row_done = if ki == 1 {
+                    eng.absorb(data)
+                } else {
+                    eng.absorb_beat(&ibuf)
+                };
                 inch.read(t);
                 t += 1;
                 inch.cons_advance(t);
@@ -171,7 +193,12 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                     inch.cons_advance(t);
                 }
                 match next {
-                    Some(d) if t <= last && inch.q.front().is_some_and(|&(_, w)| w < t) => data = d,
+                    Some(d) if t <= last && inch.q.front().is_some_and(|&(_, w)| w < t) => {
+                        data = d;
+                        if ki > 1 {
+                            inch.front_beat(&mut ibuf);
+                        }
+                    }
                     _ => break,
                 }
             }
@@ -192,10 +219,17 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                     space -= 1;
                 }
                 let out_data = eng.out_data();
-                let (_, kind) = eng.update(false, 0, true);
+                if let Some(b) = eng.out_beat() {
+                    obuf.copy_from_slice(b);
+                }
+                let (_, kind) = if ki == 1 {
+                    eng.update(false, 0, true)
+                } else {
+                    eng.update_beat(false, &ibuf, true)
+                };
                 clock.count(t, kind, 1);
                 if out_valid {
-                    outch.write(t, out_data);
+                    write_out(outch, t, out_data, &obuf);
                 }
                 t += 1;
                 if !eng.out_valid() && eng.burst_len() == 0 {
@@ -204,13 +238,23 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
             }
         } else {
             let out_data = eng.out_data();
-            let (in_fire, kind) = eng.update(in_valid, in_data, out_ready);
+            if let Some(b) = eng.out_beat() {
+                obuf.copy_from_slice(b);
+            }
+            let (in_fire, kind) = if ki == 1 {
+                eng.update(in_valid, in_data, out_ready)
+            } else {
+                if in_valid {
+                    inch.front_beat(&mut ibuf);
+                }
+                eng.update_beat(in_valid, &ibuf, out_ready)
+            };
             clock.count(t, kind, 1);
             if in_fire {
                 inch.read(t);
             }
             if out_valid && out_ready {
-                outch.write(t, out_data);
+                write_out(outch, t, out_data, &obuf);
             }
             t += 1;
         }
@@ -232,6 +276,7 @@ fn run_ahead<S: Windowed>(
     outch: &mut Chan,
     t: &mut u64,
     horizon: u64,
+    obuf: &mut [i64],
 ) -> bool {
     let t0 = *t;
     while *t < horizon {
@@ -264,16 +309,30 @@ fn run_ahead<S: Windowed>(
             *t += k;
         } else {
             let out_data = eng.out_data();
+            if let Some(b) = eng.out_beat() {
+                obuf.copy_from_slice(b);
+            }
             let kind = eng.compute_edge(out_ready);
             clock.count(*t, kind, 1);
             if out_valid && out_ready {
-                outch.write(*t, out_data);
+                write_out(outch, *t, out_data, obuf);
             }
             *t += 1;
         }
         outch.prod_t = *t;
     }
     *t != t0
+}
+
+/// Writes the output beat taken before an edge: `data` alone, or the copied wide beat `wide`
+/// (non-empty for an engine with more than one element per output beat).
+#[inline(always)]
+fn write_out(outch: &mut Chan, t: u64, data: i64, wide: &[i64]) {
+    if wide.is_empty() {
+        outch.write(t, data);
+    } else {
+        outch.write_beat(t, wide);
+    }
 }
 
 /// Called when a line-buffered engine stops at `t` for want of its input: if, whatever

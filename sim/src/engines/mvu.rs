@@ -678,8 +678,16 @@ impl Windowed for Mvu {
         self.inp.absorb(data)
     }
     #[inline(always)]
+    fn in_beat(&self) -> usize {
+        self.ki
+    }
+    #[inline(always)]
+    fn absorb_beat(&mut self, data: &[i64]) -> bool {
+        self.inp.absorb_beat(data)
+    }
+    #[inline(always)]
     fn row_left(&self) -> usize {
-        self.inp.wc - self.inp.ie
+        (self.inp.wc - self.inp.ie) / self.ki
     }
     #[inline(always)]
     fn inside(&mut self) -> &mut InSide {
@@ -791,12 +799,7 @@ impl SimEngine for Mvu {
         ]);
     }
     fn run(&mut self, cx: &mut RunCx<'_>) {
-        if self.ki > 1 || self.ko > 1 {
-            // wide beats go through the generic loop (the fast path moves single elements)
-            super::loops::step(self, cx);
-        } else {
-            run_windowed(self, cx);
-        }
+        run_windowed(self, cx);
     }
 }
 
