@@ -208,22 +208,6 @@ fn folding_of(design: &inq_hdl::Design) -> String {
         .join(" ")
 }
 
-/// The wide streams, `producer→consumer k`, comma-separated.
-fn wide_beats_of(design: &inq_hdl::Design) -> String {
-    let name = |p: inq_hdl::Endpoint| match p {
-        inq_hdl::Endpoint::Engine { engine, .. } => design.engines[engine].name.clone(),
-        inq_hdl::Endpoint::Input => "input".into(),
-        inq_hdl::Endpoint::Output => "output".into(),
-    };
-    design
-        .streams
-        .iter()
-        .filter(|s| s.beat > 1)
-        .map(|s| format!("{}→{} {}", name(s.from), name(s.to), s.beat))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The names of the hard-wired engines, space-separated.
 fn hard_wired_of(design: &inq_hdl::Design) -> String {
     design
@@ -292,7 +276,7 @@ fn evaluate(
         lanes: design.total_lanes(),
         folding: folding_of(&design),
         hard_wired,
-        wide_beats: wide_beats_of(&design),
+        wide_beats: design.wide_streams().join(", "),
         plan_interval_cycles: plan_interval,
         sim_interval_cycles: sim.interval_cycles,
         images_per_second: a.clock_mhz * 1e6 / plan_interval.max(1) as f64,

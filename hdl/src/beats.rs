@@ -1,10 +1,11 @@
 //! Wide beats (`docs/hardware.md` §2.1): how many elements each stream carries per beat.
 //!
 //! [`widen_beats`] gives every stream the widest beat both of its ends can take and updates
-//! the engines and FIFOs that follow from it. Which beats a kind can take is the kind's own
-//! business ([`BeatCaps`] of the kinds that take wide beats: the hard-wired MVU and the tiled
-//! pooling unit); every other kind, the input port and the output stage take one element per
-//! beat.
+//! the engines and FIFOs that follow from it; [`widen_beats_to`] the narrowest that meet a
+//! throughput target; [`choose_beats`] picks between them (`inq gen --beats`). Which beats a
+//! kind can take is the kind's own business ([`EngineOp::beat_caps`], in its file: MVUs,
+//! tiled pools and forks take wide beats); the input port and the output stage take one
+//! element per beat.
 //!
 //! Owns only the choice; not here: what a beat is on the wires (the contract in
 //! `docs/hardware.md`), each kind's cycles with its beats (`ops/*.rs`), the FIFO rule
@@ -12,70 +13,26 @@
 
 use crate::design::{Design, Endpoint};
 use crate::graph::{base_depth, size_skip_fifos};
-use crate::ops::EngineKind;
+use crate::ops::{BeatCaps, EngineOp};
 
-/// What beats an engine can take: an output beat that divides `out`, an input beat that
-/// divides `input`; `pass` when its output beats must equal its input beat (the tiled pool,
-/// the fork).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct BeatCaps {
-    input: usize,
-    out: usize,
-    pass: bool,
+/// The beats an engine takes as folded.
+fn caps(op: &dyn EngineOp) -> BeatCaps {
+    op.beat_caps()
 }
 
-fn caps(kind: &EngineKind) -> BeatCaps {
-    match kind {
-        EngineKind::Mvu(m) if m.is_constant() => BeatCaps {
-            input: m.geom.c,
-            out: m.pe,
-            pass: false,
-        },
-        // a ROM-fed engine writes a beat into as many of its lane banks (§4.3)
-        EngineKind::Mvu(m) => BeatCaps {
-            input: m.read_ports(),
-            out: m.pe,
-            pass: false,
-        },
-        EngineKind::Pool(p) if p.tiled() => BeatCaps {
-            input: p.geom.c,
-            out: p.geom.c,
-            pass: true,
-        },
-        // a fork copies beats of any width
-        EngineKind::Fork(f) => BeatCaps {
-            input: f.elements,
-            out: f.elements,
-            pass: true,
-        },
-        _ => BeatCaps {
-            input: 1,
-            out: 1,
-            pass: false,
-        },
-    }
-}
-
-/// The beats an engine could take with any folding: an MVU up to `C` in and `OC` out.
-fn any_caps(kind: &EngineKind) -> BeatCaps {
-    match kind {
-        EngineKind::Mvu(m) => BeatCaps {
-            input: m.geom.c,
-            out: m.geom.oc,
-            pass: false,
-        },
-        k => caps(k),
-    }
+/// The beats an engine could take with any folding.
+fn any_caps(op: &dyn EngineOp) -> BeatCaps {
+    op.any_beat_caps()
 }
 
 /// The widest beats of [`widen_beats`] under the capabilities `caps_of` (without changing the
 /// design).
-fn widest_under(design: &Design, caps_of: fn(&EngineKind) -> BeatCaps) -> Vec<usize> {
+fn widest_under(design: &Design, caps_of: fn(&dyn EngineOp) -> BeatCaps) -> Vec<usize> {
     let ns = design.streams.len();
     let mut in_cap: Vec<usize> = design
         .engines
         .iter()
-        .map(|e| caps_of(&e.kind).input)
+        .map(|e| caps_of(e.op()).input)
         .collect();
     let mut beat = vec![1usize; ns];
     for _round in 0..=design.engines.len() + 1 {
@@ -83,7 +40,7 @@ fn widest_under(design: &Design, caps_of: fn(&EngineKind) -> BeatCaps) -> Vec<us
             let st = &design.streams[s];
             let produce = match st.from {
                 Endpoint::Engine { engine, .. } => {
-                    let c = caps_of(&design.engines[engine].kind);
+                    let c = caps_of(design.engines[engine].op());
                     if c.pass {
                         design.engines[engine]
                             .inputs
@@ -104,7 +61,7 @@ fn widest_under(design: &Design, caps_of: fn(&EngineKind) -> BeatCaps) -> Vec<us
         // a pass-through engine whose output is narrower than its input narrows its input
         let mut changed = false;
         for (e, en) in design.engines.iter().enumerate() {
-            if !caps_of(&en.kind).pass {
+            if !caps_of(en.op()).pass {
                 continue;
             }
             let Some(&i) = en.inputs.first() else {
@@ -127,9 +84,9 @@ fn widest_under(design: &Design, caps_of: fn(&EngineKind) -> BeatCaps) -> Vec<us
 /// The beats a throughput target of `t` cycles per image needs on every stream of `design`
 /// (any folding: only the graph matters): per stream the narrowest divisor of the widest beat
 /// its ends could take with which an image is at most `t` beats, made equal on the streams of
-/// a pass-through engine (their least common multiple). Per MVU model node, the beats its
-/// input and output streams need: its folding must take them (`KI` dividing its lane banks,
-/// `KO` dividing `PE`).
+/// a pass-through engine (their least common multiple). Per model node with an engine, the
+/// beats its (first) input and output streams need: an MVU's folding must take them (`KI`
+/// dividing its lane banks, `KO` dividing `PE`).
 pub(crate) fn needed_beats(design: &Design, t: u64) -> Vec<(usize, usize, usize)> {
     let widest = widest_under(design, any_caps);
     let mut need: Vec<usize> = design
@@ -146,7 +103,7 @@ pub(crate) fn needed_beats(design: &Design, t: u64) -> Vec<(usize, usize, usize)
     loop {
         let mut changed = false;
         for en in &design.engines {
-            if !any_caps(&en.kind).pass {
+            if !any_caps(en.op()).pass {
                 continue;
             }
             let ports: Vec<usize> = en.inputs.iter().chain(&en.outputs).copied().collect();
@@ -165,13 +122,14 @@ pub(crate) fn needed_beats(design: &Design, t: u64) -> Vec<(usize, usize, usize)
     design
         .engines
         .iter()
-        .filter_map(|e| match (&e.kind, e.node) {
-            (EngineKind::Mvu(_), Some(node)) => Some((
-                node,
-                e.inputs.first().map_or(1, |&i| need[i]),
-                e.outputs.first().map_or(1, |&o| need[o]),
-            )),
-            _ => None,
+        .filter_map(|e| {
+            e.node.map(|node| {
+                (
+                    node,
+                    e.inputs.first().map_or(1, |&i| need[i]),
+                    e.outputs.first().map_or(1, |&o| need[o]),
+                )
+            })
         })
         .collect()
 }
@@ -250,7 +208,7 @@ pub fn widen_beats_to(design: &mut Design, target: Option<u64>) -> Vec<StreamBea
         for s in 0..ns {
             let st = &design.streams[s];
             let pass_input = match st.from {
-                Endpoint::Engine { engine, .. } if caps(&design.engines[engine].kind).pass => {
+                Endpoint::Engine { engine, .. } if caps(design.engines[engine].op()).pass => {
                     design.engines[engine].inputs.first().copied()
                 }
                 _ => None,
@@ -291,15 +249,7 @@ fn apply_beats(design: &mut Design, beat: &[usize]) {
         let kin = design.engines[e].inputs.first().map_or(1, |&i| beat[i]);
         let kout = design.engines[e].outputs.first().map_or(1, |&o| beat[o]);
         let en = &mut design.engines[e];
-        match &mut en.kind {
-            EngineKind::Mvu(m) => {
-                m.in_beat = kin;
-                m.out_beat = kout;
-            }
-            EngineKind::Pool(p) => p.beat = kin,
-            EngineKind::Fork(f) => f.beat = kin,
-            _ => {}
-        }
+        en.kind.op_mut().set_beats(kin, kout);
         en.cycles_per_image = en.kind.op().cycles_per_image();
         en.resources = en.kind.op().resources(&en.io);
     }

@@ -364,20 +364,7 @@ impl Design {
                 }
             }
         }
-        let end = |p: Endpoint| match p {
-            Endpoint::Input => "input".to_string(),
-            Endpoint::Output => "output".to_string(),
-            Endpoint::Engine { engine, .. } => self
-                .engines
-                .get(engine)
-                .map_or_else(|| format!("engine {engine}"), |e| e.name.clone()),
-        };
-        let wide: Vec<String> = self
-            .streams
-            .iter()
-            .filter(|s| s.beat > 1)
-            .map(|s| format!("{}→{} {}", end(s.from), end(s.to), s.beat))
-            .collect();
+        let wide = self.wide_streams();
         if !wide.is_empty() {
             let _ = writeln!(
                 s,
@@ -423,6 +410,24 @@ impl Design {
             self.latency_estimate()
         );
         s
+    }
+
+    /// The streams of more than one element per beat (`docs/hardware.md` §2.1), each as
+    /// `producer→consumer k` (engine names, `input`, `output`).
+    pub fn wide_streams(&self) -> Vec<String> {
+        let end = |p: Endpoint| match p {
+            Endpoint::Input => "input".to_string(),
+            Endpoint::Output => "output".to_string(),
+            Endpoint::Engine { engine, .. } => self
+                .engines
+                .get(engine)
+                .map_or_else(|| format!("engine {engine}"), |e| e.name.clone()),
+        };
+        self.streams
+            .iter()
+            .filter(|s| s.beat > 1)
+            .map(|s| format!("{}→{} {}", end(s.from), end(s.to), s.beat))
+            .collect()
     }
 
     /// JSON text of the design.

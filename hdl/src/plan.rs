@@ -389,11 +389,10 @@ fn slots(
                 flat_from: None,
             };
             if let Lowered::Engine(mut kind, _) = lower(&node.op, &cx)? {
-                if let (true, crate::ops::EngineKind::Pool(p)) = (wide, kind.as_mut()) {
-                    // a tiled pool can take a whole pixel per beat (§5.1)
-                    if p.tiled() {
-                        p.beat = p.geom.c;
-                    }
+                let c = kind.op().any_beat_caps();
+                if wide && c.pass {
+                    // a pass-through kind (a tiled pool) at its widest beat (§2.1)
+                    kind.op_mut().set_beats(c.input, c.input);
                 }
                 floor = floor.max(kind.op().cycles_per_image());
             }

@@ -72,6 +72,28 @@ impl Param {
     }
 }
 
+/// What beats an engine can take (`docs/hardware.md` §2.1): an input beat that divides
+/// `input`, an output beat that divides `out`; `pass` when its output beats must equal its
+/// input beat (the tiled pool, the fork).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeatCaps {
+    /// The input beat divides this.
+    pub input: usize,
+    /// The output beat divides this.
+    pub out: usize,
+    /// Output beats equal the input beat.
+    pub pass: bool,
+}
+
+impl BeatCaps {
+    /// One element per beat in and out.
+    pub const ONE: BeatCaps = BeatCaps {
+        input: 1,
+        out: 1,
+        pass: false,
+    };
+}
+
 /// The default beat: one element per beat (serde default of every `beat` field).
 pub(crate) fn one() -> usize {
     1
@@ -115,6 +137,17 @@ pub trait EngineOp {
     fn out_beat(&self) -> usize {
         1
     }
+    /// The beats the engine can take as it is folded (`docs/hardware.md` §2.1).
+    fn beat_caps(&self) -> BeatCaps {
+        BeatCaps::ONE
+    }
+    /// The beats the engine could take with any folding (the planner's view before folding).
+    fn any_beat_caps(&self) -> BeatCaps {
+        self.beat_caps()
+    }
+    /// Sets the engine's input and output beats (within [`EngineOp::beat_caps`]); kinds that
+    /// take one element per beat are only ever given 1 and ignore it.
+    fn set_beats(&mut self, _in_beat: usize, _out_beat: usize) {}
     /// Why the kind cannot take its beats (`docs/hardware.md` §2.1), or `None` when it can.
     /// By default only one element per beat.
     fn beat_error(&self) -> Option<String> {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{EngineOp, Io, Param};
+use super::api::{BeatCaps, EngineOp, Io, Param};
 use crate::resources::{term, Resources, Term};
 use crate::schedule::{self, Times};
 use crate::timing::{LogicPath, TimingFamily};
@@ -32,6 +32,17 @@ impl EngineOp for Fork {
     }
     fn in_beat(&self) -> usize {
         self.beat
+    }
+    /// A fork copies beats of any width.
+    fn beat_caps(&self) -> BeatCaps {
+        BeatCaps {
+            input: self.elements,
+            out: self.elements,
+            pass: true,
+        }
+    }
+    fn set_beats(&mut self, in_beat: usize, _out_beat: usize) {
+        self.beat = in_beat;
     }
     fn beat_error(&self) -> Option<String> {
         (self.beat == 0).then(|| "0 elements per beat".into())

@@ -20,7 +20,7 @@ pub mod sharing;
 pub use add::AddUnit;
 pub use adder_tree::{AdderTree, ConstTerm, TreeNode, TreeOperand};
 pub(crate) use api::{is_one, one};
-pub use api::{EngineOp, Io, Param, ParamValue};
+pub use api::{BeatCaps, EngineOp, Io, Param, ParamValue};
 pub use fork::Fork;
 pub use gap::Gap;
 pub use mvu::{MacKind, Mvu, MvuNode, MvuOutput, WeightStorage};
@@ -47,6 +47,13 @@ macro_rules! registry {
         impl EngineKind {
             /// The engine kind behind the tag.
             pub fn op(&self) -> &dyn EngineOp {
+                match self {
+                    $(EngineKind::$variant(e) => e,)*
+                }
+            }
+
+            /// The engine kind behind the tag, to change (its beats, [`EngineOp::set_beats`]).
+            pub fn op_mut(&mut self) -> &mut dyn EngineOp {
                 match self {
                     $(EngineKind::$variant(e) => e,)*
                 }

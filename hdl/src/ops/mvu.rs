@@ -8,7 +8,7 @@ use inq_model::ops::Output;
 use serde::{Deserialize, Serialize};
 
 use super::adder_tree::{tree_cost, ConstTerm};
-use super::api::{EngineOp, Io, Param};
+use super::api::{BeatCaps, EngineOp, Io, Param};
 use super::pipeline::{self, Staging};
 use super::sharing::{self, ConstDatapath};
 use crate::error::PlanError;
@@ -1075,6 +1075,30 @@ impl EngineOp for Mvu {
     }
     fn in_beat(&self) -> usize {
         self.in_beat
+    }
+    /// Hard-wired: up to `C` channels in (a bank per channel), up to `PE` results out;
+    /// ROM-fed: a beat goes into as many lane banks (§4.3).
+    fn beat_caps(&self) -> BeatCaps {
+        BeatCaps {
+            input: if self.is_constant() {
+                self.geom.c
+            } else {
+                self.read_ports()
+            },
+            out: self.pe,
+            pass: false,
+        }
+    }
+    fn any_beat_caps(&self) -> BeatCaps {
+        BeatCaps {
+            input: self.geom.c,
+            out: self.geom.oc,
+            pass: false,
+        }
+    }
+    fn set_beats(&mut self, in_beat: usize, out_beat: usize) {
+        self.in_beat = in_beat;
+        self.out_beat = out_beat;
     }
     /// `KI` divides `C` and the line buffer's banks (§4.3: a beat writes `KI` banks at once;
     /// a hard-wired engine has a bank per channel, a ROM-fed one a bank per window lane);

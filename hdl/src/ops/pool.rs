@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{EngineOp, Io, Param};
+use super::api::{BeatCaps, EngineOp, Io, Param};
 use crate::geometry::{engine_cycles, Geometry};
 use crate::resources::{
     ceil_div, clog2, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, scale, term,
@@ -318,6 +318,22 @@ impl EngineOp for Pool {
     }
     fn in_beat(&self) -> usize {
         self.beat
+    }
+    /// The tiled unit passes up to `C` channels per beat (§5.1); the line-buffered one one
+    /// element.
+    fn beat_caps(&self) -> BeatCaps {
+        if self.tiled() {
+            BeatCaps {
+                input: self.geom.c,
+                out: self.geom.c,
+                pass: true,
+            }
+        } else {
+            BeatCaps::ONE
+        }
+    }
+    fn set_beats(&mut self, in_beat: usize, _out_beat: usize) {
+        self.beat = in_beat;
     }
     /// Only the tiled unit takes wide beats, `K | C` (§5.1).
     fn beat_error(&self) -> Option<String> {
