@@ -58,18 +58,18 @@ fn widest_under(design: &Design, caps_of: fn(&dyn EngineOp) -> BeatCaps) -> Vec<
             };
             beat[s] = gcd(produce, accept);
         }
-        // a pass-through engine whose output is narrower than its input narrows its input
+        // a pass-through engine whose ports differ (an output narrower than its input, or
+        // two inputs of an adder) narrows its inputs to what every port has
         let mut changed = false;
         for (e, en) in design.engines.iter().enumerate() {
             if !caps_of(en.op()).pass {
                 continue;
             }
-            let Some(&i) = en.inputs.first() else {
-                continue;
-            };
-            for &o in &en.outputs {
-                if beat[o] != beat[i] {
-                    in_cap[e] = gcd(in_cap[e], beat[o]);
+            let ports: Vec<usize> = en.inputs.iter().chain(&en.outputs).copied().collect();
+            if ports.iter().any(|&s| beat[s] != beat[ports[0]]) {
+                let common = ports.iter().fold(in_cap[e], |a, &s| gcd(a, beat[s]));
+                if common != in_cap[e] {
+                    in_cap[e] = common;
                     changed = true;
                 }
             }

@@ -6,7 +6,7 @@
 use inq_model::ops::AddArith;
 use serde::{Deserialize, Serialize};
 
-use super::api::{EngineOp, Io, Param};
+use super::api::{BeatCaps, EngineOp, Io, Param};
 use crate::resources::{ceil_div, push_adders, term, Resources, Term};
 use crate::schedule::{self, Times};
 use crate::timing::{LogicPath, TimingFamily};
@@ -32,6 +32,10 @@ pub struct AddUnit {
     pub requant_width: u32,
     /// ReLU before saturation (the output is unsigned).
     pub relu: bool,
+    /// Elements per beat `K` on both inputs and the output (`docs/hardware.md` §2.1, §5b):
+    /// `K` lanes add side by side.
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    pub beat: usize,
 }
 
 impl AddUnit {
@@ -49,6 +53,7 @@ impl AddUnit {
             sum_width: ar.sum_width,
             requant_width: (ar.sum_width + 1 + left).max(ar.output.bits + 1),
             relu: ar.relu,
+            beat: 1,
         }
     }
 }
@@ -62,6 +67,31 @@ impl EngineOp for AddUnit {
     fn inputs(&self) -> usize {
         2
     }
+    fn in_beat(&self) -> usize {
+        self.beat
+    }
+    fn out_beat(&self) -> usize {
+        self.beat
+    }
+    /// `K` lanes side by side: any beat its neighbours give, the same on every port.
+    fn beat_caps(&self) -> BeatCaps {
+        BeatCaps {
+            input: self.elements,
+            out: self.elements,
+            pass: true,
+        }
+    }
+    fn set_beats(&mut self, in_beat: usize, _out_beat: usize) {
+        self.beat = in_beat;
+    }
+    fn beat_error(&self) -> Option<String> {
+        (self.beat == 0 || !self.elements.is_multiple_of(self.beat)).then(|| {
+            format!(
+                "{} elements per beat must divide the {} elements per image",
+                self.beat, self.elements
+            )
+        })
+    }
     fn in_elements(&self) -> usize {
         self.elements
     }
@@ -69,34 +99,55 @@ impl EngineOp for AddUnit {
         self.elements
     }
     fn cycles_per_image(&self) -> u64 {
-        self.elements as u64
+        (self.elements / self.beat.max(1)) as u64
     }
     fn held_elements(&self) -> usize {
         1
     }
     fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
-        // both inputs transfer together (`take`), the sum leaves from a register a cycle later
-        vec![schedule::elementwise(inputs, 1)]
+        // both inputs transfer together (`take`), the sum leaves from a register a cycle later;
+        // a beat of `K` elements at a time
+        let k = self.beat.max(1);
+        if k == 1 {
+            return vec![schedule::elementwise(inputs, 1)];
+        }
+        let n = inputs.iter().map(|i| i.len()).max().unwrap_or(0);
+        let ready: Vec<u64> = (0..n)
+            .map(|j| {
+                inputs
+                    .iter()
+                    .map(|i| i.get(j).copied().unwrap_or(0))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        vec![schedule::accept_beats(&ready, k)
+            .into_iter()
+            .map(|t| t + 1)
+            .collect()]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         let s = u64::from(self.sum_width);
         let rw = u64::from(self.requant_width);
         let o = u64::from(io.out_width);
+        // one lane per element of a beat
+        let k = self.beat.max(1) as u64;
         vec![
-            term("aligned sum", s, 0, ceil_div(s, 4)),
+            term("aligned sum", s * k, 0, ceil_div(s, 4) * k),
             term(
                 "requantizer (rounding add, shift, saturation)",
-                rw + o,
+                (rw + o) * k,
                 0,
-                ceil_div(rw, 4),
+                ceil_div(rw, 4) * k,
             ),
-            term("output register and handshakes", 3, o + 1, 0),
+            term("output register and handshakes", 3, o * k + 1, 0),
         ]
     }
     fn resources(&self, io: &Io) -> Resources {
         let mut r = Resources::default();
-        push_adders(&mut r.adders, self.sum_width, 1);
-        push_adders(&mut r.adders, self.requant_width, 1);
+        let k = self.beat.max(1) as u64;
+        push_adders(&mut r.adders, self.sum_width, k);
+        push_adders(&mut r.adders, self.requant_width, k);
         crate::resources::finish(&self.terms(io), r)
     }
     fn params(&self, io: &Io) -> Vec<Param> {
@@ -113,5 +164,8 @@ impl EngineOp for AddUnit {
             Param::int("OUT_W", io.out_width),
             Param::flag("OUT_SIGNED", io.out_signed),
         ]
+        .into_iter()
+        .chain((self.beat != 1).then(|| Param::size("K", self.beat)))
+        .collect()
     }
 }

@@ -28,9 +28,12 @@ pub(crate) struct Add {
     /// Requantization shift `R`.
     shift: i32,
     out: ActFormat,
+    /// Elements per beat `K` (`docs/hardware.md` §2.1): `K` lanes side by side.
+    beat: usize,
     // registers
     out_valid: bool,
-    out_data: i64,
+    /// The output register: a beat of `K` sums.
+    out_data: Vec<i64>,
 }
 
 impl Add {
@@ -51,7 +54,7 @@ impl SimEngine for Add {
         io.in_ready[0] = emit_go && io.in_valid[1];
         io.in_ready[1] = emit_go && io.in_valid[0];
         io.out_valid[0] = self.out_valid;
-        io.out_data[0] = self.out_data;
+        io.out_beat_mut(0).copy_from_slice(&self.out_data);
     }
 
     fn edge(&mut self, io: &mut Io) -> Kind {
@@ -63,7 +66,10 @@ impl SimEngine for Add {
             self.out_valid = take;
         }
         if take {
-            self.out_data = self.sum(io.in_data[0], io.in_data[1]);
+            for i in 0..self.beat {
+                let (a, b) = (io.in_beat(0)[i], io.in_beat(1)[i]);
+                self.out_data[i] = self.sum(a, b);
+            }
         }
         if take {
             Kind::Busy
@@ -92,7 +98,7 @@ impl SimEngine for Add {
 
     fn reset(&mut self) {
         self.out_valid = false;
-        self.out_data = 0;
+        self.out_data.fill(0);
     }
 
     fn probe_signals(&self) -> Vec<ProbeSignal> {
@@ -101,7 +107,7 @@ impl SimEngine for Add {
 
     fn probe(&self, io: &Io, out: &mut Vec<i64>) {
         let take = io.in_valid[0] && io.in_valid[1] && (!self.out_valid || io.out_ready[0]);
-        out.extend([i64::from(take), self.out_data]);
+        out.extend([i64::from(take), self.out_data[0]]);
     }
 
     fn run(&mut self, cx: &mut RunCx<'_>) {
@@ -121,6 +127,10 @@ impl SimEngine for Add {
         t: u64,
         horizon: u64,
     ) -> u64 {
+        if self.beat != 1 {
+            // wide beats go one edge at a time through the generic loop
+            return t;
+        }
         let mut room = chans[outs[0]].space(t);
         let mut t = t;
         while let (Some(&(a, wa)), Some(&(b, wb))) =
@@ -135,13 +145,13 @@ impl SimEngine for Add {
             if c > t {
                 // not both valid before c: the pending word (if any) leaves at t
                 if self.out_valid {
-                    chans[outs[0]].write(t, self.out_data);
+                    chans[outs[0]].write(t, self.out_data[0]);
                     self.out_valid = false;
                     room -= 1;
                 }
                 clock.count(t, Kind::Idle, c - t);
             } else if self.out_valid {
-                chans[outs[0]].write(c, self.out_data);
+                chans[outs[0]].write(c, self.out_data[0]);
                 room -= 1;
             }
             clock.count(c, Kind::Busy, 1);
@@ -149,7 +159,7 @@ impl SimEngine for Add {
                 chans[i].cons_advance(c);
                 chans[i].read(c);
             }
-            self.out_data = self.sum(a, b);
+            self.out_data[0] = self.sum(a, b);
             self.out_valid = true;
             t = c + 1;
         }
@@ -195,11 +205,14 @@ pub(crate) fn build(cx: &BuildCx, a: &AddUnit) -> Result<Built, SimError> {
         "kind.shift",
         || format!("requantization shift {} out of range", a.shift),
     )?;
+    if let Some(why) = inq_hdl::EngineOp::beat_error(a) {
+        return Err(SimError::design(cx.field("kind.beat"), why));
+    }
     let spec = |f: ActFormat| PortSpec {
         width: f.bits,
         signed: f.signed,
         elements: a.elements,
-        beat: 1,
+        beat: a.beat,
     };
     Ok(Built {
         engine: Box::new(Add {
@@ -207,8 +220,9 @@ pub(crate) fn build(cx: &BuildCx, a: &AddUnit) -> Result<Built, SimError> {
             shift_b: a.shift_b,
             shift: a.shift,
             out: out_fmt,
+            beat: a.beat,
             out_valid: false,
-            out_data: 0,
+            out_data: vec![0; a.beat],
         }),
         inputs: vec![spec(a_fmt), spec(b_fmt)],
         outputs: vec![spec(out_fmt)],
