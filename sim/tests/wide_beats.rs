@@ -44,6 +44,19 @@ fn specs() -> Vec<(&'static str, RandomSpec)> {
                 ],
             },
         ),
+        (
+            "global_average_of_a_wide_conv",
+            RandomSpec {
+                input: [1, 6, 6],
+                input_format: u8_input(),
+                layers: vec![
+                    conv(8, 3, 1, 1, true),
+                    LayerSpec::GlobalAvgPool,
+                    LayerSpec::Flatten,
+                    dense(3, false),
+                ],
+            },
+        ),
     ]
 }
 

@@ -650,7 +650,8 @@ fn corrupted_add_constant_is_localized_to_the_add() {
 /// Wide beats in a graph (`docs/hardware.md` §2.1): a stem conv, a projection block and a 1×1
 /// conv, every conv ROM-fed at `SIMD = C`, with the widest beats (`inq_hdl::widen_beats`): the
 /// stem's results leave two per beat, the fork copies the beats into the two ROM-fed convs of
-/// the block, which write them into their lane banks, and the adder adds two lanes per beat.
+/// the block, which write them into their lane banks, the adder adds two lanes per beat, and
+/// the GAP unit sums two channels per beat.
 /// Reference, simulator and RTL agree on every word, cycle and tap, with stalls and a mid-run
 /// reset, with the skip FIFO minimized in beats.
 #[test]
@@ -693,7 +694,11 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
         .engines
         .iter()
         .any(|e| matches!(&e.kind, inq_hdl::EngineKind::Add(a) if a.beat > 1));
-    assert!(fork_wide && rom_wide && add_wide, "{wide:?}");
+    let gap_wide = design
+        .engines
+        .iter()
+        .any(|e| matches!(&e.kind, inq_hdl::EngineKind::Gap(g) if g.beat > 1));
+    assert!(fork_wide && rom_wide && add_wide && gap_wide, "{wide:?}");
     let dir = common::generate(&model, &design, "small-resnet-wide");
     let images: Vec<Vec<i64>> = (0..8).map(|i| random_input(&model, 900 + i)).collect();
     for (rate, seed, reset) in [(0.0, 1, None), (0.3, 5, Some(3))] {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::api::{EngineOp, Io, Param};
+use super::api::{BeatCaps, EngineOp, Io, Param};
 use crate::resources::{
     ceil_div, lutram, push_adders, term, vclog2, Resources, Term, LUTS_PER_LUTRAM_CELL,
 };
@@ -25,6 +25,10 @@ pub struct Gap {
     pub shift: u32,
     /// Width of a channel's running sum (`A + shift + 1`).
     pub sum_width: u32,
+    /// Elements per input beat `K` (`docs/hardware.md` §2.1, §5a; `K | C`): `K` channels'
+    /// running sums are updated side by side. The results leave one per beat.
+    #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
+    pub beat: usize,
 }
 
 impl Gap {
@@ -37,6 +41,7 @@ impl Gap {
             w,
             shift,
             sum_width: bits + shift + 1,
+            beat: 1,
         }
     }
 }
@@ -47,6 +52,28 @@ impl EngineOp for Gap {
     fn logic_path(&self, _io: &Io, _family: TimingFamily) -> LogicPath {
         LogicPath::new(8, 2 * self.sum_width)
     }
+    fn in_beat(&self) -> usize {
+        self.beat
+    }
+    /// Up to `C` channels per input beat; the results leave one per beat.
+    fn beat_caps(&self) -> BeatCaps {
+        BeatCaps {
+            input: self.c,
+            out: 1,
+            pass: false,
+        }
+    }
+    fn set_beats(&mut self, in_beat: usize, _out_beat: usize) {
+        self.beat = in_beat;
+    }
+    fn beat_error(&self) -> Option<String> {
+        (self.beat == 0 || !self.c.is_multiple_of(self.beat)).then(|| {
+            format!(
+                "{} input elements per beat must divide C = {}",
+                self.beat, self.c
+            )
+        })
+    }
     fn in_elements(&self) -> usize {
         self.c * self.h * self.w
     }
@@ -56,7 +83,7 @@ impl EngineOp for Gap {
     /// One input element per cycle; the `C` results of an image leave while the next image
     /// streams in.
     fn cycles_per_image(&self) -> u64 {
-        (self.c * self.h * self.w) as u64
+        ((self.c * self.h * self.w) / self.beat.max(1)).max(self.c) as u64
     }
     fn held_elements(&self) -> usize {
         self.c * self.h * self.w + self.c
@@ -65,7 +92,7 @@ impl EngineOp for Gap {
         // channel `c`'s result is counted as pending at the edge of its last-pixel element,
         // loaded into `out_data` the cycle after and transferred the cycle after that; one
         // result per cycle
-        let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+        let taken = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), self.beat);
         let last_pixel = taken.len().saturating_sub(self.c);
         let mut next = 0u64;
         let out = taken[last_pixel..]
@@ -80,12 +107,14 @@ impl EngineOp for Gap {
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         let a = u64::from(io.in_width);
-        let s = u64::from(self.sum_width);
-        let c = self.c as u64;
+        // `k` lanes: the sums and results are `C/k` words of `k` channels
+        let k = self.beat.max(1) as u64;
+        let s = u64::from(self.sum_width) * k;
+        let c = self.c as u64 / k;
         let cw = vclog2(c.max(2));
         let pw = vclog2((self.h * self.w) as u64 + 1);
         let sums = lutram(c.max(2), s, 1);
-        let res = lutram(c.max(2), a, 1);
+        let res = lutram(c.max(2), a * k, 1);
         let cells = |l: &crate::resources::Lutram| l.cells * LUTS_PER_LUTRAM_CELL;
         // calibrated on yosys 0.23 synth_xilinx of `small_b` (C = 16, 4×4 plane): 48 logic
         // LUTs and 4 RAM32M against 47 and 5 estimated
@@ -110,7 +139,7 @@ impl EngineOp for Gap {
     }
     fn resources(&self, io: &Io) -> Resources {
         let mut r = Resources::default();
-        push_adders(&mut r.adders, self.sum_width, 2);
+        push_adders(&mut r.adders, self.sum_width, 2 * self.beat.max(1) as u64);
         crate::resources::finish(&self.terms(io), r)
     }
     fn params(&self, io: &Io) -> Vec<Param> {
@@ -121,5 +150,8 @@ impl EngineOp for Gap {
             Param::int("S", self.shift),
             Param::int("SUMW", self.sum_width),
         ]
+        .into_iter()
+        .chain((self.beat != 1).then(|| Param::size("K", self.beat)))
+        .collect()
     }
 }

@@ -26,6 +26,9 @@ pub(crate) struct Gap {
     hw: usize,
     /// `S = ceil(log2(H·W))`.
     shift: i32,
+    /// Elements per input beat `K` (`docs/hardware.md` §5a): `ci` counts channels in steps
+    /// of `K`.
+    k: usize,
     // registers
     ci: usize,
     pix: usize,
@@ -39,10 +42,10 @@ pub(crate) struct Gap {
 }
 
 impl Gap {
-    /// comb `in_ready = !last_pix || pending != C`.
+    /// comb `in_ready = !last_pix || pending + K ≤ C`.
     #[inline(always)]
     fn in_ready(&self) -> bool {
-        self.pix + 1 != self.hw || self.pending != self.c
+        self.pix + 1 != self.hw || self.pending + self.k <= self.c
     }
 }
 
@@ -75,20 +78,23 @@ impl SimEngine for Gap {
             };
         }
         if in_fire {
-            let c = self.ci;
-            let sum = if self.pix == 0 { 0 } else { self.acc[c] } + io.in_data[0];
-            self.acc[c] = sum;
-            if last_pix {
-                self.res[c] = numerics::shift_round(sum, self.shift);
+            let c0 = self.ci;
+            for i in 0..self.k {
+                let c = c0 + i;
+                let sum = if self.pix == 0 { 0 } else { self.acc[c] } + io.in_beat(0)[i];
+                self.acc[c] = sum;
+                if last_pix {
+                    self.res[c] = numerics::shift_round(sum, self.shift);
+                }
             }
-            if c + 1 == self.c {
+            if c0 + self.k == self.c {
                 self.ci = 0;
                 self.pix = if last_pix { 0 } else { self.pix + 1 };
             } else {
-                self.ci = c + 1;
+                self.ci = c0 + self.k;
             }
         }
-        self.pending = self.pending + usize::from(in_fire && last_pix) - usize::from(emit);
+        self.pending = self.pending + self.k * usize::from(in_fire && last_pix) - usize::from(emit);
         if in_fire {
             Kind::Busy
         } else if in_valid {
@@ -177,17 +183,21 @@ pub(crate) fn build(cx: &BuildCx, g: &GapParams) -> Result<Built, SimError> {
     cx.check(in_fmt == out_fmt, "out_width", || {
         "global average pooling keeps the input format".into()
     })?;
-    let spec = |elements| PortSpec {
+    if let Some(why) = inq_hdl::EngineOp::beat_error(g) {
+        return Err(SimError::design(cx.field("kind.beat"), why));
+    }
+    let spec = |elements, beat| PortSpec {
         width: in_fmt.bits,
         signed: in_fmt.signed,
         elements,
-        beat: 1,
+        beat,
     };
     Ok(Built {
         engine: Box::new(Gap {
             c: g.c,
             hw,
             shift: g.shift as i32,
+            k: g.beat,
             ci: 0,
             pix: 0,
             pending: 0,
@@ -197,7 +207,7 @@ pub(crate) fn build(cx: &BuildCx, g: &GapParams) -> Result<Built, SimError> {
             acc: vec![0; g.c],
             res: vec![0; g.c],
         }),
-        inputs: vec![spec(g.c * hw)],
-        outputs: vec![spec(g.c)],
+        inputs: vec![spec(g.c * hw, g.beat)],
+        outputs: vec![spec(g.c, 1)],
     })
 }
