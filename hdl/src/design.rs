@@ -398,7 +398,15 @@ impl Design {
             if skip.is_empty() {
                 String::new()
             } else {
-                format!("; skip FIFOs {} elements", skip.join(", "))
+                format!(
+                    "; skip FIFOs {} {}",
+                    skip.join(", "),
+                    if self.streams.iter().any(|s| s.skip && s.beat > 1) {
+                        "(depth × elements per beat)"
+                    } else {
+                        "elements"
+                    }
+                )
             }
         );
         let _ = writeln!(

@@ -390,9 +390,10 @@ fn slots(
             };
             if let Lowered::Engine(mut kind, _) = lower(&node.op, &cx)? {
                 let c = kind.op().any_beat_caps();
-                if wide && c.pass {
-                    // a pass-through kind (a tiled pool) at its widest beat (§2.1)
-                    kind.op_mut().set_beats(c.input, c.input);
+                if wide {
+                    // every kind at its widest beats (§2.1)
+                    let out = if c.pass { c.input } else { c.out };
+                    kind.op_mut().set_beats(c.input, out);
                 }
                 floor = floor.max(kind.op().cycles_per_image());
             }

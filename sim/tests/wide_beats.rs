@@ -159,3 +159,60 @@ fn the_plan_follows_the_simulator_and_wide_beats_shorten_the_interval() {
         assert!(interval <= narrow_interval);
     }
 }
+
+/// A residual network planned for a throughput target beyond one element per beat
+/// (`inq_hdl::plan_with`, `BeatChoice::Auto`): the forks, adders and the GAP unit take wide
+/// beats; the simulator equals the reference on every stream, and the plan's interval and
+/// latency follow the simulator.
+#[test]
+fn a_residual_network_at_a_target_beyond_one_element_per_beat() {
+    let spec = RandomSpec {
+        input: [1, 12, 12],
+        input_format: u8_input(),
+        layers: vec![
+            conv(8, 3, 1, 1, true),
+            residual(
+                vec![conv(8, 3, 1, 1, true), conv(8, 3, 1, 1, false)],
+                vec![],
+            ),
+            residual(
+                vec![conv(16, 3, 2, 1, true), conv(16, 3, 1, 1, false)],
+                vec![conv(16, 1, 2, 0, false)],
+            ),
+            LayerSpec::GlobalAvgPool,
+            LayerSpec::Flatten,
+            dense(4, false),
+        ],
+    };
+    let m = model(&spec, 9);
+    let narrow = design(&m, &FoldingRequest::LaneBudget(1 << 20));
+    let t = narrow.interval_cycles() / 3;
+    let req = FoldingRequest::Throughput {
+        fps: 100e6 / t as f64,
+        clock_mhz: 100.0,
+        hard_wired: true,
+    };
+    let d = inq_hdl::plan_with(&m, &req, &[], inq_hdl::BeatChoice::Auto).expect("plan");
+    assert!(d.interval_cycles() <= t);
+    let wide = |tag: &str| {
+        d.engines
+            .iter()
+            .any(|e| e.kind.tag() == tag && e.op().in_beat() > 1)
+    };
+    assert!(wide("fork") && wide("add"), "{:?}", d.wide_streams());
+    let imgs = images(&m, 6, 9);
+    for rate in [0.0, 0.3] {
+        let opts = SimOptions {
+            stall_rate: rate,
+            seed: 3,
+            ..SimOptions::default()
+        };
+        let r = verify(&m, &d, &imgs, &opts).unwrap();
+        assert_eq!(r.mismatch_count, 0, "rate {rate}: {:?}", r.mismatches);
+    }
+    let r = simulate(&d, &imgs, &SimOptions::default()).unwrap();
+    let interval = r.interval_cycles.unwrap();
+    assert!((d.interval_cycles() as f64 - interval).abs() <= 0.02 * interval);
+    let lat = r.latency_cycles as f64;
+    assert!((d.latency_estimate() as f64 - lat).abs() <= 0.05 * lat);
+}

@@ -57,14 +57,15 @@ impl EngineOp for Fork {
         self.elements
     }
     fn cycles_per_image(&self) -> u64 {
-        self.elements as u64
+        (self.elements / self.beat.max(1)) as u64
     }
     fn held_elements(&self) -> usize {
         0
     }
     fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
-        // combinational: an element moves into every output FIFO in the cycle it is taken
-        let moved = schedule::elementwise(inputs, 0);
+        // combinational: an element (a beat of `beat` elements) moves into every output FIFO in
+        // the cycle it is taken
+        let moved = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), self.beat);
         vec![moved; self.outputs]
     }
     fn terms(&self, _io: &Io) -> Vec<Term> {
