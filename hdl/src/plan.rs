@@ -36,15 +36,7 @@ fn slot_cycles(s: &Slot, pe: usize, simd: usize, wide: bool) -> u64 {
     if !wide {
         return mvu_cycles(&s.geom, pe, simd, s.depthwise);
     }
-    let (nf, sf) = (s.geom.oc / pe.max(1), s.window() / simd.max(1));
-    let ki = if nf * sf == 1 {
-        s.geom.c
-    } else if s.depthwise {
-        pe
-    } else {
-        simd
-    };
-    mvu_cycles_beats(&s.geom, pe, simd, s.depthwise, ki, pe)
+    mvu_cycles_beats(&s.geom, pe, simd, s.depthwise, s.banks(pe, simd), pe)
 }
 
 /// The legal `(PE, SIMD)` of an MVU with the fewest lanes whose cycles are at most `t`
@@ -87,15 +79,20 @@ impl Slot {
     /// Whether folded `PE × SIMD` the engine takes the beats the target needs on its streams
     /// (`KI` into its lane banks, or any `KI | C` hard-wired; `KO | PE`).
     fn takes(&self, pe: usize, simd: usize) -> bool {
+        self.banks(pe, simd).is_multiple_of(self.need.0) && pe.is_multiple_of(self.need.1)
+    }
+
+    /// The widest input beat of the engine folded `PE × SIMD`: its line buffer's banks (`C`
+    /// hard-wired, `SIMD` or `PE` depthwise ROM-fed; `docs/hardware.md` §4.3).
+    fn banks(&self, pe: usize, simd: usize) -> usize {
         let (nf, sf) = (self.geom.oc / pe.max(1), self.window() / simd.max(1));
-        let banks = if nf * sf == 1 {
+        if nf * sf == 1 {
             self.geom.c
         } else if self.depthwise {
             pe
         } else {
             simd
-        };
-        banks.is_multiple_of(self.need.0) && pe.is_multiple_of(self.need.1)
+        }
     }
 
     /// The window length `K`: `kh·kw·C`, or `kh·kw` depthwise.

@@ -62,6 +62,12 @@ pub fn rows_complete(taken: &[u64], row_len: usize, rows: usize) -> u64 {
 /// Elementwise: output element `k` moves `delay` cycles after every input's element `k` is
 /// available and the previous output element has moved (one element per cycle).
 pub fn elementwise(inputs: &[&[u64]], delay: u64) -> Times {
+    elementwise_beats(inputs, delay, 1)
+}
+
+/// [`elementwise`] in beats of `k` elements: a beat moves `delay` cycles after every
+/// element of it is available on every input, one beat per cycle.
+pub fn elementwise_beats(inputs: &[&[u64]], delay: u64, k: usize) -> Times {
     let n = inputs.iter().map(|i| i.len()).max().unwrap_or(0);
     let ready: Vec<u64> = (0..n)
         .map(|k| {
@@ -72,7 +78,10 @@ pub fn elementwise(inputs: &[&[u64]], delay: u64) -> Times {
                 .unwrap_or(0)
         })
         .collect();
-    accept(&ready).into_iter().map(|t| t + delay).collect()
+    accept_beats(&ready, k)
+        .into_iter()
+        .map(|t| t + delay)
+        .collect()
 }
 
 #[cfg(test)]

@@ -113,51 +113,37 @@ struct ConstPeV {
     carry: u32,
 }
 
+/// The text of a shared ROM-variant module: `inq_mvu`, or `inq_mvu_wide` with wide beats.
+fn rom_variant(header: &str, name: &str, wide: bool) -> Result<String, CodegenError> {
+    text(
+        &MvuT {
+            header,
+            module_name: name.into(),
+            constant: false,
+            wide,
+            unused_lanes: false,
+            shared: Vec::new(),
+            pes: Vec::new(),
+            pipe: 0,
+            levels_per_stage: 0,
+            pregs: Vec::new(),
+            defaults: Vec::new(),
+        },
+        "inq_mvu.v",
+    )
+}
+
 /// `rtl/inq_mvu.v` (the ROM variant, shared by every ROM engine).
 const MODULE: Shared = Shared {
     file: "inq_mvu.v",
-    render: |header| {
-        text(
-            &MvuT {
-                header,
-                module_name: "inq_mvu".into(),
-                constant: false,
-                wide: false,
-                unused_lanes: false,
-                shared: Vec::new(),
-                pes: Vec::new(),
-                pipe: 0,
-                levels_per_stage: 0,
-                pregs: Vec::new(),
-                defaults: Vec::new(),
-            },
-            "inq_mvu.v",
-        )
-    },
+    render: |header| rom_variant(header, "inq_mvu", false),
 };
 
 /// `rtl/inq_mvu_wide.v`: the ROM variant with wide beats (`KI`, `KO`; `docs/hardware.md`
 /// §2.1), shared by every ROM engine that takes or emits more than one element per beat.
 const WIDE_MODULE: Shared = Shared {
     file: "inq_mvu_wide.v",
-    render: |header| {
-        text(
-            &MvuT {
-                header,
-                module_name: "inq_mvu_wide".into(),
-                constant: false,
-                wide: true,
-                unused_lanes: false,
-                shared: Vec::new(),
-                pes: Vec::new(),
-                pipe: 0,
-                levels_per_stage: 0,
-                pregs: Vec::new(),
-                defaults: Vec::new(),
-            },
-            "inq_mvu.v",
-        )
-    },
+    render: |header| rom_variant(header, "inq_mvu_wide", true),
 };
 
 /// `rtl/inq_rom.v`.

@@ -107,24 +107,7 @@ impl EngineOp for AddUnit {
     fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
         // both inputs transfer together (`take`), the sum leaves from a register a cycle later;
         // a beat of `K` elements at a time
-        let k = self.beat.max(1);
-        if k == 1 {
-            return vec![schedule::elementwise(inputs, 1)];
-        }
-        let n = inputs.iter().map(|i| i.len()).max().unwrap_or(0);
-        let ready: Vec<u64> = (0..n)
-            .map(|j| {
-                inputs
-                    .iter()
-                    .map(|i| i.get(j).copied().unwrap_or(0))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        vec![schedule::accept_beats(&ready, k)
-            .into_iter()
-            .map(|t| t + 1)
-            .collect()]
+        vec![schedule::elementwise_beats(inputs, 1, self.beat)]
     }
     fn terms(&self, io: &Io) -> Vec<Term> {
         let s = u64::from(self.sum_width);

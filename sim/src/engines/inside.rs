@@ -84,25 +84,7 @@ impl InSide {
     #[inline(always)]
     pub fn update(&mut self, in_fire: bool, in_data: &[i64], iy_old: usize, last_fire: bool) {
         if in_fire {
-            // a beat of `k` elements (`docs/hardware.md` §2.1; `k | C`, so it never crosses
-            // a row or the buffer's end)
-            let k = in_data.len();
-            if let [d] = in_data {
-                self.lb[self.wp] = *d;
-            } else {
-                self.lb[self.wp..self.wp + k].copy_from_slice(in_data);
-            }
-            self.wp = if self.wp + k == self.lb_len {
-                0
-            } else {
-                self.wp + k
-            };
-            if self.ie + k == self.wc {
-                self.ie = 0;
-                self.iy += 1;
-            } else {
-                self.ie += k;
-            }
+            self.write_beat(in_data);
         }
         if last_fire {
             // the compute side moves to the next image: its row 0 follows this image's rows
@@ -148,8 +130,20 @@ impl InSide {
     #[inline(always)]
     pub fn absorb_beat(&mut self, data: &[i64]) -> bool {
         debug_assert!(self.iy < self.h);
+        self.write_beat(data)
+    }
+
+    /// Writes a beat of `k` elements at `wp` and advances `wp`, `ie` and (at a row's end)
+    /// `iy` (`docs/hardware.md` §2.1; `k | C`, so a beat never crosses a row or the buffer's
+    /// end). Returns whether the row is complete.
+    #[inline(always)]
+    fn write_beat(&mut self, data: &[i64]) -> bool {
         let k = data.len();
-        self.lb[self.wp..self.wp + k].copy_from_slice(data);
+        if let [d] = data {
+            self.lb[self.wp] = *d;
+        } else {
+            self.lb[self.wp..self.wp + k].copy_from_slice(data);
+        }
         self.wp = if self.wp + k == self.lb_len {
             0
         } else {
