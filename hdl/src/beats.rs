@@ -35,7 +35,8 @@ fn widest_under(design: &Design, caps_of: fn(&dyn EngineOp) -> BeatCaps) -> Vec<
         .map(|e| caps_of(e.op()).input)
         .collect();
     let mut beat = vec![1usize; ns];
-    for _round in 0..=design.engines.len() + 1 {
+    // every round that changes something lowers an `in_cap` to a proper divisor, so this ends
+    loop {
         for s in 0..ns {
             let st = &design.streams[s];
             let produce = match st.from {
