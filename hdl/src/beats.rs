@@ -15,15 +15,11 @@ use crate::design::{Design, Endpoint};
 use crate::graph::{base_depth, size_skip_fifos};
 use crate::ops::{BeatCaps, EngineOp};
 
-/// The beats an engine takes as folded.
-fn caps(op: &dyn EngineOp) -> BeatCaps {
-    op.beat_caps()
-}
+/// The beats an engine takes as folded ([`EngineOp::beat_caps`]).
+const CAPS: fn(&dyn EngineOp) -> BeatCaps = |op| op.beat_caps();
 
-/// The beats an engine could take with any folding.
-fn any_caps(op: &dyn EngineOp) -> BeatCaps {
-    op.any_beat_caps()
-}
+/// The beats an engine could take with any folding ([`EngineOp::any_beat_caps`]).
+const ANY_CAPS: fn(&dyn EngineOp) -> BeatCaps = |op| op.any_beat_caps();
 
 /// The widest beats of [`widen_beats`] under the capabilities `caps_of` (without changing the
 /// design).
@@ -89,22 +85,17 @@ fn widest_under(design: &Design, caps_of: fn(&dyn EngineOp) -> BeatCaps) -> Vec<
 /// beats its (first) input and output streams need: an MVU's folding must take them (`KI`
 /// dividing its lane banks, `KO` dividing `PE`).
 pub(crate) fn needed_beats(design: &Design, t: u64) -> Vec<(usize, usize, usize)> {
-    let widest = widest_under(design, any_caps);
+    let widest = widest_under(design, ANY_CAPS);
     let mut need: Vec<usize> = design
         .streams
         .iter()
         .zip(&widest)
-        .map(|(st, &w)| {
-            let n = st.elements_per_image as u64;
-            (1..=w)
-                .find(|&k| w.is_multiple_of(k) && n.div_ceil(k as u64) <= t)
-                .unwrap_or(w)
-        })
+        .map(|(st, &w)| narrowest(w, st.elements_per_image, t))
         .collect();
     loop {
         let mut changed = false;
         for en in &design.engines {
-            if !any_caps(en.op()).pass {
+            if !ANY_CAPS(en.op()).pass {
                 continue;
             }
             let ports: Vec<usize> = en.inputs.iter().chain(&en.outputs).copied().collect();
@@ -133,6 +124,14 @@ pub(crate) fn needed_beats(design: &Design, t: u64) -> Vec<(usize, usize, usize)
             })
         })
         .collect()
+}
+
+/// The narrowest divisor of `widest` with which `elements` take at most `t` beats (`widest`
+/// when none does).
+fn narrowest(widest: usize, elements: usize, t: u64) -> usize {
+    (1..=widest)
+        .find(|&k| widest.is_multiple_of(k) && (elements as u64).div_ceil(k as u64) <= t)
+        .unwrap_or(widest)
 }
 
 fn lcm(a: usize, b: usize) -> usize {
@@ -202,27 +201,21 @@ pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {
 /// none does); a pass-through engine's outputs take its input's beat. `None`: the widest.
 pub fn widen_beats_to(design: &mut Design, target: Option<u64>) -> Vec<StreamBeat> {
     let ns = design.streams.len();
-    let mut beat = widest_under(design, caps);
+    let mut beat = widest_under(design, CAPS);
     if let Some(t) = target {
         // streams are listed producer by producer in engine (topological) order, so a
         // pass-through engine's input stream is decided before its outputs
         for s in 0..ns {
             let st = &design.streams[s];
             let pass_input = match st.from {
-                Endpoint::Engine { engine, .. } if caps(design.engines[engine].op()).pass => {
+                Endpoint::Engine { engine, .. } if CAPS(design.engines[engine].op()).pass => {
                     design.engines[engine].inputs.first().copied()
                 }
                 _ => None,
             };
             beat[s] = match pass_input {
                 Some(i) => beat[i],
-                None => {
-                    let widest = beat[s];
-                    let n = st.elements_per_image as u64;
-                    (1..=widest)
-                        .find(|&k| widest.is_multiple_of(k) && n.div_ceil(k as u64) <= t)
-                        .unwrap_or(widest)
-                }
+                None => narrowest(beat[s], st.elements_per_image, t),
             };
         }
     }

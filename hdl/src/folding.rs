@@ -111,3 +111,16 @@ pub enum FoldingRequest {
         hard_wired: bool,
     },
 }
+
+impl FoldingRequest {
+    /// A throughput target's cycles per image (`⌊clock / fps⌋`); `None` for the other
+    /// requests.
+    pub fn target_cycles(&self) -> Option<u64> {
+        match self {
+            FoldingRequest::Throughput { fps, clock_mhz, .. } => {
+                Some((clock_mhz * 1e6 / fps).floor() as u64)
+            }
+            _ => None,
+        }
+    }
+}

@@ -217,7 +217,7 @@ fn choose_free(
                     message: format!("fps {fps} and clock {clock_mhz} MHz must be positive"),
                 });
             }
-            let t = (clock_mhz * 1e6 / fps).floor() as u64;
+            let t = req.target_cycles().unwrap_or(0);
             if t < floor {
                 return Err(PlanError::Target {
                     message: format!(
@@ -433,12 +433,7 @@ pub fn plan_with(
     unroll: &[String],
     beats: BeatChoice,
 ) -> Result<Design, PlanError> {
-    let target = match req {
-        FoldingRequest::Throughput { fps, clock_mhz, .. } => {
-            Some((clock_mhz * 1e6 / fps).floor() as u64)
-        }
-        _ => None,
-    };
+    let target = req.target_cycles();
     let wide = beats != BeatChoice::One && target.is_some();
     let mut design = plan_folded(model, req, unroll, wide)?;
     choose_beats(&mut design, beats, target);
@@ -477,9 +472,8 @@ fn plan_folded(
         }
     );
     let (mut mvus, floor) = slots(model, &g, wide, hard)?;
-    if let (true, FoldingRequest::Throughput { fps, clock_mhz, .. }) = (wide, req) {
+    if let (true, Some(t)) = (wide, req.target_cycles()) {
         // the beats the target needs depend on the graph only: plan it with one lane each
-        let t = (clock_mhz * 1e6 / fps).floor() as u64;
         let minimal: HashMap<usize, (usize, usize)> =
             mvus.iter().map(|s| (s.node, (1, 1))).collect();
         let needs = crate::beats::needed_beats(&crate::graph::build(model, &g, &minimal)?, t);
@@ -496,15 +490,8 @@ fn plan_folded(
         by_node.insert(s.node, (pe, simd));
     }
     let design = crate::graph::build(model, &g, &by_node)?;
-    match req {
-        FoldingRequest::Throughput {
-            fps,
-            clock_mhz,
-            hard_wired: true,
-        } => {
-            let t = (clock_mhz * 1e6 / fps).floor() as u64;
-            prefer_hard_wired(model, &g, &mvus, t, by_node, design, wide)
-        }
+    match req.target_cycles() {
+        Some(t) if hard => prefer_hard_wired(model, &g, &mvus, t, by_node, design, wide),
         _ => Ok(design),
     }
 }

@@ -64,9 +64,10 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
     let mut t = clock.t;
     let mut ti = clock.t_in;
     inch.unpromise();
-    // wide beats (`docs/hardware.md` §2.1): the input beat and a copy of the output beat
+    // wide beats (`docs/hardware.md` §2.1): the input beat and a copy of the output beat,
+    // both empty (no allocation: this runs for every engine in every round) with one element
     let ki = eng.in_beat();
-    let mut ibuf = vec![0i64; ki];
+    let mut ibuf: Vec<i64> = if ki > 1 { vec![0; ki] } else { Vec::new() };
     let mut obuf: Vec<i64> = eng.out_beat().map_or_else(Vec::new, <[i64]>::to_vec);
     'run: loop {
         // The input side behind the compute side: catch up (same `lim` all the way).
@@ -87,12 +88,10 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                     }
                     Some((false, _)) => ti = (inch.invalid_until() + 1).min(t),
                     Some((true, d)) => {
-                        if ki == 1 {
-                            eng.absorb(d);
-                        } else {
+                        if ki > 1 {
                             inch.front_beat(&mut ibuf);
-                            eng.absorb_beat(&ibuf);
                         }
+                        absorb(eng, d, &ibuf);
                         inch.read(ti);
                         ti += 1;
                     }
@@ -167,11 +166,7 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                 // cycle t: one quiet cycle plus the transfer of `data`
                 eng.apply_quiet(q, 1);
                 clock.counters.add(kind, 1);
-                let row_done = if ki == 1 {
-                    eng.absorb(data)
-                } else {
-                    eng.absorb_beat(&ibuf)
-                };
+                let row_done = absorb(eng, data, &ibuf);
                 inch.read(t);
                 t += 1;
                 inch.cons_advance(t);
@@ -218,10 +213,7 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                     }
                     space -= 1;
                 }
-                let out_data = eng.out_data();
-                if let Some(b) = eng.out_beat() {
-                    obuf.copy_from_slice(b);
-                }
+                let out_data = take_out(eng, &mut obuf);
                 let (_, kind) = if ki == 1 {
                     eng.update(false, 0, true)
                 } else {
@@ -237,10 +229,7 @@ pub(crate) fn run_windowed<S: Windowed>(eng: &mut S, cx: &mut RunCx<'_>) {
                 }
             }
         } else {
-            let out_data = eng.out_data();
-            if let Some(b) = eng.out_beat() {
-                obuf.copy_from_slice(b);
-            }
+            let out_data = take_out(eng, &mut obuf);
             let (in_fire, kind) = if ki == 1 {
                 eng.update(in_valid, in_data, out_ready)
             } else {
@@ -308,10 +297,7 @@ fn run_ahead<S: Windowed>(
             clock.count(*t, q.kind(), k);
             *t += k;
         } else {
-            let out_data = eng.out_data();
-            if let Some(b) = eng.out_beat() {
-                obuf.copy_from_slice(b);
-            }
+            let out_data = take_out(eng, obuf);
             let kind = eng.compute_edge(out_ready);
             clock.count(*t, kind, 1);
             if out_valid && out_ready {
@@ -322,6 +308,26 @@ fn run_ahead<S: Windowed>(
         outch.prod_t = *t;
     }
     *t != t0
+}
+
+/// The engine's output before an edge: `out_data`, and a wide output beat copied into `obuf`
+/// (left empty for one element per beat).
+#[inline(always)]
+fn take_out<S: Windowed>(eng: &S, obuf: &mut [i64]) -> i64 {
+    if let Some(b) = eng.out_beat() {
+        obuf.copy_from_slice(b);
+    }
+    eng.out_data()
+}
+
+/// The input side takes `d`, or the wide beat `beat` (empty with one element per beat).
+#[inline(always)]
+fn absorb<S: Windowed>(eng: &mut S, d: i64, beat: &[i64]) -> bool {
+    if beat.is_empty() {
+        eng.absorb(d)
+    } else {
+        eng.absorb_beat(beat)
+    }
 }
 
 /// Writes the output beat taken before an edge: `data` alone, or the copied wide beat `wide`
