@@ -550,6 +550,22 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
         registers[0].0
     );
     assert!(registers[1].1 >= 1, "{}", registers[1].0);
+    // the ROM-fed engines get datapath registers at the fast clock only (docs/hardware.md §4)
+    let data_regs = |mhz: &str| {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(mhz).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        v["design"]["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"]["data_regs"].as_bool() == Some(true))
+            .count()
+    };
+    assert_eq!(data_regs("20"), 0, "{}", registers[0].0);
+    assert!(data_regs("450") >= 1, "{}", registers[1].0);
+    assert!(registers[1].0.contains("datapath"), "{}", registers[1].0);
     let out = inq(&[
         "gen",
         m,

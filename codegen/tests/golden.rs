@@ -139,20 +139,23 @@ fn golden_mixed() {
             },
         ],
     });
-    // c2 with registered schedule flags (docs/hardware.md §12), the other ROM-fed engines
-    // without
+    // c2 with registered schedule flags (docs/hardware.md §12) and datapath registers (§4),
+    // d2 (5 PEs of 3 lanes) with datapath registers only, the other ROM-fed engines without
     let model = mixed_model(3);
     let mut design = inq_hdl::plan(&model, &req).expect("plan");
-    let c2 = design
-        .engines
-        .iter_mut()
-        .find(|e| e.name == "c2")
-        .expect("engine c2");
-    let inq_hdl::EngineKind::Mvu(m) = &mut c2.kind else {
-        panic!("c2 is not an MVU")
-    };
-    assert!(!m.is_constant());
-    m.sched_regs = true;
+    for (name, sched, data) in [("c2", true, true), ("d2", false, true)] {
+        let e = design
+            .engines
+            .iter_mut()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("engine {name}"));
+        let inq_hdl::EngineKind::Mvu(m) = &mut e.kind else {
+            panic!("{name} is not an MVU")
+        };
+        assert!(!m.is_constant());
+        m.sched_regs = sched;
+        m.data_regs = data;
+    }
     check_golden_design("mixed", &model, &design);
 }
 

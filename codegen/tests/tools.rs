@@ -77,6 +77,23 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             mixed_model(5),
             fold(&[("c2", 4, 2), ("d1", 6, 4), ("d2", 5, 6)]),
         ),
+        // `_regs`: every ROM-fed engine with registered schedule flags and datapath
+        // registers (`all_rom_regs`), shift-add and multiplier lanes, SIMD 1 to 6
+        (
+            "mixed_regs",
+            mixed_model(3),
+            fold(&[
+                ("c1 stride2", 2, 2),
+                ("c2", 4, 2),
+                ("d1", 3, 2),
+                ("d2", 5, 6),
+            ]),
+        ),
+        (
+            "tiny_int_regs",
+            int_model(&tiny_model(5), 5),
+            fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
+        ),
     ]
 }
 
@@ -223,7 +240,11 @@ fn lint_synth_compile(designs: impl Iterator<Item = (&'static str, QuantModel, F
     let have_i = have("iverilog");
     for (name, model, req) in designs {
         let dir = scratch(name).join("out");
-        let m = gen(&model, &req, &dir);
+        let m = if name.ends_with("_regs") {
+            gen_with(&model, &req, &dir, all_rom_regs)
+        } else {
+            gen(&model, &req, &dir)
+        };
         if have_v {
             lint(&dir, &m);
         } else {

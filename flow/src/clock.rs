@@ -294,14 +294,18 @@ pub fn depth_table(d: &DepthComparison) -> String {
         d.flow.name()
     );
     for e in &d.engines {
-        let n = e
-            .netlist
-            .as_ref()
-            .map(|p| format!("{} + {}c", p.levels, p.carry))
-            .unwrap_or_else(|| "-".into());
+        let (n, ends) = e.netlist.as_ref().map_or_else(
+            || ("-".to_string(), String::new()),
+            |p| {
+                (
+                    format!("{} + {}c", p.levels, p.carry),
+                    format!("{} → {}", p.from, p.to),
+                )
+            },
+        );
         let _ = writeln!(
             t,
-            "  {:<14} {:>10} / {:<10}",
+            "  {:<14} {:>10} / {:<10} {ends}",
             e.name,
             format!("{} + {}c", e.estimate.levels, e.estimate.carry),
             n
@@ -325,7 +329,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
             if d.netlist.levels <= target {
                 "met"
             } else {
-                "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and registers ROM-fed engines' schedule flags; nothing else has a stage to add)"
+                "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and gives ROM-fed engines registered schedule flags and datapath registers; pools, FIFOs and the output stage have no stage to add)"
             }
         );
     }

@@ -1,15 +1,16 @@
 //! Pipelining to a clock: the pipeline registers of every hard-wired engine's adder trees,
-//! and the registered schedule flags of every ROM-fed engine, chosen so that its estimated
-//! path meets a target clock on an FPGA family (`docs/hardware.md` §4.1, "Pipelined adder
-//! trees", and §12, "Registered schedule flags").
+//! and the registered schedule flags and datapath registers of every ROM-fed engine, chosen
+//! so that its estimated path meets a target clock on an FPGA family (`docs/hardware.md`
+//! §4.1, "Pipelined adder trees", §4, "Datapath registers", and §12, "Registered schedule
+//! flags").
 //!
 //! Owns the choice (which stage length `L` each hard-wired engine gets, which ROM-fed engine
-//! keeps its schedule flags in registers) and the account of what still misses the target.
+//! gets which registers) and the account of what still misses the target.
 //! Does not own the path model (each engine's [`crate::ops::EngineOp::logic_path`] and the
 //! family delays of [`crate::timing`]), nor the staging itself ([`crate::ops::pipeline`]): it
 //! only tries the choices on the plan's own estimate. The other parts of a design (pools,
-//! FIFOs, the output stage, a ROM-fed engine's datapath and emission) have a fixed path in
-//! their templates; they are reported, not changed.
+//! FIFOs, the output stage) have a fixed path in their templates; they are reported, not
+//! changed.
 
 use serde::Serialize;
 
@@ -32,11 +33,15 @@ pub struct TreeStaging {
     pub meets: bool,
 }
 
-/// A ROM-fed engine whose schedule flags became registers.
+/// A ROM-fed engine that got registers: its schedule flags, its datapath, or both.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScheduleRegs {
+pub struct RomRegs {
     /// The engine's name.
     pub engine: String,
+    /// Registered schedule flags (same cycles, a few more LUTs).
+    pub sched_regs: bool,
+    /// Datapath registers (one more cycle of latency, flip-flops).
+    pub data_regs: bool,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
     /// With them.
@@ -56,12 +61,12 @@ pub struct ClockFit {
     pub period_ns: f64,
     /// Every hard-wired engine, in engine order.
     pub trees: Vec<TreeStaging>,
-    /// The ROM-fed engines that got registered schedule flags, in engine order.
-    pub schedules: Vec<ScheduleRegs>,
+    /// The ROM-fed engines that got registers, in engine order.
+    pub rom_regs: Vec<RomRegs>,
     /// The parts of the design whose estimated path is still longer than the period (pools,
-    /// FIFOs and the output stage have no stage to add, nor a ROM-fed engine's datapath and
-    /// emission; a hard-wired engine appears here when even one adder level per stage is too
-    /// slow).
+    /// FIFOs and the output stage have no stage to add; a ROM-fed engine appears here when
+    /// both kinds of register leave it too slow, a hard-wired engine when even one adder
+    /// level per stage is).
     pub over: Vec<PartTiming>,
     /// The design's estimated Fmax after the staging.
     pub fmax_mhz: f64,
@@ -71,33 +76,48 @@ pub struct ClockFit {
 /// engine the fewest pipeline registers whose estimated path (clock to output, levels, carry,
 /// setup) fits in the period — no register when the whole tree fits, at most one adder level
 /// per stage when nothing longer does — and updates its resource estimate. A ROM-fed engine
-/// whose path misses the period gets registered schedule flags when they shorten it.
+/// whose path misses the period gets the first of these that fits: datapath registers
+/// (flip-flops and a cycle of latency), registered schedule flags (LUTs), both; or the
+/// fastest of them when none fits (and nothing when none is faster).
 pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
     let period_ns = 1000.0 / mhz;
     let mut trees = Vec::new();
-    let mut schedules = Vec::new();
+    let mut rom_regs = Vec::new();
     for e in &mut design.engines {
         let EngineKind::Mvu(m) = &mut e.kind else {
             continue;
         };
         let io = e.io;
         if !m.is_constant() {
-            let ns_at = |m: &mut Mvu, on: bool| {
-                m.sched_regs = on;
+            let ns_at = |m: &mut Mvu, (sched, data): (bool, bool)| {
+                m.sched_regs = sched;
+                m.data_regs = data;
                 m.logic_path(&io, family).on(family).ns(family)
             };
-            let ns_before = ns_at(m, false);
-            let ns = ns_at(m, true);
-            if ns_before > period_ns && ns < ns_before {
-                e.resources = e.kind.op().resources(&e.io);
-                schedules.push(ScheduleRegs {
-                    engine: e.name.clone(),
-                    ns_before,
-                    ns,
-                    meets: ns <= period_ns,
-                });
-            } else {
-                m.sched_regs = false;
+            let ns_before = ns_at(m, (false, false));
+            let choices = [(false, true), (true, false), (true, true)];
+            let tried: Vec<((bool, bool), f64)> =
+                choices.iter().map(|&c| (c, ns_at(m, c))).collect();
+            let fit = tried
+                .iter()
+                .find(|(_, ns)| *ns <= period_ns)
+                .or_else(|| tried.iter().min_by(|a, b| a.1.total_cmp(&b.1)));
+            match fit {
+                Some(&(c, ns)) if ns_before > period_ns && ns < ns_before => {
+                    ns_at(m, c);
+                    e.resources = e.kind.op().resources(&e.io);
+                    rom_regs.push(RomRegs {
+                        engine: e.name.clone(),
+                        sched_regs: c.0,
+                        data_regs: c.1,
+                        ns_before,
+                        ns,
+                        meets: ns <= period_ns,
+                    });
+                }
+                _ => {
+                    ns_at(m, (false, false));
+                }
             }
             continue;
         }
@@ -133,7 +153,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         mhz,
         period_ns,
         trees,
-        schedules,
+        rom_regs,
         over: est.parts.into_iter().filter(|p| p.ns > period_ns).collect(),
         fmax_mhz: est.fmax_mhz,
     }
@@ -165,9 +185,14 @@ impl ClockFit {
                 if t.meets { "" } else { " (misses the target)" }
             ));
         }
-        for r in &self.schedules {
+        for r in &self.rom_regs {
+            let what = match (r.sched_regs, r.data_regs) {
+                (true, true) => "registered schedule flags and datapath",
+                (true, false) => "registered schedule flags",
+                _ => "registered datapath",
+            };
             s.push_str(&format!(
-                "  {}: registered schedule flags, {:.2} → {:.2} ns{}\n",
+                "  {}: {what}, {:.2} → {:.2} ns{}\n",
                 r.engine,
                 r.ns_before,
                 r.ns,
@@ -213,8 +238,10 @@ mod tests {
                 ns: 4.5,
                 meets: true,
             }],
-            schedules: vec![ScheduleRegs {
+            rom_regs: vec![RomRegs {
                 engine: "conv".into(),
+                sched_regs: true,
+                data_regs: false,
                 ns_before: 6.1,
                 ns: 4.9,
                 meets: true,

@@ -42,7 +42,7 @@ pub mod schedule;
 pub mod timing;
 
 pub use beats::{choose_beats, widen_beats, widen_beats_to, BeatChoice, StreamBeat};
-pub use clock_target::{stage_to_clock, ClockFit, ScheduleRegs, TreeStaging};
+pub use clock_target::{stage_to_clock, ClockFit, RomRegs, TreeStaging};
 pub use design::{
     Design, Endpoint, Engine, InputStream, OutputStage, Stream, Tap, DESIGN_FORMAT, DESIGN_VERSION,
 };

@@ -932,16 +932,19 @@ fn adder_trees_are_pipelined_for_the_clock() {
             "{fit:?}"
         );
         assert!(fit.over.is_empty(), "{}", fit.summary());
-        assert!(fit.schedules.is_empty(), "{}", fit.summary());
-        assert!(!d.engines.iter().any(sched_regs));
+        assert!(fit.rom_regs.is_empty(), "{}", fit.summary());
+        assert!(!d.engines.iter().any(|e| rom_regs(e) != (false, false)));
         let mut d = base.clone();
         let fit = stage_to_clock(&mut d, family, 2000.0);
         check_schedules(&d, &fit);
         // the flags shorten the ROM-fed conv2 on 7-series; on iCE40 their own next-value
-        // chain is deeper than the schedule they cut (docs/hardware.md §12)
+        // chain is deeper than the schedule they cut (docs/hardware.md §12), and only the
+        // datapath registers are chosen
+        let conv2 = fit.rom_regs.iter().find(|r| r.engine == "conv2");
+        assert!(conv2.is_some(), "{}", fit.summary());
         assert_eq!(
-            fit.schedules.iter().any(|r| r.engine == "conv2"),
-            family == TimingFamily::Xilinx7,
+            conv2.map(|r| r.sched_regs),
+            Some(family == TimingFamily::Xilinx7),
             "{}",
             fit.summary()
         );
@@ -957,7 +960,7 @@ fn adder_trees_are_pipelined_for_the_clock() {
         assert!(fit.summary().contains("misses the target"));
     }
     // at 200 MHz on 7-series: each engine's choice fits, one level more per stage does not,
-    // the design's estimate agrees with the choice, and ROM-fed engines are reported
+    // the design's estimate agrees with the choice, and ROM-fed engines get registers
     let mut d = base.clone();
     let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0);
     for t in &fit.trees {
@@ -977,8 +980,11 @@ fn adder_trees_are_pipelined_for_the_clock() {
         let (longer, _) = ns_at(&base, &t.engine, t.levels_per_stage + 1);
         assert!(longer > 5.0, "{} meets with L + 1: {longer} ns", t.engine);
     }
+    // the ROM-fed conv2 meets it with registered flags and datapath registers (its emission
+    // and datapath are over 5 ns with the flags alone)
+    let conv2 = fit.rom_regs.iter().find(|r| r.engine == "conv2");
     assert!(
-        fit.over.iter().any(|p| p.name == "conv2"),
+        conv2.is_some_and(|r| r.meets && r.data_regs),
         "{}",
         fit.summary()
     );
@@ -988,16 +994,25 @@ fn adder_trees_are_pipelined_for_the_clock() {
     assert!(d.design_resources().ff_bits > base.design_resources().ff_bits);
 }
 
-fn sched_regs(e: &inq_hdl::Engine) -> bool {
-    matches!(&e.kind, EngineKind::Mvu(m) if m.sched_regs)
+/// A ROM-fed engine's (registered schedule flags, datapath registers).
+fn rom_regs(e: &inq_hdl::Engine) -> (bool, bool) {
+    match &e.kind {
+        EngineKind::Mvu(m) => (m.sched_regs, m.data_regs),
+        _ => (false, false),
+    }
 }
 
-/// The registered schedule flags of `stage_to_clock`: exactly the ROM-fed engines it lists
-/// have them, each listed one is faster with them, and none is hard-wired.
+/// The ROM-fed registers of `stage_to_clock`: exactly the ROM-fed engines it lists have
+/// them, as listed, each listed one is faster with them, and none is hard-wired.
 fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
     for e in &d.engines {
-        let listed = fit.schedules.iter().find(|r| r.engine == e.name);
-        assert_eq!(listed.is_some(), sched_regs(e), "{}: {fit:?}", e.name);
+        let listed = fit.rom_regs.iter().find(|r| r.engine == e.name);
+        assert_eq!(
+            listed.map_or((false, false), |r| (r.sched_regs, r.data_regs)),
+            rom_regs(e),
+            "{}: {fit:?}",
+            e.name
+        );
         if let Some(r) = listed {
             let EngineKind::Mvu(m) = &e.kind else {
                 panic!()

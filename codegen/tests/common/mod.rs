@@ -460,9 +460,33 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 pub fn gen(model: &QuantModel, req: &inq_hdl::FoldingRequest, dir: &Path) -> Manifest {
-    let design = inq_hdl::plan(model, req).expect("plan");
+    gen_with(model, req, dir, |_| {})
+}
+
+/// [`gen`] with the plan changed by `edit` first.
+pub fn gen_with(
+    model: &QuantModel,
+    req: &inq_hdl::FoldingRequest,
+    dir: &Path,
+    edit: impl FnOnce(&mut inq_hdl::Design),
+) -> Manifest {
+    let mut design = inq_hdl::plan(model, req).expect("plan");
+    edit(&mut design);
     inq_codegen::generate(&design, model, dir, &inq_codegen::GenOptions::default())
         .expect("generate")
+}
+
+/// Registered schedule flags and datapath registers on every ROM-fed MVU of `design`
+/// (`docs/hardware.md` §4 and §12).
+pub fn all_rom_regs(design: &mut inq_hdl::Design) {
+    for e in &mut design.engines {
+        if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+            if !m.is_constant() {
+                m.sched_regs = true;
+                m.data_regs = true;
+            }
+        }
+    }
 }
 
 /// An explicit folding: `(node name, PE, SIMD)` entries.

@@ -150,6 +150,15 @@ pub struct Mvu {
     /// Chosen by [`crate::clock_target::stage_to_clock`] when the schedule misses the clock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sched_regs: bool,
+    /// Datapath registers (`docs/hardware.md` §4, "Datapath registers"; ROM-fed engines only,
+    /// template parameter `DREG`): the lanes' sum of each PE is registered before the
+    /// accumulator (a fold's sum reaches the accumulator, and a pixel's last one `obuf`, a
+    /// cycle after its fire), and the word the emission reads next is kept in a register
+    /// instead of selected from `obuf` in the emitting cycle. One more cycle of latency, the
+    /// same interval; chosen by [`crate::clock_target::stage_to_clock`] when the datapath or
+    /// the emission misses the clock.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub data_regs: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -284,6 +293,16 @@ impl Mvu {
         } else {
             0
         };
+    }
+    /// Register stages between a fire and `obuf`: a hard-wired engine's adder-tree pipeline
+    /// registers, a ROM-fed engine's datapath register (`data_regs`). A pixel's results reach
+    /// `obuf` this many cycles after its last fire at the earliest (§4, §4.1).
+    pub fn result_stages(&self) -> u32 {
+        if self.is_constant() {
+            self.pipeline
+        } else {
+            u32::from(self.data_regs)
+        }
     }
     /// The adder levels of a constant-weight engine's deepest tree for `in_width`-bit inputs
     /// (shared sub-sums included).
@@ -679,6 +698,7 @@ pub fn plan_mvu(
         },
         pipeline: 0,
         sched_regs: false,
+        data_regs: false,
         in_beat: 1,
         out_beat: 1,
     };
@@ -881,6 +901,16 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             2 * pe * acc,
             0,
         ));
+        if m.data_regs {
+            // each PE's lanes' sum and its carry, the stage's two flags, and the emitted
+            // word kept ahead (its load-or-next select, a LUT per bit)
+            t.push(term(
+                "datapath registers (lanes' sums, the emitted word)",
+                ko * acc,
+                pe * (acc + 1) + 2 + ko * acc,
+                0,
+            ));
+        }
     }
 
     // bias and shift tables: logic ROMs read one emission ahead into `bb` and `dd`.
@@ -920,6 +950,13 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 ///   bias-and-rounding word, the per-channel shift above the smallest and the saturation —
 ///   per family, with `SHW` barrel-shifter stages when the shifts differ: iCE40 2 + 2·⌈log2
 ///   PE⌉ + SHW levels, 7-series 2 + ⌈log2 PE⌉ + ⌈SHW/2⌉, and `RW` carry steps.
+///
+/// With the datapath registers (`data_regs`) the datapath ends at the lanes' sum register
+/// (5 + ⌈log2 SIMD⌉ levels) and the accumulator add is a chain of its own (3 levels, `ACC_W`
+/// carry steps); the emission starts from the register holding its word and the word
+/// select is a chain of its own. Not fitted beyond the default LeNet's and the `up5k`
+/// preset's netlists, where these chains no longer are the deepest (docs/performance.md,
+/// "Datapath registers").
 fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
@@ -952,10 +989,20 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
         )
     };
     let tree = log2_ceil(m.simd);
+    let data_regs = m.data_regs && !m.is_constant();
     let mut datapath = LogicPath::new(
         7 + tree,
         m.acc_width + 5 + tree * m.product_width.div_ceil(2),
     );
+    // with the datapath registers (§4, "Datapath registers") the chain ends at the lanes'
+    // sum, and the accumulator add is a chain of its own from that register: the add and
+    // the select into the accumulator, `obuf` and the emitted word
+    let accumulate = if data_regs {
+        datapath = LogicPath::new(5 + tree, 5 + tree * m.product_width.div_ceil(2));
+        LogicPath::new(3, m.acc_width)
+    } else {
+        LogicPath::default()
+    };
     if m.is_constant() {
         // a hard-wired engine (fitted on the walked 7-series netlists of conv1, conv2 and fc2
         // of the default LeNet with 0 to 5 pipeline registers, docs/performance.md
@@ -990,13 +1037,28 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     };
     // (a hard-wired engine's model above was fitted with its emission in the netlist, which
     // its pipelined trees do not shorten: not added there)
-    let emission = if m.is_constant() {
-        LogicPath::default()
+    // With the datapath registers the word select is a chain of its own, into the register
+    // that holds the word emitted next (the read index's increment, the select, the load),
+    // and the emission starts from that register.
+    let (emission, preselect) = if m.is_constant() {
+        (LogicPath::default(), LogicPath::default())
+    } else if data_regs {
+        let sel_levels = match family {
+            TimingFamily::Xilinx7 => sel,
+            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 2 * sel,
+        };
+        (
+            LogicPath::new(emission_levels - sel_levels, m.requant_width),
+            LogicPath::new(2 + sel_levels, 0),
+        )
     } else {
-        LogicPath::new(emission_levels, m.requant_width)
+        (
+            LogicPath::new(emission_levels, m.requant_width),
+            LogicPath::default(),
+        )
     };
     // the deepest chain as it maps on `family`
-    [schedule, flags, datapath, emission]
+    [schedule, flags, datapath, accumulate, emission, preselect]
         .into_iter()
         .fold(LogicPath::default(), |a, b| {
             if b.on(family).weight(family) > a.on(family).weight(family) {
@@ -1159,7 +1221,10 @@ impl EngineOp for Mvu {
         let taken = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), self.in_beat);
         let ko = self.out_beat.max(1);
         let (sf, pe) = (self.sf.max(1) as u64, (self.pe / ko).max(1) as u64);
-        let d = self.pipeline as usize;
+        // A ROM-fed engine's datapath register is one such stage: while it holds a pixel's
+        // last fold that waits for `obuf`, nothing fires, so the next pixel's first fire waits
+        // for that load (§4, "Datapath registers").
+        let d = self.result_stages() as usize;
         let mut out = Vec::with_capacity(g.oc * g.oh * g.ow);
         let mut next = 0u64;
         let mut loads: Vec<u64> = Vec::new();
@@ -1168,14 +1233,16 @@ impl EngineOp for Mvu {
             let need = (lo + g.kh as i64).clamp(0, g.h as i64) as usize;
             let ready = schedule::rows_complete(&taken, g.w * g.c, need);
             for _ in 0..g.ow * self.nf {
-                let mut last = next.max(ready) + sf - 1;
+                let mut first = next.max(ready);
+                if d > 0 && loads.len() >= d {
+                    first = first.max(loads[loads.len() - d]);
+                }
+                let mut last = first + sf - 1;
                 let prev = loads.last().copied();
                 if d == 0 {
                     if let Some(prev) = prev {
                         last = last.max(prev + pe);
                     }
-                } else if loads.len() >= d {
-                    last = last.max(loads[loads.len() - d]);
                 }
                 let load = prev.map_or(last + d as u64, |l| (last + d as u64).max(l + pe));
                 out.extend((0..self.pe.max(1)).map(|p| load + 2 + (p / ko) as u64));
@@ -1259,6 +1326,9 @@ impl EngineOp for Mvu {
         }
         if self.sched_regs && !self.is_constant() {
             p.push(Param::flag("SREG", true));
+        }
+        if self.data_regs && !self.is_constant() {
+            p.push(Param::flag("DREG", true));
         }
         if self.in_beat != 1 {
             p.push(Param::size("KI", self.in_beat));

@@ -148,7 +148,9 @@ fn dot<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
 /// computes its dot products at the fire and carries them through `D` slots (the register
 /// stages, all of which advance together when the last one is empty or `obuf` frees) into
 /// `obuf`; the intermediate sums of the RTL's stages are not observable, only when each
-/// result reaches `obuf`.
+/// result reaches `obuf`. A ROM-fed engine with **datapath registers** (`Mvu::data_regs`,
+/// §4) is the same with `D = 1`, where only a pixel's last fold occupies the slot (its
+/// earlier folds' sums reach the accumulator without holding anything back).
 #[derive(Debug, Clone)]
 pub(crate) struct Mvu {
     // parameters
@@ -412,22 +414,25 @@ impl Mvu {
             }
         }
 
-        // The pipeline registers (§4.1): when they advance, the last stage's window loads
-        // `obuf` (it holds one only when `obuf` frees) and the first takes the fired one.
-        if self.pipe_len > 0 && adv && (fire || self.pipe_count > 0) {
+        // The pipeline registers (§4.1) or the datapath register (§4): when they advance, the
+        // last stage's pixel loads `obuf` (it holds one only when `obuf` frees) and the first
+        // takes the fired one. Only a pixel's last fold is tracked: the other folds' sums
+        // are not observable, and they never hold the stages back.
+        let into = fire && last_sf;
+        if self.pipe_len > 0 && adv && (into || self.pipe_count > 0) {
             let slot = self.tail_slot();
             if tail {
                 std::mem::swap(&mut self.obuf, &mut self.pipe_data[slot]);
                 self.pending = self.pe / self.ko;
                 self.pipe_count -= 1;
             }
-            if fire {
+            if into {
                 let mut buf = std::mem::take(&mut self.pipe_data[slot]);
                 self.dots_into(&mut buf);
                 self.pipe_data[slot] = buf;
                 self.pipe_count += 1;
             }
-            self.pipe_valid[slot] = fire;
+            self.pipe_valid[slot] = into;
             self.pipe_head = slot;
         }
 
@@ -491,6 +496,9 @@ impl Mvu {
                 })
             } else if self.pipe_count == 0 && !self.avail() {
                 Some(Quiet::Frozen { stalled: false })
+            } else if self.pipe_count == 0 && self.sf + 1 != self.sfn {
+                // a ROM-fed engine's non-final folds pass its empty datapath register
+                Some(Quiet::Folding(self.sfn - 1 - self.sf))
             } else {
                 None
             };
@@ -724,7 +732,7 @@ impl Windowed for Mvu {
             } else if self.tail() {
                 self.pending.saturating_sub(1)
             } else {
-                0
+                self.sfn - 1 - self.sf // a ROM-fed engine's non-final folds
             };
         }
         if !self.avail() {
@@ -876,6 +884,11 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
             )
         },
     )?;
+    cx.check(!(m.data_regs && m.is_constant()), "kind.data_regs", || {
+        "datapath registers in an engine whose weights are constant (its pipeline registers \
+         stage the adder trees)"
+            .to_string()
+    })?;
     cx.check(
         m.pipeline <= inq_hdl::ops::pipeline::MAX_PIPELINE,
         "kind.pipeline",
@@ -1080,9 +1093,9 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         ko: m.out_beat.max(1),
         out_wide: vec![0; m.out_beat.max(1)],
         ki: m.in_beat.max(1),
-        pipe_len: m.pipeline as usize,
-        pipe_valid: vec![false; m.pipeline as usize],
-        pipe_data: vec![vec![0; m.pe]; m.pipeline as usize],
+        pipe_len: m.result_stages() as usize,
+        pipe_valid: vec![false; m.result_stages() as usize],
+        pipe_data: vec![vec![0; m.pe]; m.result_stages() as usize],
         pipe_head: 0,
         pipe_count: 0,
     };

@@ -236,13 +236,15 @@ pub fn plan_and_generate(
 }
 
 /// Every ROM-fed MVU of `design` with registered schedule flags (`docs/hardware.md` §12,
-/// "Registered schedule flags"); returns how many.
-pub fn with_sched_regs(design: &mut Design) -> usize {
+/// "Registered schedule flags") or not, and with datapath registers (§4, "Datapath
+/// registers") or not; returns how many engines that is.
+pub fn with_rom_regs(design: &mut Design, sched_regs: bool, data_regs: bool) -> usize {
     let mut n = 0;
     for e in &mut design.engines {
         if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
             if !m.is_constant() {
-                m.sched_regs = true;
+                m.sched_regs = sched_regs;
+                m.data_regs = data_regs;
                 n += 1;
             }
         }

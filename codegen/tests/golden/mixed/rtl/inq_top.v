@@ -253,6 +253,7 @@ module inq_top (
     .BIAS_FILE("e1_bias.hex"),
     .SHIFT_FILE("e1_shift.hex"),
     .SREG(1),
+    .DREG(1),
     .A(6)
   ) u_e1_c2 (
     .clk(clk), .rst(rst),
@@ -425,6 +426,7 @@ module inq_top (
     .WAW(1),
     .BIAS_FILE("e5_bias.hex"),
     .SHIFT_FILE("e5_shift.hex"),
+    .DREG(1),
     .A(5)
   ) u_e5_d2 (
     .clk(clk), .rst(rst),

@@ -40,6 +40,7 @@ module inq_mvu #(
   parameter integer LOGITS     = 0,
   parameter integer OUT_SIGNED = 0,
   parameter integer SREG       = 0,
+  parameter integer DREG       = 0,
   parameter integer WAW        = 1,
   parameter integer MUL        = 0,
   parameter         BIAS_FILE  = "",
@@ -221,8 +222,34 @@ module inq_mvu #(
   reg           last_sf;
   reg           icl;
   wire          obuf_free = (pend0 | (pend1 & emit_go));
-  wire          fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
-  wire          load = (fire & last_sf);
+  // DREG = 1 (docs/hardware.md section 4, "Datapath registers"): each PE's lanes' sum is
+  // registered before the accumulator. dv says the register holds a fired fold's sum, dl
+  // that it is its pixel's last fold, dt both (a flip-flop of its own, so that fire has one
+  // input fewer); the register advances (adv) unless it holds a last fold that waits for
+  // obuf, and then loads obuf. DREG = 0: a fold's sum reaches the accumulator, and a last
+  // one obuf, at its own fire.
+  reg           dv;
+  reg           dl;
+  reg           dt;
+  wire          tail = ((DREG != 0) & dt);
+  wire          adv = ((~tail) | obuf_free);
+  wire          fire = ((DREG != 0) ? ((~cdone) & rows_ok & adv)
+                                    : ((~cdone) & rows_ok & ((~last_sf) | obuf_free)));
+  wire          load = ((DREG != 0) ? (tail & obuf_free) : (fire & last_sf));
+  // the fold whose sum the accumulator takes at this edge, and whether it ends its pixel
+  wire          dfire = ((DREG != 0) ? (dv & adv) : fire);
+  wire          dlast = ((DREG != 0) ? dl : last_sf);
+  always @(posedge clk) begin
+    if (rst) begin
+      dv <= 1'b0;
+      dl <= 1'b0;
+      dt <= 1'b0;
+    end else if (adv) begin
+      dv <= fire;
+      dl <= last_sf;
+      dt <= (fire & last_sf);
+    end
+  end
   wire          nfl = (nf == NF_LAST);
   wire          oxl = (ox == OW_LAST);
   wire          oyl = (oy == OH_LAST);
@@ -573,7 +600,20 @@ module inq_mvu #(
             sum = (sum + pv[i*ACC_W +: ACC_W]);
           end
         end
-        assign nxt[p*ACC_W +: ACC_W] = (base + sum);
+        // DREG = 1: the sum passes a register (taken when the stage advances)
+        wire [ACC_W-1:0] sum_d;
+        if (DREG != 0) begin : g_dreg
+          reg [ACC_W-1:0] sum_q;
+          always @(posedge clk) begin
+            if (adv) begin
+              sum_q <= sum;
+            end
+          end
+          assign sum_d = sum_q;
+        end else begin : g_comb
+          assign sum_d = sum;
+        end
+        assign nxt[p*ACC_W +: ACC_W] = (base + sum_d);
         /* verilator lint_off UNUSED */
         // Justification: multiplier lanes have no carries (cv is 0).
         wire [SIMD-1:0] unused_cv = cv;
@@ -612,14 +652,33 @@ module inq_mvu #(
             sum = tv[0 +: ACC_W];
           end
         end
-        wire [ACC_W:0] nt = ({base, 1'b1} + {sum, cv[0]});
+        // DREG = 1: the sum and lane 0's carry pass a register (taken when the stage
+        // advances) before the accumulator's adder
+        wire [ACC_W-1:0] sum_d;
+        wire             c0_d;
+        if (DREG != 0) begin : g_dreg
+          reg [ACC_W-1:0] sum_q;
+          reg             c0_q;
+          always @(posedge clk) begin
+            if (adv) begin
+              sum_q <= sum;
+              c0_q <= cv[0];
+            end
+          end
+          assign sum_d = sum_q;
+          assign c0_d = c0_q;
+        end else begin : g_comb
+          assign sum_d = sum;
+          assign c0_d = cv[0];
+        end
+        wire [ACC_W:0] nt = ({base, 1'b1} + {sum_d, c0_d});
         /* verilator lint_on UNUSED */
         assign nxt[p*ACC_W +: ACC_W] = nt[ACC_W:1];
       end
       always @(posedge clk) begin
-        if (rst | (fire & last_sf)) begin
+        if (rst | (dfire & dlast)) begin
           acc <= {ACC_W{1'b0}};
-        end else if (fire) begin
+        end else if (dfire) begin
           acc <= nxt[p*ACC_W +: ACC_W];
         end
       end
@@ -660,7 +719,27 @@ module inq_mvu #(
     end
   end
   localparam integer RXW = RW + RMIN_L + 1;
-  wire [ACC_W-1:0] head = obw[oi];
+  // DREG = 1: the word emitted next is kept in a register (hq), loaded with word 0 at a
+  // load and with word oi + 1 at each other emission, so it equals obw[oi] whenever
+  // pending != 0 and the emission starts from flip-flops (docs/hardware.md section 4,
+  // "Datapath registers")
+  wire [ACC_W-1:0] head;
+  generate
+    if (DREG != 0) begin : g_head
+      reg  [ACC_W-1:0] hq;
+      wire [OIW-1:0]   oi_n = ((oi == OI_LAST) ? {OIW{1'b0}} : (oi + 1'b1));
+      always @(posedge clk) begin
+        if (load) begin
+          hq <= nxt[0 +: ACC_W];
+        end else if (emit) begin
+          hq <= obw[oi_n];
+        end
+      end
+      assign head = hq;
+    end else begin : g_head_sel
+      assign head = obw[oi];
+    end
+  endgenerate
   wire [RW-1:0]    y    = ({{(RW-ACC_W){head[ACC_W-1]}}, head} + bb);
   wire [RXW-1:0]   ye   = {{(RXW-RW){y[RW-1]}}, y};
   wire [RXW-1:0]   yl   = (ye << RMIN_L);
