@@ -155,6 +155,12 @@ pub(crate) trait SimEngine: std::fmt::Debug {
     /// Runs the engine in the decoupled run, up to `cx.horizon` or until it needs a neighbour
     /// signal that is not known yet.
     fn run(&mut self, cx: &mut RunCx<'_>);
+    /// For an engine with one input that stops for want of it (the generic loop, `step`):
+    /// how many of its next input beats it takes, whatever its other neighbours do, in the
+    /// cycle each becomes valid (0: no such promise; see [`Chan::promise`]).
+    fn promised_reads(&self) -> u64 {
+        0
+    }
     /// An optional fast path of the generic decoupled loop (`engines/loops.rs`, `step`): from
     /// cycle `t` (the engine's clock, both sides), apply as many edges at once as the
     /// channels of its ports (`ins`, `outs`: stream indices into `chans`) determine, counting

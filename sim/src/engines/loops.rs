@@ -35,7 +35,7 @@ use crate::activity::Quiet;
 use crate::chan::{Chan, Clock};
 
 /// Two distinct channels mutably.
-fn pair_mut(chans: &mut [Chan], a: usize, b: usize) -> (&mut Chan, &mut Chan) {
+pub(crate) fn pair_mut(chans: &mut [Chan], a: usize, b: usize) -> (&mut Chan, &mut Chan) {
     debug_assert_ne!(a, b);
     if a < b {
         let (x, y) = chans.split_at_mut(b);
@@ -378,6 +378,9 @@ pub(crate) fn step(eng: &mut dyn SimEngine, cx: &mut RunCx<'_>) {
     let mut t = cx.clock.t;
     let io = &mut *cx.io;
     let chans = &mut *cx.chans;
+    if let [s] = *cx.ins {
+        chans[s].unpromise();
+    }
     while t < horizon {
         let b = eng.burst(chans, cx.ins, cx.outs, cx.clock, t, horizon);
         if b != t {
@@ -416,6 +419,18 @@ pub(crate) fn step(eng: &mut dyn SimEngine, cx: &mut RunCx<'_>) {
             }
         }
         if !eng.decidable(io) {
+            // stopped for want of its one input: it may promise the reads it will make
+            // whatever else happens ([`SimEngine::promised_reads`])
+            if let [s] = *cx.ins {
+                let n = if io.in_known[0] {
+                    0
+                } else {
+                    eng.promised_reads()
+                };
+                if n > 0 {
+                    chans[s].promise(horizon - 1, n);
+                }
+            }
             break;
         }
         if let Some(q) = eng.quiet(io) {

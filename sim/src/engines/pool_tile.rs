@@ -5,15 +5,18 @@
 //!
 //! Not here: the choice between this unit and the line-buffered one (`inq_hdl::Pool::tiled`,
 //! made by the plan), the parameter checks shared with it (`pool.rs`, which builds this
-//! engine and imports this file, never the other way round); the decoupled run steps it one
-//! cycle at a time through the generic loop (`loops.rs`, `step`). Depends on the engine
-//! interface (`api.rs`), `loops.rs` and the leaves.
+//! engine and imports this file, never the other way round). The decoupled run drives it
+//! through the generic loop (`loops.rs`, `step`), with its own burst of transfers
+//! ([`SimEngine::burst`]) and the promise of the reads it makes whatever its output does
+//! ([`SimEngine::promised_reads`]). Depends on the engine interface (`api.rs`), `loops.rs`,
+//! the channels and the leaves.
 
 use inq_model::numerics;
 
 use super::api::{clog2, Io, ProbeSignal, RunCx, SimEngine};
-use super::loops::step;
+use super::loops::{pair_mut, step};
 use crate::activity::{Kind, Quiet};
+use crate::chan::{Chan, Clock};
 
 /// Pooling mode (of both pooling units).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub(crate) struct PoolTile {
     hold: Vec<i64>,
     /// The beat of results a window's last beat produces.
     res: Vec<i64>,
+    /// The input beat being taken (the burst loop's buffer, `k` elements).
+    res_in: Vec<i64>,
     // storage: `OW·C` partial results
     pb: Vec<i64>,
 }
@@ -77,6 +82,7 @@ impl PoolTile {
             out_data: vec![0; k],
             hold: vec![0; k],
             res: vec![0; k],
+            res_in: vec![0; k],
             pb: vec![0; ow * c],
         }
     }
@@ -117,6 +123,26 @@ impl PoolTile {
             }
         }
         last
+    }
+
+    /// The output slots at an edge (§5.1): a pop (`emit`) moves `hold` to the head; a
+    /// `result` goes to the first free slot after the pop.
+    #[inline(always)]
+    fn slots(&mut self, emit: bool, result: bool) {
+        if emit {
+            self.n -= 1;
+            if self.n == 1 {
+                self.out_data.copy_from_slice(&self.hold);
+            }
+        }
+        if result {
+            if self.n == 0 {
+                self.out_data.copy_from_slice(&self.res);
+            } else {
+                self.hold.copy_from_slice(&self.res);
+            }
+            self.n += 1;
+        }
     }
 
     /// Advances the input position past one beat.
@@ -168,22 +194,7 @@ impl SimEngine for PoolTile {
         } else {
             false
         };
-        // the output slots (§5.1): a pop moves `hold` to the head; a result goes to the first
-        // free slot after the pop
-        if emit {
-            self.n -= 1;
-            if self.n == 1 {
-                self.out_data.copy_from_slice(&self.hold);
-            }
-        }
-        if result {
-            if self.n == 0 {
-                self.out_data.copy_from_slice(&self.res);
-            } else {
-                self.hold.copy_from_slice(&self.res);
-            }
-            self.n += 1;
-        }
+        self.slots(emit, result);
         if in_fire {
             Kind::Busy
         } else if in_valid {
@@ -236,5 +247,88 @@ impl SimEngine for PoolTile {
 
     fn run(&mut self, cx: &mut RunCx<'_>) {
         step(self, cx);
+    }
+
+    /// The edges in which a beat moves in or out (or both), one after the other for as long
+    /// as the channels answer: [`SimEngine::edge`] without the generic loop's per-cycle
+    /// port bookkeeping. It stops at the first cycle in which nothing moves (the generic loop
+    /// skips those stretches) or whose answer is unknown.
+    fn burst(
+        &mut self,
+        chans: &mut [Chan],
+        ins: &[usize],
+        outs: &[usize],
+        clock: &mut Clock,
+        t0: u64,
+        horizon: u64,
+    ) -> u64 {
+        let (inch, outch) = pair_mut(chans, ins[0], outs[0]);
+        let mut t = t0;
+        let mut beat = std::mem::take(&mut self.res_in);
+        while t < horizon {
+            let Some((in_valid, d)) = inch.valid(t) else {
+                break;
+            };
+            let out_ready = if self.n != 0 {
+                match outch.ready(t) {
+                    Some(r) => r,
+                    None => break,
+                }
+            } else {
+                false
+            };
+            let in_fire = in_valid && self.in_ready();
+            let emit = self.n != 0 && out_ready;
+            if !in_fire && !emit {
+                break;
+            }
+            if emit {
+                outch.write_beat(t, &self.out_data);
+            }
+            let result = if in_fire {
+                let r = if self.k == 1 {
+                    self.take(&[d])
+                } else {
+                    inch.front_beat(&mut beat);
+                    self.take(&beat)
+                };
+                self.advance();
+                inch.read(t);
+                r
+            } else {
+                false
+            };
+            self.slots(emit, result);
+            let kind = if in_fire {
+                Kind::Busy
+            } else if in_valid {
+                Kind::Stalled
+            } else {
+                Kind::Idle
+            };
+            clock.count(t, kind, 1);
+            t += 1;
+            inch.cons_advance(t);
+            outch.prod_t = t;
+        }
+        self.res_in = beat;
+        t
+    }
+
+    /// `in_ready` is 1 but at a beat of a window's last pixel (each ends its channels'
+    /// windows) with both output slots full (§5.1): the beats before the next such beat are
+    /// taken as they come, and that one too when a slot is free now (emissions only free
+    /// slots; only such a beat fills one).
+    fn promised_reads(&self) -> u64 {
+        let before_last = if self.ky + 1 != self.kh {
+            // no last pixel in the rest of this row
+            ((self.w - self.ix) * self.c - self.ch) / self.k
+        } else if self.kx + 1 != self.kw {
+            // up to the window's last pixel
+            ((self.kw - 1 - self.kx) * self.c - self.ch) / self.k
+        } else {
+            0
+        };
+        before_last as u64 + u64::from(self.n < 2 && self.ky + 1 == self.kh)
     }
 }
