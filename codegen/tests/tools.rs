@@ -20,16 +20,7 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             tiny_model(2),
             fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
         ),
-        (
-            "mixed",
-            mixed_model(3),
-            fold(&[
-                ("c1 stride2", 2, 2),
-                ("c2", 4, 2),
-                ("d1", 3, 2),
-                ("d2", 5, 6),
-            ]),
-        ),
+        ("mixed", mixed_model(3), mixed_fold()),
         ("mixed_min", mixed_model(4), FoldingRequest::Minimal),
         // graph designs: forks, adders, depthwise conv, GAP over a 3×3 plane, skip FIFOs
         ("residual_min", residual_model(3), FoldingRequest::Minimal),
@@ -45,16 +36,7 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             int_model(&tiny_model(5), 5),
             fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
         ),
-        (
-            "mixed_int",
-            int_model(&mixed_model(6), 6),
-            fold(&[
-                ("c1 stride2", 2, 2),
-                ("c2", 4, 2),
-                ("d1", 3, 2),
-                ("d2", 5, 6),
-            ]),
-        ),
+        ("mixed_int", int_model(&mixed_model(6), 6), mixed_fold()),
         // fully unrolled (constant-weight) dense layers: unsigned input (fc), signed input (d1)
         ("tiny_unrolled", tiny_model(2), fold(&[("fc", 3, 32)])),
         // hard-wired k×k convolutions (the whole window in one fold): padding on every side
@@ -79,22 +61,23 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
         ),
         // `_regs`: every ROM-fed engine with registered schedule flags and datapath
         // registers (`all_rom_regs`), shift-add and multiplier lanes, SIMD 1 to 6
-        (
-            "mixed_regs",
-            mixed_model(3),
-            fold(&[
-                ("c1 stride2", 2, 2),
-                ("c2", 4, 2),
-                ("d1", 3, 2),
-                ("d2", 5, 6),
-            ]),
-        ),
+        ("mixed_regs", mixed_model(3), mixed_fold()),
         (
             "tiny_int_regs",
             int_model(&tiny_model(5), 5),
             fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
         ),
     ]
+}
+
+/// A folding of `mixed_model` with PE and SIMD > 1 on every layer.
+fn mixed_fold() -> FoldingRequest {
+    fold(&[
+        ("c1 stride2", 2, 2),
+        ("c2", 4, 2),
+        ("d1", 3, 2),
+        ("d2", 5, 6),
+    ])
 }
 
 /// A folding of `residual_model` with PE > 1 on the depthwise conv and a fully unrolled 1×1

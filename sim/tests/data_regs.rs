@@ -79,28 +79,8 @@ fn decoupled_equals_lockstep_with_datapath_registers() {
                 continue;
             };
             let (d, _) = with_data_regs(&base, false);
-            for (rate, reset) in [(0.0, None), (0.25, None), (0.1, Some(2))] {
-                let o = SimOptions {
-                    stall_rate: rate,
-                    seed: 11,
-                    reset_after: reset,
-                    tap_images: 2,
-                    ..SimOptions::default()
-                };
-                let fast = strip(simulate(&d, &imgs, &o).unwrap());
-                let slow = strip(
-                    simulate(
-                        &d,
-                        &imgs,
-                        &SimOptions {
-                            fast_forward: false,
-                            ..o
-                        },
-                    )
-                    .unwrap(),
-                );
-                assert_eq!(fast, slow, "{name} {req:?} rate {rate} reset {reset:?}");
-            }
+            let runs = [(0.0, None), (0.25, None), (0.1, Some(2))];
+            assert_fast_forward_exact(&d, &imgs, 11, &runs, &format!("{name} {req:?}"));
         }
     }
 }

@@ -15,28 +15,8 @@ fn fast_forward_is_exact() {
         let imgs = images(&m, 4, 21);
         for (fname, req) in foldings(&m) {
             let d = design(&m, &req);
-            for (rate, reset) in [(0.0, None), (0.25, None), (0.1, Some(2))] {
-                let o = SimOptions {
-                    stall_rate: rate,
-                    seed: 9,
-                    reset_after: reset,
-                    tap_images: 2,
-                    ..SimOptions::default()
-                };
-                let fast = strip(simulate(&d, &imgs, &o).unwrap());
-                let slow = strip(
-                    simulate(
-                        &d,
-                        &imgs,
-                        &SimOptions {
-                            fast_forward: false,
-                            ..o
-                        },
-                    )
-                    .unwrap(),
-                );
-                assert_eq!(fast, slow, "{name}/{fname} rate {rate} reset {reset:?}");
-            }
+            let runs = [(0.0, None), (0.25, None), (0.1, Some(2))];
+            assert_fast_forward_exact(&d, &imgs, 9, &runs, &format!("{name}/{fname}"));
         }
     }
 }

@@ -347,3 +347,36 @@ pub fn strip(mut r: inq_sim::SimReport) -> inq_sim::SimReport {
     r.cycles_per_second = 0.0;
     r
 }
+
+/// Asserts that the fast paths give exactly the report of stepping every cycle of the
+/// lockstep machine, for each `(stall rate, mid-run reset)` run with 2 tapped images.
+pub fn assert_fast_forward_exact(
+    d: &Design,
+    imgs: &[Vec<i64>],
+    seed: u64,
+    runs: &[(f64, Option<usize>)],
+    what: &str,
+) {
+    for &(rate, reset) in runs {
+        let o = inq_sim::SimOptions {
+            stall_rate: rate,
+            seed,
+            reset_after: reset,
+            tap_images: 2,
+            ..inq_sim::SimOptions::default()
+        };
+        let fast = strip(inq_sim::simulate(d, imgs, &o).unwrap());
+        let slow = strip(
+            inq_sim::simulate(
+                d,
+                imgs,
+                &inq_sim::SimOptions {
+                    fast_forward: false,
+                    ..o
+                },
+            )
+            .unwrap(),
+        );
+        assert_eq!(fast, slow, "{what} rate {rate} reset {reset:?}");
+    }
+}
