@@ -678,8 +678,27 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
         .into_iter()
         .map(|(i, oc, ic, dw)| (i, divisor(oc, 2), if dw { 1 } else { ic }))
         .collect();
-    let mut design = plan(&model, &fold_at(&entries), false);
-    let wide = inq_hdl::widen_beats(&mut design);
+    let mut planned = plan(&model, &fold_at(&entries), false);
+    let wide = inq_hdl::widen_beats(&mut planned);
+    // then the same with registered schedule flags and datapath registers in every ROM-fed
+    // engine (the wide ROM variant's `hq` holds a beat of KO words; docs/hardware.md §4)
+    for regs in [false, true] {
+        let mut design = planned.clone();
+        if regs {
+            assert!(common::with_rom_regs(&mut design, true, true) > 0);
+        }
+        check_wide_rom_fed(&model, design, regs, &wide);
+    }
+}
+
+/// [`wide_beats_through_a_fork_into_rom_fed_engines`] for one design: its skip FIFOs sized,
+/// its wide engines checked, then co-simulated with stalls and a reset.
+fn check_wide_rom_fed(
+    model: &QuantModel,
+    design: Design,
+    regs: bool,
+    wide: &[inq_hdl::StreamBeat],
+) {
     let design = inq_sim::minimize_skip_fifos(&design, 4)
         .expect("skip-FIFO sizing")
         .0;
@@ -699,8 +718,12 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
         .iter()
         .any(|e| matches!(&e.kind, inq_hdl::EngineKind::Gap(g) if g.beat > 1));
     assert!(fork_wide && rom_wide && add_wide && gap_wide, "{wide:?}");
-    let dir = common::generate(&model, &design, "small-resnet-wide");
-    let images: Vec<Vec<i64>> = (0..8).map(|i| random_input(&model, 900 + i)).collect();
+    let dir = common::generate(
+        model,
+        &design,
+        &format!("small-resnet-wide-{}", u8::from(regs)),
+    );
+    let images: Vec<Vec<i64>> = (0..8).map(|i| random_input(model, 900 + i)).collect();
     for (rate, seed, reset) in [(0.0, 1, None), (0.3, 5, Some(3))] {
         let drive = Drive {
             stall_rate: rate,
@@ -708,8 +731,9 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
             reset_after: reset,
             taps: true,
         };
-        cosim(&dir, &design, &model, &images, &drive)
-            .unwrap_or_else(|e| panic!("stall rate {rate}, reset {reset:?}: {e}"));
+        cosim(&dir, &design, model, &images, &drive).unwrap_or_else(|e| {
+            panic!("registers {regs}, stall rate {rate}, reset {reset:?}: {e}")
+        });
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
