@@ -20,11 +20,13 @@ use crate::activity::{Kind, Quiet};
 use crate::error::SimError;
 
 /// `inq_pool` (§5), taking and sending beats of `k` channels of one pixel (§2.1; `k | C`).
+/// `WIDE` is `k > 1`: the one-element engine is its own type, so that its loops
+/// (`run_windowed`) keep the narrow paths without a test of the beat per cycle.
 #[derive(Debug, Clone)]
-pub(crate) struct Pool {
+pub(crate) struct Pool<const WIDE: bool> {
     pub c: usize,
-    /// Elements per beat `K`, in and out.
-    pub k: usize,
+    /// Elements per beat `K`, in and out (1 unless `WIDE`).
+    k: usize,
     /// `C/K`: the channel groups of a pixel (fires per output pixel).
     pub groups: usize,
     pub w: usize,
@@ -52,9 +54,11 @@ pub(crate) struct Pool {
     out_wide: Vec<i64>,
 }
 
-impl Pool {
+impl<const WIDE: bool> Pool<WIDE> {
+    /// A unit of `k` elements per beat (`k > 1` exactly when `WIDE`).
     fn new(g: inq_hdl::Geometry, kind: PoolKind, k: usize) -> Self {
         let k = k.max(1);
+        debug_assert_eq!(WIDE, k > 1);
         Pool {
             c: g.c,
             k,
@@ -230,10 +234,10 @@ impl Pool {
         }
         let mut last_fire = false;
         if fire {
-            if self.k == 1 {
-                self.out_data = self.window();
-            } else {
+            if WIDE {
                 self.window_beat();
+            } else {
+                self.out_data = self.window();
             }
             if self.grp + 1 != self.groups {
                 self.grp += 1;
@@ -276,7 +280,7 @@ impl Pool {
     }
 }
 
-impl Windowed for Pool {
+impl<const WIDE: bool> Windowed for Pool<WIDE> {
     #[inline(always)]
     fn in_ready(&self) -> bool {
         Pool::in_ready(self)
@@ -305,7 +309,7 @@ impl Windowed for Pool {
     }
     #[inline(always)]
     fn out_beat(&self) -> Option<&[i64]> {
-        (self.k > 1).then_some(&self.out_wide[..])
+        WIDE.then_some(&self.out_wide[..])
     }
     #[inline(always)]
     fn absorb(&mut self, data: i64) -> bool {
@@ -313,7 +317,11 @@ impl Windowed for Pool {
     }
     #[inline(always)]
     fn in_beat(&self) -> usize {
-        self.k
+        if WIDE {
+            self.k
+        } else {
+            1
+        }
     }
     #[inline(always)]
     fn absorb_beat(&mut self, data: &[i64]) -> bool {
@@ -321,7 +329,11 @@ impl Windowed for Pool {
     }
     #[inline(always)]
     fn row_left(&self) -> usize {
-        (self.inp.wc - self.inp.ie) / self.k
+        if WIDE {
+            (self.inp.wc - self.inp.ie) / self.k
+        } else {
+            self.inp.wc - self.inp.ie
+        }
     }
     #[inline(always)]
     fn inside(&mut self) -> &mut InSide {
@@ -362,7 +374,7 @@ const PROBES: [&str; 10] = [
     "iy", "ie", "wp", "cdone", "ahead", "oy", "ox", "c", "fire", "out_data",
 ];
 
-impl SimEngine for Pool {
+impl<const WIDE: bool> SimEngine for Pool<WIDE> {
     fn comb(&self, io: &mut Io) {
         inside::comb(self, io);
     }
@@ -458,8 +470,10 @@ pub(crate) fn build(cx: &BuildCx, p: &PoolParams) -> Result<Built, SimError> {
     };
     let engine: Box<dyn SimEngine> = if p.tiled() {
         Box::new(PoolTile::new(g.c, p.beat, g.w, [g.kh, g.kw], g.ow, kind))
+    } else if p.beat > 1 {
+        Box::new(Pool::<true>::new(g, kind, p.beat))
     } else {
-        Box::new(Pool::new(g, kind, p.beat))
+        Box::new(Pool::<false>::new(g, kind, 1))
     };
     Ok(Built {
         engine,
