@@ -1,15 +1,20 @@
 // @{ header }@
 // inq_pool: sliding-window max / average pooling (docs/hardware.md section 5). All KH x KW
-// window elements are read in the same cycle; one output element per cycle at most. The line
-// buffer is read synchronously (one registered read port per window tap, addressed with the
-// next value of the tap's address, with forwarding of the element written at the same edge),
-// so it maps to block RAM and behaves as the asynchronous reads of section 5. Its storage:
+// window taps are read in the same cycle; one output beat per cycle at most. K elements per
+// beat (K | C; sections 2.1 and 5): a beat carries K channels of one pixel, channel g*K + i in
+// bits [i*A +: A], in and out; the unit is the K = 1 unit over CG = C/K channel groups (every
+// counter and address counts groups, a line-buffer word is one beat of K*A bits), and a fire
+// computes the K windows of a group side by side (K lanes of the comparison or sum over the
+// same taps). The line buffer is read synchronously (one registered read port per window tap,
+// addressed with the next value of the tap's address, with forwarding of the word written at
+// the same edge), so it maps to block RAM and behaves as the asynchronous reads of section 5.
+// Its storage:
 // * BANKED = 1 (the plan sets it when KH | SH, KW | SW, KH | H, KW | W and KH | NR, e.g. a
-//   2x2 window of stride 2 on an even map): KH*KW banks of LB/(KH*KW) words. Bank (ky, kx)
-//   holds the rows whose slot is ky mod KH and the columns x with x mod KW = kx, element
-//   (slot, x, c) at word ((slot/KH)*(W/KW) + x/KW)*C + c. Every window's top row has a slot
-//   that is a multiple of KH and its first column one of KW, so tap (ky, kx) always finds its
-//   element in bank (ky, kx), and all taps read the same word: one read port per bank.
+//   2x2 window of stride 4 on an even map): KH*KW banks of LB/(KH*KW) words. Bank (ky, kx)
+//   holds the rows whose slot is ky mod KH and the columns x with x mod KW = kx, the beat of
+//   group g of (slot, x) at word ((slot/KH)*(W/KW) + x/KW)*CG + g. Every window's top row has
+//   a slot that is a multiple of KH and its first column one of KW, so tap (ky, kx) always
+//   finds its beat in bank (ky, kx), and all taps read the same word: one read port per bank.
 // * BANKED = 0: one copy of the whole buffer per tap.
 module inq_pool #(
   parameter integer C         = 1,
@@ -27,25 +32,28 @@ module inq_pool #(
   parameter integer AVG       = 0,
   parameter integer S         = 0,
   parameter integer SUMW      = 9,
-  parameter integer BANKED    = 0
+  parameter integer BANKED    = 0,
+  parameter integer K         = 1
 ) (
-  input  wire         clk,
-  input  wire         rst,
-  input  wire [A-1:0] in_data,
-  input  wire         in_valid,
-  output wire         in_ready,
-  output reg  [A-1:0] out_data,
-  output reg          out_valid,
-  input  wire         out_ready
+  input  wire           clk,
+  input  wire           rst,
+  input  wire [K*A-1:0] in_data,
+  input  wire           in_valid,
+  output wire           in_ready,
+  output reg  [K*A-1:0] out_data,
+  output reg            out_valid,
+  input  wire           out_ready
 );
-  localparam integer ROWLEN = W * C;
+  localparam integer KA     = K * A;   // a beat, and a word of the line buffer
+  localparam integer CG     = C / K;   // channel groups: beats per pixel
+  localparam integer ROWLEN = W * CG;
   localparam integer LB     = NR * ROWLEN;
   localparam integer T      = KH * KW;
-  // storage: NB RAMs of LBA words each, which the window-address registers count; the row
-  // base rb0 steps in units of WB words (a row, or a group of KH rows when banked)
+  // storage: NB RAMs of LBA words (beats) each, which the window-address registers count; the
+  // row base rb0 steps in units of WB words (a row, or a group of KH rows when banked)
   localparam integer NB     = (BANKED != 0) ? T : 1;
   localparam integer NRG    = (NR / KH < 1) ? 1 : NR / KH;
-  localparam integer WB     = (BANKED != 0) ? (W / KW) * C : ROWLEN;
+  localparam integer WB     = (BANKED != 0) ? (W / KW) * CG : ROWLEN;
   localparam integer LBA    = LB / NB;
   localparam integer LBD    = (LBA < 2) ? 2 : LBA;
   localparam integer LBW    = $clog2(LBD);
@@ -54,7 +62,7 @@ module inq_pool #(
   localparam integer CW     = $clog2(H + KH + NR + SH + 4) + 2;
   localparam integer OXW    = $clog2(OW + 1);
   localparam integer OYW    = $clog2(OH + 1);
-  localparam integer CCW    = $clog2(C + 1);
+  localparam integer CCW    = $clog2(CG + 1);
 
   localparam integer H_C_I = H;
   localparam [IYW-1:0] H_C = H_C_I[IYW-1:0];
@@ -74,7 +82,7 @@ module inq_pool #(
   localparam [LBW-1:0] WSTEP = WSTEP_I[LBW-1:0];
   localparam integer H_W_I = H;
   localparam [CW-1:0] H_W = H_W_I[CW-1:0];
-  localparam integer SWC_I = (BANKED != 0) ? (SW / KW) * C : SW * C;
+  localparam integer SWC_I = (BANKED != 0) ? (SW / KW) * CG : SW * CG;
   localparam [LBW-1:0] SWC = SWC_I[LBW-1:0];
   localparam integer SH_C_I = SH;
   localparam [CW-1:0] SH_C = SH_C_I[CW-1:0];
@@ -86,7 +94,7 @@ module inq_pool #(
   localparam [OXW-1:0] OW_LAST = OW_LAST_I[OXW-1:0];
   localparam integer OH_LAST_I = OH - 1;
   localparam [OYW-1:0] OH_LAST = OH_LAST_I[OYW-1:0];
-  localparam integer C_LAST_I = C - 1;
+  localparam integer C_LAST_I = CG - 1;
   localparam [CCW-1:0] C_LAST = C_LAST_I[CCW-1:0];
 
   reg [IYW-1:0] iy;
@@ -95,10 +103,10 @@ module inq_pool #(
   reg           ahead;
   reg [OYW-1:0] oy;
   reg [OXW-1:0] ox;
-  reg [CCW-1:0] c;
+  reg [CCW-1:0] c;    // channel group of the next fire
   reg [CW-1:0]  lop;  // oy * SH
   reg [LBW-1:0] rb0;  // line-buffer base of the window's first row
-  reg [LBW-1:0] oxc;  // ox * SW * C
+  reg [LBW-1:0] oxc;  // ox * SW * CG
   reg [LBW-1:0] cco;  // c
 
   wire [CW-1:0] iyx     = {{(CW-IYW){1'b0}}, iy};
@@ -154,14 +162,15 @@ module inq_pool #(
     cco <= cco_n;
   end
 
-  // window taps: registered reads at the next address, forwarding the element written at
-  // the same edge
+  // window taps: registered reads at the next address, forwarding the word (beat) written
+  // at the same edge
   wire          we = ((~rst) & in_fire);
-  reg  [A-1:0]  wd_q;
+  reg  [KA-1:0] wd_q;
   always @(posedge clk) begin
     wd_q <= in_data;
   end
-  wire [T*A-1:0] tv;
+  // tap t's word in bits [t*KA +: KA]: lane i of tap t in [(t*K + i)*A +: A]
+  wire [T*KA-1:0] tv;
   genvar ky, kx, t;
   generate
     if (BANKED != 0) begin : g_banked
@@ -171,13 +180,13 @@ module inq_pool #(
       localparam [KXW-1:0] KX_LAST = KX_LAST_I[KXW-1:0];
       localparam integer KY_LAST_I = KH - 1;
       localparam [KYW-1:0] KY_LAST = KY_LAST_I[KYW-1:0];
-      localparam integer C_M1_I = C - 1;
+      localparam integer C_M1_I = CG - 1;
       localparam [LBW-1:0] C_M1 = C_M1_I[LBW-1:0];
       localparam integer WB_M1_I = WB - 1;
       localparam [LBW-1:0] WB_M1 = WB_M1_I[LBW-1:0];
       localparam integer LBA_LAST_I = LBA - 1;
       localparam [LBW-1:0] LBA_LAST = LBA_LAST_I[LBW-1:0];
-      // write position: bank (wy, wx), word ww, channel wc of the next element
+      // write position: bank (wy, wx), word ww, channel group wc of the next beat
       reg [LBW-1:0] ww;
       reg [CCW-1:0] wc;
       reg [KXW-1:0] wx;
@@ -227,10 +236,10 @@ module inq_pool #(
         localparam integer KX_I = t % KW;
         localparam [KYW-1:0] KYB = KY_I[KYW-1:0];
         localparam [KXW-1:0] KXB = KX_I[KXW-1:0];
-        wire        wen = (we & (wy == KYB) & (wx == KXB));
-        reg [A-1:0] mem [0:LBD-1];
-        reg [A-1:0] rd;
-        reg         fwd;
+        wire         wen = (we & (wy == KYB) & (wx == KXB));
+        reg [KA-1:0] mem [0:LBD-1];
+        reg [KA-1:0] rd;
+        reg          fwd;
         always @(posedge clk) begin
           if (wen) begin
             mem[ww] <= in_data;
@@ -240,11 +249,11 @@ module inq_pool #(
         always @(posedge clk) begin
           fwd <= (wen & hit);
         end
-        assign tv[t*A +: A] = (fwd ? wd_q : rd);
+        assign tv[t*KA +: KA] = (fwd ? wd_q : rd);
       end
     end else begin : g_copies
       reg [LBW-1:0] wp;
-      reg [A-1:0]   lb [0:LBD-1];
+      reg [KA-1:0]  lb [0:LBD-1];
       always @(posedge clk) begin
         if (rst) begin
           wp <= {LBW{1'b0}};
@@ -262,56 +271,62 @@ module inq_pool #(
         wire [LBW:0]   rsum = ({1'b0, rb0_s} + KOFF_X);
         wire [LBW-1:0] rbk  = ((rsum >= LB_X) ? ((rb0_s + KOFF) - LB_L) : (rb0_s + KOFF));
         for (kx = 0; kx < KW; kx = kx + 1) begin : g_col
-          localparam integer XOFF_I = kx * C;
+          localparam integer XOFF_I = kx * CG;
           localparam [LBW-1:0] XOFF = XOFF_I[LBW-1:0];
           wire [LBW-1:0] la_s = (((rbk + oxc_s) + XOFF) + cco_s);
           reg  [LBW-1:0] la_q;   // the tap's current read address
           wire [LBW-1:0] la_n = (adv ? la_s : la_q);
-          reg [A-1:0] rd;
-          reg         fwd;
+          reg [KA-1:0] rd;
+          reg          fwd;
           always @(posedge clk) begin
             rd <= lb[la_n];
             la_q <= la_n;
             fwd <= (we & (adv ? (wp == la_s) : (wp == la_q)));
           end
-          assign tv[(ky*KW + kx)*A +: A] = (fwd ? wd_q : rd);
+          assign tv[(ky*KW + kx)*KA +: KA] = (fwd ? wd_q : rd);
         end
       end
     end
   endgenerate
 
-  reg [A-1:0] res;
+  // the window results, lane i (channel c*K + i) in bits [i*A +: A]: one comparison or sum
+  // per lane over the same taps
+  wire [KA-1:0] res;
+  genvar li;
   generate
-    if (AVG == 0) begin : g_max
-      integer i;
-      reg [A-1:0] m;
-      always @(*) begin
-        m = tv[A-1:0];
-        for (i = 1; i < T; i = i + 1) begin
-          if (IN_SIGNED != 0) begin
-            if ($signed(tv[i*A +: A]) > $signed(m)) m = tv[i*A +: A];
-          end else begin
-            if (tv[i*A +: A] > m) m = tv[i*A +: A];
+    for (li = 0; li < K; li = li + 1) begin : g_lane
+      if (AVG == 0) begin : g_max
+        integer i;
+        reg [A-1:0] m;
+        always @(*) begin
+          m = tv[li*A +: A];
+          for (i = 1; i < T; i = i + 1) begin
+            if (IN_SIGNED != 0) begin
+              if ($signed(tv[(i*K + li)*A +: A]) > $signed(m)) m = tv[(i*K + li)*A +: A];
+            end else begin
+              if (tv[(i*K + li)*A +: A] > m) m = tv[(i*K + li)*A +: A];
+            end
           end
         end
-        res = m;
-      end
-    end else begin : g_avg
-      integer i;
-      reg [SUMW-1:0] sum;
-      wire [SUMW-1:0] one = {{(SUMW-1){1'b0}}, 1'b1};
-      wire [SUMW-1:0] rnd = ((S == 0) ? {SUMW{1'b0}} : (one << (S - 1)));
-      /* verilator lint_off UNUSED */
-      // Justification: the rounded average of A-bit values fits A bits; the upper bits of
-      // the SUMW-bit shifted sum are sign copies.
-      wire [SUMW-1:0] avg = ($signed(sum + rnd) >>> S);
-      /* verilator lint_on UNUSED */
-      always @(*) begin
-        sum = {SUMW{1'b0}};
-        for (i = 0; i < T; i = i + 1) begin
-          sum = (sum + {{(SUMW-A){((IN_SIGNED != 0) ? tv[i*A + A - 1] : 1'b0)}}, tv[i*A +: A]});
+        assign res[li*A +: A] = m;
+      end else begin : g_avg
+        integer i;
+        reg [SUMW-1:0] sum;
+        wire [SUMW-1:0] one = {{(SUMW-1){1'b0}}, 1'b1};
+        wire [SUMW-1:0] rnd = ((S == 0) ? {SUMW{1'b0}} : (one << (S - 1)));
+        /* verilator lint_off UNUSED */
+        // Justification: the rounded average of A-bit values fits A bits; the upper bits of
+        // the SUMW-bit shifted sum are sign copies.
+        wire [SUMW-1:0] avg = ($signed(sum + rnd) >>> S);
+        /* verilator lint_on UNUSED */
+        always @(*) begin
+          sum = {SUMW{1'b0}};
+          for (i = 0; i < T; i = i + 1) begin
+            sum = (sum + {{(SUMW-A){((IN_SIGNED != 0) ? tv[(i*K + li)*A + A - 1] : 1'b0)}},
+                          tv[(i*K + li)*A +: A]});
+          end
         end
-        res = avg[A-1:0];
+        assign res[li*A +: A] = avg[A-1:0];
       end
     end
   endgenerate
@@ -327,7 +342,7 @@ module inq_pool #(
       c <= {CCW{1'b0}};
       lop <= {CW{1'b0}};
       out_valid <= 1'b0;
-      out_data <= {A{1'b0}};
+      out_data <= {KA{1'b0}};
     end else begin
       if (in_fire) begin
         if (ie == ROW_LAST) begin

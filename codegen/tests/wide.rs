@@ -1,5 +1,6 @@
 //! Wide beats (`docs/hardware.md` §2): streams of `k` elements per beat between hard-wired MVUs
-//! (`KI`, `KO`) and tiled pools (`K`), set by hand on a planned design ([`set_beats`]). The
+//! (`KI`, `KO`) and pools (`K`: tiled, §5.1, and line-buffered, §5), set by hand on a planned
+//! design ([`set_beats`]). The
 //! generated top must lint (Verilator `-Wall`) and elaborate (yosys) cleanly, and in Icarus
 //! every element of every tap and every logit must equal the reference, image after image
 //! under input gaps and output back-pressure; the checks of the graph refuse beats that do not
@@ -150,6 +151,115 @@ fn wide_designs_match_reference_in_icarus() {
     inq_hdl::stage_adder_trees(&mut d, 0);
     assert!(d.mvu_engines().all(|(_, _, m)| m.pipeline == 0));
     functional("wide-fn-unpipelined", &model, &d, 2, 8);
+}
+
+/// Line-buffered pools (§5: 3×3 stride 2 max and 2×2 stride 1 average over a copy of the
+/// buffer per tap, 2×2 stride 4 max over banks; [`overlap_model`]) at several beats: one
+/// element, `K = 2` on every pool (two and three channel groups), `K = 2` then 3, and a whole
+/// pixel per beat (`K = C`: 4, then 6). The pools' `K` parameter appears only where the beat
+/// is wide; every design lints and elaborates and, in Icarus, every element of every tap and
+/// every logit equals the reference under input gaps and output back-pressure.
+#[test]
+fn line_buffered_pools_at_several_beats() {
+    let model = overlap_model(3);
+    let narrow = overlap_design(&model);
+    let pools: Vec<&inq_hdl::Pool> = narrow
+        .engines
+        .iter()
+        .filter_map(|e| match &e.kind {
+            inq_hdl::EngineKind::Pool(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pools.len(), 3);
+    assert!(pools.iter().all(|p| !p.tiled()));
+    assert_eq!(
+        pools.iter().map(|p| p.banked()).collect::<Vec<_>>(),
+        vec![false, false, true]
+    );
+    // the beats of c1, p1, c2, p2, p3, fc (`(name, in, out)`, as [`set_beats`] takes them)
+    type Beats = [(&'static str, usize, usize); 6];
+    let sets: [(&str, Beats); 4] = [
+        (
+            "one",
+            [
+                ("c1", 1, 1),
+                ("p1", 1, 1),
+                ("c2", 1, 1),
+                ("p2", 1, 1),
+                ("p3", 1, 1),
+                ("fc", 1, 1),
+            ],
+        ),
+        (
+            "two",
+            [
+                ("c1", 1, 2),
+                ("p1", 2, 2),
+                ("c2", 2, 2),
+                ("p2", 2, 2),
+                ("p3", 2, 2),
+                ("fc", 2, 1),
+            ],
+        ),
+        (
+            "two-three",
+            [
+                ("c1", 1, 2),
+                ("p1", 2, 2),
+                ("c2", 2, 3),
+                ("p2", 3, 3),
+                ("p3", 3, 3),
+                ("fc", 3, 1),
+            ],
+        ),
+        (
+            "pixel",
+            [
+                ("c1", 1, 4),
+                ("p1", 4, 4),
+                ("c2", 4, 6),
+                ("p2", 6, 6),
+                ("p3", 6, 6),
+                ("fc", 6, 1),
+            ],
+        ),
+    ];
+    let tools = have("verilator") && have("yosys");
+    if !tools {
+        assert!(
+            std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(),
+            "verilator and yosys are needed (INQ_ALLOW_MISSING_TOOLS=1 to skip)"
+        );
+    }
+    for (i, (name, beats)) in sets.iter().enumerate() {
+        let mut d = narrow.clone();
+        set_beats(&mut d, beats);
+        let (m, dir) = generate(&format!("pool-{name}"), &model, &d);
+        let top = std::fs::read_to_string(dir.join("rtl/inq_top.v")).unwrap();
+        for &(engine, k, _) in &beats[1..5] {
+            if engine.starts_with('p') {
+                // the parameter list before the instance name `u_e<i>_<name>`
+                let at = top.find(&format!(") u_e{}_", index(&d, engine))).unwrap();
+                let params = &top[top[..at].rfind("inq_pool #(").unwrap()..at];
+                assert_eq!(
+                    params.contains(&format!(".K({k})")),
+                    k > 1,
+                    "{name} {engine}: {params}"
+                );
+            }
+        }
+        if tools {
+            lint(&dir, &m);
+            yosys(&dir, &m);
+        }
+        functional(&format!("pool-fn-{name}"), &model, &d, 3, 20 + i as u64);
+    }
+}
+
+/// The index of the engine named `name`.
+fn index(d: &inq_hdl::Design, name: &str) -> usize {
+    d.engines.iter().position(|e| e.name == name).unwrap()
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! the engines and FIFOs that follow from it; [`widen_beats_to`] the narrowest that meet a
 //! throughput target; [`choose_beats`] picks between them (`inq gen --beats`). Which beats a
 //! kind can take is the kind's own business ([`EngineOp::beat_caps`], in its file: MVUs,
-//! tiled pools and forks take wide beats); the input port and the output stage take one
-//! element per beat.
+//! pools — tiled or line-buffered —, forks, adders and the GAP unit's input take wide beats);
+//! the input port and the output stage take one element per beat.
 //!
 //! Owns only the choice; not here: what a beat is on the wires (the contract in
 //! `docs/hardware.md`), each kind's cycles with its beats (`ops/*.rs`), the FIFO rule
@@ -188,8 +188,9 @@ pub struct StreamBeat {
 
 /// Gives every stream of `design` the widest beat that both of its ends take (`docs/hardware.md`
 /// §2.1): a hard-wired MVU emits up to all `PE` results of a pixel per beat and takes up to
-/// `C` channels of a pixel per beat, a tiled pooling unit passes up to `C` channels per beat
-/// (the same in and out); everything else takes one element per beat. Then it updates each
+/// `C` channels of a pixel per beat, a pooling unit (tiled or line-buffered) passes up to `C`
+/// channels per beat (the same in and out), and so on per kind ([`EngineOp::beat_caps`]); the
+/// input port and the output stage take one element per beat. Then it updates each
 /// engine's beats, cycles and resources, the FIFO depths after an MVU (in beats) and the skip
 /// FIFOs. Returns the streams wider than one element.
 pub fn widen_beats(design: &mut Design) -> Vec<StreamBeat> {

@@ -832,6 +832,110 @@ fn line_buffers_stay_in_lutram_on_xilinx_and_pools_are_tiled() {
     }
 }
 
+/// The line-buffered pool's beats (`docs/hardware.md` §2.1, §5): any `K | C`, the same in and
+/// out; with `K` channels per beat it is the `K = 1` unit over `C/K` channel groups — cycles
+/// divided by `K`, a line buffer of `K`-element words (`1/K` of the depth, banked or not),
+/// `K` lanes of the reduction, the template parameter `K`, and a first-image schedule whose
+/// beats move their `K` elements together.
+#[test]
+fn line_buffered_pools_take_wide_beats() {
+    use inq_hdl::ops::pool::{Pool, PoolMode};
+    use inq_hdl::ops::BeatCaps;
+    use inq_hdl::{EngineOp, Io, ParamValue};
+    let g = |h: usize, k: usize, sh: usize| inq_hdl::geometry::Geometry {
+        c: 6,
+        h,
+        w: h,
+        kh: k,
+        kw: k,
+        sh,
+        sw: sh,
+        pad: [0; 4],
+        oc: 6,
+        oh: (h - k) / sh + 1,
+        ow: (h - k) / sh + 1,
+        nr: inq_hdl::geometry::line_buffer_rows(h, k, sh, 0, (h - k) / sh + 1),
+    };
+    let io = Io {
+        in_width: 8,
+        in_signed: false,
+        out_width: 8,
+        out_signed: false,
+    };
+    let param = |p: &Pool, name: &str| {
+        p.params(&io)
+            .into_iter()
+            .find(|q| q.name == name)
+            .map(|q| q.value)
+    };
+    // 3×3 stride 2 (overlapping, a copy per tap), 2×2 stride 4 (banked)
+    for (geom, banked) in [(g(11, 3, 2), false), (g(12, 2, 4), true)] {
+        for mode in [PoolMode::Max, PoolMode::Avg] {
+            if mode == PoolMode::Avg && geom.kh == 3 {
+                continue; // average windows hold a power of two elements
+            }
+            let narrow = Pool::new(geom, mode, 8);
+            assert!(!narrow.tiled());
+            assert_eq!(narrow.banked(), banked);
+            assert_eq!(
+                narrow.beat_caps(),
+                BeatCaps {
+                    input: 6,
+                    out: 6,
+                    pass: true
+                }
+            );
+            assert_eq!(param(&narrow, "K"), None);
+            for k in [2, 3, 6] {
+                let mut p = narrow.clone();
+                p.set_beats(k, k);
+                assert_eq!(p.beat_error(), None, "K = {k}");
+                assert_eq!((p.in_beat(), p.out_beat()), (k, k));
+                assert_eq!(p.banked(), banked);
+                assert_eq!(param(&p, "K"), Some(ParamValue::Int(k as i64)));
+                // the plan's cycles: every row of both sides in 1/K of the cycles, and the
+                // wrap cycle
+                let (wide, one) = (p.cycles_per_image(), narrow.cycles_per_image());
+                assert!(
+                    wide * k as u64 <= one + k as u64,
+                    "K = {k}: {wide} vs {one}"
+                );
+                assert!(
+                    wide * k as u64 + k as u64 >= one,
+                    "K = {k}: {wide} vs {one}"
+                );
+                // the line buffer: words of K elements
+                let (lb, lb1) = (p.line_buffer(8), narrow.line_buffer(8));
+                assert_eq!(lb.depth * k as u64, lb1.depth);
+                assert_eq!(lb.bits, 8 * k as u64);
+                assert_eq!(lb.copies, lb1.copies);
+                // K lanes of comparators or adders
+                let adders =
+                    |p: &Pool| p.resources(&io).adders.iter().map(|a| a.count).sum::<u64>();
+                assert_eq!(adders(&p), k as u64 * adders(&narrow));
+                assert!(p.resources(&io).luts > narrow.resources(&io).luts);
+                // the first image: beats of K elements leave together, one beat per cycle
+                let avail: Vec<u64> = (0..geom.in_elements() as u64).collect();
+                let out = &p.first_image(&[&avail])[0];
+                assert_eq!(out.len(), geom.out_elements());
+                for beat in out.chunks(k) {
+                    assert!(beat.iter().all(|&t| t == beat[0]));
+                }
+                assert!(out
+                    .chunks(k)
+                    .zip(out.chunks(k).skip(1))
+                    .all(|(a, b)| a[0] < b[0]));
+            }
+            for k in [0, 4, 5] {
+                let mut p = narrow.clone();
+                p.set_beats(k, k);
+                let err = p.beat_error().expect("K must divide C");
+                assert!(err.contains("must divide C = 6"), "{err}");
+            }
+        }
+    }
+}
+
 /// `lenet()` with nine in ten of conv1's weights zero (what `inq quantize --sparsity 0.9`
 /// leaves): few enough terms that a hard-wired conv1 is the smaller engine.
 fn sparse_lenet() -> QuantModel {

@@ -53,6 +53,17 @@ pub enum LayerSpec {
     MaxPool(usize),
     /// Average pool, square power-of-two window (1 or 2 or 4), stride = window.
     AvgPool(usize),
+    /// Max or average pool with a square window and a stride of its own, so that windows may
+    /// overlap (3×3 stride 2, 2×2 stride 1) or leave gaps; an average window must hold a power
+    /// of two elements (1×1, 2×2, 4×4).
+    Pool {
+        /// Window size (both axes).
+        k: usize,
+        /// Stride (both axes).
+        stride: usize,
+        /// Average instead of maximum.
+        avg: bool,
+    },
     /// Global average pool.
     GlobalAvgPool,
     /// Flatten.
@@ -377,24 +388,29 @@ impl Builder {
                     fmt: nf.unwrap_or(cur.fmt),
                 }
             }
-            &LayerSpec::MaxPool(k) | &LayerSpec::AvgPool(k) => {
+            &LayerSpec::MaxPool(k) | &LayerSpec::AvgPool(k) | &LayerSpec::Pool { k, .. } => {
+                let (stride, avg) = match *ls {
+                    LayerSpec::Pool { stride, avg, .. } => (stride, avg),
+                    _ => (k, matches!(ls, LayerSpec::AvgPool(_))),
+                };
                 let w = ops::Window {
                     kernel: [k, k],
-                    stride: [k, k],
+                    stride: [stride, stride],
                 };
-                let op = if matches!(ls, LayerSpec::MaxPool(_)) {
-                    Op::MaxPool(ops::MaxPool(w))
-                } else {
+                let op = if avg {
                     Op::AvgPool(ops::AvgPool(w))
+                } else {
+                    Op::MaxPool(ops::MaxPool(w))
                 };
                 self.push(name.clone(), &cur.name, op);
                 let (h, wd) = (cur.shape[1], cur.shape.get(2).copied().unwrap_or(1));
+                let s = stride.max(1);
                 Cur {
                     name,
                     shape: vec![
                         cur.shape[0],
-                        h.saturating_sub(k) / k + 1,
-                        wd.saturating_sub(k) / k + 1,
+                        h.saturating_sub(k) / s + 1,
+                        wd.saturating_sub(k) / s + 1,
                     ],
                     fmt: cur.fmt,
                 }

@@ -297,6 +297,125 @@ fn wide_beats_sim_equals_verilator() {
     check_hard_wired(&model, "wide-beats", Some(&|i| i as u32 % 3), true);
 }
 
+/// Line-buffered pools (`docs/hardware.md` §5) with wide beats: a 3×3 stride 2 max and a 2×2
+/// stride 1 average of signed values (a copy of the buffer per tap), a pool feeding a pool, and
+/// a banked 2×2 stride 4 max, between convolutions. Three designs: every conv hard-wired with
+/// the widest beats (`widen_beats`: a whole pixel per beat, `K = C`); the same with beats of
+/// 2 and 3 set by hand (`K < C`: two or three channel groups per pixel, banked too); and the
+/// planner's own beats for a throughput target of 700 cycles an image (`plan_with`: the first
+/// pool at 2 of 4 channels). With and without stalls, and every tap stream: the simulator's
+/// values and cycles are the RTL's.
+#[test]
+fn wide_line_buffered_pools_sim_equals_verilator() {
+    require_verilator();
+    let conv = |out, k, pad, relu| LayerSpec::Conv {
+        out,
+        k,
+        stride: 1,
+        pad,
+        bits: 4,
+        act_bits: 6,
+        relu,
+        per_channel: true,
+    };
+    let pool = |k, stride, avg| LayerSpec::Pool { k, stride, avg };
+    // every window ends on its map's last row and column: all of an image is needed
+    let spec = RandomSpec {
+        input: [2, 15, 15],
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        },
+        layers: vec![
+            conv(4, 3, 1, true),  // 4×15×15
+            pool(3, 2, false),    // 4×7×7
+            conv(6, 3, 1, false), // 6×7×7, signed
+            pool(2, 1, true),     // 6×6×6
+            pool(2, 4, false),    // 6×2×2, banked
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 5,
+                bits: 4,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
+        ],
+    };
+    let model = build(&spec, 12).expect("valid random model");
+    let pools = |d: &inq_hdl::Design| -> Vec<(usize, bool)> {
+        d.engines
+            .iter()
+            .filter_map(|e| match &e.kind {
+                inq_hdl::EngineKind::Pool(p) if !p.tiled() => Some((p.beat, p.banked())),
+                _ => None,
+            })
+            .collect()
+    };
+    let unroll: Vec<String> = [0, 2, 6]
+        .iter()
+        .map(|&i| model.nodes[i].name.clone())
+        .collect();
+    let mut widest =
+        inq_hdl::plan_unrolled(&model, &FoldingRequest::Minimal, &unroll).expect("plan");
+    let mut by_hand = widest.clone();
+    inq_hdl::widen_beats(&mut widest);
+    assert_eq!(pools(&widest), vec![(4, false), (6, false), (6, true)]);
+    // (node, input beat, output beat): c1 1→2, p1 2, c2 2→3, p2 3, p3 3, fc 3→1
+    let hand = [
+        (0, 1, 2),
+        (1, 2, 2),
+        (2, 2, 3),
+        (3, 3, 3),
+        (4, 3, 3),
+        (6, 3, 1),
+    ];
+    for e in &mut by_hand.engines {
+        if let Some(&(_, ki, ko)) = hand.iter().find(|h| Some(h.0) == e.node) {
+            e.kind.op_mut().set_beats(ki, ko);
+        }
+    }
+    for i in 0..by_hand.streams.len() {
+        if let inq_hdl::Endpoint::Engine { engine, .. } = by_hand.streams[i].from {
+            by_hand.streams[i].beat = by_hand.engines[engine].op().out_beat();
+        }
+    }
+    assert_eq!(pools(&by_hand), vec![(2, false), (3, false), (3, true)]);
+    // 700 cycles an image: below the first conv's 900 results, above the input's 450
+    let req = FoldingRequest::Throughput {
+        fps: 100e6 / 700.0,
+        clock_mhz: 100.0,
+        hard_wired: true,
+    };
+    let target = inq_hdl::plan_with(&model, &req, &[], inq_hdl::BeatChoice::Auto).expect("plan");
+    // the first pool reads 4·15·15 elements an image: 2 per beat meet the target; the others
+    // read fewer elements than the input's and stay at one
+    assert_eq!(pools(&target), vec![(2, false), (1, false), (1, true)]);
+    let images: Vec<Vec<i64>> = (0..8).map(|i| random_input(&model, 700 + i)).collect();
+    let designs = [
+        ("widest", &widest),
+        ("by-hand", &by_hand),
+        ("target", &target),
+    ];
+    for (name, design) in designs {
+        let dir = generate(&model, design, &format!("wide-pools-{name}"));
+        for (rate, seed, taps) in [(0.0, 1, true), (0.4, 4, false), (0.25, 9, true)] {
+            let drive = Drive {
+                stall_rate: rate,
+                seed,
+                taps,
+                ..Drive::default()
+            };
+            let common::Agreed { sim, rtl } = cosim(&dir, design, &model, &images, &drive)
+                .unwrap_or_else(|e| panic!("{name}, stall rate {rate}: {e}"));
+            assert_eq!(sim.outputs.len(), 8 * 5);
+            assert_eq!(sim.latency_cycles, rtl.latency_cycles);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// The same convolutions with uniform integer weights, hard-wired as canonical signed digits,
 /// with the plan's pipeline registers.
 #[test]

@@ -1,7 +1,8 @@
 //! Pooling engines (`docs/hardware.md` §5): max and average pooling over a window. Two shared
 //! modules, chosen by the plan ([`inq_hdl::Pool::tiled`]): `inq_pool_tile` for windows that
-//! tile the map (§5.1), `inq_pool` for any other (§5). Parameters from the plan plus the
-//! element width `A`; ports `clk/rst`, `in_*`, `out_*`.
+//! tile the map (§5.1), `inq_pool` for any other (§5). Parameters from the plan (with `K`,
+//! the channels per beat, where the plan widens the streams) plus the element width `A`;
+//! ports `clk/rst`, `in_*`, `out_*` (`K·A` bits wide).
 
 use askama::Template;
 use inq_hdl::Pool;

@@ -391,6 +391,61 @@ pub const WIDE_BEATS: [(&str, usize, usize); 5] = [
     ("fc", 3, 1),
 ];
 
+/// For wide beats through line-buffered pools (`docs/hardware.md` §5): conv c1 2→4 3×3 pad 1
+/// on 15×15 (signed input), 3×3 stride 2 max pool p1 (a copy of the buffer per tap) to 7×7,
+/// conv c2 4→6 3×3 pad 1 with signed outputs, 2×2 stride 1 average pool p2 (of signed values)
+/// to 6×6, 2×2 stride 4 max pool p3 (a banked buffer) to 2×2, flatten, dense fc 24→3 logits;
+/// [`OVERLAP_UNROLL`] hard-wires the three MVUs. Every window ends on the map's last row and
+/// column, so the last logit of an image needs every element of every stream.
+pub fn overlap_model(seed: u64) -> QuantModel {
+    let mut r = Rng::new(seed);
+    let nodes = vec![
+        conv(
+            &mut r,
+            "c1",
+            2,
+            4,
+            3,
+            1,
+            [1, 1, 1, 1],
+            0,
+            4,
+            vec![-1, -2, -1, 0],
+            true,
+            Output::from_act(act(6, false, -4)),
+        ),
+        ("p1".into(), Op::MaxPool(ops::MaxPool(window(3, 2)))),
+        conv(
+            &mut r,
+            "c2",
+            4,
+            6,
+            3,
+            1,
+            [1, 1, 1, 1],
+            2,
+            3,
+            vec![-1],
+            false,
+            Output::from_act(act(7, true, -4)),
+        ),
+        ("p2".into(), Op::AvgPool(ops::AvgPool(window(2, 1)))),
+        ("p3".into(), Op::MaxPool(ops::MaxPool(window(2, 4)))),
+        flatten("flat"),
+        dense(&mut r, "fc", 24, 3, 4, vec![-2], false, Output::Logits),
+    ];
+    QuantModel::chain("overlap", input([2, 15, 15], act(8, true, -7)), nodes)
+}
+
+/// The layers of [`overlap_model`] that are hard-wired.
+pub const OVERLAP_UNROLL: [&str; 3] = ["c1", "c2", "fc"];
+
+/// [`overlap_model`] with [`OVERLAP_UNROLL`] hard-wired, one element per beat.
+pub fn overlap_design(model: &QuantModel) -> inq_hdl::Design {
+    let unroll: Vec<String> = OVERLAP_UNROLL.iter().map(|s| s.to_string()).collect();
+    inq_hdl::plan_unrolled(model, &inq_hdl::FoldingRequest::Minimal, &unroll).expect("plan")
+}
+
 /// Sets the elements per beat of the named engines (`(name, in, out)`: an MVU's `in_beat` and
 /// `out_beat`, a pool's or fork's `beat`, which must then be equal) and of every stream to its
 /// producer's output beat (stream 0: 1).

@@ -74,7 +74,7 @@ impl Param {
 
 /// What beats an engine can take (`docs/hardware.md` §2.1): an input beat that divides
 /// `input`, an output beat that divides `out`; `pass` when its output beats must equal its
-/// input beat (the tiled pool, the fork).
+/// input beat (the pools, the fork, the adder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BeatCaps {
     /// The input beat divides this.

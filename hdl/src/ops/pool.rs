@@ -1,14 +1,16 @@
 //! The pooling unit (`docs/hardware.md` §5): max and average pooling over a window. Two
 //! implementations, chosen by the plan from the window alone ([`Pool::tiled`]): windows that
 //! tile the map go to `inq_pool_tile` (§5.1: one partial result per output column and channel,
-//! no line buffer), any other window to `inq_pool` (§5: a line buffer of `NR` rows). Owns the
-//! engine's parameters, cycle model, resource estimate and template parameters of both.
-//! (Global average pooling is its own engine, `gap`.)
+//! no line buffer), any other window to `inq_pool` (§5: a line buffer of `NR` rows). Both take
+//! beats of `K | C` channels of one pixel (§2.1), and each is then its `K = 1` unit over `C/K`
+//! channel groups with `K` lanes side by side. Owns the engine's parameters, beat rule, cycle
+//! model, first-image schedule, resource estimate and template parameters of both. (Global
+//! average pooling is its own engine, `gap`.)
 
 use serde::{Deserialize, Serialize};
 
 use super::api::{BeatCaps, EngineOp, Io, Param};
-use crate::geometry::{engine_cycles, Geometry};
+use crate::geometry::{engine_cycles_beats, Geometry};
 use crate::resources::{
     ceil_div, clog2, common_ctrl_bits, finish, lb_addr_bits, lutram, push_adders, scale, term,
     vclog2, LineBuffer, Resources, Term, POOL_CTRL_LUTS_PER_BIT, POOL_FIXED_LUTS,
@@ -37,8 +39,9 @@ pub struct Pool {
     pub shift: u32,
     /// Width of the window sum (`A + shift + 1`, average only).
     pub sum_width: u32,
-    /// Elements per beat `K` in and out (`docs/hardware.md` §2.1, §5.1; the tiled unit only,
-    /// `K | C`): `K` channels of one pixel per beat, pooled side by side.
+    /// Elements per beat `K` in and out (`docs/hardware.md` §2.1, §5, §5.1; `K | C`): `K`
+    /// channels of one pixel per beat, pooled side by side. Both units are their `K = 1` unit
+    /// over `C/K` channel groups ([`Pool::groups`]).
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
     pub beat: usize,
 }
@@ -56,6 +59,23 @@ impl Pool {
             shift,
             sum_width: bits + shift + 1,
             beat: 1,
+        }
+    }
+
+    /// `K` ([`Pool::beat`], at least 1).
+    pub fn k(&self) -> usize {
+        self.beat.max(1)
+    }
+
+    /// The geometry of the `K = 1` unit this one is (`docs/hardware.md` §5, §5.1): `C/K`
+    /// channel groups in place of the channels, each position of the line buffer (or of the
+    /// tiled unit's partial results) a word of `K` elements.
+    pub fn groups(&self) -> Geometry {
+        let k = self.k();
+        Geometry {
+            c: self.geom.c / k,
+            oc: self.geom.oc / k,
+            ..self.geom
         }
     }
 
@@ -89,6 +109,9 @@ impl Pool {
     /// into whole windows (`kh | NR`), e.g. a 2×2 window of stride 4 on an even map. Otherwise
     /// one copy of the whole buffer per tap. Storage only: no cycle changes. Never for windows
     /// that tile the map: those go to the tiled unit ([`Pool::tiled`]), which has no banks.
+    /// Independent of the beat: a bank (or a copy) holds whole beats, the `K` channels of a
+    /// group of one pixel, which every tap reads together, so a word of `K` elements never
+    /// straddles two banks and the banks' layout is the `K = 1` one over channel groups.
     pub fn banked(&self) -> bool {
         let g = &self.geom;
         !self.tiled()
@@ -101,43 +124,47 @@ impl Pool {
             && g.nr.is_multiple_of(g.kh)
     }
 
-    /// The line buffer's RAMs: `kh·kw` banks of `NR·W·C/(kh·kw)` words, or `kh·kw` copies of
-    /// `NR·W·C` words, each with one synchronous read port; for the tiled unit its one RAM of
-    /// `OW·C` partial results.
+    /// The line buffer's RAMs, in words of `K` elements (one beat): `kh·kw` banks of
+    /// `NR·W·C/(K·kh·kw)` words, or `kh·kw` copies of `NR·W·C/K` words, each with one
+    /// synchronous read port; for the tiled unit its one RAM of `OW·C/K` words of partial
+    /// results.
     pub fn line_buffer(&self, width: u32) -> LineBuffer {
-        let g = &self.geom;
+        let g = self.groups();
+        let k = self.k() as u64;
         if self.tiled() {
             return LineBuffer {
                 memories: "pb",
-                depth: (g.ow * g.c / self.beat.max(1)) as u64,
-                bits: u64::from(self.partial_width(width)) * self.beat.max(1) as u64,
+                depth: (g.ow * g.c) as u64,
+                bits: u64::from(self.partial_width(width)) * k,
                 copies: 1,
             };
         }
         let taps = (g.kh * g.kw) as u64;
-        let elements = g.lb_elements() as u64;
+        let words = g.lb_elements() as u64;
         let (memories, depth) = if self.banked() {
-            ("g_banked*", elements / taps)
+            ("g_banked*", words / taps)
         } else {
-            ("g_copies*", elements)
+            ("g_copies*", words)
         };
         LineBuffer {
             memories,
             depth,
-            bits: u64::from(width),
+            bits: u64::from(width) * k,
             copies: taps,
         }
     }
 }
 
-/// Cycles per image of a pooling unit in isolation: `OW·C` cycles per output row; the tiled
-/// unit takes one input element per cycle (`C·H·W`).
+/// Cycles per image of a pooling unit in isolation, with `K` elements per beat: `OW·C/K`
+/// fires per output row and `W·C/K` input beats per row (the row model of §9); the tiled unit
+/// takes one input beat per cycle (`C·H·W/K`).
 pub fn pool_cycles(pool: &Pool) -> u64 {
     let g = &pool.geom;
+    let k = pool.k();
     if pool.tiled() {
-        (g.c * g.h * g.w / pool.beat.max(1)) as u64
+        (g.c * g.h * g.w / k) as u64
     } else {
-        engine_cycles(g, (g.ow * g.c) as u64)
+        engine_cycles_beats(g, (g.ow * g.c / k) as u64, k)
     }
 }
 
@@ -184,10 +211,15 @@ fn tile_terms(pool: &Pool, width: u32) -> Vec<Term> {
     t
 }
 
-/// The terms of a pooling engine's estimate.
+/// The terms of a line-buffered pooling engine's estimate (§5): the `K = 1` unit over channel
+/// groups ([`Pool::groups`]) for the counters and addresses, `K·A`-bit words in the line
+/// buffer, the forwarding selects and the output register, and `K` lanes of the reduction.
 fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
-    let g = &pool.geom;
+    let g = pool.groups();
     let a = u64::from(width);
+    let k = pool.k() as u64;
+    // a beat: a word of the line buffer, the forwarded word, the output register
+    let ka = a * k;
     let taps = (g.kh * g.kw) as u64;
     let cw = vclog2((g.h + g.kh + g.nr + g.sh + 4) as u64) + 2;
     let banked = pool.banked();
@@ -196,9 +228,10 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
     let lbw = vclog2(lbuf.depth.max(2));
     let mut t = Vec::new();
     // control: common part (with `wp`, `rb0`, `oxc` at the word width), c, lop, cco; banked:
-    // the write position's channel and bank (`wc`, `wx`, `wy`; its word `ww` replaces `wp`).
+    // the write position's channel group and bank (`wc`, `wx`, `wy`; its word `ww` replaces
+    // `wp`). Every counter counts channel groups.
     let mut ctrl_bits =
-        common_ctrl_bits(g) - 3 * (lb_addr_bits(g) - lbw) + vclog2(g.c as u64 + 1) + cw + lbw;
+        common_ctrl_bits(&g) - 3 * (lb_addr_bits(&g) - lbw) + vclog2(g.c as u64 + 1) + cw + lbw;
     if banked {
         ctrl_bits +=
             vclog2(g.c as u64 + 1) + u64::from(clog2(g.kw as u64)) + u64::from(clog2(g.kh as u64));
@@ -206,7 +239,7 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
     t.push(term(
         "control (counters, handshakes)",
         POOL_FIXED_LUTS + scale(ctrl_bits, POOL_CTRL_LUTS_PER_BIT),
-        ctrl_bits + a,
+        ctrl_bits + ka,
         ceil_div(ctrl_bits, 4),
     ));
     let kh = g.kh as u64;
@@ -231,39 +264,39 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
         // one block RAM per bank or copy (counted in `bram18`)
         t.push(term(
             "line buffer (block RAM per bank or copy: forwarding selects)",
-            taps * a,
-            taps * (a + 1) + a,
+            taps * ka,
+            taps * (ka + 1) + ka,
             0,
         ));
     } else if banked {
-        let bank = lutram(lbuf.depth, a, 1);
+        let bank = lutram(lbuf.depth, ka, 1);
         t.push(Term {
             name: "line buffer (a distributed-RAM bank per tap, a registered read each)",
-            luts: taps * (bank.logic_luts + a),
+            luts: taps * (bank.logic_luts + ka),
             lutram_luts: taps * bank.sites(),
-            ffs: taps * (a + 1) + a,
+            ffs: taps * (ka + 1) + ka,
             carry4: 0,
         });
     } else {
-        let lb = lutram(lbuf.depth, a, taps);
+        let lb = lutram(lbuf.depth, ka, taps);
         t.push(Term {
             name: "line buffer (distributed RAM, read muxes, a registered read per tap)",
             luts: lb.logic_luts,
             lutram_luts: lb.sites(),
-            ffs: taps * (a + 1) + a,
+            ffs: taps * (ka + 1) + ka,
             carry4: 0,
         });
     }
     let (luts, carry) = match pool.mode {
-        // comparator (carry chain) and select per reduction step
+        // comparator (carry chain) and select per reduction step, per lane
         PoolMode::Max => (
-            taps.saturating_sub(1) * 2 * a,
-            taps.saturating_sub(1) * ceil_div(a, 4),
+            taps.saturating_sub(1) * 2 * a * k,
+            taps.saturating_sub(1) * ceil_div(a, 4) * k,
         ),
-        // adder chain of the window sum and the rounding add
+        // adder chain of the window sum and the rounding add, per lane
         PoolMode::Avg => {
             let s = u64::from(pool.sum_width);
-            (taps * s, (taps + 1) * ceil_div(s, 4))
+            (taps * s * k, (taps + 1) * ceil_div(s, 4) * k)
         }
     };
     t.push(term("window reduction", luts, 0, carry));
@@ -273,16 +306,18 @@ fn pool_terms(pool: &Pool, width: u32) -> Vec<Term> {
 /// Resources of a pooling engine.
 fn pool_resources(pool: &Pool, width: u32) -> Resources {
     let g = &pool.geom;
+    let k = pool.k() as u64;
     let mut r = Resources::default();
     if pool.tiled() {
         push_adders(&mut r.adders, pool.partial_width(width), 1);
         r.bram18 = pool.line_buffer(width).bram18();
         return finish(&tile_terms(pool, width), r);
     }
+    // `K` lanes of the reduction (§5)
     let taps = (g.kh * g.kw) as u64;
     match pool.mode {
-        PoolMode::Max => push_adders(&mut r.adders, width, taps.saturating_sub(1)),
-        PoolMode::Avg => push_adders(&mut r.adders, pool.sum_width, taps),
+        PoolMode::Max => push_adders(&mut r.adders, width, taps.saturating_sub(1) * k),
+        PoolMode::Avg => push_adders(&mut r.adders, pool.sum_width, taps * k),
     }
     r.bram18 = pool.line_buffer(width).bram18();
     finish(&pool_terms(pool, width), r)
@@ -291,11 +326,12 @@ fn pool_resources(pool: &Pool, width: u32) -> Resources {
 impl EngineOp for Pool {
     /// The schedule's chain (`docs/hardware.md` §12): the row comparison, `fire`, the next
     /// window position, each tap's next read address and its forwarding comparison. The
-    /// address decode grows with the words of a row: `W·C` for a copy per tap (11 + ⌈log2
-    /// W·C⌉ levels, 8 carry steps, as measured), `W·C/(kh·kw)` per bank when banked (13 + 6
-    /// on the one banked design measured).
+    /// address decode grows with the words of a row: `W·C/K` for a copy per tap (11 + ⌈log2
+    /// W·C⌉ levels, 8 carry steps, as measured at `K = 1`), `W·C/(K·kh·kw)` per bank when
+    /// banked (13 + 6 on the one banked design measured). The `K` lanes of the reduction sit
+    /// side by side after the registered reads, not in this chain.
     fn logic_path(&self, io: &Io, _family: TimingFamily) -> LogicPath {
-        let g = &self.geom;
+        let g = self.groups();
         if self.tiled() {
             // the partial result's registered read, the comparison (or the add) and the
             // select into the partial RAM's write data and the output slots (4 + 4c on both
@@ -319,28 +355,27 @@ impl EngineOp for Pool {
     fn in_beat(&self) -> usize {
         self.beat
     }
-    /// The tiled unit passes up to `C` channels per beat (§5.1); the line-buffered one one
-    /// element.
+    /// Both units pass up to `C` channels of a pixel per beat, the same beat in and out (§5,
+    /// §5.1).
     fn beat_caps(&self) -> BeatCaps {
-        if self.tiled() {
-            BeatCaps {
-                input: self.geom.c,
-                out: self.geom.c,
-                pass: true,
-            }
-        } else {
-            BeatCaps::ONE
+        BeatCaps {
+            input: self.geom.c,
+            out: self.geom.c,
+            pass: true,
         }
     }
+    /// The input beat is the unit's `K`; its output beat is the same by [`BeatCaps::pass`].
     fn set_beats(&mut self, in_beat: usize, _out_beat: usize) {
         self.beat = in_beat;
     }
-    /// Only the tiled unit takes wide beats, `K | C` (§5.1).
+    /// `K | C` for both units (§5, §5.1): a beat never spans two pixels, and the line buffer
+    /// (or the partial results) holds whole beats. Nothing else: the banks of the
+    /// line-buffered unit hold whole beats whatever `K` is ([`Pool::banked`]).
     fn beat_error(&self) -> Option<String> {
         let k = self.beat;
-        (k != 1 && !(self.tiled() && k >= 1 && self.geom.c.is_multiple_of(k))).then(|| {
+        (k == 0 || !self.geom.c.is_multiple_of(k)).then(|| {
             format!(
-                "{k} elements per beat: only a tiled pooling unit takes wide beats, dividing C = {}",
+                "{k} elements per beat: a pooling unit's beat must divide C = {}",
                 self.geom.c
             )
         })
@@ -363,7 +398,8 @@ impl EngineOp for Pool {
             // a row of windows in progress and the two output slots
             g.kh * g.w * g.c + 2
         } else {
-            g.lb_elements() + 1
+            // the line buffer and the output register (a beat)
+            g.lb_elements() + self.k()
         }
     }
     fn first_image(&self, inputs: &[&[u64]]) -> Vec<Times> {
@@ -385,18 +421,20 @@ impl EngineOp for Pool {
                 .collect();
             return vec![out];
         }
-        // one output element per cycle (`fire`) once output row `oy`'s `need` rows are
-        // complete; `out_valid` is registered, so the element moves the cycle after its fire
+        // one output beat per cycle (`fire`) once output row `oy`'s `need` rows are
+        // complete; `out_valid` is registered, so the beat's `K` elements move the cycle after
+        // its fire. The input side takes a beat per cycle once its last element is there.
         let g = &self.geom;
-        let taken = schedule::accept(inputs.first().copied().unwrap_or(&[]));
+        let k = self.k();
+        let taken = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), k);
         let mut out = Vec::with_capacity(g.oh * g.ow * g.c);
         let mut next = 0u64;
         for oy in 0..g.oh {
             let need = (oy * g.sh + g.kh).min(g.h);
             let ready = schedule::rows_complete(&taken, g.w * g.c, need);
-            for _ in 0..g.ow * g.c {
+            for _ in 0..g.ow * g.c / k {
                 let fire = next.max(ready);
-                out.push(fire + 1);
+                out.extend(std::iter::repeat_n(fire + 1, k));
                 next = fire + 1;
             }
         }
@@ -450,5 +488,8 @@ impl EngineOp for Pool {
             Param::int("SUMW", self.sum_width),
             Param::flag("BANKED", self.banked()),
         ]
+        .into_iter()
+        .chain((self.beat != 1).then(|| Param::size("K", self.beat)))
+        .collect()
     }
 }

@@ -1,7 +1,9 @@
 //! `inq_pool` (`docs/hardware.md` §5): max and average pooling over a window, with the
 //! line-buffer input side of §4. Owns the compute side (window reads, max or rounded mean,
 //! output register) and the checks of the parameters of both pooling units; builds the tiled
-//! unit (`pool_tile.rs`, §5.1) where the plan chose it.
+//! unit (`pool_tile.rs`, §5.1) where the plan chose it. With `K` channels of a pixel per beat
+//! (§2.1) a fire computes the windows of `K` channels side by side and emits them as one beat;
+//! the counters count channel groups, as the RTL's do.
 //!
 //! Depends on the engine interface (`api.rs`), `inside.rs`, the decoupled loop (`loops.rs`)
 //! and the leaves. Not here: the line-buffer input side (`inside.rs`), global average pooling
@@ -17,10 +19,16 @@ use super::pool_tile::{PoolKind, PoolTile};
 use crate::activity::{Kind, Quiet};
 use crate::error::SimError;
 
-/// `inq_pool` (§5).
+/// `inq_pool` (§5), taking and sending beats of `k` channels of one pixel (§2.1; `k | C`).
+/// `WIDE` is `k > 1`: the one-element engine is its own type, so that its loops
+/// (`run_windowed`) keep the narrow paths without a test of the beat per cycle.
 #[derive(Debug, Clone)]
-pub(crate) struct Pool {
+pub(crate) struct Pool<const WIDE: bool> {
     pub c: usize,
+    /// Elements per beat `K`, in and out (1 unless `WIDE`).
+    k: usize,
+    /// `C/K`: the channel groups of a pixel (fires per output pixel).
+    pub groups: usize,
     pub w: usize,
     pub kh: usize,
     pub kw: usize,
@@ -37,15 +45,24 @@ pub(crate) struct Pool {
     pub inp: InSide,
     pub oy: usize,
     pub ox: usize,
-    pub ch: usize,
+    /// The channel group of the next fire (channels `grp·K ..`; the RTL's `c`).
+    pub grp: usize,
     pub out_valid: bool,
+    /// `out_data`, the output beat's first element.
     pub out_data: i64,
+    /// The whole output beat when `K > 1` (empty with one element per beat).
+    out_wide: Vec<i64>,
 }
 
-impl Pool {
-    fn new(g: inq_hdl::Geometry, kind: PoolKind) -> Self {
+impl<const WIDE: bool> Pool<WIDE> {
+    /// A unit of `k` elements per beat (`k > 1` exactly when `WIDE`).
+    fn new(g: inq_hdl::Geometry, kind: PoolKind, k: usize) -> Self {
+        let k = k.max(1);
+        debug_assert_eq!(WIDE, k > 1);
         Pool {
             c: g.c,
+            k,
+            groups: g.c / k,
             w: g.w,
             kh: g.kh,
             kw: g.kw,
@@ -60,9 +77,10 @@ impl Pool {
             inp: InSide::new(g.h, g.w * g.c, g.nr),
             oy: 0,
             ox: 0,
-            ch: 0,
+            grp: 0,
             out_valid: false,
             out_data: 0,
+            out_wide: if k > 1 { vec![0; k] } else { Vec::new() },
         }
     }
 
@@ -110,9 +128,10 @@ impl Pool {
         self.compute_quiet(out_ready)
     }
 
+    /// The window result of channel `grp` (one element per beat).
     fn window(&self) -> i64 {
         let lb = &self.inp.lb;
-        let first = self.ox * self.sw * self.c + self.ch;
+        let first = self.ox * self.sw * self.c + self.grp;
         let mut max = i64::MIN;
         let mut sum = 0i64;
         for &row in &self.rowoff {
@@ -128,9 +147,56 @@ impl Pool {
         }
     }
 
+    /// The window results of the `K` channels of group `grp` into `out_wide` (lane `i` is
+    /// channel `grp·K + i`; the `K` channels of a tap are consecutive in the line buffer).
+    fn window_beat(&mut self) {
+        let k = self.k;
+        let first = self.ox * self.sw * self.c + self.grp * k;
+        let (lb, out) = (&self.inp.lb, &mut self.out_wide);
+        match self.kind {
+            PoolKind::Max => out.fill(i64::MIN),
+            PoolKind::Avg { .. } => out.fill(0),
+        }
+        for &row in &self.rowoff {
+            for kx in 0..self.kw {
+                let at = row + first + kx * self.c;
+                let tap = &lb[at..at + k];
+                match self.kind {
+                    PoolKind::Max => {
+                        for (o, &v) in out.iter_mut().zip(tap) {
+                            *o = (*o).max(v);
+                        }
+                    }
+                    PoolKind::Avg { .. } => {
+                        for (o, &v) in out.iter_mut().zip(tap) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+        }
+        if let PoolKind::Avg { shift } = self.kind {
+            for o in out.iter_mut() {
+                *o = numerics::shift_round(*o, shift);
+            }
+        }
+        self.out_data = self.out_wide[0];
+    }
+
     /// One rising edge. Returns `in_fire` and how the cycle counts.
     #[inline(always)]
     pub fn update(&mut self, in_valid: bool, in_data: i64, out_ready: bool) -> (bool, Kind) {
+        self.update_beat(in_valid, std::slice::from_ref(&in_data), out_ready)
+    }
+
+    /// [`Pool::update`] with an input beat of `K` elements.
+    #[inline(always)]
+    pub fn update_beat(
+        &mut self,
+        in_valid: bool,
+        in_data: &[i64],
+        out_ready: bool,
+    ) -> (bool, Kind) {
         let iy_old = self.inp.iy;
         let in_fire = in_valid && self.in_ready();
         let emit_go = !self.out_valid || out_ready;
@@ -141,8 +207,7 @@ impl Pool {
             return (false, kind);
         }
         let (kind, last_fire) = self.compute_side(out_ready);
-        self.inp
-            .update(in_fire, std::slice::from_ref(&in_data), iy_old, last_fire);
+        self.inp.update(in_fire, in_data, iy_old, last_fire);
         if last_fire {
             // after the input side moved `base` to the next image
             self.set_oy(0);
@@ -169,11 +234,15 @@ impl Pool {
         }
         let mut last_fire = false;
         if fire {
-            self.out_data = self.window();
-            if self.ch + 1 != self.c {
-                self.ch += 1;
+            if WIDE {
+                self.window_beat();
             } else {
-                self.ch = 0;
+                self.out_data = self.window();
+            }
+            if self.grp + 1 != self.groups {
+                self.grp += 1;
+            } else {
+                self.grp = 0;
                 if self.ox + 1 != self.ow {
                     self.ox += 1;
                 } else {
@@ -204,13 +273,14 @@ impl Pool {
         self.inp.reset();
         self.set_oy(0);
         self.ox = 0;
-        self.ch = 0;
+        self.grp = 0;
         self.out_valid = false;
         self.out_data = 0;
+        self.out_wide.fill(0);
     }
 }
 
-impl Windowed for Pool {
+impl<const WIDE: bool> Windowed for Pool<WIDE> {
     #[inline(always)]
     fn in_ready(&self) -> bool {
         Pool::in_ready(self)
@@ -234,12 +304,36 @@ impl Windowed for Pool {
         Pool::update(self, in_valid, in_data, out_ready)
     }
     #[inline(always)]
+    fn update_beat(&mut self, in_valid: bool, in_data: &[i64], out_ready: bool) -> (bool, Kind) {
+        Pool::update_beat(self, in_valid, in_data, out_ready)
+    }
+    #[inline(always)]
+    fn out_beat(&self) -> Option<&[i64]> {
+        WIDE.then_some(&self.out_wide[..])
+    }
+    #[inline(always)]
     fn absorb(&mut self, data: i64) -> bool {
         self.inp.absorb(data)
     }
     #[inline(always)]
+    fn in_beat(&self) -> usize {
+        if WIDE {
+            self.k
+        } else {
+            1
+        }
+    }
+    #[inline(always)]
+    fn absorb_beat(&mut self, data: &[i64]) -> bool {
+        self.inp.absorb_beat(data)
+    }
+    #[inline(always)]
     fn row_left(&self) -> usize {
-        self.inp.wc - self.inp.ie
+        if WIDE {
+            (self.inp.wc - self.inp.ie) / self.k
+        } else {
+            self.inp.wc - self.inp.ie
+        }
     }
     #[inline(always)]
     fn inside(&mut self) -> &mut InSide {
@@ -251,7 +345,7 @@ impl Windowed for Pool {
     }
     #[inline(always)]
     fn row_end_next(&self, out_ready: bool) -> bool {
-        self.ch + 1 == self.c && self.ox + 1 == self.ow && self.fire(out_ready)
+        self.grp + 1 == self.groups && self.ox + 1 == self.ow && self.fire(out_ready)
     }
     #[inline(always)]
     fn compute_quiet(&self, out_ready: bool) -> Option<Quiet> {
@@ -269,7 +363,7 @@ impl Windowed for Pool {
             0
         } else if self.avail() {
             // the fires left in this output row (the last one moves `oy`, maybe `last_fire`)
-            (self.ow - self.ox) * self.c - self.ch
+            (self.ow - self.ox) * self.groups - self.grp
         } else {
             usize::from(self.out_valid)
         }
@@ -280,7 +374,7 @@ const PROBES: [&str; 10] = [
     "iy", "ie", "wp", "cdone", "ahead", "oy", "ox", "c", "fire", "out_data",
 ];
 
-impl SimEngine for Pool {
+impl<const WIDE: bool> SimEngine for Pool<WIDE> {
     fn comb(&self, io: &mut Io) {
         inside::comb(self, io);
     }
@@ -306,7 +400,7 @@ impl SimEngine for Pool {
             1,
             b(self.oh),
             b(self.ow),
-            b(self.c),
+            b(self.groups),
             1,
             64,
         ];
@@ -322,7 +416,7 @@ impl SimEngine for Pool {
             i64::from(i.ahead),
             self.oy as i64,
             self.ox as i64,
-            self.ch as i64,
+            self.grp as i64,
             i64::from(self.fire(io.out_ready[0])),
             self.out_data,
         ]);
@@ -376,8 +470,10 @@ pub(crate) fn build(cx: &BuildCx, p: &PoolParams) -> Result<Built, SimError> {
     };
     let engine: Box<dyn SimEngine> = if p.tiled() {
         Box::new(PoolTile::new(g.c, p.beat, g.w, [g.kh, g.kw], g.ow, kind))
+    } else if p.beat > 1 {
+        Box::new(Pool::<true>::new(g, kind, p.beat))
     } else {
-        Box::new(Pool::new(g, kind))
+        Box::new(Pool::<false>::new(g, kind, 1))
     };
     Ok(Built {
         engine,
