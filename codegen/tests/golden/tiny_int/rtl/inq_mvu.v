@@ -227,29 +227,45 @@ module inq_mvu #(
   // that it is its pixel's last fold, dt both (a flip-flop of its own, so that fire has one
   // input fewer); the register advances (adv) unless it holds a last fold that waits for
   // obuf, and then loads obuf. DREG = 0: a fold's sum reaches the accumulator, and a last
-  // one obuf, at its own fire.
-  reg           dv;
-  reg           dl;
-  reg           dt;
-  wire          tail = ((DREG != 0) & dt);
-  wire          adv = ((~tail) | obuf_free);
-  wire          fire = ((DREG != 0) ? ((~cdone) & rows_ok & adv)
-                                    : ((~cdone) & rows_ok & ((~last_sf) | obuf_free)));
-  wire          load = ((DREG != 0) ? (tail & obuf_free) : (fire & last_sf));
+  // one obuf, at its own fire (the stage is not generated at all).
+  /* verilator lint_off UNUSED */
+  // Justification: adv enables only the datapath registers (DREG = 1); it is 1 without them.
+  wire          adv;
+  /* verilator lint_on UNUSED */
+  wire          fire;
+  wire          load;
   // the fold whose sum the accumulator takes at this edge, and whether it ends its pixel
-  wire          dfire = ((DREG != 0) ? (dv & adv) : fire);
-  wire          dlast = ((DREG != 0) ? dl : last_sf);
-  always @(posedge clk) begin
-    if (rst) begin
-      dv <= 1'b0;
-      dl <= 1'b0;
-      dt <= 1'b0;
-    end else if (adv) begin
-      dv <= fire;
-      dl <= last_sf;
-      dt <= (fire & last_sf);
+  wire          dfire;
+  wire          dlast;
+  generate
+    if (DREG != 0) begin : g_dstage
+      reg           dv;
+      reg           dl;
+      reg           dt;
+      assign adv = ((~dt) | obuf_free);
+      assign fire = ((~cdone) & rows_ok & adv);
+      assign load = (dt & obuf_free);
+      assign dfire = (dv & adv);
+      assign dlast = dl;
+      always @(posedge clk) begin
+        if (rst) begin
+          dv <= 1'b0;
+          dl <= 1'b0;
+          dt <= 1'b0;
+        end else if (adv) begin
+          dv <= fire;
+          dl <= last_sf;
+          dt <= (fire & last_sf);
+        end
+      end
+    end else begin : g_nostage
+      assign adv = 1'b1;
+      assign fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
+      assign load = (fire & last_sf);
+      assign dfire = fire;
+      assign dlast = last_sf;
     end
-  end
+  endgenerate
   wire          nfl = (nf == NF_LAST);
   wire          oxl = (ox == OW_LAST);
   wire          oyl = (oy == OH_LAST);
