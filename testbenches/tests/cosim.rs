@@ -744,7 +744,7 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
         3usize..7,
         3usize..7,
         fmt,
-        prop::collection::vec((conv_spec(), 0u8..4), 0..3),
+        prop::collection::vec((conv_spec(), 0u8..6), 0..3),
         prop::collection::vec((1usize..6, 2u32..=8, 2u32..=8, any::<bool>()), 1..3),
     )
         .prop_map(|(c, h, w, input_format, convs, denses)| {
@@ -759,14 +759,25 @@ fn spec() -> impl Strategy<Value = RandomSpec> {
                     ww = (ww + 2 * pad - k) / stride + 1;
                 }
                 layers.push(cs);
-                if hh >= 2 && ww >= 2 && pool > 0 {
-                    layers.push(if pool == 1 {
-                        LayerSpec::MaxPool(2)
-                    } else {
-                        LayerSpec::AvgPool(2)
+                // 1: 2×2 max, 2–3: 2×2 average (tiled units, §5.1); 4: 3×3 stride 2 max,
+                // 5: 2×2 stride 1 average (line-buffered units with overlapping windows, §5)
+                let (k, stride) = match pool {
+                    4 => (3, 2),
+                    5 => (2, 1),
+                    _ => (2, 2),
+                };
+                if hh >= k && ww >= k && pool > 0 {
+                    layers.push(match pool {
+                        1 => LayerSpec::MaxPool(2),
+                        2 | 3 => LayerSpec::AvgPool(2),
+                        _ => LayerSpec::Pool {
+                            k,
+                            stride,
+                            avg: pool == 5,
+                        },
                     });
-                    hh /= 2;
-                    ww /= 2;
+                    hh = (hh - k) / stride + 1;
+                    ww = (ww - k) / stride + 1;
                 }
             }
             layers.push(LayerSpec::Flatten);
