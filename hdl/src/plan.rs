@@ -352,8 +352,8 @@ fn explicit(
 }
 
 /// The conv/dense nodes of `model` in evaluation order, and the stream floor: the largest
-/// cycles per image of any engine at its fastest folding (this includes the
-/// one-element-per-beat streams: pooling, adds, forks, the input).
+/// cycles per image of any engine at its fastest folding and, with `wide`, its widest beats
+/// (pools, adds, forks, GAP), and of the input (one element per beat).
 fn slots(
     model: &QuantModel,
     g: &Graph,

@@ -309,7 +309,8 @@ fn pool_resources(pool: &Pool, width: u32) -> Resources {
     let k = pool.k() as u64;
     let mut r = Resources::default();
     if pool.tiled() {
-        push_adders(&mut r.adders, pool.partial_width(width), 1);
+        // one partial-result adder or comparator per lane of a beat (§5.1)
+        push_adders(&mut r.adders, pool.partial_width(width), k);
         r.bram18 = pool.line_buffer(width).bram18();
         return finish(&tile_terms(pool, width), r);
     }

@@ -110,20 +110,7 @@ impl InSide {
     #[inline(always)]
     pub fn absorb(&mut self, data: i64) -> bool {
         debug_assert!(self.iy < self.h);
-        self.lb[self.wp] = data;
-        self.wp = if self.wp + 1 == self.lb_len {
-            0
-        } else {
-            self.wp + 1
-        };
-        if self.ie + 1 == self.wc {
-            self.ie = 0;
-            self.iy += 1;
-            true
-        } else {
-            self.ie += 1;
-            false
-        }
+        self.write_beat(std::slice::from_ref(&data))
     }
 
     /// [`InSide::absorb`] of a beat of `k` elements (`k | C`: it never crosses a row).

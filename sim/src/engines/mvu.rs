@@ -1048,6 +1048,8 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         (Mults::I64(_), true) => (Vec::new(), vec![0; win_len]),
         (Mults::I64(_), false) => (Vec::new(), Vec::new()),
     };
+    // register stages between a fire and `obuf` (§4, §4.1)
+    let stages = m.result_stages() as usize;
     let mut mvu = Mvu {
         c: g.c,
         w: g.w,
@@ -1093,9 +1095,9 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         ko: m.out_beat.max(1),
         out_wide: vec![0; m.out_beat.max(1)],
         ki: m.in_beat.max(1),
-        pipe_len: m.result_stages() as usize,
-        pipe_valid: vec![false; m.result_stages() as usize],
-        pipe_data: vec![vec![0; m.pe]; m.result_stages() as usize],
+        pipe_len: stages,
+        pipe_valid: vec![false; stages],
+        pipe_data: vec![vec![0; m.pe]; stages],
         pipe_head: 0,
         pipe_count: 0,
     };

@@ -223,10 +223,9 @@ module inq_mvu #(
   reg           icl;
   wire          obuf_free = (pend0 | (pend1 & emit_go));
   // DREG = 1 (docs/hardware.md section 4, "Datapath registers"): each PE's lanes' sum is
-  // registered before the accumulator. dv says the register holds a fired fold's sum, dl
-  // that it is its pixel's last fold, dt both (a flip-flop of its own, so that fire has one
-  // input fewer); the register advances (adv) unless it holds a last fold that waits for
-  // obuf, and then loads obuf. DREG = 0: a fold's sum reaches the accumulator, and a last
+  // registered before the accumulator. dv says the register holds a fired fold's sum, dt
+  // that this fold is its pixel's last (dt implies dv); the register advances (adv) unless it
+  // holds a last fold that waits for obuf, and then loads obuf. DREG = 0: a fold's sum reaches the accumulator, and a last
   // one obuf, at its own fire (the stage is not generated at all).
   /* verilator lint_off UNUSED */
   // Justification: adv enables only the datapath registers (DREG = 1); it is 1 without them.
@@ -240,21 +239,18 @@ module inq_mvu #(
   generate
     if (DREG != 0) begin : g_dstage
       reg           dv;
-      reg           dl;
       reg           dt;
       assign adv = ((~dt) | obuf_free);
       assign fire = ((~cdone) & rows_ok & adv);
       assign load = (dt & obuf_free);
       assign dfire = (dv & adv);
-      assign dlast = dl;
+      assign dlast = dt;
       always @(posedge clk) begin
         if (rst) begin
           dv <= 1'b0;
-          dl <= 1'b0;
           dt <= 1'b0;
         end else if (adv) begin
           dv <= fire;
-          dl <= last_sf;
           dt <= (fire & last_sf);
         end
       end
