@@ -72,13 +72,18 @@ pub struct ClockFit {
     pub fmax_mhz: f64,
 }
 
+/// The least gain, in LUT levels of the family, for which a ROM-fed engine that still misses
+/// the period gets registers (the path model's resolution, `docs/hardware.md` §12).
+pub const MIN_GAIN_LEVELS: f64 = 2.0;
+
 /// Stages the adder trees of every hard-wired engine of `design` for `mhz` on `family`: per
 /// engine the fewest pipeline registers whose estimated path (clock to output, levels, carry,
 /// setup) fits in the period — no register when the whole tree fits, at most one adder level
 /// per stage when nothing longer does — and updates its resource estimate. A ROM-fed engine
 /// whose path misses the period gets the first of these that fits: datapath registers
 /// (flip-flops and a cycle of latency), registered schedule flags (LUTs), both; or the
-/// fastest of them when none fits (and nothing when none is faster).
+/// fastest of them when none fits, if it is at least [`MIN_GAIN_LEVELS`] LUT levels' delay
+/// faster (else nothing).
 pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
     let period_ns = 1000.0 / mhz;
     let mut trees = Vec::new();
@@ -103,7 +108,16 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 .find(|(_, ns)| *ns <= period_ns)
                 .or_else(|| tried.iter().min_by(|a, b| a.1.total_cmp(&b.1)));
             match fit {
-                Some(&(c, ns)) if ns_before > period_ns && ns < ns_before => {
+                // registers that leave the engine too slow must gain at least two LUT
+                // levels' delay: the chains are estimated within one or two levels of the
+                // walked netlists, so a smaller gain may be none (the `up5k` preset on
+                // iCE40: an estimated gain of one level moved nextpnr's Fmax by −2 %,
+                // docs/performance.md "Datapath registers")
+                Some(&(c, ns))
+                    if ns_before > period_ns
+                        && (ns <= period_ns
+                            || ns_before - ns >= MIN_GAIN_LEVELS * family.delays().level) =>
+                {
                     ns_at(m, c);
                     e.resources = e.kind.op().resources(&e.io);
                     rom_regs.push(RomRegs {
@@ -213,7 +227,7 @@ impl ClockFit {
                 })
                 .collect();
             s.push_str(&format!(
-                "  over the target (no further stage to add): {}\n",
+                "  over the target (no further stage, or none that gains {MIN_GAIN_LEVELS} LUT levels): {}\n",
                 names.join(", ")
             ));
         }

@@ -1109,8 +1109,32 @@ fn rom_regs(e: &inq_hdl::Engine) -> (bool, bool) {
 /// The ROM-fed registers of `stage_to_clock`: exactly the ROM-fed engines it lists have
 /// them, as listed, each listed one is faster with them, and none is hard-wired.
 fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
+    use inq_hdl::EngineOp;
+    let f = fit.family;
+    let least = inq_hdl::clock_target::MIN_GAIN_LEVELS * f.delays().level;
     for e in &d.engines {
         let listed = fit.rom_regs.iter().find(|r| r.engine == e.name);
+        if let (None, EngineKind::Mvu(m)) = (listed, &e.kind) {
+            // an unlisted ROM-fed engine that misses the period: no register choice fits
+            // or gains MIN_GAIN_LEVELS levels
+            let ns = |sched: bool, data: bool| {
+                let mut m = m.clone();
+                m.sched_regs = sched;
+                m.data_regs = data;
+                m.logic_path(&e.io, f).on(f).ns(f)
+            };
+            let before = ns(false, false);
+            if !m.is_constant() && before > fit.period_ns {
+                for (sched, data) in [(false, true), (true, false), (true, true)] {
+                    let with = ns(sched, data);
+                    assert!(
+                        with > fit.period_ns && before - with < least,
+                        "{}: {before} → {with} ns without registers: {fit:?}",
+                        e.name
+                    );
+                }
+            }
+        }
         assert_eq!(
             listed.map_or((false, false), |r| (r.sched_regs, r.data_regs)),
             rom_regs(e),
@@ -1124,6 +1148,12 @@ fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
             assert!(!m.is_constant());
             assert!(r.ns < r.ns_before && r.ns_before > fit.period_ns, "{r:?}");
             assert_eq!(r.meets, r.ns <= fit.period_ns);
+            // registers that leave it too slow gain at least MIN_GAIN_LEVELS levels
+            let level = fit.family.delays().level;
+            assert!(
+                r.meets || r.ns_before - r.ns >= inq_hdl::clock_target::MIN_GAIN_LEVELS * level,
+                "{r:?}"
+            );
         }
     }
 }

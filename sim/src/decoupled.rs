@@ -387,9 +387,7 @@ impl TapLogs {
                 beats.extend_from_slice(&log[..k]);
             }
             for (_, sums) in self.sums.iter_mut().filter(|t| t.0 == i) {
-                for b in &log[..n] {
-                    sums.push(b.value);
-                }
+                sums.extend_by(&log[..n], |b| b.value);
             }
             log.drain(..n);
         }

@@ -367,9 +367,7 @@ pub fn simulate(
         if !sums.is_empty() && !d.rst {
             for (&(s, at_output, _), sum) in sum_streams.iter().zip(sums.iter_mut()) {
                 if let Some(beat) = sample(s, at_output) {
-                    for &value in beat {
-                        sum.push(value);
-                    }
+                    sum.extend(beat);
                 }
             }
         }

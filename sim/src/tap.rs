@@ -88,7 +88,8 @@ impl StreamSum {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TapSums {
     epi: u64,
-    beats: u64,
+    /// Beats the current (last) image still takes; 0: the next beat starts a new image.
+    left: u64,
     /// The checksum of each image seen so far.
     pub sums: Vec<StreamSum>,
 }
@@ -98,27 +99,59 @@ impl TapSums {
     pub fn new(elements_per_image: usize) -> Self {
         TapSums {
             epi: elements_per_image.max(1) as u64,
-            beats: 0,
+            left: 0,
             sums: Vec::new(),
         }
+    }
+
+    /// The image the next beat belongs to (started if needed).
+    #[inline]
+    fn current(&mut self) -> &mut StreamSum {
+        if self.left == 0 {
+            self.sums.push(StreamSum::default());
+            self.left = self.epi;
+        }
+        let last = self.sums.len() - 1;
+        &mut self.sums[last]
     }
 
     /// Adds the next beat.
     #[inline]
     pub fn push(&mut self, value: i64) {
-        let img = (self.beats / self.epi) as usize;
-        while self.sums.len() <= img {
-            self.sums.push(StreamSum::default());
+        self.current().push(value);
+        self.left -= 1;
+    }
+
+    /// Adds the next beats, in order: per image a run of [`StreamSum::push`] with the hash
+    /// in a register (the simulator checks every element of every stream, tens per
+    /// simulated cycle on a pixel-rate design).
+    pub fn extend(&mut self, values: &[i64]) {
+        self.extend_by(values, |&v| v);
+    }
+
+    /// [`TapSums::extend`] with the values `value(item)` of `items`.
+    #[inline]
+    pub fn extend_by<T>(&mut self, mut items: &[T], value: impl Fn(&T) -> i64) {
+        while !items.is_empty() {
+            let s = self.current();
+            let (mut hash, mut count) = (s.hash, s.count);
+            let n = items.len().min(self.left as usize);
+            for item in &items[..n] {
+                hash = stream_sum_step(hash, count, value(item) as u64);
+                count += 1;
+            }
+            let last = self.sums.len() - 1;
+            self.sums[last] = StreamSum { count, hash };
+            self.left -= n as u64;
+            items = &items[n..];
         }
-        self.sums[img].push(value);
-        self.beats += 1;
     }
 
     /// A mid-run reset restarting from image `k`: images from `k` on are discarded, and the
     /// next beat starts image `k` (even if image `k − 1` stopped short).
     pub fn restart(&mut self, k: usize) {
-        self.sums.truncate(k);
-        self.beats = k as u64 * self.epi;
+        self.sums.resize(k, StreamSum::default());
+        self.left = 0;
     }
 }
 
@@ -139,4 +172,34 @@ pub struct StreamMismatch {
     pub count: u64,
     /// Elements of the reference's tensor.
     pub expected_count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_split_the_beats_into_images() {
+        let values: Vec<i64> = (0..23).map(|i| (i * 7919) % 41 - 20).collect();
+        // in pieces of every length, across the image boundaries (5 elements per image)
+        for piece in 1..=values.len() {
+            let mut s = TapSums::new(5);
+            for chunk in values.chunks(piece) {
+                s.extend(chunk);
+            }
+            let expected: Vec<StreamSum> = values.chunks(5).map(StreamSum::of).collect();
+            assert_eq!(s.sums, expected, "pieces of {piece}");
+        }
+        let mut one = TapSums::new(5);
+        for &v in &values {
+            one.push(v);
+        }
+        assert_eq!(one.sums.len(), 5);
+        one.restart(2);
+        one.push(3);
+        assert_eq!(
+            one.sums,
+            vec![one.sums[0], one.sums[1], StreamSum::of(&[3])]
+        );
+    }
 }

@@ -948,7 +948,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 ///   (refitted with the schedule on the same netlists; 10 + ⌈log2 SIMD⌉ before);
 /// * ROM-fed only, the emission: the output buffer's word select, the add of the registered
 ///   bias-and-rounding word, the per-channel shift above the smallest and the saturation —
-///   per family, with `SHW` barrel-shifter stages when the shifts differ: iCE40 2 + 2·⌈log2
+///   per family, with `SHW` barrel-shifter stages when the shifts differ: iCE40 1 + 2·⌈log2
 ///   PE⌉ + SHW levels, 7-series 2 + ⌈log2 PE⌉ + ⌈SHW/2⌉, and `RW` carry steps.
 ///
 /// With the datapath registers (`data_regs`) the datapath ends at the lanes' sum register
@@ -1031,9 +1031,13 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     // levels, 7-series 1–7, 14–26 carry steps).
     let stages = m.shifter_stages();
     let sel = log2_ceil(m.pe);
+    // iCE40: refitted 2026-12-03 on the walked netlists of the `up5k` preset, the issue-13
+    // small network and the tiny golden design (eight engines, PE 1–8, one to three shifter
+    // stages: 2 + 14c … 11 + 14c, every one within one level but the small network's l1,
+    // two above), where the earlier 2 + 2·⌈log2 PE⌉ + SHW was one to two levels too deep
     let emission_levels = match family {
         TimingFamily::Xilinx7 => 2 + sel + stages.div_ceil(2),
-        TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 2 + 2 * sel + stages,
+        TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 1 + 2 * sel + stages,
     };
     // (a hard-wired engine's model above was fitted with its emission in the netlist, which
     // its pipelined trees do not shorten: not added there)
@@ -1043,13 +1047,17 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     let (emission, preselect) = if m.is_constant() {
         (LogicPath::default(), LogicPath::default())
     } else if data_regs {
-        let sel_levels = match family {
-            TimingFamily::Xilinx7 => sel,
-            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 2 * sel,
+        // (iCE40, refitted with the emission: from the register 4 + 14c and 4 + 17c with two
+        // shifter stages, into it 2 + 14c and 6 + 1c, the `up5k` preset with the registers)
+        let (from_register, select) = match family {
+            TimingFamily::Xilinx7 => (emission_levels - sel, 2 + sel),
+            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => {
+                ((2 + stages).min(emission_levels), 3 + sel)
+            }
         };
         (
-            LogicPath::new(emission_levels - sel_levels, m.requant_width),
-            LogicPath::new(2 + sel_levels, 0),
+            LogicPath::new(from_register, m.requant_width),
+            LogicPath::new(select, 0),
         )
     } else {
         (
