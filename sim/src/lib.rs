@@ -67,6 +67,7 @@ mod tap;
 pub mod trace;
 
 pub use activity::Activity;
+pub use decoupled::{pays_off as decoupled_pays_off, BUSY_STREAMS};
 pub use error::SimError;
 pub use fifo_sizing::{minimize_skip_fifos, SizedStream, SizingReport};
 pub use inq_design::{chw_to_hwc, load_design, LoadedDesign};
@@ -77,6 +78,6 @@ pub use report::{
     TapDiff, Timing,
 };
 pub use shards::{Shard, ShardError, DEFAULT_SHARD_IMAGES};
-pub use simulation::{images_to_beats, simulate, verify, SimOptions};
+pub use simulation::{images_to_beats, simulate, verify, Decoupled, SimOptions};
 pub use stalls::StallGen;
 pub use tap::{stream_sum_step, StreamMismatch, StreamSum, TapBeat, TapSums, STREAM_SUM_SEED};

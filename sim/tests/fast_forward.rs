@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use inq_sim::{simulate, SimOptions};
+use inq_sim::{simulate, Decoupled, SimOptions};
 
 #[test]
 fn fast_forward_is_exact() {
@@ -32,6 +32,7 @@ fn limits_are_errors_not_hangs() {
         &imgs,
         &SimOptions {
             max_cycles: Some(100),
+            decoupled: Decoupled::Always,
             ..SimOptions::default()
         },
     )
@@ -55,6 +56,7 @@ fn limits_are_errors_not_hangs() {
             &SimOptions {
                 idle_limit: 20,
                 fast_forward: ff,
+                decoupled: Decoupled::Always,
                 ..SimOptions::default()
             },
         )
@@ -73,16 +75,33 @@ fn limits_are_errors_not_hangs() {
         &imgs,
         &SimOptions {
             stall_rate: 1.0,
+            decoupled: Decoupled::Always,
             ..SimOptions::default()
         },
     )
     .unwrap_err();
     assert!(matches!(e, inq_sim::SimError::Options(_)));
-    let e = simulate(&d, &[vec![0; 3]], &SimOptions::default()).unwrap_err();
+    let e = simulate(
+        &d,
+        &[vec![0; 3]],
+        &SimOptions {
+            decoupled: Decoupled::Always,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(e, inq_sim::SimError::Input(_)));
     let mut bad = imgs[0].clone();
     bad[5] = 256;
-    let e = simulate(&d, &[bad], &SimOptions::default()).unwrap_err();
+    let e = simulate(
+        &d,
+        &[bad],
+        &SimOptions {
+            decoupled: Decoupled::Always,
+            ..SimOptions::default()
+        },
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("element 5"), "{e}");
 }
 
@@ -112,6 +131,7 @@ fn decoupled_equals_lockstep_on_graphs() {
                     stall_rate: rate,
                     seed,
                     tap_images: 2,
+                    decoupled: Decoupled::Always,
                     ..SimOptions::default()
                 };
                 let slow = simulate(
@@ -167,6 +187,7 @@ fn decoupled_equals_lockstep_with_tight_fifos() {
                         tap_images: 1,
                         idle_limit: 20_000,
                         max_cycles: Some(150_000),
+                        decoupled: Decoupled::Always,
                         ..SimOptions::default()
                     };
                     let slow = simulate(
@@ -209,6 +230,7 @@ fn limits_at_the_boundary_match_lockstep() {
         let base = SimOptions {
             stall_rate: 0.2,
             seed: 5,
+            decoupled: Decoupled::Always,
             ..SimOptions::default()
         };
         let r = simulate(
@@ -262,4 +284,35 @@ fn limits_at_the_boundary_match_lockstep() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn the_decoupled_run_is_left_to_designs_whose_streams_rest() {
+    let (_, spec) = chain_specs().remove(0);
+    let m = model(&spec, 3);
+    let d = design(&m, &inq_hdl::FoldingRequest::LaneBudget(4));
+    let interval = d.interval_cycles() as usize;
+    // every stream one beat per cycle of the interval: the lockstep run
+    let mut busy = d.clone();
+    for s in &mut busy.streams {
+        s.beat = 1;
+        s.elements_per_image = interval;
+    }
+    assert!(!inq_sim::decoupled_pays_off(&busy));
+    // one beat per image each: the decoupled run
+    let mut rest = d.clone();
+    for s in &mut rest.streams {
+        s.beat = s.elements_per_image.max(1);
+    }
+    assert!(inq_sim::decoupled_pays_off(&rest));
+    // at the threshold: a mean occupancy just under BUSY_STREAMS pays off
+    let mut edge = busy.clone();
+    let n = edge.streams.len();
+    let below = ((inq_sim::BUSY_STREAMS * n as f64).ceil() as usize).saturating_sub(1);
+    for (i, s) in edge.streams.iter_mut().enumerate() {
+        if i >= below {
+            s.beat = s.elements_per_image;
+        }
+    }
+    assert!(inq_sim::decoupled_pays_off(&edge));
 }

@@ -363,6 +363,7 @@ pub fn assert_fast_forward_exact(
             seed,
             reset_after: reset,
             tap_images: 2,
+            decoupled: inq_sim::Decoupled::Always,
             ..inq_sim::SimOptions::default()
         };
         let fast = strip(inq_sim::simulate(d, imgs, &o).unwrap());
