@@ -972,9 +972,11 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     // flags' own next values are a chain of their own: the row completion, the image wrap
     // and `fire` selecting among comparisons of registers, which LUT6es absorb and LUT4s do
     // not (fitted on the walked netlists of the default LeNet on 7-series and of the `up5k`
-    // preset on iCE40, docs/performance.md, "Registered schedule flags": 7 and 12–13 levels)
+    // preset on iCE40, docs/performance.md, "Registered schedule flags": 12–13 levels on
+    // iCE40; on 7-series refitted 2026-12-03 to the LeNet's later runs with the flags, 7 to
+    // 9 levels from `iy`, `ox` or `nf` to `rok`, "Datapath registers": 8, was 6)
     let flag_levels = match family {
-        TimingFamily::Xilinx7 => 6,
+        TimingFamily::Xilinx7 => 8,
         TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 12,
     };
     let (mut schedule, flags) = if sched_regs {
