@@ -47,11 +47,75 @@ pub(crate) fn multiplier(w: Weight) -> i64 {
 /// every dot product is exact: `i32` when `ACC_W ≤ 32` (every partial sum, and hence every
 /// product and every multiplier met with a non-zero input bound, fits; a lane value that does
 /// not fit only ever meets a zero multiplier, and wrapping arithmetic keeps that product 0),
-/// `i64` otherwise (`ACC_W ≤ 62`).
+/// `i64` otherwise (`ACC_W ≤ 62`). `i16` operands with `i32` sums (two products per `i32` lane
+/// of AVX2's `vpmaddwd`, twice as many per instruction as `i32`) when moreover every input
+/// value (and the padding value) and every multiplier lies in `[−2^14, 2^14]`, so that
+/// every product and every pair of products fits `i32`: the sums are those of the `i32`
+/// path.
 #[derive(Debug, Clone)]
 pub(crate) enum Mults {
+    I16(Vec<i16>),
     I32(Vec<i32>),
     I64(Vec<i64>),
+}
+
+/// `Σ w[j]·x[j]` of `i16` operands in wrapping `i32` arithmetic (see [`Mults::I16`]).
+#[inline]
+fn dot16(w: &[i16], x: &[i16]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if w.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `dot16_avx2` only requires AVX2, which the running CPU has (checked above).
+        return unsafe { dot16_avx2(w, x) };
+    }
+    dot16_body(w, x)
+}
+
+#[inline(always)]
+fn dot16_body(w: &[i16], x: &[i16]) -> i32 {
+    w.iter()
+        .zip(x)
+        .fold(0i32, |s, (&a, &b)| s.wrapping_add(i32::from(a) * i32::from(b)))
+}
+
+/// [`dot16`] with `vpmaddwd`: 16 products per instruction, summed pairwise into eight `i32`
+/// lanes, then across the lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot16_avx2(w: &[i16], x: &[i16]) -> i32 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_setzero_si256,
+        _mm256_storeu_si256,
+    };
+    let n = w.len().min(x.len());
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    let mut acc0 = _mm256_setzero_si256();
+    let mut acc1 = _mm256_setzero_si256();
+    let mut i = 0;
+    // SAFETY (every load): `i + 16 ≤ n` (resp. `i + 32 ≤ n`) elements are in both slices, and
+    // `loadu` takes unaligned addresses.
+    while i + 32 <= n {
+        let a0 = _mm256_loadu_si256(wp.add(i).cast::<__m256i>());
+        let b0 = _mm256_loadu_si256(xp.add(i).cast::<__m256i>());
+        let a1 = _mm256_loadu_si256(wp.add(i + 16).cast::<__m256i>());
+        let b1 = _mm256_loadu_si256(xp.add(i + 16).cast::<__m256i>());
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a0, b0));
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(a1, b1));
+        i += 32;
+    }
+    if i + 16 <= n {
+        let a0 = _mm256_loadu_si256(wp.add(i).cast::<__m256i>());
+        let b0 = _mm256_loadu_si256(xp.add(i).cast::<__m256i>());
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a0, b0));
+        i += 16;
+    }
+    let mut lanes = [0i32; 8];
+    // SAFETY: `lanes` is 32 bytes, `storeu` takes an unaligned address.
+    _mm256_storeu_si256(
+        lanes.as_mut_ptr().cast::<__m256i>(),
+        _mm256_add_epi32(acc0, acc1),
+    );
+    let s = lanes.iter().fold(0i32, |a, &b| a.wrapping_add(b));
+    s.wrapping_add(dot16_body(&w[i..n], &x[i..n]))
 }
 
 /// `Σ w[j]·x[j]` in wrapping `i64` arithmetic, exact when every partial sum fits (§6 bound);
@@ -190,8 +254,10 @@ pub(crate) struct Mvu {
     /// The window of the current pixel in window order `(ky, kx, c)` (valid when
     /// `win_valid`).
     win: Vec<i64>,
-    /// The dot products' operand: `win` as `i32` (with [`Mults::I32`]); depthwise, the window
-    /// in channel-major order `(c, ky, kx)` (as `i32` or `i64`).
+    /// The dot products' operand: `win` as `i16` or `i32` (with [`Mults::I16`],
+    /// [`Mults::I32`]); depthwise, the window in channel-major order `(c, ky, kx)` (as `i16`,
+    /// `i32` or `i64`).
+    x16: Vec<i16>,
     x32: Vec<i32>,
     x64: Vec<i64>,
     win_valid: bool,
@@ -547,6 +613,21 @@ impl Mvu {
         let first = self.nf * self.pe;
         let range = first * k..(first + self.pe) * k;
         match (&self.wmul, self.depthwise) {
+            (Mults::I16(w), false) => {
+                for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
+                    *o = i64::from(dot16(row, &self.x16));
+                }
+            }
+            (Mults::I16(w), true) => {
+                let rows = w[range.clone()].chunks_exact(k);
+                for ((o, row), x) in out
+                    .iter_mut()
+                    .zip(rows)
+                    .zip(self.x16[range].chunks_exact(k))
+                {
+                    *o = i64::from(dot16(row, x));
+                }
+            }
             (Mults::I32(w), false) => {
                 for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
                     *o = i64::from(dot(row, &self.x32));
@@ -607,18 +688,26 @@ impl Mvu {
                 }
             }
         }
+        let i16s = matches!(self.wmul, Mults::I16(_));
         let i32s = matches!(self.wmul, Mults::I32(_));
         if self.depthwise {
-            // channel-major: x[c·k + j] = win[j·C + c] (wrapping to i32: see `Mults`)
+            // channel-major: x[c·k + j] = win[j·C + c] (wrapping to i32: see `Mults`; every
+            // value fits i16 with `Mults::I16`)
             let k = self.k;
             for (j, taps) in self.win.chunks_exact(c).enumerate() {
                 for (ch, &v) in taps.iter().enumerate() {
-                    if i32s {
+                    if i16s {
+                        self.x16[ch * k + j] = v as i16;
+                    } else if i32s {
                         self.x32[ch * k + j] = v as i32;
                     } else {
                         self.x64[ch * k + j] = v;
                     }
                 }
+            }
+        } else if i16s {
+            for (d, &v) in self.x16.iter_mut().zip(&self.win) {
+                *d = v as i16;
             }
         } else if i32s {
             // wrapping: see `Mults`
@@ -1032,7 +1121,20 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
             }
         }
     };
-    let wmul = if m.acc_width <= 32 {
+    // the i16 operands of `Mults::I16`: every input value, the padding value and every
+    // multiplier within ±2^14
+    const I16_BOUND: i64 = 1 << 14;
+    let fits16 = |v: i64| (-I16_BOUND..=I16_BOUND).contains(&v);
+    let i16s = m.acc_width <= 32
+        && fits16(xmin)
+        && fits16(xmax)
+        && fits16(m.pad_value)
+        && mults.iter().all(|&v| fits16(v));
+    let wmul = if i16s {
+        let mut w = vec![0i16; m.weights.len()];
+        reorder(&mut |i, v| w[i] = v as i16);
+        Mults::I16(w)
+    } else if m.acc_width <= 32 {
         let mut w = vec![0i32; m.weights.len()];
         // exact or irrelevant: see `Mults`
         reorder(&mut |i, v| w[i] = v as i32);
@@ -1043,10 +1145,11 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         Mults::I64(w)
     };
     let win_len = g.kh * g.kw * g.c;
-    let (x32, x64) = match (&wmul, m.depthwise) {
-        (Mults::I32(_), _) => (vec![0; win_len], Vec::new()),
-        (Mults::I64(_), true) => (Vec::new(), vec![0; win_len]),
-        (Mults::I64(_), false) => (Vec::new(), Vec::new()),
+    let (x16, x32, x64) = match (&wmul, m.depthwise) {
+        (Mults::I16(_), _) => (vec![0; win_len], Vec::new(), Vec::new()),
+        (Mults::I32(_), _) => (Vec::new(), vec![0; win_len], Vec::new()),
+        (Mults::I64(_), true) => (Vec::new(), Vec::new(), vec![0; win_len]),
+        (Mults::I64(_), false) => (Vec::new(), Vec::new(), Vec::new()),
     };
     // register stages between a fire and `obuf` (§4, §4.1)
     let stages = m.result_stages() as usize;
@@ -1079,6 +1182,7 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         rowbase: vec![-1; g.kh],
         x0: 0,
         win: vec![0; win_len],
+        x16,
         x32,
         x64,
         win_valid: false,
@@ -1159,6 +1263,10 @@ mod tests {
             let x32: Vec<i32> = x.iter().map(|&v| v as i32).collect();
             assert_eq!(i64::from(dot(&w32, &x32)), naive, "n {n}");
             assert_eq!(i64::from(dot_body(&w32, &x32)), naive, "n {n}");
+            let w16: Vec<i16> = w.iter().map(|&v| v as i16).collect();
+            let x16: Vec<i16> = x.iter().map(|&v| v as i16).collect();
+            assert_eq!(i64::from(dot16(&w16, &x16)), naive, "n {n}");
+            assert_eq!(i64::from(dot16_body(&w16, &x16)), naive, "n {n}");
         }
     }
 }
