@@ -93,13 +93,14 @@ pub struct StreamSignals {
     pub s_valid: bool,
     /// The FIFO's `s_ready` (`s<s>_tready`).
     pub s_ready: bool,
-    /// The producer's data.
+    /// The producer's data (of the last cycle in which `s_valid` was 1: a beat that is not
+    /// valid is not copied).
     pub s_data: Vec<i64>,
     /// The FIFO's `m_valid` (`q<s>_tvalid`).
     pub m_valid: bool,
     /// The consumer's `ready` (`q<s>_tready`).
     pub m_ready: bool,
-    /// The FIFO's `m_data`.
+    /// The FIFO's `m_data` (of the last cycle in which `m_valid` was 1).
     pub m_data: Vec<i64>,
 }
 
@@ -180,8 +181,12 @@ impl Slot {
     fn fill(&mut self, fifos: &[Fifo]) {
         for (p, &s) in self.ins.iter().enumerate() {
             let f = &fifos[s];
-            self.io.in_valid[p] = f.m_valid();
-            self.io.in_beat_mut(p).copy_from_slice(f.m_data());
+            let valid = f.m_valid();
+            self.io.in_valid[p] = valid;
+            // the data of a beat that is not valid is not used (§1): not copied
+            if valid {
+                self.io.in_beat_mut(p).copy_from_slice(f.m_data());
+            }
         }
         for (k, &s) in self.outs.iter().enumerate() {
             self.io.out_ready[k] = fifos[s].s_ready();
@@ -194,17 +199,22 @@ impl Slot {
         self.fill(fifos);
         f(self);
         let io = &self.io;
+        // (the data of a beat that is not valid is not copied: nothing reads it)
         for (p, &s) in self.ins.iter().enumerate() {
             let w = &mut wires[s];
             w.m_valid = io.in_valid[p];
-            w.m_data.copy_from_slice(io.in_beat(p));
+            if w.m_valid {
+                w.m_data.copy_from_slice(io.in_beat(p));
+            }
             w.m_ready = io.in_ready[p];
         }
         for (k, &s) in self.outs.iter().enumerate() {
             let w = &mut wires[s];
             w.s_ready = io.out_ready[k];
             w.s_valid = io.out_valid[k];
-            w.s_data.copy_from_slice(io.out_beat(k));
+            if w.s_valid {
+                w.s_data.copy_from_slice(io.out_beat(k));
+            }
         }
     }
 }
