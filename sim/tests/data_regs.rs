@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use inq_hdl::{Design, EngineKind, FoldingRequest};
 use inq_model::QuantModel;
-use inq_sim::{simulate, verify, Decoupled, SimOptions};
+use inq_sim::{simulate, verify, SimOptions};
 
 /// `d` with datapath registers (and registered schedule flags, when asked) on every ROM-fed
 /// engine; how many there are.
@@ -52,8 +52,7 @@ fn datapath_registers_keep_every_stream_exact() {
                 let o = SimOptions {
                     stall_rate: rate,
                     seed: 5,
-                    decoupled: Decoupled::Always,
-                    ..SimOptions::default()
+                    ..decoupled()
                 };
                 let r = verify(&m, &d, &imgs, &o).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(r.checked);
@@ -99,24 +98,8 @@ fn datapath_registers_cost_latency_not_throughput() {
             if n == 0 {
                 continue;
             }
-            let r0 = simulate(
-                &base,
-                &imgs,
-                &SimOptions {
-                    decoupled: Decoupled::Always,
-                    ..SimOptions::default()
-                },
-            )
-            .unwrap();
-            let r = simulate(
-                &d,
-                &imgs,
-                &SimOptions {
-                    decoupled: Decoupled::Always,
-                    ..SimOptions::default()
-                },
-            )
-            .unwrap();
+            let r0 = simulate(&base, &imgs, &decoupled()).unwrap();
+            let r = simulate(&d, &imgs, &decoupled()).unwrap();
             let values = |r: &inq_sim::SimReport| -> Vec<(usize, i64)> {
                 r.outputs.iter().map(|o| (o.word, o.value)).collect()
             };

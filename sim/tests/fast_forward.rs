@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use inq_sim::{simulate, Decoupled, SimOptions};
+use inq_sim::{simulate, SimOptions};
 
 #[test]
 fn fast_forward_is_exact() {
@@ -32,8 +32,7 @@ fn limits_are_errors_not_hangs() {
         &imgs,
         &SimOptions {
             max_cycles: Some(100),
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         },
     )
     .unwrap_err();
@@ -56,8 +55,7 @@ fn limits_are_errors_not_hangs() {
             &SimOptions {
                 idle_limit: 20,
                 fast_forward: ff,
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
+                ..decoupled()
             },
         )
         .unwrap_err();
@@ -75,33 +73,16 @@ fn limits_are_errors_not_hangs() {
         &imgs,
         &SimOptions {
             stall_rate: 1.0,
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         },
     )
     .unwrap_err();
     assert!(matches!(e, inq_sim::SimError::Options(_)));
-    let e = simulate(
-        &d,
-        &[vec![0; 3]],
-        &SimOptions {
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
-        },
-    )
-    .unwrap_err();
+    let e = simulate(&d, &[vec![0; 3]], &decoupled()).unwrap_err();
     assert!(matches!(e, inq_sim::SimError::Input(_)));
     let mut bad = imgs[0].clone();
     bad[5] = 256;
-    let e = simulate(
-        &d,
-        &[bad],
-        &SimOptions {
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
-        },
-    )
-    .unwrap_err();
+    let e = simulate(&d, &[bad], &decoupled()).unwrap_err();
     assert!(e.to_string().contains("element 5"), "{e}");
 }
 
@@ -131,8 +112,7 @@ fn decoupled_equals_lockstep_on_graphs() {
                     stall_rate: rate,
                     seed,
                     tap_images: 2,
-                    decoupled: Decoupled::Always,
-                    ..SimOptions::default()
+                    ..decoupled()
                 };
                 let slow = simulate(
                     &d,
@@ -187,8 +167,7 @@ fn decoupled_equals_lockstep_with_tight_fifos() {
                         tap_images: 1,
                         idle_limit: 20_000,
                         max_cycles: Some(150_000),
-                        decoupled: Decoupled::Always,
-                        ..SimOptions::default()
+                        ..decoupled()
                     };
                     let slow = simulate(
                         &t,
@@ -230,8 +209,7 @@ fn limits_at_the_boundary_match_lockstep() {
         let base = SimOptions {
             stall_rate: 0.2,
             seed: 5,
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         };
         let r = simulate(
             &d,

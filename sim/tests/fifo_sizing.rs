@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use inq_hdl::{Design, FoldingRequest};
 use inq_model::random::{LayerSpec, RandomSpec};
-use inq_sim::{minimize_skip_fifos, simulate, verify, Decoupled, SimError, SimOptions, SimReport};
+use inq_sim::{minimize_skip_fifos, simulate, verify, SimError, SimOptions, SimReport};
 
 /// Two residual blocks (identity, then a strided 1×1 projection) on a 12×12 map.
 fn residual_spec() -> RandomSpec {
@@ -39,8 +39,7 @@ fn run(d: &Design, imgs: &[Vec<i64>], fast: bool) -> Result<SimReport, SimError>
         &SimOptions {
             fast_forward: fast,
             idle_limit: 300_000,
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         },
     )
     .map(strip)
@@ -55,16 +54,7 @@ fn sized_depths_keep_the_interval_and_one_less_does_not() {
         FoldingRequest::LaneBudget(40),
     ] {
         let d = design(&m, &req);
-        let rule = verify(
-            &m,
-            &d,
-            &imgs,
-            &SimOptions {
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
-            },
-        )
-        .unwrap();
+        let rule = verify(&m, &d, &imgs, &decoupled()).unwrap();
         assert_eq!(rule.mismatch_count, 0);
         let reference = rule.interval_cycles.unwrap();
         let (sized, rep) = minimize_skip_fifos(&d, 4).unwrap();
@@ -78,16 +68,7 @@ fn sized_depths_keep_the_interval_and_one_less_does_not() {
             rep.streams.iter().any(|s| s.new_depth < s.old_depth),
             "{req:?}: {rep:?}"
         );
-        let r = verify(
-            &m,
-            &sized,
-            &imgs,
-            &SimOptions {
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
-            },
-        )
-        .unwrap();
+        let r = verify(&m, &sized, &imgs, &decoupled()).unwrap();
         assert_eq!(r.mismatch_count, 0);
         assert!(r.interval_cycles.unwrap() <= reference, "{req:?}");
         // decoupled = lockstep on the tightly coupled sized design, with stalls too
@@ -99,8 +80,7 @@ fn sized_depths_keep_the_interval_and_one_less_does_not() {
             stall_rate: 0.3,
             seed: 8,
             tap_images: 2,
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         };
         assert_eq!(
             strip(simulate(&sized, &imgs, &stalled).unwrap()),
@@ -165,8 +145,7 @@ fn a_deadlock_reports_the_lockstep_timeout() {
         let o = SimOptions {
             idle_limit,
             max_cycles,
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         };
         let fast = simulate(&d, &imgs, &o);
         let slow = simulate(
@@ -246,8 +225,7 @@ fn sized_designs_run_the_same_decoupled_and_lockstep() {
                         seed,
                         tap_images: 2,
                         idle_limit: 100_000,
-                        decoupled: Decoupled::Always,
-                        ..SimOptions::default()
+                        ..decoupled()
                     };
                     let fast = simulate(v, &imgs, &o).map(strip);
                     let slow = simulate(

@@ -10,7 +10,7 @@ use common::*;
 use inq_hdl::{plan_unrolled, widen_beats, Design, FoldingRequest};
 use inq_model::random::{LayerSpec, RandomSpec};
 use inq_model::QuantModel;
-use inq_sim::{simulate, verify, Decoupled, SimOptions};
+use inq_sim::{simulate, verify, SimOptions};
 
 fn specs() -> Vec<(&'static str, RandomSpec)> {
     vec![
@@ -134,8 +134,7 @@ fn wide_designs_match_the_reference_on_every_stream() {
                 let opts = SimOptions {
                     stall_rate: rate,
                     seed: seed + 10,
-                    decoupled: Decoupled::Always,
-                    ..SimOptions::default()
+                    ..decoupled()
                 };
                 let r = verify(&m, &d, &imgs, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(r.checked);
@@ -162,8 +161,7 @@ fn decoupled_and_lockstep_runs_agree_on_wide_designs() {
             let fast = SimOptions {
                 stall_rate: rate,
                 seed: 4,
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
+                ..decoupled()
             };
             // a waveform makes the run cycle by cycle on the lockstep machine
             let slow = SimOptions {
@@ -186,24 +184,8 @@ fn the_plan_follows_the_simulator_and_wide_beats_shorten_the_interval() {
         let m = model(&spec, 5);
         let (narrow, d) = wide_design(&m);
         let imgs = images(&m, 8, 5);
-        let r = simulate(
-            &d,
-            &imgs,
-            &SimOptions {
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
-            },
-        )
-        .unwrap();
-        let rn = simulate(
-            &narrow,
-            &imgs,
-            &SimOptions {
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
-            },
-        )
-        .unwrap();
+        let r = simulate(&d, &imgs, &decoupled()).unwrap();
+        let rn = simulate(&narrow, &imgs, &decoupled()).unwrap();
         let interval = r.interval_cycles.unwrap();
         let plan = d.interval_cycles() as f64;
         assert!(
@@ -271,21 +253,12 @@ fn a_residual_network_at_a_target_beyond_one_element_per_beat() {
         let opts = SimOptions {
             stall_rate: rate,
             seed: 3,
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
+            ..decoupled()
         };
         let r = verify(&m, &d, &imgs, &opts).unwrap();
         assert_eq!(r.mismatch_count, 0, "rate {rate}: {:?}", r.mismatches);
     }
-    let r = simulate(
-        &d,
-        &imgs,
-        &SimOptions {
-            decoupled: Decoupled::Always,
-            ..SimOptions::default()
-        },
-    )
-    .unwrap();
+    let r = simulate(&d, &imgs, &decoupled()).unwrap();
     let interval = r.interval_cycles.unwrap();
     assert!((d.interval_cycles() as f64 - interval).abs() <= 0.02 * interval);
     let lat = r.latency_cycles as f64;
@@ -365,8 +338,7 @@ fn overlapping_pools_at_a_target_beyond_one_element_per_beat() {
             let opts = SimOptions {
                 stall_rate: rate,
                 seed: 3 + div,
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
+                ..decoupled()
             };
             let r = verify(&m, &d, &imgs, &opts).unwrap();
             assert_eq!(
@@ -384,15 +356,7 @@ fn overlapping_pools_at_a_target_beyond_one_element_per_beat() {
             assert_eq!(a.total_cycles, b.total_cycles, "÷{div} rate {rate}");
             assert_eq!(a.engines, b.engines, "÷{div} rate {rate}");
         }
-        let r = simulate(
-            &d,
-            &imgs,
-            &SimOptions {
-                decoupled: Decoupled::Always,
-                ..SimOptions::default()
-            },
-        )
-        .unwrap();
+        let r = simulate(&d, &imgs, &decoupled()).unwrap();
         let interval = r.interval_cycles.unwrap();
         assert!(
             (d.interval_cycles() as f64 - interval).abs() <= 0.02 * interval,

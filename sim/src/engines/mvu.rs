@@ -72,9 +72,9 @@ fn dot16(w: &[i16], x: &[i16]) -> i32 {
 
 #[inline(always)]
 fn dot16_body(w: &[i16], x: &[i16]) -> i32 {
-    w.iter()
-        .zip(x)
-        .fold(0i32, |s, (&a, &b)| s.wrapping_add(i32::from(a) * i32::from(b)))
+    w.iter().zip(x).fold(0i32, |s, (&a, &b)| {
+        s.wrapping_add(i32::from(a) * i32::from(b))
+    })
 }
 
 /// [`dot16`] with `vpmaddwd`: 16 products per instruction, summed pairwise into eight `i32`
@@ -188,6 +188,30 @@ fn dot<T: Copy + Default + WrappingOps>(w: &[T], x: &[T]) -> T {
         return unsafe { dot_avx2(w, x) };
     }
     dot_body(w, x)
+}
+
+/// `out[p] = dot(rows[p], x)` for the `k`-element rows of `rows`; depthwise, against `x`'s own
+/// `k` elements at `range` (`x` in channel-major order) instead of the whole window.
+#[inline(always)]
+fn dots_of<T>(
+    out: &mut [i64],
+    rows: &[T],
+    x: &[T],
+    range: std::ops::Range<usize>,
+    k: usize,
+    depthwise: bool,
+    dot: impl Fn(&[T], &[T]) -> i64,
+) {
+    if depthwise {
+        let xs = x[range].chunks_exact(k);
+        for ((o, row), x) in out.iter_mut().zip(rows.chunks_exact(k)).zip(xs) {
+            *o = dot(row, x);
+        }
+    } else {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(k)) {
+            *o = dot(row, x);
+        }
+    }
 }
 
 /// `inq_mvu` (§4, §4.2).
@@ -612,57 +636,36 @@ impl Mvu {
         let k = self.k;
         let first = self.nf * self.pe;
         let range = first * k..(first + self.pe) * k;
-        match (&self.wmul, self.depthwise) {
-            (Mults::I16(w), false) => {
-                for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
-                    *o = i64::from(dot16(row, &self.x16));
-                }
-            }
-            (Mults::I16(w), true) => {
-                let rows = w[range.clone()].chunks_exact(k);
-                for ((o, row), x) in out
-                    .iter_mut()
-                    .zip(rows)
-                    .zip(self.x16[range].chunks_exact(k))
-                {
-                    *o = i64::from(dot16(row, x));
-                }
-            }
-            (Mults::I32(w), false) => {
-                for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
-                    *o = i64::from(dot(row, &self.x32));
-                }
-            }
-            (Mults::I64(w), false) => {
-                for (o, row) in out.iter_mut().zip(w[range].chunks_exact(k)) {
-                    *o = dot(row, &self.win);
-                }
-            }
-            (Mults::I32(w), true) => {
-                let rows = w[range.clone()].chunks_exact(k);
-                for ((o, row), x) in out
-                    .iter_mut()
-                    .zip(rows)
-                    .zip(self.x32[range].chunks_exact(k))
-                {
-                    *o = i64::from(dot(row, x));
-                }
-            }
-            (Mults::I64(w), true) => {
-                let rows = w[range.clone()].chunks_exact(k);
-                for ((o, row), x) in out
-                    .iter_mut()
-                    .zip(rows)
-                    .zip(self.x64[range].chunks_exact(k))
-                {
-                    *o = dot(row, x);
-                }
+        // PE p's row of multipliers against the window (depthwise: its channel's taps)
+        let depthwise = self.depthwise;
+        match &self.wmul {
+            Mults::I16(w) => dots_of(
+                out,
+                &w[range.clone()],
+                &self.x16,
+                range,
+                k,
+                depthwise,
+                |a, b| i64::from(dot16(a, b)),
+            ),
+            Mults::I32(w) => dots_of(
+                out,
+                &w[range.clone()],
+                &self.x32,
+                range,
+                k,
+                depthwise,
+                |a, b| i64::from(dot(a, b)),
+            ),
+            Mults::I64(w) => {
+                let x = if depthwise { &self.x64 } else { &self.win };
+                dots_of(out, &w[range.clone()], x, range, k, depthwise, dot)
             }
         }
     }
 
     /// Copies the current pixel's window (lane values `x_j`, `pad_value` outside the map)
-    /// into `win`, and the dot products' operand into `x32`/`x64`.
+    /// into `win`, and the dot products' operand into `x16`, `x32` or `x64`.
     fn gather(&mut self) {
         let c = self.c;
         let kwc = self.kw * c;

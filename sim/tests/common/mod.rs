@@ -348,6 +348,15 @@ pub fn strip(mut r: inq_sim::SimReport) -> inq_sim::SimReport {
     r
 }
 
+/// The default options, but the decoupled run on every design (`inq_sim::Decoupled::Always`):
+/// what the exactness tests compare with the lockstep machine.
+pub fn decoupled() -> inq_sim::SimOptions {
+    inq_sim::SimOptions {
+        decoupled: inq_sim::Decoupled::Always,
+        ..inq_sim::SimOptions::default()
+    }
+}
+
 /// Asserts that the fast paths give exactly the report of stepping every cycle of the
 /// lockstep machine, for each `(stall rate, mid-run reset)` run with 2 tapped images.
 pub fn assert_fast_forward_exact(
@@ -363,8 +372,7 @@ pub fn assert_fast_forward_exact(
             seed,
             reset_after: reset,
             tap_images: 2,
-            decoupled: inq_sim::Decoupled::Always,
-            ..inq_sim::SimOptions::default()
+            ..decoupled()
         };
         let fast = strip(inq_sim::simulate(d, imgs, &o).unwrap());
         let slow = strip(
