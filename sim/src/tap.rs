@@ -199,7 +199,11 @@ mod tests {
         one.push(3);
         assert_eq!(
             one.sums,
-            vec![one.sums[0], one.sums[1], StreamSum::of(&[3])]
+            vec![
+                StreamSum::of(&values[..5]),
+                StreamSum::of(&values[5..10]),
+                StreamSum::of(&[3])
+            ]
         );
     }
 }
