@@ -26,7 +26,17 @@ pub const STREAM_SUM_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 /// Verilator harness (`templates/harness.cpp` of `inq-testbenches`).
 #[inline(always)]
 pub fn stream_sum_step(hash: u64, index: u64, value: u64) -> u64 {
-    let mut z = value ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    stream_sum_step_phi(hash, index.wrapping_mul(STREAM_SUM_PHI), value)
+}
+
+/// `index·φ` of [`stream_sum_step`].
+const STREAM_SUM_PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// [`stream_sum_step`] with `index·φ` given (a run of elements advances it by `φ`, one
+/// multiplication fewer per element).
+#[inline(always)]
+fn stream_sum_step_phi(hash: u64, index_phi: u64, value: u64) -> u64 {
+    let mut z = value ^ index_phi;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
@@ -134,14 +144,18 @@ impl TapSums {
     pub fn extend_by<T>(&mut self, mut items: &[T], value: impl Fn(&T) -> i64) {
         while !items.is_empty() {
             let s = self.current();
-            let (mut hash, mut count) = (s.hash, s.count);
+            let (mut hash, count) = (s.hash, s.count);
             let n = items.len().min(self.left as usize);
+            let mut phi = count.wrapping_mul(STREAM_SUM_PHI);
             for item in &items[..n] {
-                hash = stream_sum_step(hash, count, value(item) as u64);
-                count += 1;
+                hash = stream_sum_step_phi(hash, phi, value(item) as u64);
+                phi = phi.wrapping_add(STREAM_SUM_PHI);
             }
             let last = self.sums.len() - 1;
-            self.sums[last] = StreamSum { count, hash };
+            self.sums[last] = StreamSum {
+                count: count + n as u64,
+                hash,
+            };
             self.left -= n as u64;
             items = &items[n..];
         }
