@@ -9,7 +9,7 @@
 //!   ([`DesignFolder::load`]), or a bare design file ([`load_design`]);
 //! * [`layout`]: the model's C-major tensors against the hardware's HWC streams, and the
 //!   values each tap carries;
-//! * [`write`]: writing any output folder safely (atomic replacement of `inq`'s own folders,
+//! * [`mod@write`]: writing any output folder safely (atomic replacement of `inq`'s own folders,
 //!   nothing else deleted).
 //!
 //! It writes no Verilog (`inq-codegen`) and runs nothing (`inq-sim`, `inq-testbenches`).

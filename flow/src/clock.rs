@@ -75,7 +75,7 @@ fn instance_of(manifest: &Manifest, part: TimedPart, name: &str) -> String {
     }
 }
 
-/// The instance names a netlist's paths are grouped by: every part's ([`instance_of`]).
+/// The instance names a netlist's paths are grouped by: every part's (`instance_of`).
 pub fn depth_groups(manifest: &Manifest) -> Vec<String> {
     timing::parts(&manifest.design)
         .iter()

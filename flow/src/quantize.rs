@@ -374,7 +374,7 @@ pub fn seed_path(out: &Path, seed: u64) -> PathBuf {
     out.with_file_name(format!("{stem}.seed{seed}.{ext}"))
 }
 
-/// Runs [`quantize`] once per seed (INQ only), each writing `<stem>.seed<S>.json` with its log
+/// Runs [`quantize()`] once per seed (INQ only), each writing `<stem>.seed<S>.json` with its log
 /// and plots, then `<stem>.seeds.json` with every run and the spread (mean, sample standard
 /// deviation, min, max) of the float-activation and integer accuracies. Nothing is written at
 /// `req.out` itself.

@@ -6,7 +6,7 @@
 //! connected by streams ([`Stream`], each through its own FIFO), from the input port to the
 //! output stage. This file owns the data types and the whole-design figures (interval,
 //! latency estimate, totals, the summary table); the planning is [`crate::graph`] and
-//! [`crate::plan`].
+//! [`mod@crate::plan`].
 
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,7 @@
 //! the FIFO depths (`docs/hardware.md` §2.2, including the skip rule for fork outputs), the
 //! taps and the output stage.
 //!
-//! The folding of each conv/dense node is an input ([`crate::plan`] chooses it).
+//! The folding of each conv/dense node is an input ([`crate::plan()`] chooses it).
 
 use std::collections::HashMap;
 
@@ -385,7 +385,7 @@ pub fn build(
 ///
 /// A branch's reach is the longest path through the engines only it reaches (up to the
 /// engine where it meets another branch), adding each engine's held elements
-/// ([`EngineOp::held_elements`], converted to elements of the forked stream by the ratio of
+/// ([`crate::ops::EngineOp::held_elements`], converted to elements of the forked stream by the ratio of
 /// the stream's elements per image to the engine's input elements) and the depth of each
 /// FIFO on the way. Output `k` gets `max(2, max_{j≠k} reach_j + 2)`. Forks are sized from the
 /// output end so that nested forks' depths are known.

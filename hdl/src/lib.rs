@@ -14,7 +14,7 @@
 //!   nodes;
 //! * [`graph`]: the hardware graph (engines, forks, streams, FIFO depths, taps);
 //! * [`beats`]: wide beats, the elements each stream carries per beat ([`widen_beats`]);
-//! * [`plan`]: folding choice and the entry points [`plan`]`(&model, &FoldingRequest)` and
+//! * [`mod@plan`]: folding choice and the entry points [`plan()`]`(&model, &FoldingRequest)` and
 //!   [`plan_unrolled`];
 //! * [`geometry`], [`resources`]: the sliding-window schedule model and the resource model's
 //!   building blocks;

@@ -2,16 +2,16 @@
 //!
 //! This crate owns what every other part of `inq` builds on:
 //!
-//! * the **quantized-model file format** ([`format`], version 2): a versioned, self-describing
+//! * the **quantized-model file format** ([`mod@format`], version 2): a versioned, self-describing
 //!   JSON document holding a graph of named nodes (each an operator with its parameters and
 //!   the names of its inputs), the input, the output, integer weight codes (INQ codes, not
 //!   floats), integer biases, activation formats and provenance. [`QuantModel::load`]
-//!   ([`file`]) reads version 1 files too ([`v1`]: chains, converted on load) and validates
+//!   ([`mod@file`]) reads version 1 files too ([`v1`]: chains, converted on load) and validates
 //!   everything ([`validate`], [`graph`]), rejecting a bad file with an error naming the node
 //!   and field;
 //! * the **operators** ([`ops`]): one file per operator with its shape rule, checks and
 //!   reference arithmetic, behind the [`ops::Operator`] trait and one registry;
-//! * the **integer golden reference** ([`reference`]): the one executable definition of the
+//! * the **integer golden reference** ([`mod@reference`]): the one executable definition of the
 //!   arithmetic written down in `docs/numerics.md`. The hardware plan, the cycle-accurate
 //!   simulator and the generated RTL are all checked against it bit for bit.
 //!

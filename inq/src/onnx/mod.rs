@@ -10,10 +10,10 @@
 //!   exact rules. Anything else is an [`OnnxError::Node`] naming the file, the node, its index,
 //!   its op type and what is not supported.
 //!
-//! Split by concern: [`attrs`] (attribute access), [`const_eval`] (constant tensors and
-//! expressions), `import` (the walk over the graph), [`state`] (what the walk and the
+//! Split by concern: `attrs` (attribute access), `const_eval` (constant tensors and
+//! expressions), `import` (the walk over the graph), `state` (what the walk and the
 //! lowerings share), `lower/` (one file per op family, found by `op_type` in
-//! [`lower::TABLE`]), `export`.
+//! `lower::TABLE`), `export`.
 //! * [`export_float`] writes a [`FloatModel`](crate::graph::FloatModel) as an opset-13 ONNX
 //!   file that onnxruntime runs and [`import`] reads back identically.
 //! * [`export_quantized`] writes an [`inq_model::QuantModel`] as a QDQ ONNX file (exact

@@ -25,7 +25,7 @@
 //! ([`LayerQuant::output_gain`]; the top-1 class does not change), so its weights keep the
 //! float model's level grid.
 //!
-//! [`integerize`] then turns the fully quantized float graph into the integer model format:
+//! [`integerize()`] then turns the fully quantized float graph into the integer model format:
 //! weight codes, normalization folded in, calibrated power-of-two activation scales for every
 //! requantizing node (conv, dense, add; [`crate::calib`]) and integer biases. [`quantize`] does
 //! all of it and measures float, INQ-float and integer accuracies.
@@ -314,7 +314,7 @@ pub fn uniform_n2(s: f64, bits: u32) -> i32 {
 /// Post-training uniform quantization (the multiplier baseline): every conv/dense weight
 /// (times its gain, i.e. with the first layer's input normalization folded in) becomes a
 /// `bits`-bit symmetric integer `q` with one power-of-two scale `2^(n2_c)` per output channel
-/// ([`uniform_n2`]), `n1_c = n2_c + bits - 2`. Returns the state [`integerize`] consumes (the
+/// ([`uniform_n2`]), `n1_c = n2_c + bits - 2`. Returns the state [`integerize()`] consumes (the
 /// float model with its weights replaced by the quantized values), so biases, activation
 /// calibration and the integer format are exactly those of the INQ path.
 pub fn uniform(model: &FloatModel, bits: u32) -> Result<InqResult, QuantError> {
@@ -643,7 +643,7 @@ pub struct Outcome {
     pub integer_accuracy: Option<f64>,
 }
 
-/// Full pipeline: [`inq`], [`integerize`] (calibrating on the training data), accuracies on
+/// Full pipeline: [`inq`], [`integerize()`] (calibrating on the training data), accuracies on
 /// `test` and provenance. `source` names the float model (path) for the provenance.
 pub fn quantize(
     model: &FloatModel,
@@ -793,7 +793,7 @@ pub struct UniformOutcome {
 }
 
 /// The multiplier baseline: [`uniform`] post-training quantization of `model` to `bits`-bit
-/// per-output-channel symmetric integers with power-of-two scales, then [`integerize`]
+/// per-output-channel symmetric integers with power-of-two scales, then [`integerize()`]
 /// (activation calibration on `calib`, exactly as the INQ path), accuracies on `test` and
 /// provenance. No re-training.
 pub fn quantize_uniform(

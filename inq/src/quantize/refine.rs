@@ -11,7 +11,7 @@
 //! When the kept outputs would exceed [`KEEP_BUDGET_BYTES`], candidates are evaluated whole.
 //!
 //! Does not own: building a model from exponents, or the first calibration
-//! ([`super::integerize`]).
+//! ([`super::integerize()`]).
 
 use inq_model::{QuantModel, Reference, Tensor};
 use rayon::prelude::*;

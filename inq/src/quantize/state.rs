@@ -188,13 +188,13 @@ pub struct LayerQuant {
     /// reads input channel `o` only).
     #[serde(default)]
     pub gain_by_row: bool,
-    /// INQ level set (`pow2`, the default) or uniform integers ([`uniform`]).
+    /// INQ level set (`pow2`, the default) or uniform integers ([`super::uniform`]).
     #[serde(default)]
     pub kind: WeightKind,
     /// Factor by which the integer model's output of this node exceeds the float model's: 1,
     /// except for the node emitting the logits when it reads a global average pool over a
     /// non-power-of-two plane. There the pool's integer gain `H·W/2^S` is kept in the logits
-    /// (its bias is multiplied by it, [`super::integerize`]) instead of being folded into the
+    /// (its bias is multiplied by it, [`super::integerize()`]) instead of being folded into the
     /// weights: a common positive factor of all logits leaves the top-1 class unchanged, and
     /// the weights are quantized on the float model's own level grid (`2^k`, as in the paper)
     /// rather than on `2^k·H·W/2^S`.

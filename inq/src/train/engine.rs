@@ -8,7 +8,7 @@
 //!
 //! The graph is evaluated in the checked order; a tensor read by several nodes (fan-out, a
 //! residual) is one candle tensor, so its gradient is the sum over its readers. One match arm
-//! per operator ([`Net::forward`]) maps it onto candle: conv through the `im2col` custom op and
+//! per operator (`Net::forward`) maps it onto candle: conv through the `im2col` custom op and
 //! one GEMM (depthwise: the column matrix times the weights, summed per channel), BatchNorm
 //! through [`BatchNormTrain`] (batch statistics, training) or its running statistics
 //! (evaluation). Not here: the SGD loop and schedules ([`super`]).

@@ -2,7 +2,7 @@
 //!
 //! The float mean is exact for any plane size. (The integer operator divides by the next power
 //! of two instead; integerization folds that gain into the consumer, see
-//! [`crate::quantize::integerize`].)
+//! [`crate::quantize::integerize()`].)
 
 use serde::{Deserialize, Serialize};
 

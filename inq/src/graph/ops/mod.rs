@@ -5,7 +5,7 @@
 //! This file is the one dispatch point: [`FloatOp`] names every operator and hands out the
 //! trait object. Adding an operator means adding its file and one line in `registry!` below;
 //! the other stages (training in [`crate::train::engine`], integerization in
-//! [`crate::quantize::integerize`], ONNX import in `onnx/lower/`, export in `onnx/export.rs`)
+//! [`crate::quantize::integerize()`], ONNX import in `onnx/lower/`, export in `onnx/export.rs`)
 //! each have one match arm per operator.
 //!
 //! Not here: graph structure ([`super::check`]), batching, training, quantization.

@@ -44,7 +44,7 @@ pub(crate) const TABLE: &[(&str, Lower)] = &[
     ("LogSoftmax", softmax::softmax),
 ];
 
-/// Op types the importer maps onto the float graph (on the data path; the [`TABLE`] keys).
+/// Op types the importer maps onto the float graph (on the data path; the `TABLE` keys).
 /// `Softmax`/`LogSoftmax` are accepted only as the final node and dropped.
 pub const SUPPORTED_OPS: &[&str] = &[
     "Conv",
