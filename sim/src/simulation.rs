@@ -251,11 +251,13 @@ pub fn simulate(
         .collect();
     let max_cycles = opts.max_cycles.unwrap_or(u64::MAX);
     let fast_forward = opts.fast_forward && tracer.is_none();
-    let decoupled_run = match opts.decoupled {
-        Decoupled::WhenItPays => decoupled::pays_off(design),
-        Decoupled::Always => true,
-    };
-    if fast_forward && opts.reset_after.is_none() && decoupled_run {
+    let decoupled_run = fast_forward
+        && opts.reset_after.is_none()
+        && match opts.decoupled {
+            Decoupled::WhenItPays => decoupled::pays_off(design),
+            Decoupled::Always => true,
+        };
+    if decoupled_run {
         // The decoupled run (see `decoupled`); `None` when the run ends in an error, which
         // the lockstep loop below then reports exactly.
         let t0 = Instant::now();

@@ -1125,14 +1125,16 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         }
     };
     // the i16 operands of `Mults::I16`: every input value, the padding value and every
-    // multiplier within ±2^14
+    // multiplier of a code the engine uses within ±2^14
     const I16_BOUND: i64 = 1 << 14;
     let fits16 = |v: i64| (-I16_BOUND..=I16_BOUND).contains(&v);
     let i16s = m.acc_width <= 32
         && fits16(xmin)
         && fits16(xmax)
         && fits16(m.pad_value)
-        && mults.iter().all(|&v| fits16(v));
+        && m.weights
+            .iter()
+            .all(|&code| fits16(mults[usize::from(code)]));
     let wmul = if i16s {
         let mut w = vec![0i16; m.weights.len()];
         reorder(&mut |i, v| w[i] = v as i16);
