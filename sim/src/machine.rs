@@ -24,7 +24,7 @@ use inq_hdl::{Design, Endpoint, DESIGN_FORMAT, DESIGN_VERSION};
 pub use crate::activity::Activity;
 use crate::activity::{Counters, Quiet};
 use crate::engines;
-use crate::engines::api::{check, Built, Io, PortSpec, SimEngine, MAX_ELEMENTS};
+use crate::engines::api::{check, copy_beat, Built, Io, PortSpec, SimEngine, MAX_ELEMENTS};
 use crate::engines::fifo::Fifo;
 use crate::engines::out::OutStage;
 use crate::error::SimError;
@@ -185,7 +185,7 @@ impl Slot {
             self.io.in_valid[p] = valid;
             // the data of a beat that is not valid is not used (§1): not copied
             if valid {
-                self.io.in_beat_mut(p).copy_from_slice(f.m_data());
+                copy_beat(self.io.in_beat_mut(p), f.m_data());
             }
         }
         for (k, &s) in self.outs.iter().enumerate() {
@@ -204,7 +204,7 @@ impl Slot {
             let w = &mut wires[s];
             w.m_valid = io.in_valid[p];
             if w.m_valid {
-                w.m_data.copy_from_slice(io.in_beat(p));
+                copy_beat(&mut w.m_data, io.in_beat(p));
             }
             w.m_ready = io.in_ready[p];
         }
@@ -213,7 +213,7 @@ impl Slot {
             w.s_ready = io.out_ready[k];
             w.s_valid = io.out_valid[k];
             if w.s_valid {
-                w.s_data.copy_from_slice(io.out_beat(k));
+                copy_beat(&mut w.s_data, io.out_beat(k));
             }
         }
     }
@@ -320,7 +320,7 @@ impl Machine {
         w[0].s_ready = fifos[0].s_ready();
         let o = &mut w[self.out_stream];
         o.m_valid = fifos[self.out_stream].m_valid();
-        o.m_data.copy_from_slice(fifos[self.out_stream].m_data());
+        copy_beat(&mut o.m_data, fifos[self.out_stream].m_data());
         o.m_ready = inp.m_tready;
         for slot in &mut self.slots {
             if edge {

@@ -55,7 +55,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// Version of the harness template and build recipe; part of the cache key.
-pub const HARNESS_VERSION: u32 = 5;
+pub const HARNESS_VERSION: u32 = 6;
 
 /// The C++ driver template.
 pub const HARNESS_TEMPLATE: &str = include_str!("../templates/harness.cpp");

@@ -17,10 +17,11 @@
 //                                     per tap); a tap of k elements per beat prints k records per
 //                                     transfer, in element order (lowest bits first)
 //   C <tap> <image> <count> <hash>    with --tap-check: checksum of one tap stream over one image
-//                                     (inq_sim::StreamSum: <count> elements, their sign-extended
-//                                     values hashed in order), printed when the image's stream is
-//                                     complete, and for a stream that stopped short when a mid-run
-//                                     reset or the end of the run cuts it off (before R / E)
+//                                     (inq_sim::StreamSum: <count> elements, a hash of their
+//                                     sign-extended values and positions), printed when the
+//                                     image's stream is complete, and for a stream that stopped
+//                                     short when a mid-run reset or the end of the run cuts it
+//                                     off (before R / E)
 //   R <first_cycle> <cycles> <image>  mid-run reset scheduled; restart from <image>
 //   E <total_cycles>                  run complete
 //   X <cycle> <words>                 timeout (exit status 3)
@@ -56,14 +57,14 @@ static const unsigned TAP_K[NTAPS + 1] = {@TAP_K@0};
 
 static inline uint64_t mask(unsigned w) { return w >= 64 ? ~0ULL : ((1ULL << w) - 1); }
 
-// inq_sim::stream_sum_step: element `index` of an image's stream with value `value`.
+// inq_sim::stream_sum_step: element `index` of an image's stream with value `value` adds the
+// SplitMix64 finalizer of `value ^ index*phi` to the hash (wrapping).
 static const uint64_t SUM_SEED = 0xcbf29ce484222325ULL;
 static inline uint64_t sum_step(uint64_t hash, uint64_t index, uint64_t value) {
   uint64_t z = value ^ (index * 0x9E3779B97F4A7C15ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  return (hash ^ z) * 0x00000100000001B3ULL;
+  return hash + (z ^ (z >> 31));
 }
 
 // A tap's raw TAP_W-bit pattern as the 64-bit pattern of its (sign-extended) value.

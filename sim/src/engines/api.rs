@@ -120,6 +120,22 @@ impl Io {
     }
 }
 
+/// `dst.copy_from_slice(src)` for a beat (equal lengths): the common beat sizes as copies of
+/// a constant size, which compile to a few vector moves instead of a call to `memcpy` (the
+/// lockstep machine copies several beats per simulated cycle).
+#[inline(always)]
+pub(crate) fn copy_beat(dst: &mut [i64], src: &[i64]) {
+    debug_assert_eq!(dst.len(), src.len());
+    match src.len() {
+        1 => dst[0] = src[0],
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        8 => dst[..8].copy_from_slice(&src[..8]),
+        16 => dst[..16].copy_from_slice(&src[..16]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// One register or combinational signal an engine shows in waveforms: name and width.
 pub(crate) type ProbeSignal = (&'static str, u32);
 

@@ -2,6 +2,8 @@
 //! [`crate::Machine`]. Owns the FIFO's registers, storage and its peak occupancy; not the
 //! decoupled run's time-stamped equivalent (`crate::chan::Chan`).
 
+use super::api::copy_beat;
+
 /// One FIFO: `count`, `rd`, `wr` registers and `mem` storage of `depth` beats of `beat`
 /// elements (`docs/hardware.md` §2.1; beat `i` is `mem[i·beat ..]`).
 #[derive(Debug, Clone)]
@@ -55,7 +57,7 @@ impl Fifo {
         let s_fire = s_valid && self.count != self.depth;
         if s_fire {
             let k = self.beat;
-            self.mem[self.wr * k..(self.wr + 1) * k].copy_from_slice(s_data);
+            copy_beat(&mut self.mem[self.wr * k..(self.wr + 1) * k], s_data);
             self.wr = if self.wr + 1 == self.depth {
                 0
             } else {

@@ -11,7 +11,7 @@
 
 use inq_hdl::Geometry;
 
-use super::api::{BuildCx, Io, MAX_ELEMENTS};
+use super::api::{copy_beat, BuildCx, Io, MAX_ELEMENTS};
 use crate::activity::{Kind, Quiet};
 use crate::error::SimError;
 
@@ -284,7 +284,7 @@ pub(crate) fn comb<S: Windowed>(s: &S, io: &mut Io) {
     io.in_ready[0] = s.in_ready();
     io.out_valid[0] = s.out_valid();
     match s.out_beat() {
-        Some(b) => io.out_beat_mut(0).copy_from_slice(b),
+        Some(b) => copy_beat(io.out_beat_mut(0), b),
         None => io.out_data[0] = s.out_data(),
     }
 }

@@ -25,6 +25,100 @@ pub(crate) enum OutMode {
     Logits,
 }
 
+/// Where a pixel's window lies in an engine's line buffer: `rowbase` per `ky` (−1 for a
+/// padding row), `x0 = ox·sw − pl`, the map width `w` and channels `c`, `kw` taps per row.
+struct Window<'a> {
+    lb: &'a [i64],
+    rowbase: &'a [isize],
+    x0: isize,
+    w: isize,
+    c: usize,
+    kw: usize,
+    pad: i64,
+}
+
+impl Window<'_> {
+    /// The window in window order `(ky, kx, c)`, each value through `conv`, into `dst`
+    /// (`pad` outside the map).
+    #[inline(always)]
+    fn copy_into<T: Copy>(&self, dst: &mut [T], conv: impl Fn(i64) -> T) {
+        let c = self.c;
+        let kwc = self.kw * c;
+        let pad = conv(self.pad);
+        let copy = |d: &mut [T], src: &[i64]| {
+            for (d, &v) in d.iter_mut().zip(src) {
+                *d = conv(v);
+            }
+        };
+        for (row, &rb) in dst.chunks_exact_mut(kwc).zip(self.rowbase) {
+            if rb < 0 {
+                row.fill(pad);
+                continue;
+            }
+            if self.x0 >= 0 && self.x0 + (self.kw as isize) <= self.w {
+                let src = rb as usize + self.x0 as usize * c;
+                copy(row, &self.lb[src..src + kwc]);
+                continue;
+            }
+            for (kx, d) in row.chunks_exact_mut(c).enumerate() {
+                let ix = self.x0 + kx as isize;
+                if ix < 0 || ix >= self.w {
+                    d.fill(pad);
+                } else {
+                    let src = rb as usize + ix as usize * c;
+                    copy(d, &self.lb[src..src + c]);
+                }
+            }
+        }
+    }
+}
+
+/// One output channel's requantization as one add, two shifts and a clamp:
+/// `clamp(((v + add) << left) >> right, lo, hi)` equals `requant(v + bias, ch)` of the model's
+/// numerics (`add = bias + 2^(r−1)` and `right = r` for a shift `r > 0`, `add = bias` and
+/// `left = −r` otherwise; ReLU folded into `lo`; logits unclamped). Precomputed per channel
+/// so that a wide output beat is requantized in one tight loop, without a call per word.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Requant {
+    add: i64,
+    left: u32,
+    right: u32,
+    lo: i64,
+    hi: i64,
+}
+
+impl Requant {
+    /// The table entry of a channel with `bias`, shift `r` (validated: `−62 ≤ r ≤ 62`) and
+    /// output `mode`.
+    fn new(bias: i64, r: i32, mode: OutMode) -> Self {
+        let (add, left, right) = if r > 0 {
+            (bias.wrapping_add(1i64 << (r - 1)), 0, r as u32)
+        } else {
+            (bias, r.unsigned_abs(), 0)
+        };
+        let (lo, hi) = match mode {
+            OutMode::Act { fmt, relu } => {
+                let lo = if relu { fmt.min().max(0) } else { fmt.min() };
+                (lo, fmt.max())
+            }
+            OutMode::Logits => (i64::MIN, i64::MAX),
+        };
+        Requant {
+            add,
+            left,
+            right,
+            lo,
+            hi,
+        }
+    }
+
+    /// The output word of accumulator value `v` (before the bias).
+    #[inline(always)]
+    fn apply(&self, v: i64) -> i64 {
+        ((v.wrapping_add(self.add) << self.left) >> self.right).clamp(self.lo, self.hi)
+    }
+}
+
 /// A decoded weight as the integer it multiplies by: `±2^k`, `q`, or 0. `x · multiplier(w)` equals
 /// [`numerics::product`]`(x, w)` whenever the product fits an `i64` (the design validation
 /// guarantees that every partial sum fits `ACC_W ≤ 62` bits; tested below).
@@ -214,6 +308,152 @@ fn dots_of<T>(
     }
 }
 
+/// `out[r] = Σ_j rows[r·k + j]·x[j]` (wrapping `i32`, see [`Mults::I16`]) for rows of `k`
+/// `i16` multipliers: four rows at a time against one load of `x` per 16 taps, their sums
+/// reduced together (the last `k mod 16` taps one by one); the rows left over through
+/// [`dot16`]. `dots_into` takes it for rows of at least [`SHORT_ROW`] taps.
+///
+/// # Safety
+/// The running CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dots16_rows_avx2(out: &mut [i64], rows: &[i16], x: &[i16], k: usize) {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm256_add_epi32, _mm256_castsi256_si128, _mm256_extracti128_si256,
+        _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_setzero_si256,
+        _mm_add_epi32, _mm_storeu_si128,
+    };
+    assert!(x.len() >= k && rows.len() >= out.len() * k);
+    let body = k / 16 * 16;
+    let done = out.len() / 4 * 4;
+    let mut quads = out.chunks_exact_mut(4);
+    for (q, o4) in (&mut quads).enumerate() {
+        let r = &rows[q * 4 * k..][..4 * k];
+        let (p0, p1, p2, p3) = (
+            r.as_ptr(),
+            r.as_ptr().add(k),
+            r.as_ptr().add(2 * k),
+            r.as_ptr().add(3 * k),
+        );
+        let xp = x.as_ptr();
+        let (mut a0, mut a1, mut a2, mut a3) = (
+            _mm256_setzero_si256(),
+            _mm256_setzero_si256(),
+            _mm256_setzero_si256(),
+            _mm256_setzero_si256(),
+        );
+        let mut i = 0;
+        // SAFETY (every load): `i + 16 ≤ k` elements are in `x` and in each of the four rows
+        // (asserted above); `loadu` takes unaligned addresses.
+        while i < body {
+            let xv = _mm256_loadu_si256(xp.add(i).cast::<__m256i>());
+            a0 = _mm256_add_epi32(
+                a0,
+                _mm256_madd_epi16(_mm256_loadu_si256(p0.add(i).cast()), xv),
+            );
+            a1 = _mm256_add_epi32(
+                a1,
+                _mm256_madd_epi16(_mm256_loadu_si256(p1.add(i).cast()), xv),
+            );
+            a2 = _mm256_add_epi32(
+                a2,
+                _mm256_madd_epi16(_mm256_loadu_si256(p2.add(i).cast()), xv),
+            );
+            a3 = _mm256_add_epi32(
+                a3,
+                _mm256_madd_epi16(_mm256_loadu_si256(p3.add(i).cast()), xv),
+            );
+            i += 16;
+        }
+        // lanes of `h`: row 0, 1, 2, 3 sums of each 128-bit half, then the halves added
+        let h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+        let s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+        let mut lanes = [0i32; 4];
+        // SAFETY: `lanes` is 16 bytes, `storeu` takes an unaligned address.
+        _mm_storeu_si128(lanes.as_mut_ptr().cast::<__m128i>(), s);
+        for (j, o) in o4.iter_mut().enumerate() {
+            let tail = dot16_body(&r[j * k + body..(j + 1) * k], &x[body..k]);
+            *o = i64::from(lanes[j].wrapping_add(tail));
+        }
+    }
+    for (j, o) in quads.into_remainder().iter_mut().enumerate() {
+        let row = &rows[(done + j) * k..][..k];
+        *o = i64::from(dot16(row, &x[..k]));
+    }
+}
+
+/// Rows shorter than this use the transposed `i16` layout ([`Pairs16`]) when AVX2 is there.
+const SHORT_ROW: usize = 32;
+
+/// An engine's `i16` multipliers transposed for rows shorter than [`SHORT_ROW`], where
+/// [`dot16`] would take one row at a time without its vector path: for neuron fold `nf`, group
+/// `g` of eight PEs and tap pair `t`, the 16 values `w[p][2t], w[p][2t + 1]` for the eight PEs
+/// `p` of the group (zero past the row's end or the last PE). One `vpmaddwd` against the
+/// broadcast pair `x[2t], x[2t + 1]` adds two taps to eight PEs' sums.
+#[derive(Debug, Clone)]
+pub(crate) struct Pairs16 {
+    w: Vec<i16>,
+    /// Tap pairs per row, `⌈k/2⌉`.
+    pairs: usize,
+    /// Groups of eight PEs, `⌈PE/8⌉`.
+    groups: usize,
+}
+
+impl Pairs16 {
+    /// The layout of `w` (rows of `k` multipliers, `nf·PE + p` the row of PE `p` in fold `nf`).
+    fn new(w: &[i16], k: usize, pe: usize, nfn: usize) -> Self {
+        let pairs = k.div_ceil(2);
+        let groups = pe.div_ceil(8);
+        let mut t = vec![0i16; nfn * groups * pairs * 16];
+        for nf in 0..nfn {
+            for p in 0..pe {
+                let row = &w[(nf * pe + p) * k..][..k];
+                let (g, l) = (p / 8, p % 8);
+                for (j, &v) in row.iter().enumerate() {
+                    t[((nf * groups + g) * pairs + j / 2) * 16 + 2 * l + j % 2] = v;
+                }
+            }
+        }
+        Pairs16 {
+            w: t,
+            pairs,
+            groups,
+        }
+    }
+
+    /// `out[p] = Σ_j w[nf·PE + p][j]·x[j]` in wrapping `i32` arithmetic (see [`Mults::I16`]),
+    /// for `x` of at least `2·pairs` values (the last one 0 when `k` is odd).
+    ///
+    /// # Safety
+    /// The running CPU has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn dots_avx2(&self, out: &mut [i64], nf: usize, x: &[i16]) {
+        use std::arch::x86_64::{
+            __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_set1_epi32,
+            _mm256_setzero_si256, _mm256_storeu_si256,
+        };
+        let pairs = self.pairs;
+        assert!(x.len() >= 2 * pairs);
+        for (g, out) in out.chunks_mut(8).enumerate() {
+            let w = &self.w[(nf * self.groups + g) * pairs * 16..][..pairs * 16];
+            let mut acc = _mm256_setzero_si256();
+            for (t, wt) in w.chunks_exact(16).enumerate() {
+                let pair = i32::from(x[2 * t] as u16) | (i32::from(x[2 * t + 1] as u16) << 16);
+                // SAFETY: `wt` holds 16 `i16` (32 bytes); `loadu` takes an unaligned address.
+                let wv = _mm256_loadu_si256(wt.as_ptr().cast::<__m256i>());
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(wv, _mm256_set1_epi32(pair)));
+            }
+            let mut lanes = [0i32; 8];
+            // SAFETY: `lanes` is 32 bytes, `storeu` takes an unaligned address.
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>(), acc);
+            for (o, &v) in out.iter_mut().zip(&lanes) {
+                *o = i64::from(v);
+            }
+        }
+    }
+}
+
 /// `inq_mvu` (§4, §4.2).
 ///
 /// **Lazy arithmetic.** The lanes' partial sums `acc` are not observable (only `obuf`, through
@@ -263,9 +503,8 @@ pub(crate) struct Mvu {
     /// Weights as multipliers, index `o·k + j`: one contiguous row per output channel `o`,
     /// `j` the window index (`(ky·kw + kx)·C + c`, or `ky·kw + kx` depthwise).
     pub wmul: Mults,
-    pub bias: Vec<i64>,
-    pub shift: Vec<i32>,
-    pub mode: OutMode,
+    /// Per output channel: bias, shift and output format as one [`Requant`].
+    rq: Vec<Requant>,
     pad_value: i64,
     // functions of `oy` (and `ox`), cached when it changes
     lo: isize,
@@ -282,6 +521,8 @@ pub(crate) struct Mvu {
     /// [`Mults::I32`]); depthwise, the window in channel-major order `(c, ky, kx)` (as `i16`,
     /// `i32` or `i64`).
     x16: Vec<i16>,
+    /// The `i16` multipliers transposed for short rows ([`Pairs16`]; with AVX2 only).
+    pairs16: Option<Pairs16>,
     x32: Vec<i32>,
     x64: Vec<i64>,
     win_valid: bool,
@@ -376,7 +617,12 @@ impl Mvu {
     /// The ring slot of the last register stage.
     #[inline(always)]
     fn tail_slot(&self) -> usize {
-        (self.pipe_head + self.pipe_len - 1) % self.pipe_len
+        // `(pipe_head + D − 1) % D` without a division (`pipe_head < D`)
+        if self.pipe_head == 0 {
+            self.pipe_len - 1
+        } else {
+            self.pipe_head - 1
+        }
     }
 
     /// `pv[D−1]`: the last register stage holds a window (false without registers).
@@ -396,16 +642,6 @@ impl Mvu {
     #[inline(always)]
     pub fn avail(&self) -> bool {
         !self.inp.cdone && self.inp.rows_ok(self.need)
-    }
-
-    /// `requant(v, ch)`.
-    #[inline(always)]
-    fn requant(&self, v: i64, ch: usize) -> i64 {
-        let r = self.shift[ch];
-        match self.mode {
-            OutMode::Act { fmt, relu } => numerics::requantize(v, r, relu, fmt),
-            OutMode::Logits => numerics::shift_round(v, r),
-        }
     }
 
     /// One rising edge. Returns `in_fire` and how the cycle counts.
@@ -481,18 +717,17 @@ impl Mvu {
             self.out_valid = pending != 0;
             if pending != 0 && self.ko == 1 {
                 let ch = self.ch;
-                let v = self.obuf[self.pe - pending] + self.bias[ch];
-                self.out_data = self.requant(v, ch);
+                self.out_data = self.rq[ch].apply(self.obuf[self.pe - pending]);
                 self.ch = if ch + 1 == self.oc { 0 } else { ch + 1 };
                 self.pending = pending - 1;
             } else if pending != 0 {
                 // a beat of `KO` words: `(PE/KO − pending)·KO + i`, channels `ch + i`
                 let ko = self.ko;
                 let first = (self.pe / ko - pending) * ko;
-                for i in 0..ko {
-                    let ch = self.ch + i;
-                    let v = self.obuf[first + i] + self.bias[ch];
-                    self.out_wide[i] = self.requant(v, ch);
+                let sums = &self.obuf[first..first + ko];
+                let rq = &self.rq[self.ch..self.ch + ko];
+                for ((o, &v), q) in self.out_wide.iter_mut().zip(sums).zip(rq) {
+                    *o = q.apply(v);
                 }
                 self.out_data = self.out_wide[0];
                 self.ch = if self.ch + ko == self.oc {
@@ -633,11 +868,25 @@ impl Mvu {
         if !self.win_valid {
             self.gather();
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = &self.pairs16 {
+            // SAFETY: `pairs16` is only built when the running CPU has AVX2.
+            unsafe { t.dots_avx2(out, self.nf, &self.x16) };
+            return;
+        }
         let k = self.k;
         let first = self.nf * self.pe;
         let range = first * k..(first + self.pe) * k;
         // PE p's row of multipliers against the window (depthwise: its channel's taps)
         let depthwise = self.depthwise;
+        #[cfg(target_arch = "x86_64")]
+        if let (Mults::I16(w), false) = (&self.wmul, depthwise) {
+            if k >= SHORT_ROW && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the running CPU has AVX2 (checked here).
+                unsafe { dots16_rows_avx2(out, &w[range], &self.x16, k) };
+                return;
+            }
+        }
         match &self.wmul {
             Mults::I16(w) => dots_of(
                 out,
@@ -665,57 +914,44 @@ impl Mvu {
     }
 
     /// Copies the current pixel's window (lane values `x_j`, `pad_value` outside the map)
-    /// into `win`, and the dot products' operand into `x16`, `x32` or `x64`.
+    /// into the dot products' operand: `x16` or `x32` (with [`Mults::I16`], [`Mults::I32`])
+    /// or `win`; depthwise, through `win` into `x16`, `x32` or `x64` in channel-major order.
     fn gather(&mut self) {
-        let c = self.c;
-        let kwc = self.kw * c;
-        let w = self.w as isize;
-        for (ky, &rb) in self.rowbase.iter().enumerate() {
-            let dst = &mut self.win[ky * kwc..(ky + 1) * kwc];
-            if rb < 0 {
-                dst.fill(self.pad_value);
-                continue;
-            }
-            if self.x0 >= 0 && self.x0 + (self.kw as isize) <= w {
-                let src = rb as usize + self.x0 as usize * c;
-                dst.copy_from_slice(&self.inp.lb[src..src + kwc]);
-                continue;
-            }
-            for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
-                let ix = self.x0 + kx as isize;
-                if ix < 0 || ix >= w {
-                    d.fill(self.pad_value);
-                } else {
-                    let src = rb as usize + ix as usize * c;
-                    d.copy_from_slice(&self.inp.lb[src..src + c]);
-                }
-            }
-        }
         let i16s = matches!(self.wmul, Mults::I16(_));
         let i32s = matches!(self.wmul, Mults::I32(_));
-        if self.depthwise {
-            // channel-major: x[c·k + j] = win[j·C + c] (wrapping to i32: see `Mults`; every
-            // value fits i16 with `Mults::I16`)
-            let k = self.k;
-            for (j, taps) in self.win.chunks_exact(c).enumerate() {
-                for (ch, &v) in taps.iter().enumerate() {
-                    if i16s {
-                        self.x16[ch * k + j] = v as i16;
-                    } else if i32s {
-                        self.x32[ch * k + j] = v as i32;
-                    } else {
-                        self.x64[ch * k + j] = v;
-                    }
+        let at = Window {
+            lb: &self.inp.lb,
+            rowbase: &self.rowbase,
+            x0: self.x0,
+            w: self.w as isize,
+            c: self.c,
+            kw: self.kw,
+            pad: self.pad_value,
+        };
+        if !self.depthwise {
+            // (wrapping to i32: see `Mults`; every value fits i16 with `Mults::I16`)
+            if i16s {
+                at.copy_into(&mut self.x16, |v| v as i16);
+            } else if i32s {
+                at.copy_into(&mut self.x32, |v| v as i32);
+            } else {
+                at.copy_into(&mut self.win, |v| v);
+            }
+            self.win_valid = true;
+            return;
+        }
+        at.copy_into(&mut self.win, |v| v);
+        // channel-major: x[c·k + j] = win[j·C + c]
+        let (c, k) = (self.c, self.k);
+        for (j, taps) in self.win.chunks_exact(c).enumerate() {
+            for (ch, &v) in taps.iter().enumerate() {
+                if i16s {
+                    self.x16[ch * k + j] = v as i16;
+                } else if i32s {
+                    self.x32[ch * k + j] = v as i32;
+                } else {
+                    self.x64[ch * k + j] = v;
                 }
-            }
-        } else if i16s {
-            for (d, &v) in self.x16.iter_mut().zip(&self.win) {
-                *d = v as i16;
-            }
-        } else if i32s {
-            // wrapping: see `Mults`
-            for (d, &v) in self.x32.iter_mut().zip(&self.win) {
-                *d = v as i32;
             }
         }
         self.win_valid = true;
@@ -1150,8 +1386,19 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         Mults::I64(w)
     };
     let win_len = g.kh * g.kw * g.c;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let pairs16 = match &wmul {
+        Mults::I16(w) if avx2 && !m.depthwise && klen < SHORT_ROW => {
+            Some(Pairs16::new(w, klen, m.pe, m.nf))
+        }
+        _ => None,
+    };
     let (x16, x32, x64) = match (&wmul, m.depthwise) {
-        (Mults::I16(_), _) => (vec![0; win_len], Vec::new(), Vec::new()),
+        // (one more value, 0, for the tap pairs of `Pairs16` when the window is odd)
+        (Mults::I16(_), _) => (vec![0; win_len + 1], Vec::new(), Vec::new()),
         (Mults::I32(_), _) => (Vec::new(), vec![0; win_len], Vec::new()),
         (Mults::I64(_), true) => (Vec::new(), Vec::new(), vec![0; win_len]),
         (Mults::I64(_), false) => (Vec::new(), Vec::new(), Vec::new()),
@@ -1177,9 +1424,12 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         k: klen,
         depthwise: m.depthwise,
         wmul,
-        bias: m.bias.clone(),
-        shift: m.shift.clone(),
-        mode,
+        rq: m
+            .bias
+            .iter()
+            .zip(&m.shift)
+            .map(|(&b, &r)| Requant::new(b, r, mode))
+            .collect(),
         pad_value: m.pad_value,
         lo: 0,
         need: 0,
@@ -1188,6 +1438,7 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         x0: 0,
         win: vec![0; win_len],
         x16,
+        pairs16,
         x32,
         x64,
         win_valid: false,
@@ -1257,11 +1508,71 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn transposed_short_rows_equal_naive_sums() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return; // the layout is only built with AVX2 (`dots_into` falls back to `dot16`)
+        }
+        for k in 1..SHORT_ROW {
+            for pe in [1usize, 7, 8, 9, 16, 19] {
+                let nfn = 3;
+                let w: Vec<i16> = (0..(nfn * pe * k) as i64)
+                    .map(|i| ((i * 7919 % 61) - 30) as i16 * 256)
+                    .collect();
+                let mut x: Vec<i16> = (0..k as i64).map(|i| (i * i % 41 - 20) as i16).collect();
+                x.push(0);
+                let t = Pairs16::new(&w, k, pe, nfn);
+                for nf in 0..nfn {
+                    let mut out = vec![0i64; pe];
+                    // SAFETY: AVX2 checked above.
+                    unsafe { t.dots_avx2(&mut out, nf, &x) };
+                    for (p, &o) in out.iter().enumerate() {
+                        let row = &w[(nf * pe + p) * k..][..k];
+                        let naive: i64 = row
+                            .iter()
+                            .zip(&x)
+                            .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                            .sum();
+                        assert_eq!(o, naive, "k {k} pe {pe} nf {nf} p {p}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn four_rows_at_a_time_equal_naive_sums() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return; // `dots_into` takes `dot16` row by row without AVX2
+        }
+        for k in 16..90usize {
+            for n in 1..10usize {
+                let rows: Vec<i16> = (0..(n * k) as i64)
+                    .map(|i| ((i * 7919 % 61) - 30) as i16 * 256)
+                    .collect();
+                let x: Vec<i16> = (0..k as i64).map(|i| (i * i % 41 - 20) as i16).collect();
+                let mut out = vec![0i64; n];
+                // SAFETY: AVX2 checked above.
+                unsafe { dots16_rows_avx2(&mut out, &rows, &x, k) };
+                for (r, &o) in out.iter().enumerate() {
+                    let naive: i64 = rows[r * k..][..k]
+                        .iter()
+                        .zip(&x)
+                        .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                        .sum();
+                    assert_eq!(o, naive, "k {k} rows {n} row {r}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn dot_equals_naive_sum() {
-        for n in 0..70usize {
+        for n in 0..200usize {
             let w: Vec<i64> = (0..n as i64).map(|i| (i * 7 % 5) - 2).collect();
-            let x: Vec<i64> = (0..n as i64).map(|i| i * i - 20).collect();
+            let x: Vec<i64> = (0..n as i64).map(|i| i * i % 4001 - 2000).collect();
             let naive: i64 = w.iter().zip(&x).map(|(a, b)| a * b).sum();
             assert_eq!(dot(&w, &x), naive, "n {n}");
             let w32: Vec<i32> = w.iter().map(|&v| v as i32).collect();

@@ -13,7 +13,7 @@
 
 use inq_model::numerics;
 
-use super::api::{clog2, Io, ProbeSignal, RunCx, SimEngine};
+use super::api::{clog2, copy_beat, Io, ProbeSignal, RunCx, SimEngine};
 use super::loops::{pair_mut, step};
 use crate::activity::{Kind, Quiet};
 use crate::chan::{Chan, Clock};
@@ -106,23 +106,44 @@ impl PoolTile {
     fn take(&mut self, vs: &[i64]) -> bool {
         let first = self.ky == 0 && self.kx == 0;
         let last = self.last();
-        for (i, &v) in vs.iter().enumerate() {
-            let a = self.ox * self.c + self.ch + i;
-            let nxt = match (first, self.kind) {
-                (true, _) => v,
-                (false, PoolKind::Max) => self.pb[a].max(v),
-                (false, PoolKind::Avg { .. }) => self.pb[a] + v,
-            };
-            if last {
-                self.res[i] = match self.kind {
-                    PoolKind::Max => nxt,
-                    PoolKind::Avg { shift } => numerics::shift_round(nxt, shift),
-                };
-            } else {
-                self.pb[a] = nxt;
+        let (a, n) = (self.ox * self.c + self.ch, vs.len());
+        let pb = &mut self.pb[a..a + n];
+        if !last {
+            match (first, self.kind) {
+                (true, _) => pb.copy_from_slice(vs),
+                (false, PoolKind::Max) => {
+                    for (p, &v) in pb.iter_mut().zip(vs) {
+                        *p = (*p).max(v);
+                    }
+                }
+                (false, PoolKind::Avg { .. }) => {
+                    for (p, &v) in pb.iter_mut().zip(vs) {
+                        *p += v;
+                    }
+                }
+            }
+            return false;
+        }
+        let res = &mut self.res[..n];
+        match (first, self.kind) {
+            (true, _) => res.copy_from_slice(vs),
+            (false, PoolKind::Max) => {
+                for ((r, &p), &v) in res.iter_mut().zip(pb.iter()).zip(vs) {
+                    *r = p.max(v);
+                }
+            }
+            (false, PoolKind::Avg { .. }) => {
+                for ((r, &p), &v) in res.iter_mut().zip(pb.iter()).zip(vs) {
+                    *r = p + v;
+                }
             }
         }
-        last
+        if let PoolKind::Avg { shift } = self.kind {
+            for r in res {
+                *r = numerics::shift_round(*r, shift);
+            }
+        }
+        true
     }
 
     /// The output slots at an edge (§5.1): a pop (`emit`) moves `hold` to the head; a
@@ -132,14 +153,14 @@ impl PoolTile {
         if emit {
             self.n -= 1;
             if self.n == 1 {
-                self.out_data.copy_from_slice(&self.hold);
+                copy_beat(&mut self.out_data, &self.hold);
             }
         }
         if result {
             if self.n == 0 {
-                self.out_data.copy_from_slice(&self.res);
+                copy_beat(&mut self.out_data, &self.res);
             } else {
-                self.hold.copy_from_slice(&self.res);
+                copy_beat(&mut self.hold, &self.res);
             }
             self.n += 1;
         }
@@ -179,7 +200,7 @@ impl SimEngine for PoolTile {
     fn comb(&self, io: &mut Io) {
         io.in_ready[0] = self.in_ready();
         io.out_valid[0] = self.n != 0;
-        io.out_beat_mut(0).copy_from_slice(&self.out_data);
+        copy_beat(io.out_beat_mut(0), &self.out_data);
     }
 
     fn edge(&mut self, io: &mut Io) -> Kind {
