@@ -282,9 +282,12 @@ pub(crate) trait Windowed {
 #[inline(always)]
 pub(crate) fn comb<S: Windowed>(s: &S, io: &mut Io) {
     io.in_ready[0] = s.in_ready();
-    io.out_valid[0] = s.out_valid();
+    let valid = s.out_valid();
+    io.out_valid[0] = valid;
     match s.out_beat() {
-        Some(b) => copy_beat(io.out_beat_mut(0), b),
+        // (the beat of a cycle that is not valid is not read: not copied)
+        Some(b) if valid => copy_beat(io.out_beat_mut(0), b),
+        Some(_) => {}
         None => io.out_data[0] = s.out_data(),
     }
 }

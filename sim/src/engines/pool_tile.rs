@@ -200,7 +200,10 @@ impl SimEngine for PoolTile {
     fn comb(&self, io: &mut Io) {
         io.in_ready[0] = self.in_ready();
         io.out_valid[0] = self.n != 0;
-        copy_beat(io.out_beat_mut(0), &self.out_data);
+        // (the beat of a cycle that is not valid is not read: not copied)
+        if self.n != 0 {
+            copy_beat(io.out_beat_mut(0), &self.out_data);
+        }
     }
 
     fn edge(&mut self, io: &mut Io) -> Kind {
