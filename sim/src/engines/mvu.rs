@@ -329,42 +329,21 @@ unsafe fn dots16_rows_avx2(out: &mut [i64], rows: &[i16], x: &[i16], k: usize) {
     let mut quads = out.chunks_exact_mut(4);
     for (q, o4) in (&mut quads).enumerate() {
         let r = &rows[q * 4 * k..][..4 * k];
-        let (p0, p1, p2, p3) = (
-            r.as_ptr(),
-            r.as_ptr().add(k),
-            r.as_ptr().add(2 * k),
-            r.as_ptr().add(3 * k),
-        );
+        let p = [0, 1, 2, 3].map(|j| r[j * k..].as_ptr());
         let xp = x.as_ptr();
-        let (mut a0, mut a1, mut a2, mut a3) = (
-            _mm256_setzero_si256(),
-            _mm256_setzero_si256(),
-            _mm256_setzero_si256(),
-            _mm256_setzero_si256(),
-        );
+        let mut a = [_mm256_setzero_si256(); 4];
         let mut i = 0;
         // SAFETY (every load): `i + 16 ≤ k` elements are in `x` and in each of the four rows
         // (asserted above); `loadu` takes unaligned addresses.
         while i < body {
             let xv = _mm256_loadu_si256(xp.add(i).cast::<__m256i>());
-            a0 = _mm256_add_epi32(
-                a0,
-                _mm256_madd_epi16(_mm256_loadu_si256(p0.add(i).cast()), xv),
-            );
-            a1 = _mm256_add_epi32(
-                a1,
-                _mm256_madd_epi16(_mm256_loadu_si256(p1.add(i).cast()), xv),
-            );
-            a2 = _mm256_add_epi32(
-                a2,
-                _mm256_madd_epi16(_mm256_loadu_si256(p2.add(i).cast()), xv),
-            );
-            a3 = _mm256_add_epi32(
-                a3,
-                _mm256_madd_epi16(_mm256_loadu_si256(p3.add(i).cast()), xv),
-            );
+            for (a, p) in a.iter_mut().zip(p) {
+                let w = _mm256_loadu_si256(p.add(i).cast::<__m256i>());
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(w, xv));
+            }
             i += 16;
         }
+        let [a0, a1, a2, a3] = a;
         // lanes of `h`: row 0, 1, 2, 3 sums of each 128-bit half, then the halves added
         let h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
         let s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
