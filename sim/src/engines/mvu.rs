@@ -1464,6 +1464,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn precomputed_requantization_equals_the_models() {
+        let values = [
+            0i64,
+            1,
+            -1,
+            7,
+            -8,
+            255,
+            -256,
+            1 << 20,
+            -(1 << 20),
+            (1 << 40) + 12_345,
+            -(1 << 40) - 777,
+        ];
+        for bias in [0i64, 5, -37, 1 << 18] {
+            for (bits, signed) in [(8, false), (8, true), (4, true), (16, false)] {
+                let fmt = ActFormat {
+                    bits,
+                    signed,
+                    exp: 0,
+                };
+                for relu in [false, true] {
+                    let mode = OutMode::Act { fmt, relu };
+                    for r in -12..=62 {
+                        let q = Requant::new(bias, r, mode);
+                        for &v in &values {
+                            let v = if r < 0 { v >> 20 } else { v };
+                            let want = numerics::requantize(v + bias, r, relu, fmt);
+                            assert_eq!(q.apply(v), want, "v {v} bias {bias} r {r} {fmt:?} {relu}");
+                        }
+                    }
+                }
+            }
+            for r in -12..=0 {
+                let q = Requant::new(bias, r, OutMode::Logits);
+                for &v in &values {
+                    let v = v >> 20;
+                    assert_eq!(
+                        q.apply(v),
+                        numerics::shift_round(v + bias, r),
+                        "logits v {v} r {r}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn multiplier_equals_numerics_product() {
         // (validation keeps every product far below 2^62)
         let xs: Vec<i64> = (-300..=300).chain([1 << 20, -(1 << 20)]).collect();
