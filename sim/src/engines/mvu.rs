@@ -362,6 +362,7 @@ unsafe fn dots16_rows_avx2(out: &mut [i64], rows: &[i16], x: &[i16], k: usize) {
 }
 
 /// Rows shorter than this use the transposed `i16` layout ([`Pairs16`]) when AVX2 is there.
+#[cfg(target_arch = "x86_64")]
 const SHORT_ROW: usize = 32;
 
 /// An engine's `i16` multipliers transposed for rows shorter than [`SHORT_ROW`], where
@@ -369,6 +370,7 @@ const SHORT_ROW: usize = 32;
 /// `g` of eight PEs and tap pair `t`, the 16 values `w[p][2t], w[p][2t + 1]` for the eight PEs
 /// `p` of the group (zero past the row's end or the last PE). One `vpmaddwd` against the
 /// broadcast pair `x[2t], x[2t + 1]` adds two taps to eight PEs' sums.
+#[cfg(target_arch = "x86_64")]
 #[derive(Debug, Clone)]
 pub(crate) struct Pairs16 {
     w: Vec<i16>,
@@ -378,6 +380,7 @@ pub(crate) struct Pairs16 {
     groups: usize,
 }
 
+#[cfg(target_arch = "x86_64")]
 impl Pairs16 {
     /// The layout of `w` (rows of `k` multipliers, `nf·PE + p` the row of PE `p` in fold `nf`).
     fn new(w: &[i16], k: usize, pe: usize, nfn: usize) -> Self {
@@ -405,7 +408,6 @@ impl Pairs16 {
     ///
     /// # Safety
     /// The running CPU has AVX2.
-    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn dots_avx2(&self, out: &mut [i64], nf: usize, x: &[i16]) {
         use std::arch::x86_64::{
@@ -431,6 +433,18 @@ impl Pairs16 {
             }
         }
     }
+}
+
+/// How an engine with [`Mults::I16`] computes its dot products, chosen once when it is built:
+/// with AVX2 and not depthwise, rows shorter than [`SHORT_ROW`] transposed ([`Pairs16`]) and
+/// longer ones four at a time ([`dots16_rows_avx2`]); otherwise row by row ([`dot16`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Dots16 {
+    RowByRow,
+    #[cfg(target_arch = "x86_64")]
+    Pairs(Pairs16),
+    #[cfg(target_arch = "x86_64")]
+    FourRows,
 }
 
 /// `inq_mvu` (§4, §4.2).
@@ -493,15 +507,15 @@ pub(crate) struct Mvu {
     rowbase: Vec<isize>,
     /// `ox·sw − pl`
     x0: isize,
-    /// The window of the current pixel in window order `(ky, kx, c)` (valid when
-    /// `win_valid`).
+    /// The window of the current pixel in window order `(ky, kx, c)`: the dot products'
+    /// operand with [`Mults::I64`], the staging of a depthwise engine's (empty otherwise).
     win: Vec<i64>,
-    /// The dot products' operand: `win` as `i16` or `i32` (with [`Mults::I16`],
-    /// [`Mults::I32`]); depthwise, the window in channel-major order `(c, ky, kx)` (as `i16`,
-    /// `i32` or `i64`).
+    /// The dot products' operand (valid when `win_valid`): the window as `i16` or `i32` (with
+    /// [`Mults::I16`], [`Mults::I32`]); depthwise, in channel-major order `(c, ky, kx)` (as
+    /// `i16`, `i32` or `i64`).
     x16: Vec<i16>,
-    /// The `i16` multipliers transposed for short rows ([`Pairs16`]; with AVX2 only).
-    pairs16: Option<Pairs16>,
+    /// How the `i16` dot products are computed ([`Mults::I16`] only).
+    dots16: Dots16,
     x32: Vec<i32>,
     x64: Vec<i64>,
     win_valid: bool,
@@ -847,25 +861,21 @@ impl Mvu {
         if !self.win_valid {
             self.gather();
         }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(t) = &self.pairs16 {
-            // SAFETY: `pairs16` is only built when the running CPU has AVX2.
-            unsafe { t.dots_avx2(out, self.nf, &self.x16) };
-            return;
-        }
         let k = self.k;
         let first = self.nf * self.pe;
         let range = first * k..(first + self.pe) * k;
+        #[cfg(target_arch = "x86_64")]
+        match (&self.dots16, &self.wmul) {
+            // SAFETY (both): `Dots16` other than `RowByRow` is only chosen when the running
+            // CPU has AVX2.
+            (Dots16::Pairs(t), _) => return unsafe { t.dots_avx2(out, self.nf, &self.x16) },
+            (Dots16::FourRows, Mults::I16(w)) => {
+                return unsafe { dots16_rows_avx2(out, &w[range], &self.x16, k) };
+            }
+            _ => {}
+        }
         // PE p's row of multipliers against the window (depthwise: its channel's taps)
         let depthwise = self.depthwise;
-        #[cfg(target_arch = "x86_64")]
-        if let (Mults::I16(w), false) = (&self.wmul, depthwise) {
-            if k >= SHORT_ROW && std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the running CPU has AVX2 (checked here).
-                unsafe { dots16_rows_avx2(out, &w[range], &self.x16, k) };
-                return;
-            }
-        }
         match &self.wmul {
             Mults::I16(w) => dots_of(
                 out,
@@ -1365,15 +1375,21 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         Mults::I64(w)
     };
     let win_len = g.kh * g.kw * g.c;
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    let avx2 = false;
-    let pairs16 = match &wmul {
-        Mults::I16(w) if avx2 && !m.depthwise && klen < SHORT_ROW => {
-            Some(Pairs16::new(w, klen, m.pe, m.nf))
+    let dots16 = match &wmul {
+        #[cfg(target_arch = "x86_64")]
+        Mults::I16(w) if !m.depthwise && std::arch::is_x86_feature_detected!("avx2") => {
+            if klen < SHORT_ROW {
+                Dots16::Pairs(Pairs16::new(w, klen, m.pe, m.nf))
+            } else {
+                Dots16::FourRows
+            }
         }
-        _ => None,
+        _ => Dots16::RowByRow,
+    };
+    let win = if m.depthwise || matches!(wmul, Mults::I64(_)) {
+        vec![0; win_len]
+    } else {
+        Vec::new()
     };
     let (x16, x32, x64) = match (&wmul, m.depthwise) {
         // (one more value, 0, for the tap pairs of `Pairs16` when the window is odd)
@@ -1415,9 +1431,9 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         lim: 0,
         rowbase: vec![-1; g.kh],
         x0: 0,
-        win: vec![0; win_len],
+        win,
         x16,
-        pairs16,
+        dots16,
         x32,
         x64,
         win_valid: false,

@@ -108,36 +108,26 @@ impl PoolTile {
         let last = self.last();
         let (a, n) = (self.ox * self.c + self.ch, vs.len());
         let pb = &mut self.pb[a..a + n];
-        if !last {
-            match (first, self.kind) {
-                (true, _) => pb.copy_from_slice(vs),
-                (false, PoolKind::Max) => {
-                    for (p, &v) in pb.iter_mut().zip(vs) {
-                        *p = (*p).max(v);
-                    }
-                }
-                (false, PoolKind::Avg { .. }) => {
-                    for (p, &v) in pb.iter_mut().zip(vs) {
-                        *p += v;
-                    }
-                }
-            }
-            return false;
-        }
-        let res = &mut self.res[..n];
         match (first, self.kind) {
-            (true, _) => res.copy_from_slice(vs),
+            (true, _) => pb.copy_from_slice(vs),
             (false, PoolKind::Max) => {
-                for ((r, &p), &v) in res.iter_mut().zip(pb.iter()).zip(vs) {
-                    *r = p.max(v);
+                for (p, &v) in pb.iter_mut().zip(vs) {
+                    *p = (*p).max(v);
                 }
             }
             (false, PoolKind::Avg { .. }) => {
-                for ((r, &p), &v) in res.iter_mut().zip(pb.iter()).zip(vs) {
-                    *r = p + v;
+                for (p, &v) in pb.iter_mut().zip(vs) {
+                    *p += v;
                 }
             }
         }
+        if !last {
+            return false;
+        }
+        // the windows' results (their partial results are not read again: the next element
+        // at these addresses starts a window)
+        let res = &mut self.res[..n];
+        res.copy_from_slice(pb);
         if let PoolKind::Avg { shift } = self.kind {
             for r in res {
                 *r = numerics::shift_round(*r, shift);
