@@ -244,7 +244,12 @@ pub fn family_of(flow: Flow) -> Option<TimingFamily> {
 pub fn synth_depth(manifest: &Manifest, synth: &SynthReport) -> Option<DepthComparison> {
     let family = family_of(synth.flow)?;
     let walked = synth.depth.as_ref()?;
-    let est = timing::estimate(&manifest.design, family);
+    // (`-nodsp`: a multiplier engine's products are logic on the fabric)
+    let est = if synth.flow == Flow::XilinxNoDsp {
+        timing::estimate_without_dsp(&manifest.design, family)
+    } else {
+        timing::estimate(&manifest.design, family)
+    };
     let groups = depth_groups(manifest);
     // a run limited to some engines (`--engines`, the others black-boxed) compares those only
     let synthesized = |g: &String| !synth.skipped.contains(g);

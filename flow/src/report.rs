@@ -31,7 +31,8 @@ pub struct EngineRow {
     pub analytic: inq_hdl::Resources,
     /// Synthesis results per flow (absent when the engine was not synthesized).
     pub synth: BTreeMap<String, Resources>,
-    /// (analytic LUTs − xilinx LUTs) / xilinx LUTs, when synthesized for xilinx.
+    /// (analytic LUTs − xilinx LUTs) / xilinx LUTs, when synthesized for xilinx; with only
+    /// `xilinx-nodsp`, against that flow and the estimate without DSP blocks.
     pub lut_error: Option<f64>,
 }
 
@@ -57,7 +58,8 @@ pub struct Report {
     /// Synthesis per flow (totals, top-level glue, seconds).
     pub synth: Vec<SynthReport>,
     /// Analytic LUTs vs `synth_xilinx` LUTs (logic + 4 per LUT-RAM cell): the whole design when
-    /// every engine was synthesized, else over the synthesized engines.
+    /// every engine was synthesized, else over the synthesized engines (with only
+    /// `xilinx-nodsp`: against that flow and the estimate without DSP blocks).
     pub lut_error: Option<f64>,
     /// Per mapped flow (iCE40, Xilinx): the plan's deepest paths against the netlist's.
     #[serde(default)]
@@ -67,6 +69,24 @@ pub struct Report {
 /// LUTs as the resource model counts them: logic LUTs plus 4 per LUT-RAM cell (RAM64M/RAM32M).
 pub fn xilinx_luts(r: &Resources) -> u64 {
     r.luts + 4 * r.lutram
+}
+
+/// The flow the LUT estimate is compared with: `synth_xilinx` when it ran, else `synth_xilinx
+/// -nodsp` (against the no-DSP estimate, [`estimated_luts`]); none without a Xilinx flow.
+fn lut_error_flow(flows: &[Flow]) -> Option<Flow> {
+    [Flow::Xilinx, Flow::XilinxNoDsp]
+        .into_iter()
+        .find(|f| flows.contains(f))
+}
+
+/// The plan's LUT estimate for `flow`: with `-nodsp` the multipliers the estimate puts in DSP
+/// blocks are logic (`Resources::soft_mul_luts`).
+fn estimated_luts(r: &inq_hdl::Resources, flow: Option<Flow>) -> u64 {
+    if flow == Some(Flow::XilinxNoDsp) {
+        r.luts + r.soft_mul_luts
+    } else {
+        r.luts
+    }
 }
 
 /// The plan's memory decisions for the Xilinx flows: `ram_style = "distributed"` on the
@@ -147,6 +167,7 @@ pub fn build(
     }
     let mut rows = Vec::new();
     let (mut est_sum, mut syn_sum) = (0u64, 0u64);
+    let error_flow = lut_error_flow(flows);
     for e in &manifest.engines {
         // An engine is its instance plus its weight-ROM instances `<instance>_rom<p>`.
         let rom_prefix = format!("{}_rom", e.instance);
@@ -163,14 +184,15 @@ pub fn build(
                 per_flow.insert(r.flow.name().to_string(), x);
             }
         }
-        let lut_error = per_flow
-            .get("xilinx")
+        let est = estimated_luts(&e.resources, error_flow);
+        let lut_error = error_flow
+            .and_then(|f| per_flow.get(f.name()))
             .map(xilinx_luts)
             .filter(|&l| l > 0)
             .map(|l| {
-                est_sum += e.resources.luts;
+                est_sum += est;
                 syn_sum += l;
-                (e.resources.luts as f64 - l as f64) / l as f64
+                (est as f64 - l as f64) / l as f64
             });
         rows.push(EngineRow {
             index: e.index,
@@ -187,13 +209,14 @@ pub fn build(
     let design = folder.design();
     let analytic_total = design.design_resources();
     // Whole design: every engine, FIFO and the output stage, against the synthesized total.
+    let total_est = estimated_luts(&analytic_total, error_flow);
     let total_error = synth
         .iter()
-        .find(|r| r.flow == Flow::Xilinx || r.flow == Flow::XilinxNoDsp)
+        .find(|r| Some(r.flow) == error_flow)
         .filter(|r| r.skipped.is_empty())
         .map(|r| xilinx_luts(&r.total))
         .filter(|&l| l > 0)
-        .map(|l| (analytic_total.luts as f64 - l as f64) / l as f64);
+        .map(|l| (total_est as f64 - l as f64) / l as f64);
     // (also of a run limited to some engines: then of those engines only)
     let depth = synth
         .iter()
@@ -234,6 +257,8 @@ pub fn table(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let flows: Vec<&str> = r.synth.iter().map(|x| x.flow.name()).collect();
+    // (the estimate of the flow `LUT err` compares with)
+    let error_flow = lut_error_flow(&r.synth.iter().map(|x| x.flow).collect::<Vec<_>>());
     let _ = write!(
         s,
         "{:>3} {:<14} {:<8} {:>6} {:>11} {:>9} {:>9}",
@@ -252,7 +277,7 @@ pub fn table(r: &Report) -> String {
             e.op.chars().take(8).collect::<String>(),
             e.lanes,
             e.cycles_per_image,
-            e.analytic.luts,
+            estimated_luts(&e.analytic, error_flow),
             e.analytic.ff_bits
         );
         for f in &flows {
@@ -297,11 +322,14 @@ pub fn table(r: &Report) -> String {
         }
     }
     if let Some(e) = r.lut_error {
-        let _ = writeln!(
-            s,
-            "analytic LUT estimate vs synth_xilinx: {:+.1}%",
-            100.0 * e
-        );
+        let (name, what) = match error_flow {
+            Some(Flow::XilinxNoDsp) => (
+                "synth_xilinx -nodsp",
+                "analytic LUT estimate without DSP blocks",
+            ),
+            _ => ("synth_xilinx", "analytic LUT estimate"),
+        };
+        let _ = writeln!(s, "{what} vs {name}: {:+.1}%", 100.0 * e);
     }
     for d in &r.depth {
         let _ = writeln!(s, "{}", crate::clock::depth_table(d));
@@ -312,4 +340,30 @@ pub fn table(r: &Report) -> String {
         r.interval_cycles, r.plan_interval_cycles, r.images_per_second, r.clock_mhz, r.latency_cycles
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lut_error_compares_the_estimate_of_the_flow_it_is_taken_against() {
+        assert_eq!(
+            lut_error_flow(&[Flow::Ice40, Flow::XilinxNoDsp, Flow::Xilinx]),
+            Some(Flow::Xilinx)
+        );
+        assert_eq!(
+            lut_error_flow(&[Flow::XilinxNoDsp]),
+            Some(Flow::XilinxNoDsp)
+        );
+        assert_eq!(lut_error_flow(&[Flow::Ice40, Flow::Generic]), None);
+        let r = inq_hdl::Resources {
+            luts: 100,
+            soft_mul_luts: 40,
+            ..Default::default()
+        };
+        assert_eq!(estimated_luts(&r, Some(Flow::Xilinx)), 100);
+        assert_eq!(estimated_luts(&r, Some(Flow::XilinxNoDsp)), 140);
+        assert_eq!(estimated_luts(&r, None), 100);
+    }
 }

@@ -52,9 +52,10 @@ pub const MUL_LANE_LUTS_PER_ACC_BIT: f64 = 1.0;
 
 /// Soft-multiplier LUTs per `x_bits · w_bits²` (`synth_xilinx -nodsp`, yosys 0.23), fitted on
 /// the measured difference between the `-nodsp` and the DSP netlists of multiplier engines
-/// (`docs/hardware.md` §10): the cost grows faster than the partial-product count, 1.6 LUTs
-/// per partial-product bit at 4-bit weights, 3.3 at 8-bit weights.
-pub const SOFT_MUL_LUTS_PER_X_W2: f64 = 0.4;
+/// (`docs/hardware.md` §10): the cost grows faster than the partial-product count, about 1.3
+/// LUTs per partial-product bit at 4-bit weights, 2.6 at 8-bit weights (refitted 2026-12-04
+/// on the int8 LeNet's four engines of one lane per PE: 150–196 LUTs per lane; 0.4 before).
+pub const SOFT_MUL_LUTS_PER_X_W2: f64 = 0.32;
 
 /// Logic LUTs one `x_bits × w_bits` signed multiplier costs as logic instead of a DSP
 /// (`synth_xilinx -nodsp`; `x_bits = A + 1`, the RTL extends the activation by one bit).

@@ -239,13 +239,27 @@ pub fn parts(design: &Design) -> Vec<(TimedPart, String)> {
 
 /// Estimates every part's deepest path and the design's Fmax on `family`.
 pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
+    estimate_with(design, family, true)
+}
+
+/// [`estimate`] with the multipliers in logic instead of DSP blocks (`synth_xilinx -nodsp`;
+/// [`crate::ops::EngineOp::logic_path_without_dsp`]).
+pub fn estimate_without_dsp(design: &Design, family: TimingFamily) -> TimingEstimate {
+    estimate_with(design, family, false)
+}
+
+fn estimate_with(design: &Design, family: TimingFamily, dsp: bool) -> TimingEstimate {
     let parts: Vec<PartTiming> = parts(design)
         .into_iter()
         .map(|(part, name)| {
             let lut4 = match part {
                 TimedPart::Engine(i) => {
                     let e = &design.engines[i];
-                    e.op().logic_path(&e.io, family)
+                    if dsp {
+                        e.op().logic_path(&e.io, family)
+                    } else {
+                        e.op().logic_path_without_dsp(&e.io, family)
+                    }
                 }
                 TimedPart::Fifos => FIFO_PATH,
                 TimedPart::Output => OUTPUT_PATH,

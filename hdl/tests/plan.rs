@@ -323,6 +323,43 @@ fn multiplier_design_has_the_shift_add_schedule() {
 }
 
 #[test]
+fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
+    use inq_hdl::timing::{self, TimingFamily};
+    let spec = inq_model::random::lenet_spec(-8, false);
+    let shift_model = inq_model::random::build(&spec, 3).unwrap();
+    let int_model =
+        inq_model::random::build_with_kind(&spec, 3, inq_model::WeightKind::Int).unwrap();
+    let family = TimingFamily::Xilinx7;
+    // shift-add lanes have no multiplier: the same estimate with or without DSP blocks
+    let s = plan(&shift_model, &FoldingRequest::LaneBudget(64)).unwrap();
+    assert_eq!(
+        timing::estimate(&s, family),
+        timing::estimate_without_dsp(&s, family)
+    );
+    // a ROM-fed multiplier engine's datapath, 11 + 2·⌈log2 SIMD⌉ LUT4 levels as logic, is
+    // deeper than its schedule (10 LUT4 levels or less on this network) and grows with SIMD
+    let fc1 = int_model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, Op::Dense(_)))
+        .map(|n| n.name.clone())
+        .unwrap();
+    let fc1_at = |simd: usize| {
+        let d = plan(&int_model, &explicit(&[(&fc1, 4, simd)])).unwrap();
+        let fc1 = d.engines.iter().position(|e| e.name == fc1).unwrap();
+        let with = timing::estimate(&d, family).parts[fc1].clone();
+        let without = timing::estimate_without_dsp(&d, family).parts[fc1].clone();
+        (with, without)
+    };
+    let (with1, without1) = fc1_at(1);
+    let (with8, without8) = fc1_at(8);
+    assert!(without1.ns > with1.ns, "{without1:?} vs {with1:?}");
+    assert_eq!(without1.path.levels, 10); // round(0.95 · 11)
+    assert_eq!(without8.path.levels, 16); // round(0.95 · 17)
+    assert!(with8.path.levels < without8.path.levels, "{with8:?}");
+}
+
+#[test]
 fn unrolled_layers_get_constant_weights() {
     use inq_hdl::{plan_unrolled, WeightStorage};
     let m = lenet();

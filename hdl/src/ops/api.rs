@@ -186,4 +186,9 @@ pub trait EngineOp {
     /// [`LogicPath::on`] converts; a chain that maps differently per family (a wide
     /// multiplexer) states its depth for `family`.
     fn logic_path(&self, io: &Io, family: TimingFamily) -> LogicPath;
+    /// [`EngineOp::logic_path`] when the family's multipliers are logic instead of DSP blocks
+    /// (`synth_xilinx -nodsp`); the same path for every engine without multipliers.
+    fn logic_path_without_dsp(&self, io: &Io, family: TimingFamily) -> LogicPath {
+        self.logic_path(io, family)
+    }
 }

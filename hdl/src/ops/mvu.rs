@@ -957,6 +957,24 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// select is a chain of its own. Not fitted beyond the default LeNet's and the `up5k`
 /// preset's netlists, where these chains no longer are the deepest (docs/performance.md,
 /// "Datapath registers").
+/// The datapath of a ROM-fed multiplier engine (`MacKind::Multiply`) whose multipliers are
+/// logic (`synth_xilinx -nodsp`), `None` for every other engine: the weight word, the
+/// signed `(A+1) × CB` multiplier yosys builds from LUTs and carry chains, the lanes' sum
+/// (plain adds, which yosys merges with the products into one multiply-accumulate
+/// structure: about two levels per halving of `SIMD`) and the accumulator add — 11 + 2·⌈log2
+/// SIMD⌉ LUT4 levels and `ACC_W + 5` carry steps. Fitted on the walked `-nodsp` netlists of
+/// the int8 LeNet at `--lanes 64` (four engines of one lane per PE: 10–11 levels) and at the
+/// pixel rate (fc1 8×32: 19, fc2 1×2: 12), docs/performance.md "The timing proxy without
+/// DSP blocks". With DSP blocks the multiplier is inside the DSP and this chain is not on
+/// the fabric.
+fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
+    if m.is_constant() || m.mac != MacKind::Multiply {
+        return None;
+    }
+    let tree = log2_ceil(m.simd);
+    Some(LogicPath::new(11 + 2 * tree, m.acc_width + 5))
+}
+
 fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
@@ -1268,6 +1286,13 @@ impl EngineOp for Mvu {
     }
     fn logic_path(&self, io: &Io, family: TimingFamily) -> LogicPath {
         mvu_logic_path(self, io.in_width, family)
+    }
+    fn logic_path_without_dsp(&self, io: &Io, family: TimingFamily) -> LogicPath {
+        let path = mvu_logic_path(self, io.in_width, family);
+        match soft_multiplier_path(self) {
+            Some(mul) if mul.on(family).weight(family) > path.on(family).weight(family) => mul,
+            _ => path,
+        }
     }
     fn resources(&self, io: &Io) -> Resources {
         mvu_resources(self, io.in_width, io.out_width)
