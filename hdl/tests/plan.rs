@@ -290,13 +290,19 @@ fn design_round_trips_through_json() {
     assert!(table.contains("conv2") && table.contains("4×2") && table.contains("images/s"));
 }
 
-#[test]
-fn multiplier_design_has_the_shift_add_schedule() {
-    use inq_hdl::MacKind;
+/// The same random LeNet with power-of-two weights and with integer weights.
+fn shift_and_int_lenets() -> (QuantModel, QuantModel) {
     let spec = inq_model::random::lenet_spec(-8, false);
     let shift_model = inq_model::random::build(&spec, 3).unwrap();
     let int_model =
         inq_model::random::build_with_kind(&spec, 3, inq_model::WeightKind::Int).unwrap();
+    (shift_model, int_model)
+}
+
+#[test]
+fn multiplier_design_has_the_shift_add_schedule() {
+    use inq_hdl::MacKind;
+    let (shift_model, int_model) = shift_and_int_lenets();
     for req in [FoldingRequest::Minimal, FoldingRequest::LaneBudget(64)] {
         let s = plan(&shift_model, &req).unwrap();
         let m = plan(&int_model, &req).unwrap();
@@ -325,10 +331,7 @@ fn multiplier_design_has_the_shift_add_schedule() {
 #[test]
 fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
     use inq_hdl::timing::{self, TimingFamily};
-    let spec = inq_model::random::lenet_spec(-8, false);
-    let shift_model = inq_model::random::build(&spec, 3).unwrap();
-    let int_model =
-        inq_model::random::build_with_kind(&spec, 3, inq_model::WeightKind::Int).unwrap();
+    let (shift_model, int_model) = shift_and_int_lenets();
     let family = TimingFamily::Xilinx7;
     // shift-add lanes have no multiplier: the same estimate with or without DSP blocks
     let s = plan(&shift_model, &FoldingRequest::LaneBudget(64)).unwrap();

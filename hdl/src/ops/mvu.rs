@@ -934,6 +934,24 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     t
 }
 
+/// The datapath of a ROM-fed multiplier engine (`MacKind::Multiply`) whose multipliers are
+/// logic (`synth_xilinx -nodsp`), `None` for every other engine: the weight word, the
+/// signed `(A+1) × CB` multiplier yosys builds from LUTs and carry chains, the lanes' sum
+/// (plain adds, which yosys merges with the products into one multiply-accumulate
+/// structure: about two levels per halving of `SIMD`) and the accumulator add — 11 + 2·⌈log2
+/// SIMD⌉ LUT4 levels and `ACC_W + 5` carry steps. Fitted on the walked `-nodsp` netlists of
+/// the int8 LeNet at `--lanes 64` (four engines of one lane per PE: 10–11 levels) and at the
+/// pixel rate (fc1 8×32: 19, fc2 1×2: 12), docs/performance.md "The timing proxy without
+/// DSP blocks". With DSP blocks the multiplier is inside the DSP and this chain is not on
+/// the fabric.
+fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
+    if m.is_constant() || m.mac != MacKind::Multiply {
+        return None;
+    }
+    let tree = log2_ceil(m.simd);
+    Some(LogicPath::new(11 + 2 * tree, m.acc_width + 5))
+}
+
 /// The deepest of the engine's one-cycle chains (`docs/hardware.md` §12):
 ///
 /// * the schedule: the row test (`iy` against the registered `need`) and the output-buffer
@@ -957,24 +975,6 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// select is a chain of its own. Not fitted beyond the default LeNet's and the `up5k`
 /// preset's netlists, where these chains no longer are the deepest (docs/performance.md,
 /// "Datapath registers").
-/// The datapath of a ROM-fed multiplier engine (`MacKind::Multiply`) whose multipliers are
-/// logic (`synth_xilinx -nodsp`), `None` for every other engine: the weight word, the
-/// signed `(A+1) × CB` multiplier yosys builds from LUTs and carry chains, the lanes' sum
-/// (plain adds, which yosys merges with the products into one multiply-accumulate
-/// structure: about two levels per halving of `SIMD`) and the accumulator add — 11 + 2·⌈log2
-/// SIMD⌉ LUT4 levels and `ACC_W + 5` carry steps. Fitted on the walked `-nodsp` netlists of
-/// the int8 LeNet at `--lanes 64` (four engines of one lane per PE: 10–11 levels) and at the
-/// pixel rate (fc1 8×32: 19, fc2 1×2: 12), docs/performance.md "The timing proxy without
-/// DSP blocks". With DSP blocks the multiplier is inside the DSP and this chain is not on
-/// the fabric.
-fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
-    if m.is_constant() || m.mac != MacKind::Multiply {
-        return None;
-    }
-    let tree = log2_ceil(m.simd);
-    Some(LogicPath::new(11 + 2 * tree, m.acc_width + 5))
-}
-
 fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
