@@ -942,7 +942,8 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// SIMD⌉ LUT4 levels and `ACC_W + 5` carry steps. Fitted on the walked `-nodsp` netlists of
 /// the int8 LeNet at `--lanes 64` (four engines of one lane per PE: 10–11 levels) and at the
 /// pixel rate (fc1 8×32: 19, fc2 1×2: 12), docs/performance.md "The timing proxy without
-/// DSP blocks". With DSP blocks the multiplier is inside the DSP and this chain is not on
+/// DSP blocks", none with datapath registers (which would end the chain at the lanes' sum,
+/// not measured). With DSP blocks the multiplier is inside the DSP and this chain is not on
 /// the fabric.
 fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
     if m.is_constant() || m.mac != MacKind::Multiply {
@@ -975,7 +976,10 @@ fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
 /// select is a chain of its own. Not fitted beyond the default LeNet's and the `up5k`
 /// preset's netlists, where these chains no longer are the deepest (docs/performance.md,
 /// "Datapath registers").
-fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
+///
+/// Without DSP blocks (`dsp` false) a multiplier engine's soft multiplier chain
+/// ([`soft_multiplier_path`]) is one more candidate.
+fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> LogicPath {
     let g = &m.geom;
     let lu = if m.is_constant() { 1 } else { m.read_ports() };
     let lbw = log2_ceil((g.nr * g.w * g.c / lu.max(1)).max(2));
@@ -1086,8 +1090,11 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily) -> LogicPath {
         )
     };
     // the deepest chain as it maps on `family`
+    // without DSP blocks, a multiplier engine's products are logic on the datapath
+    let soft = if dsp { None } else { soft_multiplier_path(m) };
     [schedule, flags, datapath, accumulate, emission, preselect]
         .into_iter()
+        .chain(soft)
         .fold(LogicPath::default(), |a, b| {
             if b.on(family).weight(family) > a.on(family).weight(family) {
                 b
@@ -1285,14 +1292,10 @@ impl EngineOp for Mvu {
         mvu_terms(self, io.in_width, io.out_width, dp.as_ref())
     }
     fn logic_path(&self, io: &Io, family: TimingFamily) -> LogicPath {
-        mvu_logic_path(self, io.in_width, family)
+        mvu_logic_path(self, io.in_width, family, true)
     }
     fn logic_path_without_dsp(&self, io: &Io, family: TimingFamily) -> LogicPath {
-        let path = mvu_logic_path(self, io.in_width, family);
-        match soft_multiplier_path(self) {
-            Some(mul) if mul.on(family).weight(family) > path.on(family).weight(family) => mul,
-            _ => path,
-        }
+        mvu_logic_path(self, io.in_width, family, false)
     }
     fn resources(&self, io: &Io) -> Resources {
         mvu_resources(self, io.in_width, io.out_width)
