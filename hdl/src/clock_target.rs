@@ -42,6 +42,8 @@ pub struct RomRegs {
     pub sched_regs: bool,
     /// Datapath registers (one more cycle of latency, flip-flops).
     pub data_regs: bool,
+    /// Read registers (one more cycle of latency, flip-flops; no forwarding).
+    pub read_regs: bool,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
     /// With them.
@@ -76,6 +78,28 @@ pub struct ClockFit {
 /// the period gets registers (the path model's resolution, `docs/hardware.md` §12).
 pub const MIN_GAIN_LEVELS: f64 = 2.0;
 
+/// The registers [`stage_to_clock`] tries on a ROM-fed engine for `family`, in order of
+/// preference, as (registered schedule flags, datapath register, read registers): a stage of
+/// flip-flops before the flags' LUTs, one stage before two. The read registers are offered
+/// on 7-series only, where they were measured (`docs/performance.md`, "Three more tries at
+/// the 6-level target").
+pub fn rom_reg_choices(family: TimingFamily) -> &'static [(bool, bool, bool)] {
+    match family {
+        TimingFamily::Xilinx7 => &[
+            (false, false, true),
+            (false, true, false),
+            (false, true, true),
+            (true, false, false),
+            (true, true, false),
+        ],
+        TimingFamily::Ice40Up | TimingFamily::Ice40Hx => &[
+            (false, true, false),
+            (true, false, false),
+            (true, true, false),
+        ],
+    }
+}
+
 /// Stages the adder trees of every hard-wired engine of `design` for `mhz` on `family`: per
 /// engine the fewest pipeline registers whose estimated path (clock to output, levels, carry,
 /// setup) fits in the period — no register when the whole tree fits, at most one adder level
@@ -94,15 +118,17 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         };
         let io = e.io;
         if !m.is_constant() {
-            let ns_at = |m: &mut Mvu, (sched, data): (bool, bool)| {
+            let ns_at = |m: &mut Mvu, (sched, data, read): (bool, bool, bool)| {
                 m.sched_regs = sched;
                 m.data_regs = data;
+                m.read_regs = read;
                 m.logic_path(&io, family).on(family).ns(family)
             };
-            let ns_before = ns_at(m, (false, false));
-            let choices = [(false, true), (true, false), (true, true)];
-            let tried: Vec<((bool, bool), f64)> =
-                choices.iter().map(|&c| (c, ns_at(m, c))).collect();
+            let ns_before = ns_at(m, (false, false, false));
+            let tried: Vec<((bool, bool, bool), f64)> = rom_reg_choices(family)
+                .iter()
+                .map(|&c| (c, ns_at(m, c)))
+                .collect();
             let fit = tried
                 .iter()
                 .find(|(_, ns)| *ns <= period_ns)
@@ -124,13 +150,14 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                         engine: e.name.clone(),
                         sched_regs: c.0,
                         data_regs: c.1,
+                        read_regs: c.2,
                         ns_before,
                         ns,
                         meets: ns <= period_ns,
                     });
                 }
                 _ => {
-                    ns_at(m, (false, false));
+                    ns_at(m, (false, false, false));
                 }
             }
             continue;
@@ -200,9 +227,11 @@ impl ClockFit {
             ));
         }
         for r in &self.rom_regs {
-            let what = match (r.sched_regs, r.data_regs) {
-                (true, true) => "registered schedule flags and datapath",
-                (true, false) => "registered schedule flags",
+            let what = match (r.sched_regs, r.data_regs, r.read_regs) {
+                (true, true, _) => "registered schedule flags and datapath",
+                (true, false, _) => "registered schedule flags",
+                (false, true, true) => "read registers and registered datapath",
+                (false, false, true) => "read registers",
                 _ => "registered datapath",
             };
             s.push_str(&format!(
@@ -256,6 +285,7 @@ mod tests {
                 engine: "conv".into(),
                 sched_regs: true,
                 data_regs: false,
+                read_regs: false,
                 ns_before: 6.1,
                 ns: 4.9,
                 meets: true,

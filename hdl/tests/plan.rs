@@ -1077,18 +1077,23 @@ fn adder_trees_are_pipelined_for_the_clock() {
         );
         assert!(fit.over.is_empty(), "{}", fit.summary());
         assert!(fit.rom_regs.is_empty(), "{}", fit.summary());
-        assert!(!d.engines.iter().any(|e| rom_regs(e) != (false, false)));
+        assert!(!d
+            .engines
+            .iter()
+            .any(|e| rom_regs(e) != (false, false, false)));
         let mut d = base.clone();
         let fit = stage_to_clock(&mut d, family, 2000.0);
         check_schedules(&d, &fit);
-        // the flags shorten the ROM-fed conv2 on 7-series; on iCE40 their own next-value
-        // chain is deeper than the schedule they cut (docs/hardware.md §12), and only the
-        // datapath registers are chosen
+        // on 7-series the read registers and the datapath register take `fire` out of the
+        // ROM-fed conv2's read and cut its datapath, with no flags; on iCE40 the read
+        // registers are not offered and the flags' own next-value chain is deeper than the
+        // schedule they cut (docs/hardware.md §12): only the datapath registers are chosen
         let conv2 = fit.rom_regs.iter().find(|r| r.engine == "conv2");
         assert!(conv2.is_some(), "{}", fit.summary());
+        let x7 = family == TimingFamily::Xilinx7;
         assert_eq!(
-            conv2.map(|r| r.sched_regs),
-            Some(family == TimingFamily::Xilinx7),
+            conv2.map(|r| (r.sched_regs, r.data_regs, r.read_regs)),
+            Some((false, true, x7)),
             "{}",
             fit.summary()
         );
@@ -1124,12 +1129,12 @@ fn adder_trees_are_pipelined_for_the_clock() {
         let (longer, _) = ns_at(&base, &t.engine, t.levels_per_stage + 1);
         assert!(longer > 5.0, "{} meets with L + 1: {longer} ns", t.engine);
     }
-    // the ROM-fed conv2 gets registered flags and datapath registers (its emission and
-    // datapath are over 5 ns with the flags alone), which leave the flags' own next-value
-    // chain, 8 levels on 7-series (docs/hardware.md §12): just over the period
+    // the ROM-fed conv2 gets the read registers and the datapath register (the read
+    // registers alone leave its datapath, from the read through the accumulator add, over 5
+    // ns), which fit the period without the flags
     let conv2 = fit.rom_regs.iter().find(|r| r.engine == "conv2");
     assert!(
-        conv2.is_some_and(|r| r.sched_regs && r.data_regs && !r.meets && r.ns < 5.5),
+        conv2.is_some_and(|r| !r.sched_regs && r.data_regs && r.read_regs && r.meets),
         "{}",
         fit.summary()
     );
@@ -1139,11 +1144,11 @@ fn adder_trees_are_pipelined_for_the_clock() {
     assert!(d.design_resources().ff_bits > base.design_resources().ff_bits);
 }
 
-/// A ROM-fed engine's (registered schedule flags, datapath registers).
-fn rom_regs(e: &inq_hdl::Engine) -> (bool, bool) {
+/// A ROM-fed engine's (registered schedule flags, datapath registers, read registers).
+fn rom_regs(e: &inq_hdl::Engine) -> (bool, bool, bool) {
     match &e.kind {
-        EngineKind::Mvu(m) => (m.sched_regs, m.data_regs),
-        _ => (false, false),
+        EngineKind::Mvu(m) => (m.sched_regs, m.data_regs, m.read_regs),
+        _ => (false, false, false),
     }
 }
 
@@ -1158,16 +1163,17 @@ fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
         if let (None, EngineKind::Mvu(m)) = (listed, &e.kind) {
             // an unlisted ROM-fed engine that misses the period: no register choice fits
             // or gains MIN_GAIN_LEVELS levels
-            let ns = |sched: bool, data: bool| {
+            let ns = |(sched, data, read): (bool, bool, bool)| {
                 let mut m = m.clone();
                 m.sched_regs = sched;
                 m.data_regs = data;
+                m.read_regs = read;
                 m.logic_path(&e.io, f).on(f).ns(f)
             };
-            let before = ns(false, false);
+            let before = ns((false, false, false));
             if !m.is_constant() && before > fit.period_ns {
-                for (sched, data) in [(false, true), (true, false), (true, true)] {
-                    let with = ns(sched, data);
+                for &c in inq_hdl::clock_target::rom_reg_choices(f) {
+                    let with = ns(c);
                     assert!(
                         with > fit.period_ns && before - with < least,
                         "{}: {before} → {with} ns without registers: {fit:?}",
@@ -1177,7 +1183,11 @@ fn check_schedules(d: &inq_hdl::Design, fit: &inq_hdl::ClockFit) {
             }
         }
         assert_eq!(
-            listed.map_or((false, false), |r| (r.sched_regs, r.data_regs)),
+            listed.map_or((false, false, false), |r| (
+                r.sched_regs,
+                r.data_regs,
+                r.read_regs
+            )),
             rom_regs(e),
             "{}: {fit:?}",
             e.name

@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     cosim, divisor, fold_at, generate, mvu_nodes, plan_and_generate, require_verilator,
-    with_rom_regs, Drive,
+    with_rom_regs, Drive, RomRegs,
 };
 use inq_hdl::{Folding, FoldingRequest, LayerFolding};
 use inq_model::random::{build, build_with_kind, random_input, LayerSpec, RandomSpec};
@@ -678,20 +678,30 @@ fn rom_fed_window_addresses_over_wide_kernels_strides_and_depthwise() {
             .collect();
         let images: Vec<Vec<i64>> = (0..4).map(|i| random_input(&model, seed ^ i)).collect();
         // the same design without registers, with registered schedule flags (same cycles),
-        // with datapath registers (a cycle more per engine) and with both
-        for (sreg, dreg) in [(false, false), (true, false), (false, true), (true, true)] {
+        // with the datapath register (a cycle more per engine), with both, with the read
+        // registers (a cycle more, no forwarding) and with the read registers and the
+        // datapath register (two cycles more)
+        let regs = |sched, data, read| RomRegs { sched, data, read };
+        for r in [
+            regs(false, false, false),
+            regs(true, false, false),
+            regs(false, true, false),
+            regs(true, true, false),
+            regs(false, false, true),
+            regs(false, true, true),
+        ] {
             let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
             assert!(
-                with_rom_regs(&mut design, sreg, dreg) > 0,
+                with_rom_regs(&mut design, r) > 0,
                 "{name}: no ROM-fed engine"
             );
-            let tag = format!("addr-{name}-{}{}", u8::from(sreg), u8::from(dreg));
+            let tag = format!("addr-{name}-{r}");
             let dir = generate(&model, &design, &tag);
             for stall in [0.0, 0.3] {
                 if let Err(e) = cosim(&dir, &design, &model, &images, &stalls(stall, seed)) {
                     panic!(
-                        "{name}, registered schedule flags {sreg}, datapath registers {dreg}, \
-                         stall rate {stall}: {e}"
+                        "{name}, registers {r:?} (schedule flags, datapath, read), stall rate \
+                         {stall}: {e}"
                     );
                 }
             }
@@ -803,7 +813,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 40, .. ProptestConfig::default() })]
 
     #[test]
-    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)], sreg in any::<bool>(), dreg in any::<bool>()) {
+    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)], sreg in any::<bool>(), dreg in any::<bool>(), rreg in any::<bool>()) {
         require_verilator();
         let model = build(&s, seed).expect("valid random model");
         // Fold every weighted layer with the largest legal PE/SIMD not above the drawn ones.
@@ -812,7 +822,7 @@ proptest! {
             .map(|(i, oc, c, _)| (i, divisor(oc, pe), divisor(c, simd)))
             .collect();
         let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
-        with_rom_regs(&mut design, sreg, dreg);
+        with_rom_regs(&mut design, RomRegs { sched: sreg, data: dreg, read: rreg });
         let dir = generate(&model, &design, &format!("prop-{seed:x}"));
         let images: Vec<Vec<i64>> = (0..6).map(|i| random_input(&model, seed ^ i)).collect();
         let result = cosim(&dir, &design, &model, &images, &stalls(stall, seed)).map(|_| ());

@@ -681,11 +681,17 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
     let mut planned = plan(&model, &fold_at(&entries), false);
     let wide = inq_hdl::widen_beats(&mut planned);
     // then the same with registered schedule flags and datapath registers in every ROM-fed
-    // engine (the wide ROM variant's `hq` holds a beat of KO words; docs/hardware.md §4)
-    for regs in [false, true] {
+    // engine (the wide ROM variant's `hq` holds a beat of KO words; docs/hardware.md §4), and
+    // with read registers and datapath registers (the banks read in front of the lanes)
+    let regs = |sched, read| common::RomRegs {
+        sched,
+        data: true,
+        read,
+    };
+    for regs in [None, Some(regs(true, false)), Some(regs(false, true))] {
         let mut design = planned.clone();
-        if regs {
-            assert!(common::with_rom_regs(&mut design, true, true) > 0);
+        if let Some(r) = regs {
+            assert!(common::with_rom_regs(&mut design, r) > 0);
         }
         check_wide_rom_fed(&model, design, regs, &wide);
     }
@@ -696,7 +702,7 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
 fn check_wide_rom_fed(
     model: &QuantModel,
     design: Design,
-    regs: bool,
+    regs: Option<common::RomRegs>,
     wide: &[inq_hdl::StreamBeat],
 ) {
     let design = inq_sim::minimize_skip_fifos(&design, 4)
@@ -721,7 +727,10 @@ fn check_wide_rom_fed(
     let dir = common::generate(
         model,
         &design,
-        &format!("small-resnet-wide-{}", u8::from(regs)),
+        &format!(
+            "small-resnet-wide-{}",
+            regs.map_or_else(|| "none".to_string(), |r| r.to_string())
+        ),
     );
     let images: Vec<Vec<i64>> = (0..8).map(|i| random_input(model, 900 + i)).collect();
     for (rate, seed, reset) in [(0.0, 1, None), (0.3, 5, Some(3))] {
@@ -732,7 +741,7 @@ fn check_wide_rom_fed(
             taps: true,
         };
         cosim(&dir, &design, model, &images, &drive).unwrap_or_else(|e| {
-            panic!("registers {regs}, stall rate {rate}, reset {reset:?}: {e}")
+            panic!("registers {regs:?}, stall rate {rate}, reset {reset:?}: {e}")
         });
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -159,6 +159,16 @@ pub struct Mvu {
     /// the emission misses the clock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub data_regs: bool,
+    /// Read registers (`docs/hardware.md` §4, "The datapath register at the read"; ROM-fed
+    /// engines only, template parameter `RREG`): a stage in front of the lanes. The line
+    /// buffer's banks and the weight ROMs are read at a fire's own edge from the current
+    /// addresses (registers), enabled when the stages advance, and the fired fold's words and
+    /// padding test wait there while the lanes work in the next cycle. One more cycle of
+    /// latency (two stages with `data_regs`), the same interval; `fire` is not in front of
+    /// the read, and no element written at the same edge needs forwarding. The word emitted
+    /// next is kept in a register as with `data_regs`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_regs: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -295,13 +305,14 @@ impl Mvu {
         };
     }
     /// Register stages between a fire and `obuf`: a hard-wired engine's adder-tree pipeline
-    /// registers, a ROM-fed engine's datapath register (`data_regs`). A pixel's results reach
-    /// `obuf` this many cycles after its last fire at the earliest (§4, §4.1).
+    /// registers, a ROM-fed engine's read registers (`read_regs`) and datapath register
+    /// (`data_regs`). A pixel's results reach `obuf` this many cycles after its last fire at
+    /// the earliest (§4, §4.1).
     pub fn result_stages(&self) -> u32 {
         if self.is_constant() {
             self.pipeline
         } else {
-            u32::from(self.data_regs)
+            u32::from(self.data_regs) + u32::from(self.read_regs)
         }
     }
     /// The adder levels of a constant-weight engine's deepest tree for `in_width`-bit inputs
@@ -699,6 +710,7 @@ pub fn plan_mvu(
         pipeline: 0,
         sched_regs: false,
         data_regs: false,
+        read_regs: false,
         in_beat: 1,
         out_beat: 1,
     };
@@ -808,21 +820,29 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         // each with one registered read port; one shared address adder, per lane the padding
         // and forwarding select and the read and forwarding registers.
         let (ports, depth) = lb_banks(m);
+        // with the read registers no element is forwarded: no address comparison, no
+        // forwarding flags and no copy of the written element; the padding test waits in
+        // one more flip-flop
+        let (cmp, fwd_ffs) = if m.read_regs {
+            (0, 1)
+        } else {
+            (lbw, ports + a)
+        };
         if ram_in_bram(depth, a) {
             // block RAM (counted in `bram18`, `lb_bram18`)
             t.push(term(
                 "line buffer (banks in block RAM: pad and forwarding selects)",
-                ports * a + lbw,
-                ports * (a + 1) + a,
+                ports * a + cmp,
+                ports * a + fwd_ffs,
                 ceil_div(lbw, 4),
             ));
         } else {
             let bank = lutram(depth, a, 1);
             t.push(Term {
                 name: "line buffer (banks with a registered read, distributed RAM)",
-                luts: ports * (bank.logic_luts + a) + lbw,
+                luts: ports * (bank.logic_luts + a) + cmp,
                 lutram_luts: ports * bank.sites(),
-                ffs: ports * (a + 1) + a,
+                ffs: ports * a + fwd_ffs,
                 carry4: ceil_div(lbw, 4),
             });
         }
@@ -908,6 +928,18 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
                 "datapath registers (lanes' sums, the emitted word)",
                 ko * acc,
                 pe * (acc + 1) + 2 + ko * acc,
+                0,
+            ));
+        }
+        if m.read_regs {
+            // the stage's two flags and the current fold's weight address (the words wait
+            // in the banks' and ROMs' read registers, counted with them); without the
+            // datapath register, the emitted word kept ahead
+            let word = if m.data_regs { 0 } else { ko * acc };
+            t.push(term(
+                "read registers (stage flags, weight address, the emitted word)",
+                word,
+                2 + u64::from(crate::resources::clog2(m.rom_depth().max(2) as u64)) + word,
                 0,
             ));
         }
@@ -1007,8 +1039,13 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             LogicPath::new(flag_levels, lbw.div_ceil(2)),
         )
     } else {
+        // (on 7-series two wide selects: the address select and the forwarding compare's,
+        // refitted 2026-12-04 to the netlists of the RTL with the read registers, where this
+        // chain of the same logic measured 9 to 12 levels: the default LeNet's conv2 10, fc1
+        // 9, fc2 11, the int8 LeNet's conv2 12; docs/performance.md "Three more tries at the
+        // 6-level target")
         (
-            LogicPath::new(6 + lbw.div_ceil(4), lbw.div_ceil(2)).with_wide_selects(1),
+            LogicPath::new(6 + lbw.div_ceil(4), lbw.div_ceil(2)).with_wide_selects(2),
             LogicPath::default(),
         )
     };
@@ -1027,6 +1064,27 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     } else {
         LogicPath::default()
     };
+    // the read registers (§4, "The datapath register at the read"): the schedule ends at the
+    // registers a fire selects (the row test, `fire`, the select; no read behind it), the
+    // read is a chain of its own from the current address (the bank's decoding, one wide
+    // select), and the datapath starts at the read registers: up to the lanes' sum register
+    // with `data_regs` (as above), else through the lanes and the accumulator add into the
+    // accumulator, `obuf` and the register of the word emitted next (fitted on the 200 MHz
+    // LeNet with the read registers alone on every ROM-fed engine, docs/performance.md
+    // "Three more tries at the 6-level target": 6 to 8 levels, the schedule never deepest)
+    let mut read = LogicPath::default();
+    if m.read_regs && !m.is_constant() {
+        if !sched_regs {
+            schedule = LogicPath::new(5, lbw.div_ceil(2));
+        }
+        read = LogicPath::new(1 + lbw.div_ceil(4), 0).with_wide_selects(1);
+        if !data_regs {
+            datapath = LogicPath::new(
+                8 + tree,
+                m.acc_width + 5 + tree * m.product_width.div_ceil(2),
+            );
+        }
+    }
     if m.is_constant() {
         // a hard-wired engine (fitted on the walked 7-series netlists of conv1, conv2 and fc2
         // of the default LeNet with 0 to 5 pipeline registers, docs/performance.md
@@ -1070,7 +1128,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // and the emission starts from that register.
     let (emission, preselect) = if m.is_constant() {
         (LogicPath::default(), LogicPath::default())
-    } else if data_regs {
+    } else if data_regs || m.read_regs {
         // (iCE40, refitted with the emission: from the register 4 + 14c and 4 + 17c with two
         // shifter stages, into it 2 + 14c and 6 + 1c, the `up5k` preset with the registers)
         let (from_register, select) = match family {
@@ -1092,16 +1150,18 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // the deepest chain as it maps on `family`
     // without DSP blocks, a multiplier engine's products are logic on the datapath
     let soft = if dsp { None } else { soft_multiplier_path(m) };
-    [schedule, flags, datapath, accumulate, emission, preselect]
-        .into_iter()
-        .chain(soft)
-        .fold(LogicPath::default(), |a, b| {
-            if b.on(family).weight(family) > a.on(family).weight(family) {
-                b
-            } else {
-                a
-            }
-        })
+    [
+        schedule, flags, read, datapath, accumulate, emission, preselect,
+    ]
+    .into_iter()
+    .chain(soft)
+    .fold(LogicPath::default(), |a, b| {
+        if b.on(family).weight(family) > a.on(family).weight(family) {
+            b
+        } else {
+            a
+        }
+    })
 }
 
 /// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
@@ -1367,6 +1427,9 @@ impl EngineOp for Mvu {
         }
         if self.data_regs && !self.is_constant() {
             p.push(Param::flag("DREG", true));
+        }
+        if self.read_regs && !self.is_constant() {
+            p.push(Param::flag("RREG", true));
         }
         if self.in_beat != 1 {
             p.push(Param::size("KI", self.in_beat));

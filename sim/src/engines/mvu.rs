@@ -470,8 +470,9 @@ pub(crate) enum Dots16 {
 /// stages, all of which advance together when the last one is empty or `obuf` frees) into
 /// `obuf`; the intermediate sums of the RTL's stages are not observable, only when each
 /// result reaches `obuf`. A ROM-fed engine with **datapath registers** (`Mvu::data_regs`,
-/// §4) is the same with `D = 1`, where only a pixel's last fold occupies the slot (its
-/// earlier folds' sums reach the accumulator without holding anything back).
+/// §4) and with **read registers** (`Mvu::read_regs`) is the same with `D` = the number of
+/// them (1 or 2), where only a pixel's last fold occupies a slot (its earlier folds' sums
+/// reach the accumulator without holding anything back).
 #[derive(Debug, Clone)]
 pub(crate) struct Mvu {
     // parameters
@@ -1203,6 +1204,11 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
     )?;
     cx.check(!(m.data_regs && m.is_constant()), "kind.data_regs", || {
         "datapath registers in an engine whose weights are constant (its pipeline registers \
+         stage the adder trees)"
+            .to_string()
+    })?;
+    cx.check(!(m.read_regs && m.is_constant()), "kind.read_regs", || {
+        "read registers in an engine whose weights are constant (its pipeline registers \
          stage the adder trees)"
             .to_string()
     })?;

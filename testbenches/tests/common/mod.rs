@@ -235,16 +235,38 @@ pub fn plan_and_generate(
     (dir, design)
 }
 
+/// The registers [`with_rom_regs`] gives every ROM-fed engine: registered schedule flags,
+/// the datapath register after the lanes' sum, the read registers in front of the lanes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RomRegs {
+    pub sched: bool,
+    pub data: bool,
+    pub read: bool,
+}
+
+impl std::fmt::Display for RomRegs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}{}",
+            u8::from(self.sched),
+            u8::from(self.data),
+            u8::from(self.read)
+        )
+    }
+}
+
 /// Every ROM-fed MVU of `design` with registered schedule flags (`docs/hardware.md` §12,
 /// "Registered schedule flags") or not, and with datapath registers (§4, "Datapath
 /// registers") or not; returns how many engines that is.
-pub fn with_rom_regs(design: &mut Design, sched_regs: bool, data_regs: bool) -> usize {
+pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
     let mut n = 0;
     for e in &mut design.engines {
         if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
             if !m.is_constant() {
-                m.sched_regs = sched_regs;
-                m.data_regs = data_regs;
+                m.sched_regs = regs.sched;
+                m.data_regs = regs.data;
+                m.read_regs = regs.read;
                 n += 1;
             }
         }

@@ -427,6 +427,7 @@ module inq_top (
     .BIAS_FILE("e5_bias.hex"),
     .SHIFT_FILE("e5_shift.hex"),
     .DREG(1),
+    .RREG(1),
     .A(5)
   ) u_e5_d2 (
     .clk(clk), .rst(rst),

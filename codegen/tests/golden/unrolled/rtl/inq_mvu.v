@@ -41,6 +41,7 @@ module inq_mvu #(
   parameter integer OUT_SIGNED = 0,
   parameter integer SREG       = 0,
   parameter integer DREG       = 0,
+  parameter integer RREG       = 0,
   parameter integer WAW        = 1,
   parameter integer MUL        = 0,
   parameter         BIAS_FILE  = "",
@@ -223,12 +224,14 @@ module inq_mvu #(
   reg           icl;
   wire          obuf_free = (pend0 | (pend1 & emit_go));
   // DREG = 1 (docs/hardware.md section 4, "Datapath registers"): each PE's lanes' sum is
-  // registered before the accumulator. dv says the register holds a fired fold's sum, dt
-  // that this fold is its pixel's last (dt implies dv); the register advances (adv) unless it
-  // holds a last fold that waits for obuf, and then loads obuf. DREG = 0: a fold's sum reaches the accumulator, and a last
-  // one obuf, at its own fire (the stage is not generated at all).
+  // registered before the accumulator. RREG = 1 ("The datapath register at the read"): the
+  // fired fold's words are read at its own edge into registers in front of the lanes. Each
+  // is a stage; dv says the last stage holds a fired fold, dt that this fold is its pixel's
+  // last (dt implies dv); the stages advance together (adv) unless the last one holds a last
+  // fold that waits for obuf, which it then loads. Neither: a fold's sum reaches the
+  // accumulator, and a last one obuf, at its own fire (no stage is generated at all).
   /* verilator lint_off UNUSED */
-  // Justification: adv enables only the datapath registers (DREG = 1); it is 1 without them.
+  // Justification: adv enables only the stages' registers; it is 1 without them.
   wire          adv;
   /* verilator lint_on UNUSED */
   wire          fire;
@@ -237,7 +240,31 @@ module inq_mvu #(
   wire          dfire;
   wire          dlast;
   generate
-    if (DREG != 0) begin : g_dstage
+    if ((DREG != 0) && (RREG != 0)) begin : g_dstage2
+      // two stages: dv0 and dt0 for the read registers, dv and dt for the sum's
+      reg           dv0;
+      reg           dt0;
+      reg           dv;
+      reg           dt;
+      assign adv = ((~dt) | obuf_free);
+      assign fire = ((~cdone) & rows_ok & adv);
+      assign load = (dt & obuf_free);
+      assign dfire = (dv & adv);
+      assign dlast = dt;
+      always @(posedge clk) begin
+        if (rst) begin
+          dv0 <= 1'b0;
+          dt0 <= 1'b0;
+          dv <= 1'b0;
+          dt <= 1'b0;
+        end else if (adv) begin
+          dv0 <= fire;
+          dt0 <= (fire & last_sf);
+          dv <= dv0;
+          dt <= dt0;
+        end
+      end
+    end else if ((DREG != 0) || (RREG != 0)) begin : g_dstage
       reg           dv;
       reg           dt;
       assign adv = ((~dt) | obuf_free);
@@ -529,8 +556,11 @@ module inq_mvu #(
   reg  [LBW-1:0] ra_q;   // the current window address
   reg  [LBW-1:0] ra_a;   // the window address after the next fire
   wire [LBW-1:0] ra_n = (rst ? RA_I : (fire ? ra_a : ra_q));
+  /* verilator lint_off UNUSED */
+  // Justification: the forwarding of the banks read at the next address (RREG = 0) only.
   wire           wr_hit_n = (rst ? (wp == RA_I) : (fire ? (wp == ra_a) : (wp == ra_q)));
   reg  [A-1:0]   wd_q;   // the element written at the last edge
+  /* verilator lint_on UNUSED */
   always @(posedge clk) begin
     wd_q <= in_data;
     ra_q <= ra_n;
@@ -539,7 +569,7 @@ module inq_mvu #(
   wire [NL*A-1:0] xv;
   genvar s, p;
   generate
-    for (s = 0; s < NL; s = s + 1) begin : g_bank
+    for (s = 0; s < ((RREG != 0) ? 0 : NL); s = s + 1) begin : g_bank
       localparam integer BANK_I = s;
       localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
       wire we = ((~rst) & in_fire & (wl == BANK));
@@ -556,6 +586,30 @@ module inq_mvu #(
         fwd <= (we & wr_hit_n);
       end
       assign xv[s*A +: A] = (inwin ? (fwd ? wd_q : rd) : PAD_C);
+    end
+    // RREG = 1 (docs/hardware.md section 4, "The datapath register at the read"): every
+    // bank is read at the current address ra_q (a register) when the stages advance, so a
+    // fire's own edge reads its fold's words; inw keeps the fold's padding test beside
+    // them, and the lanes take both in the next cycle. The rows a fire reads were complete
+    // an edge before it, and the rule lim keeps every write at that edge off them, so
+    // nothing is forwarded.
+    for (s = 0; s < ((RREG != 0) ? NL : 0); s = s + 1) begin : g_bank_r
+      localparam integer BANK_I = s;
+      localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
+      wire we = ((~rst) & in_fire & (wl == BANK));
+      reg [A-1:0] mem [0:LBD-1];
+      reg [A-1:0] rd;
+      reg         inw;
+      always @(posedge clk) begin
+        if (we) begin
+          mem[wp] <= in_data;
+        end
+        if (adv) begin
+          rd <= mem[ra_q];
+          inw <= inwin;
+        end
+      end
+      assign xv[s*A +: A] = (inw ? rd : PAD_C);
     end
   endgenerate
 
@@ -737,9 +791,20 @@ module inq_mvu #(
   // "Datapath registers")
   wire [ACC_W-1:0] head;
   generate
-    if (DREG != 0) begin : g_head
+    if ((DREG != 0) || (RREG != 0)) begin : g_head
       reg  [ACC_W-1:0] hq;
-      wire [OIW-1:0]   oi_n = ((oi == OI_LAST) ? {OIW{1'b0}} : (oi + 1'b1));
+      // oi_n, the index of the word after oi, kept in a register beside oi (word 1 after a
+      // load, the next one after each emission), so the word select starts from flip-flops
+      localparam integer OIN0_I = (OI_LAST_I == 0) ? 0 : 1;
+      localparam [OIW-1:0] OIN0 = OIN0_I[OIW-1:0];
+      reg  [OIW-1:0] oi_n;
+      always @(posedge clk) begin
+        if (rst | load) begin
+          oi_n <= OIN0;
+        end else if (emit) begin
+          oi_n <= ((oi_n == OI_LAST) ? {OIW{1'b0}} : (oi_n + 1'b1));
+        end
+      end
       always @(posedge clk) begin
         if (load) begin
           hq <= nxt[0 +: ACC_W];
@@ -792,8 +857,25 @@ module inq_mvu #(
   localparam integer WA0_I = ((SF == 1) && (NF == 1)) ? 0 : 1;
   localparam [WAW-1:0] WA0 = WA0_I[WAW-1:0];
   wire           end_pix_a = (lsf_a & nfl_a);
-  assign w_addr = (rst ? {WAW{1'b0}} : waddr_a);
-  assign w_en = (rst | fire);
+  // RREG = 1: the ROMs are read at a fire's own edge instead, at the current fold's word
+  // (waddr_q, the word the last fire led to), when the stage advances
+  generate
+    if (RREG != 0) begin : g_wread
+      reg [WAW-1:0] waddr_q;
+      always @(posedge clk) begin
+        if (rst) begin
+          waddr_q <= {WAW{1'b0}};
+        end else if (fire) begin
+          waddr_q <= waddr_a;
+        end
+      end
+      assign w_addr = waddr_q;
+      assign w_en = adv;
+    end else begin : g_wnread
+      assign w_addr = (rst ? {WAW{1'b0}} : waddr_a);
+      assign w_en = (rst | fire);
+    end
+  endgenerate
 
   // ---- register updates ----
   always @(posedge clk) begin
