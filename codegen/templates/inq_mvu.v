@@ -52,6 +52,7 @@
   parameter integer SREG       = @{ self.default_of("SREG", "0") }@,
 @% if !constant %@  parameter integer DREG       = @{ self.default_of("DREG", "0") }@,
   parameter integer RREG       = @{ self.default_of("RREG", "0") }@,
+  parameter integer WREG       = @{ self.default_of("WREG", "0") }@,
 @% endif %@@% if wide %@  parameter integer KI         = @{ self.default_of("KI", "1") }@,
   parameter integer KO         = @{ self.default_of("KO", "1") }@,
 @% endif %@@% if !constant %@  parameter integer WAW        = @{ self.default_of("WAW", "1") }@,
@@ -840,57 +841,49 @@
   wire [NL*A-1:0] xv;
   genvar s, p;
   generate
-    for (s = 0; s < ((RREG != 0) ? 0 : NL); s = s + 1) begin : g_bank
-      localparam integer BANK_I = s;
-@% if wide %@      localparam integer BANK_I2 = BANK_I / KI;   // the bank's group
-      localparam [NLW-1:0] BANK = BANK_I2[NLW-1:0];
-      wire [A-1:0] wd = in_data[(BANK_I % KI)*A +: A];
-      wire [A-1:0] wf = wd_q[(BANK_I % KI)*A +: A];
-@% else %@      localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
-@% endif %@      wire we = ((~rst) & in_fire & (wl == BANK));
-      reg [A-1:0] mem [0:LBD-1];
-      reg [A-1:0] rd;
-      reg         fwd;
-      always @(posedge clk) begin
-        if (we) begin
-@% if wide %@          mem[wp] <= wd;
-@% else %@          mem[wp] <= in_data;
-@% endif %@        end
-        rd <= mem[ra_n];
-      end
-      always @(posedge clk) begin
-        fwd <= (we & wr_hit_n);
-      end
-@% if wide %@      assign xv[s*A +: A] = (inwin ? (fwd ? wf : rd) : PAD_C);
-@% else %@      assign xv[s*A +: A] = (inwin ? (fwd ? wd_q : rd) : PAD_C);
-@% endif %@    end
-    // RREG = 1 (docs/hardware.md section 4, "The datapath register at the read"): every
-    // bank is read at the current address ra_q (a register) when the stages advance, so a
-    // fire's own edge reads its fold's words; inw keeps the fold's padding test beside
-    // them, and the lanes take both in the next cycle. The rows a fire reads were complete
-    // an edge before it, and the rule lim keeps every write at that edge off them, so
-    // nothing is forwarded.
-    for (s = 0; s < ((RREG != 0) ? NL : 0); s = s + 1) begin : g_bank_r
+    // every bank is written at wp when an input element (a beat's element) is its own.
+    // RREG = 0: it is read at ra_n, the address of the cycle after the edge (ra_a at a
+    // fire), and an element written at the same edge to the address read is forwarded
+    // (fwd, the element or beat written at the last edge in wd_q). RREG = 1
+    // (docs/hardware.md section 4, "The datapath register at the read"): it is read at the
+    // current address ra_q (a register) when the stages advance, so a fire's own edge reads
+    // its fold's words; inw keeps the fold's padding test beside them, and the lanes take
+    // both in the next cycle. The rows a fire reads were complete an edge before it, and
+    // the rule lim keeps every write at that edge off them, so nothing is forwarded.
+    for (s = 0; s < NL; s = s + 1) begin : g_bank
       localparam integer BANK_I = s;
 @% if wide %@      localparam integer BANK_I2 = BANK_I / KI;   // the bank's group
       localparam [NLW-1:0] BANK = BANK_I2[NLW-1:0];
       wire [A-1:0] wd = in_data[(BANK_I % KI)*A +: A];
 @% else %@      localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
+      wire [A-1:0] wd = in_data;
 @% endif %@      wire we = ((~rst) & in_fire & (wl == BANK));
       reg [A-1:0] mem [0:LBD-1];
       reg [A-1:0] rd;
-      reg         inw;
       always @(posedge clk) begin
         if (we) begin
-@% if wide %@          mem[wp] <= wd;
-@% else %@          mem[wp] <= in_data;
-@% endif %@        end
-        if (adv) begin
-          rd <= mem[ra_q];
-          inw <= inwin;
+          mem[wp] <= wd;
         end
       end
-      assign xv[s*A +: A] = (inw ? rd : PAD_C);
+      if (RREG != 0) begin : g_rread
+        reg         inw;
+        always @(posedge clk) begin
+          if (adv) begin
+            rd <= mem[ra_q];
+            inw <= inwin;
+          end
+        end
+        assign xv[s*A +: A] = (inw ? rd : PAD_C);
+      end else begin : g_nread
+@% if wide %@        wire [A-1:0] wf = wd_q[(BANK_I % KI)*A +: A];
+@% else %@        wire [A-1:0] wf = wd_q;
+@% endif %@        reg         fwd;
+        always @(posedge clk) begin
+          rd <= mem[ra_n];
+          fwd <= (we & wr_hit_n);
+        end
+        assign xv[s*A +: A] = (inwin ? (fwd ? wf : rd) : PAD_C);
+      end
     end
   endgenerate
 @% endif %@
@@ -926,6 +919,9 @@
 @% endif %@
 @% else %@  // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
+  // the current fold's weight words: the ROMs' output, or with WREG = 1 the register that
+  // holds it at the read stage (the ROM read section below)
+  wire [PE*SIMD*CB-1:0] w_cur;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
       // lane s adds pv[s] plus the carry cv[s]: a negative power-of-two weight gives
@@ -934,7 +930,7 @@
       wire [SIMD*ACC_W-1:0] pv;
       wire [SIMD-1:0]       cv;
       for (s = 0; s < SIMD; s = s + 1) begin : g_mul
-        wire [CB-1:0] code = w_data[(p*SIMD + s)*CB +: CB];
+        wire [CB-1:0] code = w_cur[(p*SIMD + s)*CB +: CB];
         // lane s of PE p (depthwise: SIMD = 1 and PE p has its own window lane p)
         wire [A-1:0]  x    = xv[((DW != 0) ? p : s)*A +: A];
         wire [PW-1:0] pr;
@@ -1276,9 +1272,13 @@
   localparam [WAW-1:0] WA0 = WA0_I[WAW-1:0];
   wire           end_pix_a = (lsf_a & nfl_a);
   // RREG = 1: the ROMs are read at a fire's own edge instead, at the current fold's word
-  // (waddr_q, the word the last fire led to), when the stage advances
+  // (waddr_q, the word the last fire led to), when the stage advances. RREG = 1 with
+  // WREG = 1: the ROMs are read one fold ahead as without RREG, and their output (the
+  // current fold's word) passes a register of its own when the stage advances, so the
+  // ROM's output select (block RAM cascaded in depth) and its clock-to-output end there
+  // (docs/hardware.md section 4, "The datapath register at the read")
   generate
-    if (RREG != 0) begin : g_wread
+    if ((RREG != 0) && (WREG == 0)) begin : g_wread
       reg [WAW-1:0] waddr_q;
       always @(posedge clk) begin
         if (rst) begin
@@ -1289,9 +1289,21 @@
       end
       assign w_addr = waddr_q;
       assign w_en = adv;
+      assign w_cur = w_data;
     end else begin : g_wnread
       assign w_addr = (rst ? {WAW{1'b0}} : waddr_a);
       assign w_en = (rst | fire);
+      if (RREG != 0) begin : g_wreg
+        reg [PE*SIMD*CB-1:0] wq;
+        always @(posedge clk) begin
+          if (adv) begin
+            wq <= w_data;
+          end
+        end
+        assign w_cur = wq;
+      end else begin : g_wdirect
+        assign w_cur = w_data;
+      end
     end
   endgenerate
 

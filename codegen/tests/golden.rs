@@ -140,11 +140,12 @@ fn golden_mixed() {
         ],
     });
     // c2 with registered schedule flags (docs/hardware.md §12) and datapath registers (§4),
-    // d2 (5 PEs of 3 lanes) with read registers and datapath registers (two stages), the
-    // other ROM-fed engines without
+    // d2 (5 PEs of 3 lanes) with read registers, weight registers and datapath registers
+    // (two stages), the other ROM-fed engines without
     let model = mixed_model(3);
     let mut design = inq_hdl::plan(&model, &req).expect("plan");
     for (name, sched, data, read) in [("c2", true, true, false), ("d2", false, true, true)] {
+        let weight = read;
         let e = design
             .engines
             .iter_mut()
@@ -157,6 +158,7 @@ fn golden_mixed() {
         m.sched_regs = sched;
         m.data_regs = data;
         m.read_regs = read;
+        m.weight_regs = weight;
     }
     check_golden_design("mixed", &model, &design);
 }

@@ -1,8 +1,8 @@
 //! Pipelining to a clock: the pipeline registers of every hard-wired engine's adder trees,
-//! and the registered schedule flags and datapath registers of every ROM-fed engine, chosen
-//! so that its estimated path meets a target clock on an FPGA family (`docs/hardware.md`
-//! §4.1, "Pipelined adder trees", §4, "Datapath registers", and §12, "Registered schedule
-//! flags").
+//! and the read, weight and datapath registers or registered schedule flags of every ROM-fed
+//! engine, chosen so that its estimated path meets a target clock on an FPGA family
+//! (`docs/hardware.md` §4.1, "Pipelined adder trees", §4, "Datapath registers" and "The
+//! datapath register at the read", and §12, "Registered schedule flags").
 //!
 //! Owns the choice (which stage length `L` each hard-wired engine gets, which ROM-fed engine
 //! gets which registers) and the account of what still misses the target.
@@ -44,6 +44,9 @@ pub struct RomRegs {
     pub data_regs: bool,
     /// Read registers (one more cycle of latency, flip-flops; no forwarding).
     pub read_regs: bool,
+    /// Weight registers with the read registers (block-RAM weight ROMs read a fold ahead,
+    /// their words registered at the read: flip-flops, the same cycles).
+    pub weight_regs: bool,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
     /// With them.
@@ -104,10 +107,11 @@ pub fn rom_reg_choices(family: TimingFamily) -> &'static [(bool, bool, bool)] {
 /// engine the fewest pipeline registers whose estimated path (clock to output, levels, carry,
 /// setup) fits in the period — no register when the whole tree fits, at most one adder level
 /// per stage when nothing longer does — and updates its resource estimate. A ROM-fed engine
-/// whose path misses the period gets the first of these that fits: datapath registers
-/// (flip-flops and a cycle of latency), registered schedule flags (LUTs), both; or the
-/// fastest of them when none fits, if it is at least [`MIN_GAIN_LEVELS`] LUT levels' delay
-/// faster (else nothing).
+/// whose path misses the period gets the first of [`rom_reg_choices`] that fits (read
+/// registers, datapath registers, both: flip-flops and a cycle of latency each; registered
+/// schedule flags: LUTs), or the fastest of them when none fits, if it is at least
+/// [`MIN_GAIN_LEVELS`] LUT levels' delay faster (else nothing); with read registers, weight
+/// registers too when its weight ROMs are block RAM.
 pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
     let period_ns = 1000.0 / mhz;
     let mut trees = Vec::new();
@@ -122,6 +126,8 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 m.sched_regs = sched;
                 m.data_regs = data;
                 m.read_regs = read;
+                // block-RAM ROMs: their output select and clock-to-output stay off the lanes
+                m.weight_regs = read && m.rom_in_bram();
                 m.logic_path(&io, family).on(family).ns(family)
             };
             let ns_before = ns_at(m, (false, false, false));
@@ -145,12 +151,14 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                             || ns_before - ns >= MIN_GAIN_LEVELS * family.delays().level) =>
                 {
                     ns_at(m, c);
+                    let weight_regs = m.weight_regs;
                     e.resources = e.kind.op().resources(&e.io);
                     rom_regs.push(RomRegs {
                         engine: e.name.clone(),
                         sched_regs: c.0,
                         data_regs: c.1,
                         read_regs: c.2,
+                        weight_regs,
                         ns_before,
                         ns,
                         meets: ns <= period_ns,
@@ -234,6 +242,11 @@ impl ClockFit {
                 (false, false, true) => "read registers",
                 _ => "registered datapath",
             };
+            let what = if r.weight_regs {
+                format!("{what} (block-RAM weights registered at the read)")
+            } else {
+                what.to_string()
+            };
             s.push_str(&format!(
                 "  {}: {what}, {:.2} → {:.2} ns{}\n",
                 r.engine,
@@ -286,6 +299,7 @@ mod tests {
                 sched_regs: true,
                 data_regs: false,
                 read_regs: false,
+                weight_regs: false,
                 ns_before: 6.1,
                 ns: 4.9,
                 meets: true,

@@ -679,16 +679,23 @@ fn rom_fed_window_addresses_over_wide_kernels_strides_and_depthwise() {
         let images: Vec<Vec<i64>> = (0..4).map(|i| random_input(&model, seed ^ i)).collect();
         // the same design without registers, with registered schedule flags (same cycles),
         // with the datapath register (a cycle more per engine), with both, with the read
-        // registers (a cycle more, no forwarding) and with the read registers and the
-        // datapath register (two cycles more)
-        let regs = |sched, data, read| RomRegs { sched, data, read };
+        // registers (a cycle more, no forwarding), with the read registers and the
+        // datapath register (two cycles more), and with those and the weight registers (the
+        // same cycles, the ROMs read a fold ahead)
+        let regs = |sched, data, read, weight| RomRegs {
+            sched,
+            data,
+            read,
+            weight,
+        };
         for r in [
-            regs(false, false, false),
-            regs(true, false, false),
-            regs(false, true, false),
-            regs(true, true, false),
-            regs(false, false, true),
-            regs(false, true, true),
+            regs(false, false, false, false),
+            regs(true, false, false, false),
+            regs(false, true, false, false),
+            regs(true, true, false, false),
+            regs(false, false, true, false),
+            regs(false, true, true, false),
+            regs(false, true, true, true),
         ] {
             let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
             assert!(
@@ -700,7 +707,7 @@ fn rom_fed_window_addresses_over_wide_kernels_strides_and_depthwise() {
             for stall in [0.0, 0.3] {
                 if let Err(e) = cosim(&dir, &design, &model, &images, &stalls(stall, seed)) {
                     panic!(
-                        "{name}, registers {r:?} (schedule flags, datapath, read), stall rate \
+                        "{name}, registers {r:?} (schedule flags, datapath, read, weight), stall rate \
                          {stall}: {e}"
                     );
                 }
@@ -813,7 +820,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 40, .. ProptestConfig::default() })]
 
     #[test]
-    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)], sreg in any::<bool>(), dreg in any::<bool>(), rreg in any::<bool>()) {
+    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)], sreg in any::<bool>(), dreg in any::<bool>(), rreg in any::<bool>(), wreg in any::<bool>()) {
         require_verilator();
         let model = build(&s, seed).expect("valid random model");
         // Fold every weighted layer with the largest legal PE/SIMD not above the drawn ones.
@@ -822,7 +829,7 @@ proptest! {
             .map(|(i, oc, c, _)| (i, divisor(oc, pe), divisor(c, simd)))
             .collect();
         let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
-        with_rom_regs(&mut design, RomRegs { sched: sreg, data: dreg, read: rreg });
+        with_rom_regs(&mut design, RomRegs { sched: sreg, data: dreg, read: rreg, weight: wreg });
         let dir = generate(&model, &design, &format!("prop-{seed:x}"));
         let images: Vec<Vec<i64>> = (0..6).map(|i| random_input(&model, seed ^ i)).collect();
         let result = cosim(&dir, &design, &model, &images, &stalls(stall, seed)).map(|_| ());

@@ -682,11 +682,13 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
     let wide = inq_hdl::widen_beats(&mut planned);
     // then the same with registered schedule flags and datapath registers in every ROM-fed
     // engine (the wide ROM variant's `hq` holds a beat of KO words; docs/hardware.md §4), and
-    // with read registers and datapath registers (the banks read in front of the lanes)
+    // with read, weight and datapath registers (the banks read in front of the lanes, the
+    // ROMs a fold ahead)
     let regs = |sched, read| common::RomRegs {
         sched,
         data: true,
         read,
+        weight: read,
     };
     for regs in [None, Some(regs(true, false)), Some(regs(false, true))] {
         let mut design = planned.clone();

@@ -169,6 +169,16 @@ pub struct Mvu {
     /// next is kept in a register as with `data_regs`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub read_regs: bool,
+    /// Weight registers (`docs/hardware.md` §4, "The datapath register at the read"; with
+    /// `read_regs` only, template parameter `WREG`): the weight ROMs are read one fold ahead
+    /// as without read registers (at reset and at each fire, the word of the fold that fire
+    /// leads to), and the read stage takes the ROMs' output into a register of its own when
+    /// the stages advance. The same cycles; `PE·SIMD·CB` flip-flops that take the ROM's
+    /// output select (block RAM cascaded in depth) and its clock-to-output off the lanes'
+    /// path. Set by [`crate::clock_target::stage_to_clock`] with the read registers when the
+    /// ROMs are block RAM ([`Mvu::rom_in_bram`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub weight_regs: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -201,6 +211,12 @@ impl Mvu {
     /// ROM word width per PE (`SIMD·b`).
     pub fn rom_width(&self) -> u32 {
         self.simd as u32 * self.code_bits
+    }
+    /// Whether the weight ROMs are block RAM after `synth_xilinx`
+    /// ([`crate::resources::rom_in_bram`]; never for constant weights).
+    pub fn rom_in_bram(&self) -> bool {
+        !self.is_constant()
+            && crate::resources::rom_in_bram(self.rom_depth() as u64, u64::from(self.rom_width()))
     }
     /// The code of lane `s` of PE `p` at ROM word `addr`.
     pub fn code(&self, p: usize, addr: usize, s: usize) -> u8 {
@@ -711,6 +727,7 @@ pub fn plan_mvu(
         sched_regs: false,
         data_regs: false,
         read_regs: false,
+        weight_regs: false,
         in_beat: 1,
         out_beat: 1,
     };
@@ -936,10 +953,17 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             // in the banks' and ROMs' read registers, counted with them); without the
             // datapath register, the emitted word kept ahead
             let word = if m.data_regs { 0 } else { ko * acc };
+            // with the weight registers the ROMs are read one fold ahead (no address
+            // register) and the stage holds the weight words in flip-flops of its own
+            let wreg = if m.weight_regs {
+                pe * u64::from(m.rom_width())
+            } else {
+                u64::from(crate::resources::clog2(m.rom_depth().max(2) as u64))
+            };
             t.push(term(
-                "read registers (stage flags, weight address, the emitted word)",
+                "read registers (stage flags, weight address or words, the emitted word)",
                 word,
-                2 + u64::from(crate::resources::clog2(m.rom_depth().max(2) as u64)) + word,
+                2 + wreg + word,
                 0,
             ));
         }
@@ -1430,6 +1454,9 @@ impl EngineOp for Mvu {
         }
         if self.read_regs && !self.is_constant() {
             p.push(Param::flag("RREG", true));
+        }
+        if self.weight_regs && self.read_regs && !self.is_constant() {
+            p.push(Param::flag("WREG", true));
         }
         if self.in_beat != 1 {
             p.push(Param::size("KI", self.in_beat));

@@ -472,7 +472,8 @@ pub(crate) enum Dots16 {
 /// result reaches `obuf`. A ROM-fed engine with **datapath registers** (`Mvu::data_regs`,
 /// §4) and with **read registers** (`Mvu::read_regs`) is the same with `D` = the number of
 /// them (1 or 2), where only a pixel's last fold occupies a slot (its earlier folds' sums
-/// reach the accumulator without holding anything back).
+/// reach the accumulator without holding anything back). Weight registers
+/// (`Mvu::weight_regs`) move where the ROM words wait, not when: nothing to simulate.
 #[derive(Debug, Clone)]
 pub(crate) struct Mvu {
     // parameters
@@ -1212,6 +1213,15 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
          stage the adder trees)"
             .to_string()
     })?;
+    cx.check(
+        !m.weight_regs || (m.read_regs && !m.is_constant()),
+        "kind.weight_regs",
+        || {
+            "weight registers without read registers, or in an engine whose weights are \
+             constant (they hold the ROMs' words at the read stage)"
+                .to_string()
+        },
+    )?;
     cx.check(
         m.pipeline <= inq_hdl::ops::pipeline::MAX_PIPELINE,
         "kind.pipeline",

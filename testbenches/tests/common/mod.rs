@@ -236,29 +236,33 @@ pub fn plan_and_generate(
 }
 
 /// The registers [`with_rom_regs`] gives every ROM-fed engine: registered schedule flags,
-/// the datapath register after the lanes' sum, the read registers in front of the lanes.
+/// the datapath register after the lanes' sum, the read registers in front of the lanes, and
+/// with them the weight registers (the ROMs read a fold ahead, their words registered).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RomRegs {
     pub sched: bool,
     pub data: bool,
     pub read: bool,
+    pub weight: bool,
 }
 
 impl std::fmt::Display for RomRegs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}{}{}",
+            "{}{}{}{}",
             u8::from(self.sched),
             u8::from(self.data),
-            u8::from(self.read)
+            u8::from(self.read),
+            u8::from(self.weight)
         )
     }
 }
 
 /// Every ROM-fed MVU of `design` with registered schedule flags (`docs/hardware.md` §12,
 /// "Registered schedule flags") or not, and with datapath registers (§4, "Datapath
-/// registers") or not; returns how many engines that is.
+/// registers") or not, with read registers and weight registers (§4, "The datapath register
+/// at the read") or not; returns how many engines that is.
 pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
     let mut n = 0;
     for e in &mut design.engines {
@@ -267,6 +271,7 @@ pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
                 m.sched_regs = regs.sched;
                 m.data_regs = regs.data;
                 m.read_regs = regs.read;
+                m.weight_regs = regs.read && regs.weight;
                 n += 1;
             }
         }

@@ -428,6 +428,7 @@ module inq_top (
     .SHIFT_FILE("e5_shift.hex"),
     .DREG(1),
     .RREG(1),
+    .WREG(1),
     .A(5)
   ) u_e5_d2 (
     .clk(clk), .rst(rst),
