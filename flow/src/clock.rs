@@ -289,6 +289,16 @@ pub fn synth_depth(manifest: &Manifest, synth: &SynthReport) -> Option<DepthComp
     })
 }
 
+/// `"[k MUXF7/8] "` when `k` of a walked path's levels are wide-function multiplexers (one
+/// function with the LUT in front of them, no net between), else nothing.
+fn wide_muxes(p: &PathDepth) -> String {
+    if p.wide_muxes == 0 {
+        String::new()
+    } else {
+        format!("[{} MUXF7/8] ", p.wide_muxes)
+    }
+}
+
 /// The depth comparison as text.
 pub fn depth_table(d: &DepthComparison) -> String {
     use std::fmt::Write;
@@ -304,7 +314,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
             |p| {
                 (
                     format!("{} + {}c", p.levels, p.carry),
-                    format!("{} → {}", p.from, p.to),
+                    format!("{}{} → {}", wide_muxes(p), p.from, p.to),
                 )
             },
         );
@@ -318,12 +328,13 @@ pub fn depth_table(d: &DepthComparison) -> String {
     }
     let _ = write!(
         t,
-        "  design: {} + {}c / {} + {}c ({:+} levels; {} → {})",
+        "  design: {} + {}c / {} + {}c ({:+} levels; {}{} → {})",
         d.estimate.levels,
         d.estimate.carry,
         d.netlist.levels,
         d.netlist.carry,
         d.level_error,
+        wide_muxes(&d.netlist),
         d.netlist.from,
         d.netlist.to
     );
@@ -334,7 +345,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
             if d.netlist.levels <= target {
                 "met"
             } else {
-                "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and gives ROM-fed engines registered schedule flags and datapath registers; pools, FIFOs and the output stage have no stage to add)"
+                "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and gives ROM-fed engines read, weight and datapath registers or registered schedule flags; pools, FIFOs and the output stage have no stage to add)"
             }
         );
     }

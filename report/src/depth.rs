@@ -8,8 +8,10 @@
 //!
 //! The walk is static and unweighted by placement: every LUT (`SB_LUT4`, `LUT1`…`LUT6`) and
 //! wide-function multiplexer (`MUXF7`, `MUXF8`) is one level, every carry cell one carry step
-//! (`SB_CARRY` is one bit, `CARRY4` four), every other cell (flip-flops, block RAM, I/O, DSP)
-//! starts and ends paths. A path's weight is `levels + carry_weight · carry`, the weight the
+//! (`SB_CARRY` is one bit, `CARRY4` four), an inverter (`INV`, which `synth_xilinx` leaves
+//! where a LUT would only invert) no level at all, as a vendor's optimization merges it into
+//! the LUT it drives or feeds, every other cell (flip-flops, block RAM, I/O, DSP) starts and
+//! ends paths. A path's weight is `levels + carry_weight · carry`, the weight the
 //! caller gives for its family (a carry step is much faster than a LUT and its routing); the
 //! path of greatest weight ending at each register is kept, and registers are grouped by
 //! the engine instance their hierarchical name starts with (`u_e0_conv1`, with its companions
@@ -50,6 +52,11 @@ pub struct PathDepth {
     pub levels: u32,
     /// Carry steps on the path (`SB_CARRY` bits or `CARRY4` cells).
     pub carry: u32,
+    /// Of `levels`, the wide-function multiplexers (`MUXF7`, `MUXF8`): a LUT6 → MUXF7 →
+    /// MUXF8 cascade is one 8-input function inside a slice, three levels here but with no
+    /// net between its cells.
+    #[serde(default)]
+    pub wide_muxes: u32,
     /// `levels + carry_weight · carry`, what the path was chosen by.
     pub weight: f64,
     /// The net the path starts from (a register, memory or input).
@@ -68,6 +75,11 @@ pub struct NetlistDepth {
     pub worst: PathDepth,
     /// Combinational cells left out because they sit on a combinational loop.
     pub loop_cells: usize,
+}
+
+/// Whether a cell type is a wide-function multiplexer (one LUT level, no net in front).
+fn is_wide_mux(ty: &str) -> bool {
+    ty == "MUXF7" || ty == "MUXF8"
 }
 
 /// Whether a cell type is one LUT level.
@@ -99,6 +111,7 @@ fn is_output(dirs: Option<&serde_json::Map<String, serde_json::Value>>, port: &s
 struct Cell {
     levels: u32,
     carry: u32,
+    muxes: u32,
     ins: Vec<usize>,
     outs: Vec<usize>,
 }
@@ -213,6 +226,10 @@ pub fn walk(
         }
         let (levels, carry) = if is_lut(ty) {
             (1, 0)
+        } else if ty == "INV" {
+            // a path through an inverter goes on (it once ended and restarted there, which
+            // hid the flags' chain from a FIFO's registered `full` into an engine's counters)
+            (0, 0)
         } else if let Some(c) = carry_steps(ty) {
             (0, c)
         } else {
@@ -225,6 +242,7 @@ pub fn walk(
         comb.push(Cell {
             levels,
             carry,
+            muxes: u32::from(is_wide_mux(ty)),
             ins,
             outs,
         });
@@ -256,6 +274,7 @@ pub fn walk(
     struct Arr {
         levels: u32,
         carry: u32,
+        muxes: u32,
         weight: f64,
         from: usize,
     }
@@ -278,6 +297,7 @@ pub fn walk(
         let out = Arr {
             levels: best.levels + c.levels,
             carry: best.carry + c.carry,
+            muxes: best.muxes + c.muxes,
             weight: best.weight + f64::from(c.levels) + carry_weight * f64::from(c.carry),
             from: best.from,
         };
@@ -328,6 +348,7 @@ pub fn walk(
         let d = PathDepth {
             levels: a.levels,
             carry: a.carry,
+            wide_muxes: a.muxes,
             weight: a.weight,
             from: name_of(a.from),
             to,
@@ -369,6 +390,40 @@ mod tests {
         "ff1": {"type": "SB_DFF", "port_directions": {"C": "input", "D": "input", "Q": "output"},
                 "connections": {"C": [1], "D": [7], "Q": [8]}}
       }}}}"#;
+
+    /// A register → inverter → LUT → MUXF7 → register path: the inverter neither ends the
+    /// path nor adds a level, the wide multiplexer is a level and counted as one.
+    const NETLIST_INV: &str = r#"{"modules": {"top": {
+      "netnames": {
+        "u_c.q": {"hide_name": 0, "bits": [2]},
+        "u_c.nq": {"hide_name": 0, "bits": [3]},
+        "u_c.l": {"hide_name": 0, "bits": [4]},
+        "u_c.d": {"hide_name": 0, "bits": [5]}
+      },
+      "cells": {
+        "ff0": {"type": "FDRE", "port_directions": {"C": "input", "D": "input", "Q": "output"},
+                "connections": {"C": [1], "D": [5], "Q": [2]}},
+        "i0": {"type": "INV", "port_directions": {"I": "input", "O": "output"},
+               "connections": {"I": [2], "O": [3]}},
+        "l0": {"type": "LUT1", "port_directions": {"I0": "input", "O": "output"},
+               "connections": {"I0": [3], "O": [4]}},
+        "m0": {"type": "MUXF7", "port_directions": {"I0": "input", "I1": "input", "S": "input", "O": "output"},
+               "connections": {"I0": [4], "I1": ["0"], "S": [1], "O": [5]}}
+      }}}}"#;
+
+    #[test]
+    fn inverters_are_no_level_and_no_path_end() {
+        let dir = std::env::temp_dir().join(format!("inq-depth-inv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("n.json");
+        std::fs::write(&p, NETLIST_INV).unwrap();
+        let d = walk(&p, "top", &[], &["u_c".to_string()], 0.25).unwrap();
+        let c = &d.groups["u_c"];
+        assert_eq!((c.levels, c.carry, c.wide_muxes), (2, 0, 1));
+        assert_eq!(c.from, "u_c.q");
+        assert_eq!(c.to, "u_c.d");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn finds_the_deepest_path_per_instance() {
