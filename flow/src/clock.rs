@@ -228,6 +228,17 @@ pub struct DepthComparison {
     pub level_error: i64,
     /// The level target of the family, when it has one ([`timing::XILINX_200MHZ_LEVELS`]).
     pub target_levels: Option<u32>,
+    /// The netlist's paths deeper than the target, by shape (the walk's
+    /// [`inq_report::depth::NetlistDepth::deep`]; empty without a target or when it is met).
+    pub deep: Vec<inq_report::depth::DeepPaths>,
+    /// How many register inputs end a path deeper than the target.
+    pub deep_inputs: usize,
+}
+
+/// The LUT-level target of `family`'s timing proxy, when it has one: 7-series at 200 MHz
+/// ([`timing::XILINX_200MHZ_LEVELS`]).
+pub fn target_levels(family: TimingFamily) -> Option<u32> {
+    (family == TimingFamily::Xilinx7).then_some(timing::XILINX_200MHZ_LEVELS)
 }
 
 /// The family a yosys flow's estimate is made for.
@@ -285,7 +296,9 @@ pub fn synth_depth(manifest: &Manifest, synth: &SynthReport) -> Option<DepthComp
         estimate,
         netlist: walked.worst.clone(),
         level_error: i64::from(walked.worst.levels) - i64::from(estimate.levels),
-        target_levels: (family == TimingFamily::Xilinx7).then_some(timing::XILINX_200MHZ_LEVELS),
+        target_levels: target_levels(family),
+        deep: walked.deep.clone(),
+        deep_inputs: walked.deep_inputs,
     })
 }
 
@@ -348,6 +361,31 @@ pub fn depth_table(d: &DepthComparison) -> String {
                 "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and gives ROM-fed engines read, weight and datapath registers or registered schedule flags; pools, FIFOs and the output stage have no stage to add)"
             }
         );
+        if !d.deep.is_empty() {
+            let _ = write!(
+                t,
+                "\n  register inputs deeper than {target} levels: {}, by shape (levels + carry, how many, engine, start → end, the cells on the way){}:",
+                d.deep_inputs,
+                if d.deep.iter().map(|p| p.count).sum::<usize>() < d.deep_inputs {
+                    format!(", the {} most frequent of the deepest", d.deep.len())
+                } else {
+                    String::new()
+                }
+            );
+            for p in &d.deep {
+                let _ = write!(
+                    t,
+                    "\n    {:>3} + {:<3} ×{:<5} {:<10} {} → {}: {}",
+                    p.levels,
+                    format!("{}c", p.carry),
+                    p.count,
+                    p.group,
+                    p.from,
+                    p.to,
+                    p.cells.join(" ")
+                );
+            }
+        }
     }
     t
 }

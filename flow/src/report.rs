@@ -153,6 +153,8 @@ pub fn build(
             log_dir: Some(logs.clone()),
             ram_styles: ram_styles(&folder, flow),
             depth_groups: Some(crate::clock::depth_groups(manifest)),
+            // the paths that miss the family's level target, when it has one
+            deep_paths_over: crate::clock::family_of(flow).and_then(crate::clock::target_levels),
         };
         let r = yosys::synthesize(&run_dir, &files, &manifest.top, flow, &opts, &mut progress);
         // the logs it wrote (kept after a failure too) become the folder's files (best effort:

@@ -45,6 +45,7 @@ fn measure(case: &Case) -> Result<MeasuredCase, Box<dyn std::error::Error>> {
             work_dir: Some(work.clone()),
             log_dir: None,
             depth_groups: None,
+            deep_paths_over: None,
             ram_styles: xilinx_ram_styles(
                 &design,
                 manifest

@@ -41,6 +41,7 @@ fn small_engine_matches_fresh_synthesis() {
             work_dir: None,
             log_dir: None,
             depth_groups: None,
+            deep_paths_over: None,
             ram_styles: xilinx_ram_styles(&design, [(engine.index, engine.instance.as_str())]),
         },
         |_| {},

@@ -65,6 +65,30 @@ pub struct PathDepth {
     pub to: String,
 }
 
+/// The register inputs whose walked path is deeper than a level limit and that share one
+/// shape: the group, the start and end names without their bit indices, and the cells on
+/// the way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeepPaths {
+    /// The group the paths end in (as [`NetlistDepth::groups`]).
+    pub group: String,
+    /// LUT levels of each (wide-function multiplexers included).
+    pub levels: u32,
+    /// Carry steps of each.
+    pub carry: u32,
+    /// Of `levels`, the wide-function multiplexers.
+    pub wide_muxes: u32,
+    /// The start (a register, memory or input), its bit index removed.
+    pub from: String,
+    /// The end: a named input net, else the ending cell's output (`… (input)`), else its
+    /// type and port; bit indices removed.
+    pub to: String,
+    /// The combinational cells in order after the start (`INV` included).
+    pub cells: Vec<String>,
+    /// How many register inputs end a path of this shape.
+    pub count: usize,
+}
+
 /// Depths of a netlist, per group and overall.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NetlistDepth {
@@ -75,6 +99,37 @@ pub struct NetlistDepth {
     pub worst: PathDepth,
     /// Combinational cells left out because they sit on a combinational loop.
     pub loop_cells: usize,
+    /// With [`walk_deep`]: the paths deeper than its limit, by shape, deepest first (then
+    /// most frequent), at most [`DEEP_SHAPES`] shapes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deep: Vec<DeepPaths>,
+    /// With [`walk_deep`]: how many register inputs end a path deeper than its limit (all
+    /// shapes, listed or not).
+    #[serde(default)]
+    pub deep_inputs: usize,
+}
+
+/// How many shapes of deep paths [`walk_deep`] keeps.
+pub const DEEP_SHAPES: usize = 24;
+
+/// `name` with every index (`[3]`) as `[*]`, so that the bits of a bus and the copies of a
+/// generate loop share one shape (`g_pe[7].pv[4]` → `g_pe[*].pv[*]`).
+fn shape_of(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        match rest.find(']') {
+            Some(j) if j > 0 && rest[..j].chars().all(|c| c.is_ascii_digit()) => {
+                out.push('*');
+                rest = &rest[j..];
+            }
+            _ => {}
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether a cell type is a wide-function multiplexer (one LUT level, no net in front).
@@ -108,7 +163,8 @@ fn is_output(dirs: Option<&serde_json::Map<String, serde_json::Value>>, port: &s
     }
 }
 
-struct Cell {
+struct Cell<'a> {
+    ty: &'a str,
     levels: u32,
     carry: u32,
     muxes: u32,
@@ -152,6 +208,19 @@ pub fn walk(
     wrappers: &[&str],
     groups: &[String],
     carry_weight: f64,
+) -> Result<NetlistDepth, DepthError> {
+    walk_deep(path, top, wrappers, groups, carry_weight, None)
+}
+
+/// [`walk`], and with `deeper_than = Some(n)` every register input whose path has more than
+/// `n` LUT levels, grouped by shape in [`NetlistDepth::deep`].
+pub fn walk_deep(
+    path: &Path,
+    top: &str,
+    wrappers: &[&str],
+    groups: &[String],
+    carry_weight: f64,
+    deeper_than: Option<u32>,
 ) -> Result<NetlistDepth, DepthError> {
     let text = std::fs::read_to_string(path).map_err(|e| DepthError::Io {
         path: path.display().to_string(),
@@ -200,10 +269,13 @@ pub fn walk(
 
     // Combinational cells as nodes; every other cell's inputs are path ends.
     let mut comb: Vec<Cell> = Vec::new();
-    // (net bit, the cell whose input it is, that cell's index in `end_cells`)
-    let mut ends: Vec<(usize, &str, usize)> = Vec::new();
+    // (net bit, the cell whose input it is, that cell's index in `end_cells`, its type and
+    // the port)
+    let mut ends: Vec<(usize, &str, usize, &str, &str)> = Vec::new();
     // the output bits of every path-ending cell (a register's Q names it)
     let mut end_cells: Vec<Vec<usize>> = Vec::new();
+    // the type of the path-ending cell driving a bit (a start without a public name)
+    let mut start_ty: HashMap<usize, &str> = HashMap::new();
     for (cell_name, cell) in cells {
         let ty = cell.get("type").and_then(|t| t.as_str()).unwrap_or("");
         let dirs = cell.get("port_directions").and_then(|d| d.as_object());
@@ -211,6 +283,7 @@ pub fn walk(
             continue;
         };
         let mut ins = Vec::new();
+        let mut in_ports = Vec::new();
         let mut outs = Vec::new();
         for (port, bits) in conns {
             let out = is_output(dirs, port);
@@ -220,6 +293,7 @@ pub fn walk(
                         outs.push(b as usize);
                     } else {
                         ins.push(b as usize);
+                        in_ports.push(port.as_str());
                     }
                 }
             }
@@ -235,11 +309,19 @@ pub fn walk(
         } else {
             // Clock and enable inputs end paths too; that is what a timing tool does.
             let k = end_cells.len();
-            ends.extend(ins.into_iter().map(|b| (b, cell_name.as_str(), k)));
+            ends.extend(
+                ins.into_iter()
+                    .zip(in_ports)
+                    .map(|(b, port)| (b, cell_name.as_str(), k, ty, port)),
+            );
+            for &o in &outs {
+                start_ty.insert(o, ty);
+            }
             end_cells.push(outs);
             continue;
         };
         comb.push(Cell {
+            ty,
             levels,
             carry,
             muxes: u32::from(is_wide_mux(ty)),
@@ -277,6 +359,9 @@ pub fn walk(
         muxes: u32,
         weight: f64,
         from: usize,
+        // the cell that drives the bit (its index + 1; 0: the start) and its input on the path
+        cell: usize,
+        prev: usize,
     }
     let mut arrival: HashMap<usize, Arr> = HashMap::new();
     let start = |b: usize| Arr {
@@ -288,11 +373,11 @@ pub fn walk(
     while let Some(i) = queue.pop() {
         done += 1;
         let c = &comb[i];
-        let best = c
+        let (prev, best) = c
             .ins
             .iter()
-            .map(|&b| arrival.get(&b).copied().unwrap_or_else(|| start(b)))
-            .max_by(|x, y| x.weight.total_cmp(&y.weight))
+            .map(|&b| (b, arrival.get(&b).copied().unwrap_or_else(|| start(b))))
+            .max_by(|x, y| x.1.weight.total_cmp(&y.1.weight))
             .unwrap_or_default();
         let out = Arr {
             levels: best.levels + c.levels,
@@ -300,6 +385,8 @@ pub fn walk(
             muxes: best.muxes + c.muxes,
             weight: best.weight + f64::from(c.levels) + carry_weight * f64::from(c.carry),
             from: best.from,
+            cell: i + 1,
+            prev,
         };
         for &o in &c.outs {
             arrival.insert(o, out);
@@ -323,7 +410,10 @@ pub fn walk(
         loop_cells: comb.len() - done,
         ..NetlistDepth::default()
     };
-    for &(b, cell, k) in &ends {
+    // (group, levels, carry, start, end, cells) → (wide multiplexers, register inputs)
+    type Shape = (String, u32, u32, String, String, Vec<String>);
+    let mut deep: BTreeMap<Shape, (u32, usize)> = BTreeMap::new();
+    for &(b, cell, k, cell_ty, port) in &ends {
         let Some(a) = arrival.get(&b) else { continue };
         let to = name_of(b);
         // the end cell's hierarchical name (cells flattened keep their instance's prefix,
@@ -345,6 +435,32 @@ pub fn walk(
                 .map(|q| format!("{q} (input)"))
                 .unwrap_or(to)
         };
+        if deeper_than.is_some_and(|n| a.levels > n) {
+            // the cells back from the end, then in order
+            let mut cells = Vec::new();
+            let mut at = *a;
+            while at.cell != 0 {
+                cells.push(comb[at.cell - 1].ty.to_string());
+                match arrival.get(&at.prev) {
+                    Some(p) => at = *p,
+                    None => break,
+                }
+            }
+            cells.reverse();
+            let end =
+                if names.contains_key(&b) || end_cells[k].iter().any(|o| names.contains_key(o)) {
+                    shape_of(&to)
+                } else {
+                    format!("{cell_ty}.{port}")
+                };
+            let from = match (names.get(&a.from), start_ty.get(&a.from)) {
+                (Some(n), _) => shape_of(n),
+                (None, Some(ty)) => format!("({ty} output)"),
+                (None, None) => name_of(a.from),
+            };
+            let key = (group.clone(), a.levels, a.carry, from, end, cells);
+            deep.entry(key).or_insert((a.muxes, 0)).1 += 1;
+        }
         let d = PathDepth {
             levels: a.levels,
             carry: a.carry,
@@ -361,6 +477,26 @@ pub fn walk(
             out.worst = d;
         }
     }
+    out.deep = deep
+        .into_iter()
+        .map(
+            |((group, levels, carry, from, to, cells), (wide_muxes, count))| DeepPaths {
+                group,
+                levels,
+                carry,
+                wide_muxes,
+                from,
+                to,
+                cells,
+                count,
+            },
+        )
+        .collect();
+    out.deep.sort_by(|a, b| {
+        (b.levels, b.carry, b.count, &a.group).cmp(&(a.levels, a.carry, a.count, &b.group))
+    });
+    out.deep_inputs = out.deep.iter().map(|d| d.count).sum();
+    out.deep.truncate(DEEP_SHAPES);
     Ok(out)
 }
 
@@ -423,6 +559,41 @@ mod tests {
         assert_eq!(c.from, "u_c.q");
         assert_eq!(c.to, "u_c.d");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lists_the_paths_deeper_than_a_limit_by_shape() {
+        let dir = std::env::temp_dir().join(format!("inq-depth-deep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("n.json");
+        std::fs::write(&p, NETLIST).unwrap();
+        let groups = vec!["u_a".to_string(), "u_b".to_string()];
+        let d = walk_deep(&p, "top", &[], &groups, 0.25, Some(1)).unwrap();
+        assert_eq!(
+            d.deep,
+            vec![DeepPaths {
+                group: "u_a".into(),
+                levels: 2,
+                carry: 2,
+                wide_muxes: 0,
+                from: "u_a.q".into(),
+                to: "u_a.d".into(),
+                cells: ["SB_LUT4", "SB_CARRY", "SB_CARRY", "SB_LUT4"]
+                    .map(String::from)
+                    .to_vec(),
+                count: 1,
+            }]
+        );
+        // the plain walk lists none, and a limit above every path none either
+        assert!(walk(&p, "top", &[], &groups, 0.25).unwrap().deep.is_empty());
+        assert!(walk_deep(&p, "top", &[], &groups, 0.25, Some(2))
+            .unwrap()
+            .deep
+            .is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(shape_of("u.g_pe[7].pv[4]"), "u.g_pe[*].pv[*]");
+        assert_eq!(shape_of("u.hq[20:0] (input)"), "u.hq[20:0] (input)");
+        assert_eq!(shape_of("a[]b[x]"), "a[]b[x]");
     }
 
     #[test]

@@ -269,6 +269,9 @@ pub struct SynthOptions {
     /// by default the top's instances of user modules (none after a flattening flow such as
     /// `synth_ice40`, so give the engines' instance names there).
     pub depth_groups: Option<Vec<String>>,
+    /// List the register inputs whose walked path has more LUT levels than this, by shape
+    /// ([`crate::depth::walk_deep`]); none by default.
+    pub deep_paths_over: Option<u32>,
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> YosysError + '_ {
@@ -429,7 +432,7 @@ pub fn synthesize(
                 .map(|(i, _)| i.clone())
                 .collect()
         });
-        crate::depth::walk(&netlist_path, top, &[], &groups, w).ok()
+        crate::depth::walk_deep(&netlist_path, top, &[], &groups, w, opts.deep_paths_over).ok()
     });
     let instances = cells
         .into_iter()

@@ -139,3 +139,41 @@ fn ram_style_moves_one_instance_memory_to_lutram() {
     assert_eq!((r0.bram, r0.lutram), (0, 42), "{r0:?}");
     assert_eq!((r1.bram, r1.lutram), (1, 0), "{r1:?}");
 }
+
+#[test]
+fn lists_the_register_inputs_deeper_than_a_limit() {
+    if !available() {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+        eprintln!("SKIPPED: yosys not installed (apt-get install yosys); CI runs this test");
+        return;
+    }
+    let files = vec!["two_adders.v".to_string()];
+    let run = |deep_paths_over| {
+        let opts = SynthOptions {
+            deep_paths_over,
+            ..Default::default()
+        };
+        synthesize(fixtures(), &files, "toy_top", Flow::Xilinx, &opts, |_| {})
+            .unwrap()
+            .depth
+            .expect("a walked netlist")
+    };
+    // every output flop of both adders is behind at least one LUT
+    let all = run(Some(0));
+    assert!(all.deep_inputs >= 14, "{}", all.deep_inputs);
+    assert_eq!(
+        all.deep.iter().map(|d| d.count).sum::<usize>(),
+        all.deep_inputs
+    );
+    for d in &all.deep {
+        assert!(d.levels >= 1 && !d.cells.is_empty(), "{d:?}");
+        assert!(d.group == "u_e0" || d.group == "u_e1", "{d:?}");
+        assert!(!d.to.contains("[0]") && !d.from.contains("[1]"), "{d:?}");
+    }
+    // deepest first
+    assert!(all.deep.windows(2).all(|w| w[0].levels >= w[1].levels));
+    // none over the deepest path, none without a limit
+    let worst = all.worst.levels;
+    assert!(run(Some(worst)).deep.is_empty());
+    assert!(run(None).deep.is_empty());
+}
