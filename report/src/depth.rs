@@ -66,7 +66,7 @@ pub struct PathDepth {
 }
 
 /// The register inputs whose walked path is deeper than a level limit and that share one
-/// shape: the group, the start and end names without their bit indices, and the cells on
+/// shape: the group, the start and end names with their indices as `[*]`, and the cells on
 /// the way.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeepPaths {
@@ -78,10 +78,11 @@ pub struct DeepPaths {
     pub carry: u32,
     /// Of `levels`, the wide-function multiplexers.
     pub wide_muxes: u32,
-    /// The start (a register, memory or input), its bit index removed.
+    /// The start (a register, memory or input; `(TYPE output)` when unnamed), indices as
+    /// `[*]`.
     pub from: String,
     /// The end: a named input net, else the ending cell's output (`… (input)`), else its
-    /// type and port; bit indices removed.
+    /// type and port (`RAM64M.WE`); indices as `[*]`.
     pub to: String,
     /// The combinational cells in order after the start (`INV` included).
     pub cells: Vec<String>,
