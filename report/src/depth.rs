@@ -548,12 +548,18 @@ mod tests {
                "connections": {"I0": [4], "I1": ["0"], "S": [1], "O": [5]}}
       }}}}"#;
 
-    #[test]
-    fn inverters_are_no_level_and_no_path_end() {
-        let dir = std::env::temp_dir().join(format!("inq-depth-inv-{}", std::process::id()));
+    /// `text` written to `n.json` in a fresh temp folder named after `tag`: (folder, file).
+    fn netlist_file(tag: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("inq-depth-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("n.json");
-        std::fs::write(&p, NETLIST_INV).unwrap();
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn inverters_are_no_level_and_no_path_end() {
+        let (dir, p) = netlist_file("inv", NETLIST_INV);
         let d = walk(&p, "top", &[], &["u_c".to_string()], 0.25).unwrap();
         let c = &d.groups["u_c"];
         assert_eq!((c.levels, c.carry, c.wide_muxes), (2, 0, 1));
@@ -564,10 +570,7 @@ mod tests {
 
     #[test]
     fn lists_the_paths_deeper_than_a_limit_by_shape() {
-        let dir = std::env::temp_dir().join(format!("inq-depth-deep-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("n.json");
-        std::fs::write(&p, NETLIST).unwrap();
+        let (dir, p) = netlist_file("deep", NETLIST);
         let groups = vec!["u_a".to_string(), "u_b".to_string()];
         let d = walk_deep(&p, "top", &[], &groups, 0.25, Some(1)).unwrap();
         assert_eq!(
@@ -599,10 +602,7 @@ mod tests {
 
     #[test]
     fn finds_the_deepest_path_per_instance() {
-        let dir = std::env::temp_dir().join(format!("inq-depth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("n.json");
-        std::fs::write(&p, NETLIST).unwrap();
+        let (dir, p) = netlist_file("walk", NETLIST);
         let groups = vec!["u_a".to_string(), "u_b".to_string()];
         let d = walk(&p, "top", &[], &groups, 0.25).unwrap();
         let a = &d.groups["u_a"];
