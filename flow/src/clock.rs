@@ -367,7 +367,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
                 "\n  register inputs deeper than {target} levels: {}, by shape (levels + carry, how many, engine, start → end, the cells on the way){}:",
                 d.deep_inputs,
                 if d.deep.iter().map(|p| p.count).sum::<usize>() < d.deep_inputs {
-                    format!(", the {} most frequent of the deepest", d.deep.len())
+                    format!(", the {} deepest shapes", d.deep.len())
                 } else {
                     String::new()
                 }
