@@ -15,9 +15,9 @@ use crate::error::PlanError;
 use crate::geometry::Geometry;
 use crate::resources::{
     ceil_div, common_ctrl_bits, finish, lb_addr_bits, lutram, mux_luts, push_adders, ram_in_bram,
-    rom_bram18, rom_in_bram, rom_logic_luts, scale, soft_mul_luts, sync_ram_bram18, term, vclog2,
-    LineBuffer, Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT,
-    LANE_LUTS_PER_SHIFTED_BIT, MUL_LANE_LUTS_PER_ACC_BIT,
+    rom_bram18, rom_logic_luts, scale, soft_mul_luts, sync_ram_bram18, term, vclog2, LineBuffer,
+    Resources, Term, CTRL_LUTS_PER_BIT, LANE_LUTS_PER_ACC_BIT, LANE_LUTS_PER_SHIFTED_BIT,
+    MUL_LANE_LUTS_PER_ACC_BIT,
 };
 use crate::schedule::{self, Times};
 use crate::timing::{log2_ceil, LogicPath, TimingFamily};
@@ -216,7 +216,10 @@ impl Mvu {
     /// ([`crate::resources::rom_in_bram`]; never for constant weights).
     pub fn rom_in_bram(&self) -> bool {
         !self.is_constant()
-            && crate::resources::rom_in_bram(self.rom_depth() as u64, u64::from(self.rom_width()))
+            && crate::resources::rom_in_bram(
+                (self.rom_depth() as u64).max(2),
+                u64::from(self.rom_width()),
+            )
     }
     /// The code of lane `s` of PE `p` at ROM word `addr`.
     pub fn code(&self, p: usize, addr: usize, s: usize) -> u8 {
@@ -979,7 +982,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     ));
 
     // weight ROMs: one per PE, synchronous read (none for constant weights).
-    if !m.is_constant() && !rom_in_bram(depth, rom_w) {
+    if !m.is_constant() && !m.rom_in_bram() {
         t.push(term(
             "weight ROMs (logic)",
             pe * rom_logic_luts(depth, rom_w),
@@ -1230,7 +1233,7 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
     let rom_w = u64::from(m.rom_width());
     let rom_per_pe = m.rom_depth() as u64 * rom_w;
     r.rom_bits = rom_per_pe * m.pe as u64 + table_bits;
-    if rom_in_bram(depth, rom_w) {
+    if m.rom_in_bram() {
         r.bram_bits = rom_per_pe * m.pe as u64;
         r.bram18 = m.pe as u64 * rom_bram18(depth, rom_w);
     }
