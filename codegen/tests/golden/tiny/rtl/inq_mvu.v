@@ -753,6 +753,32 @@ module inq_mvu #(
     end
   endgenerate
 
+  // ---- the index of the word emitted after oi (with a stage: DREG or RREG) ----
+  // oi_n, kept in a register beside oi (word 1 after a load, the next one after each
+  // emission), selects the word loaded into hq (below), so the select starts from
+  // flip-flops
+  /* verilator lint_off UNUSED */
+  // Justification: read only by the register of the word emitted next (DREG or RREG).
+  wire [OIW-1:0] oi_n;
+  /* verilator lint_on UNUSED */
+  generate
+    if ((DREG != 0) || (RREG != 0)) begin : g_oin
+      localparam integer OIN0_I = (OI_LAST_I == 0) ? 0 : 1;
+      localparam [OIW-1:0] OIN0 = OIN0_I[OIW-1:0];
+      reg  [OIW-1:0] oin;
+      always @(posedge clk) begin
+        if (rst | load) begin
+          oin <= OIN0;
+        end else if (emit) begin
+          oin <= ((oin == OI_LAST) ? {OIW{1'b0}} : (oin + 1'b1));
+        end
+      end
+      assign oi_n = oin;
+    end else begin : g_nooin
+      assign oi_n = {OIW{1'b0}};
+    end
+  endgenerate
+
   // ---- output buffer: PE words loaded at a pixel's last synapse fold, read in turn by the
   // emission (word oi = PE - pending); one register per word, loaded in parallel and never
   // shifted, so a word's flip-flops need no multiplexer in front of them ----
@@ -795,18 +821,6 @@ module inq_mvu #(
   generate
     if ((DREG != 0) || (RREG != 0)) begin : g_head
       reg  [ACC_W-1:0] hq;
-      // oi_n, the index of the word after oi, kept in a register beside oi (word 1 after a
-      // load, the next one after each emission), so the word select starts from flip-flops
-      localparam integer OIN0_I = (OI_LAST_I == 0) ? 0 : 1;
-      localparam [OIW-1:0] OIN0 = OIN0_I[OIW-1:0];
-      reg  [OIW-1:0] oi_n;
-      always @(posedge clk) begin
-        if (rst | load) begin
-          oi_n <= OIN0;
-        end else if (emit) begin
-          oi_n <= ((oi_n == OI_LAST) ? {OIW{1'b0}} : (oi_n + 1'b1));
-        end
-      end
       always @(posedge clk) begin
         if (load) begin
           hq <= nxt[0 +: ACC_W];
