@@ -241,47 +241,38 @@ module inq_mvu #(
   wire          dfire;
   wire          dlast;
   generate
-    if ((DREG != 0) && (RREG != 0)) begin : g_dstage2
-      // two stages: dv0 and dt0 for the read registers, dv and dt for the sum's
-      reg           dv0;
-      reg           dt0;
-      reg           dv;
-      reg           dt;
+    if ((DREG != 0) || (RREG != 0)) begin : g_dstage
+      // NST stages in a chain (the read registers' first, then the sum's): stage i holds
+      // vq[i] (a fired fold) and tq[i] (its pixel's last); vc and tc are the chains' inputs,
+      // fire at the front and each stage's registers behind it
+      localparam integer NST = ((DREG != 0) ? 1 : 0) + ((RREG != 0) ? 1 : 0);
+      wire [NST:0] vc;
+      wire [NST:0] tc;
+      assign vc[0] = fire;
+      assign tc[0] = (fire & last_sf);
+      genvar gs;
+      for (gs = 0; gs < NST; gs = gs + 1) begin : g_st
+        reg vq;
+        reg tq;
+        always @(posedge clk) begin
+          if (rst) begin
+            vq <= 1'b0;
+            tq <= 1'b0;
+          end else if (adv) begin
+            vq <= vc[gs];
+            tq <= tc[gs];
+          end
+        end
+        assign vc[gs + 1] = vq;
+        assign tc[gs + 1] = tq;
+      end
+      wire dv = vc[NST];
+      wire dt = tc[NST];
       assign adv = ((~dt) | obuf_free);
       assign fire = ((~cdone) & rows_ok & adv);
       assign load = (dt & obuf_free);
       assign dfire = (dv & adv);
       assign dlast = dt;
-      always @(posedge clk) begin
-        if (rst) begin
-          dv0 <= 1'b0;
-          dt0 <= 1'b0;
-          dv <= 1'b0;
-          dt <= 1'b0;
-        end else if (adv) begin
-          dv0 <= fire;
-          dt0 <= (fire & last_sf);
-          dv <= dv0;
-          dt <= dt0;
-        end
-      end
-    end else if ((DREG != 0) || (RREG != 0)) begin : g_dstage
-      reg           dv;
-      reg           dt;
-      assign adv = ((~dt) | obuf_free);
-      assign fire = ((~cdone) & rows_ok & adv);
-      assign load = (dt & obuf_free);
-      assign dfire = (dv & adv);
-      assign dlast = dt;
-      always @(posedge clk) begin
-        if (rst) begin
-          dv <= 1'b0;
-          dt <= 1'b0;
-        end else if (adv) begin
-          dv <= fire;
-          dt <= (fire & last_sf);
-        end
-      end
     end else begin : g_nostage
       assign adv = 1'b1;
       assign fire = ((~cdone) & rows_ok & ((~last_sf) | obuf_free));
