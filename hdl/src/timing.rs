@@ -148,6 +148,15 @@ impl TimingFamily {
         let left = 1000.0 / mhz - d.clk_to_q - d.setup - f64::from(carry) * d.carry;
         (left / d.level).floor().max(0.0) as u32
     }
+    /// The LUT-level target at `mhz` on this family, when it has one: on 7-series
+    /// `level_budget(mhz, XILINX_TARGET_CARRY)` (6 at 200 MHz, what `inq report` compares the
+    /// walked netlist with); none on iCE40, whose estimate is checked in nanoseconds only.
+    pub fn level_target(self, mhz: f64) -> Option<u32> {
+        match self {
+            TimingFamily::Xilinx7 => Some(self.level_budget(mhz, XILINX_TARGET_CARRY)),
+            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => None,
+        }
+    }
     /// The family of an iCE40 part name (`up5k`, `hx8k`, `lp1k`, ...).
     pub fn of_ice40_part(part: &str) -> Self {
         if part.starts_with("hx") {
@@ -177,9 +186,11 @@ impl TimingFamily {
 /// FIFO's write and count logic (5–7 levels in the walked netlists of the default LeNet, the
 /// `up5k` preset and the dense test design; 9 + 10c before the registered row limits).
 pub const FIFO_PATH: LogicPath = LogicPath::new(6, 6);
+/// The carry steps a 7-series level target allows for (about four CARRY4 cells on a path).
+pub const XILINX_TARGET_CARRY: u32 = 16;
 /// The level target of `inq report`'s Xilinx timing proxy: what a 7-series −1 part meets at
-/// 200 MHz by [`TimingFamily::Xilinx7`]'s delays with about 16 carry steps on the path
-/// (`level_budget(200.0, 16)` = 6).
+/// 200 MHz by [`TimingFamily::Xilinx7`]'s delays with [`XILINX_TARGET_CARRY`] carry steps on
+/// the path (`level_budget(200.0, 16)` = 6).
 pub const XILINX_200MHZ_LEVELS: u32 = 6;
 /// The path of the output stage (`inq_out`): the argmax comparison.
 pub const OUTPUT_PATH: LogicPath = LogicPath::new(3, 0);
@@ -323,8 +334,13 @@ mod tests {
         assert_eq!(TimingFamily::Xilinx7.lut_levels(16), 15);
         assert_eq!(TimingFamily::Ice40Up.lut_levels(16), 16);
         assert_eq!(
-            TimingFamily::Xilinx7.level_budget(200.0, 16),
+            TimingFamily::Xilinx7.level_budget(200.0, XILINX_TARGET_CARRY),
             XILINX_200MHZ_LEVELS
         );
+        assert_eq!(
+            TimingFamily::Xilinx7.level_target(200.0),
+            Some(XILINX_200MHZ_LEVELS)
+        );
+        assert_eq!(TimingFamily::Ice40Up.level_target(200.0), None);
     }
 }
