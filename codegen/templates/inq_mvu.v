@@ -332,15 +332,23 @@
   generate
     if ((DREG != 0) || (RREG != 0)) begin : g_dstage
       // NST stages in a chain (the read registers' first, then the sum's): stage i holds
-      // vq[i] (a fired fold) and tq[i] (its pixel's last); vc and tc are the chains' inputs,
-      // fire at the front and each stage's registers behind it
+      // vs[i] (a fired fold) and ts[i] (its pixel's last), loaded from fire at the front and
+      // from the stage before it behind (the vectors hold only the registers, so no
+      // combinational signal shares a vector with them)
       localparam integer NST = ((DREG != 0) ? 1 : 0) + ((RREG != 0) ? 1 : 0);
-      wire [NST:0] vc;
-      wire [NST:0] tc;
-      assign vc[0] = fire;
-      assign tc[0] = (fire & last_sf);
+      wire [NST-1:0] vs;
+      wire [NST-1:0] ts;
       genvar gs;
       for (gs = 0; gs < NST; gs = gs + 1) begin : g_st
+        wire vin;
+        wire tin;
+        if (gs == 0) begin : g_front
+          assign vin = fire;
+          assign tin = (fire & last_sf);
+        end else begin : g_behind
+          assign vin = vs[gs - 1];
+          assign tin = ts[gs - 1];
+        end
         reg vq;
         reg tq;
         always @(posedge clk) begin
@@ -348,15 +356,15 @@
             vq <= 1'b0;
             tq <= 1'b0;
           end else if (adv) begin
-            vq <= vc[gs];
-            tq <= tc[gs];
+            vq <= vin;
+            tq <= tin;
           end
         end
-        assign vc[gs + 1] = vq;
-        assign tc[gs + 1] = tq;
+        assign vs[gs] = vq;
+        assign ts[gs] = tq;
       end
-      wire dv = vc[NST];
-      wire dt = tc[NST];
+      wire dv = vs[NST - 1];
+      wire dt = ts[NST - 1];
       assign adv = ((~dt) | obuf_free);
       assign fire = ((~cdone) & rows_ok & adv);
       assign load = (dt & obuf_free);
