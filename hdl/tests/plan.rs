@@ -1139,6 +1139,44 @@ fn adder_trees_are_pipelined_for_the_clock() {
         fit.summary()
     );
     assert!(fit.over.iter().all(|p| p.ns > 5.0));
+    // the 7-series level target at 200 MHz (what `inq report` walks the netlist against):
+    // exactly the parts whose estimated path is deeper are named, whether or not they meet
+    // the period, and the summary says so
+    assert_eq!(
+        fit.level_target,
+        Some(inq_hdl::timing::XILINX_200MHZ_LEVELS)
+    );
+    let est = inq_hdl::timing::estimate(&d, TimingFamily::Xilinx7);
+    let deeper: Vec<&str> = est
+        .parts
+        .iter()
+        .filter(|p| p.path.levels > 6)
+        .map(|p| p.name.as_str())
+        .collect();
+    let named: Vec<&str> = fit.over_levels.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(named, deeper, "{}", fit.summary());
+    for p in &fit.over_levels {
+        assert!(
+            fit.summary()
+                .contains(&format!("{} {} levels", p.name, p.path.levels)),
+            "{}",
+            fit.summary()
+        );
+    }
+    if named.is_empty() {
+        assert!(fit
+            .summary()
+            .contains("every part within the 6-level target"));
+    }
+    // iCE40 has no level target: only the period
+    let ice = stage_to_clock(&mut base.clone(), TimingFamily::Ice40Up, 30.0);
+    assert_eq!(ice.level_target, None);
+    assert!(ice.over_levels.is_empty());
+    assert!(
+        !ice.summary().contains("-level target"),
+        "{}",
+        ice.summary()
+    );
     check_schedules(&d, &fit);
     // the registers' flip-flops are in the estimate
     assert!(d.design_resources().ff_bits > base.design_resources().ff_bits);
