@@ -145,7 +145,6 @@ fn golden_mixed() {
     let model = mixed_model(3);
     let mut design = inq_hdl::plan(&model, &req).expect("plan");
     for (name, sched, data, read) in [("c2", true, true, false), ("d2", false, true, true)] {
-        let weight = read;
         let e = design
             .engines
             .iter_mut()
@@ -158,7 +157,7 @@ fn golden_mixed() {
         m.sched_regs = sched;
         m.data_regs = data;
         m.read_regs = read;
-        m.weight_regs = weight;
+        m.weight_regs = read;
     }
     check_golden_design("mixed", &model, &design);
 }

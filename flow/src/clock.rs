@@ -235,10 +235,11 @@ pub struct DepthComparison {
     pub deep_inputs: usize,
 }
 
-/// The LUT-level target of `family`'s timing proxy, when it has one: 7-series at 200 MHz
-/// ([`timing::XILINX_200MHZ_LEVELS`]).
+/// The LUT-level target of `family`'s timing proxy, when it has one: the family's level
+/// target at [`timing::PROXY_TARGET_MHZ`] ([`TimingFamily::level_target`]; 7-series:
+/// [`timing::XILINX_200MHZ_LEVELS`]), the one `inq gen --pipeline-for` names at that clock.
 pub fn target_levels(family: TimingFamily) -> Option<u32> {
-    (family == TimingFamily::Xilinx7).then_some(timing::XILINX_200MHZ_LEVELS)
+    family.level_target(timing::PROXY_TARGET_MHZ)
 }
 
 /// The family a yosys flow's estimate is made for.

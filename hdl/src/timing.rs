@@ -188,6 +188,8 @@ impl TimingFamily {
 pub const FIFO_PATH: LogicPath = LogicPath::new(6, 6);
 /// The carry steps a 7-series level target allows for (about four CARRY4 cells on a path).
 pub const XILINX_TARGET_CARRY: u32 = 16;
+/// The clock `inq report`'s timing proxy checks every design against.
+pub const PROXY_TARGET_MHZ: f64 = 200.0;
 /// The level target of `inq report`'s Xilinx timing proxy: what a 7-series −1 part meets at
 /// 200 MHz by [`TimingFamily::Xilinx7`]'s delays with [`XILINX_TARGET_CARRY`] carry steps on
 /// the path (`level_budget(200.0, 16)` = 6).
@@ -338,7 +340,7 @@ mod tests {
             XILINX_200MHZ_LEVELS
         );
         assert_eq!(
-            TimingFamily::Xilinx7.level_target(200.0),
+            TimingFamily::Xilinx7.level_target(PROXY_TARGET_MHZ),
             Some(XILINX_200MHZ_LEVELS)
         );
         assert_eq!(TimingFamily::Ice40Up.level_target(200.0), None);

@@ -168,7 +168,6 @@ struct Cell<'a> {
     ty: &'a str,
     levels: u32,
     carry: u32,
-    muxes: u32,
     ins: Vec<usize>,
     outs: Vec<usize>,
 }
@@ -325,7 +324,6 @@ pub fn walk_deep(
             ty,
             levels,
             carry,
-            muxes: u32::from(is_wide_mux(ty)),
             ins,
             outs,
         });
@@ -383,7 +381,7 @@ pub fn walk_deep(
         let out = Arr {
             levels: best.levels + c.levels,
             carry: best.carry + c.carry,
-            muxes: best.muxes + c.muxes,
+            muxes: best.muxes + u32::from(is_wide_mux(c.ty)),
             weight: best.weight + f64::from(c.levels) + carry_weight * f64::from(c.carry),
             from: best.from,
             cell: i + 1,
