@@ -309,7 +309,10 @@ pub fn simulate(
         // the lockstep run reports how it fails, from the start
         m = Machine::new(design)?;
     }
-    // after a failed look for quiet cycles, wait this long before the next one
+    // after a failed look for quiet cycles, wait this long before the next one: twice as
+    // long after each failure in a row (a design that is always busy is looked at rarely),
+    // at most MAX_BACKOFF cycles
+    const MAX_BACKOFF: u32 = 64;
     let mut backoff = 0u32;
     let mut fails = 0u32;
     let t0 = Instant::now();
@@ -327,8 +330,8 @@ pub fn simulate(
                     fails = 0;
                     continue;
                 }
-                fails = (fails + 1).min(8);
-                backoff = fails;
+                fails = (fails + 1).min(MAX_BACKOFF.trailing_zeros());
+                backoff = 1 << fails;
             }
         }
         if driver.timed_out() {
