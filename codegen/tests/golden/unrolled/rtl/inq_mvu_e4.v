@@ -298,16 +298,14 @@ module inq_mvu_e4 #(
   end
 
   // ---- window read: SIMD lanes share (ky, kx) ----
-  // inwin (the window position is inside the map, not padding) is kept in a register like
-  // the window address: its value after a fire (from the advanced ky, kx, lop, oxs, all
-  // from registers), the current one, or the reset one, selected by rst and fire; so the
-  // padding test is not in series with the lanes. (iyp - PT) < H is false for iyp < PT as
-  // well: the difference wraps to a value >= H.
-  reg [KYW-1:0] ky_a;
+  // The window position after a fire (kx_a, lop_a, oxs_a; the row ky_a is not needed: the
+  // padding tests below are selected from comparisons of the current registers). The
+  // padding test inwin (the window position is inside the map) is kept in registers like the
+  // window address, so it is not in series with the lanes. (iyp - PT) < H is false for
+  // iyp < PT as well: the difference wraps to a value >= H.
   reg [KXW-1:0] kx_a;
   reg [CW-1:0]  lop_a, oxs_a;
   always @(*) begin
-    ky_a = ky;
     kx_a = kx;
     lop_a = lop;
     oxs_a = oxs;
@@ -315,14 +313,12 @@ module inq_mvu_e4 #(
       if (icl) begin
         if (kx == KW_LAST) begin
           kx_a = {KXW{1'b0}};
-          ky_a = (ky + 1'b1);
         end else begin
           kx_a = (kx + 1'b1);
         end
       end
     end else begin
       kx_a = {KXW{1'b0}};
-      ky_a = {KYW{1'b0}};
       if (nf == NF_LAST) begin
         if (ox != OW_LAST) begin
           oxs_a = (oxs + SW_C);
@@ -388,12 +384,9 @@ module inq_mvu_e4 #(
       end
     end
   end
-  wire [CW-1:0]  iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
-  wire [CW-1:0]  ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
   /* verilator lint_off UNUSED */
-  // Justification: a constant-weight engine tests each window row and column on its own
-  // (rowin, colin below); ky_a and kx_a stay 0 (SF = 1).
-  wire [2*CW-1:0] unused_win_pos = {iyr_a, ixr_a};
+  // Justification: kx_a stays 0 in a constant-weight engine (SF = 1).
+  wire [KXW-1:0] unused_kx_a = kx_a;
   /* verilator lint_on UNUSED */
   // Constant-weight engine (docs/hardware.md section 4.1): the whole KH x KW x C window in one
   // fold. Each window row ky and column kx has its own padding test, kept in a register like
