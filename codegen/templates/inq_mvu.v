@@ -53,6 +53,7 @@
 @% if !constant %@  parameter integer DREG       = @{ self.default_of("DREG", "0") }@,
   parameter integer RREG       = @{ self.default_of("RREG", "0") }@,
   parameter integer WREG       = @{ self.default_of("WREG", "0") }@,
+  parameter integer PREG       = @{ self.default_of("PREG", "0") }@,
 @% endif %@@% if wide %@  parameter integer KI         = @{ self.default_of("KI", "1") }@,
   parameter integer KO         = @{ self.default_of("KO", "1") }@,
 @% endif %@@% if !constant %@  parameter integer WAW        = @{ self.default_of("WAW", "1") }@,
@@ -554,14 +555,15 @@
   end
 @% endif %@
   // ---- window read: SIMD lanes share (ky, kx) ----
-  // The window position after a fire (kx_a, lop_a, oxs_a; the row ky_a is not needed: the
-  // padding tests below are selected from comparisons of the current registers). The
-  // padding test inwin (the window position is inside the map) is kept in registers like the
-  // window address, so it is not in series with the lanes. (iyp - PT) < H is false for
-  // iyp < PT as well: the difference wraps to a value >= H.
+  // The window position after a fire (ky_a, kx_a, lop_a, oxs_a). The padding test inwin
+  // (the window position is inside the map) is kept in registers like the window address,
+  // so it is not in series with the lanes. (iyp - PT) < H is false for iyp < PT as well: the
+  // difference wraps to a value >= H.
+  reg [KYW-1:0] ky_a;
   reg [KXW-1:0] kx_a;
   reg [CW-1:0]  lop_a, oxs_a;
   always @(*) begin
+    ky_a = ky;
     kx_a = kx;
     lop_a = lop;
     oxs_a = oxs;
@@ -569,12 +571,14 @@
       if (icl) begin
         if (kx == KW_LAST) begin
           kx_a = {KXW{1'b0}};
+          ky_a = (ky + 1'b1);
         end else begin
           kx_a = (kx + 1'b1);
         end
       end
     end else begin
       kx_a = {KXW{1'b0}};
+      ky_a = {KYW{1'b0}};
       if (nf == NF_LAST) begin
         if (ox != OW_LAST) begin
           oxs_a = (oxs + SW_C);
@@ -642,8 +646,9 @@
     end
   end
 @% if constant %@  /* verilator lint_off UNUSED */
-  // Justification: kx_a stays 0 in a constant-weight engine (SF = 1).
-  wire [KXW-1:0] unused_kx_a = kx_a;
+  // Justification: a constant-weight engine tests each window row and column on its own
+  // (rowin, colin below); ky_a and kx_a stay 0 (SF = 1).
+  wire [KYW+KXW-1:0] unused_k_a = {ky_a, kx_a};
   /* verilator lint_on UNUSED */
   // Constant-weight engine (docs/hardware.md section 4.1): the whole KH x KW x C window in one
   // fold. Each window row ky and column kx has its own padding test, kept in a register like
@@ -677,40 +682,57 @@
       assign colin[gr] = q;
     end
   endgenerate
-@% else %@  /* verilator lint_off UNUSED */
-  // Justification: the column tests below do not wait for the advanced column oxs_a.
-  wire [CW-1:0] unused_oxs_a = oxs_a;
-  /* verilator lint_on UNUSED */
-  // inwin = (lop + ky - PT < H) & (oxs + kx - PL < W) of the current window position, as two
-  // flip-flops: the row test rin and the column test cin. Their values after a fire are not
-  // tested on the advanced position (a select, an add and a comparison in series) but
-  // selected, by the same counter flags that advance it, from comparisons of the current
-  // registers with the step each case adds: the next kernel row or column, the window's
-  // first row or column at this output pixel, the next output row or column, or the image's
-  // first window (a constant). After reset the window is at (0, 0) of the padded map:
-  // inside unless padded there.
-  localparam [0:0] RIN_I = ((PT == 0) ? 1'b1 : 1'b0);
-  localparam [0:0] CIN_I = ((PL == 0) ? 1'b1 : 1'b0);
-  wire [CW-1:0]  ky_w = {{(CW-KYW){1'b0}}, ky};
-  wire [CW-1:0]  kx_w = {{(CW-KXW){1'b0}}, kx};
-  wire           r_ky1 = ((((lop + ky_w) + 1'b1) - PT_C) < H_W);
-  wire           r_top = ((lop - PT_C) < H_W);
-  wire           r_dn = (((lop + SH_C) - PT_C) < H_W);
-  wire           c_kx1 = ((((oxs + kx_w) + 1'b1) - PL_C) < W_W);
-  wire           c_lft = ((oxs - PL_C) < W_W);
-  wire           c_rt = (((oxs + SW_C) - PL_C) < W_W);
-  reg            rin;
-  reg            cin;
-  wire           rin_a = ((~last_sf) ? ((icl & (kx == KW_LAST)) ? r_ky1 : rin)
-                        : (((nf == NF_LAST) & (ox == OW_LAST)) ? ((oy != OH_LAST) ? r_dn : RIN_I)
-                                                                : r_top));
-  wire           cin_a = ((~last_sf) ? (icl ? ((kx == KW_LAST) ? c_lft : c_kx1) : cin)
-                        : ((nf == NF_LAST) ? ((ox != OW_LAST) ? c_rt : CIN_I) : c_lft));
-  always @(posedge clk) begin
-    rin <= (rst ? RIN_I : (fire ? rin_a : rin));
-    cin <= (rst ? CIN_I : (fire ? cin_a : cin));
-  end
-  wire           inwin = (rin & cin);
+@% else %@  // The padding test inwin of the current window position (docs/hardware.md section 12,
+  // "The ROM-fed padding test selected, not computed"); after reset the window is at (0, 0)
+  // of the padded map: inside unless padded there.
+  wire           inwin;
+  generate
+    if (PREG != 0) begin : g_pad_sel
+      // PREG = 1: inwin = (lop + ky - PT < H) & (oxs + kx - PL < W) as two flip-flops, the
+      // row test rin and the column test cin. Their values after a fire are not tested on
+      // the advanced position (a select, an add and a comparison in series) but selected,
+      // by the same counter flags that advance it, from comparisons of the current
+      // registers with the step each case adds: the next kernel row or column, the
+      // window's first row or column at this output pixel, the next output row or column,
+      // or the image's first window (a constant).
+      /* verilator lint_off UNUSED */
+      // Justification: the tests do not wait for the advanced row and column.
+      wire [KYW+CW-1:0] unused_adv = {ky_a, oxs_a};
+      /* verilator lint_on UNUSED */
+      localparam [0:0] RIN_I = ((PT == 0) ? 1'b1 : 1'b0);
+      localparam [0:0] CIN_I = ((PL == 0) ? 1'b1 : 1'b0);
+      wire [CW-1:0] ky_w = {{(CW-KYW){1'b0}}, ky};
+      wire [CW-1:0] kx_w = {{(CW-KXW){1'b0}}, kx};
+      wire          r_ky1 = ((((lop + ky_w) + 1'b1) - PT_C) < H_W);
+      wire          r_top = ((lop - PT_C) < H_W);
+      wire          r_dn = (((lop + SH_C) - PT_C) < H_W);
+      wire          c_kx1 = ((((oxs + kx_w) + 1'b1) - PL_C) < W_W);
+      wire          c_lft = ((oxs - PL_C) < W_W);
+      wire          c_rt = (((oxs + SW_C) - PL_C) < W_W);
+      reg           rin;
+      reg           cin;
+      wire          rin_a = ((~last_sf) ? ((icl & (kx == KW_LAST)) ? r_ky1 : rin)
+                           : (((nf == NF_LAST) & (ox == OW_LAST)) ? ((oy != OH_LAST) ? r_dn : RIN_I)
+                                                                   : r_top));
+      wire          cin_a = ((~last_sf) ? (icl ? ((kx == KW_LAST) ? c_lft : c_kx1) : cin)
+                           : ((nf == NF_LAST) ? ((ox != OW_LAST) ? c_rt : CIN_I) : c_lft));
+      always @(posedge clk) begin
+        rin <= (rst ? RIN_I : (fire ? rin_a : rin));
+        cin <= (rst ? CIN_I : (fire ? cin_a : cin));
+      end
+      assign inwin = (rin & cin);
+    end else begin : g_pad_adv
+      // PREG = 0: one flip-flop, its value after a fire tested on the advanced position
+      localparam [0:0] INWIN_I = (((PT == 0) && (PL == 0)) ? 1'b1 : 1'b0);
+      wire [CW-1:0] iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
+      wire [CW-1:0] ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
+      reg           q;
+      always @(posedge clk) begin
+        q <= (rst ? INWIN_I : (fire ? ((iyr_a < H_W) & (ixr_a < W_W)) : q));
+      end
+      assign inwin = q;
+    end
+  endgenerate
 @% endif %@@% if constant %@  // Window read. The line buffer is NR * C banks: bank (sl, c) holds channel c of the row in
   // slot sl, one word per column (element (sl, x, c) of docs/hardware.md section 4 is word x
   // of bank (sl, c)), with one write port and one asynchronous read port per kernel column

@@ -158,6 +158,7 @@ fn golden_mixed() {
         m.data_regs = data;
         m.read_regs = read;
         m.weight_regs = read;
+        m.pad_regs = read;
     }
     check_golden_design("mixed", &model, &design);
 }

@@ -134,6 +134,9 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 m.read_regs = read;
                 // block-RAM ROMs: their output select and clock-to-output stay off the lanes
                 m.weight_regs = read && m.rom_in_bram();
+                // the padding test selected, not computed (free in 7-series LUTs; read
+                // registers are only offered there)
+                m.pad_regs = read;
                 m.logic_path(&io, family).on(family).ns(family)
             };
             let ns_before = ns_at(m, (false, false, false));

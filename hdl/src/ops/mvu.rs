@@ -179,6 +179,15 @@ pub struct Mvu {
     /// ROMs are block RAM ([`Mvu::rom_in_bram`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub weight_regs: bool,
+    /// The padding test selected (`docs/hardware.md` §12, "The ROM-fed padding test
+    /// selected, not computed"; ROM-fed engines only, template parameter `PREG`): the window
+    /// position's row and column tests are two flip-flops whose values after a fire are
+    /// selected from comparisons of the current registers, not compared on the advanced
+    /// position. The same values and cycles; off a 7-series mapping's deepest paths for no
+    /// LUTs there, but about 60 more iCE40 logic cells per engine (its comparisons are carry
+    /// chains). Set by [`crate::clock_target::stage_to_clock`] with the read registers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pad_regs: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -731,6 +740,7 @@ pub fn plan_mvu(
         data_regs: false,
         read_regs: false,
         weight_regs: false,
+        pad_regs: false,
         in_beat: 1,
         out_beat: 1,
     };
@@ -1460,6 +1470,9 @@ impl EngineOp for Mvu {
         }
         if self.weight_regs && self.read_regs && !self.is_constant() {
             p.push(Param::flag("WREG", true));
+        }
+        if self.pad_regs && !self.is_constant() {
+            p.push(Param::flag("PREG", true));
         }
         if self.in_beat != 1 {
             p.push(Param::size("KI", self.in_beat));

@@ -272,6 +272,7 @@ pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
                 m.data_regs = regs.data;
                 m.read_regs = regs.read;
                 m.weight_regs = regs.read && regs.weight;
+                m.pad_regs = regs.read;
                 n += 1;
             }
         }

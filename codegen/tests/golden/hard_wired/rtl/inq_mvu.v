@@ -43,6 +43,7 @@ module inq_mvu #(
   parameter integer DREG       = 0,
   parameter integer RREG       = 0,
   parameter integer WREG       = 0,
+  parameter integer PREG       = 0,
   parameter integer WAW        = 1,
   parameter integer MUL        = 0,
   parameter         BIAS_FILE  = "",
@@ -402,14 +403,15 @@ module inq_mvu #(
   end
 
   // ---- window read: SIMD lanes share (ky, kx) ----
-  // The window position after a fire (kx_a, lop_a, oxs_a; the row ky_a is not needed: the
-  // padding tests below are selected from comparisons of the current registers). The
-  // padding test inwin (the window position is inside the map) is kept in registers like the
-  // window address, so it is not in series with the lanes. (iyp - PT) < H is false for
-  // iyp < PT as well: the difference wraps to a value >= H.
+  // The window position after a fire (ky_a, kx_a, lop_a, oxs_a). The padding test inwin
+  // (the window position is inside the map) is kept in registers like the window address,
+  // so it is not in series with the lanes. (iyp - PT) < H is false for iyp < PT as well: the
+  // difference wraps to a value >= H.
+  reg [KYW-1:0] ky_a;
   reg [KXW-1:0] kx_a;
   reg [CW-1:0]  lop_a, oxs_a;
   always @(*) begin
+    ky_a = ky;
     kx_a = kx;
     lop_a = lop;
     oxs_a = oxs;
@@ -417,12 +419,14 @@ module inq_mvu #(
       if (icl) begin
         if (kx == KW_LAST) begin
           kx_a = {KXW{1'b0}};
+          ky_a = (ky + 1'b1);
         end else begin
           kx_a = (kx + 1'b1);
         end
       end
     end else begin
       kx_a = {KXW{1'b0}};
+      ky_a = {KYW{1'b0}};
       if (nf == NF_LAST) begin
         if (ox != OW_LAST) begin
           oxs_a = (oxs + SW_C);
@@ -488,40 +492,57 @@ module inq_mvu #(
       end
     end
   end
-  /* verilator lint_off UNUSED */
-  // Justification: the column tests below do not wait for the advanced column oxs_a.
-  wire [CW-1:0] unused_oxs_a = oxs_a;
-  /* verilator lint_on UNUSED */
-  // inwin = (lop + ky - PT < H) & (oxs + kx - PL < W) of the current window position, as two
-  // flip-flops: the row test rin and the column test cin. Their values after a fire are not
-  // tested on the advanced position (a select, an add and a comparison in series) but
-  // selected, by the same counter flags that advance it, from comparisons of the current
-  // registers with the step each case adds: the next kernel row or column, the window's
-  // first row or column at this output pixel, the next output row or column, or the image's
-  // first window (a constant). After reset the window is at (0, 0) of the padded map:
-  // inside unless padded there.
-  localparam [0:0] RIN_I = ((PT == 0) ? 1'b1 : 1'b0);
-  localparam [0:0] CIN_I = ((PL == 0) ? 1'b1 : 1'b0);
-  wire [CW-1:0]  ky_w = {{(CW-KYW){1'b0}}, ky};
-  wire [CW-1:0]  kx_w = {{(CW-KXW){1'b0}}, kx};
-  wire           r_ky1 = ((((lop + ky_w) + 1'b1) - PT_C) < H_W);
-  wire           r_top = ((lop - PT_C) < H_W);
-  wire           r_dn = (((lop + SH_C) - PT_C) < H_W);
-  wire           c_kx1 = ((((oxs + kx_w) + 1'b1) - PL_C) < W_W);
-  wire           c_lft = ((oxs - PL_C) < W_W);
-  wire           c_rt = (((oxs + SW_C) - PL_C) < W_W);
-  reg            rin;
-  reg            cin;
-  wire           rin_a = ((~last_sf) ? ((icl & (kx == KW_LAST)) ? r_ky1 : rin)
-                        : (((nf == NF_LAST) & (ox == OW_LAST)) ? ((oy != OH_LAST) ? r_dn : RIN_I)
-                                                                : r_top));
-  wire           cin_a = ((~last_sf) ? (icl ? ((kx == KW_LAST) ? c_lft : c_kx1) : cin)
-                        : ((nf == NF_LAST) ? ((ox != OW_LAST) ? c_rt : CIN_I) : c_lft));
-  always @(posedge clk) begin
-    rin <= (rst ? RIN_I : (fire ? rin_a : rin));
-    cin <= (rst ? CIN_I : (fire ? cin_a : cin));
-  end
-  wire           inwin = (rin & cin);
+  // The padding test inwin of the current window position (docs/hardware.md section 12,
+  // "The ROM-fed padding test selected, not computed"); after reset the window is at (0, 0)
+  // of the padded map: inside unless padded there.
+  wire           inwin;
+  generate
+    if (PREG != 0) begin : g_pad_sel
+      // PREG = 1: inwin = (lop + ky - PT < H) & (oxs + kx - PL < W) as two flip-flops, the
+      // row test rin and the column test cin. Their values after a fire are not tested on
+      // the advanced position (a select, an add and a comparison in series) but selected,
+      // by the same counter flags that advance it, from comparisons of the current
+      // registers with the step each case adds: the next kernel row or column, the
+      // window's first row or column at this output pixel, the next output row or column,
+      // or the image's first window (a constant).
+      /* verilator lint_off UNUSED */
+      // Justification: the tests do not wait for the advanced row and column.
+      wire [KYW+CW-1:0] unused_adv = {ky_a, oxs_a};
+      /* verilator lint_on UNUSED */
+      localparam [0:0] RIN_I = ((PT == 0) ? 1'b1 : 1'b0);
+      localparam [0:0] CIN_I = ((PL == 0) ? 1'b1 : 1'b0);
+      wire [CW-1:0] ky_w = {{(CW-KYW){1'b0}}, ky};
+      wire [CW-1:0] kx_w = {{(CW-KXW){1'b0}}, kx};
+      wire          r_ky1 = ((((lop + ky_w) + 1'b1) - PT_C) < H_W);
+      wire          r_top = ((lop - PT_C) < H_W);
+      wire          r_dn = (((lop + SH_C) - PT_C) < H_W);
+      wire          c_kx1 = ((((oxs + kx_w) + 1'b1) - PL_C) < W_W);
+      wire          c_lft = ((oxs - PL_C) < W_W);
+      wire          c_rt = (((oxs + SW_C) - PL_C) < W_W);
+      reg           rin;
+      reg           cin;
+      wire          rin_a = ((~last_sf) ? ((icl & (kx == KW_LAST)) ? r_ky1 : rin)
+                           : (((nf == NF_LAST) & (ox == OW_LAST)) ? ((oy != OH_LAST) ? r_dn : RIN_I)
+                                                                   : r_top));
+      wire          cin_a = ((~last_sf) ? (icl ? ((kx == KW_LAST) ? c_lft : c_kx1) : cin)
+                           : ((nf == NF_LAST) ? ((ox != OW_LAST) ? c_rt : CIN_I) : c_lft));
+      always @(posedge clk) begin
+        rin <= (rst ? RIN_I : (fire ? rin_a : rin));
+        cin <= (rst ? CIN_I : (fire ? cin_a : cin));
+      end
+      assign inwin = (rin & cin);
+    end else begin : g_pad_adv
+      // PREG = 0: one flip-flop, its value after a fire tested on the advanced position
+      localparam [0:0] INWIN_I = (((PT == 0) && (PL == 0)) ? 1'b1 : 1'b0);
+      wire [CW-1:0] iyr_a = ((lop_a + {{(CW-KYW){1'b0}}, ky_a}) - PT_C);
+      wire [CW-1:0] ixr_a = ((oxs_a + {{(CW-KXW){1'b0}}, kx_a}) - PL_C);
+      reg           q;
+      always @(posedge clk) begin
+        q <= (rst ? INWIN_I : (fire ? ((iyr_a < H_W) & (ixr_a < W_W)) : q));
+      end
+      assign inwin = q;
+    end
+  endgenerate
   // Banked line buffer with synchronous reads (block RAM): every bank is read at the edge
   // with the *next* value of the window address, so its registered output always equals the
   // word at the current address (like the weight ROMs); an element written at the same edge

@@ -429,6 +429,7 @@ module inq_top (
     .DREG(1),
     .RREG(1),
     .WREG(1),
+    .PREG(1),
     .A(5)
   ) u_e5_d2 (
     .clk(clk), .rst(rst),

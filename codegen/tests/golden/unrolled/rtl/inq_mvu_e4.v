@@ -298,14 +298,15 @@ module inq_mvu_e4 #(
   end
 
   // ---- window read: SIMD lanes share (ky, kx) ----
-  // The window position after a fire (kx_a, lop_a, oxs_a; the row ky_a is not needed: the
-  // padding tests below are selected from comparisons of the current registers). The
-  // padding test inwin (the window position is inside the map) is kept in registers like the
-  // window address, so it is not in series with the lanes. (iyp - PT) < H is false for
-  // iyp < PT as well: the difference wraps to a value >= H.
+  // The window position after a fire (ky_a, kx_a, lop_a, oxs_a). The padding test inwin
+  // (the window position is inside the map) is kept in registers like the window address,
+  // so it is not in series with the lanes. (iyp - PT) < H is false for iyp < PT as well: the
+  // difference wraps to a value >= H.
+  reg [KYW-1:0] ky_a;
   reg [KXW-1:0] kx_a;
   reg [CW-1:0]  lop_a, oxs_a;
   always @(*) begin
+    ky_a = ky;
     kx_a = kx;
     lop_a = lop;
     oxs_a = oxs;
@@ -313,12 +314,14 @@ module inq_mvu_e4 #(
       if (icl) begin
         if (kx == KW_LAST) begin
           kx_a = {KXW{1'b0}};
+          ky_a = (ky + 1'b1);
         end else begin
           kx_a = (kx + 1'b1);
         end
       end
     end else begin
       kx_a = {KXW{1'b0}};
+      ky_a = {KYW{1'b0}};
       if (nf == NF_LAST) begin
         if (ox != OW_LAST) begin
           oxs_a = (oxs + SW_C);
@@ -385,8 +388,9 @@ module inq_mvu_e4 #(
     end
   end
   /* verilator lint_off UNUSED */
-  // Justification: kx_a stays 0 in a constant-weight engine (SF = 1).
-  wire [KXW-1:0] unused_kx_a = kx_a;
+  // Justification: a constant-weight engine tests each window row and column on its own
+  // (rowin, colin below); ky_a and kx_a stay 0 (SF = 1).
+  wire [KYW+KXW-1:0] unused_k_a = {ky_a, kx_a};
   /* verilator lint_on UNUSED */
   // Constant-weight engine (docs/hardware.md section 4.1): the whole KH x KW x C window in one
   // fold. Each window row ky and column kx has its own padding test, kept in a register like
