@@ -183,9 +183,10 @@ pub struct Mvu {
     /// selected, not computed"; ROM-fed engines only, template parameter `PREG`): the window
     /// position's row and column tests are two flip-flops whose values after a fire are
     /// selected from comparisons of the current registers, not compared on the advanced
-    /// position. The same values and cycles; off a 7-series mapping's deepest paths for no
-    /// LUTs there, but about 60 more iCE40 logic cells per engine (its comparisons are carry
-    /// chains). Set by [`crate::clock_target::stage_to_clock`] with the read registers.
+    /// position. The same values and cycles; no more 7-series LUTs (and no add and compare
+    /// in series in front of the test), but about 60 more iCE40 logic cells per engine (its
+    /// comparisons are carry chains there). Set by [`crate::clock_target::stage_to_clock`]
+    /// with the read registers, which are only offered on 7-series.
     #[serde(default, skip_serializing_if = "is_false")]
     pub pad_regs: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
