@@ -386,7 +386,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
                     p.cells.join(" ")
                 );
             }
-            if let Some(hint) = wide_function_hint(&d.deep, target) {
+            if let Some(hint) = wide_function_hint(&d.deep, d.deep_inputs, target) {
                 let _ = write!(t, "\n  {hint}");
             }
         }
@@ -394,15 +394,20 @@ pub fn depth_table(d: &DepthComparison) -> String {
     t
 }
 
-/// When every path over the level target goes through wide functions that a mapping
-/// without them would make shallow enough, says so. ABC's LUT library in `synth_xilinx`
+/// When every path over the level target (all `deep_inputs` of them in the listed shapes)
+/// goes through wide functions that a mapping without them would make shallow enough, says
+/// so. ABC's LUT library in `synth_xilinx`
 /// gives LUT7 and LUT8 the unit delay of a LUT6, so it builds 20- to 40-input control cones
 /// from them; each LUT8 is LUT6 → MUXF7 → MUXF8, three cells in the walk, where a mapping
 /// without wide functions (`synth_xilinx -nowidelut`) needs two LUT levels for its eight
 /// inputs. So a path is estimated at one level less per MUXF8 (on the 200 MHz LeNet: 7
 /// levels with two MUXF8 walked, 5 measured with `-nowidelut`; docs/performance.md, "The
 /// ROM-fed padding test selected, not computed").
-pub fn wide_function_hint(deep: &[inq_report::depth::DeepPaths], target: u32) -> Option<String> {
+pub fn wide_function_hint(
+    deep: &[inq_report::depth::DeepPaths],
+    deep_inputs: usize,
+    target: u32,
+) -> Option<String> {
     let muxf8 = |p: &inq_report::depth::DeepPaths| {
         p.cells.iter().filter(|c| c.as_str() == "MUXF8").count() as u32
     };
@@ -410,7 +415,8 @@ pub fn wide_function_hint(deep: &[inq_report::depth::DeepPaths], target: u32) ->
         .iter()
         .map(|p| p.levels.saturating_sub(muxf8(p)))
         .max()?;
-    (deep.iter().all(|p| muxf8(p) > 0) && without <= target).then(|| {
+    let all_listed = deep.iter().map(|p| p.count).sum::<usize>() == deep_inputs;
+    (all_listed && deep.iter().all(|p| muxf8(p) > 0) && without <= target).then(|| {
         format!(
             "each of these paths has LUT8s built from MUXF7 and MUXF8 (one level in ABC's delay \
              model, three cells here); mapped without them (`synth_xilinx -nowidelut`, more \
@@ -438,15 +444,17 @@ mod tests {
     fn the_wide_function_hint_needs_every_deep_path_to_fit_without_them() {
         let lut8x2 = ["LUT6", "MUXF7", "MUXF8", "LUT6", "MUXF7", "MUXF8", "LUT5"];
         // 7 cells with two MUXF8: about 5 levels without wide functions
-        let hint = wide_function_hint(&[shape(7, &lut8x2)], 6).expect("a hint");
+        let hint = wide_function_hint(&[shape(7, &lut8x2)], 1, 6).expect("a hint");
         assert!(hint.contains("about 5 levels"), "{hint}");
         // a path without MUXF8 gets no such promise, nor one that stays too deep
         let plain = ["LUT6", "LUT6", "LUT6", "LUT6", "LUT6", "LUT6", "LUT6"];
         assert_eq!(
-            wide_function_hint(&[shape(7, &lut8x2), shape(7, &plain)], 6),
+            wide_function_hint(&[shape(7, &lut8x2), shape(7, &plain)], 2, 6),
             None
         );
-        assert_eq!(wide_function_hint(&[shape(7, &lut8x2)], 4), None);
-        assert_eq!(wide_function_hint(&[], 6), None);
+        assert_eq!(wide_function_hint(&[shape(7, &lut8x2)], 1, 4), None);
+        assert_eq!(wide_function_hint(&[], 0, 6), None);
+        // nor when shapes were left out of the listing
+        assert_eq!(wide_function_hint(&[shape(7, &lut8x2)], 2, 6), None);
     }
 }
