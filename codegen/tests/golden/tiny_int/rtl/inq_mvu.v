@@ -521,11 +521,11 @@ module inq_mvu #(
       wire          c_rt = (((oxs + SW_C) - PL_C) < W_W);
       reg           rin;
       reg           cin;
-      wire          rin_a = ((~last_sf) ? ((icl & (kx == KW_LAST)) ? r_ky1 : rin)
-                           : (((nf == NF_LAST) & (ox == OW_LAST)) ? ((oy != OH_LAST) ? r_dn : RIN_I)
-                                                                   : r_top));
-      wire          cin_a = ((~last_sf) ? (icl ? ((kx == KW_LAST) ? c_lft : c_kx1) : cin)
-                           : ((nf == NF_LAST) ? ((ox != OW_LAST) ? c_rt : CIN_I) : c_lft));
+      wire          kxl = (kx == KW_LAST);
+      wire          rin_a = ((~last_sf) ? ((icl & kxl) ? r_ky1 : rin)
+                           : ((nfl & oxl) ? ((~oyl) ? r_dn : RIN_I) : r_top));
+      wire          cin_a = ((~last_sf) ? (icl ? (kxl ? c_lft : c_kx1) : cin)
+                           : (nfl ? ((~oxl) ? c_rt : CIN_I) : c_lft));
       always @(posedge clk) begin
         rin <= (rst ? RIN_I : (fire ? rin_a : rin));
         cin <= (rst ? CIN_I : (fire ? cin_a : cin));
