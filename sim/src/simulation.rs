@@ -311,8 +311,8 @@ pub fn simulate(
     }
     // after a failed look for quiet cycles, wait this long before the next one: twice as
     // long after each failure in a row (a design that is always busy is looked at rarely),
-    // at most MAX_BACKOFF cycles
-    const MAX_BACKOFF: u32 = 64;
+    // at most 2^MAX_BACKOFF_LOG2 = 64 cycles
+    const MAX_BACKOFF_LOG2: u32 = 6;
     let mut backoff = 0u32;
     let mut fails = 0u32;
     let t0 = Instant::now();
@@ -330,7 +330,7 @@ pub fn simulate(
                     fails = 0;
                     continue;
                 }
-                fails = (fails + 1).min(MAX_BACKOFF.trailing_zeros());
+                fails = (fails + 1).min(MAX_BACKOFF_LOG2);
                 backoff = 1 << fails;
             }
         }
