@@ -51,6 +51,7 @@
   parameter integer OUT_SIGNED = @{ self.default_of("OUT_SIGNED", "0") }@,
   parameter integer SREG       = @{ self.default_of("SREG", "0") }@,
 @% if !constant %@  parameter integer DREG       = @{ self.default_of("DREG", "0") }@,
+  parameter integer DSPL       = @{ self.default_of("DSPL", "0") }@,
   parameter integer RREG       = @{ self.default_of("RREG", "0") }@,
   parameter integer WREG       = @{ self.default_of("WREG", "0") }@,
   parameter integer PREG       = @{ self.default_of("PREG", "0") }@,
@@ -1039,51 +1040,102 @@
         // multiple of 2h) takes lane j + h's partial sum with lane j + h's carry (every lane
         // but 0 is the right operand of exactly one adder)
         /* verilator lint_off UNUSED */
-        // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1.
-        reg [ACC_W-1:0] sum;
-        reg [ACC_W:0]   st;
-        if (SIMD < 3) begin : g_chain
-          always @(*) begin
-            sum = pv[0 +: ACC_W];
-            st = {(ACC_W+1){1'b0}};
-            for (i = 1; i < SIMD; i = i + 1) begin
-              st = ({sum, 1'b1} + {pv[i*ACC_W +: ACC_W], cv[i]});
-              sum = st[ACC_W:1];
-            end
-          end
-        end else begin : g_tree
-          reg [SIMD*ACC_W-1:0] tv;
-          integer h;
-          always @(*) begin
-            tv = pv;
-            st = {(ACC_W+1){1'b0}};
-            for (h = 1; h < SIMD; h = h * 2) begin
-              for (i = 0; i + h < SIMD; i = i + 2 * h) begin
-                st = ({tv[i*ACC_W +: ACC_W], 1'b1} + {tv[(i+h)*ACC_W +: ACC_W], cv[i+h]});
-                tv[i*ACC_W +: ACC_W] = st[ACC_W:1];
-              end
-            end
-            sum = tv[0 +: ACC_W];
-          end
-        end
-        // DREG = 1: the sum and lane 0's carry pass a register (taken when the stage
-        // advances) before the accumulator's adder
+        // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1; with
+        // DSPL > 0 only every 2^DSPL-th partial sum of the tree's first levels is registered.
         wire [ACC_W-1:0] sum_d;
         wire             c0_d;
-        if (DREG != 0) begin : g_dreg
-          reg [ACC_W-1:0] sum_q;
-          reg             c0_q;
-          always @(posedge clk) begin
-            if (adv) begin
-              sum_q <= sum;
-              c0_q <= cv[0];
+        if ((DREG != 0) && (DSPL != 0)) begin : g_split
+          // DSPL > 0 (docs/hardware.md section 4, "Datapath registers", "The register inside
+          // the lanes' tree"): the datapath register sits after the first DSPL levels of the
+          // balanced tree below. It holds the partial sums of the lanes j that are multiples
+          // of 2^DSPL, with their carries, and the tree's remaining levels run after it, in
+          // front of the accumulator's adder: the same sum, the same cycle
+          localparam integer SPAN = (1 << DSPL);
+          localparam integer NQ = (SIMD + SPAN - 1) / SPAN;
+          reg [SIMD*ACC_W-1:0] ta;
+          reg [ACC_W:0]        sa;
+          integer ha;
+          always @(*) begin
+            ta = pv;
+            sa = {(ACC_W+1){1'b0}};
+            for (ha = 1; ha < SPAN; ha = ha * 2) begin
+              for (i = 0; i + ha < SIMD; i = i + 2 * ha) begin
+                sa = ({ta[i*ACC_W +: ACC_W], 1'b1} + {ta[(i+ha)*ACC_W +: ACC_W], cv[i+ha]});
+                ta[i*ACC_W +: ACC_W] = sa[ACC_W:1];
+              end
             end
           end
-          assign sum_d = sum_q;
-          assign c0_d = c0_q;
-        end else begin : g_comb
-          assign sum_d = sum;
-          assign c0_d = cv[0];
+          reg [NQ*ACC_W-1:0] tq;
+          reg [NQ-1:0]       cq;
+          integer q;
+          always @(posedge clk) begin
+            if (adv) begin
+              for (q = 0; q < NQ; q = q + 1) begin
+                tq[q*ACC_W +: ACC_W] <= ta[q*SPAN*ACC_W +: ACC_W];
+                cq[q] <= cv[q*SPAN];
+              end
+            end
+          end
+          reg [NQ*ACC_W-1:0] tb;
+          reg [ACC_W:0]      sb;
+          integer hb;
+          integer qb;
+          always @(*) begin
+            tb = tq;
+            sb = {(ACC_W+1){1'b0}};
+            for (hb = 1; hb < NQ; hb = hb * 2) begin
+              for (qb = 0; qb + hb < NQ; qb = qb + 2 * hb) begin
+                sb = ({tb[qb*ACC_W +: ACC_W], 1'b1} + {tb[(qb+hb)*ACC_W +: ACC_W], cq[qb+hb]});
+                tb[qb*ACC_W +: ACC_W] = sb[ACC_W:1];
+              end
+            end
+          end
+          assign sum_d = tb[0 +: ACC_W];
+          assign c0_d = cq[0];
+        end else begin : g_whole
+          reg [ACC_W-1:0] sum;
+          reg [ACC_W:0]   st;
+          if (SIMD < 3) begin : g_chain
+            always @(*) begin
+              sum = pv[0 +: ACC_W];
+              st = {(ACC_W+1){1'b0}};
+              for (i = 1; i < SIMD; i = i + 1) begin
+                st = ({sum, 1'b1} + {pv[i*ACC_W +: ACC_W], cv[i]});
+                sum = st[ACC_W:1];
+              end
+            end
+          end else begin : g_tree
+            reg [SIMD*ACC_W-1:0] tv;
+            integer h;
+            always @(*) begin
+              tv = pv;
+              st = {(ACC_W+1){1'b0}};
+              for (h = 1; h < SIMD; h = h * 2) begin
+                for (i = 0; i + h < SIMD; i = i + 2 * h) begin
+                  st = ({tv[i*ACC_W +: ACC_W], 1'b1} + {tv[(i+h)*ACC_W +: ACC_W], cv[i+h]});
+                  tv[i*ACC_W +: ACC_W] = st[ACC_W:1];
+                end
+              end
+              sum = tv[0 +: ACC_W];
+            end
+          end
+          // DREG = 1: the sum and lane 0's carry pass a register (taken when the stage
+          // advances) before the accumulator's adder
+          if (DREG != 0) begin : g_dreg
+            reg [ACC_W-1:0] sum_q;
+            reg             c0_q;
+            always @(posedge clk) begin
+              if (adv) begin
+                sum_q <= sum;
+                c0_q <= cv[0];
+              end
+            end
+            assign sum_d = sum_q;
+            assign c0_d = c0_q;
+          end else begin : g_comb
+            assign sum_d = sum;
+            assign c0_d = cv[0];
+          end
         end
         wire [ACC_W:0] nt = ({base, 1'b1} + {sum_d, c0_d});
         /* verilator lint_on UNUSED */

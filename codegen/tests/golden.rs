@@ -141,7 +141,8 @@ fn golden_mixed() {
     });
     // c2 with registered schedule flags (docs/hardware.md §12) and datapath registers (§4),
     // d2 (5 PEs of 3 lanes) with read registers, weight registers and datapath registers
-    // (two stages), the other ROM-fed engines without
+    // (two stages), its datapath register after the first of its lanes' two tree levels
+    // (§4, "The register inside the lanes' tree"), the other ROM-fed engines without
     let model = mixed_model(3);
     let mut design = inq_hdl::plan(&model, &req).expect("plan");
     for (name, sched, data, read) in [("c2", true, true, false), ("d2", false, true, true)] {
@@ -159,6 +160,10 @@ fn golden_mixed() {
         m.read_regs = read;
         m.weight_regs = read;
         m.pad_regs = read;
+        if read {
+            m.data_split = 1;
+            assert!(m.data_split_allowed() && m.data_split < m.lanes_tree_levels());
+        }
     }
     check_golden_design("mixed", &model, &design);
 }

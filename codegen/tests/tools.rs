@@ -60,7 +60,8 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             fold(&[("c2", 4, 2), ("d1", 6, 4), ("d2", 5, 6)]),
         ),
         // `_regs`: every ROM-fed engine with registered schedule flags and datapath
-        // registers (`all_rom_regs`), shift-add and multiplier lanes, SIMD 1 to 6
+        // registers (`all_rom_regs`; shift-add lanes with SIMD ≥ 3 with the register inside
+        // their tree), shift-add and multiplier lanes, SIMD 1 to 6
         ("mixed_regs", mixed_model(3), mixed_fold()),
         (
             "tiny_int_regs",

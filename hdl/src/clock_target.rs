@@ -47,6 +47,9 @@ pub struct RomRegs {
     /// Weight registers with the read registers (block-RAM weight ROMs read a fold ahead,
     /// their words registered at the read: flip-flops, the same cycles).
     pub weight_regs: bool,
+    /// The lanes' tree levels in front of the datapath register ([`Mvu::data_split`]; 0:
+    /// the whole tree).
+    pub data_split: u32,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
     /// With them.
@@ -86,6 +89,11 @@ pub struct ClockFit {
 /// The least gain, in LUT levels of the family, for which a ROM-fed engine that still misses
 /// the period gets registers (the path model's resolution, `docs/hardware.md` §12).
 pub const MIN_GAIN_LEVELS: f64 = 2.0;
+
+/// One choice of registers for a ROM-fed engine in [`stage_to_clock`]: one of
+/// [`rom_reg_choices`] and the lanes' tree levels in front of the datapath register
+/// ([`Mvu::data_split`], 0: after the whole tree).
+type RegChoice = ((bool, bool, bool), u32);
 
 /// The registers [`stage_to_clock`] tries on a ROM-fed engine for `family`, in order of
 /// preference, as (registered schedule flags, datapath register, read registers): a stage of
@@ -128,9 +136,10 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         };
         let io = e.io;
         if !m.is_constant() {
-            let ns_at = |m: &mut Mvu, (sched, data, read): (bool, bool, bool)| {
+            let ns_at = |m: &mut Mvu, (sched, data, read): (bool, bool, bool), split: u32| {
                 m.sched_regs = sched;
                 m.data_regs = data;
+                m.data_split = split;
                 m.read_regs = read;
                 // block-RAM ROMs: their output select and clock-to-output stay off the lanes
                 m.weight_regs = read && m.rom_in_bram();
@@ -139,11 +148,24 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 m.pad_regs = read;
                 m.logic_path(&io, family).on(family).ns(family)
             };
-            let ns_before = ns_at(m, (false, false, false));
-            let tried: Vec<((bool, bool, bool), f64)> = rom_reg_choices(family)
+            let ns_before = ns_at(m, (false, false, false), 0);
+            let mut tried: Vec<(RegChoice, f64)> = rom_reg_choices(family)
                 .iter()
-                .map(|&c| (c, ns_at(m, c)))
+                .map(|&c| ((c, 0), ns_at(m, c, 0)))
                 .collect();
+            // when no choice fits with the datapath register after the whole lanes' tree,
+            // the choices with it are tried again with the register inside the tree, after
+            // each number of its levels (flip-flops: one register per partial sum)
+            if !tried.iter().any(|(_, ns)| *ns <= period_ns) {
+                for &c in rom_reg_choices(family).iter().filter(|c| c.1) {
+                    ns_at(m, c, 0);
+                    if m.data_split_allowed() {
+                        for l in 1..m.lanes_tree_levels() {
+                            tried.push(((c, l), ns_at(m, c, l)));
+                        }
+                    }
+                }
+            }
             let fit = tried
                 .iter()
                 .find(|(_, ns)| *ns <= period_ns)
@@ -154,13 +176,14 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 // walked netlists, so a smaller gain may be none (the `up5k` preset on
                 // iCE40: an estimated gain of one level moved nextpnr's Fmax by −2 %,
                 // docs/performance.md "Datapath registers")
-                Some(&(c, ns))
+                Some(&((c, split), ns))
                     if ns_before > period_ns
                         && (ns <= period_ns
                             || ns_before - ns >= MIN_GAIN_LEVELS * family.delays().level) =>
                 {
-                    ns_at(m, c);
+                    ns_at(m, c, split);
                     let weight_regs = m.weight_regs;
+                    let data_split = m.data_split;
                     e.resources = e.kind.op().resources(&e.io);
                     rom_regs.push(RomRegs {
                         engine: e.name.clone(),
@@ -168,13 +191,14 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                         data_regs: c.1,
                         read_regs: c.2,
                         weight_regs,
+                        data_split,
                         ns_before,
                         ns,
                         meets: ns <= period_ns,
                     });
                 }
                 _ => {
-                    ns_at(m, (false, false, false));
+                    ns_at(m, (false, false, false), 0);
                 }
             }
             continue;
@@ -260,11 +284,17 @@ impl ClockFit {
                 (false, false, true) => "read registers",
                 _ => "registered datapath",
             };
-            let what = if r.weight_regs {
+            let mut what = if r.weight_regs {
                 format!("{what} (block-RAM weights registered at the read)")
             } else {
                 what.to_string()
             };
+            if r.data_split > 0 {
+                what.push_str(&format!(
+                    ", its register after {} level(s) of the lanes' tree",
+                    r.data_split
+                ));
+            }
             s.push_str(&format!(
                 "  {}: {what}, {:.2} → {:.2} ns{}\n",
                 r.engine,
@@ -335,6 +365,7 @@ mod tests {
                 data_regs: false,
                 read_regs: false,
                 weight_regs: false,
+                data_split: 0,
                 ns_before: 6.1,
                 ns: 4.9,
                 meets: true,

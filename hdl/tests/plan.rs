@@ -1362,3 +1362,67 @@ fn a_throughput_target_below_one_element_per_beat_gets_wide_beats() {
     let d = plan_with(&m, &FoldingRequest::LaneBudget(64), &[], BeatChoice::Auto).unwrap();
     assert!(d.streams.iter().all(|s| s.beat == 1));
 }
+
+/// The datapath register moves into the lanes' tree (`Mvu::data_split`, docs/hardware.md §4,
+/// "The register inside the lanes' tree") only where no choice of registers fits the period
+/// with it after the whole tree: the pixel-rate LeNet at 200 MHz, whose fc1 sums 32 lanes per
+/// PE, gets it; the 64-lane design, whose ROM-fed engines fit, does not.
+#[test]
+fn the_datapath_register_moves_into_a_long_lanes_tree_only_when_needed() {
+    use inq_hdl::{plan_with, stage_to_clock, BeatChoice, EngineOp, TimingFamily};
+    let f = TimingFamily::Xilinx7;
+    let m = lenet();
+    let req = FoldingRequest::Throughput {
+        fps: 125_000.0,
+        clock_mhz: 200.0,
+        hard_wired: true,
+    };
+    let mut d = plan_with(&m, &req, &[], BeatChoice::Auto).unwrap();
+    let fit = stage_to_clock(&mut d, f, 200.0);
+    let split: Vec<(&str, u32, usize)> = d
+        .engines
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EngineKind::Mvu(mv) if mv.data_split > 0 => {
+                Some((e.name.as_str(), mv.data_split, mv.simd))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!split.is_empty(), "{}", fit.summary());
+    for &(name, l, simd) in &split {
+        let e = d.engines.iter().find(|e| e.name == name).unwrap();
+        let EngineKind::Mvu(mv) = &e.kind else {
+            panic!()
+        };
+        assert!(mv.data_regs && mv.data_split_allowed(), "{name}");
+        assert!(
+            l >= 1 && l < mv.lanes_tree_levels(),
+            "{name}: {l} of {simd} lanes"
+        );
+        // the register holds ⌈SIMD / 2^l⌉ partial sums per PE, and the path is shorter than
+        // with the register after the whole tree
+        assert_eq!(mv.data_register_sums(), simd.div_ceil(1 << l));
+        let with = mv.logic_path(&e.io, f).on(f).ns(f);
+        let mut whole = mv.clone();
+        whole.data_split = 0;
+        let without = whole.logic_path(&e.io, f).on(f).ns(f);
+        assert!(with < without, "{name}: {with} ns against {without} ns");
+        let r = fit.rom_regs.iter().find(|r| r.engine == name).unwrap();
+        assert_eq!(r.data_split, l);
+        assert!((r.ns - with).abs() < 1e-9, "{r:?}");
+    }
+    assert!(fit.summary().contains("level(s) of the lanes' tree"));
+    // the 64-lane design: every ROM-fed engine fits with registers after the whole tree
+    let mut d = inq_hdl::plan(&m, &FoldingRequest::LaneBudget(64)).unwrap();
+    let fit = stage_to_clock(&mut d, f, 200.0);
+    assert!(
+        fit.rom_regs.iter().all(|r| r.data_split == 0),
+        "{}",
+        fit.summary()
+    );
+    assert!(d
+        .engines
+        .iter()
+        .all(|e| !matches!(&e.kind, EngineKind::Mvu(mv) if mv.data_split > 0)));
+}

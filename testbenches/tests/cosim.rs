@@ -717,6 +717,99 @@ fn rom_fed_window_addresses_over_wide_kernels_strides_and_depthwise() {
     }
 }
 
+/// The datapath register inside the lanes' tree (`docs/hardware.md` §4, "The register
+/// inside the lanes' tree", `Mvu::data_split`): ROM-fed engines with SIMD 3 to 12 (trees of
+/// two to four levels, some with lanes that are no power of two), the register after each
+/// number of levels the tree allows, with the read and weight registers or without; several
+/// images back to back, with and without stalls. The sums and cycles are those of the
+/// register after the whole tree.
+#[test]
+fn datapath_register_inside_the_lanes_tree() {
+    require_verilator();
+    let spec = RandomSpec {
+        input: [12, 5, 4],
+        input_format: ActFormat {
+            bits: 8,
+            signed: false,
+            exp: 0,
+        },
+        layers: vec![
+            LayerSpec::Conv {
+                out: 6,
+                k: 3,
+                stride: 1,
+                pad: 1,
+                bits: 4,
+                act_bits: 6,
+                relu: true,
+                per_channel: true,
+            },
+            LayerSpec::Flatten,
+            LayerSpec::Dense {
+                out: 5,
+                bits: 5,
+                act_bits: 8,
+                relu: false,
+                per_channel: true,
+            },
+        ],
+    };
+    let seed = 0xd5_91;
+    let model = build(&spec, seed).expect("valid model");
+    let images: Vec<Vec<i64>> = (0..4).map(|i| random_input(&model, seed ^ i)).collect();
+    let mut designs = 0;
+    // conv: C = 12, SIMD 12 (four levels) or 3 (two); dense: C = 120, SIMD 5 or 8 (three);
+    // without the read registers, then with them and the weight registers
+    for (conv_simd, dense_simd, read) in [(12, 5, false), (3, 8, true)] {
+        let entries: Vec<_> = mvu_nodes(&model)
+            .into_iter()
+            .map(|(i, oc, c, _)| {
+                let simd = if c == 12 { conv_simd } else { dense_simd };
+                (i, divisor(oc, 2), divisor(c, simd))
+            })
+            .collect();
+        for split in 1..4u32 {
+            let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
+            with_rom_regs(
+                &mut design,
+                RomRegs {
+                    sched: false,
+                    data: true,
+                    read,
+                    weight: read,
+                },
+            );
+            let mut split_engines = 0;
+            for e in &mut design.engines {
+                if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+                    if m.data_split_allowed() && split < m.lanes_tree_levels() {
+                        m.data_split = split;
+                        split_engines += 1;
+                    }
+                }
+            }
+            if split_engines == 0 {
+                continue;
+            }
+            let tag = format!("split-{conv_simd}-{dense_simd}-{read}-{split}");
+            let dir = generate(&model, &design, &tag);
+            for stall in [0.0, 0.3] {
+                if let Err(e) = cosim(&dir, &design, &model, &images, &stalls(stall, seed)) {
+                    panic!(
+                        "SIMD {conv_simd}/{dense_simd}, read registers {read}, register after \
+                         {split} tree levels, stall rate {stall}: {e}"
+                    );
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            designs += 1;
+        }
+    }
+    // conv SIMD 12 after 1, 2 and 3 levels (dense SIMD 5 after 1 and 2 with them), dense
+    // SIMD 8 after 1 and 2 (conv SIMD 3 after 1 with it)
+    assert_eq!(designs, 5, "designs with the register inside the tree");
+}
+
 fn conv_spec() -> impl Strategy<Value = LayerSpec> {
     (
         1usize..4,

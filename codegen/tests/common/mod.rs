@@ -531,14 +531,19 @@ pub fn gen_with(
         .expect("generate")
 }
 
-/// Registered schedule flags and datapath registers on every ROM-fed MVU of `design`
-/// (`docs/hardware.md` §4 and §12).
+/// Registered schedule flags and datapath registers on every ROM-fed MVU of `design`, the
+/// datapath register inside the lanes' tree where it may be (`docs/hardware.md` §4 and §12).
 pub fn all_rom_regs(design: &mut inq_hdl::Design) {
     for e in &mut design.engines {
         if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
             if !m.is_constant() {
                 m.sched_regs = true;
                 m.data_regs = true;
+                // the datapath register inside the lanes' tree, before its last level
+                // (docs/hardware.md §4, "The register inside the lanes' tree")
+                if m.data_split_allowed() && m.lanes_tree_levels() > 1 {
+                    m.data_split = m.lanes_tree_levels() - 1;
+                }
             }
         }
     }

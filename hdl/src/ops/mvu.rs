@@ -159,6 +159,16 @@ pub struct Mvu {
     /// the emission misses the clock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub data_regs: bool,
+    /// Where the datapath register sits in the lanes' tree (`docs/hardware.md` §4, "The
+    /// register inside the lanes' tree"; with `data_regs`, shift-add lanes and `SIMD ≥ 3`
+    /// only, template parameter `DSPL`): 0, after the whole tree; `l > 0`, after its first
+    /// `l` adder levels, so that the register holds `⌈SIMD / 2^l⌉` partial sums per PE and
+    /// the remaining levels run in front of the accumulator's adder. The same sums and
+    /// cycles; flip-flops for a shorter lanes' chain. Set by
+    /// [`crate::clock_target::stage_to_clock`] when the datapath register alone leaves the
+    /// engine over the period.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_split: u32,
     /// Read registers (`docs/hardware.md` §4, "The datapath register at the read"; ROM-fed
     /// engines only, template parameter `RREG`): a stage in front of the lanes. The line
     /// buffer's banks and the weight ROMs are read at a fire's own edge from the current
@@ -332,6 +342,24 @@ impl Mvu {
         } else {
             0
         };
+    }
+    /// The sums of each PE that its datapath register holds: 1 after the whole lanes' tree,
+    /// `⌈SIMD / 2^data_split⌉` with the register inside it ([`Mvu::data_split`]).
+    pub fn data_register_sums(&self) -> usize {
+        if self.data_split == 0 {
+            1
+        } else {
+            self.simd.div_ceil(1usize << self.data_split.min(31))
+        }
+    }
+    /// Whether the datapath register may sit inside the lanes' tree ([`Mvu::data_split`]):
+    /// a ROM-fed shift-add engine with the register and a balanced tree (`SIMD ≥ 3`).
+    pub fn data_split_allowed(&self) -> bool {
+        !self.is_constant() && self.data_regs && self.mac != MacKind::Multiply && self.simd >= 3
+    }
+    /// The adder levels of a ROM-fed engine's lanes' tree, `⌈log2 SIMD⌉`.
+    pub fn lanes_tree_levels(&self) -> u32 {
+        log2_ceil(self.simd)
     }
     /// Register stages between a fire and `obuf`: a hard-wired engine's adder-tree pipeline
     /// registers, a ROM-fed engine's read registers (`read_regs`) and datapath register
@@ -739,6 +767,7 @@ pub fn plan_mvu(
         pipeline: 0,
         sched_regs: false,
         data_regs: false,
+        data_split: 0,
         read_regs: false,
         weight_regs: false,
         pad_regs: false,
@@ -953,12 +982,14 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
             0,
         ));
         if m.data_regs {
-            // each PE's lanes' sum and its carry, the stage's two flags, and the emitted
-            // word kept ahead (its load-or-next select, a LUT per bit)
+            // each PE's lanes' sum and its carry (with the register inside the tree, its
+            // partial sums and their carries), the stage's two flags, and the emitted word
+            // kept ahead (its load-or-next select, a LUT per bit)
+            let sums = m.data_register_sums() as u64;
             t.push(term(
                 "datapath registers (lanes' sums, the emitted word)",
                 ko * acc,
-                pe * (acc + 1) + 2 + ko * acc,
+                pe * sums * (acc + 1) + 2 + ko * acc,
                 0,
             ));
         }
@@ -1096,9 +1127,18 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // with the datapath registers (§4, "Datapath registers") the chain ends at the lanes'
     // sum, and the accumulator add is a chain of its own from that register: the add and
     // the select into the accumulator, `obuf` and the emitted word
+    // With the register inside the tree (§4, "The register inside the lanes' tree") the
+    // first chain ends after `data_split` of its levels, and the rest of the tree is in
+    // front of the accumulator's add, a level and about half an operand's carry steps each.
     let accumulate = if data_regs {
-        datapath = LogicPath::new(5 + tree, 5 + tree * m.product_width.div_ceil(2));
-        LogicPath::new(3, m.acc_width)
+        let split = m.data_split.min(tree);
+        let (before, after) = if split == 0 {
+            (tree, 0)
+        } else {
+            (split, tree - split)
+        };
+        datapath = LogicPath::new(5 + before, 5 + before * m.product_width.div_ceil(2));
+        LogicPath::new(3 + after, m.acc_width + after * m.product_width.div_ceil(2))
     } else {
         LogicPath::default()
     };
@@ -1465,6 +1505,9 @@ impl EngineOp for Mvu {
         }
         if self.data_regs && !self.is_constant() {
             p.push(Param::flag("DREG", true));
+        }
+        if self.data_split > 0 && self.data_regs && !self.is_constant() {
+            p.push(Param::int("DSPL", self.data_split));
         }
         if self.read_regs && !self.is_constant() {
             p.push(Param::flag("RREG", true));

@@ -1208,6 +1208,18 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
          stage the adder trees)"
             .to_string()
     })?;
+    cx.check(
+        m.data_split == 0 || (m.data_split_allowed() && m.data_split < m.lanes_tree_levels()),
+        "kind.data_split",
+        || {
+            format!(
+                "the datapath register after {} of the lanes' {} tree levels: it needs the \
+                 datapath register, shift-add lanes and SIMD ≥ 3, and fewer levels than the tree",
+                m.data_split,
+                m.lanes_tree_levels()
+            )
+        },
+    )?;
     cx.check(!(m.read_regs && m.is_constant()), "kind.read_regs", || {
         "read registers in an engine whose weights are constant (its pipeline registers \
          stage the adder trees)"

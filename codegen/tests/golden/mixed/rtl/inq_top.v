@@ -427,6 +427,7 @@ module inq_top (
     .BIAS_FILE("e5_bias.hex"),
     .SHIFT_FILE("e5_shift.hex"),
     .DREG(1),
+    .DSPL(1),
     .RREG(1),
     .WREG(1),
     .PREG(1),
