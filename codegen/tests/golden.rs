@@ -139,7 +139,8 @@ fn golden_mixed() {
             },
         ],
     });
-    // c2 with registered schedule flags (docs/hardware.md §12) and datapath registers (§4),
+    // c2 with registered schedule flags (docs/hardware.md §12), the row tests from
+    // difference registers (§12) and datapath registers (§4),
     // d2 (5 PEs of 3 lanes) with read registers, weight registers and datapath registers
     // (two stages), its datapath register after the first of its lanes' two tree levels
     // (§4, "The register inside the lanes' tree"), the other ROM-fed engines without
@@ -160,6 +161,7 @@ fn golden_mixed() {
         m.read_regs = read;
         m.weight_regs = read;
         m.pad_regs = read;
+        m.hs_regs = sched;
         if read {
             m.data_split = 1;
             assert!(m.data_split_allowed() && m.data_split < m.lanes_tree_levels());

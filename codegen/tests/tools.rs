@@ -61,8 +61,14 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
         ),
         // `_regs`: every ROM-fed engine with registered schedule flags and datapath
         // registers (`all_rom_regs`; shift-add lanes with SIMD ≥ 3 with the register inside
-        // their tree), shift-add and multiplier lanes, SIMD 1 to 6
+        // their tree), every MVU with the row tests from difference registers, shift-add and
+        // multiplier lanes, SIMD 1 to 6, hard-wired engines with padding and stride 2
         ("mixed_regs", mixed_model(3), mixed_fold()),
+        (
+            "mixed_hard_wired_regs",
+            mixed_model(7),
+            fold(&[("c1 stride2", 4, 18), ("c2", 4, 16), ("d1", 6, 4)]),
+        ),
         (
             "tiny_int_regs",
             int_model(&tiny_model(5), 5),

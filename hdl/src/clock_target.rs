@@ -84,6 +84,8 @@ pub struct ClockFit {
     pub over_levels: Vec<PartTiming>,
     /// The design's estimated Fmax after the staging.
     pub fmax_mhz: f64,
+    /// Every MVU got the row tests from difference registers ([`Mvu::hs_regs`]; on 7-series).
+    pub row_diffs: bool,
 }
 
 /// The least gain, in LUT levels of the family, for which a ROM-fed engine that still misses
@@ -128,6 +130,7 @@ pub fn rom_reg_choices(family: TimingFamily) -> &'static [(bool, bool, bool)] {
 /// registers too when its weight ROMs are block RAM.
 pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
     let period_ns = 1000.0 / mhz;
+    let row_diffs = family == TimingFamily::Xilinx7;
     let mut trees = Vec::new();
     let mut rom_regs = Vec::new();
     for e in &mut design.engines {
@@ -135,6 +138,11 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
             continue;
         };
         let io = e.io;
+        // the row tests from difference registers: on 7-series they take the comparisons of
+        // the row count with the limits out of the input handshake at no cost in cycles and
+        // a few LUTs (docs/performance.md, "The row tests from differences"); not measured
+        // on iCE40, where their sums are carry chains
+        m.hs_regs = row_diffs;
         if !m.is_constant() {
             let ns_at = |m: &mut Mvu, (sched, data, read): (bool, bool, bool), split: u32| {
                 m.sched_regs = sched;
@@ -199,6 +207,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 }
                 _ => {
                     ns_at(m, (false, false, false), 0);
+                    e.resources = e.kind.op().resources(&e.io);
                 }
             }
             continue;
@@ -247,6 +256,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         level_target,
         over_levels,
         fmax_mhz: est.fmax_mhz,
+        row_diffs,
     }
 }
 
@@ -302,6 +312,11 @@ impl ClockFit {
                 r.ns,
                 if r.meets { "" } else { " (misses the target)" }
             ));
+        }
+        if self.row_diffs {
+            s.push_str(
+                "  every conv and dense engine: row tests from difference registers (same cycles)\n",
+            );
         }
         if self.over.is_empty() {
             s.push_str("  every part meets the period\n");
@@ -379,6 +394,7 @@ mod tests {
                 ns: 4.62,
             }],
             fmax_mhz: 222.2,
+            row_diffs: true,
         };
         let s = fit.summary();
         assert!(

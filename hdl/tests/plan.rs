@@ -1426,3 +1426,50 @@ fn the_datapath_register_moves_into_a_long_lanes_tree_only_when_needed() {
         .iter()
         .all(|e| !matches!(&e.kind, EngineKind::Mvu(mv) if mv.data_split > 0)));
 }
+
+/// The row tests from difference registers (`Mvu::hs_regs`, docs/hardware.md §12, "The row
+/// tests from differences") go on every MVU, hard-wired and ROM-fed, when the design is
+/// pipelined for 7-series, and on none for iCE40, where they were not measured.
+#[test]
+fn row_tests_from_differences_on_every_mvu_for_xilinx_only() {
+    use inq_hdl::{plan_with, stage_to_clock, BeatChoice, EngineOp, TimingFamily};
+    let m = lenet();
+    let req = FoldingRequest::Throughput {
+        fps: 125_000.0,
+        clock_mhz: 200.0,
+        hard_wired: true,
+    };
+    let planned = plan_with(&m, &req, &[], BeatChoice::Auto).unwrap();
+    let mvus = |d: &inq_hdl::Design| -> Vec<(bool, bool)> {
+        d.engines
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EngineKind::Mvu(mv) => Some((mv.is_constant(), mv.hs_regs)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(mvus(&planned).iter().all(|&(_, hs)| !hs));
+    let mut d = planned.clone();
+    let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0);
+    let x7 = mvus(&d);
+    assert!(x7.iter().any(|&(c, _)| c) && x7.iter().any(|&(c, _)| !c));
+    assert!(x7.iter().all(|&(_, hs)| hs), "{x7:?}");
+    assert!(fit.row_diffs && fit.summary().contains("difference registers"));
+    // the flag is a template parameter of every MVU, and the estimate counts its registers
+    for e in &d.engines {
+        if let EngineKind::Mvu(mv) = &e.kind {
+            let params = mv.params(&e.io);
+            assert!(params.iter().any(|p| p.name == "HREG"), "{}", e.name);
+            let mut without = mv.clone();
+            without.hs_regs = false;
+            assert!(mv.resources(&e.io).ff_bits > without.resources(&e.io).ff_bits);
+        }
+    }
+    for family in [TimingFamily::Ice40Up, TimingFamily::Ice40Hx] {
+        let mut d = planned.clone();
+        let fit = stage_to_clock(&mut d, family, 50.0);
+        assert!(mvus(&d).iter().all(|&(_, hs)| !hs));
+        assert!(!fit.row_diffs && !fit.summary().contains("difference registers"));
+    }
+}

@@ -289,7 +289,8 @@ fn hard_wired_convs_sim_equals_verilator() {
 
 /// The same convolutions with the widest beats their engines take (`docs/hardware.md` §2.1,
 /// `inq_hdl::widen_beats`): a hard-wired engine takes and emits several channels of a pixel
-/// per beat; same values, and the simulator's cycles are the RTL's.
+/// per beat; same values, and the simulator's cycles are the RTL's. Here every engine has the
+/// row tests from difference registers (§12, "The row tests from differences").
 #[test]
 fn wide_beats_sim_equals_verilator() {
     require_verilator();
@@ -448,6 +449,9 @@ fn check_hard_wired(
                 if let Some(f) = pipeline {
                     m.pipeline = f(constant.len());
                 }
+                // the wide variant with the row tests from difference registers (the same
+                // cycles; docs/hardware.md §12, "The row tests from differences")
+                m.hs_regs = wide;
                 constant.extend(e.node);
                 registers.push(m.pipeline);
             }
@@ -682,20 +686,26 @@ fn rom_fed_window_addresses_over_wide_kernels_strides_and_depthwise() {
         // registers (a cycle more, no forwarding), with the read registers and the
         // datapath register (two cycles more), and with those and the weight registers (the
         // same cycles, the ROMs read a fold ahead)
-        let regs = |sched, data, read, weight| RomRegs {
+        let regs = |sched, data, read, weight, hs| RomRegs {
             sched,
             data,
             read,
             weight,
+            hs,
         };
+        // and the row tests from difference registers (the same cycles) alone, with the
+        // flags, and with the read, weight and datapath registers
         for r in [
-            regs(false, false, false, false),
-            regs(true, false, false, false),
-            regs(false, true, false, false),
-            regs(true, true, false, false),
-            regs(false, false, true, false),
-            regs(false, true, true, false),
-            regs(false, true, true, true),
+            regs(false, false, false, false, false),
+            regs(true, false, false, false, false),
+            regs(false, true, false, false, false),
+            regs(true, true, false, false, false),
+            regs(false, false, true, false, false),
+            regs(false, true, true, false, false),
+            regs(false, true, true, true, false),
+            regs(false, false, false, false, true),
+            regs(true, true, false, false, true),
+            regs(false, true, true, true, true),
         ] {
             let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
             assert!(
@@ -777,6 +787,7 @@ fn datapath_register_inside_the_lanes_tree() {
                     data: true,
                     read,
                     weight: read,
+                    hs: read,
                 },
             );
             let mut split_engines = 0;
@@ -913,7 +924,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, max_shrink_iters: 40, .. ProptestConfig::default() })]
 
     #[test]
-    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)], sreg in any::<bool>(), dreg in any::<bool>(), rreg in any::<bool>(), wreg in any::<bool>()) {
+    fn random_models_reference_sim_and_rtl_agree(s in spec(), seed in any::<u64>(), pe in 1usize..5, simd in 1usize..5, stall in prop_oneof![Just(0.0), Just(0.3)], sreg in any::<bool>(), dreg in any::<bool>(), rreg in any::<bool>(), wreg in any::<bool>(), hreg in any::<bool>()) {
         require_verilator();
         let model = build(&s, seed).expect("valid random model");
         // Fold every weighted layer with the largest legal PE/SIMD not above the drawn ones.
@@ -922,7 +933,7 @@ proptest! {
             .map(|(i, oc, c, _)| (i, divisor(oc, pe), divisor(c, simd)))
             .collect();
         let mut design = inq_hdl::plan(&model, &fold_at(&entries)).expect("plan");
-        with_rom_regs(&mut design, RomRegs { sched: sreg, data: dreg, read: rreg, weight: wreg });
+        with_rom_regs(&mut design, RomRegs { sched: sreg, data: dreg, read: rreg, weight: wreg, hs: hreg });
         let dir = generate(&model, &design, &format!("prop-{seed:x}"));
         let images: Vec<Vec<i64>> = (0..6).map(|i| random_input(&model, seed ^ i)).collect();
         let result = cosim(&dir, &design, &model, &images, &stalls(stall, seed)).map(|_| ());

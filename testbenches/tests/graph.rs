@@ -689,6 +689,7 @@ fn wide_beats_through_a_fork_into_rom_fed_engines() {
         data: true,
         read,
         weight: read,
+        hs: read,
     };
     for regs in [None, Some(regs(true, false)), Some(regs(false, true))] {
         let mut design = planned.clone();

@@ -532,10 +532,13 @@ pub fn gen_with(
 }
 
 /// Registered schedule flags and datapath registers on every ROM-fed MVU of `design`, the
-/// datapath register inside the lanes' tree where it may be (`docs/hardware.md` §4 and §12).
+/// datapath register inside the lanes' tree where it may be, and the row tests from
+/// difference registers on every MVU (`docs/hardware.md` §4 and §12).
 pub fn all_rom_regs(design: &mut inq_hdl::Design) {
     for e in &mut design.engines {
         if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+            // the row tests from difference registers (§12), hard-wired engines too
+            m.hs_regs = true;
             if !m.is_constant() {
                 m.sched_regs = true;
                 m.data_regs = true;

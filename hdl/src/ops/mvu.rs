@@ -150,6 +150,17 @@ pub struct Mvu {
     /// Chosen by [`crate::clock_target::stage_to_clock`] when the schedule misses the clock.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sched_regs: bool,
+    /// The row tests from difference registers (`docs/hardware.md` §12, "The row tests from
+    /// differences"; any MVU, template parameter `HREG`): `rl − iy`, `iy − need` and
+    /// `iy = H` are registers, each loaded with its value after the edge from one sum of
+    /// itself and two steps the edge's events select (a fire that ends an output row or the
+    /// image, a completed input row, the image wrap), so `in_ready` and the row test are a
+    /// LUT from flip-flops and no comparison of `iy` with a limit is in front of the line
+    /// buffer's write enables or the counters; the tests `pending = 0` and `pending = 1`
+    /// are flip-flops as with `sched_regs`. The same values and cycles, a few more LUTs.
+    /// Set by [`crate::clock_target::stage_to_clock`] on 7-series for every MVU.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hs_regs: bool,
     /// Datapath registers (`docs/hardware.md` §4, "Datapath registers"; ROM-fed engines only,
     /// template parameter `DREG`): the lanes' sum of each PE is registered before the
     /// accumulator (a fold's sum reaches the accumulator, and a pixel's last one `obuf`, a
@@ -351,6 +362,16 @@ impl Mvu {
         } else {
             self.simd.div_ceil(1usize << self.data_split.min(31))
         }
+    }
+    /// The width of the row-test difference registers ([`Mvu::hs_regs`], two's complement):
+    /// room for `±max(H, the largest rl, the largest need)`.
+    pub fn row_diff_width(&self) -> u32 {
+        let g = &self.geom;
+        let top = (g.oh.saturating_sub(1)) * g.sh;
+        let rl_max = top.max(g.pad[0]) - g.pad[0] + g.nr;
+        let need_max = (top + g.kh).saturating_sub(g.pad[0]);
+        let bound = g.h.max(rl_max).max(need_max) as u64;
+        crate::resources::clog2(bound + 1) + 1
     }
     /// Whether the datapath register may sit inside the lanes' tree ([`Mvu::data_split`]):
     /// a ROM-fed shift-add engine with the register and a balanced tree (`SIMD ≥ 3`).
@@ -766,6 +787,7 @@ pub fn plan_mvu(
         },
         pipeline: 0,
         sched_regs: false,
+        hs_regs: false,
         data_regs: false,
         data_split: 0,
         read_regs: false,
@@ -836,6 +858,18 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         ctrl_bits + ow * ko,
         ceil_div(ctrl_bits, 2),
     ));
+    if m.hs_regs {
+        // the row tests' difference registers dr and dq (a three-term sum each, a LUT per
+        // bit and term), iy = H, the row step dlt, pz and p1; the limits' own registers and
+        // comparisons stay (the registered schedule flags read them)
+        let w = u64::from(m.row_diff_width());
+        t.push(term(
+            "row tests from differences (dr, dq and their sums)",
+            4 * w + 8,
+            2 * w + 1 + w + 2,
+            ceil_div(w, 4) * 4,
+        ));
+    }
     // requantizer: the add of the bias-and-rounding word, the barrel shifter over the
     // shifts' span (two 2:1 stages per LUT), saturation; one per element of an output beat.
     let stages = u64::from(m.shifter_stages());
@@ -1502,6 +1536,9 @@ impl EngineOp for Mvu {
         }
         if self.sched_regs && !self.is_constant() {
             p.push(Param::flag("SREG", true));
+        }
+        if self.hs_regs {
+            p.push(Param::flag("HREG", true));
         }
         if self.data_regs && !self.is_constant() {
             p.push(Param::flag("DREG", true));

@@ -244,17 +244,20 @@ pub struct RomRegs {
     pub data: bool,
     pub read: bool,
     pub weight: bool,
+    /// The row tests from difference registers (`Mvu::hs_regs`), on every MVU.
+    pub hs: bool,
 }
 
 impl std::fmt::Display for RomRegs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}{}{}{}",
+            "{}{}{}{}{}",
             u8::from(self.sched),
             u8::from(self.data),
             u8::from(self.read),
-            u8::from(self.weight)
+            u8::from(self.weight),
+            u8::from(self.hs)
         )
     }
 }
@@ -262,11 +265,13 @@ impl std::fmt::Display for RomRegs {
 /// Every ROM-fed MVU of `design` with registered schedule flags (`docs/hardware.md` §12,
 /// "Registered schedule flags") or not, and with datapath registers (§4, "Datapath
 /// registers") or not, with read registers and weight registers (§4, "The datapath register
-/// at the read") or not; returns how many engines that is.
+/// at the read") or not; returns how many engines that is. The row tests from difference
+/// registers (§12, "The row tests from differences") go on every MVU, hard-wired ones too.
 pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
     let mut n = 0;
     for e in &mut design.engines {
         if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+            m.hs_regs = regs.hs;
             if !m.is_constant() {
                 m.sched_regs = regs.sched;
                 m.data_regs = regs.data;

@@ -253,6 +253,7 @@ module inq_top (
     .BIAS_FILE("e1_bias.hex"),
     .SHIFT_FILE("e1_shift.hex"),
     .SREG(1),
+    .HREG(1),
     .DREG(1),
     .A(6)
   ) u_e1_c2 (

@@ -41,6 +41,7 @@ module inq_mvu_e2 #(
   parameter integer LOGITS     = 0,
   parameter integer OUT_SIGNED = 1,
   parameter integer SREG       = 0,
+  parameter integer HREG       = 0,
   parameter integer KI         = 2,
   parameter integer KO         = 3,
   parameter         BIAS_FILE  = "",
@@ -215,9 +216,15 @@ module inq_mvu_e2 #(
   reg  [CW:0]   rlh;
   wire          in_room = (iyx < rl);
   wire          in_next = ((~rlh[CW]) & (iyx < rlh[CW-1:0]));
-  assign in_ready     = ((iy != H_C) & (ahead ? in_next : (cdone | in_room)));
+  // HREG = 1 (docs/hardware.md section 12, "The row tests from differences"): the same tests
+  // from the registers g_hs below, rl - iy against constants and the sign of iy - need
+  wire          in_ready_h;
+  wire          rows_ok_h;
+  wire          iy_end;     // iy == H (with HREG = 1 a register of g_hs)
+  assign in_ready     = ((HREG != 0) ? in_ready_h
+                        : ((iy != H_C) & (ahead ? in_next : (cdone | in_room))));
   wire          in_fire = (in_valid & in_ready);
-  wire          rows_ok_c = (ahead | (iy == H_C) | (iyx >= need));
+  wire          rows_ok_c = ((HREG != 0) ? rows_ok_h : (ahead | (iy == H_C) | (iyx >= need)));
   // SREG = 1 (docs/hardware.md section 12, "Registered schedule flags"): rows_ok and the
   // tests pending == 0 and pending == 1 are flip-flops holding the same values, their next
   // values computed beside fire from registers and selected by it, so fire starts from
@@ -225,9 +232,10 @@ module inq_mvu_e2 #(
   reg           rok;
   reg           pz;
   reg           p1;
-  wire          rows_ok = ((SREG != 0) ? rok : rows_ok_c);
-  wire          pend0 = ((SREG != 0) ? pz : (pending == {PNW{1'b0}}));
-  wire          pend1 = ((SREG != 0) ? p1 : (pending == {{(PNW-1){1'b0}}, 1'b1}));
+  wire          rows_ok = (((SREG != 0) && (HREG == 0)) ? rok : rows_ok_c);
+  // (HREG = 1 takes pz and p1 as well, and its own row test instead of rok)
+  wire          pend0 = (((SREG != 0) || (HREG != 0)) ? pz : (pending == {PNW{1'b0}}));
+  wire          pend1 = (((SREG != 0) || (HREG != 0)) ? p1 : (pending == {{(PNW-1){1'b0}}, 1'b1}));
   wire          emit_go = ((~out_valid) | out_ready);
   wire          last_sf = (sf == SF_LAST);
   wire          icl = (icf == CS_LAST);
@@ -246,7 +254,7 @@ module inq_mvu_e2 #(
   wire          end_pix = (last_sf & nfl);
   wire          end_row = (end_pix & oxl);
   wire          last_fire = (fire & end_row & oyl);
-  wire          img_wrap = ((iy == H_C) & ((~ahead) | last_fire));
+  wire          img_wrap = (iy_end & ((~ahead) | last_fire));
   wire          emit = (emit_go & (~pend0));
 
   // ---- line-buffer row bases, advanced modulo the buffer ----
@@ -403,6 +411,109 @@ module inq_mvu_e2 #(
       end
     end
   end
+  // HREG = 1: the row tests from differences kept in registers (docs/hardware.md section 12,
+  // "The row tests from differences"): dr = rl - iy, dq = iy - need and iyh = (iy == H), each
+  // loaded with its value after the edge, selected from register sums by the events that
+  // change iy (a completed input row, the image wrap) and the limits (a fire that ends an
+  // output row, the image's last fire): rl grows by dlt = clamp(lop + SH - PT, 0, SH) and
+  // need by SH at a fire that ends an output row, both return to their reset values at the
+  // image's last fire (where lop = (OH - 1) * SH), and iy = H at the wrap. Then
+  // in_room = (dr >= 1), in_next = (dr >= H + 1) and iy >= need = (dq >= 0), so in_ready
+  // and the row test start from these registers, not from comparisons of iy with rl, rlh
+  // and need.
+  generate
+    if (HREG != 0) begin : g_hs
+      localparam integer RLL_I = ((((OH - 1) * SH) > PT) ? ((OH - 1) * SH) : PT) + NR - PT;
+      localparam integer NDL_I = (OH - 1) * SH + KH - PT;
+      localparam integer DB_I = (((H > RLL_I) ? H : RLL_I) > NDL_I) ? ((H > RLL_I) ? H : RLL_I)
+                                                                    : NDL_I;
+      localparam integer DBW = $clog2(DB_I + 1) + 1;
+      localparam integer NR_HI = NR;
+      localparam integer H_HI = H;
+      localparam integer H1_HI = H + 1;
+      localparam integer SH_HI = SH;
+      localparam integer DL_HI = NR - RLL_I;            // rl's step at the image's last fire
+      localparam integer LQ_HI = (OH - 1) * SH;         // need's step back there
+      localparam integer NQ0_HI = PT - KH;              // -need after reset
+      localparam [DBW-1:0] NR_D  = NR_HI[DBW-1:0];
+      localparam [DBW-1:0] H_D   = H_HI[DBW-1:0];
+      localparam [DBW-1:0] H1_D  = H1_HI[DBW-1:0];
+      localparam [DBW-1:0] SH_D  = SH_HI[DBW-1:0];
+      localparam [DBW-1:0] DL_D  = DL_HI[DBW-1:0];
+      localparam [DBW-1:0] LQ_D  = LQ_HI[DBW-1:0];
+      localparam [DBW-1:0] NQ0_D = NQ0_HI[DBW-1:0];
+      localparam integer ONE_HI = 1;
+      localparam integer MONE_HI = -1;
+      localparam integer MSH_HI = -SH;
+      localparam integer MH_HI = -H;
+      localparam [DBW-1:0] ONE_D = ONE_HI[DBW-1:0];
+      localparam [DBW-1:0] MONE_D = MONE_HI[DBW-1:0];
+      localparam [DBW-1:0] MSH_D = MSH_HI[DBW-1:0];
+      localparam [DBW-1:0] MH_D = MH_HI[DBW-1:0];
+      reg [DBW-1:0] dr;
+      reg [DBW-1:0] dq;
+      reg           iyh;
+      // dlt: how much rl grows at a fire that ends an output row but not the image,
+      // clamp(lop + SH - PT, 0, SH); SH when PT = 0, else a register holding it for the
+      // current lop, loaded with its value for lop + SH at such a fire and for lop = 0 at
+      // the image's last fire
+      wire [DBW-1:0] dlt;
+      wire           step = (fire & end_row & (~oyl));
+      if (PT == 0) begin : g_dlt_sh
+        assign dlt = SH_D;
+      end else begin : g_dlt
+        localparam integer DLT0_I = (SH > PT) ? (SH - PT) : 0;
+        localparam [DBW-1:0] DLT0 = DLT0_I[DBW-1:0];
+        /* verilator lint_off UNUSED */
+        // Justification: dlt is at most SH, so the bits of the wider sum above DBW are 0.
+        wire [CW:0] lsh = ({1'b0, lop} + {1'b0, SH_C});
+        wire [CW:0] lsh2 = (lsh + {1'b0, SH_C});
+        wire [CW:0] dnext = ((lsh >= {1'b0, PT_C}) ? {1'b0, SH_C}
+                           : ((lsh2 > {1'b0, PT_C}) ? (lsh2 - {1'b0, PT_C}) : {(CW+1){1'b0}}));
+        /* verilator lint_on UNUSED */
+        reg [DBW-1:0] dq_l;
+        always @(posedge clk) begin
+          if (rst | last_fire) begin
+            dq_l <= DLT0;
+          end else if (step) begin
+            dq_l <= dnext[DBW-1:0];
+          end
+        end
+        assign dlt = dq_l;
+      end
+      // dr and dq change by a step of the output side (a fire that ends an output row, the
+      // image's last fire) plus one of the input side (a completed row, the wrap, where
+      // iy = H): each is one sum of three terms, the events selecting constants (and dlt)
+      wire [DBW-1:0] ar = (last_fire ? DL_D : (step ? dlt : {DBW{1'b0}}));
+      wire [DBW-1:0] br = (img_wrap ? H_D : (row_in ? MONE_D : {DBW{1'b0}}));
+      wire [DBW-1:0] aq = (last_fire ? LQ_D : (step ? MSH_D : {DBW{1'b0}}));
+      wire [DBW-1:0] bq = (img_wrap ? MH_D : (row_in ? ONE_D : {DBW{1'b0}}));
+      always @(posedge clk) begin
+        if (rst) begin
+          dr <= NR_D;
+          dq <= NQ0_D;
+          iyh <= 1'b0;
+        end else begin
+          dr <= ((dr + ar) + br);
+          dq <= ((dq + aq) + bq);
+          if (img_wrap) begin
+            iyh <= 1'b0;
+          end else if (row_in) begin
+            iyh <= (iy == H_M1);
+          end
+        end
+      end
+      wire room = ((~dr[DBW-1]) & (dr != {DBW{1'b0}}));
+      wire next = ((~dr[DBW-1]) & (dr >= H1_D));
+      assign in_ready_h = ((~iyh) & (ahead ? next : (cdone | room)));
+      assign rows_ok_h = (ahead | iyh | (~dq[DBW-1]));
+      assign iy_end = iyh;
+    end else begin : g_nohs
+      assign in_ready_h = 1'b0;
+      assign rows_ok_h = 1'b0;
+      assign iy_end = (iy == H_C);
+    end
+  endgenerate
   /* verilator lint_off UNUSED */
   // Justification: a constant-weight engine tests each window row and column on its own
   // (rowin, colin below); ky_a and kx_a stay 0 (SF = 1).
