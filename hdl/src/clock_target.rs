@@ -125,9 +125,12 @@ pub fn rom_reg_choices(family: TimingFamily) -> &'static [(bool, bool, bool)] {
 /// per stage when nothing longer does — and updates its resource estimate. A ROM-fed engine
 /// whose path misses the period gets the first of [`rom_reg_choices`] that fits (read
 /// registers, datapath registers, both: flip-flops and a cycle of latency each; registered
-/// schedule flags: LUTs), or the fastest of them when none fits, if it is at least
-/// [`MIN_GAIN_LEVELS`] LUT levels' delay faster (else nothing); with read registers, weight
-/// registers too when its weight ROMs are block RAM.
+/// schedule flags: LUTs); when none fits, the choices with the datapath register are tried
+/// with that register inside the lanes' tree ([`Mvu::data_split`]), and the first that fits
+/// of all of them, or the fastest, is taken if it is at least [`MIN_GAIN_LEVELS`] LUT
+/// levels' delay faster (else nothing); with read registers, weight registers too when its
+/// weight ROMs are block RAM. On 7-series every MVU gets the row tests from difference
+/// registers ([`Mvu::hs_regs`]).
 pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
     let period_ns = 1000.0 / mhz;
     let row_diffs = family == TimingFamily::Xilinx7;

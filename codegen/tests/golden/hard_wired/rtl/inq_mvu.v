@@ -672,8 +672,48 @@ module inq_mvu #(
   localparam [0:0] NF_ONE = ((NF == 1) ? 1'b1 : 1'b0);
   localparam [0:0] OW_ONE = ((OW == 1) ? 1'b1 : 1'b0);
   localparam [0:0] OH_ONE = ((OH == 1) ? 1'b1 : 1'b0);
-  wire lsf_a = (last_sf ? SF_ONE : (sf == SF_PEN));
-  wire icl_a = ((last_sf | icl) ? CS_ONE : (icf == CS_PEN));
+  // the tests sf = SF - 2 and icf = CS - 2 of the fold the next fire leads to: with PREG = 1
+  // flip-flops (docs/hardware.md section 12, "The ROM-fed padding test selected, not
+  // computed"), loaded at a fire with the same tests of the counters' values after it, which
+  // are comparisons of the current counters selected by last_sf and icl; else comparisons
+  wire sfp;
+  wire icp;
+  generate
+    if (PREG != 0) begin : g_pen
+      localparam integer SF_P3_I = (SF >= 3) ? (SF - 3) : 0;
+      localparam integer CS_P3_I = (CS >= 3) ? (CS - 3) : 0;
+      localparam [SFW-1:0] SF_P3 = SF_P3_I[SFW-1:0];
+      localparam [ICW-1:0] CS_P3 = CS_P3_I[ICW-1:0];
+      // at reset, and after a pixel's last fold, both counters are 0 (SF_PEN and CS_PEN are
+      // 0 for SF, CS of 1 or 2)
+      localparam [0:0] SFP0 = ((SF <= 2) ? 1'b1 : 1'b0);
+      localparam [0:0] ICP0 = ((CS <= 2) ? 1'b1 : 1'b0);
+      reg sfp_q;
+      reg icp_q;
+      always @(posedge clk) begin
+        if (rst) begin
+          sfp_q <= SFP0;
+          icp_q <= ICP0;
+        end else if (fire) begin
+          if (last_sf) begin
+            sfp_q <= SFP0;
+            icp_q <= ICP0;
+          end else begin
+            // sf + 1 = SF - 2; icf + 1 = CS - 2, or 0 = CS - 2 after the channel folds' last
+            sfp_q <= ((SF >= 3) && (sf == SF_P3));
+            icp_q <= (icl ? ICP0 : ((CS >= 3) && (icf == CS_P3)));
+          end
+        end
+      end
+      assign sfp = sfp_q;
+      assign icp = icp_q;
+    end else begin : g_pen_c
+      assign sfp = (sf == SF_PEN);
+      assign icp = (icf == CS_PEN);
+    end
+  endgenerate
+  wire lsf_a = (last_sf ? SF_ONE : sfp);
+  wire icl_a = ((last_sf | icl) ? CS_ONE : icp);
   wire kxl_a = (kx_a == KW_LAST);
   wire nfl_a = (last_sf ? (nfl ? NF_ONE : (nf == NF_PEN)) : nfl);
   wire oxl_a = ((last_sf & nfl) ? (oxl ? OW_ONE : (ox == OW_PEN)) : oxl);
