@@ -90,9 +90,12 @@ pub struct FoldArgs {
     #[arg(long, value_name = "L", conflicts_with = "pipeline_for")]
     pub tree_levels: Option<u32>,
     /// Pipeline for --clock-mhz on this FPGA family: per hard-wired engine the fewest adder
-    /// tree registers whose estimated path fits in the period, and registered schedule flags
-    /// for every ROM-fed engine whose schedule misses it (the plan's clock estimate, `inq
-    /// report --flows`/`inq impl` compare it with the tools); prints what still misses.
+    /// tree registers whose estimated path fits in the period; per ROM-fed engine whose path
+    /// misses it read, weight or datapath registers (the datapath register inside the lanes'
+    /// tree when nothing else fits) or registered schedule flags; on xilinx7 also the row
+    /// tests of every conv and dense engine from difference registers (the same cycles). The
+    /// plan's clock estimate decides; `inq report --flows`/`inq impl` compare it with the
+    /// tools (on xilinx7 at 200 MHz: the 6-level target). Prints what still misses.
     #[arg(long, value_enum, value_name = "FAMILY")]
     pub pipeline_for: Option<FamilyArg>,
     /// How the skip FIFOs of residual connections get their depths.
