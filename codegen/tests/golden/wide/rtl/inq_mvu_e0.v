@@ -413,9 +413,10 @@ module inq_mvu_e0 #(
   end
   // HREG = 1: the row tests from differences kept in registers (docs/hardware.md section 12,
   // "The row tests from differences"): dr = rl - iy, dq = iy - need and iyh = (iy == H), each
-  // loaded with its value after the edge, selected from register sums by the events that
-  // change iy (a completed input row, the image wrap) and the limits (a fire that ends an
-  // output row, the image's last fire): rl grows by dlt = clamp(lop + SH - PT, 0, SH) and
+  // loaded at every edge with its value after it, dr and dq as themselves plus a step of the
+  // events that change the limits (a fire that ends an output row, the image's last fire)
+  // and one of those that change iy (a completed input row, the image wrap): rl grows by
+  // dlt = clamp(lop + SH - PT, 0, SH) and
   // need by SH at a fire that ends an output row, both return to their reset values at the
   // image's last fire (where lop = (OH - 1) * SH), and iy = H at the wrap. Then
   // in_room = (dr >= 1), in_next = (dr >= H + 1) and iy >= need = (dq >= 0), so in_ready
@@ -471,15 +472,15 @@ module inq_mvu_e0 #(
         wire [CW:0] dnext = ((lsh >= {1'b0, PT_C}) ? {1'b0, SH_C}
                            : ((lsh2 > {1'b0, PT_C}) ? (lsh2 - {1'b0, PT_C}) : {(CW+1){1'b0}}));
         /* verilator lint_on UNUSED */
-        reg [DBW-1:0] dq_l;
+        reg [DBW-1:0] dlt_q;
         always @(posedge clk) begin
           if (rst | last_fire) begin
-            dq_l <= DLT0;
+            dlt_q <= DLT0;
           end else if (step) begin
-            dq_l <= dnext[DBW-1:0];
+            dlt_q <= dnext[DBW-1:0];
           end
         end
-        assign dlt = dq_l;
+        assign dlt = dlt_q;
       end
       // dr and dq change by a step of the output side (a fire that ends an output row, the
       // image's last fire) plus one of the input side (a completed row, the wrap, where
