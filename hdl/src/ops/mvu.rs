@@ -176,8 +176,8 @@ pub struct Mvu {
     /// `l` adder levels, so that the register holds `⌈SIMD / 2^l⌉` partial sums per PE and
     /// the remaining levels run in front of the accumulator's adder. The same sums and
     /// cycles; flip-flops for a shorter lanes' chain. Set by
-    /// [`crate::clock_target::stage_to_clock`] when the datapath register alone leaves the
-    /// engine over the period.
+    /// [`crate::clock_target::stage_to_clock`] when no choice of registers fits the period
+    /// with the register after the whole tree.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub data_split: u32,
     /// Read registers (`docs/hardware.md` §4, "The datapath register at the read"; ROM-fed
