@@ -808,6 +808,32 @@ module inq_mvu #(
 
   // ---- PE x SIMD shift-add lanes, adder chains, next accumulator values ----
   wire [PE*ACC_W-1:0] nxt /*verilator split_var*/;
+  // The levels of span h0 <= h < h1 of a balanced tree over SIMD lanes' values v (lane s in
+  // word s) and carries c: at the level of span h, lane j (a multiple of 2h) takes lane
+  // j + h's partial sum with lane j + h's carry, {a, 1} + {b, c} = {a + b + c, ~c}, so every
+  // lane but 0 is the right operand of exactly one adder and lane 0's carry is left for the
+  // accumulator's adder. Lane 0's word holds the sum after the last level.
+  /* verilator lint_off UNUSED */
+  // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1.
+  function [SIMD*ACC_W-1:0] tree_levels;
+    input [SIMD*ACC_W-1:0] v;
+    input [SIMD-1:0]       c;
+    input integer          h0;
+    input integer          h1;
+    integer                h;
+    integer                j;
+    reg [ACC_W:0]          t;
+    begin
+      tree_levels = v;
+      for (h = h0; h < h1; h = h * 2) begin
+        for (j = 0; j + h < SIMD; j = j + 2 * h) begin
+          t = ({tree_levels[j*ACC_W +: ACC_W], 1'b1} + {tree_levels[(j+h)*ACC_W +: ACC_W], c[j+h]});
+          tree_levels[j*ACC_W +: ACC_W] = t[ACC_W:1];
+        end
+      end
+    end
+  endfunction
+  /* verilator lint_on UNUSED */
   // the current fold's weight words: the ROMs' output, or with WREG = 1 the register that
   // holds it at the read stage (the ROM read section below)
   wire [PE*SIMD*CB-1:0] w_cur;
@@ -852,10 +878,10 @@ module inq_mvu #(
       // whose LUTs can then take the lane's last shift stage
       reg [ACC_W-1:0] acc;
       wire [ACC_W-1:0] base = acc;
-      integer i;
       if (MUL != 0) begin : g_sum_mul
         // plain adds, so that synthesis can merge a product and its add into one DSP block
         reg [ACC_W-1:0] sum;
+        integer i;
         always @(*) begin
           sum = {ACC_W{1'b0}};
           for (i = 0; i < SIMD; i = i + 1) begin
@@ -882,38 +908,28 @@ module inq_mvu #(
         /* verilator lint_on UNUSED */
       end else begin : g_sum_pow2
         // the lanes' sum: {a, 1} + {b, c} = {a + b + c, ~c}, an adder with a carry in; lane
-        // 0's carry enters the accumulator's adder. Up to two lanes a chain; from three a
-        // balanced tree (ceil(log2 SIMD) adder levels): at the level of span h, lane j (a
-        // multiple of 2h) takes lane j + h's partial sum with lane j + h's carry (every lane
-        // but 0 is the right operand of exactly one adder)
+        // 0's carry enters the accumulator's adder. Up to two lanes a chain; from three the
+        // balanced tree of tree_levels above (ceil(log2 SIMD) adder levels)
         /* verilator lint_off UNUSED */
-        // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1; with
-        // DSPL > 0 only every 2^DSPL-th partial sum of the tree's first levels is registered.
+        // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1; a
+        // tree's result is its lane 0's word; with DSPL > 0 only every 2^DSPL-th partial
+        // sum of the tree's first levels is registered.
         wire [ACC_W-1:0] sum_d;
         wire             c0_d;
         if ((DREG != 0) && (DSPL != 0)) begin : g_split
           // DSPL > 0 (docs/hardware.md section 4, "Datapath registers", "The register inside
-          // the lanes' tree"): the datapath register sits after the first DSPL levels of the
-          // balanced tree below. It holds the partial sums of the lanes j that are multiples
-          // of 2^DSPL, with their carries, and the tree's remaining levels run after it, in
-          // front of the accumulator's adder: the same sum, the same cycle
+          // the lanes' tree"): the datapath register sits after the tree's first DSPL levels.
+          // It holds the partial sums and carries of the lanes that are multiples of 2^DSPL,
+          // and the remaining levels run on them after it, in front of the accumulator's
+          // adder: the same sum, the same cycle
           localparam integer SPAN = (1 << DSPL);
           localparam integer NQ = (SIMD + SPAN - 1) / SPAN;
-          reg [SIMD*ACC_W-1:0] ta;
-          reg [ACC_W:0]        sa;
-          integer ha;
-          always @(*) begin
-            ta = pv;
-            sa = {(ACC_W+1){1'b0}};
-            for (ha = 1; ha < SPAN; ha = ha * 2) begin
-              for (i = 0; i + ha < SIMD; i = i + 2 * ha) begin
-                sa = ({ta[i*ACC_W +: ACC_W], 1'b1} + {ta[(i+ha)*ACC_W +: ACC_W], cv[i+ha]});
-                ta[i*ACC_W +: ACC_W] = sa[ACC_W:1];
-              end
-            end
-          end
-          reg [NQ*ACC_W-1:0] tq;
-          reg [NQ-1:0]       cq;
+          wire [SIMD*ACC_W-1:0] ta = tree_levels(pv, cv, 1, SPAN);
+          reg  [NQ*ACC_W-1:0]   tq;
+          reg  [NQ-1:0]         cq;
+          // the registered words back at their lanes (the others are 0 and never read)
+          reg  [SIMD*ACC_W-1:0] tv;
+          reg  [SIMD-1:0]       tc;
           integer q;
           always @(posedge clk) begin
             if (adv) begin
@@ -923,26 +939,23 @@ module inq_mvu #(
               end
             end
           end
-          reg [NQ*ACC_W-1:0] tb;
-          reg [ACC_W:0]      sb;
-          integer hb;
-          integer qb;
+          integer qv;
           always @(*) begin
-            tb = tq;
-            sb = {(ACC_W+1){1'b0}};
-            for (hb = 1; hb < NQ; hb = hb * 2) begin
-              for (qb = 0; qb + hb < NQ; qb = qb + 2 * hb) begin
-                sb = ({tb[qb*ACC_W +: ACC_W], 1'b1} + {tb[(qb+hb)*ACC_W +: ACC_W], cq[qb+hb]});
-                tb[qb*ACC_W +: ACC_W] = sb[ACC_W:1];
-              end
+            tv = {(SIMD*ACC_W){1'b0}};
+            tc = {SIMD{1'b0}};
+            for (qv = 0; qv < NQ; qv = qv + 1) begin
+              tv[qv*SPAN*ACC_W +: ACC_W] = tq[qv*ACC_W +: ACC_W];
+              tc[qv*SPAN] = cq[qv];
             end
           end
+          wire [SIMD*ACC_W-1:0] tb = tree_levels(tv, tc, SPAN, SIMD);
           assign sum_d = tb[0 +: ACC_W];
           assign c0_d = cq[0];
         end else begin : g_whole
           reg [ACC_W-1:0] sum;
-          reg [ACC_W:0]   st;
           if (SIMD < 3) begin : g_chain
+            reg [ACC_W:0] st;
+            integer i;
             always @(*) begin
               sum = pv[0 +: ACC_W];
               st = {(ACC_W+1){1'b0}};
@@ -952,17 +965,8 @@ module inq_mvu #(
               end
             end
           end else begin : g_tree
-            reg [SIMD*ACC_W-1:0] tv;
-            integer h;
+            wire [SIMD*ACC_W-1:0] tv = tree_levels(pv, cv, 1, SIMD);
             always @(*) begin
-              tv = pv;
-              st = {(ACC_W+1){1'b0}};
-              for (h = 1; h < SIMD; h = h * 2) begin
-                for (i = 0; i + h < SIMD; i = i + 2 * h) begin
-                  st = ({tv[i*ACC_W +: ACC_W], 1'b1} + {tv[(i+h)*ACC_W +: ACC_W], cv[i+h]});
-                  tv[i*ACC_W +: ACC_W] = st[ACC_W:1];
-                end
-              end
               sum = tv[0 +: ACC_W];
             end
           end
