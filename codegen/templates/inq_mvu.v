@@ -51,6 +51,7 @@
   parameter integer OUT_SIGNED = @{ self.default_of("OUT_SIGNED", "0") }@,
   parameter integer SREG       = @{ self.default_of("SREG", "0") }@,
   parameter integer HREG       = @{ self.default_of("HREG", "0") }@,
+  parameter integer HBW        = @{ self.default_of("HBW", "2") }@,
 @% if !constant %@  parameter integer DREG       = @{ self.default_of("DREG", "0") }@,
   parameter integer DSPL       = @{ self.default_of("DSPL", "0") }@,
   parameter integer RREG       = @{ self.default_of("RREG", "0") }@,
@@ -668,10 +669,9 @@
   generate
     if (HREG != 0) begin : g_hs
       localparam integer RLL_I = ((((OH - 1) * SH) > PT) ? ((OH - 1) * SH) : PT) + NR - PT;
-      localparam integer NDL_I = (OH - 1) * SH + KH - PT;
-      localparam integer DB_I = (((H > RLL_I) ? H : RLL_I) > NDL_I) ? ((H > RLL_I) ? H : RLL_I)
-                                                                    : NDL_I;
-      localparam integer DBW = $clog2(DB_I + 1) + 1;
+      // the registers' width, from the plan (Mvu::row_diff_width): room for
+      // +-max(H, the largest rl, the largest need)
+      localparam integer DBW = HBW;
       localparam integer NR_HI = NR;
       localparam integer H_HI = H;
       localparam integer H1_HI = H + 1;

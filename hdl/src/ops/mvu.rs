@@ -363,8 +363,8 @@ impl Mvu {
             self.simd.div_ceil(1usize << self.data_split.min(31))
         }
     }
-    /// The width of the row-test difference registers ([`Mvu::hs_regs`], two's complement):
-    /// room for `±max(H, the largest rl, the largest need)`.
+    /// The width of the row-test difference registers ([`Mvu::hs_regs`], template parameter
+    /// `HBW`, two's complement): room for `±max(H, the largest rl, the largest need)`.
     pub fn row_diff_width(&self) -> u32 {
         let g = &self.geom;
         let top = (g.oh.saturating_sub(1)) * g.sh;
@@ -1539,6 +1539,7 @@ impl EngineOp for Mvu {
         }
         if self.hs_regs {
             p.push(Param::flag("HREG", true));
+            p.push(Param::int("HBW", self.row_diff_width()));
         }
         if self.data_regs && !self.is_constant() {
             p.push(Param::flag("DREG", true));

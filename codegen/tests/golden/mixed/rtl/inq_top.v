@@ -254,6 +254,7 @@ module inq_top (
     .SHIFT_FILE("e1_shift.hex"),
     .SREG(1),
     .HREG(1),
+    .HBW(4),
     .DREG(1),
     .A(6)
   ) u_e1_c2 (

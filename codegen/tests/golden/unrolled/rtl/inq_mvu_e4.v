@@ -38,6 +38,7 @@ module inq_mvu_e4 #(
   parameter integer OUT_SIGNED = 0,
   parameter integer SREG       = 0,
   parameter integer HREG       = 0,
+  parameter integer HBW        = 2,
   parameter         BIAS_FILE  = "",
   parameter         SHIFT_FILE = ""
 ) (
@@ -409,10 +410,9 @@ module inq_mvu_e4 #(
   generate
     if (HREG != 0) begin : g_hs
       localparam integer RLL_I = ((((OH - 1) * SH) > PT) ? ((OH - 1) * SH) : PT) + NR - PT;
-      localparam integer NDL_I = (OH - 1) * SH + KH - PT;
-      localparam integer DB_I = (((H > RLL_I) ? H : RLL_I) > NDL_I) ? ((H > RLL_I) ? H : RLL_I)
-                                                                    : NDL_I;
-      localparam integer DBW = $clog2(DB_I + 1) + 1;
+      // the registers' width, from the plan (Mvu::row_diff_width): room for
+      // +-max(H, the largest rl, the largest need)
+      localparam integer DBW = HBW;
       localparam integer NR_HI = NR;
       localparam integer H_HI = H;
       localparam integer H1_HI = H + 1;
