@@ -360,6 +360,17 @@ fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
     assert_eq!(without1.path.levels, 10); // round(0.95 · 11)
     assert_eq!(without8.path.levels, 16); // round(0.95 · 17)
     assert!(with8.path.levels < without8.path.levels, "{with8:?}");
+    // with DSP blocks the lanes' products and their sum are in the blocks, where the walked
+    // paths end: the estimate does not grow with SIMD (the shift-add lanes' does)
+    let (with32, _) = fc1_at(32);
+    assert!(with32.ns <= with1.ns, "{with32:?} vs {with1:?}");
+    let s32 = plan(&shift_model, &explicit(&[(&fc1, 4, 32)])).unwrap();
+    let s1 = plan(&shift_model, &explicit(&[(&fc1, 4, 1)])).unwrap();
+    let at = |d: &inq_hdl::Design| {
+        let i = d.engines.iter().position(|e| e.name == fc1).unwrap();
+        timing::estimate(d, family).parts[i].ns
+    };
+    assert!(at(&s32) > at(&s1), "{} vs {}", at(&s32), at(&s1));
 }
 
 #[test]

@@ -1152,7 +1152,18 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             LogicPath::default(),
         )
     };
-    let tree = log2_ceil(m.simd);
+    // With DSP blocks a multiplier engine's products and their plain adds map into DSP48E1s
+    // (yosys packs a product's add into the block's post-adder and chains the blocks), where
+    // a walked path ends and starts: its lanes' sum adds no LUT level, as with one lane
+    // (measured on the pixel-rate int8 LeNet, fc1 with 32 lanes per PE: 10 levels estimated
+    // with the sum's five, 7 in the netlist, none of them in the datapath;
+    // docs/performance.md, "Pipelined by default"). The blocks' own delay is not a LUT level
+    // and not in this proxy.
+    let tree = if dsp && m.mac == MacKind::Multiply {
+        0
+    } else {
+        log2_ceil(m.simd)
+    };
     let data_regs = m.data_regs && !m.is_constant();
     let mut datapath = LogicPath::new(
         7 + tree,
@@ -1184,10 +1195,16 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // accumulator, `obuf` and the register of the word emitted next (fitted on the 200 MHz
     // LeNet with the read registers alone on every ROM-fed engine, docs/performance.md
     // "Three more tries at the 6-level target": 6 to 8 levels, the schedule never deepest)
+    // On iCE40 that schedule is two LUT4 levels deeper: 7 + 6c walked on conv1 and conv2 of
+    // the `up5k` preset pipelined for 7-series (docs/performance.md, "Pipelined by default").
     let mut read = LogicPath::default();
     if m.read_regs && !m.is_constant() {
         if !sched_regs {
-            schedule = LogicPath::new(5, lbw.div_ceil(2));
+            let levels = match family {
+                TimingFamily::Xilinx7 => 5,
+                TimingFamily::Ice40Up | TimingFamily::Ice40Hx => 7,
+            };
+            schedule = LogicPath::new(levels, lbw.div_ceil(2));
         }
         read = LogicPath::new(1 + lbw.div_ceil(4), 0).with_wide_selects(1);
         if !data_regs {
@@ -1205,8 +1222,14 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
         // adder levels, one level and about two carry steps each; without registers the
         // whole tree of `M` levels and the obuf load. Its schedule has no window address
         // sum: the row test and the write counters, 3 + ⌈LBW/4⌉ levels.
+        // Its line buffer has a bank per slot and channel (§4.1), so the read selects among
+        // `NR·W` words, whatever the channels: wide beats of many channels (conv2 of the
+        // pixel-rate LeNet, 16 channels) no longer count their channels into the select
+        // (refitted 2026-12-04 on the walked netlists of the pixel-rate LeNets, shift-add and
+        // int8, at one adder level per stage: conv2 7 estimated against 4, now 6; conv1 6
+        // against 5, unchanged; docs/performance.md, "Pipelined by default").
         let st = Staging::new(&m.datapath(in_width), m.pipeline);
-        let read = 3 + lbw.div_ceil(4);
+        let read = 3 + log2_ceil((g.nr * g.w).max(2)).div_ceil(4);
         let (levels, tree) = if m.pipeline == 0 {
             (read + st.levels.depth() + 1, st.levels.depth())
         } else {
