@@ -157,6 +157,16 @@ impl TimingFamily {
             TimingFamily::Ice40Up | TimingFamily::Ice40Hx => None,
         }
     }
+    /// The clock the planner pipelines for on this family unless told otherwise (`inq gen
+    /// --pipeline-for`, default 7-series): on 7-series the proxy's target clock
+    /// [`PROXY_TARGET_MHZ`] (the 6-level target), or `clock_mhz` when that is faster; on
+    /// iCE40, which has no level target, `clock_mhz`.
+    pub fn default_pipeline_mhz(self, clock_mhz: f64) -> f64 {
+        match self {
+            TimingFamily::Xilinx7 => clock_mhz.max(PROXY_TARGET_MHZ),
+            TimingFamily::Ice40Up | TimingFamily::Ice40Hx => clock_mhz,
+        }
+    }
     /// The family of an iCE40 part name (`up5k`, `hx8k`, `lp1k`, ...).
     pub fn of_ice40_part(part: &str) -> Self {
         if part.starts_with("hx") {
@@ -194,8 +204,13 @@ pub const PROXY_TARGET_MHZ: f64 = 200.0;
 /// 200 MHz by [`TimingFamily::Xilinx7`]'s delays with [`XILINX_TARGET_CARRY`] carry steps on
 /// the path (`level_budget(200.0, 16)` = 6).
 pub const XILINX_200MHZ_LEVELS: u32 = 6;
-/// The path of the output stage (`inq_out`): the argmax comparison.
-pub const OUTPUT_PATH: LogicPath = LogicPath::new(3, 0);
+/// The path of the output stage (`inq_out`) for output words of `width` bits: the argmax
+/// comparison, a carry chain over the word, into the best value's enable (the `up5k` preset
+/// on iCE40, 20-bit words: 4 + 20c walked, and nextpnr's critical path once its engines
+/// were pipelined, 5 + 20c; docs/performance.md, "Pipelined by default").
+pub fn output_path(width: u32) -> LogicPath {
+    LogicPath::new(3, width)
+}
 
 /// A part of a design with a clock estimate of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,7 +290,7 @@ fn estimate_with(design: &Design, family: TimingFamily, dsp: bool) -> TimingEsti
                     }
                 }
                 TimedPart::Fifos => FIFO_PATH,
-                TimedPart::Output => OUTPUT_PATH,
+                TimedPart::Output => output_path(design.output.width),
             };
             let path = lut4.on(family);
             PartTiming {
@@ -344,5 +359,11 @@ mod tests {
             Some(XILINX_200MHZ_LEVELS)
         );
         assert_eq!(TimingFamily::Ice40Up.level_target(200.0), None);
+        assert_eq!(
+            TimingFamily::Xilinx7.default_pipeline_mhz(100.0),
+            PROXY_TARGET_MHZ
+        );
+        assert_eq!(TimingFamily::Xilinx7.default_pipeline_mhz(250.0), 250.0);
+        assert_eq!(TimingFamily::Ice40Up.default_pipeline_mhz(40.0), 40.0);
     }
 }
