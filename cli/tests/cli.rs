@@ -441,13 +441,20 @@ fn hard_wired_registers(dir: &std::path::Path) -> u64 {
 }
 
 /// `--tree-levels`: the hard-wired dense layer's adder tree (32 terms) gets the plan's
-/// registers by default, none with 0, one per adder level with 1; the design records them.
+/// registers without a clock target (`--pipeline-for none`), none with 0, one per adder level
+/// with 1; the design records them. The default, pipelined for 7-series at 200 MHz, keeps the
+/// engine within the 6-level target in the mapped netlist.
 #[test]
 fn gen_tree_levels_sets_the_pipeline_registers() {
     let (dir, mp) = fixture("treelevels");
     let m = mp.to_str().unwrap();
     let mut registers = Vec::new();
-    for (name, levels) in [("default", None), ("none", Some("0")), ("every", Some("1"))] {
+    for (name, extra) in [
+        ("plan", ["--pipeline-for", "none"]),
+        ("none", ["--tree-levels", "0"]),
+        ("every", ["--tree-levels", "1"]),
+        ("default", ["--beats", "auto"]),
+    ] {
         let out_dir = dir.join(name);
         let mut args = vec![
             "gen",
@@ -457,9 +464,7 @@ fn gen_tree_levels_sets_the_pipeline_registers() {
             "--out",
             out_dir.to_str().unwrap(),
         ];
-        if let Some(l) = levels {
-            args.extend(["--tree-levels", l]);
-        }
+        args.extend(extra);
         let out = inq(&args);
         assert!(
             out.status.success(),
@@ -485,8 +490,13 @@ fn gen_tree_levels_sets_the_pipeline_registers() {
         registers[0].1 >= 1 && registers[2].1 > registers[0].1,
         "{registers:?}"
     );
-    // the default stages keep the hard-wired engine within the 200 MHz 7-series target in the
-    // mapped netlist, and its estimate within two levels of it
+    // the default: a clock target of 200 MHz on 7-series, at least the plan's registers
+    assert!(
+        registers[3].0.contains("pipeline register") && registers[3].1 >= registers[0].1,
+        "{registers:?}"
+    );
+    // which keep the hard-wired engine within the 200 MHz 7-series target in the mapped
+    // netlist, and its estimate within two levels of it
     if have("yosys") {
         let d = dir.join("default");
         let r = json_of(&inq(&[
@@ -508,9 +518,10 @@ fn gen_tree_levels_sets_the_pipeline_registers() {
     }
 }
 
-/// `--pipeline-for FAMILY`: the hard-wired engine's registers come from `--clock-mhz` (none
-/// at a slow clock, more at a fast one), the summary says what meets, and a fixed
-/// `--tree-levels` beside it is refused by the parser.
+/// `--pipeline-for FAMILY --pipeline-mhz F`: the hard-wired engine's registers come from the
+/// clock (none at a slow clock, more at a fast one), the summary says what meets; the default
+/// is 7-series at 200 MHz, or at `--clock-mhz` when that is faster; a fixed `--tree-levels`
+/// beside a family, or a clock without one, is refused.
 #[test]
 fn gen_pipeline_for_a_clock_chooses_the_registers() {
     let (dir, mp) = fixture("pipelinefor");
@@ -525,7 +536,7 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
             "3",
             "--pipeline-for",
             "xilinx7",
-            "--clock-mhz",
+            "--pipeline-mhz",
             mhz,
             "--out",
             out_dir.to_str().unwrap(),
@@ -584,25 +595,82 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
         "{}",
         registers[1].0
     );
+    // the default clock target: 200 MHz on 7-series below it, --clock-mhz above it; none
+    // with `--pipeline-for none`
+    for (clock, target) in [
+        ("100", Some("200.0")),
+        ("250", Some("250.0")),
+        ("none", None),
+    ] {
+        let out_dir = dir.join(format!("default{clock}"));
+        let mut args = vec![
+            "gen",
+            m,
+            "--unroll",
+            "3",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        if clock == "none" {
+            args.extend(["--pipeline-for", "none"]);
+        } else {
+            args.extend(["--clock-mhz", clock]);
+        }
+        let out = inq(&args);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{text}");
+        match target {
+            Some(t) => assert!(
+                text.contains(&format!("clock target {t} MHz on Xilinx 7-series")),
+                "{text}"
+            ),
+            None => assert!(!text.contains("clock target"), "{text}"),
+        }
+    }
+    for (name, extra) in [
+        ("both", ["--pipeline-for", "xilinx7", "--tree-levels", "2"]),
+        (
+            "levels_mhz",
+            ["--pipeline-mhz", "200", "--tree-levels", "2"],
+        ),
+    ] {
+        let out_dir = dir.join(name);
+        let mut args = vec![
+            "gen",
+            m,
+            "--unroll",
+            "3",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = inq(&args);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out_dir.exists());
+    }
+    let out_dir = dir.join("none_mhz");
     let out = inq(&[
         "gen",
         m,
-        "--unroll",
-        "3",
         "--pipeline-for",
-        "xilinx7",
-        "--tree-levels",
-        "2",
+        "none",
+        "--pipeline-mhz",
+        "200",
         "--out",
-        dir.join("both").to_str().unwrap(),
+        out_dir.to_str().unwrap(),
     ]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        String::from_utf8_lossy(&out.stderr).contains("--pipeline-mhz needs a family"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!dir.join("both").exists());
+    assert!(!out_dir.exists());
 }
 
 #[test]
@@ -1184,9 +1252,11 @@ fn tiny_dataset(name: &str, hw: usize, train: usize, test: usize) -> PathBuf {
 fn flow_runs_pytorch_residual_and_depthwise_exports() {
     assert!(have("verilator"), "this test runs the whole flow");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../inq/tests/fixtures");
-    for (name, hw, adds, dw) in [
-        ("torch_resnet_dynamo", 8, 2, 0),
-        ("torch_dwsep_classic", 6, 0, 2),
+    // the first pipelined for the default clock target, the second told not to be: `inq flow`
+    // takes `inq gen`'s pipelining options
+    for (name, hw, adds, dw, pipelining) in [
+        ("torch_resnet_dynamo", 8, 2, 0, "xilinx7"),
+        ("torch_dwsep_classic", 6, 0, 2, "none"),
     ] {
         let data = tiny_dataset(&format!("flow-{name}"), hw, 48, 12);
         let out = data.join("out");
@@ -1206,6 +1276,8 @@ fn flow_runs_pytorch_residual_and_depthwise_exports() {
             "--images",
             "6",
             "--no-report",
+            "--pipeline-for",
+            pipelining,
             "--json",
         ]);
         let s = json_of(&o);
@@ -1228,6 +1300,17 @@ fn flow_runs_pytorch_residual_and_depthwise_exports() {
         let engines = manifest["design"]["engines"].as_array().unwrap();
         let kind = |k: &str| engines.iter().filter(|e| e["kind"]["kind"] == k).count();
         assert_eq!(kind("add"), adds, "{name}: add engines");
+        // on 7-series every conv and dense engine takes its row tests from differences
+        let row_diffs = engines
+            .iter()
+            .filter(|e| e["kind"]["hs_regs"] == true)
+            .count();
+        if pipelining == "none" {
+            assert_eq!(row_diffs, 0, "{name}");
+        } else {
+            assert_eq!(row_diffs, kind("mvu"), "{name}");
+            assert!(row_diffs > 0, "{name}");
+        }
         let model = inq_model::QuantModel::load(&out.join("model.json")).unwrap();
         let count =
             |f: &dyn Fn(&inq_model::Op) -> bool| model.nodes.iter().filter(|n| f(&n.op)).count();

@@ -50,14 +50,42 @@ pub struct BuildRequest {
     pub clock_mhz: f64,
     /// Write into a folder `inq` did not write (never deleting anything).
     pub force: bool,
-    /// Adder levels per pipeline stage of the hard-wired engines (`None`: the plan's
-    /// default; 0: no pipeline registers).
-    pub tree_levels: Option<u32>,
-    /// Stage the hard-wired engines' adder trees for `clock_mhz` on this family instead
-    /// (`inq_hdl::stage_to_clock`; not with `tree_levels`).
-    pub pipeline_for: Option<inq_hdl::TimingFamily>,
+    /// Where the pipeline registers come from.
+    pub pipelining: Pipelining,
     /// Elements per beat on the streams (`docs/hardware.md` §2.1, `inq_hdl::choose_beats`).
     pub beats: inq_hdl::BeatChoice,
+}
+
+/// How the plan places its pipeline registers (`docs/hardware.md` §12).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pipelining {
+    /// The fewest registers that keep every engine's estimated path within the period of
+    /// `mhz` on `family` (`inq_hdl::stage_to_clock`): the adder-tree stages of hard-wired
+    /// engines, the read, weight and datapath registers or schedule flags of ROM-fed ones,
+    /// and on 7-series the row tests from difference registers. The default:
+    /// [`Pipelining::default_for`] 7-series at 200 MHz, the timing proxy's 6-level target.
+    ToClock {
+        /// The family whose delays the estimate uses.
+        family: inq_hdl::TimingFamily,
+        /// The clock to fit, MHz.
+        mhz: f64,
+    },
+    /// A register after every this many adder levels of the hard-wired engines' trees (0:
+    /// none) and no other register: fixed stages without a clock target (`inq gen
+    /// --pipeline-for none` takes the plan's
+    /// [`inq_hdl::ops::pipeline::ADDER_LEVELS_PER_STAGE`]).
+    TreeLevels(u32),
+}
+
+impl Pipelining {
+    /// Pipelining for `family` at its default clock for a design clocked at `clock_mhz`
+    /// ([`inq_hdl::TimingFamily::default_pipeline_mhz`]: on 7-series at least 200 MHz).
+    pub fn default_for(family: inq_hdl::TimingFamily, clock_mhz: f64) -> Self {
+        Pipelining::ToClock {
+            family,
+            mhz: family.default_pipeline_mhz(clock_mhz),
+        }
+    }
 }
 
 /// What `inq gen` did.
@@ -69,7 +97,7 @@ pub struct BuildReport {
     pub manifest: Manifest,
     /// The skip-FIFO sizing, when it ran.
     pub sizing: Option<inq_sim::SizingReport>,
-    /// The adder-tree staging for the clock, when asked (`BuildRequest::pipeline_for`).
+    /// The registers chosen for the clock (with [`Pipelining::ToClock`]).
     pub clock_fit: Option<inq_hdl::ClockFit>,
     /// Seconds spent planning, sizing and generating.
     pub seconds: f64,
@@ -83,23 +111,16 @@ pub const SIZING_IMAGES: usize = 4;
 pub fn plan(model: &QuantModel, req: &BuildRequest) -> Result<Planned, FlowError> {
     let mut design = inq_hdl::plan_with(model, &req.folding, &req.unroll, req.beats)?;
     let mut clock_fit = None;
-    match (req.tree_levels, req.pipeline_for) {
-        (Some(_), Some(_)) => {
-            return Err(FlowError::Input(
-                "give either a fixed number of adder levels per stage or a family to pipeline for, not both".into(),
-            ))
-        }
-        (Some(l), None) => inq_hdl::stage_adder_trees(&mut design, l),
-        (None, Some(family)) => {
-            if !(req.clock_mhz.is_finite() && req.clock_mhz > 0.0) {
+    match req.pipelining {
+        Pipelining::TreeLevels(l) => inq_hdl::stage_adder_trees(&mut design, l),
+        Pipelining::ToClock { family, mhz } => {
+            if !(mhz.is_finite() && mhz > 0.0) {
                 return Err(FlowError::Input(format!(
-                    "clock {} MHz: must be positive to pipeline for it",
-                    req.clock_mhz
+                    "clock {mhz} MHz: must be positive to pipeline for it"
                 )));
             }
-            clock_fit = Some(inq_hdl::stage_to_clock(&mut design, family, req.clock_mhz));
+            clock_fit = Some(inq_hdl::stage_to_clock(&mut design, family, mhz));
         }
-        (None, None) => {}
     }
     if req.fifo_depths == FifoDepths::Rule || !design.streams.iter().any(|s| s.skip) {
         return Ok(Planned {
@@ -123,7 +144,7 @@ pub struct Planned {
     pub design: Design,
     /// The skip-FIFO sizing, when it ran.
     pub sizing: Option<inq_sim::SizingReport>,
-    /// The adder-tree staging for the clock, when asked.
+    /// The registers chosen for the clock (with [`Pipelining::ToClock`]).
     pub clock_fit: Option<inq_hdl::ClockFit>,
 }
 

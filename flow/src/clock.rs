@@ -237,7 +237,7 @@ pub struct DepthComparison {
 
 /// The LUT-level target of `family`'s timing proxy, when it has one: the family's level
 /// target at [`timing::PROXY_TARGET_MHZ`] ([`TimingFamily::level_target`]; 7-series:
-/// [`timing::XILINX_200MHZ_LEVELS`]), the one `inq gen --pipeline-for` names at that clock.
+/// [`timing::XILINX_200MHZ_LEVELS`]), the one `inq gen` pipelines for by default.
 pub fn target_levels(family: TimingFamily) -> Option<u32> {
     family.level_target(timing::PROXY_TARGET_MHZ)
 }
@@ -359,7 +359,7 @@ pub fn depth_table(d: &DepthComparison) -> String {
             if d.netlist.levels <= target {
                 "met"
             } else {
-                "NOT met (`inq gen --pipeline-for xilinx7 --clock-mhz F` pipelines hard-wired adder trees and gives ROM-fed engines read, weight and datapath registers or registered schedule flags; pools, FIFOs and the output stage have no stage to add)"
+                "NOT met (`inq gen` pipelines for it unless given `--pipeline-for none`, `--tree-levels` or another family: adder-tree stages of hard-wired engines, read, weight and datapath registers or registered schedule flags of ROM-fed ones; pools, FIFOs and the output stage have no stage to add)"
             }
         );
         if !d.deep.is_empty() {

@@ -238,8 +238,10 @@ fn evaluate(
             fifo_depths: crate::build::FifoDepths::Simulated,
             clock_mhz: a.clock_mhz,
             force: false,
-            tree_levels: None,
-            pipeline_for: None,
+            pipelining: crate::build::Pipelining::default_for(
+                inq_hdl::TimingFamily::Xilinx7,
+                a.clock_mhz,
+            ),
             beats: inq_hdl::BeatChoice::Auto,
         },
     )

@@ -13,7 +13,7 @@ use inq_quant::train::Arch;
 use inq_report::yosys::Flow;
 use serde::Serialize;
 
-use crate::build::{BuildRequest, FifoDepths};
+use crate::build::BuildRequest;
 use crate::error::{Context, FlowError};
 use crate::progress::Stages;
 use crate::quantize::{Method, QuantizeRequest};
@@ -366,7 +366,7 @@ pub fn run(req: &FlowRequest) -> Result<FlowSummary, FlowError> {
     let md = work.join("report.md");
     let mut plan_table = design.summary_table(req.build.clock_mhz);
     if let Some(f) = &g.clock_fit {
-        // `--pipeline-for`: the adder-tree stages chosen for the clock and what misses it
+        // pipelined for a clock (the default): the registers chosen and what misses it
         plan_table.push_str(&f.summary());
     }
     write_markdown(&md, &s, &plan_table, &sim_table, &report_table, &plots)?;
@@ -463,18 +463,4 @@ fn write_markdown(
 /// The default folding of an architecture's flow: its lane budget.
 pub fn default_folding(arch: Arch) -> FoldingRequest {
     FoldingRequest::LaneBudget(default_lanes(arch))
-}
-
-/// The default build of a flow.
-pub fn default_build(arch: Arch, clock_mhz: f64) -> BuildRequest {
-    BuildRequest {
-        folding: default_folding(arch),
-        unroll: Vec::new(),
-        fifo_depths: FifoDepths::Simulated,
-        clock_mhz,
-        force: false,
-        tree_levels: None,
-        pipeline_for: None,
-        beats: inq_hdl::BeatChoice::Auto,
-    }
 }

@@ -1,9 +1,7 @@
 //! `inq flow`: the main job in one command — quantize → eval → gen → sim → verify → report.
 
 use clap::Args;
-use inq_flow::flow::{
-    default_build, default_folding, default_model, run as run_flow, FlowRequest, Start,
-};
+use inq_flow::flow::{default_folding, default_model, run as run_flow, FlowRequest, Start};
 use std::path::PathBuf;
 
 use super::gen::FoldArgs;
@@ -65,12 +63,8 @@ pub fn run(a: &FlowArgs) -> anyhow::Result<()> {
         (None, Some(m)) => Start::Float(m.clone()),
         (None, None) => Start::Float(default_model(arch)),
     };
-    let mut build = default_build(arch, a.clock_mhz);
-    let b = a.fold.build(a.clock_mhz, default_folding(arch), a.force)?;
-    build.folding = b.folding;
-    build.unroll = b.unroll;
-    build.fifo_depths = b.fifo_depths;
-    build.force = a.force;
+    // every option of `inq gen` (folding, unrolling, pipelining, beats, FIFO depths)
+    let build = a.fold.build(a.clock_mhz, default_folding(arch), a.force)?;
     let req = FlowRequest {
         start,
         quantize: a

@@ -1,7 +1,7 @@
 //! `inq gen`: plan the hardware for a quantized model and write its design folder.
 
 use clap::{Args, ValueEnum};
-use inq_flow::build::{build, load_for_mac, BuildRequest, FifoDepths, Mac};
+use inq_flow::build::{build, load_for_mac, BuildRequest, FifoDepths, Mac, Pipelining};
 use inq_hdl::{Folding, FoldingRequest};
 use std::path::PathBuf;
 
@@ -16,23 +16,29 @@ pub enum MacArg {
     Multiply,
 }
 
-/// An FPGA family of the clock estimate.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+/// The FPGA family the planner pipelines for.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FamilyArg {
     /// Xilinx 7-series (LUT6), as yosys `synth_xilinx` maps it.
+    #[default]
     Xilinx7,
     /// iCE40 UltraPlus and LP parts (`up5k`, …).
     Ice40Up,
     /// iCE40 HX parts (`hx8k`, …).
     Ice40Hx,
+    /// No clock target: only the hard-wired engines' adder trees get registers, two adder
+    /// levels per stage (see --tree-levels).
+    None,
 }
 
-impl From<FamilyArg> for inq_hdl::TimingFamily {
-    fn from(f: FamilyArg) -> Self {
-        match f {
-            FamilyArg::Xilinx7 => inq_hdl::TimingFamily::Xilinx7,
-            FamilyArg::Ice40Up => inq_hdl::TimingFamily::Ice40Up,
-            FamilyArg::Ice40Hx => inq_hdl::TimingFamily::Ice40Hx,
+impl FamilyArg {
+    /// The family of the clock estimate (`None` for `none`).
+    fn family(self) -> Option<inq_hdl::TimingFamily> {
+        match self {
+            FamilyArg::Xilinx7 => Some(inq_hdl::TimingFamily::Xilinx7),
+            FamilyArg::Ice40Up => Some(inq_hdl::TimingFamily::Ice40Up),
+            FamilyArg::Ice40Hx => Some(inq_hdl::TimingFamily::Ice40Hx),
+            FamilyArg::None => None,
         }
     }
 }
@@ -86,18 +92,25 @@ pub struct FoldArgs {
     #[arg(long, value_delimiter = ',')]
     pub unroll: Vec<String>,
     /// Adder levels per pipeline stage in the adder trees of hard-wired engines (a register
-    /// after every L levels; 0: none, the whole tree in one cycle). Default 2.
-    #[arg(long, value_name = "L", conflicts_with = "pipeline_for")]
+    /// after every L levels; 0: none, the whole tree in one cycle) and no other register,
+    /// instead of pipelining for a clock.
+    #[arg(long, value_name = "L", conflicts_with_all = ["pipeline_for", "pipeline_mhz"])]
     pub tree_levels: Option<u32>,
-    /// Pipeline for --clock-mhz on this FPGA family: per hard-wired engine the fewest adder
-    /// tree registers whose estimated path fits in the period; per ROM-fed engine whose path
-    /// misses it read, weight or datapath registers (the datapath register inside the lanes'
-    /// tree when nothing else fits) or registered schedule flags; on xilinx7 also the row
-    /// tests of every conv and dense engine from difference registers (the same cycles). The
-    /// plan's clock estimate decides; `inq report --flows`/`inq impl` compare it with the
-    /// tools (on xilinx7 at 200 MHz: the 6-level target). Prints what still misses.
-    #[arg(long, value_enum, value_name = "FAMILY")]
-    pub pipeline_for: Option<FamilyArg>,
+    /// Pipeline for a clock on this FPGA family (default: 7-series at 200 MHz, the timing
+    /// proxy's 6-level target): per hard-wired engine the fewest adder tree registers whose
+    /// estimated path fits in the period; per ROM-fed engine whose path misses it read,
+    /// weight or datapath registers (the datapath register inside the lanes' tree when
+    /// nothing else fits) or registered schedule flags; on xilinx7 also the row tests of
+    /// every conv and dense engine from difference registers. No register changes a value
+    /// or the interval (some add a cycle of first-image latency). The plan's clock estimate
+    /// decides; `inq report --flows`/`inq impl` compare it with the tools. Prints what still
+    /// misses. `none`: no clock target.
+    #[arg(long, value_enum, value_name = "FAMILY", default_value_t = FamilyArg::Xilinx7)]
+    pub pipeline_for: FamilyArg,
+    /// The clock to pipeline for, in MHz (default: on xilinx7 200 MHz, or --clock-mhz when
+    /// that is faster; on iCE40 --clock-mhz).
+    #[arg(long, value_name = "MHZ")]
+    pub pipeline_mhz: Option<f64>,
     /// How the skip FIFOs of residual connections get their depths.
     #[arg(long, value_enum, default_value_t = FifoDepthsArg::Simulated)]
     pub fifo_depths: FifoDepthsArg,
@@ -129,6 +142,26 @@ impl FoldArgs {
         })
     }
 
+    /// Where the pipeline registers come from: `--tree-levels`, else `--pipeline-for` at
+    /// `--pipeline-mhz` or the family's default clock for `clock_mhz`.
+    pub fn pipelining(&self, clock_mhz: f64) -> anyhow::Result<Pipelining> {
+        if let Some(l) = self.tree_levels {
+            return Ok(Pipelining::TreeLevels(l));
+        }
+        match (self.pipeline_for.family(), self.pipeline_mhz) {
+            (None, Some(_)) => {
+                anyhow::bail!(
+                    "--pipeline-mhz needs a family to pipeline for, not --pipeline-for none"
+                )
+            }
+            (None, None) => Ok(Pipelining::TreeLevels(
+                inq_hdl::ops::pipeline::ADDER_LEVELS_PER_STAGE,
+            )),
+            (Some(family), Some(mhz)) => Ok(Pipelining::ToClock { family, mhz }),
+            (Some(family), None) => Ok(Pipelining::default_for(family, clock_mhz)),
+        }
+    }
+
     /// The build request.
     pub fn build(
         &self,
@@ -145,8 +178,7 @@ impl FoldArgs {
             },
             clock_mhz,
             force,
-            tree_levels: self.tree_levels,
-            pipeline_for: self.pipeline_for.map(Into::into),
+            pipelining: self.pipelining(clock_mhz)?,
             beats: match self.beats {
                 BeatsArg::Auto => inq_hdl::BeatChoice::Auto,
                 BeatsArg::One => inq_hdl::BeatChoice::One,
