@@ -440,6 +440,20 @@ fn hard_wired_registers(dir: &std::path::Path) -> u64 {
         .unwrap()
 }
 
+/// `inq gen MODEL --unroll 3 --out OUT EXTRA…`: the fixture's hard-wired dense layer.
+fn gen_unrolled(model: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "gen",
+        model,
+        "--unroll",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    inq(&args)
+}
+
 /// `--tree-levels`: the hard-wired dense layer's adder tree (32 terms) gets the plan's
 /// registers without a clock target (`--pipeline-for none`), none with 0, one per adder level
 /// with 1; the design records them. The default, pipelined for 7-series at 200 MHz, keeps the
@@ -456,16 +470,7 @@ fn gen_tree_levels_sets_the_pipeline_registers() {
         ("default", ["--beats", "auto"]),
     ] {
         let out_dir = dir.join(name);
-        let mut args = vec![
-            "gen",
-            m,
-            "--unroll",
-            "3",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        let out = inq(&args);
+        let out = gen_unrolled(m, &out_dir, &extra);
         assert!(
             out.status.success(),
             "{}",
@@ -529,18 +534,11 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
     let mut registers = Vec::new();
     for mhz in ["20", "450"] {
         let out_dir = dir.join(mhz);
-        let out = inq(&[
-            "gen",
+        let out = gen_unrolled(
             m,
-            "--unroll",
-            "3",
-            "--pipeline-for",
-            "xilinx7",
-            "--pipeline-mhz",
-            mhz,
-            "--out",
-            out_dir.to_str().unwrap(),
-        ]);
+            &out_dir,
+            &["--pipeline-for", "xilinx7", "--pipeline-mhz", mhz],
+        );
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(
             out.status.success(),
@@ -603,20 +601,12 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
         ("none", None),
     ] {
         let out_dir = dir.join(format!("default{clock}"));
-        let mut args = vec![
-            "gen",
-            m,
-            "--unroll",
-            "3",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ];
-        if clock == "none" {
-            args.extend(["--pipeline-for", "none"]);
+        let extra = if clock == "none" {
+            ["--pipeline-for", "none"]
         } else {
-            args.extend(["--clock-mhz", clock]);
-        }
-        let out = inq(&args);
+            ["--clock-mhz", clock]
+        };
+        let out = gen_unrolled(m, &out_dir, &extra);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(out.status.success(), "{text}");
         match target {
@@ -635,16 +625,7 @@ fn gen_pipeline_for_a_clock_chooses_the_registers() {
         ),
     ] {
         let out_dir = dir.join(name);
-        let mut args = vec![
-            "gen",
-            m,
-            "--unroll",
-            "3",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        let out = inq(&args);
+        let out = gen_unrolled(m, &out_dir, &extra);
         assert!(!out.status.success());
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
