@@ -668,10 +668,9 @@
   // and need.
   generate
     if (HREG != 0) begin : g_hs
+      // (HBW, the registers' width, comes from the plan, Mvu::row_diff_width: room for
+      // +-max(H, the largest rl, the largest need))
       localparam integer RLL_I = ((((OH - 1) * SH) > PT) ? ((OH - 1) * SH) : PT) + NR - PT;
-      // the registers' width, from the plan (Mvu::row_diff_width): room for
-      // +-max(H, the largest rl, the largest need)
-      localparam integer DBW = HBW;
       localparam integer NR_HI = NR;
       localparam integer H_HI = H;
       localparam integer H1_HI = H + 1;
@@ -679,48 +678,48 @@
       localparam integer DL_HI = NR - RLL_I;            // rl's step at the image's last fire
       localparam integer LQ_HI = (OH - 1) * SH;         // need's step back there
       localparam integer NQ0_HI = PT - KH;              // -need after reset
-      localparam [DBW-1:0] NR_D  = NR_HI[DBW-1:0];
-      localparam [DBW-1:0] H_D   = H_HI[DBW-1:0];
-      localparam [DBW-1:0] H1_D  = H1_HI[DBW-1:0];
-      localparam [DBW-1:0] SH_D  = SH_HI[DBW-1:0];
-      localparam [DBW-1:0] DL_D  = DL_HI[DBW-1:0];
-      localparam [DBW-1:0] LQ_D  = LQ_HI[DBW-1:0];
-      localparam [DBW-1:0] NQ0_D = NQ0_HI[DBW-1:0];
+      localparam [HBW-1:0] NR_D  = NR_HI[HBW-1:0];
+      localparam [HBW-1:0] H_D   = H_HI[HBW-1:0];
+      localparam [HBW-1:0] H1_D  = H1_HI[HBW-1:0];
+      localparam [HBW-1:0] SH_D  = SH_HI[HBW-1:0];
+      localparam [HBW-1:0] DL_D  = DL_HI[HBW-1:0];
+      localparam [HBW-1:0] LQ_D  = LQ_HI[HBW-1:0];
+      localparam [HBW-1:0] NQ0_D = NQ0_HI[HBW-1:0];
       localparam integer ONE_HI = 1;
       localparam integer MONE_HI = -1;
       localparam integer MSH_HI = -SH;
       localparam integer MH_HI = -H;
-      localparam [DBW-1:0] ONE_D = ONE_HI[DBW-1:0];
-      localparam [DBW-1:0] MONE_D = MONE_HI[DBW-1:0];
-      localparam [DBW-1:0] MSH_D = MSH_HI[DBW-1:0];
-      localparam [DBW-1:0] MH_D = MH_HI[DBW-1:0];
-      reg [DBW-1:0] dr;
-      reg [DBW-1:0] dq;
+      localparam [HBW-1:0] ONE_D = ONE_HI[HBW-1:0];
+      localparam [HBW-1:0] MONE_D = MONE_HI[HBW-1:0];
+      localparam [HBW-1:0] MSH_D = MSH_HI[HBW-1:0];
+      localparam [HBW-1:0] MH_D = MH_HI[HBW-1:0];
+      reg [HBW-1:0] dr;
+      reg [HBW-1:0] dq;
       reg           iyh;
       // dlt: how much rl grows at a fire that ends an output row but not the image,
       // clamp(lop + SH - PT, 0, SH); SH when PT = 0, else a register holding it for the
       // current lop, loaded with its value for lop + SH at such a fire and for lop = 0 at
       // the image's last fire
-      wire [DBW-1:0] dlt;
+      wire [HBW-1:0] dlt;
       wire           step = (fire & end_row & (~oyl));
       if (PT == 0) begin : g_dlt_sh
         assign dlt = SH_D;
       end else begin : g_dlt
         localparam integer DLT0_I = (SH > PT) ? (SH - PT) : 0;
-        localparam [DBW-1:0] DLT0 = DLT0_I[DBW-1:0];
+        localparam [HBW-1:0] DLT0 = DLT0_I[HBW-1:0];
         /* verilator lint_off UNUSED */
-        // Justification: dlt is at most SH, so the bits of the wider sum above DBW are 0.
+        // Justification: dlt is at most SH, so the bits of the wider sum above HBW are 0.
         wire [CW:0] lsh = ({1'b0, lop} + {1'b0, SH_C});
         wire [CW:0] lsh2 = (lsh + {1'b0, SH_C});
         wire [CW:0] dnext = ((lsh >= {1'b0, PT_C}) ? {1'b0, SH_C}
                            : ((lsh2 > {1'b0, PT_C}) ? (lsh2 - {1'b0, PT_C}) : {(CW+1){1'b0}}));
         /* verilator lint_on UNUSED */
-        reg [DBW-1:0] dlt_q;
+        reg [HBW-1:0] dlt_q;
         always @(posedge clk) begin
           if (rst | last_fire) begin
             dlt_q <= DLT0;
           end else if (step) begin
-            dlt_q <= dnext[DBW-1:0];
+            dlt_q <= dnext[HBW-1:0];
           end
         end
         assign dlt = dlt_q;
@@ -728,10 +727,10 @@
       // dr and dq change by a step of the output side (a fire that ends an output row, the
       // image's last fire) plus one of the input side (a completed row, the wrap, where
       // iy = H): each is one sum of three terms, the events selecting constants (and dlt)
-      wire [DBW-1:0] ar = (last_fire ? DL_D : (step ? dlt : {DBW{1'b0}}));
-      wire [DBW-1:0] br = (img_wrap ? H_D : (row_in ? MONE_D : {DBW{1'b0}}));
-      wire [DBW-1:0] aq = (last_fire ? LQ_D : (step ? MSH_D : {DBW{1'b0}}));
-      wire [DBW-1:0] bq = (img_wrap ? MH_D : (row_in ? ONE_D : {DBW{1'b0}}));
+      wire [HBW-1:0] ar = (last_fire ? DL_D : (step ? dlt : {HBW{1'b0}}));
+      wire [HBW-1:0] br = (img_wrap ? H_D : (row_in ? MONE_D : {HBW{1'b0}}));
+      wire [HBW-1:0] aq = (last_fire ? LQ_D : (step ? MSH_D : {HBW{1'b0}}));
+      wire [HBW-1:0] bq = (img_wrap ? MH_D : (row_in ? ONE_D : {HBW{1'b0}}));
       always @(posedge clk) begin
         if (rst) begin
           dr <= NR_D;
@@ -747,10 +746,10 @@
           end
         end
       end
-      wire room = ((~dr[DBW-1]) & (dr != {DBW{1'b0}}));
-      wire next = ((~dr[DBW-1]) & (dr >= H1_D));
+      wire room = ((~dr[HBW-1]) & (dr != {HBW{1'b0}}));
+      wire next = ((~dr[HBW-1]) & (dr >= H1_D));
       assign in_ready_h = ((~iyh) & (ahead ? next : (cdone | room)));
-      assign rows_ok_h = (ahead | iyh | (~dq[DBW-1]));
+      assign rows_ok_h = (ahead | iyh | (~dq[HBW-1]));
       assign iy_end = iyh;
     end else begin : g_nohs
       assign in_ready_h = 1'b0;
@@ -1213,8 +1212,8 @@
         /* verilator lint_on UNUSED */
       end else begin : g_sum_pow2
         // the lanes' sum: {a, 1} + {b, c} = {a + b + c, ~c}, an adder with a carry in; lane
-        // 0's carry enters the accumulator's adder. Up to two lanes a chain; from three the
-        // balanced tree of tree_levels above (ceil(log2 SIMD) adder levels)
+        // 0's carry enters the accumulator's adder. The balanced tree of tree_levels above
+        // (ceil(log2 SIMD) adder levels; of two lanes one adder)
         /* verilator lint_off UNUSED */
         // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1; a
         // tree's result is its lane 0's word; with DSPL > 0 only every 2^DSPL-th partial
@@ -1257,24 +1256,9 @@
           assign sum_d = tb[0 +: ACC_W];
           assign c0_d = cq[0];
         end else begin : g_whole
-          reg [ACC_W-1:0] sum;
-          if (SIMD < 3) begin : g_chain
-            reg [ACC_W:0] st;
-            integer i;
-            always @(*) begin
-              sum = pv[0 +: ACC_W];
-              st = {(ACC_W+1){1'b0}};
-              for (i = 1; i < SIMD; i = i + 1) begin
-                st = ({sum, 1'b1} + {pv[i*ACC_W +: ACC_W], cv[i]});
-                sum = st[ACC_W:1];
-              end
-            end
-          end else begin : g_tree
-            wire [SIMD*ACC_W-1:0] tv = tree_levels(pv, cv, 1, SIMD);
-            always @(*) begin
-              sum = tv[0 +: ACC_W];
-            end
-          end
+          // (of one or two lanes the tree is the lane itself or one adder)
+          wire [SIMD*ACC_W-1:0] tv = tree_levels(pv, cv, 1, SIMD);
+          wire [ACC_W-1:0] sum = tv[0 +: ACC_W];
           // DREG = 1: the sum and lane 0's carry pass a register (taken when the stage
           // advances) before the accumulator's adder
           if (DREG != 0) begin : g_dreg
