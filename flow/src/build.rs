@@ -62,8 +62,9 @@ pub enum Pipelining {
     /// The fewest registers that keep every engine's estimated path within the period of
     /// `mhz` on `family` (`inq_hdl::stage_to_clock`): the adder-tree stages of hard-wired
     /// engines, the read, weight and datapath registers or schedule flags of ROM-fed ones,
-    /// and on 7-series the row tests from difference registers. The default:
-    /// [`Pipelining::default_for`] 7-series at 200 MHz, the timing proxy's 6-level target.
+    /// and on 7-series the row tests from difference registers. The default
+    /// ([`Pipelining::default_target`]): 7-series at 200 MHz, the timing proxy's 6-level
+    /// target.
     ToClock {
         /// The family whose delays the estimate uses.
         family: inq_hdl::TimingFamily,
@@ -78,6 +79,11 @@ pub enum Pipelining {
 }
 
 impl Pipelining {
+    /// The default: pipelining for 7-series at its default clock for a design clocked at
+    /// `clock_mhz` (200 MHz, or `clock_mhz` when that is faster).
+    pub fn default_target(clock_mhz: f64) -> Self {
+        Self::default_for(inq_hdl::TimingFamily::Xilinx7, clock_mhz)
+    }
     /// Pipelining for `family` at its default clock for a design clocked at `clock_mhz`
     /// ([`inq_hdl::TimingFamily::default_pipeline_mhz`]: on 7-series at least 200 MHz).
     pub fn default_for(family: inq_hdl::TimingFamily, clock_mhz: f64) -> Self {

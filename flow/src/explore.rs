@@ -238,10 +238,7 @@ fn evaluate(
             fifo_depths: crate::build::FifoDepths::Simulated,
             clock_mhz: a.clock_mhz,
             force: false,
-            pipelining: crate::build::Pipelining::default_for(
-                inq_hdl::TimingFamily::Xilinx7,
-                a.clock_mhz,
-            ),
+            pipelining: crate::build::Pipelining::default_target(a.clock_mhz),
             beats: inq_hdl::BeatChoice::Auto,
         },
     )

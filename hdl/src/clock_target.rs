@@ -168,12 +168,16 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
             // the choices with it are tried again with the register inside the tree, after
             // each number of its levels (flip-flops: one register per partial sum)
             if !tried.iter().any(|(_, ns)| *ns <= period_ns) {
+                // (every choice tried here has the datapath register; `ns_at` sets each)
+                m.data_regs = true;
+                let splits = if m.data_split_allowed() {
+                    1..m.lanes_tree_levels()
+                } else {
+                    1..1
+                };
                 for &c in rom_reg_choices(family).iter().filter(|c| c.1) {
-                    ns_at(m, c, 0);
-                    if m.data_split_allowed() {
-                        for l in 1..m.lanes_tree_levels() {
-                            tried.push(((c, l), ns_at(m, c, l)));
-                        }
+                    for l in splits.clone() {
+                        tried.push(((c, l), ns_at(m, c, l)));
                     }
                 }
             }
