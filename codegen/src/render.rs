@@ -405,10 +405,15 @@ pub(crate) fn render(
             Instance {
                 module: "inq_fifo".into(),
                 name: format!("{FIFO_INSTANCE_PREFIX}_{s}"),
-                params: vec![
-                    engines::int_param("W", beat_bits(st)),
-                    engines::int_param("D", st.depth),
-                ],
+                // SRD only where it is set: the FIFOs in block RAM (the plan's choice)
+                params: [
+                    Some(engines::int_param("W", beat_bits(st))),
+                    Some(engines::int_param("D", st.depth)),
+                    st.fifo_in_bram().then(|| engines::int_param("SRD", 1)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
                 lines: vec![
                     engines::clock(),
                     vec![

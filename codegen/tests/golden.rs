@@ -161,6 +161,8 @@ fn golden_mixed() {
         m.read_regs = read;
         m.weight_regs = read;
         m.pad_regs = read;
+        m.slot_regs = read;
+        m.head_onehot = read && m.pe >= 2;
         m.hs_regs = sched;
         if read {
             m.data_split = 1;

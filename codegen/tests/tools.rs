@@ -1023,3 +1023,120 @@ endmodule
         );
     }
 }
+
+/// The memory variants the planner chooses for timing against the plain ones, in Icarus, cycle
+/// by cycle under random traffic: `inq_fifo` with `SRD = 1` (synchronous read, forwarding from
+/// the count flags; a FIFO in block RAM) against `SRD = 0` at power-of-two and other depths,
+/// and `inq_rom` read in banks (`BANKS > 1`; a deep ROM in logic) against one register
+/// (`docs/hardware.md` §3 and §4, "Weight ROMs in banks").
+#[test]
+fn memory_variants_match_the_plain_ones_in_icarus() {
+    if !have("iverilog") {
+        assert!(std::env::var_os("INQ_ALLOW_MISSING_TOOLS").is_some(), "a required tool or data set is missing (the next message names it): run scripts/setup, or set INQ_ALLOW_MISSING_TOOLS=1 to skip");
+        eprintln!("skipping the memory variants: iverilog not installed");
+        return;
+    }
+    // a generated design provides the module files
+    let dir = scratch("memory_variants").join("out");
+    let m = gen(&tiny_model(5), &FoldingRequest::Minimal, &dir);
+    assert!(m.rtl_files.iter().any(|f| f == "rtl/inq_fifo.v"));
+    assert!(m.rtl_files.iter().any(|f| f == "rtl/inq_rom.v"));
+    let work = scratch("memory_variants_tb");
+    // the ROM image: 600 words of 5 bits (three banks of 256, the last one short)
+    let mut rng = Rng::new(77);
+    let words: String = (0..600).map(|_| format!("{:x}\n", rng.below(32))).collect();
+    std::fs::write(work.join("rom.hex"), words).unwrap();
+    let mut fifos = String::new();
+    for (i, d) in [2usize, 3, 5, 8, 13].iter().enumerate() {
+        fifos.push_str(&format!(
+            r#"
+  wire [7:0] m0_{i}, m1_{i};
+  wire sr0_{i}, sr1_{i}, mv0_{i}, mv1_{i};
+  inq_fifo #(.W(8), .D({d})) f0_{i} (.clk(clk), .rst(rst), .s_data(sd), .s_valid(sv),
+    .s_ready(sr0_{i}), .m_data(m0_{i}), .m_valid(mv0_{i}), .m_ready(mr));
+  inq_fifo #(.W(8), .D({d}), .SRD(1)) f1_{i} (.clk(clk), .rst(rst), .s_data(sd), .s_valid(sv),
+    .s_ready(sr1_{i}), .m_data(m1_{i}), .m_valid(mv1_{i}), .m_ready(mr));
+  always @(negedge clk) if (!rst) begin
+    checks = checks + 1;
+    if ((sr0_{i} !== sr1_{i}) || (mv0_{i} !== mv1_{i}) || (mv0_{i} && (m0_{i} !== m1_{i}))) begin
+      $display("MISMATCH fifo D={d} cycle %0d: %b %b %b %b %h %h", cyc, sr0_{i}, sr1_{i},
+        mv0_{i}, mv1_{i}, m0_{i}, m1_{i});
+      bad = bad + 1;
+    end
+    if (mv0_{i} && mr) reads = reads + 1;
+  end
+"#
+        ));
+    }
+    let tb = format!(
+        r#"`timescale 1ns/1ps
+module tb;
+  reg clk = 1'b0;
+  reg rst = 1'b1;
+  integer cyc = 0;
+  integer bad = 0;
+  integer checks = 0;
+  integer reads = 0;
+  reg [7:0] sd = 8'h00;
+  reg sv = 1'b0;
+  reg mr = 1'b0;
+  reg [9:0] addr = 10'd0;
+  reg en = 1'b1;
+  wire [4:0] q0, q1;
+  inq_rom #(.DW(5), .DEPTH(600), .AW(10), .FILE("rom.hex")) r0 (.clk(clk), .addr(addr),
+    .en(en), .q(q0));
+  inq_rom #(.DW(5), .DEPTH(600), .AW(10), .BANKS(3), .FILE("rom.hex")) r1 (.clk(clk),
+    .addr(addr), .en(en), .q(q1));
+  always @(negedge clk) if (!rst) begin
+    checks = checks + 1;
+    if (q0 !== q1) begin
+      $display("MISMATCH rom cycle %0d: %h %h", cyc, q0, q1);
+      bad = bad + 1;
+    end
+  end
+{fifos}
+  always #5 clk = ~clk;
+  initial begin
+    repeat (3) @(posedge clk);
+    #1 rst = 1'b0;
+    repeat (20000) begin
+      @(posedge clk);
+      #1;
+      cyc = cyc + 1;
+      // bursts of writes and reads at changing rates, so every FIFO runs empty and full
+      sv = ($random % 8) < ((cyc / 500) % 2 == 0 ? 6 : 2);
+      mr = ($random % 8) < ((cyc / 500) % 2 == 0 ? 2 : 6);
+      sd = $random;
+      en = ($random % 4) != 0;
+      addr = {{$random}} % 600;
+    end
+    $display("DONE checks %0d reads %0d bad %0d", checks, reads, bad);
+    $finish;
+  end
+endmodule
+"#
+    );
+    std::fs::write(work.join("tb.v"), tb).unwrap();
+    let (ok, out, err) = run(Command::new("iverilog")
+        .current_dir(&work)
+        .args(["-g2005", "-o", "tb.vvp", "-s", "tb", "tb.v"])
+        .arg(dir.join("rtl/inq_fifo.v"))
+        .arg(dir.join("rtl/inq_rom.v")));
+    assert!(ok, "iverilog: {out}\n{err}");
+    let (ok, out, err) = run(Command::new("vvp")
+        .current_dir(&work)
+        .args(["-n", "tb.vvp"]));
+    assert!(ok, "vvp: {out}\n{err}");
+    let done = out
+        .lines()
+        .find(|l| l.starts_with("DONE"))
+        .unwrap_or_else(|| panic!("no summary:\n{out}\n{err}"));
+    assert!(done.ends_with("bad 0"), "{}", &out[..out.len().min(4000)]);
+    // every FIFO moved thousands of elements (5 FIFOs, about half the cycles each)
+    let reads: usize = done
+        .split_whitespace()
+        .nth(4)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    assert!(reads > 20_000, "{done}");
+}

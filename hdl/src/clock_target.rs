@@ -47,6 +47,10 @@ pub struct RomRegs {
     /// Weight registers with the read registers (block-RAM weight ROMs read a fold ahead,
     /// their words registered at the read: flip-flops, the same cycles).
     pub weight_regs: bool,
+    /// The banks its weight ROMs are read in ([`Mvu::rom_banks`], 1: not in banks).
+    pub rom_banks: usize,
+    /// The window slots one fire ahead ([`Mvu::slot_regs`]).
+    pub slot_regs: bool,
     /// The lanes' tree levels in front of the datapath register ([`Mvu::data_split`]; 0:
     /// the whole tree).
     pub data_split: u32,
@@ -147,16 +151,31 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         // on iCE40, where their sums are carry chains
         m.hs_regs = row_diffs;
         if !m.is_constant() {
+            // a weight ROM in logic whose one-cycle read is over the period or the level
+            // target ([`crate::ops::mvu::rom_read_path`], 7-series)
+            let deep_rom = family == TimingFamily::Xilinx7 && !m.rom_in_bram() && {
+                let p = crate::ops::mvu::rom_read_path(m.rom_depth()).on(family);
+                p.ns(family) > period_ns || family.level_target(mhz).is_some_and(|t| p.levels > t)
+            };
             let ns_at = |m: &mut Mvu, (sched, data, read): (bool, bool, bool), split: u32| {
                 m.sched_regs = sched;
                 m.data_regs = data;
                 m.data_split = split;
                 m.read_regs = read;
-                // block-RAM ROMs: their output select and clock-to-output stay off the lanes
-                m.weight_regs = read && m.rom_in_bram();
+                // block-RAM ROMs: their output select and clock-to-output stay off the lanes;
+                // ROMs in logic whose read misses the target: read in banks, the bank select
+                // in front of the weight register (§4, "Weight ROMs in banks")
+                m.weight_regs = read && (m.rom_in_bram() || deep_rom);
                 // the padding test selected, not computed (free in 7-series LUTs; read
                 // registers are only offered there)
                 m.pad_regs = read;
+                // the window slots one fire ahead (same cycles, flip-flops; with the read
+                // registers only, like the padding test)
+                m.slot_regs = read;
+                // more than 16 words to emit from: the word selected one-hot (7-series)
+                m.head_onehot = (read || data)
+                    && family == TimingFamily::Xilinx7
+                    && m.pe / m.out_beat.max(1) > crate::ops::mvu::HEAD_ONEHOT_WORDS;
                 m.logic_path(&io, family).on(family).ns(family)
             };
             let ns_before = ns_at(m, (false, false, false), 0);
@@ -198,6 +217,8 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 {
                     ns_at(m, c, split);
                     let weight_regs = m.weight_regs;
+                    let rom_banks = m.rom_banks();
+                    let slot_regs = m.slot_regs;
                     let data_split = m.data_split;
                     e.resources = e.kind.op().resources(&e.io);
                     rom_regs.push(RomRegs {
@@ -206,6 +227,8 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                         data_regs: c.1,
                         read_regs: c.2,
                         weight_regs,
+                        rom_banks,
+                        slot_regs,
                         data_split,
                         ns_before,
                         ns,
@@ -301,11 +324,19 @@ impl ClockFit {
                 (false, false, true) => "read registers",
                 _ => "registered datapath",
             };
-            let mut what = if r.weight_regs {
+            let mut what = if r.rom_banks > 1 {
+                format!(
+                    "{what} (weight ROMs read in {} banks, registered at the read)",
+                    r.rom_banks
+                )
+            } else if r.weight_regs {
                 format!("{what} (block-RAM weights registered at the read)")
             } else {
                 what.to_string()
             };
+            if r.slot_regs {
+                what.push_str(", window slots one fire ahead");
+            }
             if r.data_split > 0 {
                 what.push_str(&format!(
                     ", its register after {} level(s) of the lanes' tree",
@@ -387,6 +418,8 @@ mod tests {
                 data_regs: false,
                 read_regs: false,
                 weight_regs: false,
+                rom_banks: 1,
+                slot_regs: false,
                 data_split: 0,
                 ns_before: 6.1,
                 ns: 4.9,
@@ -416,6 +449,30 @@ mod tests {
         assert!(
             s.contains("over the 6-level target (estimated; `inq report` walks the netlist): conv 7 levels"),
             "{s}"
+        );
+        let banked = ClockFit {
+            rom_regs: vec![RomRegs {
+                engine: "s3".into(),
+                sched_regs: false,
+                data_regs: true,
+                read_regs: true,
+                weight_regs: true,
+                rom_banks: 5,
+                slot_regs: true,
+                data_split: 0,
+                ns_before: 7.12,
+                ns: 4.04,
+                meets: true,
+            }],
+            ..fit.clone()
+        };
+        assert!(
+            banked.summary().contains(
+                "s3: read registers and registered datapath (weight ROMs read in 5 banks, \
+                 registered at the read), window slots one fire ahead, 7.12 → 4.04 ns"
+            ),
+            "{}",
+            banked.summary()
         );
         let within = ClockFit {
             over_levels: vec![],

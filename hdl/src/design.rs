@@ -100,6 +100,14 @@ pub struct Stream {
     pub skip: bool,
 }
 
+impl Stream {
+    /// Whether its FIFO is in block RAM and read synchronously
+    /// ([`crate::resources::fifo_in_bram`] of its beat width and depth).
+    pub fn fifo_in_bram(&self) -> bool {
+        crate::resources::fifo_in_bram(self.width * self.beat as u32, self.depth)
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -399,15 +399,31 @@ pub fn lb_addr_bits(g: &Geometry) -> u64 {
     vclog2((g.lb_elements() as u64).max(2))
 }
 
+/// Whether a FIFO of `depth` elements of `width` bits is in block RAM: where yosys's cost
+/// table prefers it ([`yosys_prefers_bram`]; the skip FIFOs of a residual network, a ResNet-8's
+/// 1 809 × 8 bits). Its RTL then reads the storage synchronously (`inq_fifo`'s `SRD`,
+/// `docs/hardware.md` §3), so that no address comparison of the next read address is left
+/// for yosys to build: the forwarding of a word written to the word being read comes from the
+/// count flags.
+pub fn fifo_in_bram(width: u32, depth: usize) -> bool {
+    depth > 2 && yosys_prefers_bram(depth as u64, u64::from(width))
+}
+
 /// Resources of a FIFO of `depth` elements of `width` bits (`inq_fifo`): two-element FIFOs
 /// keep their storage in flip-flops, deeper ones in distributed RAM (`RAM32M` 32×6 up to 32
-/// words, `RAM64M` 64×3 with a read multiplexer beyond).
+/// words, `RAM64M` 64×3 with a read multiplexer beyond), the deepest in block RAM
+/// ([`fifo_in_bram`]: the pointers, the count and its flags, the forwarding register; 58
+/// LUTs, 45 flip-flops and one RAMB18 at 1 809 × 8 bits, yosys 0.23).
 pub fn fifo_resources(width: u32, depth: usize) -> Resources {
     let w = u64::from(width);
     let d = depth.max(2) as u64;
     let ptr = 2 * vclog2(d) + vclog2(d + 1);
     let mut r = Resources::default();
-    if d <= 2 {
+    if fifo_in_bram(width, depth) {
+        r.bram18 = rom_bram18(d, w);
+        r.ff_bits = ptr + 3 + w;
+        r.luts = 2 * ptr + w;
+    } else if d <= 2 {
         r.ff_bits = w * d + ptr;
         r.luts = w + 8;
     } else if d <= 32 {

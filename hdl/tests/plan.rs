@@ -1113,6 +1113,8 @@ fn adder_trees_are_pipelined_for_the_clock() {
         for e in &d.engines {
             if let EngineKind::Mvu(m) = &e.kind {
                 assert_eq!(m.pad_regs, m.read_regs && !m.is_constant(), "{}", e.name);
+                // the window slots one fire ahead go with them too
+                assert_eq!(m.slot_regs, m.read_regs && !m.is_constant(), "{}", e.name);
             }
         }
         assert!(fit
@@ -1483,4 +1485,52 @@ fn row_tests_from_differences_on_every_mvu_for_xilinx_only() {
         assert!(mvus(&d).iter().all(|&(_, hs)| !hs));
         assert!(!fit.row_diffs && !fit.summary().contains("difference registers"));
     }
+}
+
+/// The ResNet-8 at 200 MHz on 7-series (`docs/performance.md`, "The ResNet-8 at the 6-level
+/// target"): its skip FIFOs are in block RAM and read synchronously, the 1 152-word weight
+/// ROMs of stage 3 are read in banks behind weight registers, every `obuf` of 32 words emits
+/// through the one-hot select, and no part is over the level target in the estimate.
+#[test]
+fn the_resnet8_plan_meets_the_level_target_with_its_memories_split() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../models/fashion_resnet8_inq4.json"
+    );
+    let model = inq_model::QuantModel::load(std::path::Path::new(path)).expect("model");
+    let mut d = inq_hdl::plan(&model, &FoldingRequest::LaneBudget(256)).expect("plan");
+    let fit = inq_hdl::stage_to_clock(&mut d, inq_hdl::timing::TimingFamily::Xilinx7, 200.0);
+    assert!(fit.over_levels.is_empty(), "{}", fit.summary());
+    // (the FIFO depths are the plan rule's here, deeper than the simulated ones: every skip
+    // FIFO of a block-RAM size reads synchronously, and no short one does)
+    for s in d.streams.iter() {
+        let deep = inq_hdl::resources::yosys_prefers_bram(
+            s.depth as u64,
+            u64::from(s.width) * s.beat as u64,
+        );
+        assert_eq!(s.fifo_in_bram(), s.depth > 2 && deep);
+    }
+    assert!(d.streams.iter().any(|s| s.skip && s.fifo_in_bram()));
+    for e in &d.engines {
+        let EngineKind::Mvu(m) = &e.kind else {
+            continue;
+        };
+        if m.is_constant() {
+            continue;
+        }
+        assert!(m.read_regs && m.slot_regs, "{}", e.name);
+        assert_eq!(m.head_onehot, m.pe > 16, "{}", e.name);
+        if e.name.starts_with("s3_conv") {
+            assert_eq!(m.rom_depth(), 1152, "{}", e.name);
+            assert_eq!(m.rom_banks(), 5, "{}", e.name);
+            assert!(m.weight_regs, "{}", e.name);
+        } else {
+            assert_eq!(m.rom_banks(), 1, "{}", e.name);
+        }
+    }
+    assert!(
+        fit.summary().contains("weight ROMs read in 5 banks"),
+        "{}",
+        fit.summary()
+    );
 }

@@ -485,12 +485,17 @@ impl EngineGen for Mvu {
             insts.push(Instance {
                 module: "inq_rom".into(),
                 name: format!("{}_rom{pe}", cx.instance),
-                params: vec![
-                    int_param("DW", dw),
-                    int_param("DEPTH", depth),
-                    int_param("AW", waw),
-                    int_param("FILE", format!("\"{file}\"")),
-                ],
+                // BANKS only where the plan reads the ROM in banks
+                params: [
+                    Some(int_param("DW", dw)),
+                    Some(int_param("DEPTH", depth)),
+                    Some(int_param("AW", waw)),
+                    (self.rom_banks() > 1).then(|| int_param("BANKS", self.rom_banks())),
+                    Some(int_param("FILE", format!("\"{file}\""))),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
                 lines: vec![vec![
                     Conn::new("clk", "clk"),
                     Conn::new("addr", &waddr),

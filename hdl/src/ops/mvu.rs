@@ -47,6 +47,14 @@ pub enum MvuOutput {
     Logits,
 }
 
+/// The words of one bank of a weight ROM read in banks ([`Mvu::rom_banks`]): what a LUT6
+/// with MUXF7 and MUXF8 selects in one slice (64 · 2 · 2).
+pub const ROM_BANK_WORDS: usize = 256;
+
+/// The most `obuf` words (`PE/KO`) whose emitted word the planner leaves to a binary select
+/// ([`Mvu::head_onehot`]): a 16:1 select is one LUT6 + MUXF7 + MUXF8 cascade.
+pub const HEAD_ONEHOT_WORDS: usize = 16;
+
 /// How an MVU lane multiplies an activation by a weight (derived from the layer's
 /// [`inq_model::WeightKind`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -210,6 +218,28 @@ pub struct Mvu {
     /// with the read registers, which are only offered on 7-series.
     #[serde(default, skip_serializing_if = "is_false")]
     pub pad_regs: bool,
+    /// The window slots one fire ahead (`docs/hardware.md` §12, "Window slots one fire
+    /// ahead"; ROM-fed engines only, template parameter `SLREG`): the line-buffer slots of
+    /// the window's first row and of row `ky` after the next fire are registers of their
+    /// own, advanced at each fire by the flags of the position it leads to, so that the wrap
+    /// tests that choose the window address's delta compare flip-flops instead of the slots'
+    /// sums. The same values and cycles, `2·⌈log2 NR⌉` flip-flops. Set by
+    /// [`crate::clock_target::stage_to_clock`] with the read registers (the slot sums of
+    /// strided windows were the deepest chain left on the ResNet-8's stride-2 convolutions,
+    /// `docs/performance.md`, "The ResNet-8 at the 6-level target").
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub slot_regs: bool,
+    /// The emitted word selected one-hot (`docs/hardware.md` §4, "The emitted word selected
+    /// one-hot"; ROM-fed engines with `data_regs` or `read_regs`, template parameter
+    /// `HSEL`): the index of the word emitted next is also kept as a one-hot register,
+    /// rotated at each emission, and the word loaded into the register of the word emitted
+    /// next is an AND-OR of the `obuf` words with it instead of a binary select, whose
+    /// wide-multiplexer cascades walked 7 levels at 32 words (the ResNet-8's stages 2 and 3).
+    /// The same values and cycles; `PE/KO` flip-flops and about 0.12 more LUTs per word and
+    /// bit (77 at 32 words × 20 bits). Set by [`crate::clock_target::stage_to_clock`] on 7-series with those
+    /// registers when `obuf` has more than [`HEAD_ONEHOT_WORDS`] words.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub head_onehot: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -251,6 +281,24 @@ impl Mvu {
                 (self.rom_depth() as u64).max(2),
                 u64::from(self.rom_width()),
             )
+    }
+    /// The banks of 256 words its weight ROMs are read in (`docs/hardware.md` §4, "Weight
+    /// ROMs in banks"; template parameter `BANKS` of `inq_rom`): with the weight registers,
+    /// a ROM in logic deeper than [`ROM_BANK_WORDS`] words reads every bank into a register
+    /// of its own beside the address's upper bits, and the weight register takes the
+    /// selected bank, so no read passes more than one 256:1 select (LUT6 + MUXF7 + MUXF8);
+    /// else 1, one output register.
+    pub fn rom_banks(&self) -> usize {
+        if self.weight_regs
+            && self.read_regs
+            && !self.is_constant()
+            && !self.rom_in_bram()
+            && self.rom_depth() > ROM_BANK_WORDS
+        {
+            self.rom_depth().div_ceil(ROM_BANK_WORDS)
+        } else {
+            1
+        }
     }
     /// The code of lane `s` of PE `p` at ROM word `addr`.
     pub fn code(&self, p: usize, addr: usize, s: usize) -> u8 {
@@ -793,6 +841,8 @@ pub fn plan_mvu(
         read_regs: false,
         weight_regs: false,
         pad_regs: false,
+        slot_regs: false,
+        head_onehot: false,
         in_beat: 1,
         out_beat: 1,
     };
@@ -1048,6 +1098,18 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         }
     }
 
+    if m.head_onehot && (m.data_regs || m.read_regs) {
+        // the one-hot index and the AND-OR beside the binary select it replaces (77 LUTs
+        // and 27 flip-flops more at 32 words × 20 bits, one such select alone, yosys 0.23)
+        let words = (m.pe / m.out_beat.max(1)) as u64;
+        t.push(term(
+            "emitted word selected one-hot (index and AND-OR)",
+            (words * ko * acc * 12).div_ceil(100),
+            words,
+            0,
+        ));
+    }
+
     // bias and shift tables: logic ROMs read one emission ahead into `bb` and `dd`.
     let shw = u64::from(m.shift_table_width());
     t.push(term(
@@ -1057,12 +1119,19 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         0,
     ));
 
-    // weight ROMs: one per PE, synchronous read (none for constant weights).
+    // weight ROMs: one per PE, synchronous read (none for constant weights); read in banks,
+    // a register per bank and the address's upper bits
     if !m.is_constant() && !m.rom_in_bram() {
+        let banks = m.rom_banks() as u64;
+        let regs = if banks > 1 {
+            banks * rom_w + u64::from(crate::resources::clog2(banks))
+        } else {
+            rom_w
+        };
         t.push(term(
             "weight ROMs (logic)",
             pe * rom_logic_luts(depth, rom_w),
-            pe * rom_w,
+            pe * regs,
             0,
         ));
     }
@@ -1197,6 +1266,33 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // "Three more tries at the 6-level target": 6 to 8 levels, the schedule never deepest)
     // On iCE40 that schedule is two LUT4 levels deeper: 7 + 6c walked on conv1 and conv2 of
     // the `up5k` preset pipelined for 7-series (docs/performance.md, "Pipelined by default").
+    // a strided window's slots (§12, "Window slots one fire ahead"): the slots after the next
+    // fire are sums of the current ones (a row step of SH % NR slots, wrapped), whose wrap
+    // tests choose the delta of the window address after the next fire (two wide selects):
+    // 8 levels and 8–12 carry steps walked on the stride-2 convolutions of the ResNet-8 with
+    // the read registers (docs/performance.md, "The ResNet-8 at the 6-level target"); with
+    // the slots kept one fire ahead the tests compare flip-flops and the chain is the
+    // schedule's
+    let slots = if !m.is_constant() && g.sh > 1 && !m.slot_regs {
+        LogicPath::new(6, lbw.div_ceil(2)).with_wide_selects(2)
+    } else {
+        LogicPath::default()
+    };
+    // a weight ROM in logic (7-series; iCE40 has no read registers to offer, and its ROM
+    // chains were never walked): the address select → 256:1 (LUT6 + MUXF7 + MUXF8) → the
+    // selects among the 256-word parts, ⌈log2 parts⌉ levels, into its output register (7
+    // levels walked on the 1 152-word ROMs of the ResNet-8's stage 3, docs/performance.md,
+    // "The ResNet-8 at the 6-level target"); read in banks, one 256:1 select into the bank
+    // registers ([`Mvu::rom_banks`]), and the bank select is in front of the weight register
+    let rom = if family == TimingFamily::Xilinx7 && !m.is_constant() && !m.rom_in_bram() {
+        rom_read_path(if m.rom_banks() > 1 {
+            ROM_BANK_WORDS
+        } else {
+            m.rom_depth()
+        })
+    } else {
+        LogicPath::default()
+    };
     let mut read = LogicPath::default();
     if m.read_regs && !m.is_constant() {
         if !sched_regs {
@@ -1274,7 +1370,13 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
         };
         (
             LogicPath::new(from_register, m.requant_width),
-            LogicPath::new(select, 0),
+            // 7-series, one-hot (`head_onehot`): the AND-OR and its load, 3 + ⌈log2 words⌉/4
+            // levels (4–5 walked at 32 words × 20 bits, one such select alone, yosys 0.23)
+            if m.head_onehot && family == TimingFamily::Xilinx7 {
+                LogicPath::new(3 + sel.div_ceil(4), 0)
+            } else {
+                LogicPath::new(select, 0)
+            },
         )
     } else {
         (
@@ -1286,7 +1388,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // without DSP blocks, a multiplier engine's products are logic on the datapath
     let soft = if dsp { None } else { soft_multiplier_path(m) };
     [
-        schedule, flags, read, datapath, accumulate, emission, preselect,
+        schedule, flags, slots, rom, read, datapath, accumulate, emission, preselect,
     ]
     .into_iter()
     .chain(soft)
@@ -1297,6 +1399,13 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             a
         }
     })
+}
+
+/// The read of a weight ROM of `words` words in logic on 7-series, from its address to its
+/// output register ([`mvu_logic_path`]): the address select, a 256:1 select (LUT6 + MUXF7 +
+/// MUXF8) and ⌈log2⌉ of its 256-word parts levels of select among them.
+pub fn rom_read_path(words: usize) -> LogicPath {
+    LogicPath::new(2 + log2_ceil(words.max(2).div_ceil(ROM_BANK_WORDS)), 0).with_wide_selects(2)
 }
 
 /// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
@@ -1578,6 +1687,12 @@ impl EngineOp for Mvu {
         }
         if self.pad_regs && !self.is_constant() {
             p.push(Param::flag("PREG", true));
+        }
+        if self.slot_regs && !self.is_constant() {
+            p.push(Param::flag("SLREG", true));
+        }
+        if self.head_onehot && (self.data_regs || self.read_regs) && !self.is_constant() {
+            p.push(Param::flag("HSEL", true));
         }
         if self.in_beat != 1 {
             p.push(Param::size("KI", self.in_beat));

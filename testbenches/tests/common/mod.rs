@@ -265,7 +265,9 @@ impl std::fmt::Display for RomRegs {
 /// Every ROM-fed MVU of `design` with registered schedule flags (`docs/hardware.md` §12,
 /// "Registered schedule flags") or not, and with datapath registers (§4, "Datapath
 /// registers") or not, with read registers and weight registers (§4, "The datapath register
-/// at the read") or not; returns how many engines that is. The row tests from difference
+/// at the read") or not (with the read registers the window slots one fire ahead, §12, and
+/// the emitted word selected one-hot, §4, where `obuf` has two words or more); returns how
+/// many engines that is. The row tests from difference
 /// registers (§12, "The row tests from differences") go on every MVU, hard-wired ones too.
 pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
     let mut n = 0;
@@ -278,6 +280,11 @@ pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
                 m.read_regs = regs.read;
                 m.weight_regs = regs.read && regs.weight;
                 m.pad_regs = regs.read;
+                // the window slots one fire ahead and the emitted word selected one-hot go
+                // with the read registers here on every window and PE count (the planner
+                // sets them on strided windows and on more than 16 words only)
+                m.slot_regs = regs.read;
+                m.head_onehot = regs.read && m.pe / m.out_beat.max(1) >= 2;
                 n += 1;
             }
         }

@@ -433,6 +433,8 @@ module inq_top (
     .RREG(1),
     .WREG(1),
     .PREG(1),
+    .SLREG(1),
+    .HSEL(1),
     .A(5)
   ) u_e5_d2 (
     .clk(clk), .rst(rst),

@@ -47,6 +47,8 @@ module inq_mvu #(
   parameter integer RREG       = 0,
   parameter integer WREG       = 0,
   parameter integer PREG       = 0,
+  parameter integer SLREG      = 0,
+  parameter integer HSEL       = 0,
   parameter integer WAW        = 1,
   parameter integer MUL        = 0,
   parameter         BIAS_FILE  = "",
@@ -300,9 +302,11 @@ module inq_mvu #(
       assign dlast = last_sf;
     end
   endgenerate
-  wire          nfl = (nf == NF_LAST);
-  wire          oxl = (ox == OW_LAST);
-  wire          oyl = (oy == OH_LAST);
+  // nf, ox, oy at their last values: comparisons, or with PREG = 1 flip-flops of the same
+  // values (loaded at each fire with their values after it, by the window address below)
+  wire          nfl;
+  wire          oxl;
+  wire          oyl;
   wire          end_pix = (last_sf & nfl);
   wire          end_row = (end_pix & oxl);
   wire          last_fire = (fire & end_row & oyl);
@@ -437,12 +441,12 @@ module inq_mvu #(
     end else begin
       kx_a = {KXW{1'b0}};
       ky_a = {KYW{1'b0}};
-      if (nf == NF_LAST) begin
-        if (ox != OW_LAST) begin
+      if (nfl) begin
+        if (!oxl) begin
           oxs_a = (oxs + SW_C);
         end else begin
           oxs_a = {CW{1'b0}};
-          lop_a = ((oy != OH_LAST) ? (lop + SH_C) : {CW{1'b0}});
+          lop_a = ((!oyl) ? (lop + SH_C) : {CW{1'b0}});
         end
       end
     end
@@ -672,12 +676,20 @@ module inq_mvu #(
   localparam [0:0] NF_ONE = ((NF == 1) ? 1'b1 : 1'b0);
   localparam [0:0] OW_ONE = ((OW == 1) ? 1'b1 : 1'b0);
   localparam [0:0] OH_ONE = ((OH == 1) ? 1'b1 : 1'b0);
-  // the tests sf = SF - 2 and icf = CS - 2 of the fold the next fire leads to: with PREG = 1
+  // the tests sf = SF - 2 and icf = CS - 2 of the fold the next fire leads to (and nf, ox, oy
+  // against their last but one): with PREG = 1
   // flip-flops (docs/hardware.md section 12, "The ROM-fed padding test selected, not
   // computed"), loaded at a fire with the same tests of the counters' values after it, which
   // are comparisons of the current counters selected by last_sf and icl; else comparisons
   wire sfp;
   wire icp;
+  wire nfp;
+  wire oxp;
+  wire oyp;
+  // the flags of the position after the next fire
+  wire nfl_a;
+  wire oxl_a;
+  wire oyl_a;
   generate
     if (PREG != 0) begin : g_pen
       localparam integer SF_P3_I = (SF >= 3) ? (SF - 3) : 0;
@@ -707,21 +719,134 @@ module inq_mvu #(
       end
       assign sfp = sfp_q;
       assign icp = icp_q;
+      // the tests nf = NF - 2, ox = OW - 2 and oy = OH - 2 likewise, loaded when their
+      // counter advances (nf + 1 = NF - 2, or 0 = NF - 2 after its last; ox and oy alike)
+      localparam integer NF_P3_I = (NF >= 3) ? (NF - 3) : 0;
+      localparam integer OW_P3_I = (OW >= 3) ? (OW - 3) : 0;
+      localparam integer OH_P3_I = (OH >= 3) ? (OH - 3) : 0;
+      localparam [NFW-1:0] NF_P3 = NF_P3_I[NFW-1:0];
+      localparam [OXW-1:0] OW_P3 = OW_P3_I[OXW-1:0];
+      localparam [OYW-1:0] OH_P3 = OH_P3_I[OYW-1:0];
+      localparam [0:0] NFP0 = ((NF <= 2) ? 1'b1 : 1'b0);
+      localparam [0:0] OXP0 = ((OW <= 2) ? 1'b1 : 1'b0);
+      localparam [0:0] OYP0 = ((OH <= 2) ? 1'b1 : 1'b0);
+      reg nfp_q;
+      reg oxp_q;
+      reg oyp_q;
+      always @(posedge clk) begin
+        if (rst) begin
+          nfp_q <= NFP0;
+          oxp_q <= OXP0;
+          oyp_q <= OYP0;
+        end else if (fire & last_sf) begin
+          nfp_q <= (nfl ? NFP0 : ((NF >= 3) && (nf == NF_P3)));
+          if (nfl) begin
+            oxp_q <= (oxl ? OXP0 : ((OW >= 3) && (ox == OW_P3)));
+            if (oxl) begin
+              oyp_q <= (oyl ? OYP0 : ((OH >= 3) && (oy == OH_P3)));
+            end
+          end
+        end
+      end
+      assign nfp = nfp_q;
+      assign oxp = oxp_q;
+      assign oyp = oyp_q;
+      // and the tests nfl, oxl, oyl themselves: flip-flops loaded with their values after
+      // each fire (nfl_a, oxl_a, oyl_a below), so everything that selects by them (the delta
+      // below, the row difference registers, the counters) starts from flip-flops
+      reg nfl_q;
+      reg oxl_q;
+      reg oyl_q;
+      always @(posedge clk) begin
+        if (rst) begin
+          nfl_q <= NF_ONE;
+          oxl_q <= OW_ONE;
+          oyl_q <= OH_ONE;
+        end else if (fire) begin
+          nfl_q <= nfl_a;
+          oxl_q <= oxl_a;
+          oyl_q <= oyl_a;
+        end
+      end
+      assign nfl = nfl_q;
+      assign oxl = oxl_q;
+      assign oyl = oyl_q;
     end else begin : g_pen_c
       assign sfp = (sf == SF_PEN);
       assign icp = (icf == CS_PEN);
+      assign nfp = (nf == NF_PEN);
+      assign oxp = (ox == OW_PEN);
+      assign oyp = (oy == OH_PEN);
+      assign nfl = (nf == NF_LAST);
+      assign oxl = (ox == OW_LAST);
+      assign oyl = (oy == OH_LAST);
     end
   endgenerate
   wire lsf_a = (last_sf ? SF_ONE : sfp);
   wire icl_a = ((last_sf | icl) ? CS_ONE : icp);
   wire kxl_a = (kx_a == KW_LAST);
-  wire nfl_a = (last_sf ? (nfl ? NF_ONE : (nf == NF_PEN)) : nfl);
-  wire oxl_a = ((last_sf & nfl) ? (oxl ? OW_ONE : (ox == OW_PEN)) : oxl);
-  wire oyl_a = ((last_sf & nfl & oxl) ? (oyl ? OH_ONE : (oy == OH_PEN)) : oyl);
-  wire wr_r_a = (sr_a == NR_LAST_S);
-  wire wr_l_a = ({1'b0, s0_a} >= TH_L);
-  wire wr_0_a = ({1'b0, s0_a} >= TH_0);
-  wire wr_w_a = ({1'b0, s0_a} >= TH_W);
+  assign nfl_a = (last_sf ? (nfl ? NF_ONE : nfp) : nfl);
+  assign oxl_a = ((last_sf & nfl) ? (oxl ? OW_ONE : oxp) : oxl);
+  assign oyl_a = ((last_sf & nfl & oxl) ? (oyl ? OH_ONE : oyp) : oyl);
+  // the slots after the next fire: computed from s0 and sr (s0_a, sr_a), or with SLREG = 1
+  // kept in registers of their own, one fire ahead (docs/hardware.md section 12, "Window
+  // slots one fire ahead"), so that the wrap tests below compare flip-flops
+  wire [NRW-1:0] s0_x;
+  wire [NRW-1:0] sr_x;
+  wire wr_r_a = (sr_x == NR_LAST_S);
+  wire wr_l_a = ({1'b0, s0_x} >= TH_L);
+  wire wr_0_a = ({1'b0, s0_x} >= TH_0);
+  wire wr_w_a = ({1'b0, s0_x} >= TH_W);
+  generate
+    if (SLREG != 0) begin : g_slots_ahead
+      // their reset values: the slots after the first fire from reset (whose position flags
+      // are SF, CS, KW, NF, OW, OH == 1, as in D0_I)
+      localparam integer S0_A0_I =
+          ((SF == 1) && (NF == 1) && (OW == 1))
+            ? ((OH != 1) ? (S0_INIT_I + SHM_I - ((WR00 != 0) ? NR : 0))
+                         : (S0_INIT_I + WRS_I - ((WRW0 != 0) ? NR : 0)))
+            : S0_INIT_I;
+      localparam integer SR_A0_I =
+          (SF != 1) ? (((CS == 1) && (KW == 1)) ? ((WRR0 != 0) ? 0 : (S0_INIT_I + 1)) : S0_INIT_I)
+                    : S0_A0_I;
+      localparam [NRW-1:0] S0_A0 = S0_A0_I[NRW-1:0];
+      localparam [NRW-1:0] SR_A0 = SR_A0_I[NRW-1:0];
+      reg [NRW-1:0] s0_q;
+      reg [NRW-1:0] sr_q;
+      // the slots after the fire after the next one: the rule of s0_a and sr_a applied to
+      // the slots after the next fire and the flags of the position it leads to
+      reg [NRW-1:0] s0_aa;
+      reg [NRW-1:0] sr_aa;
+      always @(*) begin
+        s0_aa = s0_q;
+        sr_aa = sr_q;
+        if (!lsf_a) begin
+          if (icl_a && kxl_a) begin
+            sr_aa = (wr_r_a ? {NRW{1'b0}} : (sr_q + 1'b1));
+          end
+        end else begin
+          sr_aa = s0_q;
+          if (nfl_a && oxl_a) begin
+            if (!oyl_a) begin
+              s0_aa = (wr_0_a ? ((s0_q + SHM_N) - NR_N) : (s0_q + SHM_N));
+            end else begin
+              s0_aa = (wr_w_a ? ((s0_q + WRS_N) - NR_N) : (s0_q + WRS_N));
+            end
+            sr_aa = s0_aa;
+          end
+        end
+      end
+      always @(posedge clk) begin
+        s0_q <= (rst ? S0_A0 : (fire ? s0_aa : s0_q));
+        sr_q <= (rst ? SR_A0 : (fire ? sr_aa : sr_q));
+      end
+      assign s0_x = s0_q;
+      assign sr_x = sr_q;
+    end else begin : g_slots_now
+      assign s0_x = s0_a;
+      assign sr_x = sr_a;
+    end
+  endgenerate
   reg  [LBW-1:0] dl_a;     // the delta of the fire after the next one
   always @(*) begin
     if (!lsf_a) begin
@@ -1052,7 +1177,37 @@ module inq_mvu #(
   // "Datapath registers")
   wire [ACC_W-1:0] head;
   generate
-    if ((DREG != 0) || (RREG != 0)) begin : g_head
+    if (((DREG != 0) || (RREG != 0)) && (HSEL != 0)) begin : g_head_onehot
+      // HSEL = 1 (docs/hardware.md section 4, "The emitted word selected one-hot"): the index
+      // of the word emitted next is also kept one-hot (oh, rotated at each emission), and the
+      // word is an AND-OR of the obuf words with it instead of a binary select
+      localparam [PE-1:0] OH0 = ({{(PE-1){1'b0}}, 1'b1} << 1);   // word 1 after a load
+      reg [PE-1:0] oh;
+      always @(posedge clk) begin
+        if (rst | load) begin
+          oh <= OH0;
+        end else if (emit) begin
+          oh <= {oh[PE-2:0], oh[PE-1]};
+        end
+      end
+      reg [ACC_W-1:0] hs;
+      integer i;
+      always @(*) begin
+        hs = {ACC_W{1'b0}};
+        for (i = 0; i < PE; i = i + 1) begin
+          hs = (hs | ({ACC_W{oh[i]}} & obw[i]));
+        end
+      end
+      reg  [ACC_W-1:0] hq;
+      always @(posedge clk) begin
+        if (load) begin
+          hq <= nxt[0 +: ACC_W];
+        end else if (emit) begin
+          hq <= hs;
+        end
+      end
+      assign head = hq;
+    end else if ((DREG != 0) || (RREG != 0)) begin : g_head
       reg  [ACC_W-1:0] hq;
       always @(posedge clk) begin
         if (load) begin
@@ -1223,17 +1378,17 @@ module inq_mvu #(
           icl <= CS_ONE;
           kx <= {KXW{1'b0}};
           ky <= {KYW{1'b0}};
-          if (nf != NF_LAST) begin
+          if (!nfl) begin
             nf <= (nf + 1'b1);
           end else begin
             nf <= {NFW{1'b0}};
-            if (ox != OW_LAST) begin
+            if (!oxl) begin
               ox <= (ox + 1'b1);
               oxs <= (oxs + SW_C);
             end else begin
               ox <= {OXW{1'b0}};
               oxs <= {CW{1'b0}};
-              if (oy != OH_LAST) begin
+              if (!oyl) begin
                 oy <= (oy + 1'b1);
                 lop <= (lop + SH_C);
               end else begin

@@ -347,12 +347,12 @@ module inq_mvu_e4 #(
     end else begin
       kx_a = {KXW{1'b0}};
       ky_a = {KYW{1'b0}};
-      if (nf == NF_LAST) begin
-        if (ox != OW_LAST) begin
+      if (nfl) begin
+        if (!oxl) begin
           oxs_a = (oxs + SW_C);
         end else begin
           oxs_a = {CW{1'b0}};
-          lop_a = ((oy != OH_LAST) ? (lop + SH_C) : {CW{1'b0}});
+          lop_a = ((!oyl) ? (lop + SH_C) : {CW{1'b0}});
         end
       end
     end
@@ -933,17 +933,17 @@ module inq_mvu_e4 #(
           icf <= {ICW{1'b0}};
           kx <= {KXW{1'b0}};
           ky <= {KYW{1'b0}};
-          if (nf != NF_LAST) begin
+          if (!nfl) begin
             nf <= (nf + 1'b1);
           end else begin
             nf <= {NFW{1'b0}};
-            if (ox != OW_LAST) begin
+            if (!oxl) begin
               ox <= (ox + 1'b1);
               oxs <= (oxs + SW_C);
             end else begin
               ox <= {OXW{1'b0}};
               oxs <= {CW{1'b0}};
-              if (oy != OH_LAST) begin
+              if (!oyl) begin
                 oy <= (oy + 1'b1);
                 lop <= (lop + SH_C);
               end else begin
