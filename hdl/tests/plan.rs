@@ -339,8 +339,9 @@ fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
         timing::estimate(&s, family),
         timing::estimate_without_dsp(&s, family)
     );
-    // a ROM-fed multiplier engine's datapath, 11 + 2·⌈log2 SIMD⌉ LUT4 levels as logic, is
-    // deeper than its schedule (10 LUT4 levels or less on this network) and grows with SIMD
+    // a ROM-fed multiplier engine's datapath, 9 + ⌈5·⌈log2 SIMD⌉ / 2⌉ LUT4 levels as logic,
+    // grows with SIMD: at one lane it is within the (unpipelined) schedule's 11 levels, at
+    // eight lanes deeper than everything the engine has with DSP blocks
     let fc1 = int_model
         .nodes
         .iter()
@@ -356,9 +357,9 @@ fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
     };
     let (with1, without1) = fc1_at(1);
     let (with8, without8) = fc1_at(8);
-    assert!(without1.ns > with1.ns, "{without1:?} vs {with1:?}");
-    assert_eq!(without1.path.levels, 10); // round(0.95 · 11)
-    assert_eq!(without8.path.levels, 16); // round(0.95 · 17)
+    assert!(without1.ns >= with1.ns, "{without1:?} vs {with1:?}");
+    assert_eq!(without8.path.levels, 16); // round(0.95 · (9 + ⌈15 / 2⌉))
+    assert!(without8.ns > with8.ns, "{without8:?} vs {with8:?}");
     assert!(with8.path.levels < without8.path.levels, "{with8:?}");
     // with DSP blocks the lanes' products and their sum are in the blocks, where the walked
     // paths end: the estimate does not grow with SIMD (the shift-add lanes' does)

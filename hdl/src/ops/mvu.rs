@@ -236,8 +236,8 @@ pub struct Mvu {
     /// next is an AND-OR of the `obuf` words with it instead of a binary select, whose
     /// wide-multiplexer cascades walked 7 levels at 32 words (the ResNet-8's stages 2 and 3).
     /// The same values and cycles; `PE/KO` flip-flops and about 0.12 more LUTs per word and
-    /// bit (77 at 32 words × 20 bits). Set by [`crate::clock_target::stage_to_clock`] on 7-series with those
-    /// registers when `obuf` has more than [`HEAD_ONEHOT_WORDS`] words.
+    /// bit (77 at 32 words × 20 bits). Set by [`crate::clock_target::stage_to_clock`] on
+    /// 7-series with those registers when `obuf` has more than [`HEAD_ONEHOT_WORDS`] words.
     #[serde(default, skip_serializing_if = "is_false")]
     pub head_onehot: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
@@ -1142,19 +1142,21 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// logic (`synth_xilinx -nodsp`), `None` for every other engine: the weight word, the
 /// signed `(A+1) × CB` multiplier yosys builds from LUTs and carry chains, the lanes' sum
 /// (plain adds, which yosys merges with the products into one multiply-accumulate
-/// structure: about two levels per halving of `SIMD`) and the accumulator add — 11 + 2·⌈log2
-/// SIMD⌉ LUT4 levels and `ACC_W + 5` carry steps. Fitted on the walked `-nodsp` netlists of
-/// the int8 LeNet at `--lanes 64` (four engines of one lane per PE: 10–11 levels) and at the
-/// pixel rate (fc1 8×32: 19, fc2 1×2: 12), docs/performance.md "The timing proxy without
-/// DSP blocks", none with datapath registers (which would end the chain at the lanes' sum,
-/// not measured). With DSP blocks the multiplier is inside the DSP and this chain is not on
-/// the fabric.
+/// structure: about two and a half levels per halving of `SIMD`) and the accumulator add —
+/// 9 + ⌈5·⌈log2 SIMD⌉ / 2⌉ LUT4 levels and `ACC_W + 5` carry steps. Fitted on the walked
+/// `-nodsp` netlists of the int8 LeNet at `--lanes 64` (four engines of one lane per PE:
+/// 10–11 levels, 8 since the one-hot emission and the registered last-value tests of
+/// 2026-12-05) and at the pixel rate (fc1 8×32: 19, 20 since; fc2 1×2: 12),
+/// docs/performance.md "The timing proxy without DSP blocks" and "The ResNet-8 at the 6-level
+/// target" (11 + 2·⌈log2 SIMD⌉ before: 10 against 8 on the former); none with datapath
+/// registers (which would end the chain at the lanes' sum, not measured). With DSP blocks the
+/// multiplier is inside the DSP and this chain is not on the fabric.
 fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
     if m.is_constant() || m.mac != MacKind::Multiply {
         return None;
     }
     let tree = log2_ceil(m.simd);
-    Some(LogicPath::new(11 + 2 * tree, m.acc_width + 5))
+    Some(LogicPath::new(9 + (5 * tree).div_ceil(2), m.acc_width + 5))
 }
 
 /// The deepest of the engine's one-cycle chains (`docs/hardware.md` §12):
