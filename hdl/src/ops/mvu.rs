@@ -1404,8 +1404,8 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
 }
 
 /// The read of a weight ROM of `words` words in logic on 7-series, from its address to its
-/// output register ([`mvu_logic_path`]): the address select, a 256:1 select (LUT6 + MUXF7 +
-/// MUXF8) and ⌈log2⌉ of its 256-word parts levels of select among them.
+/// output register (one chain of the MVU's logic path): the address select, a 256:1 select
+/// (LUT6 + MUXF7 + MUXF8) and ⌈log2⌉ of its 256-word parts levels of select among them.
 pub fn rom_read_path(words: usize) -> LogicPath {
     LogicPath::new(2 + log2_ceil(words.max(2).div_ceil(ROM_BANK_WORDS)), 0).with_wide_selects(2)
 }
