@@ -175,7 +175,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 // more than 16 words to emit from: the word selected one-hot (7-series)
                 m.head_onehot = (read || data)
                     && family == TimingFamily::Xilinx7
-                    && m.pe / m.out_beat.max(1) > crate::ops::mvu::HEAD_ONEHOT_WORDS;
+                    && m.obuf_words() > crate::ops::mvu::HEAD_ONEHOT_WORDS;
                 m.logic_path(&io, family).on(family).ns(family)
             };
             let ns_before = ns_at(m, (false, false, false), 0);

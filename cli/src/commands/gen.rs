@@ -105,7 +105,7 @@ pub struct FoldArgs {
     /// or the interval (some add a cycle of first-image latency). The plan's clock estimate
     /// decides; `inq report --flows`/`inq impl` compare it with the tools. Prints what still
     /// misses. `none`: no clock target.
-    #[arg(long, value_enum, value_name = "FAMILY", default_value_t = FamilyArg::Xilinx7)]
+    #[arg(long, value_enum, value_name = "FAMILY", default_value_t)]
     pub pipeline_for: FamilyArg,
     /// The clock to pipeline for, in MHz (default: on xilinx7 200 MHz, or --clock-mhz when
     /// that is faster; on iCE40 --clock-mhz).

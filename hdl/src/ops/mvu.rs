@@ -282,6 +282,11 @@ impl Mvu {
                 u64::from(self.rom_width()),
             )
     }
+    /// The words of `obuf` the emission reads in turn (`PE/KO`, the template's `PB`; `PE` at
+    /// one element per output beat).
+    pub fn obuf_words(&self) -> usize {
+        self.pe / self.out_beat.max(1)
+    }
     /// The banks of 256 words its weight ROMs are read in (`docs/hardware.md` §4, "Weight
     /// ROMs in banks"; template parameter `BANKS` of `inq_rom`): with the weight registers,
     /// a ROM in logic deeper than [`ROM_BANK_WORDS`] words reads every bank into a register
@@ -1101,7 +1106,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
     if m.head_onehot && (m.data_regs || m.read_regs) {
         // the one-hot index and the AND-OR beside the binary select it replaces (77 LUTs
         // and 27 flip-flops more at 32 words × 20 bits, one such select alone, yosys 0.23)
-        let words = (m.pe / m.out_beat.max(1)) as u64;
+        let words = m.obuf_words() as u64;
         t.push(term(
             "emitted word selected one-hot (index and AND-OR)",
             (words * ko * acc * 12).div_ceil(100),
@@ -1561,7 +1566,7 @@ impl EngineOp for Mvu {
         // With output beats of `KO` the `PE` results leave `KO` per cycle (§4.3).
         let taken = schedule::accept_beats(inputs.first().copied().unwrap_or(&[]), self.in_beat);
         let ko = self.out_beat.max(1);
-        let (sf, pe) = (self.sf.max(1) as u64, (self.pe / ko).max(1) as u64);
+        let (sf, pe) = (self.sf.max(1) as u64, self.obuf_words().max(1) as u64);
         // A ROM-fed engine's datapath register is one such stage: while it holds a pixel's
         // last fold that waits for `obuf`, nothing fires, so the next pixel's first fire waits
         // for that load (§4, "Datapath registers").

@@ -284,7 +284,7 @@ pub fn with_rom_regs(design: &mut Design, regs: RomRegs) -> usize {
                 // with the read registers here on every window and PE count (the planner
                 // sets them on strided windows and on more than 16 words only)
                 m.slot_regs = regs.read;
-                m.head_onehot = regs.read && m.pe / m.out_beat.max(1) >= 2;
+                m.head_onehot = regs.read && m.obuf_words() >= 2;
                 n += 1;
             }
         }
