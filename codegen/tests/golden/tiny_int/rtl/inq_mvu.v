@@ -175,8 +175,6 @@ module inq_mvu #(
   reg [CW-1:0]  oxs;   // ox * SW (padded column coordinate of the window left)
   // line-buffer row slots (the row base of slot s is s * ROWLEN / LU):
   localparam integer NRW = (NR < 2) ? 1 : $clog2(NR);
-  reg [NRW-1:0] s0;    // slot of the window's first row
-  reg [NRW-1:0] sr;    // slot of row ky
   reg [WAW-1:0] waddr_a; // the weight-ROM word of the fold after the next fire
   reg [PNW-1:0] pending;
   reg [CHW-1:0] chn;   // the channel after the one being emitted (its table words are read)
@@ -387,34 +385,46 @@ module inq_mvu #(
   localparam [NRW-1:0] WRS_N = WRS_I[NRW-1:0];
   localparam integer NR_I = NR;
   localparam [NRW-1:0] NR_N  = NR_I[NRW-1:0];
-  wire wr_r = (sr == NR_LAST_S);          // row ky + 1 wraps to slot 0
-  wire wr_0 = ({1'b0, s0} >= TH_0);
-  wire wr_w = ({1'b0, s0} >= TH_W);
-  // the slots after a fire
-  reg [NRW-1:0] s0_a, sr_a;
-  always @(*) begin
-    s0_a = s0;
-    sr_a = sr;
-    if (!last_sf) begin
-      if (icl && (kx == KW_LAST)) begin
-        sr_a = (wr_r ? {NRW{1'b0}} : (sr + 1'b1));
-      end
-    end else begin
-      sr_a = s0;
-      if (nfl && oxl) begin
-        if (!oyl) begin
-          s0_a = (wr_0 ? ((s0 + SHM_N) - NR_N) : (s0 + SHM_N));
-        end else begin
-          s0_a = (wr_w ? ((s0 + WRS_N) - NR_N) : (s0 + WRS_N));
+  // The slots of the window's first row and of row ky after a fire, {s0, sr}, from the
+  // slots s0v, srv before it, the flags of the position it fires at (lsf: the last synapse
+  // fold; kl: the last channel fold of the last kernel column; pl: the pixel's last output
+  // channels and the row's last column; yl: the map's last row) and the slots' wrap tests
+  // (wr: row ky + 1 wraps to slot 0; w0, ww: the next output row's or image's first row
+  // wraps). Applied to the current slots (below, the window address one fire ahead), or with
+  // SLREG = 1 to the slots a fire ahead.
+  function [2*NRW-1:0] slots_after;
+    input [NRW-1:0] s0v;
+    input [NRW-1:0] srv;
+    input           lsf;
+    input           kl;
+    input           pl;
+    input           yl;
+    input           wr;
+    input           w0;
+    input           ww;
+    reg   [NRW-1:0] s0n;
+    reg   [NRW-1:0] srn;
+    begin
+      s0n = s0v;
+      srn = srv;
+      if (!lsf) begin
+        if (kl) begin
+          srn = (wr ? {NRW{1'b0}} : (srv + 1'b1));
         end
-        sr_a = s0_a;
+      end else begin
+        srn = s0v;
+        if (pl) begin
+          if (!yl) begin
+            s0n = (w0 ? ((s0v + SHM_N) - NR_N) : (s0v + SHM_N));
+          end else begin
+            s0n = (ww ? ((s0v + WRS_N) - NR_N) : (s0v + WRS_N));
+          end
+          srn = s0n;
+        end
       end
+      slots_after = {s0n, srn};
     end
-  end
-  always @(posedge clk) begin
-    s0 <= (rst ? S0_INIT : (fire ? s0_a : s0));
-    sr <= (rst ? S0_INIT : (fire ? sr_a : sr));
-  end
+  endfunction
 
   // ---- window read: SIMD lanes share (ky, kx) ----
   // The window position after a fire (ky_a, kx_a, lop_a, oxs_a). The padding test inwin
@@ -788,8 +798,8 @@ module inq_mvu #(
   assign nfl_a = (last_sf ? (nfl ? NF_ONE : nfp) : nfl);
   assign oxl_a = ((last_sf & nfl) ? (oxl ? OW_ONE : oxp) : oxl);
   assign oyl_a = ((last_sf & nfl & oxl) ? (oyl ? OH_ONE : oyp) : oyl);
-  // the slots after the next fire: computed from s0 and sr (s0_a, sr_a), or with SLREG = 1
-  // kept in registers of their own, one fire ahead (docs/hardware.md section 12, "Window
+  // the slots after the next fire: computed from the current slots (s0_a, sr_a), or with
+  // SLREG = 1 kept in registers of their own, one fire ahead (docs/hardware.md section 12, "Window
   // slots one fire ahead"), so that the wrap tests below compare flip-flops
   wire [NRW-1:0] s0_x;
   wire [NRW-1:0] sr_x;
@@ -811,31 +821,14 @@ module inq_mvu #(
                     : S0_A0_I;
       localparam [NRW-1:0] S0_A0 = S0_A0_I[NRW-1:0];
       localparam [NRW-1:0] SR_A0 = SR_A0_I[NRW-1:0];
-      reg [NRW-1:0] s0_q;
-      reg [NRW-1:0] sr_q;
-      // the slots after the fire after the next one: the rule of s0_a and sr_a applied to
-      // the slots after the next fire and the flags of the position it leads to
-      reg [NRW-1:0] s0_aa;
-      reg [NRW-1:0] sr_aa;
-      always @(*) begin
-        s0_aa = s0_q;
-        sr_aa = sr_q;
-        if (!lsf_a) begin
-          if (icl_a && kxl_a) begin
-            sr_aa = (wr_r_a ? {NRW{1'b0}} : (sr_q + 1'b1));
-          end
-        end else begin
-          sr_aa = s0_q;
-          if (nfl_a && oxl_a) begin
-            if (!oyl_a) begin
-              s0_aa = (wr_0_a ? ((s0_q + SHM_N) - NR_N) : (s0_q + SHM_N));
-            end else begin
-              s0_aa = (wr_w_a ? ((s0_q + WRS_N) - NR_N) : (s0_q + WRS_N));
-            end
-            sr_aa = s0_aa;
-          end
-        end
-      end
+      reg  [NRW-1:0] s0_q;
+      reg  [NRW-1:0] sr_q;
+      // the slots after the fire after the next one: the same rule on the slots after the
+      // next fire, the flags of the position it leads to and their wrap tests
+      wire [NRW-1:0] s0_aa;
+      wire [NRW-1:0] sr_aa;
+      assign {s0_aa, sr_aa} = slots_after(s0_q, sr_q, lsf_a, (icl_a & kxl_a), (nfl_a & oxl_a),
+                                          oyl_a, wr_r_a, wr_0_a, wr_w_a);
       always @(posedge clk) begin
         s0_q <= (rst ? S0_A0 : (fire ? s0_aa : s0_q));
         sr_q <= (rst ? SR_A0 : (fire ? sr_aa : sr_q));
@@ -843,6 +836,20 @@ module inq_mvu #(
       assign s0_x = s0_q;
       assign sr_x = sr_q;
     end else begin : g_slots_now
+      // the current slots, and those after the next fire computed from them
+      reg  [NRW-1:0] s0;    // slot of the window's first row
+      reg  [NRW-1:0] sr;    // slot of row ky
+      wire wr_r = (sr == NR_LAST_S);
+      wire wr_0 = ({1'b0, s0} >= TH_0);
+      wire wr_w = ({1'b0, s0} >= TH_W);
+      wire [NRW-1:0] s0_a;
+      wire [NRW-1:0] sr_a;
+      assign {s0_a, sr_a} = slots_after(s0, sr, last_sf, (icl & (kx == KW_LAST)), (nfl & oxl),
+                                        oyl, wr_r, wr_0, wr_w);
+      always @(posedge clk) begin
+        s0 <= (rst ? S0_INIT : (fire ? s0_a : s0));
+        sr <= (rst ? S0_INIT : (fire ? sr_a : sr));
+      end
       assign s0_x = s0_a;
       assign sr_x = sr_a;
     end
@@ -1114,13 +1121,14 @@ module inq_mvu #(
   // ---- the index of the word emitted after oi (with a stage: DREG or RREG) ----
   // oi_n, kept in a register beside oi (word 1 after a load, the next one after each
   // emission), selects the word loaded into hq (below), so the select starts from
-  // flip-flops
+  // flip-flops; with HSEL = 1 the one-hot copy there selects instead, and oi_n is not kept
   /* verilator lint_off UNUSED */
-  // Justification: read only by the register of the word emitted next (DREG or RREG).
+  // Justification: read only by the binary select of the word emitted next (DREG or RREG,
+  // HSEL = 0).
   wire [OIW-1:0] oi_n;
   /* verilator lint_on UNUSED */
   generate
-    if ((DREG != 0) || (RREG != 0)) begin : g_oin
+    if (((DREG != 0) || (RREG != 0)) && (HSEL == 0)) begin : g_oin
       localparam integer OIN0_I = (OI_LAST_I == 0) ? 0 : 1;
       localparam [OIW-1:0] OIN0 = OIN0_I[OIW-1:0];
       reg  [OIW-1:0] oin;
@@ -1177,26 +1185,32 @@ module inq_mvu #(
   // "Datapath registers")
   wire [ACC_W-1:0] head;
   generate
-    if (((DREG != 0) || (RREG != 0)) && (HSEL != 0)) begin : g_head_onehot
-      // HSEL = 1 (docs/hardware.md section 4, "The emitted word selected one-hot"): the index
-      // of the word emitted next is also kept one-hot (oh, rotated at each emission), and the
-      // word is an AND-OR of the obuf words with it instead of a binary select
-      localparam [PE-1:0] OH0 = ({{(PE-1){1'b0}}, 1'b1} << 1);   // word 1 after a load
-      reg [PE-1:0] oh;
-      always @(posedge clk) begin
-        if (rst | load) begin
-          oh <= OH0;
-        end else if (emit) begin
-          oh <= {oh[PE-2:0], oh[PE-1]};
+    if ((DREG != 0) || (RREG != 0)) begin : g_head
+      // the word loaded at an emission: obw[oi_n], or with HSEL = 1 (docs/hardware.md
+      // section 4, "The emitted word selected one-hot") an AND-OR of the obuf words with a
+      // one-hot copy of the index (oh: word 1 after a load, rotated at each emission)
+      wire [ACC_W-1:0] hs;
+      if (HSEL != 0) begin : g_onehot
+        localparam [PE-1:0] OH0 = ({{(PE-1){1'b0}}, 1'b1} << 1);
+        reg [PE-1:0] oh;
+        always @(posedge clk) begin
+          if (rst | load) begin
+            oh <= OH0;
+          end else if (emit) begin
+            oh <= {oh[PE-2:0], oh[PE-1]};
+          end
         end
-      end
-      reg [ACC_W-1:0] hs;
-      integer i;
-      always @(*) begin
-        hs = {ACC_W{1'b0}};
-        for (i = 0; i < PE; i = i + 1) begin
-          hs = (hs | ({ACC_W{oh[i]}} & obw[i]));
+        reg [ACC_W-1:0] ho;
+        integer i;
+        always @(*) begin
+          ho = {ACC_W{1'b0}};
+          for (i = 0; i < PE; i = i + 1) begin
+            ho = (ho | ({ACC_W{oh[i]}} & obw[i]));
+          end
         end
+        assign hs = ho;
+      end else begin : g_binary
+        assign hs = obw[oi_n];
       end
       reg  [ACC_W-1:0] hq;
       always @(posedge clk) begin
@@ -1204,16 +1218,6 @@ module inq_mvu #(
           hq <= nxt[0 +: ACC_W];
         end else if (emit) begin
           hq <= hs;
-        end
-      end
-      assign head = hq;
-    end else if ((DREG != 0) || (RREG != 0)) begin : g_head
-      reg  [ACC_W-1:0] hq;
-      always @(posedge clk) begin
-        if (load) begin
-          hq <= nxt[0 +: ACC_W];
-        end else if (emit) begin
-          hq <= obw[oi_n];
         end
       end
       assign head = hq;
