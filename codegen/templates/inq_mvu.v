@@ -1486,48 +1486,7 @@
   // pending != 0 and the emission starts from flip-flops (docs/hardware.md section 4,
   // "Datapath registers")
   wire [KO*ACC_W-1:0] heads;
-  generate
-    if ((DREG != 0) || (RREG != 0)) begin : g_head
-      // the word loaded at an emission: obw[oi_n], or with HSEL = 1 (docs/hardware.md
-      // section 4, "The emitted word selected one-hot") an AND-OR of the obuf words with a
-      // one-hot copy of the index (oh: word 1 after a load, rotated at each emission)
-      wire [KO*ACC_W-1:0] hs;
-      if (HSEL != 0) begin : g_onehot
-        localparam [PB-1:0] OH0 = ({{(PB-1){1'b0}}, 1'b1} << 1);
-        reg [PB-1:0] oh;
-        always @(posedge clk) begin
-          if (rst | load) begin
-            oh <= OH0;
-          end else if (emit) begin
-            oh <= {oh[PB-2:0], oh[PB-1]};
-          end
-        end
-        reg [KO*ACC_W-1:0] ho;
-        integer i;
-        always @(*) begin
-          ho = {KO*ACC_W{1'b0}};
-          for (i = 0; i < PB; i = i + 1) begin
-            ho = (ho | ({KO*ACC_W{oh[i]}} & obw[i]));
-          end
-        end
-        assign hs = ho;
-      end else begin : g_binary
-        assign hs = obw[oi_n];
-      end
-      reg  [KO*ACC_W-1:0] hq;
-      always @(posedge clk) begin
-        if (load) begin
-          hq <= nxt[0 +: KO*ACC_W];
-        end else if (emit) begin
-          hq <= hs;
-        end
-      end
-      assign heads = hq;
-    end else begin : g_head_sel
-      assign heads = obw[oi];
-    end
-  endgenerate
-@% endif %@  genvar lo;
+@% call head_register("KO*ACC_W", "PB", "heads") %@@% endif %@  genvar lo;
   generate
     for (lo = 0; lo < KO; lo = lo + 1) begin : g_lane
       localparam integer LANE_I = lo;
@@ -1613,48 +1572,7 @@
   // pending != 0 and the emission starts from flip-flops (docs/hardware.md section 4,
   // "Datapath registers")
   wire [ACC_W-1:0] head;
-  generate
-    if ((DREG != 0) || (RREG != 0)) begin : g_head
-      // the word loaded at an emission: obw[oi_n], or with HSEL = 1 (docs/hardware.md
-      // section 4, "The emitted word selected one-hot") an AND-OR of the obuf words with a
-      // one-hot copy of the index (oh: word 1 after a load, rotated at each emission)
-      wire [ACC_W-1:0] hs;
-      if (HSEL != 0) begin : g_onehot
-        localparam [PE-1:0] OH0 = ({{(PE-1){1'b0}}, 1'b1} << 1);
-        reg [PE-1:0] oh;
-        always @(posedge clk) begin
-          if (rst | load) begin
-            oh <= OH0;
-          end else if (emit) begin
-            oh <= {oh[PE-2:0], oh[PE-1]};
-          end
-        end
-        reg [ACC_W-1:0] ho;
-        integer i;
-        always @(*) begin
-          ho = {ACC_W{1'b0}};
-          for (i = 0; i < PE; i = i + 1) begin
-            ho = (ho | ({ACC_W{oh[i]}} & obw[i]));
-          end
-        end
-        assign hs = ho;
-      end else begin : g_binary
-        assign hs = obw[oi_n];
-      end
-      reg  [ACC_W-1:0] hq;
-      always @(posedge clk) begin
-        if (load) begin
-          hq <= nxt[0 +: ACC_W];
-        end else if (emit) begin
-          hq <= hs;
-        end
-      end
-      assign head = hq;
-    end else begin : g_head_sel
-      assign head = obw[oi];
-    end
-  endgenerate
-@% endif %@  wire [RW-1:0]    y    = ({{(RW-ACC_W){head[ACC_W-1]}}, head} + bb);
+@% call head_register("ACC_W", "PE", "head") %@@% endif %@  wire [RW-1:0]    y    = ({{(RW-ACC_W){head[ACC_W-1]}}, head} + bb);
   wire [RXW-1:0]   ye   = {{(RXW-RW){y[RW-1]}}, y};
   wire [RXW-1:0]   yl   = (ye << RMIN_L);
   wire [RXW-1:0]   yp   = ($signed(yl) >>> RMIN_R);
@@ -1867,3 +1785,48 @@
     end
   end
 endmodule
+@#- The register of the word emitted next of a ROM-fed engine's emission (hq, DREG or RREG)
+    and the select in front of it, binary or one-hot (HSEL), for `w`-bit words, `n` of them,
+    driving `out`: one text for the wide and the one-element-per-beat emission. -#@
+@%- macro head_register(w, n, out) %@  generate
+    if ((DREG != 0) || (RREG != 0)) begin : g_head
+      // the word loaded at an emission: obw[oi_n], or with HSEL = 1 (docs/hardware.md
+      // section 4, "The emitted word selected one-hot") an AND-OR of the obuf words with a
+      // one-hot copy of the index (oh: word 1 after a load, rotated at each emission)
+      wire [@{ w }@-1:0] hs;
+      if (HSEL != 0) begin : g_onehot
+        localparam [@{ n }@-1:0] OH0 = ({{(@{ n }@-1){1'b0}}, 1'b1} << 1);
+        reg [@{ n }@-1:0] oh;
+        always @(posedge clk) begin
+          if (rst | load) begin
+            oh <= OH0;
+          end else if (emit) begin
+            oh <= {oh[@{ n }@-2:0], oh[@{ n }@-1]};
+          end
+        end
+        reg [@{ w }@-1:0] ho;
+        integer i;
+        always @(*) begin
+          ho = {@{ w }@{1'b0}};
+          for (i = 0; i < @{ n }@; i = i + 1) begin
+            ho = (ho | ({@{ w }@{oh[i]}} & obw[i]));
+          end
+        end
+        assign hs = ho;
+      end else begin : g_binary
+        assign hs = obw[oi_n];
+      end
+      reg  [@{ w }@-1:0] hq;
+      always @(posedge clk) begin
+        if (load) begin
+          hq <= nxt[0 +: @{ w }@];
+        end else if (emit) begin
+          hq <= hs;
+        end
+      end
+      assign @{ out }@ = hq;
+    end else begin : g_head_sel
+      assign @{ out }@ = obw[oi];
+    end
+  endgenerate
+@% endmacro %@
