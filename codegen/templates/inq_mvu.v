@@ -63,6 +63,7 @@
   parameter integer KO         = @{ self.default_of("KO", "1") }@,
 @% endif %@@% if !constant %@  parameter integer WAW        = @{ self.default_of("WAW", "1") }@,
   parameter integer MUL        = @{ self.default_of("MUL", "0") }@,
+  parameter integer MREG       = @{ self.default_of("MREG", "0") }@,
 @% endif %@  parameter         BIAS_FILE  = "",
   parameter         SHIFT_FILE = ""
 ) (
@@ -341,12 +342,13 @@
   wire          dfire;
   wire          dlast;
   generate
-    if ((DREG != 0) || (RREG != 0)) begin : g_dstage
-      // NST stages in a chain (the read registers' first, then the sum's): stage i holds
+    if ((DREG != 0) || (RREG != 0) || (MREG != 0)) begin : g_dstage
+      // NST stages in a chain (the read registers' first, then the multipliers' halves
+      // (MREG), then the sum's): stage i holds
       // vs[i] (a fired fold) and ts[i] (its pixel's last), loaded from fire at the front and
       // from the stage before it behind (the vectors hold only the registers, so no
       // combinational signal shares a vector with them)
-      localparam integer NST = ((DREG != 0) ? 1 : 0) + ((RREG != 0) ? 1 : 0);
+      localparam integer NST = ((DREG != 0) ? 1 : 0) + ((RREG != 0) ? 1 : 0) + ((MREG != 0) ? 1 : 0);
       wire [NST-1:0] vs;
       wire [NST-1:0] ts;
       genvar gs;
@@ -1293,8 +1295,45 @@
           // CB-bit weight always fits.
           wire signed [A:0]    xs = {((IN_SIGNED != 0) ? x[A-1] : 1'b0), x};
           wire signed [CB-1:0] ws = code;
-          wire signed [PW-1:0] ps = (xs * ws);
-          assign pr = ps;
+          if ((MREG != 0) && (CB >= 2)) begin : g_halves
+            // MREG = 1 (docs/hardware.md section 4, "The multiplier in two halves"): the
+            // weight's low HB bits (unsigned) and its high CB - HB bits (signed) each make a
+            // product, registered when the stages advance, and the next stage adds them: the
+            // same product a cycle later, two short multipliers instead of one deep one
+            localparam integer HB = CB / 2;
+            // the products' widths: |x| * (2^HB - 1) < 2^(A+HB) fits A + HB + 1 signed bits,
+            // and the high half's product PW - HB (its sum with the low one is the product)
+            localparam integer LW = A + HB + 1;
+            wire signed [HB:0]      wlo = {1'b0, ws[HB-1:0]};
+            wire signed [CB-HB-1:0] whi = ws[CB-1:HB];
+            reg  signed [LW-1:0]    plo;
+            reg  signed [PW-HB-1:0] phi;
+            always @(posedge clk) begin
+              if (adv) begin
+                plo <= (xs * wlo);
+                phi <= (xs * whi);
+              end
+            end
+            wire [PW-1:0] plo_e;
+            if (PW > LW) begin : g_ext
+              assign plo_e = {{(PW-LW){plo[LW-1]}}, plo};
+            end else begin : g_fit
+              assign plo_e = plo;
+            end
+            assign pr = ({phi, {HB{1'b0}}} + plo_e);
+          end else if (MREG != 0) begin : g_one
+            // (a one-bit weight: the product itself is registered)
+            reg signed [PW-1:0] pw_q;
+            always @(posedge clk) begin
+              if (adv) begin
+                pw_q <= (xs * ws);
+              end
+            end
+            assign pr = pw_q;
+          end else begin : g_comb
+            wire signed [PW-1:0] ps = (xs * ws);
+            assign pr = ps;
+          end
           assign cv[s] = 1'b0;
         end else begin : g_pow2
           wire [PW-1:0] xe = {{(PW-A){((IN_SIGNED != 0) ? x[A-1] : 1'b0)}}, x};
@@ -1317,7 +1356,7 @@
       // whose LUTs can then take the lane's last shift stage
       reg [ACC_W-1:0] acc;
       wire [ACC_W-1:0] base = acc;
-      if (MUL != 0) begin : g_sum_mul
+      if ((MUL != 0) && (MREG == 0)) begin : g_sum_mul
         // plain adds, so that synthesis can merge a product and its add into one DSP block
         reg [ACC_W-1:0] sum;
         integer i;
@@ -1348,7 +1387,8 @@
       end else begin : g_sum_pow2
         // the lanes' sum: {a, 1} + {b, c} = {a + b + c, ~c}, an adder with a carry in; lane
         // 0's carry enters the accumulator's adder. The balanced tree of tree_levels above
-        // (ceil(log2 SIMD) adder levels; of two lanes one adder)
+        // (ceil(log2 SIMD) adder levels; of two lanes one adder). Multiplier lanes with
+        // MREG = 1 (planned without DSP blocks) take this tree too, their carries 0
         /* verilator lint_off UNUSED */
         // Justification: bit 0 of each {a, 1} + {b, c} sum only carries c into bit 1; a
         // tree's result is its lane 0's word; with DSPL > 0 only every 2^DSPL-th partial

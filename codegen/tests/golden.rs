@@ -121,6 +121,26 @@ fn golden_tiny_int() {
     );
 }
 
+/// The int8 baseline planned for 7-series without DSP blocks: the planner's read registers
+/// and multipliers in registered halves (`MREG`), the datapath register inside fc's tree.
+#[test]
+fn golden_tiny_int_nodsp() {
+    let model = int_model(&tiny_model(5), 5);
+    let mut design = inq_hdl::plan(&model, &fold(&[("conv1", 2, 1), ("fc", 3, 8)])).expect("plan");
+    let fit = inq_hdl::stage_to_clock(
+        &mut design,
+        inq_hdl::TimingFamily::Xilinx7,
+        300.0,
+        inq_hdl::Multipliers::Logic,
+    );
+    assert!(
+        fit.rom_regs.len() == 2 && fit.rom_regs.iter().all(|r| r.mul_regs && r.read_regs),
+        "{}",
+        fit.summary()
+    );
+    check_golden_design("tiny_int_nodsp", &model, &design);
+}
+
 #[test]
 fn golden_mixed() {
     let req = FoldingRequest::Explicit(Folding {

@@ -62,7 +62,8 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
         // `_regs`: every ROM-fed engine with registered schedule flags and datapath
         // registers (`all_rom_regs`; shift-add lanes with SIMD ≥ 3 with the register inside
         // their tree), every MVU with the row tests from difference registers, shift-add and
-        // multiplier lanes, SIMD 1 to 6, hard-wired engines with padding and stride 2
+        // multiplier lanes (in registered halves), SIMD 1 to 8, hard-wired engines with
+        // padding and stride 2
         ("mixed_regs", mixed_model(3), mixed_fold()),
         (
             "mixed_hard_wired_regs",

@@ -70,6 +70,9 @@ pub enum Pipelining {
         family: inq_hdl::TimingFamily,
         /// The clock to fit, MHz.
         mhz: f64,
+        /// Where the multipliers go (int8 engines): DSP blocks, or logic (the planner then
+        /// splits them in registered halves).
+        multipliers: inq_hdl::Multipliers,
     },
     /// A register after every this many adder levels of the hard-wired engines' trees (0:
     /// none) and no other register: fixed stages without a clock target (`inq gen
@@ -90,6 +93,7 @@ impl Pipelining {
         Pipelining::ToClock {
             family,
             mhz: family.default_pipeline_mhz(clock_mhz),
+            multipliers: inq_hdl::Multipliers::DspBlocks,
         }
     }
 }
@@ -119,13 +123,22 @@ pub fn plan(model: &QuantModel, req: &BuildRequest) -> Result<Planned, FlowError
     let mut clock_fit = None;
     match req.pipelining {
         Pipelining::TreeLevels(l) => inq_hdl::stage_adder_trees(&mut design, l),
-        Pipelining::ToClock { family, mhz } => {
+        Pipelining::ToClock {
+            family,
+            mhz,
+            multipliers,
+        } => {
             if !(mhz.is_finite() && mhz > 0.0) {
                 return Err(FlowError::Input(format!(
                     "clock {mhz} MHz: must be positive to pipeline for it"
                 )));
             }
-            clock_fit = Some(inq_hdl::stage_to_clock(&mut design, family, mhz));
+            clock_fit = Some(inq_hdl::stage_to_clock(
+                &mut design,
+                family,
+                mhz,
+                multipliers,
+            ));
         }
     }
     if req.fifo_depths == FifoDepths::Rule || !design.streams.iter().any(|s| s.skip) {

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::design::Design;
 use crate::ops::{EngineKind, EngineOp, Mvu};
-use crate::timing::{self, PartTiming, TimingFamily};
+use crate::timing::{self, Multipliers, PartTiming, TimingFamily};
 
 /// The choice for one hard-wired engine.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,6 +54,9 @@ pub struct RomRegs {
     /// The lanes' tree levels in front of the datapath register ([`Mvu::data_split`]; 0:
     /// the whole tree).
     pub data_split: u32,
+    /// The multipliers in registered halves ([`Mvu::mul_regs`]; planned without DSP blocks).
+    #[serde(default)]
+    pub mul_regs: bool,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
     /// With them.
@@ -67,6 +70,9 @@ pub struct RomRegs {
 pub struct ClockFit {
     /// The family of the estimate.
     pub family: TimingFamily,
+    /// Where the multipliers were planned to go.
+    #[serde(default)]
+    pub multipliers: Multipliers,
     /// The target clock.
     pub mhz: f64,
     /// Its period, `1000 / mhz` nanoseconds.
@@ -135,8 +141,18 @@ pub fn rom_reg_choices(family: TimingFamily) -> &'static [(bool, bool, bool)] {
 /// levels' delay faster (else nothing); with read registers, weight registers too when its
 /// weight ROMs are block RAM. On 7-series every MVU gets the row tests from difference
 /// registers ([`Mvu::hs_regs`]).
-pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> ClockFit {
+///
+/// With `multipliers` [`Multipliers::Logic`] every path is the one without DSP blocks
+/// ([`crate::ops::EngineOp::logic_path_without_dsp`]), and a multiplier engine's choices
+/// with read registers have its multipliers in registered halves ([`Mvu::mul_regs`]).
+pub fn stage_to_clock(
+    design: &mut Design,
+    family: TimingFamily,
+    mhz: f64,
+    multipliers: Multipliers,
+) -> ClockFit {
     let period_ns = 1000.0 / mhz;
+    let dsp = multipliers == Multipliers::DspBlocks;
     let row_diffs = family == TimingFamily::Xilinx7;
     let mut trees = Vec::new();
     let mut rom_regs = Vec::new();
@@ -157,7 +173,11 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 let p = crate::ops::mvu::rom_read_path(m.rom_depth()).on(family);
                 p.ns(family) > period_ns || family.level_target(mhz).is_some_and(|t| p.levels > t)
             };
+            // planned without DSP blocks, a multiplier engine's multipliers are split in
+            // registered halves with the read registers (the halves take the read words)
+            let soft_muls = !dsp && m.mac == crate::ops::MacKind::Multiply;
             let ns_at = |m: &mut Mvu, (sched, data, read): (bool, bool, bool), split: u32| {
+                m.mul_regs = soft_muls && read;
                 m.sched_regs = sched;
                 m.data_regs = data;
                 m.data_split = split;
@@ -176,7 +196,12 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                 m.head_onehot = (read || data)
                     && family == TimingFamily::Xilinx7
                     && m.obuf_words() > crate::ops::mvu::HEAD_ONEHOT_WORDS;
-                m.logic_path(&io, family).on(family).ns(family)
+                let path = if dsp {
+                    m.logic_path(&io, family)
+                } else {
+                    m.logic_path_without_dsp(&io, family)
+                };
+                path.on(family).ns(family)
             };
             let ns_before = ns_at(m, (false, false, false), 0);
             let mut tried: Vec<(RegChoice, f64)> = rom_reg_choices(family)
@@ -187,14 +212,20 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
             // the choices with it are tried again with the register inside the tree, after
             // each number of its levels (flip-flops: one register per partial sum)
             if !tried.iter().any(|(_, ns)| *ns <= period_ns) {
-                // (every choice tried here has the datapath register; `ns_at` sets each)
+                // (every choice tried here has the datapath register; `ns_at` sets each;
+                // the split is allowed when the lanes' sum is a tree: shift-add lanes, or
+                // multipliers in halves, which only come with the read registers)
                 m.data_regs = true;
+                m.mul_regs = soft_muls;
                 let splits = if m.data_split_allowed() {
                     1..m.lanes_tree_levels()
                 } else {
                     1..1
                 };
-                for &c in rom_reg_choices(family).iter().filter(|c| c.1) {
+                for &c in rom_reg_choices(family)
+                    .iter()
+                    .filter(|c| c.1 && (!soft_muls || c.2))
+                {
                     for l in splits.clone() {
                         tried.push(((c, l), ns_at(m, c, l)));
                     }
@@ -220,6 +251,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                     let rom_banks = m.rom_banks();
                     let slot_regs = m.slot_regs;
                     let data_split = m.data_split;
+                    let mul_regs = m.mul_regs;
                     e.resources = e.kind.op().resources(&e.io);
                     rom_regs.push(RomRegs {
                         engine: e.name.clone(),
@@ -230,6 +262,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
                         rom_banks,
                         slot_regs,
                         data_split,
+                        mul_regs,
                         ns_before,
                         ns,
                         meets: ns <= period_ns,
@@ -268,7 +301,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
             meets,
         });
     }
-    let est = timing::estimate(design, family);
+    let est = timing::estimate_for(design, family, multipliers);
     let level_target = family.level_target(mhz);
     let over_levels = est
         .parts
@@ -278,6 +311,7 @@ pub fn stage_to_clock(design: &mut Design, family: TimingFamily, mhz: f64) -> Cl
         .collect();
     ClockFit {
         family,
+        multipliers,
         mhz,
         period_ns,
         trees,
@@ -294,9 +328,14 @@ impl ClockFit {
     /// A readable account: the target, each hard-wired engine's stages, and what misses.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "clock target {:.1} MHz on {} ({:.2} ns): estimated Fmax {:.1} MHz\n",
+            "clock target {:.1} MHz on {}{} ({:.2} ns): estimated Fmax {:.1} MHz\n",
             self.mhz,
             self.family.name(),
+            if self.multipliers == Multipliers::Logic {
+                " without DSP blocks"
+            } else {
+                ""
+            },
             self.period_ns,
             self.fmax_mhz
         );
@@ -336,6 +375,9 @@ impl ClockFit {
             };
             if r.slot_regs {
                 what.push_str(", window slots one fire ahead");
+            }
+            if r.mul_regs {
+                what.push_str(", multipliers in registered halves");
             }
             if r.data_split > 0 {
                 what.push_str(&format!(
@@ -403,6 +445,7 @@ mod tests {
     fn summary_names_what_misses() {
         let fit = ClockFit {
             family: TimingFamily::Xilinx7,
+            multipliers: Multipliers::DspBlocks,
             mhz: 200.0,
             period_ns: 5.0,
             trees: vec![TreeStaging {
@@ -421,6 +464,7 @@ mod tests {
                 rom_banks: 1,
                 slot_regs: false,
                 data_split: 0,
+                mul_regs: false,
                 ns_before: 6.1,
                 ns: 4.9,
                 meets: true,
@@ -460,6 +504,7 @@ mod tests {
                 rom_banks: 5,
                 slot_regs: true,
                 data_split: 0,
+                mul_regs: false,
                 ns_before: 7.12,
                 ns: 4.04,
                 meets: true,

@@ -55,4 +55,4 @@ pub use ops::{
 };
 pub use plan::{plan, plan_unrolled, plan_with, stage_adder_trees};
 pub use resources::{AdderCount, Resources};
-pub use timing::{LogicPath, TimedPart, TimingEstimate, TimingFamily};
+pub use timing::{LogicPath, Multipliers, TimedPart, TimingEstimate, TimingFamily};

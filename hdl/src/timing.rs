@@ -86,6 +86,19 @@ pub struct Delays {
     pub setup: f64,
 }
 
+/// Where a design's multipliers are mapped (ROM-fed int8 engines, `MacKind::Multiply`):
+/// what the clock estimate assumes and the planner pipelines for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Multipliers {
+    /// DSP blocks (`synth_xilinx`, `synth_ice40 -dsp`): a product and its add are inside the
+    /// block, off the LUT levels.
+    #[default]
+    DspBlocks,
+    /// Logic (`synth_xilinx -nodsp`, or a part without DSP blocks): LUTs and carry chains.
+    Logic,
+}
+
 /// An FPGA family of the clock estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -274,6 +287,15 @@ pub fn estimate(design: &Design, family: TimingFamily) -> TimingEstimate {
 /// [`crate::ops::EngineOp::logic_path_without_dsp`]).
 pub fn estimate_without_dsp(design: &Design, family: TimingFamily) -> TimingEstimate {
     estimate_with(design, family, false)
+}
+
+/// [`estimate`] or [`estimate_without_dsp`], as `multipliers` says.
+pub fn estimate_for(
+    design: &Design,
+    family: TimingFamily,
+    multipliers: Multipliers,
+) -> TimingEstimate {
+    estimate_with(design, family, multipliers == Multipliers::DspBlocks)
 }
 
 fn estimate_with(design: &Design, family: TimingFamily, dsp: bool) -> TimingEstimate {

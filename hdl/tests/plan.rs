@@ -1,7 +1,9 @@
 //! Planner tests: folding legality, automatic folding, widths, serde round trip.
 
 use inq_hdl::ops::mvu::mvu_cycles;
-use inq_hdl::{plan, Endpoint, EngineKind, Folding, FoldingRequest, LayerFolding, PlanError};
+use inq_hdl::{
+    plan, Endpoint, EngineKind, Folding, FoldingRequest, LayerFolding, Multipliers, PlanError,
+};
 use inq_model::numerics::{self, Weight};
 use inq_model::ops::{Conv, Dense, Flatten, MaxPool, Window};
 use inq_model::{ActFormat, InputSpec, Op, Output, QuantModel, WeightTensor};
@@ -372,6 +374,73 @@ fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
         timing::estimate(d, family).parts[i].ns
     };
     assert!(at(&s32) > at(&s1), "{} vs {}", at(&s32), at(&s1));
+}
+
+/// Planned for 7-series without DSP blocks (`Multipliers::Logic`), every ROM-fed multiplier
+/// engine gets the read registers and its multipliers in registered halves, a wide lanes'
+/// sum the datapath register inside its tree, and no part of the design is over the 6-level
+/// target in the estimate without DSP blocks; planned for DSP blocks the same design is
+/// over it there, and nothing gets halves. One stage more per engine, the same interval.
+#[test]
+fn planned_without_dsp_blocks_the_multipliers_are_split_in_registered_halves() {
+    use inq_hdl::timing::{self, TimingFamily};
+    let (_, int_model) = shift_and_int_lenets();
+    let fc1 = int_model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, Op::Dense(_)))
+        .map(|n| n.name.clone())
+        .unwrap();
+    let family = TimingFamily::Xilinx7;
+    for req in [FoldingRequest::LaneBudget(64), explicit(&[(&fc1, 8, 32)])] {
+        let base = plan(&int_model, &req).unwrap();
+        let mut dsp = base.clone();
+        let with_dsp = inq_hdl::stage_to_clock(&mut dsp, family, 200.0, Multipliers::DspBlocks);
+        assert!(with_dsp.rom_regs.iter().all(|r| !r.mul_regs));
+        assert!(
+            timing::estimate_without_dsp(&dsp, family)
+                .parts
+                .iter()
+                .any(|p| p.path.levels > 6),
+            "{}",
+            with_dsp.summary()
+        );
+        let mut soft = base.clone();
+        let fit = inq_hdl::stage_to_clock(&mut soft, family, 200.0, Multipliers::Logic);
+        assert!(fit.over_levels.is_empty(), "{}", fit.summary());
+        assert!(
+            fit.summary().contains("without DSP blocks"),
+            "{}",
+            fit.summary()
+        );
+        assert_eq!(soft.interval_cycles(), base.interval_cycles());
+        for (e, b) in soft.engines.iter().zip(&base.engines) {
+            let (EngineKind::Mvu(m), EngineKind::Mvu(mb)) = (&e.kind, &b.kind) else {
+                continue;
+            };
+            if m.is_constant() {
+                continue;
+            }
+            assert!(m.mul_regs && m.read_regs, "{}: {}", e.name, fit.summary());
+            assert_eq!(
+                m.result_stages(),
+                mb.result_stages() + 2 + u32::from(m.data_regs)
+            );
+            // the halves' FFs in the estimate
+            assert!(e.resources.ff_bits > b.resources.ff_bits, "{}", e.name);
+            if m.simd >= 32 {
+                assert!(
+                    m.data_regs && m.data_split > 0,
+                    "{}: {}",
+                    e.name,
+                    fit.summary()
+                );
+            }
+        }
+        // the design JSON carries the field
+        let back = inq_hdl::Design::from_json(&soft.to_json().unwrap()).unwrap();
+        assert_eq!(back, soft);
+    }
 }
 
 #[test]
@@ -1079,7 +1148,7 @@ fn adder_trees_are_pipelined_for_the_clock() {
             2.0
         };
         let mut d = base.clone();
-        let fit = stage_to_clock(&mut d, family, slow);
+        let fit = stage_to_clock(&mut d, family, slow, Multipliers::DspBlocks);
         assert_eq!(fit.trees.len(), 2, "{fit:?}");
         assert!(
             fit.trees
@@ -1094,7 +1163,7 @@ fn adder_trees_are_pipelined_for_the_clock() {
             .iter()
             .any(|e| rom_regs(e) != (false, false, false)));
         let mut d = base.clone();
-        let fit = stage_to_clock(&mut d, family, 2000.0);
+        let fit = stage_to_clock(&mut d, family, 2000.0, Multipliers::DspBlocks);
         check_schedules(&d, &fit);
         // on 7-series the read registers and the datapath register take `fire` out of the
         // ROM-fed conv2's read and cut its datapath, with no flags; on iCE40 the read
@@ -1132,7 +1201,7 @@ fn adder_trees_are_pipelined_for_the_clock() {
     // at 200 MHz on 7-series: each engine's choice fits, one level more per stage does not,
     // the design's estimate agrees with the choice, and ROM-fed engines get registers
     let mut d = base.clone();
-    let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0);
+    let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0, Multipliers::DspBlocks);
     for t in &fit.trees {
         let e = d.engines.iter().find(|e| e.name == t.engine).unwrap();
         let EngineKind::Mvu(mv) = &e.kind else {
@@ -1190,7 +1259,12 @@ fn adder_trees_are_pipelined_for_the_clock() {
             .contains("every part within the 6-level target"));
     }
     // iCE40 has no level target: only the period
-    let ice = stage_to_clock(&mut base.clone(), TimingFamily::Ice40Up, 30.0);
+    let ice = stage_to_clock(
+        &mut base.clone(),
+        TimingFamily::Ice40Up,
+        30.0,
+        Multipliers::DspBlocks,
+    );
     assert_eq!(ice.level_target, None);
     assert!(ice.over_levels.is_empty());
     assert!(
@@ -1392,7 +1466,7 @@ fn the_datapath_register_moves_into_a_long_lanes_tree_only_when_needed() {
         hard_wired: true,
     };
     let mut d = plan_with(&m, &req, &[], BeatChoice::Auto).unwrap();
-    let fit = stage_to_clock(&mut d, f, 200.0);
+    let fit = stage_to_clock(&mut d, f, 200.0, Multipliers::DspBlocks);
     let split: Vec<(&str, u32, usize)> = d
         .engines
         .iter()
@@ -1429,7 +1503,7 @@ fn the_datapath_register_moves_into_a_long_lanes_tree_only_when_needed() {
     assert!(fit.summary().contains("level(s) of the lanes' tree"));
     // the 64-lane design: every ROM-fed engine fits with registers after the whole tree
     let mut d = inq_hdl::plan(&m, &FoldingRequest::LaneBudget(64)).unwrap();
-    let fit = stage_to_clock(&mut d, f, 200.0);
+    let fit = stage_to_clock(&mut d, f, 200.0, Multipliers::DspBlocks);
     assert!(
         fit.rom_regs.iter().all(|r| r.data_split == 0),
         "{}",
@@ -1465,7 +1539,7 @@ fn row_tests_from_differences_on_every_mvu_for_xilinx_only() {
     };
     assert!(mvus(&planned).iter().all(|&(_, hs)| !hs));
     let mut d = planned.clone();
-    let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0);
+    let fit = stage_to_clock(&mut d, TimingFamily::Xilinx7, 200.0, Multipliers::DspBlocks);
     let x7 = mvus(&d);
     assert!(x7.iter().any(|&(c, _)| c) && x7.iter().any(|&(c, _)| !c));
     assert!(x7.iter().all(|&(_, hs)| hs), "{x7:?}");
@@ -1482,7 +1556,7 @@ fn row_tests_from_differences_on_every_mvu_for_xilinx_only() {
     }
     for family in [TimingFamily::Ice40Up, TimingFamily::Ice40Hx] {
         let mut d = planned.clone();
-        let fit = stage_to_clock(&mut d, family, 50.0);
+        let fit = stage_to_clock(&mut d, family, 50.0, Multipliers::DspBlocks);
         assert!(mvus(&d).iter().all(|&(_, hs)| !hs));
         assert!(!fit.row_diffs && !fit.summary().contains("difference registers"));
     }
@@ -1500,7 +1574,12 @@ fn the_resnet8_plan_meets_the_level_target_with_its_memories_split() {
     );
     let model = inq_model::QuantModel::load(std::path::Path::new(path)).expect("model");
     let mut d = inq_hdl::plan(&model, &FoldingRequest::LaneBudget(256)).expect("plan");
-    let fit = inq_hdl::stage_to_clock(&mut d, inq_hdl::timing::TimingFamily::Xilinx7, 200.0);
+    let fit = inq_hdl::stage_to_clock(
+        &mut d,
+        inq_hdl::timing::TimingFamily::Xilinx7,
+        200.0,
+        Multipliers::DspBlocks,
+    );
     assert!(fit.over_levels.is_empty(), "{}", fit.summary());
     // (the FIFO depths are the plan rule's here, deeper than the simulated ones: every skip
     // FIFO of a block-RAM size reads synchronously, and no short one does)

@@ -104,6 +104,103 @@ fn int_weight_lenet_sim_equals_verilator() {
     }
 }
 
+/// The multipliers in registered halves (`docs/hardware.md` §4, "The multiplier in two
+/// halves", `MREG`), alone and with the read and datapath registers and the datapath
+/// register inside the lanes' tree, on every multiplier engine of the int8 LeNet-like model
+/// (weights of 8, 6, 8 and 3 bits: even and odd splits): Verilator against the simulator,
+/// every word and cycle, with and without stalls; one more cycle of latency per stage. And
+/// the planner without DSP blocks gives the halves to the engines it registers.
+#[test]
+fn multipliers_in_halves_sim_equals_verilator() {
+    require_verilator();
+    let model = lenet_like_int(8);
+    let images: Vec<Vec<i64>> = (0..12).map(|i| random_input(&model, 500 + i)).collect();
+    let fold = fold_at(&[(2, 4, 2), (5, 2, 8)]);
+    // (read registers, datapath register, its levels into the lanes' tree)
+    let sets = [
+        (false, false, 0),
+        (true, false, 0),
+        (true, true, 0),
+        (false, true, 1),
+        (true, true, 2),
+    ];
+    for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold)] {
+        let plain = inq_hdl::plan(&model, &req).expect("plan");
+        let plain_latency = {
+            let dir = generate(&model, &plain, &format!("halves-{name}-plain"));
+            let lat = cosim(&dir, &plain, &model, &images, &stalls(0.0, 1))
+                .unwrap_or_else(|e| panic!("{name} plain: {e}"))
+                .sim
+                .latency_cycles;
+            let _ = std::fs::remove_dir_all(&dir);
+            lat
+        };
+        for (read, data, split) in sets {
+            let mut design = plain.clone();
+            let mut halves = 0;
+            let mut splits = 0;
+            for e in &mut design.engines {
+                let inq_hdl::EngineKind::Mvu(m) = &mut e.kind else {
+                    continue;
+                };
+                if m.is_constant() || m.mac != inq_hdl::MacKind::Multiply {
+                    continue;
+                }
+                m.mul_regs = true;
+                m.read_regs = read;
+                m.data_regs = data;
+                m.data_split = if m.data_split_allowed() {
+                    split.min(m.lanes_tree_levels().saturating_sub(1))
+                } else {
+                    0
+                };
+                halves += 1;
+                splits += usize::from(m.data_split > 0);
+                e.resources = e.kind.op().resources(&e.io);
+            }
+            assert!(halves >= 3, "{name}: {halves} multiplier engines");
+            if split > 0 && name == "fold" {
+                assert!(
+                    splits > 0,
+                    "{name}: no engine with the register in its tree"
+                );
+            }
+            let tag = format!("halves-{name}-{read}-{data}-{split}");
+            let dir = generate(&model, &design, &tag);
+            let rtl = std::fs::read_to_string(dir.join("rtl").join("inq_top.v")).expect("top");
+            assert_eq!(rtl.matches(".MREG(1)").count(), halves, "{tag}");
+            for (rate, seed) in [(0.0, 1), (0.3, 5)] {
+                let common::Agreed { sim, rtl } =
+                    cosim(&dir, &design, &model, &images, &stalls(rate, seed))
+                        .unwrap_or_else(|e| panic!("{tag}, stall rate {rate}: {e}"));
+                assert_eq!(sim.latency_cycles, rtl.latency_cycles, "{tag}");
+                if rate == 0.0 {
+                    // at least the halves' stage on the first image's path
+                    assert!(sim.latency_cycles > plain_latency, "{tag}");
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    // the planner for 7-series without DSP blocks at a clock the plain engines miss
+    let mut design = inq_hdl::plan(&model, &FoldingRequest::Minimal).expect("plan");
+    let fit = inq_hdl::stage_to_clock(
+        &mut design,
+        inq_hdl::TimingFamily::Xilinx7,
+        250.0,
+        inq_hdl::Multipliers::Logic,
+    );
+    assert!(
+        fit.rom_regs.iter().any(|r| r.mul_regs && r.read_regs),
+        "{}",
+        fit.summary()
+    );
+    let dir = generate(&model, &design, "halves-planned");
+    cosim(&dir, &design, &model, &images, &stalls(0.2, 3))
+        .unwrap_or_else(|e| panic!("planned without DSP blocks: {e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
     require_verilator();

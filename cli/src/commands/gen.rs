@@ -22,6 +22,9 @@ pub enum FamilyArg {
     /// Xilinx 7-series (LUT6), as yosys `synth_xilinx` maps it.
     #[default]
     Xilinx7,
+    /// Xilinx 7-series without DSP blocks (`synth_xilinx -nodsp`): an int8 design's
+    /// multipliers are logic, split in registered halves.
+    Xilinx7Nodsp,
     /// iCE40 UltraPlus and LP parts (`up5k`, …).
     Ice40Up,
     /// iCE40 HX parts (`hx8k`, …).
@@ -35,10 +38,17 @@ impl FamilyArg {
     /// The family of the clock estimate (`None` for `none`).
     fn family(self) -> Option<inq_hdl::TimingFamily> {
         match self {
-            FamilyArg::Xilinx7 => Some(inq_hdl::TimingFamily::Xilinx7),
+            FamilyArg::Xilinx7 | FamilyArg::Xilinx7Nodsp => Some(inq_hdl::TimingFamily::Xilinx7),
             FamilyArg::Ice40Up => Some(inq_hdl::TimingFamily::Ice40Up),
             FamilyArg::Ice40Hx => Some(inq_hdl::TimingFamily::Ice40Hx),
             FamilyArg::None => None,
+        }
+    }
+    /// Where the multipliers go.
+    fn multipliers(self) -> inq_hdl::Multipliers {
+        match self {
+            FamilyArg::Xilinx7Nodsp => inq_hdl::Multipliers::Logic,
+            _ => inq_hdl::Multipliers::DspBlocks,
         }
     }
 }
@@ -157,8 +167,11 @@ impl FoldArgs {
             (None, None) => Ok(Pipelining::TreeLevels(
                 inq_hdl::ops::pipeline::ADDER_LEVELS_PER_STAGE,
             )),
-            (Some(family), Some(mhz)) => Ok(Pipelining::ToClock { family, mhz }),
-            (Some(family), None) => Ok(Pipelining::default_for(family, clock_mhz)),
+            (Some(family), mhz) => Ok(Pipelining::ToClock {
+                family,
+                mhz: mhz.unwrap_or_else(|| family.default_pipeline_mhz(clock_mhz)),
+                multipliers: self.pipeline_for.multipliers(),
+            }),
         }
     }
 

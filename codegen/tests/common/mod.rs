@@ -542,6 +542,9 @@ pub fn all_rom_regs(design: &mut inq_hdl::Design) {
             if !m.is_constant() {
                 m.sched_regs = true;
                 m.data_regs = true;
+                // multiplier lanes: the multipliers in registered halves, their sum a tree
+                // (docs/hardware.md §4, "The multiplier in two halves")
+                m.mul_regs = m.mac == inq_hdl::MacKind::Multiply;
                 // the datapath register inside the lanes' tree, before its last level
                 // (docs/hardware.md §4, "The register inside the lanes' tree")
                 if m.data_split_allowed() && m.lanes_tree_levels() > 1 {

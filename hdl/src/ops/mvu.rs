@@ -240,6 +240,17 @@ pub struct Mvu {
     /// 7-series with those registers when `obuf` has more than [`HEAD_ONEHOT_WORDS`] words.
     #[serde(default, skip_serializing_if = "is_false")]
     pub head_onehot: bool,
+    /// The multipliers in two registered halves (`docs/hardware.md` §4, "The multiplier in
+    /// two halves"; ROM-fed multiplier engines (`MacKind::Multiply`) only, template parameter
+    /// `MREG`): each lane multiplies the activation by the weight's low `⌊CB/2⌋` bits and by
+    /// its high bits, registers both products when the stages advance, and adds them in the
+    /// next stage; the lanes' sum is then a balanced tree (which the datapath register may
+    /// split, [`Mvu::data_split`]) instead of the chain of plain adds that DSP blocks absorb.
+    /// One more cycle of latency, the same interval and values. Set by
+    /// [`crate::clock_target::stage_to_clock`] when a design is planned without DSP blocks,
+    /// whose multipliers are logic: one `(A+1) × CB` multiplier is 7–8 LUT levels alone.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mul_regs: bool,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -427,23 +438,32 @@ impl Mvu {
         crate::resources::clog2(bound + 1) + 1
     }
     /// Whether the datapath register may sit inside the lanes' tree ([`Mvu::data_split`]):
-    /// a ROM-fed shift-add engine with the register and a balanced tree (`SIMD ≥ 3`).
+    /// a ROM-fed engine with the register and a balanced tree (`SIMD ≥ 3`; shift-add lanes,
+    /// or multipliers in halves, [`Mvu::mul_regs`]).
     pub fn data_split_allowed(&self) -> bool {
-        !self.is_constant() && self.data_regs && self.mac != MacKind::Multiply && self.simd >= 3
+        !self.is_constant()
+            && self.data_regs
+            && (self.mac != MacKind::Multiply || self.mul_regs)
+            && self.simd >= 3
+    }
+    /// Whether the multipliers are in registered halves ([`Mvu::mul_regs`] on a ROM-fed
+    /// multiplier engine).
+    pub fn has_mul_regs(&self) -> bool {
+        self.mul_regs && !self.is_constant() && self.mac == MacKind::Multiply
     }
     /// The adder levels of a ROM-fed engine's lanes' tree, `⌈log2 SIMD⌉`.
     pub fn lanes_tree_levels(&self) -> u32 {
         log2_ceil(self.simd)
     }
     /// Register stages between a fire and `obuf`: a hard-wired engine's adder-tree pipeline
-    /// registers, a ROM-fed engine's read registers (`read_regs`) and datapath register
-    /// (`data_regs`). A pixel's results reach `obuf` this many cycles after its last fire at
-    /// the earliest (§4, §4.1).
+    /// registers, a ROM-fed engine's read registers (`read_regs`), multipliers' halves
+    /// (`mul_regs`) and datapath register (`data_regs`). A pixel's results reach `obuf` this
+    /// many cycles after its last fire at the earliest (§4, §4.1).
     pub fn result_stages(&self) -> u32 {
         if self.is_constant() {
             self.pipeline
         } else {
-            u32::from(self.data_regs) + u32::from(self.read_regs)
+            u32::from(self.data_regs) + u32::from(self.read_regs) + u32::from(self.has_mul_regs())
         }
     }
     /// The adder levels of a constant-weight engine's deepest tree for `in_width`-bit inputs
@@ -848,6 +868,7 @@ pub fn plan_mvu(
         pad_regs: false,
         slot_regs: false,
         head_onehot: false,
+        mul_regs: false,
         in_beat: 1,
         out_beat: 1,
     };
@@ -1060,6 +1081,15 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
                     0,
                     lanes * ceil_div(acc, 4),
                 ));
+                if m.has_mul_regs() {
+                    // the halves' registers: (A+1+⌊CB/2⌋) + (A+⌈CB/2⌉) bits per lane
+                    t.push(term(
+                        "multiplier halves' registers",
+                        0,
+                        lanes * (2 * a + u64::from(m.code_bits) + 1),
+                        0,
+                    ));
+                }
             }
         }
         // per PE: acc and obuf registers (loaded in parallel), and the obuf's PE:1 read
@@ -1156,9 +1186,17 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
 /// target" (11 + 2·⌈log2 SIMD⌉ before: 10 against 8 on the former); none with datapath
 /// registers (which would end the chain at the lanes' sum, not measured). With DSP blocks the
 /// multiplier is inside the DSP and this chain is not on the fabric.
-fn soft_multiplier_path(m: &Mvu) -> Option<LogicPath> {
+///
+/// With the multipliers in registered halves ([`Mvu::mul_regs`]) the chain ends at the
+/// halves' registers: from the read registers, the padding select and an `(A+1) × (CB/2+1)`
+/// multiplier, 5 levels and `A + 4` carry steps (4 + 12c walked on one 9 × 5 half alone,
+/// yosys 0.23 `-nodsp`); their add and the lanes' tree are the datapath's.
+fn soft_multiplier_path(m: &Mvu, in_width: u32) -> Option<LogicPath> {
     if m.is_constant() || m.mac != MacKind::Multiply {
         return None;
+    }
+    if m.has_mul_regs() {
+        return Some(LogicPath::new(5, in_width + 4));
     }
     let tree = log2_ceil(m.simd);
     Some(LogicPath::new(9 + (5 * tree).div_ceil(2), m.acc_width + 5))
@@ -1235,7 +1273,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // with the sum's five, 7 in the netlist, none of them in the datapath;
     // docs/performance.md, "Pipelined by default"). The blocks' own delay is not a LUT level
     // and not in this proxy.
-    let tree = if dsp && m.mac == MacKind::Multiply {
+    let tree = if dsp && m.mac == MacKind::Multiply && !m.has_mul_regs() {
         0
     } else {
         log2_ceil(m.simd)
@@ -1391,9 +1429,30 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             LogicPath::default(),
         )
     };
+    // the multipliers in registered halves (§4, "The multiplier in two halves"): the
+    // datapath starts at the halves' registers with their add (two levels and a product's
+    // carry steps), then the lanes' balanced tree, to the datapath register (split as
+    // above) or through the accumulator's add
+    if m.has_mul_regs() {
+        let pw = m.product_width;
+        datapath = if data_regs {
+            let before = if m.data_split == 0 {
+                tree
+            } else {
+                m.data_split.min(tree)
+            };
+            LogicPath::new(2 + before, pw + before * pw.div_ceil(2))
+        } else {
+            LogicPath::new(4 + tree, m.acc_width + pw + tree * pw.div_ceil(2))
+        };
+    }
     // the deepest chain as it maps on `family`
     // without DSP blocks, a multiplier engine's products are logic on the datapath
-    let soft = if dsp { None } else { soft_multiplier_path(m) };
+    let soft = if dsp {
+        None
+    } else {
+        soft_multiplier_path(m, in_width)
+    };
     [
         schedule, flags, slots, rom, read, datapath, accumulate, emission, preselect,
     ]
@@ -1466,7 +1525,16 @@ fn mvu_resources(m: &Mvu, in_width: u32, out_width: u32) -> Resources {
     r.bram18 += sync_ram_bram18(depth, u64::from(in_width), banks);
     if m.mac == MacKind::Multiply {
         r.dsp = lanes;
-        r.soft_mul_luts = lanes * soft_mul_luts(in_width + 1, m.code_bits);
+        r.soft_mul_luts = if m.has_mul_regs() {
+            // two halves and their add (one LUT per product bit)
+            let lo = m.code_bits / 2;
+            lanes
+                * (soft_mul_luts(in_width + 1, lo + 1)
+                    + soft_mul_luts(in_width + 1, m.code_bits - lo)
+                    + u64::from(m.product_width))
+        } else {
+            lanes * soft_mul_luts(in_width + 1, m.code_bits)
+        };
     }
     finish(&mvu_terms(m, in_width, out_width, None), r)
 }
@@ -1672,6 +1740,9 @@ impl EngineOp for Mvu {
         p.push(Param::memory("SHIFT_FILE", "shift"));
         if self.mac == MacKind::Multiply && !self.is_constant() {
             p.push(Param::flag("MUL", true));
+        }
+        if self.has_mul_regs() {
+            p.push(Param::flag("MREG", true));
         }
         if self.sched_regs && !self.is_constant() {
             p.push(Param::flag("SREG", true));

@@ -1214,12 +1214,18 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
         || {
             format!(
                 "the datapath register after {} of the lanes' {} tree levels: it needs the \
-                 datapath register, shift-add lanes and SIMD ≥ 3, and fewer levels than the tree",
+                 datapath register, shift-add lanes or multipliers in halves, SIMD ≥ 3, and \
+                 fewer levels than the tree",
                 m.data_split,
                 m.lanes_tree_levels()
             )
         },
     )?;
+    cx.check(!m.mul_regs || m.has_mul_regs(), "kind.mul_regs", || {
+        "multipliers in registered halves in an engine without multipliers (a \
+             shift-add or constant-weight engine)"
+            .to_string()
+    })?;
     cx.check(!(m.read_regs && m.is_constant()), "kind.read_regs", || {
         "read registers in an engine whose weights are constant (its pipeline registers \
          stage the adder trees)"
