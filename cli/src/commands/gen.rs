@@ -114,7 +114,8 @@ pub struct FoldArgs {
     /// every conv and dense engine from difference registers. No register changes a value
     /// or the interval (some add a cycle of first-image latency). The plan's clock estimate
     /// decides; `inq report --flows`/`inq impl` compare it with the tools. Prints what still
-    /// misses. `none`: no clock target.
+    /// misses. `xilinx7-nodsp`: 7-series without DSP blocks, an int8 design's multipliers in
+    /// logic, split in registered halves. `none`: no clock target.
     #[arg(long, value_enum, value_name = "FAMILY", default_value_t)]
     pub pipeline_for: FamilyArg,
     /// The clock to pipeline for, in MHz (default: on xilinx7 200 MHz, or --clock-mhz when
