@@ -55,7 +55,6 @@ pub struct RomRegs {
     /// the whole tree).
     pub data_split: u32,
     /// The multipliers in registered halves ([`Mvu::mul_regs`]; planned without DSP blocks).
-    #[serde(default)]
     pub mul_regs: bool,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
@@ -71,7 +70,6 @@ pub struct ClockFit {
     /// The family of the estimate.
     pub family: TimingFamily,
     /// Where the multipliers were planned to go.
-    #[serde(default)]
     pub multipliers: Multipliers,
     /// The target clock.
     pub mhz: f64,
