@@ -301,6 +301,16 @@ fn shift_and_int_lenets() -> (QuantModel, QuantModel) {
     (shift_model, int_model)
 }
 
+/// The name of a model's first dense node.
+fn first_dense(model: &QuantModel) -> String {
+    model
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, Op::Dense(_)))
+        .map(|n| n.name.clone())
+        .expect("a dense node")
+}
+
 #[test]
 fn multiplier_design_has_the_shift_add_schedule() {
     use inq_hdl::MacKind;
@@ -344,12 +354,7 @@ fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
     // a ROM-fed multiplier engine's datapath, 9 + ⌈5·⌈log2 SIMD⌉ / 2⌉ LUT4 levels as logic,
     // grows with SIMD: at one lane it is within the (unpipelined) schedule's 11 levels, at
     // eight lanes deeper than everything the engine has with DSP blocks
-    let fc1 = int_model
-        .nodes
-        .iter()
-        .find(|n| matches!(n.op, Op::Dense(_)))
-        .map(|n| n.name.clone())
-        .unwrap();
+    let fc1 = first_dense(&int_model);
     let fc1_at = |simd: usize| {
         let d = plan(&int_model, &explicit(&[(&fc1, 4, simd)])).unwrap();
         let fc1 = d.engines.iter().position(|e| e.name == fc1).unwrap();
@@ -385,12 +390,7 @@ fn the_timing_proxy_without_dsp_blocks_puts_the_multipliers_on_the_path() {
 fn planned_without_dsp_blocks_the_multipliers_are_split_in_registered_halves() {
     use inq_hdl::timing::{self, TimingFamily};
     let (_, int_model) = shift_and_int_lenets();
-    let fc1 = int_model
-        .nodes
-        .iter()
-        .find(|n| matches!(n.op, Op::Dense(_)))
-        .map(|n| n.name.clone())
-        .unwrap();
+    let fc1 = first_dense(&int_model);
     let family = TimingFamily::Xilinx7;
     for req in [FoldingRequest::LaneBudget(64), explicit(&[(&fc1, 8, 32)])] {
         let base = plan(&int_model, &req).unwrap();
