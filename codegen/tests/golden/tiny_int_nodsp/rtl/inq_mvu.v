@@ -987,11 +987,12 @@ module inq_mvu #(
           // CB-bit weight always fits.
           wire signed [A:0]    xs = {((IN_SIGNED != 0) ? x[A-1] : 1'b0), x};
           wire signed [CB-1:0] ws = code;
-          if ((MREG != 0) && (CB >= 2)) begin : g_halves
+          if (MREG != 0) begin : g_halves
             // MREG = 1 (docs/hardware.md section 4, "The multiplier in two halves"): the
             // weight's low HB bits (unsigned) and its high CB - HB bits (signed) each make a
             // product, registered when the stages advance, and the next stage adds them: the
             // same product a cycle later, two short multipliers instead of one deep one
+            // (weight codes have 2 to 8 bits, so both halves have one at least)
             localparam integer HB = CB / 2;
             // the products' widths: |x| * (2^HB - 1) < 2^(A+HB) fits A + HB + 1 signed bits,
             // and the high half's product PW - HB (its sum with the low one is the product)
@@ -1013,15 +1014,6 @@ module inq_mvu #(
               assign plo_e = plo;
             end
             assign pr = ({phi, {HB{1'b0}}} + plo_e);
-          end else if (MREG != 0) begin : g_one
-            // (a one-bit weight: the product itself is registered)
-            reg signed [PW-1:0] pw_q;
-            always @(posedge clk) begin
-              if (adv) begin
-                pw_q <= (xs * ws);
-              end
-            end
-            assign pr = pw_q;
           end else begin : g_comb
             wire signed [PW-1:0] ps = (xs * ws);
             assign pr = ps;
