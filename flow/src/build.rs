@@ -90,10 +90,20 @@ impl Pipelining {
     /// Pipelining for `family` at its default clock for a design clocked at `clock_mhz`
     /// ([`inq_hdl::TimingFamily::default_pipeline_mhz`]: on 7-series at least 200 MHz).
     pub fn default_for(family: inq_hdl::TimingFamily, clock_mhz: f64) -> Self {
+        Self::to_clock(family, None, clock_mhz, inq_hdl::Multipliers::DspBlocks)
+    }
+    /// Pipelining for `family` at `mhz`, or without it at the family's default clock for a
+    /// design clocked at `clock_mhz`, with the multipliers where `multipliers` says.
+    pub fn to_clock(
+        family: inq_hdl::TimingFamily,
+        mhz: Option<f64>,
+        clock_mhz: f64,
+        multipliers: inq_hdl::Multipliers,
+    ) -> Self {
         Pipelining::ToClock {
             family,
-            mhz: family.default_pipeline_mhz(clock_mhz),
-            multipliers: inq_hdl::Multipliers::DspBlocks,
+            mhz: mhz.unwrap_or_else(|| family.default_pipeline_mhz(clock_mhz)),
+            multipliers,
         }
     }
 }

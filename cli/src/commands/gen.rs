@@ -168,11 +168,12 @@ impl FoldArgs {
             (None, None) => Ok(Pipelining::TreeLevels(
                 inq_hdl::ops::pipeline::ADDER_LEVELS_PER_STAGE,
             )),
-            (Some(family), mhz) => Ok(Pipelining::ToClock {
+            (Some(family), mhz) => Ok(Pipelining::to_clock(
                 family,
-                mhz: mhz.unwrap_or_else(|| family.default_pipeline_mhz(clock_mhz)),
-                multipliers: self.pipeline_for.multipliers(),
-            }),
+                mhz,
+                clock_mhz,
+                self.pipeline_for.multipliers(),
+            )),
         }
     }
 

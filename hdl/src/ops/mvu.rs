@@ -446,6 +446,11 @@ impl Mvu {
             && (self.mac != MacKind::Multiply || self.mul_regs)
             && self.simd >= 3
     }
+    /// Whether the emitted word is selected one-hot ([`Mvu::head_onehot`] on a ROM-fed engine
+    /// with the datapath or read registers, which keep the word emitted next in a register).
+    pub fn has_head_onehot(&self) -> bool {
+        self.head_onehot && (self.data_regs || self.read_regs) && !self.is_constant()
+    }
     /// Whether the multipliers are in registered halves ([`Mvu::mul_regs`] on a ROM-fed
     /// multiplier engine).
     pub fn has_mul_regs(&self) -> bool {
@@ -1133,7 +1138,7 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
         }
     }
 
-    if m.head_onehot && (m.data_regs || m.read_regs) {
+    if m.has_head_onehot() {
         // the one-hot index and the AND-OR beside the binary select it replaces (77 LUTs
         // and 27 flip-flops more at 32 words × 20 bits, one such select alone, yosys 0.23)
         let words = m.obuf_words() as u64;
@@ -1289,13 +1294,12 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     // With the register inside the tree (§4, "The register inside the lanes' tree") the
     // first chain ends after `data_split` of its levels, and the rest of the tree is in
     // front of the accumulator's add, a level and about half an operand's carry steps each.
+    // the lanes' tree levels in front of the datapath register and behind it
+    let (before, after) = match m.data_split.min(tree) {
+        0 => (tree, 0),
+        split => (split, tree - split),
+    };
     let accumulate = if data_regs {
-        let split = m.data_split.min(tree);
-        let (before, after) = if split == 0 {
-            (tree, 0)
-        } else {
-            (split, tree - split)
-        };
         datapath = LogicPath::new(5 + before, 5 + before * m.product_width.div_ceil(2));
         LogicPath::new(3 + after, m.acc_width + after * m.product_width.div_ceil(2))
     } else {
@@ -1417,7 +1421,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             LogicPath::new(from_register, m.requant_width),
             // 7-series, one-hot (`head_onehot`): the AND-OR and its load, 3 + ⌈log2 words⌉/4
             // levels (4–5 walked at 32 words × 20 bits, one such select alone, yosys 0.23)
-            if m.head_onehot && family == TimingFamily::Xilinx7 {
+            if m.has_head_onehot() && family == TimingFamily::Xilinx7 {
                 LogicPath::new(3 + sel.div_ceil(4), 0)
             } else {
                 LogicPath::new(select, 0)
@@ -1436,11 +1440,6 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
     if m.has_mul_regs() {
         let pw = m.product_width;
         datapath = if data_regs {
-            let before = if m.data_split == 0 {
-                tree
-            } else {
-                m.data_split.min(tree)
-            };
             LogicPath::new(2 + before, pw + before * pw.div_ceil(2))
         } else {
             LogicPath::new(4 + tree, m.acc_width + pw + tree * pw.div_ceil(2))
@@ -1769,7 +1768,7 @@ impl EngineOp for Mvu {
         if self.slot_regs && !self.is_constant() {
             p.push(Param::flag("SLREG", true));
         }
-        if self.head_onehot && (self.data_regs || self.read_regs) && !self.is_constant() {
+        if self.has_head_onehot() {
             p.push(Param::flag("HSEL", true));
         }
         if self.in_beat != 1 {
