@@ -163,7 +163,8 @@ fn golden_mixed() {
     // difference registers (§12) and datapath registers (§4),
     // d2 (5 PEs of 3 lanes) with read registers, weight registers and datapath registers
     // (two stages), its datapath register after the first of its lanes' two tree levels
-    // (§4, "The register inside the lanes' tree"), the other ROM-fed engines without
+    // (§4, "The register inside the lanes' tree") and its line buffer read in two stages,
+    // the other ROM-fed engines without
     let model = mixed_model(3);
     let mut design = inq_hdl::plan(&model, &req).expect("plan");
     for (name, sched, data, read) in [("c2", true, true, false), ("d2", false, true, true)] {
@@ -187,6 +188,10 @@ fn golden_mixed() {
         if read {
             m.data_split = 1;
             assert!(m.data_split_allowed() && m.data_split < m.lanes_tree_levels());
+            // the line-buffer read in two stages, groups of two words (§4, "The
+            // line-buffer read in two stages")
+            m.lb_group_words = 2;
+            assert!(m.has_read_split() && m.lb_groups() >= 2, "{name}");
         }
     }
     check_golden_design("mixed", &model, &design);

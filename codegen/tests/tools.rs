@@ -75,6 +75,14 @@ fn designs() -> Vec<(&'static str, QuantModel, FoldingRequest)> {
             int_model(&tiny_model(5), 5),
             fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
         ),
+        // `_read`: every ROM-fed engine with the read registers and their companions
+        // (`all_read_regs`), the line-buffer read in two stages (groups of half a bank)
+        ("mixed_read", mixed_model(3), mixed_fold()),
+        (
+            "tiny_int_read",
+            int_model(&tiny_model(5), 5),
+            fold(&[("conv1", 2, 1), ("fc", 3, 8)]),
+        ),
     ]
 }
 
@@ -233,6 +241,8 @@ fn lint_synth_compile(designs: impl Iterator<Item = (&'static str, QuantModel, F
         let dir = scratch(name).join("out");
         let m = if name.ends_with("_regs") {
             gen_with(&model, &req, &dir, all_rom_regs)
+        } else if name.ends_with("_read") {
+            gen_with(&model, &req, &dir, all_read_regs)
         } else {
             gen(&model, &req, &dir)
         };

@@ -1,8 +1,9 @@
 //! Pipelining to a clock: the pipeline registers of every hard-wired engine's adder trees,
 //! and the read, weight and datapath registers or registered schedule flags of every ROM-fed
 //! engine, chosen so that its estimated path meets a target clock on an FPGA family
-//! (`docs/hardware.md` §4.1, "Pipelined adder trees", §4, "Datapath registers" and "The
-//! datapath register at the read", and §12, "Registered schedule flags").
+//! (`docs/hardware.md` §4.1, "Pipelined adder trees", §4, "Datapath registers", "The
+//! datapath register at the read" and "The line-buffer read in two stages", and §12,
+//! "Registered schedule flags").
 //!
 //! Owns the choice (which stage length `L` each hard-wired engine gets, which ROM-fed engine
 //! gets which registers) and the account of what still misses the target.
@@ -56,6 +57,8 @@ pub struct RomRegs {
     pub data_split: u32,
     /// The multipliers in registered halves ([`Mvu::mul_regs`]; planned without DSP blocks).
     pub mul_regs: bool,
+    /// The groups its line-buffer banks are read in ([`Mvu::lb_groups`], 1: in one stage).
+    pub lb_groups: usize,
     /// Its estimated path without the registers, in nanoseconds.
     pub ns_before: f64,
     /// With them.
@@ -137,8 +140,9 @@ pub fn rom_reg_choices(family: TimingFamily) -> &'static [(bool, bool, bool)] {
 /// with that register inside the lanes' tree ([`Mvu::data_split`]), and the first that fits
 /// of all of them, or the fastest, is taken if it is at least [`MIN_GAIN_LEVELS`] LUT
 /// levels' delay faster (else nothing); with read registers, weight registers too when its
-/// weight ROMs are block RAM. On 7-series every MVU gets the row tests from difference
-/// registers ([`Mvu::hs_regs`]).
+/// weight ROMs are block RAM, and on 7-series the line-buffer read in two stages when a bank
+/// in LUT-RAM is deeper than [`crate::ops::mvu::LB_GROUP_WORDS`] ([`Mvu::lb_group_words`]).
+/// On 7-series every MVU gets the row tests from difference registers ([`Mvu::hs_regs`]).
 ///
 /// With `multipliers` [`Multipliers::Logic`] every path is the one without DSP blocks
 /// ([`crate::ops::EngineOp::logic_path_without_dsp`]), and a multiplier engine's choices
@@ -171,6 +175,12 @@ pub fn stage_to_clock(
                 let p = crate::ops::mvu::rom_read_path(m.rom_depth()).on(family);
                 p.ns(family) > period_ns || family.level_target(mhz).is_some_and(|t| p.levels > t)
             };
+            // a line-buffer bank in LUT-RAM wider than one slice's select: read in two
+            // stages with the read registers (7-series; §4, "The line-buffer read in two
+            // stages")
+            let deep_lb = family == TimingFamily::Xilinx7
+                && !crate::resources::ram_in_bram(m.lb_bank_words() as u64, u64::from(io.in_width))
+                && m.lb_bank_words() > crate::ops::mvu::LB_GROUP_WORDS;
             // planned without DSP blocks, a multiplier engine's multipliers are split in
             // registered halves with the read registers (the halves take the read words)
             let soft_muls = !dsp && m.mac == crate::ops::MacKind::Multiply;
@@ -180,6 +190,11 @@ pub fn stage_to_clock(
                 m.data_regs = data;
                 m.data_split = split;
                 m.read_regs = read;
+                m.lb_group_words = if read && deep_lb {
+                    crate::ops::mvu::LB_GROUP_WORDS
+                } else {
+                    0
+                };
                 // block-RAM ROMs: their output select and clock-to-output stay off the lanes;
                 // ROMs in logic whose read misses the target: read in banks, the bank select
                 // in front of the weight register (§4, "Weight ROMs in banks")
@@ -250,6 +265,7 @@ pub fn stage_to_clock(
                     let slot_regs = m.slot_regs;
                     let data_split = m.data_split;
                     let mul_regs = m.mul_regs;
+                    let lb_groups = m.lb_groups();
                     e.resources = e.kind.op().resources(&e.io);
                     rom_regs.push(RomRegs {
                         engine: e.name.clone(),
@@ -261,6 +277,7 @@ pub fn stage_to_clock(
                         slot_regs,
                         data_split,
                         mul_regs,
+                        lb_groups,
                         ns_before,
                         ns,
                         meets: ns <= period_ns,
@@ -374,6 +391,12 @@ impl ClockFit {
             if r.slot_regs {
                 what.push_str(", window slots one fire ahead");
             }
+            if r.lb_groups > 1 {
+                what.push_str(&format!(
+                    ", line buffer read in two stages ({} groups)",
+                    r.lb_groups
+                ));
+            }
             if r.mul_regs {
                 what.push_str(", multipliers in registered halves");
             }
@@ -463,6 +486,7 @@ mod tests {
                 slot_regs: false,
                 data_split: 0,
                 mul_regs: false,
+                lb_groups: 1,
                 ns_before: 6.1,
                 ns: 4.9,
                 meets: true,
@@ -503,6 +527,7 @@ mod tests {
                 slot_regs: true,
                 data_split: 0,
                 mul_regs: false,
+                lb_groups: 1,
                 ns_before: 7.12,
                 ns: 4.04,
                 meets: true,

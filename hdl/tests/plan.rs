@@ -424,7 +424,7 @@ fn planned_without_dsp_blocks_the_multipliers_are_split_in_registered_halves() {
             assert!(m.mul_regs && m.read_regs, "{}: {}", e.name, fit.summary());
             assert_eq!(
                 m.result_stages(),
-                mb.result_stages() + 2 + u32::from(m.data_regs)
+                mb.result_stages() + 2 + u32::from(m.data_regs) + u32::from(m.has_read_split())
             );
             // the halves' FFs in the estimate
             assert!(e.resources.ff_bits > b.resources.ff_bits, "{}", e.name);
@@ -440,6 +440,91 @@ fn planned_without_dsp_blocks_the_multipliers_are_split_in_registered_halves() {
         // the design JSON carries the field
         let back = inq_hdl::Design::from_json(&soft.to_json().unwrap()).unwrap();
         assert_eq!(back, soft);
+    }
+}
+
+/// Planned for 7-series, a ROM-fed engine with the read registers whose line-buffer bank
+/// in LUT-RAM is deeper than `LB_GROUP_WORDS` (the LeNet's fc1 at `--lanes 64`: one bank of
+/// 2 × 1 568 words) reads it in two stages, in groups of that many words; a shallower bank
+/// (conv2's 896 words) and an iCE40 plan (no LUT-RAM) do not. The second stage is one more
+/// register stage and a cycle of latency in the plan, the same interval; its estimate
+/// (read and group select) is shallower than the read in one stage; the JSON carries it.
+#[test]
+fn deep_line_buffer_banks_are_read_in_two_stages_on_7_series() {
+    use inq_hdl::ops::mvu::{lb_read_paths, LB_GROUP_WORDS};
+    use inq_hdl::timing::TimingFamily;
+    let (shift_model, int_model) = shift_and_int_lenets();
+    for (model, multipliers) in [
+        (&shift_model, Multipliers::DspBlocks),
+        (&int_model, Multipliers::DspBlocks),
+        (&int_model, Multipliers::Logic),
+    ] {
+        let base = plan(model, &FoldingRequest::LaneBudget(64)).unwrap();
+        let mut x7 = base.clone();
+        let fit = inq_hdl::stage_to_clock(&mut x7, TimingFamily::Xilinx7, 200.0, multipliers);
+        let mut split = 0;
+        for e in &x7.engines {
+            let EngineKind::Mvu(m) = &e.kind else {
+                continue;
+            };
+            if m.is_constant() || !m.read_regs {
+                continue;
+            }
+            let deep = m.lb_bank_words() > LB_GROUP_WORDS;
+            assert_eq!(m.has_read_split(), deep, "{}: {}", e.name, fit.summary());
+            if !deep {
+                assert_eq!(m.lb_groups(), 1);
+                continue;
+            }
+            split += 1;
+            assert_eq!(m.lb_group_words, LB_GROUP_WORDS);
+            assert_eq!(m.lb_groups(), m.lb_bank_words().div_ceil(LB_GROUP_WORDS));
+            // the read in one stage against two
+            let mut one = m.clone();
+            one.lb_group_words = 0;
+            assert_eq!(m.result_stages(), one.result_stages() + 1);
+            let (read1, none) = lb_read_paths(&one);
+            let (group, select) = lb_read_paths(m);
+            assert_eq!(none, inq_hdl::timing::LogicPath::default());
+            let on = |p: inq_hdl::timing::LogicPath| p.on(TimingFamily::Xilinx7).levels;
+            assert!(
+                on(group) < on(read1) && on(select) < on(read1),
+                "{}",
+                e.name
+            );
+            // the groups' registers, the second stage and the weight words' register
+            let mut one_engine = e.clone();
+            one_engine.kind = EngineKind::Mvu(one);
+            let r1 = one_engine.kind.op().resources(&one_engine.io);
+            assert!(e.resources.ff_bits > r1.ff_bits, "{}", e.name);
+            assert!(
+                fit.summary().contains(&format!(
+                    "line buffer read in two stages ({} groups)",
+                    m.lb_groups()
+                )),
+                "{}",
+                fit.summary()
+            );
+        }
+        assert_eq!(split, 1, "fc1 only: {}", fit.summary());
+        assert_eq!(x7.interval_cycles(), base.interval_cycles());
+        let mut unsplit = x7.clone();
+        for e in &mut unsplit.engines {
+            if let EngineKind::Mvu(m) = &mut e.kind {
+                m.lb_group_words = 0;
+            }
+        }
+        assert!(x7.latency_estimate() > unsplit.latency_estimate());
+        let back = inq_hdl::Design::from_json(&x7.to_json().unwrap()).unwrap();
+        assert_eq!(back, x7);
+        // iCE40 has no LUT-RAM: nothing is split
+        let mut ice = base.clone();
+        inq_hdl::stage_to_clock(&mut ice, TimingFamily::Ice40Up, 24.0, multipliers);
+        for e in &ice.engines {
+            if let EngineKind::Mvu(m) = &e.kind {
+                assert_eq!(m.lb_group_words, 0, "{}", e.name);
+            }
+        }
     }
 }
 

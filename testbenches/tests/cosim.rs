@@ -201,6 +201,85 @@ fn multipliers_in_halves_sim_equals_verilator() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The line-buffer read in two stages (`docs/hardware.md` §4, "The line-buffer read in two
+/// stages", `LBSP`) on every ROM-fed engine of the LeNet-like models, shift-add and int8
+/// (the latter with the multipliers in halves): groups of a third of a bank (rounded down to
+/// a power of two, so at least three groups and mostly a partial last one) and of two words
+/// (the most groups), with and without the datapath register, folded and not. Verilator
+/// against the simulator, every word and cycle, with and without stalls; exactly one cycle
+/// more latency than the same registers read in one stage. And the planner for 7-series
+/// splits the read of a bank deeper than [`inq_hdl::ops::mvu::LB_GROUP_WORDS`].
+#[test]
+fn line_buffer_read_in_two_stages_sim_equals_verilator() {
+    require_verilator();
+    let images_of = |model: &QuantModel| -> Vec<Vec<i64>> {
+        (0..10).map(|i| random_input(model, 700 + i)).collect()
+    };
+    let fold = fold_at(&[(2, 4, 2), (5, 2, 8)]);
+    for (kind, model) in [("shift", lenet_like(3)), ("int", lenet_like_int(4))] {
+        let images = images_of(&model);
+        for (name, req) in [("min", FoldingRequest::Minimal), ("fold", fold.clone())] {
+            let plain = inq_hdl::plan(&model, &req).expect("plan");
+            for data in [false, true] {
+                // the first image's latency read in one stage (groups 0)
+                let mut one_stage = 0;
+                // (groups of a third of the bank, groups of two words; 0: one stage)
+                for groups in [0usize, 3, 2] {
+                    let mut design = plain.clone();
+                    let mut split = 0;
+                    for e in &mut design.engines {
+                        let inq_hdl::EngineKind::Mvu(m) = &mut e.kind else {
+                            continue;
+                        };
+                        if m.is_constant() {
+                            continue;
+                        }
+                        m.read_regs = true;
+                        m.data_regs = data;
+                        m.mul_regs = m.mac == inq_hdl::MacKind::Multiply;
+                        let words = m.lb_bank_words();
+                        m.lb_group_words = match groups {
+                            0 => 0,
+                            3 if words >= 6 => 1 << (usize::BITS - 1 - (words / 3).leading_zeros()),
+                            3 => 0,
+                            _ => 2,
+                        };
+                        split += usize::from(m.lb_groups() > 1);
+                        e.resources = e.kind.op().resources(&e.io);
+                    }
+                    if groups > 0 {
+                        assert!(split >= 3, "{kind}-{name}: {split} engines split");
+                    }
+                    let tag = format!("lbsplit-{kind}-{name}-{data}-{groups}");
+                    let dir = generate(&model, &design, &tag);
+                    let rtl =
+                        std::fs::read_to_string(dir.join("rtl").join("inq_top.v")).expect("top");
+                    assert_eq!(rtl.matches(".LBSP(1)").count(), split, "{tag}");
+                    let mut latency = Vec::new();
+                    for (rate, seed) in [(0.0, 1), (0.3, 5)] {
+                        let common::Agreed { sim, rtl } =
+                            cosim(&dir, &design, &model, &images, &stalls(rate, seed))
+                                .unwrap_or_else(|e| panic!("{tag}, stall rate {rate}: {e}"));
+                        assert_eq!(sim.latency_cycles, rtl.latency_cycles, "{tag}");
+                        latency.push(sim.latency_cycles);
+                    }
+                    let _ = std::fs::remove_dir_all(&dir);
+                    if groups == 0 {
+                        one_stage = latency[0];
+                    } else {
+                        // one stage more per engine split, on the first image's path
+                        assert!(
+                            latency[0] > one_stage && latency[0] <= one_stage + split as u64,
+                            "{tag}: latency {} against {one_stage} in one stage",
+                            latency[0]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn small_lenet_sim_equals_verilator_with_and_without_stalls() {
     require_verilator();

@@ -555,6 +555,29 @@ pub fn all_rom_regs(design: &mut inq_hdl::Design) {
     }
 }
 
+/// The read registers on every ROM-fed MVU of `design` (`docs/hardware.md` §4, "The datapath
+/// register at the read"), with the weight registers, the padding test selected, the window
+/// slots one fire ahead, the multipliers in halves, and the line-buffer read in two stages in
+/// groups of half a bank (rounded down to a power of two; "The line-buffer read in two
+/// stages") wherever a bank has more than two words.
+pub fn all_read_regs(design: &mut inq_hdl::Design) {
+    for e in &mut design.engines {
+        if let inq_hdl::EngineKind::Mvu(m) = &mut e.kind {
+            if !m.is_constant() {
+                m.read_regs = true;
+                m.weight_regs = true;
+                m.pad_regs = true;
+                m.slot_regs = true;
+                m.mul_regs = m.mac == inq_hdl::MacKind::Multiply;
+                let words = m.lb_bank_words();
+                if words > 2 {
+                    m.lb_group_words = 1 << (usize::BITS - 1 - (words / 2).leading_zeros());
+                }
+            }
+        }
+    }
+}
+
 /// An explicit folding: `(node name, PE, SIMD)` entries.
 pub fn fold(entries: &[(&str, usize, usize)]) -> inq_hdl::FoldingRequest {
     inq_hdl::FoldingRequest::Explicit(inq_hdl::Folding {

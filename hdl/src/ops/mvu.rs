@@ -30,6 +30,10 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
+
 /// What an MVU emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
@@ -50,6 +54,11 @@ pub enum MvuOutput {
 /// The words of one bank of a weight ROM read in banks ([`Mvu::rom_banks`]): what a LUT6
 /// with MUXF7 and MUXF8 selects in one slice (64 · 2 · 2).
 pub const ROM_BANK_WORDS: usize = 256;
+
+/// The words of one group of a line-buffer bank read in two stages ([`Mvu::lb_group_words`]
+/// as the planner sets it): 16 LUT-RAM cells of 64 words, what a LUT6 with MUXF7 and MUXF8
+/// selects in one slice.
+pub const LB_GROUP_WORDS: usize = 1024;
 
 /// The most `obuf` words (`PE/KO`) whose emitted word the planner leaves to a binary select
 /// ([`Mvu::head_onehot`]): a 16:1 select is one LUT6 + MUXF7 + MUXF8 cascade.
@@ -251,6 +260,18 @@ pub struct Mvu {
     /// whose multipliers are logic: one `(A+1) × CB` multiplier is 7–8 LUT levels alone.
     #[serde(default, skip_serializing_if = "is_false")]
     pub mul_regs: bool,
+    /// The line-buffer read in two stages (`docs/hardware.md` §4, "The line-buffer read in
+    /// two stages"; with `read_regs` only, template parameters `LBSP` and `LBG`): 0, one
+    /// stage; else every bank is groups of this many words (a power of two), each a RAM of
+    /// its own whose word at the read address's low bits is registered at the read stage
+    /// beside the address's high bits, and the next stage registers the selected group's
+    /// word. The weight words and the padding test pass a register of their own in that
+    /// stage. One more cycle of latency, the same interval and values. Set by
+    /// [`crate::clock_target::stage_to_clock`] to [`LB_GROUP_WORDS`] on 7-series when a
+    /// bank in LUT-RAM has more words than that: the select among more than 16 LUT-RAM
+    /// cells walked 5 to 7 levels for the same RTL in three netlists.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub lb_group_words: usize,
     /// Elements per input beat `KI` (`docs/hardware.md` §2.1, §4.3; hard-wired engines only,
     /// `KI | C`): a beat writes `KI` channels of one pixel into the line buffer.
     #[serde(default = "super::one", skip_serializing_if = "super::is_one")]
@@ -456,19 +477,41 @@ impl Mvu {
     pub fn has_mul_regs(&self) -> bool {
         self.mul_regs && !self.is_constant() && self.mac == MacKind::Multiply
     }
+    /// Whether the line buffer is read in two stages ([`Mvu::lb_group_words`] on a ROM-fed
+    /// engine with the read registers).
+    pub fn has_read_split(&self) -> bool {
+        self.lb_group_words > 0 && self.read_regs && !self.is_constant()
+    }
+    /// Words of one bank of a ROM-fed engine's line buffer (one bank per window lane).
+    pub fn lb_bank_words(&self) -> usize {
+        lb_banks(self).1 as usize
+    }
+    /// The groups each bank is read in: `⌈bank words / group words⌉` with the two-stage
+    /// read ([`Mvu::has_read_split`]), else 1.
+    pub fn lb_groups(&self) -> usize {
+        if self.has_read_split() {
+            self.lb_bank_words().div_ceil(self.lb_group_words)
+        } else {
+            1
+        }
+    }
     /// The adder levels of a ROM-fed engine's lanes' tree, `⌈log2 SIMD⌉`.
     pub fn lanes_tree_levels(&self) -> u32 {
         log2_ceil(self.simd)
     }
     /// Register stages between a fire and `obuf`: a hard-wired engine's adder-tree pipeline
-    /// registers, a ROM-fed engine's read registers (`read_regs`), multipliers' halves
-    /// (`mul_regs`) and datapath register (`data_regs`). A pixel's results reach `obuf` this
+    /// registers, a ROM-fed engine's read registers (`read_regs`), the read's second stage
+    /// (`lb_group_words`), multipliers' halves (`mul_regs`) and datapath register
+    /// (`data_regs`). A pixel's results reach `obuf` this
     /// many cycles after its last fire at the earliest (§4, §4.1).
     pub fn result_stages(&self) -> u32 {
         if self.is_constant() {
             self.pipeline
         } else {
-            u32::from(self.data_regs) + u32::from(self.read_regs) + u32::from(self.has_mul_regs())
+            u32::from(self.data_regs)
+                + u32::from(self.read_regs)
+                + u32::from(self.has_read_split())
+                + u32::from(self.has_mul_regs())
         }
     }
     /// The adder levels of a constant-weight engine's deepest tree for `in_width`-bit inputs
@@ -874,6 +917,7 @@ pub fn plan_mvu(
         slot_regs: false,
         head_onehot: false,
         mul_regs: false,
+        lb_group_words: 0,
         in_beat: 1,
         out_beat: 1,
     };
@@ -1012,14 +1056,34 @@ fn mvu_terms(m: &Mvu, in_width: u32, out_width: u32, dp: Option<&ConstDatapath>)
                 ceil_div(lbw, 4),
             ));
         } else {
-            let bank = lutram(depth, a, 1);
+            // read in two stages: each group a RAM of its own (its cells and their select)
+            let groups = m.lb_groups() as u64;
+            let words = if groups > 1 {
+                m.lb_group_words as u64
+            } else {
+                depth
+            };
+            let full = lutram(words, a, 1);
+            let last = lutram(depth - (groups - 1) * words, a, 1);
             t.push(Term {
                 name: "line buffer (banks with a registered read, distributed RAM)",
-                luts: ports * (bank.logic_luts + a) + cmp,
-                lutram_luts: ports * bank.sites(),
+                luts: ports * ((groups - 1) * full.logic_luts + last.logic_luts + a) + cmp,
+                lutram_luts: ports * ((groups - 1) * full.sites() + last.sites()),
                 ffs: ports * a + fwd_ffs,
                 carry4: ceil_div(lbw, 4),
             });
+        }
+        if m.has_read_split() {
+            // the second stage: per bank the groups' words and the group (first stage), the
+            // selected word and the padding test (second); the weight words' register
+            let groups = m.lb_groups() as u64;
+            t.push(term(
+                "line-buffer read's second stage (group select, weight words' register)",
+                ports * a * mux_luts(groups),
+                ports * ((groups - 1) * a + vclog2(groups) + a + 1)
+                    + lanes * u64::from(m.code_bits),
+                0,
+            ));
         }
     }
 
@@ -1343,6 +1407,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
         LogicPath::default()
     };
     let mut read = LogicPath::default();
+    let mut read_select = LogicPath::default();
     if m.read_regs && !m.is_constant() {
         if !sched_regs {
             let levels = match family {
@@ -1351,7 +1416,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             };
             schedule = LogicPath::new(levels, lbw.div_ceil(2));
         }
-        read = LogicPath::new(1 + lbw.div_ceil(4), 0).with_wide_selects(1);
+        (read, read_select) = lb_read_paths(m);
         if !data_regs {
             datapath = LogicPath::new(
                 8 + tree,
@@ -1453,7 +1518,16 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
         soft_multiplier_path(m, in_width)
     };
     [
-        schedule, flags, slots, rom, read, datapath, accumulate, emission, preselect,
+        schedule,
+        flags,
+        slots,
+        rom,
+        read,
+        read_select,
+        datapath,
+        accumulate,
+        emission,
+        preselect,
     ]
     .into_iter()
     .chain(soft)
@@ -1471,6 +1545,35 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
 /// (LUT6 + MUXF7 + MUXF8) and ⌈log2⌉ of its 256-word parts levels of select among them.
 pub fn rom_read_path(words: usize) -> LogicPath {
     LogicPath::new(2 + log2_ceil(words.max(2).div_ceil(ROM_BANK_WORDS)), 0).with_wide_selects(2)
+}
+
+/// The line-buffer read of a ROM-fed engine with the read registers: the chain into the read register (from the read address, a register: the
+/// LUT-RAM cell and the select among the cells, a level per four address bits and one wide
+/// select, one more beyond [`LB_GROUP_WORDS`] words, whose select among more than 16 cells
+/// walked 5, 6 and 7 levels for the same RTL in three netlists of fc1's 3 136-word bank,
+/// docs/performance.md "The line-buffer read in two stages"), and the chain of the read's
+/// second stage, none without it. Read in two stages ([`Mvu::has_read_split`]) the first
+/// chain ends at the groups' registers (a group's cells) and the second selects among the
+/// groups: one LUT6 for up to 4, a LUT6 + MUXF7 + MUXF8 for up to 16.
+pub fn lb_read_paths(m: &Mvu) -> (LogicPath, LogicPath) {
+    // the bank's address bits
+    let lbw = log2_ceil(m.lb_bank_words().max(2));
+    if m.has_read_split() {
+        let gw = log2_ceil(m.lb_group_words.max(2));
+        let group = LogicPath::new(1 + gw.div_ceil(4), 0).with_wide_selects(1);
+        let select = LogicPath::new(1, 0).with_wide_selects(if m.lb_groups() > 4 { 2 } else { 0 });
+        (group, select)
+    } else {
+        let wide = if m.lb_bank_words() > LB_GROUP_WORDS {
+            2
+        } else {
+            1
+        };
+        (
+            LogicPath::new(1 + lbw.div_ceil(4), 0).with_wide_selects(wide),
+            LogicPath::default(),
+        )
+    }
 }
 
 /// The banks of a (non-constant) MVU's line buffer: one per window lane, and the words of each.
@@ -1761,6 +1864,10 @@ impl EngineOp for Mvu {
         }
         if self.weight_regs && self.read_regs && !self.is_constant() {
             p.push(Param::flag("WREG", true));
+        }
+        if self.has_read_split() {
+            p.push(Param::flag("LBSP", true));
+            p.push(Param::size("LBG", self.lb_group_words));
         }
         if self.pad_regs && !self.is_constant() {
             p.push(Param::flag("PREG", true));

@@ -1226,6 +1226,22 @@ pub(crate) fn build(cx: &BuildCx, m: &MvuParams) -> Result<Built, SimError> {
              shift-add or constant-weight engine)"
             .to_string()
     })?;
+    cx.check(
+        m.lb_group_words == 0
+            || (m.has_read_split()
+                && m.lb_group_words.is_power_of_two()
+                && m.lb_group_words >= 2
+                && m.lb_group_words < m.lb_bank_words()),
+        "kind.lb_group_words",
+        || {
+            format!(
+                "the line-buffer read in groups of {} words: it needs the read registers, a \
+                 ROM-fed engine, and a power of two of at least 2 below the bank's {} words",
+                m.lb_group_words,
+                m.lb_bank_words()
+            )
+        },
+    )?;
     cx.check(!(m.read_regs && m.is_constant()), "kind.read_regs", || {
         "read registers in an engine whose weights are constant (its pipeline registers \
          stage the adder trees)"

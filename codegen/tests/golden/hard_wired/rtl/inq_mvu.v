@@ -49,6 +49,8 @@ module inq_mvu #(
   parameter integer PREG       = 0,
   parameter integer SLREG      = 0,
   parameter integer HSEL       = 0,
+  parameter integer LBSP       = 0,
+  parameter integer LBG        = 1024,
   parameter integer WAW        = 1,
   parameter integer MUL        = 0,
   parameter integer MREG       = 0,
@@ -254,12 +256,13 @@ module inq_mvu #(
   wire          dlast;
   generate
     if ((DREG != 0) || (RREG != 0) || (MREG != 0)) begin : g_dstage
-      // NST stages in a chain (the read registers' first, then the multipliers' halves
-      // (MREG), then the sum's): stage i holds
+      // NST stages in a chain (the read registers' first, then the read's second stage
+      // (LBSP), then the multipliers' halves (MREG), then the sum's): stage i holds
       // vs[i] (a fired fold) and ts[i] (its pixel's last), loaded from fire at the front and
       // from the stage before it behind (the vectors hold only the registers, so no
       // combinational signal shares a vector with them)
-      localparam integer NST = ((DREG != 0) ? 1 : 0) + ((RREG != 0) ? 1 : 0) + ((MREG != 0) ? 1 : 0);
+      localparam integer NST = ((DREG != 0) ? 1 : 0) + ((RREG != 0) ? 1 : 0)
+                             + (((RREG != 0) && (LBSP != 0)) ? 1 : 0) + ((MREG != 0) ? 1 : 0);
       wire [NST-1:0] vs;
       wire [NST-1:0] ts;
       genvar gs;
@@ -911,30 +914,89 @@ module inq_mvu #(
       localparam [NLW-1:0] BANK = BANK_I[NLW-1:0];
       wire [A-1:0] wd = in_data;
       wire we = ((~rst) & in_fire & (wl == BANK));
-      reg [A-1:0] mem [0:LBD-1];
-      reg [A-1:0] rd;
-      always @(posedge clk) begin
-        if (we) begin
-          mem[wp] <= wd;
-        end
-      end
-      if (RREG != 0) begin : g_rread
-        reg         inw;
-        always @(posedge clk) begin
-          if (adv) begin
-            rd <= mem[ra_q];
-            inw <= inwin;
+      if ((RREG != 0) && (LBSP != 0)) begin : g_sread
+        // LBSP = 1 (docs/hardware.md section 4, "The line-buffer read in two stages"): the
+        // bank is NG RAMs, group g holding its words [g * LBG, (g + 1) * LBG) (the last one
+        // the rest; LBG a power of two, NG >= 2). Each group is read at the current address's
+        // low bits into a register of its own when the stages advance, beside the address's
+        // high bits (the group) and the padding test; the next stage registers the group's
+        // word and the test, and the lanes take them in the cycle after
+        localparam integer NG  = (LBD + LBG - 1) / LBG;
+        localparam integer GAW = $clog2(LBG);
+        localparam integer HW  = LBW - GAW;   // the group's bits of an address
+        // the groups' words at the read address (0 beyond NG) and their select, a tree of
+        // 2:1 selects: node n (1 the root, 2n and 2n + 1 its children, group g the leaf
+        // 2**HW + g; at gt[(n - 1)*A +: A]) selects by bit HW - 1 - floor(log2 n) of gs
+        wire [(2**(HW+1)-1)*A-1:0] gt /*verilator split_var*/;
+        reg [HW-1:0] gs;
+        genvar gg;
+        for (gg = 0; gg < 2**HW; gg = gg + 1) begin : g_grp
+          if (gg < NG) begin : g_ram
+            localparam integer GRP_I = gg;
+            localparam [HW-1:0] GRP = GRP_I[HW-1:0];
+            localparam integer GD  = ((LBD - gg * LBG) < LBG) ? (LBD - gg * LBG) : LBG;
+            localparam integer GDD = (GD < 2) ? 2 : GD;
+            localparam integer GDW = $clog2(GDD);   // the group's word address bits
+            reg [A-1:0] mem [0:GDD-1];
+            reg [A-1:0] grd;
+            always @(posedge clk) begin
+              if (we & (wp[LBW-1:GAW] == GRP)) begin
+                mem[wp[GDW-1:0]] <= wd;
+              end
+            end
+            always @(posedge clk) begin
+              if (adv) begin
+                grd <= mem[ra_q[GDW-1:0]];
+              end
+            end
+            assign gt[(2**HW + gg - 1)*A +: A] = grd;
+          end else begin : g_none
+            assign gt[(2**HW + gg - 1)*A +: A] = {A{1'b0}};
           end
         end
-        assign xv[s*A +: A] = (inw ? rd : PAD_C);
-      end else begin : g_nread
-        wire [A-1:0] wf = wd_q;
-        reg         fwd;
-        always @(posedge clk) begin
-          rd <= mem[ra_n];
-          fwd <= (we & wr_hit_n);
+        reg          inw;
+        reg [A-1:0]  rd;
+        reg          inw2;
+        genvar gn;
+        for (gn = 1; gn < 2**HW; gn = gn + 1) begin : g_node
+          localparam integer LV = HW - $clog2(gn + 1);
+          assign gt[(gn - 1)*A +: A] = (gs[LV] ? gt[(2*gn)*A +: A] : gt[(2*gn - 1)*A +: A]);
         end
-        assign xv[s*A +: A] = (inwin ? (fwd ? wf : rd) : PAD_C);
+        always @(posedge clk) begin
+          if (adv) begin
+            gs <= ra_q[LBW-1:GAW];
+            inw <= inwin;
+            rd <= gt[A-1:0];
+            inw2 <= inw;
+          end
+        end
+        assign xv[s*A +: A] = (inw2 ? rd : PAD_C);
+      end else begin : g_one
+        reg [A-1:0] mem [0:LBD-1];
+        reg [A-1:0] rd;
+        always @(posedge clk) begin
+          if (we) begin
+            mem[wp] <= wd;
+          end
+        end
+        if (RREG != 0) begin : g_rread
+          reg         inw;
+          always @(posedge clk) begin
+            if (adv) begin
+              rd <= mem[ra_q];
+              inw <= inwin;
+            end
+          end
+          assign xv[s*A +: A] = (inw ? rd : PAD_C);
+        end else begin : g_nread
+          wire [A-1:0] wf = wd_q;
+          reg         fwd;
+          always @(posedge clk) begin
+            rd <= mem[ra_n];
+            fwd <= (we & wr_hit_n);
+          end
+          assign xv[s*A +: A] = (inwin ? (fwd ? wf : rd) : PAD_C);
+        end
       end
     end
   endgenerate
@@ -968,8 +1030,23 @@ module inq_mvu #(
   endfunction
   /* verilator lint_on UNUSED */
   // the current fold's weight words: the ROMs' output, or with WREG = 1 the register that
-  // holds it at the read stage (the ROM read section below)
+  // holds it at the read stage (w_rd, the ROM read section below); with the line-buffer
+  // read in two stages (LBSP) a register of their own in its second stage
   wire [PE*SIMD*CB-1:0] w_cur;
+  wire [PE*SIMD*CB-1:0] w_rd;
+  generate
+    if ((RREG != 0) && (LBSP != 0)) begin : g_wsplit
+      reg [PE*SIMD*CB-1:0] wq2;
+      always @(posedge clk) begin
+        if (adv) begin
+          wq2 <= w_rd;
+        end
+      end
+      assign w_cur = wq2;
+    end else begin : g_wone
+      assign w_cur = w_rd;
+    end
+  endgenerate
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
       // lane s adds pv[s] plus the carry cv[s]: a negative power-of-two weight gives
@@ -1315,7 +1392,7 @@ module inq_mvu #(
       end
       assign w_addr = waddr_q;
       assign w_en = adv;
-      assign w_cur = w_data;
+      assign w_rd = w_data;
     end else begin : g_wnread
       assign w_addr = (rst ? {WAW{1'b0}} : waddr_a);
       assign w_en = (rst | fire);
@@ -1326,9 +1403,9 @@ module inq_mvu #(
             wq <= w_data;
           end
         end
-        assign w_cur = wq;
+        assign w_rd = wq;
       end else begin : g_wdirect
-        assign w_cur = w_data;
+        assign w_rd = w_data;
       end
     end
   endgenerate

@@ -432,6 +432,8 @@ module inq_top (
     .DSPL(1),
     .RREG(1),
     .WREG(1),
+    .LBSP(1),
+    .LBG(2),
     .PREG(1),
     .SLREG(1),
     .HSEL(1),
