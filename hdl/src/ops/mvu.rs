@@ -1547,14 +1547,16 @@ pub fn rom_read_path(words: usize) -> LogicPath {
     LogicPath::new(2 + log2_ceil(words.max(2).div_ceil(ROM_BANK_WORDS)), 0).with_wide_selects(2)
 }
 
-/// The line-buffer read of a ROM-fed engine with the read registers: the chain into the read register (from the read address, a register: the
-/// LUT-RAM cell and the select among the cells, a level per four address bits and one wide
-/// select, one more beyond [`LB_GROUP_WORDS`] words, whose select among more than 16 cells
-/// walked 5, 6 and 7 levels for the same RTL in three netlists of fc1's 3 136-word bank,
-/// docs/performance.md "The line-buffer read in two stages"), and the chain of the read's
-/// second stage, none without it. Read in two stages ([`Mvu::has_read_split`]) the first
-/// chain ends at the groups' registers (a group's cells) and the second selects among the
-/// groups: one LUT6 for up to 4, a LUT6 + MUXF7 + MUXF8 for up to 16.
+/// The line-buffer read of a ROM-fed engine with the read registers, as two chains: the one
+/// into the read register and the one of the read's second stage (none without it).
+///
+/// In one stage the first is from the read address (a register) through a LUT-RAM cell and
+/// the select among the cells: a level per four address bits and one wide select, two
+/// beyond [`LB_GROUP_WORDS`] words (a select among more than 16 cells walked 5, 6 and 7
+/// levels for the same RTL in three netlists of fc1's 3 136-word bank, docs/performance.md
+/// "The line-buffer read in two stages"). Read in two stages ([`Mvu::has_read_split`]) the
+/// first chain ends at the groups' registers (a group's cells) and the second selects among
+/// the groups: one LUT6 for up to 4, a LUT6 + MUXF7 + MUXF8 for up to 16.
 pub fn lb_read_paths(m: &Mvu) -> (LogicPath, LogicPath) {
     // the bank's address bits
     let lbw = log2_ceil(m.lb_bank_words().max(2));
