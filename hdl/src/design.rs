@@ -395,9 +395,20 @@ impl Design {
         let t = self.total_resources();
         let interval = self.interval_cycles().max(1);
         let fps = clock_mhz * 1e6 / interval as f64;
+        // a design with multipliers: its LUTs with them in DSP blocks and in logic
+        // (`synth_xilinx -nodsp`, a part without DSP blocks)
+        let multipliers = if t.dsp > 0 {
+            format!(
+                " and {} DSP blocks (~{} LUTs without DSP blocks)",
+                t.dsp,
+                t.luts + t.soft_mul_luts
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "total: {} lanes, {} ROM bits ({} in block RAM), {} FF bits, ~{} LUTs{}",
+            "total: {} lanes, {} ROM bits ({} in block RAM), {} FF bits, ~{} LUTs{multipliers}{}",
             self.total_lanes(),
             t.rom_bits,
             t.bram_bits,

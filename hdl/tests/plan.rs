@@ -333,6 +333,17 @@ fn multiplier_design_has_the_shift_add_schedule() {
                 assert!(mm.acc_width > mm.product_width);
             }
         }
+        // the plan's summary gives a multiplier design's LUTs with its multipliers in DSP
+        // blocks and in logic
+        let t = m.total_resources();
+        let line = format!(
+            "~{} LUTs and {} DSP blocks (~{} LUTs without DSP blocks)",
+            t.luts,
+            t.dsp,
+            t.luts + t.soft_mul_luts
+        );
+        assert!(m.summary_table(100.0).contains(&line), "{line}");
+        assert!(!s.summary_table(100.0).contains("DSP"));
         // the JSON of a shift-add design has no `mac` field; a multiplier design round-trips
         assert!(!s.to_json().unwrap().contains("\"mac\""));
         let back = inq_hdl::Design::from_json(&m.to_json().unwrap()).unwrap();
