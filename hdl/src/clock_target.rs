@@ -178,9 +178,7 @@ pub fn stage_to_clock(
             // a line-buffer bank in LUT-RAM wider than one slice's select: read in two
             // stages with the read registers (7-series; §4, "The line-buffer read in two
             // stages")
-            let deep_lb = family == TimingFamily::Xilinx7
-                && !crate::resources::ram_in_bram(m.lb_bank_words() as u64, u64::from(io.in_width))
-                && m.lb_bank_words() > crate::ops::mvu::LB_GROUP_WORDS;
+            let deep_lb = family == TimingFamily::Xilinx7 && m.lb_beyond_one_slice(io.in_width);
             // planned without DSP blocks, a multiplier engine's multipliers are split in
             // registered halves with the read registers (the halves take the read words)
             let soft_muls = !dsp && m.mac == crate::ops::MacKind::Multiply;

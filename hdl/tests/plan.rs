@@ -494,8 +494,8 @@ fn deep_line_buffer_banks_are_read_in_two_stages_on_7_series() {
             let mut one = m.clone();
             one.lb_group_words = 0;
             assert_eq!(m.result_stages(), one.result_stages() + 1);
-            let (read1, none) = lb_read_paths(&one);
-            let (group, select) = lb_read_paths(m);
+            let (read1, none) = lb_read_paths(&one, e.io.in_width);
+            let (group, select) = lb_read_paths(m, e.io.in_width);
             assert_eq!(none, inq_hdl::timing::LogicPath::default());
             let on = |p: inq_hdl::timing::LogicPath| p.on(TimingFamily::Xilinx7).levels;
             assert!(

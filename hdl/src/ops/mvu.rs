@@ -486,6 +486,16 @@ impl Mvu {
     pub fn lb_bank_words(&self) -> usize {
         lb_banks(self).1 as usize
     }
+    /// Whether its line-buffer banks (of `in_width`-bit words) select among more cells than
+    /// one slice does: in LUT-RAM on Xilinx ([`crate::resources::ram_in_bram`], the plan's
+    /// policy) and deeper than [`LB_GROUP_WORDS`]. What the read's estimate in one stage
+    /// ([`lb_read_paths`]) and the planner's choice of the read in two stages go by.
+    pub fn lb_beyond_one_slice(&self, in_width: u32) -> bool {
+        let words = self.lb_bank_words();
+        !self.is_constant()
+            && words > LB_GROUP_WORDS
+            && !ram_in_bram(words as u64, u64::from(in_width))
+    }
     /// The groups each bank is read in: `⌈bank words / group words⌉` with the two-stage
     /// read ([`Mvu::has_read_split`]), else 1.
     pub fn lb_groups(&self) -> usize {
@@ -1416,7 +1426,7 @@ fn mvu_logic_path(m: &Mvu, in_width: u32, family: TimingFamily, dsp: bool) -> Lo
             };
             schedule = LogicPath::new(levels, lbw.div_ceil(2));
         }
-        (read, read_select) = lb_read_paths(m);
+        (read, read_select) = lb_read_paths(m, in_width);
         if !data_regs {
             datapath = LogicPath::new(
                 8 + tree,
@@ -1551,13 +1561,14 @@ pub fn rom_read_path(words: usize) -> LogicPath {
 /// into the read register and the one of the read's second stage (none without it).
 ///
 /// In one stage the first is from the read address (a register) through a LUT-RAM cell and
-/// the select among the cells: a level per four address bits and one wide select, two
-/// beyond [`LB_GROUP_WORDS`] words (a select among more than 16 cells walked 5, 6 and 7
+/// the select among the cells: a level per four address bits and one wide select, two for
+/// a bank in LUT-RAM beyond [`LB_GROUP_WORDS`] words of `in_width` bits
+/// ([`Mvu::lb_beyond_one_slice`]; a select among more than 16 cells walked 5, 6 and 7
 /// levels for the same RTL in three netlists of fc1's 3 136-word bank, docs/performance.md
 /// "The line-buffer read in two stages"). Read in two stages ([`Mvu::has_read_split`]) the
 /// first chain ends at the groups' registers (a group's cells) and the second selects among
 /// the groups: one LUT6 for up to 4, a LUT6 + MUXF7 + MUXF8 for up to 16.
-pub fn lb_read_paths(m: &Mvu) -> (LogicPath, LogicPath) {
+pub fn lb_read_paths(m: &Mvu, in_width: u32) -> (LogicPath, LogicPath) {
     // the bank's address bits
     let lbw = log2_ceil(m.lb_bank_words().max(2));
     if m.has_read_split() {
@@ -1566,7 +1577,7 @@ pub fn lb_read_paths(m: &Mvu) -> (LogicPath, LogicPath) {
         let select = LogicPath::new(1, 0).with_wide_selects(if m.lb_groups() > 4 { 2 } else { 0 });
         (group, select)
     } else {
-        let wide = if m.lb_bank_words() > LB_GROUP_WORDS {
+        let wide = if m.lb_beyond_one_slice(in_width) {
             2
         } else {
             1
